@@ -1,0 +1,156 @@
+import { SphinxError } from './errors.js';
+
+/**
+ * Routing commands, the per-hop instructions inside a Sphinx header (docs/sphinx.md lists the wire
+ * format; it is Katzenpost's, so both suites share it):
+ *   0x00 null (padding to the end of the hop's slot)
+ *   0x01 next hop: node ID (32) | MAC of the next hop's header (suite MAC length)
+ *   0x02 recipient: 32-byte recipient (mailbox) ID
+ *   0x03 SURB reply: 16-byte SURB ID
+ *   0x80 node delay: uint32 big-endian milliseconds
+ */
+export const NODE_ID_LENGTH = 32;
+export const RECIPIENT_ID_LENGTH = 32;
+export const SURB_ID_LENGTH = 16;
+
+export const CommandType = {
+  null: 0x00,
+  nextHop: 0x01,
+  recipient: 0x02,
+  surbReply: 0x03,
+  delay: 0x80,
+} as const;
+
+export type NextHopCommand = { type: 'next-hop'; nodeId: Uint8Array; mac: Uint8Array };
+export type RecipientCommand = { type: 'recipient'; recipient: Uint8Array };
+export type SurbReplyCommand = { type: 'surb-reply'; surbId: Uint8Array };
+export type DelayCommand = { type: 'delay'; delayMs: number };
+export type RoutingCommand = NextHopCommand | RecipientCommand | SurbReplyCommand | DelayCommand;
+
+/** The commands a sender writes for a hop; the next-hop command is added by packet creation. */
+export type HopCommand = RecipientCommand | SurbReplyCommand | DelayCommand;
+
+export function nextHopCommandLength(macLength: number): number {
+  return 1 + NODE_ID_LENGTH + macLength;
+}
+
+export const RECIPIENT_COMMAND_LENGTH = 1 + RECIPIENT_ID_LENGTH;
+export const SURB_REPLY_COMMAND_LENGTH = 1 + SURB_ID_LENGTH;
+export const DELAY_COMMAND_LENGTH = 5;
+const MAX_DELAY_MS = 0xffffffff;
+
+function fixed(what: string, bytes: Uint8Array, length: number): Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
+    throw new SphinxError('malformed-commands', `${what} must be ${length} bytes`);
+  }
+  return bytes;
+}
+
+export function commandLength(command: RoutingCommand, macLength: number): number {
+  switch (command.type) {
+    case 'next-hop': return nextHopCommandLength(macLength);
+    case 'recipient': return RECIPIENT_COMMAND_LENGTH;
+    case 'surb-reply': return SURB_REPLY_COMMAND_LENGTH;
+    case 'delay': return DELAY_COMMAND_LENGTH;
+    default: throw new SphinxError('malformed-commands', 'unknown routing command');
+  }
+}
+
+/** Writes one command at `offset` and returns the offset after it. */
+export function writeCommand(out: Uint8Array, offset: number, command: RoutingCommand, macLength: number): number {
+  switch (command.type) {
+    case 'next-hop':
+      out[offset] = CommandType.nextHop;
+      out.set(fixed('next hop node ID', command.nodeId, NODE_ID_LENGTH), offset + 1);
+      out.set(fixed('next hop MAC', command.mac, macLength), offset + 1 + NODE_ID_LENGTH);
+      return offset + nextHopCommandLength(macLength);
+    case 'recipient':
+      out[offset] = CommandType.recipient;
+      out.set(fixed('recipient', command.recipient, RECIPIENT_ID_LENGTH), offset + 1);
+      return offset + RECIPIENT_COMMAND_LENGTH;
+    case 'surb-reply':
+      out[offset] = CommandType.surbReply;
+      out.set(fixed('SURB ID', command.surbId, SURB_ID_LENGTH), offset + 1);
+      return offset + SURB_REPLY_COMMAND_LENGTH;
+    case 'delay': {
+      const delay = command.delayMs;
+      if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_MS) {
+        throw new SphinxError('malformed-commands', 'node delay must be an integer number of ms in 0..2^32-1');
+      }
+      out[offset] = CommandType.delay;
+      new DataView(out.buffer, out.byteOffset).setUint32(offset + 1, delay, false);
+      return offset + DELAY_COMMAND_LENGTH;
+    }
+    default:
+      throw new SphinxError('malformed-commands', 'unknown routing command');
+  }
+}
+
+/** Encodes one command alone (as Katzenpost's command vectors do). */
+export function encodeCommand(command: RoutingCommand, macLength: number): Uint8Array {
+  const out = new Uint8Array(commandLength(command, macLength));
+  writeCommand(out, 0, command, macLength);
+  return out;
+}
+
+/**
+ * Encodes a hop's commands into its fixed slot; the zero fill that remains is the terminal null
+ * command. Throws when they do not fit.
+ */
+export function encodeHopCommands(commands: readonly RoutingCommand[], slotLength: number, macLength: number): Uint8Array {
+  const total = commands.reduce((sum, command) => sum + commandLength(command, macLength), 0);
+  if (total > slotLength) {
+    throw new SphinxError('malformed-commands', `a hop's commands take ${total} bytes, the slot has ${slotLength}`);
+  }
+  const out = new Uint8Array(slotLength);
+  let offset = 0;
+  for (const command of commands) offset = writeCommand(out, offset, command, macLength);
+  return out;
+}
+
+/**
+ * Parses a hop's slot. Stops at the first null command; an unknown type or a command running past
+ * the slot is 'malformed-commands'. The returned arrays are copies.
+ */
+export function decodeHopCommands(slot: Uint8Array, macLength: number): RoutingCommand[] {
+  const commands: RoutingCommand[] = [];
+  let offset = 0;
+  const need = (length: number): void => {
+    if (offset + length > slot.length) throw new SphinxError('malformed-commands', 'routing command truncated');
+  };
+  while (offset < slot.length) {
+    const type = slot[offset];
+    if (type === CommandType.null) break;
+    switch (type) {
+      case CommandType.nextHop: {
+        need(nextHopCommandLength(macLength));
+        const nodeId = slot.slice(offset + 1, offset + 1 + NODE_ID_LENGTH);
+        const mac = slot.slice(offset + 1 + NODE_ID_LENGTH, offset + 1 + NODE_ID_LENGTH + macLength);
+        commands.push({ type: 'next-hop', nodeId, mac });
+        offset += nextHopCommandLength(macLength);
+        break;
+      }
+      case CommandType.recipient:
+        need(RECIPIENT_COMMAND_LENGTH);
+        commands.push({ type: 'recipient', recipient: slot.slice(offset + 1, offset + RECIPIENT_COMMAND_LENGTH) });
+        offset += RECIPIENT_COMMAND_LENGTH;
+        break;
+      case CommandType.surbReply:
+        need(SURB_REPLY_COMMAND_LENGTH);
+        commands.push({ type: 'surb-reply', surbId: slot.slice(offset + 1, offset + SURB_REPLY_COMMAND_LENGTH) });
+        offset += SURB_REPLY_COMMAND_LENGTH;
+        break;
+      case CommandType.delay:
+        need(DELAY_COMMAND_LENGTH);
+        commands.push({
+          type: 'delay',
+          delayMs: new DataView(slot.buffer, slot.byteOffset).getUint32(offset + 1, false),
+        });
+        offset += DELAY_COMMAND_LENGTH;
+        break;
+      default:
+        throw new SphinxError('malformed-commands', `unknown routing command type 0x${type.toString(16)}`);
+    }
+  }
+  return commands;
+}

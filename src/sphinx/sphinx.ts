@@ -1,0 +1,319 @@
+import { CryptoError, LowOrderPointError } from '../crypto/errors.js';
+import type { RandomSource } from '../crypto/seeded-random.js';
+import {
+  decodeHopCommands,
+  encodeHopCommands,
+  NODE_ID_LENGTH,
+  type HopCommand,
+  type RoutingCommand,
+} from './commands.js';
+import { SphinxError } from './errors.js';
+import { makeGeometry, type Geometry, type GeometryOptions } from './geometry.js';
+import type { ReplayFilter } from './replay.js';
+import type { CipherSuite, HopKeys } from './suite.js';
+
+/** One hop of a path: its node ID, its current Sphinx public key, and what it should do. */
+export interface PathHop {
+  readonly id: Uint8Array;
+  readonly publicKey: Uint8Array;
+  /** Commands for this hop; the next-hop command is added for every hop but the last. */
+  readonly commands: readonly HopCommand[];
+}
+
+interface Common {
+  readonly replayTag: Uint8Array;
+  readonly commands: readonly RoutingCommand[];
+}
+/** The packet goes on to `nextHop` after `delayMs` (if the sender asked for one). */
+export interface ForwardResult extends Common {
+  readonly kind: 'forward';
+  readonly nextHop: Uint8Array;
+  readonly delayMs: number | undefined;
+  readonly packet: Uint8Array;
+}
+/** This hop is the last; the payload's tag verified and was removed: [SURB] | message. */
+export interface DeliverResult extends Common {
+  readonly kind: 'deliver';
+  readonly recipient: Uint8Array | undefined;
+  readonly payload: Uint8Array;
+}
+/** A reply made from a SURB: the payload stays encrypted for the SURB's owner. */
+export interface SurbReplyResult extends Common {
+  readonly kind: 'surb-reply';
+  readonly recipient: Uint8Array | undefined;
+  readonly surbId: Uint8Array;
+  readonly payload: Uint8Array;
+}
+export type UnwrapResult = ForwardResult | DeliverResult | SurbReplyResult;
+
+export interface Surb {
+  /** What the replier needs: header | first hop ID | the key of the reply's first layer. */
+  readonly surb: Uint8Array;
+  /**
+   * What the SURB's creator keeps to read the reply: the hops' payload keys from the last hop to
+   * the first, then the SURB's own key (Katzenpost's layout, fixed by its vectors).
+   */
+  readonly decryptionToken: Uint8Array;
+}
+
+/**
+ * Sphinx packets (Danezis and Goldberg) for one geometry and one cipher suite: creation,
+ * per-hop unwrapping, SURBs and replies. Pure: randomness comes in as a parameter, and nothing
+ * here touches the clock, files or the network. docs/sphinx.md describes the format.
+ */
+export class Sphinx {
+  readonly geometry: Geometry;
+  readonly suite: CipherSuite;
+  private readonly zeroTag: Uint8Array;
+
+  constructor(suite: CipherSuite, options: GeometryOptions) {
+    this.suite = suite;
+    this.geometry = makeGeometry(suite, options);
+    this.zeroTag = new Uint8Array(suite.payloadTagLength);
+  }
+
+  /** A forward packet carrying `message` (zero-padded to the user payload length) and, when the geometry says so, a SURB. */
+  newPacket(path: readonly PathHop[], message: Uint8Array, random: RandomSource, surb?: Uint8Array): Uint8Array {
+    const g = this.geometry;
+    if (g.withSurb !== (surb !== undefined)) {
+      throw new SphinxError('payload-too-long', g.withSurb ? 'this geometry carries a SURB in every forward packet' : 'this geometry has no room for a SURB');
+    }
+    if (!(message instanceof Uint8Array) || message.length > g.userForwardPayloadLength) {
+      throw new SphinxError('payload-too-long', `message must be at most ${g.userForwardPayloadLength} bytes`);
+    }
+    const { header, payloadKeys } = this.createHeader(path, random);
+    let payload: Uint8Array = new Uint8Array(g.payloadLength);
+    let offset = g.payloadTagLength;
+    if (surb !== undefined) {
+      if (!(surb instanceof Uint8Array) || surb.length !== g.surbLength) throw new SphinxError('wrong-size', 'SURB has the wrong length');
+      payload.set(surb, offset);
+      offset += surb.length;
+    }
+    payload.set(message, offset);
+    for (let i = payloadKeys.length - 1; i >= 0; i--) payload = this.suite.sprpEncrypt(payloadKeys[i], payload);
+    return concat(header, payload);
+  }
+
+  /**
+   * Removes this hop's layer. Throws SphinxError with a code for every kind of bad input; with a
+   * replay filter, a packet seen before is 'replay'.
+   */
+  unwrap(privateKey: Uint8Array, packet: Uint8Array, replay?: ReplayFilter): UnwrapResult {
+    const g = this.geometry;
+    const suite = this.suite;
+    if (!(packet instanceof Uint8Array) || packet.length !== g.packetLength) {
+      throw new SphinxError('wrong-size', `packet must be ${g.packetLength} bytes`);
+    }
+    const adLength = g.additionalDataLength;
+    for (let i = 0; i < adLength; i++) {
+      if (packet[i] !== suite.additionalData[i]) throw new SphinxError('bad-version', 'packet is for another suite or version');
+    }
+    const geEnd = adLength + g.groupElementLength;
+    const macStart = geEnd + g.routingInfoLength;
+    const groupElement = packet.subarray(adLength, geEnd);
+
+    const sharedSecret = this.exp(privateKey, groupElement, 'bad-group-element');
+    const keys = suite.deriveKeys(sharedSecret);
+    const mac = suite.mac(keys.headerMacKey, packet.subarray(0, macStart));
+    if (!suite.crypto.constantTimeEqual(mac, packet.subarray(macStart, macStart + g.macLength))) {
+      throw new SphinxError('bad-mac', 'header MAC does not verify');
+    }
+    if (replay !== undefined && replay.testAndSet(keys.replayTag)) {
+      throw new SphinxError('replay', 'packet already processed');
+    }
+
+    // Decrypt the routing information with a slot of zeros appended, so that the header keeps its
+    // length after this hop's slot is removed.
+    const routing = new Uint8Array(g.routingInfoLength + g.perHopLength);
+    routing.set(packet.subarray(geEnd, macStart));
+    suite.headerStreamXor(keys, routing);
+    const commands = decodeHopCommands(routing.subarray(0, g.perHopLength), g.macLength);
+    const payload = suite.sprpDecrypt(keys.payloadKey, packet.slice(g.headerLength));
+    const replayTag = keys.replayTag.slice();
+
+    let nextHop: Extract<RoutingCommand, { type: 'next-hop' }> | undefined;
+    let recipient: Uint8Array | undefined;
+    let surbId: Uint8Array | undefined;
+    let delayMs: number | undefined;
+    for (const command of commands) {
+      if (command.type === 'next-hop') nextHop = command;
+      else if (command.type === 'recipient') recipient = command.recipient;
+      else if (command.type === 'surb-reply') surbId = command.surbId;
+      else delayMs = command.delayMs;
+    }
+
+    if (nextHop !== undefined) {
+      const out = new Uint8Array(g.packetLength);
+      out.set(suite.additionalData, 0);
+      out.set(this.exp(keys.blindingFactor, groupElement, 'bad-group-element'), adLength);
+      out.set(routing.subarray(g.perHopLength), geEnd);
+      out.set(nextHop.mac, macStart);
+      out.set(payload, g.headerLength);
+      return { kind: 'forward', nextHop: nextHop.nodeId, delayMs, packet: out, replayTag, commands };
+    }
+    if (surbId !== undefined) {
+      return { kind: 'surb-reply', recipient, surbId, payload, replayTag, commands };
+    }
+    if (!suite.crypto.constantTimeEqual(payload.subarray(0, g.payloadTagLength), this.zeroTag)) {
+      throw new SphinxError('bad-payload', 'payload integrity tag does not verify');
+    }
+    return { kind: 'deliver', recipient, payload: payload.slice(g.payloadTagLength), replayTag, commands };
+  }
+
+  /** Splits a delivered forward payload into its SURB (if the geometry has one) and message. */
+  splitForwardPayload(payload: Uint8Array): { surb: Uint8Array | undefined; message: Uint8Array } {
+    const g = this.geometry;
+    if (payload.length !== g.forwardPayloadLength) throw new SphinxError('wrong-size', 'forward payload has the wrong length');
+    if (!g.withSurb) return { surb: undefined, message: payload };
+    return { surb: payload.subarray(0, g.surbLength), message: payload.subarray(g.surbLength) };
+  }
+
+  /** A SURB for `path` (whose last hop should carry a SURB-reply command) and its decryption token. */
+  newSurb(path: readonly PathHop[], random: RandomSource): Surb {
+    const { header, payloadKeys } = this.createHeader(path, random);
+    const surbKey = random(this.suite.payloadKeyLength);
+    return {
+      surb: concat(header, path[0].id, surbKey),
+      decryptionToken: concat(...payloadKeys.reverse(), surbKey),
+    };
+  }
+
+  /** The reply packet for a SURB, and the node it must be sent to. */
+  newPacketFromSurb(surb: Uint8Array, message: Uint8Array): { firstHop: Uint8Array; packet: Uint8Array } {
+    const g = this.geometry;
+    if (!(surb instanceof Uint8Array) || surb.length !== g.surbLength) {
+      throw new SphinxError('wrong-size', `SURB must be ${g.surbLength} bytes`);
+    }
+    if (!(message instanceof Uint8Array) || message.length > g.forwardPayloadLength) {
+      throw new SphinxError('payload-too-long', `reply must be at most ${g.forwardPayloadLength} bytes`);
+    }
+    if (!surb.subarray(0, g.additionalDataLength).every((byte, i) => byte === this.suite.additionalData[i])) {
+      throw new SphinxError('bad-version', 'SURB is for another suite or version');
+    }
+    const keyStart = g.headerLength + NODE_ID_LENGTH;
+    const payload = new Uint8Array(g.payloadLength);
+    payload.set(message, g.payloadTagLength);
+    const encrypted = this.suite.sprpEncrypt(surb.subarray(keyStart), payload);
+    return { firstHop: surb.slice(g.headerLength, keyStart), packet: concat(surb.subarray(0, g.headerLength), encrypted) };
+  }
+
+  /** Reads a reply at the SURB's creator: re-applies each hop's layer, then removes the SURB's own. */
+  decryptSurbPayload(payload: Uint8Array, decryptionToken: Uint8Array): Uint8Array {
+    const g = this.geometry;
+    const keyLength = this.suite.payloadKeyLength;
+    if (!(payload instanceof Uint8Array) || payload.length !== g.payloadLength) {
+      throw new SphinxError('wrong-size', `reply payload must be ${g.payloadLength} bytes`);
+    }
+    const count = decryptionToken instanceof Uint8Array ? decryptionToken.length / keyLength : 0;
+    if (!Number.isInteger(count) || count < 2 || count > g.hops + 1) {
+      throw new SphinxError('wrong-size', 'decryption token has the wrong length');
+    }
+    const key = (i: number): Uint8Array => decryptionToken.subarray(i * keyLength, (i + 1) * keyLength);
+    let data: Uint8Array = payload.slice();
+    for (let i = 0; i < count - 1; i++) data = this.suite.sprpEncrypt(key(i), data);
+    data = this.suite.sprpDecrypt(key(count - 1), data);
+    if (!this.suite.crypto.constantTimeEqual(data.subarray(0, g.payloadTagLength), this.zeroTag)) {
+      throw new SphinxError('bad-payload', 'reply integrity tag does not verify');
+    }
+    return data.slice(g.payloadTagLength);
+  }
+
+  /**
+   * Builds a header for `path` (Katzenpost's Sphinx specification, section 5.1) and returns the
+   * payload key of every hop. The unused tail of the routing information is random, not zero, so
+   * that the last hop cannot read the path length from it.
+   */
+  createHeader(path: readonly PathHop[], random: RandomSource): { header: Uint8Array; payloadKeys: Uint8Array[] } {
+    const g = this.geometry;
+    const suite = this.suite;
+    this.checkPath(path);
+    const n = path.length;
+    const P = g.perHopLength;
+    const R = g.routingInfoLength;
+
+    // 1. Per-hop shared secrets and group elements: alpha_i = g^(x b_0 ... b_{i-1}).
+    const secret = random(32);
+    const keys: HopKeys[] = [];
+    const groupElements: Uint8Array[] = [];
+    let groupElement = suite.crypto.x25519Base(secret);
+    for (let i = 0; i < n; i++) {
+      if (i > 0) groupElement = this.exp(keys[i - 1].blindingFactor, groupElement, 'invalid-path');
+      groupElements.push(groupElement);
+      let sharedSecret = this.exp(secret, path[i].publicKey, 'invalid-path');
+      for (let j = 0; j < i; j++) sharedSecret = this.exp(keys[j].blindingFactor, sharedSecret, 'invalid-path');
+      keys.push(suite.deriveKeys(sharedSecret));
+    }
+
+    // 2. Each hop's header keystream, and the filler each hop's unwrapping appends (phi_i is the
+    //    tail of the routing information after hops 0..i: (i+1) slots long).
+    const keystreams: Uint8Array[] = [];
+    const fillers: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const keystream = new Uint8Array(R + P);
+      suite.headerStreamXor(keys[i], keystream);
+      keystreams.push(keystream);
+      const filler = keystream.slice(R + P - (i + 1) * P);
+      if (i > 0) xorInto(filler, fillers[i - 1]);
+      fillers.push(filler);
+    }
+
+    // 3. Routing information, from the last hop backwards.
+    const last = n - 1;
+    let routing: Uint8Array = new Uint8Array(R - last * P);
+    routing.set(encodeHopCommands(path[last].commands, P, g.macLength), 0);
+    xorInto(routing.subarray(0, P), keystreams[last]);
+    routing.set(random(R - n * P), P);
+    let mac = this.headerMac(keys[last], groupElements[last], routing, last > 0 ? fillers[last - 1] : undefined);
+    for (let i = n - 2; i >= 0; i--) {
+      const slot = encodeHopCommands([{ type: 'next-hop', nodeId: path[i + 1].id, mac }, ...path[i].commands], P, g.macLength);
+      routing = concat(slot, routing);
+      xorInto(routing, keystreams[i]);
+      mac = this.headerMac(keys[i], groupElements[i], routing, i > 0 ? fillers[i - 1] : undefined);
+    }
+
+    const header = concat(suite.additionalData, groupElements[0], routing, mac);
+    return { header, payloadKeys: keys.map((k) => k.payloadKey.slice()) };
+  }
+
+  private headerMac(keys: HopKeys, groupElement: Uint8Array, routing: Uint8Array, filler: Uint8Array | undefined): Uint8Array {
+    return this.suite.mac(keys.headerMacKey, concat(this.suite.additionalData, groupElement, routing, filler ?? new Uint8Array(0)));
+  }
+
+  /** X25519 that reports a small-order point as the given Sphinx error. */
+  private exp(scalar: Uint8Array, point: Uint8Array, code: 'bad-group-element' | 'invalid-path'): Uint8Array {
+    try {
+      return this.suite.crypto.x25519(scalar, point);
+    } catch (error) {
+      if (error instanceof LowOrderPointError) throw new SphinxError(code, 'group element has small order');
+      if (error instanceof CryptoError && code === 'invalid-path') throw new SphinxError(code, 'public key must be 32 bytes');
+      throw error;
+    }
+  }
+
+  private checkPath(path: readonly PathHop[]): void {
+    if (!Array.isArray(path) || path.length < 1 || path.length > this.geometry.hops) {
+      throw new SphinxError('invalid-path', `path must have 1..${this.geometry.hops} hops`);
+    }
+    for (const hop of path) {
+      if (!(hop.id instanceof Uint8Array) || hop.id.length !== NODE_ID_LENGTH) throw new SphinxError('invalid-path', 'node ID must be 32 bytes');
+      if (!(hop.publicKey instanceof Uint8Array) || hop.publicKey.length !== 32) throw new SphinxError('invalid-path', 'public key must be 32 bytes');
+    }
+  }
+}
+
+function xorInto(target: Uint8Array, source: Uint8Array): void {
+  const length = Math.min(target.length, source.length);
+  for (let i = 0; i < length; i++) target[i] ^= source[i];
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
