@@ -36,6 +36,12 @@ export interface Geometry extends GeometryOptions {
   readonly packetLength: number;
 }
 
+/**
+ * The network's default: gateway, three mix layers and the mailbox server (5 hops); 2 KiB of mail
+ * per packet; every forward packet carries a SURB for its acknowledgement.
+ */
+export const DEFAULT_GEOMETRY: GeometryOptions = Object.freeze({ hops: 5, userForwardPayloadLength: 2048, withSurb: true });
+
 export const MAX_HOPS_LIMIT = 32;
 const MAX_PAYLOAD = 1 << 20;
 

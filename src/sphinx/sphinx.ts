@@ -65,11 +65,13 @@ export class Sphinx {
   readonly geometry: Geometry;
   readonly suite: CipherSuite;
   private readonly zeroTag: Uint8Array;
+  private readonly routingScratch: Uint8Array;
 
   constructor(suite: CipherSuite, options: GeometryOptions) {
     this.suite = suite;
     this.geometry = makeGeometry(suite, options);
     this.zeroTag = new Uint8Array(suite.payloadTagLength);
+    this.routingScratch = new Uint8Array(this.geometry.routingInfoLength + this.geometry.perHopLength);
   }
 
   /** A forward packet carrying `message` (zero-padded to the user payload length) and, when the geometry says so, a SURB. */
@@ -123,12 +125,19 @@ export class Sphinx {
     }
 
     // Decrypt the routing information with a slot of zeros appended, so that the header keeps its
-    // length after this hop's slot is removed.
-    const routing = new Uint8Array(g.routingInfoLength + g.perHopLength);
+    // length after this hop's slot is removed. The scratch buffer is reused: unwrap is synchronous.
+    const routing = this.routingScratch;
     routing.set(packet.subarray(geEnd, macStart));
+    routing.fill(0, g.routingInfoLength);
     suite.headerStreamXor(keys, routing);
     const commands = decodeHopCommands(routing.subarray(0, g.perHopLength), g.macLength);
-    const payload = suite.sprpDecrypt(keys.payloadKey, packet.slice(g.headerLength));
+
+    // The outgoing packet is built in one buffer; the payload is decrypted in place inside it.
+    const out = new Uint8Array(g.packetLength);
+    out.set(packet.subarray(g.headerLength), g.headerLength);
+    const payload = out.subarray(g.headerLength);
+    const decrypted = suite.sprpDecrypt(keys.payloadKey, payload);
+    if (decrypted !== payload) payload.set(decrypted);
     const replayTag = keys.replayTag.slice();
 
     let nextHop: Extract<RoutingCommand, { type: 'next-hop' }> | undefined;
@@ -143,12 +152,10 @@ export class Sphinx {
     }
 
     if (nextHop !== undefined) {
-      const out = new Uint8Array(g.packetLength);
       out.set(suite.additionalData, 0);
       out.set(this.exp(keys.blindingFactor, groupElement, 'bad-group-element'), adLength);
       out.set(routing.subarray(g.perHopLength), geEnd);
       out.set(nextHop.mac, macStart);
-      out.set(payload, g.headerLength);
       return { kind: 'forward', nextHop: nextHop.nodeId, delayMs, packet: out, replayTag, commands };
     }
     if (surbId !== undefined) {
@@ -157,7 +164,7 @@ export class Sphinx {
     if (!suite.crypto.constantTimeEqual(payload.subarray(0, g.payloadTagLength), this.zeroTag)) {
       throw new SphinxError('bad-payload', 'payload integrity tag does not verify');
     }
-    return { kind: 'deliver', recipient, payload: payload.slice(g.payloadTagLength), replayTag, commands };
+    return { kind: 'deliver', recipient, payload: payload.subarray(g.payloadTagLength), replayTag, commands };
   }
 
   /** Splits a delivered forward payload into its SURB (if the geometry has one) and message. */

@@ -1,0 +1,15 @@
+import { benchSphinx } from './sphinx.js';
+
+/** `npm run bench -- NAME`: runs one benchmark; its JSON result is the last line printed. */
+const benches: Record<string, () => Record<string, unknown>> = {
+  sphinx: benchSphinx,
+};
+
+const name = process.argv[2];
+const run = name === undefined ? undefined : benches[name];
+if (run === undefined) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  process.exit(2);
+}
+const result = run();
+console.log(JSON.stringify(result));

@@ -1,0 +1,95 @@
+import { backends, seededRandom, type Crypto } from '../src/crypto/index.js';
+import { DEFAULT_GEOMETRY, makeSuite, Sphinx, SUITE_NAMES, type GeometryOptions, type PathHop, type SuiteName } from '../src/sphinx/index.js';
+import { rawX25519 } from './raw-x25519.js';
+import { median, round, timePerOp } from './timing.js';
+
+/**
+ * `npm run bench -- sphinx`: packet creation and per-hop unwrap speed for every suite and backend,
+ * and unwrap_over_floor = one unwrap's time / the time of two raw X25519 multiplications on the
+ * same backend (an unwrap needs exactly two: the shared secret and the blinding).
+ */
+const ROUNDS = 5;
+
+interface SuiteResult {
+  suite: SuiteName;
+  backend: Crypto['name'];
+  packet_bytes: number;
+  create_per_sec: number;
+  unwrap_per_sec: number;
+  unwrap_us: number;
+  x25519_us: number;
+  unwrap_over_floor: number;
+}
+
+function measure(suiteName: SuiteName, crypto: Crypto, geometry: GeometryOptions): SuiteResult {
+  const sphinx = new Sphinx(makeSuite(suiteName, crypto), geometry);
+  const random = seededRandom(crypto, 1);
+  const keys = Array.from({ length: geometry.hops }, () => random(32));
+  const path: PathHop[] = keys.map((key, i) => ({
+    id: random(32),
+    publicKey: crypto.x25519Base(key),
+    commands: i < keys.length - 1 ? [{ type: 'delay', delayMs: 100 }] : [{ type: 'recipient', recipient: random(32) }],
+  }));
+  const message = random(geometry.userForwardPayloadLength);
+  const replyPath: PathHop[] = [...path].reverse().map((hop, i) => ({
+    ...hop,
+    commands: i < path.length - 1
+      ? [{ type: 'delay', delayMs: 100 }]
+      : [{ type: 'recipient', recipient: random(32) }, { type: 'surb-reply', surbId: random(16) }],
+  }));
+  const surb = geometry.withSurb ? sphinx.newSurb(replyPath, random).surb : undefined;
+  const packet = sphinx.newPacket(path, message, random, surb);
+  const x25519 = rawX25519(crypto.name);
+  const scalar = random(32);
+  const point = path[0].publicKey;
+
+  // Sodium is ~30x faster than pure JS: scale iteration counts so each round takes a fraction of a second.
+  const fast = crypto.name === 'sodium';
+  const heavy = suiteName === 'katzenpost-x25519';
+  const unwrapIterations = fast ? (heavy ? 500 : 4000) : (heavy ? 100 : 150);
+  const createIterations = fast ? (heavy ? 100 : 300) : 10;
+
+  const floorNs: number[] = [];
+  const unwrapNs: number[] = [];
+  const ratios: number[] = [];
+  const createNs: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const floor = 2 * timePerOp(unwrapIterations, () => x25519(scalar, point));
+    const unwrap = timePerOp(unwrapIterations, () => sphinx.unwrap(keys[0], packet));
+    floorNs.push(floor);
+    unwrapNs.push(unwrap);
+    ratios.push(unwrap / floor);
+    createNs.push(timePerOp(createIterations, () => sphinx.newPacket(path, message, random, surb)));
+  }
+  return {
+    suite: suiteName,
+    backend: crypto.name,
+    packet_bytes: sphinx.geometry.packetLength,
+    create_per_sec: Math.round(1e9 / median(createNs)),
+    unwrap_per_sec: Math.round(1e9 / median(unwrapNs)),
+    unwrap_us: round(median(unwrapNs) / 1000, 2),
+    x25519_us: round(median(floorNs) / 2000, 2),
+    unwrap_over_floor: round(median(ratios)),
+  };
+}
+
+export function benchSphinx(): Record<string, unknown> {
+  const geometry = DEFAULT_GEOMETRY;
+  const results: SuiteResult[] = [];
+  for (const suite of SUITE_NAMES) {
+    for (const crypto of Object.values(backends)) {
+      const result = measure(suite, crypto, geometry);
+      results.push(result);
+      console.log(`${suite.padEnd(18)} ${crypto.name.padEnd(7)} create ${String(result.create_per_sec).padStart(6)}/s  unwrap ${String(result.unwrap_per_sec).padStart(6)}/s  (${result.unwrap_us} us; X25519 ${result.x25519_us} us; unwrap/floor ${result.unwrap_over_floor})`);
+    }
+  }
+  const headline = results.find((r) => r.suite === 'umbra-v1' && r.backend === 'sodium');
+  return {
+    bench: 'sphinx',
+    geometry: { ...geometry, packet_bytes: results[0]?.packet_bytes },
+    results,
+    unwrap_over_floor: headline?.unwrap_over_floor,
+    unwrap_over_floor_target: 1.35,
+    meets_target: headline !== undefined && headline.unwrap_over_floor <= 1.35,
+  };
+}
