@@ -1,0 +1,19 @@
+import { MAX_HOPS_LIMIT, SUITE_NAMES } from '../sphinx/index.js';
+import { DEMO_HOPS, DEMO_SUITE } from './demo-geometry.js';
+
+export const HELP = `umbra: metadata-private email over a Sphinx mix network
+
+Usage:
+  umbra demo [options]   send a message and its reply through in-process mix nodes
+  umbra help             show this help (also: umbra --help)
+  umbra version          print the version (also: umbra --version)
+
+Options for demo:
+  --suite NAME      Sphinx cipher suite: ${SUITE_NAMES.join(' or ')} (default ${DEMO_SUITE})
+  --backend NAME    crypto backend: sodium or noble (default sodium)
+  --hops N          mix nodes on the path, 1 to ${MAX_HOPS_LIMIT} (default ${DEMO_HOPS})
+  --seed N          derive all randomness from N, so runs repeat exactly (timings aside)
+  --json            print one JSON object instead of tables
+
+Exit codes: 0 success, 1 a check failed, 2 bad command or option.
+`;

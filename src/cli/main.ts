@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { demoCommand } from './demo-command.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
+import { HELP } from './help.js';
+import { packageVersion } from './version.js';
+
+/** The `umbra` command: picks the subcommand; each returns its exit code. */
+function run(args: readonly string[]): number {
+  const [command, ...rest] = args;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return EXIT_OK;
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(`umbra ${packageVersion()}\n`);
+      return EXIT_OK;
+    case 'demo':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(HELP);
+        return EXIT_OK;
+      }
+      return demoCommand(rest);
+    default:
+      throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`);
+  }
+}
+
+try {
+  process.exitCode = run(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError) {
+    process.stderr.write(`umbra: ${error.message} (see 'umbra help')\n`);
+    process.exitCode = EXIT_USAGE;
+  } else {
+    // Not the user's fault: say what broke in one line; UMBRA_DEBUG=1 shows the stack.
+    const detail = process.env.UMBRA_DEBUG ? (error as Error).stack : error instanceof Error ? error.message : String(error);
+    process.stderr.write(`umbra: internal error: ${detail}\n`);
+    process.exitCode = EXIT_FAILED;
+  }
+}
