@@ -11,14 +11,21 @@ import type { Crypto } from './types.js';
  * The message is split into L (32 bytes, one ChaCha20 key) and R (the rest):
  *   R ^= S(L ^ K1);  L ^= H_K2(R);  R ^= S(L ^ K3);  L ^= H_K4(R)
  * Both directions work in place on the given buffer.
+ *
+ * The cipher takes one 32-byte key and expands it to the four round keys with ChaCha20. Four
+ * independent round keys would let a changed K1 alone go unnoticed: decryption would undo every
+ * round but the first, leaving L (and a Sphinx tag inside it) intact while garbling R. From one
+ * key, any change alters all four round keys.
  */
-export const LIONESS_KEY_LENGTH = 128;
+export const LIONESS_KEY_LENGTH = 32;
 const BLOCK = 32;
 const ZERO_NONCE = new Uint8Array(12);
+const ZEROS_128 = new Uint8Array(4 * BLOCK);
 
 export class Lioness {
   private readonly crypto: Crypto;
   private readonly subkey = new Uint8Array(BLOCK);
+  private readonly roundKeys = new Uint8Array(4 * BLOCK);
 
   constructor(crypto: Crypto) {
     this.crypto = crypto;
@@ -26,24 +33,33 @@ export class Lioness {
 
   encrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
     this.check(key, data);
+    const k = this.expandKey(key);
     const left = data.subarray(0, BLOCK);
     const right = data.subarray(BLOCK);
-    this.streamRound(key.subarray(0, 32), left, right);
-    this.hashRound(key.subarray(32, 64), left, right);
-    this.streamRound(key.subarray(64, 96), left, right);
-    this.hashRound(key.subarray(96, 128), left, right);
+    this.streamRound(k.subarray(0, 32), left, right);
+    this.hashRound(k.subarray(32, 64), left, right);
+    this.streamRound(k.subarray(64, 96), left, right);
+    this.hashRound(k.subarray(96, 128), left, right);
+    k.fill(0);
     return data;
   }
 
   decrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
     this.check(key, data);
+    const k = this.expandKey(key);
     const left = data.subarray(0, BLOCK);
     const right = data.subarray(BLOCK);
-    this.hashRound(key.subarray(96, 128), left, right);
-    this.streamRound(key.subarray(64, 96), left, right);
-    this.hashRound(key.subarray(32, 64), left, right);
-    this.streamRound(key.subarray(0, 32), left, right);
+    this.hashRound(k.subarray(96, 128), left, right);
+    this.streamRound(k.subarray(64, 96), left, right);
+    this.hashRound(k.subarray(32, 64), left, right);
+    this.streamRound(k.subarray(0, 32), left, right);
+    k.fill(0);
     return data;
+  }
+
+  /** K1 | K2 | K3 | K4 = ChaCha20(key, zero nonce) keystream, into a reused scratch buffer. */
+  private expandKey(key: Uint8Array): Uint8Array {
+    return this.crypto.chacha20Xor(key, ZERO_NONCE, ZEROS_128, 0, this.roundKeys);
   }
 
   /** R ^= ChaCha20(L ^ K). */

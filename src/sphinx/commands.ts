@@ -47,6 +47,7 @@ function fixed(what: string, bytes: Uint8Array, length: number): Uint8Array {
 }
 
 export function commandLength(command: RoutingCommand, macLength: number): number {
+  if (typeof command !== 'object' || command === null) throw new SphinxError('malformed-commands', 'a routing command must be an object');
   switch (command.type) {
     case 'next-hop': return nextHopCommandLength(macLength);
     case 'recipient': return RECIPIENT_COMMAND_LENGTH;

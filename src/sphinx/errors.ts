@@ -7,6 +7,7 @@ export type SphinxErrorCode =
   | 'bad-version' // the header's additional data names another suite or version
   | 'bad-group-element' // the header's group element has small order
   | 'bad-mac' // header MAC mismatch: corrupted, or not for this node's key
+  | 'invalid-key' // the node's private key is not a 32-byte array
   | 'replay' // this packet was already processed with this key
   | 'malformed-commands' // unknown or truncated routing command, or a hop's commands do not fit
   | 'bad-payload' // the payload's integrity tag is not intact after decryption

@@ -106,6 +106,9 @@ export class Sphinx {
     if (!(packet instanceof Uint8Array) || packet.length !== g.packetLength) {
       throw new SphinxError('wrong-size', `packet must be ${g.packetLength} bytes`);
     }
+    if (!(privateKey instanceof Uint8Array) || privateKey.length !== 32) {
+      throw new SphinxError('invalid-key', 'private key must be 32 bytes');
+    }
     const adLength = g.additionalDataLength;
     for (let i = 0; i < adLength; i++) {
       if (packet[i] !== suite.additionalData[i]) throw new SphinxError('bad-version', 'packet is for another suite or version');
@@ -170,7 +173,9 @@ export class Sphinx {
   /** Splits a delivered forward payload into its SURB (if the geometry has one) and message. */
   splitForwardPayload(payload: Uint8Array): { surb: Uint8Array | undefined; message: Uint8Array } {
     const g = this.geometry;
-    if (payload.length !== g.forwardPayloadLength) throw new SphinxError('wrong-size', 'forward payload has the wrong length');
+    if (!(payload instanceof Uint8Array) || payload.length !== g.forwardPayloadLength) {
+      throw new SphinxError('wrong-size', 'forward payload has the wrong length');
+    }
     if (!g.withSurb) return { surb: undefined, message: payload };
     return { surb: payload.subarray(0, g.surbLength), message: payload.subarray(g.surbLength) };
   }
@@ -302,6 +307,9 @@ export class Sphinx {
       throw new SphinxError('invalid-path', `path must have 1..${this.geometry.hops} hops`);
     }
     for (const hop of path) {
+      if (typeof hop !== 'object' || hop === null || !Array.isArray(hop.commands)) {
+        throw new SphinxError('invalid-path', 'each hop needs an ID, a public key and a list of commands');
+      }
       if (!(hop.id instanceof Uint8Array) || hop.id.length !== NODE_ID_LENGTH) throw new SphinxError('invalid-path', 'node ID must be 32 bytes');
       if (!(hop.publicKey instanceof Uint8Array) || hop.publicKey.length !== 32) throw new SphinxError('invalid-path', 'public key must be 32 bytes');
     }

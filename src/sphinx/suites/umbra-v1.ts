@@ -5,7 +5,7 @@ import type { CipherSuite, HopKeys } from '../suite.js';
 /**
  * Umbra's default suite, built only from libsodium's fastest primitives (docs/sphinx.md):
  * - KDF: prk = BLAKE2b-256 keyed by the shared secret over the label; the keys are the ChaCha20
- *   (RFC 8439, zero nonce) keystream of prk: MAC key 32 | header key 32 | LIONESS key 128 |
+ *   (RFC 8439, zero nonce) keystream of prk: MAC key 32 | header key 32 | LIONESS key 32 |
  *   blinding factor 32 | replay tag 32. Two native calls give every key a hop needs.
  * - Header MAC: BLAKE2b-256 keyed; header stream: ChaCha20 with a zero nonce (each key is used once).
  * - Payload SPRP: LIONESS over ChaCha20 and BLAKE2b.
@@ -13,13 +13,14 @@ import type { CipherSuite, HopKeys } from '../suite.js';
 const KDF_LABEL = new TextEncoder().encode('umbra-v1 sphinx hop keys');
 const ZERO_NONCE12 = new Uint8Array(12);
 const KDF_LENGTH = 32 + 32 + LIONESS_KEY_LENGTH + 32 + 32;
+const EMPTY_KDF_INPUT = new Uint8Array(KDF_LENGTH);
 const EMPTY = new Uint8Array(0);
 
 export function umbraV1Suite(crypto: Crypto): CipherSuite {
   const lioness = new Lioness(crypto);
   const expand = (sharedSecret: Uint8Array): Uint8Array => {
     const prk = crypto.blake2b(32, KDF_LABEL, sharedSecret);
-    return crypto.chacha20Xor(prk, ZERO_NONCE12, new Uint8Array(KDF_LENGTH));
+    return crypto.chacha20Xor(prk, ZERO_NONCE12, EMPTY_KDF_INPUT);
   };
   return {
     name: 'umbra-v1',
@@ -35,9 +36,9 @@ export function umbraV1Suite(crypto: Crypto): CipherSuite {
         headerMacKey: out.subarray(0, 32),
         headerStreamKey: out.subarray(32, 64),
         headerStreamIv: EMPTY,
-        payloadKey: out.subarray(64, 192),
-        blindingFactor: out.subarray(192, 224),
-        replayTag: out.subarray(224, 256),
+        payloadKey: out.subarray(64, 96),
+        blindingFactor: out.subarray(96, 128),
+        replayTag: out.subarray(128, 160),
       };
     },
 
