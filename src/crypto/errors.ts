@@ -5,6 +5,7 @@ export type CryptoErrorCode =
   | 'low-order-point'
   | 'authentication-failed'
   | 'invalid-length'
+  | 'counter-out-of-range'
   | 'invalid-signature-encoding';
 
 export class CryptoError extends Error {
@@ -42,5 +43,13 @@ export class InvalidLengthError extends CryptoError {
 export function requireLength(what: string, bytes: Uint8Array, length: number): void {
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
     throw new InvalidLengthError(what, String(length), bytes instanceof Uint8Array ? bytes.length : -1);
+  }
+}
+
+/** A stream cipher asked for a block number outside the range every backend supports. */
+export class CounterRangeError extends CryptoError {
+  constructor(what: string, detail: string) {
+    super('counter-out-of-range', `${what}: ${detail}`);
+    this.name = 'CounterRangeError';
   }
 }

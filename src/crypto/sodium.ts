@@ -1,5 +1,7 @@
-import { createCipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
+import { createCipheriv, createHash, createHmac } from 'node:crypto';
+import { blake2b as nobleBlake2b } from '@noble/hashes/blake2.js';
 import sodium from 'sodium-native';
+import { checkChachaCounter } from './chacha-counter.js';
 import { AuthenticationError, InvalidLengthError, LowOrderPointError, requireLength } from './errors.js';
 import { hkdfExpandWith } from './hkdf-expand.js';
 import type { Crypto } from './types.js';
@@ -7,7 +9,8 @@ import type { Crypto } from './types.js';
 /**
  * libsodium through sodium-native: the fastest backend on Node for everything on the packet path.
  * HMAC-SHA256, HKDF, SHA-512/256 and AES-CTR come from node:crypto (OpenSSL), which libsodium
- * either lacks or does not expose through sodium-native.
+ * either lacks or does not expose through sodium-native; BLAKE2b outputs under 16 bytes (which
+ * libsodium refuses) come from @noble/hashes.
  */
 
 function outputFor(input: Uint8Array, out: Uint8Array | undefined): Uint8Array {
@@ -86,6 +89,7 @@ export const sodiumCrypto: Crypto = {
     if (key !== undefined && (key.length < 16 || key.length > 64)) {
       throw new InvalidLengthError('BLAKE2b key', '16..64', key.length);
     }
+    if (outLength < 16) return nobleBlake2b(message, { dkLen: outLength, key });
     const out = new Uint8Array(outLength);
     if (key === undefined) sodium.crypto_generichash(out, message);
     else sodium.crypto_generichash(out, message, key);
@@ -95,6 +99,7 @@ export const sodiumCrypto: Crypto = {
   chacha20Xor(key, nonce, input, counter = 0, out) {
     requireLength('ChaCha20 key', key, 32);
     const target = outputFor(input, out);
+    if (nonce.length === 8 || nonce.length === 12) checkChachaCounter(counter, input.length);
     if (nonce.length === 8) sodium.crypto_stream_chacha20_xor_ic(target, input, nonce, counter, key);
     else if (nonce.length === 12) sodium.crypto_stream_chacha20_ietf_xor_ic(target, input, nonce, counter, key);
     else throw new InvalidLengthError('ChaCha20 nonce', '8 or 12', nonce.length);
@@ -136,7 +141,8 @@ export const sodiumCrypto: Crypto = {
     if (!Number.isInteger(length) || length < 1 || length > 255 * 32) {
       throw new InvalidLengthError('HKDF output', `1..${255 * 32}`, length);
     }
-    return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length));
+    // node's hkdfSync caps `info` at 1024 bytes; RFC 5869 does not, so Extract and Expand are composed here.
+    return hkdfExpandWith(hmacSha256, hmacSha256(salt, ikm), info, length);
   },
 
   hkdfSha256Expand(prk, info, length) {

@@ -5,7 +5,7 @@
  * Conventions:
  * - All inputs and outputs are Uint8Array; functions never keep references to their arguments.
  * - Stream functions take an optional `out` buffer of the input's length; it may be the input
- *   itself (in-place). Without it a new buffer is returned.
+ *   itself (in place) but must not overlap it otherwise. Without it a new buffer is returned.
  * - Wrong key, nonce or output lengths raise InvalidLengthError; X25519 with a small-order point
  *   raises LowOrderPointError; a failed AEAD open raises AuthenticationError.
  */
@@ -32,7 +32,8 @@ export interface Crypto {
 
   /**
    * ChaCha20 keystream XOR. An 8-byte nonce selects the original construction (64-bit counter),
-   * a 12-byte nonce RFC 8439's (32-bit counter). `counter` is the first block number.
+   * a 12-byte nonce RFC 8439's (32-bit counter). `counter` is the first block number; every block
+   * must lie in 0 .. 2^32 - 2, else CounterRangeError (chacha-counter.ts says why).
    */
   chacha20Xor(key: Uint8Array, nonce: Uint8Array, input: Uint8Array, counter?: number, out?: Uint8Array): Uint8Array;
   /** XChaCha20 keystream XOR with a 24-byte nonce. */
