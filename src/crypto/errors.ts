@@ -5,8 +5,7 @@ export type CryptoErrorCode =
   | 'low-order-point'
   | 'authentication-failed'
   | 'invalid-length'
-  | 'counter-out-of-range'
-  | 'invalid-signature-encoding';
+  | 'counter-out-of-range';
 
 export class CryptoError extends Error {
   readonly code: CryptoErrorCode;
