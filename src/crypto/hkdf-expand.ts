@@ -1,6 +1,24 @@
 import { InvalidLengthError } from './errors.js';
 
 /**
+ * RFC 5869 HKDF (Extract then Expand) over any HMAC-SHA256. Extract is PRK = HMAC(salt, IKM); an
+ * empty salt equals RFC 5869's HashLen zero bytes under HMAC. node's hkdfSync is not used: it caps
+ * `info` at 1024 bytes, which RFC 5869 does not.
+ */
+export function hkdfWith(
+  hmac: (key: Uint8Array, message: Uint8Array) => Uint8Array,
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
+  if (!Number.isInteger(length) || length < 1 || length > 255 * 32) {
+    throw new InvalidLengthError('HKDF output', `1..${255 * 32}`, length);
+  }
+  return hkdfExpandWith(hmac, hmac(salt, ikm), info, length);
+}
+
+/**
  * RFC 5869 HKDF-Expand over any HMAC-SHA256. node:crypto offers HKDF only with its Extract step,
  * and the Katzenpost suite needs Expand alone, so the sodium backend builds it from node's HMAC.
  */

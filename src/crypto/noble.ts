@@ -8,7 +8,7 @@ import { sha256, sha512, sha512_256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { AuthenticationError, InvalidLengthError, LowOrderPointError, requireLength } from './errors.js';
 import { checkChachaCounter } from './chacha-counter.js';
-import { hkdfExpandWith } from './hkdf-expand.js';
+import { hkdfExpandWith, hkdfWith } from './hkdf-expand.js';
 import type { Crypto } from './types.js';
 
 /**
@@ -181,11 +181,7 @@ export const nobleCrypto: Crypto = {
   hmacSha256,
 
   hkdfSha256(ikm, salt, info, length) {
-    if (!Number.isInteger(length) || length < 1 || length > 255 * 32) {
-      throw new InvalidLengthError('HKDF output', `1..${255 * 32}`, length);
-    }
-    // Extract: PRK = HMAC(salt, IKM); an empty salt equals RFC 5869's HashLen zero bytes under HMAC.
-    return hkdfExpandWith(hmacSha256, hmacSha256(salt, ikm), info, length);
+    return hkdfWith(hmacSha256, ikm, salt, info, length);
   },
 
   hkdfSha256Expand(prk, info, length) {

@@ -3,7 +3,7 @@ import { blake2b as nobleBlake2b } from '@noble/hashes/blake2.js';
 import sodium from 'sodium-native';
 import { checkChachaCounter } from './chacha-counter.js';
 import { AuthenticationError, InvalidLengthError, LowOrderPointError, requireLength } from './errors.js';
-import { hkdfExpandWith } from './hkdf-expand.js';
+import { hkdfExpandWith, hkdfWith } from './hkdf-expand.js';
 import type { Crypto } from './types.js';
 
 /**
@@ -138,11 +138,7 @@ export const sodiumCrypto: Crypto = {
   hmacSha256,
 
   hkdfSha256(ikm, salt, info, length) {
-    if (!Number.isInteger(length) || length < 1 || length > 255 * 32) {
-      throw new InvalidLengthError('HKDF output', `1..${255 * 32}`, length);
-    }
-    // node's hkdfSync caps `info` at 1024 bytes; RFC 5869 does not, so Extract and Expand are composed here.
-    return hkdfExpandWith(hmacSha256, hmacSha256(salt, ikm), info, length);
+    return hkdfWith(hmacSha256, ikm, salt, info, length);
   },
 
   hkdfSha256Expand(prk, info, length) {

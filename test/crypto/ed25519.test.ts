@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backends, InvalidLengthError } from '../../src/crypto/index.js';
+import { flipBit } from '../support/bytes.js';
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -46,12 +47,6 @@ const RFC8032_VECTORS = [
       '09351fc9ac90b3ecfdfbc7c66431e0303dca179c138ac17ad9bef1177331a704',
   },
 ];
-
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const copy = bytes.slice();
-  copy[bit >> 3] ^= 1 << (bit & 7);
-  return copy;
-}
 
 for (const backend of Object.values(backends)) {
   describe(`Ed25519 (${backend.name})`, () => {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as fc from 'fast-check';
-import { backends, seededRandom, type Crypto, type RandomSource } from '../../src/crypto/index.js';
+import { backends, seededRandom, type Crypto } from '../../src/crypto/index.js';
 import {
   makeSuite,
   Sphinx,
@@ -13,6 +13,8 @@ import {
   type SuiteName,
   type UnwrapResult,
 } from '../../src/sphinx/index.js';
+import { concat, flipBit, SMALL_ORDER_POINTS } from '../support/bytes.js';
+import { makeNode, runsFor, type TestNode } from '../support/sphinx-nodes.js';
 
 /**
  * Bad input of every kind must end in a SphinxError with the right code, never an untyped
@@ -23,58 +25,14 @@ import {
 const SEED = 0xbad;
 const GEOMETRY = { hops: 3, userForwardPayloadLength: 200, withSurb: true } as const;
 
-/** Runs per property: noble's X25519 is pure JavaScript, Katzenpost's AEZ is slower than LIONESS. */
-function numRuns(suite: SuiteName, crypto: Crypto): number {
-  const base = crypto.name === 'sodium' ? 60 : 12;
-  return suite === 'katzenpost-x25519' ? Math.ceil(base / 2) : base;
-}
-
-/** Small-order X25519 points (RFC 7748 section 6.1 / libsodium's list): all must be refused. */
-const SMALL_ORDER_POINTS = [
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-].map((hex) => new Uint8Array(Buffer.from(hex, 'hex')));
-
 // --- helpers -------------------------------------------------------------------------------
 
-interface Node {
-  readonly id: Uint8Array;
-  readonly privateKey: Uint8Array;
-  readonly publicKey: Uint8Array;
-}
-
-function makeNode(crypto: Crypto, random: RandomSource): Node {
-  const privateKey = random(32);
-  return { privateKey, publicKey: crypto.x25519Base(privateKey), id: random(32) };
-}
-
-function pathOver(nodes: readonly Node[], lastCommands: HopCommand[]): PathHop[] {
+function pathOver(nodes: readonly TestNode[], lastCommands: HopCommand[]): PathHop[] {
   return nodes.map((node, i) => ({
     id: node.id,
     publicKey: node.publicKey,
     commands: i < nodes.length - 1 ? [{ type: 'delay', delayMs: 10 * (i + 1) }] : lastCommands,
   }));
-}
-
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = bytes.slice();
-  out[bit >> 3] ^= 1 << (bit & 7);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /** Asserts `fn` throws a SphinxError whose code is one of `codes`. */
@@ -130,7 +88,7 @@ for (const suiteName of SUITE_NAMES) {
     describe(`${suiteName} on ${crypto.name}`, () => {
       const f = fixture(suiteName, crypto);
       const { sphinx, g, nodes, packet, stillWorks } = f;
-      const params = { seed: SEED, numRuns: numRuns(suiteName, crypto) };
+      const params = { seed: SEED, numRuns: runsFor(suiteName, crypto, 60, 12) };
       const firstKey = nodes[0].privateKey;
 
       test('the fixture packet goes through', () => {

@@ -12,9 +12,10 @@ import {
   type HopCommand,
   type PathHop,
   type SphinxErrorCode,
-  type SuiteName,
   type UnwrapResult,
 } from '../../src/sphinx/index.js';
+import { flipBit } from '../support/bytes.js';
+import { makeNode, runsFor, type TestNode } from '../support/sphinx-nodes.js';
 
 /**
  * Property tests of the Sphinx core: every suite on every backend, over a few geometries. Each
@@ -28,24 +29,7 @@ const GEOMETRIES: readonly GeometryOptions[] = [
   { hops: 1, userForwardPayloadLength: 1, withSurb: false },
 ];
 
-/** Runs per property: noble's X25519 is pure JavaScript, Katzenpost's AEZ is slower than LIONESS. */
-function numRuns(suite: SuiteName, crypto: Crypto): number {
-  const base = crypto.name === 'sodium' ? 40 : 6;
-  return suite === 'katzenpost-x25519' ? Math.ceil(base / 2) : base;
-}
-
 // --- helpers -------------------------------------------------------------------------------
-
-interface Node {
-  readonly id: Uint8Array;
-  readonly privateKey: Uint8Array;
-  readonly publicKey: Uint8Array;
-}
-
-function makeNode(crypto: Crypto, random: RandomSource): Node {
-  const privateKey = random(32);
-  return { privateKey, publicKey: crypto.x25519Base(privateKey), id: random(32) };
-}
 
 /** What one run is built from: the seed of every random byte, the path length, delays and message. */
 interface Scenario {
@@ -66,7 +50,7 @@ function scenario(g: GeometryOptions): fc.Arbitrary<Scenario> {
 
 interface World {
   readonly random: RandomSource;
-  readonly nodes: Node[];
+  readonly nodes: TestNode[];
   readonly recipient: Uint8Array;
   /** The forward path: delays on every hop but the last, the recipient on the last. */
   readonly path: PathHop[];
@@ -80,7 +64,7 @@ function world(crypto: Crypto, s: Scenario): World {
   return { random, nodes, recipient, path: pathOver(nodes, s.delays, last) };
 }
 
-function pathOver(nodes: readonly Node[], delays: readonly number[], lastCommands: HopCommand[]): PathHop[] {
+function pathOver(nodes: readonly TestNode[], delays: readonly number[], lastCommands: HopCommand[]): PathHop[] {
   return nodes.map((node, i) => ({
     id: node.id,
     publicKey: node.publicKey,
@@ -95,7 +79,7 @@ function forwardPacket(sphinx: Sphinx, w: World, message: Uint8Array): { packet:
 }
 
 /** Unwraps `packet` at nodes[from..to) (each must forward) and returns the packet for nodes[to]. */
-function forwardThrough(sphinx: Sphinx, nodes: readonly Node[], packet: Uint8Array, from: number, to: number): Uint8Array {
+function forwardThrough(sphinx: Sphinx, nodes: readonly TestNode[], packet: Uint8Array, from: number, to: number): Uint8Array {
   for (let i = from; i < to; i++) {
     const forward = expectKind(sphinx.unwrap(nodes[i].privateKey, packet), 'forward');
     assert.deepEqual(forward.nextHop, nodes[i + 1].id);
@@ -107,12 +91,6 @@ function forwardThrough(sphinx: Sphinx, nodes: readonly Node[], packet: Uint8Arr
 function expectKind<K extends UnwrapResult['kind']>(result: UnwrapResult, kind: K): Extract<UnwrapResult, { kind: K }> {
   assert.equal(result.kind, kind);
   return result as Extract<UnwrapResult, { kind: K }>;
-}
-
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = bytes.slice();
-  out[bit >> 3] ^= 1 << (bit & 7);
-  return out;
 }
 
 function padded(bytes: Uint8Array, length: number): Uint8Array {
@@ -137,7 +115,7 @@ for (const suiteName of SUITE_NAMES) {
     for (const options of GEOMETRIES) {
       const sphinx = new Sphinx(makeSuite(suiteName, crypto), options);
       const g = sphinx.geometry;
-      const params = { seed: SEED, numRuns: numRuns(suiteName, crypto) };
+      const params = { seed: SEED, numRuns: runsFor(suiteName, crypto, 40, 6) };
       const label = `${suiteName} on ${crypto.name}, ${g.hops} hops, ${g.userForwardPayloadLength}-byte payload${g.withSurb ? ' + SURB' : ''}`;
 
       describe(label, () => {
