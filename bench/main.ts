@@ -1,8 +1,10 @@
+import { benchAez } from './aez.js';
 import { benchSphinx } from './sphinx.js';
 
 /** `npm run bench -- NAME`: runs one benchmark; its JSON result is the last line printed. */
 const benches: Record<string, () => Record<string, unknown>> = {
   sphinx: benchSphinx,
+  aez: benchAez,
 };
 
 const name = process.argv[2];
