@@ -1,0 +1,261 @@
+import { toBase64Url } from '../codec/bytes.js';
+import type { RandomSource } from '../crypto/seeded-random.js';
+import type { Crypto } from '../crypto/types.js';
+import type { Ack } from './ack.js';
+import { frame, unframe } from './bucket.js';
+import { decodeCard, encodeCard, makeCard, type ContactCard } from './card.js';
+import { decodeFirstContactPayload, encodeFirstContactPayload, EnvelopeKind, ratchetAd } from './envelope.js';
+import { E2eError } from './errors.js';
+import {
+  chunkLength,
+  DEFAULT_FRAGMENT_PARAMS,
+  makeFragments,
+  MESSAGE_ID_LENGTH,
+  openFragment,
+  SENDER_TAG_LENGTH,
+  totalShards,
+  type FragmentParams,
+} from './fragment.js';
+import { sameBytes, type Identity } from './identity.js';
+import { RatchetSession } from './ratchet.js';
+import { Reassembler, type ReassemblyLimits } from './reassembly.js';
+import { openFirstContact, sealFirstContact } from './sealed.js';
+
+/**
+ * One user's end of end-to-end mail: contacts, Double Ratchet sessions, and the path from a whole
+ * RFC 5322 message to sealed fixed-size fragments and back (docs/e2e.md). Pure: the crypto backend,
+ * the random source and the time are parameters; the caller persists state with exportState.
+ */
+export interface MailEndpointOptions {
+  readonly fragment?: FragmentParams;
+  readonly reassembly?: Partial<ReassemblyLimits>;
+  /** When this user's own card says it was made (seconds since the Unix epoch). */
+  readonly cardCreatedAt?: number;
+}
+
+export interface Contact {
+  readonly card: ContactCard;
+  /** Hex of the contact's X25519 identity key: how the endpoint names contacts. */
+  readonly key: string;
+  /** What this contact writes into its fragments to us, and we into ours to it. */
+  readonly senderTag: Uint8Array;
+}
+
+/** A sealed message ready for the network: one fragment per Sphinx packet. */
+export interface Outgoing {
+  readonly messageId: Uint8Array;
+  readonly fragments: Uint8Array[];
+  readonly dataShards: number;
+}
+
+export type Delivery =
+  | { readonly status: 'pending' | 'duplicate' | 'already-complete'; readonly messageId: Uint8Array }
+  | {
+      readonly status: 'delivered';
+      readonly messageId: Uint8Array;
+      readonly from: ContactCard;
+      /** True when the sender was not a contact before this message (its card came with it). */
+      readonly newContact: boolean;
+      readonly mail: Uint8Array;
+    };
+
+interface Session {
+  /** Hex of BLAKE2b-256(session secret): the same on both sides, so resent first contacts find it. */
+  readonly id: string;
+  readonly peer: string;
+  readonly ratchet: RatchetSession;
+  /** Until the peer answers in this session, every message is a first contact from this ephemeral. */
+  ephemeralSecret: Uint8Array | undefined;
+  /** Order of last use, for choosing and evicting sessions. */
+  used: number;
+}
+
+const MAX_SESSIONS_PER_CONTACT = 4;
+const TAG_LABEL = new TextEncoder().encode('umbra sender tag v1');
+const SESSION_ID_LABEL = new TextEncoder().encode('umbra session id v1');
+const UNKNOWN_SENDER = new Uint8Array(SENDER_TAG_LENGTH);
+
+function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
+export class MailEndpoint {
+  readonly params: FragmentParams;
+  readonly card: ContactCard;
+  private readonly reassembler: Reassembler;
+  private readonly contacts = new Map<string, Contact>();
+  private readonly tags = new Map<string, string>();
+  private readonly sessions = new Map<string, Session[]>();
+  private clock = 0;
+
+  constructor(
+    private readonly crypto: Crypto,
+    private readonly random: RandomSource,
+    readonly identity: Identity,
+    options: MailEndpointOptions = {},
+  ) {
+    this.params = options.fragment ?? DEFAULT_FRAGMENT_PARAMS;
+    this.reassembler = new Reassembler(this.params, options.reassembly);
+    this.card = makeCard(crypto, identity, options.cardCreatedAt ?? 0);
+  }
+
+  /** Adds (or updates, when newer) a contact from its verified card. */
+  addContact(card: ContactCard): Contact {
+    const key = hex(card.x25519Public);
+    const existing = this.contacts.get(key);
+    if (existing !== undefined && existing.card.createdAt >= card.createdAt) return existing;
+    if (sameBytes(card.x25519Public, this.identity.x25519Public)) throw new E2eError('bad-card', 'that is our own card');
+    const shared = this.crypto.x25519(this.identity.x25519Secret, card.x25519Public);
+    const contact: Contact = { card, key, senderTag: this.crypto.blake2b(SENDER_TAG_LENGTH, TAG_LABEL, shared) };
+    shared.fill(0);
+    this.contacts.set(key, contact);
+    this.tags.set(hex(contact.senderTag), key);
+    return contact;
+  }
+
+  contactList(): Contact[] {
+    return [...this.contacts.values()];
+  }
+
+  /** Encrypts and fragments a whole RFC 5322 message for a contact. */
+  seal(to: ContactCard, mail: Uint8Array): Outgoing {
+    const contact = this.addContact(to);
+    const session = this.sendingSession(contact);
+    const ratchetMessage = session.ratchet.encrypt(mail, ratchetAd(this.identity.x25519Public, contact.card.x25519Public));
+    let kind: number = EnvelopeKind.ratchet;
+    let envelope = ratchetMessage;
+    if (session.ephemeralSecret !== undefined) {
+      kind = EnvelopeKind.firstContact;
+      const payload = encodeFirstContactPayload(encodeCard(this.card), ratchetMessage);
+      envelope = sealFirstContact(this.crypto, fixed(session.ephemeralSecret), this.identity, contact.card.x25519Public, payload).sealed;
+    }
+    const framed = frame(kind, envelope, chunkLength(this.params));
+    const messageId = this.random(MESSAGE_ID_LENGTH);
+    const fragments = makeFragments(
+      this.crypto, this.random, this.params, contact.card.x25519Public, messageId, contact.senderTag, framed.data, framed.dataShards,
+    );
+    return { messageId, fragments, dataShards: framed.dataShards };
+  }
+
+  /** The number of fragments a message of `dataShards` data shards is sent as. */
+  totalFragments(dataShards: number): number {
+    return totalShards(this.params, dataShards);
+  }
+
+  /**
+   * Takes one fragment from the mailbox. Returns 'delivered' with the mail when it completes a
+   * message; throws E2eError for fragments not for this user ('not-for-me'), malformed ones, and
+   * messages that do not open ('unknown-session', 'bad-message', 'replay', …).
+   */
+  receive(fragment: Uint8Array, nowMs: number): Delivery {
+    const opened = openFragment(this.crypto, this.params, this.identity.x25519Secret, this.identity.x25519Public, fragment);
+    // Tags of unknown senders share one reassembly quota, so a stranger cannot claim many.
+    if (!this.tags.has(hex(opened.senderTag))) opened.senderTag = UNKNOWN_SENDER;
+    const result = this.reassembler.add(opened, nowMs);
+    if (result.status !== 'complete') return { status: result.status, messageId: result.messageId };
+    const { kind, envelope } = unframe(result.data ?? new Uint8Array(0));
+    if (kind === EnvelopeKind.firstContact) return this.openFirstContact(result.messageId, envelope);
+    if (kind === EnvelopeKind.ratchet) return this.openRatchet(result.messageId, envelope);
+    throw new E2eError('bad-message', `unknown envelope kind ${kind}`);
+  }
+
+  /** What the recipient's agent answers through a SURB: ACK once complete, else NACK with what is missing. */
+  acknowledgement(messageId: Uint8Array): Ack {
+    const state = this.reassembler.state(messageId);
+    if (state === 'complete') return { messageId, kind: 'ack', missing: [] };
+    return { messageId, kind: 'nack', missing: this.reassembler.missing(messageId) };
+  }
+
+  /** Drops partial messages older than the reassembly age limit. */
+  expire(nowMs: number): void {
+    this.reassembler.expire(nowMs);
+  }
+
+  private openFirstContact(messageId: Uint8Array, envelope: Uint8Array): Delivery {
+    const opened = openFirstContact(this.crypto, this.identity, envelope);
+    const { card: cardBytes, ratchetMessage } = decodeFirstContactPayload(opened.payload);
+    const card = decodeCard(this.crypto, cardBytes);
+    if (!sameBytes(card.x25519Public, opened.senderX25519Public)) {
+      throw new E2eError('sender-mismatch', 'the enclosed card is not the key that sealed the message');
+    }
+    const newContact = !this.contacts.has(hex(card.x25519Public));
+    const id = this.sessionId(opened.sessionSecret);
+    const peer = hex(card.x25519Public);
+    let session = (this.sessions.get(peer) ?? []).find((s) => s.id === id);
+    const isNew = session === undefined;
+    if (session === undefined) {
+      const ratchet = RatchetSession.initReceiver(this.crypto, this.random, opened.sessionSecret, {
+        secret: this.identity.x25519Secret,
+        public: this.identity.x25519Public,
+      });
+      session = { id, peer, ratchet, ephemeralSecret: undefined, used: 0 };
+    }
+    const mail = session.ratchet.decrypt(ratchetMessage, ratchetAd(card.x25519Public, this.identity.x25519Public));
+    // Only a message that opened creates the contact and the session.
+    const contact = this.addContact(card);
+    if (isNew) this.storeSession(session);
+    session.used = ++this.clock;
+    return { status: 'delivered', messageId, from: contact.card, newContact, mail };
+  }
+
+  private openRatchet(messageId: Uint8Array, envelope: Uint8Array): Delivery {
+    for (const list of this.sessions.values()) {
+      for (const session of list) {
+        if (!session.ratchet.opensHeader(envelope)) continue;
+        const contact = this.contacts.get(session.peer);
+        if (contact === undefined) continue;
+        const mail = session.ratchet.decrypt(envelope, ratchetAd(contact.card.x25519Public, this.identity.x25519Public));
+        session.ephemeralSecret = undefined; // the peer answered: it has the session
+        session.used = ++this.clock;
+        return { status: 'delivered', messageId, from: contact.card, newContact: false, mail };
+      }
+    }
+    throw new E2eError('unknown-session', 'no session opens this message');
+  }
+
+  /**
+   * The session to send in: the most recently used one the peer is known to hold, else the one we
+   * started and keep announcing, else a new first contact.
+   */
+  private sendingSession(contact: Contact): Session {
+    const list = this.sessions.get(contact.key) ?? [];
+    const confirmed = list.filter((s) => s.ephemeralSecret === undefined).sort((a, b) => b.used - a.used)[0];
+    const session = confirmed ?? list.find((s) => s.ephemeralSecret !== undefined) ?? this.startSession(contact);
+    session.used = ++this.clock;
+    return session;
+  }
+
+  private startSession(contact: Contact): Session {
+    const ephemeralSecret = this.random(32);
+    // The session secret does not depend on the payload, so an empty seal yields it.
+    const { sessionSecret } = sealFirstContact(this.crypto, fixed(ephemeralSecret), this.identity, contact.card.x25519Public, new Uint8Array(0));
+    const ratchet = RatchetSession.initSender(this.crypto, this.random, sessionSecret, contact.card.x25519Public);
+    const session: Session = { id: this.sessionId(sessionSecret), peer: contact.key, ratchet, ephemeralSecret, used: 0 };
+    this.storeSession(session);
+    return session;
+  }
+
+  private storeSession(session: Session): void {
+    const list = this.sessions.get(session.peer) ?? [];
+    list.push(session);
+    if (list.length > MAX_SESSIONS_PER_CONTACT) {
+      list.sort((a, b) => b.used - a.used);
+      list.length = MAX_SESSIONS_PER_CONTACT;
+    }
+    this.sessions.set(session.peer, list);
+  }
+
+  private sessionId(sessionSecret: Uint8Array): string {
+    return toBase64Url(this.crypto.blake2b(32, SESSION_ID_LABEL, sessionSecret));
+  }
+}
+
+/** A RandomSource that yields one stored secret: re-sealing a first contact from the same ephemeral key. */
+function fixed(secret: Uint8Array): RandomSource {
+  return (length) => {
+    if (length !== secret.length) throw new Error('first contact: unexpected randomness request');
+    return secret.slice();
+  };
+}
