@@ -1,10 +1,12 @@
 import { benchAez } from './aez.js';
+import { benchE2e } from './e2e.js';
 import { benchSphinx } from './sphinx.js';
 
 /** `npm run bench -- NAME`: runs one benchmark; its JSON result is the last line printed. */
 const benches: Record<string, () => Record<string, unknown>> = {
   sphinx: benchSphinx,
   aez: benchAez,
+  e2e: benchE2e,
 };
 
 const name = process.argv[2];
