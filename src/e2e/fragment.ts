@@ -212,8 +212,10 @@ export function sealFragment(crypto: Crypto, random: RandomSource, recipientPubl
 }
 
 /**
- * The fragments of a frame (from bucket.frame), one per shard, in shard-index order. Every
- * fragment is exactly params.fragmentLength bytes and sealed under its own ephemeral key.
+ * The fragments of a frame (from bucket.frame), one per shard, in shard-index order, or only the
+ * shards listed in `only` (a resend after a NACK: freshly sealed, so a resent fragment shares no
+ * byte with the first copy). Every fragment is exactly params.fragmentLength bytes and sealed
+ * under its own ephemeral key.
  */
 export function makeFragments(
   crypto: Crypto,
@@ -224,12 +226,18 @@ export function makeFragments(
   senderTag: Uint8Array,
   data: Uint8Array,
   dataShards: number,
+  only?: readonly number[],
 ): Uint8Array[] {
   requireBytes('recipient public key', recipientPublic, 32);
   requireBytes('message ID', messageId, MESSAGE_ID_LENGTH);
   requireBytes('sender tag', senderTag, SENDER_TAG_LENGTH);
   const shards = encodeShards(params, data, dataShards);
-  return shards.map((chunk, shardIndex) => {
+  const indices = only ?? shards.map((_, i) => i);
+  return indices.map((shardIndex) => {
+    if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= shards.length) {
+      throw new RangeError(`fragment: shard ${shardIndex} of ${shards.length}`);
+    }
+    const chunk = shards[shardIndex];
     const inner = new ByteWriter(FRAGMENT_HEADER_LENGTH + chunk.length)
       .u8(FRAGMENT_VERSION)
       .bytes(messageId)

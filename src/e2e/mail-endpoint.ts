@@ -41,11 +41,17 @@ export interface Contact {
   readonly senderTag: Uint8Array;
 }
 
-/** A sealed message ready for the network: one fragment per Sphinx packet. */
+/**
+ * A sealed message ready for the network: one fragment per Sphinx packet. The sender keeps it
+ * until the ACK, to resend what a NACK names (`resend`); `frame` is already end-to-end encrypted.
+ */
 export interface Outgoing {
   readonly messageId: Uint8Array;
   readonly fragments: Uint8Array[];
   readonly dataShards: number;
+  readonly recipient: Uint8Array;
+  readonly senderTag: Uint8Array;
+  readonly frame: Uint8Array;
 }
 
 export type Delivery =
@@ -136,7 +142,15 @@ export class MailEndpoint {
     const fragments = makeFragments(
       this.crypto, this.random, this.params, contact.card.x25519Public, messageId, contact.senderTag, framed.data, framed.dataShards,
     );
-    return { messageId, fragments, dataShards: framed.dataShards };
+    return { messageId, fragments, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data };
+  }
+
+  /** Fresh seals of the shards a NACK names (no byte in common with the first copies). */
+  resend(outgoing: Outgoing, shardIndices: readonly number[]): Uint8Array[] {
+    return makeFragments(
+      this.crypto, this.random, this.params, outgoing.recipient, outgoing.messageId, outgoing.senderTag,
+      outgoing.frame, outgoing.dataShards, shardIndices,
+    );
   }
 
   /** The number of fragments a message of `dataShards` data shards is sent as. */
