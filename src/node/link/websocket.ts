@@ -1,0 +1,233 @@
+/**
+ * Client-facing WebSockets over `ws`: binary messages only, a maximum message size, no compression.
+ * A peer that sends a text message is closed with 1003, an oversized one with 1009 (by ws), any other
+ * protocol error with 1002; each is counted by reason and nothing else is affected. Clients are
+ * anonymous here (no client certificates). docs/links.md, "WebSocket".
+ */
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { LinkMetrics } from './metrics.js';
+
+export const WS_DEFAULTS = Object.freeze({
+  host: '127.0.0.1',
+  maxConnections: 4096,
+  /** Messages that arrive before onMessage() is called are held, up to this many. */
+  maxEarlyMessages: 64,
+  connectTimeoutMs: 10_000,
+});
+
+/** Close codes used here (RFC 6455 7.4.1). */
+export const WS_CLOSE = Object.freeze({
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 1002,
+  unsupportedData: 1003,
+  messageTooBig: 1009,
+  tryAgainLater: 1013,
+});
+
+export const WS_COUNTERS = Object.freeze({
+  accepted: 'ws_connections_accepted',
+  closed: 'ws_connections_closed_by_us',
+  received: 'ws_messages_received',
+});
+
+/** Why this end closed a WebSocket (the `reason` of ws_connections_closed_by_us). */
+export type WebSocketCloseReason = 'text' | 'oversized' | 'protocol-error' | 'too-many-connections' | 'too-many-early-messages';
+
+export interface WebSocketConnection {
+  /** Sends one binary message; false when the socket is not open. */
+  send(bytes: Uint8Array): boolean;
+  /** Sets the handler for binary messages, each a fresh Uint8Array (earlier ones are delivered at once). */
+  onMessage(callback: (bytes: Uint8Array) => void): void;
+  /** Called once when the connection ends, with the close code. */
+  onClose(callback: (code: number) => void): void;
+  close(code?: number): void;
+  readonly isOpen: boolean;
+  /** Bytes queued by send() and not yet written to the socket. */
+  readonly bufferedAmount: number;
+}
+
+/** A plain Uint8Array copy that the receiver owns (ws may hand out views of its read buffers). */
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  return new Uint8Array(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+}
+
+function wrap(socket: WebSocket, metrics: LinkMetrics, maxEarlyMessages: number): WebSocketConnection {
+  let handler: ((bytes: Uint8Array) => void) | undefined;
+  let closeHandler: ((code: number) => void) | undefined;
+  let closedWith: number | undefined;
+  const early: Uint8Array[] = [];
+  let refused = false;
+  let opened = socket.readyState === WebSocket.OPEN; // a server-side socket is open already
+  socket.once('open', () => { opened = true; });
+
+  const refuse = (reason: WebSocketCloseReason, code: number): void => {
+    if (refused) return;
+    refused = true;
+    metrics.inc(WS_COUNTERS.closed, reason);
+    if (socket.readyState === WebSocket.OPEN) socket.close(code);
+    else socket.terminate();
+  };
+
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    if (refused) return;
+    if (!isBinary) return refuse('text', WS_CLOSE.unsupportedData);
+    metrics.inc(WS_COUNTERS.received);
+    const bytes = toBytes(data);
+    if (handler !== undefined) return handler(bytes);
+    if (early.length >= maxEarlyMessages) return refuse('too-many-early-messages', WS_CLOSE.tryAgainLater);
+    early.push(bytes);
+  });
+  socket.on('error', (error: Error & { code?: string }) => {
+    // ws has already started closing (1009 for too big, 1002 otherwise); count why. An error
+    // before the connection opened is a failed connect, reported by connectWebSocket instead.
+    if (refused || !opened) return;
+    refused = true;
+    metrics.inc(WS_COUNTERS.closed, error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'oversized' : 'protocol-error');
+  });
+  socket.on('close', (code: number) => {
+    closedWith = code;
+    early.length = 0;
+    closeHandler?.(code);
+  });
+
+  return {
+    send(bytes) {
+      if (socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(bytes, { binary: true });
+      return true;
+    },
+    onMessage(callback) {
+      handler = callback;
+      while (early.length > 0 && handler === callback) callback(early.shift()!);
+    },
+    onClose(callback) {
+      closeHandler = callback;
+      if (closedWith !== undefined) callback(closedWith);
+    },
+    close(code = WS_CLOSE.normal) {
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code);
+    },
+    get isOpen() {
+      return socket.readyState === WebSocket.OPEN;
+    },
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+  };
+}
+
+export interface ListenWebSocketOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0: an ephemeral port. */
+  readonly port?: number;
+  /** Largest message accepted, in bytes; a larger one closes the connection with 1009. */
+  readonly maxMessageBytes: number;
+  readonly onConnection: (conn: WebSocketConnection) => void;
+  readonly metrics?: LinkMetrics;
+  /** Further connections are closed with 1013 (default 4096). */
+  readonly maxConnections?: number;
+  readonly maxEarlyMessages?: number;
+}
+
+export interface WebSocketListener {
+  readonly port: number;
+  readonly metrics: LinkMetrics;
+  /** Open client connections. */
+  readonly connections: number;
+  /** Stops listening and closes every client with 1001. */
+  close(): Promise<void>;
+}
+
+function checkMaxMessageBytes(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`maxMessageBytes must be a positive integer, got ${value}`);
+  return value;
+}
+
+export async function listenWebSocket(options: ListenWebSocketOptions): Promise<WebSocketListener> {
+  const metrics = options.metrics ?? new LinkMetrics();
+  const maxConnections = options.maxConnections ?? WS_DEFAULTS.maxConnections;
+  const maxEarly = options.maxEarlyMessages ?? WS_DEFAULTS.maxEarlyMessages;
+  const server = new WebSocketServer({
+    host: options.host ?? WS_DEFAULTS.host,
+    port: options.port ?? 0,
+    maxPayload: checkMaxMessageBytes(options.maxMessageBytes),
+    perMessageDeflate: false,
+    clientTracking: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', () => undefined); // errors after listening concern single connections
+  server.on('connection', (socket: WebSocket) => {
+    if (server.clients.size > maxConnections) {
+      metrics.inc(WS_COUNTERS.closed, 'too-many-connections');
+      socket.on('error', () => undefined);
+      socket.close(WS_CLOSE.tryAgainLater);
+      return;
+    }
+    metrics.inc(WS_COUNTERS.accepted);
+    options.onConnection(wrap(socket, metrics, maxEarly));
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    metrics,
+    get connections() {
+      return server.clients.size;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        for (const client of server.clients) {
+          client.close(WS_CLOSE.goingAway);
+          // A client that does not answer the close handshake promptly is cut off.
+          setTimeout(() => client.terminate(), 1000).unref();
+        }
+        server.close(() => resolve());
+      });
+      return closing;
+    },
+  };
+}
+
+export interface ConnectWebSocketOptions {
+  /** Largest message accepted from the server. */
+  readonly maxMessageBytes: number;
+  readonly metrics?: LinkMetrics;
+  /** Give up when the connection is not open within this time (default 10 s). */
+  readonly timeoutMs?: number;
+  readonly maxEarlyMessages?: number;
+}
+
+/** Opens a client WebSocket (Node side); resolves when it is open, rejects if it cannot open. */
+export function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promise<WebSocketConnection> {
+  const metrics = options.metrics ?? new LinkMetrics();
+  const socket = new WebSocket(url, {
+    maxPayload: checkMaxMessageBytes(options.maxMessageBytes),
+    perMessageDeflate: false,
+    handshakeTimeout: options.timeoutMs ?? WS_DEFAULTS.connectTimeoutMs,
+  });
+  // Wrap at once so a message that arrives with the handshake is held, not lost.
+  const conn = wrap(socket, metrics, options.maxEarlyMessages ?? WS_DEFAULTS.maxEarlyMessages);
+  return new Promise<WebSocketConnection>((resolve, reject) => {
+    const onError = (error: Error): void => {
+      socket.off('open', onOpen);
+      socket.terminate();
+      reject(error);
+    };
+    const onOpen = (): void => {
+      socket.off('error', onError);
+      resolve(conn);
+    };
+    socket.once('error', onError);
+    socket.once('open', onOpen);
+  });
+}
