@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './mailbox.js';
+export * from './migrations.js';
+export * from './sqlite.js';
