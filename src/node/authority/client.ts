@@ -1,0 +1,123 @@
+import type { Crypto } from '../../crypto/types.js';
+import { MAX_CONSENSUS_BYTES, verifyConsensus, type ConsensusDocument, type VerifyConsensusOptions } from '../../pki/index.js';
+
+/**
+ * What nodes and clients use to talk to an authority (docs/pki.md, "HTTP API"): upload a
+ * descriptor, fetch and verify a consensus document. Any mirror serving the same paths works:
+ * documents are trusted for their signatures, not for where they come from.
+ */
+export class AuthorityRequestError extends Error {
+  /** The HTTP status (0 when there was no response) and the authority's error code. */
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuthorityRequestError';
+  }
+}
+
+export interface UploadResult {
+  readonly status: 'new' | 'replaced' | 'unchanged';
+  readonly epoch: number;
+}
+
+export interface RequestOptions {
+  /** Default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+function endpoint(authorityUrl: string, path: string): string {
+  return `${authorityUrl.replace(/\/+$/, '')}${path}`;
+}
+
+async function request(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new AuthorityRequestError(0, 'unreachable', `${url}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+async function errorOf(response: Response): Promise<AuthorityRequestError> {
+  let code = `http-${response.status}`;
+  let message = response.statusText;
+  try {
+    const body = (await readLimited(response, 4096)) ?? new Uint8Array(0);
+    const parsed = JSON.parse(new TextDecoder().decode(body)) as { error?: unknown; message?: unknown };
+    if (typeof parsed.error === 'string') code = parsed.error;
+    if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // not the authority's JSON error: keep the status
+  }
+  return new AuthorityRequestError(response.status, code, message);
+}
+
+/** The body, or undefined when it is longer than `limit` bytes (reading stops there). */
+async function readLimited(response: Response, limit: number): Promise<Uint8Array | undefined> {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (response.body === null) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** POSTs an encoded descriptor. Refusals are AuthorityRequestError with the authority's code. */
+export async function uploadDescriptor(authorityUrl: string, descriptorBytes: Uint8Array, options: RequestOptions = {}): Promise<UploadResult> {
+  const response = await request(
+    endpoint(authorityUrl, '/v1/descriptors'),
+    { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(descriptorBytes) as Uint8Array<ArrayBuffer> },
+    options.timeoutMs ?? 10_000,
+  );
+  if (!response.ok) throw await errorOf(response);
+  const body = await readLimited(response, 4096);
+  const parsed = JSON.parse(new TextDecoder().decode(body)) as UploadResult;
+  return { status: parsed.status, epoch: parsed.epoch };
+}
+
+/**
+ * Fetches the document for `epoch` ('current': the authority's current epoch), reading at most
+ * MAX_CONSENSUS_BYTES, and verifies it (verifyConsensus, with `epoch` checked when a number).
+ * Undefined when the authority has none yet (404); PkiError when the document does not verify.
+ */
+export async function fetchConsensus(
+  crypto: Crypto,
+  authorityUrl: string,
+  epoch: number | 'current',
+  verify: Omit<VerifyConsensusOptions, 'epoch'>,
+  options: RequestOptions = {},
+): Promise<{ doc: ConsensusDocument; bytes: Uint8Array } | undefined> {
+  const which = epoch === 'current' ? 'current' : String(epoch);
+  const response = await request(endpoint(authorityUrl, `/v1/consensus/${which}`), { method: 'GET' }, options.timeoutMs ?? 10_000);
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.ok) throw await errorOf(response);
+  const bytes = await readLimited(response, MAX_CONSENSUS_BYTES);
+  if (bytes === undefined) throw new AuthorityRequestError(response.status, 'too-large', 'the document exceeds the largest consensus size');
+  const doc = verifyConsensus(crypto, bytes, { ...verify, ...(epoch === 'current' ? {} : { epoch }) });
+  return { doc, bytes };
+}

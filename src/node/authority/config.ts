@@ -1,0 +1,246 @@
+import { fromBase64Url } from '../../codec/bytes.js';
+import { getCrypto } from '../../crypto/index.js';
+import type { Crypto } from '../../crypto/types.js';
+import {
+  DEFAULT_NETWORK_PARAMETERS,
+  MAX_CONSENSUS_NODES,
+  MAX_CONSENSUS_SIGNATURES,
+  MAX_EPOCH_MS,
+  networkParametersProblems,
+  sameBytes,
+  type NetworkParameters,
+} from '../../pki/index.js';
+
+/**
+ * The authority's configuration (docs/pki.md, "Authority configuration"). In JSON, keys are
+ * base64url (unpadded) strings; validateAuthorityConfig turns the JSON into this typed form and
+ * fills the defaults.
+ */
+export interface AuthorityConfig {
+  /** Where to listen; port 0 picks a free port. Default 127.0.0.1:0. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** The authority's Ed25519 identity seed (32 bytes); its public key signs the documents. */
+  readonly identitySeed: Uint8Array;
+  /** Every authority's Ed25519 public key, this one's included. */
+  readonly authorities: readonly Uint8Array[];
+  readonly genesisMs: number;
+  readonly epochMs: number;
+  /** How long a document stays valid after its epoch ends. Default a quarter epoch. */
+  readonly graceMs: number;
+  /** How long before an epoch starts its document is made. Default a quarter epoch. */
+  readonly publishLeadMs: number;
+  readonly network: NetworkParameters;
+  /** Holds consensus/<epoch>.bin and descriptors/<epoch>/<node ID hex>.bin. */
+  readonly dataDir: string;
+  /** How many of the newest documents are kept (in memory and on disk). Default 16. */
+  readonly retainEpochs: number;
+  /** When set, only descriptors of these node IDs are accepted. */
+  readonly allowedNodes?: readonly Uint8Array[];
+  /** The most descriptors held for one epoch. Default (and at most) MAX_CONSENSUS_NODES. */
+  readonly maxNodesPerEpoch: number;
+}
+
+export class AuthorityConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid authority configuration:\n${problems.map((problem) => `- ${problem}`).join('\n')}`);
+    this.name = 'AuthorityConfigError';
+    this.problems = problems;
+  }
+}
+
+export const DEFAULT_EPOCH_MS = 20 * 60 * 1000;
+export const DEFAULT_RETAIN_EPOCHS = 16;
+const TOP_LEVEL_KEYS = [
+  'listen',
+  'identitySeed',
+  'authorities',
+  'threshold',
+  'genesisMs',
+  'epochMs',
+  'graceMs',
+  'publishLeadMs',
+  'network',
+  'dataDir',
+  'retainEpochs',
+  'allowedNodes',
+  'maxNodesPerEpoch',
+];
+const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval'];
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** "host:port" with port 0..65535 (0: any free port). */
+export function parseListen(text: unknown): { host: string; port: number } | undefined {
+  if (typeof text !== 'string') return undefined;
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(0|[1-9][0-9]{0,4})$/.exec(text);
+  if (match === null) return undefined;
+  const port = Number(match[2]);
+  if (port > 65535) return undefined;
+  const host = match[1].startsWith('[') ? match[1].slice(1, -1) : match[1];
+  return { host, port };
+}
+
+/**
+ * Every problem of a typed configuration (empty when there is none): cross-field rules, and that
+ * the identity's public key is among the authorities.
+ */
+export function authorityConfigProblems(config: AuthorityConfig, crypto: Crypto = getCrypto()): string[] {
+  const problems: string[] = [];
+  if (!(config.identitySeed instanceof Uint8Array) || config.identitySeed.length !== 32) problems.push('identitySeed must be 32 bytes');
+  if (!Array.isArray(config.authorities) || config.authorities.length === 0) {
+    problems.push('authorities must list at least one key');
+  } else {
+    if (config.authorities.length > MAX_CONSENSUS_SIGNATURES) problems.push(`authorities: at most ${MAX_CONSENSUS_SIGNATURES}`);
+    if (config.authorities.some((key) => !(key instanceof Uint8Array) || key.length !== 32)) problems.push('authorities: every key must be 32 bytes');
+    else if (config.authorities.some((key, i) => config.authorities.findIndex((other) => sameBytes(other, key)) !== i)) problems.push('authorities: a key is listed twice');
+    if (config.identitySeed instanceof Uint8Array && config.identitySeed.length === 32) {
+      const own = crypto.ed25519PublicKey(config.identitySeed);
+      if (!config.authorities.some((key) => key instanceof Uint8Array && sameBytes(key, own))) {
+        problems.push("authorities must include this authority's own public key");
+      }
+    }
+  }
+  if (!Number.isSafeInteger(config.genesisMs) || config.genesisMs < 0) problems.push('genesisMs must be a non-negative integer (Unix ms)');
+  const epochOk = Number.isSafeInteger(config.epochMs) && config.epochMs >= 100 && config.epochMs <= MAX_EPOCH_MS;
+  if (!epochOk) problems.push(`epochMs must be an integer in 100..${MAX_EPOCH_MS}`);
+  if (!Number.isSafeInteger(config.graceMs) || config.graceMs < 0 || (epochOk && config.graceMs > config.epochMs)) {
+    problems.push('graceMs must be an integer in 0..epochMs');
+  }
+  if (!Number.isSafeInteger(config.publishLeadMs) || config.publishLeadMs < 0 || (epochOk && config.publishLeadMs >= config.epochMs)) {
+    problems.push('publishLeadMs must be an integer in 0..epochMs - 1');
+  }
+  problems.push(...networkParametersProblems(config.network).map((problem) => `network: ${problem}`));
+  if (typeof config.dataDir !== 'string' || config.dataDir === '') problems.push('dataDir must be a non-empty path');
+  if (!Number.isSafeInteger(config.retainEpochs) || config.retainEpochs < 2 || config.retainEpochs > 100_000) {
+    problems.push('retainEpochs must be an integer in 2..100000');
+  }
+  if (config.allowedNodes !== undefined && (!Array.isArray(config.allowedNodes) || config.allowedNodes.some((key) => !(key instanceof Uint8Array) || key.length !== 32))) {
+    problems.push('allowedNodes: every key must be 32 bytes');
+  }
+  if (!Number.isSafeInteger(config.maxNodesPerEpoch) || config.maxNodesPerEpoch < 1 || config.maxNodesPerEpoch > MAX_CONSENSUS_NODES) {
+    problems.push(`maxNodesPerEpoch must be an integer in 1..${MAX_CONSENSUS_NODES}`);
+  }
+  return problems;
+}
+
+/**
+ * Turns a parsed JSON configuration (or its text) into an AuthorityConfig, filling defaults.
+ * Throws AuthorityConfigError listing every problem found (unknown keys included, to catch typos).
+ */
+export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypto()): AuthorityConfig {
+  const problems: string[] = [];
+  let input: unknown = json;
+  if (typeof json === 'string') {
+    try {
+      input = JSON.parse(json);
+    } catch {
+      throw new AuthorityConfigError(['the configuration is not valid JSON']);
+    }
+  }
+  if (!isObject(input)) throw new AuthorityConfigError(['the configuration must be a JSON object']);
+  for (const key of Object.keys(input)) if (!TOP_LEVEL_KEYS.includes(key)) problems.push(`unknown field "${key}"`);
+
+  const key32 = (value: unknown, what: string): Uint8Array => {
+    if (typeof value !== 'string') {
+      problems.push(`${what} must be a base64url string of 32 bytes`);
+      return new Uint8Array(0);
+    }
+    try {
+      const bytes = fromBase64Url(value, what, 32);
+      if (bytes.length === 32) return bytes;
+    } catch {
+      // reported below
+    }
+    problems.push(`${what} must be a base64url string of 32 bytes`);
+    return new Uint8Array(0);
+  };
+  const integer = (name: string, fallback: number | undefined): number => {
+    const value = input[name as keyof typeof input] as unknown;
+    if (value === undefined) {
+      if (fallback === undefined) problems.push(`${name} is required`);
+      return fallback ?? Number.NaN;
+    }
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+      problems.push(`${name} must be an integer`);
+      return Number.NaN;
+    }
+    return value;
+  };
+
+  const listenText = input.listen ?? '127.0.0.1:0';
+  const listen = parseListen(listenText);
+  if (listen === undefined) problems.push('listen must be "host:port" (port 0..65535)');
+  const identitySeed = key32(input.identitySeed, 'identitySeed');
+  let authorities: Uint8Array[] = [];
+  if (!Array.isArray(input.authorities)) problems.push('authorities must be an array of base64url public keys');
+  else authorities = input.authorities.map((value, i) => key32(value, `authorities[${i}]`));
+  if (input.threshold !== undefined) problems.push('threshold is not supported yet: a single authority signs (docs/pki.md)');
+  const genesisMs = integer('genesisMs', undefined);
+  const epochMs = integer('epochMs', DEFAULT_EPOCH_MS);
+  const quarter = Number.isSafeInteger(epochMs) ? Math.floor(epochMs / 4) : 0;
+  const graceMs = integer('graceMs', quarter);
+  const publishLeadMs = integer('publishLeadMs', quarter);
+  const retainEpochs = integer('retainEpochs', DEFAULT_RETAIN_EPOCHS);
+  const maxNodesPerEpoch = integer('maxNodesPerEpoch', MAX_CONSENSUS_NODES);
+  let allowedNodes: Uint8Array[] | undefined;
+  if (input.allowedNodes !== undefined) {
+    if (!Array.isArray(input.allowedNodes)) problems.push('allowedNodes must be an array of base64url public keys');
+    else allowedNodes = input.allowedNodes.map((value, i) => key32(value, `allowedNodes[${i}]`));
+  }
+  if (typeof input.dataDir !== 'string' || input.dataDir === '') problems.push('dataDir is required (a directory path)');
+
+  let network: NetworkParameters = DEFAULT_NETWORK_PARAMETERS;
+  if (input.network !== undefined) {
+    if (!isObject(input.network)) {
+      problems.push('network must be an object');
+    } else {
+      const given = input.network;
+      for (const key of Object.keys(given)) if (!NETWORK_KEYS.includes(key)) problems.push(`unknown field "network.${key}"`);
+      const merged = (name: 'geometry' | 'mixing' | 'traffic'): Json => {
+        const value = given[name];
+        if (value === undefined) return { ...DEFAULT_NETWORK_PARAMETERS[name] };
+        if (!isObject(value)) {
+          problems.push(`network.${name} must be an object`);
+          return { ...DEFAULT_NETWORK_PARAMETERS[name] };
+        }
+        for (const key of Object.keys(value)) {
+          if (!(key in DEFAULT_NETWORK_PARAMETERS[name])) problems.push(`unknown field "network.${name}.${key}"`);
+        }
+        return { ...DEFAULT_NETWORK_PARAMETERS[name], ...value };
+      };
+      network = {
+        suite: (given.suite ?? DEFAULT_NETWORK_PARAMETERS.suite) as NetworkParameters['suite'],
+        geometry: merged('geometry') as unknown as NetworkParameters['geometry'],
+        mixing: merged('mixing') as unknown as NetworkParameters['mixing'],
+        traffic: merged('traffic') as unknown as NetworkParameters['traffic'],
+        retrieval: (given.retrieval ?? DEFAULT_NETWORK_PARAMETERS.retrieval) as NetworkParameters['retrieval'],
+      };
+    }
+  }
+
+  const config: AuthorityConfig = {
+    listen: listen ?? { host: '127.0.0.1', port: 0 },
+    identitySeed,
+    authorities,
+    genesisMs,
+    epochMs,
+    graceMs,
+    publishLeadMs,
+    network,
+    dataDir: typeof input.dataDir === 'string' ? input.dataDir : '',
+    retainEpochs,
+    ...(allowedNodes === undefined ? {} : { allowedNodes }),
+    maxNodesPerEpoch,
+  };
+  // Re-check the typed form, skipping what was already reported as missing or malformed.
+  const fieldOf = (problem: string) => problem.split(/[ :]/)[0].replace(/\[\d+\]$/, '');
+  const reported = new Set(problems.map(fieldOf));
+  for (const problem of authorityConfigProblems(config, crypto)) if (!reported.has(fieldOf(problem))) problems.push(problem);
+  if (problems.length > 0) throw new AuthorityConfigError(problems);
+  return config;
+}

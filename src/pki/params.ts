@@ -1,0 +1,112 @@
+import { DEFAULT_GEOMETRY, MAX_HOPS_LIMIT, type GeometryOptions } from '../sphinx/geometry.js';
+import type { SuiteName } from '../sphinx/suite.js';
+import { LAYER_COUNT } from './descriptor.js';
+
+/**
+ * The network parameters a consensus document carries (docs/pki.md, "Network parameters"):
+ * everything clients and nodes must agree on besides the nodes themselves.
+ */
+export type RetrievalMode = 'bucket' | 'download' | 'pir';
+export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['bucket', 'download', 'pir'];
+export const PKI_SUITE_NAMES: readonly SuiteName[] = ['umbra-v1', 'katzenpost-x25519'];
+
+export interface MixingParameters {
+  /** Mean of the exponential per-hop delay the sender draws (Loopix), in milliseconds. */
+  readonly meanDelayMs: number;
+  /** The largest per-hop delay a mix accepts (and a sender may draw), in milliseconds. */
+  readonly maxDelayMs: number;
+}
+
+export interface TrafficParameters {
+  /** λ of the client's Poisson send stream (real or drop-cover packets), per second. */
+  readonly clientSendRate: number;
+  /** λ of the client's independent loop stream, per second. */
+  readonly loopRate: number;
+  /** λ of the client's independent drop stream, per second. */
+  readonly dropRate: number;
+  /** Packets per second a gateway accepts from one client before it drops the excess. */
+  readonly gatewayClientRate: number;
+}
+
+export interface NetworkParameters {
+  readonly suite: SuiteName;
+  readonly geometry: GeometryOptions;
+  readonly mixing: MixingParameters;
+  readonly traffic: TrafficParameters;
+  readonly retrieval: RetrievalMode;
+}
+
+export const DEFAULT_NETWORK_PARAMETERS: NetworkParameters = Object.freeze({
+  suite: 'umbra-v1',
+  geometry: DEFAULT_GEOMETRY,
+  mixing: Object.freeze({ meanDelayMs: 500, maxDelayMs: 10_000 }),
+  traffic: Object.freeze({ clientSendRate: 1, loopRate: 0.2, dropRate: 0.2, gatewayClientRate: 10 }),
+  retrieval: 'pir',
+});
+
+/** The largest rate any traffic parameter may have, per second. */
+export const MAX_RATE = 1_000_000;
+/** A delay fits the Sphinx node-delay command (uint32 milliseconds). */
+export const MAX_DELAY_MS = 0xffffffff;
+export const MAX_USER_PAYLOAD = 1 << 20;
+
+function isRate(value: unknown, positive: boolean): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0) && (positive ? value > 0 : value >= 0) && value <= MAX_RATE;
+}
+
+/** Every problem with a set of network parameters (empty when there is none). */
+export function networkParametersProblems(params: NetworkParameters): string[] {
+  const problems: string[] = [];
+  if (typeof params !== 'object' || params === null) return ['the network parameters are not an object'];
+  if (!PKI_SUITE_NAMES.includes(params.suite)) problems.push(`suite must be one of ${PKI_SUITE_NAMES.join(', ')}`);
+  const g = params.geometry;
+  if (typeof g !== 'object' || g === null) {
+    problems.push('geometry is missing');
+  } else {
+    if (!Number.isInteger(g.hops) || g.hops < LAYER_COUNT || g.hops > MAX_HOPS_LIMIT) {
+      problems.push(`geometry.hops must be an integer in ${LAYER_COUNT}..${MAX_HOPS_LIMIT} (a path has ${LAYER_COUNT} hops)`);
+    }
+    if (!Number.isInteger(g.userForwardPayloadLength) || g.userForwardPayloadLength < 1 || g.userForwardPayloadLength > MAX_USER_PAYLOAD) {
+      problems.push(`geometry.userForwardPayloadLength must be an integer in 1..${MAX_USER_PAYLOAD}`);
+    }
+    if (typeof g.withSurb !== 'boolean') problems.push('geometry.withSurb must be a boolean');
+  }
+  const m = params.mixing;
+  if (typeof m !== 'object' || m === null) {
+    problems.push('mixing is missing');
+  } else {
+    const meanOk = Number.isInteger(m.meanDelayMs) && m.meanDelayMs >= 0 && m.meanDelayMs <= MAX_DELAY_MS;
+    const maxOk = Number.isInteger(m.maxDelayMs) && m.maxDelayMs >= 0 && m.maxDelayMs <= MAX_DELAY_MS;
+    if (!meanOk) problems.push(`mixing.meanDelayMs must be an integer in 0..${MAX_DELAY_MS}`);
+    if (!maxOk) problems.push(`mixing.maxDelayMs must be an integer in 0..${MAX_DELAY_MS}`);
+    if (meanOk && maxOk && m.maxDelayMs < m.meanDelayMs) problems.push('mixing.maxDelayMs must not be below mixing.meanDelayMs');
+  }
+  const t = params.traffic;
+  if (typeof t !== 'object' || t === null) {
+    problems.push('traffic is missing');
+  } else {
+    if (!isRate(t.clientSendRate, true)) problems.push(`traffic.clientSendRate must be a number in (0, ${MAX_RATE}]`);
+    if (!isRate(t.loopRate, false)) problems.push(`traffic.loopRate must be a number in [0, ${MAX_RATE}]`);
+    if (!isRate(t.dropRate, false)) problems.push(`traffic.dropRate must be a number in [0, ${MAX_RATE}]`);
+    if (!isRate(t.gatewayClientRate, true)) problems.push(`traffic.gatewayClientRate must be a number in (0, ${MAX_RATE}]`);
+  }
+  if (!RETRIEVAL_MODES.includes(params.retrieval)) problems.push(`retrieval must be one of ${RETRIEVAL_MODES.join(', ')}`);
+  return problems;
+}
+
+/** A frozen copy holding only the known fields (so extra properties never reach an encoding). */
+export function copyNetworkParameters(params: NetworkParameters): NetworkParameters {
+  const { geometry: g, mixing: m, traffic: t } = params;
+  return Object.freeze({
+    suite: params.suite,
+    geometry: Object.freeze({ hops: g.hops, userForwardPayloadLength: g.userForwardPayloadLength, withSurb: g.withSurb }),
+    mixing: Object.freeze({ meanDelayMs: m.meanDelayMs, maxDelayMs: m.maxDelayMs }),
+    traffic: Object.freeze({
+      clientSendRate: t.clientSendRate,
+      loopRate: t.loopRate,
+      dropRate: t.dropRate,
+      gatewayClientRate: t.gatewayClientRate,
+    }),
+    retrieval: params.retrieval,
+  });
+}
