@@ -1,9 +1,10 @@
-import { toBase64Url } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, toBase64Url } from '../codec/bytes.js';
+import { DecodeError } from '../codec/errors.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import type { Ack } from './ack.js';
 import { frame, unframe } from './bucket.js';
-import { decodeCard, encodeCard, makeCard, type ContactCard } from './card.js';
+import { decodeCard, encodeCard, makeCard, MAX_CARD_BYTES, type ContactCard } from './card.js';
 import { decodeFirstContactPayload, encodeFirstContactPayload, EnvelopeKind, ratchetAd } from './envelope.js';
 import { E2eError } from './errors.js';
 import {
@@ -16,7 +17,7 @@ import {
   totalShards,
   type FragmentParams,
 } from './fragment.js';
-import { sameBytes, type Identity } from './identity.js';
+import { decodeIdentity, encodeIdentity, sameBytes, type Identity } from './identity.js';
 import { RatchetSession } from './ratchet.js';
 import { Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { openFirstContact, sealFirstContact } from './sealed.js';
@@ -77,6 +78,10 @@ interface Session {
 }
 
 const MAX_SESSIONS_PER_CONTACT = 4;
+const STATE_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x45]); // "UMBE"
+const STATE_VERSION = 1;
+const MAX_CONTACTS = 100_000;
+const MAX_RATCHET_STATE_BYTES = 1 << 20;
 const TAG_LABEL = new TextEncoder().encode('umbra sender tag v1');
 const SESSION_ID_LABEL = new TextEncoder().encode('umbra session id v1');
 const UNKNOWN_SENDER = new Uint8Array(SENDER_TAG_LENGTH);
@@ -185,6 +190,60 @@ export class MailEndpoint {
   /** Drops partial messages older than the reassembly age limit. */
   expire(nowMs: number): void {
     this.reassembler.expire(nowMs);
+  }
+
+  /**
+   * Everything the endpoint must keep across restarts: identity, contacts, sessions (ratchet states
+   * with their skipped keys). Partial messages in reassembly are not kept: senders resend on NACK or
+   * timeout. The caller encrypts this at rest (it holds every secret of the user).
+   */
+  exportState(): Uint8Array {
+    const writer = new ByteWriter(4096).bytes(STATE_MAGIC).u8(STATE_VERSION);
+    writer.prefixed(4, encodeIdentity(this.identity)).u64(this.card.createdAt).u64(this.clock);
+    writer.u32(this.contacts.size);
+    for (const contact of this.contacts.values()) writer.prefixed(2, encodeCard(contact.card));
+    const sessions = [...this.sessions.values()].flat();
+    writer.u32(sessions.length);
+    for (const session of sessions) {
+      writer.text(1, session.id).text(1, session.peer).u64(session.used);
+      writer.u8(session.ephemeralSecret === undefined ? 0 : 1);
+      if (session.ephemeralSecret !== undefined) writer.bytes(session.ephemeralSecret);
+      writer.prefixed(4, session.ratchet.encode());
+    }
+    return writer.finish();
+  }
+
+  /** An endpoint from exportState's bytes; anything that does not parse is 'bad-state'. */
+  static restore(crypto: Crypto, random: RandomSource, bytes: Uint8Array, options: MailEndpointOptions = {}): MailEndpoint {
+    try {
+      const reader = new ByteReader(bytes, 'endpoint state');
+      const magic = reader.bytesOf(4, 'magic');
+      if (!sameBytes(magic, STATE_MAGIC) || reader.u8('version') !== STATE_VERSION) throw new DecodeError('endpoint state', 'not an endpoint state');
+      const identity = decodeIdentity(reader.prefixed(4, 1 << 16, 'identity'), crypto);
+      const cardCreatedAt = reader.u64('card time');
+      const endpoint = new MailEndpoint(crypto, random, identity, { ...options, cardCreatedAt });
+      endpoint.clock = reader.u64('clock');
+      const contacts = reader.u32('contacts');
+      if (contacts > MAX_CONTACTS) throw new DecodeError('endpoint state', 'too many contacts');
+      for (let i = 0; i < contacts; i++) endpoint.addContact(decodeCard(crypto, reader.prefixed(2, MAX_CARD_BYTES, 'card')));
+      const sessions = reader.u32('sessions');
+      if (sessions > contacts * MAX_SESSIONS_PER_CONTACT) throw new DecodeError('endpoint state', 'too many sessions');
+      for (let i = 0; i < sessions; i++) {
+        const id = reader.text(1, 64, 'session id');
+        const peer = reader.text(1, 64, 'peer');
+        const used = reader.u64('used');
+        const ephemeralSecret = reader.u8('ephemeral flag') === 1 ? reader.bytesOf(32, 'ephemeral') : undefined;
+        const ratchet = RatchetSession.decode(crypto, random, reader.prefixed(4, MAX_RATCHET_STATE_BYTES, 'ratchet'));
+        if (!endpoint.contacts.has(peer)) throw new DecodeError('endpoint state', 'a session with no contact');
+        endpoint.storeSession({ id, peer, ratchet, ephemeralSecret, used });
+      }
+      reader.end();
+      return endpoint;
+    } catch (error) {
+      if (error instanceof E2eError && error.code === 'bad-state') throw error;
+      if (error instanceof DecodeError || error instanceof E2eError) throw new E2eError('bad-state', error.message);
+      throw error;
+    }
   }
 
   private openFirstContact(messageId: Uint8Array, envelope: Uint8Array): Delivery {

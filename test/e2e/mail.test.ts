@@ -185,6 +185,36 @@ for (const crypto of Object.values(backends)) {
       }), { seed: 17, numRuns: fast ? 6 : 2 });
     });
 
+    test('exported state restores the endpoint: the conversation goes on after a restart', () => {
+      const random = seededRandom(crypto, 19);
+      let alice = endpoint(crypto, random, 'Alice');
+      let bob = endpoint(crypto, random, 'Bob');
+      const say = (from: MailEndpoint, to: MailEndpoint, text: string): void => {
+        const delivered = deliver(to, from.seal(to.card, new TextEncoder().encode(text)).fragments);
+        assert.equal(new TextDecoder().decode(delivered?.mail), text);
+      };
+      say(alice, bob, 'one');
+      say(alice, bob, 'two'); // still a first contact: Bob has not answered
+      alice = MailEndpoint.restore(crypto, random, alice.exportState());
+      bob = MailEndpoint.restore(crypto, random, bob.exportState());
+      say(bob, alice, 'three');
+      say(alice, bob, 'four');
+      alice = MailEndpoint.restore(crypto, random, alice.exportState());
+      say(alice, bob, 'five');
+      say(bob, alice, 'six');
+      assert.deepEqual(alice.contactList().map((c) => c.card.name), ['Bob']);
+      const state = bob.exportState();
+      throwsE2e(() => MailEndpoint.restore(crypto, random, state.subarray(0, state.length - 1)), ['bad-state']);
+      throwsE2e(() => MailEndpoint.restore(crypto, random, random(300)), ['bad-state']);
+      fc.assert(fc.property(fc.nat(state.length * 8 - 1), (bit) => {
+        try {
+          MailEndpoint.restore(crypto, random, flipBit(state, bit));
+        } catch (error) {
+          assert.ok(error instanceof E2eError && error.code === 'bad-state', String(error));
+        }
+      }), { seed: 19, numRuns: fast ? 100 : 10 });
+    });
+
     test('garbage, fragments for someone else and unknown sessions are typed errors and change nothing', () => {
       const random = seededRandom(crypto, 18);
       const alice = endpoint(crypto, random, 'Alice');
