@@ -4,9 +4,11 @@ import { DEMO_HOPS, DEMO_SUITE } from './demo-geometry.js';
 export const HELP = `umbra: metadata-private email over a Sphinx mix network
 
 Usage:
-  umbra demo [options]   send a message and its reply through in-process mix nodes
-  umbra help             show this help (also: umbra --help)
-  umbra version          print the version (also: umbra --version)
+  umbra demo [options]              send a message and its reply through in-process mix nodes
+  umbra keygen                      print fresh node keys (identity and link seeds) as JSON
+  umbra authority --config FILE     run a directory authority (docs/pki.md)
+  umbra help                        show this help (also: umbra --help)
+  umbra version                     print the version (also: umbra --version)
 
 Options for demo:
   --suite NAME      Sphinx cipher suite: ${SUITE_NAMES.join(' or ')} (default ${DEMO_SUITE})

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
+import { authorityCommand } from './authority-command.js';
 import { demoCommand } from './demo-command.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { HELP } from './help.js';
+import { keygenCommand } from './keygen.js';
 import { packageVersion } from './version.js';
 
 /** The `umbra` command: picks the subcommand; each returns its exit code. */
-function run(args: readonly string[]): number {
+function run(args: readonly string[]): number | Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case undefined:
@@ -25,14 +27,16 @@ function run(args: readonly string[]): number {
         return EXIT_OK;
       }
       return demoCommand(rest);
+    case 'keygen':
+      return keygenCommand(rest);
+    case 'authority':
+      return authorityCommand(rest);
     default:
       throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`);
   }
 }
 
-try {
-  process.exitCode = run(process.argv.slice(2));
-} catch (error) {
+function fail(error: unknown): void {
   if (error instanceof UsageError) {
     process.stderr.write(`umbra: ${error.message} (see 'umbra help')\n`);
     process.exitCode = EXIT_USAGE;
@@ -42,4 +46,12 @@ try {
     process.stderr.write(`umbra: internal error: ${detail}\n`);
     process.exitCode = EXIT_FAILED;
   }
+}
+
+try {
+  const result = run(process.argv.slice(2));
+  if (typeof result === 'number') process.exitCode = result;
+  else result.then((code) => (process.exitCode = code), fail);
+} catch (error) {
+  fail(error);
 }

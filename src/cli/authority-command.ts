@@ -1,0 +1,19 @@
+import { toBase64Url } from '../codec/bytes.js';
+import { AuthorityConfigError, startAuthority, validateAuthorityConfig } from '../node/authority/index.js';
+import { UsageError } from './errors.js';
+import { serveFromConfig } from './serve.js';
+
+/** `umbra authority --config FILE`: a directory authority (docs/pki.md). */
+export function authorityCommand(args: readonly string[]): Promise<number> {
+  return serveFromConfig('authority', args, async (text) => {
+    let config;
+    try {
+      config = validateAuthorityConfig(text);
+    } catch (error) {
+      if (error instanceof AuthorityConfigError) throw new UsageError(`authority: ${error.message}`);
+      throw error;
+    }
+    const handle = await startAuthority(config);
+    return { ready: { role: 'authority', url: handle.url, publicKey: toBase64Url(handle.publicKey) }, close: () => handle.close() };
+  });
+}
