@@ -1,5 +1,6 @@
 import { benchAez } from './aez.js';
 import { benchE2e } from './e2e.js';
+import { benchPir } from './pir.js';
 import { benchSphinx } from './sphinx.js';
 
 /** `npm run bench -- NAME`: runs one benchmark; its JSON result is the last line printed. */
@@ -7,6 +8,7 @@ const benches: Record<string, () => Record<string, unknown>> = {
   sphinx: benchSphinx,
   aez: benchAez,
   e2e: benchE2e,
+  pir: benchPir,
 };
 
 const name = process.argv[2];

@@ -1,0 +1,50 @@
+import type { Crypto } from '../crypto/types.js';
+
+/**
+ * The DPF's length-doubling PRG G (docs/pir.md, "The PRG"). A 16-byte seed s expands to one 64-byte
+ * ChaCha20 keystream block: key = s || 16 zero bytes, the original construction's 8-byte all-zero
+ * nonce, block counter 0.
+ *
+ *   bytes  0..15  the left child's seed s_L
+ *   bytes 16..31  the right child's seed s_R
+ *   byte  32      bit 0: the left control bit t_L, bit 1: the right control bit t_R (bits 2..7 unused)
+ *   bytes 33..47  unused
+ *   bytes 48..63  the leaf value block V(s): 128 output bits, used only at the leaves
+ *
+ * ChaCha20 under a 128-bit secret key (zero-padded to 256 bits) is a PRF with 128-bit security; one
+ * block per seed is both halves of G plus the leaf conversion in one call.
+ */
+export const SEED_BYTES = 16;
+export const BLOCK_BYTES = 64;
+export const LEFT_SEED = 0;
+export const RIGHT_SEED = 16;
+export const CONTROL_BYTE = 32;
+export const VALUE_BLOCK = 48;
+
+const NONCE = new Uint8Array(8);
+const ZERO_BLOCK = new Uint8Array(BLOCK_BYTES);
+
+/** Expands seeds in batches: all the nodes of a level (or a chunk of it) in one pass, no allocation per seed beyond a view. */
+export class Prg {
+  private readonly key = new Uint8Array(32);
+  private readonly key32 = new Uint32Array(this.key.buffer);
+
+  constructor(private readonly crypto: Crypto) {}
+
+  /**
+   * Writes G(seed) for seeds first .. first + count - 1 of `seeds` (16 bytes each, 4 words each in
+   * seeds32, its Uint32Array view) into out[0 .. 64 * count).
+   */
+  expand(seeds32: Uint32Array, first: number, count: number, out: Uint8Array): void {
+    const key32 = this.key32;
+    const crypto = this.crypto;
+    for (let i = 0; i < count; i++) {
+      const s = (first + i) * 4;
+      key32[0] = seeds32[s];
+      key32[1] = seeds32[s + 1];
+      key32[2] = seeds32[s + 2];
+      key32[3] = seeds32[s + 3];
+      crypto.chacha20Xor(this.key, NONCE, ZERO_BLOCK, 0, out.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES));
+    }
+  }
+}
