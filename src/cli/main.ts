@@ -4,6 +4,8 @@ import { demoCommand } from './demo-command.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { HELP } from './help.js';
 import { keygenCommand } from './keygen.js';
+import { nodeCommand } from './node-command.js';
+import { upCommand } from './up-command.js';
 import { packageVersion } from './version.js';
 
 /** The `umbra` command: picks the subcommand; each returns its exit code. */
@@ -31,6 +33,12 @@ function run(args: readonly string[]): number | Promise<number> {
       return keygenCommand(rest);
     case 'authority':
       return authorityCommand(rest);
+    case 'mix':
+    case 'gateway':
+    case 'provider':
+      return nodeCommand(command, rest);
+    case 'up':
+      return upCommand(rest);
     default:
       throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`);
   }

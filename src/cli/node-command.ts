@@ -1,0 +1,31 @@
+import { toBase64Url } from '../codec/bytes.js';
+import { NodeConfigError, startNode, validateNodeConfig } from '../node/runtime/index.js';
+import { UsageError } from './errors.js';
+import { serveFromConfig } from './serve.js';
+
+/** `umbra mix|gateway|provider --config FILE`: one node of a real deployment (docs/nodes.md). */
+export function nodeCommand(role: 'mix' | 'gateway' | 'provider', args: readonly string[]): Promise<number> {
+  return serveFromConfig(role, args, async (text) => {
+    let config;
+    try {
+      config = validateNodeConfig(text);
+    } catch (error) {
+      if (error instanceof NodeConfigError) throw new UsageError(`${role}: ${error.message}`);
+      throw error;
+    }
+    if (config.role !== role) throw new UsageError(`${role}: the config is for a ${config.role}`);
+    const node = await startNode(config);
+    return {
+      ready: {
+        role: node.role,
+        name: node.name,
+        layer: node.layer,
+        nodeId: toBase64Url(node.nodeId),
+        linkPort: node.linkPort,
+        wsUrl: node.wsUrl,
+        metricsUrl: node.metricsUrl,
+      },
+      close: () => node.close(),
+    };
+  });
+}

@@ -1,0 +1,73 @@
+import { toBase64Url } from '../codec/bytes.js';
+import type { Crypto } from '../crypto/types.js';
+import { DEFAULT_NETWORK_PARAMETERS, type NetworkParameters } from '../pki/index.js';
+import { freePort } from './ports.js';
+
+/**
+ * The shape of a local test network (`umbra up`): one authority, a gateway, three mix layers of
+ * two nodes, two mailbox servers, all on loopback, with short epochs and fast rates so mail moves
+ * in seconds. Written once into `<dir>/plan.json`, so a restart keeps keys, genesis and names.
+ */
+export interface NodePlan {
+  readonly name: string;
+  readonly role: 'gateway' | 'mix' | 'provider';
+  readonly layer: number;
+  /** Fixed at plan time so a restarted node comes back where the consensus says it is. */
+  readonly linkPort: number;
+  readonly wsPort?: number;
+  readonly metricsPort: number;
+}
+
+export interface NetworkPlan {
+  readonly genesisMs: number;
+  readonly epochMs: number;
+  readonly authoritySeed: string;
+  readonly authorityPublicKey: string;
+  readonly authorityPort: number;
+  readonly network: NetworkParameters;
+  readonly nodes: readonly NodePlan[];
+  readonly users: readonly { readonly name: string; readonly provider: string }[];
+}
+
+export const TESTNET_NETWORK: NetworkParameters = {
+  ...DEFAULT_NETWORK_PARAMETERS,
+  mixing: { meanDelayMs: 20, maxDelayMs: 1_000 },
+  traffic: { clientSendRate: 50, loopRate: 2, dropRate: 0, gatewayClientRate: 200 },
+  retrieval: 'bucket',
+};
+
+export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number): Promise<NetworkPlan> {
+  const seed = crypto.randomBytes(32);
+  const shapes: Omit<NodePlan, 'linkPort' | 'metricsPort'>[] = [{ name: 'gateway-1', role: 'gateway', layer: 0 }];
+  for (const layer of [1, 2, 3]) for (const i of [1, 2]) shapes.push({ name: `mix-${layer}-${i}`, role: 'mix', layer });
+  shapes.push({ name: 'provider-1', role: 'provider', layer: 4 }, { name: 'provider-2', role: 'provider', layer: 4 });
+  // The OS may hand out a port again once it is released: draw until every port is distinct.
+  const taken = new Set<number>();
+  const port = async (): Promise<number> => {
+    for (;;) {
+      const candidate = await freePort();
+      if (!taken.has(candidate)) {
+        taken.add(candidate);
+        return candidate;
+      }
+    }
+  };
+  const nodes: NodePlan[] = [];
+  for (const shape of shapes) {
+    const withWs = shape.role !== 'mix';
+    nodes.push({ ...shape, linkPort: await port(), metricsPort: await port(), ...(withWs ? { wsPort: await port() } : {}) });
+  }
+  return {
+    genesisMs: nowMs - (nowMs % 1000),
+    epochMs,
+    authoritySeed: toBase64Url(seed),
+    authorityPublicKey: toBase64Url(crypto.ed25519PublicKey(seed)),
+    authorityPort: await port(),
+    network: TESTNET_NETWORK,
+    nodes,
+    users: [
+      { name: 'alice', provider: 'provider-1' },
+      { name: 'bob', provider: 'provider-2' },
+    ],
+  };
+}

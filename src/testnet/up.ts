@@ -1,0 +1,162 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fromBase64Url } from '../codec/bytes.js';
+import { getCrypto } from '../crypto/index.js';
+import { fetchConsensus } from '../node/authority/index.js';
+import { makePlan, type NetworkPlan, type NodePlan } from './plan.js';
+import { startChild, stopChild, type Child } from './processes.js';
+
+/**
+ * `umbra up`: a whole Umbra network on loopback in child processes (an authority, a gateway, three
+ * mix layers of two, two mailbox servers), its data under one directory, and `<dir>/network.json`
+ * describing it. Resolves once a consensus lists every node, so traffic can flow.
+ */
+export interface UpOptions {
+  readonly dir: string;
+  readonly epochMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface NetworkFile {
+  readonly dir: string;
+  readonly genesisMs: number;
+  readonly epochMs: number;
+  readonly authority: { readonly url: string; readonly publicKey: string };
+  readonly nodes: readonly (NodePlan & { readonly nodeId?: string; readonly wsUrl?: string; readonly metricsUrl?: string })[];
+  readonly users: readonly { readonly name: string; readonly provider: string; readonly dir: string }[];
+}
+
+export interface Testnet {
+  readonly dir: string;
+  readonly plan: NetworkPlan;
+  readonly file: NetworkFile;
+  readonly authorityUrl: string;
+  /** Sends a signal to one node's process (a test's fault injection). */
+  kill(name: string, signal: NodeJS.Signals): Promise<void>;
+  /** Starts a node again from its config (same keys, same ports). */
+  restart(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_TESTNET_EPOCH_MS = 8_000;
+
+function loadOrMakePlan(dir: string, epochMs: number): Promise<NetworkPlan> {
+  const path = join(dir, 'plan.json');
+  if (existsSync(path)) return Promise.resolve(JSON.parse(readFileSync(path, 'utf8')) as NetworkPlan);
+  return makePlan(getCrypto(), Date.now(), epochMs).then((plan) => {
+    writeFileSync(path, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
+    return plan;
+  });
+}
+
+function writeConfigs(dir: string, plan: NetworkPlan, authorityUrl: string): void {
+  const authorityDir = join(dir, 'authority');
+  mkdirSync(authorityDir, { recursive: true });
+  writeFileSync(join(authorityDir, 'config.json'), JSON.stringify({
+    listen: `127.0.0.1:${plan.authorityPort}`,
+    identitySeed: plan.authoritySeed,
+    authorities: [plan.authorityPublicKey],
+    genesisMs: plan.genesisMs,
+    epochMs: plan.epochMs,
+    network: plan.network,
+    dataDir: join(authorityDir, 'data'),
+  }, null, 2), { mode: 0o600 });
+  for (const node of plan.nodes) {
+    const nodeDir = join(dir, node.name);
+    mkdirSync(nodeDir, { recursive: true });
+    writeFileSync(join(nodeDir, 'config.json'), JSON.stringify({
+      role: node.role,
+      name: node.name,
+      layer: node.layer,
+      linkPort: node.linkPort,
+      ...(node.wsPort !== undefined ? { wsPort: node.wsPort } : {}),
+      metricsPort: node.metricsPort,
+      dataDir: join(nodeDir, 'data'),
+      authorityUrls: [authorityUrl],
+      authorities: [plan.authorityPublicKey],
+      genesisMs: plan.genesisMs,
+      epochMs: plan.epochMs,
+      suite: plan.network.suite,
+      geometry: plan.network.geometry,
+    }, null, 2), { mode: 0o600 });
+  }
+}
+
+/** Waits until the authority serves a consensus that lists every node of the plan. */
+async function waitForConsensus(plan: NetworkPlan, authorityUrl: string, timeoutMs: number): Promise<void> {
+  const crypto = getCrypto();
+  const deadline = Date.now() + timeoutMs;
+  const authorities = [fromBase64Url(plan.authorityPublicKey, 'authority key', 32)];
+  for (;;) {
+    try {
+      const current = await fetchConsensus(crypto, authorityUrl, 'current', { authorities, nowMs: Date.now() });
+      if (current !== undefined && current.doc.nodes.length === plan.nodes.length) return;
+    } catch {
+      // Not yet: the authority makes the document once every layer has uploaded.
+    }
+    if (Date.now() > deadline) throw new Error('the network did not agree on a consensus in time (see the logs)');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function up(options: UpOptions): Promise<Testnet> {
+  const dir = resolve(options.dir);
+  const log = options.log ?? (() => {});
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const plan = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS);
+  const authorityUrl = `http://127.0.0.1:${plan.authorityPort}`;
+  writeConfigs(dir, plan, authorityUrl);
+  const logDir = join(dir, 'logs');
+  const children = new Map<string, Child>();
+  const stopAll = async (): Promise<void> => {
+    await Promise.all([...children.values()].filter((c) => c.name !== 'authority').map((c) => stopChild(c.process)));
+    const authority = children.get('authority');
+    if (authority !== undefined) await stopChild(authority.process);
+  };
+  const start = async (name: string, role: string): Promise<Child> => {
+    const child = await startChild(name, role, join(dir, name, 'config.json'), logDir);
+    children.set(name, child);
+    return child;
+  };
+  try {
+    await start('authority', 'authority');
+    log(`authority  ${authorityUrl}`);
+    const started = await Promise.all(plan.nodes.map((node) => start(node.name, node.role)));
+    for (const child of started) log(`${child.name.padEnd(11)}${String(child.ready.wsUrl ?? `link :${String(child.ready.linkPort)}`)}`);
+    await waitForConsensus(plan, authorityUrl, plan.epochMs * 3 + 10_000);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  const file: NetworkFile = {
+    dir,
+    genesisMs: plan.genesisMs,
+    epochMs: plan.epochMs,
+    authority: { url: authorityUrl, publicKey: plan.authorityPublicKey },
+    nodes: plan.nodes.map((node) => {
+      const ready = children.get(node.name)?.ready ?? {};
+      return { ...node, nodeId: ready.nodeId as string, wsUrl: ready.wsUrl as string | undefined, metricsUrl: ready.metricsUrl as string };
+    }),
+    users: plan.users.map((user) => ({ ...user, dir: join(dir, 'users', user.name) })),
+  };
+  writeFileSync(join(dir, 'network.json'), `${JSON.stringify(file, null, 2)}\n`);
+  return {
+    dir,
+    plan,
+    file,
+    authorityUrl,
+    async kill(name, signal) {
+      const child = children.get(name);
+      if (child === undefined) throw new Error(`no node ${name}`);
+      const exited = new Promise<void>((r) => child.process.once('exit', () => r()));
+      child.process.kill(signal);
+      await exited;
+    },
+    async restart(name) {
+      const node = plan.nodes.find((n) => n.name === name);
+      if (node === undefined) throw new Error(`no node ${name}`);
+      await start(name, node.role);
+    },
+    stop: stopAll,
+  };
+}
