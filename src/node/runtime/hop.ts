@@ -1,0 +1,140 @@
+import { performance } from 'node:perf_hooks';
+import { MixSchedule } from '../../mixing/schedule.js';
+import { MAX_DELAY_MS } from '../../pki/index.js';
+import { SphinxError, type ForwardResult, type Sphinx, type UnwrapResult } from '../../sphinx/index.js';
+import type { NodeClock } from './clock.js';
+import type { ConsensusTracker } from './consensus.js';
+import type { SphinxKeyring } from './keyring.js';
+import type { NodeMetrics } from './metrics.js';
+import type { Peers } from './peers.js';
+
+/**
+ * One Sphinx hop, as every gateway, mix and provider performs it (docs/nodes.md, "Packets"): the
+ * packet is unwrapped under the current epoch's key, or, during the grace period, the previous
+ * epoch's (a bad MAC under one key may be the other epoch's packet), each key with its own replay
+ * filter. Whatever Sphinx refuses is dropped and counted under its error code.
+ */
+export interface UnwrapContext {
+  readonly sphinx: Sphinx;
+  readonly keyring: SphinxKeyring;
+  readonly clock: NodeClock;
+  readonly metrics: NodeMetrics;
+}
+
+export function unwrapPacket(ctx: UnwrapContext, packet: Uint8Array): UnwrapResult | undefined {
+  const { sphinx, keyring, clock, metrics } = ctx;
+  if (packet.length !== sphinx.geometry.packetLength) {
+    metrics.drop('wrong-size');
+    return undefined;
+  }
+  const keys = keyring.candidates(clock.now());
+  if (keys.length === 0) {
+    metrics.drop('no-key');
+    return undefined;
+  }
+  const started = performance.now();
+  let reason = 'internal';
+  for (let i = 0; i < keys.length; i++) {
+    try {
+      const result = sphinx.unwrap(keys[i].secret, packet, keys[i].filter);
+      metrics.unwrapSeconds((performance.now() - started) / 1000);
+      if (i > 0) metrics.count('node_unwrap_previous_key_total');
+      return result;
+    } catch (error) {
+      if (!(error instanceof SphinxError)) break;
+      reason = error.code;
+      // Only a MAC failure can mean "another epoch's key"; everything else is about the packet.
+      if (error.code !== 'bad-mac') break;
+    }
+  }
+  metrics.unwrapSeconds((performance.now() - started) / 1000);
+  metrics.drop(reason);
+  return undefined;
+}
+
+interface Held {
+  readonly packet: Uint8Array;
+  readonly next: string;
+}
+
+export interface ForwarderOptions {
+  readonly clock: NodeClock;
+  readonly peers: Peers;
+  readonly consensus: ConsensusTracker;
+  readonly metrics: NodeMetrics;
+  readonly capacity: number;
+}
+
+/**
+ * The hold-and-release part of a gateway or mix: a forward result waits in the MixSchedule (a
+ * floor-2 core) for the delay its sender chose, capped at the consensus's `mixing.maxDelayMs`, and
+ * is then handed to the LinkDialer of its next hop. A next hop that is not on the next layer of a
+ * document held, a full schedule or a full link queue drops the packet (counted).
+ */
+export class Forwarder {
+  private readonly schedule: MixSchedule<Held>;
+  private timer: unknown;
+  private timerAt: number | undefined;
+  private closed = false;
+
+  constructor(private readonly options: ForwarderOptions) {
+    this.schedule = new MixSchedule<Held>(options.capacity, MAX_DELAY_MS);
+  }
+
+  /** Packets held. */
+  get depth(): number {
+    return this.schedule.size;
+  }
+
+  forward(result: ForwardResult): void {
+    const { clock, peers, consensus, metrics } = this.options;
+    if (this.closed) return metrics.drop('shutdown');
+    const next = peers.nextHop(result.nextHop);
+    if (next === undefined) return metrics.drop('unknown-next-hop');
+    const now = clock.now();
+    const maxDelay = consensus.active(now)?.mixing.maxDelayMs ?? 0;
+    const delay = Math.min(result.delayMs ?? 0, maxDelay);
+    if (!this.schedule.hold(now, delay, { packet: result.packet, next })) return metrics.drop('schedule-full');
+    this.release();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) this.options.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    const held = this.schedule.due(Number.MAX_SAFE_INTEGER).length;
+    if (held > 0) this.options.metrics.drop('shutdown', held);
+  }
+
+  /** Sends everything due, then arms the timer for the next release. */
+  private release(): void {
+    const { clock, peers, metrics } = this.options;
+    if (this.closed) return;
+    for (const item of this.schedule.due(clock.now())) {
+      try {
+        const dialer = peers.dialer(item.next);
+        if (dialer === undefined) metrics.drop('unknown-next-hop');
+        else if (dialer.send(item.packet)) metrics.count('node_packets_out_total');
+        else metrics.drop(dialer.state === 'closed' ? 'link-closed' : 'link-queue-full');
+      } catch {
+        metrics.drop('internal'); // a bug: one packet lost, the schedule goes on
+      }
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    const { clock } = this.options;
+    const next = this.schedule.nextRelease();
+    if (next === this.timerAt) return;
+    if (this.timer !== undefined) clock.clearTimer(this.timer);
+    this.timer = undefined;
+    this.timerAt = next;
+    if (next === undefined) return;
+    this.timer = clock.setTimer(() => {
+      this.timer = undefined;
+      this.timerAt = undefined;
+      this.release();
+    }, next - clock.now());
+  }
+}

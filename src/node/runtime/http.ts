@@ -1,0 +1,77 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { NodeMetrics } from './metrics.js';
+
+/**
+ * The node's HTTP listener: `GET /metrics` (Prometheus text) and `GET /healthz` (JSON). Anything
+ * else is a one-line JSON error, counted in umbra_node_http_errors_total{code}; bytes that are not
+ * HTTP get a 400 and the connection is closed.
+ */
+export interface StatusServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface StatusServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly metrics: NodeMetrics;
+  readonly health: () => Record<string, unknown>;
+  readonly log: (line: string) => void;
+}
+
+export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
+  const { metrics } = options;
+  const send = (res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
+    res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-cache', ...headers });
+    res.end(body);
+  };
+  const fail = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void => {
+    metrics.count('node_http_errors_total', { code });
+    send(res, status, 'application/json', `${JSON.stringify({ error: code, message })}\n`, headers);
+  };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.on('error', () => undefined);
+    req.resume();
+    try {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== '/metrics' && path !== '/healthz') return fail(res, 404, 'not-found', 'no such endpoint (try /metrics or /healthz)');
+      if (req.method !== 'GET') return fail(res, 405, 'method-not-allowed', `${path} takes GET`, { allow: 'GET' });
+      if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metrics.text());
+      return send(res, 200, 'application/json', `${JSON.stringify(options.health())}\n`);
+    } catch (error) {
+      options.log(`node: status request failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) fail(res, 500, 'internal', 'internal error');
+      else res.destroy();
+    }
+  });
+  server.on('clientError', (_error: Error, socket: Duplex) => {
+    metrics.count('node_http_errors_total', { code: 'bad-request' });
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.maxHeadersCount = 64;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) => options.log(`node: status server error: ${error.message}`));
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { hexOf, parseHostPort, type ConsensusDocument } from '../../pki/index.js';
+import { connectLink, pinnedPeers, type LinkDialer } from '../link/link.js';
+import type { LinkMetrics } from '../link/metrics.js';
+import type { NodeLinkOptions } from './config.js';
+
+/**
+ * Who a node talks to, from the consensus documents it holds (docs/nodes.md, "Peers"):
+ * - links in: only the nodes of the previous layer, pinned by their link keys (a gateway accepts
+ *   nobody; layer 1 accepts gateways; the provider accepts layer 3);
+ * - links out: one LinkDialer per node of the next layer, by node ID, created when the first packet
+ *   for it is released, closed when the node leaves every document held or changes its link
+ *   address or key.
+ * The union of the documents held (previous, current, next epoch) is used, so links keep working
+ * across an epoch boundary.
+ */
+export interface NextHop {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly linkKey: Uint8Array;
+}
+
+export interface PeersOptions {
+  readonly layer: number;
+  readonly linkSeed: Uint8Array;
+  readonly packetLength: number;
+  readonly linkMetrics: LinkMetrics;
+  readonly link: NodeLinkOptions;
+  readonly log: (line: string) => void;
+}
+
+interface Dialing {
+  readonly dialer: LinkDialer;
+  readonly key: string;
+}
+
+/** What identifies a next hop's endpoint: a change means a new dialer. */
+function endpointKey(hop: NextHop): string {
+  return `${hop.host}|${hop.port}|${hexOf(hop.linkKey)}`;
+}
+
+export class Peers {
+  private known: (linkKey: Uint8Array) => string | undefined = () => undefined;
+  private next = new Map<string, NextHop>();
+  private readonly dialers = new Map<string, Dialing>();
+  private closed = false;
+
+  constructor(private readonly options: PeersOptions) {}
+
+  /** For listenLinks: the peer's node ID (hex) when it may send to this node. */
+  readonly isKnownPeer = (linkKey: Uint8Array): string | undefined => this.known(linkKey);
+
+  /** Rebuilds both lists from the documents held, most relevant first (current, next, previous). */
+  update(docs: readonly ConsensusDocument[]): void {
+    const { layer } = this.options;
+    const inbound = new Map<string, { linkKey: Uint8Array; peer: string }>();
+    const next = new Map<string, NextHop>();
+    for (const doc of docs) {
+      for (const node of doc.nodes) {
+        const id = hexOf(node.nodeId);
+        if (node.layer === layer - 1) {
+          const keyHex = hexOf(node.linkPublicKey);
+          if (!inbound.has(keyHex)) inbound.set(keyHex, { linkKey: node.linkPublicKey, peer: id });
+        } else if (node.layer === layer + 1 && !next.has(id)) {
+          const address = parseHostPort(node.addresses.link);
+          if (address !== undefined) next.set(id, { name: node.name, host: address.host, port: address.port, linkKey: node.linkPublicKey });
+        }
+      }
+    }
+    this.known = pinnedPeers(inbound.values());
+    this.next = next;
+    for (const [id, dialing] of [...this.dialers]) {
+      const hop = next.get(id);
+      if (hop === undefined || endpointKey(hop) !== dialing.key) {
+        dialing.dialer.close();
+        this.dialers.delete(id);
+      }
+    }
+  }
+
+  /** The node ID (hex) of a next-layer node, or undefined when no document lists it there. */
+  nextHop(nodeId: Uint8Array): string | undefined {
+    const id = hexOf(nodeId);
+    return this.next.has(id) ? id : undefined;
+  }
+
+  /** The dialer toward a next-layer node (created on first use), or undefined if it is unknown. */
+  dialer(id: string): LinkDialer | undefined {
+    if (this.closed) return undefined;
+    const existing = this.dialers.get(id);
+    if (existing !== undefined) return existing.dialer;
+    const hop = this.next.get(id);
+    if (hop === undefined) return undefined;
+    const link = this.options.link;
+    const dialer = connectLink({
+      host: hop.host,
+      port: hop.port,
+      expectedLinkKey: hop.linkKey,
+      seed: this.options.linkSeed,
+      packetLength: this.options.packetLength,
+      maxFrameBytes: this.options.packetLength + 1,
+      metrics: this.options.linkMetrics,
+      ...(link.maxQueuedPackets === undefined ? {} : { maxQueuedPackets: link.maxQueuedPackets }),
+      ...(link.reconnectInitialMs === undefined ? {} : { reconnectInitialMs: link.reconnectInitialMs }),
+      ...(link.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: link.reconnectMaxMs }),
+      ...(link.keepaliveMs === undefined ? {} : { keepaliveMs: link.keepaliveMs }),
+      ...(link.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: link.idleTimeoutMs }),
+      ...(link.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: link.handshakeTimeoutMs }),
+    });
+    dialer.on('up', () => this.options.log(`node: link to ${hop.name} is up`));
+    dialer.on('down', (reason) => {
+      if (reason !== 'shutdown') this.options.log(`node: link to ${hop.name} is down (${reason}); reconnecting`);
+    });
+    this.dialers.set(id, { dialer, key: endpointKey(hop) });
+    return dialer;
+  }
+
+  /** Dialers open, and how many of them are up. */
+  get dialerCounts(): { total: number; up: number } {
+    let up = 0;
+    for (const { dialer } of this.dialers.values()) if (dialer.state === 'up') up++;
+    return { total: this.dialers.size, up };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const { dialer } of this.dialers.values()) dialer.close();
+    this.dialers.clear();
+  }
+}
