@@ -1,0 +1,47 @@
+/**
+ * The client agent (floor 3, docs/client.md): keystore, contacts, local mail store, the running
+ * agent (Poisson traffic, sending with ACKs and resends, mailbox polls). What `umbra client …` calls.
+ */
+export { startClient, type AgentStatus, type ClientAgent, type ClientEvent, type PollReport, type SendRequest, type SendResult, type StartOptions } from './agent.js';
+export {
+  fetchCurrentConsensus,
+  initClient,
+  openClient,
+  KEYSTORE_FILE,
+  LOCK_FILE,
+  MAIL_DB_FILE,
+  type Client,
+  type ClientDeps,
+  type ContactInfo,
+  type InboxEntry,
+  type InitOptions,
+  type InitResult,
+  type MailView,
+  type SentEntry,
+} from './client.js';
+export { systemClientClock, type ClientClock } from './clock.js';
+export { ClientError, type ClientErrorCode } from './errors.js';
+export { DEFAULT_KDF, MIN_MEM_LIMIT, MIN_OPS_LIMIT, type KdfParams } from './keystore.js';
+export {
+  buildMail,
+  formatAddress,
+  formatDate,
+  parseMail,
+  syntheticAddress,
+  SYNTHETIC_DOMAIN,
+  type Attachment,
+  type MailAddress,
+  type MailDraft,
+  type ParsedAttachment,
+  type ParsedMail,
+} from './mail-format.js';
+export type { InboxMeta, MailRecord, SentMeta, SentStatus } from './mail-store.js';
+export { providerForServers } from './routes.js';
+export {
+  DEFAULT_ACK_TIMEOUT_EPOCHS,
+  DEFAULT_BUCKETS,
+  DEFAULT_MAX_RESENDS,
+  DEFAULT_POLLS_PER_EPOCH,
+  type AuthoritySettings,
+  type ClientSettings,
+} from './settings.js';

@@ -1,0 +1,443 @@
+/**
+ * RFC 5322 / MIME messages as the client writes and reads them (docs/client.md, "Mail format").
+ * Writing: From, To, Subject, Date, Message-ID, MIME-Version and a text/plain body, or
+ * multipart/mixed with base64 attachments; non-ASCII header text as RFC 2047 encoded words,
+ * non-ASCII file names as RFC 2231 parameters. Reading is forgiving and bounded: whatever a contact
+ * sends parses into headers, a text body and attachments without throwing.
+ */
+export interface MailAddress {
+  readonly name: string;
+  readonly address: string;
+}
+
+export interface Attachment {
+  readonly filename: string;
+  /** "type/subtype"; default application/octet-stream. */
+  readonly contentType?: string;
+  readonly data: Uint8Array;
+}
+
+export interface MailDraft {
+  readonly from: MailAddress;
+  readonly to: readonly MailAddress[];
+  readonly subject: string;
+  readonly body: string;
+  readonly attachments?: readonly Attachment[];
+  /** Unix milliseconds. */
+  readonly dateMs: number;
+  /** Without angle brackets: "id@domain". */
+  readonly messageId: string;
+  /** The multipart boundary to use (random; only used with attachments). */
+  readonly boundary?: string;
+}
+
+export interface ParsedAttachment {
+  readonly filename: string;
+  readonly contentType: string;
+  readonly data: Uint8Array;
+}
+
+export interface ParsedMail {
+  /** Header fields by lower-case name: unfolded, encoded words decoded, first occurrence. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly date: string;
+  readonly messageId: string;
+  /** The first text/plain part (else the first text part), decoded. */
+  readonly text: string;
+  readonly attachments: readonly ParsedAttachment[];
+}
+
+/** The domain of the synthetic addresses the client writes: "name@umbra". */
+export const SYNTHETIC_DOMAIN = 'umbra';
+const MAX_PARSE_DEPTH = 8;
+const MAX_PARTS = 1000;
+const CRLF = '\r\n';
+
+const encoder = new TextEncoder();
+
+// --- writing ---------------------------------------------------------------------------------
+
+/** A local part made of the name: lower case ASCII letters, digits, '.', '-', '_' ("Zoë Ann" → "zoe-ann"). */
+export function syntheticAddress(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .replace(/\.{2,}/g, '.')
+    .slice(0, 64)
+    .replace(/[-.]+$/g, '');
+  return `${slug === '' ? 'user' : slug}@${SYNTHETIC_DOMAIN}`;
+}
+
+function isPrintableAscii(text: string): boolean {
+  return /^[\x20-\x7e]*$/.test(text);
+}
+
+/** Header text without line breaks or other controls (no header injection). */
+function clean(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+/** RFC 2047 B-encoded words of at most 75 characters, split on character boundaries. */
+function encodedWords(text: string): string[] {
+  const words: string[] = [];
+  let chunk = '';
+  // 36 bytes are 48 base64 characters: a word of 60, so "Subject: " and a word fit 78 columns.
+  for (const char of text) {
+    if (encoder.encode(chunk + char).length > 36) {
+      words.push(`=?UTF-8?B?${Buffer.from(chunk, 'utf8').toString('base64')}?=`);
+      chunk = '';
+    }
+    chunk += char;
+  }
+  if (chunk !== '' || words.length === 0) words.push(`=?UTF-8?B?${Buffer.from(chunk, 'utf8').toString('base64')}?=`);
+  return words;
+}
+
+/** An unstructured header value (Subject): ASCII folded at spaces, anything else as encoded words. */
+function unstructured(name: string, value: string): string {
+  const text = clean(value);
+  if (isPrintableAscii(text) && !/=\?/.test(text)) return fold(`${name}: ${text}`);
+  return `${name}: ${encodedWords(text).join(`${CRLF} `)}`;
+}
+
+/** Folds a header line at spaces so that lines stay within 78 characters where possible. */
+function fold(line: string): string {
+  if (line.length <= 78) return line;
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > 78) {
+    const at = rest.lastIndexOf(' ', 78);
+    if (at <= 0) break;
+    out.push(rest.slice(0, at));
+    rest = rest.slice(at); // the space starts the continuation line
+  }
+  out.push(rest);
+  return out.join(CRLF);
+}
+
+const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]*$/;
+
+/** "Display Name <address>", the name quoted or encoded as needed. */
+export function formatAddress(address: MailAddress): string {
+  const name = clean(address.name);
+  const addr = clean(address.address).replace(/[<>\s]/g, '');
+  if (name === '') return `<${addr}>`;
+  if (!isPrintableAscii(name)) return `${encodedWords(name).join(' ')} <${addr}>`;
+  if (ATEXT.test(name) && !/^ | $|  /.test(name)) return `${name} <${addr}>`;
+  return `"${name.replace(/(["\\])/g, '\\$1')}" <${addr}>`;
+}
+
+/** RFC 5322 date-time in UTC: "Sat, 21 Nov 2026 09:00:00 +0000". */
+export function formatDate(ms: number): string {
+  const date = new Date(ms);
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${days[date.getUTCDay()]}, ${two(date.getUTCDate())} ${months[date.getUTCMonth()]} ${date.getUTCFullYear()} ` +
+    `${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} +0000`;
+}
+
+function base64Lines(bytes: Uint8Array): string {
+  const text = Buffer.from(bytes).toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < text.length; i += 76) lines.push(text.slice(i, i + 76));
+  return lines.join(CRLF);
+}
+
+/** The body as CRLF lines; 7bit when it is short-lined ASCII, else base64 UTF-8. */
+function textPart(body: string): { headers: string[]; content: string } {
+  let normalized = body.replace(/\r\n|\r|\n/g, CRLF);
+  if (!normalized.endsWith(CRLF)) normalized += CRLF;
+  const lines = normalized.split(CRLF);
+  const sevenBit = /^[\x09\x20-\x7e\r\n]*$/.test(normalized) && lines.every((line) => line.length <= 998);
+  if (sevenBit) {
+    return { headers: ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 7bit'], content: normalized };
+  }
+  return {
+    headers: ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64'],
+    content: base64Lines(encoder.encode(normalized)) + CRLF,
+  };
+}
+
+const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/** A quoted parameter value (ASCII) or an RFC 2231 extended one (UTF-8, percent-encoded). */
+function fileParameter(name: string, filename: string): string {
+  const value = clean(filename).replace(/[\\/]/g, '_') || 'attachment';
+  if (isPrintableAscii(value)) return `${name}="${value.replace(/(["\\])/g, '\\$1')}"`;
+  const encoded = [...encoder.encode(value)]
+    .map((byte) => (/[A-Za-z0-9!#$&+\-.^_`|~]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
+  const fallback = value.normalize('NFKD').replace(/[^\x20-\x7e]/g, '_').replace(/(["\\])/g, '\\$1');
+  return `${name}="${fallback}"; ${name}*=UTF-8''${encoded}`;
+}
+
+/** The whole message as bytes (CRLF line ends). */
+export function buildMail(draft: MailDraft): Uint8Array {
+  const headers = [
+    fold(`From: ${formatAddress(draft.from)}`),
+    fold(`To: ${draft.to.map(formatAddress).join(', ')}`),
+    unstructured('Subject', draft.subject),
+    `Date: ${formatDate(draft.dateMs)}`,
+    `Message-ID: <${clean(draft.messageId).replace(/[<>\s]/g, '')}>`,
+    'MIME-Version: 1.0',
+  ];
+  const text = textPart(draft.body);
+  const attachments = draft.attachments ?? [];
+  if (attachments.length === 0) {
+    return encoder.encode([...headers, ...text.headers].join(CRLF) + CRLF + CRLF + text.content);
+  }
+  const boundary = draft.boundary ?? 'umbra-boundary';
+  if (!/^[A-Za-z0-9'()+_,.\/:=?-]{1,69}[A-Za-z0-9'()+_,.\/:=?-]?$/.test(boundary)) throw new RangeError('mail: the boundary is not a valid MIME boundary');
+  const parts: string[] = [];
+  parts.push([...text.headers].join(CRLF) + CRLF + CRLF + text.content);
+  for (const attachment of attachments) {
+    const type = attachment.contentType !== undefined && MIME_TYPE.test(attachment.contentType) ? attachment.contentType.toLowerCase() : 'application/octet-stream';
+    parts.push(
+      [
+        `Content-Type: ${type}; ${fileParameter('name', attachment.filename)}`,
+        `Content-Disposition: attachment; ${fileParameter('filename', attachment.filename)}`,
+        'Content-Transfer-Encoding: base64',
+      ].join(CRLF) + CRLF + CRLF + base64Lines(attachment.data),
+    );
+  }
+  // A part's last line break belongs to the delimiter after it (RFC 2046), so text ending in a line
+  // break gets one more; base64 parts end without one.
+  const body = parts.map((part) => `--${boundary}${CRLF}${part}${CRLF}`).join('') + `--${boundary}--${CRLF}`;
+  return encoder.encode([...headers, `Content-Type: multipart/mixed; boundary="${boundary}"`].join(CRLF) + CRLF + CRLF + body);
+}
+
+// --- reading ---------------------------------------------------------------------------------
+
+/** Bytes ↔ a string of one char per byte (latin1), so parsing never loses a byte. */
+function bytesToBinary(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+function binaryToBytes(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'latin1'));
+}
+
+function decodeCharset(bytes: Uint8Array, charset: string): string {
+  const label = charset.trim().toLowerCase() || 'utf-8';
+  try {
+    return new TextDecoder(label).decode(bytes);
+  } catch {
+    return new TextDecoder('utf-8').decode(bytes);
+  }
+}
+
+/** Decodes RFC 2047 encoded words (B and Q); whitespace between adjacent words is dropped. */
+export function decodeEncodedWords(text: string): string {
+  const word = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
+  const joined = text.replace(/(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)\s+(?==\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)/g, '$1');
+  return joined.replace(word, (_match, charset: string, encoding: string, data: string) => {
+    const cs = charset.split('*')[0];
+    if (encoding.toUpperCase() === 'B') return decodeCharset(new Uint8Array(Buffer.from(data, 'base64')), cs);
+    const binary = data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    return decodeCharset(binaryToBytes(binary), cs);
+  });
+}
+
+interface Part {
+  readonly headers: Map<string, string>;
+  readonly body: string; // binary string
+}
+
+/** Splits header block and body; header values are unfolded, raw (binary) text. */
+function splitPart(binary: string): Part {
+  let end = binary.indexOf('\r\n\r\n');
+  let sep = 4;
+  const lfEnd = binary.indexOf('\n\n');
+  if (end < 0 || (lfEnd >= 0 && lfEnd < end)) {
+    end = lfEnd;
+    sep = 2;
+  }
+  const head = end < 0 ? binary : binary.slice(0, end);
+  const body = end < 0 ? '' : binary.slice(end + sep);
+  const headers = new Map<string, string>();
+  const lines = head.split(/\r?\n/);
+  let current: [string, string] | undefined;
+  const flush = (): void => {
+    if (current !== undefined && !headers.has(current[0])) headers.set(current[0], current[1].trim());
+  };
+  for (const line of lines) {
+    if (/^[ \t]/.test(line) && current !== undefined) {
+      current[1] += ' ' + line.trim();
+      continue;
+    }
+    flush();
+    const colon = line.indexOf(':');
+    current = colon > 0 ? [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1)] : undefined;
+  }
+  flush();
+  return { headers, body };
+}
+
+interface ContentType {
+  readonly type: string;
+  readonly params: Map<string, string>;
+}
+
+/** "type/subtype; a=b; c="d"" with RFC 2231 continuations and charsets (name*0*, name*). */
+function parseParams(value: string): ContentType {
+  const [first, ...rest] = splitParams(value);
+  const raw = new Map<string, string>();
+  for (const item of rest) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) continue;
+    const key = item.slice(0, eq).trim().toLowerCase();
+    let val = item.slice(eq + 1).trim();
+    if (val.startsWith('"') && val.endsWith('"') && val.length >= 2) val = val.slice(1, -1).replace(/\\(.)/g, '$1');
+    if (!raw.has(key)) raw.set(key, val);
+  }
+  const params = new Map<string, string>();
+  const extended = new Map<string, { parts: Map<number, { value: string; encoded: boolean }> }>();
+  for (const [key, val] of raw) {
+    // RFC 2231: name* (encoded), name*0, name*1 … (continuations), name*0*, … (encoded continuations).
+    const match = /^([^*]+)\*(?:(\d{1,3})\*?)?$/.exec(key);
+    if (match === null) {
+      params.set(key, val);
+      continue;
+    }
+    const name = match[1];
+    const index = match[2] === undefined ? 0 : Number(match[2]);
+    const encoded = key.endsWith('*');
+    const entry = extended.get(name) ?? { parts: new Map() };
+    entry.parts.set(index, { value: val, encoded });
+    extended.set(name, entry);
+  }
+  for (const [name, { parts }] of extended) {
+    let charset = 'utf-8';
+    let binary = '';
+    for (const index of [...parts.keys()].sort((a, b) => a - b)) {
+      const part = parts.get(index)!;
+      let value = part.value;
+      if (part.encoded) {
+        if (index === 0) {
+          const pieces = value.split("'");
+          if (pieces.length >= 3) {
+            charset = pieces[0] || 'utf-8';
+            value = pieces.slice(2).join("'");
+          }
+        }
+        value = value.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+      }
+      binary += value;
+    }
+    params.set(name, decodeCharset(binaryToBytes(binary), charset));
+  }
+  return { type: first.trim().toLowerCase(), params };
+}
+
+/** Splits on ';' outside quoted strings. */
+function splitParams(value: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const char = value[i];
+    if (char === '\\' && quoted && i + 1 < value.length) {
+      current += char + value[++i];
+      continue;
+    }
+    if (char === '"') quoted = !quoted;
+    if (char === ';' && !quoted) {
+      out.push(current);
+      current = '';
+      continue;
+    }
+    current += char;
+  }
+  out.push(current);
+  return out;
+}
+
+function decodeTransfer(body: string, encoding: string): Uint8Array {
+  const cte = encoding.trim().toLowerCase();
+  if (cte === 'base64') return new Uint8Array(Buffer.from(body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64'));
+  if (cte === 'quoted-printable') {
+    const binary = body
+      .replace(/=\r?\n/g, '')
+      .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    return binaryToBytes(binary);
+  }
+  return binaryToBytes(body);
+}
+
+/** Header text: raw bytes read as UTF-8 (RFC 6532), then encoded words decoded. */
+function headerText(binary: string | undefined): string {
+  if (binary === undefined) return '';
+  return decodeEncodedWords(new TextDecoder('utf-8').decode(binaryToBytes(binary)));
+}
+
+interface Leaf {
+  readonly contentType: ContentType;
+  readonly disposition: ContentType | undefined;
+  readonly data: Uint8Array;
+}
+
+function collectLeaves(part: Part, depth: number, out: Leaf[]): void {
+  if (out.length >= MAX_PARTS) return;
+  const contentType = parseParams(part.headers.get('content-type') ?? 'text/plain; charset=us-ascii');
+  const boundary = contentType.params.get('boundary');
+  if (contentType.type.startsWith('multipart/') && boundary !== undefined && boundary !== '' && depth < MAX_PARSE_DEPTH) {
+    const delimiter = `--${boundary}`;
+    const lines = part.body.split(/\r?\n/);
+    let current: string[] | undefined;
+    for (const line of lines) {
+      const trimmed = line.replace(/[ \t]+$/, '');
+      if (trimmed === `${delimiter}--`) break;
+      if (trimmed === delimiter) {
+        if (current !== undefined) collectLeaves(splitPart(current.join('\r\n')), depth + 1, out);
+        current = [];
+        continue;
+      }
+      current?.push(line);
+    }
+    if (current !== undefined && current.length > 0) collectLeaves(splitPart(current.join('\r\n')), depth + 1, out);
+    return;
+  }
+  const disposition = part.headers.has('content-disposition') ? parseParams(part.headers.get('content-disposition')!) : undefined;
+  out.push({ contentType, disposition, data: decodeTransfer(part.body, part.headers.get('content-transfer-encoding') ?? '7bit') });
+}
+
+/** Parses a whole message; never throws on malformed input (missing parts come out empty). */
+export function parseMail(bytes: Uint8Array): ParsedMail {
+  const root = splitPart(bytesToBinary(bytes));
+  const headers: Record<string, string> = {};
+  for (const [name, value] of root.headers) headers[name] = headerText(value);
+  const leaves: Leaf[] = [];
+  collectLeaves(root, 0, leaves);
+  let text: string | undefined;
+  let fallbackText: string | undefined;
+  const attachments: ParsedAttachment[] = [];
+  for (const leaf of leaves) {
+    const filename = leaf.disposition?.params.get('filename') ?? leaf.contentType.params.get('name');
+    const isAttachment = leaf.disposition?.type === 'attachment' || filename !== undefined || !leaf.contentType.type.startsWith('text/');
+    if (!isAttachment) {
+      const decoded = decodeCharset(leaf.data, leaf.contentType.params.get('charset') ?? 'utf-8');
+      if (leaf.contentType.type === 'text/plain' && text === undefined) text = decoded;
+      else fallbackText ??= decoded;
+      continue;
+    }
+    attachments.push({ filename: filename ?? 'attachment', contentType: leaf.contentType.type || 'application/octet-stream', data: leaf.data });
+  }
+  return {
+    headers,
+    from: headers.from ?? '',
+    to: headers.to ?? '',
+    subject: headers.subject ?? '',
+    date: headers.date ?? '',
+    messageId: (headers['message-id'] ?? '').replace(/^<|>$/g, ''),
+    text: (text ?? fallbackText ?? '').replace(/\r\n/g, '\n'),
+    attachments,
+  };
+}

@@ -1,0 +1,104 @@
+import { ByteReader, ByteWriter } from '../codec/bytes.js';
+import { DecodeError } from '../codec/errors.js';
+import { MAX_DATA_SHARDS } from '../e2e/bucket.js';
+import { MESSAGE_ID_LENGTH, SENDER_TAG_LENGTH } from '../e2e/fragment.js';
+import { ClientError } from './errors.js';
+
+/**
+ * What the agent keeps of a message awaiting its ACK (docs/client.md, "What is persisted"), in two
+ * sealed columns of the mail store: the body (never changes: what `MailEndpoint.resend` needs to
+ * re-seal any shard) and the state (which shards still wait in the send queue, resends, deadline).
+ */
+export interface OutgoingBody {
+  readonly messageId: Uint8Array;
+  /** The recipient's X25519 key: also the contact key. */
+  readonly recipient: Uint8Array;
+  readonly senderTag: Uint8Array;
+  readonly dataShards: number;
+  /** The framed, end-to-end encrypted message (Outgoing.frame). */
+  readonly frame: Uint8Array;
+  /** The sent mail's row in the mail store. */
+  readonly mailId: number;
+}
+
+export interface OutgoingProgress {
+  /** Shards not yet handed to the gateway in the current attempt. */
+  readonly pending: readonly number[];
+  /** Whole-message resends after timeouts so far. */
+  readonly resends: number;
+  /** Shard resends asked for by NACKs so far. */
+  readonly nackResends: number;
+  /** When the ACK is overdue (Unix ms); undefined while shards are still queued. */
+  readonly deadlineMs: number | undefined;
+  /** True once a packet of the message has left. */
+  readonly started: boolean;
+}
+
+const BODY_VERSION = 1;
+const STATE_VERSION = 1;
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+const MAX_SHARDS = 4 * MAX_DATA_SHARDS;
+
+export function encodeOutgoingBody(body: OutgoingBody): Uint8Array {
+  return new ByteWriter(96 + body.frame.length)
+    .u8(BODY_VERSION)
+    .bytes(body.messageId)
+    .bytes(body.recipient)
+    .bytes(body.senderTag)
+    .u32(body.dataShards)
+    .u64(body.mailId)
+    .prefixed(4, body.frame)
+    .finish();
+}
+
+export function decodeOutgoingBody(bytes: Uint8Array): OutgoingBody {
+  try {
+    const reader = new ByteReader(bytes, 'outgoing body');
+    if (reader.u8('version') !== BODY_VERSION) throw new DecodeError('outgoing body', 'unknown version');
+    const body = {
+      messageId: reader.bytesOf(MESSAGE_ID_LENGTH, 'message id'),
+      recipient: reader.bytesOf(32, 'recipient'),
+      senderTag: reader.bytesOf(SENDER_TAG_LENGTH, 'sender tag'),
+      dataShards: reader.u32('data shards'),
+      mailId: reader.u64('mail id'),
+      frame: reader.prefixed(4, MAX_FRAME_BYTES, 'frame'),
+    };
+    reader.end();
+    return body;
+  } catch (error) {
+    if (error instanceof DecodeError) throw new ClientError('corrupt-keystore', `an outgoing message record does not parse: ${error.message}`);
+    throw error;
+  }
+}
+
+export function encodeOutgoingProgress(progress: OutgoingProgress): Uint8Array {
+  const writer = new ByteWriter(24 + 4 * progress.pending.length)
+    .u8(STATE_VERSION)
+    .u8(progress.started ? 1 : 0)
+    .u16(progress.resends)
+    .u32(progress.nackResends)
+    .u64(progress.deadlineMs ?? 0)
+    .u32(progress.pending.length);
+  for (const shard of progress.pending) writer.u32(shard);
+  return writer.finish();
+}
+
+export function decodeOutgoingProgress(bytes: Uint8Array): OutgoingProgress {
+  try {
+    const reader = new ByteReader(bytes, 'outgoing state');
+    if (reader.u8('version') !== STATE_VERSION) throw new DecodeError('outgoing state', 'unknown version');
+    const started = reader.u8('started') === 1;
+    const resends = reader.u16('resends');
+    const nackResends = reader.u32('nack resends');
+    const deadline = reader.u64('deadline');
+    const count = reader.u32('pending');
+    if (count > MAX_SHARDS) throw new DecodeError('outgoing state', 'too many pending shards');
+    const pending: number[] = [];
+    for (let i = 0; i < count; i++) pending.push(reader.u32('shard'));
+    reader.end();
+    return { pending, resends, nackResends, deadlineMs: deadline === 0 ? undefined : deadline, started };
+  } catch (error) {
+    if (error instanceof DecodeError) throw new ClientError('corrupt-keystore', `an outgoing message state does not parse: ${error.message}`);
+    throw error;
+  }
+}

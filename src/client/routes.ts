@@ -1,0 +1,107 @@
+import type { RandomSource } from '../crypto/seeded-random.js';
+import { delayMs } from '../mixing/exponential.js';
+import {
+  GATEWAY_LAYER,
+  hexOf,
+  pathLayers,
+  PROVIDER_LAYER,
+  sphinxKeyFor,
+  type ConsensusDocument,
+  type NodeDescriptor,
+  type PathLayers,
+} from '../pki/index.js';
+import type { HopCommand } from '../sphinx/commands.js';
+import type { PathHop } from '../sphinx/sphinx.js';
+
+/**
+ * Paths through the network of one consensus (docs/client.md, "Paths"): gateway → one mix of each
+ * layer 1..3, chosen uniformly at random per packet → a provider. Every hop but the last holds the
+ * packet for an exponential delay the sender draws (delayMs, the consensus mean and cap).
+ */
+export class RouteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RouteError';
+  }
+}
+
+/** A uniform integer in 0 .. n − 1 (rejection sampling over 32 bits: no modulo bias). */
+export function uniformIndex(random: RandomSource, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 32) throw new RangeError(`uniformIndex: ${n}`);
+  const limit = Math.floor(2 ** 32 / n) * n;
+  for (;;) {
+    const bytes = random(4);
+    const value = ((bytes[0] << 24) >>> 0) + (bytes[1] << 16) + (bytes[2] << 8) + bytes[3];
+    if (value < limit) return value % n;
+  }
+}
+
+export function pick<T>(random: RandomSource, list: readonly T[]): T {
+  if (list.length === 0) throw new RouteError('nothing to choose from');
+  return list[uniformIndex(random, list.length)];
+}
+
+/**
+ * The provider a card's servers name: the first server entry equal (ASCII case-insensitively) to
+ * the WebSocket address ("host:port") a provider of the consensus publishes.
+ */
+export function providerForServers(doc: Pick<ConsensusDocument, 'nodes'>, servers: readonly string[]): NodeDescriptor | undefined {
+  const providers = doc.nodes.filter((node) => node.layer === PROVIDER_LAYER && node.addresses.ws !== undefined);
+  for (const server of servers) {
+    const wanted = server.trim().toLowerCase();
+    const found = providers.find((node) => node.addresses.ws!.toLowerCase() === wanted);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** "ws://host:port" of a gateway's or provider's client listener. */
+export function wsUrl(node: NodeDescriptor): string {
+  if (node.addresses.ws === undefined) throw new RouteError(`node ${node.name} has no WebSocket address`);
+  return `ws://${node.addresses.ws}`;
+}
+
+export function nodeKey(node: NodeDescriptor): string {
+  return hexOf(node.nodeId);
+}
+
+/** The consensus a client routes with: the document and its nodes by layer. */
+export class Network {
+  readonly layers: PathLayers;
+
+  constructor(readonly doc: ConsensusDocument) {
+    this.layers = pathLayers(doc);
+  }
+
+  get gateways(): readonly NodeDescriptor[] {
+    return this.layers[GATEWAY_LAYER];
+  }
+
+  get providers(): readonly NodeDescriptor[] {
+    return this.layers[PROVIDER_LAYER];
+  }
+
+  findById(nodeId: Uint8Array): NodeDescriptor | undefined {
+    const key = hexOf(nodeId);
+    return this.doc.nodes.find((node) => hexOf(node.nodeId) === key);
+  }
+
+  findByKey(key: string): NodeDescriptor | undefined {
+    return this.doc.nodes.find((node) => hexOf(node.nodeId) === key);
+  }
+
+  /**
+   * The five hops gateway → mix 1 → mix 2 → mix 3 → provider for `epoch`: delays on the first four,
+   * `last` on the provider. RouteError when a node has no Sphinx key for the epoch (a stale consensus).
+   */
+  path(random: RandomSource, epoch: number, gateway: NodeDescriptor, provider: NodeDescriptor, last: readonly HopCommand[]): PathHop[] {
+    const { meanDelayMs, maxDelayMs } = this.doc.mixing;
+    const nodes = [gateway, pick(random, this.layers[1]), pick(random, this.layers[2]), pick(random, this.layers[3]), provider];
+    return nodes.map((node, i) => {
+      const publicKey = sphinxKeyFor(node, epoch);
+      if (publicKey === undefined) throw new RouteError(`the consensus of epoch ${this.doc.epoch} has no key of ${node.name} for epoch ${epoch}`);
+      const commands: readonly HopCommand[] = i < nodes.length - 1 ? [{ type: 'delay', delayMs: delayMs(random, meanDelayMs, maxDelayMs) }] : last;
+      return { id: node.nodeId, publicKey, commands };
+    });
+  }
+}

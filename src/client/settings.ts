@@ -1,0 +1,176 @@
+import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
+import { MAX_BUCKETS } from '../store/mailbox.js';
+import { ClientError } from './errors.js';
+
+/**
+ * The client's settings, kept inside the encrypted keystore with the endpoint state
+ * (docs/client.md, "Settings"). Everything has a default but the authority.
+ */
+export interface AuthoritySettings {
+  /** "http://host:port" of a directory authority (or a mirror). */
+  readonly url: string;
+  /** The trusted authorities' Ed25519 public keys (32 bytes each). */
+  readonly publicKeys: readonly Uint8Array[];
+  /** Signatures a consensus needs; default a majority of publicKeys. */
+  readonly threshold?: number;
+}
+
+export interface ClientSettings {
+  readonly authority: AuthoritySettings;
+  /** Buckets an epoch of the provider is split into (must match the providers'); default 16. */
+  readonly buckets: number;
+  /** Mailbox polls per epoch, at fixed offsets (docs/client.md, "Timers"); default 4. */
+  readonly pollsPerEpoch: number;
+  /** Epochs after the last fragment of an attempt left before the message is sent again; default 3. */
+  readonly ackTimeoutEpochs: number;
+  /** Whole-message resends after a timeout before the message is 'failed'; default 3. */
+  readonly maxResends: number;
+  /** Verify every descriptor's signature in each consensus too (default true). */
+  readonly verifyDescriptors: boolean;
+}
+
+export const DEFAULT_BUCKETS = 16;
+export const DEFAULT_POLLS_PER_EPOCH = 4;
+export const DEFAULT_ACK_TIMEOUT_EPOCHS = 3;
+export const DEFAULT_MAX_RESENDS = 3;
+export const MAX_POLLS_PER_EPOCH = 60;
+export const MAX_RESENDS_LIMIT = 20;
+
+export type SettingsInput = Pick<ClientSettings, 'authority'> & Partial<Omit<ClientSettings, 'authority'>>;
+
+/** Every problem with a settings object (empty when there is none). */
+export function settingsProblems(settings: ClientSettings): string[] {
+  const problems: string[] = [];
+  const a = settings.authority;
+  if (typeof a !== 'object' || a === null) {
+    problems.push('authority is missing');
+  } else {
+    if (typeof a.url !== 'string' || !/^https?:\/\/[^\s]+$/.test(a.url)) problems.push('authority.url must be an http:// or https:// URL');
+    if (!Array.isArray(a.publicKeys) || a.publicKeys.length === 0 || a.publicKeys.length > 16) {
+      problems.push('authority.publicKeys must list 1..16 keys');
+    } else if (!a.publicKeys.every((key) => key instanceof Uint8Array && key.length === 32)) {
+      problems.push('every authority public key must be 32 bytes');
+    }
+    if (a.threshold !== undefined && (!Number.isInteger(a.threshold) || a.threshold < 1 || a.threshold > (a.publicKeys?.length ?? 0))) {
+      problems.push('authority.threshold must be an integer in 1..the number of keys');
+    }
+  }
+  if (!Number.isInteger(settings.buckets) || settings.buckets < 1 || settings.buckets > MAX_BUCKETS) problems.push(`buckets must be an integer in 1..${MAX_BUCKETS}`);
+  if (!Number.isInteger(settings.pollsPerEpoch) || settings.pollsPerEpoch < 1 || settings.pollsPerEpoch > MAX_POLLS_PER_EPOCH) {
+    problems.push(`pollsPerEpoch must be an integer in 1..${MAX_POLLS_PER_EPOCH}`);
+  }
+  if (typeof settings.ackTimeoutEpochs !== 'number' || !(settings.ackTimeoutEpochs > 0) || settings.ackTimeoutEpochs > 1000) {
+    problems.push('ackTimeoutEpochs must be a number in (0, 1000]');
+  }
+  if (!Number.isInteger(settings.maxResends) || settings.maxResends < 0 || settings.maxResends > MAX_RESENDS_LIMIT) {
+    problems.push(`maxResends must be an integer in 0..${MAX_RESENDS_LIMIT}`);
+  }
+  if (typeof settings.verifyDescriptors !== 'boolean') problems.push('verifyDescriptors must be a boolean');
+  return problems;
+}
+
+/** Fills the defaults and checks; 'bad-options' lists every problem. */
+export function makeSettings(input: SettingsInput): ClientSettings {
+  const settings: ClientSettings = {
+    authority: {
+      url: input.authority?.url,
+      publicKeys: input.authority?.publicKeys ? [...input.authority.publicKeys].map((key) => (key instanceof Uint8Array ? key.slice() : key)) : [],
+      ...(input.authority?.threshold === undefined ? {} : { threshold: input.authority.threshold }),
+    },
+    buckets: input.buckets ?? DEFAULT_BUCKETS,
+    pollsPerEpoch: input.pollsPerEpoch ?? DEFAULT_POLLS_PER_EPOCH,
+    ackTimeoutEpochs: input.ackTimeoutEpochs ?? DEFAULT_ACK_TIMEOUT_EPOCHS,
+    maxResends: input.maxResends ?? DEFAULT_MAX_RESENDS,
+    verifyDescriptors: input.verifyDescriptors ?? true,
+  };
+  const problems = settingsProblems(settings);
+  if (problems.length > 0) throw new ClientError('bad-options', `invalid client settings: ${problems.join('; ')}`);
+  return settings;
+}
+
+/** The JSON form (keys as unpadded base64url). */
+export function settingsToJson(settings: ClientSettings): Record<string, unknown> {
+  return {
+    authority: {
+      url: settings.authority.url,
+      publicKeys: settings.authority.publicKeys.map((key) => toBase64Url(key)),
+      ...(settings.authority.threshold === undefined ? {} : { threshold: settings.authority.threshold }),
+    },
+    buckets: settings.buckets,
+    pollsPerEpoch: settings.pollsPerEpoch,
+    ackTimeoutEpochs: settings.ackTimeoutEpochs,
+    maxResends: settings.maxResends,
+    verifyDescriptors: settings.verifyDescriptors,
+  };
+}
+
+export function settingsFromJson(json: unknown): ClientSettings {
+  if (typeof json !== 'object' || json === null) throw new ClientError('corrupt-keystore', 'the stored settings are not an object');
+  const j = json as Record<string, unknown>;
+  const authority = (j.authority ?? {}) as Record<string, unknown>;
+  let publicKeys: Uint8Array[];
+  try {
+    publicKeys = (Array.isArray(authority.publicKeys) ? authority.publicKeys : []).map((key) => fromBase64Url(String(key), 'authority key', 32));
+  } catch {
+    throw new ClientError('corrupt-keystore', 'a stored authority key is not base64url');
+  }
+  try {
+    return makeSettings({
+      authority: { url: authority.url as string, publicKeys, ...(authority.threshold === undefined ? {} : { threshold: authority.threshold as number }) },
+      buckets: j.buckets as number,
+      pollsPerEpoch: j.pollsPerEpoch as number,
+      ackTimeoutEpochs: j.ackTimeoutEpochs as number,
+      maxResends: j.maxResends as number,
+      verifyDescriptors: j.verifyDescriptors as boolean,
+    });
+  } catch (error) {
+    if (error instanceof ClientError) throw new ClientError('corrupt-keystore', `the stored settings are invalid: ${error.message}`);
+    throw error;
+  }
+}
+
+/** What the keystore's sealed payload holds. */
+export interface KeystorePayload {
+  readonly settings: ClientSettings;
+  /** Seals the local mail store's rows (mail-store.ts). */
+  readonly storeKey: Uint8Array;
+  /** MailEndpoint.exportState(). */
+  readonly endpoint: Uint8Array;
+}
+
+const PAYLOAD_FORMAT = 'umbra-client-keystore';
+const PAYLOAD_VERSION = 1;
+
+export function encodePayload(payload: KeystorePayload): Uint8Array {
+  const json = {
+    format: PAYLOAD_FORMAT,
+    version: PAYLOAD_VERSION,
+    settings: settingsToJson(payload.settings),
+    storeKey: toBase64Url(payload.storeKey),
+    endpoint: toBase64Url(payload.endpoint),
+  };
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+export function decodePayload(bytes: Uint8Array): KeystorePayload {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as Record<string, unknown>;
+  } catch {
+    throw new ClientError('corrupt-keystore', 'the keystore payload is not JSON');
+  }
+  if (typeof json !== 'object' || json === null || json.format !== PAYLOAD_FORMAT) throw new ClientError('corrupt-keystore', 'the keystore payload has the wrong format');
+  if (json.version !== PAYLOAD_VERSION) throw new ClientError('unsupported-keystore', `keystore payload version ${String(json.version)} is not supported`);
+  try {
+    const storeKey = fromBase64Url(String(json.storeKey), 'store key', 32);
+    if (storeKey.length !== 32) throw new ClientError('corrupt-keystore', 'the store key is not 32 bytes');
+    return {
+      settings: settingsFromJson(json.settings),
+      storeKey,
+      endpoint: fromBase64Url(String(json.endpoint), 'endpoint state', 1 << 28),
+    };
+  } catch (error) {
+    if (error instanceof ClientError) throw error;
+    throw new ClientError('corrupt-keystore', 'the keystore payload does not parse');
+  }
+}
