@@ -10,6 +10,12 @@ Usage:
   umbra authority --config FILE     run a directory authority (docs/pki.md)
   umbra mix|gateway|provider --config FILE
                                     run one node (docs/nodes.md)
+  umbra client --dir C COMMAND      the user's agent (docs/client.md); the passphrase comes from
+                                    UMBRA_PASSPHRASE or --passphrase-file FILE. COMMAND is one of:
+      init --name N --authority URL --authority-key KEY [--server HOST:PORT]
+      card | contact add URI | contact list [--json]
+      send --to NAME --subject S (--body B | --body-file F) [--no-wait] [--timeout-ms N]
+      inbox [--json] | sent [--json] | read ID [--json] | run
   umbra help                        show this help (also: umbra --help)
   umbra version                     print the version (also: umbra --version)
 

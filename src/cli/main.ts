@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { authorityCommand } from './authority-command.js';
+import { clientCommand } from './client-command.js';
 import { demoCommand } from './demo-command.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { HELP } from './help.js';
@@ -39,6 +40,8 @@ function run(args: readonly string[]): number | Promise<number> {
       return nodeCommand(command, rest);
     case 'up':
       return upCommand(rest);
+    case 'client':
+      return clientCommand(rest);
     default:
       throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`);
   }

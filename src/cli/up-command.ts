@@ -1,19 +1,33 @@
 import { join } from 'node:path';
+import { exchange, prepareUsers } from '../testnet/demo.js';
 import { DEFAULT_TESTNET_EPOCH_MS, up } from '../testnet/up.js';
 import { UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
 
 /**
- * `umbra up [--dir D] [--epoch-ms N]`: a whole network on loopback until Ctrl-C (docs/network.md).
- * Prints each node as it starts, then one line `ready` when traffic can flow.
+ * `umbra up [--dir D] [--epoch-ms N] [--demo]`: a whole network on loopback until Ctrl-C
+ * (docs/network.md). Prints each node as it starts, then one line `ready` when traffic can flow.
+ * With --demo, Alice mails Bob across it, the result is printed, and everything stops.
  */
 export async function upCommand(args: readonly string[]): Promise<number> {
-  const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' } });
+  const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, demo: { type: 'boolean' } });
   const epochMs = values['epoch-ms'] === undefined ? DEFAULT_TESTNET_EPOCH_MS : Number(values['epoch-ms']);
   if (!Number.isInteger(epochMs) || epochMs < 1000) throw new UsageError(`up: --epoch-ms must be a whole number of at least 1000`);
   const dir = values.dir ?? join('.umbra', 'testnet');
   const net = await up({ dir, epochMs, log: (line) => process.stdout.write(`  ${line}\n`) });
   process.stdout.write(`network: ${join(net.dir, 'network.json')}\nready\n`);
+  if (values.demo === true) {
+    try {
+      await prepareUsers(net);
+      const result = await exchange(net, (line) => process.stdout.write(`${line}\n`));
+      process.stdout.write(result.delivered && result.acknowledged
+        ? `the mail arrived and was acknowledged in ${result.seconds.toFixed(1)} s\n`
+        : `the mail did not make it through in time (see ${join(net.dir, 'logs')})\n`);
+      return result.delivered && result.acknowledged ? 0 : 1;
+    } finally {
+      await net.stop();
+    }
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());

@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromBase64Url } from '../codec/bytes.js';
+import { initClient, KEYSTORE_FILE, openClient, startClient, type ClientAgent } from '../client/index.js';
+import type { Testnet } from './up.js';
+
+/**
+ * The demo users of a local network: Alice and Bob, each with a client directory under
+ * `<dir>/users`, each other's contact; Alice writes, Bob's agent receives, Alice's gets the ACK.
+ * Their passphrase is DEMO_PASSPHRASE: fine for a throwaway loopback network, never elsewhere.
+ */
+export const DEMO_PASSPHRASE = 'umbra local demo';
+
+export async function prepareUsers(net: Testnet): Promise<void> {
+  const authority = { url: net.authorityUrl, publicKeys: [fromBase64Url(net.plan.authorityPublicKey, 'authority key', 32)] };
+  const cards = new Map<string, string>();
+  for (const user of net.file.users) {
+    const provider = net.file.nodes.find((node) => node.name === user.provider);
+    const server = provider?.wsUrl?.replace(/^ws:\/\//, '');
+    if (existsSync(join(user.dir, KEYSTORE_FILE))) {
+      const client = await openClient(user.dir, DEMO_PASSPHRASE);
+      cards.set(user.name, client.cardUri());
+      await client.close();
+    } else {
+      const made = await initClient(user.dir, { name: user.name, passphrase: DEMO_PASSPHRASE, authority, ...(server !== undefined ? { servers: [server] } : {}) });
+      cards.set(user.name, made.cardUri);
+    }
+  }
+  for (const user of net.file.users) {
+    const client = await openClient(user.dir, DEMO_PASSPHRASE);
+    for (const [name, uri] of cards) if (name !== user.name) client.addContact(uri);
+    await client.close();
+  }
+}
+
+export interface DemoResult {
+  readonly delivered: boolean;
+  readonly acknowledged: boolean;
+  readonly seconds: number;
+}
+
+/** Alice sends Bob one mail over the running network; resolves when both ends saw it through. */
+export async function exchange(net: Testnet, log: (line: string) => void, timeoutMs = 120_000): Promise<DemoResult> {
+  const [alice, bob] = net.file.users;
+  const started = Date.now();
+  let received!: () => void;
+  let acknowledged!: () => void;
+  const gotMail = new Promise<void>((resolve) => (received = resolve));
+  const gotAck = new Promise<void>((resolve) => (acknowledged = resolve));
+  const agents: ClientAgent[] = [];
+  try {
+    agents.push(await startClient(bob.dir, DEMO_PASSPHRASE, {
+      onEvent: (event) => {
+        if (event.type === 'received') {
+          log(`${bob.name} received "${event.subject}" from ${event.from}`);
+          received();
+        }
+      },
+    }));
+    let sentId = -1;
+    const sender = await startClient(alice.dir, DEMO_PASSPHRASE, {
+      onEvent: (event) => {
+        if (event.type === 'status' && event.id === sentId && event.status === 'delivered') {
+          log(`${alice.name}'s mail was acknowledged by ${bob.name}'s agent`);
+          acknowledged();
+        }
+      },
+    });
+    agents.push(sender);
+    const sent = sender.send({ to: bob.name, subject: 'Hello from the mix network', body: `Hi ${bob.name}, nobody on the way can tell that I wrote to you.\n` });
+    sentId = sent.id;
+    log(`${alice.name} sent a mail to ${bob.name} (${sent.fragments} packets, mixed with cover traffic)`);
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+    const mail = await Promise.race([gotMail.then(() => 'ok' as const), timeout]);
+    const ack = mail === 'ok' ? await Promise.race([gotAck.then(() => 'ok' as const), timeout]) : 'timeout';
+    return { delivered: mail === 'ok', acknowledged: ack === 'ok', seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await Promise.all(agents.map((agent) => agent.close()));
+  }
+}
