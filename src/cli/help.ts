@@ -6,7 +6,9 @@ export const HELP = `umbra: metadata-private email over a Sphinx mix network
 Usage:
   umbra demo [options]              send a message and its reply through in-process mix nodes
   umbra keygen                      print fresh node keys (identity and link seeds) as JSON
-  umbra up [--dir D] [--epoch-ms N] run a whole network on loopback until Ctrl-C
+  umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo]
+                                    run a whole network on loopback until Ctrl-C;
+                                    --demo: Alice mails Bob across it, then it stops
   umbra authority --config FILE     run a directory authority (docs/pki.md)
   umbra mix|gateway|provider --config FILE
                                     run one node (docs/nodes.md)

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { exchange, prepareUsers } from '../testnet/demo.js';
 import { DEFAULT_TESTNET_EPOCH_MS, up } from '../testnet/up.js';
@@ -5,15 +6,17 @@ import { UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
 
 /**
- * `umbra up [--dir D] [--epoch-ms N] [--demo]`: a whole network on loopback until Ctrl-C
+ * `umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo]`: a whole network on loopback until Ctrl-C
  * (docs/network.md). Prints each node as it starts, then one line `ready` when traffic can flow.
  * With --demo, Alice mails Bob across it, the result is printed, and everything stops.
  */
 export async function upCommand(args: readonly string[]): Promise<number> {
-  const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, demo: { type: 'boolean' } });
+  const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, demo: { type: 'boolean' }, fresh: { type: 'boolean' } });
   const epochMs = values['epoch-ms'] === undefined ? DEFAULT_TESTNET_EPOCH_MS : Number(values['epoch-ms']);
   if (!Number.isInteger(epochMs) || epochMs < 1000) throw new UsageError(`up: --epoch-ms must be a whole number of at least 1000`);
   const dir = values.dir ?? join('.umbra', 'testnet');
+  // --fresh: new keys, ports and users (a kept directory reuses them, ports included).
+  if (values.fresh === true) rmSync(dir, { recursive: true, force: true });
   const net = await up({ dir, epochMs, log: (line) => process.stdout.write(`  ${line}\n`) });
   process.stdout.write(`network: ${join(net.dir, 'network.json')}\nready\n`);
   if (values.demo === true) {
