@@ -4,7 +4,9 @@ import type { Duplex } from 'node:stream';
 import type { NodeMetrics } from './metrics.js';
 
 /**
- * The node's HTTP listener: `GET /metrics` (Prometheus text) and `GET /healthz` (JSON). Anything
+ * The node's HTTP listener: `GET /metrics` (Prometheus text), `GET /healthz` (JSON), and, as a
+ * mirror of the authority, `GET /v1/consensus/current` and `GET /v1/consensus/<epoch>` (the signed
+ * document bytes it holds: clients trust the signatures, not the server). Anything
  * else is a one-line JSON error, counted in umbra_node_http_errors_total{code}; bytes that are not
  * HTTP get a 400 and the connection is closed.
  */
@@ -18,6 +20,8 @@ export interface StatusServerOptions {
   readonly port: number;
   readonly metrics: NodeMetrics;
   readonly health: () => Record<string, unknown>;
+  /** The signed bytes of a held consensus document ('current' or an epoch), if any. */
+  readonly consensus?: (which: 'current' | number) => Uint8Array | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -36,7 +40,15 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     req.resume();
     try {
       const path = (req.url ?? '/').split('?')[0];
-      if (path !== '/metrics' && path !== '/healthz') return fail(res, 404, 'not-found', 'no such endpoint (try /metrics or /healthz)');
+      const mirror = /^\/v1\/consensus\/(current|0|[1-9][0-9]{0,14})$/.exec(path);
+      if (mirror !== null && options.consensus !== undefined) {
+        if (req.method !== 'GET') return fail(res, 405, 'method-not-allowed', `${path} takes GET`, { allow: 'GET' });
+        const bytes = options.consensus(mirror[1] === 'current' ? 'current' : Number(mirror[1]));
+        if (bytes === undefined) return fail(res, 404, 'not-found', 'no document for that epoch here');
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), 'cache-control': 'no-cache' });
+        return res.end(bytes);
+      }
+      if (path !== '/metrics' && path !== '/healthz') return fail(res, 404, 'not-found', 'no such endpoint (try /metrics, /healthz or /v1/consensus/current)');
       if (req.method !== 'GET') return fail(res, 405, 'method-not-allowed', `${path} takes GET`, { allow: 'GET' });
       if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metrics.text());
       return send(res, 200, 'application/json', `${JSON.stringify(options.health())}\n`);

@@ -11,6 +11,7 @@ import { NodeConfigError, nodeConfigProblems, type NodeConfig } from './config.j
 import { ConsensusTracker } from './consensus.js';
 import { ensureDir } from './files.js';
 import { unwrapPacket } from './hop.js';
+import { encodeConsensus } from '../../pki/index.js';
 import { startStatusServer, type StatusServer } from './http.js';
 import { SphinxKeyring } from './keyring.js';
 import { NodeMetrics } from './metrics.js';
@@ -226,6 +227,10 @@ export class NodeRuntime {
       port: config.metricsPort,
       metrics: this.metrics,
       health: () => this.health(),
+      consensus: (which) => {
+        const doc = which === 'current' ? this.consensus.get(currentEpoch(this.clock.now(), this.timing)) : this.consensus.get(which);
+        return doc === undefined ? undefined : encodeConsensus(doc);
+      },
       log: this.log,
     });
     const advertised = urlHost(config.advertiseHost);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { toBase64Url } from '../../../src/codec/bytes.js';
 import { getCrypto, seededRandom } from '../../../src/crypto/index.js';
+import { encodeConsensus } from '../../../src/pki/index.js';
 import { fetchConsensus, startAuthority, validateAuthorityConfig, type AuthorityHandle } from '../../../src/node/authority/index.js';
 import { startGateway, type GatewayHandle } from '../../../src/node/gateway/index.js';
 import { connectLink } from '../../../src/node/link/link.js';
@@ -209,6 +210,16 @@ describe('a whole network in one process', { timeout: 60_000 }, () => {
       assert.equal(health.role, node.role);
     }
     assert.equal(gateway.wsUrl, `ws://127.0.0.1:${gateway.wsPort}`);
+  });
+
+  test('every node mirrors the signed consensus it holds; clients verify it by its signatures', async () => {
+    const doc = await consensus(0);
+    for (const node of allNodes()) {
+      const mirror = node.metricsUrl.replace(/\/metrics$/, '');
+      const fetched = await fetchConsensus(crypto, mirror, 'current', { authorities: [authorityKey], nowMs: clock.now() });
+      assert.ok(fetched !== undefined, `${node.name} serves the current document`);
+      assert.deepEqual(fetched.bytes, encodeConsensus(doc), `${node.name} serves the authority's bytes`);
+    }
   });
 
   test('100 packets through the gateway are stored at the provider exactly once', async () => {
