@@ -1,14 +1,16 @@
 import { benchAez } from './aez.js';
 import { benchE2e } from './e2e.js';
+import { benchNet } from './net.js';
 import { benchPir } from './pir.js';
 import { benchSphinx } from './sphinx.js';
 
 /** `npm run bench -- NAME`: runs one benchmark; its JSON result is the last line printed. */
-const benches: Record<string, () => Record<string, unknown>> = {
+const benches: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   sphinx: benchSphinx,
   aez: benchAez,
   e2e: benchE2e,
   pir: benchPir,
+  net: benchNet,
 };
 
 const name = process.argv[2];
@@ -17,5 +19,5 @@ if (run === undefined) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
   process.exit(2);
 }
-const result = run();
+const result = await run();
 console.log(JSON.stringify(result));

@@ -257,6 +257,7 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
 
   private onSecure(socket: TLSSocket): void {
     socket.on('error', () => undefined); // a refused socket may still report a reset
+    socket.setNoDelay(true); // see the dialer: no Nagle delay on packet frames
     const cert = socket.getPeerX509Certificate();
     const refuse = (reason: RejectReason): void => {
       socket.destroy();
@@ -430,6 +431,9 @@ export class LinkDialer extends EventEmitter<LinkDialerEvents> {
       ...TLS_VERSIONS,
       rejectUnauthorized: false, // self-signed: checked by pinning below
     });
+    // Packets are written one frame at a time: Nagle's algorithm with delayed ACKs would hold
+    // each for up to ~40 ms per hop, a delay the sender never chose.
+    socket.setNoDelay(true);
     this.socket = socket;
     const handshakeTimer = setTimeout(() => socket.destroy(), this.handshakeTimeout);
     handshakeTimer.unref();

@@ -1,0 +1,37 @@
+import { DEFAULT_NETWORK_PARAMETERS } from '../src/pki/index.js';
+import { benchLatency } from './net-latency.js';
+import { benchMixThroughput } from './net-mix.js';
+
+/**
+ * `npm run bench -- net`: the network on loopback, with real TLS links and real node code.
+ * 1. mix_packets_per_sec: packets per second through one mix process (bench/net-mix.ts);
+ * 2. unwrap_per_sec: Sphinx.unwrap alone, same suite and geometry, one core, and
+ *    mix_over_unwrap = mix_packets_per_sec / unwrap_per_sec (target at least 0.6);
+ * 3. latency: gateway → three mixes → provider with small mixing delays; what a packet takes
+ *    beyond the delays it asked for, p50 / p90 / p99 in ms (target: median at most 50 ms)
+ *    (bench/net-latency.ts).
+ * Each part starts and closes its own authority and nodes on 127.0.0.1.
+ */
+const MIX_OVER_UNWRAP_TARGET = 0.6;
+const MEDIAN_OVERHEAD_TARGET_MS = 50;
+
+export async function benchNet(): Promise<Record<string, unknown>> {
+  console.log('part 1-2: one mix process over TLS, and the unwrap floor');
+  const mix = await benchMixThroughput();
+  console.log('part 3: end-to-end latency through a small network');
+  const latency = await benchLatency();
+  return {
+    bench: 'net',
+    suite: DEFAULT_NETWORK_PARAMETERS.suite,
+    geometry: DEFAULT_NETWORK_PARAMETERS.geometry,
+    mix_packets_per_sec: mix.mix_packets_per_sec,
+    unwrap_per_sec: mix.unwrap_per_sec,
+    mix_over_unwrap: mix.mix_over_unwrap,
+    mix_over_unwrap_target: MIX_OVER_UNWRAP_TARGET,
+    latency_ms: latency.overhead_ms,
+    latency_median_target_ms: MEDIAN_OVERHEAD_TARGET_MS,
+    meets_target: mix.mix_over_unwrap >= MIX_OVER_UNWRAP_TARGET && latency.arrived === latency.packets && latency.overhead_ms.p50 <= MEDIAN_OVERHEAD_TARGET_MS,
+    mix,
+    latency,
+  };
+}
