@@ -1,3 +1,4 @@
+import { concatBytes as concat } from '../codec/bytes.js';
 import { CryptoError, LowOrderPointError } from '../crypto/errors.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import {
@@ -319,16 +320,4 @@ export class Sphinx {
 function xorInto(target: Uint8Array, source: Uint8Array): void {
   const length = Math.min(target.length, source.length);
   for (let i = 0; i < length; i++) target[i] ^= source[i];
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toBase64Url } from '../../src/codec/bytes.js';
 import { getCrypto, type Crypto } from '../../src/crypto/index.js';
-import { encodeMessages, encodeProviderError } from '../../src/client/provider-protocol.js';
+import { encodeErrorResponse as encodeProviderError, encodeMessagesResponse as encodeMessages } from '../../src/node/provider/protocol.js';
 import { startAuthority, uploadDescriptor, validateAuthorityConfig, type AuthorityHandle } from '../../src/node/authority/index.js';
 import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../src/node/link/websocket.js';
 import {
