@@ -5,6 +5,8 @@
  * anonymous here (no client certificates). docs/links.md, "WebSocket".
  */
 import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { LinkMetrics } from './metrics.js';
 
@@ -28,6 +30,8 @@ export const WS_CLOSE = Object.freeze({
 
 export const WS_COUNTERS = Object.freeze({
   accepted: 'ws_connections_accepted',
+  /** Requests refused before any WebSocket existed: bytes that are not HTTP, plain HTTP, bad handshakes. */
+  rejected: 'ws_requests_rejected',
   closed: 'ws_connections_closed_by_us',
   received: 'ws_messages_received',
 });
@@ -151,21 +155,39 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
   const metrics = options.metrics ?? new LinkMetrics();
   const maxConnections = options.maxConnections ?? WS_DEFAULTS.maxConnections;
   const maxEarly = options.maxEarlyMessages ?? WS_DEFAULTS.maxEarlyMessages;
+  // Our own HTTP server under the WebSocket one, so that garbage on the port is counted: bytes that
+  // are not HTTP ('bad-request'), plain HTTP requests ('not-websocket') and failed handshakes.
+  const http = createHttpServer((_req, res) => {
+    metrics.inc(WS_COUNTERS.rejected, 'not-websocket');
+    res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('WebSocket only\n');
+  });
+  http.on('clientError', (_error: Error, socket: Duplex) => {
+    metrics.inc(WS_COUNTERS.rejected, 'bad-request');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  http.headersTimeout = 10_000;
   const server = new WebSocketServer({
-    host: options.host ?? WS_DEFAULTS.host,
-    port: options.port ?? 0,
+    server: http,
     maxPayload: checkMaxMessageBytes(options.maxMessageBytes),
     perMessageDeflate: false,
     clientTracking: true,
   });
+  // With a listener here, ws leaves the refused socket to us: answer 400 and close it.
+  server.on('wsClientError', (_error: Error, socket: Duplex) => {
+    metrics.inc(WS_COUNTERS.rejected, 'bad-handshake');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.once('listening', () => {
-      server.off('error', reject);
+    http.once('error', reject);
+    http.listen(options.port ?? 0, options.host ?? WS_DEFAULTS.host, () => {
+      http.off('error', reject);
       resolve();
     });
   });
-  server.on('error', () => undefined); // errors after listening concern single connections
+  http.on('error', () => undefined); // errors after listening concern single connections
+  server.on('error', () => undefined);
   server.on('connection', (socket: WebSocket) => {
     if (server.clients.size > maxConnections) {
       metrics.inc(WS_COUNTERS.closed, 'too-many-connections');
@@ -176,7 +198,7 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
     metrics.inc(WS_COUNTERS.accepted);
     options.onConnection(wrap(socket, metrics, maxEarly));
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = (http.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   return {
     port,
@@ -189,9 +211,11 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
         for (const client of server.clients) {
           client.close(WS_CLOSE.goingAway);
           // A client that does not answer the close handshake promptly is cut off.
-          setTimeout(() => client.terminate(), 1000).unref();
+          const timer = setTimeout(() => client.terminate(), 1000);
+          client.once('close', () => clearTimeout(timer));
         }
-        server.close(() => resolve());
+        server.close(() => http.close(() => resolve()));
+        http.closeAllConnections();
       });
       return closing;
     },

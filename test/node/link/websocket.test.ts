@@ -78,3 +78,34 @@ test('connectWebSocket rejects when nothing listens', async () => {
   await server.close();
   await assert.rejects(within(connectWebSocket(`ws://127.0.0.1:${port}`, { maxMessageBytes: 16 }), 'refusal'), /ECONNREFUSED/);
 });
+
+test('garbage, plain HTTP and bad handshakes on a WebSocket port are refused and counted; clients still connect', async () => {
+  const metrics = new LinkMetrics();
+  const server = await listenWebSocket({ maxMessageBytes: 64, metrics, onConnection: (conn) => conn.onMessage((m) => conn.send(m)) });
+  try {
+    const { connect } = await import('node:net');
+    /** Sends raw bytes and returns the server's first response line. */
+    const raw = (text: string): Promise<string> =>
+      new Promise((resolve) => {
+        let answer = '';
+        const socket = connect(server.port, '127.0.0.1', () => socket.write(text));
+        socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+        socket.on('close', () => resolve(answer.split('\r\n')[0]));
+        socket.on('error', () => resolve(answer.split('\r\n')[0]));
+        socket.setTimeout(2000, () => socket.destroy());
+      });
+    assert.match(await raw('\u0000\u0001 not http at all\r\n\r\n'), /^HTTP\/1\.1 400/);
+    assert.match(await raw('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 426/);
+    assert.match(await raw('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'), /^HTTP\/1\.1 400/);
+    assert.equal(metrics.get(WS_COUNTERS.rejected, 'bad-request'), 1);
+    assert.equal(metrics.get(WS_COUNTERS.rejected, 'not-websocket'), 1);
+    assert.equal(metrics.get(WS_COUNTERS.rejected, 'bad-handshake'), 1);
+    const client = await connectWebSocket(`ws://127.0.0.1:${server.port}`, { maxMessageBytes: 64 });
+    const echoed = new Promise<Uint8Array>((resolve) => client.onMessage(resolve));
+    client.send(new Uint8Array([1, 2, 3]));
+    assert.deepEqual(await within(echoed, 'echo'), new Uint8Array([1, 2, 3]));
+    client.close();
+  } finally {
+    await server.close();
+  }
+});
