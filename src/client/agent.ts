@@ -26,6 +26,9 @@ import {
 } from './outgoing-record.js';
 import { GatewayLink, PROVIDER_EPOCH_NOT_HELD, PROVIDER_TOO_LARGE, ProviderLink, ProviderRefusal } from './links.js';
 import { parseStoredCiphertext, type StoredItem } from './provider-protocol.js';
+import { PirRetrieval, type PirMismatch } from './pir-retrieval.js';
+import { pirPartner } from '../node/provider/pir-protocol.js';
+import type { WebSocketConnector } from '../node/provider/pir-link.js';
 import { Network, nodeKey, pick, providerForServers, RouteError } from './routes.js';
 
 /**
@@ -42,6 +45,8 @@ export interface StartOptions extends ClientDeps {
   readonly onEvent?: (event: ClientEvent) => void;
   /** Real-time limit for connecting and for one provider request (default 10 s). */
   readonly requestTimeoutMs?: number;
+  /** Opens the WebSockets of PIR retrieval (default connectWebSocket; tests wrap it to tamper with answers). */
+  readonly connectWebSocket?: WebSocketConnector;
 }
 
 export type ClientEvent =
@@ -51,6 +56,8 @@ export type ClientEvent =
   | { readonly type: 'loop'; readonly rttMs: number }
   | { readonly type: 'poll'; readonly epoch: number; readonly startedMs: number; readonly items: number; readonly error?: string }
   | { readonly type: 'consensus'; readonly epoch: number }
+  /** PIR: the two servers' answers decoded to a row that does not verify (nothing of it is read). */
+  | { readonly type: 'integrity'; readonly epoch: number; readonly provider: string; readonly partner: string; readonly snapshot: string; readonly message: string }
   | { readonly type: 'error'; readonly where: string; readonly message: string };
 
 export interface SendRequest {
@@ -81,6 +88,10 @@ export interface PollReport {
   readonly received: number;
   readonly acks: number;
   readonly loops: number;
+  /** PIR: rows that did not verify in this poll (reported, nothing of them read). */
+  readonly mismatches?: number;
+  /** PIR: items of the fetched buckets left for a later snapshot (overflow). */
+  readonly more?: number;
   readonly error?: string;
 }
 
@@ -114,6 +125,16 @@ export interface AgentStatus {
     readonly rttsMs: readonly number[];
   };
   readonly polls: { readonly done: number; readonly failed: number; readonly lastMs?: number; readonly lastError?: string };
+  /** How the mailbox is fetched (the consensus's `retrieval`), and PIR's counts. */
+  readonly retrieval: {
+    readonly mode: 'bucket' | 'download' | 'pir';
+    /** PIR: the second server. */
+    readonly partner?: string;
+    readonly pirQueries: number;
+    /** PIR rows that did not verify (a server answered wrongly). */
+    readonly mismatches: number;
+    readonly lastMismatch?: string;
+  };
   readonly inbox: { readonly total: number; readonly unread: number };
 }
 
@@ -186,6 +207,10 @@ class Agent extends LocalClient implements ClientAgent {
   private readonly clock: ClientClock;
   private readonly timeoutMs: number;
   private readonly emit: (event: ClientEvent) => void;
+  private readonly connect: WebSocketConnector | undefined;
+  private pir: PirRetrieval | undefined;
+  /** Why PIR cannot be used with the consensus held (no partner), if so. */
+  private pirProblem: string | undefined;
 
   private network!: Network;
   private sphinx!: Sphinx;
@@ -218,6 +243,7 @@ class Agent extends LocalClient implements ClientAgent {
     real: 0, replies: 0, cover: 0, loops: 0, drops: 0, missedSlots: 0,
     loopsReturned: 0, loopsLost: 0, rtts: [] as number[],
     polls: 0, pollsFailed: 0, lastPollMs: undefined as number | undefined, lastPollError: undefined as string | undefined,
+    pirQueries: 0, mismatches: 0, lastMismatch: undefined as string | undefined,
   };
 
   constructor(core: ClientCore, options: StartOptions) {
@@ -226,6 +252,7 @@ class Agent extends LocalClient implements ClientAgent {
     this.random = core.random;
     this.clock = options.clock ?? systemClientClock;
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.connect = options.connectWebSocket;
     const onEvent = options.onEvent;
     this.emit = (event) => {
       try {
@@ -269,6 +296,7 @@ class Agent extends LocalClient implements ClientAgent {
       this.provider = new ProviderLink(ownProvider, this.timeoutMs, this.sphinx.geometry.packetLength + 1);
     }
     this.ownProvider = ownProvider;
+    this.updateRetrieval(doc, ownProvider);
     // Links keep their connection while their gateway stays at its address, and take its new
     // descriptor (the new epoch's keys); a gateway gone or moved is replaced.
     const current = first ? undefined : network.findById(this.mainLink.node.nodeId);
@@ -298,6 +326,22 @@ class Agent extends LocalClient implements ClientAgent {
       if (!first) this.scheduleTraffic();
     }
     this.emit({ type: 'consensus', epoch: doc.epoch });
+  }
+
+  /** In PIR mode: the two servers, the own provider and its partner in this consensus. */
+  private updateRetrieval(doc: ConsensusDocument, ownProvider: NodeDescriptor): void {
+    const partner = doc.retrieval === 'pir' ? pirPartner(doc, ownProvider.nodeId) : undefined;
+    if (partner !== undefined && this.pir?.serves(ownProvider, partner) === true) return;
+    this.pir?.close();
+    this.pir = undefined;
+    this.pirProblem = doc.retrieval === 'pir' && partner === undefined
+      ? `PIR retrieval needs a second provider, and the consensus of epoch ${doc.epoch} has no partner for ${ownProvider.name}`
+      : undefined;
+    if (partner === undefined) return;
+    this.pir = new PirRetrieval({
+      crypto: this.crypto, provider: ownProvider, partner, timeoutMs: this.timeoutMs,
+      ...(this.connect === undefined ? {} : { connect: this.connect }),
+    });
   }
 
   private newLink(node: NodeDescriptor): GatewayLink {
@@ -773,8 +817,10 @@ class Agent extends LocalClient implements ClientAgent {
     const fetches: [number, Uint8Array][] = [];
     for (const e of epochs) for (const address of own) fetches.push([e, address]);
     let results: StoredItem[][];
+    let mismatches: PirMismatch[] = [];
+    let more = 0;
     try {
-      results = await Promise.all(fetches.map(([e, address]) => this.fetchOwn(e, address)));
+      ({ results, mismatches, more } = await this.fetchAll(fetches));
     } catch (error) {
       const message = describeError(error);
       this.stats.pollsFailed++;
@@ -803,12 +849,58 @@ class Agent extends LocalClient implements ClientAgent {
     }
     // Mails are in the store already: a crash before this write re-reads them (deduplicated).
     if (endpointChanged) this.core.persist();
-    this.stats.polls++;
-    this.stats.lastPollMs = now;
-    this.stats.lastPollError = undefined;
+    // A row that did not verify was not read; the poll is reported failed (the verified rows were read).
+    const integrityError = this.reportMismatches(mismatches);
+    if (integrityError === undefined) {
+      this.stats.polls++;
+      this.stats.lastPollMs = now;
+      this.stats.lastPollError = undefined;
+    } else {
+      this.stats.pollsFailed++;
+      this.stats.lastPollError = integrityError;
+    }
     this.afterPoll(now, poll);
-    this.emit({ type: 'poll', epoch, startedMs: started, items: report.items });
-    return { epoch, startedMs: started, fetches: fetches.length, ...report };
+    const error = integrityError === undefined ? {} : { error: integrityError };
+    const pirCounts = this.network.doc.retrieval === 'pir' ? { mismatches: mismatches.length, more } : {};
+    this.emit({ type: 'poll', epoch, startedMs: started, items: report.items, ...error });
+    return { epoch, startedMs: started, fetches: fetches.length, ...report, ...pirCounts, ...error };
+  }
+
+  /** The fetches of a poll in the consensus's retrieval mode (docs/network.md, "Mailbox addresses and epochs"). */
+  private async fetchAll(fetches: readonly [number, Uint8Array][]): Promise<{ results: StoredItem[][]; mismatches: PirMismatch[]; more: number }> {
+    const mode = this.network.doc.retrieval;
+    if (mode === 'pir') {
+      if (this.pir === undefined) throw new Error(this.pirProblem ?? 'PIR retrieval is not available');
+      const fetched = await this.pir.fetch(fetches);
+      this.stats.pirQueries += fetched.queries;
+      return fetched;
+    }
+    if (mode === 'download') {
+      // The whole epoch, once per epoch; both addresses of an epoch read the same list.
+      const byEpoch = new Map<number, Promise<StoredItem[]>>();
+      for (const [e] of fetches) {
+        if (byEpoch.has(e)) continue;
+        byEpoch.set(e, this.provider.fetchEpoch(e).catch((error: unknown) => {
+          if (error instanceof ProviderRefusal && error.code === PROVIDER_EPOCH_NOT_HELD) return [];
+          throw error;
+        }));
+      }
+      return { results: await Promise.all(fetches.map(([e]) => byEpoch.get(e)!)), mismatches: [], more: 0 };
+    }
+    return { results: await Promise.all(fetches.map(([e, address]) => this.fetchOwn(e, address))), mismatches: [], more: 0 };
+  }
+
+  /** Emits and counts rows that did not verify; the poll's error message, or undefined when there is none. */
+  private reportMismatches(mismatches: readonly PirMismatch[]): string | undefined {
+    if (mismatches.length === 0) return undefined;
+    for (const m of mismatches) {
+      const message = `a PIR answer from ${m.provider} or ${m.partner} for epoch ${m.epoch} does not verify (${m.reason}); nothing of it was read`;
+      this.stats.mismatches++;
+      this.stats.lastMismatch = message;
+      this.emit({ type: 'integrity', epoch: m.epoch, provider: m.provider, partner: m.partner, snapshot: m.snapshot, message });
+      this.emit({ type: 'error', where: 'pir', message });
+    }
+    return `${mismatches.length} PIR ${mismatches.length === 1 ? 'answer' : 'answers'} did not verify: ${this.stats.lastMismatch}`;
   }
 
   /**
@@ -1047,7 +1139,7 @@ class Agent extends LocalClient implements ClientAgent {
       epoch: this.epochAt(now),
       consensusEpoch: this.network.doc.epoch,
       gateway: { name: this.mainLink.node.name, connected: this.mainLink.ready },
-      provider: { name: this.provider.node.name, connected: this.provider.connected },
+      provider: { name: this.provider.node.name, connected: this.provider.connected || this.pir?.connected === true },
       rates: { sendPerSecond: clientSendRate, loopPerSecond: loopRate, dropPerSecond: dropRate },
       queue: this.queueLength(),
       awaitingAck: this.outgoing.size,
@@ -1068,6 +1160,13 @@ class Agent extends LocalClient implements ClientAgent {
         ...(this.stats.lastPollMs === undefined ? {} : { lastMs: this.stats.lastPollMs }),
         ...(this.stats.lastPollError === undefined ? {} : { lastError: this.stats.lastPollError }),
       },
+      retrieval: {
+        mode: this.network.doc.retrieval,
+        ...(this.pir === undefined ? {} : { partner: this.pir.partner.name }),
+        pirQueries: this.stats.pirQueries,
+        mismatches: this.stats.mismatches,
+        ...(this.stats.lastMismatch === undefined ? {} : { lastMismatch: this.stats.lastMismatch }),
+      },
       inbox: { total: inbox.length, unread: inbox.filter((mail) => !(mail as InboxMeta).read).length },
     };
   }
@@ -1084,6 +1183,7 @@ class Agent extends LocalClient implements ClientAgent {
     this.trafficTimer = undefined;
     this.pollTimer = undefined;
     this.provider?.close();
+    this.pir?.close();
     await this.pollChain.catch(() => undefined);
     this.mainLink?.close();
     for (const link of this.extraLinks.values()) link.close();

@@ -2,7 +2,7 @@ import type { NodeDescriptor } from '../pki/index.js';
 import { connectWebSocket, type WebSocketConnection } from '../node/link/websocket.js';
 import type { ClientClock } from './clock.js';
 import { describeError } from './errors.js';
-import { decodeProviderResponse, encodeFetchBucket, type StoredItem } from './provider-protocol.js';
+import { decodeProviderResponse, encodeFetchBucket, encodeFetchEpoch, type StoredItem } from './provider-protocol.js';
 import { wsUrl } from './routes.js';
 
 /**
@@ -149,7 +149,16 @@ export class ProviderLink {
     }
   }
 
-  async fetchBucket(epoch: number, bucket: number, buckets: number): Promise<StoredItem[]> {
+  fetchBucket(epoch: number, bucket: number, buckets: number): Promise<StoredItem[]> {
+    return this.request((id) => encodeFetchBucket(id, epoch, bucket, buckets));
+  }
+
+  /** The whole epoch (download retrieval). */
+  fetchEpoch(epoch: number): Promise<StoredItem[]> {
+    return this.request((id) => encodeFetchEpoch(id, epoch));
+  }
+
+  private async request(encode: (requestId: number) => Uint8Array): Promise<StoredItem[]> {
     const conn = await this.connect();
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
@@ -159,7 +168,7 @@ export class ProviderLink {
         reject(new Error(`provider ${this.node.name} did not answer within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
-      if (!conn.send(encodeFetchBucket(id, epoch, bucket, buckets))) {
+      if (!conn.send(encode(id))) {
         this.waiting.delete(id);
         clearTimeout(timer);
         reject(new Error(`the connection to provider ${this.node.name} is not open`));

@@ -33,7 +33,8 @@ export const TESTNET_NETWORK: NetworkParameters = {
   ...DEFAULT_NETWORK_PARAMETERS,
   mixing: { meanDelayMs: 20, maxDelayMs: 1_000 },
   traffic: { clientSendRate: 50, loopRate: 2, dropRate: 0, gatewayClientRate: 200 },
-  retrieval: 'bucket',
+  // Mail is fetched by two-server PIR: each provider is the other's partner (docs/pir.md).
+  retrieval: 'pir',
 };
 
 export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number): Promise<NetworkPlan> {

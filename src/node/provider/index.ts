@@ -28,8 +28,12 @@ import {
   type RetrievalErrorName,
   type RetrievalRequest,
 } from './protocol.js';
+import { decodePirRequest, isPirRequest, type PirRequest } from './pir-protocol.js';
+import { PirService, type PirServiceOptions, type PirStatus } from './pir-service.js';
 
 export * from './protocol.js';
+export * from './pir-protocol.js';
+export type { PirServiceOptions, PirStatus } from './pir-service.js';
 
 export interface ProviderDeps extends NodeDeps {
   /**
@@ -37,6 +41,8 @@ export interface ProviderDeps extends NodeDeps {
    * inject failures). The provider owns it: close() closes it.
    */
   readonly store?: MailboxStore;
+  /** PIR retrieval tuning (docs/pir.md, "Mailbox retrieval"); every field has a default. */
+  readonly pir?: PirServiceOptions;
 }
 
 export interface ProviderHandle extends NodeHandle {
@@ -48,6 +54,8 @@ export interface ProviderHandle extends NodeHandle {
   readonly clients: number;
   /** Runs retention now (the timer does it too); resolves to the number of messages deleted. */
   runRetention(): Promise<number>;
+  /** PIR snapshots held, built, replicated and received. */
+  pirStatus(): PirStatus;
 }
 
 /** Requests a connection may have in flight; more are answered 'busy'. */
@@ -134,13 +142,34 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
   };
 
   // --- Client retrieval --------------------------------------------------------------------------
-  const serve = async (request: RetrievalRequest): Promise<Uint8Array> => {
+  const checkEpoch = (epoch: number, requestId: number): void => {
     const now = clock.now();
-    const current = currentEpoch(now, timing);
-    if (request.epoch > current) throw new RetrievalRequestError('epoch-not-held', request.requestId, 'that epoch has not begun');
-    if (epochEnd(request.epoch, timing) <= now - storeOptions.retentionMs) {
-      throw new RetrievalRequestError('epoch-not-held', request.requestId, "that epoch is past this provider's retention");
+    if (epoch > currentEpoch(now, timing)) throw new RetrievalRequestError('epoch-not-held', requestId, 'that epoch has not begun');
+    if (epochEnd(epoch, timing) <= now - storeOptions.retentionMs) {
+      throw new RetrievalRequestError('epoch-not-held', requestId, "that epoch is past this provider's retention");
     }
+  };
+  const pir = new PirService(
+    {
+      crypto: runtime.crypto,
+      clock,
+      timing,
+      nodeId: runtime.nodeId,
+      identitySeed: runtime.identitySeed,
+      store,
+      capacity: 1 + 16 + geometry.payloadLength,
+      maxResponseBytes: config.maxResponseBytes,
+      consensus: runtime.consensus,
+      metrics,
+      log,
+      checkEpoch,
+      storeFailed: (error) => storeFailed('fetch', error),
+      storeRecovered: () => storeRecovered('fetch'),
+    },
+    deps.pir,
+  );
+  const serve = async (request: RetrievalRequest): Promise<Uint8Array> => {
+    checkEpoch(request.epoch, request.requestId);
     let messages;
     try {
       messages = request.type === 'bucket' ? await store.fetchBucket(request.epoch, request.bucket, request.buckets) : await store.fetchEpoch(request.epoch);
@@ -161,9 +190,9 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
   const onConnection = (conn: WebSocketConnection): void => {
     let inFlight = 0;
     conn.onMessage((bytes) => {
-      let request: RetrievalRequest;
+      let request: RetrievalRequest | PirRequest;
       try {
-        request = decodeRetrievalRequest(bytes);
+        request = isPirRequest(bytes) ? decodePirRequest(bytes) : decodeRetrievalRequest(bytes);
       } catch (error) {
         if (error instanceof RetrievalRequestError) return refuse(conn, error);
         return refuse(conn, new RetrievalRequestError('internal', 0, 'internal error'));
@@ -174,7 +203,7 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
         return refuse(conn, new RetrievalRequestError('busy', request.requestId, `at most ${MAX_REQUESTS_IN_FLIGHT} requests in flight per connection`));
       }
       inFlight++;
-      serve(request)
+      (request.type === 'bucket' || request.type === 'epoch' ? serve(request) : pir.serve(request))
         .then(
           (response) => {
             conn.send(response);
@@ -221,6 +250,7 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
   runtime.onClose(async () => {
     closing = true;
     if (retentionTimer !== undefined) clock.clearTimer(retentionTimer);
+    pir.close();
     await ws?.close();
   });
   runtime.onClose(() => store.close());
@@ -254,6 +284,7 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
       return listener.connections;
     },
     runRetention,
+    pirStatus: () => pir.status(),
   };
 }
 

@@ -8,6 +8,8 @@
  *   messages      0x81 ‖ request id (u32) ‖ count (u32) ‖ count × (address (32) ‖ length (u32) ‖ stored ciphertext)
  *   error         0xE0 ‖ request id (u32) ‖ code (u16) ‖ length (u16) ‖ UTF-8 reason
  *
+ * The PIR requests (0x03 … 0x06) and their responses are in pir-protocol.ts.
+ *
  * And what a provider stores (docs/network.md, "What a provider stores"):
  *
  *   forward delivery  0x01 ‖ forward payload
@@ -20,8 +22,11 @@ export const ERROR = 0xe0;
 
 export const FETCH_BUCKET_BYTES = 21;
 export const FETCH_EPOCH_BYTES = 13;
-/** The largest request a provider reads; a longer message closes the WebSocket (1009). */
-export const MAX_REQUEST_BYTES = 64;
+/**
+ * The largest request a provider reads; a longer message closes the WebSocket (1009). Sized for the
+ * largest PIR message, a snapshot chunk between partner providers (pir-protocol.ts).
+ */
+export const MAX_REQUEST_BYTES = 64 * 1024;
 export const MAX_BUCKETS = 1 << 20;
 const ADDRESS_BYTES = 32;
 const SURB_ID_BYTES = 16;
@@ -47,6 +52,16 @@ export const RETRIEVAL_ERRORS = Object.freeze({
   /** The provider is closing. */
   unavailable: 9,
   internal: 10,
+  /** PIR: the snapshot id names no snapshot this provider holds (never built here, or expired). */
+  'unknown-snapshot': 11,
+  /** PIR: the DPF key does not decode, or was made for another number of rows than the snapshot's. */
+  'bad-key': 12,
+  /** PIR: the DPF key is longer than the longest key (463 bytes). */
+  'key-too-large': 13,
+  /** PIR: no partner provider in the consensus, or the snapshot could not be replicated to it; retry later. */
+  'pir-unavailable': 14,
+  /** PIR replication: an offer from no partner, a bad signature, a shape out of bounds, or data that does not hash to the id. */
+  'bad-snapshot': 15,
 });
 
 export type RetrievalErrorName = keyof typeof RETRIEVAL_ERRORS;

@@ -1,0 +1,255 @@
+/**
+ * PIR retrieval at the providers, over real WebSockets: two real providers in a whole network on a
+ * fake clock. The delivering provider builds a snapshot, replicates it to its partner, both answer
+ * DPF queries over the same snapshot id, and the decoded row carries the mail. Malformed, oversized
+ * and misdirected requests get their typed errors; forged replication is refused; a server that
+ * flips a bit of its answer is caught by the client's check.
+ */
+import * as assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { PirRetrieval } from '../../../src/client/pir-retrieval.js';
+import { fetchCurrentConsensus } from '../../../src/client/client.js';
+import { connectWebSocket } from '../../../src/node/link/websocket.js';
+import { PirLink, PirRefusal } from '../../../src/node/provider/pir-link.js';
+import {
+  encodePirChunk,
+  encodePirInfo,
+  encodePirOffer,
+  encodePirQuery,
+  pirOfferSignedBytes,
+  type PirSnapshotInfo,
+} from '../../../src/node/provider/pir-protocol.js';
+import { buildSnapshot, openRow } from '../../../src/node/provider/pir-snapshot.js';
+import { encodeFetchBucket, RETRIEVAL_ERRORS, type ProviderHandle } from '../../../src/node/provider/index.js';
+import { findNode, type ConsensusDocument, type NodeDescriptor } from '../../../src/pki/index.js';
+import { dpfGen, dpfKeyLength, pirDecode, pirQuery } from '../../../src/pir/index.js';
+import { bucketOf } from '../../../src/store/mailbox.js';
+import { crypto, flipAnswerBit, tamperingConnector, TestNetwork } from './support.js';
+
+const GENESIS = 1_900_000_000_000;
+const REFRESH_MS = 500;
+let net: TestNetwork;
+let a: ProviderHandle;
+let b: ProviderHandle;
+let doc: ConsensusDocument;
+const links: PirLink[] = [];
+
+function link(provider: ProviderHandle): PirLink {
+  const made = new PirLink({ url: provider.wsUrl, name: provider.name, timeoutMs: 5000, maxMessageBytes: 64 * 2 ** 20 });
+  links.push(made);
+  return made;
+}
+
+function address(label: string): Uint8Array {
+  return crypto.blake2b(32, new TextEncoder().encode(`pir provider test ${label}`));
+}
+
+function stored(label: string): Uint8Array {
+  const out = new Uint8Array(200);
+  out.set(crypto.blake2b(64, new TextEncoder().encode(label)), 1);
+  out[0] = 0x01;
+  return out;
+}
+
+async function info(l: PirLink, epoch: number): Promise<PirSnapshotInfo> {
+  const response = await l.request((id) => encodePirInfo(id, epoch));
+  assert.equal(response.type, 'pir-info');
+  return (response as { info: PirSnapshotInfo }).info;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof PirRefusal, String(error));
+    return error.code;
+  }
+  assert.fail('accepted');
+}
+
+function descriptor(provider: ProviderHandle): NodeDescriptor {
+  return findNode(doc, provider.nodeId)!;
+}
+
+const delivered = new Map<string, Uint8Array>();
+
+before(async () => {
+  net = await TestNetwork.start({ label: 'pirprov', retrieval: 'pir', genesisMs: GENESIS, pir: { refreshMs: REFRESH_MS } });
+  [a, b] = net.providers;
+  doc = await fetchCurrentConsensus(crypto, { url: net.authority.url, publicKeys: [net.authorityKey] }, net.clock.now());
+  for (let i = 0; i < 12; i++) {
+    const label = `user ${i % 5} mail ${i}`;
+    const ciphertext = stored(label);
+    delivered.set(label, ciphertext);
+    await a.store.deliver(address(`user ${i % 5}`), 0, ciphertext, net.clock.now());
+  }
+});
+
+after(async () => {
+  for (const l of links) l.close();
+  await net?.close();
+});
+
+describe('PIR at two real providers', () => {
+  test('pir-info builds and replicates a snapshot; both servers answer over the same id; the XOR is the row', async () => {
+    const toA = link(a);
+    const toB = link(b);
+    const snapshot = await info(toA, 0);
+    assert.ok(snapshot.rows >= 16);
+    assert.equal(a.pirStatus().built, 1);
+    assert.equal(a.pirStatus().replicated, 1, 'pushed to the partner before the answer');
+    assert.equal(b.pirStatus().received, 1);
+    assert.equal(b.pirStatus().partner, 1);
+    assert.ok(a.metrics.value('node_retrieval_requests_total', { type: 'pir-info' }) >= 1);
+    assert.ok(b.metrics.value('node_retrieval_requests_total', { type: 'pir-offer' }) >= 1);
+    // Asking again within the refresh interval gives the same snapshot, pushed once.
+    assert.deepEqual((await info(toA, 0)).snapshotId, snapshot.snapshotId);
+    assert.equal(a.pirStatus().replicated, 1);
+
+    for (let user = 0; user < 5; user++) {
+      const index = bucketOf(address(`user ${user}`), 0, snapshot.rows);
+      const { keys } = pirQuery(crypto, (n) => crypto.randomBytes(n), index, snapshot.rows);
+      const [fromA, fromB] = await Promise.all([
+        toA.request((id) => encodePirQuery(id, snapshot.snapshotId, keys[0])),
+        toB.request((id) => encodePirQuery(id, snapshot.snapshotId, keys[1])),
+      ]);
+      assert.equal(fromA.type, 'pir-answer');
+      assert.equal(fromB.type, 'pir-answer');
+      const answers = [fromA, fromB].map((r) => (r as { answer: Uint8Array }).answer);
+      assert.equal(answers[0].length, snapshot.rowBytes);
+      assert.notDeepEqual(answers[0], answers[1]);
+      const row = openRow(crypto, a.nodeId, snapshot, index, pirDecode(answers[0], answers[1]));
+      const mine = row.items.filter((item) => Buffer.from(item.address).equals(address(`user ${user}`)));
+      const expected = [...delivered].filter(([label]) => label.startsWith(`user ${user} `)).map(([, c]) => Buffer.from(c).toString('hex'));
+      assert.deepEqual(mine.map((item) => Buffer.from(item.ciphertext).toString('hex')).sort(), expected.sort());
+    }
+  });
+
+  test('a new delivery makes a new snapshot after the refresh interval; the old one stays answerable', async () => {
+    const toA = link(a);
+    const first = await info(toA, 0);
+    await a.store.deliver(address('late'), 0, stored('late mail'), net.clock.now());
+    assert.deepEqual((await info(toA, 0)).snapshotId, first.snapshotId, 'within the refresh interval');
+    net.clock.advance(REFRESH_MS);
+    const second = await info(toA, 0);
+    assert.notDeepEqual(second.snapshotId, first.snapshotId);
+    assert.equal(b.pirStatus().received, 2);
+    const index = bucketOf(address('late'), 0, second.rows);
+    const { keys } = pirQuery(crypto, (n) => crypto.randomBytes(n), index, second.rows);
+    const toB = link(b);
+    const answers = await Promise.all([toA, toB].map((l, i) => l.request((id) => encodePirQuery(id, second.snapshotId, keys[i]))));
+    const row = openRow(crypto, a.nodeId, second, index, pirDecode(...(answers.map((r) => (r as { answer: Uint8Array }).answer) as [Uint8Array, Uint8Array])));
+    assert.ok(row.items.some((item) => Buffer.from(item.ciphertext).equals(stored('late mail'))));
+    // The previous snapshot is still held by both.
+    const old = pirQuery(crypto, (n) => crypto.randomBytes(n), 0, first.rows);
+    assert.equal((await toB.request((id) => encodePirQuery(id, first.snapshotId, old.keys[1]))).type, 'pir-answer');
+    // An unchanged store makes no new snapshot, even after the interval.
+    net.clock.advance(REFRESH_MS);
+    assert.deepEqual((await info(toA, 0)).snapshotId, second.snapshotId);
+  });
+
+  test('typed errors: unknown snapshot, malformed key, key for another size, oversized key, bad requests', async () => {
+    const toA = link(a);
+    const snapshot = await info(toA, 0);
+    const errors = (code: string) => a.metrics.value('node_retrieval_errors_total', { code });
+    const before = errors('bad-key');
+    const good = pirQuery(crypto, (n) => crypto.randomBytes(n), 0, snapshot.rows).keys[0];
+    assert.equal(await refusal(toA.request((id) => encodePirQuery(id, crypto.randomBytes(32), good))), RETRIEVAL_ERRORS['unknown-snapshot']);
+    const garbage = crypto.randomBytes(dpfKeyLength(snapshot.rows));
+    assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, garbage))), RETRIEVAL_ERRORS['bad-key']);
+    const otherSize = dpfGen(crypto, (n) => crypto.randomBytes(n), 3, snapshot.rows * 4)[0];
+    assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, otherSize))), RETRIEVAL_ERRORS['bad-key']);
+    assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, new Uint8Array(464)))), RETRIEVAL_ERRORS['key-too-large']);
+    assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, new Uint8Array(20)))), RETRIEVAL_ERRORS['bad-key']);
+    assert.equal(await refusal(toA.request((id) => encodePirInfo(id, 0).subarray(0, 12))), RETRIEVAL_ERRORS.malformed);
+    assert.equal(await refusal(toA.request((id) => encodePirInfo(id, 99))), RETRIEVAL_ERRORS['epoch-not-held']);
+    assert.equal(errors('bad-key'), before + 3);
+    assert.ok(errors('unknown-snapshot') >= 1 && errors('key-too-large') >= 1);
+    // The connection survives every refusal.
+    assert.equal((await toA.request((id) => encodePirQuery(id, snapshot.snapshotId, good))).type, 'pir-answer');
+    // A request beyond the largest message still closes the WebSocket (1009).
+    const raw = await connectWebSocket(a.wsUrl, { maxMessageBytes: 1024 });
+    const closed = new Promise<number>((resolve) => raw.onClose(resolve));
+    raw.send(new Uint8Array(64 * 1024 + 1));
+    assert.equal(await closed, 1009);
+  });
+
+  test('replication is refused unless offered by the partner, signed, and hashing to the id', async () => {
+    const toB = link(b);
+    const received = (result: string) => b.metrics.registry.value('node_pir_received_total', { result });
+    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items: [{ address: address('forged'), ciphertext: stored('forged') }], capacity: 2637, sequence: 99, maxSlots: 4 });
+    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, slots: snapshot.slots, slotBytes: snapshot.slotBytes };
+    // A stranger's offer (not a provider of the consensus).
+    const strangerSeed = crypto.randomBytes(32);
+    const stranger = crypto.ed25519PublicKey(strangerSeed);
+    const strangerOffer = { ...shape, origin: stranger, signature: crypto.ed25519Sign(strangerSeed, pirOfferSignedBytes({ ...shape, origin: stranger }, b.nodeId)) };
+    assert.equal(await refusal(toB.request((id) => encodePirOffer(id, strangerOffer))), RETRIEVAL_ERRORS['bad-snapshot']);
+    assert.equal(received('not-partner'), 1);
+    // The partner's identity with a signature that does not verify.
+    const forgedOffer = { ...shape, origin: a.nodeId, signature: crypto.ed25519Sign(strangerSeed, pirOfferSignedBytes({ ...shape, origin: a.nodeId }, b.nodeId)) };
+    assert.equal(await refusal(toB.request((id) => encodePirOffer(id, forgedOffer))), RETRIEVAL_ERRORS['bad-snapshot']);
+    assert.equal(received('bad-signature'), 1);
+    // A chunk nobody offered.
+    assert.equal(await refusal(toB.request((id) => encodePirChunk(id, crypto.randomBytes(32), 0, Uint8Array.of(1)))), RETRIEVAL_ERRORS['unknown-snapshot']);
+    // A genuine offer (signed with A's key) whose data was altered on the way: refused at the end.
+    const seed = net.providerSeed(a.name);
+    const genuine = { ...shape, origin: a.nodeId, signature: crypto.ed25519Sign(seed, pirOfferSignedBytes({ ...shape, origin: a.nodeId }, b.nodeId)) };
+    const ack = await toB.request((id) => encodePirOffer(id, genuine));
+    assert.deepEqual(ack.type === 'pir-ack' && ack.complete, false);
+    const data = snapshot.data.slice();
+    data[100] ^= 1;
+    const chunks: Promise<unknown>[] = [];
+    for (let offset = 0; offset < data.length; offset += 60 * 1024) {
+      chunks.push(toB.request((id) => encodePirChunk(id, snapshot.snapshotId, offset, data.subarray(offset, Math.min(data.length, offset + 60 * 1024)))).catch((e: unknown) => e));
+    }
+    const results = await Promise.all(chunks);
+    const last = results[results.length - 1];
+    assert.ok(last instanceof PirRefusal && last.code === RETRIEVAL_ERRORS['bad-snapshot'], String(last));
+    assert.equal(received('bad-data'), 1);
+    const probe = pirQuery(crypto, (n) => crypto.randomBytes(n), 0, snapshot.rows).keys[1];
+    assert.equal(await refusal(toB.request((id) => encodePirQuery(id, snapshot.snapshotId, probe))), RETRIEVAL_ERRORS['unknown-snapshot'], 'never served');
+  });
+
+  test('a server flipping one bit of its answer is detected by the client: reported, nothing read', async () => {
+    for (const [liar, offset] of [[b, 40], [b, 1 << 20], [a, 7]] as const) {
+      let lying = true;
+      const retrieval = new PirRetrieval({
+        crypto,
+        provider: descriptor(a),
+        partner: descriptor(b),
+        timeoutMs: 5000,
+        connect: tamperingConnector(() => liar.wsUrl, flipAnswerBit(offset, 3), () => lying),
+      });
+      try {
+        const pairs = [0, 1, 2, 3].map((user) => [0, address(`user ${user}`)] as const);
+        const bad = await retrieval.fetch(pairs);
+        assert.equal(bad.queries, 4);
+        assert.equal(bad.mismatches.length, 4, `every row through ${liar.name} is refused`);
+        assert.deepEqual(bad.results, [[], [], [], []]);
+        assert.equal(bad.mismatches[0].provider, a.name);
+        assert.equal(bad.mismatches[0].partner, b.name);
+        lying = false;
+        const good = await retrieval.fetch(pairs);
+        assert.equal(good.mismatches.length, 0);
+        for (let user = 0; user < 4; user++) {
+          assert.ok(good.results[user].some((item) => Buffer.from(item.address).equals(address(`user ${user}`))));
+        }
+      } finally {
+        retrieval.close();
+      }
+    }
+  });
+
+  test('with the partner gone, pir-info is refused pir-unavailable; bucket fetches still work', async () => {
+    await a.store.deliver(address('after'), 0, stored('after partner left'), net.clock.now());
+    net.clock.advance(REFRESH_MS);
+    await b.close();
+    const toA = link(a);
+    assert.equal(await refusal(toA.request((id) => encodePirInfo(id, 0))), RETRIEVAL_ERRORS['pir-unavailable']);
+    const raw = await connectWebSocket(a.wsUrl, { maxMessageBytes: 1 << 24 });
+    const answer = new Promise<Uint8Array>((resolve) => raw.onMessage(resolve));
+    raw.send(encodeFetchBucket(77, 0, 0, 1));
+    assert.equal((await answer)[0], 0x81);
+    raw.close();
+  });
+});

@@ -1,0 +1,185 @@
+/**
+ * The provider's PIR service on its own (src/node/provider/pir-service.ts): two services, the
+ * partner behind a real WebSocket listener, an in-memory store and a fake clock. Overflowing items
+ * come in later snapshots (none is dropped, the row says how many there are); a failing store
+ * answers every waiting request with its own id; no partner means pir-unavailable.
+ */
+import * as assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { getCrypto } from '../../../src/crypto/index.js';
+import { LinkMetrics } from '../../../src/node/link/metrics.js';
+import { listenWebSocket, type WebSocketListener } from '../../../src/node/link/websocket.js';
+import { decodePirRequest, decodePirResponse, encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../../../src/node/provider/pir-protocol.js';
+import { PirService, type PirServiceDeps } from '../../../src/node/provider/pir-service.js';
+import { openRow } from '../../../src/node/provider/pir-snapshot.js';
+import { encodeErrorResponse, RETRIEVAL_ERRORS, RetrievalRequestError } from '../../../src/node/provider/protocol.js';
+import { NodeMetrics } from '../../../src/node/runtime/metrics.js';
+import type { ConsensusDocument } from '../../../src/pki/index.js';
+import { jsScanKernel, pirDecode, pirQuery } from '../../../src/pir/index.js';
+import { StoreError } from '../../../src/store/errors.js';
+import type { MailboxStore, StoredMessage } from '../../../src/store/mailbox.js';
+import { bucketOf } from '../../../src/store/mailbox.js';
+import { FakeClock } from '../authority/fake-clock.js';
+
+const crypto = getCrypto('sodium');
+const timing = { genesisMs: 1_000_000, epochMs: 60_000 };
+const clock = new FakeClock(timing.genesisMs + 1000);
+const listeners: WebSocketListener[] = [];
+
+class MemoryStore implements MailboxStore {
+  readonly maxCiphertextBytes = 4096;
+  readonly messages: (StoredMessage & { epoch: number })[] = [];
+  failing = false;
+  fetches = 0;
+  async deliver(address: Uint8Array, epoch: number, ciphertext: Uint8Array): Promise<void> {
+    this.messages.push({ id: this.messages.length + 1, address, ciphertext, epoch });
+  }
+  async fetchBucket(): Promise<StoredMessage[]> {
+    return [];
+  }
+  async fetchEpoch(epoch: number): Promise<StoredMessage[]> {
+    this.fetches++;
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.failing) throw new StoreError('io', 'disk gone');
+    return this.messages.filter((m) => m.epoch === epoch);
+  }
+  async deleteBefore(): Promise<number> {
+    return 0;
+  }
+  async stats() {
+    return { messages: this.messages.length, bytes: 0, epochs: 1 };
+  }
+  async close(): Promise<void> {}
+}
+
+function seed(label: string): Uint8Array {
+  return crypto.blake2b(32, new TextEncoder().encode(`pir service test ${label}`));
+}
+
+function makeService(label: string, store: MailboxStore, doc: () => ConsensusDocument | undefined, options = {}): PirService {
+  const identitySeed = seed(label);
+  const deps: PirServiceDeps = {
+    crypto, clock, timing, identitySeed, store,
+    nodeId: crypto.ed25519PublicKey(identitySeed),
+    capacity: 300,
+    maxResponseBytes: 1 << 20,
+    consensus: { held: () => (doc() === undefined ? [] : [doc()!]), active: doc },
+    metrics: new NodeMetrics(new LinkMetrics()),
+    log: () => undefined,
+    checkEpoch: () => undefined,
+    storeFailed: (error) => (error instanceof StoreError && error.kind === 'io' ? 'store-io' : 'internal'),
+    storeRecovered: () => undefined,
+  };
+  return new PirService(deps, { kernel: jsScanKernel, refreshMs: 1000, ...options });
+}
+
+/** Serves a PirService on a real WebSocket, as the provider does. */
+async function serveOverWebSocket(service: PirService): Promise<string> {
+  const listener = await listenWebSocket({
+    maxMessageBytes: 64 * 1024,
+    onConnection: (conn) =>
+      conn.onMessage((bytes) => {
+        let requestId = 0;
+        Promise.resolve()
+          .then(() => {
+            const request = decodePirRequest(bytes);
+            requestId = request.requestId;
+            return service.serve(request);
+          })
+          .then(
+            (response) => conn.send(response),
+            (error: unknown) => {
+              if (error instanceof RetrievalRequestError) conn.send(encodeErrorResponse(error.requestId, RETRIEVAL_ERRORS[error.code], error.message));
+              else conn.send(encodeErrorResponse(requestId, RETRIEVAL_ERRORS.internal, String(error)));
+            },
+          );
+      }),
+  });
+  listeners.push(listener);
+  return `127.0.0.1:${listener.port}`;
+}
+
+function provider(label: string, ws: string) {
+  return { nodeId: crypto.ed25519PublicKey(seed(label)), name: label, layer: 4, addresses: { link: 'x:1', ws } };
+}
+
+function docOf(...nodes: ReturnType<typeof provider>[]): ConsensusDocument {
+  const sorted = [...nodes].sort((x, y) => Buffer.compare(x.nodeId, y.nodeId));
+  return { nodes: sorted } as unknown as ConsensusDocument;
+}
+
+async function info(service: PirService, requestId: number, epoch = 0): Promise<PirSnapshotInfo> {
+  const response = decodePirResponse(await service.serve(decodePirRequest(encodePirInfo(requestId, epoch))));
+  assert.equal(response.type, 'pir-info');
+  return (response as { info: PirSnapshotInfo }).info;
+}
+
+async function answer(service: PirService, snapshotId: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
+  const response = decodePirResponse(await service.serve(decodePirRequest(encodePirQuery(1, snapshotId, key))));
+  assert.equal(response.type, 'pir-answer');
+  return (response as { answer: Uint8Array }).answer;
+}
+
+after(async () => {
+  for (const listener of listeners) await listener.close();
+});
+
+describe('PIR service', () => {
+  test('overflow: a flooded bucket turns its window with each snapshot; the client sees them all and learns how many', async () => {
+    const storeA = new MemoryStore();
+    let doc: ConsensusDocument | undefined;
+    const a = makeService('a', storeA, () => doc, { maxSlots: 3 });
+    const b = makeService('b', new MemoryStore(), () => doc);
+    doc = docOf(provider('a', '127.0.0.1:1'), provider('b', await serveOverWebSocket(b)));
+    const hot = crypto.blake2b(32, Uint8Array.of(7));
+    for (let i = 0; i < 8; i++) await storeA.deliver(hot, 0, Uint8Array.of(0x01, i, ...new Uint8Array(50)));
+    await storeA.deliver(crypto.blake2b(32, Uint8Array.of(8)), 0, Uint8Array.of(0x01, 99));
+    const seen = new Set<number>();
+    const ids = new Set<string>();
+    for (let round = 0; round < 3; round++) {
+      const snapshot = await info(a, 10 + round);
+      ids.add(Buffer.from(snapshot.snapshotId).toString('hex'));
+      assert.equal(snapshot.slots, 3);
+      const index = bucketOf(hot, 0, snapshot.rows);
+      const { keys } = pirQuery(crypto, (n) => crypto.randomBytes(n), index, snapshot.rows);
+      const row = openRow(crypto, crypto.ed25519PublicKey(seed('a')), snapshot, index, pirDecode(await answer(a, snapshot.snapshotId, keys[0]), await answer(b, snapshot.snapshotId, keys[1])));
+      assert.equal(row.total, 8, 'the row says how many the bucket holds');
+      assert.equal(row.items.length, 3);
+      for (const item of row.items) seen.add(item.ciphertext[1]);
+      clock.advance(1000); // the refresh interval: an overflowing epoch is rebuilt even with no new mail
+    }
+    assert.equal(ids.size, 3, 'three snapshots');
+    assert.deepEqual([...seen].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7], 'no item dropped');
+    assert.equal(a.status().replicated, 3);
+    assert.equal(b.status().received, 3);
+    a.close();
+    b.close();
+  });
+
+  test('concurrent pir-info requests share one build; a store failure answers each with its own id', async () => {
+    const store = new MemoryStore();
+    store.failing = true;
+    const doc = docOf(provider('c', '127.0.0.1:1'), provider('d', '127.0.0.1:2'));
+    const c = makeService('c', store, () => doc);
+    const results = await Promise.allSettled([21, 22, 23].map((id) => c.serve(decodePirRequest(encodePirInfo(id, 0)))));
+    assert.equal(store.fetches, 1, 'one read for all three');
+    assert.deepEqual(
+      results.map((r) => (r.status === 'rejected' && r.reason instanceof RetrievalRequestError ? [r.reason.code, r.reason.requestId] : r.status)),
+      [['store-io', 21], ['store-io', 22], ['store-io', 23]],
+    );
+    c.close();
+  });
+
+  test('no partner in the consensus (a single provider, or none yet): pir-unavailable', async () => {
+    const lonely = makeService('e', new MemoryStore(), () => docOf(provider('e', '127.0.0.1:1')));
+    await assert.rejects(lonely.serve(decodePirRequest(encodePirInfo(31, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable' && e.requestId === 31);
+    const early = makeService('f', new MemoryStore(), () => undefined);
+    await assert.rejects(early.serve(decodePirRequest(encodePirInfo(32, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
+    // Unreachable partner: refused too, and a later request tries again.
+    const doc = docOf(provider('g', '127.0.0.1:1'), provider('h', '127.0.0.1:9'));
+    const cut = makeService('g', new MemoryStore(), () => doc, { requestTimeoutMs: 500 });
+    await assert.rejects(cut.serve(decodePirRequest(encodePirInfo(33, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
+    await assert.rejects(cut.serve(decodePirRequest(encodePirInfo(34, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable' && e.requestId === 34);
+    for (const s of [lonely, early, cut]) s.close();
+  });
+});
