@@ -2,3 +2,5 @@ export * from './errors.js';
 export * from './mailbox.js';
 export * from './migrations.js';
 export * from './sqlite.js';
+export * from './postgres.js';
+export * from './postgres-migrations.js';
