@@ -10,6 +10,7 @@
 import { epochEnd } from '../../pki/index.js';
 import { StoreError } from '../../store/errors.js';
 import type { MailboxStore } from '../../store/mailbox.js';
+import { PostgresMailboxStore } from '../../store/postgres.js';
 import { SqliteMailboxStore } from '../../store/sqlite.js';
 import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../link/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
@@ -86,14 +87,17 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
   const geometry = runtime.sphinx.geometry;
   let store: MailboxStore;
   try {
+    // The larger of the two stored kinds: 0x02 ‖ SURB ID ‖ the whole reply payload.
+    const maxCiphertextBytes = 1 + 16 + geometry.payloadLength;
     store =
       deps.store ??
-      (await SqliteMailboxStore.open({
-        path: storeOptions.path,
-        // The larger of the two stored kinds: 0x02 ‖ SURB ID ‖ the whole reply payload.
-        maxCiphertextBytes: 1 + 16 + geometry.payloadLength,
-        ...(storeOptions.maxDatabaseBytes === undefined ? {} : { maxDatabaseBytes: storeOptions.maxDatabaseBytes }),
-      }));
+      (storeOptions.postgres !== undefined
+        ? await PostgresMailboxStore.open({ ...storeOptions.postgres, maxCiphertextBytes })
+        : await SqliteMailboxStore.open({
+            path: storeOptions.path,
+            maxCiphertextBytes,
+            ...(storeOptions.maxDatabaseBytes === undefined ? {} : { maxDatabaseBytes: storeOptions.maxDatabaseBytes }),
+          }));
   } catch (error) {
     await runtime.close();
     throw error;

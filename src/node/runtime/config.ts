@@ -27,6 +27,8 @@ export interface ProviderStoreOptions {
   readonly maxDatabaseBytes?: number;
   /** Messages received longer ago than this are deleted. Default 24 h; at least 2 epochs. */
   readonly retentionMs: number;
+  /** Keep the mailbox in PostgreSQL instead of SQLite (docs/mailbox.md). */
+  readonly postgres?: { readonly url: string; readonly schema?: string };
 }
 
 export interface NodeConfig {
@@ -107,7 +109,7 @@ const TOP_LEVEL_KEYS = [
   'maxClients', 'store', 'maxResponseBytes',
 ];
 const LINK_KEYS = ['keepaliveMs', 'idleTimeoutMs', 'handshakeTimeoutMs', 'maxConnections', 'maxQueuedPackets', 'reconnectInitialMs', 'reconnectMaxMs'];
-const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs'];
+const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs', 'postgres'];
 const GEOMETRY_KEYS = ['hops', 'userForwardPayloadLength', 'withSurb'];
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
@@ -354,8 +356,20 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     const path = given.path ?? (dataDir === '' ? '' : `${dataDir.replace(/[\\/]+$/, '')}/mailbox.sqlite`);
     if (typeof path !== 'string') report('store.path', 'store.path must be a string');
     const maxDatabaseBytes = given.maxDatabaseBytes === undefined ? undefined : integer(given, 'maxDatabaseBytes', 'store.maxDatabaseBytes', undefined);
+    let postgres: ProviderStoreOptions['postgres'];
+    if (given.postgres !== undefined) {
+      const pgGiven = given.postgres;
+      if (!isObject(pgGiven) || typeof pgGiven.url !== 'string' || !/^postgres(ql)?:\/\//.test(pgGiven.url)) {
+        report('store.postgres', 'store.postgres must be { "url": "postgres://…", "schema"?: "name" }');
+      } else if (pgGiven.schema !== undefined && (typeof pgGiven.schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(pgGiven.schema))) {
+        report('store.postgres.schema', 'store.postgres.schema must be 1 to 63 of a-z, 0-9 and _');
+      } else {
+        postgres = { url: pgGiven.url, ...(typeof pgGiven.schema === 'string' ? { schema: pgGiven.schema } : {}) };
+      }
+    }
     store = {
       path: typeof path === 'string' ? path : '',
+      ...(postgres === undefined ? {} : { postgres }),
       ...(maxDatabaseBytes === undefined ? {} : { maxDatabaseBytes }),
       retentionMs: integer(given, 'retentionMs', 'store.retentionMs', Math.max(NODE_DEFAULTS.retentionMs, epochKnown ? 2 * epochMs : 0)),
     };

@@ -107,6 +107,10 @@ describe('node configuration', () => {
     assert.equal(provider.layer, 4);
     assert.deepEqual(provider.store, { path: '/var/lib/p/mailbox.sqlite', retentionMs: 24 * 3600 * 1000 });
     assert.equal(provider.maxResponseBytes, 8 * 1024 * 1024);
+    const onPostgres = validateNodeConfig(minimal({ role: 'provider', layer: undefined, store: { postgres: { url: 'postgres://umbra@db:5432/umbra', schema: 'mail' } } }));
+    assert.deepEqual(onPostgres.store?.postgres, { url: 'postgres://umbra@db:5432/umbra', schema: 'mail' });
+    assert.throws(() => validateNodeConfig(minimal({ role: 'provider', layer: undefined, store: { postgres: { url: 'mysql://x' } } })), /store\.postgres/);
+    assert.throws(() => validateNodeConfig(minimal({ role: 'provider', layer: undefined, store: { postgres: { url: 'postgres://x', schema: 'Bad-Name' } } })), /schema/);
   });
 
   test('takes seeds and keys as hex or base64url', () => {
