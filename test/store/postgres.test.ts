@@ -108,7 +108,27 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
+/**
+ * Schemas left by runs on this machine that were killed before their end (their process is gone).
+ * Only for a server on loopback, where every run is this machine's.
+ */
+async function dropAbandonedSchemas(): Promise<void> {
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(URL_UNDER_TEST).hostname)) return;
+  const schemas = await query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname ~ '^umbra_test_[0-9]+_'");
+  for (const { nspname } of schemas) {
+    const pid = Number(/^umbra_test_(\d+)_/.exec(nspname)![1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      alive = (error as { code?: string }).code === 'EPERM';
+    }
+    if (!alive) await dropSchema(nspname);
+  }
+}
+
 const skip = await unreachable();
+if (skip === undefined) await dropAbandonedSchemas();
 
 if (skip !== undefined) {
   test('PostgresMailboxStore', { skip }, () => {});
