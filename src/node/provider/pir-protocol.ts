@@ -22,7 +22,7 @@
  */
 import { MAX_KEY_BYTES } from '../../pir/index.js';
 import { pathLayers, PROVIDER_LAYER, sameBytes, type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js';
-import { RetrievalRequestError } from './protocol.js';
+import { checkEpoch, checkU32, RetrievalRequestError, view } from './protocol.js';
 
 export const PIR_INFO = 0x03;
 export const PIR_QUERY = 0x04;
@@ -84,18 +84,6 @@ export type PirResponse =
   | { readonly type: 'pir-answer'; readonly requestId: number; readonly answer: Uint8Array }
   | { readonly type: 'pir-ack'; readonly requestId: number; readonly complete: boolean }
   | { readonly type: 'error'; readonly requestId: number; readonly code: number; readonly reason: string };
-
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function checkU32(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`${what} must be a u32`);
-}
-
-function checkEpoch(epoch: number): void {
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError('epoch must be a non-negative safe integer');
-}
 
 function checkBytes(bytes: Uint8Array, length: number, what: string): void {
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new RangeError(`${what} must be ${length} bytes`);

@@ -86,15 +86,16 @@ export class RetrievalRequestError extends Error {
   }
 }
 
-function view(bytes: Uint8Array): DataView {
+// Field helpers shared by every retrieval message (this file's and pir-protocol.ts's).
+export function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function checkU32(value: number, what: string): void {
+export function checkU32(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`${what} must be a u32`);
 }
 
-function checkEpoch(epoch: number): void {
+export function checkEpoch(epoch: number): void {
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError('epoch must be a non-negative safe integer');
 }
 
