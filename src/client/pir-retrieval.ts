@@ -1,7 +1,7 @@
 import type { Crypto } from '../crypto/types.js';
 import { PirLink, PirRefusal, type WebSocketConnector } from '../node/provider/pir-link.js';
 import { encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../node/provider/pir-protocol.js';
-import { openRow, PirRowError, shapeProblem } from '../node/provider/pir-snapshot.js';
+import { openRow, PirRowError, shapeProblem } from '../pir/snapshot.js';
 import { RETRIEVAL_ERRORS } from '../node/provider/protocol.js';
 import { hexOf, type NodeDescriptor } from '../pki/index.js';
 import { pirDecode, pirQuery } from '../pir/index.js';
@@ -14,7 +14,7 @@ import { wsUrl } from './routes.js';
  * one pir-info per epoch at the own provider, then for every (epoch, address) pair one DPF query:
  * key 0 to the own provider, key 1 to its partner (the next provider of the consensus in node-ID
  * order), both over the same snapshot id. The XOR of the two answers is the row of the address's
- * bucket; it is accepted only when its Merkle path leads to the snapshot id (pir-snapshot.ts), so a
+ * bucket; it is accepted only when its Merkle path leads to the snapshot id (src/pir/snapshot.ts), so a
  * wrong answer from either server is detected, reported and never read as mail.
  */
 export interface PirRetrievalOptions {

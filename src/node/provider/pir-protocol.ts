@@ -21,6 +21,9 @@
  * its partner with pir-offer (signed by P's identity key) and pir-chunk before it answers pir-info.
  */
 import { MAX_KEY_BYTES } from '../../pir/index.js';
+import type { PirSnapshotInfo, SnapshotShape } from '../../pir/snapshot.js';
+
+export type { PirSnapshotInfo, SnapshotShape } from '../../pir/snapshot.js';
 import { pathLayers, PROVIDER_LAYER, sameBytes, type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js';
 import { checkEpoch, checkU32, RetrievalRequestError, view } from './protocol.js';
 
@@ -51,20 +54,7 @@ export const PIR_ACK_BYTES = 6;
 /** Domain separation of the offer signature (ASCII). */
 export const PIR_OFFER_LABEL = new TextEncoder().encode('umbra/pir-offer/v1');
 
-/** What names a snapshot's layout (pir-snapshot.ts): epoch, rows (buckets), slots per row, bytes per slot. */
-export interface SnapshotShape {
-  readonly epoch: number;
-  readonly rows: number;
-  readonly slots: number;
-  readonly slotBytes: number;
-}
-
-/** What pir-info answers: the snapshot to query for that epoch. */
-export interface PirSnapshotInfo extends SnapshotShape {
-  readonly snapshotId: Uint8Array;
-  readonly rowBytes: number;
-}
-
+/** A snapshot offered to the partner provider for replication. */
 export interface PirOffer extends SnapshotShape {
   readonly snapshotId: Uint8Array;
   /** The node ID (Ed25519 identity public key) of the provider that built the snapshot. */

@@ -1,7 +1,7 @@
 /**
  * The provider's PIR service (docs/pir.md, "Mailbox retrieval"; docs/network.md, "Client
  * protocols"): per epoch, a snapshot of the stored ciphertexts laid out as a PIR database
- * (pir-snapshot.ts), replicated to the partner provider before it is announced, and answers to DPF
+ * (src/pir/snapshot.ts), replicated to the partner provider before it is announced, and answers to DPF
  * queries over any snapshot held, its own or its partner's.
  *
  * - pir-info(epoch): the newest snapshot of the epoch. A snapshot is rebuilt when it is at least
@@ -39,7 +39,7 @@ import {
   type PirOffer,
   type PirRequest,
 } from './pir-protocol.js';
-import { buildSnapshot, rowBytesOf, shapeProblem, snapshotRoot, slotBytesFor, ROW_HEADER_BYTES, HASH_BYTES, MAX_PIR_ROWS, type Snapshot } from './pir-snapshot.js';
+import { buildSnapshot, rowBytesOf, shapeProblem, snapshotRoot, slotBytesFor, ROW_HEADER_BYTES, HASH_BYTES, MAX_PIR_ROWS, type Snapshot } from '../../pir/snapshot.js';
 import { RetrievalRequestError, type RetrievalErrorName } from './protocol.js';
 
 export interface PirServiceOptions {

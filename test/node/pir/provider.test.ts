@@ -19,7 +19,7 @@ import {
   pirOfferSignedBytes,
   type PirSnapshotInfo,
 } from '../../../src/node/provider/pir-protocol.js';
-import { buildSnapshot, openRow } from '../../../src/node/provider/pir-snapshot.js';
+import { buildSnapshot, openRow } from '../../../src/pir/snapshot.js';
 import { encodeFetchBucket, RETRIEVAL_ERRORS, type ProviderHandle } from '../../../src/node/provider/index.js';
 import { findNode, type ConsensusDocument, type NodeDescriptor } from '../../../src/pki/index.js';
 import { dpfGen, dpfKeyLength, pirDecode, pirQuery } from '../../../src/pir/index.js';

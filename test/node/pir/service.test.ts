@@ -11,7 +11,7 @@ import { LinkMetrics } from '../../../src/node/link/metrics.js';
 import { listenWebSocket, type WebSocketListener } from '../../../src/node/link/websocket.js';
 import { decodePirRequest, decodePirResponse, encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../../../src/node/provider/pir-protocol.js';
 import { PirService, type PirServiceDeps } from '../../../src/node/provider/pir-service.js';
-import { openRow } from '../../../src/node/provider/pir-snapshot.js';
+import { openRow } from '../../../src/pir/snapshot.js';
 import { encodeErrorResponse, RETRIEVAL_ERRORS, RetrievalRequestError } from '../../../src/node/provider/protocol.js';
 import { NodeMetrics } from '../../../src/node/runtime/metrics.js';
 import type { ConsensusDocument } from '../../../src/pki/index.js';

@@ -1,5 +1,5 @@
 /**
- * The PIR snapshot layout (src/node/provider/pir-snapshot.ts) and the PIR messages
+ * The PIR snapshot layout (src/pir/snapshot.ts) and the PIR messages
  * (pir-protocol.ts): placement by bucketOf, the Merkle path in every row, overflow windows that
  * never drop an item, row growth, tamper detection, and the wire codec.
  */
@@ -31,7 +31,7 @@ import {
   snapshotRoot,
   type Snapshot,
   type SnapshotItem,
-} from '../../../src/node/provider/pir-snapshot.js';
+} from '../../../src/pir/snapshot.js';
 import { RetrievalRequestError } from '../../../src/node/provider/protocol.js';
 import { jsScanKernel, MAX_KEY_BYTES, pirAnswer, pirDecode, pirQuery } from '../../../src/pir/index.js';
 import { bucketHash, bucketOf } from '../../../src/store/mailbox.js';

@@ -24,9 +24,23 @@
  * the client how many it did not get. Nothing is dropped: while a bucket's content is unchanged,
  * every item appears in one of any ⌈total / slots⌉ consecutive snapshots.
  */
-import type { Crypto } from '../../crypto/types.js';
-import { bucketHash } from '../../store/mailbox.js';
-import type { PirSnapshotInfo, SnapshotShape } from './pir-protocol.js';
+import type { Crypto } from '../crypto/types.js';
+import { bucketHash } from '../store/mailbox.js';
+
+
+/** What names a snapshot's layout: epoch, rows (buckets), slots per row, bytes per slot. */
+export interface SnapshotShape {
+  readonly epoch: number;
+  readonly rows: number;
+  readonly slots: number;
+  readonly slotBytes: number;
+}
+
+/** What pir-info answers: the snapshot to query for that epoch. */
+export interface PirSnapshotInfo extends SnapshotShape {
+  readonly snapshotId: Uint8Array;
+  readonly rowBytes: number;
+}
 
 export const ROW_VERSION = 1;
 export const ROW_HEADER_BYTES = 16;
