@@ -2,7 +2,7 @@
  * The client agent (floor 3, docs/client.md): keystore, contacts, local mail store, the running
  * agent (Poisson traffic, sending with ACKs and resends, mailbox polls). What `umbra client …` calls.
  */
-export { startClient, type AgentStatus, type ClientAgent, type ClientEvent, type PollReport, type SendRequest, type SendResult, type StartOptions } from './agent.js';
+export { startClient, type AgentStatus, type ClientAgent, type ClientEvent, type PollReport, type SendRequest, type SendResult, type StartOptions } from './agent/index.js';
 export {
   fetchCurrentConsensus,
   initClient,

@@ -1,0 +1,181 @@
+import type { ConsensusDocument } from '../../pki/index.js';
+import { ClientCore, LocalClient } from '../client.js';
+import { systemClientClock, type ClientClock } from '../clock.js';
+import { ClientError, describeError } from '../errors.js';
+import { sealMail } from './compose.js';
+import { GatewayLinks } from './gateways.js';
+import { Inbox } from './inbox.js';
+import { LoopTracker } from './loops.js';
+import { NetworkView } from './network-view.js';
+import { Outbox } from './outbox.js';
+import { PacketFactory } from './packets.js';
+import { Poller } from './poller.js';
+import { ReplyQueue } from './replies.js';
+import { retrievalFor, type MailboxRetrieval } from './retrieval.js';
+import { SendStream } from './send-stream.js';
+import { agentStatus } from './status.js';
+import type { AgentStatus, ClientAgent, Emit, PollReport, SendRequest, SendResult, StartOptions } from './types.js';
+
+/**
+ * The running client agent (docs/client.md; docs/mail-path.md walks one mail through it). It
+ * composes its parts and hands each new consensus to them:
+ *   network-view  the consensus, Sphinx and the own provider     gateways  the links to gateways
+ *   send-stream   Poisson send, loop and drop streams             packets   fragment, cover, loop packets
+ *   outbox        sent mail until its ACK, resends                replies   ACKs/NACKs back through SURBs
+ *   poller        mailbox polls and what follows them             inbox     fragments into mails
+ *   retrieval     how a poll reads the mailbox (pir, bucket, download)       loops     loops in flight
+ */
+class Agent extends LocalClient implements ClientAgent {
+  private readonly clock: ClientClock;
+  private readonly emit: Emit;
+  private readonly view: NetworkView;
+  private readonly gateways: GatewayLinks;
+  private readonly replies: ReplyQueue;
+  private readonly outbox: Outbox;
+  private readonly loops: LoopTracker;
+  private readonly incoming: Inbox;
+  private readonly stream: SendStream;
+  private readonly poller: Poller;
+  private retrieval!: MailboxRetrieval;
+  private drainWaiters: (() => void)[] = [];
+  private closing = false;
+
+  constructor(core: ClientCore, private readonly options: StartOptions) {
+    super(core);
+    this.clock = options.clock ?? systemClientClock;
+    const onEvent = options.onEvent;
+    this.emit = (event) => {
+      try {
+        onEvent?.(event);
+      } catch {
+        // a listener's failure is not the agent's
+      }
+    };
+    const timeoutMs = this.timeoutMs;
+    this.view = new NetworkView(core, this.clock);
+    this.gateways = new GatewayLinks(this.clock, core.random, timeoutMs, this.emit);
+    const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.mailboxSecret);
+    this.replies = new ReplyQueue(this.view, this.gateways);
+    this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());
+    this.loops = new LoopTracker(this.emit);
+    this.incoming = new Inbox(core, this.view, this.replies, this.emit);
+    const parts = { replies: this.replies, outbox: this.outbox, loops: this.loops, inbox: this.incoming };
+    this.stream = new SendStream(this.clock, core.random, this.view, this.gateways, packets, parts, this.emit, () => this.wakeIfDrained());
+    this.poller = new Poller(core, this.clock, this.view, () => this.retrieval, parts, () => this.refreshConsensus(), this.emit);
+  }
+
+  private get timeoutMs(): number {
+    return this.options.requestTimeoutMs ?? 10_000;
+  }
+
+  async start(): Promise<void> {
+    this.applyConsensus(await this.view.fetch(this.view.now()), true);
+    this.outbox.restore(this.view.now());
+    await this.gateways.main.ensure();
+    this.stream.schedule();
+    await this.poll(); // once right after start (a failed fetch is reported, not thrown)
+    this.poller.schedule();
+  }
+
+  private applyConsensus(doc: ConsensusDocument, first: boolean): void {
+    const problem = this.view.adopt(doc, first);
+    if (problem !== undefined) {
+      this.emit({ type: 'error', where: 'consensus', message: problem });
+      return;
+    }
+    this.retrieval = retrievalFor(doc, this.view.ownProvider, first ? undefined : this.retrieval, {
+      crypto: this.core.crypto,
+      timeoutMs: this.timeoutMs,
+      buckets: this.settings.buckets,
+      maxCiphertextBytes: this.view.sphinx.geometry.packetLength + 1,
+      ...(this.options.connectWebSocket === undefined ? {} : { connect: this.options.connectWebSocket }),
+    });
+    this.gateways.onConsensus(this.view.network, first);
+    this.stream.onConsensus(doc.traffic, first);
+    this.emit({ type: 'consensus', epoch: doc.epoch });
+  }
+
+  /** Fetches a newer consensus when the current one is for an earlier epoch. */
+  private async refreshConsensus(): Promise<void> {
+    const now = this.view.now();
+    if (!this.view.stale(now)) return;
+    try {
+      const doc = await this.view.fetch(now);
+      if (this.closing || doc.epoch <= this.view.doc.epoch) return;
+      this.applyConsensus(doc, false);
+    } catch (error) {
+      this.emit({ type: 'error', where: 'consensus', message: describeError(error) });
+    }
+  }
+
+  send(request: SendRequest): SendResult {
+    this.live();
+    const now = this.view.now();
+    const sealed = sealMail(this.core, this.core.random, this.view.doc, request, now);
+    // The ratchet stepped: the keystore is written before anything of the message can leave.
+    this.core.persist();
+    return this.outbox.add(sealed, now);
+  }
+
+  poll(): Promise<PollReport> {
+    this.live();
+    return this.poller.poll();
+  }
+
+  status(): AgentStatus {
+    const { view, gateways, retrieval, stream, outbox, replies, loops, poller } = this;
+    return agentStatus({ view, gateways, retrieval, stream, outbox, replies, loops, poller, inbox: this.inbox() });
+  }
+
+  drained(): Promise<void> {
+    if (this.closing || this.queueLength() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private queueLength(): number {
+    return this.replies.length + this.outbox.length;
+  }
+
+  private wakeIfDrained(): void {
+    if (this.queueLength() > 0) return;
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private live(): void {
+    if (this.closing || this.core.isClosed) throw new ClientError('closed', 'the client agent is closed');
+  }
+
+  override async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.stream.close();
+    this.retrieval?.close();
+    await this.poller.close();
+    this.gateways.close();
+    this.wakeAll();
+    this.core.close();
+  }
+}
+
+/**
+ * Opens the client directory and runs the agent: fetches and verifies the consensus ('no-consensus'),
+ * finds the user's provider ('no-provider'), connects to a gateway, starts the traffic streams and
+ * the poll schedule (and polls once at once), and resends what was waiting at the last close.
+ */
+export async function startClient(dir: string, passphrase: string, options: StartOptions = {}): Promise<ClientAgent> {
+  const core = await ClientCore.open(dir, passphrase, options);
+  const agent = new Agent(core, options);
+  try {
+    await agent.start();
+  } catch (error) {
+    await agent.close().catch(() => undefined);
+    throw error;
+  }
+  return agent;
+}

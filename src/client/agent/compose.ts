@@ -1,0 +1,50 @@
+import type { RandomSource } from '../../crypto/seeded-random.js';
+import { E2eError } from '../../e2e/errors.js';
+import type { Contact, Outgoing } from '../../e2e/mail-endpoint.js';
+import { hexOf, type ConsensusDocument } from '../../pki/index.js';
+import { resolveContact, type ClientCore } from '../client.js';
+import { ClientError } from '../errors.js';
+import { buildMail, SYNTHETIC_DOMAIN, syntheticAddress } from '../mail-format.js';
+import { providerForServers } from '../routes.js';
+import type { SendRequest } from './types.js';
+
+export interface SealedMail {
+  readonly contact: Contact;
+  /** The RFC 5322 bytes, kept in the Sent folder. */
+  readonly mail: Uint8Array;
+  /** The sealed fragments and what resends need. */
+  readonly outgoing: Outgoing;
+}
+
+/**
+ * Turns a send request into a sealed message (docs/client.md, "Sending"): resolves the recipient,
+ * checks that one of its servers is a provider of the network, builds the RFC 5322 mail (every
+ * header inside the encryption) and seals it for the recipient's session. The ratchet stepped: the
+ * caller persists the endpoint before anything of the message can leave.
+ */
+export function sealMail(core: ClientCore, random: RandomSource, doc: ConsensusDocument, request: SendRequest, now: number): SealedMail {
+  if (typeof request !== 'object' || request === null) throw new ClientError('bad-options', 'send needs { to, subject, body }');
+  const contact = resolveContact(core.endpoint.contactList(), String(request.to ?? ''));
+  if (providerForServers(doc, contact.card.servers) === undefined) {
+    throw new ClientError('no-provider', `none of ${contact.card.name}'s servers (${contact.card.servers.join(', ') || 'none'}) is a provider of the current network`);
+  }
+  const own = core.endpoint.card;
+  const mail = buildMail({
+    from: { name: own.name, address: syntheticAddress(own.name) },
+    to: [{ name: contact.card.name, address: syntheticAddress(contact.card.name) }],
+    subject: String(request.subject ?? ''),
+    body: String(request.body ?? ''),
+    attachments: request.attachments ?? [],
+    dateMs: now,
+    messageId: `${hexOf(random(16))}@${SYNTHETIC_DOMAIN}`,
+    boundary: `umbra-${hexOf(random(12))}`,
+  });
+  try {
+    return { contact, mail, outgoing: core.endpoint.seal(contact.card, mail) };
+  } catch (error) {
+    if (error instanceof E2eError && (error.code === 'too-large' || error.code === 'limit-exceeded')) {
+      throw new ClientError('too-large', `the mail is too large to send (${mail.length} bytes)`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,119 @@
+import { concatBytes } from '../../codec/bytes.js';
+import { E2eError } from '../../e2e/errors.js';
+import { openFragment } from '../../e2e/fragment.js';
+import { hexOf } from '../../pki/index.js';
+import { PartialMessages } from '../../traffic/nack-policy.js';
+import type { ClientCore } from '../client.js';
+import { parseMail } from '../mail-format.js';
+import type { StoredItem } from '../provider-protocol.js';
+import type { NetworkView } from './network-view.js';
+import type { ReplyQueue } from './replies.js';
+import type { Emit } from './types.js';
+
+const MAX_PROCESSED_PER_EPOCH = 65_536;
+
+/**
+ * Mail arriving (docs/client.md, "Receiving"): each fragment found in the mailbox is opened, fed
+ * to reassembly, and a complete message goes into the mail store and is acknowledged through the
+ * SURB its fragment carried. Stalled partial messages are NACKed (src/traffic/nack-policy.ts).
+ */
+export class Inbox {
+  private readonly partial = new PartialMessages<Uint8Array>();
+  /** Digests of the stored items already handled, per epoch (a re-fetch skips them). */
+  private readonly processed = new Map<number, Set<string>>();
+  /** The poll in which each message was last ACKed: once per poll. */
+  private readonly ackedInPoll = new Map<string, number>();
+
+  constructor(
+    private readonly core: ClientCore,
+    private readonly view: NetworkView,
+    private readonly replies: ReplyQueue,
+    private readonly emit: Emit,
+  ) {}
+
+  /** True the first time a stored ciphertext is seen in an epoch. */
+  firstSight(epoch: number, item: StoredItem): boolean {
+    const digest = hexOf(this.core.crypto.blake2b(16, concatBytes(item.address, item.ciphertext)));
+    let seen = this.processed.get(epoch);
+    if (seen === undefined) {
+      seen = new Set();
+      this.processed.set(epoch, seen);
+    }
+    if (seen.has(digest)) return false;
+    seen.add(digest);
+    if (seen.size > MAX_PROCESSED_PER_EPOCH) seen.delete(seen.values().next().value as string);
+    return true;
+  }
+
+  /** A forward payload from the mailbox (fetched for `epoch` in poll `poll`): 'received' when it completed a mail. */
+  receive(payload: Uint8Array, epoch: number, now: number, poll: number): 'received' | 'other' {
+    const { sphinx } = this.view;
+    if (payload.length !== sphinx.geometry.forwardPayloadLength) return 'other';
+    const { surb, message } = sphinx.splitForwardPayload(payload);
+    if (surb === undefined) return 'other';
+    const endpoint = this.core.endpoint;
+    let messageId: Uint8Array;
+    try {
+      messageId = openFragment(this.core.crypto, endpoint.params, endpoint.identity.x25519Secret, endpoint.identity.x25519Public, message).messageId;
+    } catch (error) {
+      if (error instanceof E2eError) return 'other'; // not for this user, or damaged
+      throw error;
+    }
+    const key = hexOf(messageId);
+    if (this.core.store.hasInbox(messageId)) {
+      // A copy of a message we have: its ACK was lost or is late; answer once per poll.
+      this.ackOnce(key, messageId, surb, poll);
+      return 'other';
+    }
+    let delivery;
+    try {
+      delivery = endpoint.receive(message, now);
+    } catch (error) {
+      if (error instanceof E2eError) return 'other';
+      throw error;
+    }
+    if (delivery.status === 'delivered') {
+      this.store(key, messageId, delivery.mail, delivery.from, delivery.newContact, now);
+      this.partial.complete(key);
+      this.ackOnce(key, messageId, surb, poll);
+      return 'received';
+    }
+    if (delivery.status === 'already-complete') {
+      this.ackOnce(key, messageId, surb, poll);
+      return 'other';
+    }
+    this.partial.saw(key, messageId, surb.slice(), epoch, poll, delivery.status === 'pending');
+    return 'other';
+  }
+
+  private store(key: string, messageId: Uint8Array, mail: Uint8Array, from: { name: string; x25519Public: Uint8Array }, newContact: boolean, now: number): void {
+    const parsed = parseMail(mail);
+    const fromKey = hexOf(from.x25519Public);
+    const id = this.core.store.addInbox(
+      {
+        messageId: key, fromKey, fromName: from.name, receivedMs: now, read: false,
+        subject: parsed.subject, date: parsed.date, size: mail.length, attachments: parsed.attachments.length,
+      },
+      messageId,
+      mail,
+    );
+    if (id !== undefined) this.emit({ type: 'received', id, from: from.name, fromKey, subject: parsed.subject, newContact });
+  }
+
+  private ackOnce(key: string, messageId: Uint8Array, surb: Uint8Array, poll: number): void {
+    if (this.ackedInPoll.get(key) === poll) return;
+    this.ackedInPoll.set(key, poll);
+    if (this.ackedInPoll.size > 1024) this.ackedInPoll.delete(this.ackedInPoll.keys().next().value as string);
+    this.replies.add(surb, { messageId, kind: 'ack', missing: [] });
+  }
+
+  /** After poll `poll` in `epoch`: NACKs for stalled partial messages; what is too old is forgotten. */
+  afterPoll(poll: number, epoch: number): void {
+    const due = this.partial.due(poll, epoch, (messageId) => {
+      const ack = this.core.endpoint.acknowledgement(messageId);
+      return ack.kind === 'nack' && ack.missing.length > 0 ? ack : undefined;
+    });
+    for (const { surb, nack } of due) this.replies.add(surb, nack);
+    for (const e of this.processed.keys()) if (e < epoch - 1) this.processed.delete(e);
+  }
+}

@@ -1,0 +1,185 @@
+import { mailboxAddress } from '../../e2e/mailbox-address.js';
+import { epochStart, hexOf } from '../../pki/index.js';
+import { nextPollAt, pollEpochs, pollFetches } from '../../traffic/poll-schedule.js';
+import type { ClientCore } from '../client.js';
+import type { ClientClock } from '../clock.js';
+import { describeError } from '../errors.js';
+import type { PirMismatch } from '../pir-retrieval.js';
+import { parseStoredCiphertext, type StoredItem } from '../provider-protocol.js';
+import type { Inbox } from './inbox.js';
+import type { LoopTracker } from './loops.js';
+import type { NetworkView } from './network-view.js';
+import type { Outbox } from './outbox.js';
+import type { MailboxRetrieval } from './retrieval.js';
+import type { Emit, PollReport } from './types.js';
+
+type Outcome = 'received' | 'ack' | 'loop' | 'other';
+
+/**
+ * The mailbox polls (docs/client.md, "Timers" and "Receiving"): at fixed offsets of every epoch
+ * (src/traffic/poll-schedule.ts) the same fetches through the retrieval in use; each new stored item
+ * under the user's addresses goes to the inbox (fragments), the loop tracker or the outbox (SURB
+ * replies). After every poll: NACKs, timeouts, and expiry of what is too old to use.
+ */
+export class Poller {
+  done = 0;
+  failed = 0;
+  lastMs: number | undefined;
+  lastError: string | undefined;
+  queries = 0;
+  mismatches = 0;
+  lastMismatch: string | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private running = false;
+  private number = 0;
+  private timer: unknown;
+  private closed = false;
+
+  constructor(
+    private readonly core: ClientCore,
+    private readonly clock: ClientClock,
+    private readonly view: NetworkView,
+    private readonly retrieval: () => MailboxRetrieval,
+    private readonly parts: { readonly inbox: Inbox; readonly outbox: Outbox; readonly loops: LoopTracker },
+    /** Fetches a newer consensus when the epoch moved on (before every poll). */
+    private readonly refreshConsensus: () => Promise<void>,
+    private readonly emit: Emit,
+  ) {}
+
+  /** Polls now, after any poll in progress. */
+  poll(): Promise<PollReport> {
+    const run = this.chain.then(async () => {
+      this.running = true;
+      try {
+        return await this.run();
+      } finally {
+        this.running = false;
+      }
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  schedule(): void {
+    if (this.closed) return;
+    const now = this.view.now();
+    const at = nextPollAt(now, this.view.epochAt(now), this.view.doc, this.core.settings.pollsPerEpoch);
+    this.timer = this.clock.setTimer(() => {
+      this.timer = undefined;
+      if (this.closed) return;
+      if (!this.running) void this.poll().catch(() => undefined);
+      this.schedule();
+    }, at - now);
+  }
+
+  /** Stops the schedule and waits for a poll in progress. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    await this.chain.catch(() => undefined);
+  }
+
+  private async run(): Promise<PollReport> {
+    const started = this.view.now();
+    await this.refreshConsensus();
+    const epoch = this.view.epochAt(this.view.now());
+    const poll = ++this.number;
+    const secret = this.core.endpoint.identity.mailboxSecret;
+    const fetches = pollFetches(pollEpochs(epoch), (e) => mailboxAddress(this.core.crypto, secret, e));
+    const base = { epoch, startedMs: started, fetches: fetches.length };
+    let fetched;
+    try {
+      fetched = await this.retrieval().fetch(fetches);
+      this.queries += fetched.queries;
+    } catch (error) {
+      const message = describeError(error);
+      this.failed++;
+      this.lastError = message;
+      this.emit({ type: 'poll', epoch, startedMs: started, items: 0, error: message });
+      this.afterPoll(this.view.now(), poll);
+      return { ...base, items: 0, received: 0, acks: 0, loops: 0, error: message };
+    }
+    if (this.closed) return { ...base, items: 0, received: 0, acks: 0, loops: 0, error: 'closed' };
+    const now = this.view.now();
+    const counts = this.handleAll(fetches, fetched.results, now, poll);
+    // A row that did not verify was not read; the poll is reported failed (the verified rows were read).
+    const integrityError = this.reportMismatches(fetched.mismatches);
+    if (integrityError === undefined) {
+      this.done++;
+      this.lastMs = now;
+      this.lastError = undefined;
+    } else {
+      this.failed++;
+      this.lastError = integrityError;
+    }
+    this.afterPoll(now, poll);
+    const error = integrityError === undefined ? {} : { error: integrityError };
+    const pirCounts = this.view.doc.retrieval === 'pir' ? { mismatches: fetched.mismatches.length, more: fetched.more } : {};
+    this.emit({ type: 'poll', epoch, startedMs: started, items: counts.items, ...error });
+    return { ...base, ...counts, ...pirCounts, ...error };
+  }
+
+  /** Hands every new item under the user's own addresses to its part; the counts of what they were. */
+  private handleAll(fetches: readonly [number, Uint8Array][], results: readonly StoredItem[][], now: number, poll: number): { items: number; received: number; acks: number; loops: number } {
+    const own = new Set(fetches.map(([, address]) => hexOf(address)));
+    const counts = { items: 0, received: 0, acks: 0, loops: 0 };
+    for (let i = 0; i < fetches.length; i++) {
+      const fetchedEpoch = fetches[i][0];
+      for (const item of results[i]) {
+        if (!own.has(hexOf(item.address))) continue; // someone else's mail in the same bucket
+        if (!this.parts.inbox.firstSight(fetchedEpoch, item)) continue;
+        counts.items++;
+        const outcome = this.guard('receive', () => this.handle(item, fetchedEpoch, now, poll));
+        if (outcome === 'received') counts.received++;
+        else if (outcome === 'ack') counts.acks++;
+        else if (outcome === 'loop') counts.loops++;
+      }
+    }
+    // Mails are in the store already: a crash before this write re-reads them (deduplicated).
+    if (counts.received > 0) this.core.persist();
+    return counts;
+  }
+
+  private handle(item: StoredItem, epoch: number, now: number, poll: number): Outcome {
+    const stored = parseStoredCiphertext(item.ciphertext);
+    if (stored === undefined) return 'other';
+    if (stored.kind === 'forward') return this.parts.inbox.receive(stored.payload, epoch, now, poll);
+    return this.parts.loops.returnOf(stored.surbId, stored.payload, now, this.view.sphinx) ?? this.parts.outbox.onReply(stored.surbId, stored.payload);
+  }
+
+  /** Emits and counts rows that did not verify; the poll's error message, or undefined when there is none. */
+  private reportMismatches(mismatches: readonly PirMismatch[]): string | undefined {
+    if (mismatches.length === 0) return undefined;
+    for (const m of mismatches) {
+      const message = `a PIR answer from ${m.provider} or ${m.partner} for epoch ${m.epoch} does not verify (${m.reason}); nothing of it was read`;
+      this.mismatches++;
+      this.lastMismatch = message;
+      this.emit({ type: 'integrity', epoch: m.epoch, provider: m.provider, partner: m.partner, snapshot: m.snapshot, message });
+      this.emit({ type: 'error', where: 'pir', message });
+    }
+    return `${mismatches.length} PIR ${mismatches.length === 1 ? 'answer' : 'answers'} did not verify: ${this.lastMismatch}`;
+  }
+
+  /** After every poll: NACKs for stalled partial messages, timeouts, expiry of what is too old to use. */
+  private afterPoll(now: number, poll: number): void {
+    if (this.closed) return;
+    const epoch = this.view.epochAt(now);
+    this.guard('nack', () => this.parts.inbox.afterPoll(poll, epoch));
+    this.guard('timeouts', () => this.parts.outbox.checkTimeouts(now));
+    this.core.endpoint.expire(now);
+    // A SURB or loop made before the previous epoch points at an address no longer fetched.
+    const cutoff = epochStart(Math.max(0, epoch - 1), this.view.doc);
+    this.guard('expiry', () => this.core.store.deleteSurbsBefore(cutoff));
+    this.parts.loops.expire(cutoff);
+  }
+
+  private guard<T>(where: string, work: () => T): T | undefined {
+    try {
+      return work();
+    } catch (error) {
+      this.emit({ type: 'error', where, message: describeError(error) });
+      return undefined;
+    }
+  }
+}

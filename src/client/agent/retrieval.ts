@@ -1,0 +1,191 @@
+import type { ConsensusDocument, NodeDescriptor } from '../../pki/index.js';
+import { pirPartner } from '../../node/provider/pir-protocol.js';
+import type { WebSocketConnector } from '../../node/provider/pir-link.js';
+import type { Crypto } from '../../crypto/types.js';
+import { bucketOf, MAX_BUCKETS } from '../../store/mailbox.js';
+import { PROVIDER_EPOCH_NOT_HELD, PROVIDER_TOO_LARGE, ProviderLink, ProviderRefusal } from '../links.js';
+import { PirRetrieval, type PirMismatch } from '../pir-retrieval.js';
+import type { StoredItem } from '../provider-protocol.js';
+
+/**
+ * How a poll reads the mailbox (docs/client.md, "Retrieval"): one interface, three ways, chosen by
+ * the consensus's `retrieval`. `pir` asks two providers of different operators with distributed
+ * point functions; `bucket` downloads the bucket the address hashes into; `download` the whole epoch.
+ * Each way answers every (epoch, address) pair with the stored items it found (others' included: the
+ * caller keeps its own).
+ */
+export type FetchPair = readonly [epoch: number, address: Uint8Array];
+
+export interface FetchResult {
+  readonly results: StoredItem[][];
+  /** PIR rows that did not verify (nothing of them is read). */
+  readonly mismatches: PirMismatch[];
+  /** PIR: items of the fetched buckets left for a later snapshot. */
+  readonly more: number;
+  /** PIR queries sent to each server. */
+  readonly queries: number;
+}
+
+export interface MailboxRetrieval {
+  readonly mode: ConsensusDocument['retrieval'];
+  readonly provider: NodeDescriptor;
+  /** PIR: the second server. */
+  readonly partner?: NodeDescriptor;
+  readonly connected: boolean;
+  fetch(pairs: readonly FetchPair[]): Promise<FetchResult>;
+  close(): void;
+}
+
+const NOTHING = { mismatches: [], more: 0, queries: 0 };
+
+/** An epoch the provider does not hold has nothing for us. */
+function emptyIfNotHeld(error: unknown): StoredItem[] {
+  if (error instanceof ProviderRefusal && error.code === PROVIDER_EPOCH_NOT_HELD) return [];
+  throw error;
+}
+
+/** The bucket of each address, from the own provider. */
+export class BucketRetrieval implements MailboxRetrieval {
+  readonly mode = 'bucket';
+
+  constructor(private readonly link: ProviderLink, private readonly buckets: number) {}
+
+  get provider(): NodeDescriptor {
+    return this.link.node;
+  }
+
+  get connected(): boolean {
+    return this.link.connected;
+  }
+
+  async fetch(pairs: readonly FetchPair[]): Promise<FetchResult> {
+    return { results: await Promise.all(pairs.map(([epoch, address]) => this.fetchOne(epoch, address))), ...NOTHING };
+  }
+
+  /**
+   * A provider that finds the bucket too large for one response is asked again with 16 times the
+   * buckets (a sixteenth of the bucket, still holding the address).
+   */
+  private async fetchOne(epoch: number, address: Uint8Array): Promise<StoredItem[]> {
+    let buckets = this.buckets;
+    for (;;) {
+      try {
+        return await this.link.fetchBucket(epoch, bucketOf(address, epoch, buckets), buckets);
+      } catch (error) {
+        if (error instanceof ProviderRefusal && error.code === PROVIDER_TOO_LARGE && buckets * 16 <= MAX_BUCKETS) {
+          buckets *= 16;
+          continue;
+        }
+        return emptyIfNotHeld(error);
+      }
+    }
+  }
+
+  close(): void {
+    this.link.close();
+  }
+}
+
+/** The whole epoch, once per epoch and poll; every address of an epoch reads the same list. */
+export class DownloadRetrieval implements MailboxRetrieval {
+  readonly mode = 'download';
+
+  constructor(private readonly link: ProviderLink) {}
+
+  get provider(): NodeDescriptor {
+    return this.link.node;
+  }
+
+  get connected(): boolean {
+    return this.link.connected;
+  }
+
+  async fetch(pairs: readonly FetchPair[]): Promise<FetchResult> {
+    const byEpoch = new Map<number, Promise<StoredItem[]>>();
+    for (const [epoch] of pairs) {
+      if (!byEpoch.has(epoch)) byEpoch.set(epoch, this.link.fetchEpoch(epoch).catch(emptyIfNotHeld));
+    }
+    return { results: await Promise.all(pairs.map(([epoch]) => byEpoch.get(epoch)!)), ...NOTHING };
+  }
+
+  close(): void {
+    this.link.close();
+  }
+}
+
+/** Two-server PIR with the own provider and its partner (docs/pir.md). */
+export class PirMailboxRetrieval implements MailboxRetrieval {
+  readonly mode = 'pir';
+
+  constructor(private readonly pir: PirRetrieval) {}
+
+  get provider(): NodeDescriptor {
+    return this.pir.provider;
+  }
+
+  get partner(): NodeDescriptor {
+    return this.pir.partner;
+  }
+
+  get connected(): boolean {
+    return this.pir.connected;
+  }
+
+  fetch(pairs: readonly FetchPair[]): Promise<FetchResult> {
+    return this.pir.fetch(pairs);
+  }
+
+  close(): void {
+    this.pir.close();
+  }
+}
+
+/** PIR is asked for and the consensus has no second provider: every poll fails with the reason. */
+class UnavailableRetrieval implements MailboxRetrieval {
+  readonly mode = 'pir';
+  readonly connected = false;
+
+  constructor(readonly provider: NodeDescriptor, private readonly reason: string) {}
+
+  fetch(): Promise<FetchResult> {
+    return Promise.reject(new Error(this.reason));
+  }
+
+  close(): void {}
+}
+
+export interface RetrievalOptions {
+  readonly crypto: Crypto;
+  readonly timeoutMs: number;
+  /** Buckets an epoch is split into (bucket mode). */
+  readonly buckets: number;
+  /** Largest stored ciphertext accepted. */
+  readonly maxCiphertextBytes: number;
+  readonly connect?: WebSocketConnector;
+}
+
+/** The way `doc` asks for, with the own provider: `current` is kept while it still fits. */
+export function retrievalFor(doc: ConsensusDocument, provider: NodeDescriptor, current: MailboxRetrieval | undefined, options: RetrievalOptions): MailboxRetrieval {
+  const partner = doc.retrieval === 'pir' ? pirPartner(doc, provider.nodeId) : undefined;
+  if (current !== undefined && current.mode === doc.retrieval && same(current.provider, provider) && sameOrBoth(current.partner, partner)) return current;
+  current?.close();
+  if (doc.retrieval === 'pir') {
+    if (partner === undefined) {
+      return new UnavailableRetrieval(provider, `PIR retrieval needs a second provider, and the consensus of epoch ${doc.epoch} has no partner for ${provider.name}`);
+    }
+    return new PirMailboxRetrieval(new PirRetrieval({
+      crypto: options.crypto, provider, partner, timeoutMs: options.timeoutMs,
+      ...(options.connect === undefined ? {} : { connect: options.connect }),
+    }));
+  }
+  const link = new ProviderLink(provider, options.timeoutMs, options.maxCiphertextBytes);
+  return doc.retrieval === 'download' ? new DownloadRetrieval(link) : new BucketRetrieval(link, options.buckets);
+}
+
+function same(a: NodeDescriptor, b: NodeDescriptor): boolean {
+  return a.addresses.ws === b.addresses.ws && a.nodeId.length === b.nodeId.length && a.nodeId.every((byte, i) => byte === b.nodeId[i]);
+}
+
+function sameOrBoth(a: NodeDescriptor | undefined, b: NodeDescriptor | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : same(a, b);
+}

@@ -1,0 +1,160 @@
+import type { RandomSource } from '../../crypto/seeded-random.js';
+import type { ConsensusDocument } from '../../pki/index.js';
+import { fillSlot, PoissonStreams } from '../../traffic/poisson.js';
+import type { ClientClock } from '../clock.js';
+import { describeError } from '../errors.js';
+import { RouteError } from '../routes.js';
+import type { GatewayLinks } from './gateways.js';
+import type { LoopTracker } from './loops.js';
+import type { NetworkView } from './network-view.js';
+import type { Outbox } from './outbox.js';
+import type { PacketFactory } from './packets.js';
+import type { ReplyQueue } from './replies.js';
+import type { Emit, Outbound } from './types.js';
+
+/**
+ * The client's packet streams on the main gateway link (docs/client.md, "Traffic"): a Poisson send
+ * stream whose every event carries a real packet (a reply first, else a fragment) or drop cover, a
+ * Poisson loop stream, and an independent drop stream. Rates come from the consensus. An event that
+ * finds no open link or no usable consensus is a missed slot: dropped, never caught up.
+ */
+export class SendStream {
+  cover = 0;
+  drops = 0;
+  missedSlots = 0;
+  private streams!: PoissonStreams;
+  private dropStream!: PoissonStreams;
+  private rateKey = '';
+  private timer: unknown;
+  private closed = false;
+
+  constructor(
+    private readonly clock: ClientClock,
+    private readonly random: RandomSource,
+    private readonly view: NetworkView,
+    private readonly gateways: GatewayLinks,
+    private readonly packets: PacketFactory,
+    private readonly parts: { readonly replies: ReplyQueue; readonly outbox: Outbox; readonly loops: LoopTracker },
+    private readonly emit: Emit,
+    /** Called after a send slot's packet left (the queues may have emptied). */
+    private readonly afterSlot: () => void,
+  ) {}
+
+  /** Takes the consensus's rates; the streams restart only when they changed. */
+  onConsensus(traffic: ConsensusDocument['traffic'], first: boolean): void {
+    const { clientSendRate, loopRate, dropRate } = traffic;
+    const rateKey = `${clientSendRate}/${loopRate}/${dropRate}`;
+    if (rateKey === this.rateKey) return;
+    this.rateKey = rateKey;
+    const now = this.view.now();
+    this.streams = new PoissonStreams(this.random, { sendPerSecond: clientSendRate, loopPerSecond: loopRate }, now);
+    this.dropStream = new PoissonStreams(this.random, { sendPerSecond: dropRate, loopPerSecond: 0 }, now);
+    if (!first) this.schedule();
+  }
+
+  schedule(): void {
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    if (this.closed) return;
+    const next = Math.min(this.streams.peek().at, this.dropStream.peek().at);
+    if (!Number.isFinite(next)) return;
+    this.timer = this.clock.setTimer(() => this.onTimer(), Math.max(0, next - this.clock.now()));
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.closed) return;
+    const now = this.clock.now(); // unrounded: event times are fractional
+    for (let guard = 0; guard < 10_000; guard++) {
+      const send = this.streams.peek();
+      const drop = this.dropStream.peek();
+      if (send.at > now && drop.at > now) break;
+      if (send.at <= drop.at) {
+        this.streams.take();
+        this.guard('send', () => (send.kind === 'send' ? this.sendSlot() : this.sendLoop()));
+      } else {
+        this.dropStream.take();
+        this.guard('drop', () => this.sendDrop());
+      }
+    }
+    this.schedule();
+  }
+
+  private guard(where: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.emit({ type: 'error', where, message: describeError(error) });
+    }
+  }
+
+  /** One event of the send stream: the oldest ready real packet, else drop cover. */
+  private sendSlot(): void {
+    const now = this.view.now();
+    const main = this.gateways.main;
+    if (!main.ready) {
+      this.missedSlots++;
+      void main.ensure();
+      return;
+    }
+    const real = this.parts.replies.next() ?? this.parts.outbox.next(now);
+    const slot = fillSlot<Outbound | undefined>(real === undefined ? [] : [real], () => this.coverOutbound(now));
+    const outbound = slot.packet;
+    if (outbound === undefined) {
+      this.missedSlots++;
+      return;
+    }
+    if (!outbound.link.send(outbound.packet)) {
+      outbound.abort();
+      this.missedSlots++;
+      return;
+    }
+    outbound.commit();
+    this.afterSlot();
+  }
+
+  private coverOutbound(now: number): Outbound | undefined {
+    const link = this.gateways.main;
+    try {
+      return { link, packet: this.packets.cover(now, link.node), commit: () => this.cover++, abort: () => undefined };
+    } catch (error) {
+      if (error instanceof RouteError) return undefined;
+      throw error;
+    }
+  }
+
+  /** One event of the loop stream: a SURB reply to oneself through every layer. */
+  private sendLoop(): void {
+    const now = this.view.now();
+    const main = this.gateways.main;
+    if (!main.ready) {
+      void main.ensure();
+      return;
+    }
+    let loop;
+    try {
+      loop = this.packets.loop(now, main.node);
+    } catch (error) {
+      if (error instanceof RouteError) return;
+      throw error;
+    }
+    if (main.send(loop.packet)) this.parts.loops.left(loop.surbId, now, loop.decryptionToken);
+  }
+
+  /** One event of the drop stream: a cover packet, independent of the send stream. */
+  private sendDrop(): void {
+    const main = this.gateways.main;
+    if (!main.ready) {
+      void main.ensure();
+      return;
+    }
+    const cover = this.coverOutbound(this.view.now());
+    if (cover !== undefined && cover.link.send(cover.packet)) this.drops++;
+  }
+}

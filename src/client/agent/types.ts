@@ -1,0 +1,135 @@
+import type { WebSocketConnector } from '../../node/provider/pir-link.js';
+import type { Client, ClientDeps } from '../client.js';
+import type { ClientClock } from '../clock.js';
+import type { GatewayLink } from '../links.js';
+import type { Attachment } from '../mail-format.js';
+import type { SentStatus } from '../mail-store.js';
+
+/**
+ * The running client agent (docs/client.md): Poisson send, loop and drop streams over a gateway
+ * WebSocket; mailbox polls at fixed offsets of every epoch over the own provider's WebSocket;
+ * sending, ACK bookkeeping, resends; receiving, reassembly, ACKs and NACKs through the senders'
+ * SURBs. Every change is persisted before it can matter (keystore for ratchet steps, the mail store
+ * for mails, outgoing messages and ACK SURBs).
+ */
+
+export interface StartOptions extends ClientDeps {
+  /** Default: the wall clock and Node timers. */
+  readonly clock?: ClientClock;
+  /** Everything notable that happens (mail received, status changes, loops, polls, errors). */
+  readonly onEvent?: (event: ClientEvent) => void;
+  /** Real-time limit for connecting and for one provider request (default 10 s). */
+  readonly requestTimeoutMs?: number;
+  /** Opens the WebSockets of PIR retrieval (default connectWebSocket; tests wrap it to tamper with answers). */
+  readonly connectWebSocket?: WebSocketConnector;
+}
+
+export type ClientEvent =
+  | { readonly type: 'received'; readonly id: number; readonly from: string; readonly fromKey: string; readonly subject: string; readonly newContact: boolean }
+  | { readonly type: 'status'; readonly id: number; readonly messageId: string; readonly status: SentStatus; readonly reason?: string }
+  | { readonly type: 'resend'; readonly id: number; readonly messageId: string; readonly shards: number; readonly cause: 'timeout' | 'nack' }
+  | { readonly type: 'loop'; readonly rttMs: number }
+  | { readonly type: 'poll'; readonly epoch: number; readonly startedMs: number; readonly items: number; readonly error?: string }
+  | { readonly type: 'consensus'; readonly epoch: number }
+  /** PIR: the two servers' answers decoded to a row that does not verify (nothing of it is read). */
+  | { readonly type: 'integrity'; readonly epoch: number; readonly provider: string; readonly partner: string; readonly snapshot: string; readonly message: string }
+  | { readonly type: 'error'; readonly where: string; readonly message: string };
+
+export interface SendRequest {
+  /** A contact's name, or its key in hex (a unique prefix of at least 8 digits will do). */
+  readonly to: string;
+  readonly subject: string;
+  readonly body: string;
+  readonly attachments?: readonly Attachment[];
+}
+
+export interface SendResult {
+  /** The sent mail's id in the local store (sent(), read(id)). */
+  readonly id: number;
+  /** Hex of the end-to-end message ID. */
+  readonly messageId: string;
+  /** Sphinx packets one copy of the message takes. */
+  readonly fragments: number;
+}
+
+export interface PollReport {
+  readonly epoch: number;
+  /** When the poll began (clock time). */
+  readonly startedMs: number;
+  /** Bucket fetches made. */
+  readonly fetches: number;
+  /** Stored ciphertexts under this user's addresses not seen before. */
+  readonly items: number;
+  readonly received: number;
+  readonly acks: number;
+  readonly loops: number;
+  /** PIR: rows that did not verify in this poll (reported, nothing of them read). */
+  readonly mismatches?: number;
+  /** PIR: items of the fetched buckets left for a later snapshot (overflow). */
+  readonly more?: number;
+  readonly error?: string;
+}
+
+export interface AgentStatus {
+  readonly nowMs: number;
+  readonly epoch: number;
+  readonly consensusEpoch: number;
+  readonly gateway: { readonly name: string; readonly connected: boolean };
+  readonly provider: { readonly name: string; readonly connected: boolean };
+  readonly rates: { readonly sendPerSecond: number; readonly loopPerSecond: number; readonly dropPerSecond: number };
+  /** Real packets waiting for a send slot (fragments and ACK/NACK replies). */
+  readonly queue: number;
+  /** Sent messages not yet acknowledged or failed. */
+  readonly awaitingAck: number;
+  readonly packets: {
+    readonly real: number;
+    readonly replies: number;
+    readonly cover: number;
+    readonly loops: number;
+    readonly drops: number;
+    /** Send-stream events that found no open gateway connection or no usable consensus. */
+    readonly missedSlots: number;
+  };
+  readonly loops: {
+    readonly sent: number;
+    readonly returned: number;
+    readonly lost: number;
+    readonly lastRttMs?: number;
+    readonly meanRttMs?: number;
+    /** The latest round trips, oldest first (at most 64). */
+    readonly rttsMs: readonly number[];
+  };
+  readonly polls: { readonly done: number; readonly failed: number; readonly lastMs?: number; readonly lastError?: string };
+  /** How the mailbox is fetched (the consensus's `retrieval`), and PIR's counts. */
+  readonly retrieval: {
+    readonly mode: 'bucket' | 'download' | 'pir';
+    /** PIR: the second server. */
+    readonly partner?: string;
+    readonly pirQueries: number;
+    /** PIR rows that did not verify (a server answered wrongly). */
+    readonly mismatches: number;
+    readonly lastMismatch?: string;
+  };
+  readonly inbox: { readonly total: number; readonly unread: number };
+}
+
+export interface ClientAgent extends Client {
+  /** Builds, seals and queues a mail; its fragments replace cover packets in the send stream. */
+  send(request: SendRequest): SendResult;
+  /** Fetches the mailbox now (also runs by itself at fixed offsets of every epoch). */
+  poll(): Promise<PollReport>;
+  status(): AgentStatus;
+  /** Resolves once no real packet waits in the send queue (or the agent closes). */
+  drained(): Promise<void>;
+}
+
+/** A packet ready for a send slot, and what happens once it left (commit) or could not (abort). */
+export interface Outbound {
+  readonly link: GatewayLink;
+  readonly packet: Uint8Array;
+  readonly commit: () => void;
+  readonly abort: () => void;
+}
+
+/** Reports an event to the agent's listener (a listener's failure is not the agent's). */
+export type Emit = (event: ClientEvent) => void;
