@@ -1,0 +1,98 @@
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { PartialMessages, MAX_NACKS_PER_MESSAGE, NACK_AFTER_POLLS } from '../../src/traffic/nack-policy.js';
+import { nextPollAt, pollEpochs, pollFetches } from '../../src/traffic/poll-schedule.js';
+import { onDeadline, onNack, requeueShards, shardSent, type ResendState } from '../../src/traffic/resend.js';
+
+const SEED = 8;
+const policy = { maxResends: 2, ackTimeoutMs: 1000 };
+
+function fresh(total: number): ResendState {
+  return { pending: new Set(Array.from({ length: total }, (_, i) => i)), resends: 0, nackResends: 0, deadlineMs: undefined, started: false };
+}
+
+test('resend: the deadline is set when the last shard of an attempt leaves, and only then', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 0, max: 1e9 }), (total, now) => {
+      const state = fresh(total);
+      for (let shard = 0; shard < total; shard++) {
+        assert.equal(shardSent(state, shard, now + shard, policy), shard === 0);
+        assert.equal(state.deadlineMs, shard === total - 1 ? now + shard + policy.ackTimeoutMs : undefined);
+      }
+    }),
+    { seed: SEED },
+  );
+});
+
+test('resend: a timeout sends the whole message again until maxResends, then the message fails', () => {
+  const state = fresh(3);
+  for (const shard of [0, 1, 2]) shardSent(state, shard, 0, policy);
+  assert.deepEqual(onDeadline(state, 999, 3, policy), { kind: 'wait' });
+  for (let copy = 1; copy <= policy.maxResends; copy++) {
+    const decision = onDeadline(state, state.deadlineMs!, 3, policy);
+    assert.deepEqual(decision, { kind: 'resend', shards: [0, 1, 2] });
+    assert.equal(state.deadlineMs, undefined);
+    for (const shard of [0, 1, 2]) shardSent(state, shard, copy * 10_000, policy);
+  }
+  assert.deepEqual(onDeadline(state, state.deadlineMs!, 3, policy), { kind: 'fail', attempts: policy.maxResends + 1 });
+});
+
+test('resend: a NACK queues only missing data shards not already pending, within its budget', () => {
+  const state = fresh(6);
+  for (let shard = 0; shard < 6; shard++) shardSent(state, shard, 0, policy);
+  assert.deepEqual(onNack(state, [1, 4, 5], 4, policy), [1]);
+  assert.deepEqual(requeueShards(state, [1, 2]), [2]);
+  const budget = 2 * (policy.maxResends + 1);
+  for (let i = state.nackResends; i < budget; i++) assert.notEqual(onNack(state, [0], 4, policy), undefined);
+  assert.equal(onNack(state, [0], 4, policy), undefined);
+  assert.equal(onNack(fresh(2), [7], 4, policy), undefined);
+});
+
+test('poll schedule: polls sit at (i + 1/2) of each step and are always in the future', () => {
+  const timing = { genesisMs: 1_000, epochMs: 8_000 };
+  fc.assert(
+    fc.property(fc.integer({ min: 1_000, max: 1e9 }), fc.integer({ min: 1, max: 16 }), (now, k) => {
+      const epoch = Math.floor((now - timing.genesisMs) / timing.epochMs);
+      const at = nextPollAt(now, epoch, timing, k);
+      const step = timing.epochMs / k;
+      assert.ok(at > now && at <= now + step + 1, `${at} after ${now}`);
+      const offset = (at - timing.genesisMs) % step;
+      assert.ok(Math.abs(offset - step / 2) <= 1, `offset ${offset} of ${step}`);
+    }),
+    { seed: SEED },
+  );
+  assert.equal(nextPollAt(0, 0, timing, 4), 2_000); // before genesis: the first poll of epoch 0
+});
+
+test('poll schedule: every poll makes the same fetches', () => {
+  assert.deepEqual(pollEpochs(0), [0]);
+  assert.deepEqual(pollEpochs(5), [5, 4]);
+  assert.deepEqual(pollFetches([5, 4], (e) => `a${e}`), [[5, 'a5'], [5, 'a4'], [4, 'a5'], [4, 'a4']]);
+});
+
+test('NACK policy: a stalled partial message is NACKed after NACK_AFTER_POLLS polls, at most MAX_NACKS times', () => {
+  const partial = new PartialMessages<string>();
+  const id = new Uint8Array([1]);
+  partial.saw('m', id, 'surb-a', 10, 1, true);
+  partial.saw('m', id, 'surb-b', 10, 1, true);
+  const nack = () => 'nack';
+  assert.deepEqual(partial.due(1 + NACK_AFTER_POLLS - 1, 10, nack), []);
+  assert.deepEqual(partial.due(1 + NACK_AFTER_POLLS, 10, nack), [{ surb: 'surb-b', nack: 'nack' }]);
+  let poll = 1 + NACK_AFTER_POLLS;
+  for (let i = 1; i < MAX_NACKS_PER_MESSAGE; i++) {
+    partial.saw('m', id, `surb-${i}`, 10, poll, false);
+    poll += NACK_AFTER_POLLS;
+    assert.equal(partial.due(poll, 10, nack).length, 1);
+  }
+  partial.saw('m', id, 'surb-last', 10, poll, false);
+  assert.deepEqual(partial.due(poll + 10 * NACK_AFTER_POLLS, 10, nack), []);
+});
+
+test('NACK policy: SURBs older than the previous epoch are dropped; nothing missing means no NACK', () => {
+  const partial = new PartialMessages<string>();
+  partial.saw('old', new Uint8Array([1]), 's', 3, 0, true);
+  assert.deepEqual(partial.due(10, 5, () => 'nack'), []);
+  partial.saw('done', new Uint8Array([2]), 's', 5, 0, true);
+  assert.deepEqual(partial.due(10, 5, () => undefined), []);
+});
