@@ -1,10 +1,11 @@
 import { MAX_HOPS_LIMIT, SUITE_NAMES } from '../sphinx/index.js';
-import { DEMO_HOPS, DEMO_SUITE } from './demo-geometry.js';
+import { WALK_HOPS, WALK_SUITE } from './sphinx-walk/defaults.js';
 
 export const HELP = `umbra: metadata-private email over a Sphinx mix network
 
 Usage:
-  umbra demo [options]              send a message and its reply through in-process mix nodes
+  umbra sphinx-walk [options]       walk one Sphinx packet and its SURB reply through in-process
+                                    mix nodes, showing what each node sees
   umbra keygen                      print fresh node keys (identity and link seeds) as JSON
   umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo]
                                     run a whole network on loopback until Ctrl-C;
@@ -21,10 +22,10 @@ Usage:
   umbra help                        show this help (also: umbra --help)
   umbra version                     print the version (also: umbra --version)
 
-Options for demo:
-  --suite NAME      Sphinx cipher suite: ${SUITE_NAMES.join(' or ')} (default ${DEMO_SUITE})
+Options for sphinx-walk:
+  --suite NAME      Sphinx cipher suite: ${SUITE_NAMES.join(' or ')} (default ${WALK_SUITE})
   --backend NAME    crypto backend: sodium or noble (default sodium)
-  --hops N          mix nodes on the path, 1 to ${MAX_HOPS_LIMIT} (default ${DEMO_HOPS})
+  --hops N          mix nodes on the path, 1 to ${MAX_HOPS_LIMIT} (default ${WALK_HOPS})
   --seed N          derive all randomness from N, so runs repeat exactly (timings aside)
   --json            print one JSON object instead of tables
 

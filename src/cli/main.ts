@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { authorityCommand } from './authority-command.js';
 import { clientCommand } from './client-command.js';
-import { demoCommand } from './demo-command.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { HELP } from './help.js';
 import { keygenCommand } from './keygen.js';
 import { nodeCommand } from './node-command.js';
+import { sphinxWalkCommand } from './sphinx-walk/command.js';
 import { upCommand } from './up-command.js';
 import { packageVersion } from './version.js';
 
@@ -24,12 +24,12 @@ function run(args: readonly string[]): number | Promise<number> {
     case '-v':
       process.stdout.write(`umbra ${packageVersion()}\n`);
       return EXIT_OK;
-    case 'demo':
+    case 'sphinx-walk':
       if (rest.includes('--help') || rest.includes('-h')) {
         process.stdout.write(HELP);
         return EXIT_OK;
       }
-      return demoCommand(rest);
+      return sphinxWalkCommand(rest);
     case 'keygen':
       return keygenCommand(rest);
     case 'authority':

@@ -56,7 +56,7 @@ export interface InitOptions extends ClientDeps, Partial<Omit<ClientSettings, 'a
   readonly passphrase: string;
   readonly authority: AuthoritySettings;
   /**
-   * The user's mailbox servers as the card carries them: each the "host:port" WebSocket address a
+   * The user's providers as the card carries them: each the "host:port" WebSocket address a
    * provider publishes in its descriptor. Default: one provider of the current consensus, at random.
    */
   readonly servers?: readonly string[];

@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter } from '../codec/bytes.js';
 import { DecodeError } from '../codec/errors.js';
-import { MAX_DATA_SHARDS } from '../e2e/bucket.js';
+import { MAX_DATA_SHARDS } from '../e2e/padding.js';
 import { MESSAGE_ID_LENGTH, SENDER_TAG_LENGTH } from '../e2e/fragment.js';
 import { ClientError } from './errors.js';
 

@@ -7,7 +7,7 @@ import {
 } from '../node/provider/protocol.js';
 
 /**
- * The mailbox server's client protocol as the client uses it (docs/network.md, "Client
+ * The provider's client protocol as the client uses it (docs/network.md, "Client
  * protocols"). The wire codec is the provider's own (src/node/provider/protocol.ts), so both sides
  * always speak the same format; this file only adds the client's bounds and shapes.
  */

@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter } from '../codec/bytes.js';
 import { DecodeError } from '../codec/errors.js';
-import { MAX_DATA_SHARDS } from './bucket.js';
+import { MAX_DATA_SHARDS } from './padding.js';
 import { E2eError } from './errors.js';
 import { MESSAGE_ID_LENGTH } from './fragment.js';
 

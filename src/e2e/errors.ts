@@ -12,7 +12,7 @@ export type E2eErrorCode =
   | 'too-many-skipped' // a ratchet message that would skip more message keys than allowed
   | 'unknown-session' // a ratchet message that opens with no session's header key
   | 'bad-fragment' // a fragment that does not parse after opening
-  | 'too-large' // a message beyond the largest size bucket
+  | 'too-large' // a message beyond the largest size class
   | 'limit-exceeded' // a reassembly bound (per message, per sender, in all) was hit
   | 'too-few-fragments' // fewer fragments than needed to rebuild a message
   | 'bad-ack' // an acknowledgement that does not parse

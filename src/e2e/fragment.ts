@@ -4,7 +4,7 @@ import { ReedSolomon } from '../codec/reed-solomon.js';
 import { CryptoError } from '../crypto/errors.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
-import { MAX_DATA_SHARDS } from './bucket.js';
+import { MAX_DATA_SHARDS } from './padding.js';
 import { E2eError } from './errors.js';
 
 /**
@@ -212,7 +212,7 @@ export function sealFragment(crypto: Crypto, random: RandomSource, recipientPubl
 }
 
 /**
- * The fragments of a frame (from bucket.frame), one per shard, in shard-index order, or only the
+ * The fragments of a frame (from padding.frame), one per shard, in shard-index order, or only the
  * shards listed in `only` (a resend after a NACK: freshly sealed, so a resent fragment shares no
  * byte with the first copy). Every fragment is exactly params.fragmentLength bytes and sealed
  * under its own ephemeral key.

@@ -10,7 +10,7 @@ import { E2eError } from './errors.js';
 export interface Identity {
   /** Display name, UTF-8, at most MAX_NAME_BYTES bytes, no control characters. */
   readonly name: string;
-  /** The user's mailbox servers ("host:port" text), at most MAX_SERVERS of them. */
+  /** The user's providers ("host:port" text), at most MAX_SERVERS of them. */
   readonly servers: string[];
   /** X25519 private scalar (32 bytes, clamped by X25519 when used). */
   readonly x25519Secret: Uint8Array;

@@ -3,7 +3,7 @@ import { DecodeError } from '../codec/errors.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import type { Ack } from './ack.js';
-import { frame, unframe } from './bucket.js';
+import { frame, unframe } from './padding.js';
 import { decodeCard, encodeCard, makeCard, MAX_CARD_BYTES, type ContactCard } from './card.js';
 import { decodeFirstContactPayload, encodeFirstContactPayload, EnvelopeKind, ratchetAd } from './envelope.js';
 import { E2eError } from './errors.js';

@@ -1,6 +1,6 @@
 import { toBase64Url } from '../codec/bytes.js';
 import { ReedSolomonError } from '../codec/reed-solomon.js';
-import { MAX_DATA_SHARDS } from './bucket.js';
+import { MAX_DATA_SHARDS } from './padding.js';
 import { E2eError } from './errors.js';
 import {
   chunkLength,

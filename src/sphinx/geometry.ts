@@ -37,7 +37,7 @@ export interface Geometry extends GeometryOptions {
 }
 
 /**
- * The network's default: gateway, three mix layers and the mailbox server (5 hops); 2 KiB of mail
+ * The network's default: gateway, three mix layers and the recipient's provider (5 hops); 2 KiB of mail
  * per packet; every forward packet carries a SURB for its acknowledgement.
  */
 export const DEFAULT_GEOMETRY: GeometryOptions = Object.freeze({ hops: 5, userForwardPayloadLength: 2048, withSurb: true });

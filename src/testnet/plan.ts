@@ -5,7 +5,7 @@ import { freePort } from './ports.js';
 
 /**
  * The shape of a local test network (`umbra up`): one authority, a gateway, three mix layers of
- * two nodes, two mailbox servers, all on loopback, with short epochs and fast rates so mail moves
+ * two nodes, two providers, all on loopback, with short epochs and fast rates so mail moves
  * in seconds. Written once into `<dir>/plan.json`, so a restart keeps keys, genesis and names.
  */
 export interface NodePlan {

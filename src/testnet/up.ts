@@ -8,7 +8,7 @@ import { startChild, stopChild, type Child } from './processes.js';
 
 /**
  * `umbra up`: a whole Umbra network on loopback in child processes (an authority, a gateway, three
- * mix layers of two, two mailbox servers), its data under one directory, and `<dir>/network.json`
+ * mix layers of two, two providers), its data under one directory, and `<dir>/network.json`
  * describing it. Resolves once a consensus lists every node, so traffic can flow.
  */
 export interface UpOptions {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as fc from 'fast-check';
 import { ACK_LENGTH, decodeAck, encodeAck, NACK_HEADER_LENGTH } from '../../src/e2e/ack.js';
-import { MAX_DATA_SHARDS } from '../../src/e2e/bucket.js';
+import { MAX_DATA_SHARDS } from '../../src/e2e/padding.js';
 import { E2eError } from '../../src/e2e/errors.js';
 
 const isBadAck = (error: unknown) => error instanceof E2eError && error.code === 'bad-ack';

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import * as fc from 'fast-check';
 import { ByteWriter } from '../../src/codec/bytes.js';
 import { backends, seededRandom, type Crypto } from '../../src/crypto/index.js';
-import { bucketShards, frame, FRAME_HEADER_LENGTH, MAX_DATA_SHARDS, unframe } from '../../src/e2e/bucket.js';
+import { frame, FRAME_HEADER_LENGTH, MAX_DATA_SHARDS, paddedShardCount, unframe } from '../../src/e2e/padding.js';
 import { E2eError, type E2eErrorCode } from '../../src/e2e/errors.js';
 import {
   chunkLength,
@@ -30,7 +30,7 @@ function keyPair(crypto: Crypto, seed: number): { secret: Uint8Array; public: Ui
   return { secret, public: crypto.x25519Base(secret) };
 }
 
-describe('bucket frames', () => {
+describe('padded frames', () => {
   test('a frame fills the smallest power-of-two number of chunks and round-trips', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 3000, size: 'max' }), fc.integer({ min: 1, max: 700 }), (kind, envelope, chunk) => {
@@ -45,12 +45,12 @@ describe('bucket frames', () => {
     );
   });
 
-  test('bucket boundaries and the largest bucket', () => {
-    assert.equal(bucketShards(95, 100), 1);
-    assert.equal(bucketShards(96, 100), 2);
-    assert.equal(bucketShards(195, 100), 2);
-    assert.equal(bucketShards(196, 100), 4);
-    assert.equal(bucketShards(MAX_DATA_SHARDS * 10 - FRAME_HEADER_LENGTH, 10), MAX_DATA_SHARDS);
+  test('size class boundaries and the largest size class', () => {
+    assert.equal(paddedShardCount(95, 100), 1);
+    assert.equal(paddedShardCount(96, 100), 2);
+    assert.equal(paddedShardCount(195, 100), 2);
+    assert.equal(paddedShardCount(196, 100), 4);
+    assert.equal(paddedShardCount(MAX_DATA_SHARDS * 10 - FRAME_HEADER_LENGTH, 10), MAX_DATA_SHARDS);
     assert.throws(() => frame(1, new Uint8Array(MAX_DATA_SHARDS * 10 - FRAME_HEADER_LENGTH + 1), 10), isE2e('too-large'));
     assert.throws(() => frame(256, new Uint8Array(1), 10), RangeError);
   });
@@ -210,7 +210,7 @@ for (const { crypto, runs, maxEnvelope, maxShards } of BACKENDS) {
     test('fragments of one message share no visible pattern, even for identical chunks', () => {
       const p = params(400);
       const random = seededRandom(crypto, 6);
-      // an empty envelope in a 16-shard bucket: 15 all-zero data chunks, identical plaintexts but for the index
+      // an empty envelope in a 16-shard size class: 15 all-zero data chunks, identical plaintexts but for the index
       const chunk = chunkLength(p);
       const { data } = frame(0, new Uint8Array(0), chunk);
       const padded = new Uint8Array(16 * chunk);

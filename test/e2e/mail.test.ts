@@ -85,7 +85,7 @@ for (const crypto of Object.values(backends)) {
         const out = alice.seal(bob.card, mail.bytes);
         assert.ok(out.fragments.every((f) => f.length === alice.params.fragmentLength));
         assert.equal(out.fragments.length, alice.totalFragments(out.dataShards));
-        assert.equal(out.dataShards & (out.dataShards - 1), 0, 'the data shard count is a power of two (the size bucket)');
+        assert.equal(out.dataShards & (out.dataShards - 1), 0, 'the data shard count is a power of two (the size class)');
         const delivered = deliver(bob, out.fragments);
         assert.ok(delivered);
         assert.deepEqual(delivered.mail, mail.bytes);
@@ -106,7 +106,7 @@ for (const crypto of Object.values(backends)) {
       });
     }
 
-    test('size leaks only the bucket: mails of different lengths in one bucket give the same fragment count', () => {
+    test('size leaks only the size class: mails of different lengths in one size class give the same fragment count', () => {
       const random = seededRandom(crypto, 14);
       const alice = endpoint(crypto, random, 'Alice');
       const bob = endpoint(crypto, random, 'Bob');

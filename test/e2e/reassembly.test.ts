@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as fc from 'fast-check';
 import { backends, seededRandom, type Crypto } from '../../src/crypto/index.js';
-import { frame, MAX_DATA_SHARDS, unframe } from '../../src/e2e/bucket.js';
+import { frame, MAX_DATA_SHARDS, unframe } from '../../src/e2e/padding.js';
 import { E2eError, type E2eErrorCode } from '../../src/e2e/errors.js';
 import {
   chunkLength,

@@ -1,4 +1,4 @@
-import type { RandomSource } from '../crypto/index.js';
+import type { RandomSource } from '../../crypto/index.js';
 
 /**
  * A delay drawn from the exponential distribution with the given mean, rounded to whole

@@ -3,16 +3,16 @@ import { DecodeError } from '../codec/errors.js';
 import { E2eError } from './errors.js';
 
 /**
- * Framing and padding of an envelope into a size bucket (docs/e2e-fragments.md):
+ * Framing and padding of an envelope to a size class (docs/e2e-fragments.md):
  *
  *     frame = kind (u8) ‖ length (u32, big-endian) ‖ envelope ‖ zero padding
  *
  * padded to exactly dataShards × chunkLength bytes, where dataShards is the smallest power of two
  * (1, 2, 4, … MAX_DATA_SHARDS) whose chunks hold the framed envelope. So a message's fragment count
- * reveals only its bucket, never its length within the bucket.
+ * reveals only its size class, never its length within the class.
  */
 export const FRAME_HEADER_LENGTH = 5;
-/** The largest bucket, in data shards (16 MiB of frame at 2048-byte fragments). */
+/** The largest size class, in data shards (16 MiB of frame at 2048-byte fragments). */
 export const MAX_DATA_SHARDS = 8192;
 
 export interface Framed {
@@ -22,23 +22,26 @@ export interface Framed {
   dataShards: number;
 }
 
-/** The number of data shards (a power of two) whose chunks hold `envelopeLength` bytes framed. */
-export function bucketShards(envelopeLength: number, chunkLength: number): number {
-  if (!Number.isInteger(chunkLength) || chunkLength < 1) throw new RangeError(`bucket: chunk length ${chunkLength}`);
+/**
+ * The size class of an envelope: the number of data shards (a power of two) whose chunks hold
+ * `envelopeLength` bytes framed.
+ */
+export function paddedShardCount(envelopeLength: number, chunkLength: number): number {
+  if (!Number.isInteger(chunkLength) || chunkLength < 1) throw new RangeError(`padding: chunk length ${chunkLength}`);
   const needed = FRAME_HEADER_LENGTH + envelopeLength;
   let shards = 1;
   while (shards * chunkLength < needed) {
     shards *= 2;
     if (shards > MAX_DATA_SHARDS) {
-      throw new E2eError('too-large', `a ${envelopeLength}-byte envelope exceeds the largest bucket`);
+      throw new E2eError('too-large', `a ${envelopeLength}-byte envelope exceeds the largest size class`);
     }
   }
   return shards;
 }
 
 export function frame(kind: number, envelope: Uint8Array, chunkLength: number): Framed {
-  if (!Number.isInteger(kind) || kind < 0 || kind > 0xff) throw new RangeError(`bucket: kind ${kind}`);
-  const dataShards = bucketShards(envelope.length, chunkLength);
+  if (!Number.isInteger(kind) || kind < 0 || kind > 0xff) throw new RangeError(`padding: kind ${kind}`);
+  const dataShards = paddedShardCount(envelope.length, chunkLength);
   const header = new ByteWriter(FRAME_HEADER_LENGTH).u8(kind).u32(envelope.length).finish();
   const data = new Uint8Array(dataShards * chunkLength);
   data.set(header, 0);

@@ -1,8 +1,8 @@
-import type { BackendName } from '../crypto/index.js';
-import type { SuiteName } from '../sphinx/index.js';
+import type { BackendName } from '../../crypto/index.js';
+import type { SuiteName } from '../../sphinx/index.js';
 
-/** What `umbra demo` runs with and what it reports: the --json output is a DemoReport. */
-export interface DemoOptions {
+/** What `umbra sphinx-walk` runs with and what it reports: the --json output is a SphinxWalkReport. */
+export interface SphinxWalkOptions {
   readonly suite: SuiteName;
   readonly backend: BackendName;
   /** Number of mix nodes on the path. */
@@ -44,7 +44,7 @@ export interface Check {
   readonly detail?: string;
 }
 
-export interface DemoReport {
+export interface SphinxWalkReport {
   readonly ok: boolean;
   readonly suite: SuiteName;
   readonly backend: BackendName;

@@ -1,11 +1,11 @@
-import type { DemoReport, HopRecord, LegReport } from './demo-report.js';
-import { formatMs, short, table, type Align } from './format.js';
+import type { HopRecord, LegReport, SphinxWalkReport } from './report.js';
+import { formatMs, short, table, type Align } from '../format.js';
 
 /**
- * The demo report as text for a person seeing Umbra for the first time: what each node saw (and
+ * The walk's report as text for a person seeing Umbra for the first time: what each node saw (and
  * did not see), what arrived, and whether every check passed.
  */
-export function formatDemoReport(report: DemoReport): string {
+export function formatSphinxWalkReport(report: SphinxWalkReport): string {
   const g = report.geometry;
   const tag = g.payloadLength - g.userPayloadLength - g.surbLength;
   const names = new Map([
@@ -15,7 +15,7 @@ export function formatDemoReport(report: DemoReport): string {
   const seed = report.seed === null ? 'random keys (pass --seed N to reproduce a run)' : `seed ${report.seed} (reproducible; only the timings vary)`;
   const nodes = report.pathLength === 1 ? '1 mix node' : `${report.pathLength} mix nodes`;
   const lines = [
-    `umbra demo: Alice sends Bob a message through ${nodes}; Bob answers with the SURB she enclosed.`,
+    `umbra sphinx-walk: Alice sends Bob a message through ${nodes}; Bob answers with the SURB she enclosed.`,
     'Each node removes one layer of encryption and learns only where to send the packet next.',
     'Everything runs in this process; the mixing delays are drawn and shown, not waited.',
     '',

@@ -1,21 +1,21 @@
 /**
- * `umbra demo`: Alice sends Bob a message with a SURB through in-process mix nodes, and Bob
+ * `umbra sphinx-walk`: Alice sends Bob a message with a SURB through in-process mix nodes, and Bob
  * answers with the SURB. This runs the protocol and records what each party saw and whether it
- * all checked out; demo-format.ts turns the record into text.
+ * all checked out; report-text.ts turns the record into text.
  */
-import { getCrypto, seededRandom, systemRandom, type RandomSource } from '../crypto/index.js';
-import { DEFAULT_GEOMETRY, makeSuite, Sphinx, type DeliverResult, type SurbReplyResult } from '../sphinx/index.js';
-import { DEMO_MEAN_DELAY_MS } from './demo-geometry.js';
-import { describe, isReplayRejected, makeNodes, pathOf, payloadPrefix, walk, type LegEnd } from './demo-network.js';
-import type { Check, DemoOptions, DemoReport, LegReport } from './demo-report.js';
-import { toHex } from './format.js';
+import { getCrypto, seededRandom, systemRandom, type RandomSource } from '../../crypto/index.js';
+import { DEFAULT_GEOMETRY, makeSuite, Sphinx, type DeliverResult, type SurbReplyResult } from '../../sphinx/index.js';
+import { WALK_MEAN_DELAY_MS } from './defaults.js';
+import { describe, isReplayRejected, makeNodes, pathOf, payloadPrefix, walkLeg, type LegEnd } from './in-process-nodes.js';
+import type { Check, LegReport, SphinxWalkOptions, SphinxWalkReport } from './report.js';
+import { toHex } from '../format.js';
 
-export type { DemoOptions, DemoReport } from './demo-report.js';
+export type { SphinxWalkOptions, SphinxWalkReport } from './report.js';
 
-export const DEMO_MESSAGE = 'Hello Bob! No single mix node knows both that I wrote this and that you read it.';
-export const DEMO_REPLY = 'Hi Alice, got it. This reply rides your SURB, so I never learned your address.';
+export const WALK_MESSAGE = 'Hello Bob! No single mix node knows both that I wrote this and that you read it.';
+export const WALK_REPLY = 'Hi Alice, got it. This reply rides your SURB, so I never learned your address.';
 
-export function runDemo(options: DemoOptions): DemoReport {
+export function runSphinxWalk(options: SphinxWalkOptions): SphinxWalkReport {
   const crypto = getCrypto(options.backend);
   const random: RandomSource = options.seed === undefined ? systemRandom(crypto) : seededRandom(crypto, options.seed);
   // A shorter path still uses the standard header size, so the packet does not reveal its path length.
@@ -41,10 +41,10 @@ export function runDemo(options: DemoOptions): DemoReport {
   ]);
   const { surb, decryptionToken } = sphinx.newSurb(replyPath, random);
   const forwardPath = pathOf(nodes, random, [{ type: 'recipient', recipient: bobRecipient }]);
-  const packet = sphinx.newPacket(forwardPath, encodeText(DEMO_MESSAGE), random, surb);
+  const packet = sphinx.newPacket(forwardPath, encodeText(WALK_MESSAGE), random, surb);
 
   // Forward leg: Alice -> nodes -> Bob.
-  const forward = walk<DeliverResult>(sphinx, nodes, nodes[0].id, packet, 'deliver');
+  const forward = walkLeg<DeliverResult>(sphinx, nodes, nodes[0].id, packet, 'deliver');
   let bobRead: string | null = null;
   let bobSurb: Uint8Array | undefined;
   if (forward.end !== undefined) {
@@ -53,7 +53,7 @@ export function runDemo(options: DemoOptions): DemoReport {
     bobRead = decodeText(message);
     bobSurb = carried;
   }
-  check("Bob read Alice's message intact", bobRead === DEMO_MESSAGE, forward.failure);
+  check("Bob read Alice's message intact", bobRead === WALK_MESSAGE, forward.failure);
   check('a SURB arrived with the message', bobSurb !== undefined && equalBytes(bobSurb, surb));
 
   // Reply leg: Bob -> nodes -> Alice, built only from the SURB.
@@ -61,9 +61,9 @@ export function runDemo(options: DemoOptions): DemoReport {
   let replyPacket: Uint8Array | undefined;
   let aliceRead: string | null = null;
   if (bobSurb !== undefined) {
-    const made = sphinx.newPacketFromSurb(bobSurb, encodeText(DEMO_REPLY));
+    const made = sphinx.newPacketFromSurb(bobSurb, encodeText(WALK_REPLY));
     replyPacket = made.packet;
-    reply = walk<SurbReplyResult>(sphinx, nodes, made.firstHop, made.packet, 'surb-reply');
+    reply = walkLeg<SurbReplyResult>(sphinx, nodes, made.firstHop, made.packet, 'surb-reply');
   }
   if (reply.end !== undefined) {
     const end = reply.end;
@@ -74,7 +74,7 @@ export function runDemo(options: DemoOptions): DemoReport {
       reply = { ...reply, failure: describe(error) };
     }
   }
-  check("Alice read Bob's reply intact", aliceRead === DEMO_REPLY, reply.failure);
+  check("Alice read Bob's reply intact", aliceRead === WALK_REPLY, reply.failure);
 
   const allHops = [...forward.hops, ...reply.hops];
   const lengths = new Set(allHops.map((hop) => hop.packetLength));
@@ -91,7 +91,7 @@ export function runDemo(options: DemoOptions): DemoReport {
     backend: options.backend,
     seed: options.seed ?? null,
     pathLength: options.hops,
-    meanDelayMs: DEMO_MEAN_DELAY_MS,
+    meanDelayMs: WALK_MEAN_DELAY_MS,
     geometry: {
       hops: g.hops,
       packetLength: g.packetLength,
@@ -102,8 +102,8 @@ export function runDemo(options: DemoOptions): DemoReport {
     },
     alice: { recipientId: toHex(aliceRecipient), surbId: toHex(surbId) },
     bob: { recipientId: toHex(bobRecipient) },
-    forward: leg(forward, forwardIn, DEMO_MESSAGE, bobRead),
-    reply: leg(reply, replyIn, DEMO_REPLY, aliceRead),
+    forward: leg(forward, forwardIn, WALK_MESSAGE, bobRead),
+    reply: leg(reply, replyIn, WALK_REPLY, aliceRead),
     checks,
   };
 }
@@ -119,7 +119,7 @@ function encodeText(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-/** Payloads are zero-padded to a fixed length; the demo's texts contain no NUL, so trim them. */
+/** Payloads are zero-padded to a fixed length; the walk's texts contain no NUL, so trim them. */
 function decodeText(bytes: Uint8Array): string {
   let end = bytes.length;
   while (end > 0 && bytes[end - 1] === 0) end--;

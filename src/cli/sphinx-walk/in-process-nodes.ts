@@ -1,4 +1,4 @@
-import type { Crypto, RandomSource } from '../crypto/index.js';
+import type { Crypto, RandomSource } from '../../crypto/index.js';
 import {
   MemoryReplayFilter,
   Sphinx,
@@ -7,14 +7,14 @@ import {
   type HopCommand,
   type PathHop,
   type SurbReplyResult,
-} from '../sphinx/index.js';
-import { DEMO_MEAN_DELAY_MS } from './demo-geometry.js';
-import type { HopRecord } from './demo-report.js';
-import { toHex } from './format.js';
+} from '../../sphinx/index.js';
+import { WALK_MEAN_DELAY_MS } from './defaults.js';
+import type { HopRecord } from './report.js';
+import { toHex } from '../format.js';
 import { exponentialDelayMs } from './random-delay.js';
 
 /**
- * The demo's stand-in for a mix network: nodes that live in this process, and a loop that hands
+ * The walk's stand-in for a mix network: nodes that live in this process, and a loop that hands
  * a packet from one to the next, recording what each saw.
  */
 export interface MixNode {
@@ -50,7 +50,7 @@ export function pathOf(nodes: readonly MixNode[], random: RandomSource, finalCom
   return nodes.map((node, i) => ({
     id: node.id,
     publicKey: node.publicKey,
-    commands: i === nodes.length - 1 ? finalCommands : [{ type: 'delay', delayMs: exponentialDelayMs(random, DEMO_MEAN_DELAY_MS) }],
+    commands: i === nodes.length - 1 ? finalCommands : [{ type: 'delay', delayMs: exponentialDelayMs(random, WALK_MEAN_DELAY_MS) }],
   }));
 }
 
@@ -58,7 +58,7 @@ export function pathOf(nodes: readonly MixNode[], random: RandomSource, finalCom
  * Hands the packet from node to node the way a network would: each node only learns the next
  * node's ID from its own layer, and the packet goes to whichever node has that ID.
  */
-export function walk<T extends DeliverResult | SurbReplyResult>(
+export function walkLeg<T extends DeliverResult | SurbReplyResult>(
   sphinx: Sphinx,
   nodes: readonly MixNode[],
   firstHop: Uint8Array,
