@@ -3,12 +3,12 @@
  * answers with the SURB. This runs the protocol and records what each party saw and whether it
  * all checked out; demo-format.ts turns the record into text.
  */
+import { hexOf, sameBytes } from '../codec/bytes.js';
 import { getCrypto, seededRandom, systemRandom, type RandomSource } from '../crypto/index.js';
 import { DEFAULT_GEOMETRY, makeSuite, Sphinx, type DeliverResult, type SurbReplyResult } from '../sphinx/index.js';
 import { DEMO_MEAN_DELAY_MS } from './demo-geometry.js';
 import { describe, isReplayRejected, makeNodes, pathOf, payloadPrefix, walk, type LegEnd } from './demo-network.js';
 import type { Check, DemoOptions, DemoReport, LegReport } from './demo-report.js';
-import { toHex } from './format.js';
 
 export type { DemoOptions, DemoReport } from './demo-report.js';
 
@@ -100,8 +100,8 @@ export function runDemo(options: DemoOptions): DemoReport {
       userPayloadLength: g.userForwardPayloadLength,
       surbLength: g.surbLength,
     },
-    alice: { recipientId: toHex(aliceRecipient), surbId: toHex(surbId) },
-    bob: { recipientId: toHex(bobRecipient) },
+    alice: { recipientId: hexOf(aliceRecipient), surbId: hexOf(surbId) },
+    bob: { recipientId: hexOf(bobRecipient) },
     forward: leg(forward, forwardIn, DEMO_MESSAGE, bobRead),
     reply: leg(reply, replyIn, DEMO_REPLY, aliceRead),
     checks,
@@ -127,5 +127,5 @@ function decodeText(bytes: Uint8Array): string {
 }
 
 function equalBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && a.length === b.length && a.every((byte, i) => byte === b[i]);
+  return a !== undefined && sameBytes(a, b);
 }

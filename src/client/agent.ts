@@ -1,4 +1,4 @@
-import { concatBytes } from '../codec/bytes.js';
+import { concatBytes, hexOf } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Ack } from '../e2e/ack.js';
@@ -8,7 +8,7 @@ import { openFragment } from '../e2e/fragment.js';
 import type { Outgoing } from '../e2e/mail-endpoint.js';
 import { mailboxAddress } from '../e2e/mailbox-address.js';
 import { ackReplyPacket, fragmentParamsFor, readAckReply } from '../e2e/sphinx-link.js';
-import { epochAt, epochStart, GATEWAY_LAYER, hexOf, type ConsensusDocument, type NodeDescriptor } from '../pki/index.js';
+import { epochAt, epochStart, GATEWAY_LAYER, type ConsensusDocument, type NodeDescriptor } from '../pki/index.js';
 import { makeSuite, Sphinx, SURB_ID_LENGTH } from '../sphinx/index.js';
 import { bucketOf, MAX_BUCKETS } from '../store/mailbox.js';
 import { fillSlot, PoissonStreams } from '../traffic/poisson.js';
@@ -157,10 +157,6 @@ const MAX_INBOUND_MESSAGES = 256;
 const MAX_PROCESSED_PER_EPOCH = 65_536;
 const MAX_RTTS = 64;
 const MAX_LOOPS_OUTSTANDING = 4096;
-
-function hex(bytes: Uint8Array): string {
-  return hexOf(bytes);
-}
 
 interface OutgoingState {
   readonly body: OutgoingBody;
@@ -448,8 +444,8 @@ class Agent extends LocalClient implements ClientAgent {
       body: String(request.body ?? ''),
       attachments: request.attachments ?? [],
       dateMs: now,
-      messageId: `${hex(this.random(16))}@${SYNTHETIC_DOMAIN}`,
-      boundary: `umbra-${hex(this.random(12))}`,
+      messageId: `${hexOf(this.random(16))}@${SYNTHETIC_DOMAIN}`,
+      boundary: `umbra-${hexOf(this.random(12))}`,
     });
     let outgoing: Outgoing;
     try {
@@ -463,7 +459,7 @@ class Agent extends LocalClient implements ClientAgent {
     // The ratchet stepped: the keystore is written before anything of the message can leave.
     this.core.persist();
     const total = outgoing.fragments.length;
-    const messageId = hex(outgoing.messageId);
+    const messageId = hexOf(outgoing.messageId);
     const subject = parseMail(mail).subject;
     const mailId = this.core.store.addSent(
       {
@@ -505,7 +501,7 @@ class Agent extends LocalClient implements ClientAgent {
       const progress = decodeOutgoingProgress(row.state);
       const total = this.core.endpoint.totalFragments(body.dataShards);
       const outgoing: Outgoing = { ...body, fragments: [] };
-      const key = hex(body.messageId);
+      const key = hexOf(body.messageId);
       const pending = new Set(progress.pending.filter((shard) => Number.isInteger(shard) && shard < total));
       const state: OutgoingState = {
         body, key, total, outgoing, pending, fresh: new Map(),
@@ -610,7 +606,7 @@ class Agent extends LocalClient implements ClientAgent {
   private fragmentOutbound(item: FragmentItem, now: number): Outbound | 'skip' | 'stop' {
     const state = this.outgoing.get(item.key);
     if (state === undefined || !state.pending.has(item.shard)) return 'skip'; // delivered, failed or sent
-    const card = this.contactCard(hex(state.body.recipient));
+    const card = this.contactCard(hexOf(state.body.recipient));
     if (card === undefined) {
       this.finish(state, 'failed', 'the recipient is no longer a contact');
       return 'skip';
@@ -718,7 +714,7 @@ class Agent extends LocalClient implements ClientAgent {
       this.loopsOut.delete(this.loopsOut.keys().next().value as string);
       this.stats.loopsLost++;
     }
-    this.loopsOut.set(hex(surbId), { sentMs: now, token });
+    this.loopsOut.set(hexOf(surbId), { sentMs: now, token });
   }
 
   /** One event of the drop stream: a cover packet, independent of the send stream. */
@@ -811,7 +807,7 @@ class Agent extends LocalClient implements ClientAgent {
     const epochs = epoch > 0 ? [epoch, epoch - 1] : [epoch];
     const secret = this.core.endpoint.identity.mailboxSecret;
     const own = epochs.map((e) => mailboxAddress(this.crypto, secret, e));
-    const addresses = new Set(own.map((address) => hex(address)));
+    const addresses = new Set(own.map((address) => hexOf(address)));
     // Always the same fetches (current and previous epoch × current and previous address), even
     // when two of them name the same bucket.
     const fetches: [number, Uint8Array][] = [];
@@ -836,7 +832,7 @@ class Agent extends LocalClient implements ClientAgent {
     for (let i = 0; i < fetches.length; i++) {
       const fetchedEpoch = fetches[i][0];
       for (const item of results[i]) {
-        if (!addresses.has(hex(item.address))) continue; // someone else's mail in the same bucket
+        if (!addresses.has(hexOf(item.address))) continue; // someone else's mail in the same bucket
         if (!this.firstSight(fetchedEpoch, item)) continue;
         report.items++;
         const outcome = this.guardValue('receive', () => this.handleStored(item, fetchedEpoch, now, poll));
@@ -935,7 +931,7 @@ class Agent extends LocalClient implements ClientAgent {
 
   /** True the first time a stored ciphertext is seen in an epoch (a re-fetch skips it). */
   private firstSight(epoch: number, item: StoredItem): boolean {
-    const digest = hex(this.crypto.blake2b(16, concatBytes(item.address, item.ciphertext)));
+    const digest = hexOf(this.crypto.blake2b(16, concatBytes(item.address, item.ciphertext)));
     let seen = this.processed.get(epoch);
     if (seen === undefined) {
       seen = new Set();
@@ -966,7 +962,7 @@ class Agent extends LocalClient implements ClientAgent {
       if (error instanceof E2eError) return 'other'; // not for this user, or damaged
       throw error;
     }
-    const key = hex(messageId);
+    const key = hexOf(messageId);
     if (this.core.store.hasInbox(messageId)) {
       // A copy of a message we have: its ACK was lost or is late; answer once per poll.
       this.ackOnce(key, messageId, surb, poll);
@@ -981,7 +977,7 @@ class Agent extends LocalClient implements ClientAgent {
     }
     if (delivery.status === 'delivered') {
       const parsed = parseMail(delivery.mail);
-      const fromKey = hex(delivery.from.x25519Public);
+      const fromKey = hexOf(delivery.from.x25519Public);
       const id = this.core.store.addInbox(
         {
           messageId: key, fromKey, fromName: delivery.from.name, receivedMs: now, read: false,
@@ -1037,7 +1033,7 @@ class Agent extends LocalClient implements ClientAgent {
   }
 
   private handleSurbReply(surbId: Uint8Array, payload: Uint8Array, now: number): 'ack' | 'loop' | 'other' {
-    const key = hex(surbId);
+    const key = hexOf(surbId);
     const loop = this.loopsOut.get(key);
     if (loop !== undefined) {
       this.loopsOut.delete(key);
@@ -1062,8 +1058,8 @@ class Agent extends LocalClient implements ClientAgent {
     } catch {
       return 'other';
     }
-    if (hex(ack.messageId) !== hex(record.messageId)) return 'other';
-    const state = this.outgoing.get(hex(record.messageId));
+    if (hexOf(ack.messageId) !== hexOf(record.messageId)) return 'other';
+    const state = this.outgoing.get(hexOf(record.messageId));
     if (state === undefined) return 'other'; // delivered or failed already
     if (ack.kind === 'ack') {
       this.finish(state, 'delivered');

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { hexOf } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
 import { systemRandom, type RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
@@ -9,7 +10,7 @@ import { DEFAULT_FRAGMENT_PARAMS, type FragmentParams } from '../e2e/fragment.js
 import { createIdentity } from '../e2e/identity.js';
 import { MailEndpoint, type Contact } from '../e2e/mail-endpoint.js';
 import { fetchConsensus } from '../node/authority/client.js';
-import { hexOf, type ConsensusDocument } from '../pki/index.js';
+import type { ConsensusDocument } from '../pki/index.js';
 import { systemClientClock, type ClientClock } from './clock.js';
 import { ClientError, describeError } from './errors.js';
 import {

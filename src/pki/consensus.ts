@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, concatBytes } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, concatBytes, hexOf, sameBytes } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import type { SuiteName } from '../sphinx/suite.js';
 import {
@@ -14,7 +14,7 @@ import {
 } from './descriptor.js';
 import { epochEnd, MAX_EPOCH_MS, timingProblem, type EpochTiming } from './epoch.js';
 import { PkiError } from './errors.js';
-import { compareBytes, hexOf, isBytes, KEY_BYTES, sameBytes, SIGNATURE_BYTES } from './fields.js';
+import { compareBytes, isBytes, KEY_BYTES, SIGNATURE_BYTES } from './fields.js';
 import {
   copyNetworkParameters,
   networkParametersProblems,

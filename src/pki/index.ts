@@ -3,5 +3,5 @@ export * from './consensus.js';
 export * from './descriptor.js';
 export * from './epoch.js';
 export * from './errors.js';
-export { parseHostPort, sameBytes, hexOf, compareBytes } from './fields.js';
+export { parseHostPort, compareBytes } from './fields.js';
 export * from './params.js';

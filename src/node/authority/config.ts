@@ -1,4 +1,4 @@
-import { fromBase64Url } from '../../codec/bytes.js';
+import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
 import {
@@ -7,7 +7,6 @@ import {
   MAX_CONSENSUS_SIGNATURES,
   MAX_EPOCH_MS,
   networkParametersProblems,
-  sameBytes,
   type NetworkParameters,
 } from '../../pki/index.js';
 

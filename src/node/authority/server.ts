@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toBase64Url } from '../../codec/bytes.js';
+import { hexOf, sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
 import {
@@ -10,10 +10,8 @@ import {
   epochAt,
   epochEnd,
   epochStart,
-  hexOf,
   makeConsensus,
   PkiError,
-  sameBytes,
   signConsensus,
   type NodeDescriptor,
 } from '../../pki/index.js';

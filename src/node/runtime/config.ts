@@ -1,5 +1,5 @@
-import { fromBase64Url } from '../../codec/bytes.js';
-import { MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, sameBytes, type NodeRole } from '../../pki/index.js';
+import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
+import { MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, type NodeRole } from '../../pki/index.js';
 import { nameProblem } from '../../pki/fields.js';
 import { DEFAULT_GEOMETRY, MAX_HOPS_LIMIT, type GeometryOptions, type SuiteName } from '../../sphinx/index.js';
 

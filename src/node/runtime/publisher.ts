@@ -1,3 +1,4 @@
+import { sameBytes } from '../../codec/bytes.js';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Crypto } from '../../crypto/types.js';
@@ -6,7 +7,6 @@ import {
   encodeDescriptor,
   epochEnd,
   makeDescriptor,
-  sameBytes,
   sphinxKeyFor,
   type EpochTiming,
   type NodeAddresses,

@@ -1,6 +1,6 @@
+import { hexOf } from '../../codec/bytes.js';
 import { join } from 'node:path';
 import type { Crypto } from '../../crypto/types.js';
-import { hexOf } from '../../pki/index.js';
 import { parseKey32 } from './config.js';
 import { readFileIfExists, writeFileAtomic } from './files.js';
 
