@@ -15,7 +15,7 @@ import {
   signConsensus,
   type NodeDescriptor,
 } from '../../pki/index.js';
-import { systemClock, MAX_TIMER_MS, type AuthorityClock } from './clock.js';
+import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { AuthorityConfigError, authorityConfigProblems, type AuthorityConfig } from './config.js';
 import { AuthorityMetrics } from './metrics.js';
 import { AuthorityStore } from './store.js';
@@ -29,7 +29,7 @@ export interface AuthorityDeps {
   /** Default: the sodium backend. */
   readonly crypto?: Crypto;
   /** Default: the wall clock and Node timers. */
-  readonly clock?: AuthorityClock;
+  readonly clock?: Clock;
   /** One line per notable event (documents made, failures, files skipped). Default: nothing. */
   readonly log?: (line: string) => void;
 }

@@ -2,7 +2,7 @@ import type { Crypto } from '../../crypto/types.js';
 import { epochStart, PkiError, type ConsensusDocument, type EpochTiming } from '../../pki/index.js';
 import type { GeometryOptions, SuiteName } from '../../sphinx/index.js';
 import { AuthorityRequestError, fetchConsensus } from '../authority/client.js';
-import type { NodeClock } from './clock.js';
+import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from './metrics.js';
 import { currentEpoch } from './time.js';
 
@@ -19,7 +19,7 @@ import { currentEpoch } from './time.js';
  */
 export interface ConsensusTrackerOptions {
   readonly crypto: Crypto;
-  readonly clock: NodeClock;
+  readonly clock: Clock;
   readonly timing: EpochTiming;
   readonly suite: SuiteName;
   readonly geometry: GeometryOptions;

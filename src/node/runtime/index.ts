@@ -1,5 +1,4 @@
 /** What gateways, mixes and providers share (floor 3): docs/nodes.md. */
-export { realClock, type NodeClock } from './clock.js';
 export * from './config.js';
 export { ConsensusTracker } from './consensus.js';
 export { Forwarder, unwrapPacket } from './hop.js';

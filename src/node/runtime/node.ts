@@ -3,10 +3,9 @@ import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
 import { epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
 import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
-import { MAX_TIMER_MS } from '../authority/clock.js';
 import { listenLinks, type LinkListener } from '../link/link.js';
 import { LinkMetrics } from '../link/metrics.js';
-import { realClock, type NodeClock } from './clock.js';
+import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { NodeConfigError, nodeConfigProblems, type NodeConfig } from './config.js';
 import { ConsensusTracker } from './consensus.js';
 import { ensureDir } from './files.js';
@@ -29,7 +28,7 @@ export interface NodeDeps {
   /** Default: the sodium backend. */
   readonly crypto?: Crypto;
   /** Default: the wall clock and Node timers. Tests pass a fake clock. */
-  readonly clock?: NodeClock;
+  readonly clock?: Clock;
   /** One line per notable event; never keys, addresses or payloads. Default: nothing. */
   readonly log?: (line: string) => void;
 }
@@ -90,7 +89,7 @@ function urlHost(host: string): string {
 
 export class NodeRuntime {
   readonly crypto: Crypto;
-  readonly clock: NodeClock;
+  readonly clock: Clock;
   readonly log: (line: string) => void;
   readonly timing: EpochTiming;
   readonly sphinx: Sphinx;
@@ -126,7 +125,7 @@ export class NodeRuntime {
     if (config.role !== role) problems.unshift(`role is "${String(config.role)}"; this starts a ${role}`);
     if (problems.length > 0) throw new NodeConfigError(problems);
     this.crypto = deps.crypto ?? getCrypto();
-    this.clock = deps.clock ?? realClock;
+    this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? (() => undefined);
     this.timing = { genesisMs: config.genesisMs, epochMs: config.epochMs };
     this.sphinx = new Sphinx(makeSuite(config.suite, this.crypto), config.geometry);

@@ -14,7 +14,7 @@ import {
   type NodeRole,
 } from '../../pki/index.js';
 import { AuthorityRequestError, uploadDescriptor } from '../authority/client.js';
-import type { NodeClock } from './clock.js';
+import type { Clock } from '../../net/clock.js';
 import { ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { SphinxKeyring } from './keyring.js';
 import type { NodeMetrics } from './metrics.js';
@@ -32,7 +32,7 @@ import { currentEpoch } from './time.js';
  */
 export interface PublisherOptions {
   readonly crypto: Crypto;
-  readonly clock: NodeClock;
+  readonly clock: Clock;
   readonly timing: EpochTiming;
   readonly dataDir: string;
   readonly identitySeed: Uint8Array;
