@@ -97,8 +97,8 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
   const descriptors = new Map<number, Map<string, Held>>();
   const buildProblems = new Map<number, string>();
 
-  /** The current epoch, or -1 before genesis. */
-  const currentEpoch = (now: number): number => (now < timing.genesisMs ? -1 : epochAt(now, timing));
+  /** The current epoch, or BEFORE_GENESIS (-1). */
+  const currentEpoch = (now: number): number => epochAt(now, timing);
   const publishTime = (epoch: number): number => epochStart(epoch, timing) - config.publishLeadMs;
 
   // --- Restore from the data directory -------------------------------------------------------

@@ -25,7 +25,7 @@ import type { ConsensusDocument, EpochTiming, NodeDescriptor } from '../../pki/i
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
-import { currentEpoch } from '../runtime/time.js';
+import { epochAt as currentEpoch } from '../../pki/index.js';
 import { PirLink } from './pir-link.js';
 import {
   encodePirAck,

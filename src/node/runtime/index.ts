@@ -8,4 +8,3 @@ export { NodeRuntime, type NodeDeps, type NodeHandle, type NodeStatus } from './
 export { Peers } from './peers.js';
 export { IDENTITY_SEED_FILE, LINK_SEED_FILE } from './seeds.js';
 export { startNode } from './start-node.js';
-export { currentEpoch } from './time.js';

@@ -1,7 +1,7 @@
 import { sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
-import { epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
+import { epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
 import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import { listenLinks, type LinkListener } from '../link/link.js';
 import { LinkMetrics } from '../link/metrics.js';
@@ -17,7 +17,6 @@ import { NodeMetrics } from './metrics.js';
 import { Peers } from './peers.js';
 import { DescriptorPublisher } from './publisher.js';
 import { IDENTITY_SEED_FILE, LINK_SEED_FILE, loadOrCreateSeed } from './seeds.js';
-import { currentEpoch } from './time.js';
 
 /**
  * What every gateway, mix and provider shares (docs/nodes.md): identity and link seeds, the Sphinx
@@ -141,7 +140,7 @@ export class NodeRuntime {
     this.linkKey = this.crypto.ed25519PublicKey(this.linkSeed);
     this.metrics = new NodeMetrics(this.linkMetrics);
     const now = this.clock.now();
-    this.lastEpoch = currentEpoch(now, this.timing);
+    this.lastEpoch = epochAt(now, this.timing);
     this.keyring = new SphinxKeyring({
       dataDir: config.dataDir,
       crypto: this.crypto,
@@ -174,7 +173,7 @@ export class NodeRuntime {
       onChange: (doc) => this.onConsensus(doc),
     });
     const metrics = this.metrics;
-    metrics.gauge('node_epoch', "The node's current epoch (-1 before genesis).", () => currentEpoch(this.clock.now(), this.timing));
+    metrics.gauge('node_epoch', "The node's current epoch (-1 before genesis).", () => epochAt(this.clock.now(), this.timing));
     metrics.gauge('node_consensus_epoch', 'The newest epoch whose consensus document is held (-1 if none).', () => Math.max(-1, ...this.consensus.epochs()));
     metrics.gauge('node_sphinx_keys', 'Sphinx keys held (current, next, and the previous one during grace).', () => this.keyring.epochs().length);
     metrics.gauge('node_link_peers', 'Links from previous-layer nodes that are up.', () => this.listener?.connectedPeers ?? 0);
@@ -227,7 +226,7 @@ export class NodeRuntime {
       metrics: this.metrics,
       health: () => this.health(),
       consensus: (which) => {
-        const doc = which === 'current' ? this.consensus.get(currentEpoch(this.clock.now(), this.timing)) : this.consensus.get(which);
+        const doc = which === 'current' ? this.consensus.get(epochAt(this.clock.now(), this.timing)) : this.consensus.get(which);
         return doc === undefined ? undefined : encodeConsensus(doc);
       },
       log: this.log,
@@ -264,7 +263,7 @@ export class NodeRuntime {
       role: this.config.role,
       name: this.config.name,
       layer: this.config.layer,
-      epoch: currentEpoch(this.clock.now(), this.timing),
+      epoch: epochAt(this.clock.now(), this.timing),
       consensusEpochs: this.consensus.epochs(),
       keyEpochs: this.keyring.epochs(),
       uploadedEpochs: this.publisher?.uploadedEpochs() ?? [],
@@ -349,7 +348,7 @@ export class NodeRuntime {
 
   private armEpochTimer(): void {
     const now = this.clock.now();
-    const current = currentEpoch(now, this.timing);
+    const current = epochAt(now, this.timing);
     const boundary = epochStart(current + 1, this.timing);
     const graceEnd = this.keyring.graceEnd(now);
     const at = graceEnd === undefined ? boundary : Math.min(boundary, graceEnd);
@@ -360,7 +359,7 @@ export class NodeRuntime {
     this.epochTimer = undefined;
     if (this.closing !== undefined) return;
     const now = this.clock.now();
-    const current = currentEpoch(now, this.timing);
+    const current = epochAt(now, this.timing);
     try {
       this.keyring.rotate(now);
       if (current !== this.lastEpoch) {

@@ -1,10 +1,11 @@
-import { sameBytes } from '../../codec/bytes.js';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { sameBytes } from '../../codec/bytes.js';
 import type { Crypto } from '../../crypto/types.js';
 import {
   decodeDescriptor,
   encodeDescriptor,
+  epochAt,
   epochEnd,
   makeDescriptor,
   sphinxKeyFor,
@@ -18,7 +19,6 @@ import type { Clock } from '../../net/clock.js';
 import { ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { SphinxKeyring } from './keyring.js';
 import type { NodeMetrics } from './metrics.js';
-import { currentEpoch } from './time.js';
 
 /**
  * Makes, keeps and uploads this node's descriptors (docs/nodes.md, "Descriptors"), following
@@ -69,7 +69,7 @@ export class DescriptorPublisher {
 
   /** At start-up: the current epoch's descriptor (from genesis on) and the next one's. */
   start(nowMs: number): void {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     this.prune(current);
     if (current >= 0) this.publish(current);
     this.publish(current + 1);
@@ -77,7 +77,7 @@ export class DescriptorPublisher {
 
   /** At the start of epoch `current`: the descriptor for the next epoch. */
   onEpoch(nowMs: number): void {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     this.prune(current);
     this.publish(current + 1);
   }

@@ -1,5 +1,5 @@
-import { hexOf } from '../../codec/bytes.js';
 import { join } from 'node:path';
+import { hexOf } from '../../codec/bytes.js';
 import type { Crypto } from '../../crypto/types.js';
 import { parseKey32 } from './config.js';
 import { readFileIfExists, writeFileAtomic } from './files.js';
