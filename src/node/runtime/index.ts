@@ -1,5 +1,6 @@
 /** What gateways, mixes and providers share (floor 3): docs/nodes.md. */
 export * from './config.js';
+export * from './config-json.js';
 export { ConsensusTracker } from './consensus.js';
 export { Forwarder, unwrapPacket } from './hop.js';
 export { SphinxKeyring, type EpochKey } from './keyring.js';
