@@ -13,7 +13,7 @@ import { makeSuite, Sphinx, SURB_ID_LENGTH } from '../sphinx/index.js';
 import { bucketOf, MAX_BUCKETS } from '../store/mailbox.js';
 import { fillSlot, PoissonStreams } from '../traffic/poisson.js';
 import { ClientCore, LocalClient, fetchCurrentConsensus, resolveContact, type Client, type ClientDeps } from './client.js';
-import { keepAliveSystemClock, type Clock } from '../net/clock.js';
+import { keepAliveSystemClock as systemClientClock, type Clock as ClientClock } from '../net/clock.js';
 import { ClientError, describeError } from './errors.js';
 import { buildMail, parseMail, SYNTHETIC_DOMAIN, syntheticAddress, type Attachment } from './mail-format.js';
 import type { InboxMeta, SentMeta, SentStatus } from './mail-store.js';
@@ -40,7 +40,7 @@ import { Network, nodeKey, pick, providerForServers, RouteError } from './routes
  */
 export interface StartOptions extends ClientDeps {
   /** Default: the wall clock and Node timers. */
-  readonly clock?: Clock;
+  readonly clock?: ClientClock;
   /** Everything notable that happens (mail received, status changes, loops, polls, errors). */
   readonly onEvent?: (event: ClientEvent) => void;
   /** Real-time limit for connecting and for one provider request (default 10 s). */
@@ -200,7 +200,7 @@ interface InboundMessage {
 class Agent extends LocalClient implements ClientAgent {
   private readonly crypto: Crypto;
   private readonly random: RandomSource;
-  private readonly clock: Clock;
+  private readonly clock: ClientClock;
   private readonly timeoutMs: number;
   private readonly emit: (event: ClientEvent) => void;
   private readonly connect: WebSocketConnector | undefined;
@@ -246,7 +246,7 @@ class Agent extends LocalClient implements ClientAgent {
     super(core);
     this.crypto = core.crypto;
     this.random = core.random;
-    this.clock = options.clock ?? keepAliveSystemClock;
+    this.clock = options.clock ?? systemClientClock;
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.connect = options.connectWebSocket;
     const onEvent = options.onEvent;

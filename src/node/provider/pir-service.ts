@@ -23,7 +23,7 @@ import type { Crypto } from '../../crypto/types.js';
 import { PirError, pirAnswer } from '../../pir/index.js';
 import type { ConsensusDocument, EpochTiming, NodeDescriptor } from '../../pki/index.js';
 import type { MailboxStore } from '../../store/mailbox.js';
-import type { Clock } from '../../net/clock.js';
+import type { Clock as NodeClock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { epochAt as currentEpoch } from '../../pki/index.js';
 import { PirLink } from './pir-link.js';
@@ -60,7 +60,7 @@ export interface PirServiceOptions {
 
 export interface PirServiceDeps {
   readonly crypto: Crypto;
-  readonly clock: Clock;
+  readonly clock: NodeClock;
   readonly timing: EpochTiming;
   readonly nodeId: Uint8Array;
   readonly identitySeed: Uint8Array;
