@@ -1,9 +1,5 @@
 /** Small text helpers for the command line's human-readable output. */
 
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
 /** The first 8 hex characters: enough to tell IDs apart at a glance. */
 export function short(hex: string): string {
   return hex.slice(0, 8);

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { hexOf } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
 import { systemRandom, type RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
@@ -9,8 +10,8 @@ import { DEFAULT_FRAGMENT_PARAMS, type FragmentParams } from '../e2e/fragment.js
 import { createIdentity } from '../e2e/identity.js';
 import { MailEndpoint, type Contact } from '../e2e/mail-endpoint.js';
 import { fetchConsensus } from '../node/authority/client.js';
-import { hexOf, type ConsensusDocument } from '../pki/index.js';
-import { systemClientClock, type ClientClock } from './clock.js';
+import type { ConsensusDocument } from '../pki/index.js';
+import { keepAliveSystemClock, type Clock } from '../net/clock.js';
 import { ClientError, describeError } from './errors.js';
 import {
   DEFAULT_KDF,
@@ -63,7 +64,7 @@ export interface InitOptions extends ClientDeps, Partial<Omit<ClientSettings, 'a
   /** Argon2id cost; default DEFAULT_KDF (tests pass the minimum). */
   readonly kdf?: KdfParams;
   /** For the card's creation time and the consensus check; default the wall clock. */
-  readonly clock?: ClientClock;
+  readonly clock?: Clock;
 }
 
 export interface InitResult {
@@ -332,7 +333,7 @@ export async function fetchCurrentConsensus(crypto: Crypto, authority: Authority
 export async function initClient(dir: string, options: InitOptions): Promise<InitResult> {
   const crypto = options.crypto ?? getCrypto();
   const random = options.random ?? systemRandom(crypto);
-  const clock = options.clock ?? systemClientClock;
+  const clock = options.clock ?? keepAliveSystemClock;
   const root = resolve(dir);
   const settings = makeSettings(options as SettingsInput);
   if (typeof options.passphrase !== 'string' || options.passphrase.length === 0) throw new ClientError('bad-options', 'the passphrase must be a non-empty string');

@@ -19,7 +19,6 @@ export {
   type MailView,
   type SentEntry,
 } from './client.js';
-export { systemClientClock, type ClientClock } from './clock.js';
 export { ClientError, type ClientErrorCode } from './errors.js';
 export { DEFAULT_KDF, MIN_MEM_LIMIT, MIN_OPS_LIMIT, type KdfParams } from './keystore.js';
 export {

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import sodiumModule from 'sodium-native';
-import { ByteReader, ByteWriter, concatBytes } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, concatBytes, hexOf } from '../codec/bytes.js';
 import { DecodeError } from '../codec/errors.js';
 import { AuthenticationError, CryptoError } from '../crypto/errors.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
@@ -215,7 +215,7 @@ export function readKeystoreFile(path: string): Uint8Array {
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array, random: RandomSource): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${Buffer.from(random(6)).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${hexOf(random(6))}.tmp`);
   try {
     writeFileSync(tmp, bytes, { mode: 0o600, flag: 'wx' });
     const fd = openSync(tmp, 'r+');

@@ -1,6 +1,6 @@
 import type { NodeDescriptor } from '../pki/index.js';
 import { connectWebSocket, type WebSocketConnection } from '../node/link/websocket.js';
-import type { ClientClock } from './clock.js';
+import type { Clock } from '../net/clock.js';
 import { describeError } from './errors.js';
 import { decodeProviderResponse, encodeFetchBucket, encodeFetchEpoch, type StoredItem } from './provider-protocol.js';
 import { wsUrl } from './routes.js';
@@ -25,7 +25,7 @@ export class GatewayLink {
   constructor(
     /** The gateway's descriptor from the latest consensus (its Sphinx keys change every epoch). */
     public node: NodeDescriptor,
-    private readonly clock: ClientClock,
+    private readonly clock: Clock,
     private readonly timeoutMs: number,
     private readonly onError: (message: string) => void,
   ) {}

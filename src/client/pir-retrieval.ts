@@ -1,9 +1,10 @@
+import { hexOf } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { PirLink, PirRefusal, type WebSocketConnector } from '../node/provider/pir-link.js';
 import { encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../node/provider/pir-protocol.js';
 import { openRow, PirRowError, shapeProblem } from '../pir/snapshot.js';
 import { RETRIEVAL_ERRORS } from '../node/provider/protocol.js';
-import { hexOf, type NodeDescriptor } from '../pki/index.js';
+import type { NodeDescriptor } from '../pki/index.js';
 import { pirDecode, pirQuery } from '../pir/index.js';
 import { bucketOf } from '../store/mailbox.js';
 import type { StoredItem } from './provider-protocol.js';

@@ -1,8 +1,8 @@
+import { hexOf } from '../codec/bytes.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import { delayMs } from '../mixing/exponential.js';
 import {
   GATEWAY_LAYER,
-  hexOf,
   pathLayers,
   PROVIDER_LAYER,
   sphinxKeyFor,

@@ -1,4 +1,5 @@
 import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
+import { intIn } from '../codec/schema.js';
 import { MAX_BUCKETS } from '../store/mailbox.js';
 import { ClientError } from './errors.js';
 
@@ -51,18 +52,18 @@ export function settingsProblems(settings: ClientSettings): string[] {
     } else if (!a.publicKeys.every((key) => key instanceof Uint8Array && key.length === 32)) {
       problems.push('every authority public key must be 32 bytes');
     }
-    if (a.threshold !== undefined && (!Number.isInteger(a.threshold) || a.threshold < 1 || a.threshold > (a.publicKeys?.length ?? 0))) {
+    if (a.threshold !== undefined && !intIn(a.threshold, 1, a.publicKeys?.length ?? 0)) {
       problems.push('authority.threshold must be an integer in 1..the number of keys');
     }
   }
-  if (!Number.isInteger(settings.buckets) || settings.buckets < 1 || settings.buckets > MAX_BUCKETS) problems.push(`buckets must be an integer in 1..${MAX_BUCKETS}`);
-  if (!Number.isInteger(settings.pollsPerEpoch) || settings.pollsPerEpoch < 1 || settings.pollsPerEpoch > MAX_POLLS_PER_EPOCH) {
+  if (!intIn(settings.buckets, 1, MAX_BUCKETS)) problems.push(`buckets must be an integer in 1..${MAX_BUCKETS}`);
+  if (!intIn(settings.pollsPerEpoch, 1, MAX_POLLS_PER_EPOCH)) {
     problems.push(`pollsPerEpoch must be an integer in 1..${MAX_POLLS_PER_EPOCH}`);
   }
   if (typeof settings.ackTimeoutEpochs !== 'number' || !(settings.ackTimeoutEpochs > 0) || settings.ackTimeoutEpochs > 1000) {
     problems.push('ackTimeoutEpochs must be a number in (0, 1000]');
   }
-  if (!Number.isInteger(settings.maxResends) || settings.maxResends < 0 || settings.maxResends > MAX_RESENDS_LIMIT) {
+  if (!intIn(settings.maxResends, 0, MAX_RESENDS_LIMIT)) {
     problems.push(`maxResends must be an integer in 0..${MAX_RESENDS_LIMIT}`);
   }
   if (typeof settings.verifyDescriptors !== 'boolean') problems.push('verifyDescriptors must be a boolean');

@@ -170,6 +170,23 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Byte equality of public values: keys, IDs, magic numbers, encodings. It returns early, so it is
+ * not constant-time; secrets are compared with Crypto.constantTimeEqual.
+ */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Lower-case hexadecimal, two digits a byte (no Buffer: the cores also run in browsers). */
+export function hexOf(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** RFC 4648 base64url without padding (no Buffer: the e2e core also runs in browsers). */

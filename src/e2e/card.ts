@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, concatBytes, fromBase64Url, toBase64Url } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, concatBytes, fromBase64Url, sameBytes, toBase64Url } from '../codec/bytes.js';
 import { LowOrderPointError } from '../crypto/errors.js';
 import type { Crypto } from '../crypto/types.js';
 import { E2eError } from './errors.js';
@@ -10,7 +10,6 @@ import {
   MAX_SERVERS,
   profileProblem,
   readProfile,
-  sameBytes,
   writeProfile,
   type Identity,
 } from './identity.js';

@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, sameBytes } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import { E2eError } from './errors.js';
@@ -40,13 +40,6 @@ const encoder = new TextEncoder();
 
 /** C0 controls, DEL and C1 controls: never part of a name or a server address. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-/** Byte equality of public values (not constant-time: use Crypto.constantTimeEqual for secrets). */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * The UTF-8 bytes of `text`, or undefined when the text has a lone surrogate (it would not survive

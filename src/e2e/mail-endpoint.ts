@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, toBase64Url } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, hexOf, sameBytes, toBase64Url } from '../codec/bytes.js';
 import { DecodeError } from '../codec/errors.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
@@ -17,7 +17,7 @@ import {
   totalShards,
   type FragmentParams,
 } from './fragment.js';
-import { decodeIdentity, encodeIdentity, sameBytes, type Identity } from './identity.js';
+import { decodeIdentity, encodeIdentity, type Identity } from './identity.js';
 import { RatchetSession } from './ratchet.js';
 import { Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { openFirstContact, sealFirstContact } from './sealed.js';
@@ -86,12 +86,6 @@ const TAG_LABEL = new TextEncoder().encode('umbra sender tag v1');
 const SESSION_ID_LABEL = new TextEncoder().encode('umbra session id v1');
 const UNKNOWN_SENDER = new Uint8Array(SENDER_TAG_LENGTH);
 
-function hex(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
-  return out;
-}
-
 export class MailEndpoint {
   readonly params: FragmentParams;
   readonly card: ContactCard;
@@ -114,7 +108,7 @@ export class MailEndpoint {
 
   /** Adds (or updates, when newer) a contact from its verified card. */
   addContact(card: ContactCard): Contact {
-    const key = hex(card.x25519Public);
+    const key = hexOf(card.x25519Public);
     const existing = this.contacts.get(key);
     if (existing !== undefined && existing.card.createdAt >= card.createdAt) return existing;
     if (sameBytes(card.x25519Public, this.identity.x25519Public)) throw new E2eError('bad-card', 'that is our own card');
@@ -122,7 +116,7 @@ export class MailEndpoint {
     const contact: Contact = { card, key, senderTag: this.crypto.blake2b(SENDER_TAG_LENGTH, TAG_LABEL, shared) };
     shared.fill(0);
     this.contacts.set(key, contact);
-    this.tags.set(hex(contact.senderTag), key);
+    this.tags.set(hexOf(contact.senderTag), key);
     return contact;
   }
 
@@ -171,7 +165,7 @@ export class MailEndpoint {
   receive(fragment: Uint8Array, nowMs: number): Delivery {
     const opened = openFragment(this.crypto, this.params, this.identity.x25519Secret, this.identity.x25519Public, fragment);
     // Tags of unknown senders share one reassembly quota, so a stranger cannot claim many.
-    if (!this.tags.has(hex(opened.senderTag))) opened.senderTag = UNKNOWN_SENDER;
+    if (!this.tags.has(hexOf(opened.senderTag))) opened.senderTag = UNKNOWN_SENDER;
     const result = this.reassembler.add(opened, nowMs);
     if (result.status !== 'complete') return { status: result.status, messageId: result.messageId };
     const { kind, envelope } = unframe(result.data ?? new Uint8Array(0));
@@ -253,9 +247,9 @@ export class MailEndpoint {
     if (!sameBytes(card.x25519Public, opened.senderX25519Public)) {
       throw new E2eError('sender-mismatch', 'the enclosed card is not the key that sealed the message');
     }
-    const newContact = !this.contacts.has(hex(card.x25519Public));
+    const newContact = !this.contacts.has(hexOf(card.x25519Public));
     const id = this.sessionId(opened.sessionSecret);
-    const peer = hex(card.x25519Public);
+    const peer = hexOf(card.x25519Public);
     let session = (this.sessions.get(peer) ?? []).find((s) => s.id === id);
     const isNew = session === undefined;
     if (session === undefined) {

@@ -164,10 +164,3 @@ export function parseMessage(message: Uint8Array, withBody = true): { encryptedH
     throw error;
   }
 }
-
-/** Lower-case hex, used only as a map key for header keys held in the state. */
-export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) out += (byte < 16 ? '0' : '') + byte.toString(16);
-  return out;
-}

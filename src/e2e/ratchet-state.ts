@@ -1,7 +1,7 @@
-import { ByteReader, ByteWriter } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, hexOf } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { E2eError } from './errors.js';
-import { KEY_LENGTH, toHex, type KeyPair } from './ratchet-crypto.js';
+import { KEY_LENGTH, type KeyPair } from './ratchet-crypto.js';
 
 /**
  * The Double Ratchet state with header encryption (Signal rev. 1, section 4), its bounds, and
@@ -140,7 +140,7 @@ export function decodeState(crypto: Crypto, bytes: Uint8Array): RatchetState {
     const hk = key('skipped HK');
     const n = reader.u32('skipped N');
     const mk = key('skipped MK');
-    const hkHex = toHex(hk);
+    const hkHex = hexOf(hk);
     const id = skippedId(hkHex, n);
     if (n === U32_MAX || skipped.has(id)) fail('invalid or duplicate skipped key');
     skipped.set(id, { hk, hkHex, n, mk });

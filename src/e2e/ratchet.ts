@@ -1,4 +1,4 @@
-import { concatBytes } from '../codec/bytes.js';
+import { concatBytes, hexOf } from '../codec/bytes.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import { E2eError } from './errors.js';
@@ -17,7 +17,6 @@ import {
   MAX_MESSAGE_NUMBER,
   MAX_PLAINTEXT_LENGTH,
   parseMessage,
-  toHex,
   type Header,
 } from './ratchet-crypto.js';
 import {
@@ -242,7 +241,7 @@ export class RatchetSession {
   private skipMessageKeys(s: RatchetState, until: number): void {
     if (s.nr + s.maxSkip < until) throw new E2eError('too-many-skipped', 'the message skips too many message keys');
     if (s.ckr === null || s.hkr === null) return;
-    const hkHex = toHex(s.hkr);
+    const hkHex = hexOf(s.hkr);
     while (s.nr < until) {
       const [nextCk, mk] = kdfCk(this.crypto, s.ckr);
       s.ckr = nextCk;

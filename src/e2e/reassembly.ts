@@ -1,4 +1,4 @@
-import { toBase64Url } from '../codec/bytes.js';
+import { sameBytes, toBase64Url } from '../codec/bytes.js';
 import { ReedSolomonError } from '../codec/reed-solomon.js';
 import { MAX_DATA_SHARDS } from './padding.js';
 import { E2eError } from './errors.js';
@@ -293,11 +293,4 @@ export class Reassembler {
     if (count === 0) this.perSender.delete(message.senderKey);
     else this.perSender.set(message.senderKey, count);
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }

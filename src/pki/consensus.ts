@@ -1,179 +1,23 @@
-import { ByteReader, ByteWriter, concatBytes } from '../codec/bytes.js';
+import { hexOf, sameBytes } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
-import type { SuiteName } from '../sphinx/suite.js';
+import { checkUnsignedDocument } from './consensus-checks.js';
+import { consensusBody, consensusSignedBytes, parseConsensus, verifyDescriptorsOf } from './consensus-codec.js';
 import {
-  decodeDescriptor,
-  decodeDescriptorUnverified,
-  encodeDescriptor,
-  GATEWAY_LAYER,
-  LAYER_COUNT,
-  MAX_DESCRIPTOR_BYTES,
-  MIX_LAYERS,
-  PROVIDER_LAYER,
-  type NodeDescriptor,
-} from './descriptor.js';
-import { epochEnd, MAX_EPOCH_MS, timingProblem, type EpochTiming } from './epoch.js';
+  CONSENSUS_VERSION,
+  MAX_CONSENSUS_SIGNATURES,
+  type ConsensusDocument,
+  type ConsensusInput,
+  type VerifyConsensusOptions,
+} from './consensus-document.js';
+import { epochEnd, timingProblem } from './epoch.js';
 import { PkiError } from './errors.js';
-import { compareBytes, hexOf, isBytes, KEY_BYTES, sameBytes, SIGNATURE_BYTES } from './fields.js';
-import {
-  copyNetworkParameters,
-  networkParametersProblems,
-  PKI_SUITE_NAMES,
-  RETRIEVAL_MODES,
-  type NetworkParameters,
-  type RetrievalMode,
-} from './params.js';
+import { compareBytes, isBytes, KEY_BYTES } from './fields.js';
+import { copyNetworkParameters, networkParametersProblems } from './params.js';
 
 /**
- * The consensus document (docs/pki.md, "Consensus document"): for one epoch, the network's
- * timing and parameters and every node's descriptor, signed by the authorities. Canonical
- * binary: nodes sorted by node ID, signatures sorted by authority ID, so the same inputs always
- * give the same bytes.
+ * Making, signing and verifying consensus documents (docs/pki.md, "Consensus document"). The
+ * document's shape is in consensus-document.ts, its encoding in consensus-codec.ts.
  */
-export interface ConsensusSignature {
-  /** The authority's Ed25519 public key. */
-  readonly authorityId: Uint8Array;
-  /** Ed25519 over CONSENSUS_SIGNATURE_LABEL ‖ the document's encoding without its signatures. */
-  readonly signature: Uint8Array;
-}
-
-export interface ConsensusDocument extends NetworkParameters, EpochTiming {
-  readonly version: typeof CONSENSUS_VERSION;
-  readonly epoch: number;
-  /** The document may be used until this Unix millisecond (end of the epoch plus a grace period). */
-  readonly validUntilMs: number;
-  /** Strictly ascending by node ID (so a node appears once). */
-  readonly nodes: readonly NodeDescriptor[];
-  /** Strictly ascending by authority ID; empty for a document not yet signed. */
-  readonly signatures: readonly ConsensusSignature[];
-}
-
-export interface ConsensusInput extends EpochTiming {
-  readonly epoch: number;
-  /** How long after the epoch's end the document stays valid; default a quarter epoch, at most one epoch. */
-  readonly graceMs?: number;
-  readonly network: NetworkParameters;
-  /** In any order; all for `epoch`, one per node. */
-  readonly descriptors: readonly NodeDescriptor[];
-}
-
-export interface VerifyConsensusOptions {
-  /** The trusted authorities' Ed25519 public keys. */
-  readonly authorities: readonly Uint8Array[];
-  /** Valid signatures needed; default a majority of `authorities` (floor(n / 2) + 1). */
-  readonly threshold?: number;
-  /** When given, a document for another epoch is 'wrong-epoch'. */
-  readonly epoch?: number;
-  /** The verifier's time (Unix ms): a document is 'expired' when nowMs > validUntilMs. */
-  readonly nowMs: number;
-  /**
-   * Also verify every descriptor's own signature and Sphinx keys (default true). The authorities
-   * already did; skipping it saves one Ed25519 verification per node for weak clients.
-   */
-  readonly verifyDescriptors?: boolean;
-}
-
-/** The nodes of a document by layer: [gateways, layer-1 mixes, layer-2, layer-3, providers]. */
-export type PathLayers = readonly [
-  readonly NodeDescriptor[],
-  readonly NodeDescriptor[],
-  readonly NodeDescriptor[],
-  readonly NodeDescriptor[],
-  readonly NodeDescriptor[],
-];
-
-export const CONSENSUS_VERSION = 1;
-export const CONSENSUS_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x4e]); // "UMBN"
-export const CONSENSUS_SIGNATURE_LABEL = new TextEncoder().encode('umbra consensus document v1');
-export const MAX_CONSENSUS_NODES = 1024;
-export const MAX_CONSENSUS_SIGNATURES = 16;
-const MAX_SUITE_NAME_BYTES = 32;
-/** magic, version, epoch, genesis, epoch length, valid-until, suite, geometry, mixing, traffic, retrieval, node count. */
-const HEADER_MAX = 4 + 1 + 8 * 4 + 1 + MAX_SUITE_NAME_BYTES + (1 + 4 + 1) + (4 + 4) + 8 * 4 + 1 + 2;
-export const MAX_CONSENSUS_BYTES =
-  HEADER_MAX + MAX_CONSENSUS_NODES * (2 + MAX_DESCRIPTOR_BYTES) + 1 + MAX_CONSENSUS_SIGNATURES * (KEY_BYTES + SIGNATURE_BYTES);
-
-const encoder = new TextEncoder();
-
-/** What is wrong with the topology of `nodes`, or undefined. */
-export function topologyProblem(nodes: readonly NodeDescriptor[]): string | undefined {
-  const counts = new Array<number>(LAYER_COUNT).fill(0);
-  for (const node of nodes) counts[node.layer] += 1;
-  if (counts[GATEWAY_LAYER] === 0) return 'no gateway';
-  for (const layer of MIX_LAYERS) if (counts[layer] === 0) return `no mix on layer ${layer}`;
-  if (counts[PROVIDER_LAYER] === 0) return 'no provider';
-  return undefined;
-}
-
-/** The nodes grouped by layer (each group in node-ID order). */
-export function pathLayers(doc: Pick<ConsensusDocument, 'nodes'>): PathLayers {
-  const layers: NodeDescriptor[][] = [[], [], [], [], []];
-  for (const node of doc.nodes) layers[node.layer].push(node);
-  return layers as unknown as PathLayers;
-}
-
-/** The node with ID `nodeId`, or undefined. */
-export function findNode(doc: Pick<ConsensusDocument, 'nodes'>, nodeId: Uint8Array): NodeDescriptor | undefined {
-  return doc.nodes.find((node) => sameBytes(node.nodeId, nodeId));
-}
-
-function checkUnsignedDocument(doc: Omit<ConsensusDocument, 'signatures'>, code: 'invalid' | 'malformed'): void {
-  const fail = (detail: string): never => {
-    throw new PkiError(code, `consensus: ${detail}`);
-  };
-  if (doc.version !== CONSENSUS_VERSION) fail(`version ${String(doc.version)} is not ${CONSENSUS_VERSION}`);
-  const timing = timingProblem(doc);
-  if (timing !== undefined) fail(timing);
-  if (!Number.isSafeInteger(doc.epoch) || doc.epoch < 0) fail('the epoch is not a non-negative safe integer');
-  let end: number;
-  try {
-    end = epochEnd(doc.epoch, doc);
-  } catch {
-    return fail('the epoch is too far in the future');
-  }
-  if (!Number.isSafeInteger(doc.validUntilMs) || doc.validUntilMs < end || doc.validUntilMs > end + doc.epochMs) {
-    fail('validUntilMs must lie between the end of the epoch and one epoch later');
-  }
-  const problems = networkParametersProblems(doc);
-  if (problems.length > 0) fail(problems.join('; '));
-  if (!Array.isArray(doc.nodes) || doc.nodes.length > MAX_CONSENSUS_NODES) fail(`at most ${MAX_CONSENSUS_NODES} nodes`);
-  for (let i = 0; i < doc.nodes.length; i++) {
-    if (doc.nodes[i].epoch !== doc.epoch) fail(`a descriptor is for epoch ${doc.nodes[i].epoch}`);
-    if (i > 0 && compareBytes(doc.nodes[i - 1].nodeId, doc.nodes[i].nodeId) >= 0) fail('nodes are not in strictly ascending node-ID order');
-  }
-  const topology = topologyProblem(doc.nodes);
-  if (topology !== undefined) throw new PkiError('incomplete-topology', `consensus: ${topology}`);
-}
-
-function writeF64(writer: ByteWriter, value: number): void {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setFloat64(0, value, false);
-  writer.bytes(bytes);
-}
-
-/** The signed part: everything before the signature count. The document must be valid. */
-function consensusBody(doc: Omit<ConsensusDocument, 'signatures'>): Uint8Array {
-  const writer = new ByteWriter(4096)
-    .bytes(CONSENSUS_MAGIC)
-    .u8(CONSENSUS_VERSION)
-    .u64(doc.epoch)
-    .u64(doc.genesisMs)
-    .u64(doc.epochMs)
-    .u64(doc.validUntilMs)
-    .text(1, doc.suite)
-    .u8(doc.geometry.hops)
-    .u32(doc.geometry.userForwardPayloadLength)
-    .u8(doc.geometry.withSurb ? 1 : 0)
-    .u32(doc.mixing.meanDelayMs)
-    .u32(doc.mixing.maxDelayMs);
-  writeF64(writer, doc.traffic.clientSendRate);
-  writeF64(writer, doc.traffic.loopRate);
-  writeF64(writer, doc.traffic.dropRate);
-  writeF64(writer, doc.traffic.gatewayClientRate);
-  writer.u8(RETRIEVAL_MODES.indexOf(doc.retrieval)).u16(doc.nodes.length);
-  for (const node of doc.nodes) writer.prefixed(2, encodeDescriptor(node));
-  return writer.finish();
-}
 
 /**
  * Builds the unsigned document for `input.epoch`: descriptors sorted by node ID, the network
@@ -226,41 +70,6 @@ export function makeConsensus(input: ConsensusInput): ConsensusDocument {
   return doc;
 }
 
-function checkSignatureList(signatures: readonly ConsensusSignature[], code: 'invalid' | 'malformed'): void {
-  if (!Array.isArray(signatures) || signatures.length > MAX_CONSENSUS_SIGNATURES) {
-    throw new PkiError(code, `consensus: at most ${MAX_CONSENSUS_SIGNATURES} signatures`);
-  }
-  for (let i = 0; i < signatures.length; i++) {
-    const { authorityId, signature } = signatures[i];
-    if (!isBytes(authorityId, KEY_BYTES) || !isBytes(signature, SIGNATURE_BYTES)) {
-      throw new PkiError(code, 'consensus: a signature entry is not 32 + 64 bytes');
-    }
-    if (i > 0 && compareBytes(signatures[i - 1].authorityId, authorityId) >= 0) {
-      throw new PkiError(code, 'consensus: signatures are not in strictly ascending authority-ID order');
-    }
-  }
-}
-
-/** The canonical encoding, signatures included ('invalid' if a rule is broken). */
-export function encodeConsensus(doc: ConsensusDocument): Uint8Array {
-  checkUnsignedDocument(doc, 'invalid');
-  checkSignatureList(doc.signatures, 'invalid');
-  const writer = new ByteWriter(64 + doc.signatures.length * 96).bytes(consensusBody(doc)).u8(doc.signatures.length);
-  for (const { authorityId, signature } of doc.signatures) writer.bytes(authorityId).bytes(signature);
-  return writer.finish();
-}
-
-/** The bytes every authority signs: the label ‖ the encoding without the signatures. */
-export function consensusSignedBytes(doc: ConsensusDocument): Uint8Array {
-  checkUnsignedDocument(doc, 'invalid');
-  return concatBytes(CONSENSUS_SIGNATURE_LABEL, consensusBody(doc));
-}
-
-/** A 32-byte BLAKE2b digest of the signed part: names a document independently of its signatures. */
-export function consensusDigest(crypto: Crypto, doc: ConsensusDocument): Uint8Array {
-  return crypto.blake2b(32, consensusSignedBytes(doc));
-}
-
 /**
  * The document with the authority's signature added (replacing an earlier one by the same
  * authority), the signatures kept in authority-ID order.
@@ -273,117 +82,6 @@ export function signConsensus(crypto: Crypto, doc: ConsensusDocument, authorityS
   signatures.sort((a, b) => compareBytes(a.authorityId, b.authorityId));
   if (signatures.length > MAX_CONSENSUS_SIGNATURES) throw new PkiError('invalid', `consensus: at most ${MAX_CONSENSUS_SIGNATURES} signatures`);
   return { ...doc, signatures: Object.freeze(signatures) };
-}
-
-function malformed(detail: string): PkiError {
-  return new PkiError('malformed', `consensus: ${detail}`);
-}
-
-function readF64(reader: ByteReader, field: string): number {
-  const bytes = reader.bytesOf(8, field);
-  return new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, false);
-}
-
-/**
- * Parses a document and checks every structural rule (bounds, order, topology, timing,
- * parameters) and, when `verifyDescriptors`, every descriptor's signature, but NOT the authority
- * signatures: use verifyConsensus for anything received from the network.
- */
-export function decodeConsensusUnverified(
-  crypto: Crypto,
-  bytes: Uint8Array,
-  verifyDescriptors = true,
-): { doc: ConsensusDocument; signedBytes: Uint8Array } {
-  const { doc, signedBytes, descriptorBytes } = parseConsensus(bytes);
-  if (verifyDescriptors) verifyDescriptorsOf(crypto, descriptorBytes);
-  return { doc, signedBytes };
-}
-
-function verifyDescriptorsOf(crypto: Crypto, descriptorBytes: readonly Uint8Array[]): void {
-  for (const encoded of descriptorBytes) {
-    try {
-      decodeDescriptor(crypto, encoded);
-    } catch (error) {
-      if (error instanceof PkiError && error.code === 'bad-signature') throw error;
-      throw malformed(`a descriptor is malformed (${error instanceof Error ? error.message : 'unknown'})`);
-    }
-  }
-}
-
-/** Structure only: no signature of any kind is checked. */
-function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; signedBytes: Uint8Array; descriptorBytes: Uint8Array[] } {
-  if (!(bytes instanceof Uint8Array)) throw malformed('not bytes');
-  if (bytes.length > MAX_CONSENSUS_BYTES) throw malformed(`over ${MAX_CONSENSUS_BYTES} bytes`);
-  let doc: ConsensusDocument;
-  let bodyLength: number;
-  const descriptorBytes: Uint8Array[] = [];
-  try {
-    const reader = new ByteReader(bytes, 'consensus');
-    if (!sameBytes(reader.bytesOf(4, 'magic'), CONSENSUS_MAGIC)) throw malformed('not a consensus document');
-    const version = reader.u8('version');
-    if (version !== CONSENSUS_VERSION) throw malformed(`unknown version ${version}`);
-    const epoch = reader.u64('epoch');
-    const genesisMs = reader.u64('genesis');
-    const epochMs = reader.u64('epoch length');
-    if (epochMs > MAX_EPOCH_MS) throw malformed('the epoch length is out of range');
-    const validUntilMs = reader.u64('valid until');
-    const suiteBytes = reader.prefixed(1, MAX_SUITE_NAME_BYTES, 'suite');
-    const suite = PKI_SUITE_NAMES.find((name) => sameBytes(encoder.encode(name), suiteBytes));
-    if (suite === undefined) throw malformed('unknown Sphinx suite');
-    const hops = reader.u8('hops');
-    const userForwardPayloadLength = reader.u32('user payload length');
-    const surbFlag = reader.u8('with SURB');
-    if (surbFlag > 1) throw malformed('the SURB flag is not 0 or 1');
-    const meanDelayMs = reader.u32('mean delay');
-    const maxDelayMs = reader.u32('max delay');
-    const clientSendRate = readF64(reader, 'client send rate');
-    const loopRate = readF64(reader, 'loop rate');
-    const dropRate = readF64(reader, 'drop rate');
-    const gatewayClientRate = readF64(reader, 'gateway client rate');
-    const retrievalCode = reader.u8('retrieval');
-    const retrieval: RetrievalMode | undefined = RETRIEVAL_MODES[retrievalCode];
-    if (retrieval === undefined) throw malformed('unknown retrieval mode');
-    const count = reader.u16('node count');
-    if (count > MAX_CONSENSUS_NODES) throw malformed(`over ${MAX_CONSENSUS_NODES} nodes`);
-    for (let i = 0; i < count; i++) descriptorBytes.push(reader.prefixed(2, MAX_DESCRIPTOR_BYTES, 'descriptor'));
-    bodyLength = bytes.length - reader.remaining;
-    const signatureCount = reader.u8('signature count');
-    if (signatureCount > MAX_CONSENSUS_SIGNATURES) throw malformed(`over ${MAX_CONSENSUS_SIGNATURES} signatures`);
-    const signatures: ConsensusSignature[] = [];
-    for (let i = 0; i < signatureCount; i++) {
-      signatures.push({ authorityId: reader.bytesOf(KEY_BYTES, 'authority ID'), signature: reader.bytesOf(SIGNATURE_BYTES, 'signature') });
-    }
-    reader.end();
-    doc = {
-      version: CONSENSUS_VERSION,
-      epoch,
-      genesisMs,
-      epochMs,
-      validUntilMs,
-      suite: suite as SuiteName,
-      geometry: Object.freeze({ hops, userForwardPayloadLength, withSurb: surbFlag === 1 }),
-      mixing: Object.freeze({ meanDelayMs, maxDelayMs }),
-      traffic: Object.freeze({ clientSendRate, loopRate, dropRate, gatewayClientRate }),
-      retrieval,
-      nodes: [],
-      signatures: Object.freeze(signatures),
-    };
-  } catch (error) {
-    if (error instanceof PkiError) throw error;
-    throw malformed(error instanceof Error ? error.message : 'does not parse'); // a DecodeError
-  }
-  // Cheap checks before the descriptors' signatures.
-  checkSignatureList(doc.signatures, 'malformed');
-  const nodes = descriptorBytes.map((encoded) => {
-    try {
-      return decodeDescriptorUnverified(encoded);
-    } catch (error) {
-      throw malformed(`a descriptor is malformed (${error instanceof Error ? error.message : 'unknown'})`);
-    }
-  });
-  doc = { ...doc, nodes: Object.freeze(nodes) };
-  checkUnsignedDocument(doc, 'malformed');
-  return { doc, signedBytes: concatBytes(CONSENSUS_SIGNATURE_LABEL, bytes.subarray(0, bodyLength)), descriptorBytes };
 }
 
 /** The threshold verifyConsensus applies by default: a majority of `authorityCount`. */

@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, concatBytes } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, concatBytes, sameBytes } from '../codec/bytes.js';
 import { LowOrderPointError } from '../crypto/errors.js';
 import type { Crypto } from '../crypto/types.js';
 import { PkiError } from './errors.js';
@@ -10,7 +10,6 @@ import {
   MAX_ADDRESS_BYTES,
   MAX_NAME_BYTES,
   nameProblem,
-  sameBytes,
   SIGNATURE_BYTES,
 } from './fields.js';
 

@@ -1,9 +1,10 @@
 import { PkiError } from './errors.js';
 
 /**
- * Epoch arithmetic (docs/network.md, "Time"): epoch(now) = floor((now − genesisMs) / epochMs).
+ * Epoch arithmetic (docs/pki.md, "Epochs"): epoch(now) = floor((now − genesisMs) / epochMs).
  * Epoch e covers [epochStart(e), epochEnd(e)); epochEnd(e) = epochStart(e + 1). Pure: the time is
- * always a parameter. Epochs are non-negative integers; a time before genesis has no epoch.
+ * always a parameter. Epochs are non-negative integers; all the time before genesis is
+ * BEFORE_GENESIS (−1), whose next epoch is 0.
  */
 export interface EpochTiming {
   /** Unix milliseconds at which epoch 0 starts. */
@@ -11,6 +12,9 @@ export interface EpochTiming {
   /** Length of every epoch in milliseconds. */
   readonly epochMs: number;
 }
+
+/** What epochAt answers for every time before genesis: not an epoch, but the one before epoch 0. */
+export const BEFORE_GENESIS = -1;
 
 /** The most a timing may say (genesis and epoch ends stay safe integers well past year 275000). */
 export const MAX_EPOCH_MS = 7 * 24 * 3600 * 1000;
@@ -35,11 +39,14 @@ function checkEpoch(epoch: number): void {
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new PkiError('invalid', 'an epoch must be a non-negative safe integer');
 }
 
-/** The epoch `nowMs` falls in. A time before genesis (or not finite) is 'invalid'. */
+/**
+ * The epoch `nowMs` falls in, or BEFORE_GENESIS (−1) for any time before genesis (so the next
+ * epoch is always epochAt + 1). A time that is not finite is 'invalid'.
+ */
 export function epochAt(nowMs: number, timing: EpochTiming): number {
   checkTiming(timing);
   if (!Number.isFinite(nowMs)) throw new PkiError('invalid', 'the time is not a finite number');
-  if (nowMs < timing.genesisMs) throw new PkiError('invalid', 'the time is before genesis');
+  if (nowMs < timing.genesisMs) return BEFORE_GENESIS;
   return Math.floor((nowMs - timing.genesisMs) / timing.epochMs);
 }
 

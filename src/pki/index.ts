@@ -1,7 +1,9 @@
 /** The PKI (floor 2, pure): epochs, node descriptors, consensus documents. docs/pki.md. */
 export * from './consensus.js';
+export { consensusDigest, consensusSignedBytes, decodeConsensusUnverified, encodeConsensus } from './consensus-codec.js';
+export * from './consensus-document.js';
 export * from './descriptor.js';
 export * from './epoch.js';
 export * from './errors.js';
-export { parseHostPort, sameBytes, hexOf, compareBytes } from './fields.js';
+export { parseHostPort, compareBytes } from './fields.js';
 export * from './params.js';

@@ -3,4 +3,3 @@ export * from './mailbox.js';
 export * from './migrations.js';
 export * from './sqlite.js';
 export * from './postgres.js';
-export * from './postgres-migrations.js';

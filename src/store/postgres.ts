@@ -13,7 +13,7 @@ import {
   type StoreStats,
   type StoredMessage,
 } from './mailbox.js';
-import { LATEST_POSTGRES_SCHEMA_VERSION, POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE_POSTGRES } from './postgres-migrations.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE } from './migrations.js';
 
 export interface PostgresMailboxStoreConfig {
   /**
@@ -95,16 +95,16 @@ async function appliedVersions(client: pg.Client, schema: string): Promise<Set<n
 }
 
 function checkKnown(versions: Set<number>): void {
-  const known = new Set(POSTGRES_MIGRATIONS.map((migration) => migration.version));
+  const known = new Set(MIGRATIONS.map((migration) => migration.version));
   const unknown = [...versions].filter((version) => !known.has(version));
   if (unknown.length > 0) {
     throw new StoreError('io', `mailbox store: the database has schema version ${Math.max(...unknown)}, ` +
-      `newer than this program's ${LATEST_POSTGRES_SCHEMA_VERSION}`);
+      `newer than this program's ${LATEST_SCHEMA_VERSION}`);
   }
 }
 
 /**
- * Applies the missing migrations (postgres-migrations.ts), each with its schema_version row, in one
+ * Applies the missing migrations (migrations.ts), each with its schema_version row, in one
  * transaction that first takes a transaction-scoped advisory lock for the schema and re-reads the
  * applied versions, so two processes opening the same new schema at once do not both migrate. A
  * read-only store's schema must already be at the latest version.
@@ -112,10 +112,10 @@ function checkKnown(versions: Set<number>): void {
 async function migrate(client: pg.Client, schema: string, readOnly: boolean): Promise<void> {
   const before = await appliedVersions(client, schema);
   checkKnown(before);
-  if (POSTGRES_MIGRATIONS.every((migration) => before.has(migration.version))) return;
+  if (MIGRATIONS.every((migration) => before.has(migration.version))) return;
   if (readOnly) {
     throw new StoreError('io',
-      `mailbox store: the read-only schema "${schema}" is not migrated to schema version ${LATEST_POSTGRES_SCHEMA_VERSION}`);
+      `mailbox store: the read-only schema "${schema}" is not migrated to schema version ${LATEST_SCHEMA_VERSION}`);
   }
   await client.query('BEGIN');
   try {
@@ -125,10 +125,10 @@ async function migrate(client: pg.Client, schema: string, readOnly: boolean): Pr
     const namespace = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
     if (namespace.rowCount === 0) await client.query(`CREATE SCHEMA ${quoted(schema)}`);
     await client.query(`SET LOCAL search_path TO ${quoted(schema)}`);
-    await client.query(SCHEMA_VERSION_TABLE_POSTGRES);
+    await client.query(SCHEMA_VERSION_TABLE);
     const versions = await appliedVersions(client, schema);
     checkKnown(versions);
-    for (const migration of POSTGRES_MIGRATIONS) {
+    for (const migration of MIGRATIONS) {
       if (versions.has(migration.version)) continue;
       await client.query(migration.postgres);
       await client.query('INSERT INTO schema_version (version) VALUES ($1)', [migration.version]);

@@ -15,7 +15,7 @@ import {
   type StoreStats,
   type StoredMessage,
 } from './mailbox.js';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE_SQLITE } from './migrations.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_VERSION_TABLE } from './migrations.js';
 
 export interface SqliteMailboxStoreConfig {
   /** The database file, e.g. `<data directory>/mailbox.sqlite`; its directory is created (0700). */
@@ -82,7 +82,7 @@ function migrate(db: Database.Database, readOnly: boolean): void {
     throw new StoreError('io', `mailbox store: the read-only database is not migrated to schema version ${LATEST_SCHEMA_VERSION}`);
   }
   db.transaction(() => {
-    db.exec(SCHEMA_VERSION_TABLE_SQLITE);
+    db.exec(SCHEMA_VERSION_TABLE);
     const versions = applied();
     check(versions);
     const insertVersion = db.prepare('INSERT INTO schema_version (version) VALUES (?)');

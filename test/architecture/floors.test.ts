@@ -11,7 +11,7 @@ import { repoRoot } from '../support/vectors.js';
 const FLOORS: Record<string, number> = {
   crypto: 1, codec: 1, store: 1,
   sphinx: 2, pki: 2, mixing: 2, pir: 2, e2e: 2, traffic: 2,
-  node: 3, client: 3,
+  net: 3, node: 3, client: 3,
   cli: 4, api: 4, mail: 4, testnet: 4, sim: 4,
 };
 const IMPURE_MODULES = /^(node:)?(fs|fs\/promises|net|tls|http|https|http2|dgram|dns|child_process|cluster|worker_threads|timers|timers\/promises|readline|os|process)$/;

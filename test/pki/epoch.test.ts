@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as fc from 'fast-check';
-import { epochAt, epochEnd, epochStart, PkiError } from '../../src/pki/index.js';
+import { BEFORE_GENESIS, epochAt, epochEnd, epochStart, PkiError } from '../../src/pki/index.js';
 
 const timing = { genesisMs: 1_700_000_000_000, epochMs: 2000 };
 
@@ -27,9 +27,19 @@ test('every time lies in [epochStart, epochEnd) of its epoch', () => {
   );
 });
 
-test('a time before genesis, a bad timing or a bad epoch is invalid', () => {
+test('every time before genesis is BEFORE_GENESIS (-1), whose next epoch is 0', () => {
+  assert.equal(BEFORE_GENESIS, -1);
+  assert.equal(epochAt(timing.genesisMs - 1, timing), BEFORE_GENESIS);
+  assert.equal(epochAt(timing.genesisMs - timing.epochMs, timing), BEFORE_GENESIS);
+  assert.equal(epochAt(timing.genesisMs - 10 * timing.epochMs - 1, timing), BEFORE_GENESIS);
+  assert.equal(epochAt(0, timing), BEFORE_GENESIS);
+  assert.equal(epochAt(-1e15, timing), BEFORE_GENESIS);
+  assert.equal(epochStart(BEFORE_GENESIS + 1, timing), timing.genesisMs);
+});
+
+test('a time that is not finite, a bad timing or a bad epoch is invalid', () => {
   const invalid = (run: () => unknown) => assert.throws(run, (e: unknown) => e instanceof PkiError && e.code === 'invalid');
-  invalid(() => epochAt(timing.genesisMs - 1, timing));
+  invalid(() => epochAt(Number.NEGATIVE_INFINITY, timing));
   invalid(() => epochAt(Number.NaN, timing));
   invalid(() => epochAt(0, { genesisMs: 0, epochMs: 0 }));
   invalid(() => epochAt(0, { genesisMs: -1, epochMs: 10 }));

@@ -10,7 +10,7 @@ import {
 } from '../../sphinx/index.js';
 import { WALK_MEAN_DELAY_MS } from './defaults.js';
 import type { HopRecord } from './report.js';
-import { toHex } from '../format.js';
+import { hexOf } from '../../codec/bytes.js';
 import { exponentialDelayMs } from './random-delay.js';
 
 /**
@@ -65,9 +65,9 @@ export function walkLeg<T extends DeliverResult | SurbReplyResult>(
   packet: Uint8Array,
   endKind: T['kind'],
 ): LegEnd<T> {
-  const byId = new Map(nodes.map((node) => [toHex(node.id), node]));
+  const byId = new Map(nodes.map((node) => [hexOf(node.id), node]));
   const hops: HopRecord[] = [];
-  let nodeId = toHex(firstHop);
+  let nodeId = hexOf(firstHop);
   let current = packet;
   // A header has room for at most geometry.hops layers; more would mean a routing loop.
   for (let hop = 1; hop <= sphinx.geometry.hops; hop++) {
@@ -82,24 +82,24 @@ export function walkLeg<T extends DeliverResult | SurbReplyResult>(
     }
     // Microseconds are as fine as a timer this noisy is worth reporting.
     const unwrapMs = Math.round((performance.now() - started) * 1000) / 1000;
-    const seen = { hop, nodeId, packetLength: current.length, replayTag: toHex(result.replayTag), unwrapMs };
+    const seen = { hop, nodeId, packetLength: current.length, replayTag: hexOf(result.replayTag), unwrapMs };
     if (result.kind === 'forward') {
       hops.push({
         ...seen,
         action: 'forward',
-        nextHop: toHex(result.nextHop),
+        nextHop: hexOf(result.nextHop),
         ...(result.delayMs === undefined ? {} : { delayMs: result.delayMs }),
         payloadOut: payloadPrefix(result.packet, sphinx.geometry.headerLength),
       });
-      nodeId = toHex(result.nextHop);
+      nodeId = hexOf(result.nextHop);
       current = result.packet;
       continue;
     }
     hops.push({
       ...seen,
       action: result.kind,
-      ...(result.recipient === undefined ? {} : { recipient: toHex(result.recipient) }),
-      ...(result.kind === 'surb-reply' ? { surbId: toHex(result.surbId) } : {}),
+      ...(result.recipient === undefined ? {} : { recipient: hexOf(result.recipient) }),
+      ...(result.kind === 'surb-reply' ? { surbId: hexOf(result.surbId) } : {}),
     });
     if (result.kind !== endKind) return { hops, end: undefined, failure: `hop ${hop} ended the path with '${result.kind}', expected '${endKind}'` };
     return { hops, end: result as T, failure: undefined };
@@ -118,7 +118,7 @@ export function isReplayRejected(sphinx: Sphinx, node: MixNode, packet: Uint8Arr
 }
 
 export function payloadPrefix(packet: Uint8Array, headerLength: number): string {
-  return toHex(packet.subarray(headerLength, headerLength + PAYLOAD_PREFIX));
+  return hexOf(packet.subarray(headerLength, headerLength + PAYLOAD_PREFIX));
 }
 
 export function describe(error: unknown): string {

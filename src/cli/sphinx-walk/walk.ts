@@ -8,7 +8,7 @@ import { DEFAULT_GEOMETRY, makeSuite, Sphinx, type DeliverResult, type SurbReply
 import { WALK_MEAN_DELAY_MS } from './defaults.js';
 import { describe, isReplayRejected, makeNodes, pathOf, payloadPrefix, walkLeg, type LegEnd } from './in-process-nodes.js';
 import type { Check, LegReport, SphinxWalkOptions, SphinxWalkReport } from './report.js';
-import { toHex } from '../format.js';
+import { hexOf, sameBytes } from '../../codec/bytes.js';
 
 export type { SphinxWalkOptions, SphinxWalkReport } from './report.js';
 
@@ -100,8 +100,8 @@ export function runSphinxWalk(options: SphinxWalkOptions): SphinxWalkReport {
       userPayloadLength: g.userForwardPayloadLength,
       surbLength: g.surbLength,
     },
-    alice: { recipientId: toHex(aliceRecipient), surbId: toHex(surbId) },
-    bob: { recipientId: toHex(bobRecipient) },
+    alice: { recipientId: hexOf(aliceRecipient), surbId: hexOf(surbId) },
+    bob: { recipientId: hexOf(bobRecipient) },
     forward: leg(forward, forwardIn, WALK_MESSAGE, bobRead),
     reply: leg(reply, replyIn, WALK_REPLY, aliceRead),
     checks,
@@ -127,5 +127,5 @@ function decodeText(bytes: Uint8Array): string {
 }
 
 function equalBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && a.length === b.length && a.every((byte, i) => byte === b[i]);
+  return a !== undefined && sameBytes(a, b);
 }

@@ -1,6 +1,6 @@
 import type { ConsensusDocument } from '../../pki/index.js';
 import { ClientCore, LocalClient } from '../client.js';
-import { systemClientClock, type ClientClock } from '../clock.js';
+import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
 import { ClientError, describeError } from '../errors.js';
 import { sealMail } from './compose.js';
 import { GatewayLinks } from './gateways.js';
@@ -26,7 +26,7 @@ import type { AgentStatus, ClientAgent, Emit, PollReport, SendRequest, SendResul
  *   retrieval     how a poll reads the mailbox (pir, bucket, download)       loops     loops in flight
  */
 class Agent extends LocalClient implements ClientAgent {
-  private readonly clock: ClientClock;
+  private readonly clock: Clock;
   private readonly emit: Emit;
   private readonly view: NetworkView;
   private readonly gateways: GatewayLinks;
@@ -42,7 +42,7 @@ class Agent extends LocalClient implements ClientAgent {
 
   constructor(core: ClientCore, private readonly options: StartOptions) {
     super(core);
-    this.clock = options.clock ?? systemClientClock;
+    this.clock = options.clock ?? keepAliveSystemClock;
     const onEvent = options.onEvent;
     this.emit = (event) => {
       try {

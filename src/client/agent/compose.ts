@@ -1,7 +1,8 @@
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import { E2eError } from '../../e2e/errors.js';
 import type { Contact, Outgoing } from '../../e2e/mail-endpoint.js';
-import { hexOf, type ConsensusDocument } from '../../pki/index.js';
+import { hexOf } from '../../codec/bytes.js';
+import type { ConsensusDocument } from '../../pki/index.js';
 import { resolveContact, type ClientCore } from '../client.js';
 import { ClientError } from '../errors.js';
 import { buildMail, SYNTHETIC_DOMAIN, syntheticAddress } from '../mail-format.js';

@@ -1,6 +1,6 @@
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import { GATEWAY_LAYER, type NodeDescriptor } from '../../pki/index.js';
-import type { ClientClock } from '../clock.js';
+import type { Clock } from '../../net/clock.js';
 import { GatewayLink } from '../links.js';
 import { nodeKey, pick, type Network } from '../routes.js';
 import type { Emit } from './types.js';
@@ -14,7 +14,7 @@ export class GatewayLinks {
   private readonly extra = new Map<string, GatewayLink>();
 
   constructor(
-    private readonly clock: ClientClock,
+    private readonly clock: Clock,
     private readonly random: RandomSource,
     private readonly timeoutMs: number,
     private readonly emit: Emit,

@@ -1,7 +1,6 @@
-import { concatBytes } from '../../codec/bytes.js';
+import { concatBytes, hexOf } from '../../codec/bytes.js';
 import { E2eError } from '../../e2e/errors.js';
 import { openFragment } from '../../e2e/fragment.js';
-import { hexOf } from '../../pki/index.js';
 import { PartialMessages } from '../../traffic/nack-policy.js';
 import type { ClientCore } from '../client.js';
 import { parseMail } from '../mail-format.js';

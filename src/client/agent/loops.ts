@@ -1,4 +1,4 @@
-import { hexOf } from '../../pki/index.js';
+import { hexOf } from '../../codec/bytes.js';
 import type { Sphinx } from '../../sphinx/index.js';
 import type { Emit } from './types.js';
 

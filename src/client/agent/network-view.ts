@@ -3,7 +3,7 @@ import { fragmentParamsFor } from '../../e2e/sphinx-link.js';
 import { epochAt, type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js';
 import { makeSuite, Sphinx } from '../../sphinx/index.js';
 import { fetchCurrentConsensus, type ClientCore } from '../client.js';
-import type { ClientClock } from '../clock.js';
+import type { Clock } from '../../net/clock.js';
 import { ClientError } from '../errors.js';
 import { Network, providerForServers } from '../routes.js';
 
@@ -20,7 +20,7 @@ export class NetworkView {
 
   constructor(
     private readonly core: ClientCore,
-    private readonly clock: ClientClock,
+    private readonly clock: Clock,
   ) {}
 
   get doc(): ConsensusDocument {
@@ -34,7 +34,7 @@ export class NetworkView {
 
   /** The epoch of `now` (epoch 0 before genesis: a network about to start). */
   epochAt(now: number): number {
-    return now < this.doc.genesisMs ? 0 : epochAt(now, this.doc);
+    return Math.max(0, epochAt(now, this.doc));
   }
 
   /** The consensus for the current epoch from the user's authority (verified; 'no-consensus' otherwise). */

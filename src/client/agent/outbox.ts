@@ -1,7 +1,7 @@
 import type { Ack } from '../../e2e/ack.js';
 import type { Outgoing } from '../../e2e/mail-endpoint.js';
 import { readAckReply } from '../../e2e/sphinx-link.js';
-import { hexOf } from '../../pki/index.js';
+import { hexOf } from '../../codec/bytes.js';
 import { onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
 import type { ClientCore } from '../client.js';
 import { describeError } from '../errors.js';

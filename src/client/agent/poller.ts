@@ -1,8 +1,9 @@
 import { mailboxAddress } from '../../e2e/mailbox-address.js';
-import { epochStart, hexOf } from '../../pki/index.js';
+import { hexOf } from '../../codec/bytes.js';
+import { epochStart } from '../../pki/index.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../traffic/poll-schedule.js';
 import type { ClientCore } from '../client.js';
-import type { ClientClock } from '../clock.js';
+import type { Clock } from '../../net/clock.js';
 import { describeError } from '../errors.js';
 import type { PirMismatch } from '../pir-retrieval.js';
 import { parseStoredCiphertext, type StoredItem } from '../provider-protocol.js';
@@ -37,7 +38,7 @@ export class Poller {
 
   constructor(
     private readonly core: ClientCore,
-    private readonly clock: ClientClock,
+    private readonly clock: Clock,
     private readonly view: NetworkView,
     private readonly retrieval: () => MailboxRetrieval,
     private readonly parts: { readonly inbox: Inbox; readonly outbox: Outbox; readonly loops: LoopTracker },

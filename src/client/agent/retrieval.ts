@@ -1,3 +1,4 @@
+import { sameBytes } from '../../codec/bytes.js';
 import type { ConsensusDocument, NodeDescriptor } from '../../pki/index.js';
 import { pirPartner } from '../../node/provider/pir-protocol.js';
 import type { WebSocketConnector } from '../../node/provider/pir-link.js';
@@ -183,7 +184,7 @@ export function retrievalFor(doc: ConsensusDocument, provider: NodeDescriptor, c
 }
 
 function same(a: NodeDescriptor, b: NodeDescriptor): boolean {
-  return a.addresses.ws === b.addresses.ws && a.nodeId.length === b.nodeId.length && a.nodeId.every((byte, i) => byte === b.nodeId[i]);
+  return a.addresses.ws === b.addresses.ws && sameBytes(a.nodeId, b.nodeId);
 }
 
 function sameOrBoth(a: NodeDescriptor | undefined, b: NodeDescriptor | undefined): boolean {

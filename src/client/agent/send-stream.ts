@@ -1,7 +1,7 @@
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import type { ConsensusDocument } from '../../pki/index.js';
 import { fillSlot, PoissonStreams } from '../../traffic/poisson.js';
-import type { ClientClock } from '../clock.js';
+import type { Clock } from '../../net/clock.js';
 import { describeError } from '../errors.js';
 import { RouteError } from '../routes.js';
 import type { GatewayLinks } from './gateways.js';
@@ -29,7 +29,7 @@ export class SendStream {
   private closed = false;
 
   constructor(
-    private readonly clock: ClientClock,
+    private readonly clock: Clock,
     private readonly random: RandomSource,
     private readonly view: NetworkView,
     private readonly gateways: GatewayLinks,

@@ -1,6 +1,6 @@
 import type { WebSocketConnector } from '../../node/provider/pir-link.js';
 import type { Client, ClientDeps } from '../client.js';
-import type { ClientClock } from '../clock.js';
+import type { Clock } from '../../net/clock.js';
 import type { GatewayLink } from '../links.js';
 import type { Attachment } from '../mail-format.js';
 import type { SentStatus } from '../mail-store.js';
@@ -15,7 +15,7 @@ import type { SentStatus } from '../mail-store.js';
 
 export interface StartOptions extends ClientDeps {
   /** Default: the wall clock and Node timers. */
-  readonly clock?: ClientClock;
+  readonly clock?: Clock;
   /** Everything notable that happens (mail received, status changes, loops, polls, errors). */
   readonly onEvent?: (event: ClientEvent) => void;
   /** Real-time limit for connecting and for one provider request (default 10 s). */

@@ -1,4 +1,5 @@
-import { fromBase64Url } from '../../codec/bytes.js';
+import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
+import { ConfigProblems, intIn, isJsonObject, parseJsonObject, problemListMessage, type JsonObject } from '../../codec/schema.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
 import {
@@ -7,7 +8,6 @@ import {
   MAX_CONSENSUS_SIGNATURES,
   MAX_EPOCH_MS,
   networkParametersProblems,
-  sameBytes,
   type NetworkParameters,
 } from '../../pki/index.js';
 
@@ -43,7 +43,7 @@ export interface AuthorityConfig {
 export class AuthorityConfigError extends Error {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`invalid authority configuration:\n${problems.map((problem) => `- ${problem}`).join('\n')}`);
+    super(problemListMessage('invalid authority configuration', problems));
     this.name = 'AuthorityConfigError';
     this.problems = problems;
   }
@@ -67,12 +67,6 @@ const TOP_LEVEL_KEYS = [
   'maxNodesPerEpoch',
 ];
 const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval'];
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** "host:port" with port 0..65535 (0: any free port). */
 export function parseListen(text: unknown): { host: string; port: number } | undefined {
@@ -105,8 +99,8 @@ export function authorityConfigProblems(config: AuthorityConfig, crypto: Crypto 
       }
     }
   }
-  if (!Number.isSafeInteger(config.genesisMs) || config.genesisMs < 0) problems.push('genesisMs must be a non-negative integer (Unix ms)');
-  const epochOk = Number.isSafeInteger(config.epochMs) && config.epochMs >= 100 && config.epochMs <= MAX_EPOCH_MS;
+  if (!intIn(config.genesisMs, 0, Number.MAX_SAFE_INTEGER)) problems.push('genesisMs must be a non-negative integer (Unix ms)');
+  const epochOk = intIn(config.epochMs, 100, MAX_EPOCH_MS);
   if (!epochOk) problems.push(`epochMs must be an integer in 100..${MAX_EPOCH_MS}`);
   if (!Number.isSafeInteger(config.graceMs) || config.graceMs < 0 || (epochOk && config.graceMs > config.epochMs)) {
     problems.push('graceMs must be an integer in 0..epochMs');
@@ -116,13 +110,13 @@ export function authorityConfigProblems(config: AuthorityConfig, crypto: Crypto 
   }
   problems.push(...networkParametersProblems(config.network).map((problem) => `network: ${problem}`));
   if (typeof config.dataDir !== 'string' || config.dataDir === '') problems.push('dataDir must be a non-empty path');
-  if (!Number.isSafeInteger(config.retainEpochs) || config.retainEpochs < 2 || config.retainEpochs > 100_000) {
+  if (!intIn(config.retainEpochs, 2, 100_000)) {
     problems.push('retainEpochs must be an integer in 2..100000');
   }
   if (config.allowedNodes !== undefined && (!Array.isArray(config.allowedNodes) || config.allowedNodes.some((key) => !(key instanceof Uint8Array) || key.length !== 32))) {
     problems.push('allowedNodes: every key must be 32 bytes');
   }
-  if (!Number.isSafeInteger(config.maxNodesPerEpoch) || config.maxNodesPerEpoch < 1 || config.maxNodesPerEpoch > MAX_CONSENSUS_NODES) {
+  if (!intIn(config.maxNodesPerEpoch, 1, MAX_CONSENSUS_NODES)) {
     problems.push(`maxNodesPerEpoch must be an integer in 1..${MAX_CONSENSUS_NODES}`);
   }
   return problems;
@@ -133,53 +127,19 @@ export function authorityConfigProblems(config: AuthorityConfig, crypto: Crypto 
  * Throws AuthorityConfigError listing every problem found (unknown keys included, to catch typos).
  */
 export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypto()): AuthorityConfig {
-  const problems: string[] = [];
-  let input: unknown = json;
-  if (typeof json === 'string') {
-    try {
-      input = JSON.parse(json);
-    } catch {
-      throw new AuthorityConfigError(['the configuration is not valid JSON']);
-    }
-  }
-  if (!isObject(input)) throw new AuthorityConfigError(['the configuration must be a JSON object']);
-  for (const key of Object.keys(input)) if (!TOP_LEVEL_KEYS.includes(key)) problems.push(`unknown field "${key}"`);
+  const input = parseJsonObject(json, (problem) => new AuthorityConfigError([problem]));
+  const problems = new ConfigProblems();
+  problems.unknownFields(input, TOP_LEVEL_KEYS);
+  const key32 = (value: unknown, what: string): Uint8Array => readKey32(value, what, problems);
+  const integer = (name: string, fallback: number | undefined): number => problems.integer(input, name, name, fallback);
 
-  const key32 = (value: unknown, what: string): Uint8Array => {
-    if (typeof value !== 'string') {
-      problems.push(`${what} must be a base64url string of 32 bytes`);
-      return new Uint8Array(0);
-    }
-    try {
-      const bytes = fromBase64Url(value, what, 32);
-      if (bytes.length === 32) return bytes;
-    } catch {
-      // reported below
-    }
-    problems.push(`${what} must be a base64url string of 32 bytes`);
-    return new Uint8Array(0);
-  };
-  const integer = (name: string, fallback: number | undefined): number => {
-    const value = input[name as keyof typeof input] as unknown;
-    if (value === undefined) {
-      if (fallback === undefined) problems.push(`${name} is required`);
-      return fallback ?? Number.NaN;
-    }
-    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-      problems.push(`${name} must be an integer`);
-      return Number.NaN;
-    }
-    return value;
-  };
-
-  const listenText = input.listen ?? '127.0.0.1:0';
-  const listen = parseListen(listenText);
-  if (listen === undefined) problems.push('listen must be "host:port" (port 0..65535)');
+  const listen = parseListen(input.listen ?? '127.0.0.1:0');
+  if (listen === undefined) problems.add('listen must be "host:port" (port 0..65535)');
   const identitySeed = key32(input.identitySeed, 'identitySeed');
   let authorities: Uint8Array[] = [];
-  if (!Array.isArray(input.authorities)) problems.push('authorities must be an array of base64url public keys');
+  if (!Array.isArray(input.authorities)) problems.add('authorities must be an array of base64url public keys');
   else authorities = input.authorities.map((value, i) => key32(value, `authorities[${i}]`));
-  if (input.threshold !== undefined) problems.push('threshold is not supported yet: a single authority signs (docs/pki.md)');
+  if (input.threshold !== undefined) problems.add('threshold is not supported yet: a single authority signs (docs/pki.md)');
   const genesisMs = integer('genesisMs', undefined);
   const epochMs = integer('epochMs', DEFAULT_EPOCH_MS);
   const quarter = Number.isSafeInteger(epochMs) ? Math.floor(epochMs / 4) : 0;
@@ -189,39 +149,11 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
   const maxNodesPerEpoch = integer('maxNodesPerEpoch', MAX_CONSENSUS_NODES);
   let allowedNodes: Uint8Array[] | undefined;
   if (input.allowedNodes !== undefined) {
-    if (!Array.isArray(input.allowedNodes)) problems.push('allowedNodes must be an array of base64url public keys');
+    if (!Array.isArray(input.allowedNodes)) problems.add('allowedNodes must be an array of base64url public keys');
     else allowedNodes = input.allowedNodes.map((value, i) => key32(value, `allowedNodes[${i}]`));
   }
-  if (typeof input.dataDir !== 'string' || input.dataDir === '') problems.push('dataDir is required (a directory path)');
-
-  let network: NetworkParameters = DEFAULT_NETWORK_PARAMETERS;
-  if (input.network !== undefined) {
-    if (!isObject(input.network)) {
-      problems.push('network must be an object');
-    } else {
-      const given = input.network;
-      for (const key of Object.keys(given)) if (!NETWORK_KEYS.includes(key)) problems.push(`unknown field "network.${key}"`);
-      const merged = (name: 'geometry' | 'mixing' | 'traffic'): Json => {
-        const value = given[name];
-        if (value === undefined) return { ...DEFAULT_NETWORK_PARAMETERS[name] };
-        if (!isObject(value)) {
-          problems.push(`network.${name} must be an object`);
-          return { ...DEFAULT_NETWORK_PARAMETERS[name] };
-        }
-        for (const key of Object.keys(value)) {
-          if (!(key in DEFAULT_NETWORK_PARAMETERS[name])) problems.push(`unknown field "network.${name}.${key}"`);
-        }
-        return { ...DEFAULT_NETWORK_PARAMETERS[name], ...value };
-      };
-      network = {
-        suite: (given.suite ?? DEFAULT_NETWORK_PARAMETERS.suite) as NetworkParameters['suite'],
-        geometry: merged('geometry') as unknown as NetworkParameters['geometry'],
-        mixing: merged('mixing') as unknown as NetworkParameters['mixing'],
-        traffic: merged('traffic') as unknown as NetworkParameters['traffic'],
-        retrieval: (given.retrieval ?? DEFAULT_NETWORK_PARAMETERS.retrieval) as NetworkParameters['retrieval'],
-      };
-    }
-  }
+  if (typeof input.dataDir !== 'string' || input.dataDir === '') problems.add('dataDir is required (a directory path)');
+  const network = readNetwork(input.network, problems);
 
   const config: AuthorityConfig = {
     listen: listen ?? { host: '127.0.0.1', port: 0 },
@@ -238,9 +170,49 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
     maxNodesPerEpoch,
   };
   // Re-check the typed form, skipping what was already reported as missing or malformed.
-  const fieldOf = (problem: string) => problem.split(/[ :]/)[0].replace(/\[\d+\]$/, '');
-  const reported = new Set(problems.map(fieldOf));
-  for (const problem of authorityConfigProblems(config, crypto)) if (!reported.has(fieldOf(problem))) problems.push(problem);
-  if (problems.length > 0) throw new AuthorityConfigError(problems);
+  problems.addUnreported(authorityConfigProblems(config, crypto));
+  if (problems.list.length > 0) throw new AuthorityConfigError(problems.list);
   return config;
+}
+
+/** A 32-byte key written as unpadded base64url; reported (and empty) otherwise. */
+function readKey32(value: unknown, what: string, problems: ConfigProblems): Uint8Array {
+  if (typeof value === 'string') {
+    try {
+      const bytes = fromBase64Url(value, what, 32);
+      if (bytes.length === 32) return bytes;
+    } catch {
+      // reported below
+    }
+  }
+  problems.add(`${what} must be a base64url string of 32 bytes`);
+  return new Uint8Array(0);
+}
+
+/** The network parameters: the defaults, with what `given` sets (each nested object merged field by field). */
+function readNetwork(given: unknown, problems: ConfigProblems): NetworkParameters {
+  if (given === undefined) return DEFAULT_NETWORK_PARAMETERS;
+  if (!isJsonObject(given)) {
+    problems.add('network must be an object');
+    return DEFAULT_NETWORK_PARAMETERS;
+  }
+  problems.unknownFields(given, NETWORK_KEYS, 'network.');
+  const merged = (name: 'geometry' | 'mixing' | 'traffic'): JsonObject => {
+    const defaults = DEFAULT_NETWORK_PARAMETERS[name];
+    const value = given[name];
+    if (value === undefined) return { ...defaults };
+    if (!isJsonObject(value)) {
+      problems.add(`network.${name} must be an object`);
+      return { ...defaults };
+    }
+    problems.unknownFields(value, Object.keys(defaults), `network.${name}.`);
+    return { ...defaults, ...value };
+  };
+  return {
+    suite: (given.suite ?? DEFAULT_NETWORK_PARAMETERS.suite) as NetworkParameters['suite'],
+    geometry: merged('geometry') as unknown as NetworkParameters['geometry'],
+    mixing: merged('mixing') as unknown as NetworkParameters['mixing'],
+    traffic: merged('traffic') as unknown as NetworkParameters['traffic'],
+    retrieval: (given.retrieval ?? DEFAULT_NETWORK_PARAMETERS.retrieval) as NetworkParameters['retrieval'],
+  };
 }

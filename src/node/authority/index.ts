@@ -1,6 +1,5 @@
 /** The directory authority (floor 3): docs/pki.md, "Authority". */
 export * from './client.js';
-export * from './clock.js';
 export * from './config.js';
 export { AuthorityMetrics } from './metrics.js';
 export { MAX_UPLOAD_BYTES, startAuthority, type AuthorityDeps, type AuthorityHandle } from './server.js';

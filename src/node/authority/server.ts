@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toBase64Url } from '../../codec/bytes.js';
+import { hexOf, sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
 import {
@@ -10,14 +10,12 @@ import {
   epochAt,
   epochEnd,
   epochStart,
-  hexOf,
   makeConsensus,
   PkiError,
-  sameBytes,
   signConsensus,
   type NodeDescriptor,
 } from '../../pki/index.js';
-import { systemClock, MAX_TIMER_MS, type AuthorityClock } from './clock.js';
+import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { AuthorityConfigError, authorityConfigProblems, type AuthorityConfig } from './config.js';
 import { AuthorityMetrics } from './metrics.js';
 import { AuthorityStore } from './store.js';
@@ -31,7 +29,7 @@ export interface AuthorityDeps {
   /** Default: the sodium backend. */
   readonly crypto?: Crypto;
   /** Default: the wall clock and Node timers. */
-  readonly clock?: AuthorityClock;
+  readonly clock?: Clock;
   /** One line per notable event (documents made, failures, files skipped). Default: nothing. */
   readonly log?: (line: string) => void;
 }
@@ -99,8 +97,8 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
   const descriptors = new Map<number, Map<string, Held>>();
   const buildProblems = new Map<number, string>();
 
-  /** The current epoch, or -1 before genesis. */
-  const currentEpoch = (now: number): number => (now < timing.genesisMs ? -1 : epochAt(now, timing));
+  /** The current epoch, or BEFORE_GENESIS (-1). */
+  const currentEpoch = (now: number): number => epochAt(now, timing);
   const publishTime = (epoch: number): number => epochStart(epoch, timing) - config.publishLeadMs;
 
   // --- Restore from the data directory -------------------------------------------------------

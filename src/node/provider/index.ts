@@ -7,7 +7,7 @@
  * `store.retentionMs`. A store failure is counted (and, for a fetch, answered with an error); the
  * node keeps running and what was stored stays stored.
  */
-import { epochEnd } from '../../pki/index.js';
+import { epochAt, epochEnd } from '../../pki/index.js';
 import { StoreError } from '../../store/errors.js';
 import type { MailboxStore } from '../../store/mailbox.js';
 import { PostgresMailboxStore } from '../../store/postgres.js';
@@ -15,7 +15,6 @@ import { SqliteMailboxStore } from '../../store/sqlite.js';
 import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../link/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
-import { currentEpoch } from '../runtime/time.js';
 import {
   decodeRetrievalRequest,
   encodeErrorResponse,
@@ -122,7 +121,7 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
   // --- Packets from layer 3 ----------------------------------------------------------------------
   const deliver = (address: Uint8Array, ciphertext: Uint8Array, kind: 'message' | 'surb-reply'): void => {
     const now = clock.now();
-    const epoch = currentEpoch(now, timing);
+    const epoch = epochAt(now, timing);
     if (epoch < 0) return metrics.drop('no-epoch');
     store.deliver(address, epoch, ciphertext, now).then(
       () => {
@@ -148,7 +147,7 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
   // --- Client retrieval --------------------------------------------------------------------------
   const checkEpoch = (epoch: number, requestId: number): void => {
     const now = clock.now();
-    if (epoch > currentEpoch(now, timing)) throw new RetrievalRequestError('epoch-not-held', requestId, 'that epoch has not begun');
+    if (epoch > epochAt(now, timing)) throw new RetrievalRequestError('epoch-not-held', requestId, 'that epoch has not begun');
     if (epochEnd(epoch, timing) <= now - storeOptions.retentionMs) {
       throw new RetrievalRequestError('epoch-not-held', requestId, "that epoch is past this provider's retention");
     }

@@ -20,11 +20,12 @@
  * consensus's providers in node-ID order, cyclically (`pirPartner`). P replicates each snapshot to
  * its partner with pir-offer (signed by P's identity key) and pir-chunk before it answers pir-info.
  */
+import { sameBytes } from '../../codec/bytes.js';
 import { MAX_KEY_BYTES } from '../../pir/index.js';
 import type { PirSnapshotInfo, SnapshotShape } from '../../pir/snapshot.js';
 
 export type { PirSnapshotInfo, SnapshotShape } from '../../pir/snapshot.js';
-import { pathLayers, PROVIDER_LAYER, sameBytes, type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js';
+import { pathLayers, PROVIDER_LAYER, type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js';
 import { checkEpoch, checkU32, RetrievalRequestError, view } from './protocol.js';
 
 export const PIR_INFO = 0x03;

@@ -15,16 +15,17 @@
  *
  * Snapshots are kept per (origin, epoch): the newest `keep`, for the current and previous epoch.
  */
+import { hexOf, sameBytes } from '../../codec/bytes.js';
 import type { ScanDatabase, ScanKernel } from '../../codec/pir-scan/types.js';
 import { jsScanKernel } from '../../codec/pir-scan/js-kernel.js';
 import { loadWasmScanKernel, WasmScanKernel, WasmShardedDatabase } from '../../codec/pir-scan/wasm-kernel.js';
 import type { Crypto } from '../../crypto/types.js';
 import { PirError, pirAnswer } from '../../pir/index.js';
-import { hexOf, sameBytes, type ConsensusDocument, type EpochTiming, type NodeDescriptor } from '../../pki/index.js';
+import type { ConsensusDocument, EpochTiming, NodeDescriptor } from '../../pki/index.js';
 import type { MailboxStore } from '../../store/mailbox.js';
-import type { NodeClock } from '../runtime/clock.js';
+import type { Clock as NodeClock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
-import { currentEpoch } from '../runtime/time.js';
+import { epochAt as currentEpoch } from '../../pki/index.js';
 import { PirLink } from './pir-link.js';
 import {
   encodePirAck,
@@ -112,10 +113,6 @@ interface Pending {
 const MAX_PENDING = 4;
 const PENDING_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_SNAPSHOT_BYTES = 256 * 2 ** 20;
-
-function hex(bytes: Uint8Array): string {
-  return hexOf(bytes);
-}
 
 /** Row bytes besides the slots at the deepest tree: what the slot cap must leave room for. */
 const ROW_OVERHEAD = ROW_HEADER_BYTES + 20 * HASH_BYTES;
@@ -250,7 +247,7 @@ export class PirService {
   }
 
   private hold(snapshot: Snapshot, own: boolean, fingerprint: string, checkedAt: number): Held {
-    const key = hex(snapshot.snapshotId);
+    const key = hexOf(snapshot.snapshotId);
     const existing = this.held.get(key);
     if (existing !== undefined) return existing; // the same bytes (a rotation back, or a re-send)
     const { data, ...meta } = snapshot;
@@ -265,7 +262,7 @@ export class PirService {
       replicating: undefined,
     };
     this.held.set(key, held);
-    const listKey = `${hex(snapshot.origin)}:${snapshot.epoch}`;
+    const listKey = `${hexOf(snapshot.origin)}:${snapshot.epoch}`;
     const list = this.lists.get(listKey) ?? [];
     list.push(key);
     while (list.length > this.keep) this.held.delete(list.shift()!);
@@ -302,7 +299,7 @@ export class PirService {
       if (doc === undefined) throw this.unavailable(requestId, 'no consensus document yet: the PIR partner is unknown');
       const partner = pirPartner(doc, this.deps.nodeId);
       if (partner === undefined) throw this.unavailable(requestId, 'the consensus names no partner provider for PIR (it needs two providers)');
-      const partnerKey = hex(partner.nodeId);
+      const partnerKey = hexOf(partner.nodeId);
       if (held.replicatedTo.has(partnerKey)) return;
       held.replicating ??= this.push(held, partner).finally(() => {
         held.replicating = undefined;
@@ -323,7 +320,7 @@ export class PirService {
   }
 
   private linkTo(partner: NodeDescriptor): PirLink {
-    const key = `${hex(partner.nodeId)}@${partner.addresses.ws}`;
+    const key = `${hexOf(partner.nodeId)}@${partner.addresses.ws}`;
     if (this.partnerLink?.key === key) return this.partnerLink.link;
     this.partnerLink?.link.close();
     const link = new PirLink({
@@ -360,7 +357,7 @@ export class PirService {
       const results = await Promise.all(sends);
       if (results[results.length - 1] !== true) throw new Error('the partner did not confirm the snapshot');
     }
-    held.replicatedTo.add(hex(partner.nodeId));
+    held.replicatedTo.add(hexOf(partner.nodeId));
     this.counts.replicated++;
     this.deps.metrics.registry.inc('node_pir_replications_total', '', { result: 'ok' });
     if (this.lastReplicationProblem !== '') {
@@ -372,7 +369,7 @@ export class PirService {
   // --- pir-query ----------------------------------------------------------------------------------------
 
   private query(requestId: number, snapshotId: Uint8Array, key: Uint8Array): Uint8Array {
-    const held = this.held.get(hex(snapshotId));
+    const held = this.held.get(hexOf(snapshotId));
     if (held === undefined) throw new RetrievalRequestError('unknown-snapshot', requestId, 'no snapshot with that id is held here (expired, or never built)');
     let answer: Uint8Array;
     try {
@@ -411,7 +408,7 @@ export class PirService {
     if (!this.deps.crypto.ed25519Verify(offer.origin, pirOfferSignedBytes(offer, this.deps.nodeId), offer.signature)) {
       throw this.badSnapshot(requestId, 'bad-signature', 'the offer signature does not verify');
     }
-    const key = hex(offer.snapshotId);
+    const key = hexOf(offer.snapshotId);
     if (this.held.has(key)) return encodePirAck(requestId, true);
     const previous = this.pending.get(key);
     if (previous !== undefined) {
@@ -429,7 +426,7 @@ export class PirService {
   }
 
   private chunk(requestId: number, snapshotId: Uint8Array, offset: number, data: Uint8Array): Uint8Array {
-    const key = hex(snapshotId);
+    const key = hexOf(snapshotId);
     const pending = this.pending.get(key);
     if (pending === undefined) {
       if (this.held.has(key)) return encodePirAck(requestId, true);

@@ -1,12 +1,14 @@
-import { fromBase64Url } from '../../codec/bytes.js';
-import { MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, sameBytes, type NodeRole } from '../../pki/index.js';
+import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
+import { intIn, isJsonObject, problemListMessage } from '../../codec/schema.js';
+import { MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, type NodeRole } from '../../pki/index.js';
 import { nameProblem } from '../../pki/fields.js';
-import { DEFAULT_GEOMETRY, MAX_HOPS_LIMIT, type GeometryOptions, type SuiteName } from '../../sphinx/index.js';
+import { MAX_HOPS_LIMIT, type GeometryOptions, type SuiteName } from '../../sphinx/index.js';
 
 /**
  * The configuration of a gateway, mix or provider (docs/nodes.md, "Configuration").
- * `validateNodeConfig(json)` turns the parsed JSON (or its text) into this typed form, filling the
- * defaults, or throws NodeConfigError listing every problem (unknown fields included).
+ * `validateNodeConfig(json)` (config-json.ts) turns the parsed JSON (or its text) into this typed
+ * form, filling the defaults, or throws NodeConfigError listing every problem (unknown fields
+ * included); nodeConfigProblems re-checks a typed configuration.
  */
 export interface NodeLinkOptions {
   readonly keepaliveMs?: number;
@@ -85,7 +87,7 @@ export interface NodeConfig {
 export class NodeConfigError extends Error {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`invalid node configuration:\n${problems.map((problem) => `- ${problem}`).join('\n')}`);
+    super(problemListMessage('invalid node configuration', problems));
     this.name = 'NodeConfigError';
     this.problems = problems;
   }
@@ -101,23 +103,9 @@ export const NODE_DEFAULTS = Object.freeze({
   maxResponseBytes: 8 * 1024 * 1024,
 });
 
-const ROLES: readonly NodeRole[] = ['gateway', 'mix', 'provider'];
-const TOP_LEVEL_KEYS = [
-  'role', 'name', 'layer', 'host', 'advertiseHost', 'linkPort', 'wsPort', 'metricsPort', 'dataDir',
-  'identitySeed', 'linkSeed', 'authorityUrls', 'authorities', 'genesisMs', 'epochMs', 'graceMs',
-  'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
-  'maxClients', 'store', 'maxResponseBytes',
-];
-const LINK_KEYS = ['keepaliveMs', 'idleTimeoutMs', 'handshakeTimeoutMs', 'maxConnections', 'maxQueuedPackets', 'reconnectInitialMs', 'reconnectMaxMs'];
-const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs', 'postgres'];
-const GEOMETRY_KEYS = ['hops', 'userForwardPayloadLength', 'withSurb'];
+export const NODE_ROLES: readonly NodeRole[] = ['gateway', 'mix', 'provider'];
+export const LINK_KEYS = ['keepaliveMs', 'idleTimeoutMs', 'handshakeTimeoutMs', 'maxConnections', 'maxQueuedPackets', 'reconnectInitialMs', 'reconnectMaxMs'];
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A 32-byte key or seed written as 64 hex digits or as unpadded base64url; undefined if neither. */
 export function parseKey32(text: unknown): Uint8Array | undefined {
@@ -152,14 +140,18 @@ function portOk(value: unknown): value is number {
 
 /** Every problem of a typed configuration (empty when there is none). */
 export function nodeConfigProblems(config: NodeConfig): string[] {
+  return [...placementProblems(config), ...authorityProblems(config), ...protocolProblems(config), ...providerProblems(config)];
+}
+
+/** Role, name, layer, addresses, ports, data directory and seeds. */
+function placementProblems(config: NodeConfig): string[] {
   const problems: string[] = [];
-  const int = (value: unknown, min: number, max: number): boolean => Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
-  if (!ROLES.includes(config.role)) problems.push('role must be "gateway", "mix" or "provider"');
+  if (!NODE_ROLES.includes(config.role)) problems.push('role must be "gateway", "mix" or "provider"');
   const name = nameProblem(config.name);
   if (name !== undefined) problems.push(`name: ${name}`);
   if (config.role === 'gateway' && config.layer !== 0) problems.push('layer: a gateway is on layer 0');
   if (config.role === 'provider' && config.layer !== 4) problems.push('layer: a provider is on layer 4');
-  if (config.role === 'mix' && !int(config.layer, 1, 3)) problems.push('layer: a mix needs layer 1, 2 or 3');
+  if (config.role === 'mix' && !intIn(config.layer, 1, 3)) problems.push('layer: a mix needs layer 1, 2 or 3');
   if (hostProblem(config.host)) problems.push('host must be a hostname or an IP address');
   if (hostProblem(config.advertiseHost)) problems.push('advertiseHost must be a hostname or an IP address');
   else if (WILDCARD_HOSTS.has(config.advertiseHost)) problems.push('advertiseHost is required (and must not be a wildcard) when host is a wildcard address');
@@ -176,6 +168,11 @@ export function nodeConfigProblems(config: NodeConfig): string[] {
   for (const [field, seed] of [['identitySeed', config.identitySeed], ['linkSeed', config.linkSeed]] as const) {
     if (seed !== undefined && (!(seed instanceof Uint8Array) || seed.length !== 32)) problems.push(`${field} must be 32 bytes`);
   }
+  return problems;
+}
+
+function authorityProblems(config: NodeConfig): string[] {
+  const problems: string[] = [];
   if (!Array.isArray(config.authorityUrls) || config.authorityUrls.length === 0 || config.authorityUrls.length > MAX_CONSENSUS_SIGNATURES) {
     problems.push(`authorityUrls must list 1..${MAX_CONSENSUS_SIGNATURES} URLs`);
   } else {
@@ -197,217 +194,60 @@ export function nodeConfigProblems(config: NodeConfig): string[] {
   } else if (config.authorities.some((key, i) => config.authorities.findIndex((other) => sameBytes(other, key)) !== i)) {
     problems.push('authorities: a key is listed twice');
   }
-  if (!int(config.genesisMs, 0, Number.MAX_SAFE_INTEGER)) problems.push('genesisMs must be a non-negative integer (Unix ms)');
-  const epochOk = int(config.epochMs, 100, MAX_EPOCH_MS);
+  return problems;
+}
+
+/** Timing, Sphinx and link parameters, and limits. */
+function protocolProblems(config: NodeConfig): string[] {
+  const problems: string[] = [];
+  if (!intIn(config.genesisMs, 0, Number.MAX_SAFE_INTEGER)) problems.push('genesisMs must be a non-negative integer (Unix ms)');
+  const epochOk = intIn(config.epochMs, 100, MAX_EPOCH_MS);
   if (!epochOk) problems.push(`epochMs must be an integer in 100..${MAX_EPOCH_MS}`);
-  if (!int(config.graceMs, 0, epochOk ? config.epochMs : MAX_EPOCH_MS)) problems.push('graceMs must be an integer in 0..epochMs');
+  if (!intIn(config.graceMs, 0, epochOk ? config.epochMs : MAX_EPOCH_MS)) problems.push('graceMs must be an integer in 0..epochMs');
   if (!PKI_SUITE_NAMES.includes(config.suite)) problems.push(`suite must be one of ${PKI_SUITE_NAMES.join(', ')}`);
   const g = config.geometry;
-  if (!isObject(g)) {
+  if (!isJsonObject(g)) {
     problems.push('geometry must be an object');
   } else {
-    if (!int(g.hops, 5, MAX_HOPS_LIMIT)) problems.push(`geometry.hops must be an integer in 5..${MAX_HOPS_LIMIT}`);
-    if (!int(g.userForwardPayloadLength, 1, 1 << 20)) problems.push('geometry.userForwardPayloadLength must be an integer in 1..1048576');
+    if (!intIn(g.hops, 5, MAX_HOPS_LIMIT)) problems.push(`geometry.hops must be an integer in 5..${MAX_HOPS_LIMIT}`);
+    if (!intIn(g.userForwardPayloadLength, 1, 1 << 20)) problems.push('geometry.userForwardPayloadLength must be an integer in 1..1048576');
     if (typeof g.withSurb !== 'boolean') problems.push('geometry.withSurb must be a boolean');
   }
-  if (!int(config.replayFilterLog2Bits, 10, 32)) problems.push('replayFilterLog2Bits must be an integer in 10..32');
-  if (!int(config.scheduleCapacity, 1, 10_000_000)) problems.push('scheduleCapacity must be an integer in 1..10000000');
-  if (!int(config.consensusPollMs, 10, 3_600_000)) problems.push('consensusPollMs must be an integer in 10..3600000');
-  if (!isObject(config.link)) {
+  if (!intIn(config.replayFilterLog2Bits, 10, 32)) problems.push('replayFilterLog2Bits must be an integer in 10..32');
+  if (!intIn(config.scheduleCapacity, 1, 10_000_000)) problems.push('scheduleCapacity must be an integer in 1..10000000');
+  if (!intIn(config.consensusPollMs, 10, 3_600_000)) problems.push('consensusPollMs must be an integer in 10..3600000');
+  if (!isJsonObject(config.link)) {
     problems.push('link must be an object');
   } else {
     for (const key of LINK_KEYS) {
-      const value = (config.link as Json)[key];
-      if (value !== undefined && !int(value, 1, 2 ** 31 - 1)) problems.push(`link.${key} must be a positive integer`);
+      const value = (config.link as Record<string, unknown>)[key];
+      if (value !== undefined && !intIn(value, 1, 2 ** 31 - 1)) problems.push(`link.${key} must be a positive integer`);
     }
   }
-  if (!int(config.maxClients, 1, 1_000_000)) problems.push('maxClients must be an integer in 1..1000000');
+  if (!intIn(config.maxClients, 1, 1_000_000)) problems.push('maxClients must be an integer in 1..1000000');
+  return problems;
+}
+
+function providerProblems(config: NodeConfig): string[] {
+  const problems: string[] = [];
+  const epochOk = intIn(config.epochMs, 100, MAX_EPOCH_MS);
   if (config.role === 'provider') {
     const store = config.store;
-    if (!isObject(store)) {
+    if (!isJsonObject(store)) {
       problems.push('store must be an object');
     } else {
       if (typeof store.path !== 'string' || store.path === '') problems.push('store.path must be a non-empty path');
-      if (store.maxDatabaseBytes !== undefined && !int(store.maxDatabaseBytes, 4096, Number.MAX_SAFE_INTEGER)) {
+      if (store.maxDatabaseBytes !== undefined && !intIn(store.maxDatabaseBytes, 4096, Number.MAX_SAFE_INTEGER)) {
         problems.push('store.maxDatabaseBytes must be an integer of at least 4096');
       }
       const minimum = epochOk ? 2 * config.epochMs : 200;
-      if (!int(store.retentionMs, minimum, Number.MAX_SAFE_INTEGER)) {
+      if (!intIn(store.retentionMs, minimum, Number.MAX_SAFE_INTEGER)) {
         problems.push('store.retentionMs must be an integer of at least two epochs (clients fetch the current and the previous epoch)');
       }
     }
-    if (!int(config.maxResponseBytes, 1024, 1 << 30)) problems.push('maxResponseBytes must be an integer in 1024..2^30');
+    if (!intIn(config.maxResponseBytes, 1024, 1 << 30)) problems.push('maxResponseBytes must be an integer in 1024..2^30');
   } else if (config.store !== undefined) {
     problems.push('store: only a provider has a mailbox store');
   }
   return problems;
-}
-
-/**
- * Turns a parsed JSON configuration (or its text) into a NodeConfig, filling defaults. Throws
- * NodeConfigError listing every problem found (unknown fields too, to catch typos).
- */
-export function validateNodeConfig(json: unknown): NodeConfig {
-  let input: unknown = json;
-  if (typeof json === 'string') {
-    try {
-      input = JSON.parse(json);
-    } catch {
-      throw new NodeConfigError(['the configuration is not valid JSON']);
-    }
-  }
-  if (!isObject(input)) throw new NodeConfigError(['the configuration must be a JSON object']);
-  const problems: string[] = [];
-  /** Fields already reported here, so the typed re-check does not report them twice. */
-  const reported = new Set<string>();
-  const report = (field: string, problem: string): void => {
-    reported.add(field);
-    problems.push(problem);
-  };
-  for (const key of Object.keys(input)) if (!TOP_LEVEL_KEYS.includes(key)) report(key, `unknown field "${key}"`);
-
-  const role = input.role as NodeRole;
-  if (!ROLES.includes(role)) report('role', 'role is required: "gateway", "mix" or "provider"');
-  const integer = (source: Json, name: string, path: string, fallback: number | undefined): number => {
-    const value = source[name];
-    if (value === undefined) {
-      if (fallback === undefined) report(path, `${path} is required`);
-      return fallback ?? Number.NaN;
-    }
-    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-      report(path, `${path} must be an integer`);
-      return Number.NaN;
-    }
-    return value;
-  };
-  const seed = (name: string): Uint8Array | undefined => {
-    const value = input[name as keyof typeof input] as unknown;
-    if (value === undefined) return undefined;
-    const bytes = parseKey32(value);
-    if (bytes === undefined) report(name, `${name} must be 32 bytes as 64 hex digits or unpadded base64url`);
-    return bytes ?? new Uint8Array(0);
-  };
-
-  const layerDefault = role === 'gateway' ? 0 : role === 'provider' ? 4 : undefined;
-  const layer = integer(input, 'layer', 'layer', layerDefault);
-  const host = input.host ?? NODE_DEFAULTS.host;
-  if (typeof host !== 'string') report('host', 'host must be a string');
-  const advertiseHost = input.advertiseHost ?? host;
-  if (typeof advertiseHost !== 'string') report('advertiseHost', 'advertiseHost must be a string');
-  const linkPort = integer(input, 'linkPort', 'linkPort', 0);
-  const wsPort = role === 'mix' ? (input.wsPort === undefined ? undefined : integer(input, 'wsPort', 'wsPort', 0)) : integer(input, 'wsPort', 'wsPort', 0);
-  const metricsPort = integer(input, 'metricsPort', 'metricsPort', 0);
-  if (typeof input.dataDir !== 'string' || input.dataDir === '') report('dataDir', 'dataDir is required (a directory path)');
-  const dataDir = typeof input.dataDir === 'string' ? input.dataDir : '';
-
-  let authorityUrls: string[] = [];
-  if (!Array.isArray(input.authorityUrls) || input.authorityUrls.some((url) => typeof url !== 'string')) {
-    report('authorityUrls', 'authorityUrls must be an array of URLs (strings)');
-  } else {
-    authorityUrls = input.authorityUrls as string[];
-  }
-  let authorities: Uint8Array[] = [];
-  if (!Array.isArray(input.authorities)) {
-    report('authorities', 'authorities must be an array of public keys (hex or base64url)');
-  } else {
-    authorities = input.authorities.map((value, i) => {
-      const key = parseKey32(value);
-      if (key === undefined) report('authorities', `authorities[${i}] must be 32 bytes as 64 hex digits or unpadded base64url`);
-      return key ?? new Uint8Array(32);
-    });
-  }
-  const genesisMs = integer(input, 'genesisMs', 'genesisMs', undefined);
-  const epochMs = integer(input, 'epochMs', 'epochMs', NODE_DEFAULTS.epochMs);
-  const epochKnown = Number.isSafeInteger(epochMs) && epochMs > 0;
-  const graceMs = integer(input, 'graceMs', 'graceMs', epochKnown ? Math.floor(epochMs / 4) : 0);
-  const suite = (input.suite ?? 'umbra-v1') as SuiteName;
-  let geometry: GeometryOptions = DEFAULT_GEOMETRY;
-  if (input.geometry !== undefined) {
-    if (!isObject(input.geometry)) {
-      report('geometry', 'geometry must be an object');
-    } else {
-      for (const key of Object.keys(input.geometry)) if (!GEOMETRY_KEYS.includes(key)) report(`geometry.${key}`, `unknown field "geometry.${key}"`);
-      geometry = { ...DEFAULT_GEOMETRY, ...(input.geometry as Partial<GeometryOptions>) };
-    }
-  }
-  const replayFilterLog2Bits = integer(input, 'replayFilterLog2Bits', 'replayFilterLog2Bits', NODE_DEFAULTS.replayFilterLog2Bits);
-  const scheduleCapacity = integer(input, 'scheduleCapacity', 'scheduleCapacity', NODE_DEFAULTS.scheduleCapacity);
-  const consensusPollMs = integer(input, 'consensusPollMs', 'consensusPollMs', epochKnown ? defaultPollMs(epochMs) : 1000);
-  let link: NodeLinkOptions = {};
-  if (input.link !== undefined) {
-    if (!isObject(input.link)) {
-      report('link', 'link must be an object');
-    } else {
-      for (const key of Object.keys(input.link)) if (!LINK_KEYS.includes(key)) report(`link.${key}`, `unknown field "link.${key}"`);
-      link = { ...input.link };
-    }
-  }
-  const maxClients = integer(input, 'maxClients', 'maxClients', NODE_DEFAULTS.maxClients);
-  let store: ProviderStoreOptions | undefined;
-  if (role === 'provider') {
-    let given: Json = {};
-    if (input.store !== undefined) {
-      if (!isObject(input.store)) report('store', 'store must be an object');
-      else {
-        given = input.store;
-        for (const key of Object.keys(given)) if (!STORE_KEYS.includes(key)) report(`store.${key}`, `unknown field "store.${key}"`);
-      }
-    }
-    const path = given.path ?? (dataDir === '' ? '' : `${dataDir.replace(/[\\/]+$/, '')}/mailbox.sqlite`);
-    if (typeof path !== 'string') report('store.path', 'store.path must be a string');
-    const maxDatabaseBytes = given.maxDatabaseBytes === undefined ? undefined : integer(given, 'maxDatabaseBytes', 'store.maxDatabaseBytes', undefined);
-    let postgres: ProviderStoreOptions['postgres'];
-    if (given.postgres !== undefined) {
-      const pgGiven = given.postgres;
-      if (!isObject(pgGiven) || typeof pgGiven.url !== 'string' || !/^postgres(ql)?:\/\//.test(pgGiven.url)) {
-        report('store.postgres', 'store.postgres must be { "url": "postgres://…", "schema"?: "name" }');
-      } else if (pgGiven.schema !== undefined && (typeof pgGiven.schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(pgGiven.schema))) {
-        report('store.postgres.schema', 'store.postgres.schema must be 1 to 63 of a-z, 0-9 and _');
-      } else {
-        postgres = { url: pgGiven.url, ...(typeof pgGiven.schema === 'string' ? { schema: pgGiven.schema } : {}) };
-      }
-    }
-    store = {
-      path: typeof path === 'string' ? path : '',
-      ...(postgres === undefined ? {} : { postgres }),
-      ...(maxDatabaseBytes === undefined ? {} : { maxDatabaseBytes }),
-      retentionMs: integer(given, 'retentionMs', 'store.retentionMs', Math.max(NODE_DEFAULTS.retentionMs, epochKnown ? 2 * epochMs : 0)),
-    };
-  } else if (input.store !== undefined) {
-    report('store', 'store: only a provider has a mailbox store');
-  }
-  if (role !== 'provider' && input.maxResponseBytes !== undefined) report('maxResponseBytes', 'maxResponseBytes: only a provider answers fetches');
-  const maxResponseBytes = integer(input, 'maxResponseBytes', 'maxResponseBytes', NODE_DEFAULTS.maxResponseBytes);
-
-  const config: NodeConfig = {
-    role,
-    name: input.name as string,
-    layer,
-    host: typeof host === 'string' ? host : NODE_DEFAULTS.host,
-    advertiseHost: typeof advertiseHost === 'string' ? advertiseHost : NODE_DEFAULTS.host,
-    linkPort,
-    wsPort,
-    metricsPort,
-    dataDir,
-    identitySeed: seed('identitySeed'),
-    linkSeed: seed('linkSeed'),
-    authorityUrls,
-    authorities,
-    genesisMs,
-    epochMs,
-    graceMs,
-    suite,
-    geometry,
-    replayFilterLog2Bits,
-    scheduleCapacity,
-    consensusPollMs,
-    link,
-    maxClients,
-    store,
-    maxResponseBytes,
-  };
-  const fieldOf = (problem: string): string => problem.split(/[ :]/)[0].replace(/\[\d+\]$/, '');
-  for (const problem of nodeConfigProblems(config)) if (!reported.has(fieldOf(problem))) problems.push(problem);
-  if (problems.length > 0) throw new NodeConfigError(problems);
-  return config;
 }

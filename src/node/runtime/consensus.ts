@@ -1,10 +1,9 @@
 import type { Crypto } from '../../crypto/types.js';
-import { epochStart, PkiError, type ConsensusDocument, type EpochTiming } from '../../pki/index.js';
+import { epochAt, epochStart, PkiError, type ConsensusDocument, type EpochTiming } from '../../pki/index.js';
 import type { GeometryOptions, SuiteName } from '../../sphinx/index.js';
 import { AuthorityRequestError, fetchConsensus } from '../authority/client.js';
-import type { NodeClock } from './clock.js';
+import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from './metrics.js';
-import { currentEpoch } from './time.js';
 
 /**
  * Keeps the consensus documents a node needs (docs/nodes.md, "Consensus"): the current epoch's and,
@@ -19,7 +18,7 @@ import { currentEpoch } from './time.js';
  */
 export interface ConsensusTrackerOptions {
   readonly crypto: Crypto;
-  readonly clock: NodeClock;
+  readonly clock: Clock;
   readonly timing: EpochTiming;
   readonly suite: SuiteName;
   readonly geometry: GeometryOptions;
@@ -54,14 +53,14 @@ export class ConsensusTracker {
 
   /** The documents held, most relevant first: the current epoch's, the next one's, then older ones, newest first. */
   held(nowMs = this.options.clock.now()): ConsensusDocument[] {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     const rank = (epoch: number): number => (epoch === current ? 0 : epoch === current + 1 ? 1 : 2);
     return [...this.docs.values()].sort((a, b) => rank(a.epoch) - rank(b.epoch) || b.epoch - a.epoch);
   }
 
   /** The document whose parameters apply now: the current epoch's, else the newest older one, else the next one. */
   active(nowMs = this.options.clock.now()): ConsensusDocument | undefined {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     const exact = this.docs.get(current);
     if (exact !== undefined) return exact;
     let best: ConsensusDocument | undefined;
@@ -83,7 +82,7 @@ export class ConsensusTracker {
 
   /** At an epoch boundary: forget documents older than the previous epoch (keeping at least one) and poll. */
   onEpoch(nowMs: number): void {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     const newest = Math.max(...this.docs.keys());
     for (const epoch of [...this.docs.keys()]) if (epoch < current - 1 && epoch !== newest) this.docs.delete(epoch);
     void this.poll();
@@ -111,7 +110,7 @@ export class ConsensusTracker {
     if (this.closed) return;
     const { clock, timing, pollMs } = this.options;
     const now = clock.now();
-    const current = currentEpoch(now, timing);
+    const current = epochAt(now, timing);
     const missing = current >= 0 && !this.docs.has(current);
     let delay = pollMs;
     if (missing) {
@@ -130,7 +129,7 @@ export class ConsensusTracker {
   private async fetchMissing(): Promise<void> {
     const { clock, timing } = this.options;
     const now = clock.now();
-    const current = currentEpoch(now, timing);
+    const current = epochAt(now, timing);
     const wanted: number[] = [];
     if (current >= 0 && !this.docs.has(current)) wanted.push(current);
     const next = current + 1;

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { MixSchedule } from '../../mixing/schedule.js';
 import { MAX_DELAY_MS } from '../../pki/index.js';
 import { SphinxError, type ForwardResult, type Sphinx, type UnwrapResult } from '../../sphinx/index.js';
-import type { NodeClock } from './clock.js';
+import type { Clock } from '../../net/clock.js';
 import type { ConsensusTracker } from './consensus.js';
 import type { SphinxKeyring } from './keyring.js';
 import type { NodeMetrics } from './metrics.js';
@@ -17,7 +17,7 @@ import type { Peers } from './peers.js';
 export interface UnwrapContext {
   readonly sphinx: Sphinx;
   readonly keyring: SphinxKeyring;
-  readonly clock: NodeClock;
+  readonly clock: Clock;
   readonly metrics: NodeMetrics;
 }
 
@@ -58,7 +58,7 @@ interface Held {
 }
 
 export interface ForwarderOptions {
-  readonly clock: NodeClock;
+  readonly clock: Clock;
   readonly peers: Peers;
   readonly consensus: ConsensusTracker;
   readonly metrics: NodeMetrics;

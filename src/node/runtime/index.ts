@@ -1,6 +1,6 @@
 /** What gateways, mixes and providers share (floor 3): docs/nodes.md. */
-export { realClock, type NodeClock } from './clock.js';
 export * from './config.js';
+export * from './config-json.js';
 export { ConsensusTracker } from './consensus.js';
 export { Forwarder, unwrapPacket } from './hop.js';
 export { SphinxKeyring, type EpochKey } from './keyring.js';
@@ -9,4 +9,3 @@ export { NodeRuntime, type NodeDeps, type NodeHandle, type NodeStatus } from './
 export { Peers } from './peers.js';
 export { IDENTITY_SEED_FILE, LINK_SEED_FILE } from './seeds.js';
 export { startNode } from './start-node.js';
-export { currentEpoch } from './time.js';

@@ -2,11 +2,10 @@ import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Crypto } from '../../crypto/types.js';
 import { BloomReplayFilter } from '../../mixing/bloom-replay.js';
-import { epochStart, type EpochTiming } from '../../pki/index.js';
+import { epochAt, epochStart, type EpochTiming } from '../../pki/index.js';
 import type { ReplayFilter } from '../../sphinx/index.js';
 import { destroyFile, ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { NodeMetrics } from './metrics.js';
-import { currentEpoch } from './time.js';
 
 /**
  * A node's Sphinx keys, one X25519 key per epoch, each with its own replay filter
@@ -147,7 +146,7 @@ export class SphinxKeyring {
   /** Makes sure the keys needed at `nowMs` exist and destroys those past their grace period. */
   rotate(nowMs: number): void {
     for (const epoch of [...this.keys.keys()]) if (!this.keeps(epoch, nowMs)) this.destroy(epoch);
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     for (let epoch = Math.max(0, current); epoch <= current + 2; epoch++) this.ensure(epoch);
   }
 
@@ -163,7 +162,7 @@ export class SphinxKeyring {
 
   /** The keys a packet arriving at `nowMs` may be for: the current epoch's, then (within grace) the previous one's. */
   candidates(nowMs: number): EpochKey[] {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     const out: EpochKey[] = [];
     const own = this.keys.get(current);
     if (own !== undefined) out.push(own);
@@ -181,7 +180,7 @@ export class SphinxKeyring {
 
   /** When the previous epoch's key must be destroyed, if that is still ahead of `nowMs`. */
   graceEnd(nowMs: number): number | undefined {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     if (current < 1 || !this.keys.has(current - 1)) return undefined;
     const end = epochStart(current, this.options.timing) + this.options.graceMs;
     return end > nowMs ? end : undefined;
@@ -201,7 +200,7 @@ export class SphinxKeyring {
   }
 
   private keeps(epoch: number, nowMs: number): boolean {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     if (epoch >= current && epoch <= Math.max(current, 0) + 2) return true;
     return epoch === current - 1 && this.inGrace(current, nowMs);
   }

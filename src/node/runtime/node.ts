@@ -1,12 +1,11 @@
-import { toBase64Url } from '../../codec/bytes.js';
+import { sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
-import { epochStart, findNode, sameBytes, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
+import { epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
 import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
-import { MAX_TIMER_MS } from '../authority/clock.js';
 import { listenLinks, type LinkListener } from '../link/link.js';
 import { LinkMetrics } from '../link/metrics.js';
-import { realClock, type NodeClock } from './clock.js';
+import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { NodeConfigError, nodeConfigProblems, type NodeConfig } from './config.js';
 import { ConsensusTracker } from './consensus.js';
 import { ensureDir } from './files.js';
@@ -18,7 +17,6 @@ import { NodeMetrics } from './metrics.js';
 import { Peers } from './peers.js';
 import { DescriptorPublisher } from './publisher.js';
 import { IDENTITY_SEED_FILE, LINK_SEED_FILE, loadOrCreateSeed } from './seeds.js';
-import { currentEpoch } from './time.js';
 
 /**
  * What every gateway, mix and provider shares (docs/nodes.md): identity and link seeds, the Sphinx
@@ -29,7 +27,7 @@ export interface NodeDeps {
   /** Default: the sodium backend. */
   readonly crypto?: Crypto;
   /** Default: the wall clock and Node timers. Tests pass a fake clock. */
-  readonly clock?: NodeClock;
+  readonly clock?: Clock;
   /** One line per notable event; never keys, addresses or payloads. Default: nothing. */
   readonly log?: (line: string) => void;
 }
@@ -90,7 +88,7 @@ function urlHost(host: string): string {
 
 export class NodeRuntime {
   readonly crypto: Crypto;
-  readonly clock: NodeClock;
+  readonly clock: Clock;
   readonly log: (line: string) => void;
   readonly timing: EpochTiming;
   readonly sphinx: Sphinx;
@@ -126,7 +124,7 @@ export class NodeRuntime {
     if (config.role !== role) problems.unshift(`role is "${String(config.role)}"; this starts a ${role}`);
     if (problems.length > 0) throw new NodeConfigError(problems);
     this.crypto = deps.crypto ?? getCrypto();
-    this.clock = deps.clock ?? realClock;
+    this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? (() => undefined);
     this.timing = { genesisMs: config.genesisMs, epochMs: config.epochMs };
     this.sphinx = new Sphinx(makeSuite(config.suite, this.crypto), config.geometry);
@@ -142,7 +140,7 @@ export class NodeRuntime {
     this.linkKey = this.crypto.ed25519PublicKey(this.linkSeed);
     this.metrics = new NodeMetrics(this.linkMetrics);
     const now = this.clock.now();
-    this.lastEpoch = currentEpoch(now, this.timing);
+    this.lastEpoch = epochAt(now, this.timing);
     this.keyring = new SphinxKeyring({
       dataDir: config.dataDir,
       crypto: this.crypto,
@@ -175,7 +173,7 @@ export class NodeRuntime {
       onChange: (doc) => this.onConsensus(doc),
     });
     const metrics = this.metrics;
-    metrics.gauge('node_epoch', "The node's current epoch (-1 before genesis).", () => currentEpoch(this.clock.now(), this.timing));
+    metrics.gauge('node_epoch', "The node's current epoch (-1 before genesis).", () => epochAt(this.clock.now(), this.timing));
     metrics.gauge('node_consensus_epoch', 'The newest epoch whose consensus document is held (-1 if none).', () => Math.max(-1, ...this.consensus.epochs()));
     metrics.gauge('node_sphinx_keys', 'Sphinx keys held (current, next, and the previous one during grace).', () => this.keyring.epochs().length);
     metrics.gauge('node_link_peers', 'Links from previous-layer nodes that are up.', () => this.listener?.connectedPeers ?? 0);
@@ -228,7 +226,7 @@ export class NodeRuntime {
       metrics: this.metrics,
       health: () => this.health(),
       consensus: (which) => {
-        const doc = which === 'current' ? this.consensus.get(currentEpoch(this.clock.now(), this.timing)) : this.consensus.get(which);
+        const doc = which === 'current' ? this.consensus.get(epochAt(this.clock.now(), this.timing)) : this.consensus.get(which);
         return doc === undefined ? undefined : encodeConsensus(doc);
       },
       log: this.log,
@@ -265,7 +263,7 @@ export class NodeRuntime {
       role: this.config.role,
       name: this.config.name,
       layer: this.config.layer,
-      epoch: currentEpoch(this.clock.now(), this.timing),
+      epoch: epochAt(this.clock.now(), this.timing),
       consensusEpochs: this.consensus.epochs(),
       keyEpochs: this.keyring.epochs(),
       uploadedEpochs: this.publisher?.uploadedEpochs() ?? [],
@@ -350,7 +348,7 @@ export class NodeRuntime {
 
   private armEpochTimer(): void {
     const now = this.clock.now();
-    const current = currentEpoch(now, this.timing);
+    const current = epochAt(now, this.timing);
     const boundary = epochStart(current + 1, this.timing);
     const graceEnd = this.keyring.graceEnd(now);
     const at = graceEnd === undefined ? boundary : Math.min(boundary, graceEnd);
@@ -361,7 +359,7 @@ export class NodeRuntime {
     this.epochTimer = undefined;
     if (this.closing !== undefined) return;
     const now = this.clock.now();
-    const current = currentEpoch(now, this.timing);
+    const current = epochAt(now, this.timing);
     try {
       this.keyring.rotate(now);
       if (current !== this.lastEpoch) {

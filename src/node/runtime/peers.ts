@@ -1,4 +1,5 @@
-import { hexOf, parseHostPort, type ConsensusDocument } from '../../pki/index.js';
+import { hexOf } from '../../codec/bytes.js';
+import { parseHostPort, type ConsensusDocument } from '../../pki/index.js';
 import { connectLink, pinnedPeers, type LinkDialer } from '../link/link.js';
 import type { LinkMetrics } from '../link/metrics.js';
 import type { NodeLinkOptions } from './config.js';

@@ -1,12 +1,13 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { sameBytes } from '../../codec/bytes.js';
 import type { Crypto } from '../../crypto/types.js';
 import {
   decodeDescriptor,
   encodeDescriptor,
+  epochAt,
   epochEnd,
   makeDescriptor,
-  sameBytes,
   sphinxKeyFor,
   type EpochTiming,
   type NodeAddresses,
@@ -14,11 +15,10 @@ import {
   type NodeRole,
 } from '../../pki/index.js';
 import { AuthorityRequestError, uploadDescriptor } from '../authority/client.js';
-import type { NodeClock } from './clock.js';
+import type { Clock } from '../../net/clock.js';
 import { ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { SphinxKeyring } from './keyring.js';
 import type { NodeMetrics } from './metrics.js';
-import { currentEpoch } from './time.js';
 
 /**
  * Makes, keeps and uploads this node's descriptors (docs/nodes.md, "Descriptors"), following
@@ -32,7 +32,7 @@ import { currentEpoch } from './time.js';
  */
 export interface PublisherOptions {
   readonly crypto: Crypto;
-  readonly clock: NodeClock;
+  readonly clock: Clock;
   readonly timing: EpochTiming;
   readonly dataDir: string;
   readonly identitySeed: Uint8Array;
@@ -69,7 +69,7 @@ export class DescriptorPublisher {
 
   /** At start-up: the current epoch's descriptor (from genesis on) and the next one's. */
   start(nowMs: number): void {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     this.prune(current);
     if (current >= 0) this.publish(current);
     this.publish(current + 1);
@@ -77,7 +77,7 @@ export class DescriptorPublisher {
 
   /** At the start of epoch `current`: the descriptor for the next epoch. */
   onEpoch(nowMs: number): void {
-    const current = currentEpoch(nowMs, this.options.timing);
+    const current = epochAt(nowMs, this.options.timing);
     this.prune(current);
     this.publish(current + 1);
   }

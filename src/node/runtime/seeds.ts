@@ -1,6 +1,6 @@
 import { join } from 'node:path';
+import { hexOf } from '../../codec/bytes.js';
 import type { Crypto } from '../../crypto/types.js';
-import { hexOf } from '../../pki/index.js';
 import { parseKey32 } from './config.js';
 import { readFileIfExists, writeFileAtomic } from './files.js';
 

@@ -1,7 +1,7 @@
-import type { AuthorityClock } from '../../../src/node/authority/index.js';
+import type { Clock } from '../../../src/net/clock.js';
 
 /** A clock that moves only when told: advance() fires the timers that fall due, in time order. */
-export class FakeClock implements AuthorityClock {
+export class FakeClock implements Clock {
   private timers: { at: number; id: number; callback: () => void }[] = [];
   private nextId = 1;
 

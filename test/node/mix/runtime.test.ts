@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { toBase64Url } from '../../../src/codec/bytes.js';
+import { hexOf, toBase64Url } from '../../../src/codec/bytes.js';
 import { getCrypto } from '../../../src/crypto/index.js';
 import { gatewayBurst, TokenBucket } from '../../../src/node/gateway/index.js';
 import { startMix } from '../../../src/node/mix/index.js';
@@ -36,7 +36,7 @@ import {
   type Peers,
 } from '../../../src/node/runtime/index.js';
 import { LinkMetrics } from '../../../src/node/link/metrics.js';
-import { epochStart, hexOf } from '../../../src/pki/index.js';
+import { epochStart } from '../../../src/pki/index.js';
 import type { ForwardResult } from '../../../src/sphinx/index.js';
 import { FakeClock } from '../authority/fake-clock.js';
 
