@@ -2,4 +2,5 @@
 export * from './client.js';
 export * from './config.js';
 export { AuthorityMetrics } from './metrics.js';
-export { MAX_UPLOAD_BYTES, startAuthority, type AuthorityDeps, type AuthorityHandle } from './server.js';
+export { MAX_UPLOAD_BYTES } from './http-api.js';
+export { startAuthority, type AuthorityDeps, type AuthorityHandle } from './server.js';

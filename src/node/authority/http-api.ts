@@ -1,0 +1,219 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { toBase64Url } from '../../codec/bytes.js';
+import type { Clock } from '../../net/clock.js';
+import { HttpError } from './http-error.js';
+import type { AuthorityMetrics } from './metrics.js';
+import type { AuthorityState } from './state.js';
+
+/**
+ * The authority's HTTP API (docs/pki.md, "Authority"): POST /v1/descriptors,
+ * GET /v1/consensus/<epoch | current>, GET /healthz, GET /metrics. Errors are JSON
+ * `{ error, message }` with a fixed code, counted by code.
+ */
+
+/** The largest descriptor upload read (a descriptor is under 1 KiB). */
+export const MAX_UPLOAD_BYTES = 64 * 1024;
+/** Past this, an oversized upload is cut off instead of read to its end before the 413. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+export interface AuthorityHttpListener {
+  /** "http://host:port" of the listener. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops the listener, closing open connections. */
+  close(): Promise<void>;
+}
+
+export class AuthorityHttpApi {
+  constructor(
+    private readonly state: AuthorityState,
+    private readonly clock: Clock,
+    private readonly metrics: AuthorityMetrics,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Answers one request; every failure becomes an error response (or a closed connection). */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    req.on('error', () => {}); // a client that goes away is not our error
+    const fail = (error: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (error instanceof HttpError) {
+        this.sendError(res, error);
+      } else {
+        this.log(`authority: internal error: ${error instanceof Error ? error.message : String(error)}`);
+        this.sendError(res, new HttpError(500, 'internal', 'internal error'));
+      }
+    };
+    try {
+      const pending = this.route(req, res);
+      if (pending instanceof Promise) pending.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  private route(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? 'GET';
+    const only = (allowedMethod: string) => {
+      if (method !== allowedMethod) {
+        req.resume();
+        throw new HttpError(405, 'method-not-allowed', `${path} takes ${allowedMethod}`, { allow: allowedMethod });
+      }
+    };
+    if (path === '/v1/descriptors') {
+      only('POST');
+      return this.handleUpload(req, res);
+    }
+    req.resume(); // no other endpoint reads a body
+    const consensus = /^\/v1\/consensus\/([^/]+)$/.exec(path);
+    if (consensus !== null) {
+      only('GET');
+      return this.handleConsensus(res, consensus[1]);
+    }
+    if (path === '/healthz') {
+      only('GET');
+      const { state } = this;
+      return sendJson(res, 200, {
+        status: 'ok',
+        epoch: state.currentEpoch(this.clock.now()),
+        authorityId: toBase64Url(state.publicKey),
+        latestDocumentEpoch: state.latestDocumentEpoch() ?? null,
+        descriptorsHeld: state.descriptorsHeld(),
+      });
+    }
+    if (path === '/metrics') {
+      only('GET');
+      this.state.updateGauges(this.state.currentEpoch(this.clock.now()));
+      return send(res, 200, 'text/plain; version=0.0.4', this.metrics.text());
+    }
+    throw new HttpError(404, 'not-found', 'no such endpoint');
+  }
+
+  private async handleUpload(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      if (type !== 'application/octet-stream') {
+        req.resume();
+        throw new HttpError(415, 'bad-content-type', 'the body must be application/octet-stream');
+      }
+      const body = await readBody(req, res);
+      const { result, descriptor } = this.state.accept(body);
+      this.metrics.add('umbra_authority_descriptors_accepted_total', 1, { result });
+      sendJson(res, result === 'new' ? 201 : 200, { status: result, epoch: descriptor.epoch, nodeId: toBase64Url(descriptor.nodeId) });
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      this.metrics.add('umbra_authority_descriptors_rejected_total', 1, { reason: error.code });
+      this.sendError(res, error);
+    }
+  }
+
+  private handleConsensus(res: ServerResponse, which: string): void {
+    const now = this.clock.now();
+    let epoch: number;
+    if (which === 'current') {
+      epoch = this.state.currentEpoch(now);
+    } else {
+      if (!/^(0|[1-9][0-9]{0,15})$/.test(which) || !Number.isSafeInteger(Number(which))) {
+        throw new HttpError(400, 'bad-epoch', 'the epoch must be "current" or a decimal integer without leading zeros');
+      }
+      epoch = Number(which);
+    }
+    const bytes = epoch >= 0 ? this.state.documentFor(epoch, now) : undefined;
+    if (bytes === undefined) {
+      const problem = this.state.buildProblem(epoch);
+      throw new HttpError(404, 'not-found', `no consensus document for epoch ${epoch}${problem === undefined ? '' : ` (${problem})`}`);
+    }
+    this.metrics.add('umbra_authority_consensus_served_total');
+    send(res, 200, 'application/octet-stream', bytes, { 'x-umbra-epoch': String(epoch) });
+  }
+
+  private sendError(res: ServerResponse, error: HttpError): void {
+    this.metrics.add('umbra_authority_http_errors_total', 1, { code: error.code });
+    // One line: JSON.stringify escapes any newline in a message.
+    sendJson(res, error.status, { error: error.code, message: error.message }, { ...error.headers });
+  }
+}
+
+/** Serves `api` on `listen` (port 0 picks a free port); resolves once bound. */
+export async function listenAuthorityHttp(
+  listen: { readonly host: string; readonly port: number },
+  api: AuthorityHttpApi,
+  log: (line: string) => void,
+): Promise<AuthorityHttpListener> {
+  const server = createServer(api.handle);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.maxHeadersCount = 64;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) => log(`authority: server error: ${error.message}`));
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': String(typeof body === 'string' ? Buffer.byteLength(body) : body.length), 'cache-control': 'no-cache', ...headers });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, 'application/json', `${JSON.stringify(value)}\n`, headers);
+}
+
+/** Reads an upload of at most MAX_UPLOAD_BYTES; larger ones end in HttpError 413. */
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const tooLarge = () => new HttpError(413, 'too-large', `the body exceeds ${MAX_UPLOAD_BYTES} bytes`);
+    if (declared > DRAIN_LIMIT) {
+      // Not worth reading: answer and close the connection.
+      res.setHeader('connection', 'close');
+      res.on('finish', () => req.destroy());
+      reject(tooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let settled = false;
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total <= MAX_UPLOAD_BYTES) chunks.push(chunk);
+      else if (total > DRAIN_LIMIT && !settled) {
+        settled = true;
+        res.setHeader('connection', 'close');
+        res.on('finish', () => req.destroy());
+        reject(tooLarge());
+      }
+    });
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      if (total > MAX_UPLOAD_BYTES) reject(tooLarge());
+      else resolve(new Uint8Array(Buffer.concat(chunks, total)));
+    });
+    req.on('error', (error) => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    });
+  });
+}

@@ -1,0 +1,59 @@
+import type { MailboxStore } from '../../store/mailbox.js';
+import type { NodeRuntime } from '../runtime/node.js';
+import { epochAt } from '../../pki/index.js';
+import { encodeStoredMessage, encodeStoredSurbReply } from './protocol.js';
+import type { StoreFailures } from './store-failures.js';
+
+/** The recipient address of drop cover: 32 zero bytes. */
+export const COVER_ADDRESS = new Uint8Array(32);
+
+/**
+ * Packets arriving from the last layer of mixes: unwrapped (the provider is their last hop); a
+ * delivery is stored as `0x01 ‖ payload` and a SURB reply as `0x02 ‖ SURB ID ‖ payload` under
+ * (recipient address, the provider's current epoch); drop cover is discarded.
+ */
+export class MailboxDelivery {
+  constructor(
+    private readonly runtime: NodeRuntime,
+    private readonly store: MailboxStore,
+    private readonly failures: StoreFailures,
+  ) {
+    runtime.metrics.count('node_packets_delivered_total', { kind: 'message' }, 0);
+    runtime.metrics.count('node_packets_delivered_total', { kind: 'surb-reply' }, 0);
+  }
+
+  /** Handles one packet from a link. */
+  readonly onPacket = (packet: Uint8Array): void => {
+    const { metrics } = this.runtime;
+    const result = this.runtime.unwrap(packet);
+    if (result === undefined) return;
+    if (result.kind === 'forward') return metrics.drop('not-last-hop');
+    if (result.recipient === undefined) return metrics.drop('no-recipient');
+    if (isZero(result.recipient)) return metrics.drop('cover');
+    if (result.kind === 'deliver') this.deliver(result.recipient, encodeStoredMessage(result.payload), 'message');
+    else this.deliver(result.recipient, encodeStoredSurbReply(result.surbId, result.payload), 'surb-reply');
+  };
+
+  private deliver(address: Uint8Array, ciphertext: Uint8Array, kind: 'message' | 'surb-reply'): void {
+    const { metrics, clock, timing } = this.runtime;
+    const now = clock.now();
+    const epoch = epochAt(now, timing);
+    if (epoch < 0) return metrics.drop('no-epoch');
+    this.store.deliver(address, epoch, ciphertext, now).then(
+      () => {
+        metrics.count('node_packets_delivered_total', { kind });
+        this.failures.recovered('deliver');
+      },
+      (error: unknown) => {
+        const reply = this.failures.failed('deliver', error);
+        metrics.drop(reply === 'store-full' ? 'store-full' : reply === 'store-io' ? 'store-io' : 'store-error');
+      },
+    );
+  }
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  let any = 0;
+  for (const byte of bytes) any |= byte;
+  return any === 0;
+}

@@ -1,0 +1,271 @@
+import type { ScanDatabase } from '../../codec/pir-scan/types.js';
+import type { Crypto } from '../../crypto/types.js';
+import { hexOf, sameBytes } from '../../codec/bytes.js';
+import { type ConsensusDocument, type EpochTiming, type NodeDescriptor } from '../../pki/index.js';
+import { MAX_PIR_ROWS, rowBytesOf, shapeProblem, snapshotRoot } from '../../pir/snapshot.js';
+import type { Clock } from '../../net/clock.js';
+import type { NodeMetrics } from '../runtime/metrics.js';
+import { epochAt } from '../../pki/index.js';
+import { PirLink } from './pir-link.js';
+import {
+  encodePirAck,
+  encodePirChunk,
+  encodePirOffer,
+  pirOfferSignedBytes,
+  pirPartner,
+  PIR_ANSWER_HEADER_BYTES,
+  PIR_CHUNK_BYTES,
+  type PirOffer,
+} from './pir-protocol.js';
+import type { HeldSnapshot, PirSnapshotCache } from './pir-snapshot-cache.js';
+import { RetrievalRequestError } from './protocol.js';
+
+/**
+ * Replication of PIR snapshots between the two providers of a pair (docs/pir.md, "Mailbox
+ * retrieval"). A snapshot is pushed to the partner before it is announced to a client: pir-offer
+ * (signed by the origin's identity key), then pir-chunk in order, once per snapshot and partner.
+ * The partner takes an offer only from the provider whose partner it is in a consensus document
+ * it holds, and holds the data only once it hashes to the offered id (snapshotRoot).
+ */
+
+export interface PirConsensus {
+  held(nowMs?: number): ConsensusDocument[];
+  active(nowMs?: number): ConsensusDocument | undefined;
+}
+
+export interface PirReplicationSenderDeps {
+  readonly crypto: Crypto;
+  readonly clock: Clock;
+  readonly nodeId: Uint8Array;
+  readonly identitySeed: Uint8Array;
+  readonly consensus: PirConsensus;
+  readonly metrics: NodeMetrics;
+  readonly log: (line: string) => void;
+  /** Real-time limit of one request to the partner. */
+  readonly requestTimeoutMs: number;
+}
+
+/** The origin side: pushes own snapshots to the partner named by the current consensus. */
+export class PirReplicationSender {
+  /** Snapshots pushed so far. */
+  replicated = 0;
+  /** Per snapshot: the partners (node ID hex) known to hold it, and the push under way. */
+  private readonly progress = new WeakMap<HeldSnapshot, { readonly replicatedTo: Set<string>; replicating: Promise<void> | undefined }>();
+  private partnerLink: { key: string; link: PirLink } | undefined;
+  private lastProblem = '';
+
+  constructor(private readonly deps: PirReplicationSenderDeps) {}
+
+  /** Makes sure the partner of the current consensus holds the snapshot (pushing it once). */
+  async replicate(held: HeldSnapshot, requestId: number): Promise<void> {
+    let progress = this.progress.get(held);
+    if (progress === undefined) {
+      progress = { replicatedTo: new Set(), replicating: undefined };
+      this.progress.set(held, progress);
+    }
+    const state = progress;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const now = this.deps.clock.now();
+      const doc = this.deps.consensus.active(now);
+      if (doc === undefined) throw unavailable(requestId, 'no consensus document yet: the PIR partner is unknown');
+      const partner = pirPartner(doc, this.deps.nodeId);
+      if (partner === undefined) throw unavailable(requestId, 'the consensus names no partner provider for PIR (it needs two providers)');
+      if (state.replicatedTo.has(hexOf(partner.nodeId))) return;
+      state.replicating ??= this.push(held, state.replicatedTo, partner).finally(() => {
+        state.replicating = undefined;
+      });
+      try {
+        await state.replicating;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.deps.metrics.registry.inc('node_pir_replications_total', '', { result: 'failed' });
+        if (this.lastProblem !== message) {
+          this.lastProblem = message;
+          this.deps.log(`provider: PIR snapshot replication to ${partner.name} failed: ${message}`);
+        }
+        throw unavailable(requestId, `the snapshot could not be replicated to the partner provider ${partner.name}; retry later`);
+      }
+    }
+    throw unavailable(requestId, 'the partner provider changed during replication; retry');
+  }
+
+  close(): void {
+    this.partnerLink?.link.close();
+    this.partnerLink = undefined;
+  }
+
+  private linkTo(partner: NodeDescriptor): PirLink {
+    const key = `${hexOf(partner.nodeId)}@${partner.addresses.ws}`;
+    if (this.partnerLink?.key === key) return this.partnerLink.link;
+    this.partnerLink?.link.close();
+    const link = new PirLink({
+      url: `ws://${partner.addresses.ws}`,
+      name: `partner provider ${partner.name}`,
+      timeoutMs: this.deps.requestTimeoutMs,
+      maxMessageBytes: 64 * 1024,
+    });
+    this.partnerLink = { key, link };
+    return link;
+  }
+
+  private async push(held: HeldSnapshot, replicatedTo: Set<string>, partner: NodeDescriptor): Promise<void> {
+    const link = this.linkTo(partner);
+    const { epoch, snapshotId, rows, slots, slotBytes, rowBytes } = held.snapshot;
+    const unsigned = { epoch, snapshotId, rows, slots, slotBytes, origin: this.deps.nodeId };
+    const signature = this.deps.crypto.ed25519Sign(this.deps.identitySeed, pirOfferSignedBytes(unsigned, partner.nodeId));
+    const offered = await link.request((id) => encodePirOffer(id, { ...unsigned, signature }));
+    if (offered.type !== 'pir-ack') throw new Error('the partner answered the offer with something else');
+    if (!offered.complete) {
+      const total = rows * rowBytes;
+      const sends: Promise<boolean>[] = [];
+      for (let offset = 0; offset < total; offset += PIR_CHUNK_BYTES) {
+        const chunk = readRange(held.database, offset, Math.min(PIR_CHUNK_BYTES, total - offset));
+        const last = offset + chunk.length === total;
+        // Up to four in flight (PirLink queues the rest); the partner takes them in order.
+        sends.push(
+          link.request((id) => encodePirChunk(id, snapshotId, offset, chunk)).then((response) => {
+            if (response.type !== 'pir-ack' || response.complete !== last) throw new Error('the partner acknowledged a chunk out of step');
+            return response.complete;
+          }),
+        );
+      }
+      const results = await Promise.all(sends);
+      if (results[results.length - 1] !== true) throw new Error('the partner did not confirm the snapshot');
+    }
+    replicatedTo.add(hexOf(partner.nodeId));
+    this.replicated++;
+    this.deps.metrics.registry.inc('node_pir_replications_total', '', { result: 'ok' });
+    if (this.lastProblem !== '') {
+      this.lastProblem = '';
+      this.deps.log(`provider: PIR snapshot replication to ${partner.name} works again`);
+    }
+  }
+}
+
+export interface PirReplicationReceiverDeps {
+  readonly crypto: Crypto;
+  readonly clock: Clock;
+  readonly timing: EpochTiming;
+  readonly nodeId: Uint8Array;
+  readonly consensus: PirConsensus;
+  readonly metrics: NodeMetrics;
+  readonly maxResponseBytes: number;
+  /** Largest snapshot accepted. */
+  readonly maxSnapshotBytes: number;
+  /** Where a complete, verified snapshot goes. */
+  readonly cache: PirSnapshotCache;
+}
+
+interface PendingTransfer {
+  readonly offer: PirOffer;
+  readonly rowBytes: number;
+  readonly buffer: Uint8Array;
+  received: number;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+const MAX_PENDING = 4;
+const PENDING_TIMEOUT_MS = 30_000;
+
+/** The partner side: takes pir-offer and pir-chunk, and holds the snapshot once verified. */
+export class PirReplicationReceiver {
+  /** Snapshots received and held so far. */
+  received = 0;
+  private readonly pending = new Map<string, PendingTransfer>();
+
+  constructor(private readonly deps: PirReplicationReceiverDeps) {}
+
+  offer(requestId: number, offer: PirOffer): Uint8Array {
+    const { deps } = this;
+    const now = deps.clock.now();
+    const problem = shapeProblem(offer);
+    if (problem !== undefined || offer.rows > MAX_PIR_ROWS) throw this.badSnapshot(requestId, 'bad-shape', `the offered shape is invalid: ${problem ?? 'too many rows'}`);
+    const rowBytes = rowBytesOf(offer);
+    if (rowBytes + PIR_ANSWER_HEADER_BYTES > deps.maxResponseBytes || offer.rows * rowBytes > deps.maxSnapshotBytes || offer.rows * rowBytes > 0xffffffff) {
+      throw this.badSnapshot(requestId, 'too-large', 'the offered snapshot exceeds this provider\'s limits');
+    }
+    const current = epochAt(now, deps.timing);
+    if (offer.epoch > current + 1 || offer.epoch < current - 2) throw this.badSnapshot(requestId, 'wrong-epoch', 'the offered epoch is not a current one');
+    const authorised = deps.consensus.held(now).some((doc) => {
+      const partner = pirPartner(doc, offer.origin);
+      return partner !== undefined && sameBytes(partner.nodeId, deps.nodeId);
+    });
+    if (!authorised) throw this.badSnapshot(requestId, 'not-partner', 'this provider is not the PIR partner of the offering node in any consensus it holds');
+    if (!deps.crypto.ed25519Verify(offer.origin, pirOfferSignedBytes(offer, deps.nodeId), offer.signature)) {
+      throw this.badSnapshot(requestId, 'bad-signature', 'the offer signature does not verify');
+    }
+    if (deps.cache.get(offer.snapshotId) !== undefined) return encodePirAck(requestId, true);
+    const key = hexOf(offer.snapshotId);
+    const previous = this.pending.get(key);
+    if (previous !== undefined) {
+      clearTimeout(previous.timer);
+      this.pending.delete(key);
+    } else if (this.pending.size >= MAX_PENDING) {
+      throw new RetrievalRequestError('busy', requestId, 'too many snapshot transfers under way');
+    }
+    const timer = setTimeout(() => {
+      if (this.pending.get(key)?.timer === timer) this.pending.delete(key);
+    }, PENDING_TIMEOUT_MS);
+    timer.unref?.();
+    this.pending.set(key, { offer, rowBytes, buffer: new Uint8Array(offer.rows * rowBytes), received: 0, timer });
+    return encodePirAck(requestId, false);
+  }
+
+  chunk(requestId: number, snapshotId: Uint8Array, offset: number, data: Uint8Array): Uint8Array {
+    const { deps } = this;
+    const key = hexOf(snapshotId);
+    const pending = this.pending.get(key);
+    if (pending === undefined) {
+      if (deps.cache.get(snapshotId) !== undefined) return encodePirAck(requestId, true);
+      throw new RetrievalRequestError('unknown-snapshot', requestId, 'no transfer of that snapshot was offered');
+    }
+    if (offset !== pending.received || offset + data.length > pending.buffer.length) {
+      clearTimeout(pending.timer);
+      this.pending.delete(key);
+      throw this.badSnapshot(requestId, 'out-of-order', 'chunks must arrive in order and within the snapshot');
+    }
+    pending.buffer.set(data, offset);
+    pending.received += data.length;
+    if (pending.received < pending.buffer.length) return encodePirAck(requestId, false);
+    clearTimeout(pending.timer);
+    this.pending.delete(key);
+    const { offer } = pending;
+    const root = snapshotRoot(deps.crypto, offer.origin, offer, pending.buffer);
+    if (root === undefined || !sameBytes(root, offer.snapshotId)) throw this.badSnapshot(requestId, 'bad-data', 'the snapshot data does not hash to the offered id');
+    deps.cache.hold({ ...offer, rowBytes: pending.rowBytes, data: pending.buffer, placed: 0, omitted: 0, oversized: 0 }, false, '', deps.clock.now());
+    this.received++;
+    deps.metrics.registry.inc('node_pir_received_total', '', { result: 'ok' });
+    return encodePirAck(requestId, true);
+  }
+
+  /** Abandons the transfers under way. */
+  close(): void {
+    for (const pending of this.pending.values()) clearTimeout(pending.timer);
+    this.pending.clear();
+  }
+
+  private badSnapshot(requestId: number, result: string, message: string): RetrievalRequestError {
+    this.deps.metrics.registry.inc('node_pir_received_total', '', { result });
+    return new RetrievalRequestError('bad-snapshot', requestId, message);
+  }
+}
+
+function unavailable(requestId: number, message: string): RetrievalRequestError {
+  return new RetrievalRequestError('pir-unavailable', requestId, message);
+}
+
+/** Bytes [offset, offset + length) of the database's rows, copied. */
+function readRange(database: ScanDatabase, offset: number, length: number): Uint8Array {
+  if ('data' in database) return database.data.slice(offset, offset + length);
+  const out = new Uint8Array(length);
+  const end = offset + length;
+  for (const shard of database.shards) {
+    const start = shard.firstRow * database.rowBytes;
+    const stop = start + shard.data.length;
+    if (stop <= offset || start >= end) continue;
+    const from = Math.max(offset, start);
+    const to = Math.min(end, stop);
+    out.set(shard.data.subarray(from - start, to - start), from - offset);
+  }
+  return out;
+}

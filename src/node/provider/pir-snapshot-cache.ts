@@ -1,0 +1,213 @@
+import type { ScanDatabase, ScanKernel } from '../../codec/pir-scan/types.js';
+import { WasmScanKernel, WasmShardedDatabase } from '../../codec/pir-scan/wasm-kernel.js';
+import type { Crypto } from '../../crypto/types.js';
+import { hexOf } from '../../codec/bytes.js';
+import type { EpochTiming } from '../../pki/index.js';
+import { buildSnapshot, type Snapshot } from '../../pir/snapshot.js';
+import type { MailboxStore } from '../../store/mailbox.js';
+import type { Clock } from '../../net/clock.js';
+import type { NodeMetrics } from '../runtime/metrics.js';
+import { epochAt } from '../../pki/index.js';
+import type { RetrievalErrorName } from './protocol.js';
+
+/** A snapshot held, its rows loaded for the scan kernel. */
+export interface HeldSnapshot {
+  /** The snapshot ID, hex. */
+  readonly key: string;
+  /** Built here (else received from the provider whose partner this is). */
+  readonly own: boolean;
+  readonly snapshot: Omit<Snapshot, 'data'>;
+  readonly database: ScanDatabase;
+  /** Own snapshots: the store's fingerprint, and when it was last compared (node clock). */
+  readonly fingerprint: string;
+  checkedAt: number;
+}
+
+export interface PirSnapshotCacheDeps {
+  readonly crypto: Crypto;
+  readonly clock: Clock;
+  readonly timing: EpochTiming;
+  readonly nodeId: Uint8Array;
+  readonly store: MailboxStore;
+  /** Largest stored ciphertext (a slot's capacity). */
+  readonly capacity: number;
+  readonly metrics: NodeMetrics;
+  readonly log: (line: string) => void;
+  /** Counts and logs a store failure; returns the error to answer with. */
+  readonly storeFailed: (error: unknown) => RetrievalErrorName;
+  readonly storeRecovered: () => void;
+}
+
+export interface PirSnapshotCacheSettings {
+  readonly kernel: ScanKernel;
+  /** Least time between two snapshots of an epoch (node clock). */
+  readonly refreshMs: number;
+  /** Snapshots kept per (origin, epoch). */
+  readonly keep: number;
+  /** Most slots per row. */
+  readonly maxSlots: number;
+}
+
+/** The store could not be read for a snapshot (counted and logged by the provider already). */
+export class StoreReadError extends Error {
+  constructor(readonly reply: RetrievalErrorName) {
+    super(`mailbox store: ${reply}`);
+  }
+}
+
+/**
+ * The PIR snapshots a provider holds (docs/pir.md, "Mailbox retrieval"): its own, built from the
+ * store per epoch, and its partner's, received by replication. An epoch's own snapshot is rebuilt
+ * when it is at least `refreshMs` old and the store's content for the epoch changed (or a bucket
+ * overflowed: the next snapshot shows the next window); builds are single-flight per epoch.
+ * Kept per (origin, epoch): the newest `keep`, for the current and previous epoch.
+ */
+export class PirSnapshotCache {
+  /** Own snapshots built so far. */
+  built = 0;
+  private readonly held = new Map<string, HeldSnapshot>();
+  /** Keys of the snapshots of (origin hex, epoch), oldest first. */
+  private readonly lists = new Map<string, string[]>();
+  private readonly epochs = new Map<number, { sequence: number; latest?: HeldSnapshot; building?: Promise<HeldSnapshot> }>();
+
+  constructor(
+    private readonly deps: PirSnapshotCacheDeps,
+    private readonly settings: PirSnapshotCacheSettings,
+  ) {}
+
+  /** Snapshots held, own and the partner's. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Own snapshots held. */
+  ownCount(): number {
+    let own = 0;
+    for (const held of this.held.values()) if (held.own) own++;
+    return own;
+  }
+
+  get(snapshotId: Uint8Array): HeldSnapshot | undefined {
+    return this.held.get(hexOf(snapshotId));
+  }
+
+  /** The epoch's newest own snapshot, rebuilt first when it is due (single flight per epoch). */
+  ownSnapshot(epoch: number): Promise<HeldSnapshot> {
+    let state = this.epochs.get(epoch);
+    if (state === undefined) {
+      state = { sequence: 0 };
+      this.epochs.set(epoch, state);
+    }
+    if (state.building !== undefined) return state.building;
+    const now = this.deps.clock.now();
+    const latest = state.latest;
+    if (latest !== undefined && this.held.has(latest.key)) {
+      if (now - latest.checkedAt < this.settings.refreshMs) return Promise.resolve(latest);
+      // A past epoch receives nothing more: once checked after its end, only an overflow rebuilds it.
+      const sealed = epoch < epochAt(now, this.deps.timing) && latest.checkedAt >= epochEndOf(epoch, this.deps.timing);
+      if (sealed && latest.snapshot.omitted === 0) return Promise.resolve(latest);
+    }
+    const current = state;
+    const build = this.build(epoch, current, latest).finally(() => {
+      current.building = undefined;
+    });
+    current.building = build;
+    return build;
+  }
+
+  /** Holds `snapshot` (or the one already held with its ID), dropping what is past keeping. */
+  hold(snapshot: Snapshot, own: boolean, fingerprint: string, checkedAt: number): HeldSnapshot {
+    const key = hexOf(snapshot.snapshotId);
+    const existing = this.held.get(key);
+    if (existing !== undefined) return existing; // the same bytes (a rotation back, or a re-send)
+    const { data, ...meta } = snapshot;
+    const held: HeldSnapshot = {
+      key,
+      own,
+      snapshot: meta,
+      database: toDatabase(this.settings.kernel, data, snapshot.rows, snapshot.rowBytes),
+      fingerprint,
+      checkedAt,
+    };
+    this.held.set(key, held);
+    const listKey = `${hexOf(snapshot.origin)}:${snapshot.epoch}`;
+    const list = this.lists.get(listKey) ?? [];
+    list.push(key);
+    while (list.length > this.settings.keep) this.held.delete(list.shift()!);
+    this.lists.set(listKey, list);
+    this.prune(listKey);
+    return held;
+  }
+
+  clear(): void {
+    this.held.clear();
+    this.lists.clear();
+  }
+
+  /** Reads the epoch from the store; the snapshot held stays when nothing changed. */
+  private async build(
+    epoch: number,
+    state: { sequence: number; latest?: HeldSnapshot },
+    latest: HeldSnapshot | undefined,
+  ): Promise<HeldSnapshot> {
+    const { deps } = this;
+    let messages;
+    try {
+      messages = await deps.store.fetchEpoch(epoch);
+      deps.storeRecovered();
+    } catch (error) {
+      throw new StoreReadError(deps.storeFailed(error));
+    }
+    const fingerprint = messages.length === 0 ? '0' : `${messages.length}:${messages[0].id}:${messages[messages.length - 1].id}`;
+    const checkedAt = deps.clock.now();
+    if (latest !== undefined && this.held.has(latest.key) && latest.fingerprint === fingerprint && latest.snapshot.omitted === 0) {
+      latest.checkedAt = checkedAt;
+      return latest;
+    }
+    const snapshot = buildSnapshot({
+      crypto: deps.crypto,
+      origin: deps.nodeId,
+      epoch,
+      items: messages,
+      capacity: deps.capacity,
+      sequence: state.sequence++,
+      maxSlots: this.settings.maxSlots,
+    });
+    if (snapshot.oversized > 0) deps.log(`provider: ${snapshot.oversized} stored ciphertexts of epoch ${epoch} exceed a PIR slot and are not served by PIR`);
+    const held = this.hold(snapshot, true, fingerprint, checkedAt);
+    state.latest = held;
+    this.built++;
+    deps.metrics.registry.inc('node_pir_snapshots_built_total', 'Provider: PIR snapshots built.', {});
+    return held;
+  }
+
+  /** Drops the snapshots of epochs before the previous one (but never the list just added to). */
+  private prune(keepList: string): void {
+    const current = epochAt(this.deps.clock.now(), this.deps.timing);
+    for (const [listKey, list] of this.lists) {
+      if (listKey === keepList) continue;
+      const epoch = Number(listKey.slice(listKey.indexOf(':') + 1));
+      if (epoch >= current - 1) continue;
+      for (const key of list) this.held.delete(key);
+      this.lists.delete(listKey);
+    }
+    const keepEpoch = Number(keepList.slice(keepList.indexOf(':') + 1));
+    for (const [epoch, state] of this.epochs) {
+      if (epoch < current - 1 && epoch !== keepEpoch && state.building === undefined) this.epochs.delete(epoch);
+    }
+  }
+}
+
+function epochEndOf(epoch: number, timing: EpochTiming): number {
+  return timing.genesisMs + (epoch + 1) * timing.epochMs;
+}
+
+/** The rows as the kernel scans them best: in WebAssembly memories for the WASM kernel, flat otherwise. */
+function toDatabase(kernel: ScanKernel, data: Uint8Array, rows: number, rowBytes: number): ScanDatabase {
+  if (kernel instanceof WasmScanKernel) {
+    const database = new WasmShardedDatabase(rows, rowBytes);
+    database.load(data);
+    return database;
+  }
+  return { rows, rowBytes, data };
+}
