@@ -24,11 +24,13 @@ import {
   encodeOutgoingProgress,
   type OutgoingBody,
 } from './outgoing-record.js';
-import { GatewayLink, PROVIDER_EPOCH_NOT_HELD, PROVIDER_TOO_LARGE, ProviderLink, ProviderRefusal } from './links.js';
-import { parseStoredCiphertext, type StoredItem } from './provider-protocol.js';
+import { GatewayConnection as GatewayLink } from './gateway-connection.js';
+import { MailboxFetcher as ProviderLink, PROVIDER_EPOCH_NOT_HELD, PROVIDER_TOO_LARGE } from './mailbox-fetcher.js';
+import { RequestRefusal as ProviderRefusal, type WebSocketConnector } from '../net/request-channel.js';
+import { parseStoredCiphertext } from '../wire/stored-ciphertext.js';
+import type { StoredItem } from '../wire/retrieval.js';
 import { PirRetrieval, type PirMismatch } from './pir-retrieval.js';
-import { pirPartner } from '../node/provider/pir-protocol.js';
-import type { WebSocketConnector } from '../node/provider/pir-link.js';
+import { pirPartner } from '../wire/pir-partner.js';
 import { Network, nodeKey, pick, providerForServers, RouteError } from './routes.js';
 
 /**

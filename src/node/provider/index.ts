@@ -12,28 +12,17 @@ import { StoreError } from '../../store/errors.js';
 import type { MailboxStore } from '../../store/mailbox.js';
 import { PostgresMailboxStore } from '../../store/postgres.js';
 import { SqliteMailboxStore } from '../../store/sqlite.js';
-import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../link/websocket.js';
+import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../net/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
 import { currentEpoch } from '../runtime/time.js';
-import {
-  decodeRetrievalRequest,
-  encodeErrorResponse,
-  encodeMessagesResponse,
-  encodeStoredMessage,
-  encodeStoredSurbReply,
-  messagesResponseBytes,
-  MAX_REQUEST_BYTES,
-  RETRIEVAL_ERRORS,
-  RetrievalRequestError,
-  type RetrievalErrorName,
-  type RetrievalRequest,
-} from './protocol.js';
-import { decodePirRequest, isPirRequest, type PirRequest } from './pir-protocol.js';
+import { MAX_REQUEST_BYTES } from '../../wire/message.js';
+import { decodePirRequest, isPirRequest, type PirRequest } from '../../wire/pir-messages.js';
+import { decodeRetrievalRequest, encodeMessagesResponse, messagesResponseBytes, type RetrievalRequest } from '../../wire/retrieval.js';
+import { encodeErrorResponse, RETRIEVAL_ERRORS, RetrievalRequestError, type RetrievalErrorName } from '../../wire/retrieval-errors.js';
+import { encodeStoredMessage, encodeStoredSurbReply } from '../../wire/stored-ciphertext.js';
 import { PirService, type PirServiceOptions, type PirStatus } from './pir-service.js';
 
-export * from './protocol.js';
-export * from './pir-protocol.js';
 export type { PirServiceOptions, PirStatus } from './pir-service.js';
 
 export interface ProviderDeps extends NodeDeps {

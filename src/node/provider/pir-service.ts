@@ -25,22 +25,24 @@ import type { MailboxStore } from '../../store/mailbox.js';
 import type { NodeClock } from '../runtime/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { currentEpoch } from '../runtime/time.js';
-import { PirLink } from './pir-link.js';
+import { RequestChannel } from '../../net/request-channel.js';
 import {
+  decodePirResponse,
   encodePirAck,
   encodePirAnswer,
   encodePirChunk,
   encodePirInfoResponse,
   encodePirOffer,
   pirOfferSignedBytes,
-  pirPartner,
   PIR_ANSWER_HEADER_BYTES,
   PIR_CHUNK_BYTES,
   type PirOffer,
   type PirRequest,
-} from './pir-protocol.js';
+  type PirResponse,
+} from '../../wire/pir-messages.js';
+import { pirPartner } from '../../wire/pir-partner.js';
 import { buildSnapshot, rowBytesOf, shapeProblem, snapshotRoot, slotBytesFor, ROW_HEADER_BYTES, HASH_BYTES, MAX_PIR_ROWS, type Snapshot } from '../../pir/snapshot.js';
-import { RetrievalRequestError, type RetrievalErrorName } from './protocol.js';
+import { RetrievalRequestError, type RetrievalErrorName } from '../../wire/retrieval-errors.js';
 
 export interface PirServiceOptions {
   /** Least time between two snapshots of an epoch (node clock); default epochMs / 32, within 100 ms … 30 s. */
@@ -133,7 +135,7 @@ export class PirService {
   private readonly lists = new Map<string, string[]>();
   private readonly epochs = new Map<number, { sequence: number; latest?: Held; building?: Promise<Held> }>();
   private readonly pending = new Map<string, Pending>();
-  private partnerLink: { key: string; link: PirLink } | undefined;
+  private partnerLink: { key: string; link: RequestChannel<PirResponse> } | undefined;
   private readonly counts = { built: 0, replicated: 0, received: 0 };
   private lastReplicationProblem = '';
   private closed = false;
@@ -322,15 +324,16 @@ export class PirService {
     throw this.unavailable(requestId, 'the partner provider changed during replication; retry');
   }
 
-  private linkTo(partner: NodeDescriptor): PirLink {
+  private linkTo(partner: NodeDescriptor): RequestChannel<PirResponse> {
     const key = `${hex(partner.nodeId)}@${partner.addresses.ws}`;
     if (this.partnerLink?.key === key) return this.partnerLink.link;
     this.partnerLink?.link.close();
-    const link = new PirLink({
+    const link = new RequestChannel({
       url: `ws://${partner.addresses.ws}`,
       name: `partner provider ${partner.name}`,
       timeoutMs: this.requestTimeoutMs,
       maxMessageBytes: 64 * 1024,
+      decode: decodePirResponse,
     });
     this.partnerLink = { key, link };
     return link;
@@ -349,7 +352,7 @@ export class PirService {
       for (let offset = 0; offset < total; offset += PIR_CHUNK_BYTES) {
         const chunk = readRange(held.database, offset, Math.min(PIR_CHUNK_BYTES, total - offset));
         const last = offset + chunk.length === total;
-        // Up to four in flight (PirLink queues the rest); the partner takes them in order.
+        // Up to four in flight (the request channel queues the rest); the partner takes them in order.
         sends.push(
           link.request((id) => encodePirChunk(id, snapshotId, offset, chunk)).then((response) => {
             if (response.type !== 'pir-ack' || response.complete !== last) throw new Error('the partner acknowledged a chunk out of step');

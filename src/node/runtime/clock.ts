@@ -6,7 +6,7 @@ import { systemClock, type AuthorityClock } from '../authority/clock.js';
  * is a function call. Every protocol time of a node goes through it: epochs, key rotation and
  * grace, descriptor uploads and consensus polls (and their retries), the mixing schedule, the
  * gateway's token buckets and the provider's retention. Link keepalives and reconnects use real
- * timers (src/node/link).
+ * timers (src/net).
  */
 export type NodeClock = AuthorityClock;
 

@@ -1,7 +1,7 @@
 import type { Crypto } from '../../crypto/types.js';
 import { epochStart, PkiError, type ConsensusDocument, type EpochTiming } from '../../pki/index.js';
 import type { GeometryOptions, SuiteName } from '../../sphinx/index.js';
-import { AuthorityRequestError, fetchConsensus } from '../authority/client.js';
+import { AuthorityRequestError, fetchConsensus } from '../../net/authority-client.js';
 import type { NodeClock } from './clock.js';
 import type { NodeMetrics } from './metrics.js';
 import { currentEpoch } from './time.js';

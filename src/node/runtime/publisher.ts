@@ -13,7 +13,7 @@ import {
   type NodeDescriptor,
   type NodeRole,
 } from '../../pki/index.js';
-import { AuthorityRequestError, uploadDescriptor } from '../authority/client.js';
+import { AuthorityRequestError, uploadDescriptor } from '../../net/authority-client.js';
 import type { NodeClock } from './clock.js';
 import { ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { SphinxKeyring } from './keyring.js';
