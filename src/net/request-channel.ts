@@ -110,7 +110,8 @@ export class RequestChannel<R extends ChannelResponse> {
         this.conn = conn;
         conn.onMessage((bytes) => this.onMessage(bytes));
         conn.onClose(() => {
-          if (this.conn === conn) this.conn = undefined;
+          if (this.conn !== undefined && this.conn !== conn) return; // a newer connection carries what waits
+          this.conn = undefined;
           this.failAll(new Error(`the connection to ${this.options.name} closed`));
         });
         return conn;
@@ -149,6 +150,7 @@ export class RequestChannel<R extends ChannelResponse> {
     } catch (error) {
       this.failAll(new Error(`${this.options.name} sent a malformed response: ${error instanceof Error ? error.message : String(error)}`));
       this.conn?.close();
+      this.conn = undefined;
       return;
     }
     const waiter = this.waiting.get(response.requestId);
