@@ -1,7 +1,8 @@
 /**
  * A node's TLS identity from its Ed25519 link seed: the PKCS#8 private key and a self-signed X.509
- * certificate, both PEM, as node:tls wants them; and `linkKeyOf`, the raw Ed25519 key of a peer's
- * certificate, which is what the link layer pins (docs/links.md).
+ * certificate, both PEM, as node:tls wants them; `linkKeyOf`, the raw Ed25519 key of a peer's
+ * certificate, which is what the link layer pins (docs/links.md); and the pin checks themselves,
+ * `sameLinkKey` and `pinnedPeers`.
  *
  * Node 20 cannot create certificates, and the packages that can either need a global polyfill
  * (@peculiar/x509 → tsyringe → reflect-metadata) or have no Ed25519 certificates (node-forge). An
