@@ -44,6 +44,8 @@ export interface RequestChannelOptions<R extends ChannelResponse> {
 }
 
 interface Waiter<R> {
+  /** The connection the request went out on: only its close or its garbage fails the request. */
+  readonly conn: WebSocketConnection;
   readonly resolve: (response: R) => void;
   readonly reject: (error: Error) => void;
   timer?: ReturnType<typeof setTimeout>;
@@ -90,7 +92,7 @@ export class RequestChannel<R extends ChannelResponse> {
 
   close(): void {
     this.closed = true;
-    this.failAll(new Error('closed'));
+    this.failWaiting(new Error('closed'));
     for (const wake of this.queue.splice(0)) wake();
     this.conn?.close();
     this.conn = undefined;
@@ -108,11 +110,10 @@ export class RequestChannel<R extends ChannelResponse> {
           throw new Error(`the channel to ${this.options.name} is closed`);
         }
         this.conn = conn;
-        conn.onMessage((bytes) => this.onMessage(bytes));
+        conn.onMessage((bytes) => this.onMessage(conn, bytes));
         conn.onClose(() => {
-          if (this.conn !== undefined && this.conn !== conn) return; // a newer connection carries what waits
-          this.conn = undefined;
-          this.failAll(new Error(`the connection to ${this.options.name} closed`));
+          if (this.conn === conn) this.conn = undefined;
+          this.failWaiting(new Error(`the connection to ${this.options.name} closed`), conn);
         });
         return conn;
       },
@@ -129,7 +130,7 @@ export class RequestChannel<R extends ChannelResponse> {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     return new Promise<R>((resolve, reject) => {
-      const waiter: Waiter<R> = { resolve, reject };
+      const waiter: Waiter<R> = { conn, resolve, reject };
       waiter.timer = setTimeout(() => {
         this.waiting.delete(id);
         reject(new Error(`${this.options.name} did not answer within ${this.options.timeoutMs} ms`));
@@ -143,25 +144,27 @@ export class RequestChannel<R extends ChannelResponse> {
     });
   }
 
-  private onMessage(bytes: Uint8Array): void {
+  private onMessage(conn: WebSocketConnection, bytes: Uint8Array): void {
     let response: R;
     try {
       response = this.options.decode(bytes);
     } catch (error) {
-      this.failAll(new Error(`${this.options.name} sent a malformed response: ${error instanceof Error ? error.message : String(error)}`));
-      this.conn?.close();
-      this.conn = undefined;
+      this.failWaiting(new Error(`${this.options.name} sent a malformed response: ${error instanceof Error ? error.message : String(error)}`), conn);
+      if (this.conn === conn) this.conn = undefined;
+      conn.close();
       return;
     }
     const waiter = this.waiting.get(response.requestId);
-    if (waiter === undefined) return;
+    if (waiter === undefined || waiter.conn !== conn) return;
     this.waiting.delete(response.requestId);
     if (waiter.timer !== undefined) clearTimeout(waiter.timer);
     waiter.resolve(response);
   }
 
-  private failAll(error: Error): void {
+  /** Rejects the requests waiting on `conn` (every request when undefined). */
+  private failWaiting(error: Error, conn?: WebSocketConnection): void {
     for (const [id, waiter] of this.waiting) {
+      if (conn !== undefined && waiter.conn !== conn) continue;
       if (waiter.timer !== undefined) clearTimeout(waiter.timer);
       this.waiting.delete(id);
       waiter.reject(error);
