@@ -9,10 +9,10 @@ import { E2eError } from '../e2e/errors.js';
 import { DEFAULT_FRAGMENT_PARAMS, type FragmentParams } from '../e2e/fragment.js';
 import { createIdentity } from '../e2e/identity.js';
 import { MailEndpoint, type Contact } from '../e2e/mail-endpoint.js';
-import { fetchConsensus } from '../node/authority/client.js';
+import { ConsensusUnavailableError, fetchCurrentConsensus as fetchVerifiedConsensus } from '../net/authority-client.js';
 import type { ConsensusDocument } from '../pki/index.js';
 import { keepAliveSystemClock, type Clock } from '../net/clock.js';
-import { ClientError, describeError } from './errors.js';
+import { ClientError } from './errors.js';
 import {
   DEFAULT_KDF,
   newKeystoreKeys,
@@ -309,21 +309,14 @@ export class LocalClient implements Client {
   }
 }
 
-/** Fetches and verifies the current consensus with the client's settings. */
+/** The current consensus, fetched and verified with the client's settings; ClientError 'no-consensus' when there is none. */
 export async function fetchCurrentConsensus(crypto: Crypto, authority: AuthoritySettings, nowMs: number, verifyDescriptors = true): Promise<ConsensusDocument> {
-  let result: { doc: ConsensusDocument } | undefined;
   try {
-    result = await fetchConsensus(crypto, authority.url, 'current', {
-      authorities: authority.publicKeys,
-      ...(authority.threshold === undefined ? {} : { threshold: authority.threshold }),
-      nowMs,
-      verifyDescriptors,
-    });
+    return await fetchVerifiedConsensus(crypto, authority, nowMs, verifyDescriptors);
   } catch (error) {
-    throw new ClientError('no-consensus', `no consensus from ${authority.url}: ${describeError(error)}`);
+    if (error instanceof ConsensusUnavailableError) throw new ClientError('no-consensus', error.message);
+    throw error;
   }
-  if (result === undefined) throw new ClientError('no-consensus', `the authority at ${authority.url} has no consensus for the current epoch yet`);
-  return result.doc;
 }
 
 /**

@@ -1,13 +1,13 @@
 import { hexOf } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
-import { PirLink, PirRefusal, type WebSocketConnector } from '../node/provider/pir-link.js';
-import { encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../node/provider/pir-protocol.js';
-import { openRow, PirRowError, shapeProblem } from '../pir/snapshot.js';
-import { RETRIEVAL_ERRORS } from '../node/provider/protocol.js';
+import { RequestChannel, RequestRefusal, type WebSocketConnector } from '../net/request-channel.js';
 import type { NodeDescriptor } from '../pki/index.js';
 import { pirDecode, pirQuery } from '../pir/index.js';
+import { openRow, PirRowError, shapeProblem } from '../pir/snapshot.js';
 import { bucketOf } from '../store/mailbox.js';
-import type { StoredItem } from './provider-protocol.js';
+import { decodePirResponse, encodePirInfo, encodePirQuery, type PirResponse, type PirSnapshotInfo } from '../wire/pir-messages.js';
+import { RETRIEVAL_ERRORS } from '../wire/retrieval-errors.js';
+import type { StoredItem } from '../wire/retrieval.js';
 import { wsUrl } from './routes.js';
 
 /**
@@ -56,22 +56,23 @@ const DEFAULT_MAX_ROW_BYTES = 256 * 1024 * 1024;
 export class PirRetrieval {
   readonly provider: NodeDescriptor;
   readonly partner: NodeDescriptor;
-  private readonly links: [PirLink, PirLink];
+  private readonly channels: [RequestChannel<PirResponse>, RequestChannel<PirResponse>];
   private readonly maxRowBytes: number;
 
   constructor(private readonly options: PirRetrievalOptions) {
     this.provider = options.provider;
     this.partner = options.partner;
     this.maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
-    const link = (node: NodeDescriptor, role: string): PirLink =>
-      new PirLink({
+    const channel = (node: NodeDescriptor, role: string): RequestChannel<PirResponse> =>
+      new RequestChannel({
         url: wsUrl(node),
         name: `${role} ${node.name}`,
         timeoutMs: options.timeoutMs,
         maxMessageBytes: this.maxRowBytes + 64,
+        decode: decodePirResponse,
         ...(options.connect === undefined ? {} : { connect: options.connect }),
       });
-    this.links = [link(options.provider, 'provider'), link(options.partner, 'PIR partner')];
+    this.channels = [channel(options.provider, 'provider'), channel(options.partner, 'PIR partner')];
   }
 
   /** True when this object serves exactly these two servers (at these addresses). */
@@ -85,16 +86,16 @@ export class PirRetrieval {
   }
 
   get connected(): boolean {
-    return this.links[0].connected && this.links[1].connected;
+    return this.channels[0].connected && this.channels[1].connected;
   }
 
   /** The snapshot to query for `epoch`, or undefined when the provider does not hold the epoch. */
   private async info(epoch: number): Promise<PirSnapshotInfo | undefined> {
     let response;
     try {
-      response = await this.links[0].request((id) => encodePirInfo(id, epoch));
+      response = await this.channels[0].request((id) => encodePirInfo(id, epoch));
     } catch (error) {
-      if (error instanceof PirRefusal && error.code === RETRIEVAL_ERRORS['epoch-not-held']) return undefined;
+      if (error instanceof RequestRefusal && error.code === RETRIEVAL_ERRORS['epoch-not-held']) return undefined;
       throw error;
     }
     if (response.type !== 'pir-info') throw new Error(`provider ${this.provider.name} answered pir-info with ${response.type}`);
@@ -127,8 +128,8 @@ export class PirRetrieval {
         const { keys } = pirQuery(crypto, random, index, info.rows);
         queries++;
         const answers = await Promise.all(
-          this.links.map(async (link, b) => {
-            const response = await link.request((id) => encodePirQuery(id, info.snapshotId, keys[b]));
+          this.channels.map(async (channel, b) => {
+            const response = await channel.request((id) => encodePirQuery(id, info.snapshotId, keys[b]));
             if (response.type !== 'pir-answer') throw new Error(`${b === 0 ? 'provider' : 'partner'} answered pir-query with ${response.type}`);
             return response.answer;
           }),
@@ -154,6 +155,6 @@ export class PirRetrieval {
   }
 
   close(): void {
-    for (const link of this.links) link.close();
+    for (const channel of this.channels) channel.close();
   }
 }

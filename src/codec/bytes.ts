@@ -97,7 +97,7 @@ export class ByteWriter {
 
   private reserve(extra: number): void {
     if (this.length + extra <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
+    let capacity = Math.max(16, this.buffer.length * 2);
     while (capacity < this.length + extra) capacity *= 2;
     const next = new Uint8Array(capacity);
     next.set(this.buffer.subarray(0, this.length));
@@ -153,7 +153,12 @@ export class ByteWriter {
     return this.prefixed(prefix, new TextEncoder().encode(value));
   }
 
+  /**
+   * The bytes written. A writer filled to exactly its capacity hands over its buffer without a copy
+   * (size it with `new ByteWriter(length)` for large messages): any later write grows into a new one.
+   */
   finish(): Uint8Array {
+    if (this.length === this.buffer.length) return this.buffer;
     return this.buffer.slice(0, this.length);
   }
 }

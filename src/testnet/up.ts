@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fromBase64Url } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
-import { fetchConsensus } from '../node/authority/index.js';
+import { fetchConsensus } from '../net/authority-client.js';
 import { makePlan, type NetworkPlan, type NodePlan } from './plan.js';
 import { startChild, stopChild, type Child } from './processes.js';
 

@@ -10,7 +10,7 @@ import { repoRoot } from '../support/vectors.js';
  */
 const FLOORS: Record<string, number> = {
   crypto: 1, codec: 1, store: 1,
-  sphinx: 2, pki: 2, mixing: 2, pir: 2, e2e: 2, traffic: 2,
+  sphinx: 2, pki: 2, mixing: 2, pir: 2, e2e: 2, traffic: 2, wire: 2,
   net: 3, node: 3, client: 3,
   cli: 4, api: 4, mail: 4, testnet: 4, sim: 4,
 };
@@ -27,9 +27,12 @@ function sourceFiles(folder: string): string[] {
   });
 }
 
+function topFolder(path: string): string {
+  return relative(srcRoot, path).split(/[\\/]/)[0];
+}
+
 function floorOf(path: string): number | undefined {
-  const top = relative(srcRoot, path).split(/[\\/]/)[0];
-  return FLOORS[top];
+  return FLOORS[topFolder(path)];
 }
 
 function importsOf(text: string): string[] {
@@ -70,5 +73,17 @@ test('floor-2 protocol cores do no I/O and read no clock or ambient randomness',
     }
     const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
     assert.doesNotMatch(code, IMPURE_CALLS, `${relative(repoRoot, file)} reads the clock, a timer or Math.random`);
+  }
+});
+
+test('client and nodes are siblings: neither imports the other (what they share is in src/wire or src/net)', () => {
+  const sibling: Record<string, string> = { client: 'node', node: 'client' };
+  for (const file of files) {
+    const forbidden = sibling[topFolder(file)];
+    if (forbidden === undefined) continue;
+    for (const specifier of importsOf(readFileSync(file, 'utf8'))) {
+      if (!specifier.startsWith('.')) continue;
+      assert.notEqual(topFolder(resolve(dirname(file), specifier)), forbidden, `${relative(repoRoot, file)} imports ${specifier}`);
+    }
   }
 });

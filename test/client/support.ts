@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toBase64Url } from '../../src/codec/bytes.js';
 import { getCrypto, type Crypto } from '../../src/crypto/index.js';
-import { encodeErrorResponse as encodeProviderError, encodeMessagesResponse as encodeMessages } from '../../src/node/provider/protocol.js';
-import { startAuthority, uploadDescriptor, validateAuthorityConfig, type AuthorityHandle } from '../../src/node/authority/index.js';
-import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../src/node/link/websocket.js';
+import { uploadDescriptor } from '../../src/net/authority-client.js';
+import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../src/net/websocket.js';
+import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '../../src/node/authority/index.js';
+import { encodeMessagesResponse as encodeMessages } from '../../src/wire/retrieval.js';
+import { encodeErrorResponse as encodeProviderError } from '../../src/wire/retrieval-errors.js';
 import {
   DEFAULT_NETWORK_PARAMETERS,
   encodeDescriptor,

@@ -3,7 +3,7 @@ import { ClientCore, LocalClient } from '../client.js';
 import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
 import { ClientError, describeError } from '../errors.js';
 import { sealMail } from './compose.js';
-import { GatewayLinks } from './gateways.js';
+import { GatewayConnections } from './gateways.js';
 import { Inbox } from './inbox.js';
 import { LoopTracker } from './loops.js';
 import { NetworkView } from './network-view.js';
@@ -19,7 +19,7 @@ import type { AgentStatus, ClientAgent, Emit, PollReport, SendRequest, SendResul
 /**
  * The running client agent (docs/client.md; docs/mail-path.md walks one mail through it). It
  * composes its parts and hands each new consensus to them:
- *   network-view  the consensus, Sphinx and the own provider     gateways  the links to gateways
+ *   network-view  the consensus, Sphinx and the own provider     gateways  the connections to gateways
  *   send-stream   Poisson send, loop and drop streams             packets   fragment, cover, loop packets
  *   outbox        sent mail until its ACK, resends                replies   ACKs/NACKs back through SURBs
  *   poller        mailbox polls and what follows them             inbox     fragments into mails
@@ -29,7 +29,7 @@ class Agent extends LocalClient implements ClientAgent {
   private readonly clock: Clock;
   private readonly emit: Emit;
   private readonly view: NetworkView;
-  private readonly gateways: GatewayLinks;
+  private readonly gateways: GatewayConnections;
   private readonly replies: ReplyQueue;
   private readonly outbox: Outbox;
   private readonly loops: LoopTracker;
@@ -53,7 +53,7 @@ class Agent extends LocalClient implements ClientAgent {
     };
     const timeoutMs = this.timeoutMs;
     this.view = new NetworkView(core, this.clock);
-    this.gateways = new GatewayLinks(this.clock, core.random, timeoutMs, this.emit);
+    this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit);
     const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.mailboxSecret);
     this.replies = new ReplyQueue(this.view, this.gateways);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());

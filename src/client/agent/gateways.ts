@@ -1,7 +1,7 @@
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import { GATEWAY_LAYER, type NodeDescriptor } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
-import { GatewayLink } from '../links.js';
+import { GatewayConnection } from '../gateway-connection.js';
 import { nodeKey, pick, type Network } from '../routes.js';
 import type { Emit } from './types.js';
 
@@ -9,9 +9,9 @@ import type { Emit } from './types.js';
  * The agent's connections to gateways (docs/client.md, "Gateways"): the main one, which carries the
  * send, loop and drop streams, and short-lived ones to the gateways that senders' SURBs start at.
  */
-export class GatewayLinks {
-  main!: GatewayLink;
-  private readonly extra = new Map<string, GatewayLink>();
+export class GatewayConnections {
+  main!: GatewayConnection;
+  private readonly extra = new Map<string, GatewayConnection>();
 
   constructor(
     private readonly clock: Clock,
@@ -33,44 +33,44 @@ export class GatewayLinks {
       this.main = this.open(pick(this.random, network.gateways));
       if (!first) void this.main.ensure();
     }
-    for (const [key, link] of this.extra) {
+    for (const [key, connection] of this.extra) {
       const node = network.findByKey(key);
-      if (node !== undefined && node.addresses.ws === link.node.addresses.ws) {
-        link.node = node;
+      if (node !== undefined && node.addresses.ws === connection.node.addresses.ws) {
+        connection.node = node;
         continue;
       }
-      link.close();
+      connection.close();
       this.extra.delete(key);
     }
   }
 
-  /** The link to the gateway `key` names (opened on demand), or undefined when it is no gateway. */
-  linkFor(key: string, network: Network): GatewayLink | undefined {
+  /** The connection to the gateway `key` names (opened on demand), or undefined when it is no gateway. */
+  connectionFor(key: string, network: Network): GatewayConnection | undefined {
     if (key === nodeKey(this.main.node)) return this.main;
     const existing = this.extra.get(key);
     if (existing !== undefined) return existing;
     const node = network.findByKey(key);
     if (node === undefined || node.layer !== GATEWAY_LAYER) return undefined;
-    const link = this.open(node);
-    this.extra.set(key, link);
-    return link;
+    const connection = this.open(node);
+    this.extra.set(key, connection);
+    return connection;
   }
 
-  /** Closes an extra link nothing more is queued for. */
+  /** Closes an extra connection nothing more is queued for. */
   release(key: string): void {
-    const link = this.extra.get(key);
-    if (link === undefined) return;
-    link.close();
+    const connection = this.extra.get(key);
+    if (connection === undefined) return;
+    connection.close();
     this.extra.delete(key);
   }
 
   close(): void {
     this.main?.close();
-    for (const link of this.extra.values()) link.close();
+    for (const connection of this.extra.values()) connection.close();
     this.extra.clear();
   }
 
-  private open(node: NodeDescriptor): GatewayLink {
-    return new GatewayLink(node, this.clock, this.timeoutMs, (message) => this.emit({ type: 'error', where: 'gateway', message }));
+  private open(node: NodeDescriptor): GatewayConnection {
+    return new GatewayConnection(node, this.clock, this.timeoutMs, (message) => this.emit({ type: 'error', where: 'gateway', message }));
   }
 }

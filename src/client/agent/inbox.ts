@@ -4,7 +4,7 @@ import { openFragment } from '../../e2e/fragment.js';
 import { PartialMessages } from '../../traffic/nack-policy.js';
 import type { ClientCore } from '../client.js';
 import { parseMail } from '../mail-format.js';
-import type { StoredItem } from '../provider-protocol.js';
+import type { StoredItem } from '../../wire/retrieval.js';
 import type { NetworkView } from './network-view.js';
 import type { ReplyQueue } from './replies.js';
 import type { Emit } from './types.js';

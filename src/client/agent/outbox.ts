@@ -10,7 +10,7 @@ import type { SentMeta, SentStatus } from '../mail-store.js';
 import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
 import { providerForServers, RouteError } from '../routes.js';
 import type { SealedMail } from './compose.js';
-import type { GatewayLinks } from './gateways.js';
+import type { GatewayConnections } from './gateways.js';
 import type { NetworkView } from './network-view.js';
 import type { PacketFactory } from './packets.js';
 import type { Emit, Outbound, SendResult } from './types.js';
@@ -46,7 +46,7 @@ export class Outbox {
     private readonly core: ClientCore,
     private readonly view: NetworkView,
     private readonly packets: PacketFactory,
-    private readonly gateways: GatewayLinks,
+    private readonly gateways: GatewayConnections,
     private readonly emit: Emit,
     /** Called when the last queued shard left or went stale. */
     private readonly onEmpty: () => void,
@@ -136,11 +136,11 @@ export class Outbox {
       this.finish(state, 'failed', `none of ${card.name}'s servers (${card.servers.join(', ') || 'none'}) is a provider of the network`);
       return 'skip';
     }
-    const link = this.gateways.main;
+    const gateway = this.gateways.main;
     let built;
     try {
       if (!state.fresh.has(item.shard)) this.sealPending(state);
-      built = this.packets.fragment(now, link.node, { provider, mailboxSecret: card.mailboxSecret }, state.fresh.get(item.shard)!);
+      built = this.packets.fragment(now, gateway.node, { provider, mailboxSecret: card.mailboxSecret }, state.fresh.get(item.shard)!);
       this.core.store.putSurb(built.surbId, state.body.messageId, now, built.decryptionToken);
     } catch (error) {
       if (error instanceof RouteError) {
@@ -152,7 +152,7 @@ export class Outbox {
       return 'skip';
     }
     return {
-      link,
+      gateway,
       packet: built.packet,
       commit: () => {
         this.sent++;

@@ -2,7 +2,7 @@ import type { Ack } from '../../e2e/ack.js';
 import { ackReplyPacket } from '../../e2e/sphinx-link.js';
 import { GATEWAY_LAYER } from '../../pki/index.js';
 import { nodeKey } from '../routes.js';
-import type { GatewayLinks } from './gateways.js';
+import type { GatewayConnections } from './gateways.js';
 import type { NetworkView } from './network-view.js';
 import type { Outbound } from './types.js';
 
@@ -14,7 +14,7 @@ interface QueuedReply {
 
 /**
  * ACKs and NACKs waiting to go back to senders through their SURBs (docs/client.md, "Replies"). A
- * reply must enter the network at the gateway its SURB names, so each waits for that gateway's link.
+ * reply must enter the network at the gateway its SURB names, so each waits for that gateway's connection.
  */
 export class ReplyQueue {
   /** Replies that left. */
@@ -23,7 +23,7 @@ export class ReplyQueue {
 
   constructor(
     private readonly view: NetworkView,
-    private readonly gateways: GatewayLinks,
+    private readonly gateways: GatewayConnections,
   ) {}
 
   get length(): number {
@@ -42,29 +42,29 @@ export class ReplyQueue {
     if (gateway === undefined || gateway.layer !== GATEWAY_LAYER) return;
     const key = nodeKey(gateway);
     this.queue.push({ gateway: key, packet: reply.packet });
-    void this.gateways.linkFor(key, this.view.network)?.ensure();
+    void this.gateways.connectionFor(key, this.view.network)?.ensure();
   }
 
   /** The first reply whose gateway is connected (replies whose gateway left the network are dropped). */
   next(): Outbound | undefined {
     for (let i = 0; i < this.queue.length; i++) {
       const item = this.queue[i];
-      const link = this.gateways.linkFor(item.gateway, this.view.network);
-      if (link === undefined) {
+      const connection = this.gateways.connectionFor(item.gateway, this.view.network);
+      if (connection === undefined) {
         this.queue.splice(i--, 1);
         continue;
       }
-      if (!link.ready) {
-        void link.ensure();
+      if (!connection.ready) {
+        void connection.ensure();
         continue;
       }
       this.queue.splice(i, 1);
       return {
-        link,
+        gateway: connection,
         packet: item.packet,
         commit: () => {
           this.sent++;
-          if (link !== this.gateways.main && !this.queue.some((other) => other.gateway === item.gateway)) this.gateways.release(item.gateway);
+          if (connection !== this.gateways.main && !this.queue.some((other) => other.gateway === item.gateway)) this.gateways.release(item.gateway);
         },
         abort: () => this.queue.unshift(item),
       };

@@ -1,12 +1,13 @@
 import { sameBytes } from '../../codec/bytes.js';
 import type { ConsensusDocument, NodeDescriptor } from '../../pki/index.js';
-import { pirPartner } from '../../node/provider/pir-protocol.js';
-import type { WebSocketConnector } from '../../node/provider/pir-link.js';
+import { pirPartner } from '../../wire/pir-partner.js';
+import type { WebSocketConnector } from '../../net/request-channel.js';
 import type { Crypto } from '../../crypto/types.js';
 import { bucketOf, MAX_BUCKETS } from '../../store/mailbox.js';
-import { PROVIDER_EPOCH_NOT_HELD, PROVIDER_TOO_LARGE, ProviderLink, ProviderRefusal } from '../links.js';
+import { RequestRefusal } from '../../net/request-channel.js';
+import { MailboxFetcher, PROVIDER_EPOCH_NOT_HELD, PROVIDER_TOO_LARGE } from '../mailbox-fetcher.js';
 import { PirRetrieval, type PirMismatch } from '../pir-retrieval.js';
-import type { StoredItem } from '../provider-protocol.js';
+import type { StoredItem } from '../../wire/retrieval.js';
 
 /**
  * How a poll reads the mailbox (docs/client.md, "Retrieval"): one interface, three ways, chosen by
@@ -41,7 +42,7 @@ const NOTHING = { mismatches: [], more: 0, queries: 0 };
 
 /** An epoch the provider does not hold has nothing for us. */
 function emptyIfNotHeld(error: unknown): StoredItem[] {
-  if (error instanceof ProviderRefusal && error.code === PROVIDER_EPOCH_NOT_HELD) return [];
+  if (error instanceof RequestRefusal && error.code === PROVIDER_EPOCH_NOT_HELD) return [];
   throw error;
 }
 
@@ -49,14 +50,14 @@ function emptyIfNotHeld(error: unknown): StoredItem[] {
 export class BucketRetrieval implements MailboxRetrieval {
   readonly mode = 'bucket';
 
-  constructor(private readonly link: ProviderLink, private readonly buckets: number) {}
+  constructor(private readonly fetcher: MailboxFetcher, private readonly buckets: number) {}
 
   get provider(): NodeDescriptor {
-    return this.link.node;
+    return this.fetcher.node;
   }
 
   get connected(): boolean {
-    return this.link.connected;
+    return this.fetcher.connected;
   }
 
   async fetch(pairs: readonly FetchPair[]): Promise<FetchResult> {
@@ -71,9 +72,9 @@ export class BucketRetrieval implements MailboxRetrieval {
     let buckets = this.buckets;
     for (;;) {
       try {
-        return await this.link.fetchBucket(epoch, bucketOf(address, epoch, buckets), buckets);
+        return await this.fetcher.fetchBucket(epoch, bucketOf(address, epoch, buckets), buckets);
       } catch (error) {
-        if (error instanceof ProviderRefusal && error.code === PROVIDER_TOO_LARGE && buckets * 16 <= MAX_BUCKETS) {
+        if (error instanceof RequestRefusal && error.code === PROVIDER_TOO_LARGE && buckets * 16 <= MAX_BUCKETS) {
           buckets *= 16;
           continue;
         }
@@ -83,7 +84,7 @@ export class BucketRetrieval implements MailboxRetrieval {
   }
 
   close(): void {
-    this.link.close();
+    this.fetcher.close();
   }
 }
 
@@ -91,26 +92,26 @@ export class BucketRetrieval implements MailboxRetrieval {
 export class DownloadRetrieval implements MailboxRetrieval {
   readonly mode = 'download';
 
-  constructor(private readonly link: ProviderLink) {}
+  constructor(private readonly fetcher: MailboxFetcher) {}
 
   get provider(): NodeDescriptor {
-    return this.link.node;
+    return this.fetcher.node;
   }
 
   get connected(): boolean {
-    return this.link.connected;
+    return this.fetcher.connected;
   }
 
   async fetch(pairs: readonly FetchPair[]): Promise<FetchResult> {
     const byEpoch = new Map<number, Promise<StoredItem[]>>();
     for (const [epoch] of pairs) {
-      if (!byEpoch.has(epoch)) byEpoch.set(epoch, this.link.fetchEpoch(epoch).catch(emptyIfNotHeld));
+      if (!byEpoch.has(epoch)) byEpoch.set(epoch, this.fetcher.fetchEpoch(epoch).catch(emptyIfNotHeld));
     }
     return { results: await Promise.all(pairs.map(([epoch]) => byEpoch.get(epoch)!)), ...NOTHING };
   }
 
   close(): void {
-    this.link.close();
+    this.fetcher.close();
   }
 }
 
@@ -179,8 +180,8 @@ export function retrievalFor(doc: ConsensusDocument, provider: NodeDescriptor, c
       ...(options.connect === undefined ? {} : { connect: options.connect }),
     }));
   }
-  const link = new ProviderLink(provider, options.timeoutMs, options.maxCiphertextBytes);
-  return doc.retrieval === 'download' ? new DownloadRetrieval(link) : new BucketRetrieval(link, options.buckets);
+  const fetcher = new MailboxFetcher(provider, options.timeoutMs, options.maxCiphertextBytes);
+  return doc.retrieval === 'download' ? new DownloadRetrieval(fetcher) : new BucketRetrieval(fetcher, options.buckets);
 }
 
 function same(a: NodeDescriptor, b: NodeDescriptor): boolean {

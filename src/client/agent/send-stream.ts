@@ -4,7 +4,7 @@ import { fillSlot, PoissonStreams } from '../../traffic/poisson.js';
 import type { Clock } from '../../net/clock.js';
 import { describeError } from '../errors.js';
 import { RouteError } from '../routes.js';
-import type { GatewayLinks } from './gateways.js';
+import type { GatewayConnections } from './gateways.js';
 import type { LoopTracker } from './loops.js';
 import type { NetworkView } from './network-view.js';
 import type { Outbox } from './outbox.js';
@@ -13,10 +13,10 @@ import type { ReplyQueue } from './replies.js';
 import type { Emit, Outbound } from './types.js';
 
 /**
- * The client's packet streams on the main gateway link (docs/client.md, "Traffic"): a Poisson send
+ * The client's packet streams on the main gateway connection (docs/client.md, "Traffic"): a Poisson send
  * stream whose every event carries a real packet (a reply first, else a fragment) or drop cover, a
  * Poisson loop stream, and an independent drop stream. Rates come from the consensus. An event that
- * finds no open link or no usable consensus is a missed slot: dropped, never caught up.
+ * finds no open gateway connection or no usable consensus is a missed slot: dropped, never caught up.
  */
 export class SendStream {
   cover = 0;
@@ -32,7 +32,7 @@ export class SendStream {
     private readonly clock: Clock,
     private readonly random: RandomSource,
     private readonly view: NetworkView,
-    private readonly gateways: GatewayLinks,
+    private readonly gateways: GatewayConnections,
     private readonly packets: PacketFactory,
     private readonly parts: { readonly replies: ReplyQueue; readonly outbox: Outbox; readonly loops: LoopTracker },
     private readonly emit: Emit,
@@ -110,7 +110,7 @@ export class SendStream {
       this.missedSlots++;
       return;
     }
-    if (!outbound.link.send(outbound.packet)) {
+    if (!outbound.gateway.send(outbound.packet)) {
       outbound.abort();
       this.missedSlots++;
       return;
@@ -120,9 +120,9 @@ export class SendStream {
   }
 
   private coverOutbound(now: number): Outbound | undefined {
-    const link = this.gateways.main;
+    const gateway = this.gateways.main;
     try {
-      return { link, packet: this.packets.cover(now, link.node), commit: () => this.cover++, abort: () => undefined };
+      return { gateway, packet: this.packets.cover(now, gateway.node), commit: () => this.cover++, abort: () => undefined };
     } catch (error) {
       if (error instanceof RouteError) return undefined;
       throw error;
@@ -155,6 +155,6 @@ export class SendStream {
       return;
     }
     const cover = this.coverOutbound(this.view.now());
-    if (cover !== undefined && cover.link.send(cover.packet)) this.drops++;
+    if (cover !== undefined && cover.gateway.send(cover.packet)) this.drops++;
   }
 }

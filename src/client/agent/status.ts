@@ -1,5 +1,5 @@
 import type { InboxMeta, MailRecord } from '../mail-store.js';
-import type { GatewayLinks } from './gateways.js';
+import type { GatewayConnections } from './gateways.js';
 import type { LoopTracker } from './loops.js';
 import type { NetworkView } from './network-view.js';
 import type { Outbox } from './outbox.js';
@@ -11,7 +11,7 @@ import type { AgentStatus } from './types.js';
 
 export interface StatusSources {
   readonly view: NetworkView;
-  readonly gateways: GatewayLinks;
+  readonly gateways: GatewayConnections;
   readonly retrieval: MailboxRetrieval;
   readonly stream: SendStream;
   readonly outbox: Outbox;

@@ -1,7 +1,7 @@
-import type { WebSocketConnector } from '../../node/provider/pir-link.js';
+import type { WebSocketConnector } from '../../net/request-channel.js';
 import type { Client, ClientDeps } from '../client.js';
 import type { Clock } from '../../net/clock.js';
-import type { GatewayLink } from '../links.js';
+import type { GatewayConnection } from '../gateway-connection.js';
 import type { Attachment } from '../mail-format.js';
 import type { SentStatus } from '../mail-store.js';
 
@@ -125,7 +125,7 @@ export interface ClientAgent extends Client {
 
 /** A packet ready for a send slot, and what happens once it left (commit) or could not (abort). */
 export interface Outbound {
-  readonly link: GatewayLink;
+  readonly gateway: GatewayConnection;
   readonly packet: Uint8Array;
   readonly commit: () => void;
   readonly abort: () => void;

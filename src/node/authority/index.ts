@@ -1,5 +1,4 @@
 /** The directory authority (floor 3): docs/pki.md, "Authority". */
-export * from './client.js';
 export * from './config.js';
 export { AuthorityMetrics } from './metrics.js';
 export { MAX_UPLOAD_BYTES } from './http-api.js';

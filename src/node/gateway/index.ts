@@ -4,7 +4,7 @@
  * (token bucket, burst max(4, 2 × rate)); the gateway is the first Sphinx hop and forwards to layer
  * 1 exactly as a mix does. It answers clients nothing.
  */
-import { listenWebSocket, type WebSocketListener } from '../link/websocket.js';
+import { listenWebSocket, type WebSocketListener } from '../../net/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
 import { Forwarder } from '../runtime/hop.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';

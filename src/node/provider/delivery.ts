@@ -1,7 +1,7 @@
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { NodeRuntime } from '../runtime/node.js';
 import { epochAt } from '../../pki/index.js';
-import { encodeStoredMessage, encodeStoredSurbReply } from './protocol.js';
+import { encodeStoredMessage, encodeStoredSurbReply } from '../../wire/index.js';
 import type { StoreFailures } from './store-failures.js';
 
 /** The recipient address of drop cover: 32 zero bytes. */

@@ -16,8 +16,6 @@ import { MailboxRetention } from './retention.js';
 import { ClientRetrieval } from './retrieval.js';
 import { StoreFailures } from './store-failures.js';
 
-export * from './protocol.js';
-export * from './pir-protocol.js';
 export type { PirServiceOptions, PirStatus } from './pir-service.js';
 export { COVER_ADDRESS } from './delivery.js';
 export { MAX_REQUESTS_IN_FLIGHT } from './retrieval.js';

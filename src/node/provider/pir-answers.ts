@@ -1,10 +1,10 @@
 import type { ScanKernel } from '../../codec/pir-scan/types.js';
 import type { Crypto } from '../../crypto/types.js';
 import { PirError, pirAnswer } from '../../pir/index.js';
-import { encodePirAnswer, encodePirInfoResponse } from './pir-protocol.js';
+import { encodePirAnswer, encodePirInfoResponse } from '../../wire/index.js';
 import type { PirReplicationSender } from './pir-replication.js';
 import { StoreReadError, type PirSnapshotCache } from './pir-snapshot-cache.js';
-import { RetrievalRequestError } from './protocol.js';
+import { RetrievalRequestError } from '../../wire/index.js';
 
 export interface PirAnswersDeps {
   readonly crypto: Crypto;

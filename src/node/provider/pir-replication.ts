@@ -6,7 +6,7 @@ import { MAX_PIR_ROWS, rowBytesOf, shapeProblem, snapshotRoot } from '../../pir/
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { epochAt } from '../../pki/index.js';
-import { PirLink } from './pir-link.js';
+import { RequestChannel } from '../../net/request-channel.js';
 import {
   encodePirAck,
   encodePirChunk,
@@ -16,9 +16,11 @@ import {
   PIR_ANSWER_HEADER_BYTES,
   PIR_CHUNK_BYTES,
   type PirOffer,
-} from './pir-protocol.js';
+  type PirResponse,
+  decodePirResponse,
+} from '../../wire/index.js';
 import type { HeldSnapshot, PirSnapshotCache } from './pir-snapshot-cache.js';
-import { RetrievalRequestError } from './protocol.js';
+import { RetrievalRequestError } from '../../wire/index.js';
 
 /**
  * Replication of PIR snapshots between the two providers of a pair (docs/pir.md, "Mailbox
@@ -51,7 +53,7 @@ export class PirReplicationSender {
   replicated = 0;
   /** Per snapshot: the partners (node ID hex) known to hold it, and the push under way. */
   private readonly progress = new WeakMap<HeldSnapshot, { readonly replicatedTo: Set<string>; replicating: Promise<void> | undefined }>();
-  private partnerLink: { key: string; link: PirLink } | undefined;
+  private partnerLink: { key: string; link: RequestChannel<PirResponse> } | undefined;
   private lastProblem = '';
 
   constructor(private readonly deps: PirReplicationSenderDeps) {}
@@ -94,15 +96,16 @@ export class PirReplicationSender {
     this.partnerLink = undefined;
   }
 
-  private linkTo(partner: NodeDescriptor): PirLink {
+  private linkTo(partner: NodeDescriptor): RequestChannel<PirResponse> {
     const key = `${hexOf(partner.nodeId)}@${partner.addresses.ws}`;
     if (this.partnerLink?.key === key) return this.partnerLink.link;
     this.partnerLink?.link.close();
-    const link = new PirLink({
+    const link = new RequestChannel({
       url: `ws://${partner.addresses.ws}`,
       name: `partner provider ${partner.name}`,
       timeoutMs: this.deps.requestTimeoutMs,
       maxMessageBytes: 64 * 1024,
+      decode: decodePirResponse,
     });
     this.partnerLink = { key, link };
     return link;
@@ -121,7 +124,7 @@ export class PirReplicationSender {
       for (let offset = 0; offset < total; offset += PIR_CHUNK_BYTES) {
         const chunk = readRange(held.database, offset, Math.min(PIR_CHUNK_BYTES, total - offset));
         const last = offset + chunk.length === total;
-        // Up to four in flight (PirLink queues the rest); the partner takes them in order.
+        // Up to four in flight (the request channel queues the rest); the partner takes them in order.
         sends.push(
           link.request((id) => encodePirChunk(id, snapshotId, offset, chunk)).then((response) => {
             if (response.type !== 'pir-ack' || response.complete !== last) throw new Error('the partner acknowledged a chunk out of step');

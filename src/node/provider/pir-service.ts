@@ -17,10 +17,10 @@ import type { MailboxStore } from '../../store/mailbox.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { PirAnswers } from './pir-answers.js';
-import { PIR_ANSWER_HEADER_BYTES, type PirRequest } from './pir-protocol.js';
+import { PIR_ANSWER_HEADER_BYTES, type PirRequest } from '../../wire/index.js';
 import { PirReplicationReceiver, PirReplicationSender, type PirConsensus } from './pir-replication.js';
 import { PirSnapshotCache } from './pir-snapshot-cache.js';
-import { RetrievalRequestError, type RetrievalErrorName } from './protocol.js';
+import { RetrievalRequestError, type RetrievalErrorName } from '../../wire/index.js';
 
 export interface PirServiceOptions {
   /** Least time between two snapshots of an epoch (node clock); default epochMs / 32, within 100 ms … 30 s. */

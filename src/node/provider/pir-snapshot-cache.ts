@@ -8,7 +8,7 @@ import type { MailboxStore } from '../../store/mailbox.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { epochAt } from '../../pki/index.js';
-import type { RetrievalErrorName } from './protocol.js';
+import type { RetrievalErrorName } from '../../wire/index.js';
 
 /** A snapshot held, its rows loaded for the scan kernel. */
 export interface HeldSnapshot {

@@ -1,6 +1,6 @@
 import { epochEnd } from '../../pki/index.js';
 import type { MailboxStore } from '../../store/mailbox.js';
-import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../link/websocket.js';
+import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../net/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
 import type { NodeRuntime } from '../runtime/node.js';
 import { epochAt } from '../../pki/index.js';
@@ -13,8 +13,8 @@ import {
   RETRIEVAL_ERRORS,
   RetrievalRequestError,
   type RetrievalRequest,
-} from './protocol.js';
-import { decodePirRequest, isPirRequest, type PirRequest } from './pir-protocol.js';
+} from '../../wire/index.js';
+import { decodePirRequest, isPirRequest, type PirRequest } from '../../wire/index.js';
 import { PirService, type PirServiceOptions, type PirStatus } from './pir-service.js';
 import type { StoreFailures } from './store-failures.js';
 

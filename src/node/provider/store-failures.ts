@@ -1,6 +1,6 @@
 import { StoreError } from '../../store/errors.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
-import type { RetrievalErrorName } from './protocol.js';
+import type { RetrievalErrorName } from '../../wire/index.js';
 
 /**
  * How the provider reports a mailbox store failure: counted per operation (deliver, fetch,

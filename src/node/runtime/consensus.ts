@@ -1,7 +1,7 @@
 import type { Crypto } from '../../crypto/types.js';
 import { epochAt, epochStart, PkiError, type ConsensusDocument, type EpochTiming } from '../../pki/index.js';
 import type { GeometryOptions, SuiteName } from '../../sphinx/index.js';
-import { AuthorityRequestError, fetchConsensus } from '../authority/client.js';
+import { AuthorityRequestError, fetchConsensus } from '../../net/authority-client.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from './metrics.js';
 

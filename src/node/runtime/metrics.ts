@@ -1,4 +1,4 @@
-import { toPrometheus, type LinkMetrics } from '../link/metrics.js';
+import { toPrometheus, type NetMetrics } from '../../net/metrics.js';
 import { Metrics } from '../metrics.js';
 
 /**
@@ -35,7 +35,7 @@ export const UNWRAP_BUCKETS: readonly number[] = [0.00005, 0.0001, 0.00025, 0.00
 export class NodeMetrics {
   readonly registry = new Metrics('umbra');
 
-  constructor(readonly link: LinkMetrics) {
+  constructor(readonly link: NetMetrics) {
     // Always present, so a scrape shows zeros before the first event.
     for (const name of ['node_packets_in_total', 'node_packets_out_total', 'node_consensus_fetched_total'] as const) this.count(name, {}, 0);
   }

@@ -1,7 +1,8 @@
 import { hexOf } from '../../codec/bytes.js';
 import { parseHostPort, type ConsensusDocument } from '../../pki/index.js';
-import { connectLink, pinnedPeers, type LinkDialer } from '../link/link.js';
-import type { LinkMetrics } from '../link/metrics.js';
+import { connectLink, type LinkDialer } from '../../net/link-dialer.js';
+import type { NetMetrics } from '../../net/metrics.js';
+import { pinnedPeers } from '../../net/tls-identity.js';
 import type { NodeLinkOptions } from './config.js';
 
 /**
@@ -25,7 +26,7 @@ export interface PeersOptions {
   readonly layer: number;
   readonly linkSeed: Uint8Array;
   readonly packetLength: number;
-  readonly linkMetrics: LinkMetrics;
+  readonly linkMetrics: NetMetrics;
   readonly link: NodeLinkOptions;
   readonly log: (line: string) => void;
 }

@@ -14,7 +14,7 @@ import {
   type NodeDescriptor,
   type NodeRole,
 } from '../../pki/index.js';
-import { AuthorityRequestError, uploadDescriptor } from '../authority/client.js';
+import { AuthorityRequestError, uploadDescriptor } from '../../net/authority-client.js';
 import type { Clock } from '../../net/clock.js';
 import { ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { SphinxKeyring } from './keyring.js';

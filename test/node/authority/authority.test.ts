@@ -6,12 +6,10 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { toBase64Url } from '../../../src/codec/bytes.js';
 import { getCrypto } from '../../../src/crypto/index.js';
+import { AuthorityRequestError, fetchConsensus, uploadDescriptor } from '../../../src/net/authority-client.js';
 import {
-  AuthorityRequestError,
-  fetchConsensus,
   MAX_UPLOAD_BYTES,
   startAuthority,
-  uploadDescriptor,
   validateAuthorityConfig,
   type AuthorityDeps,
   type AuthorityHandle,

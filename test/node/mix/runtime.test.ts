@@ -13,19 +13,6 @@ import { getCrypto } from '../../../src/crypto/index.js';
 import { gatewayBurst, TokenBucket } from '../../../src/node/gateway/index.js';
 import { startMix } from '../../../src/node/mix/index.js';
 import {
-  decodeRetrievalRequest,
-  decodeRetrievalResponse,
-  encodeErrorResponse,
-  encodeFetchBucket,
-  encodeFetchEpoch,
-  encodeMessagesResponse,
-  encodeStoredMessage,
-  encodeStoredSurbReply,
-  parseStoredCiphertext,
-  RETRIEVAL_ERRORS,
-  RetrievalRequestError,
-} from '../../../src/node/provider/index.js';
-import {
   Forwarder,
   NodeConfigError,
   NodeMetrics,
@@ -35,7 +22,7 @@ import {
   type ConsensusTracker,
   type Peers,
 } from '../../../src/node/runtime/index.js';
-import { LinkMetrics } from '../../../src/node/link/metrics.js';
+import { NetMetrics } from '../../../src/net/metrics.js';
 import { epochStart } from '../../../src/pki/index.js';
 import type { ForwardResult } from '../../../src/sphinx/index.js';
 import { FakeClock } from '../authority/fake-clock.js';
@@ -172,7 +159,7 @@ describe('node configuration', () => {
 
 describe('Sphinx keyring', () => {
   const make = (dataDir: string) =>
-    new SphinxKeyring({ dataDir, crypto, timing, graceMs: 1000, replayFilterLog2Bits: 12, metrics: new NodeMetrics(new LinkMetrics()), log: () => undefined });
+    new SphinxKeyring({ dataDir, crypto, timing, graceMs: 1000, replayFilterLog2Bits: 12, metrics: new NodeMetrics(new NetMetrics()), log: () => undefined });
 
   test('before genesis holds epochs 0 and 1; then the current and two ahead; the previous one during grace', () => {
     const dir = tempDir();
@@ -239,7 +226,7 @@ describe('Sphinx keyring', () => {
 describe('forwarder', () => {
   function setup(options: { capacity?: number; accept?: boolean } = {}) {
     const clock = new FakeClock(GENESIS);
-    const metrics = new NodeMetrics(new LinkMetrics());
+    const metrics = new NodeMetrics(new NetMetrics());
     const sent: Uint8Array[] = [];
     const dialer = { state: 'up', send: (packet: Uint8Array) => (options.accept === false ? false : (sent.push(packet), true)) };
     const peers = {
@@ -303,51 +290,6 @@ test('token bucket: a burst, then the rate', () => {
   taken = 0;
   for (let i = 0; i < 30; i++) if (bucket.take(100_000, 10, 20)) taken++;
   assert.equal(taken, 20);
-});
-
-describe('provider protocol', () => {
-  test('requests round-trip and bad ones are refused with a code', () => {
-    assert.deepEqual(decodeRetrievalRequest(encodeFetchBucket(7, 123, 5, 16)), { type: 'bucket', requestId: 7, epoch: 123, bucket: 5, buckets: 16 });
-    assert.deepEqual(decodeRetrievalRequest(encodeFetchEpoch(8, 2 ** 40)), { type: 'epoch', requestId: 8, epoch: 2 ** 40 });
-    const refused = (bytes: Uint8Array) => {
-      try {
-        decodeRetrievalRequest(bytes);
-      } catch (error) {
-        assert.ok(error instanceof RetrievalRequestError);
-        return [error.code, error.requestId];
-      }
-      assert.fail('accepted');
-    };
-    assert.deepEqual(refused(new Uint8Array(0)), ['malformed', 0]);
-    assert.deepEqual(refused(Uint8Array.of(9, 0, 0, 0, 3)), ['unknown-command', 3]);
-    assert.deepEqual(refused(encodeFetchBucket(4, 1, 0, 16).subarray(0, 20)), ['malformed', 4]);
-    assert.deepEqual(refused(encodeFetchBucket(4, 1, 16, 16)), ['bad-buckets', 4]);
-    assert.deepEqual(refused(encodeFetchBucket(4, 1, 0, 2 ** 20 + 1)), ['bad-buckets', 4]);
-    const huge = encodeFetchEpoch(5, 0);
-    huge.fill(0xff, 5, 13);
-    assert.deepEqual(refused(huge), ['malformed', 5]);
-  });
-
-  test('responses have the documented layout', () => {
-    const address = new Uint8Array(32).fill(3);
-    const bytes = encodeMessagesResponse(9, [{ address, ciphertext: Uint8Array.of(1, 2, 3) }]);
-    assert.deepEqual([...bytes.subarray(0, 9)], [0x81, 0, 0, 0, 9, 0, 0, 0, 1]);
-    assert.deepEqual([...bytes.subarray(41, 48)], [0, 0, 0, 3, 1, 2, 3]);
-    assert.deepEqual(decodeRetrievalResponse(bytes), { type: 'messages', requestId: 9, messages: [{ address, ciphertext: Uint8Array.of(1, 2, 3) }] });
-    const error = encodeErrorResponse(10, RETRIEVAL_ERRORS['epoch-not-held'], 'gone');
-    assert.deepEqual([...error], [0xe0, 0, 0, 0, 10, 0, 4, 0, 4, ...new TextEncoder().encode('gone')]);
-    assert.deepEqual(decodeRetrievalResponse(error), { type: 'error', requestId: 10, code: 4, reason: 'gone' });
-    assert.throws(() => decodeRetrievalResponse(bytes.subarray(0, 20)), RangeError);
-  });
-
-  test('stored ciphertexts', () => {
-    assert.deepEqual(parseStoredCiphertext(encodeStoredMessage(Uint8Array.of(5, 6))), { kind: 'message', payload: Uint8Array.of(5, 6) });
-    const surbId = new Uint8Array(16).fill(9);
-    const stored = encodeStoredSurbReply(surbId, Uint8Array.of(7));
-    assert.equal(stored[0], 0x02);
-    assert.deepEqual(parseStoredCiphertext(stored), { kind: 'surb-reply', surbId, payload: Uint8Array.of(7) });
-    assert.throws(() => parseStoredCiphertext(Uint8Array.of(3)), RangeError);
-  });
 });
 
 test('a mix whose authority is unreachable starts, says so, keeps retrying, and closes cleanly', async () => {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Crypto, RandomSource } from '../../../src/crypto/index.js';
-import { connectWebSocket, type WebSocketConnection } from '../../../src/node/link/websocket.js';
+import { connectWebSocket, type WebSocketConnection } from '../../../src/net/websocket.js';
 import {
   decodeConsensusUnverified,
   encodeConsensus,
@@ -123,7 +123,7 @@ export async function openGateway(url: string): Promise<WebSocketConnection> {
 
 /**
  * The provider's retrieval protocol written out by hand from docs/network.md (independently of
- * src/node/provider/protocol.ts), with responses matched to requests by id.
+ * src/wire/retrieval.ts), with responses matched to requests by id.
  */
 export class MailboxClient {
   private nextId = 1;

@@ -8,19 +8,23 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PirRetrieval } from '../../../src/client/pir-retrieval.js';
-import { fetchCurrentConsensus } from '../../../src/client/client.js';
-import { connectWebSocket } from '../../../src/node/link/websocket.js';
-import { PirLink, PirRefusal } from '../../../src/node/provider/pir-link.js';
+import { fetchCurrentConsensus } from '../../../src/net/authority-client.js';
+import { RequestChannel, RequestRefusal } from '../../../src/net/request-channel.js';
+import { connectWebSocket } from '../../../src/net/websocket.js';
+import type { ProviderHandle } from '../../../src/node/provider/index.js';
+import { buildSnapshot, openRow } from '../../../src/pir/snapshot.js';
 import {
+  decodePirResponse,
   encodePirChunk,
   encodePirInfo,
   encodePirOffer,
   encodePirQuery,
   pirOfferSignedBytes,
+  type PirResponse,
   type PirSnapshotInfo,
-} from '../../../src/node/provider/pir-protocol.js';
-import { buildSnapshot, openRow } from '../../../src/pir/snapshot.js';
-import { encodeFetchBucket, RETRIEVAL_ERRORS, type ProviderHandle } from '../../../src/node/provider/index.js';
+} from '../../../src/wire/pir-messages.js';
+import { encodeFetchBucket } from '../../../src/wire/retrieval.js';
+import { RETRIEVAL_ERRORS } from '../../../src/wire/retrieval-errors.js';
 import { findNode, type ConsensusDocument, type NodeDescriptor } from '../../../src/pki/index.js';
 import { dpfGen, dpfKeyLength, pirDecode, pirQuery } from '../../../src/pir/index.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
@@ -32,10 +36,10 @@ let net: TestNetwork;
 let a: ProviderHandle;
 let b: ProviderHandle;
 let doc: ConsensusDocument;
-const links: PirLink[] = [];
+const links: RequestChannel<PirResponse>[] = [];
 
-function link(provider: ProviderHandle): PirLink {
-  const made = new PirLink({ url: provider.wsUrl, name: provider.name, timeoutMs: 5000, maxMessageBytes: 64 * 2 ** 20 });
+function link(provider: ProviderHandle): RequestChannel<PirResponse> {
+  const made = new RequestChannel({ url: provider.wsUrl, name: provider.name, timeoutMs: 5000, maxMessageBytes: 64 * 2 ** 20, decode: decodePirResponse });
   links.push(made);
   return made;
 }
@@ -51,7 +55,7 @@ function stored(label: string): Uint8Array {
   return out;
 }
 
-async function info(l: PirLink, epoch: number): Promise<PirSnapshotInfo> {
+async function info(l: RequestChannel<PirResponse>, epoch: number): Promise<PirSnapshotInfo> {
   const response = await l.request((id) => encodePirInfo(id, epoch));
   assert.equal(response.type, 'pir-info');
   return (response as { info: PirSnapshotInfo }).info;
@@ -61,7 +65,7 @@ async function refusal(promise: Promise<unknown>): Promise<number> {
   try {
     await promise;
   } catch (error) {
-    assert.ok(error instanceof PirRefusal, String(error));
+    assert.ok(error instanceof RequestRefusal, String(error));
     return error.code;
   }
   assert.fail('accepted');
@@ -204,7 +208,7 @@ describe('PIR at two real providers', () => {
     }
     const results = await Promise.all(chunks);
     const last = results[results.length - 1];
-    assert.ok(last instanceof PirRefusal && last.code === RETRIEVAL_ERRORS['bad-snapshot'], String(last));
+    assert.ok(last instanceof RequestRefusal && last.code === RETRIEVAL_ERRORS['bad-snapshot'], String(last));
     assert.equal(received('bad-data'), 1);
     const probe = pirQuery(crypto, (n) => crypto.randomBytes(n), 0, snapshot.rows).keys[1];
     assert.equal(await refusal(toB.request((id) => encodePirQuery(id, snapshot.snapshotId, probe))), RETRIEVAL_ERRORS['unknown-snapshot'], 'never served');

@@ -7,12 +7,12 @@
 import * as assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { getCrypto } from '../../../src/crypto/index.js';
-import { LinkMetrics } from '../../../src/node/link/metrics.js';
-import { listenWebSocket, type WebSocketListener } from '../../../src/node/link/websocket.js';
-import { decodePirRequest, decodePirResponse, encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../../../src/node/provider/pir-protocol.js';
+import { NetMetrics } from '../../../src/net/metrics.js';
+import { listenWebSocket, type WebSocketListener } from '../../../src/net/websocket.js';
+import { decodePirRequest, decodePirResponse, encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../../../src/wire/pir-messages.js';
 import { PirService, type PirServiceDeps } from '../../../src/node/provider/pir-service.js';
 import { openRow } from '../../../src/pir/snapshot.js';
-import { encodeErrorResponse, RETRIEVAL_ERRORS, RetrievalRequestError } from '../../../src/node/provider/protocol.js';
+import { encodeErrorResponse, RETRIEVAL_ERRORS, RetrievalRequestError } from '../../../src/wire/retrieval-errors.js';
 import { NodeMetrics } from '../../../src/node/runtime/metrics.js';
 import type { ConsensusDocument } from '../../../src/pki/index.js';
 import { jsScanKernel, pirDecode, pirQuery } from '../../../src/pir/index.js';
@@ -64,7 +64,7 @@ function makeService(label: string, store: MailboxStore, doc: () => ConsensusDoc
     capacity: 300,
     maxResponseBytes: 1 << 20,
     consensus: { held: () => (doc() === undefined ? [] : [doc()!]), active: doc },
-    metrics: new NodeMetrics(new LinkMetrics()),
+    metrics: new NodeMetrics(new NetMetrics()),
     log: () => undefined,
     checkEpoch: () => undefined,
     storeFailed: (error) => (error instanceof StoreError && error.kind === 'io' ? 'store-io' : 'internal'),

@@ -1,26 +1,11 @@
 /**
- * The PIR snapshot layout (src/pir/snapshot.ts) and the PIR messages
- * (pir-protocol.ts): placement by bucketOf, the Merkle path in every row, overflow windows that
- * never drop an item, row growth, tamper detection, and the wire codec.
+ * The PIR snapshot layout (src/pir/snapshot.ts): placement by bucketOf, the Merkle path in every
+ * row, overflow windows that never drop an item, row growth and tamper detection.
  */
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WasmShardedDatabase, loadWasmScanKernel } from '../../../src/codec/pir-scan/wasm-kernel.js';
 import { getCrypto } from '../../../src/crypto/index.js';
-import {
-  decodePirRequest,
-  decodePirResponse,
-  encodePirAck,
-  encodePirAnswer,
-  encodePirChunk,
-  encodePirInfo,
-  encodePirInfoResponse,
-  encodePirOffer,
-  encodePirQuery,
-  pirOfferSignedBytes,
-  pirPartner,
-  PIR_OFFER_BYTES,
-} from '../../../src/node/provider/pir-protocol.js';
 import {
   buildSnapshot,
   chooseRows,
@@ -32,8 +17,7 @@ import {
   type Snapshot,
   type SnapshotItem,
 } from '../../../src/pir/snapshot.js';
-import { RetrievalRequestError } from '../../../src/node/provider/protocol.js';
-import { jsScanKernel, MAX_KEY_BYTES, pirAnswer, pirDecode, pirQuery } from '../../../src/pir/index.js';
+import { jsScanKernel, pirAnswer, pirDecode, pirQuery } from '../../../src/pir/index.js';
 import { bucketHash, bucketOf } from '../../../src/store/mailbox.js';
 
 const crypto = getCrypto('sodium');
@@ -190,55 +174,5 @@ describe('snapshot layout', () => {
       const opened = openRow(crypto, ORIGIN, snapshot, index, decoded);
       assert.ok(opened.items.some((found) => key(found) === key(item)));
     }
-  });
-});
-
-describe('PIR messages', () => {
-  const id = crypto.blake2b(32, Uint8Array.of(1));
-  test('requests and responses round-trip', () => {
-    assert.deepEqual(decodePirRequest(encodePirInfo(7, 2 ** 40)), { type: 'pir-info', requestId: 7, epoch: 2 ** 40 });
-    const dpfKey = new Uint8Array(191).fill(5);
-    assert.deepEqual(decodePirRequest(encodePirQuery(8, id, dpfKey)), { type: 'pir-query', requestId: 8, snapshotId: id, key: dpfKey });
-    const offer = { epoch: 3, snapshotId: id, rows: 16, slots: 2, slotBytes: 136, origin: ORIGIN, signature: new Uint8Array(64).fill(9) };
-    const encoded = encodePirOffer(9, offer);
-    assert.equal(encoded.length, PIR_OFFER_BYTES);
-    assert.deepEqual(decodePirRequest(encoded), { type: 'pir-offer', requestId: 9, offer });
-    assert.deepEqual(decodePirRequest(encodePirChunk(10, id, 4096, Uint8Array.of(1, 2, 3))), { type: 'pir-chunk', requestId: 10, snapshotId: id, offset: 4096, data: Uint8Array.of(1, 2, 3) });
-    const info = { epoch: 5, snapshotId: id, rows: 32, slots: 3, slotBytes: 2673, rowBytes: rowBytesOf({ rows: 32, slots: 3, slotBytes: 2673 }) };
-    assert.deepEqual(decodePirResponse(encodePirInfoResponse(11, info)), { type: 'pir-info', requestId: 11, info });
-    assert.deepEqual(decodePirResponse(encodePirAnswer(12, Uint8Array.of(4, 5))), { type: 'pir-answer', requestId: 12, answer: Uint8Array.of(4, 5) });
-    assert.deepEqual(decodePirResponse(encodePirAck(13, true)), { type: 'pir-ack', requestId: 13, complete: true });
-    assert.throws(() => decodePirResponse(Uint8Array.of(0x85, 0, 0, 0, 1, 2)), RangeError);
-    // The signed bytes bind the partner.
-    assert.notDeepEqual(pirOfferSignedBytes(offer, ORIGIN), pirOfferSignedBytes(offer, id));
-  });
-
-  test('bad requests are refused with their codes', () => {
-    const refused = (bytes: Uint8Array) => {
-      try {
-        decodePirRequest(bytes);
-      } catch (error) {
-        assert.ok(error instanceof RetrievalRequestError);
-        return [error.code, error.requestId];
-      }
-      assert.fail('accepted');
-    };
-    assert.deepEqual(refused(encodePirInfo(3, 1).subarray(0, 12)), ['malformed', 3]);
-    assert.deepEqual(refused(encodePirQuery(4, id, new Uint8Array(MAX_KEY_BYTES + 1))), ['key-too-large', 4]);
-    assert.deepEqual(refused(encodePirQuery(5, id, new Uint8Array(37))), ['bad-key', 5]);
-    assert.deepEqual(refused(encodePirQuery(6, id, new Uint8Array(0)).subarray(0, 20)), ['malformed', 6]);
-    assert.deepEqual(refused(encodePirOffer(7, { epoch: 3, snapshotId: id, rows: 16, slots: 2, slotBytes: 136, origin: ORIGIN, signature: new Uint8Array(64) }).subarray(0, 100)), ['malformed', 7]);
-    assert.deepEqual(refused(encodePirChunk(8, id, 0, Uint8Array.of(1)).subarray(0, 41)), ['malformed', 8]);
-  });
-
-  test('partners: the next provider in node-ID order, cyclically; none with a single provider', () => {
-    const node = (n: number, layer = 4) => ({ nodeId: Uint8Array.of(n, ...new Uint8Array(31)), layer, addresses: { link: 'x:1', ws: `x:${n}` } }) as never;
-    const doc = { nodes: [node(1), node(2, 3), node(5), node(9)] };
-    const partnerOf = (n: number) => (pirPartner(doc, Uint8Array.of(n, ...new Uint8Array(31))) as { nodeId: Uint8Array } | undefined)?.nodeId[0];
-    assert.equal(partnerOf(1), 5);
-    assert.equal(partnerOf(5), 9);
-    assert.equal(partnerOf(9), 1);
-    assert.equal(partnerOf(2), undefined, 'a mix is no PIR server');
-    assert.equal(pirPartner({ nodes: [node(1)] }, Uint8Array.of(1, ...new Uint8Array(31))), undefined);
   });
 });

@@ -14,8 +14,8 @@ import { startGateway } from '../../../src/node/gateway/index.js';
 import { startMix } from '../../../src/node/mix/index.js';
 import { startProvider, type PirServiceOptions, type ProviderHandle } from '../../../src/node/provider/index.js';
 import { validateNodeConfig, type NodeHandle } from '../../../src/node/runtime/index.js';
-import { connectWebSocket, type WebSocketConnection } from '../../../src/node/link/websocket.js';
-import type { WebSocketConnector } from '../../../src/node/provider/pir-link.js';
+import type { WebSocketConnector } from '../../../src/net/request-channel.js';
+import { connectWebSocket, type WebSocketConnection } from '../../../src/net/websocket.js';
 import type { RetrievalMode } from '../../../src/pki/index.js';
 import { FakeClock } from '../authority/fake-clock.js';
 

@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { KEEPALIVE_FRAME, encodeFrame, FRAME_PACKET } from '../../../src/node/link/frames.js';
-import { connectLink, LINK_COUNTERS, listenLinks, pinnedPeers, type LinkDialer, type LinkListener } from '../../../src/node/link/link.js';
-import { LinkMetrics } from '../../../src/node/link/metrics.js';
-import { tlsIdentity } from '../../../src/node/link/tls-identity.js';
+import { KEEPALIVE_FRAME, encodeFrame, FRAME_PACKET } from '../../src/net/frames.js';
+import { connectLink, type LinkDialer } from '../../src/net/link-dialer.js';
+import { listenLinks, type LinkListener } from '../../src/net/link-listener.js';
+import { LINK_COUNTERS } from '../../src/net/link-settings.js';
+import { pinnedPeers } from '../../src/net/tls-identity.js';
+import { NetMetrics } from '../../src/net/metrics.js';
+import { tlsIdentity } from '../../src/net/tls-identity.js';
 import { Inbox, next, nextMatching, packet, PACKET_LENGTH, seed } from './support.js';
 
 const A = seed(0xa1);
@@ -53,7 +56,7 @@ describe('links', () => {
   test('two pinned nodes exchange 1000 packets each way, intact and in order', async () => {
     const atA = new Inbox<Received>();
     const atB = new Inbox<Received>();
-    const metricsA = new LinkMetrics();
+    const metricsA = new NetMetrics();
     const listenerA = await listener(A, { B }, atA, { metrics: metricsA });
     const listenerB = await listener(B, { A }, atB);
     const aToB = dialer(A, listenerB.port, B, { maxQueuedPackets: 2000, metrics: metricsA });
@@ -85,7 +88,7 @@ describe('links', () => {
   test('a dialer that expects another key refuses the listener, counts it and delivers nothing', async () => {
     const atB = new Inbox<Received>();
     const listenerB = await listener(B, { A }, atB);
-    const metrics = new LinkMetrics();
+    const metrics = new NetMetrics();
     const wrong = dialer(A, listenerB.port, C, { metrics });
     const failed = next(wrong, 'failed');
     assert.ok(wrong.send(packet(1, 0)));
@@ -238,7 +241,7 @@ describe('links', () => {
     const gone = await listener(B, {}, new Inbox<Received>());
     const port = gone.port;
     await gone.close();
-    const metrics = new LinkMetrics();
+    const metrics = new NetMetrics();
     const link = dialer(A, port, B, { maxQueuedPackets: 3, metrics, reconnectInitialMs: 5, reconnectMaxMs: 20 });
     assert.equal(link.send(packet(1, 0)), true);
     assert.equal(link.send(packet(1, 1)), true);

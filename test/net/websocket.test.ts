@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { LinkMetrics } from '../../../src/node/link/metrics.js';
-import { connectWebSocket, listenWebSocket, WS_CLOSE, WS_COUNTERS, type WebSocketConnection } from '../../../src/node/link/websocket.js';
+import { NetMetrics } from '../../src/net/metrics.js';
+import { connectWebSocket, listenWebSocket, WS_CLOSE, WS_COUNTERS, type WebSocketConnection } from '../../src/net/websocket.js';
 import { Inbox, within } from './support.js';
 
 const closeCode = (conn: WebSocketConnection): Promise<number> =>
   within(new Promise<number>((resolve) => conn.onClose(resolve)), 'close');
 
 test('the WebSocket server takes binary messages, closes on text or oversized ones, and serves the rest', async () => {
-  const metrics = new LinkMetrics();
+  const metrics = new NetMetrics();
   const serverSide: WebSocketConnection[] = [];
   const server = await listenWebSocket({
     maxMessageBytes: 1024,
@@ -54,7 +54,7 @@ test('the WebSocket server takes binary messages, closes on text or oversized on
   await echo(Uint8Array.of(4, 5, 6));
 
   // The client side enforces its own limit on what the server sends.
-  const clientMetrics = new LinkMetrics();
+  const clientMetrics = new NetMetrics();
   const small = await connectWebSocket(url, { maxMessageBytes: 8, metrics: clientMetrics });
   const smallClosed = closeCode(small);
   const serverSawClose = closeCode(serverSide[serverSide.length - 1]);
@@ -80,7 +80,7 @@ test('connectWebSocket rejects when nothing listens', async () => {
 });
 
 test('garbage, plain HTTP and bad handshakes on a WebSocket port are refused and counted; clients still connect', async () => {
-  const metrics = new LinkMetrics();
+  const metrics = new NetMetrics();
   const server = await listenWebSocket({ maxMessageBytes: 64, metrics, onConnection: (conn) => conn.onMessage((m) => conn.send(m)) });
   try {
     const { connect } = await import('node:net');

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { LinkMetrics } from './metrics.js';
+import { NetMetrics } from './metrics.js';
 
 export const WS_DEFAULTS = Object.freeze({
   host: '127.0.0.1',
@@ -58,7 +58,7 @@ function toBytes(data: RawData): Uint8Array {
   return new Uint8Array(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
 }
 
-function wrap(socket: WebSocket, metrics: LinkMetrics, maxEarlyMessages: number): WebSocketConnection {
+function wrap(socket: WebSocket, metrics: NetMetrics, maxEarlyMessages: number): WebSocketConnection {
   let handler: ((bytes: Uint8Array) => void) | undefined;
   let closeHandler: ((code: number) => void) | undefined;
   let closedWith: number | undefined;
@@ -131,7 +131,7 @@ export interface ListenWebSocketOptions {
   /** Largest message accepted, in bytes; a larger one closes the connection with 1009. */
   readonly maxMessageBytes: number;
   readonly onConnection: (conn: WebSocketConnection) => void;
-  readonly metrics?: LinkMetrics;
+  readonly metrics?: NetMetrics;
   /** Further connections are closed with 1013 (default 4096). */
   readonly maxConnections?: number;
   readonly maxEarlyMessages?: number;
@@ -139,7 +139,7 @@ export interface ListenWebSocketOptions {
 
 export interface WebSocketListener {
   readonly port: number;
-  readonly metrics: LinkMetrics;
+  readonly metrics: NetMetrics;
   /** Open client connections. */
   readonly connections: number;
   /** Stops listening and closes every client with 1001. */
@@ -152,7 +152,7 @@ function checkMaxMessageBytes(value: number): number {
 }
 
 export async function listenWebSocket(options: ListenWebSocketOptions): Promise<WebSocketListener> {
-  const metrics = options.metrics ?? new LinkMetrics();
+  const metrics = options.metrics ?? new NetMetrics();
   const maxConnections = options.maxConnections ?? WS_DEFAULTS.maxConnections;
   const maxEarly = options.maxEarlyMessages ?? WS_DEFAULTS.maxEarlyMessages;
   // Our own HTTP server under the WebSocket one, so that garbage on the port is counted: bytes that
@@ -225,7 +225,7 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
 export interface ConnectWebSocketOptions {
   /** Largest message accepted from the server. */
   readonly maxMessageBytes: number;
-  readonly metrics?: LinkMetrics;
+  readonly metrics?: NetMetrics;
   /** Give up when the connection is not open within this time (default 10 s). */
   readonly timeoutMs?: number;
   readonly maxEarlyMessages?: number;
@@ -233,7 +233,7 @@ export interface ConnectWebSocketOptions {
 
 /** Opens a client WebSocket (Node side); resolves when it is open, rejects if it cannot open. */
 export function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promise<WebSocketConnection> {
-  const metrics = options.metrics ?? new LinkMetrics();
+  const metrics = options.metrics ?? new NetMetrics();
   const socket = new WebSocket(url, {
     maxPayload: checkMaxMessageBytes(options.maxMessageBytes),
     perMessageDeflate: false,

@@ -1,5 +1,5 @@
-import type { Crypto } from '../../crypto/types.js';
-import { MAX_CONSENSUS_BYTES, verifyConsensus, type ConsensusDocument, type VerifyConsensusOptions } from '../../pki/index.js';
+import type { Crypto } from '../crypto/types.js';
+import { MAX_CONSENSUS_BYTES, verifyConsensus, type ConsensusDocument, type VerifyConsensusOptions } from '../pki/index.js';
 
 /**
  * What nodes and clients use to talk to an authority (docs/pki.md, "HTTP API"): upload a
@@ -120,4 +120,39 @@ export async function fetchConsensus(
   if (bytes === undefined) throw new AuthorityRequestError(response.status, 'too-large', 'the document exceeds the largest consensus size');
   const doc = verifyConsensus(crypto, bytes, { ...verify, ...(epoch === 'current' ? {} : { epoch }) });
   return { doc, bytes };
+}
+
+/** Where an authority (or a mirror) answers, and whose signatures a consensus needs. */
+export interface AuthorityEndpoint {
+  /** "http://host:port". */
+  readonly url: string;
+  /** The trusted authorities' Ed25519 public keys (32 bytes each). */
+  readonly publicKeys: readonly Uint8Array[];
+  /** Signatures a consensus needs; default a majority of publicKeys. */
+  readonly threshold?: number;
+}
+
+/** No verified consensus for the current epoch: the authority is unreachable, has none yet, or sent one that does not verify. */
+export class ConsensusUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConsensusUnavailableError';
+  }
+}
+
+/** Fetches and verifies the consensus of the authority's current epoch; ConsensusUnavailableError when there is none to be had. */
+export async function fetchCurrentConsensus(crypto: Crypto, authority: AuthorityEndpoint, nowMs: number, verifyDescriptors = true): Promise<ConsensusDocument> {
+  let result: { doc: ConsensusDocument } | undefined;
+  try {
+    result = await fetchConsensus(crypto, authority.url, 'current', {
+      authorities: authority.publicKeys,
+      ...(authority.threshold === undefined ? {} : { threshold: authority.threshold }),
+      nowMs,
+      verifyDescriptors,
+    });
+  } catch (error) {
+    throw new ConsensusUnavailableError(`no consensus from ${authority.url}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (result === undefined) throw new ConsensusUnavailableError(`the authority at ${authority.url} has no consensus for the current epoch yet`);
+  return result.doc;
 }

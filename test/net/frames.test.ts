@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FRAME_KEEPALIVE, FRAME_PACKET, FrameDecoder, FrameError, KEEPALIVE_FRAME, encodeFrame, type FrameErrorReason } from '../../../src/node/link/frames.js';
+import { FRAME_KEEPALIVE, FRAME_PACKET, FrameDecoder, FrameError, KEEPALIVE_FRAME, encodeFrame, type FrameErrorReason } from '../../src/net/frames.js';
 import { packet } from './support.js';
 
 const limits = { packetLength: 100, maxFrameBytes: 1000 };

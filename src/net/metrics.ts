@@ -1,7 +1,8 @@
 /**
- * Plain counters for the link layer, by name and reason ("frames_rejected" / "oversized"). Reasons
- * are fixed words chosen by the code, never an address, a key or anything a peer sent. The node's
- * /metrics page can print them with `toPrometheus` or copy them into its own registry via `entries`.
+ * Plain counters for the network layer (links and WebSockets), by name and reason
+ * ("frames_rejected" / "oversized"). Reasons are fixed words chosen by the code, never an address, a
+ * key or anything a peer sent. The node's /metrics page can print them with `toPrometheus` or copy
+ * them into its own registry via `entries`.
  */
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -12,7 +13,7 @@ export interface CounterEntry {
   readonly value: number;
 }
 
-export class LinkMetrics {
+export class NetMetrics {
   private readonly counters = new Map<string, Map<string, number>>();
 
   /** Adds `by` (default 1) to the counter `name`, split by `reason` when given. */
@@ -59,7 +60,7 @@ function escapeLabel(value: string): string {
  * The counters in the Prometheus text exposition format: `<prefix>_<name>_total{reason="…"} n`,
  * one `# TYPE … counter` line per name.
  */
-export function toPrometheus(metrics: LinkMetrics, prefix = 'umbra_link'): string {
+export function toPrometheus(metrics: NetMetrics, prefix = 'umbra_link'): string {
   if (!NAME.test(prefix)) throw new RangeError(`bad metric prefix: ${prefix}`);
   const lines: string[] = [];
   let current = '';

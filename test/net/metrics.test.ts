@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LinkMetrics, toPrometheus } from '../../../src/node/link/metrics.js';
+import { NetMetrics, toPrometheus } from '../../src/net/metrics.js';
 
-test('LinkMetrics counts by name and reason and prints Prometheus text', () => {
-  const metrics = new LinkMetrics();
+test('NetMetrics counts by name and reason and prints Prometheus text', () => {
+  const metrics = new NetMetrics();
   assert.equal(toPrometheus(metrics), '');
   metrics.inc('packets_received');
   metrics.inc('packets_received', '', 2);

@@ -1,4 +1,4 @@
-/** Shared helpers for the link tests (not a test file itself). */
+/** Shared helpers for the network-layer tests (not a test file itself). */
 import { once, type EventEmitter } from 'node:events';
 
 export const PACKET_LENGTH = 3072;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { getCrypto, InvalidLengthError } from '../../../src/crypto/index.js';
-import { linkKeyOf, tlsIdentity } from '../../../src/node/link/tls-identity.js';
+import { getCrypto, InvalidLengthError } from '../../src/crypto/index.js';
+import { linkKeyOf, tlsIdentity } from '../../src/net/tls-identity.js';
 import { seed } from './support.js';
 
 describe('tlsIdentity', () => {

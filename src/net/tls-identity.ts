@@ -1,7 +1,8 @@
 /**
  * A node's TLS identity from its Ed25519 link seed: the PKCS#8 private key and a self-signed X.509
- * certificate, both PEM, as node:tls wants them; and `linkKeyOf`, the raw Ed25519 key of a peer's
- * certificate, which is what the link layer pins (docs/links.md).
+ * certificate, both PEM, as node:tls wants them; `linkKeyOf`, the raw Ed25519 key of a peer's
+ * certificate, which is what the link layer pins (docs/links.md); and the pin checks themselves,
+ * `sameLinkKey` and `pinnedPeers`.
  *
  * Node 20 cannot create certificates, and the packages that can either need a global polyfill
  * (@peculiar/x509 → tsyringe → reflect-metadata) or have no Ed25519 certificates (node-forge). An
@@ -9,8 +10,8 @@
  * (RFC 5280, RFC 8410) and signed with node:crypto. Everything is deterministic: the same seed gives
  * the same certificate (Ed25519 signatures are deterministic, the dates and serial are fixed).
  */
-import { createHash, createPrivateKey, createPublicKey, sign, X509Certificate } from 'node:crypto';
-import { requireLength } from '../../crypto/errors.js';
+import { createHash, createPrivateKey, createPublicKey, sign, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { requireLength } from '../crypto/errors.js';
 
 export interface TlsIdentity {
   /** The PKCS#8 private key, PEM ("-----BEGIN PRIVATE KEY-----"). */
@@ -111,4 +112,22 @@ export function linkKeyOf(cert: CertificateInput | undefined | null): Uint8Array
   if (typeof jwk.x !== 'string') return undefined;
   const raw = new Uint8Array(Buffer.from(jwk.x, 'base64url'));
   return raw.length === 32 ? raw : undefined;
+}
+
+/** Constant-time equality of two link keys (their length is public). */
+export function sameLinkKey(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * An `isKnownPeer` for a fixed list (e.g. the consensus entries a node accepts links from): compares
+ * the key with every entry in constant time and without stopping early.
+ */
+export function pinnedPeers<P>(entries: Iterable<{ readonly linkKey: Uint8Array; readonly peer: P }>): (linkKey: Uint8Array) => P | undefined {
+  const list = [...entries].map((e) => ({ linkKey: new Uint8Array(e.linkKey), peer: e.peer }));
+  return (linkKey) => {
+    let found: P | undefined;
+    for (const entry of list) if (sameLinkKey(entry.linkKey, linkKey) && found === undefined) found = entry.peer;
+    return found;
+  };
 }

@@ -1,0 +1,73 @@
+import { connectWebSocket, type WebSocketConnection } from '../net/websocket.js';
+import type { NodeDescriptor } from '../pki/index.js';
+import type { Clock } from '../net/clock.js';
+import { describeError } from './errors.js';
+import { wsUrl } from './routes.js';
+
+/**
+ * The agent's packet stream to a gateway (docs/network.md, "Client protocols"): a WebSocket that
+ * carries Sphinx packets out and nothing back.
+ */
+
+/** A gateway sends nothing; anything longer than this from it closes the connection. */
+const GATEWAY_MAX_MESSAGE = 1024;
+
+/** One WebSocket to a gateway: connected on demand, retried with backoff. */
+export class GatewayConnection {
+  private conn: WebSocketConnection | undefined;
+  private connecting: Promise<void> | undefined;
+  private failures = 0;
+  private retryAtMs = 0;
+  private closed = false;
+
+  constructor(
+    /** The gateway's descriptor from the latest consensus (its Sphinx keys change every epoch). */
+    public node: NodeDescriptor,
+    private readonly clock: Clock,
+    private readonly timeoutMs: number,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  get ready(): boolean {
+    return this.conn?.isOpen === true;
+  }
+
+  /** Starts connecting unless connected, connecting, or waiting out a backoff. */
+  ensure(): Promise<void> {
+    if (this.closed || this.ready) return Promise.resolve();
+    if (this.connecting !== undefined) return this.connecting;
+    if (this.clock.now() < this.retryAtMs) return Promise.resolve();
+    this.connecting = connectWebSocket(wsUrl(this.node), { maxMessageBytes: GATEWAY_MAX_MESSAGE, timeoutMs: this.timeoutMs }).then(
+      (conn) => {
+        this.connecting = undefined;
+        if (this.closed) {
+          conn.close();
+          return;
+        }
+        this.failures = 0;
+        this.conn = conn;
+        conn.onMessage(() => undefined); // a gateway answers nothing
+        conn.onClose(() => {
+          if (this.conn === conn) this.conn = undefined;
+        });
+      },
+      (error: unknown) => {
+        this.connecting = undefined;
+        this.failures++;
+        this.retryAtMs = this.clock.now() + Math.min(30_000, 250 * 2 ** Math.min(this.failures, 8));
+        this.onError(`gateway ${this.node.name}: ${describeError(error)}`);
+      },
+    );
+    return this.connecting;
+  }
+
+  send(packet: Uint8Array): boolean {
+    return this.conn?.send(packet) === true;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.conn?.close();
+    this.conn = undefined;
+  }
+}
