@@ -3,22 +3,9 @@
  * agent (Poisson traffic, sending with ACKs and resends, mailbox polls). What `umbra client …` calls.
  */
 export { startClient, type AgentStatus, type ClientAgent, type ClientEvent, type PollReport, type SendRequest, type SendResult, type StartOptions } from './agent/index.js';
-export {
-  fetchCurrentConsensus,
-  initClient,
-  openClient,
-  KEYSTORE_FILE,
-  LOCK_FILE,
-  MAIL_DB_FILE,
-  type Client,
-  type ClientDeps,
-  type ContactInfo,
-  type InboxEntry,
-  type InitOptions,
-  type InitResult,
-  type MailView,
-  type SentEntry,
-} from './client.js';
+export { KEYSTORE_FILE, LOCK_FILE, MAIL_DB_FILE, type ClientDeps } from './directory.js';
+export { type Client, type ContactInfo, type InboxEntry, type MailView, type SentEntry } from './local-client.js';
+export { fetchCurrentConsensus, initClient, openClient, type InitOptions, type InitResult } from './setup.js';
 export { ClientError, type ClientErrorCode } from './errors.js';
 export { DEFAULT_KDF, MIN_MEM_LIMIT, MIN_OPS_LIMIT, type KdfParams } from './keystore.js';
 export {

@@ -1,5 +1,6 @@
 import type { ConsensusDocument } from '../../pki/index.js';
-import { ClientCore, LocalClient } from '../client.js';
+import { ClientCore } from '../directory.js';
+import { LocalClient } from '../local-client.js';
 import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
 import { ClientError, describeError } from '../errors.js';
 import { sealMail } from './compose.js';

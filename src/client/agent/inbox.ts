@@ -2,7 +2,7 @@ import { concatBytes, hexOf } from '../../codec/bytes.js';
 import { E2eError } from '../../e2e/errors.js';
 import { openFragment } from '../../e2e/fragment.js';
 import { PartialMessages } from '../../traffic/nack-policy.js';
-import type { ClientCore } from '../client.js';
+import type { ClientCore } from '../directory.js';
 import { parseMail } from '../mail-format.js';
 import type { StoredItem } from '../../wire/retrieval.js';
 import type { NetworkView } from './network-view.js';

@@ -3,7 +3,7 @@ import type { Outgoing } from '../../e2e/mail-endpoint.js';
 import { readAckReply } from '../../e2e/sphinx-link.js';
 import { hexOf } from '../../codec/bytes.js';
 import { onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
-import type { ClientCore } from '../client.js';
+import type { ClientCore } from '../directory.js';
 import { describeError } from '../errors.js';
 import { parseMail } from '../mail-format.js';
 import type { SentMeta, SentStatus } from '../mail-store.js';

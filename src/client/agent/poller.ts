@@ -2,7 +2,7 @@ import { mailboxAddress } from '../../e2e/mailbox-address.js';
 import { hexOf } from '../../codec/bytes.js';
 import { epochStart } from '../../pki/index.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../traffic/poll-schedule.js';
-import type { ClientCore } from '../client.js';
+import type { ClientCore } from '../directory.js';
 import type { Clock } from '../../net/clock.js';
 import { describeError } from '../errors.js';
 import type { PirMismatch } from '../pir-retrieval.js';

@@ -1,5 +1,6 @@
 import type { WebSocketConnector } from '../../net/request-channel.js';
-import type { Client, ClientDeps } from '../client.js';
+import type { ClientDeps } from '../directory.js';
+import type { Client } from '../local-client.js';
 import type { Clock } from '../../net/clock.js';
 import type { GatewayConnection } from '../gateway-connection.js';
 import type { Attachment } from '../mail-format.js';

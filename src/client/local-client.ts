@@ -1,0 +1,164 @@
+import { hexOf } from '../codec/bytes.js';
+import type { Crypto } from '../crypto/types.js';
+import { cardFromUri, cardToUri, formatSafetyNumber, safetyNumber, type ContactCard } from '../e2e/card.js';
+import { E2eError } from '../e2e/errors.js';
+import type { Contact } from '../e2e/mail-endpoint.js';
+import type { ClientCore } from './directory.js';
+import { ClientError } from './errors.js';
+import type { KdfParams } from './keystore.js';
+import { parseMail, type ParsedMail } from './mail-format.js';
+import type { InboxMeta, MailRecord, SentMeta } from './mail-store.js';
+import type { ClientSettings } from './settings.js';
+
+/**
+ * What an opened client offers without the network (docs/client.md, "API"): the user's card, the
+ * contacts, the local mail store. LocalClient serves it; the running agent extends it.
+ */
+export interface ContactInfo {
+  readonly name: string;
+  /** Hex of the contact's X25519 key: names the contact unambiguously (send({ to }) takes it too). */
+  readonly key: string;
+  readonly servers: readonly string[];
+  /** When the contact's card was made (Unix seconds). */
+  readonly cardCreatedAt: number;
+  /** To compare with the contact over another channel (12 groups of 5 digits). */
+  readonly safetyNumber: string;
+  readonly cardUri: string;
+}
+
+export type InboxEntry = InboxMeta & { readonly id: number };
+export type SentEntry = SentMeta & { readonly id: number };
+
+export interface MailView {
+  readonly record: MailRecord;
+  /** The RFC 5322 bytes exactly as received or sent. */
+  readonly raw: Uint8Array;
+  readonly parsed: ParsedMail;
+}
+
+/** What every opened client offers, running or not. */
+export interface Client {
+  readonly dir: string;
+  readonly name: string;
+  readonly settings: ClientSettings;
+  /** The user's own card as an `umbra:card:` URI. */
+  cardUri(): string;
+  contacts(): ContactInfo[];
+  /** Adds (or updates with a newer card) a contact from a verified `umbra:card:` URI. */
+  addContact(uri: string): ContactInfo;
+  inbox(): InboxEntry[];
+  sent(): SentEntry[];
+  /** A mail with its bytes and parsed form; an inbox mail is marked read. 'unknown-mail' if absent. */
+  read(id: number): MailView;
+  /** Re-encrypts the keystore under a new passphrase (fresh salt). */
+  changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void>;
+  close(): Promise<void>;
+}
+
+function errorFromE2e(error: unknown): never {
+  if (error instanceof E2eError && (error.code === 'bad-card' || error.code === 'bad-uri')) {
+    throw new ClientError('bad-card', `not a valid contact card: ${error.message.replace(/^e2e: /, '')}`);
+  }
+  throw error;
+}
+
+export function contactInfo(crypto: Crypto, own: ContactCard, card: ContactCard): ContactInfo {
+  return {
+    name: card.name,
+    key: hexOf(card.x25519Public),
+    servers: [...card.servers],
+    cardCreatedAt: card.createdAt,
+    safetyNumber: formatSafetyNumber(safetyNumber(crypto, own, card)),
+    cardUri: cardToUri(card),
+  };
+}
+
+/**
+ * The contact `to` names: its key in hex (or a unique prefix of at least 8 hex digits), else its
+ * exact name, else its name ignoring case. 'unknown-contact' / 'ambiguous-contact' otherwise.
+ */
+export function resolveContact(contacts: readonly Contact[], to: string): Contact {
+  const wanted = to.trim();
+  const lower = wanted.toLowerCase();
+  if (/^[0-9a-f]{8,64}$/.test(lower)) {
+    const byKey = contacts.filter((contact) => contact.key.startsWith(lower));
+    if (byKey.length === 1) return byKey[0];
+  }
+  for (const match of [(c: Contact) => c.card.name === wanted, (c: Contact) => c.card.name.toLowerCase() === lower]) {
+    const found = contacts.filter(match);
+    if (found.length === 1) return found[0];
+    if (found.length > 1) {
+      throw new ClientError('ambiguous-contact', `${found.length} contacts are named '${wanted}': use the key (${found.map((c) => c.key.slice(0, 12)).join(', ')})`);
+    }
+  }
+  throw new ClientError('unknown-contact', `no contact named '${wanted}' (add their card first)`);
+}
+
+/** The offline client: everything but the network. The agent (agent.ts) extends it. */
+export class LocalClient implements Client {
+  constructor(protected readonly core: ClientCore) {}
+
+  get dir(): string {
+    return this.core.dir;
+  }
+
+  get name(): string {
+    return this.core.endpoint.card.name;
+  }
+
+  get settings(): ClientSettings {
+    return this.core.settings;
+  }
+
+  cardUri(): string {
+    return cardToUri(this.core.endpoint.card);
+  }
+
+  contacts(): ContactInfo[] {
+    const own = this.core.endpoint.card;
+    return this.core.endpoint.contactList().map((contact) => contactInfo(this.core.crypto, own, contact.card));
+  }
+
+  addContact(uri: string): ContactInfo {
+    let card: ContactCard;
+    try {
+      card = cardFromUri(this.core.crypto, typeof uri === 'string' ? uri.trim() : uri);
+    } catch (error) {
+      errorFromE2e(error);
+    }
+    let contact: Contact;
+    try {
+      contact = this.core.endpoint.addContact(card);
+    } catch (error) {
+      errorFromE2e(error);
+    }
+    this.core.persist();
+    return contactInfo(this.core.crypto, this.core.endpoint.card, contact.card);
+  }
+
+  inbox(): InboxEntry[] {
+    return this.core.store.list('inbox') as InboxEntry[];
+  }
+
+  sent(): SentEntry[] {
+    return this.core.store.list('sent') as SentEntry[];
+  }
+
+  read(id: number): MailView {
+    const found = this.core.store.get(id);
+    if (found === undefined) throw new ClientError('unknown-mail', `no mail with id ${id}`);
+    let record = found.record;
+    if (record.folder === 'inbox' && !record.read) {
+      record = this.core.store.updateMeta<InboxMeta>(id, (meta) => ({ ...meta, read: true })) ?? record;
+    }
+    return { record, raw: found.raw, parsed: parseMail(found.raw) };
+  }
+
+  async changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void> {
+    await this.core.changePassphrase(passphrase, kdf);
+  }
+
+  async close(): Promise<void> {
+    this.core.close();
+  }
+}
