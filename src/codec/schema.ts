@@ -30,6 +30,15 @@ export function problemListMessage(title: string, problems: readonly string[]): 
  * A JSON object from JSON text or an already parsed value; `fail` makes the error for text that is
  * not JSON or a value that is not an object.
  */
+/** A configuration that has problems: every one is listed, after the title. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(title: string, problems: readonly string[]) {
+    super(problemListMessage(title, problems));
+    this.problems = problems;
+  }
+}
+
 export function parseJsonObject(json: unknown, fail: (problem: string) => Error): JsonObject {
   let input: unknown = json;
   if (typeof json === 'string') {

@@ -1,5 +1,5 @@
 import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
-import { ConfigProblems, intIn, isJsonObject, parseJsonObject, problemListMessage, type JsonObject } from '../../codec/schema.js';
+import { ConfigProblems, intIn, isJsonObject, parseJsonObject, ConfigError, type JsonObject } from '../../codec/schema.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
 import {
@@ -40,12 +40,10 @@ export interface AuthorityConfig {
   readonly maxNodesPerEpoch: number;
 }
 
-export class AuthorityConfigError extends Error {
-  readonly problems: readonly string[];
+export class AuthorityConfigError extends ConfigError {
   constructor(problems: readonly string[]) {
-    super(problemListMessage('invalid authority configuration', problems));
+    super('invalid authority configuration', problems);
     this.name = 'AuthorityConfigError';
-    this.problems = problems;
   }
 }
 

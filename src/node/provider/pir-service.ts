@@ -16,11 +16,11 @@ import { HASH_BYTES, ROW_HEADER_BYTES, slotBytesFor } from '../../pir/snapshot.j
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
+import type { StoreFailureHooks } from './store-failures.js';
 import { PirAnswers } from './pir-answers.js';
-import { PIR_ANSWER_HEADER_BYTES, type PirRequest } from '../../wire/index.js';
 import { PirReplicationReceiver, PirReplicationSender, type PirConsensus } from './pir-replication.js';
 import { PirSnapshotCache } from './pir-snapshot-cache.js';
-import { RetrievalRequestError, type RetrievalErrorName } from '../../wire/index.js';
+import { PIR_ANSWER_HEADER_BYTES, RetrievalRequestError, type PirRequest } from '../../wire/index.js';
 
 export interface PirServiceOptions {
   /** Least time between two snapshots of an epoch (node clock); default epochMs / 32, within 100 ms … 30 s. */
@@ -37,7 +37,7 @@ export interface PirServiceOptions {
   readonly requestTimeoutMs?: number;
 }
 
-export interface PirServiceDeps {
+export interface PirServiceDeps extends StoreFailureHooks {
   readonly crypto: Crypto;
   readonly clock: Clock;
   readonly timing: EpochTiming;
@@ -52,9 +52,6 @@ export interface PirServiceDeps {
   readonly log: (line: string) => void;
   /** Throws RetrievalRequestError('epoch-not-held') for an epoch the provider does not serve. */
   readonly checkEpoch: (epoch: number, requestId: number) => void;
-  /** Counts and logs a store failure; returns the error to answer with. */
-  readonly storeFailed: (error: unknown) => RetrievalErrorName;
-  readonly storeRecovered: () => void;
 }
 
 /** What a status page or a test can read. */

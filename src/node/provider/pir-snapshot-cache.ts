@@ -7,6 +7,7 @@ import { buildSnapshot, type Snapshot } from '../../pir/snapshot.js';
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
+import type { StoreFailureHooks } from './store-failures.js';
 import { epochAt } from '../../pki/index.js';
 import type { RetrievalErrorName } from '../../wire/index.js';
 
@@ -23,7 +24,7 @@ export interface HeldSnapshot {
   checkedAt: number;
 }
 
-export interface PirSnapshotCacheDeps {
+export interface PirSnapshotCacheDeps extends StoreFailureHooks {
   readonly crypto: Crypto;
   readonly clock: Clock;
   readonly timing: EpochTiming;
@@ -33,9 +34,6 @@ export interface PirSnapshotCacheDeps {
   readonly capacity: number;
   readonly metrics: NodeMetrics;
   readonly log: (line: string) => void;
-  /** Counts and logs a store failure; returns the error to answer with. */
-  readonly storeFailed: (error: unknown) => RetrievalErrorName;
-  readonly storeRecovered: () => void;
 }
 
 export interface PirSnapshotCacheSettings {

@@ -7,6 +7,13 @@ import type { RetrievalErrorName } from '../../wire/index.js';
  * retention) and kind, logged once until it changes or the operation works again, and turned into
  * the error a client is answered with. The node keeps running; what was stored stays stored.
  */
+/** What the PIR parts are given to report store failures with (StoreFailures, bound to 'fetch'). */
+export interface StoreFailureHooks {
+  /** Counts and logs a store failure; returns the error to answer with. */
+  readonly storeFailed: (error: unknown) => RetrievalErrorName;
+  readonly storeRecovered: () => void;
+}
+
 export class StoreFailures {
   private readonly lastProblem = new Map<string, string>();
 

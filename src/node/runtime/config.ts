@@ -1,5 +1,5 @@
 import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
-import { intIn, isJsonObject, problemListMessage } from '../../codec/schema.js';
+import { intIn, isJsonObject, ConfigError } from '../../codec/schema.js';
 import { MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, type NodeRole } from '../../pki/index.js';
 import { nameProblem } from '../../pki/fields.js';
 import { MAX_HOPS_LIMIT, type GeometryOptions, type SuiteName } from '../../sphinx/index.js';
@@ -84,12 +84,10 @@ export interface NodeConfig {
   readonly maxResponseBytes: number;
 }
 
-export class NodeConfigError extends Error {
-  readonly problems: readonly string[];
+export class NodeConfigError extends ConfigError {
   constructor(problems: readonly string[]) {
-    super(problemListMessage('invalid node configuration', problems));
+    super('invalid node configuration', problems);
     this.name = 'NodeConfigError';
-    this.problems = problems;
   }
 }
 
