@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromBase64Url } from '../codec/bytes.js';
-import { initClient, KEYSTORE_FILE, openClient, startClient, type ClientAgent } from '../client/index.js';
+import { initClient, KEYSTORE_FILE, openClient, startClient, type ClientAgent, type ClientSettings } from '../client/index.js';
 import type { Testnet } from './up.js';
 
 /**
@@ -11,7 +11,8 @@ import type { Testnet } from './up.js';
  */
 export const DEMO_PASSPHRASE = 'umbra local demo';
 
-export async function prepareUsers(net: Testnet): Promise<void> {
+/** `settings` (poll schedule, ACK timeout, …) apply to users created now; existing ones keep theirs. */
+export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSettings, 'authority'>> = {}): Promise<void> {
   const authority = { url: net.authorityUrl, publicKeys: [fromBase64Url(net.plan.authorityPublicKey, 'authority key', 32)] };
   const cards = new Map<string, string>();
   for (const user of net.file.users) {
@@ -22,7 +23,7 @@ export async function prepareUsers(net: Testnet): Promise<void> {
       cards.set(user.name, client.cardUri());
       await client.close();
     } else {
-      const made = await initClient(user.dir, { name: user.name, passphrase: DEMO_PASSPHRASE, authority, ...(server !== undefined ? { servers: [server] } : {}) });
+      const made = await initClient(user.dir, { ...settings, name: user.name, passphrase: DEMO_PASSPHRASE, authority, ...(server !== undefined ? { servers: [server] } : {}) });
       cards.set(user.name, made.cardUri);
     }
   }

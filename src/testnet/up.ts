@@ -15,6 +15,8 @@ export interface UpOptions {
   readonly dir: string;
   readonly epochMs?: number;
   readonly log?: (line: string) => void;
+  /** Real-time limit for a node process to print its ready line, and for the first consensus (defaults: 20 s; 3 epochs + 10 s). */
+  readonly readyTimeoutMs?: number;
 }
 
 export interface NetworkFile {
@@ -114,7 +116,7 @@ export async function up(options: UpOptions): Promise<Testnet> {
     if (authority !== undefined) await stopChild(authority.process);
   };
   const start = async (name: string, role: string): Promise<Child> => {
-    const child = await startChild(name, role, join(dir, name, 'config.json'), logDir);
+    const child = await startChild(name, role, join(dir, name, 'config.json'), logDir, options.readyTimeoutMs);
     children.set(name, child);
     return child;
   };
@@ -123,7 +125,7 @@ export async function up(options: UpOptions): Promise<Testnet> {
     log(`authority  ${authorityUrl}`);
     const started = await Promise.all(plan.nodes.map((node) => start(node.name, node.role)));
     for (const child of started) log(`${child.name.padEnd(11)}${String(child.ready.wsUrl ?? `link :${String(child.ready.linkPort)}`)}`);
-    await waitForConsensus(plan, authorityUrl, plan.epochMs * 3 + 10_000);
+    await waitForConsensus(plan, authorityUrl, options.readyTimeoutMs ?? plan.epochMs * 3 + 10_000);
   } catch (error) {
     await stopAll();
     throw error;

@@ -185,7 +185,7 @@ before(async () => {
   pumpLimit = GENESIS + 40_000; // stay in epoch 0 (the next document is published at +45 s)
   await wait('every node holding the consensus of epoch 0 and having uploaded for epoch 1', () =>
     allNodes().every((node) => node.status().consensusEpochs.includes(0) && node.status().uploadedEpochs.includes(1)));
-}, { timeout: 30_000 });
+}, { timeout: 120_000 });
 
 after(async () => {
   await Promise.all(allNodes().filter((node) => node !== undefined).map((node) => node.close()));
@@ -194,7 +194,7 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('a whole network in one process', { timeout: 60_000 }, () => {
+describe('a whole network in one process', { timeout: 300_000 }, () => {
   let client: TestClient;
 
   test('the consensus lists every node, and every node runs its epoch', async () => {

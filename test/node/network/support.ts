@@ -28,7 +28,7 @@ export async function until(
   condition: () => boolean | Promise<boolean>,
   clock: FakeClock,
   pumpLimit: () => number,
-  { pumpMs = 20, guardMs = 15_000 }: { pumpMs?: number; guardMs?: number } = {},
+  { pumpMs = 20, guardMs = 60_000 }: { pumpMs?: number; guardMs?: number } = {},
 ): Promise<void> {
   const deadline = Date.now() + guardMs;
   for (;;) {
@@ -147,7 +147,7 @@ export class MailboxClient {
   /** Sends raw bytes and waits for the answer carrying `id`. */
   request(bytes: Uint8Array, id: number): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to request ${id}`)), 5000);
+      const timer = setTimeout(() => reject(new Error(`no answer to request ${id}`)), 30_000);
       this.waiting.set(id, (answer) => {
         clearTimeout(timer);
         resolve(answer);
