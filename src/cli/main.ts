@@ -8,6 +8,7 @@ import { nodeCommand } from './node-command.js';
 import { sphinxWalkCommand } from './sphinx-walk/command.js';
 import { upCommand } from './up-command.js';
 import { packageVersion } from './version.js';
+import { TestnetError } from '../testnet/errors.js';
 
 /** The `umbra` command: picks the subcommand; each returns its exit code. */
 function run(args: readonly string[]): number | Promise<number> {
@@ -51,6 +52,9 @@ function fail(error: unknown): void {
   if (error instanceof UsageError) {
     process.stderr.write(`umbra: ${error.message} (see 'umbra help')\n`);
     process.exitCode = EXIT_USAGE;
+  } else if (error instanceof TestnetError) {
+    process.stderr.write(`umbra: ${error.message}\n`);
+    process.exitCode = EXIT_FAILED;
   } else {
     // Not the user's fault: say what broke in one line; UMBRA_DEBUG=1 shows the stack.
     const detail = process.env.UMBRA_DEBUG ? (error as Error).stack : error instanceof Error ? error.message : String(error);

@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { TestnetError } from './errors.js';
 
 /**
  * Child processes of a local network: each runs `umbra <role> --config FILE`, prints one line
@@ -16,7 +17,7 @@ export interface Child {
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
-export function startChild(name: string, role: string, configPath: string, logDir: string, timeoutMs = 20_000): Promise<Child> {
+export function startChild(name: string, role: string, configPath: string, logDir: string, timeoutMs = 90_000): Promise<Child> {
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
   const child = spawn(process.execPath, [MAIN, role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -24,7 +25,7 @@ export function startChild(name: string, role: string, configPath: string, logDi
   return new Promise<Child>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name} did not start within ${timeoutMs} ms (see ${join(logDir, `${name}.log`)})`));
+      reject(new TestnetError(`${name} did not start within ${timeoutMs} ms (see ${join(logDir, `${name}.log`)})`));
     }, timeoutMs);
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on('line', (line) => {
@@ -35,7 +36,7 @@ export function startChild(name: string, role: string, configPath: string, logDi
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited (${signal ?? code}) before it was ready (see ${join(logDir, `${name}.log`)})`));
+      reject(new TestnetError(`${name} exited (${signal ?? code}) before it was ready (see ${join(logDir, `${name}.log`)})`));
     });
   });
 }

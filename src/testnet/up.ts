@@ -5,6 +5,7 @@ import { getCrypto } from '../crypto/index.js';
 import { fetchConsensus } from '../net/authority-client.js';
 import { makePlan, type NetworkPlan, type NodePlan } from './plan.js';
 import { startChild, stopChild, type Child } from './processes.js';
+import { TestnetError } from './errors.js';
 
 /**
  * `umbra up`: a whole Umbra network on loopback in child processes (an authority, a gateway, three
@@ -96,7 +97,7 @@ async function waitForConsensus(plan: NetworkPlan, authorityUrl: string, timeout
     } catch {
       // Not yet: the authority makes the document once every layer has uploaded.
     }
-    if (Date.now() > deadline) throw new Error('the network did not agree on a consensus in time (see the logs)');
+    if (Date.now() > deadline) throw new TestnetError('the network did not agree on a consensus in time (see the logs)');
     await new Promise((r) => setTimeout(r, 250));
   }
 }
