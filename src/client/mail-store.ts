@@ -248,13 +248,16 @@ export class MailStore {
   }
 
   /** The message ID and decryption token of an ACK SURB; the SURB is forgotten (single use). */
-  takeSurb(surbId: Uint8Array): { messageId: Uint8Array; token: Uint8Array } | undefined {
-    const db = this.live();
-    const row = db.prepare('SELECT token FROM surbs WHERE surb_id = ?').get(Buffer.from(surbId)) as { token: Buffer } | undefined;
+  /** The message and decryption token of an ACK SURB; it stays until deleteSurb (a reply that verifies). */
+  getSurb(surbId: Uint8Array): { messageId: Uint8Array; token: Uint8Array } | undefined {
+    const row = this.live().prepare('SELECT token FROM surbs WHERE surb_id = ?').get(Buffer.from(surbId)) as { token: Buffer } | undefined;
     if (row === undefined) return undefined;
-    db.prepare('DELETE FROM surbs WHERE surb_id = ?').run(Buffer.from(surbId));
     const plain = this.open('surbs', 'token', surbId, row.token);
     return { messageId: plain.slice(0, 16), token: plain.slice(16) };
+  }
+
+  deleteSurb(surbId: Uint8Array): void {
+    this.live().prepare('DELETE FROM surbs WHERE surb_id = ?').run(Buffer.from(surbId));
   }
 
   deleteSurbsOf(messageId: Uint8Array): number {

@@ -204,6 +204,32 @@ describe('client agent', () => {
     assert.equal(alice.agent.sent()[0].status, 'delivered');
   });
 
+  test('a forged reply through a copied SURB does not use the SURB up: the real ACK still delivers', async () => {
+    // The attack: whoever downloads the recipient's mailbox holds a working copy of each fragment's
+    // ACK SURB and can reply first. Before the fix the sender's agent deleted the SURB record before
+    // checking the reply, so the real ACK was ignored and the mail ended 'failed'.
+    const net = await network({ label: 'forged', traffic: { clientSendRate: 20, loopRate: 0, dropRate: 0 } });
+    const alice = await user(net, 'alice');
+    const bob = await user(net, 'bob');
+    alice.agent.addContact(bob.init.cardUri);
+    const sent = alice.agent.send({ to: 'bob', subject: 's', body: 'b' });
+    await net.advance(2000);
+    await waitFor(() => net.count('deliver') === sent.fragments, 'the fragments');
+    const { surb } = net.sphinx.splitForwardPayload(net.arrivals.find((a) => a.outcome === 'deliver')!.payload!);
+    const reply = async (ack: Parameters<typeof ackReplyPacket>[2]) => {
+      const { firstHop, packet } = ackReplyPacket(net.sphinx, surb!, ack);
+      const result = net.routeFrom(firstHop, packet);
+      if (result.kind !== 'surb-reply') throw new Error(`not a SURB reply: ${result.kind}`);
+      await net.deliver(0, result.recipient!, new Uint8Array([0x02, ...result.surbId, ...result.payload]));
+    };
+    await reply({ messageId: crypto.randomBytes(16), kind: 'ack', missing: [] });
+    assert.equal((await alice.agent.poll()).acks, 0);
+    assert.equal(alice.agent.sent()[0].status, 'sending');
+    await reply({ messageId: new Uint8Array(Buffer.from(sent.messageId, 'hex')), kind: 'ack', missing: [] });
+    assert.equal((await alice.agent.poll()).acks, 1);
+    assert.equal(alice.agent.sent()[0].status, 'delivered');
+  });
+
   test('no ACK: the whole message is resent after the timeout, then it fails with a reason', async () => {
     const net = await network({ label: 'timeout', traffic: { clientSendRate: 20, loopRate: 0, dropRate: 0 } });
     // Timeout 0.05 epoch = 3 s of the 60 s test epoch; two resends.

@@ -173,10 +173,12 @@ export class Outbox {
 
   /**
    * A SURB reply to one of our fragments' SURBs: an ACK delivers the message, a NACK queues the
-   * shards it names. 'ack' when it was a verified reply, 'other' otherwise.
+   * shards it names. 'ack' when it was a verified reply, 'other' otherwise. Only a reply that
+   * decrypts under the SURB's token and names its message uses the SURB up: a forged reply sent
+   * first through a copied SURB leaves it for the real one.
    */
   onReply(surbId: Uint8Array, payload: Uint8Array): 'ack' | 'other' {
-    const record = this.core.store.takeSurb(surbId);
+    const record = this.core.store.getSurb(surbId);
     if (record === undefined) return 'other';
     let ack: Ack;
     try {
@@ -185,6 +187,7 @@ export class Outbox {
       return 'other';
     }
     if (hexOf(ack.messageId) !== hexOf(record.messageId)) return 'other';
+    this.core.store.deleteSurb(surbId);
     const state = this.messages.get(hexOf(record.messageId));
     if (state === undefined) return 'other'; // delivered or failed already
     if (ack.kind === 'ack') {
