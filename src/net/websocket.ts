@@ -263,12 +263,13 @@ export async function connectWebSocket(target: WebSocketTarget, options: Connect
   const metrics = options.metrics ?? new NetMetrics();
   const maxPayload = checkMaxMessageBytes(options.maxMessageBytes);
   const timeoutMs = options.timeoutMs ?? WS_DEFAULTS.connectTimeoutMs;
+  const startedMs = Date.now();
   const tls = await dialPinnedTls(target, timeoutMs);
   const socket = new WebSocket(target.url, {
     createConnection: () => tls, // pinned already: ws speaks HTTP and WebSocket frames inside it
     maxPayload,
     perMessageDeflate: false,
-    handshakeTimeout: timeoutMs,
+    handshakeTimeout: Math.max(1, timeoutMs - (Date.now() - startedMs)), // one limit for TLS and WebSocket
   });
   // Wrap at once so a message that arrives with the handshake is held, not lost.
   const conn = wrap(socket, metrics, options.maxEarlyMessages ?? WS_DEFAULTS.maxEarlyMessages);
