@@ -135,7 +135,7 @@ export async function benchLatency(): Promise<LatencyResult> {
       return { packet: sphinx.newPacket(path, random(g.userForwardPayloadLength), random, surb), address: hex(recipient) };
     };
 
-    const conn = await connectWebSocket(gateway.wsUrl!, { maxMessageBytes: 1024 });
+    const conn = await connectWebSocket({ url: gateway.wsUrl!, linkKey: gateway.linkKey }, { maxMessageBytes: 1024 });
     client = conn;
 
     // Warm-up: opens the link at every hop and warms the JIT; not measured.
@@ -173,7 +173,7 @@ export async function benchLatency(): Promise<LatencyResult> {
     const delaySumMean = measured.reduce((sum, entry) => sum + entry.delaySum, 0) / measured.length;
 
     // Check: the provider serves what it stored over its retrieval protocol.
-    const retrievable = await retrieveCount(provider.wsUrl!, 0, new Set(sent.keys()));
+    const retrievable = await retrieveCount(provider, 0, new Set(sent.keys()));
     const counters: Record<string, Record<string, number>> = {};
     for (const node of nodes) counters[node.name] = await packetCounters(node.metricsUrl);
 
@@ -211,8 +211,8 @@ export async function benchLatency(): Promise<LatencyResult> {
 }
 
 /** How many stored messages of `epoch` the provider serves for the given addresses (hex). */
-async function retrieveCount(wsUrl: string, epoch: number, addresses: ReadonlySet<string>): Promise<number> {
-  const conn = await connectWebSocket(wsUrl, { maxMessageBytes: 16 * 1024 * 1024 });
+async function retrieveCount(provider: { readonly wsUrl?: string; readonly linkKey: Uint8Array }, epoch: number, addresses: ReadonlySet<string>): Promise<number> {
+  const conn = await connectWebSocket({ url: provider.wsUrl!, linkKey: provider.linkKey }, { maxMessageBytes: 16 * 1024 * 1024 });
   try {
     const answer = await new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the provider did not answer the fetch')), 5_000);

@@ -2,11 +2,12 @@ import { connectWebSocket, type WebSocketConnection } from '../net/websocket.js'
 import type { NodeDescriptor } from '../pki/index.js';
 import type { Clock } from '../net/clock.js';
 import { describeError } from './errors.js';
-import { wsUrl } from './routes.js';
+import { wsTarget } from './routes.js';
 
 /**
- * The agent's packet stream to a gateway (docs/network.md, "Client protocols"): a WebSocket that
- * carries Sphinx packets out and nothing back.
+ * The agent's packet stream to a gateway (docs/network.md, "Client protocols"): a WebSocket on TLS
+ * 1.3, pinned to the link key of the gateway's descriptor, that carries Sphinx packets out and
+ * nothing back. A server with another key is refused (LinkKeyMismatchError, reported via onError).
  */
 
 /** A gateway sends nothing; anything longer than this from it closes the connection. */
@@ -25,7 +26,8 @@ export class GatewayConnection {
     public node: NodeDescriptor,
     private readonly clock: Clock,
     private readonly timeoutMs: number,
-    private readonly onError: (message: string) => void,
+    /** A failed connect: a line to show, and what was thrown (LinkKeyMismatchError for a wrong key). */
+    private readonly onError: (message: string, error: unknown) => void,
   ) {}
 
   get ready(): boolean {
@@ -37,7 +39,7 @@ export class GatewayConnection {
     if (this.closed || this.ready) return Promise.resolve();
     if (this.connecting !== undefined) return this.connecting;
     if (this.clock.now() < this.retryAtMs) return Promise.resolve();
-    this.connecting = connectWebSocket(wsUrl(this.node), { maxMessageBytes: GATEWAY_MAX_MESSAGE, timeoutMs: this.timeoutMs }).then(
+    this.connecting = connectWebSocket(wsTarget(this.node), { maxMessageBytes: GATEWAY_MAX_MESSAGE, timeoutMs: this.timeoutMs }).then(
       (conn) => {
         this.connecting = undefined;
         if (this.closed) {
@@ -55,7 +57,7 @@ export class GatewayConnection {
         this.connecting = undefined;
         this.failures++;
         this.retryAtMs = this.clock.now() + Math.min(30_000, 250 * 2 ** Math.min(this.failures, 8));
-        this.onError(`gateway ${this.node.name}: ${describeError(error)}`);
+        this.onError(`gateway ${this.node.name}: ${describeError(error)}`, error);
       },
     );
     return this.connecting;

@@ -2,7 +2,7 @@ import { RequestChannel } from '../net/request-channel.js';
 import type { NodeDescriptor } from '../pki/index.js';
 import { RETRIEVAL_ERRORS } from '../wire/retrieval-errors.js';
 import { decodeRetrievalResponse, encodeFetchBucket, encodeFetchEpoch, type RetrievalResponse, type StoredItem } from '../wire/retrieval.js';
-import { wsUrl } from './routes.js';
+import { wsTarget } from './routes.js';
 
 /**
  * The own provider's bucket fetches (docs/network.md, "Client protocols") over a request channel:
@@ -26,7 +26,7 @@ export class MailboxFetcher {
     maxCiphertextBytes: number,
   ) {
     this.channel = new RequestChannel({
-      url: wsUrl(node),
+      target: wsTarget(node),
       name: `provider ${node.name}`,
       timeoutMs,
       maxMessageBytes: PROVIDER_MAX_MESSAGE,

@@ -8,7 +8,7 @@ import { bucketOf } from '../store/mailbox.js';
 import { decodePirResponse, encodePirInfo, encodePirQuery, type PirResponse, type PirSnapshotInfo } from '../wire/pir-messages.js';
 import { RETRIEVAL_ERRORS } from '../wire/retrieval-errors.js';
 import type { StoredItem } from '../wire/retrieval.js';
-import { wsUrl } from './routes.js';
+import { wsTarget } from './routes.js';
 
 /**
  * Mailbox retrieval by two-server PIR (docs/pir.md, "Mailbox retrieval"; docs/network.md): per poll,
@@ -65,7 +65,7 @@ export class PirRetrieval {
     this.maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
     const channel = (node: NodeDescriptor, role: string): RequestChannel<PirResponse> =>
       new RequestChannel({
-        url: wsUrl(node),
+        target: wsTarget(node),
         name: `${role} ${node.name}`,
         timeoutMs: options.timeoutMs,
         maxMessageBytes: this.maxRowBytes + 64,
@@ -75,14 +75,11 @@ export class PirRetrieval {
     this.channels = [channel(options.provider, 'provider'), channel(options.partner, 'PIR partner')];
   }
 
-  /** True when this object serves exactly these two servers (at these addresses). */
+  /** True when this object serves exactly these two servers (at these addresses, with these link keys). */
   serves(provider: NodeDescriptor, partner: NodeDescriptor): boolean {
-    return (
-      hexOf(provider.nodeId) === hexOf(this.provider.nodeId) &&
-      provider.addresses.ws === this.provider.addresses.ws &&
-      hexOf(partner.nodeId) === hexOf(this.partner.nodeId) &&
-      partner.addresses.ws === this.partner.addresses.ws
-    );
+    const same = (a: NodeDescriptor, b: NodeDescriptor): boolean =>
+      hexOf(a.nodeId) === hexOf(b.nodeId) && a.addresses.ws === b.addresses.ws && hexOf(a.linkPublicKey) === hexOf(b.linkPublicKey);
+    return same(provider, this.provider) && same(partner, this.partner);
   }
 
   get connected(): boolean {

@@ -1,5 +1,6 @@
 import { hexOf } from '../codec/bytes.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
+import type { WebSocketTarget } from '../net/websocket.js';
 import { delayMs } from '../mixing/exponential.js';
 import {
   GATEWAY_LAYER,
@@ -55,10 +56,13 @@ export function providerForServers(doc: Pick<ConsensusDocument, 'nodes'>, server
   return undefined;
 }
 
-/** "ws://host:port" of a gateway's or provider's client listener. */
-export function wsUrl(node: NodeDescriptor): string {
+/**
+ * Where a client connects to a gateway or provider: "wss://host:port" of its client listener and the
+ * link key its descriptor publishes, which the server's TLS certificate must carry.
+ */
+export function wsTarget(node: NodeDescriptor): WebSocketTarget {
   if (node.addresses.ws === undefined) throw new RouteError(`node ${node.name} has no WebSocket address`);
-  return `ws://${node.addresses.ws}`;
+  return { url: `wss://${node.addresses.ws}`, linkKey: node.linkPublicKey };
 }
 
 export function nodeKey(node: NodeDescriptor): string {

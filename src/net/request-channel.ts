@@ -1,4 +1,4 @@
-import { connectWebSocket, type ConnectWebSocketOptions, type WebSocketConnection } from './websocket.js';
+import { connectWebSocket, type ConnectWebSocketOptions, type WebSocketConnection, type WebSocketTarget } from './websocket.js';
 
 /**
  * A request channel: a request / response WebSocket to a provider (docs/network.md, "Client
@@ -6,9 +6,10 @@ import { connectWebSocket, type ConnectWebSocketOptions, type WebSocketConnectio
  * outstanding (a provider answers more with `busy`), the rest queued. A client fetches its mailbox
  * over one (bucket fetches, PIR queries to both servers); a provider replicates its PIR snapshots
  * to its partner over one. What the messages are is the caller's: it encodes each request and
- * passes the decoder of its responses. Timeouts are real time.
+ * passes the decoder of its responses. Timeouts are real time. The WebSocket runs on TLS 1.3 pinned
+ * to the server's link key from the consensus (a LinkKeyMismatchError fails the request).
  */
-export type WebSocketConnector = (url: string, options: ConnectWebSocketOptions) => Promise<WebSocketConnection>;
+export type WebSocketConnector = (target: WebSocketTarget, options: ConnectWebSocketOptions) => Promise<WebSocketConnection>;
 
 /** Every response names its request; an `error` response is a refusal. */
 export type ChannelResponse =
@@ -28,8 +29,8 @@ export class RequestRefusal extends Error {
 }
 
 export interface RequestChannelOptions<R extends ChannelResponse> {
-  /** "ws://host:port". */
-  readonly url: string;
+  /** "wss://host:port" and the link key the server's certificate must carry. */
+  readonly target: WebSocketTarget;
   /** Who is at the other end, for messages. */
   readonly name: string;
   readonly timeoutMs: number;
@@ -65,7 +66,7 @@ export class RequestChannel<R extends ChannelResponse> {
   constructor(private readonly options: RequestChannelOptions<R>) {}
 
   get url(): string {
-    return this.options.url;
+    return this.options.target.url;
   }
 
   get connected(): boolean {
@@ -102,7 +103,7 @@ export class RequestChannel<R extends ChannelResponse> {
     if (this.closed) return Promise.reject(new Error(`the channel to ${this.options.name} is closed`));
     if (this.conn?.isOpen) return Promise.resolve(this.conn);
     const connect = this.options.connect ?? connectWebSocket;
-    this.connecting ??= connect(this.options.url, { maxMessageBytes: this.options.maxMessageBytes, timeoutMs: this.options.timeoutMs }).then(
+    this.connecting ??= connect(this.options.target, { maxMessageBytes: this.options.maxMessageBytes, timeoutMs: this.options.timeoutMs }).then(
       (conn) => {
         this.connecting = undefined;
         if (this.closed) {

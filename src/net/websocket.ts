@@ -1,14 +1,21 @@
 /**
- * Client-facing WebSockets over `ws`: binary messages only, a maximum message size, no compression.
- * A peer that sends a text message is closed with 1003, an oversized one with 1009 (by ws), any other
- * protocol error with 1002; each is counted by reason and nothing else is affected. Clients are
- * anonymous here (no client certificates). docs/links.md, "WebSocket".
+ * Client-facing WebSockets over `ws`, on TLS 1.3 only (`wss://`): the listener presents the node's
+ * self-signed link certificate, the client pins its key from the consensus (pinned-tls.ts). Binary
+ * messages only, a maximum message size, no compression. A peer that sends a text message is closed
+ * with 1003, an oversized one with 1009 (by ws), any other protocol error with 1002; each is counted
+ * by reason and nothing else is affected. Clients are anonymous here (no client certificates).
+ * docs/links.md, "WebSocket".
  */
 import type { AddressInfo } from 'node:net';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { TLS_VERSIONS } from './link-settings.js';
 import { NetMetrics } from './metrics.js';
+import { dialPinnedTls, type WebSocketTarget } from './pinned-tls.js';
+import { tlsIdentity } from './tls-identity.js';
+
+export { LinkKeyMismatchError, WebSocketTargetError, type WebSocketTarget } from './pinned-tls.js';
 
 export const WS_DEFAULTS = Object.freeze({
   host: '127.0.0.1',
@@ -30,7 +37,10 @@ export const WS_CLOSE = Object.freeze({
 
 export const WS_COUNTERS = Object.freeze({
   accepted: 'ws_connections_accepted',
-  /** Requests refused before any WebSocket existed: bytes that are not HTTP, plain HTTP, bad handshakes. */
+  /**
+   * Requests refused before any WebSocket existed: a failed TLS handshake (cleartext included),
+   * bytes that are not HTTP, HTTP that is no WebSocket upgrade, bad WebSocket handshakes.
+   */
   rejected: 'ws_requests_rejected',
   closed: 'ws_connections_closed_by_us',
   received: 'ws_messages_received',
@@ -124,6 +134,8 @@ function wrap(socket: WebSocket, metrics: NetMetrics, maxEarlyMessages: number):
 }
 
 export interface ListenWebSocketOptions {
+  /** The node's 32-byte Ed25519 link seed: its TLS certificate carries the link key clients pin. */
+  readonly seed: Uint8Array;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0: an ephemeral port. */
@@ -139,6 +151,8 @@ export interface ListenWebSocketOptions {
 
 export interface WebSocketListener {
   readonly port: number;
+  /** The Ed25519 link key of the listener's certificate. */
+  readonly linkKey: Uint8Array;
   readonly metrics: NetMetrics;
   /** Open client connections. */
   readonly connections: number;
@@ -155,16 +169,24 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
   const metrics = options.metrics ?? new NetMetrics();
   const maxConnections = options.maxConnections ?? WS_DEFAULTS.maxConnections;
   const maxEarly = options.maxEarlyMessages ?? WS_DEFAULTS.maxEarlyMessages;
-  // Our own HTTP server under the WebSocket one, so that garbage on the port is counted: bytes that
-  // are not HTTP ('bad-request'), plain HTTP requests ('not-websocket') and failed handshakes.
-  const http = createHttpServer((_req, res) => {
+  // Our own HTTPS server under the WebSocket one, so that garbage on the port is counted: failed TLS
+  // handshakes, cleartext included ('tls-handshake-failed'), bytes that are not HTTP ('bad-request'),
+  // plain HTTP requests ('not-websocket') and failed WebSocket handshakes. There is no cleartext port.
+  const identity = tlsIdentity(options.seed);
+  const http = createHttpsServer({ key: identity.key, cert: identity.cert, ...TLS_VERSIONS, handshakeTimeout: WS_DEFAULTS.connectTimeoutMs }, (_req, res) => {
     metrics.inc(WS_COUNTERS.rejected, 'not-websocket');
     res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('WebSocket only\n');
   });
-  http.on('clientError', (_error: Error, socket: Duplex) => {
+  http.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+    // Only what the HTTP parser refused counts; a reset or a TLS error of a finished exchange does not.
+    if (error.code?.startsWith('HPE_') !== true) return void socket.destroy();
     metrics.inc(WS_COUNTERS.rejected, 'bad-request');
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
+  });
+  http.on('tlsClientError', (_error: Error, socket: Duplex) => {
+    metrics.inc(WS_COUNTERS.rejected, 'tls-handshake-failed');
+    socket.destroy();
   });
   http.headersTimeout = 10_000;
   const server = new WebSocketServer({
@@ -202,6 +224,7 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
   let closing: Promise<void> | undefined;
   return {
     port,
+    linkKey: identity.linkKey,
     metrics,
     get connections() {
       return server.clients.size;
@@ -231,13 +254,22 @@ export interface ConnectWebSocketOptions {
   readonly maxEarlyMessages?: number;
 }
 
-/** Opens a client WebSocket (Node side); resolves when it is open, rejects if it cannot open. */
-export function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promise<WebSocketConnection> {
+/**
+ * Opens a client WebSocket over pinned TLS 1.3 (Node side); resolves when it is open. Rejects with
+ * LinkKeyMismatchError when the server's certificate does not carry `target.linkKey`,
+ * WebSocketTargetError for a target that is not `wss://host:port`, Error when it cannot open.
+ */
+export async function connectWebSocket(target: WebSocketTarget, options: ConnectWebSocketOptions): Promise<WebSocketConnection> {
   const metrics = options.metrics ?? new NetMetrics();
-  const socket = new WebSocket(url, {
-    maxPayload: checkMaxMessageBytes(options.maxMessageBytes),
+  const maxPayload = checkMaxMessageBytes(options.maxMessageBytes);
+  const timeoutMs = options.timeoutMs ?? WS_DEFAULTS.connectTimeoutMs;
+  const startedMs = Date.now();
+  const tls = await dialPinnedTls(target, timeoutMs);
+  const socket = new WebSocket(target.url, {
+    createConnection: () => tls, // pinned already: ws speaks HTTP and WebSocket frames inside it
+    maxPayload,
     perMessageDeflate: false,
-    handshakeTimeout: options.timeoutMs ?? WS_DEFAULTS.connectTimeoutMs,
+    handshakeTimeout: Math.max(1, timeoutMs - (Date.now() - startedMs)), // one limit for TLS and WebSocket
   });
   // Wrap at once so a message that arrives with the handshake is held, not lost.
   const conn = wrap(socket, metrics, options.maxEarlyMessages ?? WS_DEFAULTS.maxEarlyMessages);
@@ -245,6 +277,7 @@ export function connectWebSocket(url: string, options: ConnectWebSocketOptions):
     const onError = (error: Error): void => {
       socket.off('open', onOpen);
       socket.terminate();
+      tls.destroy();
       reject(error);
     };
     const onOpen = (): void => {

@@ -17,7 +17,7 @@ export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSe
   const cards = new Map<string, string>();
   for (const user of net.file.users) {
     const provider = net.file.nodes.find((node) => node.name === user.provider);
-    const server = provider?.wsUrl?.replace(/^ws:\/\//, '');
+    const server = provider?.wsUrl?.replace(/^wss:\/\//, '');
     if (existsSync(join(user.dir, KEYSTORE_FILE))) {
       const client = await openClient(user.dir, DEMO_PASSPHRASE);
       cards.set(user.name, client.cardUri());

@@ -95,7 +95,7 @@ after(async () => {
 });
 
 test('Alice sends Bob a mail over the real nodes: Bob reads it, Alice\'s copy is delivered', async () => {
-  const server = provider.wsUrl.replace(/^ws:\/\//, '');
+  const server = provider.wsUrl.replace(/^wss:\/\//, '');
   const user = async (name: string) => {
     const dir = join(tempDir(), name);
     const init = await initClient(dir, { name, passphrase: 'pw', authority: { url: authority.url, publicKeys: [authorityKey] }, servers: [server], kdf: FAST_KDF, clock });

@@ -164,13 +164,14 @@ export class SimNet {
     for (const node of this.nodes) {
       if (node.role === 'gateway') {
         node.listener = await listenWebSocket({
+          seed: seed(this.crypto, `${node.name} link`),
           maxMessageBytes: packetLength,
           onConnection: (conn) => conn.onMessage((packet) => this.onGatewayPacket(node, packet)),
         });
         node.ws = `127.0.0.1:${node.listener.port}`;
       } else if (node.role === 'provider') {
         node.store = await SqliteMailboxStore.open({ path: join(this.dataDir, `${node.name}.db`), maxCiphertextBytes: 1 << 20 });
-        node.listener = await listenWebSocket({ maxMessageBytes: 64, onConnection: (conn) => this.serveProvider(node, conn) });
+        node.listener = await listenWebSocket({ seed: seed(this.crypto, `${node.name} link`), maxMessageBytes: 64, onConnection: (conn) => this.serveProvider(node, conn) });
         node.ws = `127.0.0.1:${node.listener.port}`;
       }
     }

@@ -4,7 +4,9 @@ import { RequestChannel, RequestRefusal } from '../../src/net/request-channel.js
 import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../src/net/websocket.js';
 import { decodeRetrievalRequest, decodeRetrievalResponse, encodeFetchEpoch, encodeMessagesResponse, type RetrievalResponse } from '../../src/wire/retrieval.js';
 import { encodeErrorResponse } from '../../src/wire/retrieval-errors.js';
-import { within } from './support.js';
+import { seed, within } from './support.js';
+
+const SERVER_SEED = seed(0x41);
 
 /**
  * A request channel against a scripted server speaking the bucket-fetch messages: the epoch of a
@@ -17,7 +19,7 @@ const GARBLE = 4;
 
 interface Script {
   readonly listener: WebSocketListener;
-  readonly url: string;
+  readonly target: { readonly url: string; readonly linkKey: Uint8Array };
   /** Requests held, in arrival order. */
   readonly held: { conn: WebSocketConnection; requestId: number }[];
   /** Most requests ever held at once. */
@@ -34,7 +36,7 @@ async function scriptedServer(): Promise<Script> {
   const held: { conn: WebSocketConnection; requestId: number }[] = [];
   const script: Script = {
     listener: undefined as never,
-    url: '',
+    target: { url: '', linkKey: new Uint8Array(32) },
     held,
     maxHeld: 0,
     release() {
@@ -42,6 +44,7 @@ async function scriptedServer(): Promise<Script> {
     },
   };
   const listener = await listenWebSocket({
+    seed: SERVER_SEED,
     maxMessageBytes: 1024,
     onConnection: (conn) => conn.onMessage((bytes) => {
       const request = decodeRetrievalRequest(bytes);
@@ -56,16 +59,16 @@ async function scriptedServer(): Promise<Script> {
     }),
   });
   listeners.push(listener);
-  return Object.assign(script, { listener, url: `ws://127.0.0.1:${listener.port}` });
+  return Object.assign(script, { listener, target: { url: `wss://127.0.0.1:${listener.port}`, linkKey: listener.linkKey } });
 }
 
-function channel(url: string, timeoutMs = 5000): RequestChannel<RetrievalResponse> {
-  return new RequestChannel({ url, name: 'provider test', timeoutMs, maxMessageBytes: 1024, decode: (bytes) => decodeRetrievalResponse(bytes) });
+function channel(target: Script['target'], timeoutMs = 5000): RequestChannel<RetrievalResponse> {
+  return new RequestChannel({ target, name: 'provider test', timeoutMs, maxMessageBytes: 1024, decode: (bytes) => decodeRetrievalResponse(bytes) });
 }
 
 test('answers are matched to their requests', async () => {
   const server = await scriptedServer();
-  const ch = channel(server.url);
+  const ch = channel(server.target);
   const [a, b] = await within(Promise.all([ch.request((id) => encodeFetchEpoch(id, ANSWER)), ch.request((id) => encodeFetchEpoch(id, ANSWER))]), 'two answers');
   assert.equal(a.type, 'messages');
   assert.notEqual(a.requestId, b.requestId);
@@ -77,7 +80,7 @@ test('answers are matched to their requests', async () => {
 
 test('an error response rejects with RequestRefusal and its code', async () => {
   const server = await scriptedServer();
-  const ch = channel(server.url);
+  const ch = channel(server.target);
   await assert.rejects(ch.request((id) => encodeFetchEpoch(id, REFUSE)), (error: unknown) =>
     error instanceof RequestRefusal && error.code === 4 && error.reason === 'not held' && error.message === 'provider test refused: not held (4)');
   ch.close();
@@ -85,7 +88,7 @@ test('an error response rejects with RequestRefusal and its code', async () => {
 
 test('at most maxInFlight requests are outstanding; the rest wait their turn', async () => {
   const server = await scriptedServer();
-  const ch = channel(server.url);
+  const ch = channel(server.target);
   const pending = Array.from({ length: 6 }, () => ch.request((id) => encodeFetchEpoch(id, HOLD)));
   while (server.held.length < 4) await within(new Promise((resolve) => setImmediate(resolve)), 'held requests');
   server.release();
@@ -98,7 +101,7 @@ test('at most maxInFlight requests are outstanding; the rest wait their turn', a
 
 test('a malformed response fails what is outstanding; a timeout and a closed channel reject', async () => {
   const server = await scriptedServer();
-  const ch = channel(server.url, 200);
+  const ch = channel(server.target, 200);
   const held = ch.request((id) => encodeFetchEpoch(id, HOLD));
   const garbled = ch.request((id) => encodeFetchEpoch(id, GARBLE));
   await assert.rejects(garbled, /provider test sent a malformed response/);

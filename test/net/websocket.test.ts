@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { NetMetrics } from '../../src/net/metrics.js';
-import { connectWebSocket, listenWebSocket, WS_CLOSE, WS_COUNTERS, type WebSocketConnection } from '../../src/net/websocket.js';
-import { Inbox, within } from './support.js';
+import { tlsIdentity } from '../../src/net/tls-identity.js';
+import { connectWebSocket, LinkKeyMismatchError, listenWebSocket, WebSocketTargetError, WS_CLOSE, WS_COUNTERS, type WebSocketConnection } from '../../src/net/websocket.js';
+import { Inbox, seed, within } from './support.js';
+
+const SERVER_SEED = seed(0x31);
+const SERVER_KEY = tlsIdentity(SERVER_SEED).linkKey;
+const target = (port: number): { url: string; linkKey: Uint8Array } => ({ url: `wss://127.0.0.1:${port}`, linkKey: SERVER_KEY });
+/** A raw ws client for what connectWebSocket never sends (text); it pins nothing. */
+const rawClient = (url: string): WebSocket => new WebSocket(url, { rejectUnauthorized: false });
 
 const closeCode = (conn: WebSocketConnection): Promise<number> =>
   within(new Promise<number>((resolve) => conn.onClose(resolve)), 'close');
@@ -12,6 +19,7 @@ test('the WebSocket server takes binary messages, closes on text or oversized on
   const metrics = new NetMetrics();
   const serverSide: WebSocketConnection[] = [];
   const server = await listenWebSocket({
+    seed: SERVER_SEED,
     maxMessageBytes: 1024,
     metrics,
     onConnection: (conn) => {
@@ -21,7 +29,7 @@ test('the WebSocket server takes binary messages, closes on text or oversized on
     },
   });
   after(() => server.close());
-  const url = `ws://127.0.0.1:${server.port}`;
+  const url = target(server.port);
 
   const good = await connectWebSocket(url, { maxMessageBytes: 4096 });
   const replies = new Inbox<Uint8Array>();
@@ -37,7 +45,7 @@ test('the WebSocket server takes binary messages, closes on text or oversized on
   await echo(new Uint8Array(1024).fill(7)); // exactly the limit
 
   // Text: closed with 1003.
-  const texter = new WebSocket(url);
+  const texter = rawClient(url.url);
   await within(new Promise((resolve, reject) => texter.once('open', resolve).once('error', reject)), 'open');
   const textClosed = within(new Promise<number>((resolve) => texter.once('close', resolve)), 'close');
   texter.send('hello');
@@ -73,22 +81,34 @@ test('the WebSocket server takes binary messages, closes on text or oversized on
 });
 
 test('connectWebSocket rejects when nothing listens', async () => {
-  const server = await listenWebSocket({ maxMessageBytes: 16, onConnection: () => undefined });
+  const server = await listenWebSocket({ seed: SERVER_SEED, maxMessageBytes: 16, onConnection: () => undefined });
   const port = server.port;
   await server.close();
-  await assert.rejects(within(connectWebSocket(`ws://127.0.0.1:${port}`, { maxMessageBytes: 16 }), 'refusal'), /ECONNREFUSED/);
+  await assert.rejects(within(connectWebSocket(target(port), { maxMessageBytes: 16 }), 'refusal'), /ECONNREFUSED/);
 });
 
-test('garbage, plain HTTP and bad handshakes on a WebSocket port are refused and counted; clients still connect', async () => {
+test('cleartext, garbage inside TLS, plain HTTPS and bad handshakes are refused and counted; clients still connect', async () => {
   const metrics = new NetMetrics();
-  const server = await listenWebSocket({ maxMessageBytes: 64, metrics, onConnection: (conn) => conn.onMessage((m) => conn.send(m)) });
+  const server = await listenWebSocket({ seed: SERVER_SEED, maxMessageBytes: 64, metrics, onConnection: (conn) => conn.onMessage((m) => conn.send(m)) });
   try {
-    const { connect } = await import('node:net');
-    /** Sends raw bytes and returns the server's first response line. */
+    const { connect: connectTcp } = await import('node:net');
+    const { connect } = await import('node:tls');
+    // No cleartext: a plain WebSocket handshake gets no HTTP answer, only a failed TLS handshake.
+    const cleartext = await new Promise<string>((resolve) => {
+      let answer = '';
+      const socket = connectTcp(server.port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
+      socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', () => resolve(answer));
+      socket.setTimeout(2000, () => socket.destroy());
+    });
+    assert.doesNotMatch(cleartext, /HTTP/);
+    assert.equal(metrics.get(WS_COUNTERS.rejected, 'tls-handshake-failed'), 1);
+    /** Sends raw bytes inside TLS and returns the server's first response line. */
     const raw = (text: string): Promise<string> =>
       new Promise((resolve) => {
         let answer = '';
-        const socket = connect(server.port, '127.0.0.1', () => socket.write(text));
+        const socket = connect({ port: server.port, host: '127.0.0.1', rejectUnauthorized: false }, () => socket.write(text));
         socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
         socket.on('close', () => resolve(answer.split('\r\n')[0]));
         socket.on('error', () => resolve(answer.split('\r\n')[0]));
@@ -100,7 +120,7 @@ test('garbage, plain HTTP and bad handshakes on a WebSocket port are refused and
     assert.equal(metrics.get(WS_COUNTERS.rejected, 'bad-request'), 1);
     assert.equal(metrics.get(WS_COUNTERS.rejected, 'not-websocket'), 1);
     assert.equal(metrics.get(WS_COUNTERS.rejected, 'bad-handshake'), 1);
-    const client = await connectWebSocket(`ws://127.0.0.1:${server.port}`, { maxMessageBytes: 64 });
+    const client = await connectWebSocket(target(server.port), { maxMessageBytes: 64 });
     const echoed = new Promise<Uint8Array>((resolve) => client.onMessage(resolve));
     client.send(new Uint8Array([1, 2, 3]));
     assert.deepEqual(await within(echoed, 'echo'), new Uint8Array([1, 2, 3]));
@@ -108,4 +128,31 @@ test('garbage, plain HTTP and bad handshakes on a WebSocket port are refused and
   } finally {
     await server.close();
   }
+});
+
+test('a server whose certificate carries another link key is refused with LinkKeyMismatchError before any message', async () => {
+  let connections = 0;
+  const impostor = await listenWebSocket({ seed: seed(0x32), maxMessageBytes: 64, onConnection: () => connections++ });
+  try {
+    const refused = connectWebSocket(target(impostor.port), { maxMessageBytes: 64 });
+    await assert.rejects(within(refused, 'refusal'), (error: unknown) => {
+      assert.ok(error instanceof LinkKeyMismatchError);
+      assert.equal(error.url, `wss://127.0.0.1:${impostor.port}`);
+      assert.equal(error.presented, Buffer.from(impostor.linkKey).toString('hex'));
+      assert.match(error.message, /presented link key .* but the consensus pins .*connection refused/);
+      return true;
+    });
+    assert.equal(connections, 0); // the WebSocket handshake was never sent
+    // The right key for the same server connects.
+    const ok = await within(connectWebSocket({ url: `wss://127.0.0.1:${impostor.port}`, linkKey: impostor.linkKey }, { maxMessageBytes: 64 }), 'connect');
+    ok.close();
+  } finally {
+    await impostor.close();
+  }
+});
+
+test('only wss:// targets with a 32-byte key are dialled', async () => {
+  await assert.rejects(connectWebSocket({ url: 'ws://127.0.0.1:1', linkKey: SERVER_KEY }, { maxMessageBytes: 64 }), WebSocketTargetError);
+  await assert.rejects(connectWebSocket({ url: 'wss://127.0.0.1:1', linkKey: new Uint8Array(31) }, { maxMessageBytes: 64 }), WebSocketTargetError);
+  await assert.rejects(connectWebSocket({ url: 'wss://127.0.0.1', linkKey: SERVER_KEY }, { maxMessageBytes: 64 }), WebSocketTargetError);
 });

@@ -1,3 +1,4 @@
+import { LinkKeyMismatchError } from '../../net/websocket.js';
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import { GATEWAY_LAYER, type NodeDescriptor } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
@@ -71,6 +72,8 @@ export class GatewayConnections {
   }
 
   private open(node: NodeDescriptor): GatewayConnection {
-    return new GatewayConnection(node, this.clock, this.timeoutMs, (message) => this.emit({ type: 'error', where: 'gateway', message }));
+    return new GatewayConnection(node, this.clock, this.timeoutMs, (message, error) =>
+      this.emit({ type: 'error', where: error instanceof LinkKeyMismatchError ? 'link-key' : 'gateway', message }),
+    );
   }
 }

@@ -5,6 +5,7 @@ import { nextPollAt, pollEpochs, pollFetches } from '../../traffic/poll-schedule
 import type { ClientCore } from '../directory.js';
 import type { Clock } from '../../net/clock.js';
 import { describeError } from '../errors.js';
+import { LinkKeyMismatchError } from '../../net/websocket.js';
 import type { PirMismatch } from '../pir-retrieval.js';
 import { parseStoredCiphertext } from '../../wire/stored-ciphertext.js';
 import type { StoredItem } from '../../wire/retrieval.js';
@@ -98,6 +99,8 @@ export class Poller {
       const message = describeError(error);
       this.failed++;
       this.lastError = message;
+      // A provider or PIR partner whose TLS key is not the consensus's: refused, and said so.
+      if (error instanceof LinkKeyMismatchError) this.emit({ type: 'error', where: 'link-key', message });
       this.emit({ type: 'poll', epoch, startedMs: started, items: 0, error: message });
       this.afterPoll(this.view.now(), poll);
       return { ...base, items: 0, received: 0, acks: 0, loops: 0, error: message };

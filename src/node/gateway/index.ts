@@ -1,5 +1,6 @@
 /**
- * The gateway (layer 0; docs/nodes.md, "Gateway"): clients send Sphinx packets over a WebSocket,
+ * The gateway (layer 0; docs/nodes.md, "Gateway"): clients send Sphinx packets over a WebSocket on
+ * TLS 1.3 (the node's link certificate, which clients pin),
  * one binary message per packet, at most `traffic.gatewayClientRate` per second per connection
  * (token bucket, burst max(4, 2 × rate)); the gateway is the first Sphinx hop and forwards to layer
  * 1 exactly as a mix does. It answers clients nothing.
@@ -58,6 +59,7 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
   try {
     await runtime.listenLinks();
     ws = await listenWebSocket({
+      seed: runtime.linkSeed, // clients pin the link key of the descriptor
       host: config.host,
       port: config.wsPort ?? 0,
       maxMessageBytes: runtime.packetLength,

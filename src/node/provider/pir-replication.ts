@@ -97,11 +97,12 @@ export class PirReplicationSender {
   }
 
   private linkTo(partner: NodeDescriptor): RequestChannel<PirResponse> {
-    const key = `${hexOf(partner.nodeId)}@${partner.addresses.ws}`;
+    const key = `${hexOf(partner.nodeId)}@${partner.addresses.ws}#${hexOf(partner.linkPublicKey)}`;
     if (this.partnerLink?.key === key) return this.partnerLink.link;
     this.partnerLink?.link.close();
     const link = new RequestChannel({
-      url: `ws://${partner.addresses.ws}`,
+      // TLS 1.3 pinned to the link key the partner's descriptor publishes.
+      target: { url: `wss://${partner.addresses.ws}`, linkKey: partner.linkPublicKey },
       name: `partner provider ${partner.name}`,
       timeoutMs: this.deps.requestTimeoutMs,
       maxMessageBytes: 64 * 1024,

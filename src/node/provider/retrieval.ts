@@ -80,6 +80,7 @@ export class ClientRetrieval {
   async listen(): Promise<WebSocketListener> {
     const { runtime, config } = this.deps;
     this.listener = await listenWebSocket({
+      seed: runtime.linkSeed, // TLS only: clients and the partner pin the link key of the descriptor
       host: config.host,
       port: config.wsPort ?? 0,
       maxMessageBytes: MAX_REQUEST_BYTES,

@@ -67,7 +67,7 @@ export interface NodeHandle {
   readonly linkPort: number;
   /** Gateway and provider: the client WebSocket port. */
   readonly wsPort: number | undefined;
-  /** Gateway and provider: `ws://host:port`. */
+  /** Gateway and provider: `wss://host:port` (TLS 1.3 with the link certificate). */
   readonly wsUrl: string | undefined;
   readonly metricsPort: number;
   /** `http://host:port/metrics`. */
@@ -286,7 +286,7 @@ export class NodeRuntime {
       host: config.advertiseHost,
       linkPort: this.listener?.port ?? 0,
       wsPort: this.wsPort,
-      wsUrl: this.wsPort === undefined ? undefined : `ws://${host}:${this.wsPort}`,
+      wsUrl: this.wsPort === undefined ? undefined : `wss://${host}:${this.wsPort}`,
       metricsPort,
       metricsUrl: `http://${host}:${metricsPort}/metrics`,
       healthUrl: `http://${host}:${metricsPort}/healthz`,

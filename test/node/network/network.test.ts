@@ -29,6 +29,7 @@ import { SqliteMailboxStore } from '../../../src/store/sqlite.js';
 import { testSeed } from '../../pki/network-fixture.js';
 import { FakeClock } from '../authority/fake-clock.js';
 import {
+  clientTarget,
   FaultyStore,
   labelled,
   labelOf,
@@ -125,7 +126,7 @@ async function consensus(epoch: number): Promise<ConsensusDocument> {
 
 /** The messages for `address` in its bucket of `epoch` at a provider. */
 async function mailboxOf(provider: ProviderHandle, address: Uint8Array, epoch: number): Promise<Uint8Array[]> {
-  const mailbox = await MailboxClient.open(provider.wsUrl);
+  const mailbox = await MailboxClient.open(provider);
   try {
     const answer = await mailbox.fetchBucket(epoch, bucketOf(address, epoch, BUCKETS), BUCKETS);
     assert.equal(answer.kind, 'messages', answer.kind === 'error' ? answer.reason : '');
@@ -210,7 +211,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
       assert.equal(health.nodeId, toBase64Url(node.nodeId));
       assert.equal(health.role, node.role);
     }
-    assert.equal(gateway.wsUrl, `ws://127.0.0.1:${gateway.wsPort}`);
+    assert.equal(gateway.wsUrl, `wss://127.0.0.1:${gateway.wsPort}`);
   });
 
   test('every node mirrors the signed consensus it holds; clients verify it by its signatures', async () => {
@@ -225,7 +226,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
 
   test('100 packets through the gateway are stored at the provider exactly once', async () => {
     const address = newAddress();
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     const sent: string[] = [];
     for (let i = 0; i < 100; i++) {
       const delays = [0, 1, 2, 3].map(() => random(1)[0] % 20);
@@ -260,7 +261,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     const { surb, decryptionToken } = sphinx.newSurb(path, random);
     const { firstHop, packet } = sphinx.newPacketFromSurb(surb, labelled('reply', 1));
     assert.ok(same(firstHop, gateway.nodeId));
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     conn.send(packet);
     let stored: Uint8Array[] = [];
     await wait('the reply', async () => (stored = await mailboxOf(providerA, address, 0)).length === 1);
@@ -275,10 +276,10 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
 
   test('drop cover is unwrapped and discarded, never stored', async () => {
     const before = counter(providerA, 'cover');
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     for (let i = 0; i < 5; i++) conn.send(client.packet(client.route(providerA.nodeId), new Uint8Array(32), labelled('cover', i)));
     await wait('5 cover packets', () => counter(providerA, 'cover') === before + 5);
-    const mailbox = await MailboxClient.open(providerA.wsUrl);
+    const mailbox = await MailboxClient.open(providerA);
     const all = await mailbox.fetchEpoch(0);
     assert.equal(all.kind, 'messages');
     if (all.kind === 'messages') {
@@ -295,7 +296,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     const packet = client.packet(client.route(providerA.nodeId), address, labelled('once', 0));
     const replaysBefore = counter(gateway, 'replay');
     const inBefore = gateway.metrics.value('node_packets_in_total');
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     conn.send(packet);
     conn.send(packet);
     await wait('the replay to be counted', () => counter(gateway, 'replay') === replaysBefore + 1);
@@ -316,7 +317,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
   });
 
   test('the gateway limits each client to its rate and counts the excess', async () => {
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     const before = { limited: counter(gateway, 'rate-limited'), short: counter(gateway, 'wrong-size'), in: gateway.metrics.value('node_packets_in_total') };
     const burst = Math.max(4, 2 * GATEWAY_RATE);
     for (let i = 0; i < burst + 50; i++) conn.send(new Uint8Array([i & 0xff]));
@@ -346,13 +347,13 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     // Gateway WebSocket: text, a short packet, a full-size forgery, an oversized message, raw bytes.
     const closedBy = (reason: string) => gateway.metrics.link.get('ws_connections_closed_by_us', reason);
     const textBefore = closedBy('text');
-    const ws = new WebSocket(gateway.wsUrl);
+    const ws = new WebSocket(gateway.wsUrl, { rejectUnauthorized: false });
     await new Promise<void>((resolve) => ws.once('open', () => resolve()));
     const textClosed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
     ws.send('hello, gateway');
     assert.equal(await textClosed, 1003);
     assert.equal(closedBy('text'), textBefore + 1);
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     const badMac = counter(gateway, 'bad-mac');
     const short = counter(gateway, 'wrong-size');
     const forged = random(sphinx.geometry.packetLength);
@@ -360,7 +361,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     conn.send(forged);
     conn.send(new Uint8Array(100));
     await wait('the forgery and the short packet to be dropped', () => counter(gateway, 'bad-mac') === badMac + 1 && counter(gateway, 'wrong-size') === short + 1);
-    const oversized = await connectWebSocket(gateway.wsUrl, { maxMessageBytes: 1024 });
+    const oversized = await connectWebSocket(clientTarget(gateway), { maxMessageBytes: 1024 });
     const oversizedClosed = new Promise<number>((resolve) => oversized.onClose(resolve));
     oversized.send(new Uint8Array(sphinx.geometry.packetLength + 1));
     assert.equal(await oversizedClosed, 1009);
@@ -371,7 +372,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     await new Promise<void>((resolve) => junk.on('close', () => resolve()));
 
     // Provider WebSocket: an unknown command, a truncated request, bad buckets, an epoch not held.
-    const mailbox = await MailboxClient.open(providerA.wsUrl);
+    const mailbox = await MailboxClient.open(providerA);
     const errorsBefore = (code: string) => providerA.metrics.value('node_retrieval_errors_total', { code });
     const unknownCommand = errorsBefore('unknown-command');
     const answers = {
@@ -420,7 +421,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
 
   test('store failures are counted and answered; what was stored stays; the provider keeps running', async () => {
     const address = newAddress();
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     const send = (tag: string, count: number) => {
       for (let i = 0; i < count; i++) conn.send(client.packet(client.route(providerB.nodeId), address, labelled(tag, i)));
     };
@@ -434,7 +435,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     assert.equal(counter(providerB, 'store-full'), 5);
 
     faulty.failFetch = 'io';
-    const mailbox = await MailboxClient.open(providerB.wsUrl);
+    const mailbox = await MailboxClient.open(providerB);
     const answer = await mailbox.fetchBucket(0, bucketOf(address, 0, BUCKETS), BUCKETS);
     assert.equal(answer.kind, 'error');
     if (answer.kind === 'error') assert.equal(answer.code, 7);
@@ -484,7 +485,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     await wait('every descriptor for epoch 1', () => allNodes().every((node) => node.status().uploadedEpochs.includes(1)));
     const boundary = epochStart(1, timing);
     const address = newAddress();
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     // Layer 2 holds every packet until 2 s after the boundary; all were built with epoch 0's keys.
     const hold = boundary - clock.now() + 2000;
     assert.ok(hold <= 120_000, 'within the consensus maximum delay');
@@ -516,7 +517,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     const name = 'mix-2-a';
     const victim = mix(name);
     const address = newAddress();
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     const send = (tag: string, count: number) => {
       for (let i = 0; i < count; i++) conn.send(client1.packet(client1.route(providerA.nodeId, { 2: victim.nodeId }), address, labelled(tag, i)));
     };
@@ -580,7 +581,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     // Built from epoch 0's document, with epoch 0's keys.
     const stale = client.packet(client.route(providerA.nodeId), newAddress(), labelled('stale', 0));
     const refused = counter(gateway, 'bad-mac');
-    const conn = await openGateway(gateway.wsUrl);
+    const conn = await openGateway(gateway);
     conn.send(stale);
     await wait('the stale packet to be refused', () => counter(gateway, 'bad-mac') === refused + 1);
     conn.close();
@@ -595,7 +596,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     await providerA.runRetention();
     assert.equal((await providerA.store.stats()).messages, 0);
     assert.ok(providerA.metrics.value('node_retention_deleted_total') >= stats.messages);
-    const mailbox = await MailboxClient.open(providerA.wsUrl);
+    const mailbox = await MailboxClient.open(providerA);
     const old = await mailbox.fetchEpoch(0);
     assert.ok(old.kind === 'error' && old.code === 4, 'epoch 0 is past retention');
     const recent = await mailbox.fetchEpoch(2);

@@ -117,8 +117,16 @@ export function labelOf(message: Uint8Array): string {
 
 // --- Client WebSockets ------------------------------------------------------------------------------
 
-export async function openGateway(url: string): Promise<WebSocketConnection> {
-  return connectWebSocket(url, { maxMessageBytes: 1024 });
+/** A gateway's or provider's client listener: its `wss://` URL and the link key clients pin. */
+export interface ClientListener {
+  readonly wsUrl: string;
+  readonly linkKey: Uint8Array;
+}
+
+export const clientTarget = (node: ClientListener): { url: string; linkKey: Uint8Array } => ({ url: node.wsUrl, linkKey: node.linkKey });
+
+export async function openGateway(gateway: ClientListener): Promise<WebSocketConnection> {
+  return connectWebSocket(clientTarget(gateway), { maxMessageBytes: 1024 });
 }
 
 /**
@@ -140,8 +148,8 @@ export class MailboxClient {
     });
   }
 
-  static async open(url: string): Promise<MailboxClient> {
-    return new MailboxClient(await connectWebSocket(url, { maxMessageBytes: 16 * 1024 * 1024 }));
+  static async open(provider: ClientListener): Promise<MailboxClient> {
+    return new MailboxClient(await connectWebSocket(clientTarget(provider), { maxMessageBytes: 16 * 1024 * 1024 }));
   }
 
   /** Sends raw bytes and waits for the answer carrying `id`. */

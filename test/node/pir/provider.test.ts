@@ -39,7 +39,7 @@ let doc: ConsensusDocument;
 const links: RequestChannel<PirResponse>[] = [];
 
 function link(provider: ProviderHandle): RequestChannel<PirResponse> {
-  const made = new RequestChannel({ url: provider.wsUrl, name: provider.name, timeoutMs: 5000, maxMessageBytes: 64 * 2 ** 20, decode: decodePirResponse });
+  const made = new RequestChannel({ target: { url: provider.wsUrl, linkKey: provider.linkKey }, name: provider.name, timeoutMs: 5000, maxMessageBytes: 64 * 2 ** 20, decode: decodePirResponse });
   links.push(made);
   return made;
 }
@@ -172,7 +172,7 @@ describe('PIR at two real providers', () => {
     // The connection survives every refusal.
     assert.equal((await toA.request((id) => encodePirQuery(id, snapshot.snapshotId, good))).type, 'pir-answer');
     // A request beyond the largest message still closes the WebSocket (1009).
-    const raw = await connectWebSocket(a.wsUrl, { maxMessageBytes: 1024 });
+    const raw = await connectWebSocket({ url: a.wsUrl, linkKey: a.linkKey }, { maxMessageBytes: 1024 });
     const closed = new Promise<number>((resolve) => raw.onClose(resolve));
     raw.send(new Uint8Array(64 * 1024 + 1));
     assert.equal(await closed, 1009);
@@ -250,7 +250,7 @@ describe('PIR at two real providers', () => {
     await b.close();
     const toA = link(a);
     assert.equal(await refusal(toA.request((id) => encodePirInfo(id, 0))), RETRIEVAL_ERRORS['pir-unavailable']);
-    const raw = await connectWebSocket(a.wsUrl, { maxMessageBytes: 1 << 24 });
+    const raw = await connectWebSocket({ url: a.wsUrl, linkKey: a.linkKey }, { maxMessageBytes: 1 << 24 });
     const answer = new Promise<Uint8Array>((resolve) => raw.onMessage(resolve));
     raw.send(encodeFetchBucket(77, 0, 0, 1));
     assert.equal((await answer)[0], 0x81);

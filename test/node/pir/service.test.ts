@@ -56,7 +56,7 @@ function seed(label: string): Uint8Array {
   return crypto.blake2b(32, new TextEncoder().encode(`pir service test ${label}`));
 }
 
-function makeService(label: string, store: MailboxStore, doc: () => ConsensusDocument | undefined, options = {}): PirService {
+function makeService(label: string, store: MailboxStore, doc: () => ConsensusDocument | undefined, options = {}, log: (line: string) => void = () => undefined): PirService {
   const identitySeed = seed(label);
   const deps: PirServiceDeps = {
     crypto, clock, timing, identitySeed, store,
@@ -65,7 +65,7 @@ function makeService(label: string, store: MailboxStore, doc: () => ConsensusDoc
     maxResponseBytes: 1 << 20,
     consensus: { held: () => (doc() === undefined ? [] : [doc()!]), active: doc },
     metrics: new NodeMetrics(new NetMetrics()),
-    log: () => undefined,
+    log,
     checkEpoch: () => undefined,
     storeFailed: (error) => (error instanceof StoreError && error.kind === 'io' ? 'store-io' : 'internal'),
     storeRecovered: () => undefined,
@@ -73,9 +73,13 @@ function makeService(label: string, store: MailboxStore, doc: () => ConsensusDoc
   return new PirService(deps, { kernel: jsScanKernel, refreshMs: 1000, ...options });
 }
 
-/** Serves a PirService on a real WebSocket, as the provider does. */
-async function serveOverWebSocket(service: PirService): Promise<string> {
+/** A provider's link seed here (its TLS certificate on the client listener). */
+const linkSeed = (label: string): Uint8Array => crypto.blake2b(32, new TextEncoder().encode(`pir service test ${label} link`));
+
+/** Serves a PirService on a real WebSocket (TLS with `label`'s link key), as the provider does. */
+async function serveOverWebSocket(service: PirService, label: string): Promise<string> {
   const listener = await listenWebSocket({
+    seed: linkSeed(label),
     maxMessageBytes: 64 * 1024,
     onConnection: (conn) =>
       conn.onMessage((bytes) => {
@@ -100,7 +104,7 @@ async function serveOverWebSocket(service: PirService): Promise<string> {
 }
 
 function provider(label: string, ws: string) {
-  return { nodeId: crypto.ed25519PublicKey(seed(label)), name: label, layer: 4, addresses: { link: 'x:1', ws } };
+  return { nodeId: crypto.ed25519PublicKey(seed(label)), name: label, layer: 4, addresses: { link: 'x:1', ws }, linkPublicKey: crypto.ed25519PublicKey(linkSeed(label)) };
 }
 
 function docOf(...nodes: ReturnType<typeof provider>[]): ConsensusDocument {
@@ -130,7 +134,7 @@ describe('PIR service', () => {
     let doc: ConsensusDocument | undefined;
     const a = makeService('a', storeA, () => doc, { maxSlots: 3 });
     const b = makeService('b', new MemoryStore(), () => doc);
-    doc = docOf(provider('a', '127.0.0.1:1'), provider('b', await serveOverWebSocket(b)));
+    doc = docOf(provider('a', '127.0.0.1:1'), provider('b', await serveOverWebSocket(b, 'b')));
     const hot = crypto.blake2b(32, Uint8Array.of(7));
     for (let i = 0; i < 8; i++) await storeA.deliver(hot, 0, Uint8Array.of(0x01, i, ...new Uint8Array(50)));
     await storeA.deliver(crypto.blake2b(32, Uint8Array.of(8)), 0, Uint8Array.of(0x01, 99));
@@ -181,5 +185,23 @@ describe('PIR service', () => {
     await assert.rejects(cut.serve(decodePirRequest(encodePirInfo(33, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
     await assert.rejects(cut.serve(decodePirRequest(encodePirInfo(34, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable' && e.requestId === 34);
     for (const s of [lonely, early, cut]) s.close();
+  });
+
+  test('replication to a partner whose TLS key is not the one its descriptor publishes is refused (LinkKeyMismatchError)', async () => {
+    // The server at partner j's address is the impostor's: it presents its own link key, not j's.
+    const impostor = makeService('impostor', new MemoryStore(), () => undefined);
+    const doc = docOf(provider('i', '127.0.0.1:1'), provider('j', await serveOverWebSocket(impostor, 'impostor')));
+    const lines: string[] = [];
+    const origin = makeService('i', new MemoryStore(), () => doc, { requestTimeoutMs: 2000 }, (line) => lines.push(line));
+    await assert.rejects(origin.serve(decodePirRequest(encodePirInfo(41, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
+    assert.match(lines.join('\n'), /replication to j failed: .*presented link key .* but the consensus pins .*connection refused/);
+    assert.equal(impostor.status().received, 0, 'nothing of the snapshot reached the impostor');
+    // With j's own key at that address, the same push goes through.
+    const honest = makeService('j', new MemoryStore(), () => doc);
+    const docHonest = docOf(provider('i', '127.0.0.1:1'), provider('j', await serveOverWebSocket(honest, 'j')));
+    const origin2 = makeService('i', new MemoryStore(), () => docHonest);
+    assert.equal((await info(origin2, 42)).epoch, 0);
+    assert.equal(honest.status().received, 1);
+    for (const s of [impostor, origin, honest, origin2]) s.close();
   });
 });

@@ -130,7 +130,7 @@ export class TestNetwork {
 
   /** The provider's "host:port" as its card names it. */
   server(provider: ProviderHandle): string {
-    return provider.wsUrl.replace(/^ws:\/\//, '');
+    return provider.wsUrl.replace(/^wss:\/\//, '');
   }
 
   async close(): Promise<void> {
@@ -147,7 +147,7 @@ export class TestNetwork {
 export function tamperingConnector(url: () => string | undefined, tamper: (bytes: Uint8Array) => Uint8Array, active: () => boolean = () => true): WebSocketConnector {
   return async (target, options) => {
     const conn = await connectWebSocket(target, options);
-    if (target !== url()) return conn;
+    if (target.url !== url()) return conn;
     const wrapped: WebSocketConnection = {
       send: (bytes) => conn.send(bytes),
       onMessage: (callback) => conn.onMessage((bytes) => callback(active() ? tamper(bytes) : bytes)),
