@@ -8,8 +8,8 @@ import { ClientError, describeError } from './errors.js';
  * The local mail store (docs/client.md, "Mail store"): SQLite in the client directory. Every
  * column that says anything about the user's mail (who, when, what, subject, status) is sealed with
  * XChaCha20-Poly1305 under the store key kept in the keystore, bound to its table, column and row;
- * what stays in clear is row ids, random row keys, SURB IDs (which the provider saw anyway) and
- * SURB creation times (for expiry).
+ * what stays in clear is row ids, random row keys, SURB IDs (which the provider saw anyway),
+ * SURB creation times (for expiry) and the names of the agent's state entries ("guard").
  */
 export type SentStatus = 'queued' | 'sending' | 'delivered' | 'failed';
 export const SENT_STATUSES: readonly SentStatus[] = ['queued', 'sending', 'delivered', 'failed'];
@@ -72,6 +72,10 @@ CREATE TABLE IF NOT EXISTS surbs (
   mkey BLOB NOT NULL,
   created_ms INTEGER NOT NULL,
   token BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agent_state (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS surbs_by_message ON surbs (mkey);
 CREATE INDEX IF NOT EXISTS surbs_by_time ON surbs (created_ms);
@@ -273,6 +277,18 @@ export class MailStore {
   }
 
   /** Runs `work` in one transaction. */
+  /** A piece of the agent's own state (such as its guard gateway) by name, sealed like the mail. */
+  getAgentState(name: string): Uint8Array | undefined {
+    const row = this.live().prepare('SELECT value FROM agent_state WHERE name = ?').get(name) as { value: Buffer } | undefined;
+    return row === undefined ? undefined : this.open('agent_state', 'value', encoder.encode(name), row.value);
+  }
+
+  putAgentState(name: string, value: Uint8Array): void {
+    this.live()
+      .prepare('INSERT INTO agent_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value')
+      .run(name, this.seal('agent_state', 'value', encoder.encode(name), value));
+  }
+
   transaction<T>(work: () => T): T {
     return this.live().transaction(work)();
   }

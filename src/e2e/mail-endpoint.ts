@@ -5,7 +5,7 @@ import type { Crypto } from '../crypto/types.js';
 import type { Ack } from './ack.js';
 import { frame, unframe } from './padding.js';
 import { decodeCard, encodeCard, makeCard, MAX_CARD_BYTES, type ContactCard } from './card.js';
-import { decodeFirstContactPayload, encodeFirstContactPayload, EnvelopeKind, ratchetAd } from './envelope.js';
+import { decodeFirstContactPayload, encodeFirstContactPayload, EnvelopeKind, ratchetAd, SESSION_SECRET_BYTES } from './envelope.js';
 import { E2eError } from './errors.js';
 import {
   chunkLength,
@@ -71,15 +71,20 @@ interface Session {
   readonly id: string;
   readonly peer: string;
   readonly ratchet: RatchetSession;
-  /** Until the peer answers in this session, every message is a first contact from this ephemeral. */
-  ephemeralSecret: Uint8Array | undefined;
+  /**
+   * Until the peer answers in this session, every message is a first contact announcing this
+   * secret (the ratchet's root), each sealed under a fresh ephemeral key.
+   */
+  announcedSecret: Uint8Array | undefined;
   /** Order of last use, for choosing and evicting sessions. */
   used: number;
 }
 
 const MAX_SESSIONS_PER_CONTACT = 4;
 const STATE_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x45]); // "UMBE"
-const STATE_VERSION = 1;
+const STATE_VERSION = 2;
+/** Version 1 kept the first contact's ephemeral secret where version 2 keeps the session secret. */
+const STATE_VERSION_EPHEMERAL = 1;
 const MAX_CONTACTS = 100_000;
 const MAX_RATCHET_STATE_BYTES = 1 << 20;
 const TAG_LABEL = new TextEncoder().encode('umbra sender tag v1');
@@ -131,10 +136,11 @@ export class MailEndpoint {
     const ratchetMessage = session.ratchet.encrypt(mail, ratchetAd(this.identity.x25519Public, contact.card.x25519Public));
     let kind: number = EnvelopeKind.ratchet;
     let envelope = ratchetMessage;
-    if (session.ephemeralSecret !== undefined) {
+    if (session.announcedSecret !== undefined) {
       kind = EnvelopeKind.firstContact;
-      const payload = encodeFirstContactPayload(encodeCard(this.card), ratchetMessage);
-      envelope = sealFirstContact(this.crypto, fixed(session.ephemeralSecret), this.identity, contact.card.x25519Public, payload).sealed;
+      const payload = encodeFirstContactPayload(encodeCard(this.card), session.announcedSecret, ratchetMessage);
+      // A fresh ephemeral key per seal: two first contacts never share Noise's key, nonce and AD.
+      envelope = sealFirstContact(this.crypto, this.random, this.identity, contact.card.x25519Public, payload).sealed;
     }
     const framed = frame(kind, envelope, chunkLength(this.params));
     const messageId = this.random(MESSAGE_ID_LENGTH);
@@ -200,8 +206,8 @@ export class MailEndpoint {
     writer.u32(sessions.length);
     for (const session of sessions) {
       writer.text(1, session.id).text(1, session.peer).u64(session.used);
-      writer.u8(session.ephemeralSecret === undefined ? 0 : 1);
-      if (session.ephemeralSecret !== undefined) writer.bytes(session.ephemeralSecret);
+      writer.u8(session.announcedSecret === undefined ? 0 : 1);
+      if (session.announcedSecret !== undefined) writer.bytes(session.announcedSecret);
       writer.prefixed(4, session.ratchet.encode());
     }
     return writer.finish();
@@ -212,7 +218,8 @@ export class MailEndpoint {
     try {
       const reader = new ByteReader(bytes, 'endpoint state');
       const magic = reader.bytesOf(4, 'magic');
-      if (!sameBytes(magic, STATE_MAGIC) || reader.u8('version') !== STATE_VERSION) throw new DecodeError('endpoint state', 'not an endpoint state');
+      const version = sameBytes(magic, STATE_MAGIC) ? reader.u8('version') : 0;
+      if (version !== STATE_VERSION && version !== STATE_VERSION_EPHEMERAL) throw new DecodeError('endpoint state', 'not an endpoint state');
       const identity = decodeIdentity(reader.prefixed(4, 1 << 16, 'identity'), crypto);
       const cardCreatedAt = reader.u64('card time');
       const endpoint = new MailEndpoint(crypto, random, identity, { ...options, cardCreatedAt });
@@ -226,10 +233,12 @@ export class MailEndpoint {
         const id = reader.text(1, 64, 'session id');
         const peer = reader.text(1, 64, 'peer');
         const used = reader.u64('used');
-        const ephemeralSecret = reader.u8('ephemeral flag') === 1 ? reader.bytesOf(32, 'ephemeral') : undefined;
+        const stored = reader.u8('announced flag') === 1 ? reader.bytesOf(32, 'announced secret') : undefined;
         const ratchet = RatchetSession.decode(crypto, random, reader.prefixed(4, MAX_RATCHET_STATE_BYTES, 'ratchet'));
-        if (!endpoint.contacts.has(peer)) throw new DecodeError('endpoint state', 'a session with no contact');
-        endpoint.storeSession({ id, peer, ratchet, ephemeralSecret, used });
+        const contact = endpoint.contacts.get(peer);
+        if (contact === undefined) throw new DecodeError('endpoint state', 'a session with no contact');
+        const announcedSecret = stored === undefined || version === STATE_VERSION ? stored : endpoint.secretOfEphemeral(contact, stored);
+        endpoint.storeSession({ id, peer, ratchet, announcedSecret, used });
       }
       reader.end();
       return endpoint;
@@ -242,22 +251,22 @@ export class MailEndpoint {
 
   private openFirstContact(messageId: Uint8Array, envelope: Uint8Array): Delivery {
     const opened = openFirstContact(this.crypto, this.identity, envelope);
-    const { card: cardBytes, ratchetMessage } = decodeFirstContactPayload(opened.payload);
+    const { card: cardBytes, sessionSecret, ratchetMessage } = decodeFirstContactPayload(opened.payload);
     const card = decodeCard(this.crypto, cardBytes);
     if (!sameBytes(card.x25519Public, opened.senderX25519Public)) {
       throw new E2eError('sender-mismatch', 'the enclosed card is not the key that sealed the message');
     }
     const newContact = !this.contacts.has(hexOf(card.x25519Public));
-    const id = this.sessionId(opened.sessionSecret);
+    const id = this.sessionId(sessionSecret);
     const peer = hexOf(card.x25519Public);
     let session = (this.sessions.get(peer) ?? []).find((s) => s.id === id);
     const isNew = session === undefined;
     if (session === undefined) {
-      const ratchet = RatchetSession.initReceiver(this.crypto, this.random, opened.sessionSecret, {
+      const ratchet = RatchetSession.initReceiver(this.crypto, this.random, sessionSecret, {
         secret: this.identity.x25519Secret,
         public: this.identity.x25519Public,
       });
-      session = { id, peer, ratchet, ephemeralSecret: undefined, used: 0 };
+      session = { id, peer, ratchet, announcedSecret: undefined, used: 0 };
     }
     const mail = session.ratchet.decrypt(ratchetMessage, ratchetAd(card.x25519Public, this.identity.x25519Public));
     // Only a message that opened creates the contact and the session.
@@ -274,7 +283,7 @@ export class MailEndpoint {
         const contact = this.contacts.get(session.peer);
         if (contact === undefined) continue;
         const mail = session.ratchet.decrypt(envelope, ratchetAd(contact.card.x25519Public, this.identity.x25519Public));
-        session.ephemeralSecret = undefined; // the peer answered: it has the session
+        session.announcedSecret = undefined; // the peer answered: it has the session
         session.used = ++this.clock;
         return { status: 'delivered', messageId, from: contact.card, newContact: false, mail };
       }
@@ -288,18 +297,16 @@ export class MailEndpoint {
    */
   private sendingSession(contact: Contact): Session {
     const list = this.sessions.get(contact.key) ?? [];
-    const confirmed = list.filter((s) => s.ephemeralSecret === undefined).sort((a, b) => b.used - a.used)[0];
-    const session = confirmed ?? list.find((s) => s.ephemeralSecret !== undefined) ?? this.startSession(contact);
+    const confirmed = list.filter((s) => s.announcedSecret === undefined).sort((a, b) => b.used - a.used)[0];
+    const session = confirmed ?? list.find((s) => s.announcedSecret !== undefined) ?? this.startSession(contact);
     session.used = ++this.clock;
     return session;
   }
 
   private startSession(contact: Contact): Session {
-    const ephemeralSecret = this.random(32);
-    // The session secret does not depend on the payload, so an empty seal yields it.
-    const { sessionSecret } = sealFirstContact(this.crypto, fixed(ephemeralSecret), this.identity, contact.card.x25519Public, new Uint8Array(0));
+    const sessionSecret = this.random(SESSION_SECRET_BYTES);
     const ratchet = RatchetSession.initSender(this.crypto, this.random, sessionSecret, contact.card.x25519Public);
-    const session: Session = { id: this.sessionId(sessionSecret), peer: contact.key, ratchet, ephemeralSecret, used: 0 };
+    const session: Session = { id: this.sessionId(sessionSecret), peer: contact.key, ratchet, announcedSecret: sessionSecret, used: 0 };
     this.storeSession(session);
     return session;
   }
@@ -314,12 +321,20 @@ export class MailEndpoint {
     this.sessions.set(session.peer, list);
   }
 
+  /**
+   * A version-1 session's secret from the ephemeral secret it kept: the Split() key its first
+   * contacts were sealed to, which the peer may already hold. The empty payload does not change it.
+   */
+  private secretOfEphemeral(contact: Contact, ephemeralSecret: Uint8Array): Uint8Array {
+    return sealFirstContact(this.crypto, fixed(ephemeralSecret), this.identity, contact.card.x25519Public, new Uint8Array(0)).sessionSecret;
+  }
+
   private sessionId(sessionSecret: Uint8Array): string {
     return toBase64Url(this.crypto.blake2b(32, SESSION_ID_LABEL, sessionSecret));
   }
 }
 
-/** A RandomSource that yields one stored secret: re-sealing a first contact from the same ephemeral key. */
+/** A RandomSource that yields one stored secret: a version-1 state's ephemeral key, to recover its session secret. */
 function fixed(secret: Uint8Array): RandomSource {
   return (length) => {
     if (length !== secret.length) throw new Error('first contact: unexpected randomness request');

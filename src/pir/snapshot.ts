@@ -18,7 +18,12 @@
  * leaf(r) = BLAKE2b-256(LEAF_LABEL ‖ origin (32) ‖ epoch (u64) ‖ rows (u32) ‖ slots (u32) ‖ slotBytes (u32) ‖ r (u32) ‖ bytes 0 … 16 + slots·slotBytes of row r)
  * node    = BLAKE2b-256(NODE_LABEL ‖ left ‖ right);   snapshot id = the root over leaves 0 … rows − 1.
  *
- * Overflow: slots = the fullest bucket's item count, capped at `maxSlots`. A bucket holding more than
+ * Row bound: a row is at most MAX_PIR_ROW_BYTES (256 KiB) unless it has a single slot, so one hot
+ * bucket cannot grow every row of the database (each query scans all rows; each answer is a row).
+ * Every party checks it (shapeProblem): a partner does not take, and a client does not query, a
+ * snapshot with larger rows.
+ *
+ * Overflow: slots = the fullest bucket's item count, capped at `maxSlots` and at the row bound. A bucket holding more than
  * that many items keeps the others for later snapshots: snapshot number k of an epoch shows the
  * window of `slots` items starting at position (k · slots) mod total (cyclically), and `total` tells
  * the client how many it did not get. Nothing is dropped: while a bucket's content is unchanged,
@@ -51,6 +56,8 @@ const ADDRESS_BYTES = 32;
 export const MIN_PIR_ROWS = 16;
 /** Most rows (the largest bucket count, MAX_BUCKETS). */
 export const MAX_PIR_ROWS = 1 << 20;
+/** Largest row of more than one slot: what one hot bucket can grow every row to. */
+export const MAX_PIR_ROW_BYTES = 256 * 1024;
 /** Largest slot: a 1 MiB stored ciphertext. */
 export const MAX_SLOT_BYTES = SLOT_HEADER_BYTES + (1 << 20);
 /**
@@ -130,6 +137,7 @@ export function shapeProblem(shape: PirSnapshotInfo | SnapshotShape): string | u
   if (!isPowerOfTwo(shape.rows) || shape.rows > MAX_PIR_ROWS) return `rows must be a power of two in 1..${MAX_PIR_ROWS}`;
   if (!Number.isInteger(shape.slotBytes) || shape.slotBytes <= SLOT_HEADER_BYTES || shape.slotBytes > MAX_SLOT_BYTES) return 'slotBytes out of range';
   if (!Number.isInteger(shape.slots) || shape.slots < 1 || shape.slots * shape.slotBytes > 2 ** 30) return 'slots out of range';
+  if (shape.slots > slotsWithinRowBound(shape.slotBytes, shape.rows)) return `rows of more than one slot must be at most ${MAX_PIR_ROW_BYTES} bytes`;
   if ('rowBytes' in shape && shape.rowBytes !== rowBytesOf(shape)) return 'rowBytes does not match rows, slots and slotBytes';
   return undefined;
 }
@@ -174,33 +182,46 @@ function merkleLevels(crypto: Crypto, leaves: Uint8Array[]): Uint8Array[][] {
   return levels;
 }
 
-/** The highest load of `hashes` over `rows` buckets (rows a power of two: bucket = hash mod rows). */
-function maxLoad(hashes: readonly number[], rows: number): number {
+/** The most slots a row of `rows` rows may have within MAX_PIR_ROW_BYTES (at least 1). */
+export function slotsWithinRowBound(slotBytes: number, rows: number): number {
+  return Math.max(1, Math.floor((MAX_PIR_ROW_BYTES - ROW_HEADER_BYTES - depthOf(rows) * HASH_BYTES) / slotBytes));
+}
+
+/**
+ * The slots of `hashes` over `rows` buckets (rows a power of two: bucket = hash mod rows): the
+ * fullest bucket's load capped at maxSlots, and the items those slots place.
+ */
+function layoutCost(hashes: readonly number[], rows: number, maxSlots: number): { slots: number; placed: number } {
   const loads = new Uint32Array(rows);
   let max = 0;
   for (const hash of hashes) {
     const load = ++loads[hash % rows];
     if (load > max) max = load;
   }
-  return max;
+  const slots = Math.max(1, Math.min(maxSlots, max));
+  let placed = 0;
+  for (const load of loads) placed += Math.min(load, slots);
+  return { slots, placed };
 }
 
 /**
- * The row count: the power of two in minRows … maxRows minimising slots × (rows + weight), where
- * slots is the fullest bucket's load (capped at maxSlots); larger counts stop once rows ≥ 2 × items.
+ * The row count: the power of two in minRows … maxRows minimising the work per placed item,
+ * slots × (rows + weight) / placed, where slots is the fullest bucket's load capped at maxSlots;
+ * larger counts stop once rows ≥ 2 × items. While nothing overflows every count places every item,
+ * and this is the smallest slots × (rows + weight); when a bucket overflows, more rows are taken
+ * only if they place more items for their cost (spreading one hot address places nothing more).
  */
 export function chooseRows(hashes: readonly number[], maxSlots: number, minRows = MIN_PIR_ROWS, maxRows = MAX_PIR_ROWS, weight = DOWNLOAD_WEIGHT): { rows: number; slots: number } {
-  let best = { rows: minRows, slots: Math.max(1, Math.min(maxSlots, maxLoad(hashes, minRows))) };
-  let bestCost = best.slots * (best.rows + weight);
+  const costOf = (rows: number) => {
+    const { slots, placed } = layoutCost(hashes, rows, maxSlots);
+    return { rows, slots, cost: (slots * (rows + weight)) / Math.max(1, placed) };
+  };
+  let best = costOf(minRows);
   for (let rows = minRows * 2; rows <= maxRows && rows <= 2 * hashes.length; rows *= 2) {
-    const slots = Math.max(1, Math.min(maxSlots, maxLoad(hashes, rows)));
-    const cost = slots * (rows + weight);
-    if (cost < bestCost) {
-      best = { rows, slots };
-      bestCost = cost;
-    }
+    const candidate = costOf(rows);
+    if (candidate.cost < best.cost) best = candidate;
   }
-  return best;
+  return { rows: best.rows, slots: best.slots };
 }
 
 /** Lays out an epoch's items (see the file comment) and computes the tree, the paths and the id. */
@@ -222,9 +243,11 @@ export function buildSnapshot(options: BuildSnapshotOptions): Snapshot {
     }
     fitting.push({ item, hash: bucketHash(item.address, epoch) });
   }
+  // The row bound for the deepest tree holds for every row count.
+  const maxSlots = Math.min(options.maxSlots, slotsWithinRowBound(slotBytes, maxRows));
   const { rows, slots } = chooseRows(
     fitting.map((f) => f.hash),
-    options.maxSlots,
+    maxSlots,
     minRows,
     maxRows,
     options.downloadWeight ?? DOWNLOAD_WEIGHT,

@@ -106,6 +106,8 @@ export class SimNet {
   minBuckets = 1;
   /** Every bucket-count the provider was asked with. */
   readonly bucketCounts: number[] = [];
+  /** Names of nodes whose descriptors are no longer uploaded: they leave the next consensus not yet made. */
+  readonly withdrawn = new Set<string>();
   private readonly label: string;
   private readonly dataDir: string;
   private readonly authoritySeed: Uint8Array;
@@ -210,7 +212,9 @@ export class SimNet {
   async uploadFor(epoch: number): Promise<void> {
     if (this.uploaded.has(epoch)) return;
     this.uploaded.add(epoch);
-    for (const node of this.nodes) await uploadDescriptor(this.authority.url, encodeDescriptor(this.descriptor(node, epoch)));
+    for (const node of this.nodes) {
+      if (!this.withdrawn.has(node.name)) await uploadDescriptor(this.authority.url, encodeDescriptor(this.descriptor(node, epoch)));
+    }
   }
 
   /**

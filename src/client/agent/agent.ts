@@ -4,7 +4,7 @@ import { LocalClient } from '../local-client.js';
 import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
 import { ClientError, describeError } from '../errors.js';
 import { sealMail } from './compose.js';
-import { GatewayConnections } from './gateways.js';
+import { GatewayConnections, guardStoreIn } from './gateways.js';
 import { Inbox } from './inbox.js';
 import { LoopTracker } from './loops.js';
 import { NetworkView } from './network-view.js';
@@ -54,7 +54,7 @@ class Agent extends LocalClient implements ClientAgent {
     };
     const timeoutMs = this.timeoutMs;
     this.view = new NetworkView(core, this.clock);
-    this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit);
+    this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
     const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.mailboxSecret);
     this.replies = new ReplyQueue(this.view, this.gateways);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());

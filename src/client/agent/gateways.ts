@@ -1,14 +1,44 @@
 import { LinkKeyMismatchError } from '../../net/websocket.js';
+import { sameBytes } from '../../codec/bytes.js';
+import { DecodeError } from '../../codec/errors.js';
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import { GATEWAY_LAYER, type NodeDescriptor } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
+import { decodeGuard, encodeGuard, keptGuard, newGuard, type Guard } from '../../traffic/guard.js';
 import { GatewayConnection } from '../gateway-connection.js';
+import type { MailStore } from '../mail-store.js';
 import { nodeKey, pick, type Network } from '../routes.js';
 import type { Emit } from './types.js';
 
+/** Where the guard gateway is kept between runs. */
+export interface GuardStore {
+  load(): Guard | undefined;
+  save(guard: Guard): void;
+}
+
+const GUARD_ENTRY = 'guard';
+
+/** The guard kept in the client's mail store, sealed under the store key; one that does not decode is none. */
+export function guardStoreIn(store: MailStore): GuardStore {
+  return {
+    load() {
+      const bytes = store.getAgentState(GUARD_ENTRY);
+      if (bytes === undefined) return undefined;
+      try {
+        return decodeGuard(bytes);
+      } catch (error) {
+        if (error instanceof DecodeError) return undefined;
+        throw error;
+      }
+    },
+    save: (guard) => store.putAgentState(GUARD_ENTRY, encodeGuard(guard)),
+  };
+}
+
 /**
- * The agent's connections to gateways (docs/client.md, "Gateways"): the main one, which carries the
- * send, loop and drop streams, and short-lived ones to the gateways that senders' SURBs start at.
+ * The agent's connections to gateways (docs/client.md, "Gateways"): the main one, to the guard
+ * gateway (src/traffic/guard.ts), which carries the send, loop and drop streams, and short-lived
+ * ones to the gateways that senders' SURBs start at.
  */
 export class GatewayConnections {
   main!: GatewayConnection;
@@ -19,19 +49,21 @@ export class GatewayConnections {
     private readonly random: RandomSource,
     private readonly timeoutMs: number,
     private readonly emit: Emit,
+    private readonly guards: GuardStore,
   ) {}
 
   /**
    * Links keep their connection while their gateway stays at its address, and take its new
-   * descriptor (the new epoch's keys); a gateway gone or moved is replaced.
+   * descriptor (the new epoch's keys); a gateway gone or moved is replaced. The main link goes to
+   * the guard, chosen anew only when the kept one expired or left the consensus.
    */
   onConsensus(network: Network, first: boolean): void {
-    const current = first ? undefined : network.findById(this.main.node.nodeId);
-    if (current !== undefined && current.addresses.ws === this.main.node.addresses.ws) {
-      this.main.node = current;
+    const guard = this.guardIn(network);
+    if (!first && sameBytes(guard.nodeId, this.main.node.nodeId) && guard.addresses.ws === this.main.node.addresses.ws) {
+      this.main.node = guard;
     } else {
       if (!first) this.main.close();
-      this.main = this.open(pick(this.random, network.gateways));
+      this.main = this.open(guard);
       if (!first) void this.main.ensure();
     }
     for (const [key, connection] of this.extra) {
@@ -69,6 +101,18 @@ export class GatewayConnections {
     this.main?.close();
     for (const connection of this.extra.values()) connection.close();
     this.extra.clear();
+  }
+
+  /** The kept guard's gateway in this consensus, else a new guard, stored before it is used. */
+  private guardIn(network: Network): NodeDescriptor {
+    const now = this.clock.now();
+    const stored = this.guards.load();
+    const kept = stored === undefined ? undefined : keptGuard(stored, network.gateways, now);
+    if (kept !== undefined) return kept;
+    const node = pick(this.random, network.gateways);
+    const fraction = new DataView(this.random(4).slice().buffer).getUint32(0) / 2 ** 32;
+    this.guards.save(newGuard(node.nodeId, now, fraction));
+    return node;
   }
 
   private open(node: NodeDescriptor): GatewayConnection {

@@ -28,7 +28,16 @@ import { RetrievalRequestError } from '../../wire/index.js';
  * (signed by the origin's identity key), then pir-chunk in order, once per snapshot and partner.
  * The partner takes an offer only from the provider whose partner it is in a consensus document
  * it holds, and holds the data only once it hashes to the offered id (snapshotRoot).
+ *
+ * A transfer belongs to the connection whose verified offer started it: only that connection's
+ * chunks feed it, and only a new offer on that connection starts it over. The same offer replayed
+ * on another connection changes nothing (refused 'busy' while under way, acknowledged complete
+ * once held), a chunk from another connection is refused 'unknown-snapshot', and a transfer whose
+ * connection closes is dropped.
  */
+
+/** The connection a replication request came on: compared by identity only. */
+export type ReplicationConnection = object;
 
 export interface PirConsensus {
   held(nowMs?: number): ConsensusDocument[];
@@ -162,6 +171,7 @@ export interface PirReplicationReceiverDeps {
 
 interface PendingTransfer {
   readonly offer: PirOffer;
+  readonly connection: ReplicationConnection;
   readonly rowBytes: number;
   readonly buffer: Uint8Array;
   received: number;
@@ -179,7 +189,7 @@ export class PirReplicationReceiver {
 
   constructor(private readonly deps: PirReplicationReceiverDeps) {}
 
-  offer(requestId: number, offer: PirOffer): Uint8Array {
+  offer(requestId: number, offer: PirOffer, connection: ReplicationConnection): Uint8Array {
     const { deps } = this;
     const now = deps.clock.now();
     const problem = shapeProblem(offer);
@@ -201,6 +211,10 @@ export class PirReplicationReceiver {
     if (deps.cache.get(offer.snapshotId) !== undefined) return encodePirAck(requestId, true);
     const key = hexOf(offer.snapshotId);
     const previous = this.pending.get(key);
+    if (previous !== undefined && previous.connection !== connection) {
+      deps.metrics.registry.inc('node_pir_received_total', '', { result: 'other-connection' });
+      throw new RetrievalRequestError('busy', requestId, 'a transfer of that snapshot is under way on another connection');
+    }
     if (previous !== undefined) {
       clearTimeout(previous.timer);
       this.pending.delete(key);
@@ -211,17 +225,21 @@ export class PirReplicationReceiver {
       if (this.pending.get(key)?.timer === timer) this.pending.delete(key);
     }, PENDING_TIMEOUT_MS);
     timer.unref?.();
-    this.pending.set(key, { offer, rowBytes, buffer: new Uint8Array(offer.rows * rowBytes), received: 0, timer });
+    this.pending.set(key, { offer, connection, rowBytes, buffer: new Uint8Array(offer.rows * rowBytes), received: 0, timer });
     return encodePirAck(requestId, false);
   }
 
-  chunk(requestId: number, snapshotId: Uint8Array, offset: number, data: Uint8Array): Uint8Array {
+  chunk(requestId: number, snapshotId: Uint8Array, offset: number, data: Uint8Array, connection: ReplicationConnection): Uint8Array {
     const { deps } = this;
     const key = hexOf(snapshotId);
     const pending = this.pending.get(key);
     if (pending === undefined) {
       if (deps.cache.get(snapshotId) !== undefined) return encodePirAck(requestId, true);
       throw new RetrievalRequestError('unknown-snapshot', requestId, 'no transfer of that snapshot was offered');
+    }
+    if (pending.connection !== connection) {
+      deps.metrics.registry.inc('node_pir_received_total', '', { result: 'other-connection' });
+      throw new RetrievalRequestError('unknown-snapshot', requestId, 'no transfer of that snapshot was offered on this connection');
     }
     if (offset !== pending.received || offset + data.length > pending.buffer.length) {
       clearTimeout(pending.timer);
@@ -240,6 +258,15 @@ export class PirReplicationReceiver {
     this.received++;
     deps.metrics.registry.inc('node_pir_received_total', '', { result: 'ok' });
     return encodePirAck(requestId, true);
+  }
+
+  /** Drops the transfers a closed connection was making. */
+  connectionClosed(connection: ReplicationConnection): void {
+    for (const [key, pending] of this.pending) {
+      if (pending.connection !== connection) continue;
+      clearTimeout(pending.timer);
+      this.pending.delete(key);
+    }
   }
 
   /** Abandons the transfers under way. */

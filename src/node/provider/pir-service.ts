@@ -18,7 +18,7 @@ import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import type { StoreFailureHooks } from './store-failures.js';
 import { PirAnswers } from './pir-answers.js';
-import { PirReplicationReceiver, PirReplicationSender, type PirConsensus } from './pir-replication.js';
+import { PirReplicationReceiver, PirReplicationSender, type PirConsensus, type ReplicationConnection } from './pir-replication.js';
 import { PirSnapshotCache } from './pir-snapshot-cache.js';
 import { PIR_ANSWER_HEADER_BYTES, RetrievalRequestError, type PirRequest } from '../../wire/index.js';
 
@@ -110,8 +110,8 @@ export class PirService {
     };
   }
 
-  /** Answers one PIR request; RetrievalRequestError for every refusal. */
-  async serve(request: PirRequest): Promise<Uint8Array> {
+  /** Answers one PIR request that came on `connection`; RetrievalRequestError for every refusal. */
+  async serve(request: PirRequest, connection: ReplicationConnection): Promise<Uint8Array> {
     if (this.closed) throw new RetrievalRequestError('unavailable', request.requestId, 'the provider is closing');
     switch (request.type) {
       case 'pir-info':
@@ -119,10 +119,15 @@ export class PirService {
       case 'pir-query':
         return this.answers.query(request.requestId, request.snapshotId, request.key);
       case 'pir-offer':
-        return this.receiver.offer(request.requestId, request.offer);
+        return this.receiver.offer(request.requestId, request.offer, connection);
       case 'pir-chunk':
-        return this.receiver.chunk(request.requestId, request.snapshotId, request.offset, request.data);
+        return this.receiver.chunk(request.requestId, request.snapshotId, request.offset, request.data, connection);
     }
+  }
+
+  /** Forgets what a closed connection was doing (its replication transfers). */
+  connectionClosed(connection: ReplicationConnection): void {
+    this.receiver.connectionClosed(connection);
   }
 
   close(): void {

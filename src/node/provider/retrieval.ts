@@ -112,6 +112,7 @@ export class ClientRetrieval {
     const { metrics, log } = this.deps.runtime;
     const maxResponseBytes = this.deps.config.maxResponseBytes;
     let inFlight = 0;
+    conn.onClose(() => this.pir.connectionClosed(conn));
     conn.onMessage((bytes) => {
       let request: RetrievalRequest | PirRequest;
       try {
@@ -126,7 +127,7 @@ export class ClientRetrieval {
         return this.refuse(conn, new RetrievalRequestError('busy', request.requestId, `at most ${MAX_REQUESTS_IN_FLIGHT} requests in flight per connection`));
       }
       inFlight++;
-      (request.type === 'bucket' || request.type === 'epoch' ? this.fetch(request) : this.pir.serve(request))
+      (request.type === 'bucket' || request.type === 'epoch' ? this.fetch(request) : this.pir.serve(request, conn))
         .then(
           (response) => {
             conn.send(response);

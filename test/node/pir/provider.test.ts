@@ -214,6 +214,67 @@ describe('PIR at two real providers', () => {
     assert.equal(await refusal(toB.request((id) => encodePirQuery(id, snapshot.snapshotId, probe))), RETRIEVAL_ERRORS['unknown-snapshot'], 'never served');
   });
 
+  // Without the binding (an offer replayed on any connection restarting the transfer, a chunk from
+  // any connection feeding or aborting it) the replay below is acknowledged and the owner's next
+  // chunk is refused out of order.
+  test('a replayed offer and chunks from another connection leave the transfer alone; its owner completes it', async () => {
+    const owner = link(b);
+    const replayer = link(b);
+    const received = (result: string) => b.metrics.registry.value('node_pir_received_total', { result }) ?? 0;
+    const items = Array.from({ length: 6 }, (_, i) => ({ address: address(`bound ${i}`), ciphertext: stored(`bound ${i}`) }));
+    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items, capacity: 2637, sequence: 100, maxSlots: 4 });
+    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, slots: snapshot.slots, slotBytes: snapshot.slotBytes };
+    const offer = { ...shape, origin: a.nodeId, signature: crypto.ed25519Sign(net.providerSeed(a.name), pirOfferSignedBytes({ ...shape, origin: a.nodeId }, b.nodeId)) };
+    const size = 16 * 1024;
+    const chunk = (l: RequestChannel<PirResponse>, offset: number) =>
+      l.request((id) => encodePirChunk(id, snapshot.snapshotId, offset, snapshot.data.subarray(offset, Math.min(snapshot.data.length, offset + size))));
+    assert.ok(snapshot.data.length > 2 * size, 'several chunks');
+    const okBefore = received('ok');
+
+    const started = await owner.request((id) => encodePirOffer(id, offer));
+    assert.deepEqual(started.type === 'pir-ack' && started.complete, false);
+    await chunk(owner, 0);
+    // The same signed offer replayed on another connection: refused, the transfer goes on.
+    assert.equal(await refusal(replayer.request((id) => encodePirOffer(id, offer))), RETRIEVAL_ERRORS.busy);
+    // The next chunk (right offset, right bytes) and a wrong one from the other connection: refused, nothing changes.
+    assert.equal(await refusal(chunk(replayer, size)), RETRIEVAL_ERRORS['unknown-snapshot']);
+    assert.equal(await refusal(replayer.request((id) => encodePirChunk(id, snapshot.snapshotId, 0, Uint8Array.of(1)))), RETRIEVAL_ERRORS['unknown-snapshot']);
+    assert.equal(received('other-connection'), 3);
+    let last: PirResponse | undefined;
+    for (let offset = size; offset < snapshot.data.length; offset += size) last = await chunk(owner, offset);
+    assert.deepEqual(last?.type === 'pir-ack' && last.complete, true, 'the owner completes the transfer');
+    assert.equal(received('ok'), okBefore + 1);
+
+    // Replayed once held: acknowledged as complete, nothing restarts, the snapshot is served.
+    const replayed = await replayer.request((id) => encodePirOffer(id, offer));
+    assert.deepEqual(replayed.type === 'pir-ack' && replayed.complete, true);
+    const probe = pirQuery(crypto, (n) => crypto.randomBytes(n), 0, snapshot.rows).keys[1];
+    const answered = await replayer.request((id) => encodePirQuery(id, snapshot.snapshotId, probe));
+    assert.equal(answered.type, 'pir-answer');
+  });
+
+  test('a transfer whose connection closes is dropped; the origin starts it over on a new one', async () => {
+    const first = link(b);
+    const items = [{ address: address('dropped'), ciphertext: stored('dropped') }];
+    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items, capacity: 2637, sequence: 101, maxSlots: 4 });
+    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, slots: snapshot.slots, slotBytes: snapshot.slotBytes };
+    const offer = { ...shape, origin: a.nodeId, signature: crypto.ed25519Sign(net.providerSeed(a.name), pirOfferSignedBytes({ ...shape, origin: a.nodeId }, b.nodeId)) };
+    await first.request((id) => encodePirOffer(id, offer));
+    first.close();
+    const second = link(b);
+    // Until the server has seen the close the offer is still bound to the first connection.
+    await net.until('the closed connection to be forgotten', async () => {
+      const response = await second.request((id) => encodePirOffer(id, offer)).catch((error: unknown) => error);
+      return !(response instanceof RequestRefusal);
+    });
+    let done: PirResponse | undefined;
+    for (let offset = 0; offset < snapshot.data.length; offset += 16 * 1024) {
+      const bytes = snapshot.data.subarray(offset, Math.min(snapshot.data.length, offset + 16 * 1024));
+      done = await second.request((id) => encodePirChunk(id, snapshot.snapshotId, offset, bytes));
+    }
+    assert.deepEqual(done?.type === 'pir-ack' && done.complete, true);
+  });
+
   test('a server flipping one bit of its answer is detected by the client: reported, nothing read', async () => {
     for (const [liar, offset] of [[b, 40], [b, 1 << 20], [a, 7]] as const) {
       let lying = true;

@@ -76,19 +76,23 @@ function makeService(label: string, store: MailboxStore, doc: () => ConsensusDoc
 /** A provider's link seed here (its TLS certificate on the client listener). */
 const linkSeed = (label: string): Uint8Array => crypto.blake2b(32, new TextEncoder().encode(`pir service test ${label} link`));
 
+/** The connection of requests served in process. */
+const LOCAL = {};
+
 /** Serves a PirService on a real WebSocket (TLS with `label`'s link key), as the provider does. */
 async function serveOverWebSocket(service: PirService, label: string): Promise<string> {
   const listener = await listenWebSocket({
     seed: linkSeed(label),
     maxMessageBytes: 64 * 1024,
-    onConnection: (conn) =>
+    onConnection: (conn) => {
+      conn.onClose(() => service.connectionClosed(conn));
       conn.onMessage((bytes) => {
         let requestId = 0;
         Promise.resolve()
           .then(() => {
             const request = decodePirRequest(bytes);
             requestId = request.requestId;
-            return service.serve(request);
+            return service.serve(request, conn);
           })
           .then(
             (response) => conn.send(response),
@@ -97,7 +101,8 @@ async function serveOverWebSocket(service: PirService, label: string): Promise<s
               else conn.send(encodeErrorResponse(requestId, RETRIEVAL_ERRORS.internal, String(error)));
             },
           );
-      }),
+      });
+    },
   });
   listeners.push(listener);
   return `127.0.0.1:${listener.port}`;
@@ -113,13 +118,13 @@ function docOf(...nodes: ReturnType<typeof provider>[]): ConsensusDocument {
 }
 
 async function info(service: PirService, requestId: number, epoch = 0): Promise<PirSnapshotInfo> {
-  const response = decodePirResponse(await service.serve(decodePirRequest(encodePirInfo(requestId, epoch))));
+  const response = decodePirResponse(await service.serve(decodePirRequest(encodePirInfo(requestId, epoch)), LOCAL));
   assert.equal(response.type, 'pir-info');
   return (response as { info: PirSnapshotInfo }).info;
 }
 
 async function answer(service: PirService, snapshotId: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
-  const response = decodePirResponse(await service.serve(decodePirRequest(encodePirQuery(1, snapshotId, key))));
+  const response = decodePirResponse(await service.serve(decodePirRequest(encodePirQuery(1, snapshotId, key)), LOCAL));
   assert.equal(response.type, 'pir-answer');
   return (response as { answer: Uint8Array }).answer;
 }
@@ -165,7 +170,7 @@ describe('PIR service', () => {
     store.failing = true;
     const doc = docOf(provider('c', '127.0.0.1:1'), provider('d', '127.0.0.1:2'));
     const c = makeService('c', store, () => doc);
-    const results = await Promise.allSettled([21, 22, 23].map((id) => c.serve(decodePirRequest(encodePirInfo(id, 0)))));
+    const results = await Promise.allSettled([21, 22, 23].map((id) => c.serve(decodePirRequest(encodePirInfo(id, 0)), LOCAL)));
     assert.equal(store.fetches, 1, 'one read for all three');
     assert.deepEqual(
       results.map((r) => (r.status === 'rejected' && r.reason instanceof RetrievalRequestError ? [r.reason.code, r.reason.requestId] : r.status)),
@@ -176,14 +181,14 @@ describe('PIR service', () => {
 
   test('no partner in the consensus (a single provider, or none yet): pir-unavailable', async () => {
     const lonely = makeService('e', new MemoryStore(), () => docOf(provider('e', '127.0.0.1:1')));
-    await assert.rejects(lonely.serve(decodePirRequest(encodePirInfo(31, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable' && e.requestId === 31);
+    await assert.rejects(lonely.serve(decodePirRequest(encodePirInfo(31, 0)), LOCAL), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable' && e.requestId === 31);
     const early = makeService('f', new MemoryStore(), () => undefined);
-    await assert.rejects(early.serve(decodePirRequest(encodePirInfo(32, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
+    await assert.rejects(early.serve(decodePirRequest(encodePirInfo(32, 0)), LOCAL), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
     // Unreachable partner: refused too, and a later request tries again.
     const doc = docOf(provider('g', '127.0.0.1:1'), provider('h', '127.0.0.1:9'));
     const cut = makeService('g', new MemoryStore(), () => doc, { requestTimeoutMs: 500 });
-    await assert.rejects(cut.serve(decodePirRequest(encodePirInfo(33, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
-    await assert.rejects(cut.serve(decodePirRequest(encodePirInfo(34, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable' && e.requestId === 34);
+    await assert.rejects(cut.serve(decodePirRequest(encodePirInfo(33, 0)), LOCAL), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
+    await assert.rejects(cut.serve(decodePirRequest(encodePirInfo(34, 0)), LOCAL), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable' && e.requestId === 34);
     for (const s of [lonely, early, cut]) s.close();
   });
 
@@ -193,7 +198,7 @@ describe('PIR service', () => {
     const doc = docOf(provider('i', '127.0.0.1:1'), provider('j', await serveOverWebSocket(impostor, 'impostor')));
     const lines: string[] = [];
     const origin = makeService('i', new MemoryStore(), () => doc, { requestTimeoutMs: 2000 }, (line) => lines.push(line));
-    await assert.rejects(origin.serve(decodePirRequest(encodePirInfo(41, 0))), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
+    await assert.rejects(origin.serve(decodePirRequest(encodePirInfo(41, 0)), LOCAL), (e: unknown) => e instanceof RetrievalRequestError && e.code === 'pir-unavailable');
     assert.match(lines.join('\n'), /replication to j failed: .*presented link key .* but the consensus pins .*connection refused/);
     assert.equal(impostor.status().received, 0, 'nothing of the snapshot reached the impostor');
     // With j's own key at that address, the same push goes through.

@@ -9,10 +9,12 @@ import { getCrypto } from '../../../src/crypto/index.js';
 import {
   buildSnapshot,
   chooseRows,
+  MAX_PIR_ROW_BYTES,
   MIN_PIR_ROWS,
   openRow,
   PirRowError,
   rowBytesOf,
+  shapeProblem,
   snapshotRoot,
   type Snapshot,
   type SnapshotItem,
@@ -144,6 +146,37 @@ describe('snapshot layout', () => {
       for (const item of opened.items) union.add(key(item));
     }
     assert.equal(union.size, flood.length, `all ${flood.length} items within ${rounds} consecutive snapshots`);
+  });
+
+  // Without the row bound the hot bucket below sets 400 slots in every row (about 1 MiB a row,
+  // 16 MiB in all, for 0.8 MiB of mail), and the shape passes shapeProblem.
+  test('one hot bucket: every row stays within the bound, the overflow is reported, the rest comes in later snapshots', () => {
+    const capacity = 2637;
+    const hot = address('hot mailbox');
+    const flood = Array.from({ length: 400 }, (_, i) => ({ address: hot, ciphertext: ciphertext(`hot ${i}`, 2000) }));
+    const others = items.slice(0, 10);
+    const union = new Set<string>();
+    let rounds = 0;
+    for (let sequence = 0; union.size < flood.length && sequence < 20; sequence++) {
+      // maxSlots as a provider with 8 MiB responses would allow.
+      const snapshot = buildSnapshot({ crypto, origin: ORIGIN, epoch: EPOCH, items: [...flood, ...others], capacity, sequence, maxSlots: 3000 });
+      assert.ok(snapshot.rowBytes <= MAX_PIR_ROW_BYTES, `row of ${snapshot.rowBytes} bytes`);
+      assert.ok(snapshot.data.length <= snapshot.rows * MAX_PIR_ROW_BYTES);
+      assert.ok(snapshot.slots < flood.length);
+      assert.equal(snapshot.omitted, flood.length - snapshot.slots, 'the overflow is reported');
+      assert.equal(snapshot.placed, snapshot.slots + others.length, 'the other buckets lose nothing');
+      const r = bucketOf(hot, EPOCH, snapshot.rows);
+      const opened = openRow(crypto, ORIGIN, snapshot, r, row(snapshot, r));
+      assert.equal(opened.total, flood.length, 'the client learns how many there are');
+      for (const item of opened.items) if (Buffer.from(item.address).equals(hot)) union.add(key(item));
+      rounds++;
+    }
+    assert.equal(union.size, flood.length, 'every item arrives in a later snapshot');
+    assert.ok(rounds <= 5, `${rounds} snapshots`);
+    // Parties refuse a shape beyond the bound (a snapshot laid out without it).
+    const slotBytes = 36 + capacity;
+    assert.match(shapeProblem({ epoch: EPOCH, rows: 16, slots: 400, slotBytes }) ?? '', /at most/);
+    assert.equal(shapeProblem({ epoch: EPOCH, rows: 16, slots: 1, slotBytes: 36 + (1 << 20) }), undefined, 'one slot is always allowed');
   });
 
   test('oversized ciphertexts are counted, not placed', () => {

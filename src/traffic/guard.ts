@@ -1,0 +1,56 @@
+import { ByteReader, ByteWriter, sameBytes } from '../codec/bytes.js';
+import { DecodeError } from '../codec/errors.js';
+import type { NodeDescriptor } from '../pki/index.js';
+
+/**
+ * The client's guard gateway (docs/client.md, "Gateways"): like a Tor entry guard, the one gateway
+ * a client enters the network through, kept across restarts so that a gateway which is (or later
+ * turns) hostile sees a client only if it was chosen, rather than every client sooner or later.
+ *
+ * A guard is kept until its lifetime ends or it leaves the consensus, then a new one is chosen
+ * uniformly among the consensus's gateways. The lifetime is drawn uniformly in
+ * [GUARD_MIN_LIFETIME_MS, GUARD_MAX_LIFETIME_MS) at the choice, so clients chosen at one time do not
+ * all rotate at once. Pure: the shell passes the time and the random fraction, and stores the guard.
+ *
+ *     encoding: version (u8 = 1) ‖ node ID (32) ‖ chosen at, ms (u64) ‖ expires at, ms (u64)
+ */
+export interface Guard {
+  /** The gateway's node ID (its Ed25519 identity key). */
+  readonly nodeId: Uint8Array;
+  readonly chosenMs: number;
+  readonly expiresMs: number;
+}
+
+export const GUARD_MIN_LIFETIME_MS = 30 * 24 * 3600 * 1000;
+export const GUARD_MAX_LIFETIME_MS = 60 * 24 * 3600 * 1000;
+const GUARD_VERSION = 1;
+const NODE_ID_BYTES = 32;
+
+/** The guard's gateway in the consensus, or undefined when it has expired or left the consensus. */
+export function keptGuard(guard: Guard, gateways: readonly NodeDescriptor[], nowMs: number): NodeDescriptor | undefined {
+  if (nowMs >= guard.expiresMs || nowMs < guard.chosenMs) return undefined;
+  return gateways.find((node) => sameBytes(node.nodeId, guard.nodeId));
+}
+
+/** A guard chosen at `nowMs`; `fraction` in [0, 1) places its lifetime in the allowed range. */
+export function newGuard(nodeId: Uint8Array, nowMs: number, fraction: number): Guard {
+  if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`guard: lifetime fraction ${fraction} is not in [0, 1)`);
+  if (nodeId.length !== NODE_ID_BYTES) throw new RangeError('guard: a node ID is 32 bytes');
+  const lifetime = GUARD_MIN_LIFETIME_MS + Math.floor(fraction * (GUARD_MAX_LIFETIME_MS - GUARD_MIN_LIFETIME_MS));
+  return { nodeId: nodeId.slice(), chosenMs: nowMs, expiresMs: nowMs + lifetime };
+}
+
+export function encodeGuard(guard: Guard): Uint8Array {
+  return new ByteWriter(1 + NODE_ID_BYTES + 16).u8(GUARD_VERSION).bytes(guard.nodeId).u64(guard.chosenMs).u64(guard.expiresMs).finish();
+}
+
+/** A stored guard; DecodeError when the bytes are not one. */
+export function decodeGuard(bytes: Uint8Array): Guard {
+  const reader = new ByteReader(bytes, 'guard');
+  if (reader.u8('version') !== GUARD_VERSION) throw new DecodeError('guard', 'unknown version');
+  const nodeId = reader.bytesOf(NODE_ID_BYTES, 'node ID');
+  const chosenMs = reader.u64('chosen at');
+  const expiresMs = reader.u64('expires at');
+  reader.end();
+  return { nodeId, chosenMs, expiresMs };
+}
