@@ -45,9 +45,9 @@ export interface InitResult {
 }
 
 /** The current consensus, fetched and verified with the client's settings; ClientError 'no-consensus' when there is none. */
-export async function fetchCurrentConsensus(crypto: Crypto, authority: AuthoritySettings, nowMs: number, verifyDescriptors = true): Promise<ConsensusDocument> {
+export async function fetchCurrentConsensus(crypto: Crypto, authority: AuthoritySettings, nowMs: number, verifyDescriptors = true, timeoutMs?: number): Promise<ConsensusDocument> {
   try {
-    return await fetchVerifiedConsensus(crypto, authority, nowMs, verifyDescriptors);
+    return await fetchVerifiedConsensus(crypto, authority, nowMs, verifyDescriptors, timeoutMs);
   } catch (error) {
     if (error instanceof ConsensusUnavailableError) throw new ClientError('no-consensus', error.message);
     throw error;

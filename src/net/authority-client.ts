@@ -141,7 +141,8 @@ export class ConsensusUnavailableError extends Error {
 }
 
 /** Fetches and verifies the consensus of the authority's current epoch; ConsensusUnavailableError when there is none to be had. */
-export async function fetchCurrentConsensus(crypto: Crypto, authority: AuthorityEndpoint, nowMs: number, verifyDescriptors = true): Promise<ConsensusDocument> {
+/** The current consensus from `authority`, verified; `timeoutMs` bounds the request (default 10 s). */
+export async function fetchCurrentConsensus(crypto: Crypto, authority: AuthorityEndpoint, nowMs: number, verifyDescriptors = true, timeoutMs?: number): Promise<ConsensusDocument> {
   let result: { doc: ConsensusDocument } | undefined;
   try {
     result = await fetchConsensus(crypto, authority.url, 'current', {
@@ -149,6 +150,7 @@ export async function fetchCurrentConsensus(crypto: Crypto, authority: Authority
       ...(authority.threshold === undefined ? {} : { threshold: authority.threshold }),
       nowMs,
       verifyDescriptors,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
     });
   } catch (error) {
     throw new ConsensusUnavailableError(`no consensus from ${authority.url}: ${error instanceof Error ? error.message : String(error)}`);

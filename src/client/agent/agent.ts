@@ -53,7 +53,7 @@ class Agent extends LocalClient implements ClientAgent {
       }
     };
     const timeoutMs = this.timeoutMs;
-    this.view = new NetworkView(core, this.clock);
+    this.view = new NetworkView(core, this.clock, timeoutMs);
     this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
     const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.mailboxSecret);
     this.replies = new ReplyQueue(this.view, this.gateways);

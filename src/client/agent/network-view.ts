@@ -22,6 +22,8 @@ export class NetworkView {
   constructor(
     private readonly core: ClientCore,
     private readonly clock: Clock,
+    /** Real-time limit of a consensus request (the agent's request timeout). */
+    private readonly timeoutMs: number,
   ) {}
 
   get doc(): ConsensusDocument {
@@ -41,7 +43,7 @@ export class NetworkView {
   /** The consensus for the current epoch from the user's authority (verified; 'no-consensus' otherwise). */
   fetch(now: number): Promise<ConsensusDocument> {
     const { settings } = this.core;
-    return fetchCurrentConsensus(this.core.crypto, settings.authority, now, settings.verifyDescriptors);
+    return fetchCurrentConsensus(this.core.crypto, settings.authority, now, settings.verifyDescriptors, this.timeoutMs);
   }
 
   /** True when the consensus held is for an earlier epoch than `now`'s. */
