@@ -124,7 +124,11 @@ export async function up(options: UpOptions): Promise<Testnet> {
   try {
     await start('authority', 'authority');
     log(`authority  ${authorityUrl}`);
-    const started = await Promise.all(plan.nodes.map((node) => start(node.name, node.role)));
+    // Every start is waited for, so that none becomes ready after a failure and is left running.
+    const outcomes = await Promise.allSettled(plan.nodes.map((node) => start(node.name, node.role)));
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const started = outcomes.map((outcome) => (outcome as PromiseFulfilledResult<Child>).value);
     for (const child of started) log(`${child.name.padEnd(11)}${String(child.ready.wsUrl ?? `link :${String(child.ready.linkPort)}`)}`);
     await waitForConsensus(plan, authorityUrl, options.readyTimeoutMs ?? plan.epochMs * 3 + 10_000);
   } catch (error) {
