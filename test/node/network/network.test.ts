@@ -247,7 +247,7 @@ describe('a whole network in one process', { timeout: 60_000 }, () => {
       const through = ['a', 'b'].reduce((sum, letter) => sum + mix(`mix-${layer}-${letter}`).metrics.value('node_packets_out_total'), 0);
       assert.ok(through >= 100, `layer ${layer} forwarded ${through}`);
     }
-    assert.ok(providerA.metrics.value('node_packets_delivered_total', { kind: 'message' }) >= 100);
+    assert.ok(providerA.metrics.value('node_packets_exited_total') >= 100);
   });
 
   test('a SURB reply comes back stored with kind 0x02 and decrypts for its creator', async () => {
@@ -269,15 +269,14 @@ describe('a whole network in one process', { timeout: 60_000 }, () => {
     assert.deepEqual(ciphertext.subarray(1, 17), surbId);
     assert.equal(ciphertext.length, 1 + 16 + sphinx.geometry.payloadLength);
     assert.equal(labelOf(sphinx.decryptSurbPayload(ciphertext.subarray(17), decryptionToken)), 'reply #1');
-    assert.equal(providerA.metrics.value('node_packets_delivered_total', { kind: 'surb-reply' }), 1);
     conn.close();
   });
 
   test('drop cover is unwrapped and discarded, never stored', async () => {
-    const before = counter(providerA, 'cover');
+    const before = providerA.metrics.value('node_packets_exited_total');
     const conn = await openGateway(gateway.wsUrl);
     for (let i = 0; i < 5; i++) conn.send(client.packet(client.route(providerA.nodeId), new Uint8Array(32), labelled('cover', i)));
-    await wait('5 cover packets', () => counter(providerA, 'cover') === before + 5);
+    await wait('5 cover packets', () => providerA.metrics.value('node_packets_exited_total') === before + 5);
     const mailbox = await MailboxClient.open(providerA.wsUrl);
     const all = await mailbox.fetchEpoch(0);
     assert.equal(all.kind, 'messages');
@@ -473,9 +472,8 @@ describe('a whole network in one process', { timeout: 60_000 }, () => {
     const forgedPage = await page(mix('mix-1-b'));
     assert.ok(metricLine(forgedPage, 'umbra_node_consensus_rejected_total{reason="bad-signature"}') >= 1);
     const providerPage = await page(providerA);
-    assert.equal(metricLine(providerPage, 'umbra_node_packets_dropped_total{reason="cover"}'), 5);
-    assert.ok(metricLine(providerPage, 'umbra_node_packets_delivered_total{kind="message"}') >= 111);
-    assert.equal(metricLine(providerPage, 'umbra_node_packets_delivered_total{kind="surb-reply"}'), 1);
+    assert.ok(metricLine(providerPage, 'umbra_node_packets_exited_total') >= 117, 'mail, the SURB reply and cover, counted alike');
+    assert.doesNotMatch(providerPage, /cover|surb|kind=/);
     assert.ok(metricLine(providerPage, 'umbra_node_retrieval_requests_total{type="bucket"}') > 0);
     assert.equal(metricLine(providerPage, 'umbra_node_retrieval_errors_total{code="unknown-command"}'), 1);
   });
@@ -594,7 +592,7 @@ describe('a whole network in one process', { timeout: 60_000 }, () => {
     clock.advanceTo(GENESIS + 190_000);
     await providerA.runRetention();
     assert.equal((await providerA.store.stats()).messages, 0);
-    assert.ok(providerA.metrics.value('node_retention_deleted_total') >= stats.messages);
+    assert.ok(providerA.metrics.value('node_retention_runs_total') >= 1);
     const mailbox = await MailboxClient.open(providerA.wsUrl);
     const old = await mailbox.fetchEpoch(0);
     assert.ok(old.kind === 'error' && old.code === 4, 'epoch 0 is past retention');
