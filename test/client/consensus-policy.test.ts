@@ -6,16 +6,22 @@
  * the agent starts and the bucket count climbs to 2^20: these tests fail.
  */
 import * as assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ClientError, initClient, startClient, type ClientAgent } from '../../src/client/index.js';
+import { ClientError, initClient, startClient, type ClientAgent, type ClientEvent } from '../../src/client/index.js';
+import { getCrypto } from '../../src/crypto/index.js';
+import { decodeConsensusUnverified, encodeConsensus } from '../../src/pki/index.js';
 import { DEFAULT_CONSENSUS_MINIMUMS } from '../../src/traffic/consensus-minimums.js';
 import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir } from './support.js';
 
 const nets: SimNet[] = [];
 const agents: ClientAgent[] = [];
+const servers: Server[] = [];
 after(async () => {
   for (const agent of agents) await agent.close().catch(() => undefined);
+  for (const server of servers) await new Promise((resolve) => server.close(resolve));
   for (const net of nets) await net.close();
   removeTempDirs();
 });
@@ -67,5 +73,54 @@ describe('bucket bound', () => {
     const poll = await agent.poll();
     assert.match(poll.error ?? '', /maxBuckets \(256\)/);
     assert.equal(Math.max(...net.bucketCounts), 256, `asked with ${[...new Set(net.bucketCounts)].join(', ')} buckets`);
+  });
+});
+
+/** A consensus mirror in front of `authorityUrl`; once `lying` is set it serves each document with one parameter changed. */
+async function proxyMirror(authorityUrl: string): Promise<{ url: string; lying: boolean }> {
+  const crypto = getCrypto('sodium');
+  const mirror = { url: '', lying: false };
+  const server = createServer((req, res) => {
+    void (async () => {
+      const upstream = await fetch(`${authorityUrl}${req.url ?? '/'}`);
+      if (!upstream.ok) return void res.writeHead(upstream.status).end();
+      let bytes: Uint8Array = new Uint8Array(await upstream.arrayBuffer());
+      if (mirror.lying) {
+        const { doc } = decodeConsensusUnverified(crypto, bytes, false);
+        bytes = encodeConsensus({ ...doc, mixing: { ...doc.mixing, maxDelayMs: doc.mixing.maxDelayMs + 1 } });
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bytes);
+    })();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  mirror.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return mirror;
+}
+
+describe('a refusal after the start', () => {
+  test('a later consensus a mirror contradicts is refused: the previous one stays, an event and status report it', async () => {
+    const net = await network({ label: 'later', traffic: { clientSendRate: 2, loopRate: 0, dropRate: 0 } });
+    const honest = await proxyMirror(net.authority.url);
+    const liar = await proxyMirror(net.authority.url);
+    const dir = await initUser(net, 'erin', { mirrors: [honest.url, liar.url], mirrorsRequired: 2 });
+    const events: ClientEvent[] = [];
+    const agent = await startClient(dir, 'pw', { clock: net.clock, onEvent: (event) => events.push(event) });
+    agents.push(agent);
+    const startEpoch = agent.status().consensusEpoch;
+    assert.equal(agent.status().consensusRefused, undefined);
+    liar.lying = true;
+    await net.advance(net.epochMs);
+    await agent.poll(); // a poll in the new epoch asks for its consensus
+    const refused = events.filter((event) => event.type === 'consensus-refused');
+    assert.ok(refused.length > 0, 'reported as an event');
+    assert.ok(refused.every((event) => event.type === 'consensus-refused' && event.code === 'consensus-mismatch' && event.message.includes(liar.url)));
+    const status = agent.status();
+    assert.equal(status.consensusEpoch, startEpoch, 'the previous consensus stays in use');
+    assert.equal(status.consensusRefused?.code, 'consensus-mismatch');
+    liar.lying = false;
+    await agent.poll();
+    assert.equal(agent.status().consensusEpoch, startEpoch + 1, 'an agreed document is taken');
+    assert.equal(agent.status().consensusRefused, undefined);
   });
 });
