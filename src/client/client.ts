@@ -12,6 +12,7 @@ import { MailEndpoint, type Contact } from '../e2e/mail-endpoint.js';
 import { ConsensusUnavailableError, fetchCurrentConsensus as fetchVerifiedConsensus } from '../net/authority-client.js';
 import type { ConsensusDocument } from '../pki/index.js';
 import { keepAliveSystemClock, type Clock } from '../net/clock.js';
+import type { ConsensusMinimums } from '../traffic/consensus-minimums.js';
 import { ClientError } from './errors.js';
 import {
   DEFAULT_KDF,
@@ -51,7 +52,9 @@ export interface ClientDeps {
   readonly random?: RandomSource;
 }
 
-export interface InitOptions extends ClientDeps, Partial<Omit<ClientSettings, 'authority'>> {
+export interface InitOptions extends ClientDeps, Partial<Omit<ClientSettings, 'authority' | 'minimums'>> {
+  /** Minimums to lower or raise; the rest keep their defaults (docs/client.md, "Minimums"). */
+  readonly minimums?: Partial<ConsensusMinimums>;
   /** The name on the user's card (1..64 bytes of UTF-8, no control characters). */
   readonly name: string;
   readonly passphrase: string;
