@@ -8,7 +8,7 @@ import { integer } from './parse.js';
 /**
  * `umbra client --dir C <command>`: the user's side (docs/client.md). The passphrase comes from
  * UMBRA_PASSPHRASE or --passphrase-file, never from the command line (it would show in `ps`).
- *   init --name N --authority URL --authority-key KEY [--server HOST:PORT]   make keys; print the card
+ *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…   make keys; print the card
  *   card | contact add URI | contact list [--json]
  *   send --to NAME --subject S (--body B | --body-file F) [--no-wait] [--timeout-ms N]
  *   inbox [--json] | sent [--json] | read ID [--json] | run
@@ -20,6 +20,7 @@ const OPTIONS = {
   authority: { type: 'string' },
   'authority-key': { type: 'string' },
   server: { type: 'string', multiple: true },
+  mirror: { type: 'string', multiple: true },
   to: { type: 'string' },
   subject: { type: 'string' },
   body: { type: 'string' },
@@ -141,6 +142,7 @@ export async function clientCommand(args: readonly string[]): Promise<number> {
           passphrase: passphrase(values),
           authority: { url: values.authority, publicKeys: [fromBase64Url(values['authority-key'], 'authority key', 32)] },
           ...(values.server !== undefined ? { servers: values.server } : {}),
+          ...(values.mirror !== undefined ? { mirrors: values.mirror } : {}),
         });
         process.stdout.write(`${result.cardUri}\n`);
         return 0;

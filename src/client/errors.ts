@@ -18,6 +18,9 @@ export type ClientErrorCode =
   | 'no-consensus' // the authority could not be reached or its document does not verify
   | 'no-provider' // none of the card's servers is a provider of the consensus
   | 'unsupported-network' // a consensus whose geometry this client cannot use (no SURBs)
+  | 'consensus-refused' // a consensus below the client's minimums, or in another retrieval mode than the agent started with
+  | 'consensus-mismatch' // a mirror serves another document than the authority for the same epoch (partition check)
+  | 'bucket-limit' // a provider's "too large" would push a bucket fetch beyond maxBuckets
   | 'closed'; // the client was closed
 
 export class ClientError extends Error {

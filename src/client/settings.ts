@@ -1,6 +1,7 @@
 import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
 import { intIn } from '../codec/schema.js';
 import { MAX_BUCKETS } from '../store/mailbox.js';
+import { DEFAULT_CONSENSUS_MINIMUMS, minimumsProblems, type ConsensusMinimums } from '../traffic/consensus-minimums.js';
 import { ClientError } from './errors.js';
 
 /**
@@ -28,6 +29,16 @@ export interface ClientSettings {
   readonly maxResends: number;
   /** Verify every descriptor's signature in each consensus too (default true). */
   readonly verifyDescriptors: boolean;
+  /** The least privacy accepted from a consensus (docs/client.md, "Minimums"). */
+  readonly minimums: ConsensusMinimums;
+  /** Bucket mode: the most buckets a provider's "too large" may push a fetch to; default 256. */
+  readonly maxBuckets: number;
+  /** Follow a consensus into another retrieval mode than the one the agent started with; default false. */
+  readonly allowRetrievalChange: boolean;
+  /** Consensus mirrors ("http://host:port") the partition check asks besides the authority. */
+  readonly mirrors: readonly string[];
+  /** Mirrors that must confirm each consensus before it is used (0 turns the check off); default 2. */
+  readonly mirrorsRequired: number;
 }
 
 export const DEFAULT_BUCKETS = 16;
@@ -36,8 +47,14 @@ export const DEFAULT_ACK_TIMEOUT_EPOCHS = 3;
 export const DEFAULT_MAX_RESENDS = 3;
 export const MAX_POLLS_PER_EPOCH = 60;
 export const MAX_RESENDS_LIMIT = 20;
+export const DEFAULT_MAX_BUCKETS = 256;
+export const DEFAULT_MIRRORS_REQUIRED = 2;
+export const MAX_MIRRORS = 16;
 
-export type SettingsInput = Pick<ClientSettings, 'authority'> & Partial<Omit<ClientSettings, 'authority'>>;
+export type SettingsInput = Pick<ClientSettings, 'authority'> &
+  Partial<Omit<ClientSettings, 'authority' | 'minimums'>> & { readonly minimums?: Partial<ConsensusMinimums> };
+
+const URL_PATTERN = /^https?:\/\/[^\s]+$/;
 
 /** Every problem with a settings object (empty when there is none). */
 export function settingsProblems(settings: ClientSettings): string[] {
@@ -46,7 +63,7 @@ export function settingsProblems(settings: ClientSettings): string[] {
   if (typeof a !== 'object' || a === null) {
     problems.push('authority is missing');
   } else {
-    if (typeof a.url !== 'string' || !/^https?:\/\/[^\s]+$/.test(a.url)) problems.push('authority.url must be an http:// or https:// URL');
+    if (typeof a.url !== 'string' || !URL_PATTERN.test(a.url)) problems.push('authority.url must be an http:// or https:// URL');
     if (!Array.isArray(a.publicKeys) || a.publicKeys.length === 0 || a.publicKeys.length > 16) {
       problems.push('authority.publicKeys must list 1..16 keys');
     } else if (!a.publicKeys.every((key) => key instanceof Uint8Array && key.length === 32)) {
@@ -67,6 +84,23 @@ export function settingsProblems(settings: ClientSettings): string[] {
     problems.push(`maxResends must be an integer in 0..${MAX_RESENDS_LIMIT}`);
   }
   if (typeof settings.verifyDescriptors !== 'boolean') problems.push('verifyDescriptors must be a boolean');
+  problems.push(...privacyProblems(settings));
+  return problems;
+}
+
+function privacyProblems(settings: ClientSettings): string[] {
+  const problems = minimumsProblems(settings.minimums);
+  if (!intIn(settings.maxBuckets, 1, MAX_BUCKETS) || (intIn(settings.buckets, 1, MAX_BUCKETS) && settings.maxBuckets < settings.buckets)) {
+    problems.push(`maxBuckets must be an integer in buckets..${MAX_BUCKETS}`);
+  }
+  if (typeof settings.allowRetrievalChange !== 'boolean') problems.push('allowRetrievalChange must be a boolean');
+  const mirrors = settings.mirrors;
+  if (!Array.isArray(mirrors) || mirrors.length > MAX_MIRRORS || !mirrors.every((url) => typeof url === 'string' && URL_PATTERN.test(url))) {
+    problems.push(`mirrors must list 0..${MAX_MIRRORS} http:// or https:// URLs`);
+  } else if (new Set(mirrors).size !== mirrors.length || mirrors.includes(settings.authority?.url)) {
+    problems.push('mirrors must differ from each other and from authority.url');
+  }
+  if (!intIn(settings.mirrorsRequired, 0, MAX_MIRRORS)) problems.push(`mirrorsRequired must be an integer in 0..${MAX_MIRRORS}`);
   return problems;
 }
 
@@ -83,6 +117,11 @@ export function makeSettings(input: SettingsInput): ClientSettings {
     ackTimeoutEpochs: input.ackTimeoutEpochs ?? DEFAULT_ACK_TIMEOUT_EPOCHS,
     maxResends: input.maxResends ?? DEFAULT_MAX_RESENDS,
     verifyDescriptors: input.verifyDescriptors ?? true,
+    minimums: { ...DEFAULT_CONSENSUS_MINIMUMS, ...(input.minimums ?? {}) },
+    maxBuckets: input.maxBuckets ?? Math.max(DEFAULT_MAX_BUCKETS, input.buckets ?? DEFAULT_BUCKETS),
+    allowRetrievalChange: input.allowRetrievalChange ?? false,
+    mirrors: Array.isArray(input.mirrors) ? [...input.mirrors] : (input.mirrors ?? []),
+    mirrorsRequired: input.mirrorsRequired ?? DEFAULT_MIRRORS_REQUIRED,
   };
   const problems = settingsProblems(settings);
   if (problems.length > 0) throw new ClientError('bad-options', `invalid client settings: ${problems.join('; ')}`);
@@ -102,6 +141,11 @@ export function settingsToJson(settings: ClientSettings): Record<string, unknown
     ackTimeoutEpochs: settings.ackTimeoutEpochs,
     maxResends: settings.maxResends,
     verifyDescriptors: settings.verifyDescriptors,
+    minimums: { ...settings.minimums, retrieval: [...settings.minimums.retrieval] },
+    maxBuckets: settings.maxBuckets,
+    allowRetrievalChange: settings.allowRetrievalChange,
+    mirrors: [...settings.mirrors],
+    mirrorsRequired: settings.mirrorsRequired,
   };
 }
 
@@ -123,6 +167,11 @@ export function settingsFromJson(json: unknown): ClientSettings {
       ackTimeoutEpochs: j.ackTimeoutEpochs as number,
       maxResends: j.maxResends as number,
       verifyDescriptors: j.verifyDescriptors as boolean,
+      minimums: j.minimums as Partial<ConsensusMinimums> | undefined,
+      maxBuckets: j.maxBuckets as number | undefined,
+      allowRetrievalChange: j.allowRetrievalChange as boolean | undefined,
+      mirrors: j.mirrors as string[] | undefined,
+      mirrorsRequired: j.mirrorsRequired as number | undefined,
     });
   } catch (error) {
     if (error instanceof ClientError) throw new ClientError('corrupt-keystore', `the stored settings are invalid: ${error.message}`);

@@ -10,6 +10,7 @@ import { MailEndpoint } from '../e2e/mail-endpoint.js';
 import { ConsensusUnavailableError, fetchCurrentConsensus as fetchVerifiedConsensus } from '../net/authority-client.js';
 import { keepAliveSystemClock, type Clock } from '../net/clock.js';
 import type { ConsensusDocument } from '../pki/index.js';
+import type { ConsensusMinimums } from '../traffic/consensus-minimums.js';
 import { ClientCore, KEYSTORE_FILE, LOCK_FILE, MAIL_DB_FILE, type ClientDeps } from './directory.js';
 import { ClientError } from './errors.js';
 import { DEFAULT_KDF, newKeystoreKeys, sealKeystore, writeFileAtomic, type KdfParams } from './keystore.js';
@@ -20,7 +21,9 @@ import { pick } from './routes.js';
 import { encodePayload, makeSettings, type AuthoritySettings, type ClientSettings, type SettingsInput } from './settings.js';
 
 /** Making a client directory (initClient), opening it offline (openClient), and the consensus a client starts from. */
-export interface InitOptions extends ClientDeps, Partial<Omit<ClientSettings, 'authority'>> {
+export interface InitOptions extends ClientDeps, Partial<Omit<ClientSettings, 'authority' | 'minimums'>> {
+  /** Minimums to lower or raise; the rest keep their defaults (docs/client.md, "Minimums"). */
+  readonly minimums?: Partial<ConsensusMinimums>;
   /** The name on the user's card (1..64 bytes of UTF-8, no control characters). */
   readonly name: string;
   readonly passphrase: string;

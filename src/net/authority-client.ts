@@ -1,5 +1,5 @@
 import type { Crypto } from '../crypto/types.js';
-import { MAX_CONSENSUS_BYTES, verifyConsensus, type ConsensusDocument, type VerifyConsensusOptions } from '../pki/index.js';
+import { decodeConsensusUnverified, MAX_CONSENSUS_BYTES, verifyConsensus, type ConsensusDocument, type VerifyConsensusOptions } from '../pki/index.js';
 
 /**
  * What nodes and clients use to talk to an authority (docs/pki.md, "HTTP API"): upload a
@@ -157,4 +157,25 @@ export async function fetchCurrentConsensus(crypto: Crypto, authority: Authority
   }
   if (result === undefined) throw new ConsensusUnavailableError(`the authority at ${authority.url} has no consensus for the current epoch yet`);
   return result.doc;
+}
+
+/**
+ * The digest (consensusDigest) of the document a mirror serves for `epoch`, decoded but not
+ * verified: the partition check compares it with the verified one. AuthorityRequestError when the
+ * mirror has none ('not-found'), cannot be reached, or serves bytes that do not decode ('malformed').
+ */
+export async function fetchMirrorDigest(crypto: Crypto, mirrorUrl: string, epoch: number, options: RequestOptions = {}): Promise<Uint8Array> {
+  const response = await request(endpoint(mirrorUrl, `/v1/consensus/${epoch}`), { method: 'GET' }, options.timeoutMs ?? 10_000);
+  if (response.status === 404) {
+    await response.body?.cancel();
+    throw new AuthorityRequestError(404, 'not-found', `no document for epoch ${epoch}`);
+  }
+  if (!response.ok) throw await errorOf(response);
+  const bytes = await readLimited(response, MAX_CONSENSUS_BYTES);
+  if (bytes === undefined) throw new AuthorityRequestError(response.status, 'too-large', 'the document exceeds the largest consensus size');
+  try {
+    return crypto.blake2b(32, decodeConsensusUnverified(crypto, bytes, false).signedBytes);
+  } catch (error) {
+    throw new AuthorityRequestError(response.status, 'malformed', error instanceof Error ? error.message : String(error));
+  }
 }

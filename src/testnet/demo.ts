@@ -11,10 +11,17 @@ import type { Testnet } from './up.js';
  */
 export const DEMO_PASSPHRASE = 'umbra local demo';
 
+/** A throwaway loopback network runs fast (short delays, no drop stream): its users lower the minimums. */
+const DEMO_POLICY = Object.freeze({
+  minimums: Object.freeze({ clientSendRate: 0, loopRate: 0, dropRate: 0, meanDelayMs: 0, retrieval: Object.freeze(['bucket', 'download', 'pir'] as const) }),
+});
+
 /** `settings` (poll schedule, ACK timeout, …) apply to users created now; existing ones keep theirs. */
-export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSettings, 'authority'>> = {}): Promise<void> {
+export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSettings, 'authority' | 'minimums'>> = {}): Promise<void> {
   const authority = { url: net.authorityUrl, publicKeys: [fromBase64Url(net.plan.authorityPublicKey, 'authority key', 32)] };
   const cards = new Map<string, string>();
+  // Every node mirrors the consensus on its status listener: the partition check asks two of them.
+  const mirrors = net.file.nodes.flatMap((node) => (node.metricsUrl === undefined ? [] : [node.metricsUrl.replace(/\/metrics$/, '')])).slice(0, 16);
   for (const user of net.file.users) {
     const provider = net.file.nodes.find((node) => node.name === user.provider);
     const server = provider?.wsUrl?.replace(/^wss:\/\//, '');
@@ -23,7 +30,10 @@ export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSe
       cards.set(user.name, client.cardUri());
       await client.close();
     } else {
-      const made = await initClient(user.dir, { ...settings, name: user.name, passphrase: DEMO_PASSPHRASE, authority, ...(server !== undefined ? { servers: [server] } : {}) });
+      const made = await initClient(user.dir, {
+        ...settings, name: user.name, passphrase: DEMO_PASSPHRASE, authority, ...DEMO_POLICY, mirrors,
+        ...(server !== undefined ? { servers: [server] } : {}),
+      });
       cards.set(user.name, made.cardUri);
     }
   }

@@ -6,7 +6,7 @@ import { getCrypto } from '../../src/crypto/index.js';
 import { ackReplyPacket } from '../../src/e2e/sphinx-link.js';
 import { cardFromUri } from '../../src/e2e/card.js';
 import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
-import { FAST_KDF, GENESIS_MS, removeTempDirs, SimNet, tempDir, waitFor } from './support.js';
+import { TEST_NETWORK_POLICY, FAST_KDF, GENESIS_MS, removeTempDirs, SimNet, tempDir, waitFor } from './support.js';
 
 /**
  * The running agent against real WebSocket listeners and a real authority on a fake clock: the
@@ -43,7 +43,7 @@ async function user(net: SimNet, name: string, extra: Partial<Parameters<typeof 
   const passphrase = `${name} passphrase`;
   // One scheduled poll per epoch (30 s into the 60 s test epochs): the tests poll explicitly and
   // stay well within 30 s of fake time, so no scheduled poll takes their mail first.
-  const init = await initClient(dir, { name, passphrase, authority: net.authoritySettings, servers: [net.providerWs()], kdf: FAST_KDF, pollsPerEpoch: 1, ...extra });
+  const init = await initClient(dir, { name, passphrase, authority: net.authoritySettings, servers: [net.providerWs()], kdf: FAST_KDF, pollsPerEpoch: 1, ...TEST_NETWORK_POLICY, ...extra });
   const events: ClientEvent[] = [];
   const times: number[] = [];
   const onEvent = (event: ClientEvent) => {

@@ -5,6 +5,7 @@ import { after, describe, test } from 'node:test';
 import { ClientError, DEFAULT_KDF, initClient, KEYSTORE_FILE, openClient } from '../../src/client/index.js';
 import { KEYSTORE_HEADER_BYTES, KEYSTORE_MAGIC } from '../../src/client/keystore.js';
 import { getCrypto } from '../../src/crypto/index.js';
+import { DEFAULT_CONSENSUS_MINIMUMS } from '../../src/traffic/consensus-minimums.js';
 import { FAST_KDF, removeTempDirs, tempDir } from './support.js';
 
 /**
@@ -134,6 +135,25 @@ describe('keystore', () => {
     await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, authority: { url: 'ftp://x', publicKeys: [] } }), isClientError('bad-options'));
     await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, kdf: { opsLimit: 0, memLimitBytes: 8192 } }), isClientError('bad-options'));
     await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, buckets: 0 }), isClientError('bad-options'));
+    await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, buckets: 64, maxBuckets: 16 }), isClientError('bad-options'));
+    await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, minimums: { loopRate: -1 } }), isClientError('bad-options'));
+    await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, minimums: { retrieval: [] } }), isClientError('bad-options'));
+    await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, mirrors: [authority.url] }), isClientError('bad-options'));
+    await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, mirrors: ['ftp://m'] }), isClientError('bad-options'));
+    await assert.rejects(initClient(join(tempDir(), 'c'), { ...base, mirrorsRequired: 17 }), isClientError('bad-options'));
+  });
+
+  test('the privacy settings have safe defaults and are kept in the keystore', async () => {
+    const dir = join(tempDir(), 'p');
+    await initClient(dir, { name: 'P', passphrase: 'p', authority, servers: ['127.0.0.1:1'], kdf: FAST_KDF, mirrors: ['http://127.0.0.1:10'], minimums: { dropRate: 0 } });
+    const client = await openClient(dir, 'p');
+    const { settings } = client;
+    await client.close();
+    assert.deepEqual(settings.minimums, { ...DEFAULT_CONSENSUS_MINIMUMS, dropRate: 0 });
+    assert.equal(settings.maxBuckets, 256);
+    assert.equal(settings.allowRetrievalChange, false);
+    assert.deepEqual(settings.mirrors, ['http://127.0.0.1:10']);
+    assert.equal(settings.mirrorsRequired, 2);
   });
 
   test('the default KDF is Argon2id with libsodium MODERATE costs', async () => {

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { initClient, startClient, type ClientAgent, type ClientEvent } from '../../src/client/index.js';
 import type { ProviderHandle } from '../../src/node/provider/index.js';
 import { flipAnswerBit, tamperingConnector, TestNetwork } from '../node/pir/support.js';
-import { FAST_KDF } from './support.js';
+import { TEST_NETWORK_POLICY, FAST_KDF } from './support.js';
 
 const GENESIS = 2_000_000_000_000;
 let net: TestNetwork;
@@ -31,7 +31,7 @@ async function user(name: string, provider: ProviderHandle, events: ClientEvent[
   const dir = join(net.tempDir('umbra-pir-client-'), name);
   const init = await initClient(dir, {
     name, passphrase: 'pw', authority: { url: net.authority.url, publicKeys: [net.authorityKey] },
-    servers: [net.server(provider)], kdf: FAST_KDF, clock: net.clock,
+    servers: [net.server(provider)], kdf: FAST_KDF, clock: net.clock, ...TEST_NETWORK_POLICY,
   });
   const agent = await startClient(dir, 'pw', {
     clock: net.clock,
@@ -88,9 +88,9 @@ test('Alice and Bob, on different providers, exchange mail retrieved by PIR; Car
 
   // Carol's partner (provider 1) flips a bit in every answer: mail for her reaches provider 2, but
   // every row she decodes fails its check; she reports it and reads nothing.
-  const deliveredBefore = p2.metrics.value('node_packets_delivered_total', { kind: 'message' });
+  const storedBefore = (await p2.store.stats()).messages;
   const toCarol = alice.agent.send({ to: 'Carol', subject: 'For Carol', body: 'Only with honest servers.' });
-  await net.until('the mail to reach Carol\'s provider', () => p2.metrics.value('node_packets_delivered_total', { kind: 'message' }) >= deliveredBefore + toCarol.fragments);
+  await net.until('the mail to reach Carol\'s provider', async () => (await p2.store.stats()).messages >= storedBefore + toCarol.fragments);
   net.clock.advance(600); // past the snapshot refresh interval
   const failed = await carol.agent.poll();
   assert.ok(failed.mismatches !== undefined && failed.mismatches > 0);

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { initClient, startClient, type ClientAgent } from '../../src/client/index.js';
 import type { ProviderHandle } from '../../src/node/provider/index.js';
 import { TestNetwork } from '../node/pir/support.js';
-import { FAST_KDF } from './support.js';
+import { TEST_NETWORK_POLICY, FAST_KDF } from './support.js';
 
 let net: TestNetwork;
 const agents: ClientAgent[] = [];
@@ -27,7 +27,7 @@ async function user(name: string, provider: ProviderHandle) {
   const dir = join(net.tempDir('umbra-download-client-'), name);
   const init = await initClient(dir, {
     name, passphrase: 'pw', authority: { url: net.authority.url, publicKeys: [net.authorityKey] },
-    servers: [net.server(provider)], kdf: FAST_KDF, clock: net.clock,
+    servers: [net.server(provider)], kdf: FAST_KDF, clock: net.clock, ...TEST_NETWORK_POLICY,
   });
   const agent = await startClient(dir, 'pw', { clock: net.clock });
   agents.push(agent);

@@ -29,6 +29,15 @@ import { FakeClock } from '../node/authority/fake-clock.js';
  * reaches a provider is stored in a real SQLite mailbox store, served over the provider protocol.
  */
 export const FAST_KDF = Object.freeze({ opsLimit: 1, memLimitBytes: 8192 });
+/**
+ * The test networks run fast (short delays, few or no loops, bucket or download retrieval) and
+ * have no mirrors: their clients lower the minimums and turn the partition check off, as a user
+ * would consent to for such a network (docs/client.md, "Minimums").
+ */
+export const TEST_NETWORK_POLICY = Object.freeze({
+  minimums: Object.freeze({ clientSendRate: 0, loopRate: 0, dropRate: 0, meanDelayMs: 0, retrieval: Object.freeze(['bucket', 'download', 'pir'] as const) }),
+  mirrorsRequired: 0,
+});
 export const GENESIS_MS = 1_700_000_000_000;
 
 const dirs: string[] = [];

@@ -88,6 +88,7 @@ class Agent extends LocalClient implements ClientAgent {
       crypto: this.core.crypto,
       timeoutMs: this.timeoutMs,
       buckets: this.settings.buckets,
+      maxBuckets: this.settings.maxBuckets,
       maxCiphertextBytes: this.view.sphinx.geometry.packetLength + 1,
       ...(this.options.connectWebSocket === undefined ? {} : { connect: this.options.connectWebSocket }),
     });
@@ -105,6 +106,12 @@ class Agent extends LocalClient implements ClientAgent {
       if (this.closing || doc.epoch <= this.view.doc.epoch) return;
       this.applyConsensus(doc, false);
     } catch (error) {
+      if (error instanceof ClientError && (error.code === 'consensus-refused' || error.code === 'consensus-mismatch')) {
+        // The previous consensus stays in use; the refusal is reported and shown in status().
+        this.view.refused(error);
+        this.emit({ type: 'consensus-refused', code: error.code, message: error.message });
+        return;
+      }
       this.emit({ type: 'error', where: 'consensus', message: describeError(error) });
     }
   }
@@ -166,7 +173,7 @@ class Agent extends LocalClient implements ClientAgent {
 
 /**
  * Opens the client directory and runs the agent: fetches and verifies the consensus ('no-consensus'),
- * finds the user's provider ('no-provider'), connects to a gateway, starts the traffic streams and
+ * checks it against the minimums ('consensus-refused') and the mirrors ('consensus-mismatch'), finds the user's provider ('no-provider'), connects to a gateway, starts the traffic streams and
  * the poll schedule (and polls once at once), and resends what was waiting at the last close.
  */
 export async function startClient(dir: string, passphrase: string, options: StartOptions = {}): Promise<ClientAgent> {

@@ -1,23 +1,38 @@
 import type { Crypto } from '../../crypto/types.js';
 import { fragmentParamsFor } from '../../e2e/sphinx-link.js';
-import { epochAt, type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js';
+import { consensusDigest, epochAt, type ConsensusDocument, type NodeDescriptor, type RetrievalMode } from '../../pki/index.js';
 import { makeSuite, Sphinx } from '../../sphinx/index.js';
+import { consensusBelowMinimums } from '../../traffic/consensus-minimums.js';
+import { chooseMirrors, judgeMirrors, type MirrorAnswer } from '../../traffic/mirror-check.js';
+import { fetchMirrorDigest } from '../../net/authority-client.js';
 import type { ClientCore } from '../directory.js';
 import { fetchCurrentConsensus } from '../setup.js';
 import type { Clock } from '../../net/clock.js';
-import { ClientError } from '../errors.js';
+import { ClientError, describeError } from '../errors.js';
 import { Network, providerForServers } from '../routes.js';
+
+/** The last consensus the agent refused, for status(). */
+export interface ConsensusRefusal {
+  readonly code: string;
+  readonly message: string;
+  readonly atMs: number;
+}
 
 /**
  * The agent's view of the network (docs/client.md, "Consensus"): the verified consensus it routes
  * with, the Sphinx instance for its geometry and suite, and the user's own provider in it. Every
- * other part reads the network from here; the agent hands each new consensus to the parts.
+ * other part reads the network from here; the agent hands each new consensus to the parts. A
+ * document is used only once it meets the user's minimums and the partition check.
  */
 export class NetworkView {
   network!: Network;
   sphinx!: Sphinx;
   /** The provider of the user's card in the current consensus. */
   ownProvider!: NodeDescriptor;
+  /** The retrieval mode of the first consensus adopted. */
+  startMode?: RetrievalMode;
+  /** The latest refusal (cleared when a newer consensus is adopted). */
+  refusal?: ConsensusRefusal;
 
   constructor(
     private readonly core: ClientCore,
@@ -40,10 +55,57 @@ export class NetworkView {
     return Math.max(0, epochAt(now, this.doc));
   }
 
-  /** The consensus for the current epoch from the user's authority (verified; 'no-consensus' otherwise). */
-  fetch(now: number): Promise<ConsensusDocument> {
+  /**
+   * The consensus for the current epoch from the user's authority: verified ('no-consensus'),
+   * at or above the minimums ('consensus-refused'), and confirmed by the mirrors
+   * ('consensus-mismatch'; 'no-consensus' when too few answer).
+   */
+  async fetch(now: number): Promise<ConsensusDocument> {
     const { settings } = this.core;
-    return fetchCurrentConsensus(this.core.crypto, settings.authority, now, settings.verifyDescriptors, this.timeoutMs);
+    const doc = await fetchCurrentConsensus(this.core.crypto, settings.authority, now, settings.verifyDescriptors, this.timeoutMs);
+    const problems = consensusBelowMinimums(doc, settings.minimums, {
+      ...(this.startMode === undefined ? {} : { startMode: this.startMode }),
+      allowModeChange: settings.allowRetrievalChange,
+    });
+    if (problems.length > 0) throw new ClientError('consensus-refused', `refused the consensus of epoch ${doc.epoch}: ${problems.join('; ')}`);
+    await this.checkMirrors(doc);
+    return doc;
+  }
+
+  /** Records a refusal for status(). */
+  refused(error: ClientError): void {
+    this.refusal = { code: error.code, message: error.message, atMs: this.now() };
+  }
+
+  /** Asks mirrors in random order until `mirrorsRequired` confirmed the document's digest (or one differs). */
+  private async checkMirrors(doc: ConsensusDocument): Promise<void> {
+    const { mirrors, mirrorsRequired } = this.core.settings;
+    if (mirrorsRequired === 0) return;
+    const digest = consensusDigest(this.core.crypto, doc);
+    const order = chooseMirrors(mirrors, (n) => randomIndex(this.core.random(4), n));
+    const answers: MirrorAnswer[] = [];
+    let next = 0;
+    while (next < order.length) {
+      const confirmed = answers.filter((answer) => answer.digest !== undefined).length;
+      if (confirmed >= mirrorsRequired) break;
+      const batch = order.slice(next, next + mirrorsRequired - confirmed);
+      next += batch.length;
+      answers.push(...(await Promise.all(batch.map((mirror) => this.askMirror(mirror, doc.epoch)))));
+      const verdict = judgeMirrors(digest, answers, 0);
+      if (!verdict.ok) break;
+    }
+    const verdict = judgeMirrors(digest, answers, mirrorsRequired);
+    if (verdict.ok) return;
+    if (verdict.kind === 'mismatch') throw new ClientError('consensus-mismatch', `epoch ${doc.epoch}: ${verdict.message}`);
+    throw new ClientError('no-consensus', `epoch ${doc.epoch}: ${verdict.message}${mirrors.length < mirrorsRequired ? ` (${mirrors.length} configured)` : ''}`);
+  }
+
+  private async askMirror(mirror: string, epoch: number): Promise<MirrorAnswer> {
+    try {
+      return { mirror, digest: await fetchMirrorDigest(this.core.crypto, mirror, epoch, { timeoutMs: this.timeoutMs }) };
+    } catch (error) {
+      return { mirror, failure: describeError(error) };
+    }
   }
 
   /** True when the consensus held is for an earlier epoch than `now`'s. */
@@ -70,10 +132,17 @@ export class NetworkView {
     }
     this.network = new Network(doc);
     this.ownProvider = own;
+    this.startMode ??= doc.retrieval;
+    this.refusal = undefined;
     return undefined;
   }
 
   private get crypto(): Crypto {
     return this.core.crypto;
   }
+}
+
+/** An index in [0, n) from four random bytes. */
+function randomIndex(bytes: Uint8Array, n: number): number {
+  return (((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0) % n;
 }

@@ -3,7 +3,8 @@ import type { ConsensusDocument, NodeDescriptor } from '../../pki/index.js';
 import { pirPartner } from '../../wire/pir-partner.js';
 import type { WebSocketConnector } from '../../net/request-channel.js';
 import type { Crypto } from '../../crypto/types.js';
-import { bucketOf, MAX_BUCKETS } from '../../store/mailbox.js';
+import { bucketOf } from '../../store/mailbox.js';
+import { ClientError } from '../errors.js';
 import { RequestRefusal } from '../../net/request-channel.js';
 import { MailboxFetcher, PROVIDER_EPOCH_NOT_HELD, PROVIDER_TOO_LARGE } from '../mailbox-fetcher.js';
 import { PirRetrieval, type PirMismatch } from '../pir-retrieval.js';
@@ -50,7 +51,12 @@ function emptyIfNotHeld(error: unknown): StoredItem[] {
 export class BucketRetrieval implements MailboxRetrieval {
   readonly mode = 'bucket';
 
-  constructor(private readonly fetcher: MailboxFetcher, private readonly buckets: number) {}
+  constructor(
+    private readonly fetcher: MailboxFetcher,
+    private readonly buckets: number,
+    /** The most buckets a fetch may be split into: each step up shrinks the crowd an address hides in. */
+    private readonly maxBuckets: number = buckets,
+  ) {}
 
   get provider(): NodeDescriptor {
     return this.fetcher.node;
@@ -66,7 +72,9 @@ export class BucketRetrieval implements MailboxRetrieval {
 
   /**
    * A provider that finds the bucket too large for one response is asked again with 16 times the
-   * buckets (a sixteenth of the bucket, still holding the address).
+   * buckets (a sixteenth of the bucket, still holding the address), never beyond `maxBuckets`:
+   * there the fetch fails with 'bucket-limit' (a provider could otherwise narrow the bucket down
+   * until it names the address).
    */
   private async fetchOne(epoch: number, address: Uint8Array): Promise<StoredItem[]> {
     let buckets = this.buckets;
@@ -74,7 +82,10 @@ export class BucketRetrieval implements MailboxRetrieval {
       try {
         return await this.fetcher.fetchBucket(epoch, bucketOf(address, epoch, buckets), buckets);
       } catch (error) {
-        if (error instanceof RequestRefusal && error.code === PROVIDER_TOO_LARGE && buckets * 16 <= MAX_BUCKETS) {
+        if (error instanceof RequestRefusal && error.code === PROVIDER_TOO_LARGE) {
+          if (buckets * 16 > this.maxBuckets) {
+            throw new ClientError('bucket-limit', `the provider finds the bucket too large at ${buckets} buckets, and splitting further would pass maxBuckets (${this.maxBuckets})`);
+          }
           buckets *= 16;
           continue;
         }
@@ -161,6 +172,8 @@ export interface RetrievalOptions {
   readonly timeoutMs: number;
   /** Buckets an epoch is split into (bucket mode). */
   readonly buckets: number;
+  /** The most buckets a provider's "too large" may push a fetch to (bucket mode). */
+  readonly maxBuckets: number;
   /** Largest stored ciphertext accepted. */
   readonly maxCiphertextBytes: number;
   readonly connect?: WebSocketConnector;
@@ -181,7 +194,7 @@ export function retrievalFor(doc: ConsensusDocument, provider: NodeDescriptor, c
     }));
   }
   const fetcher = new MailboxFetcher(provider, options.timeoutMs, options.maxCiphertextBytes);
-  return doc.retrieval === 'download' ? new DownloadRetrieval(fetcher) : new BucketRetrieval(fetcher, options.buckets);
+  return doc.retrieval === 'download' ? new DownloadRetrieval(fetcher) : new BucketRetrieval(fetcher, options.buckets, options.maxBuckets);
 }
 
 function same(a: NodeDescriptor, b: NodeDescriptor): boolean {

@@ -30,6 +30,7 @@ export function agentStatus(s: StatusSources): AgentStatus {
     nowMs: now,
     epoch: s.view.epochAt(now),
     consensusEpoch: s.view.doc.epoch,
+    ...(s.view.refusal === undefined ? {} : { consensusRefused: s.view.refusal }),
     gateway: { name: s.gateways.main.node.name, connected: s.gateways.main.ready },
     provider: { name: s.retrieval.provider.name, connected: s.retrieval.connected },
     rates: { sendPerSecond: clientSendRate, loopPerSecond: loopRate, dropPerSecond: dropRate },

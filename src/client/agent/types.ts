@@ -32,6 +32,8 @@ export type ClientEvent =
   | { readonly type: 'loop'; readonly rttMs: number }
   | { readonly type: 'poll'; readonly epoch: number; readonly startedMs: number; readonly items: number; readonly error?: string }
   | { readonly type: 'consensus'; readonly epoch: number }
+  /** A newer consensus was refused (below the minimums, or not confirmed by the mirrors); the previous one stays in use. */
+  | { readonly type: 'consensus-refused'; readonly code: 'consensus-refused' | 'consensus-mismatch'; readonly message: string }
   /** PIR: the two servers' answers decoded to a row that does not verify (nothing of it is read). */
   | { readonly type: 'integrity'; readonly epoch: number; readonly provider: string; readonly partner: string; readonly snapshot: string; readonly message: string }
   | { readonly type: 'error'; readonly where: string; readonly message: string };
@@ -75,6 +77,8 @@ export interface AgentStatus {
   readonly nowMs: number;
   readonly epoch: number;
   readonly consensusEpoch: number;
+  /** The latest consensus refused since the one in use was adopted. */
+  readonly consensusRefused?: { readonly code: string; readonly message: string; readonly atMs: number };
   readonly gateway: { readonly name: string; readonly connected: boolean };
   readonly provider: { readonly name: string; readonly connected: boolean };
   readonly rates: { readonly sendPerSecond: number; readonly loopPerSecond: number; readonly dropPerSecond: number };

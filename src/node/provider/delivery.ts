@@ -10,7 +10,9 @@ export const COVER_ADDRESS = new Uint8Array(32);
 /**
  * Packets arriving from the last layer of mixes: unwrapped (the provider is their last hop); a
  * delivery is stored as `0x01 ‖ payload` and a SURB reply as `0x02 ‖ SURB ID ‖ payload` under
- * (recipient address, the provider's current epoch); drop cover is discarded.
+ * (recipient address, the provider's current epoch); drop cover is discarded. Metrics count every
+ * packet that ends here as one `node_packets_exited_total`, whatever it carried: no counter or label
+ * tells drop cover from mail, loops or SURB replies (docs/privacy.md).
  */
 export class MailboxDelivery {
   constructor(
@@ -18,8 +20,7 @@ export class MailboxDelivery {
     private readonly store: MailboxStore,
     private readonly failures: StoreFailures,
   ) {
-    runtime.metrics.count('node_packets_delivered_total', { kind: 'message' }, 0);
-    runtime.metrics.count('node_packets_delivered_total', { kind: 'surb-reply' }, 0);
+    runtime.metrics.count('node_packets_exited_total', {}, 0);
   }
 
   /** Handles one packet from a link. */
@@ -29,21 +30,20 @@ export class MailboxDelivery {
     if (result === undefined) return;
     if (result.kind === 'forward') return metrics.drop('not-last-hop');
     if (result.recipient === undefined) return metrics.drop('no-recipient');
-    if (isZero(result.recipient)) return metrics.drop('cover');
-    if (result.kind === 'deliver') this.deliver(result.recipient, encodeStoredMessage(result.payload), 'message');
-    else this.deliver(result.recipient, encodeStoredSurbReply(result.surbId, result.payload), 'surb-reply');
-  };
-
-  private deliver(address: Uint8Array, ciphertext: Uint8Array, kind: 'message' | 'surb-reply'): void {
-    const { metrics, clock, timing } = this.runtime;
+    const { clock, timing } = this.runtime;
     const now = clock.now();
     const epoch = epochAt(now, timing);
     if (epoch < 0) return metrics.drop('no-epoch');
+    metrics.count('node_packets_exited_total');
+    if (isZero(result.recipient)) return;
+    if (result.kind === 'deliver') this.deliver(result.recipient, epoch, now, encodeStoredMessage(result.payload));
+    else this.deliver(result.recipient, epoch, now, encodeStoredSurbReply(result.surbId, result.payload));
+  };
+
+  private deliver(address: Uint8Array, epoch: number, now: number, ciphertext: Uint8Array): void {
+    const { metrics } = this.runtime;
     this.store.deliver(address, epoch, ciphertext, now).then(
-      () => {
-        metrics.count('node_packets_delivered_total', { kind });
-        this.failures.recovered('deliver');
-      },
+      () => this.failures.recovered('deliver'),
       (error: unknown) => {
         const reply = this.failures.failed('deliver', error);
         metrics.drop(reply === 'store-full' ? 'store-full' : reply === 'store-io' ? 'store-io' : 'store-error');

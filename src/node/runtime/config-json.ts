@@ -16,7 +16,7 @@ import {
 
 /** The JSON form of a node's configuration (docs/nodes.md, "Configuration"). */
 const TOP_LEVEL_KEYS = [
-  'role', 'name', 'layer', 'host', 'advertiseHost', 'linkPort', 'wsPort', 'metricsPort', 'dataDir',
+  'role', 'name', 'layer', 'host', 'advertiseHost', 'linkPort', 'wsPort', 'metricsPort', 'metricsHost', 'metricsToken', 'dataDir',
   'identitySeed', 'linkSeed', 'authorityUrls', 'authorities', 'genesisMs', 'epochMs', 'graceMs',
   'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
   'maxClients', 'store', 'maxResponseBytes',
@@ -44,6 +44,9 @@ export function validateNodeConfig(json: unknown): NodeConfig {
   const linkPort = problems.integer(input, 'linkPort', 'linkPort', 0);
   const wsPort = role === 'mix' && input.wsPort === undefined ? undefined : problems.integer(input, 'wsPort', 'wsPort', 0);
   const metricsPort = problems.integer(input, 'metricsPort', 'metricsPort', 0);
+  const metricsHost = input.metricsHost ?? NODE_DEFAULTS.metricsHost;
+  if (typeof metricsHost !== 'string') problems.add('metricsHost must be a string');
+  if (input.metricsToken !== undefined && typeof input.metricsToken !== 'string') problems.add('metricsToken must be a string');
   if (typeof input.dataDir !== 'string' || input.dataDir === '') problems.add('dataDir is required (a directory path)');
   const dataDir = typeof input.dataDir === 'string' ? input.dataDir : '';
   const { authorityUrls, authorities } = readAuthorities(input, problems);
@@ -70,6 +73,8 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     linkPort,
     wsPort,
     metricsPort,
+    metricsHost: typeof metricsHost === 'string' ? metricsHost : NODE_DEFAULTS.metricsHost,
+    metricsToken: typeof input.metricsToken === 'string' ? input.metricsToken : undefined,
     dataDir,
     identitySeed: readSeed(input, 'identitySeed', problems),
     linkSeed: readSeed(input, 'linkSeed', problems),

@@ -47,8 +47,12 @@ export interface NodeConfig {
   readonly linkPort: number;
   /** Client WebSocket listener (gateway and provider only); 0 = ephemeral. Default 0. */
   readonly wsPort: number | undefined;
-  /** HTTP listener for /metrics and /healthz; 0 = ephemeral. Default 0. */
+  /** HTTP listener for /metrics, /healthz and the consensus mirror; 0 = ephemeral. Default 0. */
   readonly metricsPort: number;
+  /** Where the /metrics listener binds. Default 127.0.0.1 (loopback only). */
+  readonly metricsHost: string;
+  /** Bearer token /metrics requires; required (16..256 printable ASCII) when metricsHost is not loopback. */
+  readonly metricsToken: string | undefined;
   /** Holds the seeds (when generated), Sphinx keys, descriptors, replay journals, the mailbox database. */
   readonly dataDir: string;
   /** Ed25519 identity seed; undefined: read from (or generated into) `<dataDir>/identity.seed`. */
@@ -92,6 +96,7 @@ export class NodeConfigError extends ConfigError {
 }
 
 export const NODE_DEFAULTS = Object.freeze({
+  metricsHost: '127.0.0.1',
   host: '127.0.0.1',
   epochMs: 20 * 60 * 1000,
   replayFilterLog2Bits: 24,
@@ -104,6 +109,11 @@ export const NODE_DEFAULTS = Object.freeze({
 export const NODE_ROLES: readonly NodeRole[] = ['gateway', 'mix', 'provider'];
 export const LINK_KEYS = ['keepaliveMs', 'idleTimeoutMs', 'handshakeTimeoutMs', 'maxConnections', 'maxQueuedPackets', 'reconnectInitialMs', 'reconnectMaxMs'];
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** True for a host that only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 /** A 32-byte key or seed written as 64 hex digits or as unpadded base64url; undefined if neither. */
 export function parseKey32(text: unknown): Uint8Array | undefined {
@@ -155,6 +165,7 @@ function placementProblems(config: NodeConfig): string[] {
   else if (WILDCARD_HOSTS.has(config.advertiseHost)) problems.push('advertiseHost is required (and must not be a wildcard) when host is a wildcard address');
   if (!portOk(config.linkPort)) problems.push('linkPort must be an integer in 0..65535');
   if (!portOk(config.metricsPort)) problems.push('metricsPort must be an integer in 0..65535');
+  problems.push(...metricsAccessProblems(config));
   if (config.role === 'mix') {
     if (config.wsPort !== undefined) problems.push('wsPort: a mix has no client WebSocket');
   } else if (!portOk(config.wsPort)) {
@@ -165,6 +176,20 @@ function placementProblems(config: NodeConfig): string[] {
   if (typeof config.dataDir !== 'string' || config.dataDir === '') problems.push('dataDir must be a non-empty path');
   for (const [field, seed] of [['identitySeed', config.identitySeed], ['linkSeed', config.linkSeed]] as const) {
     if (seed !== undefined && (!(seed instanceof Uint8Array) || seed.length !== 32)) problems.push(`${field} must be 32 bytes`);
+  }
+  return problems;
+}
+
+/** /metrics is for the operator: loopback, or a bearer token when bound elsewhere. */
+function metricsAccessProblems(config: NodeConfig): string[] {
+  const problems: string[] = [];
+  if (hostProblem(config.metricsHost)) return ['metricsHost must be a hostname or an IP address'];
+  const token = config.metricsToken;
+  if (token !== undefined && (typeof token !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(token))) {
+    problems.push('metricsToken must be 16..256 printable ASCII characters without spaces');
+  }
+  if (token === undefined && !isLoopbackHost(config.metricsHost)) {
+    problems.push('metricsToken is required when metricsHost is not a loopback address');
   }
   return problems;
 }

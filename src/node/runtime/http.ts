@@ -1,10 +1,12 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { NodeMetrics } from './metrics.js';
 
 /**
- * The node's HTTP listener: `GET /metrics` (Prometheus text), `GET /healthz` (JSON), and, as a
+ * The node's HTTP listener: `GET /metrics` (Prometheus text; with a `token`, only for
+ * `Authorization: Bearer <token>`), `GET /healthz` (JSON), and, as a
  * mirror of the authority, `GET /v1/consensus/current` and `GET /v1/consensus/<epoch>` (the signed
  * document bytes it holds: clients trust the signatures, not the server). Anything
  * else is a one-line JSON error, counted in umbra_node_http_errors_total{code}; bytes that are not
@@ -19,6 +21,8 @@ export interface StatusServerOptions {
   readonly host: string;
   readonly port: number;
   readonly metrics: NodeMetrics;
+  /** When set, /metrics answers only requests bearing it (401 otherwise). */
+  readonly token?: string;
   readonly health: () => Record<string, unknown>;
   /** The signed bytes of a held consensus document ('current' or an epoch), if any. */
   readonly consensus?: (which: 'current' | number) => Uint8Array | undefined;
@@ -50,7 +54,10 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       }
       if (path !== '/metrics' && path !== '/healthz') return fail(res, 404, 'not-found', 'no such endpoint (try /metrics, /healthz or /v1/consensus/current)');
       if (req.method !== 'GET') return fail(res, 405, 'method-not-allowed', `${path} takes GET`, { allow: 'GET' });
-      if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metrics.text());
+      if (path === '/metrics') {
+        if (!authorized(req, options.token)) return fail(res, 401, 'unauthorized', '/metrics needs the bearer token', { 'www-authenticate': 'Bearer' });
+        return send(res, 200, 'text/plain; version=0.0.4', metrics.text());
+      }
       return send(res, 200, 'application/json', `${JSON.stringify(options.health())}\n`);
     } catch (error) {
       options.log(`node: status request failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -86,4 +93,14 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       return closing;
     },
   };
+}
+
+/** True without a token, or when the request bears it (compared in constant time). */
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+  if (match === null) return false;
+  const given = Buffer.from(match[1]);
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }

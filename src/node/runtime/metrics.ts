@@ -10,7 +10,7 @@ export const NODE_COUNTERS = Object.freeze({
   node_packets_in_total: 'Sphinx packets received: from links, and at a gateway from clients.',
   node_packets_out_total: 'Packets handed to the link toward their next hop.',
   node_packets_dropped_total: 'Packets dropped, by reason.',
-  node_packets_delivered_total: 'Packets stored in a mailbox (provider), by kind (message, surb-reply).',
+  node_packets_exited_total: 'Provider: packets whose last hop is this provider (mail, SURB replies, loops and drop cover alike).',
   node_unwrap_previous_key_total: "Packets unwrapped under the previous epoch's Sphinx key (grace period).",
   node_consensus_fetched_total: 'Consensus documents fetched and verified.',
   node_consensus_rejected_total: 'Consensus documents refused (forged, expired, other timing or parameters), by reason; the documents held are kept.',
@@ -22,7 +22,7 @@ export const NODE_COUNTERS = Object.freeze({
   node_retrieval_requests_total: 'Provider: fetch requests received, by type.',
   node_retrieval_errors_total: 'Provider: error replies sent, by code.',
   node_store_errors_total: 'Provider: mailbox store failures, by operation and kind.',
-  node_retention_deleted_total: 'Provider: messages deleted by retention.',
+  node_retention_runs_total: 'Provider: retention runs (each deletes whatever expired).',
   node_replay_journal_errors_total: 'Failures to write or read a replay-tag journal.',
   node_key_errors_total: 'Failures to store or destroy a Sphinx key file.',
 });

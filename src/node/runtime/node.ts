@@ -82,6 +82,8 @@ export interface NodeHandle {
   close(): Promise<void>;
 }
 
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
+
 function urlHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
@@ -221,9 +223,10 @@ export class NodeRuntime {
     if (options.status !== undefined) this.extraStatus = options.status;
     const { config } = this;
     this.statusServer = await startStatusServer({
-      host: config.host,
+      host: config.metricsHost,
       port: config.metricsPort,
       metrics: this.metrics,
+      ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
       health: () => this.health(),
       consensus: (which) => {
         const doc = which === 'current' ? this.consensus.get(epochAt(this.clock.now(), this.timing)) : this.consensus.get(which);
@@ -277,6 +280,7 @@ export class NodeRuntime {
     const { config } = this;
     const host = urlHost(config.advertiseHost);
     const metricsPort = this.statusServer?.port ?? 0;
+    const metricsHost = WILDCARD.has(config.metricsHost) ? host : urlHost(config.metricsHost);
     return {
       role: config.role,
       name: config.name,
@@ -288,8 +292,8 @@ export class NodeRuntime {
       wsPort: this.wsPort,
       wsUrl: this.wsPort === undefined ? undefined : `wss://${host}:${this.wsPort}`,
       metricsPort,
-      metricsUrl: `http://${host}:${metricsPort}/metrics`,
-      healthUrl: `http://${host}:${metricsPort}/healthz`,
+      metricsUrl: `http://${metricsHost}:${metricsPort}/metrics`,
+      healthUrl: `http://${metricsHost}:${metricsPort}/healthz`,
       metrics: this.metrics,
       status: () => this.status(),
       pollConsensus: () => this.consensus.poll(),
