@@ -4,7 +4,8 @@
  * protocol error with 1002; each is counted by reason and nothing else is affected. Clients are
  * anonymous here (no client certificates). docs/links.md, "WebSocket".
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { addressKey, type Admission } from './admission.js';
 import { createServer as createHttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -130,7 +131,10 @@ export interface ListenWebSocketOptions {
   readonly port?: number;
   /** Largest message accepted, in bytes; a larger one closes the connection with 1009. */
   readonly maxMessageBytes: number;
-  readonly onConnection: (conn: WebSocketConnection) => void;
+  /** `address` is the client's source address as counted by admission (IPv6 by /64). */
+  readonly onConnection: (conn: WebSocketConnection, address: string) => void;
+  /** Per-address caps, the upgrade deadline and the idle timeout (src/net/admission.ts). */
+  readonly admission?: Admission;
   readonly metrics?: NetMetrics;
   /** Further connections are closed with 1013 (default 4096). */
   readonly maxConnections?: number;
@@ -167,6 +171,7 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
     else socket.destroy();
   });
   http.headersTimeout = 10_000;
+  if (options.admission !== undefined) http.on('connection', (socket: Socket) => options.admission?.admit(socket));
   const server = new WebSocketServer({
     server: http,
     maxPayload: checkMaxMessageBytes(options.maxMessageBytes),
@@ -188,7 +193,8 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
   });
   http.on('error', () => undefined); // errors after listening concern single connections
   server.on('error', () => undefined);
-  server.on('connection', (socket: WebSocket) => {
+  server.on('connection', (socket: WebSocket, request: { socket: Socket }) => {
+    options.admission?.established(request.socket);
     if (server.clients.size > maxConnections) {
       metrics.inc(WS_COUNTERS.closed, 'too-many-connections');
       socket.on('error', () => undefined);
@@ -196,7 +202,7 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
       return;
     }
     metrics.inc(WS_COUNTERS.accepted);
-    options.onConnection(wrap(socket, metrics, maxEarly));
+    options.onConnection(wrap(socket, metrics, maxEarly), addressKey(request.socket.remoteAddress));
   });
   const port = (http.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
