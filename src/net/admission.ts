@@ -41,6 +41,8 @@ export interface AdmissionEvents {
 }
 
 interface Tracked {
+  readonly socket: Socket;
+  readonly endpoint: string;
   readonly address: string;
   pool: 'stranger' | 'reserved' | 'promoted';
   deadline: NodeJS.Timeout | undefined;
@@ -61,12 +63,18 @@ export function addressKey(remoteAddress: string | undefined): string {
   return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
 
+function endpointOf(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
+}
+
 function checkPositive(name: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
 }
 
 export class Admission {
   private readonly tracked = new Map<Socket, Tracked>();
+  /** The same entries by `address|port`, to find the TCP socket under a TLS socket. */
+  private readonly byEndpoint = new Map<string, Tracked>();
   private readonly perAddress = new Map<string, number>();
   private readonly reservedPerAddress = new Map<string, number>();
   private strangers = 0;
@@ -103,34 +111,43 @@ export class Admission {
       this.events.onRefused?.(refusal);
       return false;
     }
-    const entry: Tracked = { address, pool: reserved ? 'reserved' : 'stranger', deadline: undefined };
+    const endpoint = endpointOf(socket);
+    const entry: Tracked = { socket, endpoint, address, pool: reserved ? 'reserved' : 'stranger', deadline: undefined };
     this.add(entry, 1);
     entry.deadline = setTimeout(() => this.expire(socket, 'handshake-timeout'), this.limits.handshakeTimeoutMs);
     entry.deadline.unref();
     this.tracked.set(socket, entry);
+    this.byEndpoint.set(endpoint, entry);
     socket.once('close', () => this.forget(socket));
     return true;
   }
 
-  /** The handshake succeeded: clears the deadline and arms the idle timeout. */
+  /**
+   * The handshake succeeded: clears the deadline and arms the idle timeout. `socket` is the
+   * admitted one or a TLS socket over it.
+   */
   established(socket: Socket): void {
-    const entry = this.tracked.get(socket);
+    const entry = this.find(socket);
     if (entry === undefined) return;
     clearTimeout(entry.deadline);
     entry.deadline = undefined;
     const idle = this.limits.idleTimeoutMs;
     if (idle !== undefined) {
-      socket.setTimeout(idle);
-      socket.on('timeout', () => this.expire(socket, 'idle-timeout'));
+      entry.socket.setTimeout(idle);
+      entry.socket.on('timeout', () => this.expire(entry.socket, 'idle-timeout'));
     }
   }
 
-  /** The socket is a pinned peer: it leaves the strangers' counts. */
+  /** The socket (or the TLS socket over it) is a pinned peer: it leaves the strangers' counts. */
   promote(socket: Socket): void {
-    const entry = this.tracked.get(socket);
+    const entry = this.find(socket);
     if (entry === undefined || entry.pool === 'promoted') return;
     this.add(entry, -1);
     entry.pool = 'promoted';
+  }
+
+  private find(socket: Socket): Tracked | undefined {
+    return this.tracked.get(socket) ?? this.byEndpoint.get(endpointOf(socket));
   }
 
   private strangerRefusal(address: string): AdmissionRefusal | undefined {
@@ -164,6 +181,7 @@ export class Admission {
     const entry = this.tracked.get(socket);
     if (entry === undefined) return;
     this.tracked.delete(socket);
+    if (this.byEndpoint.get(entry.endpoint) === entry) this.byEndpoint.delete(entry.endpoint);
     clearTimeout(entry.deadline);
     this.add(entry, -1);
   }

@@ -59,8 +59,6 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
   readonly linkKey: Uint8Array;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
-  /** Raw TCP sockets by `address|port`, to find the one under a TLS socket. */
-  private readonly raw = new Map<string, Socket>();
   private readonly admission: Admission;
   private readonly links = new Set<FramedConnection>();
   private readonly limits: FrameLimits;
@@ -97,13 +95,8 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     });
     this.server.on('connection', (socket: Socket) => {
       if (this.closing !== undefined || !this.admission.admit(socket)) return;
-      const key = `${socket.remoteAddress}|${socket.remotePort}`;
       this.sockets.add(socket);
-      this.raw.set(key, socket);
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        this.raw.delete(key);
-      });
+      socket.on('close', () => this.sockets.delete(socket));
     });
     // Node neither destroys a socket whose handshake failed or timed out nor counts it against
     // anything: it is destroyed here.
@@ -166,11 +159,8 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     if (linkKey === undefined) return refuse('not-ed25519');
     const peer = this.options.isKnownPeer(linkKey);
     if (peer === undefined) return refuse('unknown-peer');
-    const raw = this.raw.get(`${socket.remoteAddress}|${socket.remotePort}`);
-    if (raw !== undefined) {
-      this.admission.established(raw);
-      this.admission.promote(raw);
-    }
+    this.admission.established(socket);
+    this.admission.promote(socket);
 
     const link: FramedConnection = new FramedConnection(socket, this.limits, this.timing,
       (frame) => {
