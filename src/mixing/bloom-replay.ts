@@ -4,8 +4,9 @@ import type { ReplayFilter } from '../sphinx/replay.js';
  * A replay filter of fixed memory for one Sphinx key (one epoch): a Bloom filter over the replay
  * tags. Tags are already uniform (a PRF of the shared secret), so k bit positions are read straight
  * from the tag's bytes. A false positive drops an honest packet (the client's acknowledgements
- * resend it); the rate for n tags in m bits with k probes is about (1 − e^(−kn/m))^k, so size m for
- * the packets an epoch can carry: 2^27 bits (16 MiB) hold 10 million tags at under 1 in 10^4.
+ * resend it); the rate for n tags in m bits with k probes is about (1 − e^(−kn/m))^k. It only
+ * grows with n, so a key's filter is a RotatingReplayFilter of such generations, each capped at the
+ * capacity replay-sizing.ts computes.
  */
 export class BloomReplayFilter implements ReplayFilter {
   private readonly bits: Uint32Array;
@@ -14,7 +15,7 @@ export class BloomReplayFilter implements ReplayFilter {
 
   constructor(readonly log2Bits: number, readonly probes = 6) {
     if (!Number.isInteger(log2Bits) || log2Bits < 10 || log2Bits > 32) throw new RangeError(`bloom: 2^${log2Bits} bits`);
-    if (!Number.isInteger(probes) || probes < 1 || probes > 7) throw new RangeError(`bloom: ${probes} probes`);
+    if (!Number.isInteger(probes) || probes < 1 || probes > 8) throw new RangeError(`bloom: ${probes} probes`);
     this.bits = new Uint32Array(2 ** (log2Bits - 5));
     this.mask = 2 ** log2Bits - 1;
   }
@@ -28,9 +29,18 @@ export class BloomReplayFilter implements ReplayFilter {
     return this.bits.byteLength;
   }
 
+  /** Whether every probe of `tag` is set (nothing is recorded). */
+  has(tag: Uint8Array): boolean {
+    const view = this.view(tag);
+    for (let i = 0; i < this.probes; i++) {
+      const position = view.getUint32(4 * i, true) & this.mask;
+      if ((this.bits[position >>> 5] & (1 << (position & 31))) === 0) return false;
+    }
+    return true;
+  }
+
   testAndSet(tag: Uint8Array): boolean {
-    if (tag.length < 4 * this.probes) throw new RangeError('bloom: replay tag too short');
-    const view = new DataView(tag.buffer, tag.byteOffset, tag.byteLength);
+    const view = this.view(tag);
     let seen = true;
     for (let i = 0; i < this.probes; i++) {
       const position = view.getUint32(4 * i, true) & this.mask;
@@ -43,5 +53,10 @@ export class BloomReplayFilter implements ReplayFilter {
     }
     if (!seen) this.count++;
     return seen;
+  }
+
+  private view(tag: Uint8Array): DataView {
+    if (tag.length < 4 * this.probes) throw new RangeError('bloom: replay tag too short');
+    return new DataView(tag.buffer, tag.byteOffset, tag.byteLength);
   }
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { Admission } from './admission.js';
 import { FramedConnection } from './framed-connection.js';
 import { FRAME_PACKET, KEEPALIVE_FRAME, checkLimits, type FrameLimits } from './frames.js';
 import { LINK_COUNTERS, LINK_DEFAULTS, linkTiming, positive, TLS_VERSIONS, type DisconnectReason, type LinkTiming, type RejectReason } from './link-settings.js';
@@ -33,7 +34,15 @@ export interface ListenLinksOptions<P> {
   readonly keepaliveMs?: number;
   readonly idleTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
+  /** Open connections from strangers in all (pinned peers' links are not counted). */
   readonly maxConnections?: number;
+  /** Open connections from one source address (or IPv6 /64) before its handshake proves a pinned peer. */
+  readonly maxConnectionsPerAddress?: number;
+  /**
+   * Whether a source address is a pinned peer's (from the consensus): such addresses get their own
+   * slots, which strangers cannot fill.
+   */
+  readonly isPinnedAddress?: (address: string) => boolean;
 }
 
 export interface LinkListenerEvents<P> {
@@ -50,6 +59,7 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
   readonly linkKey: Uint8Array;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  private readonly admission: Admission;
   private readonly links = new Set<FramedConnection>();
   private readonly limits: FrameLimits;
   private readonly timing: LinkTiming;
@@ -65,21 +75,35 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     this.timing = linkTiming(options);
     const identity = tlsIdentity(options.seed);
     this.linkKey = identity.linkKey;
+    const handshakeTimeoutMs = positive('handshakeTimeoutMs', options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs);
     this.server = createServer({
       key: identity.key,
       cert: identity.cert,
       ...TLS_VERSIONS,
       requestCert: true,
       rejectUnauthorized: false, // self-signed peers: checked by pinning in onSecure
-      handshakeTimeout: positive('handshakeTimeoutMs', options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs),
+      handshakeTimeout: handshakeTimeoutMs,
     });
-    this.server.maxConnections = options.maxConnections ?? LINK_DEFAULTS.maxConnections;
+    this.admission = new Admission({
+      maxTotal: options.maxConnections ?? LINK_DEFAULTS.maxConnections,
+      maxPerAddress: options.maxConnectionsPerAddress ?? LINK_DEFAULTS.maxConnectionsPerAddress,
+      handshakeTimeoutMs,
+    }, {
+      isReserved: (address) => options.isPinnedAddress?.(address) === true,
+      onRefused: (reason) => this.reject(reason),
+      onExpired: () => this.reject('handshake-failed'),
+    });
     this.server.on('connection', (socket: Socket) => {
+      if (this.closing !== undefined || !this.admission.admit(socket)) return;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    this.server.on('drop', () => this.reject('too-many-connections'));
-    this.server.on('tlsClientError', () => this.reject('handshake-failed'));
+    // Node neither destroys a socket whose handshake failed or timed out nor counts it against
+    // anything: it is destroyed here.
+    this.server.on('tlsClientError', (_error: Error, socket: TLSSocket) => {
+      socket.destroy();
+      this.reject('handshake-failed');
+    });
     this.server.on('secureConnection', (socket: TLSSocket) => this.onSecure(socket));
   }
 
@@ -135,6 +159,8 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     if (linkKey === undefined) return refuse('not-ed25519');
     const peer = this.options.isKnownPeer(linkKey);
     if (peer === undefined) return refuse('unknown-peer');
+    this.admission.established(socket);
+    this.admission.promote(socket);
 
     const link: FramedConnection = new FramedConnection(socket, this.limits, this.timing,
       (frame) => {

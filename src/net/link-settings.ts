@@ -12,6 +12,7 @@ export const LINK_DEFAULTS = Object.freeze({
   idleTimeoutMs: 60_000,
   handshakeTimeoutMs: 10_000,
   maxConnections: 1024,
+  maxConnectionsPerAddress: 8,
   maxQueuedPackets: 1024,
   reconnectInitialMs: 100,
   reconnectMaxMs: 30_000,
@@ -30,7 +31,7 @@ export const LINK_COUNTERS = Object.freeze({
 });
 
 /** Why a connection was refused before it carried any packet. */
-export type RejectReason = 'handshake-failed' | 'no-certificate' | 'not-ed25519' | 'unknown-peer' | 'pin-mismatch' | 'too-many-connections';
+export type RejectReason = 'handshake-failed' | 'no-certificate' | 'not-ed25519' | 'unknown-peer' | 'pin-mismatch' | 'too-many-connections' | 'too-many-from-address';
 
 /** Why an established link ended. */
 export type DisconnectReason =

@@ -63,11 +63,11 @@ export function targetAddress(target: WebSocketTarget): { host: string; port: nu
  * Opens TLS 1.3 to the target and resolves with the socket once the server's certificate carries the
  * pinned key; rejects with LinkKeyMismatchError when it does not, Error on a timeout or a failed connect.
  */
-export function dialPinnedTls(target: WebSocketTarget, timeoutMs: number): Promise<TLSSocket> {
+export function dialPinnedTls(target: WebSocketTarget, timeoutMs: number, localAddress?: string): Promise<TLSSocket> {
   const { host, port } = targetAddress(target);
   const expected = new Uint8Array(target.linkKey);
   return new Promise<TLSSocket>((resolve, reject) => {
-    const socket = connect({ host, port, ...TLS_VERSIONS, rejectUnauthorized: false }); // self-signed: pinned below
+    const socket = connect({ host, port, ...(localAddress === undefined ? {} : { localAddress }), ...TLS_VERSIONS, rejectUnauthorized: false }); // self-signed: pinned below
     socket.setNoDelay(true);
     const fail = (error: Error): void => {
       clearTimeout(timer);

@@ -6,8 +6,9 @@
  * by reason and nothing else is affected. Clients are anonymous here (no client certificates).
  * docs/links.md, "WebSocket".
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
+import { addressKey, type Admission } from './admission.js';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { TLS_VERSIONS } from './link-settings.js';
@@ -142,11 +143,16 @@ export interface ListenWebSocketOptions {
   readonly port?: number;
   /** Largest message accepted, in bytes; a larger one closes the connection with 1009. */
   readonly maxMessageBytes: number;
-  readonly onConnection: (conn: WebSocketConnection) => void;
+  /** `address` is the client's source address as counted by admission (IPv6 by /64). */
+  readonly onConnection: (conn: WebSocketConnection, address: string) => void;
+  /** Per-address caps, the upgrade deadline and the idle timeout (src/net/admission.ts). */
+  readonly admission?: Admission;
   readonly metrics?: NetMetrics;
   /** Further connections are closed with 1013 (default 4096). */
   readonly maxConnections?: number;
   readonly maxEarlyMessages?: number;
+  /** The local address to connect from (default: the system's choice). */
+  readonly localAddress?: string;
 }
 
 export interface WebSocketListener {
@@ -189,6 +195,7 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
     socket.destroy();
   });
   http.headersTimeout = 10_000;
+  if (options.admission !== undefined) http.on('connection', (socket: Socket) => options.admission?.admit(socket));
   const server = new WebSocketServer({
     server: http,
     maxPayload: checkMaxMessageBytes(options.maxMessageBytes),
@@ -210,7 +217,8 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
   });
   http.on('error', () => undefined); // errors after listening concern single connections
   server.on('error', () => undefined);
-  server.on('connection', (socket: WebSocket) => {
+  server.on('connection', (socket: WebSocket, request: { socket: Socket }) => {
+    options.admission?.established(request.socket);
     if (server.clients.size > maxConnections) {
       metrics.inc(WS_COUNTERS.closed, 'too-many-connections');
       socket.on('error', () => undefined);
@@ -218,7 +226,7 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
       return;
     }
     metrics.inc(WS_COUNTERS.accepted);
-    options.onConnection(wrap(socket, metrics, maxEarly));
+    options.onConnection(wrap(socket, metrics, maxEarly), addressKey(request.socket.remoteAddress));
   });
   const port = (http.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
@@ -252,6 +260,8 @@ export interface ConnectWebSocketOptions {
   /** Give up when the connection is not open within this time (default 10 s). */
   readonly timeoutMs?: number;
   readonly maxEarlyMessages?: number;
+  /** The local address to connect from (default: the system's choice). */
+  readonly localAddress?: string;
 }
 
 /**
@@ -264,7 +274,7 @@ export async function connectWebSocket(target: WebSocketTarget, options: Connect
   const maxPayload = checkMaxMessageBytes(options.maxMessageBytes);
   const timeoutMs = options.timeoutMs ?? WS_DEFAULTS.connectTimeoutMs;
   const startedMs = Date.now();
-  const tls = await dialPinnedTls(target, timeoutMs);
+  const tls = await dialPinnedTls(target, timeoutMs, options.localAddress);
   const socket = new WebSocket(target.url, {
     createConnection: () => tls, // pinned already: ws speaks HTTP and WebSocket frames inside it
     maxPayload,

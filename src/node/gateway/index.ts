@@ -1,17 +1,18 @@
 /**
  * The gateway (layer 0; docs/nodes.md, "Gateway"): clients send Sphinx packets over a WebSocket on
- * TLS 1.3 (the node's link certificate, which clients pin),
- * one binary message per packet, at most `traffic.gatewayClientRate` per second per connection
+ * TLS 1.3 (the node's link certificate, which clients pin), one binary message per packet, at most
+ * `traffic.gatewayClientRate` per second per source address, however many connections it opens
  * (token bucket, burst max(4, 2 × rate)); the gateway is the first Sphinx hop and forwards to layer
  * 1 exactly as a mix does. It answers clients nothing.
  */
 import { listenWebSocket, type WebSocketListener } from '../../net/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
+import { clientAdmission } from '../runtime/client-admission.js';
 import { Forwarder } from '../runtime/hop.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
-import { gatewayBurst, TokenBucket } from './token-bucket.js';
+import { AddressRateLimiter, gatewayBurst } from './token-bucket.js';
 
-export { gatewayBurst, TokenBucket } from './token-bucket.js';
+export { AddressRateLimiter, gatewayBurst, TokenBucket } from './token-bucket.js';
 
 export interface GatewayHandle extends NodeHandle {
   readonly role: 'gateway';
@@ -39,13 +40,14 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
   // No node may link to a gateway (nothing precedes layer 0); should one get through, its packets go.
   runtime.onLinkPacket = () => metrics.drop('unexpected-link');
 
-  const onClientPacket = (bucket: TokenBucket, bytes: Uint8Array): void => {
+  const rateLimiter = new AddressRateLimiter();
+  const onClientPacket = (address: string, bytes: Uint8Array): void => {
     metrics.count('node_packets_in_total');
     const now = clock.now();
     const doc = runtime.consensus.active(now);
     if (doc === undefined) return metrics.drop('no-consensus');
     const rate = doc.traffic.gatewayClientRate;
-    if (!bucket.take(now, rate, gatewayBurst(rate))) return metrics.drop('rate-limited');
+    if (!rateLimiter.take(address, now, rate, gatewayBurst(rate))) return metrics.drop('rate-limited');
     const result = runtime.unwrap(bytes);
     if (result === undefined) return;
     if (result.kind !== 'forward') return metrics.drop('not-forward');
@@ -65,11 +67,11 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
       maxMessageBytes: runtime.packetLength,
       metrics: runtime.linkMetrics,
       maxConnections: config.maxClients,
-      onConnection: (conn) => {
-        const bucket = new TokenBucket();
+      admission: clientAdmission(config, runtime.linkMetrics),
+      onConnection: (conn, address) => {
         conn.onMessage((bytes) => {
           try {
-            onClientPacket(bucket, bytes);
+            onClientPacket(address, bytes);
           } catch (error) {
             metrics.drop('internal');
             runtime.log(`gateway: packet handling failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,5 +1,6 @@
 import { epochEnd } from '../../pki/index.js';
 import type { MailboxStore } from '../../store/mailbox.js';
+import { clientAdmission } from '../runtime/client-admission.js';
 import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../net/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
 import type { NodeRuntime } from '../runtime/node.js';
@@ -86,6 +87,7 @@ export class ClientRetrieval {
       maxMessageBytes: MAX_REQUEST_BYTES,
       metrics: runtime.linkMetrics,
       maxConnections: config.maxClients,
+      admission: clientAdmission(config, runtime.linkMetrics),
       onConnection: this.onConnection,
     });
     return this.listener;

@@ -19,7 +19,8 @@ const TOP_LEVEL_KEYS = [
   'role', 'name', 'layer', 'host', 'advertiseHost', 'linkPort', 'wsPort', 'metricsPort', 'metricsHost', 'metricsToken', 'dataDir',
   'identitySeed', 'linkSeed', 'authorityUrls', 'authorities', 'genesisMs', 'epochMs', 'graceMs',
   'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
-  'maxClients', 'store', 'maxResponseBytes',
+  'maxClients', 'store', 'maxResponseBytes', 'maxClientsPerAddress', 'clientIdleTimeoutMs',
+  'clientHandshakeTimeoutMs', 'expectedClients',
 ];
 const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs', 'postgres'];
 const GEOMETRY_KEYS = ['hops', 'userForwardPayloadLength', 'withSurb'];
@@ -60,6 +61,12 @@ export function validateNodeConfig(json: unknown): NodeConfig {
   const consensusPollMs = problems.integer(input, 'consensusPollMs', 'consensusPollMs', epochKnown ? defaultPollMs(epochMs) : 1000);
   const link = readLink(input, problems);
   const maxClients = problems.integer(input, 'maxClients', 'maxClients', NODE_DEFAULTS.maxClients);
+  const clientLimits = {
+    maxClientsPerAddress: problems.integer(input, 'maxClientsPerAddress', 'maxClientsPerAddress', NODE_DEFAULTS.maxClientsPerAddress),
+    clientIdleTimeoutMs: problems.integer(input, 'clientIdleTimeoutMs', 'clientIdleTimeoutMs', NODE_DEFAULTS.clientIdleTimeoutMs),
+    clientHandshakeTimeoutMs: problems.integer(input, 'clientHandshakeTimeoutMs', 'clientHandshakeTimeoutMs', NODE_DEFAULTS.clientHandshakeTimeoutMs),
+  };
+  const expectedClients = problems.integer(input, 'expectedClients', 'expectedClients', NODE_DEFAULTS.expectedClients);
   const store = readStore(input, role, dataDir, epochKnown ? epochMs : undefined, problems);
   if (role !== 'provider' && input.maxResponseBytes !== undefined) problems.add('maxResponseBytes: only a provider answers fetches');
   const maxResponseBytes = problems.integer(input, 'maxResponseBytes', 'maxResponseBytes', NODE_DEFAULTS.maxResponseBytes);
@@ -86,10 +93,12 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     suite: (input.suite ?? 'umbra-v1') as SuiteName,
     geometry,
     replayFilterLog2Bits,
+    expectedClients,
     scheduleCapacity,
     consensusPollMs,
     link,
     maxClients,
+    ...clientLimits,
     store,
     maxResponseBytes,
   };

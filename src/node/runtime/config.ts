@@ -14,8 +14,10 @@ export interface NodeLinkOptions {
   readonly keepaliveMs?: number;
   readonly idleTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
-  /** Listener: most simultaneous TCP connections. */
+  /** Listener: most simultaneous TCP connections from strangers (pinned peers' links are not counted). Default 1024. */
   readonly maxConnections?: number;
+  /** Listener: most simultaneous connections from one source address (IPv6: one /64) before a handshake proves a pinned peer. Default 8. */
+  readonly maxConnectionsPerAddress?: number;
   /** Dialer: packets waiting per next hop while its link is down. */
   readonly maxQueuedPackets?: number;
   readonly reconnectInitialMs?: number;
@@ -73,8 +75,13 @@ export interface NodeConfig {
   readonly suite: SuiteName;
   /** Must equal the consensus's. Default DEFAULT_GEOMETRY (5 hops, 2048 bytes, with SURB). */
   readonly geometry: GeometryOptions;
-  /** Each epoch key's Bloom replay filter has 2^this bits (10..32). Default 24 (2 MiB). */
+  /**
+   * The largest generation of an epoch key's replay filter: 2^this bits (10..32). Default 24
+   * (2 MiB; two generations per key). Smaller generations are used when the expected traffic fits.
+   */
   readonly replayFilterLog2Bits: number;
+  /** Clients the replay filter is sized for (docs/nodes.md, "Replay filter"). Default 10000. */
+  readonly expectedClients: number;
   /** Most packets held in the mixing schedule (gateway, mix). Default 32768. */
   readonly scheduleCapacity: number;
   /** How often the consensus is polled once the current document is held. Default min(30 s, epochMs / 8), at least 100 ms. */
@@ -82,6 +89,12 @@ export interface NodeConfig {
   readonly link: NodeLinkOptions;
   /** Open client WebSockets at most (gateway, provider). Default 4096. */
   readonly maxClients: number;
+  /** Open client connections from one source address (IPv6: one /64) at most. Default 16. */
+  readonly maxClientsPerAddress: number;
+  /** A client connection with no traffic either way for this long is closed. Default 120000. */
+  readonly clientIdleTimeoutMs: number;
+  /** A client connection not upgraded to a WebSocket within this time is closed. Default 10000. */
+  readonly clientHandshakeTimeoutMs: number;
   /** Provider only (filled with defaults for providers). */
   readonly store: ProviderStoreOptions | undefined;
   /** Provider only: the largest response to a fetch; larger ones are refused with 'too-large'. Default 8 MiB. */
@@ -102,12 +115,16 @@ export const NODE_DEFAULTS = Object.freeze({
   replayFilterLog2Bits: 24,
   scheduleCapacity: 32_768,
   maxClients: 4096,
+  maxClientsPerAddress: 16,
+  clientIdleTimeoutMs: 120_000,
+  clientHandshakeTimeoutMs: 10_000,
+  expectedClients: 10_000,
   retentionMs: 24 * 3600 * 1000,
   maxResponseBytes: 8 * 1024 * 1024,
 });
 
 export const NODE_ROLES: readonly NodeRole[] = ['gateway', 'mix', 'provider'];
-export const LINK_KEYS = ['keepaliveMs', 'idleTimeoutMs', 'handshakeTimeoutMs', 'maxConnections', 'maxQueuedPackets', 'reconnectInitialMs', 'reconnectMaxMs'];
+export const LINK_KEYS = ['keepaliveMs', 'idleTimeoutMs', 'handshakeTimeoutMs', 'maxConnections', 'maxConnectionsPerAddress', 'maxQueuedPackets', 'reconnectInitialMs', 'reconnectMaxMs'];
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 /** True for a host that only this machine can reach (127.0.0.0/8, ::1, localhost). */
@@ -248,6 +265,10 @@ function protocolProblems(config: NodeConfig): string[] {
     }
   }
   if (!intIn(config.maxClients, 1, 1_000_000)) problems.push('maxClients must be an integer in 1..1000000');
+  if (!intIn(config.maxClientsPerAddress, 1, 1_000_000)) problems.push('maxClientsPerAddress must be an integer in 1..1000000');
+  if (!intIn(config.clientIdleTimeoutMs, 1, 2 ** 31 - 1)) problems.push('clientIdleTimeoutMs must be a positive integer');
+  if (!intIn(config.clientHandshakeTimeoutMs, 1, 2 ** 31 - 1)) problems.push('clientHandshakeTimeoutMs must be a positive integer');
+  if (!intIn(config.expectedClients, 1, 1_000_000_000)) problems.push('expectedClients must be an integer in 1..1000000000');
   return problems;
 }
 

@@ -1,15 +1,16 @@
 import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Crypto } from '../../crypto/types.js';
-import { BloomReplayFilter } from '../../mixing/bloom-replay.js';
+import type { ReplaySizing } from '../../mixing/replay-sizing.js';
+import { RotatingReplayFilter } from '../../mixing/rotating-replay.js';
 import { epochAt, epochStart, type EpochTiming } from '../../pki/index.js';
 import type { ReplayFilter } from '../../sphinx/index.js';
 import { destroyFile, ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { NodeMetrics } from './metrics.js';
 
 /**
- * A node's Sphinx keys, one X25519 key per epoch, each with its own replay filter
- * (docs/nodes.md, "Keys"). Keys are random, published for the current and the next epoch (the
+ * A node's Sphinx keys, one X25519 key per epoch, each with its own replay filter of two rotating
+ * Bloom generations (docs/nodes.md, "Keys" and "Replay filter"). Keys are random, published for the current and the next epoch (the
  * descriptor uploaded during epoch e covers e + 1 and e + 2), and destroyed once their epoch's
  * grace period is over: the secret is zeroed in memory and its file overwritten and deleted, and
  * the replay filter goes with it.
@@ -31,7 +32,8 @@ export interface KeyringOptions {
   readonly crypto: Crypto;
   readonly timing: EpochTiming;
   readonly graceMs: number;
-  readonly replayFilterLog2Bits: number;
+  /** The size of the next replay-filter generation for an epoch's key (read at each rotation). */
+  readonly replaySizing: (epoch: number) => ReplaySizing;
   readonly metrics: NodeMetrics;
   readonly log: (line: string) => void;
 }
@@ -77,10 +79,10 @@ class ReplayJournal {
   }
 }
 
-/** A Bloom filter whose new tags are journaled. */
+/** A rotating Bloom filter whose new tags are journaled. */
 class JournaledFilter implements ReplayFilter {
   constructor(
-    private readonly bloom: BloomReplayFilter,
+    private readonly bloom: RotatingReplayFilter,
     readonly journal: ReplayJournal,
   ) {}
 
@@ -222,7 +224,10 @@ export class SphinxKeyring {
   }
 
   private entry(epoch: number, secret: Uint8Array, restore: boolean): Entry {
-    const bloom = new BloomReplayFilter(this.options.replayFilterLog2Bits);
+    const bloom = new RotatingReplayFilter(
+      () => this.options.replaySizing(epoch),
+      () => this.options.metrics.count('node_replay_filter_rotations_total'),
+    );
     const journalPath = this.journalPath(epoch);
     if (restore) {
       try {

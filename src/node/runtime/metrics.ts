@@ -24,6 +24,7 @@ export const NODE_COUNTERS = Object.freeze({
   node_store_errors_total: 'Provider: mailbox store failures, by operation and kind.',
   node_retention_runs_total: 'Provider: retention runs (each deletes whatever expired).',
   node_replay_journal_errors_total: 'Failures to write or read a replay-tag journal.',
+  node_replay_filter_rotations_total: 'Replay-filter generations retired because they were full (tags older than two generations are forgotten).',
   node_key_errors_total: 'Failures to store or destroy a Sphinx key file.',
 });
 

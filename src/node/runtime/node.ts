@@ -15,6 +15,7 @@ import { startStatusServer, type StatusServer } from './http.js';
 import { SphinxKeyring } from './keyring.js';
 import { NodeMetrics } from './metrics.js';
 import { Peers } from './peers.js';
+import { consensusReplaySizing } from './replay-sizing.js';
 import { DescriptorPublisher } from './publisher.js';
 import { IDENTITY_SEED_FILE, LINK_SEED_FILE, loadOrCreateSeed } from './seeds.js';
 
@@ -148,7 +149,8 @@ export class NodeRuntime {
       crypto: this.crypto,
       timing: this.timing,
       graceMs: config.graceMs,
-      replayFilterLog2Bits: config.replayFilterLog2Bits,
+      // The tracker is made below; before that (keys restored at start) no document is held.
+      replaySizing: consensusReplaySizing(config, (epoch) => (this.consensus as ConsensusTracker | undefined)?.get(epoch)),
       metrics: this.metrics,
       log: this.log,
     });
@@ -201,6 +203,7 @@ export class NodeRuntime {
       port: config.linkPort,
       seed: this.linkSeed,
       isKnownPeer: this.peers.isKnownPeer,
+      isPinnedAddress: this.peers.isPinnedAddress,
       packetLength: this.packetLength,
       maxFrameBytes: this.packetLength + 1,
       metrics: this.linkMetrics,
@@ -212,6 +215,7 @@ export class NodeRuntime {
       ...(link.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: link.idleTimeoutMs }),
       ...(link.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: link.handshakeTimeoutMs }),
       ...(link.maxConnections === undefined ? {} : { maxConnections: link.maxConnections }),
+      ...(link.maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress: link.maxConnectionsPerAddress }),
     });
     return this.listener.port;
   }

@@ -1,5 +1,6 @@
 import { hexOf } from '../../codec/bytes.js';
 import { parseHostPort, type ConsensusDocument } from '../../pki/index.js';
+import { addressKey } from '../../net/admission.js';
 import { connectLink, type LinkDialer } from '../../net/link-dialer.js';
 import type { NetMetrics } from '../../net/metrics.js';
 import { pinnedPeers } from '../../net/tls-identity.js';
@@ -43,6 +44,7 @@ function endpointKey(hop: NextHop): string {
 
 export class Peers {
   private known: (linkKey: Uint8Array) => string | undefined = () => undefined;
+  private pinnedAddresses = new Set<string>();
   private next = new Map<string, NextHop>();
   private readonly dialers = new Map<string, Dialing>();
   private closed = false;
@@ -52,17 +54,26 @@ export class Peers {
   /** For listenLinks: the peer's node ID (hex) when it may send to this node. */
   readonly isKnownPeer = (linkKey: Uint8Array): string | undefined => this.known(linkKey);
 
+  /**
+   * For listenLinks: whether a source address is a previous-layer node's published link host (it
+   * gets reserved slots). Only addresses compare: a node published by host name gets none.
+   */
+  readonly isPinnedAddress = (address: string): boolean => this.pinnedAddresses.has(address);
+
   /** Rebuilds both lists from the documents held, most relevant first (current, next, previous). */
   update(docs: readonly ConsensusDocument[]): void {
     const { layer } = this.options;
     const inbound = new Map<string, { linkKey: Uint8Array; peer: string }>();
     const next = new Map<string, NextHop>();
+    const pinnedAddresses = new Set<string>();
     for (const doc of docs) {
       for (const node of doc.nodes) {
         const id = hexOf(node.nodeId);
         if (node.layer === layer - 1) {
           const keyHex = hexOf(node.linkPublicKey);
           if (!inbound.has(keyHex)) inbound.set(keyHex, { linkKey: node.linkPublicKey, peer: id });
+          const address = parseHostPort(node.addresses.link);
+          if (address !== undefined) pinnedAddresses.add(addressKey(address.host));
         } else if (node.layer === layer + 1 && !next.has(id)) {
           const address = parseHostPort(node.addresses.link);
           if (address !== undefined) next.set(id, { name: node.name, host: address.host, port: address.port, linkKey: node.linkPublicKey });
@@ -70,6 +81,7 @@ export class Peers {
       }
     }
     this.known = pinnedPeers(inbound.values());
+    this.pinnedAddresses = pinnedAddresses;
     this.next = next;
     for (const [id, dialing] of [...this.dialers]) {
       const hop = next.get(id);

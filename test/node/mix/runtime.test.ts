@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { hexOf, toBase64Url } from '../../../src/codec/bytes.js';
+import { replayFilterSizing } from '../../../src/mixing/replay-sizing.js';
 import { getCrypto } from '../../../src/crypto/index.js';
 import { gatewayBurst, TokenBucket } from '../../../src/node/gateway/index.js';
 import { startMix } from '../../../src/node/mix/index.js';
@@ -79,6 +80,13 @@ describe('node configuration', () => {
     assert.equal(config.suite, 'umbra-v1');
     assert.deepEqual(config.geometry, { hops: 5, userForwardPayloadLength: 2048, withSurb: true });
     assert.equal(config.replayFilterLog2Bits, 24);
+    assert.equal(config.expectedClients, 10_000);
+    assert.equal(config.maxClientsPerAddress, 16);
+    assert.equal(config.clientIdleTimeoutMs, 120_000);
+    assert.equal(config.clientHandshakeTimeoutMs, 10_000);
+    assert.deepEqual(validateNodeConfig(minimal({ link: { maxConnectionsPerAddress: 3 } })).link, { maxConnectionsPerAddress: 3 });
+    assert.ok(problemsOf(minimal({ maxClientsPerAddress: 0 })).some((p) => /maxClientsPerAddress/.test(p)));
+    assert.ok(problemsOf(minimal({ link: { maxConnectionsPerAddress: -1 } })).some((p) => /link\.maxConnectionsPerAddress/.test(p)));
     assert.equal(config.scheduleCapacity, 32768);
     assert.equal(config.consensusPollMs, 30_000);
     assert.equal(config.identitySeed, undefined);
@@ -159,7 +167,7 @@ describe('node configuration', () => {
 
 describe('Sphinx keyring', () => {
   const make = (dataDir: string) =>
-    new SphinxKeyring({ dataDir, crypto, timing, graceMs: 1000, replayFilterLog2Bits: 12, metrics: new NodeMetrics(new NetMetrics()), log: () => undefined });
+    new SphinxKeyring({ dataDir, crypto, timing, graceMs: 1000, replaySizing: () => replayFilterSizing(Number.POSITIVE_INFINITY, 12), metrics: new NodeMetrics(new NetMetrics()), log: () => undefined });
 
   test('before genesis holds epochs 0 and 1; then the current and two ahead; the previous one during grace', () => {
     const dir = tempDir();

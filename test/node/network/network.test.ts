@@ -352,7 +352,8 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
   });
 
   test('the gateway limits each client to its rate and counts the excess', async () => {
-    const conn = await openGateway(gateway);
+    // From its own source address: the bucket belongs to the address, not to the connection.
+    const conn = await connectWebSocket(clientTarget(gateway), { maxMessageBytes: 1024, localAddress: '127.0.0.9' });
     const before = { limited: counter(gateway, 'rate-limited'), short: counter(gateway, 'wrong-size'), in: gateway.metrics.value('node_packets_in_total') };
     const burst = Math.max(4, 2 * GATEWAY_RATE);
     for (let i = 0; i < burst + 50; i++) conn.send(new Uint8Array([i & 0xff]));

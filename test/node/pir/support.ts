@@ -28,6 +28,8 @@ export interface TestNetworkOptions {
   readonly genesisMs: number;
   readonly pir?: PirServiceOptions;
   readonly providers?: number;
+  /** Further node configuration for every node (it replaces `link` as a whole). */
+  readonly nodeConfig?: Record<string, unknown>;
 }
 
 export class TestNetwork {
@@ -79,6 +81,7 @@ export class TestNetwork {
       replayFilterLog2Bits: 16,
       consensusPollMs: 1000,
       link: { reconnectInitialMs: 20, reconnectMaxMs: 200 },
+      ...this.options.nodeConfig,
       ...extra,
     });
   }
