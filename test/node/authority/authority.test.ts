@@ -48,6 +48,7 @@ function configFor(dataDir: string, extra: Record<string, unknown> = {}) {
     epochMs: EPOCH_MS,
     dataDir,
     network: { mixing: { meanDelayMs: 5, maxDelayMs: 50 } },
+    openAdmission: true,
     ...extra,
   });
 }
@@ -281,7 +282,7 @@ describe('authority over HTTP', () => {
     const otherSeed = testSeed(crypto, 'other authority');
     const otherKey = crypto.ed25519PublicKey(otherSeed);
     const other = await startAuthority(
-      validateAuthorityConfig({ identitySeed: toBase64Url(otherSeed), authorities: [toBase64Url(otherKey)], genesisMs: GENESIS, epochMs: EPOCH_MS, dataDir: tempDir() }),
+      validateAuthorityConfig({ identitySeed: toBase64Url(otherSeed), authorities: [toBase64Url(otherKey)], genesisMs: GENESIS, epochMs: EPOCH_MS, dataDir: tempDir(), openAdmission: true }),
       { clock },
     );
     running.add(other);

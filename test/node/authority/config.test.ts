@@ -9,7 +9,7 @@ import { testSeed } from '../../pki/network-fixture.js';
 const crypto = getCrypto('sodium');
 const seed = testSeed(crypto, 'config authority');
 const key = crypto.ed25519PublicKey(seed);
-const minimal = { identitySeed: toBase64Url(seed), authorities: [toBase64Url(key)], genesisMs: 1_000, dataDir: '/tmp/umbra-authority' };
+const minimal = { identitySeed: toBase64Url(seed), authorities: [toBase64Url(key)], genesisMs: 1_000, dataDir: '/tmp/umbra-authority', openAdmission: true };
 
 function problemsOf(json: unknown): readonly string[] {
   try {
