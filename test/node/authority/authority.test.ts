@@ -8,6 +8,7 @@ import { toBase64Url } from '../../../src/codec/bytes.js';
 import { getCrypto } from '../../../src/crypto/index.js';
 import { AuthorityRequestError, fetchConsensus, uploadDescriptor } from '../../../src/net/authority-client.js';
 import {
+  AuthorityConfigError,
   MAX_UPLOAD_BYTES,
   startAuthority,
   validateAuthorityConfig,
@@ -274,6 +275,24 @@ describe('authority over HTTP', () => {
     const doc = verifyConsensus(crypto, bytes, { authorities: [authorityKey], epoch: 0, nowMs: clock.now() });
     assert.equal(doc.nodes.length, 5);
     assert.equal(doc.validUntilMs, epochStart(1, timing) + EPOCH_MS / 4);
+    await stop(authority);
+  });
+
+  // Without the allow-list requirement (openAdmission defaulting to true) the fresh key is admitted: this test fails.
+  test('by default only allow-listed keys are admitted: a fresh key nobody runs is refused', async () => {
+    const clock = new FakeClock(GENESIS + 100);
+    const network = makeFixtureNetwork(crypto, { epoch: 0, label: 'closed', mixesPerLayer: 1, providers: 2 });
+    const fake = makeFixtureNode(crypto, 'fake-provider', 'provider', 4, 0, 32000, 1, 'fuzz', crypto.randomBytes(32));
+    // An authority configured without an allow-list (and without openAdmission) does not start.
+    await assert.rejects(start(tempDir(), clock, { openAdmission: undefined }), (error: unknown) => error instanceof AuthorityConfigError && /allowedNodes is required/.test(error.message));
+    const authority = await start(tempDir(), clock, { openAdmission: undefined, allowedNodes: network.map((node) => toBase64Url(node.descriptor.nodeId)) });
+    const refused = await post(authority.url, encodeDescriptor(fake.descriptor));
+    assert.equal(refused.status, 403);
+    assert.equal(errorCode(refused.text), 'unknown-node');
+    for (const node of network) assert.equal((await post(authority.url, encodeDescriptor(node.descriptor))).status, 201);
+    const current = await fetchConsensus(crypto, authority.url, 'current', verifyOptions(clock));
+    assert.equal(current?.doc.nodes.length, network.length);
+    assert.ok(!current.doc.nodes.some((node) => node.family === 'fuzz'));
     await stop(authority);
   });
 

@@ -36,6 +36,15 @@ test('a minimal configuration gets the defaults', () => {
   assert.deepEqual(validateAuthorityConfig(JSON.stringify(minimal)), config);
 });
 
+test('an allow-list is required unless openAdmission is true', () => {
+  const { openAdmission: _open, ...closed } = minimal;
+  assert.ok(problemsOf(closed).some((problem) => problem.includes('allowedNodes is required')));
+  assert.ok(problemsOf({ ...closed, openAdmission: 'yes' }).some((problem) => problem.includes('openAdmission must be true or false')));
+  assert.ok(problemsOf({ ...closed, openAdmission: false }).some((problem) => problem.includes('allowedNodes is required')));
+  assert.deepEqual(validateAuthorityConfig({ ...closed, allowedNodes: [toBase64Url(key)] }).allowedNodes, [key]);
+  assert.equal(validateAuthorityConfig({ ...closed, allowedNodes: [] }).allowedNodes?.length, 0);
+});
+
 test('given values are kept and network fields merge into the defaults', () => {
   const config = validateAuthorityConfig({
     ...minimal,
