@@ -67,6 +67,7 @@ export async function startBenchAuthority(
       epochMs,
       dataDir,
       network,
+      openAdmission: true,
     }),
     { crypto },
   );
@@ -97,6 +98,7 @@ export function fakeNode(
     epoch: fields.epoch,
     serial: Date.now(),
     name: fields.name,
+    family: `bench-${fields.name.replace(/[^A-Za-z0-9._-]/g, '-')}`.slice(0, 64),
     role: fields.role,
     layer: fields.layer,
     addresses: fields.ws === undefined ? { link: fields.link } : { link: fields.link, ws: fields.ws },

@@ -16,8 +16,10 @@ import type { PathHop } from '../sphinx/sphinx.js';
 
 /**
  * Paths through the network of one consensus (docs/client.md, "Paths"): gateway → one mix of each
- * layer 1..3, chosen uniformly at random per packet → a provider. Every hop but the last holds the
- * packet for an exponential delay the sender draws (delayMs, the consensus mean and cap).
+ * layer 1..3, chosen uniformly at random per packet → a provider. No two nodes of a path share a
+ * family (operator): each mix is drawn among those whose family is not yet on the path and that
+ * leave the later layers a choice. Every hop but the last holds the packet for an exponential
+ * delay the sender draws (delayMs, the consensus mean and cap).
  */
 export class RouteError extends Error {
   constructor(message: string) {
@@ -100,7 +102,7 @@ export class Network {
    */
   path(random: RandomSource, epoch: number, gateway: NodeDescriptor, provider: NodeDescriptor, last: readonly HopCommand[]): PathHop[] {
     const { meanDelayMs, maxDelayMs } = this.doc.mixing;
-    const nodes = [gateway, pick(random, this.layers[1]), pick(random, this.layers[2]), pick(random, this.layers[3]), provider];
+    const nodes = [gateway, ...this.mixesFor(random, gateway, provider), provider];
     return nodes.map((node, i) => {
       const publicKey = sphinxKeyFor(node, epoch);
       if (publicKey === undefined) throw new RouteError(`the consensus of epoch ${this.doc.epoch} has no key of ${node.name} for epoch ${epoch}`);
@@ -108,4 +110,46 @@ export class Network {
       return { id: node.nodeId, publicKey, commands };
     });
   }
+
+  /**
+   * One mix of each layer 1..3, no two of one family nor of the gateway's or the provider's:
+   * uniform among the mixes of a layer that leave the later layers a choice. RouteError when the
+   * consensus has no such path.
+   */
+  private mixesFor(random: RandomSource, gateway: NodeDescriptor, provider: NodeDescriptor): NodeDescriptor[] {
+    if (gateway.family === provider.family) {
+      throw new RouteError(`the gateway ${gateway.name} and the provider ${provider.name} are of one family (${gateway.family}): no path keeps its nodes apart`);
+    }
+    const mixLayers = [this.layers[1], this.layers[2], this.layers[3]];
+    const used = new Set([gateway.family, provider.family]);
+    const chosen: NodeDescriptor[] = [];
+    for (let layer = 0; layer < mixLayers.length; layer++) {
+      let candidates = mixLayers[layer].filter((node) => !used.has(node.family));
+      for (;;) {
+        if (candidates.length === 0) {
+          throw new RouteError(`the consensus of epoch ${this.doc.epoch} has no path whose nodes are all of different families`);
+        }
+        const node = pick(random, candidates);
+        if (completable(mixLayers.slice(layer + 1), new Set([...used, node.family]))) {
+          chosen.push(node);
+          used.add(node.family);
+          break;
+        }
+        candidates = candidates.filter((other) => other.family !== node.family);
+      }
+    }
+    return chosen;
+  }
+}
+
+/** Whether each of `layers` has a node whose family is distinct from `used` and from the others chosen. */
+function completable(layers: readonly (readonly NodeDescriptor[])[], used: ReadonlySet<string>): boolean {
+  if (layers.length === 0) return true;
+  const tried = new Set<string>();
+  for (const node of layers[0]) {
+    if (used.has(node.family) || tried.has(node.family)) continue;
+    tried.add(node.family);
+    if (completable(layers.slice(1), new Set([...used, node.family]))) return true;
+  }
+  return false;
 }

@@ -5,6 +5,7 @@ import { PkiError } from './errors.js';
 import {
   addressProblem,
   decodeUtf8,
+  familyProblem,
   isBytes,
   KEY_BYTES,
   MAX_ADDRESS_BYTES,
@@ -52,6 +53,11 @@ export interface NodeDescriptor {
   /** The node's Ed25519 identity public key: its Sphinx node ID. */
   readonly nodeId: Uint8Array;
   readonly name: string;
+  /**
+   * The node's operator: nodes of one family are run by one party. A path never uses two nodes
+   * of one family, and a provider's PIR partner is of another family (docs/pki.md, "Families").
+   */
+  readonly family: string;
   readonly role: NodeRole;
   readonly layer: number;
   readonly addresses: NodeAddresses;
@@ -68,6 +74,8 @@ export interface DescriptorFields {
   readonly epoch: number;
   readonly serial: number;
   readonly name: string;
+  /** The operator's name (familyProblem's character set). */
+  readonly family: string;
   readonly role: NodeRole;
   /** Required for mixes (1..3); for gateways (0) and providers (4) it may be left out. */
   readonly layer?: number;
@@ -77,16 +85,16 @@ export interface DescriptorFields {
   readonly sphinxKeys: readonly SphinxKeyEntry[];
 }
 
-export const DESCRIPTOR_VERSION = 1;
+export const DESCRIPTOR_VERSION = 2;
 export const DESCRIPTOR_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x44]); // "UMBD"
-export const DESCRIPTOR_SIGNATURE_LABEL = new TextEncoder().encode('umbra node descriptor v1');
+export const DESCRIPTOR_SIGNATURE_LABEL = new TextEncoder().encode('umbra node descriptor v2');
 const ROLE_CODES: Record<NodeRole, number> = { gateway: 0, mix: 1, provider: 2 };
 const ROLES: readonly NodeRole[] = ['gateway', 'mix', 'provider'];
 
-/** magic, version, epoch, serial, node ID, role, layer, name, link, ws, link key, 2 Sphinx keys, signature. */
-const FIXED_BYTES = 4 + 1 + 8 + 8 + KEY_BYTES + 1 + 1 + 1 + 1 + 1 + KEY_BYTES + 2 * KEY_BYTES + SIGNATURE_BYTES;
-export const MIN_DESCRIPTOR_BYTES = FIXED_BYTES + 1 + 3; // a 1-byte name, a 3-byte link address, no ws
-export const MAX_DESCRIPTOR_BYTES = FIXED_BYTES + MAX_NAME_BYTES + 2 * MAX_ADDRESS_BYTES;
+/** magic, version, epoch, serial, node ID, role, layer, name, family, link, ws, link key, 2 Sphinx keys, signature. */
+const FIXED_BYTES = 4 + 1 + 8 + 8 + KEY_BYTES + 1 + 1 + 1 + 1 + 1 + 1 + KEY_BYTES + 2 * KEY_BYTES + SIGNATURE_BYTES;
+export const MIN_DESCRIPTOR_BYTES = FIXED_BYTES + 1 + 1 + 3; // a 1-byte name and family, a 3-byte link address, no ws
+export const MAX_DESCRIPTOR_BYTES = FIXED_BYTES + 2 * MAX_NAME_BYTES + 2 * MAX_ADDRESS_BYTES;
 /** The largest epoch a descriptor may name (its epoch + 1 must stay a safe integer). */
 export const MAX_DESCRIPTOR_EPOCH = Number.MAX_SAFE_INTEGER - 1;
 
@@ -108,6 +116,8 @@ function descriptorProblem(d: Omit<NodeDescriptor, 'signature'>): string | undef
   if (!isBytes(d.nodeId, KEY_BYTES)) return 'the node ID is not 32 bytes';
   const name = nameProblem(d.name);
   if (name !== undefined) return name;
+  const family = familyProblem(d.family);
+  if (family !== undefined) return family;
   if (!ROLES.includes(d.role)) return 'the role is not gateway, mix or provider';
   const layer = layerProblem(d.role, d.layer);
   if (layer !== undefined) return layer;
@@ -157,6 +167,7 @@ function descriptorBody(d: Omit<NodeDescriptor, 'signature'>): Uint8Array {
     .u8(ROLE_CODES[d.role])
     .u8(d.layer)
     .text(1, d.name)
+    .text(1, d.family)
     .text(1, d.addresses.link)
     .text(1, d.addresses.ws ?? '')
     .bytes(d.linkPublicKey);
@@ -188,6 +199,7 @@ export function makeDescriptor(crypto: Crypto, identitySeed: Uint8Array, fields:
     serial: fields.serial,
     nodeId: crypto.ed25519PublicKey(identitySeed),
     name: fields.name,
+    family: fields.family,
     role,
     layer,
     addresses,
@@ -232,11 +244,12 @@ function parseDescriptor(bytes: Uint8Array): { descriptor: NodeDescriptor; bodyL
     const layer = reader.u8('layer');
     const texts = [
       reader.prefixed(1, MAX_NAME_BYTES, 'name'),
+      reader.prefixed(1, MAX_NAME_BYTES, 'family'),
       reader.prefixed(1, MAX_ADDRESS_BYTES, 'link address'),
       reader.prefixed(1, MAX_ADDRESS_BYTES, 'ws address'),
     ].map(decodeUtf8);
     if (texts.some((text) => text === undefined)) throw malformed('a text field is not UTF-8');
-    const [name, link, ws] = texts as string[];
+    const [name, family, link, ws] = texts as string[];
     const linkPublicKey = reader.bytesOf(KEY_BYTES, 'link public key');
     const sphinxKeys = [0, 1].map((i) => ({ epoch: epoch + i, publicKey: reader.bytesOf(KEY_BYTES, 'Sphinx key') }));
     const bodyLength = bytes.length - reader.remaining;
@@ -248,6 +261,7 @@ function parseDescriptor(bytes: Uint8Array): { descriptor: NodeDescriptor; bodyL
       serial,
       nodeId,
       name,
+      family,
       role,
       layer,
       // An empty ws field means "none"; descriptorProblem refuses it where one is needed.

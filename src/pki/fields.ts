@@ -44,6 +44,18 @@ export function nameProblem(name: unknown): string | undefined {
   return undefined;
 }
 
+const FAMILY = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * What is wrong with an operator (family) name, or undefined: 1..64 bytes of ASCII letters,
+ * digits, '-', '_' and '.' (so no control, bidi or look-alike characters).
+ */
+export function familyProblem(family: unknown): string | undefined {
+  if (typeof family !== 'string') return 'the family is not a string';
+  if (!FAMILY.test(family)) return `the family must be 1..${MAX_NAME_BYTES} of A-Z a-z 0-9 - _ .`;
+  return undefined;
+}
+
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const IPV6 = /^[0-9A-Fa-f:.]{2,45}$/;
 const PORT = /^[1-9][0-9]{0,4}$/;

@@ -5,5 +5,5 @@ export * from './consensus-document.js';
 export * from './descriptor.js';
 export * from './epoch.js';
 export * from './errors.js';
-export { parseHostPort, compareBytes } from './fields.js';
+export { parseHostPort, compareBytes, familyProblem } from './fields.js';
 export * from './params.js';

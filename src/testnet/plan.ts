@@ -7,9 +7,17 @@ import { freePort } from './ports.js';
  * The shape of a local test network (`umbra up`): one authority, a gateway, three mix layers of
  * two nodes, two providers, all on loopback, with short epochs and fast rates so mail moves
  * in seconds. Written once into `<dir>/plan.json`, so a restart keeps keys, genesis and names.
+ *
+ * Six operators (families) run it: one the gateway, one each mix layer, one each provider, so a
+ * path's five nodes are of five families and each provider's PIR partner is of another operator.
+ * The authority admits only the plan's node keys (its allow-list).
  */
 export interface NodePlan {
   readonly name: string;
+  /** The node's operator, published in its descriptor. */
+  readonly family: string;
+  /** The node's Ed25519 identity seed (base64url): fixed at plan time so the authority's allow-list names its key. */
+  readonly identitySeed: string;
   readonly role: 'gateway' | 'mix' | 'provider';
   readonly layer: number;
   /** Fixed at plan time so a restarted node comes back where the consensus says it is. */
@@ -33,15 +41,18 @@ export const TESTNET_NETWORK: NetworkParameters = {
   ...DEFAULT_NETWORK_PARAMETERS,
   mixing: { meanDelayMs: 20, maxDelayMs: 1_000 },
   traffic: { clientSendRate: 50, loopRate: 2, dropRate: 0, gatewayClientRate: 200 },
-  // Mail is fetched by two-server PIR: each provider is the other's partner (docs/pir.md).
+  // Mail is fetched by two-server PIR: the two providers, of different operators, are each other's partner (docs/pir.md).
   retrieval: 'pir',
 };
 
 export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number): Promise<NetworkPlan> {
   const seed = crypto.randomBytes(32);
-  const shapes: Omit<NodePlan, 'linkPort' | 'metricsPort'>[] = [{ name: 'gateway-1', role: 'gateway', layer: 0 }];
-  for (const layer of [1, 2, 3]) for (const i of [1, 2]) shapes.push({ name: `mix-${layer}-${i}`, role: 'mix', layer });
-  shapes.push({ name: 'provider-1', role: 'provider', layer: 4 }, { name: 'provider-2', role: 'provider', layer: 4 });
+  const shapes: Omit<NodePlan, 'linkPort' | 'metricsPort' | 'identitySeed'>[] = [{ name: 'gateway-1', family: 'operator-gateway', role: 'gateway', layer: 0 }];
+  for (const layer of [1, 2, 3]) for (const i of [1, 2]) shapes.push({ name: `mix-${layer}-${i}`, family: `operator-mix-${layer}`, role: 'mix', layer });
+  shapes.push(
+    { name: 'provider-1', family: 'operator-provider-1', role: 'provider', layer: 4 },
+    { name: 'provider-2', family: 'operator-provider-2', role: 'provider', layer: 4 },
+  );
   // The OS may hand out a port again once it is released: draw until every port is distinct.
   const taken = new Set<number>();
   const port = async (): Promise<number> => {
@@ -56,7 +67,8 @@ export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number): 
   const nodes: NodePlan[] = [];
   for (const shape of shapes) {
     const withWs = shape.role !== 'mix';
-    nodes.push({ ...shape, linkPort: await port(), metricsPort: await port(), ...(withWs ? { wsPort: await port() } : {}) });
+    const identitySeed = toBase64Url(crypto.randomBytes(32));
+    nodes.push({ ...shape, identitySeed, linkPort: await port(), metricsPort: await port(), ...(withWs ? { wsPort: await port() } : {}) });
   }
   return {
     genesisMs: nowMs - (nowMs % 1000),

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fromBase64Url } from '../codec/bytes.js';
+import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
 import { fetchConsensus } from '../net/authority-client.js';
 import { makePlan, type NetworkPlan, type NodePlan } from './plan.js';
@@ -25,7 +25,7 @@ export interface NetworkFile {
   readonly genesisMs: number;
   readonly epochMs: number;
   readonly authority: { readonly url: string; readonly publicKey: string };
-  readonly nodes: readonly (NodePlan & { readonly nodeId?: string; readonly wsUrl?: string; readonly metricsUrl?: string })[];
+  readonly nodes: readonly (Omit<NodePlan, 'identitySeed'> & { readonly nodeId?: string; readonly wsUrl?: string; readonly metricsUrl?: string })[];
   readonly users: readonly { readonly name: string; readonly provider: string; readonly dir: string }[];
 }
 
@@ -45,7 +45,13 @@ export const DEFAULT_TESTNET_EPOCH_MS = 8_000;
 
 function loadOrMakePlan(dir: string, epochMs: number): Promise<NetworkPlan> {
   const path = join(dir, 'plan.json');
-  if (existsSync(path)) return Promise.resolve(JSON.parse(readFileSync(path, 'utf8')) as NetworkPlan);
+  if (existsSync(path)) {
+    const plan = JSON.parse(readFileSync(path, 'utf8')) as NetworkPlan;
+    if (plan.nodes.some((node) => typeof node.identitySeed !== 'string' || typeof node.family !== 'string')) {
+      return Promise.reject(new TestnetError(`${path} predates node families and the authority's allow-list: remove ${dir} and run umbra up again`));
+    }
+    return Promise.resolve(plan);
+  }
   return makePlan(getCrypto(), Date.now(), epochMs).then((plan) => {
     writeFileSync(path, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
     return plan;
@@ -53,6 +59,7 @@ function loadOrMakePlan(dir: string, epochMs: number): Promise<NetworkPlan> {
 }
 
 function writeConfigs(dir: string, plan: NetworkPlan, authorityUrl: string): void {
+  const crypto = getCrypto();
   const authorityDir = join(dir, 'authority');
   mkdirSync(authorityDir, { recursive: true });
   writeFileSync(join(authorityDir, 'config.json'), JSON.stringify({
@@ -63,6 +70,7 @@ function writeConfigs(dir: string, plan: NetworkPlan, authorityUrl: string): voi
     epochMs: plan.epochMs,
     network: plan.network,
     dataDir: join(authorityDir, 'data'),
+    allowedNodes: plan.nodes.map((node) => toBase64Url(crypto.ed25519PublicKey(fromBase64Url(node.identitySeed, 'identity seed', 32)))),
   }, null, 2), { mode: 0o600 });
   for (const node of plan.nodes) {
     const nodeDir = join(dir, node.name);
@@ -70,6 +78,8 @@ function writeConfigs(dir: string, plan: NetworkPlan, authorityUrl: string): voi
     writeFileSync(join(nodeDir, 'config.json'), JSON.stringify({
       role: node.role,
       name: node.name,
+      family: node.family,
+      identitySeed: node.identitySeed,
       layer: node.layer,
       linkPort: node.linkPort,
       ...(node.wsPort !== undefined ? { wsPort: node.wsPort } : {}),
@@ -142,7 +152,9 @@ export async function up(options: UpOptions): Promise<Testnet> {
     authority: { url: authorityUrl, publicKey: plan.authorityPublicKey },
     nodes: plan.nodes.map((node) => {
       const ready = children.get(node.name)?.ready ?? {};
-      return { ...node, nodeId: ready.nodeId as string, wsUrl: ready.wsUrl as string | undefined, metricsUrl: ready.metricsUrl as string };
+      // network.json is for reading, not a secret: the identity seed stays in plan.json (mode 0600).
+      const { identitySeed: _secret, ...shown } = node;
+      return { ...shown, nodeId: ready.nodeId as string, wsUrl: ready.wsUrl as string | undefined, metricsUrl: ready.metricsUrl as string };
     }),
     users: plan.users.map((user) => ({ ...user, dir: join(dir, 'users', user.name) })),
   };

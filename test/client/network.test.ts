@@ -67,6 +67,7 @@ before(async () => {
       genesisMs: GENESIS,
       epochMs: EPOCH_MS,
       dataDir: tempDir('umbra-client-e2e-'),
+      openAdmission: true,
       network: {
         mixing: { meanDelayMs: 10, maxDelayMs: 1000 },
         traffic: { clientSendRate: 20, loopRate: 2, dropRate: 1, gatewayClientRate: 200 },

@@ -67,6 +67,8 @@ export function seed(crypto: Crypto, label: string): Uint8Array {
 
 export interface SimNode {
   readonly name: string;
+  /** Every node is its own operator. */
+  readonly family: string;
   readonly role: NodeRole;
   readonly layer: number;
   readonly identitySeed: Uint8Array;
@@ -164,7 +166,7 @@ export class SimNet {
     const add = (role: NodeRole, layer: number, i: number): SimNode => {
       const name = `${this.label}-${role}-${layer}-${i}`;
       const identitySeed = seed(this.crypto, `${name} identity`);
-      const node: SimNode = { name, role, layer, identitySeed, nodeId: this.crypto.ed25519PublicKey(identitySeed) };
+      const node: SimNode = { name, family: `op-${role}-${layer}-${i}`, role, layer, identitySeed, nodeId: this.crypto.ed25519PublicKey(identitySeed) };
       this.nodes.push(node);
       return node;
     };
@@ -192,6 +194,7 @@ export class SimNet {
       genesisMs: GENESIS_MS,
       epochMs: this.epochMs,
       dataDir: join(this.dataDir, 'authority'),
+      allowedNodes: this.nodes.map((node) => toBase64Url(node.nodeId)),
       network: { mixing: { meanDelayMs: 5, maxDelayMs: 50 }, traffic: this.traffic, retrieval: 'bucket' },
     });
     this.authority = await startAuthority(config, { clock: this.clock, crypto: this.crypto });
@@ -209,6 +212,7 @@ export class SimNet {
       epoch,
       serial: 1,
       name: node.name,
+      family: node.family,
       role: node.role,
       layer: node.layer,
       addresses: node.ws === undefined ? { link: `127.0.0.1:${1000 + this.nodes.indexOf(node)}` } : { link: `127.0.0.1:${1000 + this.nodes.indexOf(node)}`, ws: node.ws },

@@ -44,6 +44,7 @@ function fieldsFor(crypto: Crypto, role: NodeRole, layer: number, epoch = 5): De
     epoch,
     serial: 1_700_000_000_123,
     name: `node ${role}`,
+    family: 'operator-1',
     role,
     layer,
     addresses: role === 'mix' ? { link: 'mix.example:4000' } : { link: '10.0.0.1:4000', ws: '[::1]:8443' },
@@ -169,9 +170,17 @@ for (const crypto of Object.values(backends)) {
         edited[roleOffset + 1] = layer;
         expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, edited)));
       }
-      const badVersion = bytes.slice();
-      badVersion[4] = 2;
-      expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, badVersion)));
+      for (const version of [1, 3]) {
+        const badVersion = bytes.slice();
+        badVersion[4] = version;
+        expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, badVersion)));
+      }
+      // The family (after the 1-byte-prefixed name) with a right-to-left override inside.
+      const familyOffset = roleOffset + 2 + 1 + bytes[roleOffset + 2] + 1;
+      const bidi = bytes.slice();
+      bidi[familyOffset] = 0x2e; // '.' is allowed; a control byte is not
+      bidi[familyOffset + 1] = 0x07;
+      expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, bidi)));
       // A small-order Sphinx key (the last 64 bytes before the signature are the two keys).
       const smallOrder = bytes.slice();
       smallOrder.set(SMALL_ORDER_POINTS[0], bytes.length - 64 - 32);
@@ -206,6 +215,13 @@ for (const crypto of Object.values(backends)) {
         ['long name', { ...base, name: 'x'.repeat(65) }],
         ['control character', { ...base, name: 'a\nb' }],
         ['lone surrogate', { ...base, name: 'a\ud800' }],
+        ['empty family', { ...base, family: '' }],
+        ['long family', { ...base, family: 'f'.repeat(65) }],
+        ['family with a space', { ...base, family: 'op one' }],
+        ['family with a bidi override', { ...base, family: 'op\u202eeno' }],
+        ['family with a control character', { ...base, family: 'op\u0000' }],
+        ['family of non-ASCII letters', { ...base, family: 'opérateur' }],
+        ['family missing', { ...base, family: undefined as unknown as string }],
         ['unknown role', { ...base, role: 'relay' as NodeRole }],
         ['negative epoch', { ...base, epoch: -1 }],
         ['fractional serial', { ...base, serial: 1.5 }],
@@ -217,6 +233,20 @@ for (const crypto of Object.values(backends)) {
       ];
       for (const [what, fields] of cases) assert.equal(pkiCode(() => makeDescriptor(crypto, seed, fields)), 'invalid', what);
       expectCode('invalid', () => makeDescriptor(crypto, new Uint8Array(31), base));
+    });
+
+    test('the family is signed and round-trips; its character set is letters, digits, - _ .', () => {
+      for (const family of ['a', 'Op-1_x.y', 'f'.repeat(64)]) {
+        const bytes = encodeDescriptor(makeDescriptor(crypto, seed, { ...fieldsFor(crypto, 'mix', 1), family }));
+        assert.equal(decodeDescriptor(crypto, bytes).family, family);
+      }
+      // Changing the family byte without re-signing breaks the signature.
+      const bytes = encodeDescriptor(makeDescriptor(crypto, seed, fieldsFor(crypto, 'mix', 1)));
+      const roleOffset = 4 + 1 + 8 + 8 + 32;
+      const familyOffset = roleOffset + 2 + 1 + bytes[roleOffset + 2] + 1;
+      const forged = bytes.slice();
+      forged[familyOffset] = 0x78; // 'x'
+      expectCode('bad-signature', () => decodeDescriptor(crypto, forged));
     });
 
     test('names keep a leading U+FEFF and any non-control Unicode', () => {

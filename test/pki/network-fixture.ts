@@ -47,8 +47,9 @@ export function makeFixtureNode(
   epoch: number,
   port: number,
   serial = 1,
+  family = `op-${label}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64),
+  identitySeed = testSeed(crypto, `${label} identity`),
 ): FixtureNode {
-  const identitySeed = testSeed(crypto, `${label} identity`);
   const linkSeed = testSeed(crypto, `${label} link`);
   // A node's Sphinx key for an epoch does not depend on the descriptor's epoch.
   const sphinxSecrets = [testSeed(crypto, `${label} sphinx ${epoch}`), testSeed(crypto, `${label} sphinx ${epoch + 1}`)] as const;
@@ -56,6 +57,7 @@ export function makeFixtureNode(
     epoch,
     serial,
     name: label,
+    family,
     role,
     layer,
     addresses: role === 'mix' ? { link: `127.0.0.1:${port}` } : { link: `127.0.0.1:${port}`, ws: `127.0.0.1:${port + 1000}` },

@@ -83,7 +83,7 @@ describe('PIR messages', () => {
   });
 
   test('partners: the next provider in node-ID order, cyclically; none with a single provider', () => {
-    const node = (n: number, layer = 4) => ({ nodeId: Uint8Array.of(n, ...new Uint8Array(31)), layer, addresses: { link: 'x:1', ws: `x:${n}` } }) as never;
+    const node = (n: number, layer = 4) => ({ nodeId: Uint8Array.of(n, ...new Uint8Array(31)), family: `op-${n}`, layer, addresses: { link: 'x:1', ws: `x:${n}` } }) as never;
     const doc = { nodes: [node(1), node(2, 3), node(5), node(9)] };
     const partnerOf = (n: number) => (pirPartner(doc, Uint8Array.of(n, ...new Uint8Array(31))) as { nodeId: Uint8Array } | undefined)?.nodeId[0];
     assert.equal(partnerOf(1), 5);

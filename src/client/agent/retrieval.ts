@@ -154,6 +154,14 @@ export class PirMailboxRetrieval implements MailboxRetrieval {
 }
 
 /** PIR is asked for and the consensus has no second provider: every poll fails with the reason. */
+/** PIR is asked for, but no provider of another operator can be the own provider's second server. */
+export class NoPirPartnerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoPirPartnerError';
+  }
+}
+
 class UnavailableRetrieval implements MailboxRetrieval {
   readonly mode = 'pir';
   readonly connected = false;
@@ -161,7 +169,7 @@ class UnavailableRetrieval implements MailboxRetrieval {
   constructor(readonly provider: NodeDescriptor, private readonly reason: string) {}
 
   fetch(): Promise<FetchResult> {
-    return Promise.reject(new Error(this.reason));
+    return Promise.reject(new NoPirPartnerError(this.reason));
   }
 
   close(): void {}
@@ -186,7 +194,7 @@ export function retrievalFor(doc: ConsensusDocument, provider: NodeDescriptor, c
   current?.close();
   if (doc.retrieval === 'pir') {
     if (partner === undefined) {
-      return new UnavailableRetrieval(provider, `PIR retrieval needs a second provider, and the consensus of epoch ${doc.epoch} has no partner for ${provider.name}`);
+      return new UnavailableRetrieval(provider, `PIR retrieval needs a second provider of another operator, and the consensus of epoch ${doc.epoch} has none for ${provider.name} (family ${provider.family}): the two PIR servers must not be of one operator`);
     }
     return new PirMailboxRetrieval(new PirRetrieval({
       crypto: options.crypto, provider, partner, timeoutMs: options.timeoutMs,

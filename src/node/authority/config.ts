@@ -34,8 +34,13 @@ export interface AuthorityConfig {
   readonly dataDir: string;
   /** How many of the newest documents are kept (in memory and on disk). Default 16. */
   readonly retainEpochs: number;
-  /** When set, only descriptors of these node IDs are accepted. */
+  /**
+   * Only descriptors of these node IDs are accepted. Required unless `openAdmission` is true: node
+   * IDs are self-chosen keys, so an open authority lets anyone list nodes (docs/pki.md, "Admission").
+   */
   readonly allowedNodes?: readonly Uint8Array[];
+  /** Accept a descriptor from any node ID (a closed test network only). Default false. */
+  readonly openAdmission?: boolean;
   /** The most descriptors held for one epoch. Default (and at most) MAX_CONSENSUS_NODES. */
   readonly maxNodesPerEpoch: number;
 }
@@ -62,6 +67,7 @@ const TOP_LEVEL_KEYS = [
   'dataDir',
   'retainEpochs',
   'allowedNodes',
+  'openAdmission',
   'maxNodesPerEpoch',
 ];
 const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval'];
@@ -114,6 +120,10 @@ export function authorityConfigProblems(config: AuthorityConfig, crypto: Crypto 
   if (config.allowedNodes !== undefined && (!Array.isArray(config.allowedNodes) || config.allowedNodes.some((key) => !(key instanceof Uint8Array) || key.length !== 32))) {
     problems.push('allowedNodes: every key must be 32 bytes');
   }
+  if (config.openAdmission !== undefined && typeof config.openAdmission !== 'boolean') problems.push('openAdmission must be true or false');
+  if (config.allowedNodes === undefined && config.openAdmission !== true) {
+    problems.push('allowedNodes is required (the node IDs admitted), unless openAdmission is true');
+  }
   if (!intIn(config.maxNodesPerEpoch, 1, MAX_CONSENSUS_NODES)) {
     problems.push(`maxNodesPerEpoch must be an integer in 1..${MAX_CONSENSUS_NODES}`);
   }
@@ -150,6 +160,8 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
     if (!Array.isArray(input.allowedNodes)) problems.add('allowedNodes must be an array of base64url public keys');
     else allowedNodes = input.allowedNodes.map((value, i) => key32(value, `allowedNodes[${i}]`));
   }
+  if (input.openAdmission !== undefined && typeof input.openAdmission !== 'boolean') problems.add('openAdmission must be true or false');
+  const openAdmission = input.openAdmission === true;
   if (typeof input.dataDir !== 'string' || input.dataDir === '') problems.add('dataDir is required (a directory path)');
   const network = readNetwork(input.network, problems);
 
@@ -165,6 +177,7 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
     dataDir: typeof input.dataDir === 'string' ? input.dataDir : '',
     retainEpochs,
     ...(allowedNodes === undefined ? {} : { allowedNodes }),
+    ...(openAdmission ? { openAdmission } : {}),
     maxNodesPerEpoch,
   };
   // Re-check the typed form, skipping what was already reported as missing or malformed.

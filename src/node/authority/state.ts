@@ -130,7 +130,8 @@ export class AuthorityState {
     }
     const nodeHex = hexOf(descriptor.nodeId);
     const allowed = this.config.allowedNodes;
-    if (allowed !== undefined && !allowed.some((key) => sameBytes(key, descriptor.nodeId))) {
+    const admitted = allowed === undefined ? this.config.openAdmission === true : allowed.some((key) => sameBytes(key, descriptor.nodeId));
+    if (!admitted) {
       throw new HttpError(403, 'unknown-node', `node ${nodeHex} is not on this authority's list`);
     }
     const now = this.clock.now();

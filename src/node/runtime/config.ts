@@ -1,7 +1,7 @@
 import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
 import { intIn, isJsonObject, ConfigError } from '../../codec/schema.js';
 import { MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, type NodeRole } from '../../pki/index.js';
-import { nameProblem } from '../../pki/fields.js';
+import { familyProblem, nameProblem } from '../../pki/fields.js';
 import { MAX_HOPS_LIMIT, type GeometryOptions, type SuiteName } from '../../sphinx/index.js';
 
 /**
@@ -39,6 +39,12 @@ export interface NodeConfig {
   readonly role: NodeRole;
   /** 1..64 bytes of UTF-8, published in the descriptor. */
   readonly name: string;
+  /**
+   * The operator's name, published in the descriptor (letters, digits, '-', '_', '.', 1..64).
+   * Nodes of one operator share it. Default: `node-` and the node ID's first 16 hex digits (a
+   * family of its own).
+   */
+  readonly family?: string;
   /** 0 for a gateway, 1..3 for a mix, 4 for a provider. */
   readonly layer: number;
   /** Where every listener binds. Default 127.0.0.1. */
@@ -174,6 +180,10 @@ function placementProblems(config: NodeConfig): string[] {
   if (!NODE_ROLES.includes(config.role)) problems.push('role must be "gateway", "mix" or "provider"');
   const name = nameProblem(config.name);
   if (name !== undefined) problems.push(`name: ${name}`);
+  if (config.family !== undefined) {
+    const family = familyProblem(config.family);
+    if (family !== undefined) problems.push(`family: ${family}`);
+  }
   if (config.role === 'gateway' && config.layer !== 0) problems.push('layer: a gateway is on layer 0');
   if (config.role === 'provider' && config.layer !== 4) problems.push('layer: a provider is on layer 4');
   if (config.role === 'mix' && !intIn(config.layer, 1, 3)) problems.push('layer: a mix needs layer 1, 2 or 3');

@@ -1,4 +1,4 @@
-import { sameBytes, toBase64Url } from '../../codec/bytes.js';
+import { hexOf, sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
 import { epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
@@ -246,6 +246,7 @@ export class NodeRuntime {
       dataDir: config.dataDir,
       identitySeed: this.identitySeed,
       name: config.name,
+      family: config.family ?? `node-${hexOf(this.nodeId).slice(0, 16)}`,
       role: config.role,
       layer: config.layer,
       addresses: {

@@ -37,6 +37,7 @@ export interface PublisherOptions {
   readonly dataDir: string;
   readonly identitySeed: Uint8Array;
   readonly name: string;
+  readonly family: string;
   readonly role: NodeRole;
   readonly layer: number;
   readonly addresses: NodeAddresses;
@@ -181,6 +182,7 @@ export class DescriptorPublisher {
       epoch,
       serial: Math.max(clock.now(), previousSerial + 1),
       name: this.options.name,
+      family: this.options.family,
       role: this.options.role,
       layer: this.options.layer,
       addresses: this.options.addresses,
@@ -201,6 +203,7 @@ export class DescriptorPublisher {
     return (
       sameBytes(old.nodeId, o.crypto.ed25519PublicKey(o.identitySeed)) &&
       old.name === o.name &&
+      old.family === o.family &&
       old.role === o.role &&
       old.layer === o.layer &&
       old.addresses.link === o.addresses.link &&

@@ -8,6 +8,7 @@ import { toBase64Url } from '../../../src/codec/bytes.js';
 import { getCrypto } from '../../../src/crypto/index.js';
 import { AuthorityRequestError, fetchConsensus, uploadDescriptor } from '../../../src/net/authority-client.js';
 import {
+  AuthorityConfigError,
   MAX_UPLOAD_BYTES,
   startAuthority,
   validateAuthorityConfig,
@@ -48,6 +49,7 @@ function configFor(dataDir: string, extra: Record<string, unknown> = {}) {
     epochMs: EPOCH_MS,
     dataDir,
     network: { mixing: { meanDelayMs: 5, maxDelayMs: 50 } },
+    openAdmission: true,
     ...extra,
   });
 }
@@ -276,12 +278,30 @@ describe('authority over HTTP', () => {
     await stop(authority);
   });
 
+  // Without the allow-list requirement (openAdmission defaulting to true) the fresh key is admitted: this test fails.
+  test('by default only allow-listed keys are admitted: a fresh key nobody runs is refused', async () => {
+    const clock = new FakeClock(GENESIS + 100);
+    const network = makeFixtureNetwork(crypto, { epoch: 0, label: 'closed', mixesPerLayer: 1, providers: 2 });
+    const fake = makeFixtureNode(crypto, 'fake-provider', 'provider', 4, 0, 32000, 1, 'fuzz', crypto.randomBytes(32));
+    // An authority configured without an allow-list (and without openAdmission) does not start.
+    await assert.rejects(start(tempDir(), clock, { openAdmission: undefined }), (error: unknown) => error instanceof AuthorityConfigError && /allowedNodes is required/.test(error.message));
+    const authority = await start(tempDir(), clock, { openAdmission: undefined, allowedNodes: network.map((node) => toBase64Url(node.descriptor.nodeId)) });
+    const refused = await post(authority.url, encodeDescriptor(fake.descriptor));
+    assert.equal(refused.status, 403);
+    assert.equal(errorCode(refused.text), 'unknown-node');
+    for (const node of network) assert.equal((await post(authority.url, encodeDescriptor(node.descriptor))).status, 201);
+    const current = await fetchConsensus(crypto, authority.url, 'current', verifyOptions(clock));
+    assert.equal(current?.doc.nodes.length, network.length);
+    assert.ok(!current.doc.nodes.some((node) => node.family === 'fuzz'));
+    await stop(authority);
+  });
+
   test('a second authority with a different key cannot pass for the first', async () => {
     const clock = new FakeClock(GENESIS + 100);
     const otherSeed = testSeed(crypto, 'other authority');
     const otherKey = crypto.ed25519PublicKey(otherSeed);
     const other = await startAuthority(
-      validateAuthorityConfig({ identitySeed: toBase64Url(otherSeed), authorities: [toBase64Url(otherKey)], genesisMs: GENESIS, epochMs: EPOCH_MS, dataDir: tempDir() }),
+      validateAuthorityConfig({ identitySeed: toBase64Url(otherSeed), authorities: [toBase64Url(otherKey)], genesisMs: GENESIS, epochMs: EPOCH_MS, dataDir: tempDir(), openAdmission: true }),
       { clock },
     );
     running.add(other);

@@ -9,7 +9,7 @@ import { testSeed } from '../../pki/network-fixture.js';
 const crypto = getCrypto('sodium');
 const seed = testSeed(crypto, 'config authority');
 const key = crypto.ed25519PublicKey(seed);
-const minimal = { identitySeed: toBase64Url(seed), authorities: [toBase64Url(key)], genesisMs: 1_000, dataDir: '/tmp/umbra-authority' };
+const minimal = { identitySeed: toBase64Url(seed), authorities: [toBase64Url(key)], genesisMs: 1_000, dataDir: '/tmp/umbra-authority', openAdmission: true };
 
 function problemsOf(json: unknown): readonly string[] {
   try {
@@ -34,6 +34,15 @@ test('a minimal configuration gets the defaults', () => {
   assert.equal(config.retainEpochs, 16);
   assert.equal(config.allowedNodes, undefined);
   assert.deepEqual(validateAuthorityConfig(JSON.stringify(minimal)), config);
+});
+
+test('an allow-list is required unless openAdmission is true', () => {
+  const { openAdmission: _open, ...closed } = minimal;
+  assert.ok(problemsOf(closed).some((problem) => problem.includes('allowedNodes is required')));
+  assert.ok(problemsOf({ ...closed, openAdmission: 'yes' }).some((problem) => problem.includes('openAdmission must be true or false')));
+  assert.ok(problemsOf({ ...closed, openAdmission: false }).some((problem) => problem.includes('allowedNodes is required')));
+  assert.deepEqual(validateAuthorityConfig({ ...closed, allowedNodes: [toBase64Url(key)] }).allowedNodes, [key]);
+  assert.equal(validateAuthorityConfig({ ...closed, allowedNodes: [] }).allowedNodes?.length, 0);
 });
 
 test('given values are kept and network fields merge into the defaults', () => {

@@ -158,6 +158,7 @@ before(async () => {
       genesisMs: GENESIS,
       epochMs: EPOCH_MS,
       dataDir: tempDir(),
+      openAdmission: true,
       network: { geometry: GEOMETRY, mixing: { meanDelayMs: 10, maxDelayMs: 120_000 }, traffic: { gatewayClientRate: GATEWAY_RATE } },
     }),
     { crypto, clock },

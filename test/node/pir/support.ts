@@ -96,6 +96,7 @@ export class TestNetwork {
         genesisMs,
         epochMs: EPOCH_MS,
         dataDir: net.tempDir(),
+        openAdmission: true,
         network: {
           mixing: { meanDelayMs: 10, maxDelayMs: 1000 },
           traffic: { clientSendRate: 20, loopRate: 2, dropRate: 1, gatewayClientRate: 200 },

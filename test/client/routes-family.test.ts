@@ -1,0 +1,75 @@
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as fc from 'fast-check';
+import { getCrypto } from '../../src/crypto/index.js';
+import { seededRandom } from '../../src/crypto/seeded-random.js';
+import { Network, RouteError } from '../../src/client/routes.js';
+import { compareBytes } from '../../src/pki/fields.js';
+import type { ConsensusDocument, NodeDescriptor } from '../../src/pki/index.js';
+import { makeFixtureNetwork } from '../pki/network-fixture.js';
+
+const crypto = getCrypto();
+const EPOCH = 0;
+/** 2 gateways, 3 mixes per layer, 2 providers: 13 signed descriptors whose families the runs reassign. */
+const POOL = makeFixtureNetwork(crypto, { epoch: EPOCH, gateways: 2, mixesPerLayer: 3, providers: 2, label: 'fam' }).map((node) => node.descriptor);
+
+function networkOf(families: readonly string[]): Network {
+  const nodes = POOL.map((node, i) => ({ ...node, family: families[i] })).sort((a, b) => compareBytes(a.nodeId, b.nodeId));
+  return new Network({ epoch: EPOCH, nodes, mixing: { meanDelayMs: 10, maxDelayMs: 100 } } as unknown as ConsensusDocument);
+}
+
+/** Whether one mix per layer 1..3 can be chosen with the gateway and provider, all of distinct families. */
+function pathExists(network: Network, gateway: NodeDescriptor, provider: NodeDescriptor): boolean {
+  for (const a of network.layers[1]) for (const b of network.layers[2]) for (const c of network.layers[3]) {
+    if (new Set([gateway.family, a.family, b.family, c.family, provider.family]).size === 5) return true;
+  }
+  return false;
+}
+
+// With the mixes drawn uniformly per layer regardless of family (the path before families), the
+// first property fails: a path repeats a family.
+test('paths never use two nodes of one family; RouteError exactly when no such path exists', () => {
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom('op-a', 'op-b', 'op-c', 'op-d', 'op-e', 'op-f'), { minLength: POOL.length, maxLength: POOL.length }), fc.integer(), (families, seed) => {
+      const network = networkOf(families);
+      const random = seededRandom(crypto, seed >>> 0);
+      for (const gateway of network.gateways) {
+        for (const provider of network.providers) {
+          const possible = pathExists(network, gateway, provider);
+          for (let i = 0; i < 5; i++) {
+            let hops;
+            try {
+              hops = network.path(random, EPOCH, gateway, provider, []);
+            } catch (error) {
+              assert.ok(error instanceof RouteError);
+              assert.equal(possible, false, 'a path existed but none was found');
+              break;
+            }
+            assert.ok(possible);
+            const used = hops.map((hop) => network.findById(hop.id)!.family);
+            assert.equal(new Set(used).size, used.length, `families on the path: ${used.join(', ')}`);
+          }
+        }
+      }
+    }),
+    { seed: 20261204, numRuns: 300 },
+  );
+});
+
+test('a gateway and provider of one family have no path', () => {
+  const families = POOL.map((_, i) => `op-${i}`);
+  const network = networkOf(families);
+  const gateway = network.gateways[0];
+  const provider = { ...network.providers[0], family: gateway.family };
+  assert.throws(() => network.path(seededRandom(crypto, 1), EPOCH, gateway, provider, []), RouteError);
+});
+
+test('every mix of a layer can be drawn when families allow', () => {
+  const network = networkOf(POOL.map((_, i) => `op-${i}`));
+  const random = seededRandom(crypto, 7);
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    for (const hop of network.path(random, EPOCH, network.gateways[0], network.providers[0], []).slice(1, 4)) seen.add(network.findById(hop.id)!.name);
+  }
+  assert.equal(seen.size, 9);
+});
