@@ -7,7 +7,7 @@ import { runSimulation } from '../src/sim/measure.js';
  * latency, and the simulator's own speed (simulated user-hours per wall-clock second).
  */
 export function benchPrivacy(): Record<string, unknown> {
-  const config = { ...DEFAULT_SIM_CONFIG, users: 10_000, durationMs: 40_000, warmupMs: 15_000, maxMeasured: 200, seed: 1 };
+  const config = { ...DEFAULT_SIM_CONFIG, users: 10_000, durationMs: 25_000, warmupMs: 10_000, maxMeasured: 200, seed: 1 };
   const { summary } = runSimulation(config, () => performance.now());
   const result = {
     bench: 'privacy',

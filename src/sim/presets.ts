@@ -6,8 +6,8 @@ import type { MixStrategy } from './mixers.js';
  * Parameter sets to compare. `umbra` and `testnet` are this code's own constants. `katzenpost` and
  * `loopix` are the published defaults as recalled (Katzenpost's authority: μ = 0.005/ms, i.e.
  * a 200 ms mean hop delay, λP = 1/s, λL = λD = 0.5/s; Loopix's evaluation: 1 s mean hop delay,
- * 1/s of each stream): docs/privacy.md says so. `seed-timed-pool` is the seed's mix: every minute
- * up to 20 packets leave a pool whose packets wait about five minutes.
+ * 1/s of each stream): docs/privacy.md says so. `seed-timed-pool` is the seed's mix: every minute up
+ * to 20 held packets leave together (in random order).
  */
 export interface Preset {
   readonly network: NetworkParameters;
@@ -30,7 +30,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   loopix: { network: withRates(1000, 1, 1, 1), strategy: { kind: 'exponential' }, description: "Loopix's evaluation setting" },
   'seed-timed-pool': {
     network: DEFAULT_NETWORK_PARAMETERS,
-    strategy: { kind: 'timed-pool', batch: 20, pool: 20, intervalMs: 60_000 },
+    strategy: { kind: 'timed-pool', batch: 20, pool: 0, intervalMs: 60_000 },
     description: "the seed's timed pool (20 messages, mixed every minute)",
   },
 };

@@ -47,16 +47,20 @@ class Runner {
 }
 
 function base(quick: boolean, users: number): SimConfig {
-  return { ...DEFAULT_SIM_CONFIG, users, durationMs: quick ? 20_000 : 60_000, warmupMs: quick ? 8_000 : 20_000, maxMeasured: quick ? 40 : 200 };
+  const workload = { ...DEFAULT_SIM_CONFIG.workload, mailsPerUserPerDay: quick ? 20_000 : 500 };
+  return { ...DEFAULT_SIM_CONFIG, users, workload, durationMs: quick ? 8_000 : 60_000, warmupMs: quick ? 3_000 : 20_000, maxMeasured: quick ? 20 : 200 };
 }
 
 function comparisons(r: Runner, quick: boolean): Row[] {
-  const users = quick ? 100 : 1000;
+  const users = quick ? 40 : 1000;
   const b = base(quick, users);
   const rows = ['umbra', 'katzenpost', 'loopix', 'testnet'].map((name) => r.run(`${name}: ${PRESETS[name].description}`, { ...b, network: PRESETS[name].network, strategy: PRESETS[name].strategy }));
   const seed = PRESETS['seed-timed-pool'];
-  const long = quick ? 200_000 : 900_000;
-  rows.push(r.run(`seed-timed-pool: ${seed.description}, no client cover`, { ...b, users: quick ? 50 : 300, durationMs: long, warmupMs: long / 3, strategy: seed.strategy, clientCover: false, workload: { ...b.workload, mailsPerUserPerDay: 2000 } }));
+  const long = quick ? 400_000 : 900_000;
+  // Ten mails a minute in all, which batches of 20 a minute per node carry without a backlog.
+  const seedUsers = quick ? 20 : 300;
+  const seedLoad = { ...b.workload, mailsPerUserPerDay: 14_400 / seedUsers };
+  rows.push(r.run(`seed-timed-pool: ${seed.description}, no client cover`, { ...b, users: seedUsers, durationMs: long, warmupMs: long / 3, strategy: seed.strategy, clientCover: false, workload: seedLoad }));
   rows.push(r.run('umbra, cascades (one chain per user group)', { ...b, routing: 'cascade' }));
   rows.push(r.run('umbra without client cover', { ...b, clientCover: false, workload: { ...b.workload, mailsPerUserPerDay: 2000 } }));
   rows.push(r.run('umbra, one corrupt mix per layer', { ...b, adversary: { corrupt: ['mix-1-1', 'mix-2-1', 'mix-3-1'] } }));
@@ -64,21 +68,21 @@ function comparisons(r: Runner, quick: boolean): Row[] {
 }
 
 function sweepUsers(r: Runner, quick: boolean): Row[] {
-  const counts = quick ? [30, 100] : [100, 300, 1000, 3000, 10_000];
+  const counts = quick ? [20, 40] : [100, 300, 1000, 3000, 10_000];
   return counts.map((users) => r.run(`umbra, ${users} users`, { ...base(quick, users), ...(users >= 3000 ? { durationMs: 40_000, warmupMs: 15_000, maxMeasured: 100 } : {}) }));
 }
 
 function sweepDelay(r: Runner, quick: boolean): Row[] {
   const delays = quick ? [100, 500] : [50, 100, 200, 500, 1000, 2000];
-  const users = quick ? 100 : 5000;
+  const users = quick ? 40 : 5000;
   return delays.map((meanDelayMs) => {
     const b = base(quick, users);
     const config: SimConfig = {
       ...b,
       network: { ...b.network, mixing: { meanDelayMs, maxDelayMs: meanDelayMs * 20 } },
-      durationMs: quick ? 20_000 : Math.max(30_000, meanDelayMs * 40),
-      warmupMs: quick ? 8_000 : Math.max(10_000, meanDelayMs * 15),
-      maxMeasured: quick ? 40 : 100,
+      durationMs: quick ? 8_000 : Math.max(30_000, meanDelayMs * 40),
+      warmupMs: quick ? 3_000 : Math.max(10_000, meanDelayMs * 15),
+      maxMeasured: quick ? 20 : 100,
     };
     return { ...r.run(`${users} users, mean hop delay ${meanDelayMs} ms`, config), x: meanDelayMs };
   });
