@@ -69,19 +69,19 @@ function comparisons(r: Runner, quick: boolean): Row[] {
 
 function sweepUsers(r: Runner, quick: boolean): Row[] {
   const counts = quick ? [20, 40] : [100, 300, 1000, 3000, 10_000];
-  return counts.map((users) => r.run(`umbra, ${users} users`, { ...base(quick, users), ...(users >= 3000 ? { durationMs: 40_000, warmupMs: 15_000, maxMeasured: 100 } : {}) }));
+  return counts.map((users) => r.run(`umbra, ${users} users`, { ...base(quick, users), ...(users >= 3000 ? { durationMs: 20_000, warmupMs: 8_000, maxMeasured: 100 } : {}) }));
 }
 
 function sweepDelay(r: Runner, quick: boolean): Row[] {
-  const delays = quick ? [100, 500] : [50, 100, 200, 500, 1000, 2000];
+  const delays = quick ? [100, 500] : [50, 200, 500, 1000];
   const users = quick ? 40 : 5000;
   return delays.map((meanDelayMs) => {
     const b = base(quick, users);
     const config: SimConfig = {
       ...b,
       network: { ...b.network, mixing: { meanDelayMs, maxDelayMs: meanDelayMs * 20 } },
-      durationMs: quick ? 8_000 : Math.max(30_000, meanDelayMs * 40),
-      warmupMs: quick ? 3_000 : Math.max(10_000, meanDelayMs * 15),
+      durationMs: quick ? 8_000 : Math.max(20_000, meanDelayMs * 20),
+      warmupMs: quick ? 3_000 : Math.max(8_000, meanDelayMs * 8),
       maxMeasured: quick ? 20 : 100,
     };
     return { ...r.run(`${users} users, mean hop delay ${meanDelayMs} ms`, config), x: meanDelayMs };
