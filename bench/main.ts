@@ -2,6 +2,7 @@ import { benchAez } from './aez.js';
 import { benchE2e } from './e2e.js';
 import { benchNet } from './net.js';
 import { benchPir } from './pir.js';
+import { benchPrivacy } from './privacy.js';
 import { benchSphinx } from './sphinx.js';
 
 /** `npm run bench -- NAME`: runs one benchmark; its JSON result is the last line printed. */
@@ -11,6 +12,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   e2e: benchE2e,
   pir: benchPir,
   net: benchNet,
+  privacy: benchPrivacy,
 };
 
 const name = process.argv[2];

@@ -19,6 +19,8 @@ Usage:
       card | contact add URI | contact list [--json]
       send --to NAME --subject S (--body B | --body-file F) [--no-wait] [--timeout-ms N]
       inbox [--json] | sent [--json] | read ID [--json] | run
+  umbra sim [options]               simulate a deployment on simulated time and measure its privacy
+                                    (docs/privacy.md); umbra sim report rewrites that page's tables
   umbra help                        show this help (also: umbra --help)
   umbra version                     print the version (also: umbra --version)
 
@@ -28,6 +30,14 @@ Options for sphinx-walk:
   --hops N          mix nodes on the path, 1 to ${MAX_HOPS_LIMIT} (default ${WALK_HOPS})
   --seed N          derive all randomness from N, so runs repeat exactly (timings aside)
   --json            print one JSON object instead of tables
+
+Options for sim:
+  --preset NAME | --params FILE     parameters: umbra, katzenpost, loopix, testnet, seed-timed-pool,
+                                    or a file holding an authority configuration or its "network"
+  --users N  --duration-s N  --warmup-s N  --mails-per-day X  --contacts N  --zipf S
+  --strategy exponential|threshold:N|pool:N:F|timed-pool:N:F:MS   --routing stratified|cascade
+  --no-cover  --gateways N  --mixes-per-layer N  --providers N  --corrupt NAME,...
+  --measure N  --seed N  --json
 
 Exit codes: 0 success, 1 a check failed, 2 bad command or option.
 `;

@@ -1,0 +1,42 @@
+import type { RandomSource } from '../crypto/seeded-random.js';
+
+/**
+ * A fast deterministic RandomSource for the simulator (sfc32: a small counter-based generator
+ * with a 128-bit state). The simulator draws hundreds of millions of small samples, for which the
+ * ChaCha20 generator of src/crypto is needlessly slow; nothing here protects a secret.
+ */
+export interface SimRandom {
+  /** Random bytes, as the floor-2 cores take them. */
+  readonly bytes: RandomSource;
+  /** A uniform number in [0, 1). */
+  readonly uniform: () => number;
+}
+
+export function simRandom(seed: number): SimRandom {
+  let a = 0x9e3779b9 ^ seed;
+  let b = 0x243f6a88 ^ Math.imul(seed, 0x85ebca6b);
+  let c = 0xb7e15162 ^ Math.imul(seed, 0xc2b2ae35);
+  let d = 1;
+  const next = (): number => {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return t >>> 0;
+  };
+  for (let i = 0; i < 16; i++) next();
+  const bytes: RandomSource = (length) => {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i += 4) {
+      const word = next();
+      out[i] = word >>> 24;
+      if (i + 1 < length) out[i + 1] = (word >>> 16) & 0xff;
+      if (i + 2 < length) out[i + 2] = (word >>> 8) & 0xff;
+      if (i + 3 < length) out[i + 3] = word & 0xff;
+    }
+    return out;
+  };
+  return { bytes, uniform: () => next() / 2 ** 32 };
+}
