@@ -46,11 +46,13 @@ function placeholderKey(tag: number, index: number): Uint8Array {
 function descriptor(index: number, name: string, role: NodeRole, layer: number): NodeDescriptor {
   const withWs = role !== 'mix';
   return {
-    version: 1,
+    version: 2,
     epoch: 0,
     serial: 0,
     nodeId: placeholderKey(1, index),
     name,
+    // Every simulated node is run by its own operator: family rules never narrow a path here.
+    family: `operator-${index}`,
     role,
     layer,
     addresses: { link: `sim:${index}`, ...(withWs ? { ws: `sim:${index}` } : {}) },
