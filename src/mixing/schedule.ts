@@ -1,3 +1,5 @@
+import { siftDown, siftUp, type HeapSlots } from './heap.js';
+
 /**
  * A mix's hold-and-release schedule (continuous-time mixing, Loopix): every packet waits the delay
  * its sender chose, capped at the network's maximum, and leaves when its time comes, whatever else
@@ -62,6 +64,8 @@ export class MixSchedule<T> {
     return top.item;
   }
 
+  private readonly slots: HeapSlots = { less: (a, b) => this.less(a, b), swap: (a, b) => this.swap(a, b) };
+
   private less(a: number, b: number): boolean {
     const x = this.heap[a].releaseAt;
     const y = this.heap[b].releaseAt;
@@ -74,24 +78,10 @@ export class MixSchedule<T> {
   }
 
   private up(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) return;
-      this.swap(i, parent);
-      i = parent;
-    }
+    siftUp(this.slots, i);
   }
 
   private down(i: number): void {
-    for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let least = i;
-      if (left < this.heap.length && this.less(left, least)) least = left;
-      if (right < this.heap.length && this.less(right, least)) least = right;
-      if (least === i) return;
-      this.swap(i, least);
-      i = least;
-    }
+    siftDown(this.slots, i, this.heap.length);
   }
 }

@@ -1,3 +1,5 @@
+import { siftDown, siftUp, type HeapSlots } from '../mixing/heap.js';
+
 /**
  * The simulator's agenda: actors (clients, nodes, the mail source) keyed by the simulated time of
  * their next event. An actor rescheduled earlier is pushed again; the stale entry is skipped when
@@ -51,6 +53,8 @@ export class EventQueue {
     this.down(0);
   }
 
+  private readonly slots: HeapSlots = { less: (a, b) => this.less(a, b), swap: (a, b) => this.swap(a, b) };
+
   private less(a: number, b: number): boolean {
     return this.times[a] < this.times[b] || (this.times[a] === this.times[b] && this.seqs[a] < this.seqs[b]);
   }
@@ -68,24 +72,10 @@ export class EventQueue {
   }
 
   private up(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) return;
-      this.swap(i, parent);
-      i = parent;
-    }
+    siftUp(this.slots, i);
   }
 
   private down(i: number): void {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let least = i;
-      if (l < this.times.length && this.less(l, least)) least = l;
-      if (r < this.times.length && this.less(r, least)) least = r;
-      if (least === i) return;
-      this.swap(i, least);
-      i = least;
-    }
+    siftDown(this.slots, i, this.times.length);
   }
 }

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { initClient, startClient, type ClientAgent } from '../../src/client/index.js';
-import { FAST_KDF, removeTempDirs, SimNet, tempDir, waitFor } from './support.js';
+import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir, waitFor } from './support.js';
 
 /**
  * The guard gateway against real WebSocket gateways and a real authority on a fake clock: the agent
@@ -23,7 +23,7 @@ test('the agent keeps its guard gateway across starts; a guard gone from the con
   net = sim;
   const dir = join(tempDir(), 'alice');
   const passphrase = 'alice passphrase';
-  await initClient(dir, { name: 'alice', passphrase, authority: sim.authoritySettings, servers: [sim.providerWs()], kdf: FAST_KDF, pollsPerEpoch: 1 });
+  await initClient(dir, { name: 'alice', passphrase, authority: sim.authoritySettings, servers: [sim.providerWs()], kdf: FAST_KDF, pollsPerEpoch: 1, ...TEST_NETWORK_POLICY });
   const start = async (): Promise<ClientAgent> => {
     const agent = await startClient(dir, passphrase, { clock: sim.clock });
     agents.push(agent);
