@@ -23,7 +23,7 @@ import type { NodeDescriptor } from '../../src/pki/index.js';
 import { PIR_QUERY, PIR_QUERY_HEADER_BYTES } from '../../src/wire/pir-messages.js';
 import { crypto, TestNetwork } from '../node/pir/support.js';
 import { exposes, RecordingRelay } from './recording-relay.js';
-import { FAST_KDF } from './support.js';
+import { FAST_KDF, TEST_NETWORK_POLICY } from './support.js';
 
 const GENESIS = 2_100_000_000_000;
 let net: TestNetwork;
@@ -74,7 +74,7 @@ async function user(name: string, provider: ProviderHandle, connector: WebSocket
   const dir = join(net.tempDir('umbra-tls-client-'), name);
   await initClient(dir, {
     name, passphrase: 'pw', authority: { url: net.authority.url, publicKeys: [net.authorityKey] },
-    servers: [net.server(provider)], kdf: FAST_KDF, clock: net.clock,
+    servers: [net.server(provider)], kdf: FAST_KDF, clock: net.clock, ...TEST_NETWORK_POLICY,
   });
   const agent = await startClient(dir, 'pw', { clock: net.clock, onEvent: (event) => events.push(event), connectWebSocket: connector });
   agents.push(agent);
