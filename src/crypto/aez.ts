@@ -292,18 +292,12 @@ function fragmentY(input: Uint8Array, out: Uint8Array, p: number, len: number): 
  * d = 1 deciphers. Chunk j (1-based) of the first pass covers bytes 32(j-1)..32j of the body
  * (everything but the fragment and the last 32 bytes) and uses the offset 2^floor((j-1)/8)·2I ^ L_(j mod 8).
  */
-function core(input: Uint8Array, out: Uint8Array, d: number, scratch: Int32Array): void {
-  const n = input.length;
-  const frag = n & 31;
-  const body = n - frag - 32;
-  const count = body >>> 5;
-
-  // Constant offsets, kept in locals for the hot loops.
+/** AEZ-core's first pass over the body's 32-byte chunks: the W_j and X_j into `scratch`, X into V[X]. */
+function firstPass(input: Uint8Array, count: number, scratch: Int32Array): void {
+  // Constant offsets, kept in locals for the hot loop.
   const a0 = KS[I0], a1 = KS[I0 + 1], a2 = KS[I0 + 2], a3 = KS[I0 + 3];
   const ja0 = KS[J0], ja1 = KS[J0 + 1], ja2 = KS[J0 + 2], ja3 = KS[J0 + 3];
-  const jb0 = KS[J1], jb1 = KS[J1 + 1], jb2 = KS[J1 + 2], jb3 = KS[J1 + 3];
-
-  // Pass 1: W_j = M_j ^ AES4(M'_j ^ J ^ I_j ^ L_j), X_j = M'_j ^ AES4(W_j ^ I); X = xor of X_j.
+  // W_j = M_j ^ AES4(M'_j ^ J ^ I_j ^ L_j), X_j = M'_j ^ AES4(W_j ^ I); X = xor of X_j.
   let x0 = 0, x1 = 0, x2 = 0, x3 = 0;
   let i0 = KS[I1], i1 = KS[I1 + 1], i2 = KS[I1 + 2], i3 = KS[I1 + 3];
   for (let j = 1, p = 0, q = 0; j <= count; j++, p += 32, q += 8) {
@@ -347,33 +341,19 @@ function core(input: Uint8Array, out: Uint8Array, d: number, scratch: Int32Array
   V[X + 1] = x1;
   V[X + 2] = x2;
   V[X + 3] = x3;
-  if (frag > 0) fragmentX(input, body, frag);
+}
 
-  // The last 32 bytes (M_u, M_v): S_x = X ^ M_u ^ Delta ^ AES4(M_v ^ 2I ^ L_(1+d)),
-  // S_y = M_v ^ AES10(S_x ^ L_(1+d)), S = S_x ^ S_y.
-  const t = n - 32;
-  const ls = L0 + 4 * (1 + d);
-  const v0 = load(input, t + 16), v1 = load(input, t + 20), v2 = load(input, t + 24), v3 = load(input, t + 28);
-  aes4(v0 ^ KS[I1] ^ KS[ls], v1 ^ KS[I1 + 1] ^ KS[ls + 1], v2 ^ KS[I1 + 2] ^ KS[ls + 2], v3 ^ KS[I1 + 3] ^ KS[ls + 3]);
-  const sx0 = V[X] ^ load(input, t) ^ V[DELTA] ^ OUT[0];
-  const sx1 = V[X + 1] ^ load(input, t + 4) ^ V[DELTA + 1] ^ OUT[1];
-  const sx2 = V[X + 2] ^ load(input, t + 8) ^ V[DELTA + 2] ^ OUT[2];
-  const sx3 = V[X + 3] ^ load(input, t + 12) ^ V[DELTA + 3] ^ OUT[3];
-  aes10(sx0 ^ KS[ls], sx1 ^ KS[ls + 1], sx2 ^ KS[ls + 2], sx3 ^ KS[ls + 3]);
-  const sy0 = v0 ^ OUT[0], sy1 = v1 ^ OUT[1], sy2 = v2 ^ OUT[2], sy3 = v3 ^ OUT[3];
-  const s0 = sx0 ^ sy0, s1 = sx1 ^ sy1, s2 = sx2 ^ sy2, s3 = sx3 ^ sy3;
-  V[S] = s0;
-  V[S + 1] = s1;
-  V[S + 2] = s2;
-  V[S + 3] = s3;
-
+/** AEZ-core's second pass: the output chunks from `scratch` and S (in V[S]); Y into V[Y]. */
+function secondPass(out: Uint8Array, count: number, scratch: Int32Array): void {
+  // Constant offsets, kept in locals for the hot loop.
+  const a0 = KS[I0], a1 = KS[I0 + 1], a2 = KS[I0 + 2], a3 = KS[I0 + 3];
+  const ja0 = KS[J0], ja1 = KS[J0 + 1], ja2 = KS[J0 + 2], ja3 = KS[J0 + 3];
+  const jb0 = KS[J1], jb1 = KS[J1 + 1], jb2 = KS[J1 + 2], jb3 = KS[J1 + 3];
+  const s0 = V[S], s1 = V[S + 1], s2 = V[S + 2], s3 = V[S + 3];
   // Pass 2: with T = AES4(S ^ 2J ^ I_j ^ L_j): W' = W ^ T, X' = X_j ^ T, Y = xor of W';
   // C'_j = W' ^ AES4(X' ^ I), C_j = X' ^ AES4(C'_j ^ J ^ I_j ^ L_j); output C_j | C'_j.
   let y0 = 0, y1 = 0, y2 = 0, y3 = 0;
-  i0 = KS[I1];
-  i1 = KS[I1 + 1];
-  i2 = KS[I1 + 2];
-  i3 = KS[I1 + 3];
+  let i0 = KS[I1], i1 = KS[I1 + 1], i2 = KS[I1 + 2], i3 = KS[I1 + 3];
   for (let j = 1, p = 0, q = 0; j <= count; j++, p += 32, q += 8) {
     const l = L0 + ((j & 7) << 2);
     const o0 = i0 ^ KS[l], o1 = i1 ^ KS[l + 1], o2 = i2 ^ KS[l + 2], o3 = i3 ^ KS[l + 3];
@@ -417,6 +397,36 @@ function core(input: Uint8Array, out: Uint8Array, d: number, scratch: Int32Array
   V[Y + 1] = y1;
   V[Y + 2] = y2;
   V[Y + 3] = y3;
+}
+
+function core(input: Uint8Array, out: Uint8Array, d: number, scratch: Int32Array): void {
+  const n = input.length;
+  const frag = n & 31;
+  const body = n - frag - 32;
+  const count = body >>> 5;
+
+  firstPass(input, count, scratch);
+  if (frag > 0) fragmentX(input, body, frag);
+
+  // The last 32 bytes (M_u, M_v): S_x = X ^ M_u ^ Delta ^ AES4(M_v ^ 2I ^ L_(1+d)),
+  // S_y = M_v ^ AES10(S_x ^ L_(1+d)), S = S_x ^ S_y.
+  const t = n - 32;
+  const ls = L0 + 4 * (1 + d);
+  const v0 = load(input, t + 16), v1 = load(input, t + 20), v2 = load(input, t + 24), v3 = load(input, t + 28);
+  aes4(v0 ^ KS[I1] ^ KS[ls], v1 ^ KS[I1 + 1] ^ KS[ls + 1], v2 ^ KS[I1 + 2] ^ KS[ls + 2], v3 ^ KS[I1 + 3] ^ KS[ls + 3]);
+  const sx0 = V[X] ^ load(input, t) ^ V[DELTA] ^ OUT[0];
+  const sx1 = V[X + 1] ^ load(input, t + 4) ^ V[DELTA + 1] ^ OUT[1];
+  const sx2 = V[X + 2] ^ load(input, t + 8) ^ V[DELTA + 2] ^ OUT[2];
+  const sx3 = V[X + 3] ^ load(input, t + 12) ^ V[DELTA + 3] ^ OUT[3];
+  aes10(sx0 ^ KS[ls], sx1 ^ KS[ls + 1], sx2 ^ KS[ls + 2], sx3 ^ KS[ls + 3]);
+  const sy0 = v0 ^ OUT[0], sy1 = v1 ^ OUT[1], sy2 = v2 ^ OUT[2], sy3 = v3 ^ OUT[3];
+  const s0 = sx0 ^ sy0, s1 = sx1 ^ sy1, s2 = sx2 ^ sy2, s3 = sx3 ^ sy3;
+  V[S] = s0;
+  V[S + 1] = s1;
+  V[S + 2] = s2;
+  V[S + 3] = s3;
+
+  secondPass(out, count, scratch);
   if (frag > 0) fragmentY(input, out, body, frag);
 
   // Finish: S_x' = S_x ^ AES10(S_y ^ L_(2-d)), S_y' = S_y ^ Delta ^ Y ^ AES4(S_x' ^ 2I ^ L_(2-d));

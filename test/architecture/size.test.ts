@@ -7,11 +7,12 @@ import { repoRoot } from '../support/vectors.js';
 
 /**
  * Code a newcomer can read in one sitting: no source file over 400 lines and no function over 120.
- * The AEZ reference port (src/crypto/aez.ts) is kept in the shape of its specification.
+ * The AEZ port (src/crypto/aez.ts) is one file, in the shape of its specification, so only its
+ * functions are held to the limit.
  */
 const MAX_FILE_LINES = 400;
 const MAX_FUNCTION_LINES = 120;
-const EXEMPT = new Set(['src/crypto/aez.ts']);
+const FILE_SIZE_EXEMPT = new Set(['src/crypto/aez.ts']);
 
 function sourceFiles(folder: string): string[] {
   return readdirSync(folder).flatMap((name) => {
@@ -21,10 +22,11 @@ function sourceFiles(folder: string): string[] {
   });
 }
 
-const files = sourceFiles(join(repoRoot, 'src')).filter((file) => !EXEMPT.has(relative(repoRoot, file)));
+const files = sourceFiles(join(repoRoot, 'src'));
 
 test(`no source file is over ${MAX_FILE_LINES} lines`, () => {
   const long = files
+    .filter((file) => !FILE_SIZE_EXEMPT.has(relative(repoRoot, file)))
     .map((file) => ({ file: relative(repoRoot, file), lines: readFileSync(file, 'utf8').split('\n').length }))
     .filter(({ lines }) => lines > MAX_FILE_LINES);
   assert.deepEqual(long, []);
