@@ -109,7 +109,7 @@ async function serveOverWebSocket(service: PirService, label: string): Promise<s
 }
 
 function provider(label: string, ws: string) {
-  return { nodeId: crypto.ed25519PublicKey(seed(label)), name: label, layer: 4, addresses: { link: 'x:1', ws }, linkPublicKey: crypto.ed25519PublicKey(linkSeed(label)) };
+  return { nodeId: crypto.ed25519PublicKey(seed(label)), name: label, family: `operator-${label}`, layer: 4, addresses: { link: 'x:1', ws }, linkPublicKey: crypto.ed25519PublicKey(linkSeed(label)) };
 }
 
 function docOf(...nodes: ReturnType<typeof provider>[]): ConsensusDocument {
