@@ -11,7 +11,7 @@ import {
 
 /**
  * The simulated network's nodes as a consensus document, so paths come from the client's own
- * path choice (Network.path). The keys are placeholders: the simulator replaces Sphinx by an
+ * path choice (Network.path). The keys are simulated: the simulator replaces Sphinx by an
  * identity transform, so a packet is only an id.
  */
 export interface TopologyShape {
@@ -36,7 +36,7 @@ export interface SimTopology {
   indexOf(descriptor: NodeDescriptor): number;
 }
 
-function placeholderKey(tag: number, index: number): Uint8Array {
+function simulatedKey(tag: number, index: number): Uint8Array {
   const key = new Uint8Array(32);
   new DataView(key.buffer).setUint32(0, index);
   key[31] = tag;
@@ -49,17 +49,17 @@ function descriptor(index: number, name: string, role: NodeRole, layer: number):
     version: 2,
     epoch: 0,
     serial: 0,
-    nodeId: placeholderKey(1, index),
+    nodeId: simulatedKey(1, index),
     name,
     // Every simulated node is run by its own operator: family rules never narrow a path here.
     family: `operator-${index}`,
     role,
     layer,
     addresses: { link: `sim:${index}`, ...(withWs ? { ws: `sim:${index}` } : {}) },
-    linkPublicKey: placeholderKey(2, index),
+    linkPublicKey: simulatedKey(2, index),
     sphinxKeys: [
-      { epoch: 0, publicKey: placeholderKey(3, index) },
-      { epoch: 1, publicKey: placeholderKey(4, index) },
+      { epoch: 0, publicKey: simulatedKey(3, index) },
+      { epoch: 1, publicKey: simulatedKey(4, index) },
     ],
     signature: new Uint8Array(64),
   };

@@ -76,6 +76,17 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && Buffer.from(a).equals(b);
 }
 
+/** Replies `ack` through the SURB of the `index`-th delivered fragment, and stores the reply at the sender's provider. */
+async function replyThroughSurb(net: SimNet, index: number, ack: Parameters<typeof ackReplyPacket>[2]): Promise<void> {
+  const delivered = net.arrivals.filter((a) => a.outcome === 'deliver');
+  const { surb } = net.sphinx.splitForwardPayload(delivered[index].payload!);
+  const { firstHop, packet } = ackReplyPacket(net.sphinx, surb!, ack);
+  const result = net.routeFrom(firstHop, packet);
+  assert.equal(result.kind, 'surb-reply');
+  if (result.kind !== 'surb-reply') return;
+  await net.deliver(0, result.recipient!, new Uint8Array([0x02, ...result.surbId, ...result.payload]));
+}
+
 describe('client agent', () => {
   test('the send stream emits drop cover when idle; a mail\'s fragments replace cover, one packet per event', async () => {
     const net = await network({ label: 'poisson', traffic: { clientSendRate: 20, loopRate: 0, dropRate: 0 } });
@@ -175,16 +186,8 @@ describe('client agent', () => {
     const sent = alice.agent.send({ to: 'bob', subject: 's', body: 'b' });
     await net.advance(2000);
     await waitFor(() => net.count('deliver') === sent.fragments, 'the fragments');
-    const delivered = net.arrivals.filter((a) => a.outcome === 'deliver');
     const messageId = new Uint8Array(Buffer.from(sent.messageId, 'hex'));
-    const reply = async (index: number, ack: Parameters<typeof ackReplyPacket>[2]) => {
-      const { surb } = net.sphinx.splitForwardPayload(delivered[index].payload!);
-      const { firstHop, packet } = ackReplyPacket(net.sphinx, surb!, ack);
-      const result = net.routeFrom(firstHop, packet);
-      assert.equal(result.kind, 'surb-reply');
-      if (result.kind !== 'surb-reply') return;
-      await net.deliver(0, result.recipient!, new Uint8Array([0x02, ...result.surbId, ...result.payload]));
-    };
+    const reply = (index: number, ack: Parameters<typeof ackReplyPacket>[2]) => replyThroughSurb(net, index, ack);
 
     // A NACK naming shard 0: exactly one more real packet goes out.
     await reply(0, { messageId, kind: 'nack', missing: [0] });
@@ -215,13 +218,7 @@ describe('client agent', () => {
     const sent = alice.agent.send({ to: 'bob', subject: 's', body: 'b' });
     await net.advance(2000);
     await waitFor(() => net.count('deliver') === sent.fragments, 'the fragments');
-    const { surb } = net.sphinx.splitForwardPayload(net.arrivals.find((a) => a.outcome === 'deliver')!.payload!);
-    const reply = async (ack: Parameters<typeof ackReplyPacket>[2]) => {
-      const { firstHop, packet } = ackReplyPacket(net.sphinx, surb!, ack);
-      const result = net.routeFrom(firstHop, packet);
-      if (result.kind !== 'surb-reply') throw new Error(`not a SURB reply: ${result.kind}`);
-      await net.deliver(0, result.recipient!, new Uint8Array([0x02, ...result.surbId, ...result.payload]));
-    };
+    const reply = (ack: Parameters<typeof ackReplyPacket>[2]) => replyThroughSurb(net, 0, ack);
     await reply({ messageId: crypto.randomBytes(16), kind: 'ack', missing: [] });
     assert.equal((await alice.agent.poll()).acks, 0);
     assert.equal(alice.agent.sent()[0].status, 'sending');
