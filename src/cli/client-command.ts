@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fromBase64Url } from '../codec/bytes.js';
-import { ClientError, initClient, openClient, startClient, type Client, type ClientEvent } from '../client/index.js';
-import { UsageError } from './errors.js';
+import { ClientError, initClient, type ClientErrorCode, openClient, startClient, type Client, type ClientEvent } from '../client/index.js';
+import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.js';
 import { integer } from './parse.js';
 
 /**
@@ -42,9 +42,38 @@ function parse(args: readonly string[]) {
 
 function passphrase(values: Values): string {
   const file = values['passphrase-file'];
-  const text = file !== undefined ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : process.env.UMBRA_PASSPHRASE;
+  const text = file !== undefined ? readTextFile('passphrase-file', file).replace(/\r?\n$/, '') : process.env.UMBRA_PASSPHRASE;
   if (text === undefined || text.length === 0) throw new UsageError('client: set UMBRA_PASSPHRASE or pass --passphrase-file FILE');
   return text;
+}
+
+/** Refusals that are the caller's mistake, not the network's: exit code 2, like a bad option. */
+const USER_MISTAKES: ReadonlySet<ClientErrorCode> = new Set<ClientErrorCode>([
+  'bad-passphrase', 'not-initialized', 'already-initialized', 'locked', 'bad-options', 'bad-card',
+  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail',
+]);
+
+/**
+ * The largest body + subject `send` takes, checked before the agent connects: the largest padded
+ * message (8,192 shards of ~1.9 KB) less room for headers and base64 (README, "Usage").
+ */
+export const MAX_MAIL_TEXT_BYTES = 8 * 2 ** 20;
+
+/** A file named by an option, as UTF-8 text; a missing, unreadable or binary file is a UsageError. */
+function readTextFile(option: string, path: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    throw new UsageError(`option '--${option}': cannot read ${path}: ${why}`);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`option '--${option}': ${path} is not UTF-8 text`);
+  }
 }
 
 function print(json: boolean | undefined, value: unknown, text: () => string): void {
@@ -76,8 +105,13 @@ function describeEvent(event: ClientEvent): string | undefined {
 
 async function send(dir: string, values: Values): Promise<number> {
   if (values.to === undefined || values.subject === undefined) throw new UsageError('client send: --to and --subject are required');
-  if ((values.body === undefined) === (values['body-file'] === undefined)) throw new UsageError('client send: give --body or --body-file');
-  const body = values.body ?? readFileSync(values['body-file'] as string, 'utf8');
+  if (values.body !== undefined && values['body-file'] !== undefined) throw new UsageError('client send: give --body or --body-file, not both');
+  if (values.body === undefined && values['body-file'] === undefined) throw new UsageError('client send: give --body or --body-file');
+  const body = values.body ?? readTextFile('body-file', values['body-file'] as string);
+  const bytes = Buffer.byteLength(body, 'utf8') + Buffer.byteLength(values.subject, 'utf8');
+  if (bytes > MAX_MAIL_TEXT_BYTES) {
+    throw new UsageError(`client send: the mail is ${bytes} bytes; the limit is ${MAX_MAIL_TEXT_BYTES} bytes (${MAX_MAIL_TEXT_BYTES / 2 ** 20} MiB)`);
+  }
   const timeoutMs = integer('timeout-ms', values['timeout-ms'], 1000, 24 * 3600 * 1000, 120_000);
   let settle: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (settle = resolve));
@@ -180,8 +214,9 @@ export async function clientCommand(args: readonly string[]): Promise<number> {
           return 0;
         });
       case 'read': {
-        const id = integer('id', rest[0], 1, Number.MAX_SAFE_INTEGER);
-        if (id === undefined) throw new UsageError('client read: give the mail id (see `client inbox`)');
+        if (rest[0] === undefined) throw new UsageError('client read: give the mail id (see `client inbox`)');
+        if (!/^[1-9]\d{0,15}$/.test(rest[0])) throw new UsageError(`client read: the mail id is a number from \`client inbox\`, not '${rest[0]}'`);
+        const id = Number(rest[0]);
         return await withClient(dir, values, (client) => {
           const mail = client.read(id);
           const { parsed } = mail;
@@ -198,7 +233,7 @@ export async function clientCommand(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof ClientError) {
       process.stderr.write(`umbra client: ${error.message}\n`);
-      return 1;
+      return USER_MISTAKES.has(error.code) ? EXIT_USAGE : EXIT_FAILED;
     }
     throw error;
   }

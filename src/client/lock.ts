@@ -4,7 +4,8 @@ import { ClientError } from './errors.js';
 /**
  * One process at a time owns a client directory: the keystore and the mail store are rewritten
  * after every change, and two writers would undo each other's ratchet steps. The lock is a file
- * created exclusively holding the owner's PID; a lock whose process is gone is taken over.
+ * created exclusively holding the owner's PID; a lock whose process is gone, or is
+ * not Node, is taken over.
  */
 export interface DirectoryLock {
   release(): void;
@@ -19,6 +20,20 @@ function alive(pid: number): boolean {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Whether `pid` may be an umbra agent: where /proc shows process command lines (Linux), a process
+ * that is not Node (the PID was reused after a crash or reboot) does not hold the lock.
+ */
+function mayBeAgent(pid: number): boolean {
+  let commandLine: string;
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return true; // no /proc, or not ours to read: assume it may be
+  }
+  return /node|umbra/i.test(commandLine);
 }
 
 /** Takes the lock at `path`, or 'locked' when a live process holds it (this one included). */
@@ -43,8 +58,9 @@ export function acquireLock(path: string): DirectoryLock {
     } catch {
       // vanished in between: try again
     }
-    if (alive(owner)) {
-      throw new ClientError('locked', `the client directory is in use by process ${owner}${owner === process.pid ? ' (this one)' : ''}`);
+    if (alive(owner) && (owner === process.pid || mayBeAgent(owner))) {
+      const self = owner === process.pid ? ' (this one)' : '';
+      throw new ClientError('locked', `the client directory is in use by process ${owner}${self}; if no umbra agent runs there, delete ${path}`);
     }
     rmSync(path, { force: true }); // stale: its process is gone
   }

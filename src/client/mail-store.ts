@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { concatBytes } from '../codec/bytes.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
@@ -115,10 +116,12 @@ export class MailStore {
   static open(path: string, storeKey: Uint8Array, crypto: Crypto, random: RandomSource): MailStore {
     let db: Database.Database | undefined;
     try {
+      closeSync(openSync(path, 'a', 0o600)); // created owner-only before SQLite opens it
       db = new Database(path, { timeout: 5000 });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
+      restrictToOwner(path);
       const row = db.prepare('SELECT max(version) AS version FROM schema_version').get() as { version: number | null };
       if (row.version === null) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
       else if (row.version !== SCHEMA_VERSION) throw new ClientError('unsupported-keystore', `mail store schema ${row.version} is not supported`);
@@ -299,4 +302,9 @@ export class MailStore {
     this.db = undefined;
     this.key.fill(0);
   }
+}
+
+/** The store and SQLite's side files (write-ahead log, shared memory) are readable by the owner only. */
+function restrictToOwner(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }

@@ -126,7 +126,7 @@ export function decodeCard(crypto: Crypto, bytes: Uint8Array): ContactCard {
     card = { version: CARD_VERSION, x25519Public, ed25519Public, mailboxSecret, ...profile, createdAt, signature };
   } catch (error) {
     if (error instanceof E2eError) throw error;
-    throw badCard('does not parse'); // a DecodeError: truncated, oversized or trailing bytes
+    throw badCard('does not parse: it is cut short or damaged'); // a DecodeError: truncated, oversized or trailing bytes
   }
   const signed = concatBytes(CARD_SIGNATURE_LABEL, bytes.subarray(0, bodyLength));
   if (!crypto.ed25519Verify(card.ed25519Public, signed, card.signature)) throw badCard('the signature does not verify');
@@ -156,7 +156,8 @@ export function cardFromUri(crypto: Crypto, text: string): ContactCard {
   try {
     bytes = fromBase64Url(text.slice(CARD_URI_PREFIX.length), 'card URI', MAX_CARD_BYTES);
   } catch {
-    throw new E2eError('bad-uri', 'the card URI is not base64url');
+    const damaged = /^[A-Za-z0-9_-]*$/.test(text.slice(CARD_URI_PREFIX.length));
+    throw new E2eError('bad-uri', damaged ? 'the card URI is cut short or damaged: copy the whole umbra:card: text' : 'the card URI has characters that are not base64url');
   }
   return decodeCard(crypto, bytes);
 }

@@ -1,0 +1,83 @@
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { initClient } from '../../src/client/index.js';
+import { getCrypto } from '../../src/crypto/index.js';
+import { FAST_KDF } from '../client/support.js';
+import { umbra } from './run-umbra.js';
+
+// A user's mistakes with `umbra client` get one line on stderr and exit code 2, never a stack
+// trace or "internal error"; none of these needs a network (the authority URL is never reached).
+const root = mkdtempSync(join(tmpdir(), 'umbra-cli-mistakes-'));
+const dir = join(root, 'alice');
+const passFile = join(root, 'pass');
+const PASSPHRASE = 'a passphrase for the command-line tests';
+const authority = { url: 'http://127.0.0.1:9', publicKeys: [getCrypto('sodium').ed25519PublicKey(new Uint8Array(32).fill(7))] };
+
+function client(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return umbra('client', '--dir', dir, '--passphrase-file', passFile, ...args);
+}
+
+function assertMistake(result: { status: number | null; stderr: string }, pattern: RegExp): void {
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, pattern);
+  assert.doesNotMatch(result.stderr, /internal error|\n\s+at /);
+  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+}
+
+describe('umbra client: user mistakes', () => {
+  before(async () => {
+    writeFileSync(passFile, `${PASSPHRASE}\n`);
+    // Made by the library, with its servers given, so that no authority is asked for a consensus.
+    await initClient(dir, { name: 'alice', passphrase: PASSPHRASE, authority, servers: ['127.0.0.1:4001'], kdf: FAST_KDF });
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  test('the mail store is readable by the owner only', () => {
+    assert.equal(statSync(join(dir, 'mail.db')).mode & 0o777, 0o600);
+  });
+
+  test('a missing passphrase file', () => {
+    assertMistake(umbra('client', '--dir', dir, '--passphrase-file', join(root, 'nope'), 'card'), /--passphrase-file.*no such file/);
+  });
+
+  test('send: a missing body file, both body options, a binary body, an oversized body', () => {
+    const send = ['send', '--to', 'bob', '--subject', 'hi'];
+    assertMistake(client(...send, '--body-file', join(root, 'missing.txt')), /--body-file.*no such file/);
+    assertMistake(client(...send, '--body', 'x', '--body-file', passFile), /not both/);
+    const binary = join(root, 'binary');
+    writeFileSync(binary, Buffer.from([0xff, 0xfe, 0x00, 0x80]));
+    assertMistake(client(...send, '--body-file', binary), /not UTF-8 text/);
+    const big = join(root, 'big.txt');
+    writeFileSync(big, 'x'.repeat(8 * 2 ** 20 + 1));
+    assertMistake(client(...send, '--body-file', big), /limit is 8388608 bytes/);
+  });
+
+  test('read: an id that is not a number', () => {
+    assertMistake(client('read', 'abc'), /mail id is a number.*'abc'/);
+    assertMistake(client('read', '999'), /no mail|unknown|not/i);
+  });
+
+  test('contact add: a truncated card and a card with stray characters', () => {
+    const card = client('card');
+    assert.equal(card.status, 0, card.stderr);
+    const uri = card.stdout.trim();
+    assertMistake(client('contact', 'add', uri.slice(0, uri.length - 7)), /cut short or damaged/);
+    assertMistake(client('contact', 'add', `${uri.slice(0, 40)}!${uri.slice(41)}`), /not base64url/);
+  });
+
+  test('a stale lock holding the PID of an unrelated live process is taken over', async () => {
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await new Promise<void>((resolve) => sleeper.once('spawn', () => resolve()));
+      writeFileSync(join(dir, 'lock'), `${sleeper.pid}\n`);
+      const card = client('card');
+      assert.equal(card.status, 0, card.stderr);
+    } finally {
+      sleeper.kill();
+    }
+  });
+});
