@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { exchange, prepareUsers } from '../testnet/demo.js';
+import { DEMO_PASSPHRASE, exchange, prepareUsers } from '../testnet/demo.js';
 import { DEFAULT_TESTNET_EPOCH_MS, up } from '../testnet/up.js';
 import { UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
@@ -8,7 +8,8 @@ import { parseOptions } from './parse.js';
 /**
  * `umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo]`: a whole network on loopback until Ctrl-C
  * (docs/network.md). Prints each node as it starts, then one line `ready` when traffic can flow.
- * With --demo, Alice mails Bob across it, the result is printed, and everything stops.
+ * The demo users Alice and Bob (each the other's contact) exist in every run; with --demo, Alice
+ * mails Bob across it, the result is printed, and everything stops.
  */
 export async function upCommand(args: readonly string[]): Promise<number> {
   const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, demo: { type: 'boolean' }, fresh: { type: 'boolean' } });
@@ -18,10 +19,16 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   // --fresh: new keys, ports and users (a kept directory reuses them, ports included).
   if (values.fresh === true) rmSync(dir, { recursive: true, force: true });
   const net = await up({ dir, epochMs, log: (line) => process.stdout.write(`  ${line}\n`) });
-  process.stdout.write(`network: ${join(net.dir, 'network.json')}\nready\n`);
+  try {
+    await prepareUsers(net);
+  } catch (error) {
+    await net.stop();
+    throw error;
+  }
+  const users = net.file.users.map((user) => `  user ${user.name}: umbra client --dir ${user.dir} (passphrase '${DEMO_PASSPHRASE}')\n`).join('');
+  process.stdout.write(`${users}network: ${join(net.dir, 'network.json')}\nready\n`);
   if (values.demo === true) {
     try {
-      await prepareUsers(net);
       const result = await exchange(net, (line) => process.stdout.write(`${line}\n`));
       process.stdout.write(result.delivered && result.acknowledged
         ? `the mail arrived and was acknowledged in ${result.seconds.toFixed(1)} s\n`
