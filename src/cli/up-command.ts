@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_PASSPHRASE, exchange, prepareUsers } from '../testnet/demo.js';
+import { describeSupervision } from '../testnet/supervisor.js';
 import { DEFAULT_TESTNET_EPOCH_MS, up } from '../testnet/up.js';
 import { UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
@@ -9,7 +10,8 @@ import { parseOptions } from './parse.js';
  * `umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo]`: a whole network on loopback until Ctrl-C
  * (docs/network.md). Prints each node as it starts, then one line `ready` when traffic can flow.
  * The demo users Alice and Bob (each the other's contact) exist in every run; with --demo, Alice
- * mails Bob across it, the result is printed, and everything stops.
+ * mails Bob across it, the result is printed, and everything stops. A node that dies is reported
+ * and restarted with backoff; one that keeps dying stops the whole network with exit code 1.
  */
 export async function upCommand(args: readonly string[]): Promise<number> {
   const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, demo: { type: 'boolean' }, fresh: { type: 'boolean' } });
@@ -18,7 +20,16 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   const dir = values.dir ?? join('.umbra', 'testnet');
   // --fresh: new keys, ports and users (a kept directory reuses them, ports included).
   if (values.fresh === true) rmSync(dir, { recursive: true, force: true });
-  const net = await up({ dir, epochMs, log: (line) => process.stdout.write(`  ${line}\n`) });
+  let gaveUp: (() => void) | undefined;
+  const brokenNode = new Promise<void>((resolve) => (gaveUp = resolve));
+  const log = (line: string): void => void process.stdout.write(`  ${line}\n`);
+  const net = await up({
+    dir, epochMs, log,
+    onSupervision: (event) => {
+      log(describeSupervision(event));
+      if (event.type === 'gave-up') gaveUp?.();
+    },
+  });
   try {
     await prepareUsers(net);
   } catch (error) {
@@ -38,11 +49,14 @@ export async function upCommand(args: readonly string[]): Promise<number> {
       await net.stop();
     }
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  process.stdout.write('stopping\n');
+  const stopped = await Promise.race([
+    new Promise<'asked'>((resolve) => {
+      process.once('SIGINT', () => resolve('asked'));
+      process.once('SIGTERM', () => resolve('asked'));
+    }),
+    brokenNode.then(() => 'broken' as const),
+  ]);
+  process.stdout.write(stopped === 'asked' ? 'stopping\n' : 'stopping: a node keeps dying (see above)\n');
   await net.stop();
-  return 0;
+  return stopped === 'asked' ? 0 : 1;
 }

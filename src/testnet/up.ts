@@ -6,6 +6,7 @@ import { fetchConsensus } from '../net/authority-client.js';
 import { makePlan, type NetworkPlan, type NodePlan } from './plan.js';
 import { startChild, stopChild, type Child } from './processes.js';
 import { TestnetError } from './errors.js';
+import { describeSupervision, Supervisor, type SupervisionEvent, type SupervisionPolicy } from './supervisor.js';
 
 /**
  * `umbra up`: a whole Umbra network on loopback in child processes (an authority, a gateway, three
@@ -18,6 +19,9 @@ export interface UpOptions {
   readonly log?: (line: string) => void;
   /** Real-time limit for a node process to print its ready line, and for the first consensus (defaults: 20 s; 3 epochs + 10 s). */
   readonly readyTimeoutMs?: number;
+  /** Restarts of nodes that die on their own (default: DEFAULT_SUPERVISION); events go to `onSupervision`, else to `log`. */
+  readonly supervision?: SupervisionPolicy;
+  readonly onSupervision?: (event: SupervisionEvent) => void;
 }
 
 export interface NetworkFile {
@@ -38,6 +42,8 @@ export interface Testnet {
   kill(name: string, signal: NodeJS.Signals): Promise<void>;
   /** Starts a node again from its config (same keys, same ports). */
   restart(name: string): Promise<void>;
+  /** The process ID of a node's current process (undefined when it is not running). */
+  pidOf(name: string): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -112,6 +118,13 @@ async function waitForConsensus(plan: NetworkPlan, authorityUrl: string, timeout
   }
 }
 
+function roleOf(plan: NetworkPlan, name: string): string {
+  if (name === 'authority') return 'authority';
+  const node = plan.nodes.find((n) => n.name === name);
+  if (node === undefined) throw new TestnetError(`no node ${name}`);
+  return node.role;
+}
+
 export async function up(options: UpOptions): Promise<Testnet> {
   const dir = resolve(options.dir);
   const log = options.log ?? (() => {});
@@ -121,7 +134,10 @@ export async function up(options: UpOptions): Promise<Testnet> {
   writeConfigs(dir, plan, authorityUrl);
   const logDir = join(dir, 'logs');
   const children = new Map<string, Child>();
+  const onSupervision = options.onSupervision ?? ((event: SupervisionEvent) => log(describeSupervision(event)));
+  const supervisor = new Supervisor((name) => start(name, roleOf(plan, name)), onSupervision, options.supervision);
   const stopAll = async (): Promise<void> => {
+    supervisor.stop();
     await Promise.all([...children.values()].filter((c) => c.name !== 'authority').map((c) => stopChild(c.process)));
     const authority = children.get('authority');
     if (authority !== undefined) await stopChild(authority.process);
@@ -129,6 +145,7 @@ export async function up(options: UpOptions): Promise<Testnet> {
   const start = async (name: string, role: string): Promise<Child> => {
     const child = await startChild(name, role, join(dir, name, 'config.json'), logDir, options.readyTimeoutMs);
     children.set(name, child);
+    supervisor.watch(child);
     return child;
   };
   try {
@@ -168,13 +185,16 @@ export async function up(options: UpOptions): Promise<Testnet> {
       const child = children.get(name);
       if (child === undefined) throw new Error(`no node ${name}`);
       const exited = new Promise<void>((r) => child.process.once('exit', () => r()));
+      supervisor.expectExit(name);
       child.process.kill(signal);
       await exited;
     },
     async restart(name) {
-      const node = plan.nodes.find((n) => n.name === name);
-      if (node === undefined) throw new Error(`no node ${name}`);
-      await start(name, node.role);
+      await start(name, roleOf(plan, name));
+    },
+    pidOf(name) {
+      const child = children.get(name);
+      return child === undefined || child.process.exitCode !== null || child.process.signalCode !== null ? undefined : child.process.pid;
     },
     stop: stopAll,
   };
