@@ -31,20 +31,21 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-/** What is wrong with a node name, or undefined: 1..64 bytes of UTF-8 without control characters. */
+/**
+ * What is wrong with a node name, or undefined: 1..64 bytes of ASCII letters, digits, '-', '_' and
+ * '.', like a family name. Names are shown to operators and users (logs, `umbra up`, metrics
+ * labels), so no character may change how others around it display: no control characters, no
+ * bidi overrides (U+202E), no byte-order mark, no look-alike letters.
+ */
 export function nameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'the name is not a string';
-  const bytes = encoder.encode(name);
-  if (bytes.length < 1 || bytes.length > MAX_NAME_BYTES) return `the name must be 1..${MAX_NAME_BYTES} bytes of UTF-8`;
-  // A lone surrogate does not survive UTF-8 (it becomes U+FFFD), so the round trip shows it.
-  if (new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes) !== name) return 'the name contains a lone surrogate';
-  if (CONTROL.test(name)) return 'the name contains a control character';
+  if (!SAFE_NAME.test(name)) return `the name must be 1..${MAX_NAME_BYTES} of A-Z a-z 0-9 - _ .`;
   return undefined;
 }
 
-const FAMILY = /^[A-Za-z0-9._-]{1,64}$/;
+const SAFE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const FAMILY = SAFE_NAME;
 
 /**
  * What is wrong with an operator (family) name, or undefined: 1..64 bytes of ASCII letters,

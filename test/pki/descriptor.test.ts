@@ -43,7 +43,7 @@ function fieldsFor(crypto: Crypto, role: NodeRole, layer: number, epoch = 5): De
   return {
     epoch,
     serial: 1_700_000_000_123,
-    name: `node ${role}`,
+    name: `node-${role}`,
     family: 'operator-1',
     role,
     layer,
@@ -64,10 +64,7 @@ function resign(crypto: Crypto, seed: Uint8Array, encoded: Uint8Array): Uint8Arr
 
 const hostname = fc.stringMatching(/^[a-z0-9](?:[a-z0-9.-]{0,20}[a-z0-9])?$/);
 const address = fc.tuple(fc.oneof(hostname, fc.constant('[::1]'), fc.constant('127.0.0.1')), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`);
-const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 16 }).filter((text) => {
-  const length = new TextEncoder().encode(text).length;
-  return length >= 1 && length <= 64 && !/[\u0000-\u001f\u007f-\u009f]/.test(text);
-});
+const name = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/);
 
 for (const crypto of Object.values(backends)) {
   describe(`descriptor (${crypto.name})`, () => {
@@ -215,6 +212,9 @@ for (const crypto of Object.values(backends)) {
         ['long name', { ...base, name: 'x'.repeat(65) }],
         ['control character', { ...base, name: 'a\nb' }],
         ['lone surrogate', { ...base, name: 'a\ud800' }],
+        ['name with a bidi override', { ...base, name: 'mix\u202e1-xim' }],
+        ['name with a leading byte-order mark', { ...base, name: '\ufeffmix-1' }],
+        ['name of non-ASCII letters', { ...base, name: 'mіx-1' }],
         ['empty family', { ...base, family: '' }],
         ['long family', { ...base, family: 'f'.repeat(65) }],
         ['family with a space', { ...base, family: 'op one' }],
@@ -249,8 +249,8 @@ for (const crypto of Object.values(backends)) {
       expectCode('bad-signature', () => decodeDescriptor(crypto, forged));
     });
 
-    test('names keep a leading U+FEFF and any non-control Unicode', () => {
-      for (const text of ['\ufeffnode', 'nœud-ünïcode 🦊', 'x'.repeat(64)]) {
+    test('names of the safe set round-trip', () => {
+      for (const text of ['mix-1.example_a', 'x'.repeat(64), '0']) {
         const bytes = encodeDescriptor(makeDescriptor(crypto, seed, { ...fieldsFor(crypto, 'mix', 1), name: text }));
         assert.equal(decodeDescriptor(crypto, bytes).name, text);
       }

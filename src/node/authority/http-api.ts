@@ -61,7 +61,7 @@ export class AuthorityHttpApi {
     const method = req.method ?? 'GET';
     const only = (allowedMethod: string) => {
       if (method !== allowedMethod) {
-        req.resume();
+        refuseBody(req, res);
         throw new HttpError(405, 'method-not-allowed', `${path} takes ${allowedMethod}`, { allow: allowedMethod });
       }
     };
@@ -69,7 +69,7 @@ export class AuthorityHttpApi {
       only('POST');
       return this.handleUpload(req, res);
     }
-    req.resume(); // no other endpoint reads a body
+    refuseBody(req, res); // no other endpoint reads a body
     const consensus = /^\/v1\/consensus\/([^/]+)$/.exec(path);
     if (consensus !== null) {
       only('GET');
@@ -98,7 +98,7 @@ export class AuthorityHttpApi {
     try {
       const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
       if (type !== 'application/octet-stream') {
-        req.resume();
+        refuseBody(req, res);
         throw new HttpError(415, 'bad-content-type', 'the body must be application/octet-stream');
       }
       const body = await readBody(req, res);
@@ -123,6 +123,8 @@ export class AuthorityHttpApi {
       }
       epoch = Number(which);
     }
+    const current = this.state.currentEpoch(now);
+    if (epoch > current + 1) throw new HttpError(404, 'not-found', `no consensus document for epoch ${epoch}: the current epoch is ${current}`);
     const bytes = epoch >= 0 ? this.state.documentFor(epoch, now) : undefined;
     if (bytes === undefined) {
       const problem = this.state.buildProblem(epoch);
@@ -210,10 +212,27 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Uint8Array
       if (total > MAX_UPLOAD_BYTES) reject(tooLarge());
       else resolve(new Uint8Array(Buffer.concat(chunks, total)));
     });
-    req.on('error', (error) => {
+    // A body cut short, a bad chunk or one too slow for the request timeout is the client's fault.
+    const broken = (why: string) => {
       if (settled) return;
       settled = true;
-      reject(error);
-    });
+      reject(new HttpError(400, 'bad-body', why));
+    };
+    req.on('error', (error: NodeJS.ErrnoException) => broken(error.code === 'ECONNRESET' ? 'the body ended early' : 'the body is malformed'));
+    req.on('close', () => broken('the body ended early'));
   });
+}
+
+/**
+ * A request whose body no handler reads: its body is not read (not even drained), and the
+ * connection closes after the answer, so an unwanted upload costs the server nothing.
+ */
+function refuseBody(req: IncomingMessage, res: ServerResponse): void {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) {
+    req.resume();
+    return;
+  }
+  res.setHeader('connection', 'close');
+  res.on('finish', () => req.destroy());
 }

@@ -41,7 +41,13 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     req.on('error', () => undefined);
-    req.resume();
+    // No endpoint here takes a body: one that comes is not read, and the connection closes after the answer.
+    if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) {
+      res.setHeader('connection', 'close');
+      res.on('finish', () => req.destroy());
+    } else {
+      req.resume();
+    }
     try {
       const path = (req.url ?? '/').split('?')[0];
       const mirror = /^\/v1\/consensus\/(current|0|[1-9][0-9]{0,14})$/.exec(path);
