@@ -1,4 +1,4 @@
-import { hexOf } from '../codec/bytes.js';
+import { hexOf, toBase64Url } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { cardFromUri, cardToUri, formatSafetyNumber, safetyNumber, type ContactCard } from '../e2e/card.js';
 import { E2eError } from '../e2e/errors.js';
@@ -50,10 +50,20 @@ export interface Client {
   sent(): SentEntry[];
   /** A mail with its bytes and parsed form; an inbox mail is marked read. 'unknown-mail' if absent. */
   read(id: number): MailView;
+  /** Deletes a mail from the local store (inbox or sent); 'unknown-mail' if absent. */
+  deleteMail(id: number): void;
+  /**
+   * The bearer token of the agent's local API: made at random the first time, then kept in the
+   * encrypted mail store (docs/api.md).
+   */
+  apiToken(): string;
   /** Re-encrypts the keystore under a new passphrase (fresh salt). */
   changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The agent-state entry holding the API token. */
+const API_TOKEN_STATE = 'api-token';
 
 function errorFromE2e(error: unknown): never {
   if (error instanceof E2eError && (error.code === 'bad-card' || error.code === 'bad-uri')) {
@@ -152,6 +162,18 @@ export class LocalClient implements Client {
       record = this.core.store.updateMeta<InboxMeta>(id, (meta) => ({ ...meta, read: true })) ?? record;
     }
     return { record, raw: found.raw, parsed: parseMail(found.raw) };
+  }
+
+  deleteMail(id: number): void {
+    if (!this.core.store.delete(id)) throw new ClientError('unknown-mail', `no mail with id ${id}`);
+  }
+
+  apiToken(): string {
+    const stored = this.core.store.getAgentState(API_TOKEN_STATE);
+    if (stored !== undefined) return new TextDecoder().decode(stored);
+    const token = toBase64Url(this.core.crypto.randomBytes(32));
+    this.core.store.putAgentState(API_TOKEN_STATE, new TextEncoder().encode(token));
+    return token;
   }
 
   async changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void> {

@@ -15,7 +15,7 @@ import { ReplyQueue } from './replies.js';
 import { retrievalFor, type MailboxRetrieval } from './retrieval.js';
 import { SendStream } from './send-stream.js';
 import { agentStatus } from './status.js';
-import type { AgentStatus, ClientAgent, Emit, PollReport, SendRequest, SendResult, StartOptions } from './types.js';
+import type { AgentStatus, ClientAgent, ClientEvent, Emit, PollReport, SendRequest, SendResult, StartOptions } from './types.js';
 
 /**
  * The running client agent (docs/client.md; docs/mail-path.md walks one mail through it). It
@@ -39,6 +39,7 @@ class Agent extends LocalClient implements ClientAgent {
   private readonly poller: Poller;
   private retrieval!: MailboxRetrieval;
   private drainWaiters: (() => void)[] = [];
+  private readonly listeners = new Set<(event: ClientEvent) => void>();
   private closing = false;
 
   constructor(core: ClientCore, private readonly options: StartOptions) {
@@ -46,10 +47,12 @@ class Agent extends LocalClient implements ClientAgent {
     this.clock = options.clock ?? keepAliveSystemClock;
     const onEvent = options.onEvent;
     this.emit = (event) => {
-      try {
-        onEvent?.(event);
-      } catch {
-        // a listener's failure is not the agent's
+      for (const listener of [onEvent, ...this.listeners]) {
+        try {
+          listener?.(event);
+        } catch {
+          // a listener's failure is not the agent's
+        }
       }
     };
     const timeoutMs = this.timeoutMs;
@@ -147,6 +150,11 @@ class Agent extends LocalClient implements ClientAgent {
   private wakeIfDrained(): void {
     if (this.queueLength() > 0) return;
     this.wakeAll();
+  }
+
+  subscribe(listener: (event: ClientEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private wakeAll(): void {
