@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fromBase64Url } from '../codec/bytes.js';
-import { ClientError, initClient, type ClientErrorCode, openClient, startClient, type Client, type ClientEvent } from '../client/index.js';
+import { ClientError, DEFAULT_GRACE_DAYS, initClient, MAX_GRACE_DAYS, type ClientErrorCode, openClient, startClient, type Client, type ClientEvent } from '../client/index.js';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.js';
 import { integer } from './parse.js';
 
@@ -9,7 +9,7 @@ import { integer } from './parse.js';
  * `umbra client --dir C <command>`: the user's side (docs/client.md). The passphrase comes from
  * UMBRA_PASSPHRASE or --passphrase-file, never from the command line (it would show in `ps`).
  *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…   make keys; print the card
- *   card | contact add URI | contact list [--json]
+ *   card | rotate-card [--grace-days N] | contact add URI | contact list [--json]
  *   send --to NAME --subject S (--body B | --body-file F) [--no-wait] [--timeout-ms N]
  *   inbox [--json] | sent [--json] | read ID [--json] | run
  */
@@ -28,6 +28,7 @@ const OPTIONS = {
   'no-wait': { type: 'boolean' },
   'timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
+  'grace-days': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -183,6 +184,14 @@ export async function clientCommand(args: readonly string[]): Promise<number> {
       }
       case 'card':
         return await withClient(dir, values, (client) => (process.stdout.write(`${client.cardUri()}\n`), 0));
+      case 'rotate-card': {
+        const graceDays = integer('grace-days', values['grace-days'], 0, MAX_GRACE_DAYS, DEFAULT_GRACE_DAYS);
+        return await withClient(dir, values, (client) => {
+          const uri = client.rotateCard(graceDays);
+          process.stdout.write(`${uri}\nthe old card's address is still polled for ${graceDays} ${graceDays === 1 ? 'day' : 'days'}; contacts you already write with are unaffected\n`);
+          return 0;
+        });
+      }
       case 'contact':
         if (rest[0] === 'add' && rest[1] !== undefined) {
           return await withClient(dir, values, (client) => {
@@ -228,7 +237,7 @@ export async function clientCommand(args: readonly string[]): Promise<number> {
       case 'run':
         return await run(dir, values);
       default:
-        throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, contact, send, inbox, sent, read, run)`);
+        throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run)`);
     }
   } catch (error) {
     if (error instanceof ClientError) {

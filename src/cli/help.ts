@@ -16,7 +16,7 @@ Usage:
   umbra client --dir C COMMAND      the user's agent (docs/client.md); the passphrase comes from
                                     UMBRA_PASSPHRASE or --passphrase-file FILE. COMMAND is one of:
       init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…
-      card | contact add URI | contact list [--json]
+      card | rotate-card [--grace-days N] | contact add URI | contact list [--json]
       send --to NAME --subject S (--body B | --body-file F) [--no-wait] [--timeout-ms N]
       inbox [--json] | sent [--json] | read ID [--json] | run
   umbra sim [options]               simulate a deployment on simulated time and measure its privacy

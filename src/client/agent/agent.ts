@@ -65,6 +65,10 @@ class Agent extends LocalClient implements ClientAgent {
     this.poller = new Poller(core, this.clock, this.view, () => this.retrieval, parts, () => this.refreshConsensus(), this.emit);
   }
 
+  protected override now(): number {
+    return this.clock.now();
+  }
+
   private get timeoutMs(): number {
     return this.options.requestTimeoutMs ?? 10_000;
   }
