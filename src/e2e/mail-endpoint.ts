@@ -21,8 +21,8 @@ import { decodeIdentity, encodeIdentity, type Identity } from './identity.js';
 import { RatchetSession } from './ratchet.js';
 import { Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { openFirstContact, sealFirstContact } from './sealed.js';
-import { CardSecrets, type RetiredCardSecret } from './card-secrets.js';
-import { legacyRelationshipKey, relationshipAddress, relationshipKey } from './relationship-address.js';
+import { CardSecrets } from './card-secrets.js';
+import { distinct, legacyRelationshipKey, relationshipAddress, relationshipKey } from './relationship-address.js';
 
 /**
  * One user's end of end-to-end mail: contacts, Double Ratchet sessions, and the path from a whole
@@ -138,18 +138,9 @@ export class MailEndpoint {
    * (ACKs, loops), and each session's address for mail to this user. Duplicates appear once.
    */
   pollAddresses(epoch: number, nowMs: number): Uint8Array[] {
-    const addresses = this.secrets.addresses(epoch, nowMs);
     const own = this.identity.x25519Public;
-    for (const list of this.sessions.values()) {
-      for (const session of list) addresses.push(relationshipAddress(this.crypto, session.addressKey, own, epoch));
-    }
-    const seen = new Set<string>();
-    return addresses.filter((address) => {
-      const hex = hexOf(address);
-      if (seen.has(hex)) return false;
-      seen.add(hex);
-      return true;
-    });
+    const sessions = [...this.sessions.values()].flat().map((s) => relationshipAddress(this.crypto, s.addressKey, own, epoch));
+    return distinct([...this.secrets.addresses(epoch, nowMs), ...sessions]);
   }
 
   /** The address of `epoch` that ACK SURBs and loops lead to: no card lets anyone compute it. */
@@ -157,18 +148,9 @@ export class MailEndpoint {
     return this.secrets.ownAddress(epoch);
   }
 
-  /**
-   * A new card with a new first-contact secret (`createdAt` in seconds, raised past the old card's
-   * so contacts take it as newer). Sessions are unaffected; the old card's address is still polled
-   * until `graceUntilMs`.
-   */
+  /** A new card with a new first-contact secret (card-secrets.ts); sessions are unaffected. */
   rotateCard(createdAt: number, nowMs: number, graceUntilMs: number): ContactCard {
     return this.secrets.rotate(createdAt, nowMs, graceUntilMs);
-  }
-
-  /** Retired card secrets still in their grace period (or not yet pruned). */
-  retiredCardSecrets(): readonly RetiredCardSecret[] {
-    return this.secrets.retired;
   }
 
   /** Adds (or updates, when newer) a contact from its verified card. */

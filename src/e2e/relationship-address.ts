@@ -1,4 +1,4 @@
-import { ByteWriter } from '../codec/bytes.js';
+import { ByteWriter, hexOf } from '../codec/bytes.js';
 import { requireLength } from '../crypto/errors.js';
 import type { Crypto } from '../crypto/types.js';
 import { MAILBOX_ADDRESS_BYTES, mailboxAddress } from './mailbox-address.js';
@@ -77,4 +77,15 @@ export interface DeliveryTarget {
 export function deliveryAddress(crypto: Crypto, target: DeliveryTarget, epoch: number): Uint8Array {
   if (target.addressKey === undefined) return mailboxAddress(crypto, target.cardMailboxSecret, epoch);
   return relationshipAddress(crypto, target.addressKey, target.recipient, epoch);
+}
+
+/** The addresses in order, each once. */
+export function distinct(addresses: readonly Uint8Array[]): Uint8Array[] {
+  const seen = new Set<string>();
+  return addresses.filter((address) => {
+    const hex = hexOf(address);
+    if (seen.has(hex)) return false;
+    seen.add(hex);
+    return true;
+  });
 }
