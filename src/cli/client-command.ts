@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromBase64Url } from '../codec/bytes.js';
 import {
-  ClientError, contactView, initClient, mailSummary, messageView, openClient, readApiEndpoint, removeApiEndpoint, startApiServer, startClient,
+  ClientError, contactView, DEFAULT_GRACE_DAYS, initClient, MAX_GRACE_DAYS, mailSummary, messageView, openClient, readApiEndpoint, removeApiEndpoint, startApiServer, startClient,
   writeApiEndpoint, LOCK_FILE, type ApiEndpoint, type Client, type ClientErrorCode,
 } from '../client/index.js';
 import { AgentApiError } from './agent-api.js';
@@ -18,7 +18,7 @@ import { integer } from './parse.js';
  * the directory itself. The passphrase comes from UMBRA_PASSPHRASE or --passphrase-file, never
  * from the command line (it would show in `ps`).
  *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…   make keys; print the card
- *   card | contact add URI | contact list [--json] | api
+ *   card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api
  *   send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
  *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N]
  */
@@ -39,6 +39,7 @@ const OPTIONS = {
   'timeout-ms': { type: 'string' },
   'api-port': { type: 'string' },
   json: { type: 'boolean' },
+  'grace-days': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -149,6 +150,14 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     }
     case 'card':
       return withClient(dir, values, (client) => (process.stdout.write(`${client.cardUri()}\n`), 0));
+    case 'rotate-card': {
+      const graceDays = integer('grace-days', values['grace-days'], 0, MAX_GRACE_DAYS, DEFAULT_GRACE_DAYS);
+      return withClient(dir, values, (client) => {
+        const uri = client.rotateCard(graceDays);
+        process.stdout.write(`${uri}\nthe old card's address is still polled for ${graceDays} ${graceDays === 1 ? 'day' : 'days'}; contacts you already write with are unaffected\n`);
+        return 0;
+      });
+    }
     case 'api':
       return withClient(dir, values, (client) => {
         process.stdout.write(`no agent runs in ${dir}: start one with \`umbra client --dir ${dir} run\`\ntoken: ${client.apiToken()}\n`);
@@ -190,7 +199,7 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     case 'run':
       return run(dir, values);
     default:
-      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, contact, send, inbox, sent, read, run, api)`);
+      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run, api)`);
   }
 }
 

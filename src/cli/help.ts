@@ -17,7 +17,7 @@ Usage:
                                     UMBRA_PASSPHRASE or --passphrase-file FILE. While 'run' is
                                     active, the other commands go through its local API (docs/api.md).
       init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…
-      card | contact add URI | contact list [--json] | api (the API's URL and token)
+      card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api (the API's URL and token)
       send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
       inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N]
   umbra sim [options]               simulate a deployment on simulated time and measure its privacy

@@ -46,6 +46,11 @@ export interface Client {
   contacts(): ContactInfo[];
   /** Adds (or updates with a newer card) a contact from a verified `umbra:card:` URI. */
   addContact(uri: string): ContactInfo;
+  /**
+   * A new card with a new first-contact secret (docs/client.md, "Rotating the card"); its URI.
+   * Contacts in a session are unaffected; the old card's address is polled for `graceDays` more.
+   */
+  rotateCard(graceDays: number): string;
   inbox(): InboxEntry[];
   sent(): SentEntry[];
   /** A mail with its bytes and parsed form; an inbox mail is marked read. 'unknown-mail' if absent. */
@@ -64,6 +69,12 @@ export interface Client {
 
 /** The agent-state entry holding the API token. */
 const API_TOKEN_STATE = 'api-token';
+
+const DAY_MS = 86_400_000;
+/** The longest grace a rotated card's address is polled for. */
+export const MAX_GRACE_DAYS = 365;
+/** The default grace of `umbra client rotate-card`: mail's retention window. */
+export const DEFAULT_GRACE_DAYS = 7;
 
 function errorFromE2e(error: unknown): never {
   if (error instanceof E2eError && (error.code === 'bad-card' || error.code === 'bad-uri')) {
@@ -144,6 +155,21 @@ export class LocalClient implements Client {
     }
     this.core.persist();
     return contactInfo(this.core.crypto, this.core.endpoint.card, contact.card);
+  }
+
+  rotateCard(graceDays: number): string {
+    if (!Number.isFinite(graceDays) || graceDays < 0 || graceDays > MAX_GRACE_DAYS) {
+      throw new ClientError('bad-options', `the grace period is 0 to ${MAX_GRACE_DAYS} days`);
+    }
+    const now = this.now();
+    const card = this.core.endpoint.rotateCard(Math.floor(now / 1000), now, now + Math.round(graceDays * DAY_MS));
+    this.core.persist();
+    return cardToUri(card);
+  }
+
+  /** Unix ms: the system clock here, the agent's clock in the agent. */
+  protected now(): number {
+    return Date.now();
   }
 
   inbox(): InboxEntry[] {

@@ -58,7 +58,7 @@ class Agent extends LocalClient implements ClientAgent {
     const timeoutMs = this.timeoutMs;
     this.view = new NetworkView(core, this.clock, timeoutMs);
     this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
-    const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.mailboxSecret);
+    const packets = new PacketFactory(this.view, core.crypto, core.random, (epoch) => core.endpoint.ownAddress(epoch));
     this.replies = new ReplyQueue(this.view, this.gateways);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());
     this.loops = new LoopTracker(this.emit);
@@ -66,6 +66,10 @@ class Agent extends LocalClient implements ClientAgent {
     const parts = { replies: this.replies, outbox: this.outbox, loops: this.loops, inbox: this.incoming };
     this.stream = new SendStream(this.clock, core.random, this.view, this.gateways, packets, parts, this.emit, () => this.wakeIfDrained());
     this.poller = new Poller(core, this.clock, this.view, () => this.retrieval, parts, () => this.refreshConsensus(), this.emit);
+  }
+
+  protected override now(): number {
+    return this.clock.now();
   }
 
   private get timeoutMs(): number {

@@ -75,7 +75,7 @@ export class Outbox {
     );
     const body: OutgoingBody = {
       messageId: outgoing.messageId, recipient: outgoing.recipient, senderTag: outgoing.senderTag,
-      dataShards: outgoing.dataShards, frame: outgoing.frame, mailId,
+      dataShards: outgoing.dataShards, frame: outgoing.frame, mailId, addressKey: outgoing.addressKey,
     };
     const state: OutgoingState = {
       body, key, total, outgoing,
@@ -140,7 +140,8 @@ export class Outbox {
     let built;
     try {
       if (!state.fresh.has(item.shard)) this.sealPending(state);
-      built = this.packets.fragment(now, gateway.node, { provider, mailboxSecret: card.mailboxSecret }, state.fresh.get(item.shard)!);
+      const target = { addressKey: state.body.addressKey, recipient: state.body.recipient, cardMailboxSecret: card.mailboxSecret };
+      built = this.packets.fragment(now, gateway.node, { provider, target }, state.fresh.get(item.shard)!);
       this.core.store.putSurb(built.surbId, state.body.messageId, now, built.decryptionToken);
     } catch (error) {
       if (error instanceof RouteError) {
