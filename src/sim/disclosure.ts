@@ -1,0 +1,134 @@
+import type { SimConfig } from './config.js';
+import { REAL, simulate, type Delivered, type SimRun } from './engine.js';
+import { linkedNodes } from './measure.js';
+import { deliveryWeights } from './posterior.js';
+
+/**
+ * The statistical disclosure attack (Danezis 2003; weighted as Mathewson and Dingledine do) on a
+ * simulated run. The adversary watches every link and learns the recipient of every real mail
+ * delivered (a corrupt mailbox server that tells mail from cover and knows whose mailbox it is: the
+ * strongest receiver-side position; honest PIR servers show only the server). It cannot tell the
+ * target's real packets from its cover, so its signal is W(d): the expected number of the target's
+ * packets (all of them: real, loop, drop) that became delivery d, carried forward hop by hop as in
+ * the anonymity measurement (src/sim/posterior.ts). Its estimate of the target's contacts ranks
+ * users by score(r) = Σ_{d → r} (W(d) − W̄), where W̄ is the mean of W over real deliveries: the
+ * recipients who receive more when the target is likely to have sent.
+ *
+ * A round is one real mail of the target (the unit of Danezis's bound: rounds in which the target
+ * sent). The contacts are the m users the target wrote to in the run (ground truth). The attack has
+ * found them after k rounds when, from the k-th round to the end of the run, the top-m users by
+ * score are exactly those m; the top contact alone is reported too (Zipf puts most mail there).
+ */
+export interface DisclosureResult {
+  readonly target: number;
+  /** The users the target wrote to in the run, most written-to first. */
+  readonly contacts: readonly number[];
+  /** The target's real mails delivered in the run (the rounds observed). */
+  readonly rounds: number;
+  /** Rounds until the most written-to contact ranks first for good; Infinity when it never does. */
+  readonly roundsToTopContact: number;
+  /** Rounds until the top-m users are exactly the m contacts for good; Infinity when never. */
+  readonly roundsToAllContacts: number;
+  /** Simulated seconds the target took to send roundsToAllContacts mails (Infinity when never). */
+  readonly secondsToAllContacts: number;
+}
+
+/** The user a disclosure run aims at (the workload's focus user), or 0. */
+export function disclosureTarget(config: SimConfig): number {
+  return config.workload.focus?.user ?? 0;
+}
+
+/** The users the target wrote to in the run, most written-to first (ground truth, for scoring). */
+export function contactsWritten(run: SimRun, target: number): number[] {
+  const counts = new Map<number, number>();
+  for (const d of run.delivered) if (d.kind === REAL && d.client === target) counts.set(d.recipient, (counts.get(d.recipient) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([user]) => user);
+}
+
+/** W(d) for every delivery transmission: the expected number of the target's packets that became it. */
+function targetSignal(run: SimRun, target: number): Map<number, number> {
+  const linked = linkedNodes(run);
+  const sources: number[] = [];
+  for (let tx = 0; tx < run.log.transmissions; tx++) if (run.log.clientOf(tx) === target) sources.push(tx);
+  if (sources.length === 0) return new Map();
+  return deliveryWeights(run.log, run.topology.nodes.length, linked, sources, sources.map(() => 0))[0];
+}
+
+/** Users ranked by score, highest first (the target itself excluded: the adversary knows it). */
+function ranked(scoreSum: Float64Array, counts: Float64Array, meanSignal: number, target: number, take: number): number[] {
+  const best: { user: number; score: number }[] = [];
+  for (let r = 0; r < scoreSum.length; r++) {
+    if (r === target || counts[r] === 0) continue;
+    const score = scoreSum[r] - meanSignal * counts[r];
+    if (best.length < take || score > best[best.length - 1].score) {
+      best.push({ user: r, score });
+      best.sort((a, b) => b.score - a.score);
+      if (best.length > take) best.pop();
+    }
+  }
+  return best.map((b) => b.user);
+}
+
+/** Scores the attack after each of the target's rounds; returns [rounds to top contact, rounds to all]. */
+function roundsNeeded(deliveries: readonly Delivered[], signal: Map<number, number>, users: number, target: number, contacts: readonly number[]): [number, number, number[]] {
+  const scoreSum = new Float64Array(users);
+  const counts = new Float64Array(users);
+  const wanted = new Set(contacts);
+  let signalTotal = 0;
+  let seen = 0;
+  let lastTopMiss = 0;
+  let lastAllMiss = 0;
+  const roundTimes: number[] = [];
+  for (const d of deliveries) {
+    const w = signal.get(d.deliveryTx) ?? 0;
+    scoreSum[d.recipient] += w;
+    counts[d.recipient]++;
+    signalTotal += w;
+    seen++;
+    if (d.client !== target) continue;
+    roundTimes.push(d.sentAt);
+    const round = roundTimes.length;
+    const top = ranked(scoreSum, counts, signalTotal / seen, target, contacts.length);
+    if (top[0] !== contacts[0]) lastTopMiss = round;
+    if (top.length !== wanted.size || !top.every((u) => wanted.has(u))) lastAllMiss = round;
+  }
+  const rounds = roundTimes.length;
+  const found = (lastMiss: number): number => (lastMiss >= rounds ? Infinity : lastMiss + 1);
+  return [found(lastTopMiss), found(lastAllMiss), roundTimes];
+}
+
+/** Runs the attack on a finished run against `target`. */
+export function disclosureAttack(run: SimRun, target: number): DisclosureResult {
+  const contacts = contactsWritten(run, target);
+  const signal = targetSignal(run, target);
+  const deliveries = run.delivered.filter((d) => d.kind === REAL && d.recipient >= 0).sort((a, b) => a.deliveredAt - b.deliveredAt);
+  const [roundsToTopContact, roundsToAllContacts, roundTimes] = roundsNeeded(deliveries, signal, run.config.users, target, contacts);
+  const first = roundTimes[0] ?? 0;
+  return {
+    target,
+    contacts,
+    rounds: roundTimes.length,
+    roundsToTopContact,
+    roundsToAllContacts,
+    secondsToAllContacts: Number.isFinite(roundsToAllContacts) ? (roundTimes[roundsToAllContacts - 1] - first) / 1000 : Infinity,
+  };
+}
+
+/** Simulates `config` (whose workload's focus user is the target) and runs the attack on it. */
+export function runDisclosure(config: SimConfig): { run: SimRun; result: DisclosureResult } {
+  const target = disclosureTarget(config);
+  const run = simulate(config);
+  return { run, result: disclosureAttack(run, target) };
+}
+
+/**
+ * Danezis's bound (2003) on the rounds a statistical disclosure attack needs against a threshold
+ * mix of batch b, N equally likely recipients for everyone else, and m equally likely contacts of
+ * the target, at confidence parameter l (l = 2: about 95%):
+ * t > [m·l·(√((N−1)/N²·(b−1)) + √((N−1)/N²·(b−1) + (m−1)/m²))]².
+ */
+export function danezisRounds(batch: number, recipients: number, contacts: number, confidence: number): number {
+  const background = ((recipients - 1) / recipients ** 2) * (batch - 1);
+  const own = (contacts - 1) / contacts ** 2;
+  return (contacts * confidence * (Math.sqrt(background) + Math.sqrt(background + own))) ** 2;
+}
