@@ -132,3 +132,18 @@ export function danezisRounds(batch: number, recipients: number, contacts: numbe
   const own = (contacts - 1) / contacts ** 2;
   return (contacts * confidence * (Math.sqrt(background) + Math.sqrt(background + own))) ** 2;
 }
+
+/**
+ * `base` with user 0 as the target of a disclosure attack: it writes `mailsPerSecond` on top of
+ * everyone's workload, and the run lasts until it has written about `rounds` mails after the
+ * warm-up. The target's rate should stay below its send rate λ, or its queue grows.
+ */
+export function disclosureConfig(base: SimConfig, mailsPerSecond: number, rounds: number): SimConfig {
+  const others = (base.users * base.workload.mailsPerUserPerDay) / 86_400;
+  const total = others + mailsPerSecond;
+  return {
+    ...base,
+    workload: { ...base.workload, mailsPerUserPerDay: (total * 86_400) / base.users, focus: { user: 0, share: mailsPerSecond / total } },
+    durationMs: base.warmupMs + Math.ceil((rounds / mailsPerSecond) * 1000),
+  };
+}

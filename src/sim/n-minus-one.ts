@@ -7,7 +7,8 @@ import { mixLoops, type AttackWindow } from './mix-loops.js';
 import { simRandom } from './random.js';
 
 /**
- * The active n−1 attack (blending attack). In each trial the attacker picks a target user and a
+ * The active n−1 attack (blending attack). In each trial the attacker picks a target user (the
+ * workload's focus user if it has one, else a random one) and a
  * node X (the target's gateway, or a named gateway or mix); for `attackMs` it drops every packet
  * arriving at X except the target's (holding them past every loop's deadline has the same effect),
  * so X's pool drains of other packets and then holds only the target's. A target packet is
@@ -85,7 +86,8 @@ export function scheduleTrials(config: SimConfig, options: NMinusOneOptions): { 
   const controlMs = period;
   const nodes = config.topology.gateways + 3 * config.topology.mixesPerLayer;
   const trials = Array.from({ length: options.trials }, (_, k) => {
-    const target = Math.floor(random.uniform() * config.users);
+    // The workload's focus user (one who writes often) when there is one, else anyone.
+    const target = config.workload.focus?.user ?? Math.floor(random.uniform() * config.users);
     const from = config.warmupMs + controlMs + k * period;
     return { target, node: options.node === 'guard' ? target % config.topology.gateways : nodeIndex(config, options.node, nodes), from, to: from + options.attackMs };
   });
