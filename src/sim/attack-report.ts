@@ -63,7 +63,7 @@ export function disclosureRows(quick: boolean, log: (line: string) => void): Dis
   ];
   return settings.map(([label, config]) => {
     const { result } = runDisclosure(disclosureConfig(config, TARGET_MAILS_PER_SECOND, n));
-    log(`disclosure, ${label}: top contact after ${rounds(result.roundsToTopContact)} rounds, all after ${rounds(result.roundsToAllContacts)}`);
+    log(`disclosure, ${label}: first contact after ${rounds(result.roundsToFirstContact)} rounds, all after ${rounds(result.roundsToAllContacts)}`);
     return { label, users: config.users, result };
   });
 }
@@ -85,6 +85,7 @@ export function nMinusOneRows(quick: boolean, log: (line: string) => void): NMin
   const settings: [string, SimConfig, Partial<NMinusOneOptions>][] = [
     ["umbra: Umbra's defaults, at the target's gateway", base(quick, users), { node: 'guard' }],
     ["umbra: Umbra's defaults, at a layer-1 mix", base(quick, users), { node: 'mix-1-1' }],
+    ['umbra, at the target’s gateway, a 1 s attack', base(quick, users), { node: 'guard', attackMs: 1000 }],
     ['umbra, at a layer-1 mix, clients’ loops only', base(quick, users), { node: 'mix-1-1', mixLoopRate: 0 }],
     ['umbra without client cover, at a layer-1 mix, mixes’ loops only', writing(base(quick, users)), { node: 'mix-1-1' }],
     ['umbra without client cover or mix loops (no detection)', writing(base(quick, users)), { node: 'mix-1-1', mixLoopRate: 0 }],
@@ -100,8 +101,8 @@ export function nMinusOneRows(quick: boolean, log: (line: string) => void): NMin
 }
 
 export function disclosureTable(rows: readonly DisclosureRow[]): string {
-  const head = '| setting | users | target mails observed | rounds to the top contact | rounds to all contacts | contacts written to |\n|---|---|---|---|---|---|';
-  const lines = rows.map(({ label, users, result: r }) => `| ${label} | ${users} | ${r.rounds} | ${rounds(r.roundsToTopContact)} | ${rounds(r.roundsToAllContacts)} | ${r.contacts.length} |`);
+  const head = '| setting | users | target mails observed | contacts written to | rounds to a first contact | to half of them | to all |\n|---|---|---|---|---|---|---|';
+  const lines = rows.map(({ label, users, result: r }) => `| ${label} | ${users} | ${r.rounds} | ${r.contacts.length} | ${rounds(r.roundsToFirstContact)} | ${rounds(r.roundsToHalfContacts)} | ${rounds(r.roundsToAllContacts)} |`);
   return [head, ...lines].join('\n');
 }
 

@@ -17,7 +17,8 @@ import { deliveryWeights } from './posterior.js';
  * A round is one real mail of the target (the unit of Danezis's bound: rounds in which the target
  * sent). The contacts are the m users the target wrote to in the run (ground truth). The attack has
  * found them after k rounds when, from the k-th round to the end of the run, the top-m users by
- * score are exactly those m; the top contact alone is reported too (Zipf puts most mail there).
+ * score are exactly those m; also reported: rounds until the top user is a contact (the first one
+ * found) and until the top ⌈m/2⌉ are all contacts.
  */
 export interface DisclosureResult {
   readonly target: number;
@@ -25,8 +26,10 @@ export interface DisclosureResult {
   readonly contacts: readonly number[];
   /** The target's real mails delivered in the run (the rounds observed). */
   readonly rounds: number;
-  /** Rounds until the most written-to contact ranks first for good; Infinity when it never does. */
-  readonly roundsToTopContact: number;
+  /** Rounds until the top-ranked user is a contact for good; Infinity when it never is. */
+  readonly roundsToFirstContact: number;
+  /** Rounds until the top ⌈m/2⌉ users are all contacts for good. */
+  readonly roundsToHalfContacts: number;
   /** Rounds until the top-m users are exactly the m contacts for good; Infinity when never. */
   readonly roundsToAllContacts: number;
   /** Simulated seconds the target took to send roundsToAllContacts mails (Infinity when never). */
@@ -69,15 +72,26 @@ function ranked(scoreSum: Float64Array, counts: Float64Array, meanSignal: number
   return best.map((b) => b.user);
 }
 
-/** Scores the attack after each of the target's rounds; returns [rounds to top contact, rounds to all]. */
-function roundsNeeded(deliveries: readonly Delivered[], signal: Map<number, number>, users: number, target: number, contacts: readonly number[]): [number, number, number[]] {
+/** Rounds (1-based) from which `holds` stayed true to the end; Infinity when it fails at the last. */
+class Stable {
+  private lastMiss = 0;
+  check(round: number, holds: boolean): void {
+    if (!holds) this.lastMiss = round;
+  }
+  rounds(total: number): number {
+    return this.lastMiss >= total ? Infinity : this.lastMiss + 1;
+  }
+}
+
+/** Scores the attack after each of the target's rounds: rounds to the first, half and all contacts. */
+function roundsNeeded(deliveries: readonly Delivered[], signal: Map<number, number>, users: number, target: number, contacts: readonly number[]): { found: [number, number, number]; roundTimes: number[] } {
   const scoreSum = new Float64Array(users);
   const counts = new Float64Array(users);
   const wanted = new Set(contacts);
+  const half = Math.ceil(contacts.length / 2);
+  const checks = [new Stable(), new Stable(), new Stable()];
   let signalTotal = 0;
   let seen = 0;
-  let lastTopMiss = 0;
-  let lastAllMiss = 0;
   const roundTimes: number[] = [];
   for (const d of deliveries) {
     const w = signal.get(d.deliveryTx) ?? 0;
@@ -89,12 +103,13 @@ function roundsNeeded(deliveries: readonly Delivered[], signal: Map<number, numb
     roundTimes.push(d.sentAt);
     const round = roundTimes.length;
     const top = ranked(scoreSum, counts, signalTotal / seen, target, contacts.length);
-    if (top[0] !== contacts[0]) lastTopMiss = round;
-    if (top.length !== wanted.size || !top.every((u) => wanted.has(u))) lastAllMiss = round;
+    const hits = (k: number): boolean => top.length >= k && top.slice(0, k).every((u) => wanted.has(u));
+    checks[0].check(round, hits(1));
+    checks[1].check(round, hits(half));
+    checks[2].check(round, hits(contacts.length));
   }
-  const rounds = roundTimes.length;
-  const found = (lastMiss: number): number => (lastMiss >= rounds ? Infinity : lastMiss + 1);
-  return [found(lastTopMiss), found(lastAllMiss), roundTimes];
+  const total = roundTimes.length;
+  return { found: [checks[0].rounds(total), checks[1].rounds(total), checks[2].rounds(total)], roundTimes };
 }
 
 /** Runs the attack on a finished run against `target`. */
@@ -102,13 +117,15 @@ export function disclosureAttack(run: SimRun, target: number): DisclosureResult 
   const contacts = contactsWritten(run, target);
   const signal = targetSignal(run, target);
   const deliveries = run.delivered.filter((d) => d.kind === REAL && d.recipient >= 0).sort((a, b) => a.deliveredAt - b.deliveredAt);
-  const [roundsToTopContact, roundsToAllContacts, roundTimes] = roundsNeeded(deliveries, signal, run.config.users, target, contacts);
+  const { found, roundTimes } = roundsNeeded(deliveries, signal, run.config.users, target, contacts);
+  const [roundsToFirstContact, roundsToHalfContacts, roundsToAllContacts] = found;
   const first = roundTimes[0] ?? 0;
   return {
     target,
     contacts,
     rounds: roundTimes.length,
-    roundsToTopContact,
+    roundsToFirstContact,
+    roundsToHalfContacts,
     roundsToAllContacts,
     secondsToAllContacts: Number.isFinite(roundsToAllContacts) ? (roundTimes[roundsToAllContacts - 1] - first) / 1000 : Infinity,
   };
