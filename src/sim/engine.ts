@@ -21,7 +21,10 @@ export const REAL = 0;
 export const LOOP = 1;
 export const DROP = 2;
 
-/** A packet as an active attacker at a node's input sees it (with the ground truth it needs to score itself). */
+/**
+ * A packet as an active attacker at a node's input sees it (with the ground truth it needs to
+ * score itself). Read it during the call only: keep its fields (firstTx names the packet), not it.
+ */
 export interface PacketView {
   readonly kind: number;
   readonly message: number;
@@ -34,6 +37,8 @@ export interface PacketView {
   readonly delays: readonly number[];
   /** The transmission that carries it into this hop. */
   readonly tx: number;
+  /** The transmission that left the client: the packet's name for its whole path. */
+  readonly firstTx: number;
   readonly sentAt: number;
 }
 

@@ -103,16 +103,18 @@ function nodeIndex(config: SimConfig, name: string, nodes: number): number {
   throw new RangeError(`n-1: no gateway or mix named '${name}' among ${nodes}`);
 }
 
-/** The attacker on the links into the nodes, and the bookkeeping that scores it. */
+/** The attacker on the links into the nodes, and the bookkeeping that scores it (packets by firstTx). */
 class NMinusOneAttacker implements ActiveAttacker {
-  private readonly inside: Set<PacketView>[];
-  private readonly loops = new Map<PacketView, { client: number; dueAt: number; returnedAt: number }>();
+  /** Per gateway and mix: the packets it holds, and whose they are. */
+  private readonly inside: Map<number, number>[];
+  private readonly loops = new Map<number, { client: number; dueAt: number; returnedAt: number }>();
   private readonly random: () => number;
   readonly outcomes: { targetPackets: number; isolated: number; firstIsolatedAt: number }[];
-  private readonly tracked = new Map<PacketView, number>();
+  /** Target packets that entered an attacked node during their trial, by trial. */
+  private readonly tracked = new Map<number, number>();
 
   constructor(private readonly config: SimConfig, private readonly trials: readonly Trial[], private readonly baselineLoss: number) {
-    this.inside = Array.from({ length: config.topology.gateways + 3 * config.topology.mixesPerLayer }, () => new Set());
+    this.inside = Array.from({ length: config.topology.gateways + 3 * config.topology.mixesPerLayer }, () => new Map());
     this.random = simRandom(config.seed ^ 0x61747461).uniform;
     this.outcomes = trials.map(() => ({ targetPackets: 0, isolated: 0, firstIsolatedAt: Infinity }));
   }
@@ -122,14 +124,15 @@ class NMinusOneAttacker implements ActiveAttacker {
   }
 
   admit(node: number, packet: PacketView, now: number): boolean {
-    if (packet.hop > 0) this.left(packet.hops[packet.hop - 1], packet, now);
+    const id = packet.firstTx;
+    if (packet.hop > 0) this.left(packet.hops[packet.hop - 1], id, now);
     if (packet.hop === 0 && packet.kind === LOOP) {
       const max = this.config.network.mixing.maxDelayMs;
       const dueAt = now + packet.delays.slice(0, 4).reduce((s, d) => s + Math.min(max, Math.max(0, d)), 0);
-      this.loops.set(packet, { client: packet.client, dueAt, returnedAt: Infinity });
+      this.loops.set(id, { client: packet.client, dueAt, returnedAt: Infinity });
     }
     if (packet.hop === 4) {
-      const loop = packet.kind === LOOP ? this.loops.get(packet) : undefined;
+      const loop = packet.kind === LOOP ? this.loops.get(id) : undefined;
       if (loop === undefined) return true;
       if (this.random() < this.baselineLoss) return false;
       loop.returnedAt = now;
@@ -139,19 +142,19 @@ class NMinusOneAttacker implements ActiveAttacker {
     if (trial >= 0) {
       if (packet.client !== this.trials[trial].target) return false;
       this.outcomes[trial].targetPackets++;
-      this.tracked.set(packet, trial);
+      this.tracked.set(id, trial);
     }
-    this.inside[node].add(packet);
+    this.inside[node].set(id, packet.client);
     return true;
   }
 
-  private left(node: number, packet: PacketView, now: number): void {
-    this.inside[node].delete(packet);
-    const trial = this.tracked.get(packet);
+  private left(node: number, id: number, now: number): void {
+    this.inside[node].delete(id);
+    const trial = this.tracked.get(id);
     if (trial === undefined) return;
-    this.tracked.delete(packet);
+    this.tracked.delete(id);
     const target = this.trials[trial].target;
-    for (const other of this.inside[node]) if (other.client !== target) return;
+    for (const client of this.inside[node].values()) if (client !== target) return;
     const outcome = this.outcomes[trial];
     outcome.isolated++;
     outcome.firstIsolatedAt = Math.min(outcome.firstIsolatedAt, now);
