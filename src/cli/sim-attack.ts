@@ -100,6 +100,7 @@ export function simAttackCommand(args: readonly string[]): number {
     process.stdout.write(json ? `${JSON.stringify(result, (_, v: unknown) => (v === Infinity ? null : v))}\n` : `${formatDisclosure(result)}\n`);
     return EXIT_OK;
   }
+  if (config.strategy.kind !== 'exponential') throw new UsageError("sim attack n-1: loop detection needs '--strategy exponential' (a batch mix's loops have no due time)");
   const options = nMinusOneOptions(own);
   let result: NMinusOneResult;
   try {

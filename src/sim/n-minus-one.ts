@@ -64,6 +64,8 @@ export interface NMinusOneResult {
   readonly alarmsByMixes: number;
   /** Alarms in the control period before the first trial, per simulated hour (of the whole network). */
   readonly falseAlarmsPerHour: number;
+  /** How long that control period was watched, simulated seconds. */
+  readonly controlSeconds: number;
 }
 
 /** The slowest a loop can be: the gateway and three mixes each hold it at most maxDelayMs. */
@@ -192,6 +194,8 @@ function allAlarms(run: SimRun, attacker: NMinusOneAttacker, windows: readonly A
 
 /** Simulates `config` under the n−1 attacker and scores every trial. */
 export function runNMinusOne(base: SimConfig, options: NMinusOneOptions): { run: SimRun; result: NMinusOneResult } {
+  // A batch mix ignores the delays, so a loop's sender could not know when it is due.
+  if (base.strategy.kind !== 'exponential') throw new RangeError('n-1: loop detection needs exponential mixing');
   const { trials, durationMs, controlMs } = scheduleTrials(base, options);
   const config: SimConfig = { ...base, durationMs };
   const attacker = new NMinusOneAttacker(config, trials, options.alarm.baselineLoss);
@@ -221,6 +225,7 @@ export function runNMinusOne(base: SimConfig, options: NMinusOneOptions): { run:
       alarmsByClients: clients.length,
       alarmsByMixes: mixes.length,
       falseAlarmsPerHour: (falseAlarms / quiet) * 3_600_000,
+      controlSeconds: quiet / 1000,
     },
   };
 }

@@ -75,6 +75,7 @@ describe('umbra sim', () => {
       ['sim', 'attack', 'flood'],
       ['sim', 'attack', 'n-1', '--node', 'provider-1'],
       ['sim', 'attack', 'n-1', '--loss', 'lots'],
+      ['sim', 'attack', 'n-1', '--strategy', 'threshold:10'],
       ['sim', 'attack', 'sda', '--rounds', '0'],
       ['sim', 'attack', 'sda', '--users', 'many'],
     ]) {
