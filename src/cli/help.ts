@@ -22,6 +22,9 @@ Usage:
       inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N]
   umbra sim [options]               simulate a deployment on simulated time and measure its privacy
                                     (docs/privacy.md); umbra sim report rewrites that page's tables
+  umbra sim attack sda|n-1 [options]
+                                    one attack on a simulated deployment: the disclosure attack's
+                                    rounds, or n-1 success with and without loop-based detection
   umbra help                        show this help (also: umbra --help)
   umbra version                     print the version (also: umbra --version)
 
@@ -39,6 +42,10 @@ Options for sim:
   --strategy exponential|threshold:N|pool:N:F|timed-pool:N:F:MS   --routing stratified|cascade
   --no-cover  --gateways N  --mixes-per-layer N  --providers N  --corrupt NAME,...
   --measure N  --seed N  --json
+Options for sim attack (besides those of sim):
+  sda: --target-rate X (the target's mails per second, default 0.5)  --rounds N (default 300)
+  n-1: --node guard|gateway-I|mix-L-I  --trials N  --attack-s N  --mix-loop-rate X
+       --loss P (baseline loop loss, default 0.01)  --alpha A (default 1e-4)  --window-s N
 
 Exit codes: 0 success, 1 a check failed, 2 bad command or option.
 `;
