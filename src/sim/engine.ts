@@ -61,6 +61,8 @@ export interface SimRun {
   readonly mailsWritten: number;
   /** Packets refused by a full pool. */
   readonly dropped: number;
+  /** Entries the agenda handed out (client sends, mails, packet releases, batch flushes). */
+  readonly agendaEvents: number;
 }
 
 export function simulate(config: SimConfig): SimRun {
@@ -124,7 +126,8 @@ class Engine {
     }
     this.scheduleMail(0);
     const { users, durationMs } = this.config;
-    for (;;) {
+    let events = 0;
+    for (;; events++) {
       const id = this.queue.pop();
       const at = this.queue.at;
       if (id < 0 || at > durationMs) break;
@@ -143,6 +146,7 @@ class Engine {
       keepsOrder: this.inOrder.map((ordered, i) => ordered && this.departures[i] >= 10),
       mailsWritten: this.mailsWritten,
       dropped: this.dropped,
+      agendaEvents: events,
     };
   }
 
