@@ -107,19 +107,30 @@ export function senderWeights(log: EventLog, nodeCount: number, linked: readonly
 
 /**
  * For each target client transmission (index = target number), the adversary's weights over the
- * deliveries (by delivery transmission) it may have become.
+ * deliveries (by delivery transmission) it may have become. With `groups` (a group number per
+ * target), the targets of one group are carried as one: each result is then a group's summed
+ * weights (the expected number of its transmissions that became each delivery).
  */
-export function deliveryWeights(log: EventLog, nodeCount: number, linked: readonly boolean[], targets: readonly number[]): Map<number, number>[] {
+export function deliveryWeights(log: EventLog, nodeCount: number, linked: readonly boolean[], targets: readonly number[], groups?: readonly number[]): Map<number, number>[] {
   const starts = eventIndexes(log, ARRIVAL, targets);
+  const groupOf = (i: number): number => groups?.[i] ?? i;
+  const members: number[][] = [];
+  targets.forEach((_, i) => (members[groupOf(i)] ??= []).push(i));
   const inFlight = new Float64Array(log.transmissions);
   const pools = new Float64Array(nodeCount);
   const ones = new Float64Array(nodeCount).fill(1);
-  return starts.map((start) => {
+  return Array.from(members, (group = []) => {
     const result = new Map<number, number>();
-    if (start < 0) return result;
+    const found = group.filter((t) => starts[t] >= 0);
+    if (found.length === 0) return result;
     pools.fill(0);
-    inFlight[log.tx(start)] = 1;
-    let flying = 1;
+    let flying = 0;
+    for (const t of found) {
+      const tx = log.tx(starts[t]);
+      if (inFlight[tx] === 0) flying++;
+      inFlight[tx] += 1;
+    }
+    const start = Math.min(...found.map((t) => starts[t]));
     for (let i = start; i < log.size; i++) {
       const kind = log.kind(i);
       const tx = log.tx(i);

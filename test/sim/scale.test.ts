@@ -4,6 +4,7 @@ import { DEFAULT_SIM_CONFIG, type SimConfig } from '../../src/sim/config.js';
 import { simulate } from '../../src/sim/engine.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 import { analyse } from '../../src/sim/measure.js';
+import { deliveryWeights } from '../../src/sim/posterior.js';
 import { PRESETS } from '../../src/sim/presets.js';
 import { simRandom } from '../../src/sim/random.js';
 import { buildTopology } from '../../src/sim/topology.js';
@@ -31,6 +32,23 @@ describe('simulator at scale', () => {
     const a = analyse(whole, 1).sender.entropy.mean;
     const b = analyse(windowed, 1).sender.entropy.mean;
     assert.ok(Math.abs(a - b) < 0.25, `${a} vs ${b} bits`);
+  });
+
+  it('grouped targets are carried as the sum of their own distributions', () => {
+    const config: SimConfig = { ...DEFAULT_SIM_CONFIG, users: 200, durationMs: 20_000, warmupMs: 2_000, seed: 4 };
+    const run = simulate(config);
+    const sent = run.delivered.filter((d) => d.sentAt > 3_000).slice(0, 3).map((d) => d.firstTx);
+    const linked = run.topology.nodes.map(() => false);
+    const alone = deliveryWeights(run.log, linked.length, linked, sent);
+    const [together] = deliveryWeights(run.log, linked.length, linked, sent, [0, 0, 0]);
+    const summed = new Map<number, number>();
+    for (const m of alone) for (const [tx, w] of m) summed.set(tx, (summed.get(tx) ?? 0) + w);
+    let total = 0;
+    for (const [tx, w] of summed) {
+      total += w;
+      assert.ok(Math.abs((together.get(tx) ?? 0) - w) < 1e-6, `delivery ${tx}`);
+    }
+    assert.ok(Math.abs(total - 3) < 0.01, `${total}`);
   });
 
   it('the agenda: time order, ties in push order, an actor rescheduled earlier comes once, one-shot entries', () => {
