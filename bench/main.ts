@@ -3,6 +3,7 @@ import { benchE2e } from './e2e.js';
 import { benchNet } from './net.js';
 import { benchPir } from './pir.js';
 import { benchPrivacy } from './privacy.js';
+import { benchSim } from './sim.js';
 import { benchSphinx } from './sphinx.js';
 
 /** `npm run bench -- NAME`: runs one benchmark; its JSON result is the last line printed. */
@@ -13,6 +14,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   pir: benchPir,
   net: benchNet,
   privacy: benchPrivacy,
+  sim: benchSim,
 };
 
 const name = process.argv[2];

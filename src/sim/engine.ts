@@ -6,20 +6,64 @@ import type { SimConfig } from './config.js';
 import { EventLog } from './event-log.js';
 import { EventQueue } from './event-queue.js';
 import { makeMixer, type Mixer } from './mixers.js';
+import { DELAYED_HOPS, HOPS, PacketStore } from './packets.js';
 import { simRandom, type SimRandom } from './random.js';
 import { buildTopology, type SimTopology } from './topology.js';
 import { Workload } from './workload.js';
 
 /**
  * The discrete-event engine: clients emit their Poisson streams (src/traffic/poisson.ts, slots
- * filled by fillSlot), paths come from Network.path, every delaying hop holds packets in a mixer
+ * filled by fillSlot), paths are Network.path's choice (uniform per layer here), every delaying hop holds packets in a mixer
  * (the real MixSchedule for exponential mixing), providers store what arrives and recipients fetch
  * it at their next poll (src/traffic/poll-schedule.ts). Sphinx is an identity transform: a packet
- * is an object that keeps its id; the log records what the links show.
+ * is a slot in the PacketStore that keeps its id; the log records what the links show (only inside
+ * the configured log window, when there is one).
+ *
+ * Exponential mixing holds no per-node structure: a packet's release (its arrival time plus its
+ * delay, capped at the maximum, as MixSchedule computes it) is a one-shot entry in the agenda, and
+ * a node's pool is a count; ties leave in arrival order, as in MixSchedule. The batch strategies
+ * hold packet slots in their mixer and the node is an actor of the agenda.
  */
 export const REAL = 0;
 export const LOOP = 1;
 export const DROP = 2;
+
+interface ClientState {
+  readonly streams: PoissonStreams;
+  readonly drops: PoissonStreams | undefined;
+  readonly queue: number[];
+}
+
+/** A delivered packet the analysis may measure. */
+export interface Delivered {
+  readonly kind: number;
+  readonly message: number;
+  readonly client: number;
+  /** The recipient user (the sender itself for a loop; −1 for drop cover). */
+  readonly recipient: number;
+  readonly provider: number;
+  readonly deliveryTx: number;
+  readonly firstTx: number;
+  readonly sentAt: number;
+  readonly deliveredAt: number;
+}
+
+export interface SimRun {
+  readonly config: SimConfig;
+  readonly topology: SimTopology;
+  readonly log: EventLog;
+  readonly delivered: Delivered[];
+  readonly sent: { real: number; loop: number; drop: number };
+  /** End-to-end (written → fetched at the recipient's poll) and network (left client → stored) latencies of real mail, ms. */
+  readonly latencies: { endToEnd: number[]; network: number[] };
+  /** Per node: every departure left in arrival order (a node whose order the adversary learns). */
+  readonly keepsOrder: boolean[];
+  readonly mailsWritten: number;
+  /** Packets refused by a full pool. */
+  readonly dropped: number;
+  /** Entries the agenda handed out (client sends, mails, packet releases, batch flushes). */
+  readonly agendaEvents: number;
+}
 
 /**
  * A packet as an active attacker at a node's input sees it (with the ground truth it needs to
@@ -50,19 +94,6 @@ export interface ActiveAttacker {
   admit(node: number, packet: PacketView, now: number): boolean;
 }
 
-interface Packet {
-  readonly kind: number;
-  readonly message: number;
-  readonly client: number;
-  /** Node indices: gateway, mix 1, mix 2, mix 3, provider. */
-  readonly hops: readonly number[];
-  readonly delays: readonly number[];
-  hop: number;
-  tx: number;
-  readonly firstTx: number;
-  arrivalIndex: number;
-  readonly sentAt: number;
-}
 
 interface ClientState {
   readonly streams: PoissonStreams;
@@ -106,7 +137,17 @@ class Engine {
   private readonly topology: SimTopology;
   private readonly log = new EventLog();
   private readonly queue: EventQueue;
-  private readonly mixers: Mixer<Packet>[];
+  private readonly mixers: Mixer<number>[];
+  private readonly packets = new PacketStore();
+  /** Exponential mixing: releases are agenda entries, pools are counts. */
+  private readonly continuous: boolean;
+  private readonly held: Float64Array;
+  private readonly capacity: number;
+  /** Agenda ids from here on are packet releases (id − releaseBase = the packet's slot). */
+  private readonly releaseBase: number;
+  private readonly logFrom: number;
+  private readonly logUntil: number;
+  private dropped = 0;
   private readonly clients: ClientState[] = [];
   private readonly workload: Workload;
   private readonly arrivals: number[];
@@ -124,12 +165,17 @@ class Engine {
     this.topology = buildTopology(config.topology, config.network, config.epochMs);
     const nodes = this.topology.nodes.length;
     const { maxDelayMs } = config.network.mixing;
-    this.mixers = this.topology.nodes.map(() => makeMixer<Packet>(config.strategy, maxDelayMs, this.random.uniform));
+    this.mixers = this.topology.nodes.map(() => makeMixer<number>(config.strategy, maxDelayMs, this.random.uniform));
+    this.continuous = config.strategy.kind === 'exponential';
+    this.capacity = config.strategy.kind === 'exponential' ? (config.strategy.capacity ?? 1_000_000) : Infinity;
+    this.held = new Float64Array(nodes);
+    ({ from: this.logFrom, until: this.logUntil } = logWindow(config));
     this.arrivals = new Array<number>(nodes).fill(0);
     this.departures = new Array<number>(nodes).fill(0);
     this.inOrder = new Array<boolean>(nodes).fill(true);
     this.mailActor = config.users + nodes;
-    this.queue = new EventQueue(config.users + nodes + 1);
+    this.releaseBase = config.users + nodes + 1;
+    this.queue = new EventQueue(this.releaseBase);
     this.workload = new Workload(config.users, config.workload, this.random);
   }
 
@@ -142,12 +188,16 @@ class Engine {
       if (this.config.clientCover) this.queue.schedule(c, this.clientNext(c));
     }
     this.scheduleMail(0);
-    for (;;) {
-      const next = this.queue.pop();
-      if (next === undefined || next.at > this.config.durationMs) break;
-      if (next.actor < this.config.users) this.clientEvent(next.actor, next.at);
-      else if (next.actor === this.mailActor) this.mailEvent(next.at);
-      else this.nodeEvent(next.actor - this.config.users, next.at);
+    const { users, durationMs } = this.config;
+    let events = 0;
+    for (;; events++) {
+      const id = this.queue.pop();
+      const at = this.queue.at;
+      if (id < 0 || at > durationMs) break;
+      if (id >= this.releaseBase) this.release(id - this.releaseBase, at);
+      else if (id < users) this.clientEvent(id, at);
+      else if (id === this.mailActor) this.mailEvent(at);
+      else this.nodeEvent(id - users, at);
     }
     return {
       config: this.config,
@@ -158,7 +208,14 @@ class Engine {
       latencies: this.latencies,
       keepsOrder: this.inOrder.map((ordered, i) => ordered && this.departures[i] >= 10),
       mailsWritten: this.mailsWritten,
+      dropped: this.dropped,
+      agendaEvents: events,
     };
+  }
+
+  /** A new transmission in the log, or −1 outside the log window. */
+  private transmission(client: number, now: number): number {
+    return now >= this.logFrom && now <= this.logUntil ? this.log.transmission(client) : -1;
   }
 
   private clientNext(c: number): number {
@@ -195,89 +252,153 @@ class Engine {
     this.queue.schedule(c, this.clientNext(c));
   }
 
-  /** Gateway: the sender's guard; provider: `toUser`'s; mixes: Network.path (or the sender's cascade). */
-  private route(c: number, toUser: number): { hops: number[]; delays: number[] } {
-    const { nodes, network } = this.topology;
+  /**
+   * Gateway: the sender's guard; provider: `toUser`'s; mixes: one per layer, uniform (what
+   * Network.path chooses when, as here, every node is its own operator: test/sim/engine.test.ts
+   * checks the two agree), or the sender's cascade. Delays: the sender's per-hop draw (delayMs).
+   */
+  private route(p: number, c: number, toUser: number): void {
     const { gateways, providers, mixesPerLayer } = this.config.topology;
-    const gateway = nodes[c % gateways];
-    const provider = nodes[gateways + 3 * mixesPerLayer + (toUser % providers)];
-    if (this.config.routing === 'cascade') {
-      const chain = c % mixesPerLayer;
-      const { meanDelayMs, maxDelayMs } = this.config.network.mixing;
-      const hops = [gateway.index, ...[0, 1, 2].map((l) => gateways + l * mixesPerLayer + chain), provider.index];
-      return { hops, delays: [0, 1, 2, 3].map(() => delayMs(this.random.bytes, meanDelayMs, maxDelayMs)) };
+    const { meanDelayMs, maxDelayMs } = this.config.network.mixing;
+    const { hops, delays } = this.packets;
+    const chain = c % mixesPerLayer;
+    hops[p * HOPS] = c % gateways;
+    for (let l = 0; l < 3; l++) {
+      const mix = this.config.routing === 'cascade' ? chain : Math.floor(this.random.uniform() * mixesPerLayer);
+      hops[p * HOPS + 1 + l] = gateways + l * mixesPerLayer + mix;
     }
-    const path = network.path(this.random.bytes, 0, gateway.descriptor, provider.descriptor, []);
-    const hops = path.map((hop) => new DataView(hop.id.buffer, hop.id.byteOffset).getUint32(0));
-    const delays = path.slice(0, 4).map((hop) => {
-      const command = hop.commands[0];
-      return command !== undefined && command.type === 'delay' ? command.delayMs : 0;
-    });
-    return { hops, delays };
+    hops[p * HOPS + 4] = gateways + 3 * mixesPerLayer + (toUser % providers);
+    for (let h = 0; h < DELAYED_HOPS; h++) delays[p * DELAYED_HOPS + h] = delayMs(this.random.bytes, meanDelayMs, maxDelayMs);
   }
 
   private send(c: number, kind: number, message: number, now: number): void {
     const toUser = kind === REAL ? this.workload.recipientOf(message) : kind === LOOP ? c : Math.floor(this.random.uniform() * this.config.users);
-    const { hops, delays } = this.route(c, toUser);
+    const packets = this.packets;
+    const p = packets.allocate();
+    this.route(p, c, toUser);
     this.sent[kind === REAL ? 'real' : kind === LOOP ? 'loop' : 'drop']++;
-    const tx = this.log.transmission(c);
-    const packet: Packet = { kind, message, client: c, hops, delays, hop: 0, tx, firstTx: tx, arrivalIndex: 0, sentAt: now };
-    this.arrive(packet, now);
+    const tx = this.transmission(c, now);
+    packets.kind[p] = kind;
+    packets.message[p] = message;
+    packets.client[p] = c;
+    packets.hop[p] = 0;
+    packets.tx[p] = tx;
+    packets.firstTx[p] = tx;
+    packets.sentAt[p] = now;
+    this.arrive(p, now);
   }
 
-  private arrive(packet: Packet, now: number): void {
-    const node = packet.hops[packet.hop];
-    if (this.attacker !== undefined && !this.attacker.admit(node, packet, now)) return;
-    if (packet.hop === 4) {
-      this.log.delivery(node, packet.tx);
-      this.deliver(packet, node, now);
+  /** The attacker's view of slot `p` (built per call: the attacker keeps fields, not the view). */
+  private viewOf(p: number): PacketView {
+    const packets = this.packets;
+    return {
+      kind: packets.kind[p],
+      message: packets.message[p],
+      client: packets.client[p],
+      hops: Array.from(packets.hops.subarray(p * HOPS, (p + 1) * HOPS)),
+      hop: packets.hop[p],
+      delays: Array.from(packets.delays.subarray(p * DELAYED_HOPS, (p + 1) * DELAYED_HOPS)),
+      tx: packets.tx[p],
+      firstTx: packets.firstTx[p],
+      sentAt: packets.sentAt[p],
+    };
+  }
+
+  private arrive(p: number, now: number): void {
+    const packets = this.packets;
+    const hop = packets.hop[p];
+    const node = packets.hops[p * HOPS + hop];
+    const tx = packets.tx[p];
+    if (this.attacker !== undefined && !this.attacker.admit(node, this.viewOf(p), now)) {
+      packets.release(p);
       return;
     }
-    this.log.arrival(node, packet.tx);
-    packet.arrivalIndex = this.arrivals[node]++;
-    const mixer = this.mixers[node];
-    mixer.hold(now, packet.delays[packet.hop], packet);
-    const actor = this.config.users + node;
-    const at = Math.max(now, mixer.nextRelease());
-    if (at < this.queue.scheduledAt(actor)) this.queue.schedule(actor, at);
+    if (hop === HOPS - 1) {
+      if (tx >= 0) this.log.delivery(node, tx);
+      this.deliver(p, node, now);
+      packets.release(p);
+      return;
+    }
+    const delay = packets.delays[p * DELAYED_HOPS + hop];
+    if (this.continuous) {
+      if (this.held[node] >= this.capacity) {
+        this.dropped++;
+        packets.release(p);
+        return;
+      }
+      this.held[node]++;
+      const { maxDelayMs } = this.config.network.mixing;
+      this.queue.push(this.releaseBase + p, now + (Number.isFinite(delay) && delay > 0 ? Math.min(delay, maxDelayMs) : 0));
+    } else {
+      const mixer = this.mixers[node];
+      mixer.hold(now, delay, p);
+      const actor = this.config.users + node;
+      const at = Math.max(now, mixer.nextRelease());
+      if (at < this.queue.scheduledAt(actor)) this.queue.schedule(actor, at);
+    }
+    if (tx >= 0) this.log.arrival(node, tx);
+    packets.arrivalIndex[p] = this.arrivals[node]++;
+  }
+
+  /** Exponential mixing: packet `p`'s delay at its current hop is over. */
+  private release(p: number, now: number): void {
+    const node = this.packets.hops[p * HOPS + this.packets.hop[p]];
+    const pool = this.held[node]--;
+    this.depart(p, node, pool, now);
   }
 
   private nodeEvent(node: number, now: number): void {
     const mixer = this.mixers[node];
     const out = mixer.due(now);
     let pool = mixer.size + out.length;
-    for (const packet of out) {
-      if (packet.arrivalIndex !== this.departures[node]) this.inOrder[node] = false;
-      this.departures[node]++;
-      const inTx = packet.tx;
-      packet.tx = this.log.transmission(-1);
-      this.log.departure(node, packet.tx, pool--, inTx);
-      packet.hop++;
-      this.arrive(packet, now);
-    }
+    for (const p of out) this.depart(p, node, pool--, now);
     const next = mixer.nextRelease();
     if (next < Infinity) this.queue.schedule(this.config.users + node, Math.max(now, next));
   }
 
-  private deliver(packet: Packet, provider: number, now: number): void {
-    const recipient = packet.kind === REAL ? this.workload.recipientOf(packet.message) : packet.kind === LOOP ? packet.client : -1;
-    const written = packet.kind === REAL ? this.workload.writtenAt(packet.message) : packet.sentAt;
-    if (packet.kind === REAL) {
+  /** Packet `p` leaves `node`, whose pool held `pool` packets just before, for its next hop. */
+  private depart(p: number, node: number, pool: number, now: number): void {
+    const packets = this.packets;
+    if (packets.arrivalIndex[p] !== this.departures[node]) this.inOrder[node] = false;
+    this.departures[node]++;
+    const inTx = packets.tx[p];
+    const tx = this.transmission(-1, now);
+    packets.tx[p] = tx;
+    if (tx >= 0) this.log.departure(node, tx, pool, inTx);
+    packets.hop[p]++;
+    this.arrive(p, now);
+  }
+
+  private deliver(p: number, provider: number, now: number): void {
+    const packets = this.packets;
+    const kind = packets.kind[p];
+    const message = packets.message[p];
+    const sentAt = packets.sentAt[p];
+    if (kind === REAL) {
       const timing = { genesisMs: 0, epochMs: this.config.epochMs };
       const fetched = nextPollAt(now, epochAt(now, timing), timing, this.config.pollsPerEpoch);
-      this.latencies.endToEnd.push(fetched - written);
-      this.latencies.network.push(now - packet.sentAt);
+      this.latencies.endToEnd.push(fetched - this.workload.writtenAt(message));
+      this.latencies.network.push(now - sentAt);
     }
+    const deliveryTx = packets.tx[p];
+    if (deliveryTx < 0 || packets.firstTx[p] < 0) return;
     this.delivered.push({
-      kind: packet.kind,
-      message: packet.message,
-      client: packet.client,
-      recipient,
+      kind,
+      message,
+      client: packets.client[p],
+      recipient: kind === REAL ? this.workload.recipientOf(message) : kind === LOOP ? packets.client[p] : -1,
       provider,
-      deliveryTx: packet.tx,
-      firstTx: packet.firstTx,
-      sentAt: packet.sentAt,
+      deliveryTx,
+      firstTx: packets.firstTx[p],
+      sentAt,
       deliveredAt: now,
     });
   }
+}
+
+/** The stretch of simulated time the log keeps: all of it, or the window around the measured messages. */
+export function logWindow(config: SimConfig): { from: number; until: number; measureUntil: number } {
+  const window = config.logWindowMs;
+  if (window === undefined) return { from: -Infinity, until: Infinity, measureUntil: Infinity };
+  return { from: Math.max(0, config.warmupMs - window / 2), until: config.warmupMs + window, measureUntil: config.warmupMs + window / 2 };
 }

@@ -1,5 +1,5 @@
 import type { SimConfig } from './config.js';
-import { REAL, simulate, type Delivered, type SimRun } from './engine.js';
+import { logWindow, REAL, simulate, type Delivered, type SimRun } from './engine.js';
 import { bestGuess, mean, minEntropy, quantile, shannonEntropy } from './entropy.js';
 import { deliveryWeights, senderWeights } from './posterior.js';
 
@@ -51,7 +51,8 @@ export function linkedNodes(run: SimRun): boolean[] {
 /** The deliveries the analysis measures: real mail (or every packet, for validation) after the warm-up. */
 export function measuredDeliveries(run: SimRun): Delivered[] {
   const { measureCover, warmupMs, maxMeasured } = run.config;
-  return sample(run.delivered.filter((d) => (measureCover || d.kind === REAL) && d.sentAt >= warmupMs), maxMeasured);
+  const { measureUntil } = logWindow(run.config);
+  return sample(run.delivered.filter((d) => (measureCover || d.kind === REAL) && d.sentAt >= warmupMs && d.sentAt <= measureUntil), maxMeasured);
 }
 
 /** Receiver entropy: a corrupt provider names the mailbox; an honest one hides which of its users. */

@@ -6,7 +6,11 @@ import type { RandomSource } from '../crypto/seeded-random.js';
  * ChaCha20 generator of src/crypto is needlessly slow; nothing here protects a secret.
  */
 export interface SimRandom {
-  /** Random bytes, as the floor-2 cores take them. */
+  /**
+   * Random bytes, as the floor-2 cores take them. A short request (≤ 32 bytes) is answered in a
+   * buffer that the next request of that length overwrites: the cores read their bytes at once,
+   * and the engine draws hundreds of millions of them.
+   */
   readonly bytes: RandomSource;
   /** A uniform number in [0, 1). */
   readonly uniform: () => number;
@@ -27,8 +31,9 @@ export function simRandom(seed: number): SimRandom {
     return t >>> 0;
   };
   for (let i = 0; i < 16; i++) next();
+  const reused = Array.from({ length: 33 }, (_, n) => new Uint8Array(n));
   const bytes: RandomSource = (length) => {
-    const out = new Uint8Array(length);
+    const out = length <= 32 ? reused[length] : new Uint8Array(length);
     for (let i = 0; i < length; i += 4) {
       const word = next();
       out[i] = word >>> 24;
