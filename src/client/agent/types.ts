@@ -92,7 +92,7 @@ export interface AgentStatus {
     readonly cover: number;
     readonly loops: number;
     readonly drops: number;
-    /** Send-stream events that found no open gateway connection or no usable consensus. */
+    /** Send-stream events that found no open gateway connection or no usable consensus, and slots a stall made overdue (dropped, never caught up). */
     readonly missedSlots: number;
   };
   readonly loops: {
