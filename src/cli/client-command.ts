@@ -126,7 +126,7 @@ async function send(dir: string, values: Values): Promise<number> {
     },
   });
   try {
-    const result = agent.send({ to: values.to, subject: values.subject, body });
+    const result = await agent.send({ to: values.to, subject: values.subject, body });
     sentId = result.id;
     process.stdout.write(`queued #${result.id} (${result.fragments} packets)\n`);
     if (values['no-wait'] === true) {

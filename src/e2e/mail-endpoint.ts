@@ -46,9 +46,13 @@ export interface Contact {
  * A sealed message ready for the network: one fragment per Sphinx packet. The sender keeps it
  * until the ACK, to resend what a NACK names (`resend`); `frame` is already end-to-end encrypted.
  */
-export interface Outgoing {
-  readonly messageId: Uint8Array;
+export interface Outgoing extends SealedFrame {
   readonly fragments: Uint8Array[];
+}
+
+/** A message encrypted and framed for a contact, before its fragments are sealed (sealFrame). */
+export interface SealedFrame {
+  readonly messageId: Uint8Array;
   readonly dataShards: number;
   readonly recipient: Uint8Array;
   readonly senderTag: Uint8Array;
@@ -81,6 +85,10 @@ interface Session {
 }
 
 const MAX_SESSIONS_PER_CONTACT = 4;
+
+function allShards(total: number): number[] {
+  return Array.from({ length: total }, (_, i) => i);
+}
 const STATE_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x45]); // "UMBE"
 const STATE_VERSION = 2;
 /** Version 1 kept the first contact's ephemeral secret where version 2 keeps the session secret. */
@@ -131,6 +139,16 @@ export class MailEndpoint {
 
   /** Encrypts and fragments a whole RFC 5322 message for a contact. */
   seal(to: ContactCard, mail: Uint8Array): Outgoing {
+    const sealed = this.sealFrame(to, mail);
+    return { ...sealed, fragments: this.resend({ ...sealed, fragments: [] }, allShards(this.totalFragments(sealed.dataShards))) };
+  }
+
+  /**
+   * The encryption step of seal: the ratchet steps and the padded frame is ready, but no fragment
+   * is sealed yet (the caller seals them with makeFragments, e.g. off its event loop). The caller
+   * persists the endpoint before anything of the message can leave.
+   */
+  sealFrame(to: ContactCard, mail: Uint8Array): SealedFrame {
     const contact = this.addContact(to);
     const session = this.sendingSession(contact);
     const ratchetMessage = session.ratchet.encrypt(mail, ratchetAd(this.identity.x25519Public, contact.card.x25519Public));
@@ -144,10 +162,7 @@ export class MailEndpoint {
     }
     const framed = frame(kind, envelope, chunkLength(this.params));
     const messageId = this.random(MESSAGE_ID_LENGTH);
-    const fragments = makeFragments(
-      this.crypto, this.random, this.params, contact.card.x25519Public, messageId, contact.senderTag, framed.data, framed.dataShards,
-    );
-    return { messageId, fragments, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data };
+    return { messageId, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data };
   }
 
   /** Fresh seals of the shards a NACK names (no byte in common with the first copies). */
