@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { getCrypto } from '../../crypto/index.js';
 import { seededRandom, systemRandom } from '../../crypto/seeded-random.js';
@@ -12,6 +13,15 @@ import { transferablesOf, type BuildRequest, type BuildResponse } from './build-
 const port = parentPort;
 if (port === null) throw new Error('build-worker.ts runs as a worker thread');
 const osRandom = systemRandom(getCrypto('sodium'));
+
+// On a busy machine the event loop that times the slots must win the CPU over the builder: this
+// thread runs at a lower priority (on Linux the nice value is per thread; elsewhere this may lower
+// the process's, or be refused, which changes nothing else).
+try {
+  if (process.platform === 'linux') setPriority(10);
+} catch {
+  // not allowed here: the builder runs at the default priority
+}
 
 port.on('message', (request: BuildRequest) => {
   let response: BuildResponse;
