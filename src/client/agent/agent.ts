@@ -132,7 +132,10 @@ class Agent extends LocalClient implements ClientAgent {
     this.live();
     const now = this.view.now();
     const { contact, draft } = draftMail(this.core, this.core.random, this.view.doc, request, now);
-    const { mail, subject } = await this.builder.run({ kind: 'mail', draft });
+    const { mail, subject } = await this.builder.run({ kind: 'mail', draft }).catch((error: unknown) => {
+      this.live(); // a builder closed under the send: 'closed'
+      throw error;
+    });
     this.live();
     const sealed = sealMail(this.core, contact, mail, subject);
     // The ratchet stepped: the keystore is written before anything of the message can leave.
