@@ -176,6 +176,7 @@ test('planted leak: building on the event loop and catching up missed slots is d
   } finally {
     Object.defineProperty(PoissonStreams.prototype, 'takeDue', takeDue);
   }
-  t.diagnostic(`inline + catch-up: ${describe(m)}`);
+  const ks = kolmogorovSmirnov(m.idleGaps, m.sendGaps);
+  t.diagnostic(`inline + catch-up: ${describe(m)}; KS idle vs sending D = ${ks.d.toFixed(3)}, p = ${ks.p.toFixed(4)}`);
   assert.ok(m.maxBurst > MAX_BURST, `the catch-up burst was not seen (${m.maxBurst} packets within ${BURST_WINDOW_MS} ms)`);
 });
