@@ -12,7 +12,7 @@ import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir, waitFor
  * A user action must not show in the timing of what leaves the client (issue 9, item 9): the
  * agent runs on real time against a gateway listener and the packets' arrival times are recorded
  * while a 1 MB mail is sent. With the packet builder in its worker and missed slots dropped:
- *   - no burst: never more than a handful of packets within 10 ms (three independent streams can
+ *   - no burst: never more than MAX_BURST packets within 10 ms (three independent streams can
  *     meet; a catch-up after a stall sends tens);
  *   - the gaps while the mail is sent look like the gaps while idle (two-sample Kolmogorov–Smirnov,
  *     p ≥ 0.001): the same rate and the same exponential shape. The level is 0.001, not 0.01: what
@@ -32,8 +32,13 @@ import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir, waitFor
 const RATES = { clientSendRate: 50, loopRate: 5, dropRate: 5 };
 const WINDOW_MS = 3000;
 const BURST_WINDOW_MS = 10;
-/** Poisson at 60/s puts 6 or more packets in one 10 ms window with probability about 4e-5. */
-const MAX_BURST = 6;
+/**
+ * Poisson at 60/s puts 6 or more packets in one 10 ms window with probability about 4e-5; but the
+ * listener shares the test's event loop, so any stall (a loaded machine) also bunches what was
+ * already on the wire with the one packet per stream that follows it: up to 5 were seen so, against
+ * 41 to 136 for the catch-up control.
+ */
+const MAX_BURST = 10;
 const ONE_MB = 'x'.repeat(1 << 20);
 
 const nets: SimNet[] = [];
