@@ -138,9 +138,12 @@ class Agent extends LocalClient implements ClientAgent {
     });
     this.live();
     const sealed = sealMail(this.core, contact, mail, subject);
-    // The ratchet stepped: the keystore is written before anything of the message can leave.
+    // The ratchet stepped: the keystore is written before anything of the message can leave (and
+    // by close() if the agent closes first). Each step in its own turn of the event loop.
+    await nextTurn();
+    this.live();
     this.core.persist();
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     this.live();
     return this.outbox.add(sealed, now);
   }
@@ -191,6 +194,10 @@ class Agent extends LocalClient implements ClientAgent {
     this.wakeAll();
     this.core.close();
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
