@@ -14,11 +14,12 @@ Usage:
   umbra mix|gateway|provider --config FILE
                                     run one node (docs/nodes.md)
   umbra client --dir C COMMAND      the user's agent (docs/client.md); the passphrase comes from
-                                    UMBRA_PASSPHRASE or --passphrase-file FILE. COMMAND is one of:
+                                    UMBRA_PASSPHRASE or --passphrase-file FILE. While 'run' is
+                                    active, the other commands go through its local API (docs/api.md).
       init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…
-      card | contact add URI | contact list [--json]
-      send --to NAME --subject S (--body B | --body-file F) [--no-wait] [--timeout-ms N]
-      inbox [--json] | sent [--json] | read ID [--json] | run
+      card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api (the API's URL and token)
+      send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+      inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N]
   umbra sim [options]               simulate a deployment on simulated time and measure its privacy
                                     (docs/privacy.md); umbra sim report rewrites that page's tables
   umbra help                        show this help (also: umbra --help)

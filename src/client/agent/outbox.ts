@@ -14,6 +14,7 @@ import type { GatewayConnection } from '../gateway-connection.js';
 import type { GatewayConnections } from './gateways.js';
 import type { NetworkView } from './network-view.js';
 import type { PacketFactory } from './packets.js';
+import type { DeliveryTarget } from '../../e2e/relationship-address.js';
 import type { NodeDescriptor } from '../../pki/index.js';
 import type { Emit, Outbound, SendResult } from './types.js';
 
@@ -101,8 +102,8 @@ export class Outbox {
         { messageId: key, toKey: contact.key, toName: contact.card.name, createdMs: now, status: 'queued', statusMs: now, subject, size: mail.length, fragments: total, attempts: 1 },
         mail,
       );
-      const { messageId, recipient, senderTag, dataShards, frame } = outgoing;
-      const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId };
+      const { messageId, recipient, senderTag, dataShards, frame, addressKey } = outgoing;
+      const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId, addressKey };
       this.core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress(progress));
       return written;
     });
@@ -223,7 +224,7 @@ export class Outbox {
   }
 
   /** The recipient's provider and mailbox secret; the message fails when there is none any more. */
-  private recipientOf(state: OutgoingState): { provider: NodeDescriptor; mailboxSecret: Uint8Array } | undefined {
+  private recipientOf(state: OutgoingState): { provider: NodeDescriptor; target: DeliveryTarget } | undefined {
     const card = this.core.endpoint.contactList().find((contact) => contact.key === hexOf(state.body.recipient))?.card;
     if (card === undefined) {
       this.finish(state, 'failed', 'the recipient is no longer a contact');
@@ -234,7 +235,7 @@ export class Outbox {
       this.finish(state, 'failed', `none of ${card.name}'s servers (${card.servers.join(', ') || 'none'}) is a provider of the network`);
       return undefined;
     }
-    return { provider, mailboxSecret: card.mailboxSecret };
+    return { provider, target: { addressKey: state.body.addressKey, recipient: state.body.recipient, cardMailboxSecret: card.mailboxSecret } };
   }
 
   /** Seals every pending shard that has no fragment ready, with the builder (fresh ephemeral keys). */

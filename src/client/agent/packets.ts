@@ -1,6 +1,6 @@
 import type { Crypto } from '../../crypto/types.js';
 import type { RandomSource } from '../../crypto/seeded-random.js';
-import { mailboxAddress } from '../../e2e/mailbox-address.js';
+import { deliveryAddress, type DeliveryTarget } from '../../e2e/relationship-address.js';
 import type { NodeDescriptor } from '../../pki/index.js';
 import { SURB_ID_LENGTH } from '../../sphinx/index.js';
 import { pick } from '../routes.js';
@@ -19,23 +19,25 @@ export class PacketFactory {
     private readonly view: NetworkView,
     private readonly crypto: Crypto,
     private readonly random: RandomSource,
-    private readonly mailboxSecret: () => Uint8Array,
+    /** The user's own address of an epoch (ACK SURBs, loops): MailEndpoint.ownAddress. */
+    private readonly ownAddress: (epoch: number) => Uint8Array,
   ) {}
 
   /**
-   * What the builder needs for a fragment to `recipient`'s mailbox carrying a fresh SURB to the
-   * sender's own mailbox: both paths are chosen here (cheap), the Sphinx work is the builder's.
+   * What the builder needs for a fragment to the recipient's mailbox (its card's address for a
+   * first contact, else the session's) carrying a fresh SURB to the sender's own address: both
+   * paths are chosen here (cheap), the Sphinx work is the builder's.
    */
-  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; mailboxSecret: Uint8Array }, fragment: Uint8Array): { job: FragmentPacketJob; surbId: Uint8Array; epoch: number } {
+  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, fragment: Uint8Array): { job: FragmentPacketJob; surbId: Uint8Array; epoch: number } {
     const { network, sphinx } = this.view;
     const epoch = this.view.epochAt(now);
     const surbId = this.random(SURB_ID_LENGTH);
     const surbPath = network.path(this.random, epoch, pick(this.random, network.gateways), this.view.ownProvider, [
-      { type: 'recipient', recipient: mailboxAddress(this.crypto, this.mailboxSecret(), epoch) },
+      { type: 'recipient', recipient: this.ownAddress(epoch) },
       { type: 'surb-reply', surbId },
     ]);
     const path = network.path(this.random, epoch, gateway, recipient.provider, [
-      { type: 'recipient', recipient: mailboxAddress(this.crypto, recipient.mailboxSecret, epoch) },
+      { type: 'recipient', recipient: deliveryAddress(this.crypto, recipient.target, epoch) },
     ]);
     const { hops, userForwardPayloadLength, withSurb } = sphinx.geometry;
     const job: FragmentPacketJob = {
@@ -60,7 +62,7 @@ export class PacketFactory {
     const epoch = this.view.epochAt(now);
     const surbId = this.random(SURB_ID_LENGTH);
     const path = this.view.network.path(this.random, epoch, gateway, this.view.ownProvider, [
-      { type: 'recipient', recipient: mailboxAddress(this.crypto, this.mailboxSecret(), epoch) },
+      { type: 'recipient', recipient: this.ownAddress(epoch) },
       { type: 'surb-reply', surbId },
     ]);
     const surb = this.view.sphinx.newSurb(path, this.random);

@@ -1,4 +1,3 @@
-import { mailboxAddress } from '../../e2e/mailbox-address.js';
 import { hexOf } from '../../codec/bytes.js';
 import { epochStart } from '../../pki/index.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../traffic/poll-schedule.js';
@@ -88,8 +87,7 @@ export class Poller {
     await this.refreshConsensus();
     const epoch = this.view.epochAt(this.view.now());
     const poll = ++this.number;
-    const secret = this.core.endpoint.identity.mailboxSecret;
-    const fetches = pollFetches(pollEpochs(epoch), (e) => mailboxAddress(this.core.crypto, secret, e));
+    const fetches = this.fetchesOf(epoch);
     const base = { epoch, startedMs: started, fetches: fetches.length };
     let fetched;
     try {
@@ -123,6 +121,15 @@ export class Poller {
     const pirCounts = this.view.doc.retrieval === 'pir' ? { mismatches: fetched.mismatches.length, more: fetched.more } : {};
     this.emit({ type: 'poll', epoch, startedMs: started, items: counts.items, ...error });
     return { ...base, ...counts, ...pirCounts, ...error };
+  }
+
+  /**
+   * Every (stored epoch, address) pair of a poll: for each polled epoch, every address the endpoint
+   * polls for each polled epoch (card, own, every session's: MailEndpoint.pollAddresses).
+   */
+  private fetchesOf(epoch: number): [number, Uint8Array][] {
+    const now = this.view.now();
+    return pollFetches(pollEpochs(epoch), (e) => this.core.endpoint.pollAddresses(e, now)).flatMap(([e, list]) => list.map((address): [number, Uint8Array] => [e, address]));
   }
 
   /** Hands every new item under the user's own addresses to its part; the counts of what they were. */
