@@ -89,7 +89,7 @@ async function send(dir: string, values: Values, timeoutMs: number): Promise<num
     },
   });
   try {
-    const result = agent.send(mail);
+    const result = await agent.send(mail);
     sentId = result.id;
     process.stdout.write(`queued #${result.id} (${result.fragments} packets)\n`);
     if (values.wait !== true) {

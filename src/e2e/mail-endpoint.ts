@@ -44,13 +44,12 @@ export interface Contact {
   readonly senderTag: Uint8Array;
 }
 
-/**
- * A sealed message ready for the network: one fragment per Sphinx packet. The sender keeps it
- * until the ACK, to resend what a NACK names (`resend`); `frame` is already end-to-end encrypted.
- */
-export interface Outgoing {
+/** A sealed message ready for the network, one fragment per Sphinx packet; kept until the ACK (`resend`). */
+export interface Outgoing extends SealedFrame { readonly fragments: Uint8Array[] }
+
+/** A message encrypted and framed (end to end) for a contact, its fragments not sealed yet (sealFrame). */
+export interface SealedFrame {
   readonly messageId: Uint8Array;
-  readonly fragments: Uint8Array[];
   readonly dataShards: number;
   readonly recipient: Uint8Array;
   readonly senderTag: Uint8Array;
@@ -90,6 +89,7 @@ interface Session {
 }
 
 const MAX_SESSIONS_PER_CONTACT = 4;
+
 const STATE_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x45]); // "UMBE"
 const STATE_VERSION = 3;
 /** Version 2 had no address keys (its sessions get legacy ones) and no retired card secrets. */
@@ -173,6 +173,12 @@ export class MailEndpoint {
 
   /** Encrypts and fragments a whole RFC 5322 message for a contact. */
   seal(to: ContactCard, mail: Uint8Array): Outgoing {
+    const sealed = this.sealFrame(to, mail);
+    return { ...sealed, fragments: this.resend({ ...sealed, fragments: [] }, [...Array(this.totalFragments(sealed.dataShards)).keys()]) };
+  }
+
+  /** seal without the fragments (the caller seals them, e.g. off its event loop); the ratchet steps. */
+  sealFrame(to: ContactCard, mail: Uint8Array): SealedFrame {
     const contact = this.addContact(to);
     const session = this.sendingSession(contact);
     const ratchetMessage = session.ratchet.encrypt(mail, ratchetAd(this.identity.x25519Public, contact.card.x25519Public));
@@ -186,11 +192,8 @@ export class MailEndpoint {
     }
     const framed = frame(kind, envelope, chunkLength(this.params));
     const messageId = this.random(MESSAGE_ID_LENGTH);
-    const fragments = makeFragments(
-      this.crypto, this.random, this.params, contact.card.x25519Public, messageId, contact.senderTag, framed.data, framed.dataShards,
-    );
     const addressKey = session.announcedSecret === undefined ? session.addressKey : undefined;
-    return { messageId, fragments, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data, addressKey };
+    return { messageId, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data, addressKey };
   }
 
   /** Fresh seals of the shards a NACK names (no byte in common with the first copies). */

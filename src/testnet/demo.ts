@@ -78,7 +78,7 @@ export async function exchange(net: Testnet, log: (line: string) => void, timeou
       },
     });
     agents.push(sender);
-    const sent = sender.send({ to: bob.name, subject: 'Hello from the mix network', body: `Hi ${bob.name}, nobody on the way can tell that I wrote to you.\n` });
+    const sent = await sender.send({ to: bob.name, subject: 'Hello from the mix network', body: `Hi ${bob.name}, nobody on the way can tell that I wrote to you.\n` });
     sentId = sent.id;
     log(`${alice.name} sent a mail to ${bob.name} (${sent.fragments} packets, mixed with cover traffic)`);
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());

@@ -21,6 +21,13 @@ export interface TrafficEvent {
   readonly kind: StreamKind;
 }
 
+/** What one due check yields: at most one event per stream, in time order, and the slots dropped. */
+export interface DueEvents {
+  readonly events: readonly TrafficEvent[];
+  /** Slots that fell due but were not taken in time (a stalled shell): dropped, never sent. */
+  readonly skipped: number;
+}
+
 export class PoissonStreams {
   private nextSend: number;
   private nextLoop: number;
@@ -44,6 +51,42 @@ export class PoissonStreams {
     if (event.kind === 'send') this.nextSend = this.after(event.at, this.rates.sendPerSecond);
     else this.nextLoop = this.after(event.at, this.rates.loopPerSecond);
     return event;
+  }
+
+  /**
+   * The events due at `now`, for a shell that checks when its timer fires: at most one per stream
+   * (the earliest due slot, sent now), and every further slot of that stream that is also overdue
+   * is dropped. The stream then restarts from `now` (memoryless, so what follows is again exactly
+   * Poisson). A shell that stalled thus never sends the missed slots back to back: a stall shows at
+   * most one packet per stream, never a burst that marks what the user did.
+   */
+  takeDue(now: number): DueEvents {
+    const events: TrafficEvent[] = [];
+    let skipped = 0;
+    if (this.nextSend <= now) {
+      events.push({ at: this.nextSend, kind: 'send' });
+      this.nextSend = this.after(this.nextSend, this.rates.sendPerSecond);
+      if (this.nextSend <= now) {
+        skipped += this.countDue(this.nextSend, now, this.rates.sendPerSecond);
+        this.nextSend = this.after(now, this.rates.sendPerSecond);
+      }
+    }
+    if (this.nextLoop <= now) {
+      events.push({ at: this.nextLoop, kind: 'loop' });
+      this.nextLoop = this.after(this.nextLoop, this.rates.loopPerSecond);
+      if (this.nextLoop <= now) {
+        skipped += this.countDue(this.nextLoop, now, this.rates.loopPerSecond);
+        this.nextLoop = this.after(now, this.rates.loopPerSecond);
+      }
+    }
+    events.sort((a, b) => a.at - b.at);
+    return { events, skipped };
+  }
+
+  /** Slots of a stream from `firstMs` (due) up to `now`, counted without drawing each (bounded). */
+  private countDue(firstMs: number, now: number, perSecond: number): number {
+    // The expected count; drawing every skipped slot of a long sleep would cost time for nothing.
+    return 1 + Math.floor(((now - firstMs) * perSecond) / 1000);
   }
 
   private after(fromMs: number, perSecond: number): number {

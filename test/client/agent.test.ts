@@ -110,7 +110,7 @@ describe('client agent', () => {
     assert.equal(net.count('cover'), bobArrivalsAtStart(), 'every packet so far unwraps to drop cover');
 
     // A mail: its fragments go out in send slots instead of cover.
-    const sent = alice.agent.send({ to: 'bob', subject: 'Hi', body: 'Hello Bob' });
+    const sent = await alice.agent.send({ to: 'bob', subject: 'Hi', body: 'Hello Bob' });
     assert.equal(alice.agent.sent()[0].status, 'queued');
     assert.equal(alice.agent.status().queue, sent.fragments);
     await net.advance(3000);
@@ -135,7 +135,7 @@ describe('client agent', () => {
     const bob = await user(net, 'bob');
     alice.agent.addContact(bob.init.cardUri);
     const attachment = new Uint8Array(3000).map((_, i) => i & 0xff);
-    const sent = alice.agent.send({ to: 'Bob', subject: 'Grüße', body: 'Hallo Bob!\nBis bald.', attachments: [{ filename: 'data.bin', data: attachment }] });
+    const sent = await alice.agent.send({ to: 'Bob', subject: 'Grüße', body: 'Hallo Bob!\nBis bald.', attachments: [{ filename: 'data.bin', data: attachment }] });
     assert.ok(sent.fragments >= 3, `${sent.fragments} fragments`);
     await net.advance(2000);
     await waitFor(() => net.count('deliver') === sent.fragments, 'the fragments');
@@ -170,7 +170,7 @@ describe('client agent', () => {
     assert.equal(bob.agent.inbox().length, 1);
 
     // Bob answers (now a ratchet message); Alice reads it.
-    const reply = bob.agent.send({ to: 'alice', subject: 'Re: Grüße', body: 'Danke!' });
+    const reply = await bob.agent.send({ to: 'alice', subject: 'Re: Grüße', body: 'Danke!' });
     await net.advance(2000);
     await waitFor(() => net.count('deliver') === sent.fragments + reply.fragments, 'the reply');
     assert.equal((await alice.agent.poll()).received, 1);
@@ -183,7 +183,7 @@ describe('client agent', () => {
     const alice = await user(net, 'alice');
     const bob = await user(net, 'bob');
     alice.agent.addContact(bob.init.cardUri);
-    const sent = alice.agent.send({ to: 'bob', subject: 's', body: 'b' });
+    const sent = await alice.agent.send({ to: 'bob', subject: 's', body: 'b' });
     await net.advance(2000);
     await waitFor(() => net.count('deliver') === sent.fragments, 'the fragments');
     const messageId = new Uint8Array(Buffer.from(sent.messageId, 'hex'));
@@ -215,7 +215,7 @@ describe('client agent', () => {
     const alice = await user(net, 'alice');
     const bob = await user(net, 'bob');
     alice.agent.addContact(bob.init.cardUri);
-    const sent = alice.agent.send({ to: 'bob', subject: 's', body: 'b' });
+    const sent = await alice.agent.send({ to: 'bob', subject: 's', body: 'b' });
     await net.advance(2000);
     await waitFor(() => net.count('deliver') === sent.fragments, 'the fragments');
     const reply = (ack: Parameters<typeof ackReplyPacket>[2]) => replyThroughSurb(net, 0, ack);
@@ -234,7 +234,7 @@ describe('client agent', () => {
     const bob = await user(net, 'bob');
     alice.agent.addContact(bob.init.cardUri);
     net.blackhole = true; // the network loses everything
-    const sent = alice.agent.send({ to: 'bob', subject: 'lost', body: 'in the void' });
+    const sent = await alice.agent.send({ to: 'bob', subject: 'lost', body: 'in the void' });
     const realSent = () => alice.agent.status().packets.real;
     const at = (type: string) => alice.events.flatMap((e, i) => (e.type === type ? [alice.times[i]] : []));
     const start = net.clock.now();
@@ -263,7 +263,7 @@ describe('client agent', () => {
     const alice = await user(net, 'alice');
     const bob = await user(net, 'bob');
     alice.agent.addContact(bob.init.cardUri);
-    const sent = alice.agent.send({ to: 'bob', subject: 'big', body: 'x'.repeat(8000) });
+    const sent = await alice.agent.send({ to: 'bob', subject: 'big', body: 'x'.repeat(8000) });
     assert.ok(sent.fragments >= 5);
     // At 2 packets a second, about two leave before the restart.
     while (alice.agent.status().packets.real < 2) await net.advance(200);
@@ -307,9 +307,9 @@ describe('client agent', () => {
 
     // A mail still arrives through the finer buckets.
     alice.agent.addContact(bob.init.cardUri);
-    assert.throws(() => alice.agent.send({ to: 'carol', subject: '', body: '' }), (e: unknown) => (e as { code?: string }).code === 'unknown-contact');
+    await assert.rejects(alice.agent.send({ to: 'carol', subject: '', body: '' }), (e: unknown) => (e as { code?: string }).code === 'unknown-contact');
     const key = alice.agent.contacts()[0].key;
-    alice.agent.send({ to: key.slice(0, 10), subject: 'by key', body: '.' });
+    await alice.agent.send({ to: key.slice(0, 10), subject: 'by key', body: '.' });
     await net.advance(1000);
     await alice.agent.drained();
     await waitFor(() => net.count('deliver') >= 2, 'the fragments');

@@ -130,18 +130,18 @@ async function descriptors(): Promise<[NodeDescriptor, NodeDescriptor]> {
 async function observe(target: Awaited<ReturnType<typeof user>>, contact: Awaited<ReturnType<typeof user>>, mallory: CardHolder): Promise<{ before: number; after: number }> {
   contact.agent.addContact(target.init.cardUri);
   target.agent.addContact(contact.init.cardUri);
-  contact.agent.send({ to: target.agent.name, subject: 'first', body: 'A first contact, to the card address.' });
+  await contact.agent.send({ to: target.agent.name, subject: 'first', body: 'A first contact, to the card address.' });
   await pollUntil('the first contact', [target.agent], () => target.agent.inbox().length === 1);
-  const reply = target.agent.send({ to: contact.agent.name, subject: 'reply', body: 'Now we have a session.' });
+  const reply = await target.agent.send({ to: contact.agent.name, subject: 'reply', body: 'Now we have a session.' });
   await pollUntil('the reply and its ACK', [target.agent, contact.agent], () =>
     contact.agent.inbox().length === 1 && target.agent.sent().find((s) => s.id === reply.id)?.status === 'delivered');
   const before = await mallory.count();
   const loopsBefore = target.agent.status().loops.returned;
 
   // Activity Mallory must not see: two session mails in, one mail out with its ACK, loops.
-  contact.agent.send({ to: target.agent.name, subject: 'in 1', body: 'one' });
-  contact.agent.send({ to: target.agent.name, subject: 'in 2', body: 'two' });
-  const out = target.agent.send({ to: contact.agent.name, subject: 'out', body: 'three' });
+  await contact.agent.send({ to: target.agent.name, subject: 'in 1', body: 'one' });
+  await contact.agent.send({ to: target.agent.name, subject: 'in 2', body: 'two' });
+  const out = await target.agent.send({ to: contact.agent.name, subject: 'out', body: 'three' });
   await pollUntil('the session mail, the ACK and a loop', [target.agent, contact.agent], () =>
     target.agent.inbox().length === 3 &&
     target.agent.sent().find((s) => s.id === out.id)?.status === 'delivered' &&
@@ -174,7 +174,7 @@ test('after rotate-card, a contact with a session still reaches the user; the ol
   assert.notEqual(newUri, oldUri);
   const before = await oldCard.count();
   const inbox = bob.inbox().length;
-  alice.send({ to: 'Bob', subject: 'after rotation', body: 'Still reaching you.' });
+  await alice.send({ to: 'Bob', subject: 'after rotation', body: 'Still reaching you.' });
   await pollUntil('the mail after the rotation', [bob], () => bob.inbox().length === inbox + 1);
   assert.equal(bob.inbox().find((m) => m.subject === 'after rotation')?.fromName, 'Alice');
   assert.equal(await oldCard.count(), before, 'nothing went to the old card address');

@@ -107,7 +107,7 @@ test('Alice sends Bob a mail over the real nodes: Bob reads it, Alice\'s copy is
   const alice = await user('Alice');
   const bob = await user('Bob');
   alice.agent.addContact(bob.init.cardUri);
-  const sent = alice.agent.send({ to: 'Bob', subject: 'Over the mix network', body: 'Hello Bob, this went through five hops.' });
+  const sent = await alice.agent.send({ to: 'Bob', subject: 'Over the mix network', body: 'Hello Bob, this went through five hops.' });
 
   let round = 0;
   await until('Bob\'s inbox to have the mail', async () => {

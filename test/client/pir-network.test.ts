@@ -65,7 +65,7 @@ test('Alice and Bob, on different providers, exchange mail retrieved by PIR; Car
   assert.equal(alice.agent.status().retrieval.partner, p2.name);
   assert.equal(bob.agent.status().retrieval.partner, p1.name);
 
-  const sent = alice.agent.send({ to: 'Bob', subject: 'Private retrieval', body: 'Neither provider alone knows which bucket Bob read.' });
+  const sent = await alice.agent.send({ to: 'Bob', subject: 'Private retrieval', body: 'Neither provider alone knows which bucket Bob read.' });
   await pollUntil('Bob\'s inbox to have the mail', bob.agent, () => bob.agent.inbox().length === 1);
   const [mail] = bob.agent.inbox();
   assert.equal(mail.fromName, 'Alice');
@@ -90,7 +90,7 @@ test('Alice and Bob, on different providers, exchange mail retrieved by PIR; Car
   // Carol's partner (provider 1) flips a bit in every answer: mail for her reaches provider 2, but
   // every row she decodes fails its check; she reports it and reads nothing.
   const storedBefore = (await p2.store.stats()).messages;
-  const toCarol = alice.agent.send({ to: 'Carol', subject: 'For Carol', body: 'Only with honest servers.' });
+  const toCarol = await alice.agent.send({ to: 'Carol', subject: 'For Carol', body: 'Only with honest servers.' });
   await net.until('the mail to reach Carol\'s provider', async () => (await p2.store.stats()).messages >= storedBefore + toCarol.fragments);
   net.clock.advance(600); // past the snapshot refresh interval
   const failed = await carol.agent.poll();

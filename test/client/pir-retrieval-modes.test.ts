@@ -40,7 +40,7 @@ test('download mode: Bob reads the mail from the whole epoch, Alice\'s copy is d
   const bob = await user('Bob', p2);
   alice.agent.addContact(bob.init.cardUri);
   assert.equal(bob.agent.status().retrieval.mode, 'download');
-  const sent = alice.agent.send({ to: 'Bob', subject: 'Whole epoch', body: 'Fetched with everyone else\'s mail.' });
+  const sent = await alice.agent.send({ to: 'Bob', subject: 'Whole epoch', body: 'Fetched with everyone else\'s mail.' });
   let round = 0;
   await net.until('Bob\'s inbox to have the mail', async () => {
     if (round++ % 10 === 0) await bob.agent.poll();

@@ -81,6 +81,8 @@ export interface SimNode {
 export interface Arrival {
   readonly gateway: string;
   readonly packet: Uint8Array;
+  /** When the gateway got it (performance.now(), real time). */
+  readonly receivedMs: number;
   /** What the packet turned out to be, once routed ('unrouted' when routing is off). */
   outcome: 'cover' | 'deliver' | 'surb-reply' | 'error' | 'unrouted';
   recipient?: Uint8Array;
@@ -261,7 +263,7 @@ export class SimNet {
   }
 
   private onGatewayPacket(gateway: SimNode, packet: Uint8Array): void {
-    const arrival: Arrival = { gateway: gateway.name, packet, outcome: 'unrouted' };
+    const arrival: Arrival = { gateway: gateway.name, packet, receivedMs: performance.now(), outcome: 'unrouted' };
     this.arrivals.push(arrival);
     if (packet.length !== this.packetLength) {
       arrival.outcome = 'error';

@@ -156,8 +156,8 @@ test('50 mails each way, one of 1 MiB, arrive intact exactly once while a mix is
   const alice = agent('alice');
   const bob = agent('bob');
   for (let n = 0; n < MAILS_EACH_WAY; n++) {
-    alice.send({ to: 'bob', subject: subject('alice', n), body: body('alice', n) });
-    bob.send({ to: 'alice', subject: subject('bob', n), body: body('bob', n) });
+    await alice.send({ to: 'bob', subject: subject('alice', n), body: body('alice', n) });
+    await bob.send({ to: 'alice', subject: subject('bob', n), body: body('bob', n) });
   }
   // Fault: a layer-2 mix dies without warning mid-traffic and comes back on the same keys and port.
   await waitFor('first mails', () => count('bob') >= 5, 5 * MINUTE, progress);

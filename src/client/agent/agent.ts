@@ -3,7 +3,8 @@ import { ClientCore } from '../directory.js';
 import { LocalClient } from '../local-client.js';
 import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
 import { ClientError, describeError } from '../errors.js';
-import { sealMail } from './compose.js';
+import { makeBuilder, type PacketBuilder } from './builder.js';
+import { draftMail, sealMail } from './compose.js';
 import { GatewayConnections, guardStoreIn } from './gateways.js';
 import { Inbox } from './inbox.js';
 import { LoopTracker } from './loops.js';
@@ -21,6 +22,7 @@ import type { AgentStatus, ClientAgent, ClientEvent, Emit, PollReport, SendReque
  * The running client agent (docs/client.md; docs/mail-path.md walks one mail through it). It
  * composes its parts and hands each new consensus to them:
  *   network-view  the consensus, Sphinx and the own provider     gateways  the connections to gateways
+ *   builder       a mail's bytes, fragments and packets, built off the event loop (a worker thread)
  *   send-stream   Poisson send, loop and drop streams             packets   fragment, cover, loop packets
  *   outbox        sent mail until its ACK, resends                replies   ACKs/NACKs back through SURBs
  *   poller        mailbox polls and what follows them             inbox     fragments into mails
@@ -37,6 +39,7 @@ class Agent extends LocalClient implements ClientAgent {
   private readonly incoming: Inbox;
   private readonly stream: SendStream;
   private readonly poller: Poller;
+  private readonly builder: PacketBuilder;
   private retrieval!: MailboxRetrieval;
   private drainWaiters: (() => void)[] = [];
   private readonly listeners = new Set<(event: ClientEvent) => void>();
@@ -58,9 +61,12 @@ class Agent extends LocalClient implements ClientAgent {
     const timeoutMs = this.timeoutMs;
     this.view = new NetworkView(core, this.clock, timeoutMs);
     this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
+    // A seeded agent (tests, simulations) seeds each job from its random source, so it stays deterministic.
+    const seedFrom = options.random === undefined ? undefined : () => core.random(32);
+    this.builder = makeBuilder(options.builder ?? (options.clock === undefined ? 'worker' : 'inline'), seedFrom);
     const packets = new PacketFactory(this.view, core.crypto, core.random, (epoch) => core.endpoint.ownAddress(epoch));
     this.replies = new ReplyQueue(this.view, this.gateways);
-    this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());
+    this.outbox = new Outbox(core, this.view, packets, this.gateways, this.builder, this.emit, () => this.wakeIfDrained());
     this.loops = new LoopTracker(this.emit);
     this.incoming = new Inbox(core, this.view, this.replies, this.emit);
     const parts = { replies: this.replies, outbox: this.outbox, loops: this.loops, inbox: this.incoming };
@@ -77,6 +83,7 @@ class Agent extends LocalClient implements ClientAgent {
   }
 
   async start(): Promise<void> {
+    this.builder.start();
     this.applyConsensus(await this.view.fetch(this.view.now()), true);
     this.outbox.restore(this.view.now());
     await this.gateways.main.ensure();
@@ -123,12 +130,28 @@ class Agent extends LocalClient implements ClientAgent {
     }
   }
 
-  send(request: SendRequest): SendResult {
+  /**
+   * Composes, seals and queues a mail without holding the event loop (docs/client.md, "Sending"):
+   * the mail's bytes, its fragments and its packets are the builder's work; here only the ratchet
+   * steps (one AEAD over the mail) and the mail store takes the message, each in its own turn.
+   */
+  async send(request: SendRequest): Promise<SendResult> {
     this.live();
     const now = this.view.now();
-    const sealed = sealMail(this.core, this.core.random, this.view.doc, request, now);
-    // The ratchet stepped: the keystore is written before anything of the message can leave.
+    const { contact, draft } = draftMail(this.core, this.core.random, this.view.doc, request, now);
+    const { mail, subject } = await this.builder.run({ kind: 'mail', draft }).catch((error: unknown) => {
+      this.live(); // a builder closed under the send: 'closed'
+      throw error;
+    });
+    this.live();
+    const sealed = sealMail(this.core, contact, mail, subject);
+    // The ratchet stepped: the keystore is written before anything of the message can leave (and
+    // by close() if the agent closes first). Each step in its own turn of the event loop.
+    await nextTurn();
+    this.live();
     this.core.persist();
+    await nextTurn();
+    this.live();
     return this.outbox.add(sealed, now);
   }
 
@@ -175,12 +198,18 @@ class Agent extends LocalClient implements ClientAgent {
     if (this.closing) return;
     this.closing = true;
     this.stream.close();
+    this.outbox.close();
+    await this.builder.close();
     this.retrieval?.close();
     await this.poller.close();
     this.gateways.close();
     this.wakeAll();
     this.core.close();
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -1,12 +1,12 @@
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import { E2eError } from '../../e2e/errors.js';
-import type { Contact, Outgoing } from '../../e2e/mail-endpoint.js';
+import type { Contact, SealedFrame } from '../../e2e/mail-endpoint.js';
 import { hexOf } from '../../codec/bytes.js';
 import type { ConsensusDocument } from '../../pki/index.js';
 import type { ClientCore } from '../directory.js';
 import { resolveContact } from '../local-client.js';
 import { ClientError } from '../errors.js';
-import { buildMail, SYNTHETIC_DOMAIN, syntheticAddress } from '../mail-format.js';
+import { SYNTHETIC_DOMAIN, syntheticAddress, type MailDraft } from '../mail-format.js';
 import { providerForServers } from '../routes.js';
 import type { SendRequest } from './types.js';
 
@@ -14,24 +14,25 @@ export interface SealedMail {
   readonly contact: Contact;
   /** The RFC 5322 bytes, kept in the Sent folder. */
   readonly mail: Uint8Array;
-  /** The sealed fragments and what resends need. */
-  readonly outgoing: Outgoing;
+  /** The subject as the mail says it (for the Sent folder's list). */
+  readonly subject: string;
+  /** The encrypted, framed message; its fragments are sealed later, by the packet builder. */
+  readonly sealed: SealedFrame;
 }
 
 /**
- * Turns a send request into a sealed message (docs/client.md, "Sending"): resolves the recipient,
- * checks that one of its servers is a provider of the network, builds the RFC 5322 mail (every
- * header inside the encryption) and seals it for the recipient's session. The ratchet stepped: the
- * caller persists the endpoint before anything of the message can leave.
+ * The first step of a send (docs/client.md, "Sending"): resolves the recipient, checks that one of
+ * its servers is a provider of the network, and drafts the RFC 5322 mail (every header inside the
+ * encryption). Cheap: the bytes are written by the packet builder (a 'mail' job).
  */
-export function sealMail(core: ClientCore, random: RandomSource, doc: ConsensusDocument, request: SendRequest, now: number): SealedMail {
+export function draftMail(core: ClientCore, random: RandomSource, doc: ConsensusDocument, request: SendRequest, now: number): { contact: Contact; draft: MailDraft } {
   if (typeof request !== 'object' || request === null) throw new ClientError('bad-options', 'send needs { to, subject, body }');
   const contact = resolveContact(core.endpoint.contactList(), String(request.to ?? ''));
   if (providerForServers(doc, contact.card.servers) === undefined) {
     throw new ClientError('no-provider', `none of ${contact.card.name}'s servers (${contact.card.servers.join(', ') || 'none'}) is a provider of the current network`);
   }
   const own = core.endpoint.card;
-  const mail = buildMail({
+  const draft: MailDraft = {
     from: { name: own.name, address: syntheticAddress(own.name) },
     to: [{ name: contact.card.name, address: syntheticAddress(contact.card.name) }],
     subject: String(request.subject ?? ''),
@@ -40,9 +41,18 @@ export function sealMail(core: ClientCore, random: RandomSource, doc: ConsensusD
     dateMs: now,
     messageId: `${hexOf(random(16))}@${SYNTHETIC_DOMAIN}`,
     boundary: `umbra-${hexOf(random(12))}`,
-  });
+  };
+  return { contact, draft };
+}
+
+/**
+ * Encrypts the written mail for the recipient's session (the ratchet steps: the caller persists
+ * the endpoint before anything of the message can leave). One AEAD over the mail and the padded
+ * frame: the per-fragment seals are the packet builder's ('fragments' jobs).
+ */
+export function sealMail(core: ClientCore, contact: Contact, mail: Uint8Array, subject: string): SealedMail {
   try {
-    return { contact, mail, outgoing: core.endpoint.seal(contact.card, mail) };
+    return { contact, mail, subject, sealed: core.endpoint.sealFrame(contact.card, mail) };
   } catch (error) {
     if (error instanceof E2eError && (error.code === 'too-large' || error.code === 'limit-exceeded')) {
       throw new ClientError('too-large', `the mail is too large to send (${mail.length} bytes)`);

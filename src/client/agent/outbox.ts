@@ -1,18 +1,21 @@
 import type { Ack } from '../../e2e/ack.js';
-import type { Outgoing } from '../../e2e/mail-endpoint.js';
+import type { SealedFrame } from '../../e2e/mail-endpoint.js';
 import { readAckReply } from '../../e2e/sphinx-link.js';
 import { hexOf } from '../../codec/bytes.js';
 import { onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
 import type { ClientCore } from '../directory.js';
 import { describeError } from '../errors.js';
-import { parseMail } from '../mail-format.js';
 import type { SentMeta, SentStatus } from '../mail-store.js';
 import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
 import { providerForServers, RouteError } from '../routes.js';
+import type { PacketBuilder } from './builder.js';
 import type { SealedMail } from './compose.js';
+import type { GatewayConnection } from '../gateway-connection.js';
 import type { GatewayConnections } from './gateways.js';
 import type { NetworkView } from './network-view.js';
 import type { PacketFactory } from './packets.js';
+import type { DeliveryTarget } from '../../e2e/relationship-address.js';
+import type { NodeDescriptor } from '../../pki/index.js';
 import type { Emit, Outbound, SendResult } from './types.js';
 
 interface OutgoingState extends ResendState {
@@ -20,9 +23,13 @@ interface OutgoingState extends ResendState {
   /** Hex of the message ID. */
   readonly key: string;
   readonly total: number;
-  readonly outgoing: Outgoing;
+  readonly outgoing: SealedFrame;
   /** Sealed fragments ready to go, by shard. */
   readonly fresh: Map<number, Uint8Array>;
+  /** Bumped whenever `fresh` is cleared: a seal that was asked for before is not used. */
+  generation: number;
+  /** A 'fragments' job is with the builder. */
+  sealing: boolean;
 }
 
 interface QueuedShard {
@@ -30,23 +37,44 @@ interface QueuedShard {
   readonly shard: number;
 }
 
+/** A shard's packet, built ahead of its slot for one epoch and one gateway. */
+interface ReadyPacket {
+  readonly item: QueuedShard;
+  readonly state: OutgoingState;
+  readonly epoch: number;
+  readonly gateway: GatewayConnection;
+  readonly packet: Uint8Array;
+  readonly surbId: Uint8Array;
+  readonly decryptionToken: Uint8Array;
+}
+
+/** Packets built ahead of their slots: enough that a slot never waits for the builder. */
+const LOOKAHEAD = 4;
+
 /**
  * Sent messages until their ACK (docs/client.md, "Acknowledgements and resends"): the queue of
- * shards waiting for a send slot, the packet of each built when its slot comes, ACKs and NACKs
- * applied, timeouts turned into resends or failure (the decisions are src/traffic/resend.ts). Every
- * change is in the mail store before it matters, so a restart resumes where the agent stopped.
+ * shards waiting for a send slot; their fragments sealed and their packets built by the packet
+ * builder, off the event loop, a few packets ahead of the slots (a packet whose epoch or gateway
+ * changed before its slot is built again); ACKs and NACKs applied, timeouts turned into resends or
+ * failure (the decisions are src/traffic/resend.ts). Every change is in the mail store before it
+ * matters, so a restart resumes where the agent stopped.
  */
 export class Outbox {
   /** Fragment packets that left. */
   sent = 0;
   private readonly messages = new Map<string, OutgoingState>();
   private queue: QueuedShard[] = [];
+  private ready: ReadyPacket[] = [];
+  /** Shards whose packet is with the builder. */
+  private readonly building = new Set<QueuedShard>();
+  private closed = false;
 
   constructor(
     private readonly core: ClientCore,
     private readonly view: NetworkView,
     private readonly packets: PacketFactory,
     private readonly gateways: GatewayConnections,
+    private readonly builder: PacketBuilder,
     private readonly emit: Emit,
     /** Called when the last queued shard left or went stale. */
     private readonly onEmpty: () => void,
@@ -58,35 +86,32 @@ export class Outbox {
 
   /** Shards still to be sent. */
   get length(): number {
-    return this.queue.filter((item) => this.messages.get(item.key)?.pending.has(item.shard) === true).length;
+    const waiting = (item: QueuedShard) => this.messages.get(item.key)?.pending.has(item.shard) === true;
+    return this.queue.filter(waiting).length + this.ready.filter((ready) => waiting(ready.item)).length + [...this.building].filter(waiting).length;
   }
 
-  /** Records a sealed message in the Sent folder and queues its fragments. */
+  /** Records a sealed message in the Sent folder and queues its fragments (sealed by the builder). */
   add(sealed: SealedMail, now: number): SendResult {
-    const { contact, mail, outgoing } = sealed;
-    const total = outgoing.fragments.length;
+    const { contact, mail, subject, sealed: outgoing } = sealed;
+    const total = this.core.endpoint.totalFragments(outgoing.dataShards);
     const key = hexOf(outgoing.messageId);
-    const mailId = this.core.store.addSent(
-      {
-        messageId: key, toKey: contact.key, toName: contact.card.name, createdMs: now, status: 'queued', statusMs: now,
-        subject: parseMail(mail).subject, size: mail.length, fragments: total, attempts: 1,
-      },
-      mail,
-    );
-    const body: OutgoingBody = {
-      messageId: outgoing.messageId, recipient: outgoing.recipient, senderTag: outgoing.senderTag,
-      dataShards: outgoing.dataShards, frame: outgoing.frame, mailId, addressKey: outgoing.addressKey,
-    };
-    const state: OutgoingState = {
-      body, key, total, outgoing,
-      pending: new Set(outgoing.fragments.map((_, i) => i)),
-      fresh: new Map(outgoing.fragments.map((fragment, i) => [i, fragment])),
-      resends: 0, nackResends: 0, deadlineMs: undefined, started: false,
-    };
-    this.core.store.putOutgoing(outgoing.messageId, encodeOutgoingBody(body), progressOf(state));
+    const pending = new Set(Array.from({ length: total }, (_, i) => i));
+    const progress = { pending: [...pending], resends: 0, nackResends: 0, deadlineMs: undefined, started: false };
+    const body: OutgoingBody = this.core.store.transaction(() => {
+      const mailId = this.core.store.addSent(
+        { messageId: key, toKey: contact.key, toName: contact.card.name, createdMs: now, status: 'queued', statusMs: now, subject, size: mail.length, fragments: total, attempts: 1 },
+        mail,
+      );
+      const { messageId, recipient, senderTag, dataShards, frame, addressKey } = outgoing;
+      const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId, addressKey };
+      this.core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress(progress));
+      return written;
+    });
+    const state: OutgoingState = { ...progress, body, key, total, outgoing, pending, fresh: new Map(), generation: 0, sealing: false };
     this.messages.set(key, state);
     for (let shard = 0; shard < total; shard++) this.queue.push({ key, shard });
-    return { id: mailId, messageId: key, fragments: total };
+    this.pump();
+    return { id: body.mailId, messageId: key, fragments: total };
   }
 
   /** Messages awaiting their ACK, from the mail store: their unsent shards go back in the queue. */
@@ -98,7 +123,7 @@ export class Outbox {
       const key = hexOf(body.messageId);
       const pending = new Set(progress.pending.filter((shard) => Number.isInteger(shard) && shard < total));
       const state: OutgoingState = {
-        body, key, total, outgoing: { ...body, fragments: [] }, pending, fresh: new Map(),
+        body, key, total, outgoing: body, pending, fresh: new Map(), generation: 0, sealing: false,
         resends: progress.resends, nackResends: progress.nackResends, deadlineMs: progress.deadlineMs, started: progress.started,
       };
       // Everything sent but no deadline recorded: wait one timeout from now.
@@ -106,70 +131,135 @@ export class Outbox {
       this.messages.set(key, state);
       for (const shard of [...pending].sort((a, b) => a - b)) this.queue.push({ key, shard });
     }
+    this.pump();
   }
 
   /**
-   * The packet of the first queued shard, built now (this epoch's keys and addresses, a fresh ACK
-   * SURB); undefined when none can go (nothing queued, or no packet can be built with the consensus
-   * held: the shard then stays first in the queue).
+   * The first built packet that can still go (this epoch's keys, the main gateway), or undefined:
+   * the slot then carries cover. Packets built for another epoch or gateway go back to be built again.
    */
   next(now: number): Outbound | undefined {
-    for (;;) {
-      const item = this.queue.shift();
-      if (item === undefined) return undefined;
-      const built = this.build(item, now);
-      if (built === 'stop') return undefined;
-      if (built !== 'skip') return built;
+    const epoch = this.view.epochAt(now);
+    const rebuild: QueuedShard[] = [];
+    let found: ReadyPacket | undefined;
+    while (found === undefined && this.ready.length > 0) {
+      const ready = this.ready.shift()!;
+      if (this.messages.get(ready.item.key) !== ready.state || !ready.state.pending.has(ready.item.shard)) continue; // stale
+      if (ready.epoch !== epoch || ready.gateway !== this.gateways.main) rebuild.push(ready.item);
+      else found = ready;
+    }
+    this.queue.unshift(...rebuild);
+    if (found === undefined) {
+      this.pump();
+      return undefined;
+    }
+    const { item, state } = found;
+    return {
+      gateway: found.gateway,
+      packet: found.packet,
+      commit: () => {
+        this.sent++;
+        state.fresh.delete(item.shard);
+        this.core.store.transaction(() => {
+          this.core.store.putSurb(found.surbId, state.body.messageId, now, found.decryptionToken);
+          if (shardSent(state, item.shard, now, this.policy())) this.setStatus(state, 'sending');
+          this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
+        });
+        this.pump();
+      },
+      abort: () => this.ready.unshift(found),
+    };
+  }
+
+  /** Stops building (the agent closes): jobs still with the builder are dropped. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /**
+   * Keeps up to LOOKAHEAD packets built or being built, in queue order: seals a message's pending
+   * fragments first (one 'fragments' job), then asks for each shard's packet ('fragment-packet').
+   */
+  private pump(): void {
+    while (!this.closed && this.ready.length + this.building.size < LOOKAHEAD) {
+      const item = this.queue[0];
+      if (item === undefined) return;
+      const state = this.messages.get(item.key);
+      if (state === undefined || !state.pending.has(item.shard)) {
+        this.queue.shift(); // delivered, failed or sent
+        continue;
+      }
+      const recipient = this.recipientOf(state);
+      if (recipient === undefined) continue; // the message failed: its shards left the queue
+      if (!state.fresh.has(item.shard)) {
+        this.seal(state);
+        return; // the seal's answer pumps again
+      }
+      let built;
+      try {
+        built = this.packets.fragmentJob(this.view.now(), this.gateways.main.node, recipient, state.fresh.get(item.shard)!);
+      } catch (error) {
+        if (error instanceof RouteError) return; // the next slot tries again (a newer consensus may help)
+        this.finish(state, 'failed', `the message could not be sent: ${describeError(error)}`);
+        continue;
+      }
+      this.queue.shift();
+      this.building.add(item);
+      const gateway = this.gateways.main;
+      this.builder.run(built.job).then(
+        (result) => {
+          this.building.delete(item);
+          if (this.closed) return;
+          this.ready.push({ item, state, epoch: built.epoch, gateway, packet: result.packet, surbId: built.surbId, decryptionToken: result.decryptionToken });
+          this.pump();
+        },
+        (error: unknown) => {
+          this.building.delete(item);
+          if (this.closed || this.messages.get(state.key) !== state) return;
+          this.finish(state, 'failed', `the message could not be sent: ${describeError(error)}`);
+          this.pump();
+        },
+      );
     }
   }
 
-  private build(item: QueuedShard, now: number): Outbound | 'skip' | 'stop' {
-    const state = this.messages.get(item.key);
-    if (state === undefined || !state.pending.has(item.shard)) return 'skip'; // delivered, failed or sent
+  /** The recipient's provider and mailbox secret; the message fails when there is none any more. */
+  private recipientOf(state: OutgoingState): { provider: NodeDescriptor; target: DeliveryTarget } | undefined {
     const card = this.core.endpoint.contactList().find((contact) => contact.key === hexOf(state.body.recipient))?.card;
     if (card === undefined) {
       this.finish(state, 'failed', 'the recipient is no longer a contact');
-      return 'skip';
+      return undefined;
     }
     const provider = providerForServers(this.view.doc, card.servers);
     if (provider === undefined) {
       this.finish(state, 'failed', `none of ${card.name}'s servers (${card.servers.join(', ') || 'none'}) is a provider of the network`);
-      return 'skip';
+      return undefined;
     }
-    const gateway = this.gateways.main;
-    let built;
-    try {
-      if (!state.fresh.has(item.shard)) this.sealPending(state);
-      const target = { addressKey: state.body.addressKey, recipient: state.body.recipient, cardMailboxSecret: card.mailboxSecret };
-      built = this.packets.fragment(now, gateway.node, { provider, target }, state.fresh.get(item.shard)!);
-      this.core.store.putSurb(built.surbId, state.body.messageId, now, built.decryptionToken);
-    } catch (error) {
-      if (error instanceof RouteError) {
-        this.queue.unshift(item);
-        return 'stop';
-      }
-      // Never let one message block the queue (and the slots' cover): it fails, with the reason.
-      this.finish(state, 'failed', `the message could not be sent: ${describeError(error)}`);
-      return 'skip';
-    }
-    return {
-      gateway,
-      packet: built.packet,
-      commit: () => {
-        this.sent++;
-        state.fresh.delete(item.shard);
-        if (shardSent(state, item.shard, now, this.policy())) this.setStatus(state, 'sending');
-        this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
-      },
-      abort: () => this.queue.unshift(item),
-    };
+    return { provider, target: { addressKey: state.body.addressKey, recipient: state.body.recipient, cardMailboxSecret: card.mailboxSecret } };
   }
 
-  /** Seals every pending shard that has no fragment ready (fresh ephemeral keys: MailEndpoint.resend). */
-  private sealPending(state: OutgoingState): void {
+  /** Seals every pending shard that has no fragment ready, with the builder (fresh ephemeral keys). */
+  private seal(state: OutgoingState): void {
+    if (state.sealing) return;
+    state.sealing = true;
+    const generation = state.generation;
     const shards = [...state.pending].filter((shard) => !state.fresh.has(shard)).sort((a, b) => a - b);
-    const fragments = this.core.endpoint.resend(state.outgoing, shards);
-    shards.forEach((shard, i) => state.fresh.set(shard, fragments[i]));
+    const { recipient, messageId, senderTag, frame, dataShards } = state.outgoing;
+    const job = { kind: 'fragments', backend: this.core.crypto.name, params: this.core.endpoint.params, recipient, messageId, senderTag, frame, dataShards, shards } as const;
+    this.builder.run(job).then(
+      ({ fragments }) => {
+        state.sealing = false;
+        if (this.closed) return;
+        if (state.generation === generation) shards.forEach((shard, i) => state.fresh.set(shard, fragments[i]));
+        this.pump();
+      },
+      (error: unknown) => {
+        state.sealing = false;
+        if (this.closed || this.messages.get(state.key) !== state) return;
+        this.finish(state, 'failed', `the message could not be sealed: ${describeError(error)}`);
+        this.pump();
+      },
+    );
   }
 
   /**
@@ -197,7 +287,7 @@ export class Outbox {
     }
     const shards = onNack(state, ack.missing, state.body.dataShards, this.policy());
     if (shards === undefined) return 'other';
-    state.fresh.clear();
+    this.forgetSeals(state);
     this.enqueue(state, shards);
     this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
     if (shards.length > 0) this.emit({ type: 'resend', id: state.body.mailId, messageId: state.key, shards: shards.length, cause: 'nack' });
@@ -214,7 +304,7 @@ export class Outbox {
         this.finish(state, 'failed', `no acknowledgement after ${decision.attempts} ${copies} of the message (the recipient may be offline)`);
         continue;
       }
-      state.fresh.clear();
+      this.forgetSeals(state);
       this.enqueue(state, decision.shards);
       this.core.store.transaction(() => {
         this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
@@ -226,6 +316,13 @@ export class Outbox {
 
   private enqueue(state: OutgoingState, shards: readonly number[]): void {
     for (const shard of shards) this.queue.push({ key: state.key, shard });
+    this.pump();
+  }
+
+  /** A resend seals afresh: no resent fragment shares a byte with an earlier copy. */
+  private forgetSeals(state: OutgoingState): void {
+    state.fresh.clear();
+    state.generation++;
   }
 
   private policy(): ResendPolicy {
@@ -244,13 +341,14 @@ export class Outbox {
   private finish(state: OutgoingState, status: 'delivered' | 'failed', reason?: string): void {
     this.messages.delete(state.key);
     state.pending.clear();
-    state.fresh.clear();
+    this.forgetSeals(state);
     this.core.store.transaction(() => {
       this.core.store.deleteOutgoing(state.body.messageId);
       this.core.store.deleteSurbsOf(state.body.messageId);
       this.setStatus(state, status, reason);
     });
     this.queue = this.queue.filter((item) => item.key !== state.key);
+    this.ready = this.ready.filter((ready) => ready.item.key !== state.key);
     this.onEmpty();
   }
 }

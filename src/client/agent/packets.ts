@@ -4,13 +4,15 @@ import { deliveryAddress, type DeliveryTarget } from '../../e2e/relationship-add
 import type { NodeDescriptor } from '../../pki/index.js';
 import { SURB_ID_LENGTH } from '../../sphinx/index.js';
 import { pick } from '../routes.js';
+import type { FragmentPacketJob } from './build-protocol.js';
 import type { NetworkView } from './network-view.js';
 
 /**
  * The three kinds of packet a client makes (docs/client.md, "Packets"), all of one size and all
- * through gateway → 3 mixes → provider: a fragment of a mail with an ACK SURB back to the sender,
- * drop cover to a random provider, and a loop: a SURB reply to the client itself. Each is built with
- * the keys of the epoch it leaves in. RouteError when the consensus held has no keys for it.
+ * through gateway → 3 mixes → provider: a fragment of a mail with an ACK SURB back to the sender
+ * (its paths are chosen here, its Sphinx work is the packet builder's: builder.ts), drop cover to a
+ * random provider, and a loop: a SURB reply to the client itself. Each is built with the keys of
+ * the epoch it leaves in. RouteError when the consensus held has no keys for it.
  */
 export class PacketFactory {
   constructor(
@@ -22,10 +24,11 @@ export class PacketFactory {
   ) {}
 
   /**
-   * A fragment for the recipient's mailbox (its card's address for a first contact, else the
-   * session's) carrying a fresh SURB to the sender's own address.
+   * What the builder needs for a fragment to the recipient's mailbox (its card's address for a
+   * first contact, else the session's) carrying a fresh SURB to the sender's own address: both
+   * paths are chosen here (cheap), the Sphinx work is the builder's.
    */
-  fragment(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, fragment: Uint8Array): { packet: Uint8Array; surbId: Uint8Array; decryptionToken: Uint8Array } {
+  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, fragment: Uint8Array): { job: FragmentPacketJob; surbId: Uint8Array; epoch: number } {
     const { network, sphinx } = this.view;
     const epoch = this.view.epochAt(now);
     const surbId = this.random(SURB_ID_LENGTH);
@@ -33,11 +36,15 @@ export class PacketFactory {
       { type: 'recipient', recipient: this.ownAddress(epoch) },
       { type: 'surb-reply', surbId },
     ]);
-    const { surb, decryptionToken } = sphinx.newSurb(surbPath, this.random);
     const path = network.path(this.random, epoch, gateway, recipient.provider, [
       { type: 'recipient', recipient: deliveryAddress(this.crypto, recipient.target, epoch) },
     ]);
-    return { packet: sphinx.newPacket(path, fragment, this.random, surb), surbId, decryptionToken };
+    const { hops, userForwardPayloadLength, withSurb } = sphinx.geometry;
+    const job: FragmentPacketJob = {
+      kind: 'fragment-packet', backend: this.crypto.name, suite: sphinx.suite.name,
+      geometry: { hops, userForwardPayloadLength, withSurb }, path, surbPath, fragment,
+    };
+    return { job, surbId, epoch };
   }
 
   /** Drop cover: an empty payload to a random provider's all-zero mailbox, read by nobody. */

@@ -71,17 +71,17 @@ export class SendStream {
     this.timer = undefined;
     if (this.closed) return;
     const now = this.clock.now(); // unrounded: event times are fractional
-    for (let guard = 0; guard < 10_000; guard++) {
-      const send = this.streams.peek();
-      const drop = this.dropStream.peek();
-      if (send.at > now && drop.at > now) break;
-      if (send.at <= drop.at) {
-        this.streams.take();
-        this.guard('send', () => (send.kind === 'send' ? this.sendSlot() : this.sendLoop()));
-      } else {
-        this.dropStream.take();
-        this.guard('drop', () => this.sendDrop());
-      }
+    // At most one event per stream per check; slots that a stall made overdue are dropped, never
+    // caught up (src/traffic/poisson.ts, takeDue), so a stall never ends in a burst of packets.
+    const due = this.streams.takeDue(now);
+    const drop = this.dropStream.takeDue(now);
+    this.missedSlots += due.skipped + drop.skipped;
+    const events = [...due.events.map((event) => ({ at: event.at, kind: event.kind as 'send' | 'loop' | 'drop' })), ...drop.events.map((event) => ({ at: event.at, kind: 'drop' as const }))];
+    events.sort((a, b) => a.at - b.at);
+    for (const event of events) {
+      if (event.kind === 'send') this.guard('send', () => this.sendSlot());
+      else if (event.kind === 'loop') this.guard('send', () => this.sendLoop());
+      else this.guard('drop', () => this.sendDrop());
     }
     this.schedule();
   }

@@ -5,6 +5,7 @@ import type { Clock } from '../../net/clock.js';
 import type { GatewayConnection } from '../gateway-connection.js';
 import type { Attachment } from '../mail-format.js';
 import type { SentStatus } from '../mail-store.js';
+import type { BuilderMode } from './builder.js';
 
 /**
  * The running client agent (docs/client.md): Poisson send, loop and drop streams over a gateway
@@ -21,6 +22,12 @@ export interface StartOptions extends ClientDeps {
   readonly onEvent?: (event: ClientEvent) => void;
   /** Real-time limit for connecting and for one provider request (default 10 s). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Where a mail's bytes, fragments and packets are built (docs/client.md, "The packet builder"):
+   * 'worker' (a worker thread, off the event loop) by default; 'inline' (this thread) by default
+   * with an injected clock, since simulated time does not wait for a thread.
+   */
+  readonly builder?: BuilderMode;
   /** Opens the WebSockets of PIR retrieval (default connectWebSocket; tests wrap it to tamper with answers). */
   readonly connectWebSocket?: WebSocketConnector;
 }
@@ -94,7 +101,7 @@ export interface AgentStatus {
     readonly cover: number;
     readonly loops: number;
     readonly drops: number;
-    /** Send-stream events that found no open gateway connection or no usable consensus. */
+    /** Send-stream events that found no open gateway connection or no usable consensus, and slots a stall made overdue (dropped, never caught up). */
     readonly missedSlots: number;
   };
   readonly loops: {
@@ -121,8 +128,11 @@ export interface AgentStatus {
 }
 
 export interface ClientAgent extends Client {
-  /** Builds, seals and queues a mail; its fragments replace cover packets in the send stream. */
-  send(request: SendRequest): SendResult;
+  /**
+   * Builds, seals and queues a mail (the heavy work off the event loop); resolves once it is in the
+   * Sent folder and queued. Its fragments replace cover packets in the send stream.
+   */
+  send(request: SendRequest): Promise<SendResult>;
   /** Fetches the mailbox now (also runs by itself at fixed offsets of every epoch). */
   poll(): Promise<PollReport>;
   status(): AgentStatus;

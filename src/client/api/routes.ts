@@ -33,9 +33,21 @@ function agentCall<T>(work: () => T): T {
   try {
     return work();
   } catch (error) {
-    if (error instanceof ClientError) throw new ApiProblem(statusOfClientError(error.code), error.code, error.message);
-    throw error;
+    throw problemOf(error);
   }
+}
+
+/** agentCall for a call that resolves later (send). */
+async function agentCallAsync<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw problemOf(error);
+  }
+}
+
+function problemOf(error: unknown): unknown {
+  return error instanceof ClientError ? new ApiProblem(statusOfClientError(error.code), error.code, error.message) : error;
 }
 
 export async function zkSend(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -49,7 +61,7 @@ export async function zkSend(ctx: RouteContext, req: IncomingMessage, res: Serve
     return { filename: file.filename, contentType: file.content_type ?? 'application/octet-stream', data: new Uint8Array(Buffer.from(file.data, 'base64')) };
   });
   const { agent } = ctx;
-  const result = agentCall(() => agent.send({ to: recipients[0], subject: body.subject, body: body.body, attachments }));
+  const result = await agentCallAsync(() => agent.send({ to: recipients[0], subject: body.subject, body: body.body, attachments }));
   const status = agent.status();
   // The queue ahead drains at the send rate; each packet then waits its mixing delays (4 hops).
   const drainMs = status.rates.sendPerSecond > 0 ? ((status.queue + result.fragments) / status.rates.sendPerSecond) * 1000 : 0;
