@@ -54,7 +54,7 @@ class Agent extends LocalClient implements ClientAgent {
     };
     const timeoutMs = this.timeoutMs;
     this.view = new NetworkView(core, this.clock, timeoutMs);
-    this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
+    this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store), options.connectWebSocket);
     const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.mailboxSecret);
     this.replies = new ReplyQueue(this.view, this.gateways);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());
@@ -122,7 +122,9 @@ class Agent extends LocalClient implements ClientAgent {
     const sealed = sealMail(this.core, this.core.random, this.view.doc, request, now);
     // The ratchet stepped: the keystore is written before anything of the message can leave.
     this.core.persist();
-    return this.outbox.add(sealed, now);
+    const result = this.outbox.add(sealed, now);
+    if (this.options.plantedLeakForTests === 'burst-on-send') this.stream.plantedBurstForTests();
+    return result;
   }
 
   poll(): Promise<PollReport> {

@@ -21,8 +21,17 @@ export interface StartOptions extends ClientDeps {
   readonly onEvent?: (event: ClientEvent) => void;
   /** Real-time limit for connecting and for one provider request (default 10 s). */
   readonly requestTimeoutMs?: number;
-  /** Opens the WebSockets of PIR retrieval (default connectWebSocket; tests wrap it to tamper with answers). */
+  /**
+   * Opens every WebSocket of the agent, to gateways and for retrieval (default connectWebSocket;
+   * tests wrap it to tamper with answers or to route the links through an observer).
+   */
   readonly connectWebSocket?: WebSocketConnector;
+  /**
+   * For tests only: a deliberate leak, so that a test can show it detects one. 'burst-on-send':
+   * send() puts the new mail's packets on the wire at once, back to back, outside the Poisson
+   * stream (what a naive client does). Never set outside tests.
+   */
+  readonly plantedLeakForTests?: 'burst-on-send';
 }
 
 export type ClientEvent =
