@@ -1,3 +1,4 @@
+import type { WebSocketConnector } from '../net/request-channel.js';
 import { connectWebSocket, type WebSocketConnection } from '../net/websocket.js';
 import type { NodeDescriptor } from '../pki/index.js';
 import type { Clock } from '../net/clock.js';
@@ -28,6 +29,8 @@ export class GatewayConnection {
     private readonly timeoutMs: number,
     /** A failed connect: a line to show, and what was thrown (LinkKeyMismatchError for a wrong key). */
     private readonly onError: (message: string, error: unknown) => void,
+    /** Opens the WebSocket (default connectWebSocket; tests route it through an observer). */
+    private readonly connect: WebSocketConnector = connectWebSocket,
   ) {}
 
   get ready(): boolean {
@@ -39,7 +42,7 @@ export class GatewayConnection {
     if (this.closed || this.ready) return Promise.resolve();
     if (this.connecting !== undefined) return this.connecting;
     if (this.clock.now() < this.retryAtMs) return Promise.resolve();
-    this.connecting = connectWebSocket(wsTarget(this.node), { maxMessageBytes: GATEWAY_MAX_MESSAGE, timeoutMs: this.timeoutMs }).then(
+    this.connecting = this.connect(wsTarget(this.node), { maxMessageBytes: GATEWAY_MAX_MESSAGE, timeoutMs: this.timeoutMs }).then(
       (conn) => {
         this.connecting = undefined;
         if (this.closed) {

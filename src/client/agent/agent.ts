@@ -60,7 +60,7 @@ class Agent extends LocalClient implements ClientAgent {
     };
     const timeoutMs = this.timeoutMs;
     this.view = new NetworkView(core, this.clock, timeoutMs);
-    this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
+    this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store), options.connectWebSocket);
     // A seeded agent (tests, simulations) seeds each job from its random source, so it stays deterministic.
     const seedFrom = options.random === undefined ? undefined : () => core.random(32);
     this.builder = makeBuilder(options.builder ?? (options.clock === undefined ? 'worker' : 'inline'), seedFrom);
@@ -152,7 +152,9 @@ class Agent extends LocalClient implements ClientAgent {
     this.core.persist();
     await nextTurn();
     this.live();
-    return this.outbox.add(sealed, now);
+    const result = this.outbox.add(sealed, now);
+    if (this.options.plantedLeakForTests === 'burst-on-send') this.stream.plantedBurstForTests();
+    return result;
   }
 
   poll(): Promise<PollReport> {

@@ -1,3 +1,4 @@
+import type { WebSocketConnector } from '../../net/request-channel.js';
 import { LinkKeyMismatchError } from '../../net/websocket.js';
 import { sameBytes } from '../../codec/bytes.js';
 import { DecodeError } from '../../codec/errors.js';
@@ -50,6 +51,7 @@ export class GatewayConnections {
     private readonly timeoutMs: number,
     private readonly emit: Emit,
     private readonly guards: GuardStore,
+    private readonly connect?: WebSocketConnector,
   ) {}
 
   /**
@@ -118,6 +120,7 @@ export class GatewayConnections {
   private open(node: NodeDescriptor): GatewayConnection {
     return new GatewayConnection(node, this.clock, this.timeoutMs, (message, error) =>
       this.emit({ type: 'error', where: error instanceof LinkKeyMismatchError ? 'link-key' : 'gateway', message }),
+    this.connect,
     );
   }
 }

@@ -129,6 +129,24 @@ export class SendStream {
     }
   }
 
+  /**
+   * For tests only (StartOptions.plantedLeakForTests 'burst-on-send'): every queued real packet
+   * goes out now, back to back, outside the Poisson stream. A deliberate leak.
+   */
+  plantedBurstForTests(): void {
+    const now = this.view.now();
+    for (let guard = 0; guard < 10_000; guard++) {
+      const outbound = this.parts.outbox.next(now);
+      if (outbound === undefined) break;
+      if (!outbound.gateway.send(outbound.packet)) {
+        outbound.abort();
+        break;
+      }
+      outbound.commit();
+    }
+    this.afterSlot();
+  }
+
   /** One event of the loop stream: a SURB reply to oneself through every layer. */
   private sendLoop(): void {
     const now = this.view.now();

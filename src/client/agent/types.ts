@@ -28,8 +28,17 @@ export interface StartOptions extends ClientDeps {
    * with an injected clock, since simulated time does not wait for a thread.
    */
   readonly builder?: BuilderMode;
-  /** Opens the WebSockets of PIR retrieval (default connectWebSocket; tests wrap it to tamper with answers). */
+  /**
+   * Opens every WebSocket of the agent, to gateways and for retrieval (default connectWebSocket;
+   * tests wrap it to tamper with answers or to route the links through an observer).
+   */
   readonly connectWebSocket?: WebSocketConnector;
+  /**
+   * For tests only: a deliberate leak, so that a test can show it detects one. 'burst-on-send':
+   * send() puts the new mail's packets on the wire at once, back to back, outside the Poisson
+   * stream (what a naive client does). Never set outside tests.
+   */
+  readonly plantedLeakForTests?: 'burst-on-send';
 }
 
 export type ClientEvent =

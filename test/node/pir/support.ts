@@ -28,6 +28,12 @@ export interface TestNetworkOptions {
   readonly genesisMs: number;
   readonly pir?: PirServiceOptions;
   readonly providers?: number;
+  /** Epoch length (default EPOCH_MS). */
+  readonly epochMs?: number;
+  /** The consensus's client traffic rates (default 20 sends, 2 loops, 1 drop a second). */
+  readonly traffic?: { readonly clientSendRate: number; readonly loopRate: number; readonly dropRate: number; readonly gatewayClientRate: number };
+  /** Gateways (default 1). */
+  readonly gateways?: number;
   /** Further node configuration for every node (it replaces `link` as a whole). */
   readonly nodeConfig?: Record<string, unknown>;
 }
@@ -43,9 +49,14 @@ export class TestNetwork {
   readonly authoritySeed: Uint8Array;
 
   private constructor(readonly options: TestNetworkOptions) {
-    this.clock = new FakeClock(options.genesisMs - 30_000); // before genesis: a fresh network
-    this.pumpLimit = options.genesisMs - 16_000;
+    const scale = (options.epochMs ?? EPOCH_MS) / EPOCH_MS;
+    this.clock = new FakeClock(options.genesisMs - 30_000 * scale); // before genesis: a fresh network
+    this.pumpLimit = options.genesisMs - 16_000 * scale;
     this.authoritySeed = crypto.blake2b(32, new TextEncoder().encode(`umbra pir test ${options.label} authority`));
+  }
+
+  get epochMs(): number {
+    return this.options.epochMs ?? EPOCH_MS;
   }
 
   get authorityKey(): Uint8Array {
@@ -77,7 +88,7 @@ export class TestNetwork {
       authorityUrls: [this.authority.url],
       authorities: [toBase64Url(this.authorityKey)],
       genesisMs: this.options.genesisMs,
-      epochMs: EPOCH_MS,
+      epochMs: this.epochMs,
       replayFilterLog2Bits: 16,
       consensusPollMs: 1000,
       link: { reconnectInitialMs: 20, reconnectMaxMs: 200 },
@@ -94,19 +105,20 @@ export class TestNetwork {
         identitySeed: toBase64Url(net.authoritySeed),
         authorities: [toBase64Url(net.authorityKey)],
         genesisMs,
-        epochMs: EPOCH_MS,
+        epochMs: net.epochMs,
         dataDir: net.tempDir(),
         openAdmission: true,
         network: {
           mixing: { meanDelayMs: 10, maxDelayMs: 1000 },
-          traffic: { clientSendRate: 20, loopRate: 2, dropRate: 1, gatewayClientRate: 200 },
+          traffic: options.traffic ?? { clientSendRate: 20, loopRate: 2, dropRate: 1, gatewayClientRate: 200 },
           retrieval: options.retrieval,
         },
       }),
       { crypto, clock: net.clock },
     );
     const deps = { crypto, clock: net.clock, log: () => undefined };
-    const starts: Promise<NodeHandle>[] = [startGateway(net.nodeConfig('gateway', `${options.label}-gateway`), deps)];
+    const starts: Promise<NodeHandle>[] = [];
+    for (let i = 0; i < (options.gateways ?? 1); i++) starts.push(startGateway(net.nodeConfig('gateway', i === 0 ? `${options.label}-gateway` : `${options.label}-gateway-${i + 1}`), deps));
     for (const layer of [1, 2, 3]) for (const letter of ['a', 'b']) starts.push(startMix(net.nodeConfig('mix', `${options.label}-mix-${layer}-${letter}`, { layer }), deps));
     for (let i = 0; i < (options.providers ?? 2); i++) {
       const name = `${options.label}-provider-${i + 1}`;
@@ -121,7 +133,7 @@ export class TestNetwork {
     net.providers.sort((a, b) => a.name.localeCompare(b.name));
     await net.until('every descriptor for epoch 0', () => net.nodes.every((node) => node.status().uploadedEpochs.includes(0)));
     net.clock.advanceTo(genesisMs + 1);
-    net.pumpLimit = genesisMs + 40_000;
+    net.pumpLimit = genesisMs + (40_000 * net.epochMs) / EPOCH_MS;
     await net.until('every node holding the consensus of epoch 0', () =>
       net.nodes.every((node) => node.status().consensusEpochs.includes(0) && node.status().uploadedEpochs.includes(1)));
     return net;
