@@ -166,7 +166,10 @@ class Engine {
     this.queue.schedule(c, this.clientNext(c));
   }
 
-  /** Gateway: the sender's guard; provider: `toUser`'s; mixes: Network.path (or the sender's cascade). */
+  /**
+   * Gateway: the sender's guard, which forwards at once (it is no Sphinx hop: delay 0 and no
+   * mixing); provider: `toUser`'s; mixes: Network.path (or the sender's cascade), each with its delay.
+   */
   private route(c: number, toUser: number): { hops: number[]; delays: number[] } {
     const { nodes, network } = this.topology;
     const { gateways, providers, mixesPerLayer } = this.config.topology;
@@ -176,14 +179,14 @@ class Engine {
       const chain = c % mixesPerLayer;
       const { meanDelayMs, maxDelayMs } = this.config.network.mixing;
       const hops = [gateway.index, ...[0, 1, 2].map((l) => gateways + l * mixesPerLayer + chain), provider.index];
-      return { hops, delays: [0, 1, 2, 3].map(() => delayMs(this.random.bytes, meanDelayMs, maxDelayMs)) };
+      return { hops, delays: [0, ...[1, 2, 3].map(() => delayMs(this.random.bytes, meanDelayMs, maxDelayMs))] };
     }
     const path = network.path(this.random.bytes, 0, gateway.descriptor, provider.descriptor, []);
-    const hops = path.map((hop) => new DataView(hop.id.buffer, hop.id.byteOffset).getUint32(0));
-    const delays = path.slice(0, 4).map((hop) => {
+    const hops = [gateway.index, ...path.map((hop) => new DataView(hop.id.buffer, hop.id.byteOffset).getUint32(0))];
+    const delays = [0, ...path.slice(0, 3).map((hop) => {
       const command = hop.commands[0];
       return command !== undefined && command.type === 'delay' ? command.delayMs : 0;
-    });
+    })];
     return { hops, delays };
   }
 
@@ -205,11 +208,22 @@ class Engine {
     }
     this.log.arrival(node, packet.tx);
     packet.arrivalIndex = this.arrivals[node]++;
+    if (packet.hop === 0) return this.passGateway(node, packet, now);
     const mixer = this.mixers[node];
     mixer.hold(now, packet.delays[packet.hop], packet);
     const actor = this.config.users + node;
     const at = Math.max(now, mixer.nextRelease());
     if (at < this.queue.scheduledAt(actor)) this.queue.schedule(actor, at);
+  }
+
+  /** The gateway forwards each packet the moment it arrives, in order: it mixes nothing. */
+  private passGateway(node: number, packet: Packet, now: number): void {
+    this.departures[node]++;
+    const inTx = packet.tx;
+    packet.tx = this.log.transmission(-1);
+    this.log.departure(node, packet.tx, 1, inTx);
+    packet.hop++;
+    this.arrive(packet, now);
   }
 
   private nodeEvent(node: number, now: number): void {

@@ -22,7 +22,7 @@ import type { AgentStatus, ClientAgent, Emit, PollReport, SendRequest, SendResul
  * composes its parts and hands each new consensus to them:
  *   network-view  the consensus, Sphinx and the own provider     gateways  the connections to gateways
  *   send-stream   Poisson send, loop and drop streams             packets   fragment, cover, loop packets
- *   outbox        sent mail until its ACK, resends                replies   ACKs/NACKs back through SURBs
+ *   outbox        sent mail until its ACK, resends                replies   ACKs/NACKs back through SURBs, in send slots
  *   poller        mailbox polls and what follows them             inbox     fragments into mails
  *   retrieval     how a poll reads the mailbox (pir, bucket, download)       loops     loops in flight
  */
@@ -56,7 +56,7 @@ class Agent extends LocalClient implements ClientAgent {
     this.view = new NetworkView(core, this.clock, timeoutMs);
     this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
     const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.mailboxSecret);
-    this.replies = new ReplyQueue(this.view, this.gateways);
+    this.replies = new ReplyQueue(this.view, this.gateways, core.random, options.plantedReplyLeak === true);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());
     this.loops = new LoopTracker(this.emit);
     this.incoming = new Inbox(core, this.view, this.replies, this.emit);

@@ -2,7 +2,8 @@ import type { Ack } from '../../e2e/ack.js';
 import type { Outgoing } from '../../e2e/mail-endpoint.js';
 import { readAckReply } from '../../e2e/sphinx-link.js';
 import { hexOf } from '../../codec/bytes.js';
-import { onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
+import { ackDeadline, onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
+import { replyWindowEndMs } from '../../traffic/reply-window.js';
 import type { ClientCore } from '../directory.js';
 import { describeError } from '../errors.js';
 import { parseMail } from '../mail-format.js';
@@ -102,7 +103,7 @@ export class Outbox {
         resends: progress.resends, nackResends: progress.nackResends, deadlineMs: progress.deadlineMs, started: progress.started,
       };
       // Everything sent but no deadline recorded: wait one timeout from now.
-      if (pending.size === 0 && state.deadlineMs === undefined) state.deadlineMs = now + this.policy().ackTimeoutMs;
+      if (pending.size === 0 && state.deadlineMs === undefined) state.deadlineMs = ackDeadline(now, this.policy());
       this.messages.set(key, state);
       for (const shard of [...pending].sort((a, b) => a - b)) this.queue.push({ key, shard });
     }
@@ -152,8 +153,7 @@ export class Outbox {
       return 'skip';
     }
     return {
-      gateway,
-      packet: built.packet,
+      frame: { firstHop: built.firstHop, packet: built.packet },
       commit: () => {
         this.sent++;
         state.fresh.delete(item.shard);
@@ -228,7 +228,13 @@ export class Outbox {
   }
 
   private policy(): ResendPolicy {
-    return { maxResends: this.core.settings.maxResends, ackTimeoutMs: Math.ceil(this.core.settings.ackTimeoutEpochs * this.view.doc.epochMs) };
+    const { doc } = this.view;
+    const { maxResends, ackTimeoutEpochs, pollsPerEpoch } = this.core.settings;
+    return {
+      maxResends,
+      ackTimeoutMs: Math.ceil(ackTimeoutEpochs * doc.epochMs),
+      replyWindowEndMs: (sentMs) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }),
+    };
   }
 
   private setStatus(state: OutgoingState, status: SentStatus, reason?: string): void {

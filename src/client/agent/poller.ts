@@ -89,7 +89,10 @@ export class Poller {
     const epoch = this.view.epochAt(this.view.now());
     const poll = ++this.number;
     const secret = this.core.endpoint.identity.mailboxSecret;
-    const fetches = pollFetches(pollEpochs(epoch), (e) => mailboxAddress(this.core.crypto, secret, e));
+    const epochs = pollEpochs(epoch);
+    const fetches = pollFetches(epochs, (e) => mailboxAddress(this.core.crypto, secret, e));
+    // Each own address is one epoch's: the epoch its senders built their packets and SURBs in.
+    const addressEpoch = new Map(epochs.map((e) => [hexOf(mailboxAddress(this.core.crypto, secret, e)), e]));
     const base = { epoch, startedMs: started, fetches: fetches.length };
     let fetched;
     try {
@@ -107,7 +110,7 @@ export class Poller {
     }
     if (this.closed) return { ...base, items: 0, received: 0, acks: 0, loops: 0, error: 'closed' };
     const now = this.view.now();
-    const counts = this.handleAll(fetches, fetched.results, now, poll);
+    const counts = this.handleAll(fetches, fetched.results, addressEpoch, now, poll);
     // A row that did not verify was not read; the poll is reported failed (the verified rows were read).
     const integrityError = this.reportMismatches(fetched.mismatches);
     if (integrityError === undefined) {
@@ -126,16 +129,16 @@ export class Poller {
   }
 
   /** Hands every new item under the user's own addresses to its part; the counts of what they were. */
-  private handleAll(fetches: readonly [number, Uint8Array][], results: readonly StoredItem[][], now: number, poll: number): { items: number; received: number; acks: number; loops: number } {
-    const own = new Set(fetches.map(([, address]) => hexOf(address)));
+  private handleAll(fetches: readonly [number, Uint8Array][], results: readonly StoredItem[][], addressEpoch: ReadonlyMap<string, number>, now: number, poll: number): { items: number; received: number; acks: number; loops: number } {
     const counts = { items: 0, received: 0, acks: 0, loops: 0 };
     for (let i = 0; i < fetches.length; i++) {
       const fetchedEpoch = fetches[i][0];
       for (const item of results[i]) {
-        if (!own.has(hexOf(item.address))) continue; // someone else's mail in the same bucket
+        const sentEpoch = addressEpoch.get(hexOf(item.address));
+        if (sentEpoch === undefined) continue; // someone else's mail in the same bucket
         if (!this.parts.inbox.firstSight(fetchedEpoch, item)) continue;
         counts.items++;
-        const outcome = this.guard('receive', () => this.handle(item, fetchedEpoch, now, poll));
+        const outcome = this.guard('receive', () => this.handle(item, sentEpoch, now, poll));
         if (outcome === 'received') counts.received++;
         else if (outcome === 'ack') counts.acks++;
         else if (outcome === 'loop') counts.loops++;
