@@ -20,9 +20,10 @@ import { TEST_NETWORK_POLICY, FAST_KDF, removeTempDirs, SimNet, tempDir, waitFor
  *
  * The planted leak (StartOptions.plantedReplyLeak) sends each reply at once over a new connection
  * to a gateway: the test must detect it. That is what the agent did before replies rode in the send
- * stream (a WebSocket to the gateway the SURB started at, one packet, then closed): checked by
- * running this comparison on the old agent, whose active run showed extra connections (and replies
- * outside the send stream), as the planted leak does.
+ * stream (a WebSocket to the gateway the SURB started at, one packet, then closed). Checked on the
+ * tree before this change (this file, with the same connection and timing records added to that
+ * tree's test/client/support.ts): its active run sent the 3 ACKs and Alice's mails were delivered,
+ * but Bob had 3 gateway connections instead of 1, and the test failed there.
  */
 const nets: SimNet[] = [];
 const agents: ClientAgent[] = [];
