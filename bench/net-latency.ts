@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { toBase64Url } from '../src/codec/bytes.js';
 import { getCrypto } from '../src/crypto/index.js';
 import { fetchConsensus } from '../src/net/authority-client.js';
+import { encodeGatewayFrame } from '../src/wire/gateway-frame.js';
 import { startGateway } from '../src/node/gateway/index.js';
 import { connectWebSocket, type WebSocketConnection } from '../src/net/websocket.js';
 import { startMix } from '../src/node/mix/index.js';
@@ -21,7 +22,7 @@ import { round } from './timing.js';
  * an authority, a gateway, one mix per layer and a provider, all started in this process with the
  * library functions (real TLS links, the wall clock), the consensus mixing delay at a 5 ms mean
  * (50 ms cap). Each packet carries per-hop delays the bench draws (exponential, 5 ms mean, capped),
- * so their sum is known; it is timed from the moment it is written to the gateway's WebSocket to
+ * so their sum is known; it is timed from the moment its frame is written to the gateway's WebSocket to
  * the moment the provider's mailbox store has stored it (a store wrapper timestamps each delivery;
  * one address per packet). Reported: arrival − send − the packet's delay sum, in ms. At the end
  * the provider's retrieval WebSocket is asked for the epoch, as a check that everything is stored.
@@ -32,7 +33,7 @@ const MAX_DELAY_MS = 50;
 const WARMUP_PACKETS = 20;
 const PACKETS = 300;
 const SEND_INTERVAL_MS = 10;
-const FORWARDING_HOPS = 4; // gateway, mix 1, mix 2, mix 3 (the provider only delivers)
+const FORWARDING_HOPS = 3; // mix 1, mix 2, mix 3 (the gateway forwards at once; the provider only delivers)
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
@@ -115,7 +116,8 @@ export async function benchLatency(): Promise<LatencyResult> {
     const fetched = await fetchConsensus(crypto, authority.url, 0, { authorities: [authorityKey], nowMs: Date.now() });
     if (fetched === undefined) throw new Error('no consensus for epoch 0');
     const layers = pathLayers(fetched.doc);
-    const route: NodeDescriptor[] = [0, 1, 2, 3, 4].map((layer) => layers[layer as 0 | 1 | 2 | 3 | 4][0]);
+    // The Sphinx path: the gateway is no hop; it forwards each frame's packet to the mix it names.
+    const route: NodeDescriptor[] = [1, 2, 3, 4].map((layer) => layers[layer as 1 | 2 | 3 | 4][0]);
 
     const random = (length: number): Uint8Array => crypto.randomBytes(length);
     const sample = (): number => Math.min(MAX_DELAY_MS, Math.round(-MEAN_DELAY_MS * Math.log(1 - Math.random())));
@@ -132,14 +134,15 @@ export async function benchLatency(): Promise<LatencyResult> {
         };
       });
       const surb = g.withSurb ? random(g.surbLength) : undefined;
-      return { packet: sphinx.newPacket(path, random(g.userForwardPayloadLength), random, surb), address: hex(recipient) };
+      const packet = sphinx.newPacket(path, random(g.userForwardPayloadLength), random, surb);
+      return { packet: encodeGatewayFrame({ firstHop: route[0].nodeId, packet }), address: hex(recipient) };
     };
 
     const conn = await connectWebSocket({ url: gateway.wsUrl!, linkKey: gateway.linkKey }, { maxMessageBytes: 1024 });
     client = conn;
 
     // Warm-up: opens the link at every hop and warms the JIT; not measured.
-    const warm = Array.from({ length: WARMUP_PACKETS }, () => build([0, 0, 0, 0]));
+    const warm = Array.from({ length: WARMUP_PACKETS }, () => build([0, 0, 0]));
     for (const { packet, address } of warm) {
       sent.set(address, { delaySum: 0, sentAt: performance.now(), arrivedAt: undefined });
       conn.send(packet);

@@ -2,13 +2,14 @@ import type { WebSocketConnector } from '../net/request-channel.js';
 import { connectWebSocket, type WebSocketConnection } from '../net/websocket.js';
 import type { NodeDescriptor } from '../pki/index.js';
 import type { Clock } from '../net/clock.js';
+import { encodeGatewayFrame, type GatewayFrame } from '../wire/gateway-frame.js';
 import { describeError } from './errors.js';
 import { wsTarget } from './routes.js';
 
 /**
- * The agent's packet stream to a gateway (docs/network.md, "Client protocols"): a WebSocket on TLS
- * 1.3, pinned to the link key of the gateway's descriptor, that carries Sphinx packets out and
- * nothing back. A server with another key is refused (LinkKeyMismatchError, reported via onError).
+ * The agent's packet stream to its gateway (docs/network.md, "Client protocols"): a WebSocket on TLS
+ * 1.3, pinned to the link key of the gateway's descriptor, that carries gateway frames (first hop ‖
+ * Sphinx packet) out and nothing back. A server with another key is refused (LinkKeyMismatchError, reported via onError).
  */
 
 /** A gateway sends nothing; anything longer than this from it closes the connection. */
@@ -66,8 +67,9 @@ export class GatewayConnection {
     return this.connecting;
   }
 
-  send(packet: Uint8Array): boolean {
-    return this.conn?.send(packet) === true;
+  /** Sends one frame; false when not connected or the socket refused it. */
+  send(frame: GatewayFrame): boolean {
+    return this.conn?.send(encodeGatewayFrame(frame)) === true;
   }
 
   close(): void {

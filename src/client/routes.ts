@@ -15,11 +15,13 @@ import type { HopCommand } from '../sphinx/commands.js';
 import type { PathHop } from '../sphinx/sphinx.js';
 
 /**
- * Paths through the network of one consensus (docs/client.md, "Paths"): gateway → one mix of each
- * layer 1..3, chosen uniformly at random per packet → a provider. No two nodes of a path share a
- * family (operator): each mix is drawn among those whose family is not yet on the path and that
- * leave the later layers a choice. Every hop but the last holds the packet for an exponential
- * delay the sender draws (delayMs, the consensus mean and cap).
+ * Paths through the network of one consensus (docs/client.md, "Paths"): one mix of each layer 1..3,
+ * chosen uniformly at random per packet → a provider. The gateway is no Sphinx hop: it forwards the
+ * packet to the path's layer-1 mix (src/wire/gateway-frame.ts), so a SURB's path starts at a layer-1
+ * mix and any gateway can carry its reply. No two nodes of a path share a family (operator), nor
+ * with the gateway that will carry it when that is known: each mix is drawn among those whose
+ * family is not yet used and that leave the later layers a choice. Every mix holds the packet for
+ * an exponential delay the sender draws (delayMs, the consensus mean and cap).
  */
 export class RouteError extends Error {
   constructor(message: string) {
@@ -97,12 +99,14 @@ export class Network {
   }
 
   /**
-   * The five hops gateway → mix 1 → mix 2 → mix 3 → provider for `epoch`: delays on the first four,
-   * `last` on the provider. RouteError when a node has no Sphinx key for the epoch (a stale consensus).
+   * The four hops mix 1 → mix 2 → mix 3 → provider for `epoch`: delays on the mixes, `last` on the
+   * provider. `gateway` is the one that will carry the packet (its family is kept off the path), or
+   * undefined for a SURB, which the recipient's own gateway will carry. RouteError when a node has
+   * no Sphinx key for the epoch (a stale consensus).
    */
-  path(random: RandomSource, epoch: number, gateway: NodeDescriptor, provider: NodeDescriptor, last: readonly HopCommand[]): PathHop[] {
+  path(random: RandomSource, epoch: number, gateway: NodeDescriptor | undefined, provider: NodeDescriptor, last: readonly HopCommand[]): PathHop[] {
     const { meanDelayMs, maxDelayMs } = this.doc.mixing;
-    const nodes = [gateway, ...this.mixesFor(random, gateway, provider), provider];
+    const nodes = [...this.mixesFor(random, gateway, provider), provider];
     return nodes.map((node, i) => {
       const publicKey = sphinxKeyFor(node, epoch);
       if (publicKey === undefined) throw new RouteError(`the consensus of epoch ${this.doc.epoch} has no key of ${node.name} for epoch ${epoch}`);
@@ -112,16 +116,16 @@ export class Network {
   }
 
   /**
-   * One mix of each layer 1..3, no two of one family nor of the gateway's or the provider's:
-   * uniform among the mixes of a layer that leave the later layers a choice. RouteError when the
-   * consensus has no such path.
+   * One mix of each layer 1..3, no two of one family nor of the gateway's (when given) or the
+   * provider's: uniform among the mixes of a layer that leave the later layers a choice. RouteError
+   * when the consensus has no such path.
    */
-  private mixesFor(random: RandomSource, gateway: NodeDescriptor, provider: NodeDescriptor): NodeDescriptor[] {
-    if (gateway.family === provider.family) {
+  private mixesFor(random: RandomSource, gateway: NodeDescriptor | undefined, provider: NodeDescriptor): NodeDescriptor[] {
+    if (gateway !== undefined && gateway.family === provider.family) {
       throw new RouteError(`the gateway ${gateway.name} and the provider ${provider.name} are of one family (${gateway.family}): no path keeps its nodes apart`);
     }
     const mixLayers = [this.layers[1], this.layers[2], this.layers[3]];
-    const used = new Set([gateway.family, provider.family]);
+    const used = new Set(gateway === undefined ? [provider.family] : [gateway.family, provider.family]);
     const chosen: NodeDescriptor[] = [];
     for (let layer = 0; layer < mixLayers.length; layer++) {
       let candidates = mixLayers[layer].filter((node) => !used.has(node.family));

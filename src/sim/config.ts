@@ -26,7 +26,7 @@ export interface SimConfig {
   readonly topology: TopologyShape;
   /** 'stratified': Network.path per packet; 'cascade': each user keeps one fixed chain. */
   readonly routing: 'stratified' | 'cascade';
-  /** How every hop that delays (gateway and mixes) holds packets. */
+  /** How every mix holds packets (the gateway forwards at once: it is no Sphinx hop). */
   readonly strategy: MixStrategy;
   /** Loopix cover streams; false: a client sends each real packet the moment it is written. */
   readonly clientCover: boolean;

@@ -253,7 +253,7 @@ class Engine {
   }
 
   /**
-   * Gateway: the sender's guard; provider: `toUser`'s; mixes: one per layer, uniform (what
+   * Gateway: the sender's guard, which forwards at once (no Sphinx hop: delay 0, no mixing); provider: `toUser`'s; mixes: one per layer, uniform (what
    * Network.path chooses when, as here, every node is its own operator: test/sim/engine.test.ts
    * checks the two agree), or the sender's cascade. Delays: the sender's per-hop draw (delayMs).
    */
@@ -268,7 +268,8 @@ class Engine {
       hops[p * HOPS + 1 + l] = gateways + l * mixesPerLayer + mix;
     }
     hops[p * HOPS + 4] = gateways + 3 * mixesPerLayer + (toUser % providers);
-    for (let h = 0; h < DELAYED_HOPS; h++) delays[p * DELAYED_HOPS + h] = delayMs(this.random.bytes, meanDelayMs, maxDelayMs);
+    delays[p * DELAYED_HOPS] = 0; // the gateway forwards at once
+    for (let h = 1; h < DELAYED_HOPS; h++) delays[p * DELAYED_HOPS + h] = delayMs(this.random.bytes, meanDelayMs, maxDelayMs);
   }
 
   private send(c: number, kind: number, message: number, now: number): void {
@@ -317,6 +318,13 @@ class Engine {
       if (tx >= 0) this.log.delivery(node, tx);
       this.deliver(p, node, now);
       packets.release(p);
+      return;
+    }
+    if (hop === 0) {
+      // The gateway forwards each packet the moment it arrives, in order: it is no Sphinx hop.
+      if (tx >= 0) this.log.arrival(node, tx);
+      packets.arrivalIndex[p] = this.arrivals[node]++;
+      this.depart(p, node, 1, now);
       return;
     }
     const delay = packets.delays[p * DELAYED_HOPS + hop];

@@ -1,3 +1,5 @@
+import { surbUsable } from './reply-window.js';
+
 /**
  * When a recipient asks for the missing shards of a partial message (docs/client.md, "NACKs"). Pure:
  * the shell reports each fragment seen and each poll done, and sends the NACKs this names through the
@@ -40,15 +42,15 @@ export class PartialMessages<S> {
   }
 
   /**
-   * After poll `poll` in `epoch`: forgets SURBs older than the previous epoch (their keys are gone)
-   * and the messages left without one; returns the stalled messages due for a NACK, each with the
-   * newest SURB (taken: a SURB is used once). `nackFor` gives a message's NACK, or undefined when
-   * nothing is missing.
+   * After poll `poll` in `epoch`: forgets SURBs of earlier epochs (a reply leaves only in its SURB's
+   * epoch: src/traffic/reply-window.ts) and the messages left without one; returns the stalled
+   * messages due for a NACK, each with the newest SURB and its epoch (taken: a SURB is used once).
+   * `nackFor` gives a message's NACK, or undefined when nothing is missing.
    */
-  due<N>(poll: number, epoch: number, nackFor: (messageId: Uint8Array) => N | undefined): { surb: S; nack: N }[] {
-    const due: { surb: S; nack: N }[] = [];
+  due<N>(poll: number, epoch: number, nackFor: (messageId: Uint8Array) => N | undefined): { surb: S; epoch: number; nack: N }[] {
+    const due: { surb: S; epoch: number; nack: N }[] = [];
     for (const [key, entry] of this.entries) {
-      entry.surbs = entry.surbs.filter((s) => s.epoch >= epoch - 1);
+      entry.surbs = entry.surbs.filter((s) => surbUsable(s.epoch, epoch));
       if (entry.surbs.length === 0) {
         this.entries.delete(key);
         continue;
@@ -56,7 +58,8 @@ export class PartialMessages<S> {
       if (poll - entry.progressPoll < NACK_AFTER_POLLS || entry.nacks >= MAX_NACKS_PER_MESSAGE) continue;
       const nack = nackFor(entry.messageId);
       if (nack === undefined) continue;
-      due.push({ surb: entry.surbs.pop()!.surb, nack });
+      const newest = entry.surbs.pop()!;
+      due.push({ surb: newest.surb, epoch: newest.epoch, nack });
       entry.nacks++;
       entry.progressPoll = poll;
     }

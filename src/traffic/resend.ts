@@ -21,6 +21,12 @@ export interface ResendPolicy {
   readonly maxResends: number;
   /** How long after its last shard left an attempt waits for its ACK. */
   readonly ackTimeoutMs: number;
+  /**
+   * When no ACK through the SURBs of a shard sent at `sentMs` can still arrive (a reply leaves only
+   * in its SURB's epoch: src/traffic/reply-window.ts). The deadline is the earlier of this and
+   * ackTimeoutMs, so an attempt whose reply could not be sent in time is resent with fresh SURBs.
+   */
+  readonly replyWindowEndMs?: (sentMs: number) => number;
 }
 
 /** A shard left in a packet at `nowMs`; true when it is the message's very first one. */
@@ -28,8 +34,14 @@ export function shardSent(state: ResendState, shard: number, nowMs: number, poli
   state.pending.delete(shard);
   const first = !state.started;
   state.started = true;
-  if (state.pending.size === 0) state.deadlineMs = nowMs + policy.ackTimeoutMs;
+  if (state.pending.size === 0) state.deadlineMs = ackDeadline(nowMs, policy);
   return first;
+}
+
+/** When the ACK of an attempt whose last shard left at `sentMs` is overdue. */
+export function ackDeadline(sentMs: number, policy: ResendPolicy): number {
+  const timeout = sentMs + policy.ackTimeoutMs;
+  return policy.replyWindowEndMs === undefined ? timeout : Math.min(timeout, policy.replyWindowEndMs(sentMs));
 }
 
 /** Marks shards pending again; returns those that were not pending already (to be queued). */

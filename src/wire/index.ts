@@ -3,6 +3,7 @@
  * protocol (bucket fetches, PIR messages, the error response), what a provider stores, and the
  * choice of a provider's PIR partner. docs/network.md, "Client protocols".
  */
+export * from './gateway-frame.js';
 export * from './message.js';
 export * from './pir-messages.js';
 export * from './pir-partner.js';

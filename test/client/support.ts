@@ -8,6 +8,7 @@ import { listenWebSocket, type WebSocketConnection, type WebSocketListener } fro
 import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '../../src/node/authority/index.js';
 import { encodeMessagesResponse as encodeMessages } from '../../src/wire/retrieval.js';
 import { encodeErrorResponse as encodeProviderError } from '../../src/wire/retrieval-errors.js';
+import { gatewayFrameLength, parseGatewayFrame } from '../../src/wire/gateway-frame.js';
 import {
   DEFAULT_NETWORK_PARAMETERS,
   encodeDescriptor,
@@ -24,8 +25,8 @@ import { FakeClock } from '../node/authority/fake-clock.js';
 /**
  * A small network for the client tests, in process: a real authority (on a fake clock), real
  * WebSocket listeners for the gateways and providers (the client talks to them exactly as to real
- * nodes), and nodes whose Sphinx keys the test holds. With `route` on, every packet a gateway
- * receives is unwrapped hop by hop with the real Sphinx code (delays are not waited for) and what
+ * nodes), and nodes whose Sphinx keys the test holds. With `route` on, every gateway frame a gateway
+ * receives is parsed and its packet unwrapped hop by hop from the layer-1 mix it names, with the real Sphinx code (delays are not waited for) and what
  * reaches a provider is stored in a real SQLite mailbox store, served over the provider protocol.
  */
 export const FAST_KDF = Object.freeze({ opsLimit: 1, memLimitBytes: 8192 });
@@ -80,7 +81,12 @@ export interface SimNode {
 
 export interface Arrival {
   readonly gateway: string;
-  readonly packet: Uint8Array;
+  /** The gateway connection it came on (GatewayConnectionRecord.id). */
+  readonly connection: number;
+  /** Fake-clock time it arrived. */
+  readonly atMs: number;
+  /** The Sphinx packet (the frame's, once parsed). */
+  packet: Uint8Array;
   /** When the gateway got it (performance.now(), real time). */
   readonly receivedMs: number;
   /** What the packet turned out to be, once routed ('unrouted' when routing is off). */
@@ -90,6 +96,14 @@ export interface Arrival {
   payload?: Uint8Array;
   surbId?: Uint8Array;
   error?: string;
+}
+
+/** A client connection to a gateway, as an observer of the network sees it. */
+export interface GatewayConnectionRecord {
+  readonly id: number;
+  readonly gateway: string;
+  readonly openedMs: number;
+  closedMs?: number;
 }
 
 export interface SimNetOptions {
@@ -109,6 +123,8 @@ export class SimNet {
   readonly clock: FakeClock;
   readonly nodes: SimNode[] = [];
   readonly arrivals: Arrival[] = [];
+  /** Every client connection to a gateway, in the order they opened. */
+  readonly connections: GatewayConnectionRecord[] = [];
   readonly epochMs: number;
   readonly sphinx: Sphinx;
   authority!: AuthorityHandle;
@@ -180,8 +196,13 @@ export class SimNet {
       if (node.role === 'gateway') {
         node.listener = await listenWebSocket({
           seed: seed(this.crypto, `${node.name} link`),
-          maxMessageBytes: packetLength,
-          onConnection: (conn) => conn.onMessage((packet) => this.onGatewayPacket(node, packet)),
+          maxMessageBytes: gatewayFrameLength(packetLength),
+          onConnection: (conn) => {
+            const record: GatewayConnectionRecord = { id: this.connections.length, gateway: node.name, openedMs: this.clock.now() };
+            this.connections.push(record);
+            conn.onClose(() => (record.closedMs = this.clock.now()));
+            conn.onMessage((frame) => this.onGatewayFrame(node, record.id, frame));
+          },
         });
         node.ws = `127.0.0.1:${node.listener.port}`;
       } else if (node.role === 'provider') {
@@ -262,18 +283,22 @@ export class SimNet {
     throw lastError;
   }
 
-  private onGatewayPacket(gateway: SimNode, packet: Uint8Array): void {
-    const arrival: Arrival = { gateway: gateway.name, packet, receivedMs: performance.now(), outcome: 'unrouted' };
+  private onGatewayFrame(gateway: SimNode, connection: number, frame: Uint8Array): void {
+    const arrival: Arrival = { gateway: gateway.name, connection, atMs: this.clock.now(), receivedMs: performance.now(), packet: frame, outcome: 'unrouted' };
     this.arrivals.push(arrival);
-    if (packet.length !== this.packetLength) {
+    const parsed = parseGatewayFrame(frame, this.packetLength);
+    if (typeof parsed === 'string') {
       arrival.outcome = 'error';
-      arrival.error = `a packet of ${packet.length} bytes`;
+      arrival.error = `a frame of ${frame.length} bytes (${parsed})`;
       return;
     }
+    arrival.packet = parsed.packet.slice();
     if (!this.route || this.blackhole) return;
     try {
-      let node = gateway;
-      let result = this.unwrapAt(node, packet);
+      // The gateway is a forwarder: the packet starts at the layer-1 mix the frame names.
+      let node = this.byId(parsed.firstHop);
+      if (node === undefined || node.layer !== 1) throw new Error('the first hop is no layer-1 mix');
+      let result = this.unwrapAt(node, arrival.packet);
       while (result.kind === 'forward') {
         const next = this.byId(result.nextHop);
         if (next === undefined) throw new Error('unknown next hop');
@@ -311,9 +336,9 @@ export class SimNet {
     await node.store!.deliver(address, this.epoch, ciphertext, this.clock.now());
   }
 
-  /** Unwraps a packet through the nodes as the network would (for replies built by the test). */
-  routeFrom(gatewayId: Uint8Array, packet: Uint8Array): UnwrapResult {
-    let node = this.byId(gatewayId)!;
+  /** Unwraps a packet through the nodes as the network would, from its first hop (for replies built by the test). */
+  routeFrom(firstHop: Uint8Array, packet: Uint8Array): UnwrapResult {
+    let node = this.byId(firstHop)!;
     let result = this.unwrapAt(node, packet);
     while (result.kind === 'forward') {
       node = this.byId(result.nextHop)!;

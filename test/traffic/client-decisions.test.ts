@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { PartialMessages, MAX_NACKS_PER_MESSAGE, NACK_AFTER_POLLS } from '../../src/traffic/nack-policy.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../src/traffic/poll-schedule.js';
-import { onDeadline, onNack, requeueShards, shardSent, type ResendState } from '../../src/traffic/resend.js';
+import { ackDeadline, onDeadline, onNack, requeueShards, shardSent, type ResendState } from '../../src/traffic/resend.js';
+import { replyExpired, replyWindowEndMs, surbUsable } from '../../src/traffic/reply-window.js';
 
 const SEED = 8;
 const policy = { maxResends: 2, ackTimeoutMs: 1000 };
@@ -78,7 +79,7 @@ test('NACK policy: a stalled partial message is NACKed after NACK_AFTER_POLLS po
   partial.saw('m', id, 'surb-b', 10, 1, true);
   const nack = () => 'nack';
   assert.deepEqual(partial.due(1 + NACK_AFTER_POLLS - 1, 10, nack), []);
-  assert.deepEqual(partial.due(1 + NACK_AFTER_POLLS, 10, nack), [{ surb: 'surb-b', nack: 'nack' }]);
+  assert.deepEqual(partial.due(1 + NACK_AFTER_POLLS, 10, nack), [{ surb: 'surb-b', epoch: 10, nack: 'nack' }]);
   let poll = 1 + NACK_AFTER_POLLS;
   for (let i = 1; i < MAX_NACKS_PER_MESSAGE; i++) {
     partial.saw('m', id, `surb-${i}`, 10, poll, false);
@@ -89,10 +90,34 @@ test('NACK policy: a stalled partial message is NACKed after NACK_AFTER_POLLS po
   assert.deepEqual(partial.due(poll + 10 * NACK_AFTER_POLLS, 10, nack), []);
 });
 
-test('NACK policy: SURBs older than the previous epoch are dropped; nothing missing means no NACK', () => {
+test('NACK policy: SURBs of an earlier epoch are dropped (a reply leaves in its SURB\'s epoch only); nothing missing means no NACK', () => {
   const partial = new PartialMessages<string>();
   partial.saw('old', new Uint8Array([1]), 's', 3, 0, true);
+  partial.saw('previous', new Uint8Array([3]), 's', 4, 0, true);
   assert.deepEqual(partial.due(10, 5, () => 'nack'), []);
   partial.saw('done', new Uint8Array([2]), 's', 5, 0, true);
   assert.deepEqual(partial.due(10, 5, () => undefined), []);
+});
+
+test('reply window: a reply leaves only in its SURB\'s epoch; the sender stops waiting once none can still arrive', () => {
+  assert.equal(surbUsable(7, 7), true);
+  assert.equal(surbUsable(6, 7), false);
+  assert.equal(replyExpired(6, 7), true);
+  assert.equal(replyExpired(7, 7), false);
+  const timing = { genesisMs: 0, epochMs: 60_000 };
+  const travel = { maxDelayMs: 1000, mixLayers: 3, pollsPerEpoch: 4 };
+  // Sent 10 s into epoch 2: the reply may leave until 180 s, cross 3 mixes (3 s at most) and be read
+  // within two poll intervals (30 s).
+  assert.equal(replyWindowEndMs(130_000, timing, travel), 180_000 + 3000 + 30_000);
+  const policy = { maxResends: 2, ackTimeoutMs: 120_000, replyWindowEndMs: (sentMs: number) => replyWindowEndMs(sentMs, timing, travel) };
+  assert.equal(ackDeadline(130_000, policy), 213_000, 'the window ends before the timeout: resent then');
+  assert.equal(ackDeadline(130_000, { ...policy, ackTimeoutMs: 10_000 }), 140_000, 'a shorter timeout still counts');
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e9 }), (sentMs) => {
+      const end = replyWindowEndMs(sentMs, timing, travel);
+      // A reply through a SURB of sentMs's epoch may leave until that epoch ends: the window covers it.
+      return end >= Math.floor(sentMs / timing.epochMs + 1) * timing.epochMs + 3000 && ackDeadline(sentMs, policy) <= sentMs + policy.ackTimeoutMs;
+    }),
+    { seed: SEED },
+  );
 });

@@ -24,7 +24,7 @@ import type { AgentStatus, ClientAgent, ClientEvent, Emit, PollReport, SendReque
  *   network-view  the consensus, Sphinx and the own provider     gateways  the connections to gateways
  *   builder       a mail's bytes, fragments and packets, built off the event loop (a worker thread)
  *   send-stream   Poisson send, loop and drop streams             packets   fragment, cover, loop packets
- *   outbox        sent mail until its ACK, resends                replies   ACKs/NACKs back through SURBs
+ *   outbox        sent mail until its ACK, resends                replies   ACKs/NACKs back through SURBs, in send slots
  *   poller        mailbox polls and what follows them             inbox     fragments into mails
  *   retrieval     how a poll reads the mailbox (pir, bucket, download)       loops     loops in flight
  */
@@ -65,7 +65,7 @@ class Agent extends LocalClient implements ClientAgent {
     const seedFrom = options.random === undefined ? undefined : () => core.random(32);
     this.builder = makeBuilder(options.builder ?? (options.clock === undefined ? 'worker' : 'inline'), seedFrom);
     const packets = new PacketFactory(this.view, core.crypto, core.random, (epoch) => core.endpoint.ownAddress(epoch));
-    this.replies = new ReplyQueue(this.view, this.gateways);
+    this.replies = new ReplyQueue(this.view, this.gateways, core.random, options.plantedReplyLeak === true);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.builder, this.emit, () => this.wakeIfDrained());
     this.loops = new LoopTracker(this.emit);
     this.incoming = new Inbox(core, this.view, this.replies, this.emit);

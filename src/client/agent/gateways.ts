@@ -3,12 +3,12 @@ import { LinkKeyMismatchError } from '../../net/websocket.js';
 import { sameBytes } from '../../codec/bytes.js';
 import { DecodeError } from '../../codec/errors.js';
 import type { RandomSource } from '../../crypto/seeded-random.js';
-import { GATEWAY_LAYER, type NodeDescriptor } from '../../pki/index.js';
+import type { NodeDescriptor } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
 import { decodeGuard, encodeGuard, keptGuard, newGuard, type Guard } from '../../traffic/guard.js';
 import { GatewayConnection } from '../gateway-connection.js';
 import type { MailStore } from '../mail-store.js';
-import { nodeKey, pick, type Network } from '../routes.js';
+import { pick, type Network } from '../routes.js';
 import type { Emit } from './types.js';
 
 /** Where the guard gateway is kept between runs. */
@@ -37,13 +37,12 @@ export function guardStoreIn(store: MailStore): GuardStore {
 }
 
 /**
- * The agent's connections to gateways (docs/client.md, "Gateways"): the main one, to the guard
- * gateway (src/traffic/guard.ts), which carries the send, loop and drop streams, and short-lived
- * ones to the gateways that senders' SURBs start at.
+ * The agent's one connection to a gateway (docs/client.md, "Gateways"): to the guard gateway
+ * (src/traffic/guard.ts), which carries the send, loop and drop streams, replies included (a
+ * SURB starts at a layer-1 mix, which any gateway reaches). No other gateway is ever connected to.
  */
 export class GatewayConnections {
   main!: GatewayConnection;
-  private readonly extra = new Map<string, GatewayConnection>();
 
   constructor(
     private readonly clock: Clock,
@@ -55,9 +54,8 @@ export class GatewayConnections {
   ) {}
 
   /**
-   * Links keep their connection while their gateway stays at its address, and take its new
-   * descriptor (the new epoch's keys); a gateway gone or moved is replaced. The main link goes to
-   * the guard, chosen anew only when the kept one expired or left the consensus.
+   * The connection stays while its gateway stays at its address, and takes its new descriptor; it
+   * goes to the guard, chosen anew only when the kept one expired or left the consensus.
    */
   onConsensus(network: Network, first: boolean): void {
     const guard = this.guardIn(network);
@@ -68,41 +66,10 @@ export class GatewayConnections {
       this.main = this.open(guard);
       if (!first) void this.main.ensure();
     }
-    for (const [key, connection] of this.extra) {
-      const node = network.findByKey(key);
-      if (node !== undefined && node.addresses.ws === connection.node.addresses.ws) {
-        connection.node = node;
-        continue;
-      }
-      connection.close();
-      this.extra.delete(key);
-    }
-  }
-
-  /** The connection to the gateway `key` names (opened on demand), or undefined when it is no gateway. */
-  connectionFor(key: string, network: Network): GatewayConnection | undefined {
-    if (key === nodeKey(this.main.node)) return this.main;
-    const existing = this.extra.get(key);
-    if (existing !== undefined) return existing;
-    const node = network.findByKey(key);
-    if (node === undefined || node.layer !== GATEWAY_LAYER) return undefined;
-    const connection = this.open(node);
-    this.extra.set(key, connection);
-    return connection;
-  }
-
-  /** Closes an extra connection nothing more is queued for. */
-  release(key: string): void {
-    const connection = this.extra.get(key);
-    if (connection === undefined) return;
-    connection.close();
-    this.extra.delete(key);
   }
 
   close(): void {
     this.main?.close();
-    for (const connection of this.extra.values()) connection.close();
-    this.extra.clear();
   }
 
   /** The kept guard's gateway in this consensus, else a new guard, stored before it is used. */
@@ -117,7 +84,8 @@ export class GatewayConnections {
     return node;
   }
 
-  private open(node: NodeDescriptor): GatewayConnection {
+  /** A connection to `node` (not yet connecting). */
+  open(node: NodeDescriptor): GatewayConnection {
     return new GatewayConnection(node, this.clock, this.timeoutMs, (message, error) =>
       this.emit({ type: 'error', where: error instanceof LinkKeyMismatchError ? 'link-key' : 'gateway', message }),
     this.connect,

@@ -44,7 +44,10 @@ export class Inbox {
     return true;
   }
 
-  /** A forward payload from the mailbox (fetched for `epoch` in poll `poll`): 'received' when it completed a mail. */
+  /**
+   * A forward payload from the mailbox, delivered under the user's address of `epoch` (the epoch its
+   * sender built it and its SURB in), read in poll `poll`: 'received' when it completed a mail.
+   */
   receive(payload: Uint8Array, epoch: number, now: number, poll: number): 'received' | 'other' {
     const { sphinx } = this.view;
     if (payload.length !== sphinx.geometry.forwardPayloadLength) return 'other';
@@ -61,7 +64,7 @@ export class Inbox {
     const key = hexOf(messageId);
     if (this.core.store.hasInbox(messageId)) {
       // A copy of a message we have: its ACK was lost or is late; answer once per poll.
-      this.ackOnce(key, messageId, surb, poll);
+      this.ackOnce(key, messageId, surb, epoch, poll);
       return 'other';
     }
     let delivery;
@@ -74,11 +77,11 @@ export class Inbox {
     if (delivery.status === 'delivered') {
       this.store(key, messageId, delivery.mail, delivery.from, delivery.newContact, now);
       this.partial.complete(key);
-      this.ackOnce(key, messageId, surb, poll);
+      this.ackOnce(key, messageId, surb, epoch, poll);
       return 'received';
     }
     if (delivery.status === 'already-complete') {
-      this.ackOnce(key, messageId, surb, poll);
+      this.ackOnce(key, messageId, surb, epoch, poll);
       return 'other';
     }
     this.partial.saw(key, messageId, surb.slice(), epoch, poll, delivery.status === 'pending');
@@ -99,11 +102,11 @@ export class Inbox {
     if (id !== undefined) this.emit({ type: 'received', id, from: from.name, fromKey, subject: parsed.subject, newContact });
   }
 
-  private ackOnce(key: string, messageId: Uint8Array, surb: Uint8Array, poll: number): void {
+  private ackOnce(key: string, messageId: Uint8Array, surb: Uint8Array, surbEpoch: number, poll: number): void {
     if (this.ackedInPoll.get(key) === poll) return;
     this.ackedInPoll.set(key, poll);
     if (this.ackedInPoll.size > 1024) this.ackedInPoll.delete(this.ackedInPoll.keys().next().value as string);
-    this.replies.add(surb, { messageId, kind: 'ack', missing: [] });
+    this.replies.add(surb, { messageId, kind: 'ack', missing: [] }, surbEpoch);
   }
 
   /** After poll `poll` in `epoch`: NACKs for stalled partial messages; what is too old is forgotten. */
@@ -112,7 +115,7 @@ export class Inbox {
       const ack = this.core.endpoint.acknowledgement(messageId);
       return ack.kind === 'nack' && ack.missing.length > 0 ? ack : undefined;
     });
-    for (const { surb, nack } of due) this.replies.add(surb, nack);
+    for (const { surb, epoch: surbEpoch, nack } of due) this.replies.add(surb, nack, surbEpoch);
     for (const e of this.processed.keys()) if (e < epoch - 1) this.processed.delete(e);
   }
 }

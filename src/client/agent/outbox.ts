@@ -2,7 +2,8 @@ import type { Ack } from '../../e2e/ack.js';
 import type { SealedFrame } from '../../e2e/mail-endpoint.js';
 import { readAckReply } from '../../e2e/sphinx-link.js';
 import { hexOf } from '../../codec/bytes.js';
-import { onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
+import { ackDeadline, onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
+import { replyWindowEndMs } from '../../traffic/reply-window.js';
 import type { ClientCore } from '../directory.js';
 import { describeError } from '../errors.js';
 import type { SentMeta, SentStatus } from '../mail-store.js';
@@ -43,6 +44,7 @@ interface ReadyPacket {
   readonly state: OutgoingState;
   readonly epoch: number;
   readonly gateway: GatewayConnection;
+  readonly firstHop: Uint8Array;
   readonly packet: Uint8Array;
   readonly surbId: Uint8Array;
   readonly decryptionToken: Uint8Array;
@@ -127,7 +129,7 @@ export class Outbox {
         resends: progress.resends, nackResends: progress.nackResends, deadlineMs: progress.deadlineMs, started: progress.started,
       };
       // Everything sent but no deadline recorded: wait one timeout from now.
-      if (pending.size === 0 && state.deadlineMs === undefined) state.deadlineMs = now + this.policy().ackTimeoutMs;
+      if (pending.size === 0 && state.deadlineMs === undefined) state.deadlineMs = ackDeadline(now, this.policy());
       this.messages.set(key, state);
       for (const shard of [...pending].sort((a, b) => a - b)) this.queue.push({ key, shard });
     }
@@ -155,8 +157,7 @@ export class Outbox {
     }
     const { item, state } = found;
     return {
-      gateway: found.gateway,
-      packet: found.packet,
+      frame: { firstHop: found.firstHop, packet: found.packet },
       commit: () => {
         this.sent++;
         state.fresh.delete(item.shard);
@@ -210,7 +211,7 @@ export class Outbox {
         (result) => {
           this.building.delete(item);
           if (this.closed) return;
-          this.ready.push({ item, state, epoch: built.epoch, gateway, packet: result.packet, surbId: built.surbId, decryptionToken: result.decryptionToken });
+          this.ready.push({ item, state, epoch: built.epoch, gateway, firstHop: built.firstHop, packet: result.packet, surbId: built.surbId, decryptionToken: result.decryptionToken });
           this.pump();
         },
         (error: unknown) => {
@@ -326,7 +327,13 @@ export class Outbox {
   }
 
   private policy(): ResendPolicy {
-    return { maxResends: this.core.settings.maxResends, ackTimeoutMs: Math.ceil(this.core.settings.ackTimeoutEpochs * this.view.doc.epochMs) };
+    const { doc } = this.view;
+    const { maxResends, ackTimeoutEpochs, pollsPerEpoch } = this.core.settings;
+    return {
+      maxResends,
+      ackTimeoutMs: Math.ceil(ackTimeoutEpochs * doc.epochMs),
+      replyWindowEndMs: (sentMs) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }),
+    };
   }
 
   private setStatus(state: OutgoingState, status: SentStatus, reason?: string): void {

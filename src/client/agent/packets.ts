@@ -3,16 +3,19 @@ import type { RandomSource } from '../../crypto/seeded-random.js';
 import { deliveryAddress, type DeliveryTarget } from '../../e2e/relationship-address.js';
 import type { NodeDescriptor } from '../../pki/index.js';
 import { SURB_ID_LENGTH } from '../../sphinx/index.js';
+import type { PathHop } from '../../sphinx/sphinx.js';
+import type { GatewayFrame } from '../../wire/gateway-frame.js';
 import { pick } from '../routes.js';
 import type { FragmentPacketJob } from './build-protocol.js';
 import type { NetworkView } from './network-view.js';
 
 /**
  * The three kinds of packet a client makes (docs/client.md, "Packets"), all of one size and all
- * through gateway → 3 mixes → provider: a fragment of a mail with an ACK SURB back to the sender
- * (its paths are chosen here, its Sphinx work is the packet builder's: builder.ts), drop cover to a
- * random provider, and a loop: a SURB reply to the client itself. Each is built with the keys of
- * the epoch it leaves in. RouteError when the consensus held has no keys for it.
+ * through 3 mixes → provider, handed to the client's own gateway with their first hop (a gateway
+ * frame): a fragment of a mail with an ACK SURB back to the sender (its
+ * paths are chosen here, its Sphinx work is the packet builder's: builder.ts), drop cover to a random
+ * provider, and a loop: a SURB reply to the client itself. Each is built with the keys of the epoch
+ * it leaves in. RouteError when the consensus held has no keys for it.
  */
 export class PacketFactory {
   constructor(
@@ -26,13 +29,14 @@ export class PacketFactory {
   /**
    * What the builder needs for a fragment to the recipient's mailbox (its card's address for a
    * first contact, else the session's) carrying a fresh SURB to the sender's own address: both
-   * paths are chosen here (cheap), the Sphinx work is the builder's.
+   * paths are chosen here (cheap), the Sphinx work is the builder's. The SURB's path starts at a
+   * layer-1 mix, so the recipient's own gateway can carry the reply; it is usable in `epoch` only.
    */
-  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, fragment: Uint8Array): { job: FragmentPacketJob; surbId: Uint8Array; epoch: number } {
+  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, fragment: Uint8Array): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number } {
     const { network, sphinx } = this.view;
     const epoch = this.view.epochAt(now);
     const surbId = this.random(SURB_ID_LENGTH);
-    const surbPath = network.path(this.random, epoch, pick(this.random, network.gateways), this.view.ownProvider, [
+    const surbPath = network.path(this.random, epoch, undefined, this.view.ownProvider, [
       { type: 'recipient', recipient: this.ownAddress(epoch) },
       { type: 'surb-reply', surbId },
     ]);
@@ -44,21 +48,21 @@ export class PacketFactory {
       kind: 'fragment-packet', backend: this.crypto.name, suite: sphinx.suite.name,
       geometry: { hops, userForwardPayloadLength, withSurb }, path, surbPath, fragment,
     };
-    return { job, surbId, epoch };
+    return { job, firstHop: path[0].id, surbId, epoch };
   }
 
   /** Drop cover: an empty payload to a random provider's all-zero mailbox, read by nobody. */
-  cover(now: number, gateway: NodeDescriptor): Uint8Array {
+  cover(now: number, gateway: NodeDescriptor): GatewayFrame {
     const { network, sphinx } = this.view;
     const path = network.path(this.random, this.view.epochAt(now), gateway, pick(this.random, network.providers), [
       { type: 'recipient', recipient: new Uint8Array(32) },
     ]);
     // The geometry carries a SURB in every forward packet; cover's is random bytes nobody reads.
-    return sphinx.newPacket(path, new Uint8Array(0), this.random, this.random(sphinx.geometry.surbLength));
+    return frameOf(path, sphinx.newPacket(path, new Uint8Array(0), this.random, this.random(sphinx.geometry.surbLength)));
   }
 
-  /** A loop: a SURB reply through every layer back to the client's own mailbox. */
-  loop(now: number, gateway: NodeDescriptor): { packet: Uint8Array; surbId: Uint8Array; decryptionToken: Uint8Array } {
+  /** A loop: a SURB reply through every mix layer back to the client's own mailbox. */
+  loop(now: number, gateway: NodeDescriptor): GatewayFrame & { surbId: Uint8Array; decryptionToken: Uint8Array } {
     const epoch = this.view.epochAt(now);
     const surbId = this.random(SURB_ID_LENGTH);
     const path = this.view.network.path(this.random, epoch, gateway, this.view.ownProvider, [
@@ -66,6 +70,11 @@ export class PacketFactory {
       { type: 'surb-reply', surbId },
     ]);
     const surb = this.view.sphinx.newSurb(path, this.random);
-    return { packet: this.view.sphinx.newPacketFromSurb(surb.surb, new Uint8Array(0)).packet, surbId, decryptionToken: surb.decryptionToken };
+    const reply = this.view.sphinx.newPacketFromSurb(surb.surb, new Uint8Array(0));
+    return { firstHop: reply.firstHop, packet: reply.packet, surbId, decryptionToken: surb.decryptionToken };
   }
+}
+
+function frameOf(path: readonly PathHop[], packet: Uint8Array): GatewayFrame {
+  return { firstHop: path[0].id, packet };
 }

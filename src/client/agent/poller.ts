@@ -87,7 +87,7 @@ export class Poller {
     await this.refreshConsensus();
     const epoch = this.view.epochAt(this.view.now());
     const poll = ++this.number;
-    const fetches = this.fetchesOf(epoch);
+    const { fetches, addressEpoch } = this.fetchesOf(epoch);
     const base = { epoch, startedMs: started, fetches: fetches.length };
     let fetched;
     try {
@@ -105,7 +105,7 @@ export class Poller {
     }
     if (this.closed) return { ...base, items: 0, received: 0, acks: 0, loops: 0, error: 'closed' };
     const now = this.view.now();
-    const counts = this.handleAll(fetches, fetched.results, now, poll);
+    const counts = this.handleAll(fetches, fetched.results, addressEpoch, now, poll);
     // A row that did not verify was not read; the poll is reported failed (the verified rows were read).
     const integrityError = this.reportMismatches(fetched.mismatches);
     if (integrityError === undefined) {
@@ -125,24 +125,29 @@ export class Poller {
 
   /**
    * Every (stored epoch, address) pair of a poll: for each polled epoch, every address the endpoint
-   * polls for each polled epoch (card, own, every session's: MailEndpoint.pollAddresses).
+   * polls for each polled epoch (card, own, every session's: MailEndpoint.pollAddresses); and the
+   * epoch each address is of, which is the epoch its senders built their packets and SURBs in.
    */
-  private fetchesOf(epoch: number): [number, Uint8Array][] {
+  private fetchesOf(epoch: number): { fetches: [number, Uint8Array][]; addressEpoch: Map<string, number> } {
     const now = this.view.now();
-    return pollFetches(pollEpochs(epoch), (e) => this.core.endpoint.pollAddresses(e, now)).flatMap(([e, list]) => list.map((address): [number, Uint8Array] => [e, address]));
+    const epochs = pollEpochs(epoch);
+    const addressEpoch = new Map<string, number>();
+    for (const e of epochs) for (const address of this.core.endpoint.pollAddresses(e, now)) addressEpoch.set(hexOf(address), e);
+    const fetches = pollFetches(epochs, (e) => this.core.endpoint.pollAddresses(e, now)).flatMap(([e, list]) => list.map((address): [number, Uint8Array] => [e, address]));
+    return { fetches, addressEpoch };
   }
 
   /** Hands every new item under the user's own addresses to its part; the counts of what they were. */
-  private handleAll(fetches: readonly [number, Uint8Array][], results: readonly StoredItem[][], now: number, poll: number): { items: number; received: number; acks: number; loops: number } {
-    const own = new Set(fetches.map(([, address]) => hexOf(address)));
+  private handleAll(fetches: readonly [number, Uint8Array][], results: readonly StoredItem[][], addressEpoch: ReadonlyMap<string, number>, now: number, poll: number): { items: number; received: number; acks: number; loops: number } {
     const counts = { items: 0, received: 0, acks: 0, loops: 0 };
     for (let i = 0; i < fetches.length; i++) {
       const fetchedEpoch = fetches[i][0];
       for (const item of results[i]) {
-        if (!own.has(hexOf(item.address))) continue; // someone else's mail in the same bucket
+        const sentEpoch = addressEpoch.get(hexOf(item.address));
+        if (sentEpoch === undefined) continue; // someone else's mail in the same bucket
         if (!this.parts.inbox.firstSight(fetchedEpoch, item)) continue;
         counts.items++;
-        const outcome = this.guard('receive', () => this.handle(item, fetchedEpoch, now, poll));
+        const outcome = this.guard('receive', () => this.handle(item, sentEpoch, now, poll));
         if (outcome === 'received') counts.received++;
         else if (outcome === 'ack') counts.acks++;
         else if (outcome === 'loop') counts.loops++;

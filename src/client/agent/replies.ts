@@ -1,74 +1,98 @@
 import type { Ack } from '../../e2e/ack.js';
 import { ackReplyPacket } from '../../e2e/sphinx-link.js';
-import { GATEWAY_LAYER } from '../../pki/index.js';
-import { nodeKey } from '../routes.js';
+import type { RandomSource } from '../../crypto/seeded-random.js';
+import { replyExpired, surbUsable } from '../../traffic/reply-window.js';
+import type { GatewayFrame } from '../../wire/gateway-frame.js';
+import { pick } from '../routes.js';
 import type { GatewayConnections } from './gateways.js';
 import type { NetworkView } from './network-view.js';
 import type { Outbound } from './types.js';
 
+/** The layer a SURB's first hop is on: the gateway forwards to it (src/wire/gateway-frame.ts). */
+const FIRST_MIX_LAYER = 1;
+
 interface QueuedReply {
-  /** The gateway the sender's SURB starts at. */
-  readonly gateway: string;
-  readonly packet: Uint8Array;
+  readonly frame: GatewayFrame;
+  /** The epoch whose keys the SURB was built with: the reply may leave in that epoch only. */
+  readonly epoch: number;
 }
 
 /**
  * ACKs and NACKs waiting to go back to senders through their SURBs (docs/client.md, "Replies"). A
- * reply must enter the network at the gateway its SURB names, so each waits for that gateway's connection.
+ * SURB starts at a layer-1 mix, so a reply travels like every other packet of the client: through
+ * its own (guard) gateway, in a slot of the Poisson send stream it takes from cover. No connection
+ * is opened for it and nothing leaves sooner than the slot. A reply leaves only in its SURB's epoch,
+ * so every mix unwraps it under the key it unwraps the cover of that moment with; one that did not
+ * leave in time is dropped, and the sender resends (src/traffic/reply-window.ts).
  */
 export class ReplyQueue {
   /** Replies that left. */
   sent = 0;
+  /** Replies dropped because their SURB's epoch ended first. */
+  expired = 0;
   private queue: QueuedReply[] = [];
 
   constructor(
     private readonly view: NetworkView,
     private readonly gateways: GatewayConnections,
+    private readonly random: RandomSource,
+    /** Tests only: send each reply at once over a new connection (StartOptions.plantedReplyLeak). */
+    private readonly plantedLeak = false,
   ) {}
 
   get length(): number {
     return this.queue.length;
   }
 
-  /** Queues `ack` through `surb`; a SURB that is not one, or starts at no reachable gateway, is dropped. */
-  add(surb: Uint8Array, ack: Ack): void {
-    let reply: { firstHop: Uint8Array; packet: Uint8Array };
+  /**
+   * Queues `ack` through `surb`, a SURB of `surbEpoch`; one whose epoch is not the current one, that
+   * is no SURB, or that does not start at a layer-1 mix of the consensus is dropped.
+   */
+  add(surb: Uint8Array, ack: Ack, surbEpoch: number): void {
+    const current = this.view.epochAt(this.view.now());
+    if (!surbUsable(surbEpoch, current)) {
+      this.expired++;
+      return;
+    }
+    let reply: GatewayFrame;
     try {
       reply = ackReplyPacket(this.view.sphinx, surb, ack);
     } catch {
       return; // damaged, or another suite: nothing can go back
     }
-    const gateway = this.view.network.findById(reply.firstHop);
-    if (gateway === undefined || gateway.layer !== GATEWAY_LAYER) return;
-    const key = nodeKey(gateway);
-    this.queue.push({ gateway: key, packet: reply.packet });
-    void this.gateways.connectionFor(key, this.view.network)?.ensure();
+    const first = this.view.network.findById(reply.firstHop);
+    if (first === undefined || first.layer !== FIRST_MIX_LAYER) return;
+    const item = { frame: { firstHop: reply.firstHop, packet: reply.packet }, epoch: surbEpoch };
+    if (this.plantedLeak) return this.leak(item);
+    this.queue.push(item);
   }
 
-  /** The first reply whose gateway is connected (replies whose gateway left the network are dropped). */
-  next(): Outbound | undefined {
-    for (let i = 0; i < this.queue.length; i++) {
-      const item = this.queue[i];
-      const connection = this.gateways.connectionFor(item.gateway, this.view.network);
-      if (connection === undefined) {
-        this.queue.splice(i--, 1);
-        continue;
-      }
-      if (!connection.ready) {
-        void connection.ensure();
-        continue;
-      }
-      this.queue.splice(i, 1);
-      return {
-        gateway: connection,
-        packet: item.packet,
-        commit: () => {
-          this.sent++;
-          if (connection !== this.gateways.main && !this.queue.some((other) => other.gateway === item.gateway)) this.gateways.release(item.gateway);
-        },
-        abort: () => this.queue.unshift(item),
-      };
-    }
-    return undefined;
+  /** Drops the replies whose SURB's epoch ended before `now`'s. */
+  expire(now: number): void {
+    const current = this.view.epochAt(now);
+    const before = this.queue.length;
+    this.queue = this.queue.filter((item) => !replyExpired(item.epoch, current));
+    this.expired += before - this.queue.length;
+  }
+
+  /** The oldest reply still usable at `now`, for a send slot. */
+  next(now: number): Outbound | undefined {
+    this.expire(now);
+    const item = this.queue.shift();
+    if (item === undefined) return undefined;
+    return {
+      frame: item.frame,
+      commit: () => this.sent++,
+      abort: () => this.queue.unshift(item),
+    };
+  }
+
+  /** The planted leak: a new connection to a random gateway, the reply at once, then closed. */
+  private leak(item: QueuedReply): void {
+    const connection = this.gateways.open(pick(this.random, this.view.network.gateways));
+    void connection.ensure().then(() => {
+      if (connection.send(item.frame)) this.sent++;
+      connection.close();
+    });
   }
 }

@@ -13,7 +13,7 @@ import type { ReplyQueue } from './replies.js';
 import type { Emit, Outbound } from './types.js';
 
 /**
- * The client's packet streams on the main gateway connection (docs/client.md, "Traffic"): a Poisson send
+ * The client's packet streams on its one gateway connection (docs/client.md, "Traffic"): a Poisson send
  * stream whose every event carries a real packet (a reply first, else a fragment) or drop cover, a
  * Poisson loop stream, and an independent drop stream. Rates come from the consensus. An event that
  * finds no open gateway connection or no usable consensus is a missed slot: dropped, never caught up.
@@ -103,14 +103,14 @@ export class SendStream {
       void main.ensure();
       return;
     }
-    const real = this.parts.replies.next() ?? this.parts.outbox.next(now);
+    const real = this.parts.replies.next(now) ?? this.parts.outbox.next(now);
     const slot = fillSlot<Outbound | undefined>(real === undefined ? [] : [real], () => this.coverOutbound(now));
     const outbound = slot.packet;
     if (outbound === undefined) {
       this.missedSlots++;
       return;
     }
-    if (!outbound.gateway.send(outbound.packet)) {
+    if (!main.send(outbound.frame)) {
       outbound.abort();
       this.missedSlots++;
       return;
@@ -120,9 +120,8 @@ export class SendStream {
   }
 
   private coverOutbound(now: number): Outbound | undefined {
-    const gateway = this.gateways.main;
     try {
-      return { gateway, packet: this.packets.cover(now, gateway.node), commit: () => this.cover++, abort: () => undefined };
+      return { frame: this.packets.cover(now, this.gateways.main.node), commit: () => this.cover++, abort: () => undefined };
     } catch (error) {
       if (error instanceof RouteError) return undefined;
       throw error;
@@ -138,7 +137,7 @@ export class SendStream {
     for (let guard = 0; guard < 10_000; guard++) {
       const outbound = this.parts.outbox.next(now);
       if (outbound === undefined) break;
-      if (!outbound.gateway.send(outbound.packet)) {
+      if (!this.gateways.main.send(outbound.frame)) {
         outbound.abort();
         break;
       }
@@ -162,7 +161,7 @@ export class SendStream {
       if (error instanceof RouteError) return;
       throw error;
     }
-    if (main.send(loop.packet)) this.parts.loops.left(loop.surbId, now, loop.decryptionToken);
+    if (main.send(loop)) this.parts.loops.left(loop.surbId, now, loop.decryptionToken);
   }
 
   /** One event of the drop stream: a cover packet, independent of the send stream. */
@@ -173,6 +172,6 @@ export class SendStream {
       return;
     }
     const cover = this.coverOutbound(this.view.now());
-    if (cover !== undefined && cover.gateway.send(cover.packet)) this.drops++;
+    if (cover !== undefined && main.send(cover.frame)) this.drops++;
   }
 }

@@ -2,7 +2,7 @@ import type { WebSocketConnector } from '../../net/request-channel.js';
 import type { ClientDeps } from '../directory.js';
 import type { Client } from '../local-client.js';
 import type { Clock } from '../../net/clock.js';
-import type { GatewayConnection } from '../gateway-connection.js';
+import type { GatewayFrame } from '../../wire/gateway-frame.js';
 import type { Attachment } from '../mail-format.js';
 import type { SentStatus } from '../mail-store.js';
 import type { BuilderMode } from './builder.js';
@@ -39,6 +39,12 @@ export interface StartOptions extends ClientDeps {
    * stream (what a naive client does). Never set outside tests.
    */
   readonly plantedLeakForTests?: 'burst-on-send';
+  /**
+   * Tests only: a planted leak that sends each reply at once over a new connection to a gateway
+   * (the behaviour before replies rode in the send stream), so that the reply-unlinkability test
+   * shows it can fail. Never set outside tests.
+   */
+  readonly plantedReplyLeak?: boolean;
 }
 
 export type ClientEvent =
@@ -151,10 +157,9 @@ export interface ClientAgent extends Client {
   subscribe(listener: (event: ClientEvent) => void): () => void;
 }
 
-/** A packet ready for a send slot, and what happens once it left (commit) or could not (abort). */
+/** A packet ready for a send slot (with its first hop, for the gateway), and what happens once it left (commit) or could not (abort). */
 export interface Outbound {
-  readonly gateway: GatewayConnection;
-  readonly packet: Uint8Array;
+  readonly frame: GatewayFrame;
   readonly commit: () => void;
   readonly abort: () => void;
 }

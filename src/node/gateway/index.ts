@@ -1,14 +1,16 @@
 /**
- * The gateway (layer 0; docs/nodes.md, "Gateway"): clients send Sphinx packets over a WebSocket on
- * TLS 1.3 (the node's link certificate, which clients pin), one binary message per packet, at most
- * `traffic.gatewayClientRate` per second per source address, however many connections it opens
- * (token bucket, burst max(4, 2 × rate)); the gateway is the first Sphinx hop and forwards to layer
- * 1 exactly as a mix does. It answers clients nothing.
+ * The gateway (layer 0; docs/nodes.md, "Gateway"): clients send gateway frames (src/wire/gateway-frame.ts:
+ * version ‖ first-hop node ID ‖ Sphinx packet) over a WebSocket on TLS 1.3 (the node's link
+ * certificate, which clients pin), one binary message per frame, at most `traffic.gatewayClientRate`
+ * per second per source address, however many connections it opens (token bucket, burst
+ * max(4, 2 × rate)). The gateway is a forwarder, not a Sphinx hop: it hands each packet, unchanged
+ * and at once, to the layer-1 mix its frame names. So any gateway carries any packet whose first
+ * hop is a layer-1 mix, a SURB reply included. It answers clients nothing.
  */
 import { listenWebSocket, type WebSocketListener } from '../../net/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
+import { gatewayFrameLength, parseGatewayFrame } from '../../wire/gateway-frame.js';
 import { clientAdmission } from '../runtime/client-admission.js';
-import { Forwarder } from '../runtime/hop.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
 import { AddressRateLimiter, gatewayBurst } from './token-bucket.js';
 
@@ -18,7 +20,7 @@ export interface GatewayHandle extends NodeHandle {
   readonly role: 'gateway';
   readonly wsPort: number;
   readonly wsUrl: string;
-  /** Packets waiting in the mixing schedule. */
+  /** Packets held: always 0 (a gateway forwards at once; kept for the status shape). */
   readonly scheduled: number;
   /** Open client connections. */
   readonly clients: number;
@@ -27,15 +29,8 @@ export interface GatewayHandle extends NodeHandle {
 export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Promise<GatewayHandle> {
   const runtime = new NodeRuntime(config, deps, 'gateway');
   const { metrics, clock } = runtime;
-  const forwarder = new Forwarder({
-    clock,
-    peers: runtime.peers,
-    consensus: runtime.consensus,
-    metrics,
-    capacity: config.scheduleCapacity,
-  });
   let ws: WebSocketListener | undefined;
-  metrics.gauge('node_schedule_depth', 'Packets held in the mixing schedule.', () => forwarder.depth);
+  let closed = false;
   metrics.gauge('node_clients', 'Open client WebSocket connections.', () => ws?.connections ?? 0);
   // No node may link to a gateway (nothing precedes layer 0); should one get through, its packets go.
   runtime.onLinkPacket = () => metrics.drop('unexpected-link');
@@ -48,15 +43,21 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
     if (doc === undefined) return metrics.drop('no-consensus');
     const rate = doc.traffic.gatewayClientRate;
     if (!rateLimiter.take(address, now, rate, gatewayBurst(rate))) return metrics.drop('rate-limited');
-    const result = runtime.unwrap(bytes);
-    if (result === undefined) return;
-    if (result.kind !== 'forward') return metrics.drop('not-forward');
-    forwarder.forward(result);
+    const frame = parseGatewayFrame(bytes, runtime.packetLength);
+    if (typeof frame === 'string') return metrics.drop(frame);
+    // peers.nextHop knows only the next layer's nodes (layer 1) of the documents held.
+    const next = runtime.peers.nextHop(frame.firstHop);
+    if (next === undefined) return metrics.drop('unknown-next-hop');
+    if (closed) return metrics.drop('shutdown');
+    const dialer = runtime.peers.dialer(next);
+    if (dialer === undefined) metrics.drop('unknown-next-hop');
+    else if (dialer.send(frame.packet.slice())) metrics.count('node_packets_out_total');
+    else metrics.drop(dialer.state === 'closed' ? 'link-closed' : 'link-queue-full');
   };
 
   runtime.onClose(async () => {
+    closed = true;
     await ws?.close();
-    forwarder.close();
   });
   try {
     await runtime.listenLinks();
@@ -64,7 +65,7 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
       seed: runtime.linkSeed, // clients pin the link key of the descriptor
       host: config.host,
       port: config.wsPort ?? 0,
-      maxMessageBytes: runtime.packetLength,
+      maxMessageBytes: gatewayFrameLength(runtime.packetLength),
       metrics: runtime.linkMetrics,
       maxConnections: config.maxClients,
       admission: clientAdmission(config, runtime.linkMetrics),
@@ -80,7 +81,7 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
       },
     });
     const listener = ws;
-    await runtime.start({ wsPort: listener.port, status: () => ({ scheduled: forwarder.depth, clients: listener.connections }) });
+    await runtime.start({ wsPort: listener.port, status: () => ({ scheduled: 0, clients: listener.connections }) });
   } catch (error) {
     await runtime.close();
     throw error;
@@ -92,9 +93,7 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
     role: 'gateway',
     wsPort: listener.port,
     wsUrl: handle.wsUrl as string,
-    get scheduled() {
-      return forwarder.depth;
-    },
+    scheduled: 0,
     get clients() {
       return listener.connections;
     },

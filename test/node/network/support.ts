@@ -14,6 +14,7 @@ import {
   type NodeDescriptor,
 } from '../../../src/pki/index.js';
 import type { HopCommand, PathHop, Sphinx } from '../../../src/sphinx/index.js';
+import { encodeGatewayFrame } from '../../../src/wire/gateway-frame.js';
 import { StoreError, type StoreErrorKind } from '../../../src/store/errors.js';
 import type { MailboxStore, StoredMessage, StoreStats } from '../../../src/store/mailbox.js';
 import type { FakeClock } from '../authority/fake-clock.js';
@@ -70,19 +71,25 @@ export class TestClient {
     return { nodes: [gateway, choose(1), choose(2), choose(3), last] };
   }
 
+  /**
+   * The Sphinx path of a route: its mixes and provider (the gateway is no Sphinx hop). `delays` is
+   * indexed by route node, so delays[0] (the gateway's) is unused.
+   */
   path(route: Route, delays: readonly number[], lastCommands: HopCommand[]): PathHop[] {
-    return route.nodes.map((node, i) => ({
+    const hops = route.nodes.slice(1);
+    return hops.map((node, i) => ({
       id: node.nodeId,
       publicKey: must(sphinxKeyFor(node, this.doc.epoch), `Sphinx key of ${node.name} for epoch ${this.doc.epoch}`),
-      commands: i === route.nodes.length - 1 ? lastCommands : [{ type: 'delay', delayMs: delays[i] ?? 0 }],
+      commands: i === hops.length - 1 ? lastCommands : [{ type: 'delay', delayMs: delays[i + 1] ?? 0 }],
     }));
   }
 
-  /** A forward packet for `recipient` (a random SURB filler when the geometry carries one). */
+  /** The gateway frame of a forward packet for `recipient` (a random SURB filler when the geometry carries one). */
   packet(route: Route, recipient: Uint8Array, message: Uint8Array, delays: readonly number[] = [0, 0, 0, 0]): Uint8Array {
     const g = this.sphinx.geometry;
     const surb = g.withSurb ? this.random(g.surbLength) : undefined;
-    return this.sphinx.newPacket(this.path(route, delays, [{ type: 'recipient', recipient }]), message, this.random, surb);
+    const packet = this.sphinx.newPacket(this.path(route, delays, [{ type: 'recipient', recipient }]), message, this.random, surb);
+    return encodeGatewayFrame({ firstHop: route.nodes[1].nodeId, packet });
   }
 
   /** The message inside a stored forward delivery (`0x01 ‖ [SURB] ‖ message`). */

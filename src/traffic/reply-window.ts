@@ -1,0 +1,44 @@
+import { epochAt, epochStart, type EpochTiming } from '../pki/epoch.js';
+
+/**
+ * When a reply through a SURB may be sent, and when the sender stops waiting for it (docs/client.md,
+ * "Replies"). Pure: times and epochs are parameters.
+ *
+ * A SURB is built with the mixes' keys of the epoch its fragment left in. A reply sent in another
+ * epoch would be unwrapped at every mix under another key than the cover sent at the same moment
+ * (or not at all after the grace period), so it would stand out. The recipient therefore sends a
+ * reply only while its SURB's epoch is the current one, and drops it after; the sender, knowing
+ * this, gives up waiting once no reply through the attempt's SURBs can still arrive, and resends
+ * with fresh SURBs.
+ */
+
+/** Whether a reply through a SURB of `surbEpoch` may leave in `currentEpoch`. */
+export function surbUsable(surbEpoch: number, currentEpoch: number): boolean {
+  return surbEpoch === currentEpoch;
+}
+
+/** Whether a reply queued for a SURB of `surbEpoch` must be dropped in `currentEpoch`. */
+export function replyExpired(surbEpoch: number, currentEpoch: number): boolean {
+  return surbEpoch < currentEpoch;
+}
+
+export interface ReplyTravel {
+  /** The consensus's cap on one mix's delay. */
+  readonly maxDelayMs: number;
+  /** Mix layers a reply crosses. */
+  readonly mixLayers: number;
+  /** The sender's mailbox polls per epoch. */
+  readonly pollsPerEpoch: number;
+}
+
+/**
+ * The latest moment an ACK through a SURB made at `sentMs` can be read by its sender: the SURB's
+ * epoch ends (the last moment the reply may leave), the reply crosses the mixes (each delay at most
+ * the cap), and the sender's next poll reads it; one more poll interval is allowed for a poll that
+ * was slow or failed.
+ */
+export function replyWindowEndMs(sentMs: number, timing: EpochTiming, travel: ReplyTravel): number {
+  const epochEnd = epochStart(epochAt(sentMs, timing) + 1, timing);
+  const pollInterval = timing.epochMs / travel.pollsPerEpoch;
+  return Math.ceil(epochEnd + travel.mixLayers * travel.maxDelayMs + 2 * pollInterval);
+}
