@@ -1,7 +1,8 @@
 import { epochAt } from '../pki/index.js';
 import { nextPollAt } from '../traffic/poll-schedule.js';
 import type { SimConfig } from './config.js';
-import { LOOP, simulate, type ActiveAttacker, type PacketView, type SimRun } from './engine.js';
+import type { ActiveAttacker, PacketView } from './attacker.js';
+import { LOOP, simulate, type SimRun } from './engine.js';
 import { alarmsOf, DEFAULT_LOOP_ALARM, type Alarm, type LoopAlarmOptions, type LoopRecord } from './loop-alarm.js';
 import { mixLoops, type AttackWindow } from './mix-loops.js';
 import { simRandom } from './random.js';

@@ -77,7 +77,7 @@ describe('simulator at scale', () => {
     const gateway = topology.nodes[0].descriptor;
     const provider = topology.nodes[topology.nodes.length - 1].descriptor;
     for (let i = 0; i < 20_000; i++) {
-      for (const hop of topology.network.path(random.bytes, 0, gateway, provider, []).slice(1, 4)) {
+      for (const hop of topology.network.path(random.bytes, 0, gateway, provider, []).slice(0, 3)) {
         const index = topology.indexOf({ nodeId: hop.id } as never);
         reference.set(index, (reference.get(index) ?? 0) + 1);
       }
