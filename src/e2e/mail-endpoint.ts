@@ -10,12 +10,16 @@ import { E2eError } from './errors.js';
 import {
   chunkLength,
   DEFAULT_FRAGMENT_PARAMS,
+  encodeShards,
   makeFragments,
   MESSAGE_ID_LENGTH,
   openFragment,
   SENDER_TAG_LENGTH,
+  sealShard,
   totalShards,
   type FragmentParams,
+  type FragmentSurb,
+  type OpenedFragment,
 } from './fragment.js';
 import { decodeIdentity, encodeIdentity, type Identity } from './identity.js';
 import { RatchetSession } from './ratchet.js';
@@ -48,6 +52,10 @@ export interface Contact {
  */
 export interface Outgoing {
   readonly messageId: Uint8Array;
+  /**
+   * The sealed fragments; empty when the fragment parameters carry a SURB (each fragment is then
+   * sealed as it leaves, with its SURB: `shards` and `sealShard`).
+   */
   readonly fragments: Uint8Array[];
   readonly dataShards: number;
   readonly recipient: Uint8Array;
@@ -144,18 +152,39 @@ export class MailEndpoint {
     }
     const framed = frame(kind, envelope, chunkLength(this.params));
     const messageId = this.random(MESSAGE_ID_LENGTH);
-    const fragments = makeFragments(
+    const fragments = (this.params.surbLength ?? 0) > 0 ? [] : makeFragments(
       this.crypto, this.random, this.params, contact.card.x25519Public, messageId, contact.senderTag, framed.data, framed.dataShards,
     );
     return { messageId, fragments, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data };
   }
 
   /** Fresh seals of the shards a NACK names (no byte in common with the first copies). */
-  resend(outgoing: Outgoing, shardIndices: readonly number[]): Uint8Array[] {
+  resend(outgoing: Outgoing, shardIndices: readonly number[], surbOf?: (shardIndex: number) => FragmentSurb): Uint8Array[] {
     return makeFragments(
       this.crypto, this.random, this.params, outgoing.recipient, outgoing.messageId, outgoing.senderTag,
-      outgoing.frame, outgoing.dataShards, shardIndices,
+      outgoing.frame, outgoing.dataShards, shardIndices, surbOf,
     );
+  }
+
+  /** The erasure-coded chunks of the listed shards (still to be sealed, one by one, by sealShard). */
+  shards(outgoing: Outgoing, shardIndices: readonly number[]): Uint8Array[] {
+    const shards = encodeShards(this.params, outgoing.frame, outgoing.dataShards);
+    return shardIndices.map((index) => {
+      const chunk = shards[index];
+      if (chunk === undefined) throw new RangeError(`fragment: shard ${index} of ${shards.length}`);
+      return chunk.slice();
+    });
+  }
+
+  /** Seals one shard's chunk, with the SURB for its acknowledgement, under a fresh ephemeral key. */
+  sealShard(outgoing: Outgoing, shardIndex: number, chunk: Uint8Array, surb: FragmentSurb | undefined): Uint8Array {
+    if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= this.totalFragments(outgoing.dataShards)) {
+      throw new RangeError(`fragment: shard ${shardIndex}`);
+    }
+    return sealShard(this.crypto, this.random, this.params, outgoing.recipient, {
+      messageId: outgoing.messageId, senderTag: outgoing.senderTag, totalDataShards: outgoing.dataShards, shardIndex, chunk,
+      ...(surb === undefined ? {} : { surb }),
+    });
   }
 
   /** The number of fragments a message of `dataShards` data shards is sent as. */
@@ -169,7 +198,17 @@ export class MailEndpoint {
    * messages that do not open ('unknown-session', 'bad-message', 'replay', …).
    */
   receive(fragment: Uint8Array, nowMs: number): Delivery {
-    const opened = openFragment(this.crypto, this.params, this.identity.x25519Secret, this.identity.x25519Public, fragment);
+    return this.receiveOpened(this.open(fragment), nowMs);
+  }
+
+  /** Opens a fragment with this user's key ('not-for-me' when it is not this user's, 'bad-fragment'). */
+  open(fragment: Uint8Array): OpenedFragment {
+    return openFragment(this.crypto, this.params, this.identity.x25519Secret, this.identity.x25519Public, fragment);
+  }
+
+  /** `receive` of a fragment already opened (by `open`). */
+  receiveOpened(fragment: OpenedFragment, nowMs: number): Delivery {
+    const opened: OpenedFragment = { ...fragment };
     // Tags of unknown senders share one reassembly quota, so a stranger cannot claim many.
     if (!this.tags.has(hexOf(opened.senderTag))) opened.senderTag = UNKNOWN_SENDER;
     const result = this.reassembler.add(opened, nowMs);

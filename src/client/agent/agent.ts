@@ -55,7 +55,7 @@ class Agent extends LocalClient implements ClientAgent {
     const timeoutMs = this.timeoutMs;
     this.view = new NetworkView(core, this.clock, timeoutMs);
     this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
-    const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.mailboxSecret);
+    const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.replySecret);
     this.replies = new ReplyQueue(this.view, this.gateways);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());
     this.loops = new LoopTracker(this.emit);

@@ -21,7 +21,7 @@ interface OutgoingState extends ResendState {
   readonly key: string;
   readonly total: number;
   readonly outgoing: Outgoing;
-  /** Sealed fragments ready to go, by shard. */
+  /** Erasure-coded chunks ready to be sealed as they leave (each with its own SURB), by shard. */
   readonly fresh: Map<number, Uint8Array>;
 }
 
@@ -64,7 +64,7 @@ export class Outbox {
   /** Records a sealed message in the Sent folder and queues its fragments. */
   add(sealed: SealedMail, now: number): SendResult {
     const { contact, mail, outgoing } = sealed;
-    const total = outgoing.fragments.length;
+    const total = this.core.endpoint.totalFragments(outgoing.dataShards);
     const key = hexOf(outgoing.messageId);
     const mailId = this.core.store.addSent(
       {
@@ -79,8 +79,8 @@ export class Outbox {
     };
     const state: OutgoingState = {
       body, key, total, outgoing,
-      pending: new Set(outgoing.fragments.map((_, i) => i)),
-      fresh: new Map(outgoing.fragments.map((fragment, i) => [i, fragment])),
+      pending: new Set(Array.from({ length: total }, (_, i) => i)),
+      fresh: new Map(),
       resends: 0, nackResends: 0, deadlineMs: undefined, started: false,
     };
     this.core.store.putOutgoing(outgoing.messageId, encodeOutgoingBody(body), progressOf(state));
@@ -110,7 +110,7 @@ export class Outbox {
 
   /**
    * The packet of the first queued shard, built now (this epoch's keys and addresses, a fresh ACK
-   * SURB); undefined when none can go (nothing queued, or no packet can be built with the consensus
+   * SURB sealed inside the fragment); undefined when none can go (nothing queued, or no packet can be built with the consensus
    * held: the shard then stays first in the queue).
    */
   next(now: number): Outbound | undefined {
@@ -139,8 +139,11 @@ export class Outbox {
     const gateway = this.gateways.main;
     let built;
     try {
-      if (!state.fresh.has(item.shard)) this.sealPending(state);
-      built = this.packets.fragment(now, gateway.node, { provider, mailboxSecret: card.mailboxSecret }, state.fresh.get(item.shard)!);
+      if (!state.fresh.has(item.shard)) this.codePending(state);
+      const chunk = state.fresh.get(item.shard)!;
+      // Sealed now, with this packet's SURB inside: no one but the recipient can reply through it.
+      built = this.packets.fragment(now, gateway.node, { provider, mailboxSecret: card.mailboxSecret }, (surb) =>
+        this.core.endpoint.sealShard(state.outgoing, item.shard, chunk, surb));
       this.core.store.putSurb(built.surbId, state.body.messageId, now, built.decryptionToken);
     } catch (error) {
       if (error instanceof RouteError) {
@@ -164,11 +167,11 @@ export class Outbox {
     };
   }
 
-  /** Seals every pending shard that has no fragment ready (fresh ephemeral keys: MailEndpoint.resend). */
-  private sealPending(state: OutgoingState): void {
+  /** Erasure-codes once the chunks of every pending shard that has none ready. */
+  private codePending(state: OutgoingState): void {
     const shards = [...state.pending].filter((shard) => !state.fresh.has(shard)).sort((a, b) => a - b);
-    const fragments = this.core.endpoint.resend(state.outgoing, shards);
-    shards.forEach((shard, i) => state.fresh.set(shard, fragments[i]));
+    const chunks = this.core.endpoint.shards(state.outgoing, shards);
+    shards.forEach((shard, i) => state.fresh.set(shard, chunks[i]));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { mailboxAddress } from '../../e2e/mailbox-address.js';
+import { mailboxAddress, replyAddress } from '../../e2e/mailbox-address.js';
 import { hexOf } from '../../codec/bytes.js';
 import { epochStart } from '../../pki/index.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../traffic/poll-schedule.js';
@@ -88,8 +88,13 @@ export class Poller {
     await this.refreshConsensus();
     const epoch = this.view.epochAt(this.view.now());
     const poll = ++this.number;
-    const secret = this.core.endpoint.identity.mailboxSecret;
-    const fetches = pollFetches(pollEpochs(epoch), (e) => mailboxAddress(this.core.crypto, secret, e));
+    const { mailboxSecret, replySecret } = this.core.endpoint.identity;
+    const epochs = pollEpochs(epoch);
+    // Fragments land at the mailbox address (from the card), ACKs and loops at the reply address.
+    const fetches = [
+      ...pollFetches(epochs, (e) => mailboxAddress(this.core.crypto, mailboxSecret, e)),
+      ...pollFetches(epochs, (e) => replyAddress(this.core.crypto, replySecret, e)),
+    ];
     const base = { epoch, startedMs: started, fetches: fetches.length };
     let fetched;
     try {
@@ -146,11 +151,18 @@ export class Poller {
     return counts;
   }
 
+  /**
+   * Every stored item has one layout, its kind inside the encryption: a loop or an acknowledgement
+   * when its SURB ID is one of ours and it decrypts under that SURB's token, else a fragment when it
+   * opens with the user's key (docs/client.md, "Receiving").
+   */
   private handle(item: StoredItem, epoch: number, now: number, poll: number): Outcome {
     const stored = parseStoredCiphertext(item.ciphertext);
     if (stored === undefined) return 'other';
-    if (stored.kind === 'forward') return this.parts.inbox.receive(stored.payload, epoch, now, poll);
-    return this.parts.loops.returnOf(stored.surbId, stored.payload, now, this.view.sphinx) ?? this.parts.outbox.onReply(stored.surbId, stored.payload);
+    const loop = this.parts.loops.returnOf(stored.surbId, stored.payload, now, this.view.sphinx);
+    if (loop === 'loop') return loop;
+    if (this.parts.outbox.onReply(stored.surbId, stored.payload) === 'ack') return 'ack';
+    return this.parts.inbox.receive(stored.payload, epoch, now, poll);
   }
 
   /** Emits and counts rows that did not verify; the poll's error message, or undefined when there is none. */
@@ -173,7 +185,7 @@ export class Poller {
     this.guard('nack', () => this.parts.inbox.afterPoll(poll, epoch));
     this.guard('timeouts', () => this.parts.outbox.checkTimeouts(now));
     this.core.endpoint.expire(now);
-    // A SURB or loop made before the previous epoch points at an address no longer fetched.
+    // A SURB or loop made before the previous epoch points at a reply address no longer fetched.
     const cutoff = epochStart(Math.max(0, epoch - 1), this.view.doc);
     this.guard('expiry', () => this.core.store.deleteSurbsBefore(cutoff));
     this.parts.loops.expire(cutoff);
