@@ -7,6 +7,8 @@ import { uploadDescriptor } from '../../src/net/authority-client.js';
 import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../src/net/websocket.js';
 import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '../../src/node/authority/index.js';
 import { encodeMessagesResponse as encodeMessages } from '../../src/wire/retrieval.js';
+import { encodeStoredItem } from '../../src/wire/stored-ciphertext.js';
+import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
 import { encodeErrorResponse as encodeProviderError } from '../../src/wire/retrieval-errors.js';
 import {
   DEFAULT_NETWORK_PARAMETERS,
@@ -19,6 +21,13 @@ import {
 } from '../../src/pki/index.js';
 import { makeGeometry, Sphinx, umbraV1Suite, type UnwrapResult } from '../../src/sphinx/index.js';
 import { SqliteMailboxStore } from '../../src/store/index.js';
+import { openKeystore, readKeystoreFile } from '../../src/client/keystore.js';
+import { KEYSTORE_FILE } from '../../src/client/directory.js';
+import { decodePayload } from '../../src/client/settings.js';
+import { MailEndpoint } from '../../src/e2e/mail-endpoint.js';
+import type { OpenedFragment } from '../../src/e2e/fragment.js';
+import { fragmentParamsFor } from '../../src/e2e/sphinx-link.js';
+import { systemRandom } from '../../src/crypto/index.js';
 import { FakeClock } from '../node/authority/fake-clock.js';
 
 /**
@@ -41,6 +50,19 @@ export const TEST_NETWORK_POLICY = Object.freeze({
 export const GENESIS_MS = 1_700_000_000_000;
 
 const dirs: string[] = [];
+
+/** The user's mail endpoint as its keystore holds it (what only the user has: its secret keys). */
+export async function endpointOf(user: { readonly dir: string; readonly passphrase: string }): Promise<MailEndpoint> {
+  const crypto = getCrypto('sodium');
+  const { payload } = await openKeystore(crypto, readKeystoreFile(join(user.dir, KEYSTORE_FILE)), user.passphrase);
+  const endpoint = MailEndpoint.restore(crypto, systemRandom(crypto), decodePayload(payload).endpoint);
+  return MailEndpoint.restore(crypto, systemRandom(crypto), endpoint.exportState(), { fragment: fragmentParamsFor(new Sphinx(umbraV1Suite(crypto), DEFAULT_NETWORK_PARAMETERS.geometry).geometry) });
+}
+
+/** A stored payload opened as a fragment with the user's key (throws when it is not one for the user). */
+export async function openedBy(user: { readonly dir: string; readonly passphrase: string }, payload: Uint8Array): Promise<OpenedFragment> {
+  return (await endpointOf(user)).open(payload);
+}
 
 export function tempDir(prefix = 'umbra-client-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -81,10 +103,15 @@ export interface SimNode {
 export interface Arrival {
   readonly gateway: string;
   readonly packet: Uint8Array;
-  /** What the packet turned out to be, once routed ('unrouted' when routing is off). */
+  /**
+   * What the packet turned out to be, once routed ('unrouted' when routing is off). Every item for
+   * a mailbox ends in a SURB-reply hop and is stored alike; the test network calls it 'deliver'
+   * (a fragment) when it lands at a mailbox address of a watched card, else 'surb-reply' (an ACK or
+   * a loop, at a reply address).
+   */
   outcome: 'cover' | 'deliver' | 'surb-reply' | 'error' | 'unrouted';
   recipient?: Uint8Array;
-  /** The delivered forward payload ([SURB] ‖ message) or the SURB reply payload. */
+  /** The stored payload (the packet's whole payload: a sealed fragment, an ACK or a loop). */
   payload?: Uint8Array;
   surbId?: Uint8Array;
   error?: string;
@@ -115,6 +142,8 @@ export class SimNet {
   blackhole = false;
   /** The provider refuses bucket fetches with fewer buckets than this as 'too-large' (code 5). */
   minBuckets = 1;
+  /** Mailbox secrets of watched cards (watchMailbox): what lands at their addresses is a fragment. */
+  private readonly mailboxSecrets: Uint8Array[] = [];
   /** Every bucket-count the provider was asked with. */
   readonly bucketCounts: number[] = [];
   /** Names of nodes whose descriptors are no longer uploaded: they leave the next consensus not yet made. */
@@ -286,21 +315,28 @@ export class SimNet {
           arrival.outcome = 'cover';
           return;
         }
-        arrival.outcome = 'deliver';
-        arrival.recipient = result.recipient;
-        arrival.payload = result.payload;
-        void node.store!.deliver(result.recipient, this.epoch, new Uint8Array([0x01, ...result.payload]), now);
-      } else {
-        arrival.outcome = 'surb-reply';
-        arrival.recipient = result.recipient;
-        arrival.surbId = result.surbId;
-        arrival.payload = result.payload;
-        void node.store!.deliver(result.recipient!, this.epoch, new Uint8Array([0x02, ...result.surbId, ...result.payload]), now);
+        throw new Error('a plain forward delivery to a mailbox (refused by providers)');
       }
+      arrival.outcome = this.isWatchedMailbox(result.recipient) ? 'deliver' : 'surb-reply';
+      arrival.recipient = result.recipient;
+      arrival.surbId = result.surbId;
+      arrival.payload = result.payload;
+      void node.store!.deliver(result.recipient!, this.epoch, encodeStoredItem(result.surbId, result.payload), now);
     } catch (error) {
       arrival.outcome = 'error';
       arrival.error = error instanceof Error ? error.message : String(error);
     }
+  }
+
+  /** Counts what lands at this card's mailbox addresses as fragments ('deliver'). */
+  watchMailbox(mailboxSecret: Uint8Array): void {
+    this.mailboxSecrets.push(mailboxSecret);
+  }
+
+  private isWatchedMailbox(address: Uint8Array | undefined): boolean {
+    if (address === undefined) return false;
+    const epochs = [this.epoch, this.epoch - 1];
+    return this.mailboxSecrets.some((secret) => epochs.some((e) => Buffer.from(mailboxAddress(this.crypto, secret, e)).equals(address)));
   }
 
   /** Stores a ciphertext in a provider's mailbox directly (for tests that build replies themselves). */
