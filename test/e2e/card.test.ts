@@ -17,8 +17,8 @@ import {
   type ContactCard,
 } from '../../src/e2e/card.js';
 import { E2eError, type E2eErrorCode } from '../../src/e2e/errors.js';
-import { createIdentity, decodeIdentity, encodeIdentity, type Identity } from '../../src/e2e/identity.js';
-import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
+import { createIdentity, decodeIdentity, encodeIdentity, migrateReplySecret, type Identity } from '../../src/e2e/identity.js';
+import { mailboxAddress, replyAddress } from '../../src/e2e/mailbox-address.js';
 import { numericFingerprint } from '../../src/e2e/safety-number.js';
 import { flipBit, SMALL_ORDER_POINTS } from '../support/bytes.js';
 
@@ -288,6 +288,38 @@ for (const crypto of Object.values(backends)) {
         runs(300, 100),
       );
       throwsE2e(() => encodeIdentity({ ...id, mailboxSecret: new Uint8Array(16) }), 'bad-state');
+      throwsE2e(() => encodeIdentity({ ...id, replySecret: new Uint8Array(16) }), 'bad-state');
+    });
+
+    test('a version 1 identity (no reply secret) is migrated: the reply secret is derived, and written as version 2', () => {
+      const id = identity(crypto, 15, 'Old', ['h:1']);
+      const v1 = new ByteWriter().bytes(utf8.encode('UMBI')).u8(1);
+      for (const key of [id.x25519Secret, id.x25519Public, id.ed25519Seed, id.ed25519Public, id.mailboxSecret]) v1.bytes(key);
+      const old = v1.text(1, 'Old').u8(1).text(1, 'h:1').finish();
+      const migrated = decodeIdentity(old, crypto);
+      const expected = crypto.blake2b(32, utf8.encode('umbra reply secret from v1 identity'), id.x25519Secret);
+      assert.deepEqual(migrated, { ...id, replySecret: expected });
+      assert.deepEqual(migrated.replySecret, migrateReplySecret(crypto, id.x25519Secret));
+      assert.deepEqual(decodeIdentity(old, crypto).replySecret, expected, 'the same at every reading');
+      assert.notDeepEqual(migrated.replySecret, id.mailboxSecret);
+      const rewritten = encodeIdentity(migrated);
+      assert.equal(rewritten[4], 2);
+      assert.deepEqual(decodeIdentity(rewritten), migrated);
+      throwsE2e(() => decodeIdentity(old), 'bad-state'); // migrating needs the crypto
+    });
+  });
+
+  describe(`reply address on ${crypto.name}`, () => {
+    test('BLAKE2b-256 keyed by the reply secret; not the mailbox address of any secret a card holds', () => {
+      const id = identity(crypto, 22);
+      const address = replyAddress(crypto, id.replySecret, 7);
+      const message = new ByteWriter().bytes(utf8.encode('umbra reply address')).u64(7).finish();
+      assert.deepEqual(address, crypto.blake2b(32, message, id.replySecret));
+      assert.notDeepEqual(address, mailboxAddress(crypto, id.mailboxSecret, 7));
+      assert.notDeepEqual(address, mailboxAddress(crypto, id.replySecret, 7), 'its own label');
+      assert.notDeepEqual(address, replyAddress(crypto, id.replySecret, 8));
+      assert.throws(() => replyAddress(crypto, new Uint8Array(31), 7), RangeError);
+      assert.throws(() => replyAddress(crypto, id.replySecret, -1), RangeError);
     });
   });
 
