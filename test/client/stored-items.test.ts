@@ -7,9 +7,11 @@
  *     finds no SURB and cannot tell a fragment from an ACK or a loop: every item has the same size
  *     and the same first bytes. Planted-leak control: the same detectors run on items in the old
  *     layout (`0x01 ‖ SURB ‖ fragment`, `0x02 ‖ SURB ID ‖ reply`) find the SURB and tell the kinds
- *     apart, so the test can fail. On the old code the provider stored exactly that layout: the
- *     size and first-byte assertions and the SURB scan below failed there (the SURB's first hop, a
- *     gateway's node ID, sits at a fixed offset of every fragment item).
+ *     apart, so the test can fail. The old code's provider stored exactly that layout (its
+ *     MailboxDelivery wrote `0x01 ‖ forward payload` and `0x02 ‖ SURB ID ‖ reply`): how the test
+ *     fails there was checked with the control, which rebuilds those items for the same traffic, a
+ *     SURB with a real path in the slot where the old client put it. Its first hop, a gateway's
+ *     node ID, then sits at a fixed offset of every fragment item and the scan finds it.
  * (b) The forged-reply attack: with a SURB taken from the download the attacker answered first and
  *     the sender's agent, which used the SURB record up before checking the reply, ignored the real
  *     ACK, so the mail ended 'failed'. Now the download holds no SURB: every window of every item

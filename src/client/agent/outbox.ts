@@ -110,8 +110,8 @@ export class Outbox {
 
   /**
    * The packet of the first queued shard, built now (this epoch's keys and addresses, a fresh ACK
-   * SURB sealed inside the fragment); undefined when none can go (nothing queued, or no packet can be built with the consensus
-   * held: the shard then stays first in the queue).
+   * SURB sealed inside the fragment); undefined when none can go (nothing queued, or no packet can
+   * be built with the consensus held: the shard then stays first in the queue).
    */
   next(now: number): Outbound | undefined {
     for (;;) {
