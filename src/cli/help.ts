@@ -14,13 +14,17 @@ Usage:
   umbra mix|gateway|provider --config FILE
                                     run one node (docs/nodes.md)
   umbra client --dir C COMMAND      the user's agent (docs/client.md); the passphrase comes from
-                                    UMBRA_PASSPHRASE or --passphrase-file FILE. COMMAND is one of:
+                                    UMBRA_PASSPHRASE or --passphrase-file FILE. While 'run' is
+                                    active, the other commands go through its local API (docs/api.md).
       init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…
-      card | contact add URI | contact list [--json]
-      send --to NAME --subject S (--body B | --body-file F) [--no-wait] [--timeout-ms N]
-      inbox [--json] | sent [--json] | read ID [--json] | run
+      card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api (the API's URL and token)
+      send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+      inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N]
   umbra sim [options]               simulate a deployment on simulated time and measure its privacy
                                     (docs/privacy.md); umbra sim report rewrites that page's tables
+  umbra sim attack sda|n-1 [options]
+                                    one attack on a simulated deployment: the disclosure attack's
+                                    rounds, or n-1 success with and without loop-based detection
   umbra help                        show this help (also: umbra --help)
   umbra version                     print the version (also: umbra --version)
 
@@ -38,6 +42,10 @@ Options for sim:
   --strategy exponential|threshold:N|pool:N:F|timed-pool:N:F:MS   --routing stratified|cascade
   --no-cover  --gateways N  --mixes-per-layer N  --providers N  --corrupt NAME,...
   --measure N  --seed N  --json
+Options for sim attack (besides those of sim):
+  sda: --target-rate X (the target's mails per second, default 0.5)  --rounds N (default 300)
+  n-1: --node guard|gateway-I|mix-L-I  --trials N  --attack-s N  --mix-loop-rate X
+       --loss P (baseline loop loss, default 0.01)  --alpha A (default 1e-4)  --window-s N
 
 Exit codes: 0 success, 1 a check failed, 2 bad command or option.
 `;

@@ -5,6 +5,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { HELP } from './help.js';
 import { keygenCommand } from './keygen.js';
 import { nodeCommand } from './node-command.js';
+import { simAttackCommand } from './sim-attack.js';
 import { simCommand } from './sim-command.js';
 import { sphinxWalkCommand } from './sphinx-walk/command.js';
 import { upCommand } from './up-command.js';
@@ -45,7 +46,7 @@ function run(args: readonly string[]): number | Promise<number> {
     case 'client':
       return clientCommand(rest);
     case 'sim':
-      return simCommand(rest);
+      return rest[0] === 'attack' ? simAttackCommand(rest.slice(1)) : simCommand(rest);
     default:
       throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`);
   }

@@ -4,9 +4,10 @@
  */
 export { startClient, type AgentStatus, type ClientAgent, type ClientEvent, type PollReport, type SendRequest, type SendResult, type StartOptions } from './agent/index.js';
 export { KEYSTORE_FILE, LOCK_FILE, MAIL_DB_FILE, type ClientDeps } from './directory.js';
-export { type Client, type ContactInfo, type InboxEntry, type MailView, type SentEntry } from './local-client.js';
+export { DEFAULT_GRACE_DAYS, MAX_GRACE_DAYS, type Client, type ContactInfo, type InboxEntry, type MailView, type SentEntry } from './local-client.js';
 export { fetchCurrentConsensus, initClient, openClient, type InitOptions, type InitResult } from './setup.js';
 export { ClientError, type ClientErrorCode } from './errors.js';
+export { API_FILE, contactView, mailSummary, messageView, OPENAPI_DOCUMENT, readApiEndpoint, removeApiEndpoint, startApiServer, writeApiEndpoint, type ApiEndpoint, type ApiServer } from './api/index.js';
 export { DEFAULT_KDF, MIN_MEM_LIMIT, MIN_OPS_LIMIT, type KdfParams } from './keystore.js';
 export {
   buildMail,

@@ -1,4 +1,4 @@
-import { hexOf } from '../codec/bytes.js';
+import { hexOf, toBase64Url } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { cardFromUri, cardToUri, formatSafetyNumber, safetyNumber, type ContactCard } from '../e2e/card.js';
 import { E2eError } from '../e2e/errors.js';
@@ -46,14 +46,35 @@ export interface Client {
   contacts(): ContactInfo[];
   /** Adds (or updates with a newer card) a contact from a verified `umbra:card:` URI. */
   addContact(uri: string): ContactInfo;
+  /**
+   * A new card with a new first-contact secret (docs/client.md, "Rotating the card"); its URI.
+   * Contacts in a session are unaffected; the old card's address is polled for `graceDays` more.
+   */
+  rotateCard(graceDays: number): string;
   inbox(): InboxEntry[];
   sent(): SentEntry[];
   /** A mail with its bytes and parsed form; an inbox mail is marked read. 'unknown-mail' if absent. */
   read(id: number): MailView;
+  /** Deletes a mail from the local store (inbox or sent); 'unknown-mail' if absent. */
+  deleteMail(id: number): void;
+  /**
+   * The bearer token of the agent's local API: made at random the first time, then kept in the
+   * encrypted mail store (docs/api.md).
+   */
+  apiToken(): string;
   /** Re-encrypts the keystore under a new passphrase (fresh salt). */
   changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The agent-state entry holding the API token. */
+const API_TOKEN_STATE = 'api-token';
+
+const DAY_MS = 86_400_000;
+/** The longest grace a rotated card's address is polled for. */
+export const MAX_GRACE_DAYS = 365;
+/** The default grace of `umbra client rotate-card`: mail's retention window. */
+export const DEFAULT_GRACE_DAYS = 7;
 
 function errorFromE2e(error: unknown): never {
   if (error instanceof E2eError && (error.code === 'bad-card' || error.code === 'bad-uri')) {
@@ -136,6 +157,21 @@ export class LocalClient implements Client {
     return contactInfo(this.core.crypto, this.core.endpoint.card, contact.card);
   }
 
+  rotateCard(graceDays: number): string {
+    if (!Number.isFinite(graceDays) || graceDays < 0 || graceDays > MAX_GRACE_DAYS) {
+      throw new ClientError('bad-options', `the grace period is 0 to ${MAX_GRACE_DAYS} days`);
+    }
+    const now = this.now();
+    const card = this.core.endpoint.rotateCard(Math.floor(now / 1000), now, now + Math.round(graceDays * DAY_MS));
+    this.core.persist();
+    return cardToUri(card);
+  }
+
+  /** Unix ms: the system clock here, the agent's clock in the agent. */
+  protected now(): number {
+    return Date.now();
+  }
+
   inbox(): InboxEntry[] {
     return this.core.store.list('inbox') as InboxEntry[];
   }
@@ -152,6 +188,18 @@ export class LocalClient implements Client {
       record = this.core.store.updateMeta<InboxMeta>(id, (meta) => ({ ...meta, read: true })) ?? record;
     }
     return { record, raw: found.raw, parsed: parseMail(found.raw) };
+  }
+
+  deleteMail(id: number): void {
+    if (!this.core.store.delete(id)) throw new ClientError('unknown-mail', `no mail with id ${id}`);
+  }
+
+  apiToken(): string {
+    const stored = this.core.store.getAgentState(API_TOKEN_STATE);
+    if (stored !== undefined) return new TextDecoder().decode(stored);
+    const token = toBase64Url(this.core.crypto.randomBytes(32));
+    this.core.store.putAgentState(API_TOKEN_STATE, new TextEncoder().encode(token));
+    return token;
   }
 
   async changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void> {

@@ -19,6 +19,8 @@ export interface OutgoingBody {
   readonly frame: Uint8Array;
   /** The sent mail's row in the mail store. */
   readonly mailId: number;
+  /** The session's address key (Outgoing.addressKey); undefined: a first contact, to the card's address. */
+  readonly addressKey: Uint8Array | undefined;
 }
 
 export interface OutgoingProgress {
@@ -34,7 +36,9 @@ export interface OutgoingProgress {
   readonly started: boolean;
 }
 
-const BODY_VERSION = 1;
+/** Version 2 adds the address key; a version-1 body goes to the card's address, as it did. */
+const BODY_VERSION = 2;
+const BODY_VERSION_CARD_ADDRESS = 1;
 const STATE_VERSION = 1;
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const MAX_SHARDS = 4 * MAX_DATA_SHARDS;
@@ -48,13 +52,16 @@ export function encodeOutgoingBody(body: OutgoingBody): Uint8Array {
     .u32(body.dataShards)
     .u64(body.mailId)
     .prefixed(4, body.frame)
+    .u8(body.addressKey === undefined ? 0 : 1)
+    .bytes(body.addressKey ?? new Uint8Array(0))
     .finish();
 }
 
 export function decodeOutgoingBody(bytes: Uint8Array): OutgoingBody {
   try {
     const reader = new ByteReader(bytes, 'outgoing body');
-    if (reader.u8('version') !== BODY_VERSION) throw new DecodeError('outgoing body', 'unknown version');
+    const version = reader.u8('version');
+    if (version !== BODY_VERSION && version !== BODY_VERSION_CARD_ADDRESS) throw new DecodeError('outgoing body', 'unknown version');
     const body = {
       messageId: reader.bytesOf(MESSAGE_ID_LENGTH, 'message id'),
       recipient: reader.bytesOf(32, 'recipient'),
@@ -63,8 +70,9 @@ export function decodeOutgoingBody(bytes: Uint8Array): OutgoingBody {
       mailId: reader.u64('mail id'),
       frame: reader.prefixed(4, MAX_FRAME_BYTES, 'frame'),
     };
+    const addressKey = version === BODY_VERSION && reader.u8('address key flag') === 1 ? reader.bytesOf(32, 'address key') : undefined;
     reader.end();
-    return body;
+    return { ...body, addressKey };
   } catch (error) {
     if (error instanceof DecodeError) throw new ClientError('corrupt-keystore', `an outgoing message record does not parse: ${error.message}`);
     throw error;

@@ -2,6 +2,7 @@ import { ByteReader, ByteWriter, sameBytes } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import { E2eError } from './errors.js';
+import { ownMailboxSecret } from './relationship-address.js';
 
 /**
  * A user's long-term end-to-end identity: the secrets behind a contact card (docs/e2e-card.md).
@@ -21,8 +22,8 @@ export interface Identity {
   /** Shared with contacts through the card; derives mailbox addresses (mailbox-address.ts). */
   readonly mailboxSecret: Uint8Array;
   /**
-   * Never shared: derives the addresses where this user's acknowledgement SURBs and loops land
-   * (replyAddress in mailbox-address.ts), which no contact can compute.
+   * Never shared: keys the user's own address, where its acknowledgement SURBs and loops land
+   * (ownAddress in relationship-address.ts), which no contact can compute.
    */
   readonly replySecret: Uint8Array;
 }
@@ -42,7 +43,6 @@ const IDENTITY_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x49]); // "UMBI"
 const IDENTITY_VERSION = 2;
 /** Version 1 had no reply secret: reading one derives it (migrateReplySecret). */
 const IDENTITY_VERSION_NO_REPLY = 1;
-const REPLY_SECRET_LABEL = new TextEncoder().encode('umbra reply secret from v1 identity');
 
 const encoder = new TextEncoder();
 
@@ -119,12 +119,12 @@ export function isKey(key: unknown, length = KEY_BYTES): key is Uint8Array {
 }
 
 /**
- * The reply secret given to an identity stored before reply secrets existed (version 1):
- * BLAKE2b-256(key = X25519 secret, "umbra reply secret from v1 identity"), a key no one but the
- * user can compute, the same at every reading.
+ * The reply secret given to an identity stored before reply secrets existed (version 1): the own
+ * mailbox secret such identities used, BLAKE2b-256(key = X25519 secret, "umbra own mailbox secret
+ * v1") (ownMailboxSecret), so their own address, where ACKs in flight come back, does not change.
  */
 export function migrateReplySecret(crypto: Crypto, x25519Secret: Uint8Array): Uint8Array {
-  return crypto.blake2b(KEY_BYTES, REPLY_SECRET_LABEL, x25519Secret);
+  return ownMailboxSecret(crypto, x25519Secret);
 }
 
 /**

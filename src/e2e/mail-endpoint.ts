@@ -4,7 +4,7 @@ import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import type { Ack } from './ack.js';
 import { frame, unframe } from './padding.js';
-import { decodeCard, encodeCard, makeCard, MAX_CARD_BYTES, type ContactCard } from './card.js';
+import { decodeCard, encodeCard, MAX_CARD_BYTES, type ContactCard } from './card.js';
 import { decodeFirstContactPayload, encodeFirstContactPayload, EnvelopeKind, ratchetAd, SESSION_SECRET_BYTES } from './envelope.js';
 import { E2eError } from './errors.js';
 import {
@@ -25,6 +25,8 @@ import { decodeIdentity, encodeIdentity, type Identity } from './identity.js';
 import { RatchetSession } from './ratchet.js';
 import { Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { openFirstContact, sealFirstContact } from './sealed.js';
+import { CardSecrets } from './card-secrets.js';
+import { distinct, legacyRelationshipKey, relationshipAddress, relationshipKey } from './relationship-address.js';
 
 /**
  * One user's end of end-to-end mail: contacts, Double Ratchet sessions, and the path from a whole
@@ -61,6 +63,11 @@ export interface Outgoing {
   readonly recipient: Uint8Array;
   readonly senderTag: Uint8Array;
   readonly frame: Uint8Array;
+  /**
+   * The session's address key when the recipient holds the session (the message goes to the
+   * relationship address); undefined for a first contact (it goes to the address of the card).
+   */
+  readonly addressKey: Uint8Array | undefined;
 }
 
 export type Delivery =
@@ -79,6 +86,8 @@ interface Session {
   readonly id: string;
   readonly peer: string;
   readonly ratchet: RatchetSession;
+  /** Keys the session's mailbox addresses (relationship-address.ts): from SK, or legacy for old states. */
+  readonly addressKey: Uint8Array;
   /**
    * Until the peer answers in this session, every message is a first contact announcing this
    * secret (the ratchet's root), each sealed under a fresh ephemeral key.
@@ -90,7 +99,9 @@ interface Session {
 
 const MAX_SESSIONS_PER_CONTACT = 4;
 const STATE_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x45]); // "UMBE"
-const STATE_VERSION = 2;
+const STATE_VERSION = 3;
+/** Version 2 had no address keys (its sessions get legacy ones) and no retired card secrets. */
+const STATE_VERSION_NO_ADDRESSES = 2;
 /** Version 1 kept the first contact's ephemeral secret where version 2 keeps the session secret. */
 const STATE_VERSION_EPHEMERAL = 1;
 const MAX_CONTACTS = 100_000;
@@ -101,8 +112,8 @@ const UNKNOWN_SENDER = new Uint8Array(SENDER_TAG_LENGTH);
 
 export class MailEndpoint {
   readonly params: FragmentParams;
-  readonly card: ContactCard;
   private readonly reassembler: Reassembler;
+  private readonly secrets: CardSecrets;
   private readonly contacts = new Map<string, Contact>();
   private readonly tags = new Map<string, string>();
   private readonly sessions = new Map<string, Session[]>();
@@ -111,12 +122,43 @@ export class MailEndpoint {
   constructor(
     private readonly crypto: Crypto,
     private readonly random: RandomSource,
-    readonly identity: Identity,
+    identity: Identity,
     options: MailEndpointOptions = {},
   ) {
     this.params = options.fragment ?? DEFAULT_FRAGMENT_PARAMS;
     this.reassembler = new Reassembler(this.params, options.reassembly);
-    this.card = makeCard(crypto, identity, options.cardCreatedAt ?? 0);
+    this.secrets = new CardSecrets(crypto, random, identity, options.cardCreatedAt ?? 0);
+  }
+
+  /** The user's identity; its mailbox secret is the card's current one. */
+  get identity(): Identity {
+    return this.secrets.identity;
+  }
+
+  /** The user's own card, as handed to contacts. */
+  get card(): ContactCard {
+    return this.secrets.card;
+  }
+
+  /**
+   * Every address to poll for `epoch` (docs/e2e-card.md, "Relationship and own addresses"): the
+   * card's (first contacts), a rotated card's until its grace ends at `nowMs`, the own address
+   * (ACKs, loops), and each session's address for mail to this user. Duplicates appear once.
+   */
+  pollAddresses(epoch: number, nowMs: number): Uint8Array[] {
+    const own = this.identity.x25519Public;
+    const sessions = [...this.sessions.values()].flat().map((s) => relationshipAddress(this.crypto, s.addressKey, own, epoch));
+    return distinct([...this.secrets.addresses(epoch, nowMs), ...sessions]);
+  }
+
+  /** The address of `epoch` that ACK SURBs and loops lead to: no card lets anyone compute it. */
+  ownAddress(epoch: number): Uint8Array {
+    return this.secrets.ownAddress(epoch);
+  }
+
+  /** A new card with a new first-contact secret (card-secrets.ts); sessions are unaffected. */
+  rotateCard(createdAt: number, nowMs: number, graceUntilMs: number): ContactCard {
+    return this.secrets.rotate(createdAt, nowMs, graceUntilMs);
   }
 
   /** Adds (or updates, when newer) a contact from its verified card. */
@@ -155,7 +197,8 @@ export class MailEndpoint {
     const fragments = (this.params.surbLength ?? 0) > 0 ? [] : makeFragments(
       this.crypto, this.random, this.params, contact.card.x25519Public, messageId, contact.senderTag, framed.data, framed.dataShards,
     );
-    return { messageId, fragments, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data };
+    const addressKey = session.announcedSecret === undefined ? session.addressKey : undefined;
+    return { messageId, fragments, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data, addressKey };
   }
 
   /** Fresh seals of the shards a NACK names (no byte in common with the first copies). */
@@ -239,6 +282,7 @@ export class MailEndpoint {
   exportState(): Uint8Array {
     const writer = new ByteWriter(4096).bytes(STATE_MAGIC).u8(STATE_VERSION);
     writer.prefixed(4, encodeIdentity(this.identity)).u64(this.card.createdAt).u64(this.clock);
+    this.secrets.writeRetired(writer);
     writer.u32(this.contacts.size);
     for (const contact of this.contacts.values()) writer.prefixed(2, encodeCard(contact.card));
     const sessions = [...this.sessions.values()].flat();
@@ -247,6 +291,7 @@ export class MailEndpoint {
       writer.text(1, session.id).text(1, session.peer).u64(session.used);
       writer.u8(session.announcedSecret === undefined ? 0 : 1);
       if (session.announcedSecret !== undefined) writer.bytes(session.announcedSecret);
+      writer.bytes(session.addressKey);
       writer.prefixed(4, session.ratchet.encode());
     }
     return writer.finish();
@@ -258,11 +303,12 @@ export class MailEndpoint {
       const reader = new ByteReader(bytes, 'endpoint state');
       const magic = reader.bytesOf(4, 'magic');
       const version = sameBytes(magic, STATE_MAGIC) ? reader.u8('version') : 0;
-      if (version !== STATE_VERSION && version !== STATE_VERSION_EPHEMERAL) throw new DecodeError('endpoint state', 'not an endpoint state');
+      if (version !== STATE_VERSION && version !== STATE_VERSION_NO_ADDRESSES && version !== STATE_VERSION_EPHEMERAL) throw new DecodeError('endpoint state', 'not an endpoint state');
       const identity = decodeIdentity(reader.prefixed(4, 1 << 16, 'identity'), crypto);
       const cardCreatedAt = reader.u64('card time');
       const endpoint = new MailEndpoint(crypto, random, identity, { ...options, cardCreatedAt });
       endpoint.clock = reader.u64('clock');
+      if (version === STATE_VERSION) endpoint.secrets.readRetired(reader);
       const contacts = reader.u32('contacts');
       if (contacts > MAX_CONTACTS) throw new DecodeError('endpoint state', 'too many contacts');
       for (let i = 0; i < contacts; i++) endpoint.addContact(decodeCard(crypto, reader.prefixed(2, MAX_CARD_BYTES, 'card')));
@@ -273,11 +319,14 @@ export class MailEndpoint {
         const peer = reader.text(1, 64, 'peer');
         const used = reader.u64('used');
         const stored = reader.u8('announced flag') === 1 ? reader.bytesOf(32, 'announced secret') : undefined;
+        const storedKey = version === STATE_VERSION ? reader.bytesOf(32, 'address key') : undefined;
         const ratchet = RatchetSession.decode(crypto, random, reader.prefixed(4, MAX_RATCHET_STATE_BYTES, 'ratchet'));
         const contact = endpoint.contacts.get(peer);
         if (contact === undefined) throw new DecodeError('endpoint state', 'a session with no contact');
-        const announcedSecret = stored === undefined || version === STATE_VERSION ? stored : endpoint.secretOfEphemeral(contact, stored);
-        endpoint.storeSession({ id, peer, ratchet, announcedSecret, used });
+        const announcedSecret = stored === undefined || version !== STATE_VERSION_EPHEMERAL ? stored : endpoint.secretOfEphemeral(contact, stored);
+        // A session saved without an address key gets the legacy one, which its peer derives alike.
+        const addressKey = storedKey ?? legacyRelationshipKey(crypto, identity.x25519Secret, contact.card.x25519Public);
+        endpoint.storeSession({ id, peer, ratchet, announcedSecret, addressKey, used });
       }
       reader.end();
       return endpoint;
@@ -305,7 +354,7 @@ export class MailEndpoint {
         secret: this.identity.x25519Secret,
         public: this.identity.x25519Public,
       });
-      session = { id, peer, ratchet, announcedSecret: undefined, used: 0 };
+      session = { id, peer, ratchet, announcedSecret: undefined, addressKey: relationshipKey(this.crypto, sessionSecret), used: 0 };
     }
     const mail = session.ratchet.decrypt(ratchetMessage, ratchetAd(card.x25519Public, this.identity.x25519Public));
     // Only a message that opened creates the contact and the session.
@@ -345,7 +394,10 @@ export class MailEndpoint {
   private startSession(contact: Contact): Session {
     const sessionSecret = this.random(SESSION_SECRET_BYTES);
     const ratchet = RatchetSession.initSender(this.crypto, this.random, sessionSecret, contact.card.x25519Public);
-    const session: Session = { id: this.sessionId(sessionSecret), peer: contact.key, ratchet, announcedSecret: sessionSecret, used: 0 };
+    const session: Session = {
+      id: this.sessionId(sessionSecret), peer: contact.key, ratchet, announcedSecret: sessionSecret,
+      addressKey: relationshipKey(this.crypto, sessionSecret), used: 0,
+    };
     this.storeSession(session);
     return session;
   }

@@ -3,7 +3,6 @@ import { requireLength } from '../crypto/errors.js';
 import type { Crypto } from '../crypto/types.js';
 
 const LABEL = new TextEncoder().encode('umbra mailbox address');
-const REPLY_LABEL = new TextEncoder().encode('umbra reply address');
 
 /** Length of a mailbox address in bytes. */
 export const MAILBOX_ADDRESS_BYTES = 32;
@@ -21,14 +20,3 @@ export function mailboxAddress(crypto: Crypto, mailboxSecret: Uint8Array, epoch:
   return crypto.blake2b(MAILBOX_ADDRESS_BYTES, message, mailboxSecret);
 }
 
-/**
- * The address of `epoch` where the user's acknowledgement SURBs and loops land (docs/e2e-card.md):
- * BLAKE2b-256(key = replySecret, message = "umbra reply address" ‖ u64 big-endian epoch). The reply
- * secret never leaves the user's keystore, so no contact can compute it or count what lands there.
- */
-export function replyAddress(crypto: Crypto, replySecret: Uint8Array, epoch: number): Uint8Array {
-  requireLength('reply secret', replySecret, 32);
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`reply epoch ${epoch} is not a non-negative safe integer`);
-  const message = new ByteWriter(REPLY_LABEL.length + 8).bytes(REPLY_LABEL).u64(epoch).finish();
-  return crypto.blake2b(MAILBOX_ADDRESS_BYTES, message, replySecret);
-}

@@ -11,6 +11,8 @@ export interface Workload {
   /** Contacts each user writes to; picked by Zipf rank with this exponent (0: uniform). */
   readonly contacts: number;
   readonly zipfExponent: number;
+  /** One user who writes this share (0..1) of all mail: the target of a disclosure attack. */
+  readonly focus?: { readonly user: number; readonly share: number };
 }
 
 export interface Adversary {
@@ -84,6 +86,9 @@ export function simConfigProblems(config: SimConfig): string[] {
   if (!(w.mailsPerUserPerDay >= 0) || !Number.isFinite(w.mailsPerUserPerDay)) problems.push('mails per user per day must be a number ≥ 0');
   if (!Number.isSafeInteger(w.contacts) || w.contacts < 1) problems.push('contacts must be a whole number ≥ 1');
   if (!(w.zipfExponent >= 0) || !Number.isFinite(w.zipfExponent)) problems.push('the Zipf exponent must be a number ≥ 0');
+  if (w.focus !== undefined && (!Number.isSafeInteger(w.focus.user) || w.focus.user < 0 || w.focus.user >= config.users || !(w.focus.share >= 0 && w.focus.share <= 1))) {
+    problems.push('the focus user must be a user index, its share a number from 0 to 1');
+  }
   return problems;
 }
 

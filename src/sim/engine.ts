@@ -21,6 +21,35 @@ export const REAL = 0;
 export const LOOP = 1;
 export const DROP = 2;
 
+/**
+ * A packet as an active attacker at a node's input sees it (with the ground truth it needs to
+ * score itself). Read it during the call only: keep its fields (firstTx names the packet), not it.
+ */
+export interface PacketView {
+  readonly kind: number;
+  readonly message: number;
+  readonly client: number;
+  /** Node indices: gateway, mix 1, mix 2, mix 3, provider. */
+  readonly hops: readonly number[];
+  /** The hop it is arriving at (0: the gateway, just sent; 4: the provider). */
+  readonly hop: number;
+  /** The per-hop delays its sender chose (gateway, mixes 1–3). */
+  readonly delays: readonly number[];
+  /** The transmission that carries it into this hop. */
+  readonly tx: number;
+  /** The transmission that left the client: the packet's name for its whole path. */
+  readonly firstTx: number;
+  readonly sentAt: number;
+}
+
+/**
+ * An active attacker on the links into the nodes: `admit` is asked about every packet arriving at
+ * every hop (the gateway's arrival is the moment a client sends); false drops the packet there.
+ */
+export interface ActiveAttacker {
+  admit(node: number, packet: PacketView, now: number): boolean;
+}
+
 interface Packet {
   readonly kind: number;
   readonly message: number;
@@ -68,8 +97,8 @@ export interface SimRun {
   readonly mailsWritten: number;
 }
 
-export function simulate(config: SimConfig): SimRun {
-  return new Engine(config).run();
+export function simulate(config: SimConfig, attacker?: ActiveAttacker): SimRun {
+  return new Engine(config, attacker).run();
 }
 
 class Engine {
@@ -90,7 +119,7 @@ class Engine {
   private nextMailAt = Infinity;
   private mailsWritten = 0;
 
-  constructor(private readonly config: SimConfig) {
+  constructor(private readonly config: SimConfig, private readonly attacker?: ActiveAttacker) {
     this.random = simRandom(config.seed);
     this.topology = buildTopology(config.topology, config.network, config.epochMs);
     const nodes = this.topology.nodes.length;
@@ -198,6 +227,7 @@ class Engine {
 
   private arrive(packet: Packet, now: number): void {
     const node = packet.hops[packet.hop];
+    if (this.attacker !== undefined && !this.attacker.admit(node, packet, now)) return;
     if (packet.hop === 4) {
       this.log.delivery(node, packet.tx);
       this.deliver(packet, node, now);

@@ -106,12 +106,16 @@ export function senderWeights(log: EventLog, nodeCount: number, linked: readonly
 
 /**
  * For each target client transmission (index = target number), the adversary's weights over the
- * deliveries (by delivery transmission) it may have become.
+ * deliveries (by delivery transmission) it may have become. With `groups` (a group number per
+ * target), the targets of one group are carried as one: each result is then a group's summed
+ * weights (the expected number of its transmissions that became each delivery).
  */
-export function deliveryWeights(log: EventLog, nodeCount: number, linked: readonly boolean[], targets: readonly number[]): Map<number, number>[] {
-  const result = targets.map(() => new Map<number, number>());
+export function deliveryWeights(log: EventLog, nodeCount: number, linked: readonly boolean[], targets: readonly number[], groups?: readonly number[]): Map<number, number>[] {
+  const groupOf = (i: number): number => groups?.[i] ?? i;
+  const count = targets.reduce((n, _, i) => Math.max(n, groupOf(i) + 1), 0);
+  const result = Array.from({ length: count }, () => new Map<number, number>());
   const masses = new Map<number, Map<number, number>>();
-  targets.forEach((tx, i) => masses.set(tx, new Map([[i, 1]])));
+  targets.forEach((tx, i) => masses.set(tx, new Map([[groupOf(i), 1]])));
   const pools = Array.from({ length: nodeCount }, () => new PoolMass());
   for (let i = 0; i < log.size; i++) {
     const kind = log.kind(i);

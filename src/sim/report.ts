@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { withAttackReport } from './attack-report.js';
 import { DEFAULT_SIM_CONFIG, type SimConfig } from './config.js';
 import { runSimulation, type SimSummary } from './measure.js';
 import { PRESETS } from './presets.js';
@@ -7,13 +8,15 @@ import { lineChart } from './svg.js';
 
 /**
  * `umbra sim report`: runs the comparisons of docs/privacy.md and rewrites the part of that page
- * between the GENERATED markers (tables) and the SVG figures beside it. The prose around the
+ * between the GENERATED markers (tables), the attack tables between theirs, and the SVG figures. The prose around the
  * markers is kept. `quick` runs tiny networks (for tests).
  */
 export interface ReportOptions {
   readonly quick: boolean;
   readonly clock: () => number;
   readonly log: (line: string) => void;
+  /** Also the attack tables (src/sim/attack-report.ts); default true. */
+  readonly attacks?: boolean;
 }
 
 const BEGIN = '<!-- BEGIN GENERATED: umbra sim report -->';
@@ -152,5 +155,6 @@ export function writePrivacyReport(out: string, options: ReportOptions): void {
   const start = page.indexOf(BEGIN);
   const end = page.indexOf(END);
   page = start >= 0 && end > start ? page.slice(0, start) + text + page.slice(end + END.length) : `${page.trimEnd()}\n\n${text}\n`;
+  if (options.attacks !== false) page = withAttackReport(page, { quick: options.quick, log: options.log });
   writeFileSync(out, page);
 }

@@ -3,7 +3,8 @@ import type { SimRandom } from './random.js';
 
 /**
  * Who writes to whom: each user has a fixed list of contacts and picks one by Zipf rank (rank r
- * with weight 1/r^s) for every mail; senders are uniform. The mails' send times come from the
+ * with weight 1/r^s) for every mail; senders are uniform (but for an optional focus user, who
+ * writes a fixed share of all mail). The mails' send times come from the
  * engine (one Poisson stream of all users' mail).
  */
 export class Workload {
@@ -37,7 +38,8 @@ export class Workload {
 
   /** A new mail written at `now`; returns its id. */
   write(now: number): number {
-    const sender = Math.floor(this.random.uniform() * this.users);
+    const focus = this.shape.focus;
+    const sender = focus !== undefined && this.random.uniform() < focus.share ? focus.user : Math.floor(this.random.uniform() * this.users);
     const u = this.random.uniform();
     let rank = 0;
     while (rank < this.cumulative.length - 1 && this.cumulative[rank] < u) rank++;

@@ -41,6 +41,8 @@ export const RETRIEVAL_ERRORS = Object.freeze({
   'pir-unavailable': 14,
   /** PIR replication: an offer from no partner, a bad signature, a shape out of bounds, or data that does not hash to the id. */
   'bad-snapshot': 15,
+  /** The network retrieves by PIR: the provider answers no bucket or whole-epoch fetch by address. */
+  'pir-only': 16,
 });
 
 export type RetrievalErrorName = keyof typeof RETRIEVAL_ERRORS;

@@ -50,7 +50,11 @@ describe('umbra sim', () => {
   it('sim report --quick rewrites only the generated part of the page', () => {
     const dir = mkdtempSync(join(tmpdir(), 'umbra-sim-'));
     const page = join(dir, 'privacy.md');
-    writeFileSync(page, '# Privacy\n\nhand-written\n\n<!-- BEGIN GENERATED: umbra sim report -->\nold\n<!-- END GENERATED -->\n\ntail\n');
+    writeFileSync(
+      page,
+      '# Privacy\n\nhand-written\n\n<!-- BEGIN GENERATED: umbra sim report -->\nold\n<!-- END GENERATED -->\n\nmiddle\n\n' +
+        '<!-- BEGIN GENERATED: umbra sim attack report -->\nold attacks\n<!-- END GENERATED: umbra sim attack report -->\n\ntail\n',
+    );
     const { status, stderr } = umbra('sim', 'report', '--quick', '--out', page);
     assert.equal(status, 0, stderr);
     const text = readFileSync(page, 'utf8');
@@ -58,6 +62,35 @@ describe('umbra sim', () => {
     assert.match(text, /\ntail\n$/);
     assert.doesNotMatch(text, /\nold\n/);
     assert.match(text, /\| umbra: Umbra's defaults \| 40 \|/);
+    assert.match(text, /\n\nmiddle\n\n/);
+    assert.doesNotMatch(text, /\nold attacks\n/);
+    assert.match(text, /### Statistical disclosure attack\n/);
+    assert.match(text, /\| umbra: Umbra's defaults, at the target's gateway \| 2 \| 100% \|/);
     assert.match(readFileSync(join(dir, 'privacy', 'entropy-vs-users.svg'), 'utf8'), /^<svg /);
+  });
+
+  it('sim attack: bad input gives one line and exit code 2; n-1 and sda print JSON', () => {
+    for (const args of [
+      ['sim', 'attack'],
+      ['sim', 'attack', 'flood'],
+      ['sim', 'attack', 'n-1', '--node', 'provider-1'],
+      ['sim', 'attack', 'n-1', '--loss', 'lots'],
+      ['sim', 'attack', 'n-1', '--strategy', 'threshold:10'],
+      ['sim', 'attack', 'sda', '--rounds', '0'],
+      ['sim', 'attack', 'sda', '--users', 'many'],
+    ]) {
+      const { status, stdout, stderr } = umbra(...args);
+      assert.equal(status, 2, `${args.join(' ')}: ${stderr}`);
+      assert.equal(stdout, '');
+      assert.equal(stderr.trimEnd().split('\n').length, 1, `${args.join(' ')}: one line`);
+    }
+    const n1 = umbra('sim', 'attack', 'n-1', '--users', '20', '--warmup-s', '5', '--trials', '1', '--json');
+    assert.equal(n1.status, 0, n1.stderr);
+    const result = JSON.parse(n1.stdout) as { success: number; detected: number; trials: unknown[] };
+    assert.equal(result.trials.length, 1);
+    assert.equal(result.success, 1);
+    const sda = umbra('sim', 'attack', 'sda', '--users', '20', '--warmup-s', '5', '--rounds', '20', '--no-cover', '--json');
+    assert.equal(sda.status, 0, sda.stderr);
+    assert.ok((JSON.parse(sda.stdout) as { rounds: number }).rounds > 10);
   });
 });

@@ -7,7 +7,7 @@ import { ackReplyPacket } from '../../src/e2e/sphinx-link.js';
 import { cardFromUri } from '../../src/e2e/card.js';
 import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
 import { encodeStoredItem } from '../../src/wire/stored-ciphertext.js';
-import { openedBy, TEST_NETWORK_POLICY, FAST_KDF, GENESIS_MS, removeTempDirs, SimNet, tempDir, waitFor } from './support.js';
+import { endpointOf, openedBy, TEST_NETWORK_POLICY, FAST_KDF, GENESIS_MS, removeTempDirs, SimNet, tempDir, waitFor } from './support.js';
 
 /**
  * The running agent against real WebSocket listeners and a real authority on a fake clock: the
@@ -53,7 +53,8 @@ async function user(net: SimNet, name: string, extra: Partial<Parameters<typeof 
   };
   const agent = await startClient(dir, passphrase, { clock: net.clock, onEvent, ...options });
   agents.push(agent);
-  net.watchMailbox(cardFromUri(crypto, init.cardUri).mailboxSecret);
+  const own = await endpointOf({ dir, passphrase });
+  net.watchOwnAddress((epoch) => own.ownAddress(epoch));
   return { dir, init, passphrase, events, times, agent };
 }
 
@@ -363,7 +364,7 @@ describe('client agent', () => {
     // The clock steps 250 ms at a time here, so a poll due at 3000 starts at 3000.
     const offsets = polls.slice(1).map((event) => (event.startedMs - GENESIS_MS) % 8000);
     assert.deepEqual(offsets, [3000, 5000, 7000, 1000, 3000, 5000, 7000, 1000]);
-    // Two epochs × two epochs' addresses, for the mailbox (fragments) and the reply address (ACKs, loops).
+    // Two stored epochs × the card's and the own address of both epochs (no session yet).
     assert.equal((await alice.agent.poll()).fetches, 8);
     assert.equal(alice.agent.status().consensusEpoch, net.epoch, 'the consensus followed the epochs');
     // Packets keep flowing with each new epoch's keys (a stale key would show as missed slots or

@@ -72,13 +72,13 @@ test('Alice and Bob, on different providers, exchange mail retrieved by PIR; Car
   assert.equal(bob.agent.read(mail.id).parsed.text, 'Neither provider alone knows which bucket Bob read.\n');
   await pollUntil('Alice\'s copy to be delivered', alice.agent, () => alice.agent.sent().find((s) => s.id === sent.id)?.status === 'delivered');
 
-  // Every poll made the same PIR queries: 8 per poll (2 epochs × 2 addresses, for the mailbox and the
-  // reply address; 1 × 1 of each in epoch 0), none failed.
+  // Every poll made one PIR query per (stored epoch, address): Bob polls his card's, his own and his
+  // session's address with Alice, of 2 epochs (1 in epoch 0); none failed.
   const bobStatus = bob.agent.status();
   assert.ok(bobStatus.retrieval.pirQueries > 0);
   assert.equal(bobStatus.retrieval.mismatches, 0);
   const report = await bob.agent.poll();
-  assert.equal(report.fetches, report.epoch > 0 ? 8 : 2);
+  assert.equal(report.fetches, report.epoch > 0 ? 12 : 3);
   assert.equal(report.mismatches, 0);
   assert.equal(report.error, undefined);
   for (const provider of [p1, p2]) {

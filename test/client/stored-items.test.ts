@@ -189,7 +189,7 @@ test('a party that downloads the whole epoch finds no SURB and cannot tell fragm
   });
   assert.equal(alice.agent.sent()[0].status, 'delivered');
 
-  // The ACK and the loops are stored like the fragments (the ACK at Alice's reply address).
+  // The ACK and the loops are stored like the fragments (the ACK at Alice's own address).
   round = 0;
   await until('a loop to come back', async () => {
     if (round++ % 10 === 0) await alice.agent.poll();

@@ -8,7 +8,6 @@ import { listenWebSocket, type WebSocketConnection, type WebSocketListener } fro
 import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '../../src/node/authority/index.js';
 import { encodeMessagesResponse as encodeMessages } from '../../src/wire/retrieval.js';
 import { encodeStoredItem } from '../../src/wire/stored-ciphertext.js';
-import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
 import { encodeErrorResponse as encodeProviderError } from '../../src/wire/retrieval-errors.js';
 import {
   DEFAULT_NETWORK_PARAMETERS,
@@ -105,9 +104,8 @@ export interface Arrival {
   readonly packet: Uint8Array;
   /**
    * What the packet turned out to be, once routed ('unrouted' when routing is off). Every item for
-   * a mailbox ends in a SURB-reply hop and is stored alike; the test network calls it 'deliver'
-   * (a fragment) when it lands at a mailbox address of a watched card, else 'surb-reply' (an ACK or
-   * a loop, at a reply address).
+   * a mailbox ends in a SURB-reply hop and is stored alike; the test network calls it 'surb-reply'
+   * (an ACK or a loop) when it lands at a watched user's own address, else 'deliver' (a fragment).
    */
   outcome: 'cover' | 'deliver' | 'surb-reply' | 'error' | 'unrouted';
   recipient?: Uint8Array;
@@ -142,8 +140,8 @@ export class SimNet {
   blackhole = false;
   /** The provider refuses bucket fetches with fewer buckets than this as 'too-large' (code 5). */
   minBuckets = 1;
-  /** Mailbox secrets of watched cards (watchMailbox): what lands at their addresses is a fragment. */
-  private readonly mailboxSecrets: Uint8Array[] = [];
+  /** Own addresses of watched users (watchOwnAddress): what lands there is an ACK or a loop. */
+  private readonly ownAddresses: ((epoch: number) => Uint8Array)[] = [];
   /** Every bucket-count the provider was asked with. */
   readonly bucketCounts: number[] = [];
   /** Names of nodes whose descriptors are no longer uploaded: they leave the next consensus not yet made. */
@@ -317,7 +315,7 @@ export class SimNet {
         }
         throw new Error('a plain forward delivery to a mailbox (refused by providers)');
       }
-      arrival.outcome = this.isWatchedMailbox(result.recipient) ? 'deliver' : 'surb-reply';
+      arrival.outcome = this.isOwnAddress(result.recipient) ? 'surb-reply' : 'deliver';
       arrival.recipient = result.recipient;
       arrival.surbId = result.surbId;
       arrival.payload = result.payload;
@@ -328,15 +326,15 @@ export class SimNet {
     }
   }
 
-  /** Counts what lands at this card's mailbox addresses as fragments ('deliver'). */
-  watchMailbox(mailboxSecret: Uint8Array): void {
-    this.mailboxSecrets.push(mailboxSecret);
+  /** Counts what lands at this user's own addresses as ACKs and loops ('surb-reply'). */
+  watchOwnAddress(ownAddressOf: (epoch: number) => Uint8Array): void {
+    this.ownAddresses.push(ownAddressOf);
   }
 
-  private isWatchedMailbox(address: Uint8Array | undefined): boolean {
+  private isOwnAddress(address: Uint8Array | undefined): boolean {
     if (address === undefined) return false;
     const epochs = [this.epoch, this.epoch - 1];
-    return this.mailboxSecrets.some((secret) => epochs.some((e) => Buffer.from(mailboxAddress(this.crypto, secret, e)).equals(address)));
+    return this.ownAddresses.some((of) => epochs.some((e) => Buffer.from(of(e)).equals(address)));
   }
 
   /** Stores a ciphertext in a provider's mailbox directly (for tests that build replies themselves). */

@@ -18,7 +18,9 @@ import {
 } from '../../src/e2e/card.js';
 import { E2eError, type E2eErrorCode } from '../../src/e2e/errors.js';
 import { createIdentity, decodeIdentity, encodeIdentity, migrateReplySecret, type Identity } from '../../src/e2e/identity.js';
-import { mailboxAddress, replyAddress } from '../../src/e2e/mailbox-address.js';
+import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
+import { ownAddress, ownMailboxSecret } from '../../src/e2e/relationship-address.js';
+import { MailEndpoint } from '../../src/e2e/mail-endpoint.js';
 import { numericFingerprint } from '../../src/e2e/safety-number.js';
 import { flipBit, SMALL_ORDER_POINTS } from '../support/bytes.js';
 
@@ -297,7 +299,9 @@ for (const crypto of Object.values(backends)) {
       for (const key of [id.x25519Secret, id.x25519Public, id.ed25519Seed, id.ed25519Public, id.mailboxSecret]) v1.bytes(key);
       const old = v1.text(1, 'Old').u8(1).text(1, 'h:1').finish();
       const migrated = decodeIdentity(old, crypto);
-      const expected = crypto.blake2b(32, utf8.encode('umbra reply secret from v1 identity'), id.x25519Secret);
+      // The own-address secret such identities used: their own address does not change.
+      const expected = crypto.blake2b(32, utf8.encode('umbra own mailbox secret v1'), id.x25519Secret);
+      assert.deepEqual(expected, ownMailboxSecret(crypto, id.x25519Secret));
       assert.deepEqual(migrated, { ...id, replySecret: expected });
       assert.deepEqual(migrated.replySecret, migrateReplySecret(crypto, id.x25519Secret));
       assert.deepEqual(decodeIdentity(old, crypto).replySecret, expected, 'the same at every reading');
@@ -309,17 +313,13 @@ for (const crypto of Object.values(backends)) {
     });
   });
 
-  describe(`reply address on ${crypto.name}`, () => {
-    test('BLAKE2b-256 keyed by the reply secret; not the mailbox address of any secret a card holds', () => {
+  describe(`reply secret on ${crypto.name}`, () => {
+    test('keys the own address (ACKs, loops); drawn at random, not from any key a card holds', () => {
       const id = identity(crypto, 22);
-      const address = replyAddress(crypto, id.replySecret, 7);
-      const message = new ByteWriter().bytes(utf8.encode('umbra reply address')).u64(7).finish();
-      assert.deepEqual(address, crypto.blake2b(32, message, id.replySecret));
-      assert.notDeepEqual(address, mailboxAddress(crypto, id.mailboxSecret, 7));
-      assert.notDeepEqual(address, mailboxAddress(crypto, id.replySecret, 7), 'its own label');
-      assert.notDeepEqual(address, replyAddress(crypto, id.replySecret, 8));
-      assert.throws(() => replyAddress(crypto, new Uint8Array(31), 7), /reply secret/);
-      assert.throws(() => replyAddress(crypto, id.replySecret, -1), RangeError);
+      const endpoint = new MailEndpoint(crypto, seededRandom(crypto, 23), id);
+      assert.deepEqual(endpoint.ownAddress(7), ownAddress(crypto, id.replySecret, 7));
+      assert.notDeepEqual(id.replySecret, ownMailboxSecret(crypto, id.x25519Secret));
+      assert.notDeepEqual(endpoint.ownAddress(7), mailboxAddress(crypto, id.mailboxSecret, 7));
     });
   });
 

@@ -15,7 +15,7 @@ import { ReplyQueue } from './replies.js';
 import { retrievalFor, type MailboxRetrieval } from './retrieval.js';
 import { SendStream } from './send-stream.js';
 import { agentStatus } from './status.js';
-import type { AgentStatus, ClientAgent, Emit, PollReport, SendRequest, SendResult, StartOptions } from './types.js';
+import type { AgentStatus, ClientAgent, ClientEvent, Emit, PollReport, SendRequest, SendResult, StartOptions } from './types.js';
 
 /**
  * The running client agent (docs/client.md; docs/mail-path.md walks one mail through it). It
@@ -39,6 +39,7 @@ class Agent extends LocalClient implements ClientAgent {
   private readonly poller: Poller;
   private retrieval!: MailboxRetrieval;
   private drainWaiters: (() => void)[] = [];
+  private readonly listeners = new Set<(event: ClientEvent) => void>();
   private closing = false;
 
   constructor(core: ClientCore, private readonly options: StartOptions) {
@@ -46,16 +47,18 @@ class Agent extends LocalClient implements ClientAgent {
     this.clock = options.clock ?? keepAliveSystemClock;
     const onEvent = options.onEvent;
     this.emit = (event) => {
-      try {
-        onEvent?.(event);
-      } catch {
-        // a listener's failure is not the agent's
+      for (const listener of [onEvent, ...this.listeners]) {
+        try {
+          listener?.(event);
+        } catch {
+          // a listener's failure is not the agent's
+        }
       }
     };
     const timeoutMs = this.timeoutMs;
     this.view = new NetworkView(core, this.clock, timeoutMs);
     this.gateways = new GatewayConnections(this.clock, core.random, timeoutMs, this.emit, guardStoreIn(core.store));
-    const packets = new PacketFactory(this.view, core.crypto, core.random, () => core.endpoint.identity.replySecret);
+    const packets = new PacketFactory(this.view, core.crypto, core.random, (epoch) => core.endpoint.ownAddress(epoch));
     this.replies = new ReplyQueue(this.view, this.gateways);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.emit, () => this.wakeIfDrained());
     this.loops = new LoopTracker(this.emit);
@@ -63,6 +66,10 @@ class Agent extends LocalClient implements ClientAgent {
     const parts = { replies: this.replies, outbox: this.outbox, loops: this.loops, inbox: this.incoming };
     this.stream = new SendStream(this.clock, core.random, this.view, this.gateways, packets, parts, this.emit, () => this.wakeIfDrained());
     this.poller = new Poller(core, this.clock, this.view, () => this.retrieval, parts, () => this.refreshConsensus(), this.emit);
+  }
+
+  protected override now(): number {
+    return this.clock.now();
   }
 
   private get timeoutMs(): number {
@@ -147,6 +154,11 @@ class Agent extends LocalClient implements ClientAgent {
   private wakeIfDrained(): void {
     if (this.queueLength() > 0) return;
     this.wakeAll();
+  }
+
+  subscribe(listener: (event: ClientEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private wakeAll(): void {

@@ -75,7 +75,7 @@ export class Outbox {
     );
     const body: OutgoingBody = {
       messageId: outgoing.messageId, recipient: outgoing.recipient, senderTag: outgoing.senderTag,
-      dataShards: outgoing.dataShards, frame: outgoing.frame, mailId,
+      dataShards: outgoing.dataShards, frame: outgoing.frame, mailId, addressKey: outgoing.addressKey,
     };
     const state: OutgoingState = {
       body, key, total, outgoing,
@@ -141,8 +141,9 @@ export class Outbox {
     try {
       if (!state.fresh.has(item.shard)) this.codePending(state);
       const chunk = state.fresh.get(item.shard)!;
+      const target = { addressKey: state.body.addressKey, recipient: state.body.recipient, cardMailboxSecret: card.mailboxSecret };
       // Sealed now, with this packet's SURB inside: no one but the recipient can reply through it.
-      built = this.packets.fragment(now, gateway.node, { provider, mailboxSecret: card.mailboxSecret }, (surb) =>
+      built = this.packets.fragment(now, gateway.node, { provider, target }, (surb) =>
         this.core.endpoint.sealShard(state.outgoing, item.shard, chunk, surb));
       this.core.store.putSurb(built.surbId, state.body.messageId, now, built.decryptionToken);
     } catch (error) {

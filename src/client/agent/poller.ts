@@ -1,4 +1,3 @@
-import { mailboxAddress, replyAddress } from '../../e2e/mailbox-address.js';
 import { hexOf } from '../../codec/bytes.js';
 import { epochStart } from '../../pki/index.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../traffic/poll-schedule.js';
@@ -88,13 +87,7 @@ export class Poller {
     await this.refreshConsensus();
     const epoch = this.view.epochAt(this.view.now());
     const poll = ++this.number;
-    const { mailboxSecret, replySecret } = this.core.endpoint.identity;
-    const epochs = pollEpochs(epoch);
-    // Fragments land at the mailbox address (from the card), ACKs and loops at the reply address.
-    const fetches = [
-      ...pollFetches(epochs, (e) => mailboxAddress(this.core.crypto, mailboxSecret, e)),
-      ...pollFetches(epochs, (e) => replyAddress(this.core.crypto, replySecret, e)),
-    ];
+    const fetches = this.fetchesOf(epoch);
     const base = { epoch, startedMs: started, fetches: fetches.length };
     let fetched;
     try {
@@ -128,6 +121,15 @@ export class Poller {
     const pirCounts = this.view.doc.retrieval === 'pir' ? { mismatches: fetched.mismatches.length, more: fetched.more } : {};
     this.emit({ type: 'poll', epoch, startedMs: started, items: counts.items, ...error });
     return { ...base, ...counts, ...pirCounts, ...error };
+  }
+
+  /**
+   * Every (stored epoch, address) pair of a poll: for each polled epoch, every address the endpoint
+   * polls for each polled epoch (card, own, every session's: MailEndpoint.pollAddresses).
+   */
+  private fetchesOf(epoch: number): [number, Uint8Array][] {
+    const now = this.view.now();
+    return pollFetches(pollEpochs(epoch), (e) => this.core.endpoint.pollAddresses(e, now)).flatMap(([e, list]) => list.map((address): [number, Uint8Array] => [e, address]));
   }
 
   /** Hands every new item under the user's own addresses to its part; the counts of what they were. */
@@ -185,7 +187,7 @@ export class Poller {
     this.guard('nack', () => this.parts.inbox.afterPoll(poll, epoch));
     this.guard('timeouts', () => this.parts.outbox.checkTimeouts(now));
     this.core.endpoint.expire(now);
-    // A SURB or loop made before the previous epoch points at a reply address no longer fetched.
+    // A SURB or loop made before the previous epoch points at an address no longer fetched.
     const cutoff = epochStart(Math.max(0, epoch - 1), this.view.doc);
     this.guard('expiry', () => this.core.store.deleteSurbsBefore(cutoff));
     this.parts.loops.expire(cutoff);

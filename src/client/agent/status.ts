@@ -34,6 +34,7 @@ export function agentStatus(s: StatusSources): AgentStatus {
     gateway: { name: s.gateways.main.node.name, connected: s.gateways.main.ready },
     provider: { name: s.retrieval.provider.name, connected: s.retrieval.connected },
     rates: { sendPerSecond: clientSendRate, loopPerSecond: loopRate, dropPerSecond: dropRate },
+    meanDelayMs: s.view.doc.mixing.meanDelayMs,
     queue: s.replies.length + s.outbox.length,
     awaitingAck: s.outbox.awaitingAck,
     packets: {

@@ -82,6 +82,8 @@ export interface AgentStatus {
   readonly gateway: { readonly name: string; readonly connected: boolean };
   readonly provider: { readonly name: string; readonly connected: boolean };
   readonly rates: { readonly sendPerSecond: number; readonly loopPerSecond: number; readonly dropPerSecond: number };
+  /** The consensus' mean mixing delay per hop. */
+  readonly meanDelayMs: number;
   /** Real packets waiting for a send slot (fragments and ACK/NACK replies). */
   readonly queue: number;
   /** Sent messages not yet acknowledged or failed. */
@@ -126,6 +128,8 @@ export interface ClientAgent extends Client {
   status(): AgentStatus;
   /** Resolves once no real packet waits in the send queue (or the agent closes). */
   drained(): Promise<void>;
+  /** Calls `listener` with every event from now on (as StartOptions.onEvent); returns the unsubscribe. */
+  subscribe(listener: (event: ClientEvent) => void): () => void;
 }
 
 /** A packet ready for a send slot, and what happens once it left (commit) or could not (abort). */

@@ -146,9 +146,17 @@ export class ClientRetrieval {
     });
   };
 
-  /** A bucket or a whole epoch, read from the store. */
+  /**
+   * A bucket or a whole epoch, read from the store. Refused with 'pir-only' unless the consensus
+   * in force says bucket or download retrieval: in PIR mode (or with no consensus held) nobody may
+   * read a mailbox by its address in the clear.
+   */
   private async fetch(request: RetrievalRequest): Promise<Uint8Array> {
-    const { store, failures, config } = this.deps;
+    const { store, failures, config, runtime } = this.deps;
+    const retrieval = runtime.consensus.active()?.retrieval;
+    if (retrieval !== 'bucket' && retrieval !== 'download') {
+      throw new RetrievalRequestError('pir-only', request.requestId, 'this network retrieves mailboxes by PIR only: no bucket or epoch is served in the clear');
+    }
     this.checkEpoch(request.epoch, request.requestId);
     let messages;
     try {

@@ -159,7 +159,7 @@ before(async () => {
       epochMs: EPOCH_MS,
       dataDir: tempDir(),
       openAdmission: true,
-      network: { geometry: GEOMETRY, mixing: { meanDelayMs: 10, maxDelayMs: 120_000 }, traffic: { gatewayClientRate: GATEWAY_RATE } },
+      network: { geometry: GEOMETRY, mixing: { meanDelayMs: 10, maxDelayMs: 120_000 }, traffic: { gatewayClientRate: GATEWAY_RATE }, retrieval: 'bucket' },
     }),
     { crypto, clock },
   );

@@ -305,7 +305,7 @@ describe('PIR at two real providers', () => {
     }
   });
 
-  test('with the partner gone, pir-info is refused pir-unavailable; bucket fetches still work', async () => {
+  test('with the partner gone, pir-info is refused pir-unavailable; a bucket fetch in the clear stays refused pir-only', async () => {
     await a.store.deliver(address('after'), 0, stored('after partner left'), net.clock.now());
     net.clock.advance(REFRESH_MS);
     await b.close();
@@ -314,7 +314,9 @@ describe('PIR at two real providers', () => {
     const raw = await connectWebSocket({ url: a.wsUrl, linkKey: a.linkKey }, { maxMessageBytes: 1 << 24 });
     const answer = new Promise<Uint8Array>((resolve) => raw.onMessage(resolve));
     raw.send(encodeFetchBucket(77, 0, 0, 1));
-    assert.equal((await answer)[0], 0x81);
+    const refused = await answer;
+    assert.equal(refused[0], 0xe0);
+    assert.equal((refused[5] << 8) | refused[6], RETRIEVAL_ERRORS['pir-only']);
     raw.close();
   });
 });

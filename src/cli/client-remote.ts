@@ -1,0 +1,83 @@
+import type { ApiEndpoint } from '../client/index.js';
+import { AgentApi } from './agent-api.js';
+import { addedText, contactsText, inboxText, mailIdArgument, mailToSend, messageText, print, sentText } from './client-print.js';
+import { UsageError } from './errors.js';
+
+/**
+ * `umbra client` subcommands while an agent runs in the directory: each goes through the agent's
+ * local API (docs/api.md), so the agent keeps its links and its schedule.
+ */
+export interface RemoteOptions {
+  readonly json?: boolean;
+  readonly wait?: boolean;
+  readonly timeoutMs: number;
+  readonly to?: string;
+  readonly subject?: string;
+  readonly body?: string;
+  readonly 'body-file'?: string;
+}
+
+type View = Record<string, unknown>;
+
+export async function runRemote(endpoint: ApiEndpoint, command: string | undefined, rest: readonly string[], options: RemoteOptions): Promise<number> {
+  const api = new AgentApi(endpoint);
+  switch (command) {
+    case 'card': {
+      const { card_uri } = await api.call<{ card_uri: string }>('GET', '/api/v1/card');
+      process.stdout.write(`${card_uri}\n`);
+      return 0;
+    }
+    case 'contact':
+      if (rest[0] === 'add' && rest[1] !== undefined) {
+        const contact = await api.call<View>('POST', '/api/v1/contacts', { card_uri: rest[1].trim() });
+        print(options.json, contact, () => addedText(contact));
+        return 0;
+      }
+      if (rest[0] === 'list') {
+        const contacts = await api.call<View[]>('GET', '/api/v1/contacts');
+        print(options.json, contacts, () => contactsText(contacts));
+        return 0;
+      }
+      throw new UsageError('client contact: use `contact add URI` or `contact list`');
+    case 'inbox':
+    case 'sent': {
+      const mails = await allMail(api, command);
+      print(options.json, mails, () => (command === 'inbox' ? inboxText(mails) : sentText(mails)));
+      return 0;
+    }
+    case 'read': {
+      const mail = await api.call<View>('GET', `/api/v1/messages/${mailIdArgument(rest[0])}`);
+      print(options.json, mail, () => messageText(mail));
+      return 0;
+    }
+    case 'send':
+      return sendRemote(api, options);
+    case 'api':
+      process.stdout.write(`url: ${endpoint.url}\ntoken: ${endpoint.token}\nagent: process ${endpoint.pid}\n`);
+      return 0;
+    case 'run':
+      throw new UsageError(`client run: an agent already runs in this directory (process ${endpoint.pid})`);
+    default:
+      return -1; // not a command the agent serves: the caller decides
+  }
+}
+
+async function allMail(api: AgentApi, folder: 'inbox' | 'sent'): Promise<View[]> {
+  const mails: View[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await api.call<{ total: number; items: View[] }>('GET', `/api/v1/zk-mailbox-db?folder=${folder}&offset=${offset}&limit=500`);
+    mails.push(...page.items);
+    if (page.items.length < 500 || mails.length >= page.total) return mails;
+  }
+}
+
+async function sendRemote(api: AgentApi, options: RemoteOptions): Promise<number> {
+  const mail = mailToSend(options);
+  const queued = await api.call<{ id: number; fragments: number; estimated_delivery: string }>('POST', '/api/v1/zk-send', mail);
+  process.stdout.write(`queued #${queued.id} (${queued.fragments} packets) in the running agent\n`);
+  if (options.wait !== true) return 0;
+  const outcome = await api.waitForDelivery(queued.id, options.timeoutMs, (line) => process.stdout.write(`${line}\n`));
+  if (outcome === 'delivered') return 0;
+  if (outcome === undefined) process.stdout.write('not acknowledged yet; the running agent keeps trying\n');
+  return 1;
+}

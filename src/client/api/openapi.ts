@@ -1,0 +1,194 @@
+/**
+ * The OpenAPI 3.1 document of the agent's local API (docs/api.md). The server validates every
+ * request body and query against the schemas here, and a test keeps docs/api/openapi.json equal to
+ * it, so the document cannot drift from what is served.
+ */
+const problem = { $ref: '#/components/responses/Problem' };
+const json = (schema: Record<string, unknown>) => ({ content: { 'application/json': { schema } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [String(status), problem]));
+
+const schemas = {
+  Problem: {
+    type: 'object',
+    description: 'RFC 9457 problem details; `code` is stable and says what went wrong.',
+    required: ['type', 'title', 'status', 'code'],
+    properties: {
+      type: { type: 'string', description: '`urn:umbra:problem:<code>`' },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      detail: { type: 'string' },
+      code: { type: 'string' },
+    },
+  },
+  Attachment: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['filename', 'data'],
+    properties: {
+      filename: { type: 'string', minLength: 1, maxLength: 255 },
+      content_type: { type: 'string', maxLength: 255 },
+      data: { type: 'string', contentEncoding: 'base64', description: 'the file, base64' },
+    },
+  },
+  SendRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['to', 'subject', 'body'],
+    properties: {
+      to: { description: 'contact names or keys', oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 100 }] },
+      cc: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 100 },
+      bcc: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 100 },
+      subject: { type: 'string', maxLength: 998 },
+      body: { type: 'string' },
+      attachments: { type: 'array', items: ref('Attachment'), maxItems: 100 },
+    },
+  },
+  SendResult: {
+    type: 'object',
+    required: ['status', 'id', 'message_id', 'fragments', 'estimated_delivery'],
+    properties: {
+      status: { const: 'queued' },
+      id: { type: 'integer', description: 'the mail in the sent folder' },
+      message_id: { type: 'string' },
+      fragments: { type: 'integer', description: 'Sphinx packets of one copy' },
+      estimated_delivery: { type: 'string', format: 'date-time', description: 'when the last packet should reach the recipient\'s server: the queue ahead at the send rate, plus the mean mixing delays' },
+    },
+  },
+  RetrieveRequest: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { since_id: { type: 'integer', minimum: 0, description: 'return inbox mail with a larger id' } },
+  },
+  RetrieveResult: {
+    type: 'object',
+    required: ['messages', 'polls'],
+    properties: {
+      messages: { type: 'array', items: ref('MailSummary') },
+      polls: { type: 'object', description: 'the agent\'s own poll schedule, which no caller changes', properties: { done: { type: 'integer' }, last_ms: { type: 'integer' } } },
+    },
+  },
+  MailSummary: {
+    type: 'object',
+    required: ['id', 'folder', 'subject'],
+    properties: {
+      id: { type: 'integer' },
+      folder: { enum: ['inbox', 'sent'] },
+      subject: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      received_ms: { type: 'integer' },
+      created_ms: { type: 'integer' },
+      read: { type: 'boolean' },
+      status: { enum: ['queued', 'sending', 'delivered', 'failed'] },
+      reason: { type: 'string' },
+      size: { type: 'integer' },
+    },
+  },
+  MailboxPage: {
+    type: 'object',
+    required: ['total', 'offset', 'limit', 'items'],
+    properties: { total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' }, items: { type: 'array', items: ref('MailSummary') } },
+  },
+  Message: {
+    type: 'object',
+    required: ['id', 'folder', 'from', 'to', 'subject', 'date', 'text', 'attachments', 'raw'],
+    properties: {
+      id: { type: 'integer' },
+      folder: { enum: ['inbox', 'sent'] },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      subject: { type: 'string' },
+      date: { type: 'string' },
+      text: { type: 'string' },
+      attachments: { type: 'array', items: { type: 'object', properties: { filename: { type: 'string' }, content_type: { type: 'string' }, size: { type: 'integer' } } } },
+      raw: { type: 'string', contentEncoding: 'base64', description: 'the RFC 5322 message' },
+      status: { enum: ['queued', 'sending', 'delivered', 'failed'], description: 'sent mail: its delivery' },
+      reason: { type: 'string', description: 'sent mail that failed: why' },
+      read: { type: 'boolean', description: 'inbox mail: always true once fetched here' },
+    },
+  },
+  Contact: {
+    type: 'object',
+    required: ['name', 'key', 'safety_number', 'card_uri'],
+    properties: { name: { type: 'string' }, key: { type: 'string' }, safety_number: { type: 'string' }, servers: { type: 'array', items: { type: 'string' } }, card_uri: { type: 'string' } },
+  },
+  AddContactRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['card_uri'],
+    properties: { card_uri: { type: 'string', minLength: 1, maxLength: 4096 } },
+  },
+  Status: { type: 'object', description: 'connection, epoch, queue, last poll, cover rates (the agent\'s status())' },
+} as const;
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Umbra client agent API',
+    version: '1.0.0',
+    description: 'The local API of one user\'s client agent, on 127.0.0.1 only, behind a bearer token. All cryptography stays in the agent.',
+  },
+  servers: [{ url: 'http://127.0.0.1:{port}', variables: { port: { default: '7780' } } }],
+  security: [{ bearer: [] }],
+  paths: {
+    '/api/v1/zk-send': {
+      post: {
+        operationId: 'zkSend', summary: 'Queue a mail',
+        requestBody: { required: true, ...json(ref('SendRequest')) },
+        responses: { '202': { description: 'queued', ...json(ref('SendResult')) }, ...errors(400, 401, 413, 415, 422, 503) },
+      },
+    },
+    '/api/v1/zk-retrieve': {
+      post: {
+        operationId: 'zkRetrieve', summary: 'Mail the agent\'s scheduled private retrieval has fetched (no extra network request)',
+        requestBody: { required: false, ...json(ref('RetrieveRequest')) },
+        responses: { '200': { description: 'new mail', ...json(ref('RetrieveResult')) }, ...errors(400, 401, 415) },
+      },
+    },
+    '/api/v1/zk-mailbox-db': {
+      get: {
+        operationId: 'zkMailboxDb', summary: 'The local mailbox database, a page at a time',
+        parameters: [
+          { name: 'folder', in: 'query', schema: { enum: ['inbox', 'sent'], default: 'inbox' } },
+          { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        ],
+        responses: { '200': { description: 'a page', ...json(ref('MailboxPage')) }, ...errors(400, 401) },
+      },
+    },
+    '/api/v1/messages/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
+      get: { operationId: 'getMessage', summary: 'One mail (an inbox mail is marked read)', responses: { '200': { description: 'the mail', ...json(ref('Message')) }, ...errors(400, 401, 404) } },
+      delete: { operationId: 'deleteMessage', summary: 'Delete a mail from the local store', responses: { '204': { description: 'deleted' }, ...errors(400, 401, 404) } },
+    },
+    '/api/v1/contacts': {
+      get: { operationId: 'listContacts', summary: 'Contacts with their safety numbers', responses: { '200': { description: 'contacts', ...json({ type: 'array', items: ref('Contact') }) }, ...errors(401) } },
+      post: {
+        operationId: 'addContact', summary: 'Add a contact from its card URI',
+        requestBody: { required: true, ...json(ref('AddContactRequest')) },
+        responses: { '201': { description: 'added', ...json(ref('Contact')) }, ...errors(400, 401, 415, 422) },
+      },
+    },
+    '/api/v1/card': {
+      get: { operationId: 'ownCard', summary: 'The user\'s own card', responses: { '200': { description: 'the card', ...json({ type: 'object', required: ['card_uri'], properties: { card_uri: { type: 'string' } } }) }, ...errors(401) } },
+    },
+    '/api/v1/status': {
+      get: { operationId: 'status', summary: 'Connection, epoch, queue, last poll, cover rates', responses: { '200': { description: 'status', ...json(ref('Status')) }, ...errors(401) } },
+    },
+    '/api/v1/events': {
+      get: {
+        operationId: 'events', summary: 'Server-sent events: `received`, `status` (delivery changes), `resend`',
+        responses: { '200': { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(401) },
+      },
+    },
+    '/api/v1/openapi.json': {
+      get: { operationId: 'openapi', summary: 'This document', security: [], responses: { '200': { description: 'the document', ...json({ type: 'object' }) } } },
+    },
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: '`umbra client --dir C api` prints the token' } },
+    responses: { Problem: { description: 'a problem', content: { 'application/problem+json': { schema: ref('Problem') } } } },
+    schemas,
+  },
+} as const;

@@ -1,0 +1,30 @@
+import type { ContactInfo, MailView } from '../local-client.js';
+import type { MailRecord } from '../mail-store.js';
+
+/**
+ * The JSON shapes of mail and contacts, one for every consumer: the API's responses and
+ * `umbra client … --json` print the same objects (docs/api.md, schemas MailSummary, Message, Contact).
+ */
+export function mailSummary(record: MailRecord): Record<string, unknown> {
+  if (record.folder === 'inbox') {
+    return { id: record.id, folder: 'inbox', subject: record.subject, from: record.fromName, received_ms: record.receivedMs, read: record.read, size: record.size };
+  }
+  return {
+    id: record.id, folder: 'sent', subject: record.subject, to: record.toName, created_ms: record.createdMs, status: record.status,
+    ...(record.reason !== undefined ? { reason: record.reason } : {}), size: record.size,
+  };
+}
+
+export function messageView(mail: MailView): Record<string, unknown> {
+  const { parsed, record } = mail;
+  return {
+    id: record.id, folder: record.folder, from: parsed.from, to: parsed.to, subject: parsed.subject, date: parsed.date, text: parsed.text,
+    attachments: parsed.attachments.map((file) => ({ filename: file.filename, content_type: file.contentType, size: file.data.length })),
+    raw: Buffer.from(mail.raw).toString('base64'),
+    ...(record.folder === 'sent' ? { status: record.status, ...(record.reason !== undefined ? { reason: record.reason } : {}) } : { read: true }),
+  };
+}
+
+export function contactView(contact: ContactInfo): Record<string, unknown> {
+  return { name: contact.name, key: contact.key, safety_number: contact.safetyNumber, servers: [...contact.servers], card_uri: contact.cardUri };
+}
