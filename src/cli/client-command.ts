@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromBase64Url } from '../codec/bytes.js';
 import {
-  ClientError, contactView, DEFAULT_GRACE_DAYS, initClient, MAX_GRACE_DAYS, mailSummary, messageView, openClient, readApiEndpoint, removeApiEndpoint, startApiServer, startClient,
+  ClientError, contactView, DEFAULT_GRACE_DAYS, initClient, MAX_GRACE_DAYS, mailSummary, messageView, openClient, readApiEndpoint, removeApiEndpoint, startApiServer, startBridge, startClient,
   writeApiEndpoint, LOCK_FILE, type ApiEndpoint, type Client, type ClientErrorCode,
 } from '../client/index.js';
 import { AgentApiError } from './agent-api.js';
 import { addedText, contactsText, describeEvent, inboxText, mailIdArgument, mailToSend, messageText, print, readTextFile, sentText } from './client-print.js';
+import { bridgeText, localBridgeView } from './client-bridge.js';
 import { runRemote } from './client-remote.js';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.js';
 import { integer } from './parse.js';
@@ -20,7 +21,8 @@ import { integer } from './parse.js';
  *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…   make keys; print the card
  *   card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api
  *   send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
- *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N]
+ *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
+ *   bridge [--show-password]   the mail bridge's settings for a mail program
  */
 const OPTIONS = {
   dir: { type: 'string' },
@@ -38,6 +40,8 @@ const OPTIONS = {
   'no-wait': { type: 'boolean' },
   'timeout-ms': { type: 'string' },
   'api-port': { type: 'string' },
+  'smtp-port': { type: 'string' },
+  'show-password': { type: 'boolean' },
   json: { type: 'boolean' },
   'grace-days': { type: 'string' },
 } as const;
@@ -109,6 +113,7 @@ async function send(dir: string, values: Values, timeoutMs: number): Promise<num
 
 async function run(dir: string, values: Values): Promise<number> {
   const port = integer('api-port', values['api-port'], 0, 65535, 0);
+  const smtpPort = values['smtp-port'] === undefined ? undefined : integer('smtp-port', values['smtp-port'], 0, 65535, 0);
   const agent = await startClient(dir, passphrase(values), {
     onEvent: (event) => {
       const line = describeEvent(event);
@@ -116,15 +121,21 @@ async function run(dir: string, values: Values): Promise<number> {
     },
   });
   try {
-    const api = await startApiServer({ agent, token: agent.apiToken(), port, log: (line) => process.stderr.write(`${line}\n`) });
+    const log = (line: string): void => void process.stderr.write(`${line}\n`);
+    const bridge = await startBridge({ agent, ...(smtpPort === undefined ? {} : { smtpPort }), log }).catch((error: unknown) => {
+      throw new UsageError(`client run: the mail bridge could not listen: ${(error as Error).message}`);
+    });
+    const api = await startApiServer({ agent, token: agent.apiToken(), port, log, bridge: () => bridge.endpoints });
     writeApiEndpoint(dir, { url: api.url, token: agent.apiToken(), pid: process.pid });
     process.stdout.write(`running as ${agent.name}; API at ${api.url} (\`umbra client --dir ${dir} api\` shows the token); Ctrl-C stops\n`);
+    process.stdout.write(`mail bridge: SMTP on 127.0.0.1:${bridge.endpoints.smtp.port} (STARTTLS); \`umbra client --dir ${dir} bridge\` shows the settings\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
     });
     removeApiEndpoint(dir, process.pid);
     await api.close();
+    await bridge.close();
   } finally {
     await agent.close();
   }
@@ -158,6 +169,11 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
         return 0;
       });
     }
+    case 'bridge':
+      return withClient(dir, values, async (client) => {
+        process.stdout.write(bridgeText(await localBridgeView(client), values['show-password'] === true, false));
+        return 0;
+      });
     case 'api':
       return withClient(dir, values, (client) => {
         process.stdout.write(`no agent runs in ${dir}: start one with \`umbra client --dir ${dir} run\`\ntoken: ${client.apiToken()}\n`);
@@ -199,7 +215,7 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     case 'run':
       return run(dir, values);
     default:
-      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run, api)`);
+      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run, api, bridge)`);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ApiEndpoint } from '../client/index.js';
 import { AgentApi } from './agent-api.js';
+import { bridgeText, type BridgeView } from './client-bridge.js';
 import { addedText, contactsText, inboxText, mailIdArgument, mailToSend, messageText, print, sentText } from './client-print.js';
 import { UsageError } from './errors.js';
 
@@ -9,6 +10,7 @@ import { UsageError } from './errors.js';
  */
 export interface RemoteOptions {
   readonly json?: boolean;
+  readonly 'show-password'?: boolean;
   readonly wait?: boolean;
   readonly timeoutMs: number;
   readonly to?: string;
@@ -52,6 +54,11 @@ export async function runRemote(endpoint: ApiEndpoint, command: string | undefin
     }
     case 'send':
       return sendRemote(api, options);
+    case 'bridge': {
+      const view = await api.call<BridgeView>('GET', '/api/v1/bridge');
+      process.stdout.write(bridgeText(view, options['show-password'] === true, true));
+      return 0;
+    }
     case 'api':
       process.stdout.write(`url: ${endpoint.url}\ntoken: ${endpoint.token}\nagent: process ${endpoint.pid}\n`);
       return 0;

@@ -32,3 +32,4 @@ export {
   type AuthoritySettings,
   type ClientSettings,
 } from './settings.js';
+export { startBridge, matchRecipient, MAX_SUBMISSION_BYTES, type Bridge, type BridgeCredentials, type BridgeEndpoints } from './bridge/index.js';

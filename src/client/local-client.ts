@@ -1,3 +1,4 @@
+import { bridgePassword, bridgeTls, rememberedSmtpPort, rememberSmtpPort, type BridgeCredentials } from './bridge/credentials.js';
 import { hexOf, toBase64Url } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { cardFromUri, cardToUri, formatSafetyNumber, safetyNumber, type ContactCard } from '../e2e/card.js';
@@ -62,6 +63,10 @@ export interface Client {
    * encrypted mail store (docs/api.md).
    */
   apiToken(): string;
+  /** The mail bridge's login and STARTTLS certificate, made the first time (docs/bridge.md). */
+  bridgeCredentials(): Promise<BridgeCredentials>;
+  /** Keeps the bridge's SMTP port for the next run. */
+  rememberBridgePort(port: number): void;
   /** Re-encrypts the keystore under a new passphrase (fresh salt). */
   changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void>;
   close(): Promise<void>;
@@ -200,6 +205,21 @@ export class LocalClient implements Client {
     const token = toBase64Url(this.core.crypto.randomBytes(32));
     this.core.store.putAgentState(API_TOKEN_STATE, new TextEncoder().encode(token));
     return token;
+  }
+
+  async bridgeCredentials(): Promise<BridgeCredentials> {
+    const { store, crypto } = this.core;
+    const smtpPort = rememberedSmtpPort(store);
+    return {
+      username: this.name,
+      password: bridgePassword(store, (n) => crypto.randomBytes(n)),
+      tls: await bridgeTls(store, this.now()),
+      ...(smtpPort === undefined ? {} : { smtpPort }),
+    };
+  }
+
+  rememberBridgePort(port: number): void {
+    rememberSmtpPort(this.core.store, port);
   }
 
   async changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void> {

@@ -118,6 +118,8 @@ describe('the agent\'s REST API', () => {
     assert.match(Buffer.from(message.json.raw, 'base64').toString('utf8'), /^From: /m);
     assert.equal((await call(alice, 'GET', '/api/v1/zk-mailbox-db?folder=sent')).json.items[0].subject, 'Grüße');
 
+    // The mail bridge is not started with this API (umbra client run starts both).
+    assertProblem(await call(alice, 'GET', '/api/v1/bridge'), 404, 'no-bridge');
     const status = await call(alice, 'GET', '/api/v1/status');
     assert.equal(typeof status.json.epoch, 'number');
     assert.equal(typeof status.json.rates.sendPerSecond, 'number');

@@ -119,6 +119,17 @@ const schemas = {
     required: ['card_uri'],
     properties: { card_uri: { type: 'string', minLength: 1, maxLength: 4096 } },
   },
+  BridgeSettings: {
+    type: 'object',
+    required: ['host', 'smtp', 'username', 'password', 'certificate_sha1'],
+    properties: {
+      host: { const: '127.0.0.1' },
+      smtp: { type: 'object', properties: { port: { type: 'integer' }, security: { const: 'STARTTLS' } } },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      certificate_sha1: { type: 'string', description: 'the fingerprint of the bridge\'s self-signed certificate, to compare when a mail program asks' },
+    },
+  },
   Status: { type: 'object', description: 'connection, epoch, queue, last poll, cover rates (the agent\'s status())' },
 } as const;
 
@@ -175,6 +186,12 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/v1/status': {
       get: { operationId: 'status', summary: 'Connection, epoch, queue, last poll, cover rates', responses: { '200': { description: 'status', ...json(ref('Status')) }, ...errors(401) } },
+    },
+    '/api/v1/bridge': {
+      get: {
+        operationId: 'bridgeSettings', summary: 'The mail bridge\'s settings for a mail program, with its password',
+        responses: { '200': { description: 'the settings', ...json(ref('BridgeSettings')) }, ...errors(401, 404) },
+      },
     },
     '/api/v1/events': {
       get: {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientAgent } from '../agent/types.js';
+import type { BridgeEndpoints } from '../bridge/index.js';
 import { ClientError } from '../errors.js';
 import { readJson, refuseBody, sendJson } from './http-io.js';
 import { ApiProblem, statusOfClientError } from './problem.js';
@@ -15,6 +16,8 @@ export interface RouteContext {
   readonly now: () => number;
   /** The largest request body taken (zk-send carries attachments as base64). */
   readonly maxBodyBytes: number;
+  /** Where the mail bridge listens, when it runs. */
+  readonly bridge?: () => BridgeEndpoints | undefined;
 }
 
 interface SendBody {
@@ -124,4 +127,18 @@ export function ownCard(ctx: RouteContext, res: ServerResponse): void {
 export function status(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): void {
   refuseBody(req, res);
   sendJson(res, 200, ctx.agent.status());
+}
+
+/** What a mail program needs: server, port, security, user name, password and the certificate's fingerprint. */
+export async function bridgeSettings(ctx: RouteContext, res: ServerResponse): Promise<void> {
+  const endpoints = ctx.bridge?.();
+  if (endpoints === undefined) throw new ApiProblem(404, 'no-bridge', 'the mail bridge is not running in this agent');
+  const credentials = await ctx.agent.bridgeCredentials();
+  sendJson(res, 200, {
+    host: endpoints.smtp.host,
+    smtp: { port: endpoints.smtp.port, security: endpoints.smtp.security },
+    username: credentials.username,
+    password: credentials.password,
+    certificate_sha1: credentials.tls.fingerprint,
+  });
 }

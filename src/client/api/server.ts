@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClientAgent, ClientEvent } from '../agent/types.js';
+import type { BridgeEndpoints } from '../bridge/index.js';
 import { refuseBody, sendJson } from './http-io.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { ApiProblem, sendProblem } from './problem.js';
@@ -20,6 +21,8 @@ export interface ApiServerOptions {
   /** The largest request body (default 24 MiB: an 8 MiB mail's attachments as base64, and room). */
   readonly maxBodyBytes?: number;
   readonly now?: () => number;
+  /** Where the mail bridge listens, when it runs (GET /api/v1/bridge). */
+  readonly bridge?: () => BridgeEndpoints | undefined;
   /** Internal errors (a bug, never a caller's mistake): one line each, without request content. */
   readonly log?: (line: string) => void;
 }
@@ -34,7 +37,7 @@ export interface ApiServer {
 const STREAMED: ReadonlySet<ClientEvent['type']> = new Set(['received', 'status', 'resend']);
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const ctx: routes.RouteContext = { agent: options.agent, now: options.now ?? Date.now, maxBodyBytes: options.maxBodyBytes ?? 24 * 2 ** 20 };
+  const ctx: routes.RouteContext = { agent: options.agent, now: options.now ?? Date.now, maxBodyBytes: options.maxBodyBytes ?? 24 * 2 ** 20, ...(options.bridge ? { bridge: options.bridge } : {}) };
   const expected = Buffer.from(options.token);
   const streams = new Set<ServerResponse>();
   const server = createServer((req, res) => {
@@ -114,6 +117,7 @@ async function handle(ctx: routes.RouteContext, token: Buffer, streams: Set<Serv
       return routes.listContacts(ctx, res);
     case '/api/v1/card': only('GET'); refuseBody(req, res); return routes.ownCard(ctx, res);
     case '/api/v1/status': only('GET'); return routes.status(ctx, req, res);
+    case '/api/v1/bridge': only('GET'); refuseBody(req, res); return routes.bridgeSettings(ctx, res);
     case '/api/v1/events': only('GET'); refuseBody(req, res); return openEventStream(ctx, streams, res);
     default:
       refuseBody(req, res);

@@ -1,0 +1,136 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { ClientAgent, SendRequest } from '../agent/types.js';
+import { ClientError } from '../errors.js';
+import type { BridgeCredentials } from './credentials.js';
+import { matchRecipient } from './recipients.js';
+
+/**
+ * SMTP submission for mail programs (docs/bridge.md): on 127.0.0.1 only, STARTTLS required before
+ * AUTH PLAIN or LOGIN with the bridge password, recipients checked at RCPT against the contacts.
+ * An accepted message is not forwarded as it came: its subject, text and attachments are taken
+ * out and the agent builds a fresh RFC 5322 mail of its own (so User-Agent, X-Mailer, Received,
+ * the mail program's Message-ID host and the Date's time zone never leave the machine), one per
+ * recipient, each sealed to that recipient's session.
+ */
+export interface SmtpSubmissionOptions {
+  readonly agent: ClientAgent;
+  readonly credentials: BridgeCredentials;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Internal errors only: one line each, never mail content or addresses. */
+  readonly log?: (line: string) => void;
+}
+
+export interface SmtpSubmission {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** The largest message taken (announced in EHLO as SIZE): an 8 MiB mail as base64, and headers. */
+export const MAX_SUBMISSION_BYTES = 12 * 2 ** 20;
+const MAX_CLIENTS = 32;
+const FAILED_LOGINS_BEFORE_DELAY = 3;
+const LOGIN_DELAY_MS = 2000;
+
+/** An SMTP reply with its code: smtp-server sends `responseCode` and the message. */
+function reply(code: number, message: string): Error & { responseCode: number } {
+  return Object.assign(new Error(message), { responseCode: code });
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function startSmtpSubmission(options: SmtpSubmissionOptions): Promise<SmtpSubmission> {
+  const { agent, credentials } = options;
+  const failures = new Map<string, number>();
+  const server = new SMTPServer({
+    name: 'umbra-bridge',
+    banner: 'Umbra bridge: metadata-private mail',
+    secure: false,
+    key: credentials.tls.key,
+    cert: credentials.tls.cert,
+    authMethods: ['PLAIN', 'LOGIN'],
+    allowInsecureAuth: false,
+    size: MAX_SUBMISSION_BYTES,
+    maxClients: MAX_CLIENTS,
+    socketTimeout: 60_000,
+    closeTimeout: 5_000,
+    logger: false,
+    disabledCommands: [],
+    onAuth(auth, session, callback) {
+      const ok = auth.username?.toLowerCase() === credentials.username.toLowerCase() && sameSecret(auth.password ?? '', credentials.password);
+      if (ok) return callback(null, { user: credentials.username });
+      const count = (failures.get(session.remoteAddress) ?? 0) + 1;
+      failures.set(session.remoteAddress, count);
+      const refuse = (): void => callback(reply(535, '5.7.8 wrong user name or bridge password (umbra client bridge --show-password)'));
+      if (count >= FAILED_LOGINS_BEFORE_DELAY) setTimeout(refuse, LOGIN_DELAY_MS).unref();
+      else refuse();
+    },
+    onRcptTo(address, _session, callback) {
+      const found = matchRecipient(agent.contacts(), address.address);
+      if (found.kind !== 'contact') return callback(reply(550, `5.1.1 ${found.reason}`));
+      if (!agent.status().gateway.connected) return callback(reply(451, '4.4.1 the Umbra network is not reachable now; try again later'));
+      callback();
+    },
+    onData(stream, session, callback) {
+      submit(agent, stream, session).then(
+        (line) => callback(null, line),
+        (error: unknown) => {
+          if (error instanceof ClientError) return callback(reply(error.code === 'too-large' ? 552 : 554, `5.6.0 ${error.message}`));
+          if ((error as { responseCode?: number }).responseCode !== undefined) return callback(error as Error);
+          options.log?.(`bridge smtp: internal error: ${error instanceof Error ? error.message : String(error)}`);
+          callback(reply(451, '4.3.0 internal error; the mail was not sent'));
+        },
+      );
+    },
+  });
+  server.on('error', (error) => options.log?.(`bridge smtp: ${error.message}`));
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+async function readAll(stream: SMTPServerDataStream): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return stream.sizeExceeded ? undefined : Buffer.concat(chunks);
+}
+
+/** Parses the submitted message and queues one Umbra mail per recipient; the reply line. */
+async function submit(agent: ClientAgent, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+  const raw = await readAll(stream);
+  if (raw === undefined) throw reply(552, `5.3.4 the message is larger than the bridge takes (${MAX_SUBMISSION_BYTES} bytes)`);
+  const parsed = await simpleParser(raw, { skipHtmlToText: false, skipTextLinks: true, skipImageLinks: true });
+  const mail = mailOf(parsed);
+  const ids: number[] = [];
+  for (const rcpt of session.envelope.rcptTo) {
+    const found = matchRecipient(agent.contacts(), rcpt.address);
+    if (found.kind !== 'contact') throw reply(550, `5.1.1 ${found.reason}`);
+    const result = await agent.send({ ...mail, to: found.contact.key });
+    ids.push(result.id);
+  }
+  return `2.0.0 queued as ${ids.map((id) => `#${id}`).join(', ')}`;
+}
+
+/** What of the mail program's message goes into the Umbra mail: subject, text, attachments. */
+function mailOf(parsed: ParsedMail): Omit<SendRequest, 'to'> {
+  const text = parsed.text ?? '';
+  return {
+    subject: parsed.subject ?? '',
+    body: text.endsWith('\n') || text === '' ? text : `${text}\n`,
+    attachments: parsed.attachments.map((file, i) => ({
+      filename: file.filename ?? `attachment-${i + 1}`,
+      contentType: file.contentType || 'application/octet-stream',
+      data: new Uint8Array(file.content),
+    })),
+  };
+}
