@@ -183,5 +183,7 @@ test('planted leak: building on the event loop and catching up missed slots is d
   }
   const ks = kolmogorovSmirnov(m.idleGaps, m.sendGaps);
   t.diagnostic(`inline + catch-up: ${describe(m)}; KS idle vs sending D = ${ks.d.toFixed(3)}, p = ${ks.p.toFixed(4)}`);
-  assert.ok(m.maxBurst > MAX_BURST, `the catch-up burst was not seen (${m.maxBurst} packets within ${BURST_WINDOW_MS} ms)`);
+  // Found as a burst (a long stall: many overdue slots at once) or, when the machine is quick and
+  // the stall short, as gaps unlike idle ones; the worker test above must pass both checks.
+  assert.ok(m.maxBurst > MAX_BURST || ks.p < 0.001, `the catch-up leak was not seen (${m.maxBurst} packets within ${BURST_WINDOW_MS} ms; KS p = ${ks.p.toFixed(4)})`);
 });

@@ -153,7 +153,7 @@ class Agent extends LocalClient implements ClientAgent {
     await nextTurn();
     this.live();
     const result = this.outbox.add(sealed, now);
-    if (this.options.plantedLeakForTests === 'burst-on-send') this.stream.plantedBurstForTests();
+    if (this.options.plantedLeakForTests === 'burst-on-send') await this.stream.plantedBurstForTests();
     return result;
   }
 

@@ -130,13 +130,16 @@ export class SendStream {
 
   /**
    * For tests only (StartOptions.plantedLeakForTests 'burst-on-send'): every queued real packet
-   * goes out now, back to back, outside the Poisson stream. A deliberate leak.
+   * goes out now, back to back, outside the Poisson stream, as fast as the builder makes
+   * them. A deliberate leak.
    */
-  plantedBurstForTests(): void {
-    const now = this.view.now();
-    for (let guard = 0; guard < 10_000; guard++) {
-      const outbound = this.parts.outbox.next(now);
-      if (outbound === undefined) break;
+  async plantedBurstForTests(): Promise<void> {
+    for (let guard = 0; guard < 10_000 && this.parts.outbox.length > 0; guard++) {
+      const outbound = this.parts.outbox.next(this.view.now());
+      if (outbound === undefined) {
+        await new Promise((resolve) => setImmediate(resolve)); // the builder is still at it
+        continue;
+      }
       if (!this.gateways.main.send(outbound.frame)) {
         outbound.abort();
         break;
