@@ -66,9 +66,9 @@ export async function zkSend(ctx: RouteContext, req: IncomingMessage, res: Serve
   const { agent } = ctx;
   const result = await agentCallAsync(() => agent.send({ to: recipients[0], subject: body.subject, body: body.body, attachments }));
   const status = agent.status();
-  // The queue ahead drains at the send rate; each packet then waits its mixing delays (4 hops).
+  // The queue ahead drains at the send rate; each packet then waits its mixing delays (3 mixes: the gateway forwards at once).
   const drainMs = status.rates.sendPerSecond > 0 ? ((status.queue + result.fragments) / status.rates.sendPerSecond) * 1000 : 0;
-  const estimated = new Date(ctx.now() + drainMs + 4 * status.meanDelayMs);
+  const estimated = new Date(ctx.now() + drainMs + 3 * status.meanDelayMs);
   sendJson(res, 202, { status: 'queued', id: result.id, message_id: result.messageId, fragments: result.fragments, estimated_delivery: estimated.toISOString() });
 }
 
