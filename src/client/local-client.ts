@@ -7,6 +7,7 @@ import type { Contact } from '../e2e/mail-endpoint.js';
 import type { ClientCore } from './directory.js';
 import { ClientError } from './errors.js';
 import type { KdfParams } from './keystore.js';
+import { buildMail, SYNTHETIC_DOMAIN, syntheticAddress } from './mail-build.js';
 import { parseMail, type ParsedMail } from './mail-format.js';
 import type { InboxMeta, MailRecord, SentMeta } from './mail-store.js';
 import type { ClientSettings } from './settings.js';
@@ -65,6 +66,11 @@ export interface Client {
   apiToken(): string;
   /** The mail bridge's login and STARTTLS certificate, made the first time (docs/bridge.md). */
   bridgeCredentials(): Promise<BridgeCredentials>;
+  /**
+   * Puts a notice from the agent itself into the inbox (a mail program's bounce: a mail accepted
+   * by the bridge that then failed); its id. The sender is `Umbra <mailer-daemon@umbra>`.
+   */
+  addNotice(subject: string, text: string): number;
   /** Keeps the bridge's SMTP port for the next run. */
   rememberBridgePort(port: number): void;
   /** Re-encrypts the keystore under a new passphrase (fresh salt). */
@@ -216,6 +222,25 @@ export class LocalClient implements Client {
       tls: await bridgeTls(store, this.now()),
       ...(smtpPort === undefined ? {} : { smtpPort }),
     };
+  }
+
+  addNotice(subject: string, text: string): number {
+    const { crypto, store } = this.core;
+    const now = this.now();
+    const messageId = crypto.randomBytes(16);
+    const raw = buildMail({
+      from: { name: 'Umbra', address: `mailer-daemon@${SYNTHETIC_DOMAIN}` },
+      to: [{ name: this.name, address: syntheticAddress(this.name) }],
+      subject, body: text.endsWith('\n') ? text : `${text}\n`, dateMs: now, messageId: `${hexOf(messageId)}@${SYNTHETIC_DOMAIN}`,
+    });
+    const parsed = parseMail(raw);
+    const id = store.addInbox(
+      { messageId: hexOf(messageId), fromKey: '', fromName: 'Umbra', receivedMs: now, read: false, subject, date: parsed.date, size: raw.length, attachments: 0 },
+      messageId,
+      raw,
+    );
+    if (id === undefined) throw new Error('a notice with a fresh random id was already stored');
+    return id;
   }
 
   rememberBridgePort(port: number): void {

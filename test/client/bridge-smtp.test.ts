@@ -20,9 +20,9 @@ let bridge: Bridge;
 let credentials: BridgeCredentials;
 const run = promisify(execFile);
 
-async function user(name: string): Promise<{ agent: ClientAgent; card: string }> {
+async function user(name: string, settings: Record<string, number> = {}): Promise<{ agent: ClientAgent; card: string }> {
   const dir = join(tempDir(), name);
-  const init = await initClient(dir, { name, passphrase: 'pass', authority: net.authoritySettings, servers: [net.providerWs()], kdf: FAST_KDF, pollsPerEpoch: 1, ...TEST_NETWORK_POLICY });
+  const init = await initClient(dir, { name, passphrase: 'pass', authority: net.authoritySettings, servers: [net.providerWs()], kdf: FAST_KDF, pollsPerEpoch: 1, ...TEST_NETWORK_POLICY, ...settings });
   return { agent: await startClient(dir, 'pass', { clock: net.clock }), card: init.cardUri };
 }
 
@@ -99,5 +99,32 @@ describe('the bridge: SMTP submission', () => {
     assert.equal(alice.sent().length, 2, 'nothing refused was sent');
     const info = await transport().sendMail({ from: 'alice@umbra', to: 'bob-smith@umbra', subject: 'still serving', text: 'ok' });
     assert.match(info.response, /^250/);
+  });
+
+  test('a mail that fails after it was accepted comes back as a bounce in the INBOX', async () => {
+    // Carla's agent gives up fast: one copy, an ACK timeout of 3 s of the 60 s test epoch.
+    const carla = await user('carla', { ackTimeoutEpochs: 0.05, maxResends: 0, pollsPerEpoch: 60 });
+    const bobCard = bob.cardUri();
+    carla.agent.addContact(bobCard);
+    const carlaBridge = await startBridge({ agent: carla.agent, smtpPort: 0 });
+    try {
+      const login = await carla.agent.bridgeCredentials();
+      const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: carlaBridge.endpoints.smtp.port, secure: false, requireTLS: true, tls: { ca: login.tls.cert }, auth: { user: login.username, pass: login.password } });
+      net.blackhole = true; // the network loses everything from here on
+      const info = await mailer.sendMail({ from: 'carla@umbra', to: 'bob-smith@umbra', subject: 'into the void', text: 'lost' });
+      assert.match(info.response, /^250/);
+      await net.advance(2000);
+      await net.advance(10_000);
+      await waitFor(() => carla.agent.sent()[0]?.status === 'failed', 'the failure');
+      await waitFor(() => carla.agent.inbox().length === 1, 'the bounce');
+      const [bounce] = carla.agent.inbox();
+      assert.equal(bounce.subject, 'Undelivered: into the void');
+      assert.equal(bounce.fromName, 'Umbra');
+      assert.match(carla.agent.read(bounce.id).parsed.text, /could not be delivered[\s\S]*Reason: no acknowledgement/);
+    } finally {
+      net.blackhole = false;
+      await carlaBridge.close();
+      await carla.agent.close();
+    }
   });
 });

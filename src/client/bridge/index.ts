@@ -26,13 +26,39 @@ export interface BridgeOptions {
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const credentials = await options.agent.bridgeCredentials();
   const log = options.log ? { log: options.log } : {};
-  const start = (port: number): Promise<SmtpSubmission> => startSmtpSubmission({ agent: options.agent, credentials, port, ...log });
+  const { agent } = options;
+  // Mails the bridge accepted, until delivered or failed: a failure comes back as a bounce.
+  const accepted = new Map<number, { readonly subject: string; readonly to: string }>();
+  const unsubscribe = agent.subscribe((event) => {
+    if (event.type !== 'status' || !accepted.has(event.id)) return;
+    if (event.status === 'delivered') accepted.delete(event.id);
+    if (event.status !== 'failed') return;
+    const mail = accepted.get(event.id)!;
+    accepted.delete(event.id);
+    agent.addNotice(`Undelivered: ${mail.subject}`, bounceText(mail.to, mail.subject, event.reason));
+  });
+  const onQueued = (mail: { id: number; subject: string; to: string }): void => void accepted.set(mail.id, mail);
+  const start = (port: number): Promise<SmtpSubmission> => startSmtpSubmission({ agent, credentials, port, onQueued, ...log });
   let smtp: SmtpSubmission;
   if (options.smtpPort !== undefined) smtp = await start(options.smtpPort);
   else smtp = await start(credentials.smtpPort ?? 0).catch(() => start(0));
-  options.agent.rememberBridgePort(smtp.port);
+  agent.rememberBridgePort(smtp.port);
   return {
     endpoints: { smtp: { host: '127.0.0.1', port: smtp.port, security: 'STARTTLS' } },
-    close: () => smtp.close(),
+    close: async () => {
+      unsubscribe();
+      await smtp.close();
+    },
   };
+}
+
+function bounceText(to: string, subject: string, reason: string | undefined): string {
+  return [
+    `Your mail to ${to} could not be delivered.`,
+    '',
+    `Subject: ${subject}`,
+    `Reason: ${reason ?? 'unknown'}`,
+    '',
+    'It is in your Sent folder, marked failed. (umbra client sent lists it.)',
+  ].join('\n');
 }

@@ -22,6 +22,8 @@ export interface SmtpSubmissionOptions {
   readonly port: number;
   /** Internal errors only: one line each, never mail content or addresses. */
   readonly log?: (line: string) => void;
+  /** Each mail queued from a submission (one per recipient). */
+  readonly onQueued?: (mail: { readonly id: number; readonly subject: string; readonly to: string }) => void;
 }
 
 export interface SmtpSubmission {
@@ -79,7 +81,7 @@ export async function startSmtpSubmission(options: SmtpSubmissionOptions): Promi
       callback();
     },
     onData(stream, session, callback) {
-      submit(agent, stream, session).then(
+      submit(agent, stream, session, options.onQueued).then(
         (line) => callback(null, line),
         (error: unknown) => {
           if (error instanceof ClientError) return callback(reply(error.code === 'too-large' ? 552 : 554, `5.6.0 ${error.message}`));
@@ -106,7 +108,7 @@ async function readAll(stream: SMTPServerDataStream): Promise<Buffer | undefined
 }
 
 /** Parses the submitted message and queues one Umbra mail per recipient; the reply line. */
-async function submit(agent: ClientAgent, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+async function submit(agent: ClientAgent, stream: SMTPServerDataStream, session: SMTPServerSession, onQueued: SmtpSubmissionOptions['onQueued']): Promise<string> {
   const raw = await readAll(stream);
   if (raw === undefined) throw reply(552, `5.3.4 the message is larger than the bridge takes (${MAX_SUBMISSION_BYTES} bytes)`);
   const parsed = await simpleParser(raw, { skipHtmlToText: false, skipTextLinks: true, skipImageLinks: true });
@@ -117,6 +119,7 @@ async function submit(agent: ClientAgent, stream: SMTPServerDataStream, session:
     if (found.kind !== 'contact') throw reply(550, `5.1.1 ${found.reason}`);
     const result = await agent.send({ ...mail, to: found.contact.key });
     ids.push(result.id);
+    onQueued?.({ id: result.id, subject: mail.subject, to: rcpt.address });
   }
   return `2.0.0 queued as ${ids.map((id) => `#${id}`).join(', ')}`;
 }
