@@ -224,6 +224,16 @@ function writePage(data: Uint8Array, base: number, bucket: number, page: number,
   return used;
 }
 
+/** The most items any bucket of a snapshot of `items` holds (what format 1 sized every row to). */
+export function fullestBucket(items: readonly SnapshotItem[], epoch: number, capacity: number, rowBytes: number, maxRows = MAX_PIR_ROWS): number {
+  const addresses = new Set(items.map((item) => hexOf(item.address)));
+  const buckets = chooseBuckets(addresses.size, Math.max(1, slotsPerPage(rowBytes, slotBytesFor(capacity))), maxRows);
+  const loads = new Uint32Array(buckets);
+  let fullest = 0;
+  for (const item of items) fullest = Math.max(fullest, ++loads[bucketHash(item.address, epoch) % buckets]);
+  return fullest;
+}
+
 /** Lays out an epoch's items (see the file comment) and computes the tree, the paths and the id. */
 export function buildSnapshot(options: BuildSnapshotOptions): Snapshot {
   const { crypto, origin, epoch, items, capacity, sequence, rowBytes } = options;

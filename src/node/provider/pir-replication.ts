@@ -167,6 +167,8 @@ export interface PirReplicationReceiverDeps {
   readonly maxSnapshotBytes: number;
   /** Where a complete, verified snapshot goes. */
   readonly cache: PirSnapshotCache;
+  /** Takes rows of any size (PirServiceOptions.rowSizing, a test hook); else only the consensus's. */
+  readonly anyRowBytes?: boolean;
 }
 
 interface PendingTransfer {
@@ -196,7 +198,7 @@ export class PirReplicationReceiver {
     if (problem !== undefined) throw this.badSnapshot(requestId, 'bad-shape', `the offered shape is invalid: ${problem}`);
     // Rows are the size the consensus fixes, never what the content would like.
     const fixed = rowBytesOfEpoch(deps.consensus, offer.epoch, now);
-    if (fixed !== undefined && offer.rowBytes !== fixed) throw this.badSnapshot(requestId, 'bad-shape', `rows must be ${fixed} bytes (the consensus's pir.rowBytes), not ${offer.rowBytes}`);
+    if (fixed !== undefined && offer.rowBytes !== fixed && deps.anyRowBytes !== true) throw this.badSnapshot(requestId, 'bad-shape', `rows must be ${fixed} bytes (the consensus's pir.rowBytes), not ${offer.rowBytes}`);
     const { rowBytes } = offer;
     if (rowBytes + PIR_ANSWER_HEADER_BYTES > deps.maxResponseBytes || offer.rows * rowBytes > deps.maxSnapshotBytes || offer.rows * rowBytes > 0xffffffff) {
       throw this.badSnapshot(requestId, 'too-large', 'the offered snapshot exceeds this provider\'s limits');

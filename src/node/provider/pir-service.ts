@@ -18,7 +18,7 @@ import type { NodeMetrics } from '../runtime/metrics.js';
 import type { StoreFailureHooks } from './store-failures.js';
 import { PirAnswers } from './pir-answers.js';
 import { PirReplicationReceiver, PirReplicationSender, rowBytesOfEpoch, type PirConsensus, type ReplicationConnection } from './pir-replication.js';
-import { PirSnapshotCache } from './pir-snapshot-cache.js';
+import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
 import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
 
 export interface PirServiceOptions {
@@ -30,6 +30,12 @@ export interface PirServiceOptions {
   readonly keep?: number;
   /** Largest snapshot built or accepted; default 256 MiB. */
   readonly maxSnapshotBytes?: number;
+  /**
+   * Test hook for the planted-leak control of test/client/pir-volume.test.ts: sizes rows other than
+   * by the consensus (there: to the fullest bucket, as row format 1 did). Both providers of a pair
+   * must set it (a partner then takes rows of any size). Never set in a deployment.
+   */
+  readonly rowSizing?: RowSizing;
   /** Real-time limit of one replication request to the partner; default 10 s. */
   readonly requestTimeoutMs?: number;
 }
@@ -82,9 +88,10 @@ export class PirService {
       keep: Math.max(1, options.keep ?? 3),
       rowBytes: (epoch) => rowBytesOfEpoch(deps.consensus, epoch, deps.clock.now()),
       maxSnapshotBytes,
+      ...(options.rowSizing === undefined ? {} : { rowSizing: options.rowSizing }),
     });
     this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
-    this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes, cache: this.cache });
+    this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
     this.answers = new PirAnswers({ crypto: deps.crypto, kernel, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch });
     const registry = deps.metrics.registry;
     deps.metrics.gauge('node_pir_snapshots', 'Provider: PIR snapshots held (own and the partner provider\'s).', () => this.cache.size);

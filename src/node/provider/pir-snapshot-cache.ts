@@ -3,7 +3,7 @@ import { WasmScanKernel, WasmShardedDatabase } from '../../codec/pir-scan/wasm-k
 import type { Crypto } from '../../crypto/types.js';
 import { hexOf } from '../../codec/bytes.js';
 import type { EpochTiming } from '../../pki/index.js';
-import { buildSnapshot, MIN_PIR_BUCKETS, type Snapshot } from '../../pir/snapshot.js';
+import { buildSnapshot, fullestBucket, MIN_PIR_BUCKETS, slotBytesFor, type Snapshot } from '../../pir/snapshot.js';
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
@@ -46,7 +46,12 @@ export interface PirSnapshotCacheSettings {
   readonly rowBytes: (epoch: number) => number | undefined;
   /** Largest snapshot built. */
   readonly maxSnapshotBytes: number;
+  /** Test hook (PirServiceOptions.rowSizing): the row size from the consensus's and the fullest bucket's item count. */
+  readonly rowSizing?: RowSizing;
 }
+
+/** The row size of a snapshot, given the consensus's, the fullest bucket's item count and the slot size. */
+export type RowSizing = (consensusRowBytes: number, fullestBucket: number, slotBytes: number) => number;
 
 /** The store could not be read for a snapshot (counted and logged by the provider already). */
 export class StoreReadError extends Error {
@@ -160,8 +165,10 @@ export class PirSnapshotCache {
     }
     const fingerprint = messages.length === 0 ? '0' : `${messages.length}:${messages[0].id}:${messages[messages.length - 1].id}`;
     const checkedAt = deps.clock.now();
-    const rowBytes = this.settings.rowBytes(epoch);
-    if (rowBytes === undefined) throw new StoreReadError('pir-unavailable');
+    const fixed = this.settings.rowBytes(epoch);
+    if (fixed === undefined) throw new StoreReadError('pir-unavailable');
+    const sizing = this.settings.rowSizing;
+    const rowBytes = sizing === undefined ? fixed : sizing(fixed, fullestBucket(messages, epoch, deps.capacity, fixed), slotBytesFor(deps.capacity));
     if (latest !== undefined && this.held.has(latest.key) && latest.fingerprint === fingerprint && latest.snapshot.omitted === 0 && latest.snapshot.rowBytes === rowBytes) {
       latest.checkedAt = checkedAt;
       return latest;
