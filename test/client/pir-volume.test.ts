@@ -84,6 +84,8 @@ interface Run {
   /** Index of the first window after the mail was sent. */
   readonly mailAt: number;
   readonly received: boolean;
+  /** Fragments of the large mail. */
+  readonly fragments: number;
 }
 
 /** One network, Alice and Bob, Bob's mailbox links recorded; the bytes of every window of polls. */
@@ -148,7 +150,7 @@ async function measure(label: string, genesisMs: number, planted: boolean): Prom
     windows.push(total() - start);
   }
   assert.ok(stored > 0);
-  return { windows, mailAt: IDLE_WINDOWS, received: bob.agent.inbox().some((mail) => mail.subject === 'Large') };
+  return { windows, mailAt: IDLE_WINDOWS, received: bob.agent.inbox().some((mail) => mail.subject === 'Large'), fragments: stored };
 }
 
 function median(values: readonly number[]): number {
@@ -167,7 +169,7 @@ test('bytes on Bob\'s mailbox-server links are the same whether a 200 KB mail ar
   assert.ok(slotsPerPage(ROW_BYTES, 2673) >= 1);
   const fixed = await measure('pirvol', 2_300_000_000_000, false);
   const fixedSummary = summary(fixed);
-  console.log(`# fixed rows: bytes per window ${fixed.windows.join(', ')}; largest/median ${fixedSummary.largestOverMedian.toFixed(3)}; largest active/largest idle ${fixedSummary.activeOverIdle.toFixed(3)}`);
+  console.log(`# fixed rows (a mail of ${fixed.fragments} fragments): bytes per window ${fixed.windows.join(', ')}; largest/median ${fixedSummary.largestOverMedian.toFixed(3)}; largest active/largest idle ${fixedSummary.activeOverIdle.toFixed(3)}`);
   assert.ok(fixed.received, 'Bob read the large mail within the measured windows');
   assert.ok(fixedSummary.largestOverMedian < 1.05, `largest/median ${fixedSummary.largestOverMedian}`);
   assert.ok(fixedSummary.activeOverIdle < 1.05, `active/idle ${fixedSummary.activeOverIdle}`);
