@@ -3,7 +3,11 @@ import type { Crypto } from '../crypto/types.js';
 import { RequestChannel, RequestRefusal, type WebSocketConnector } from '../net/request-channel.js';
 import type { NodeDescriptor } from '../pki/index.js';
 import { pirDecode, pirQuery } from '../pir/index.js';
-import { openRow, PirRowError, shapeProblem } from '../pir/snapshot.js';
+import { rowOfPage } from '../pir/snapshot-pages.js';
+import { openRow, PirRowError, shapeProblem, type OpenedRow } from '../pir/snapshot.js';
+import type { PirParameters } from '../pki/params.js';
+import { planPirPoll } from '../traffic/poll-schedule.js';
+import { bucketKey, PirBacklog, type BacklogPage } from './pir-backlog.js';
 import { bucketOf } from '../store/mailbox.js';
 import { decodePirResponse, encodePirInfo, encodePirQuery, type PirResponse, type PirSnapshotInfo } from '../wire/pir-messages.js';
 import { RETRIEVAL_ERRORS } from '../wire/retrieval-errors.js';
@@ -27,8 +31,8 @@ export interface PirRetrievalOptions {
   readonly timeoutMs: number;
   /** Opens the WebSockets (default connectWebSocket); tests wrap it to tamper with a server's answers. */
   readonly connect?: WebSocketConnector;
-  /** Largest row accepted (default 256 MiB). */
-  readonly maxRowBytes?: number;
+  /** The consensus's fixed PIR sizes: every row is pir.rowBytes, every poll sends pir.queriesPerPoll queries to each server. */
+  readonly pir: PirParameters;
 }
 
 /** A decoded row that did not verify: one of the two servers answered wrongly. */
@@ -49,26 +53,35 @@ export interface PirFetchResult {
   readonly more: number;
   /** Queries sent to each server. */
   readonly queries: number;
+  /** Backlog pages left for later polls (beyond this poll's budget, or not in this snapshot). */
+  readonly deferred?: number;
 }
 
-const DEFAULT_MAX_ROW_BYTES = 256 * 1024 * 1024;
+/** One PIR query of a poll: the row, and for a real page which bucket and pairs it serves ('' key: a dummy). */
+interface Query {
+  readonly epoch: number;
+  readonly info: PirSnapshotInfo;
+  readonly row: number;
+  readonly key: string;
+  readonly page?: number;
+  readonly pairs: readonly number[];
+}
 
 export class PirRetrieval {
   readonly provider: NodeDescriptor;
   readonly partner: NodeDescriptor;
   private readonly channels: [RequestChannel<PirResponse>, RequestChannel<PirResponse>];
-  private readonly maxRowBytes: number;
+  private readonly backlog = new PirBacklog();
 
   constructor(private readonly options: PirRetrievalOptions) {
     this.provider = options.provider;
     this.partner = options.partner;
-    this.maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
     const channel = (node: NodeDescriptor, role: string): RequestChannel<PirResponse> =>
       new RequestChannel({
         target: wsTarget(node),
         name: `${role} ${node.name}`,
         timeoutMs: options.timeoutMs,
-        maxMessageBytes: this.maxRowBytes + 64,
+        maxMessageBytes: options.pir.rowBytes + 64,
         decode: decodePirResponse,
         ...(options.connect === undefined ? {} : { connect: options.connect }),
       });
@@ -80,6 +93,10 @@ export class PirRetrieval {
     const same = (a: NodeDescriptor, b: NodeDescriptor): boolean =>
       hexOf(a.nodeId) === hexOf(b.nodeId) && a.addresses.ws === b.addresses.ws && hexOf(a.linkPublicKey) === hexOf(b.linkPublicKey);
     return same(provider, this.provider) && same(partner, this.partner);
+  }
+
+  get pirParameters(): PirParameters {
+    return this.options.pir;
   }
 
   get connected(): boolean {
@@ -99,31 +116,94 @@ export class PirRetrieval {
     const { info } = response;
     const problem = info.epoch !== epoch ? 'it is for another epoch' : shapeProblem(info);
     if (problem !== undefined) throw new Error(`provider ${this.provider.name} announced an unusable snapshot: ${problem}`);
-    if (info.rowBytes > this.maxRowBytes) throw new Error(`provider ${this.provider.name} announced rows of ${info.rowBytes} bytes (more than ${this.maxRowBytes})`);
+    // Rows have the consensus's size whatever is stored: a provider cannot grow (or shrink) the answers.
+    if (info.rowBytes !== this.options.pir.rowBytes) throw new Error(`provider ${this.provider.name} announced rows of ${info.rowBytes} bytes, not the consensus's ${this.options.pir.rowBytes}`);
     return info;
   }
 
   /**
-   * One query per pair (the same count every poll). Network failures and refusals reject; a row
-   * that does not verify is a mismatch (its pair gets no items) and the others are still returned.
+   * One poll: the queries planPirPoll gives for the budget (the consensus's pir.queriesPerPoll),
+   * always that many to each server, in two rounds: the first page of every pair's bucket, then the
+   * bucket's further pages not read yet, the rest dummy queries. Network failures and refusals
+   * reject; a row that does not verify is a mismatch (its pages give no items) and the others are
+   * still returned.
    */
   async fetch(pairs: readonly (readonly [number, Uint8Array])[]): Promise<PirFetchResult> {
     const epochs = [...new Set(pairs.map(([epoch]) => epoch))];
     const infos = new Map<number, PirSnapshotInfo | undefined>();
     await Promise.all(epochs.map(async (epoch) => infos.set(epoch, await this.info(epoch))));
+    this.backlog.keepEpochs(epochs);
+    const mismatches: PirMismatch[] = [];
+    const results: StoredItem[][] = pairs.map(() => []);
+    const held = epochs.filter((epoch) => infos.get(epoch) !== undefined);
+    // Round one: the first page of every pair's bucket.
+    const firstRound = planPirPoll(this.options.pir.queriesPerPoll, held.map((epoch) => ({ firstPages: pairs.filter(([e]) => e === epoch).length, backlog: [] })));
+    const firsts: Query[] = [];
+    held.forEach((epoch, g) => {
+      const info = infos.get(epoch)!;
+      pairs.forEach(([e, address], i) => {
+        if (e !== epoch || firsts.filter((q) => q.epoch === epoch).length >= firstRound.groups[g].firstPages) return;
+        const bucket = bucketOf(address, epoch, info.buckets);
+        firsts.push({ epoch, info, row: bucket, key: bucketKey(epoch, info.buckets, bucket), pairs: [i] });
+      });
+    });
+    const runs = new Map<string, { info: PirSnapshotInfo; opened: OpenedRow }>();
+    for (const { query, opened } of await this.ask(firsts, mismatches)) {
+      if (opened === undefined) continue;
+      if (opened.page !== 0 || opened.bucket !== query.row) {
+        mismatches.push(this.mismatch(query, 'the row is not the bucket\'s first page'));
+        continue;
+      }
+      this.backlog.sawFirstPage(query.key, query.epoch, opened);
+      runs.set(query.key, { info: query.info, opened });
+      for (const i of query.pairs) results[i].push(...opened.items);
+    }
+    // Round two: backlog pages this snapshot carries, then dummies, within each epoch's share.
+    const plan = planPirPoll(this.options.pir.queriesPerPoll, held.map((epoch) => ({ firstPages: firstRound.groups[held.indexOf(epoch)].firstPages, backlog: this.backlogOf(epoch, runs) })));
+    const seconds: Query[] = [];
+    held.forEach((epoch, g) => {
+      const info = infos.get(epoch)!;
+      for (const want of plan.groups[g].pages) {
+        const pairIndexes = firsts.filter((q) => q.key === want.key).flatMap((q) => q.pairs);
+        seconds.push({ epoch, info, row: want.row, key: want.key, page: want.page, pairs: pairIndexes });
+      }
+      for (let d = 0; d < plan.groups[g].dummies; d++) seconds.push({ epoch, info, row: this.randomRow(info.rows), key: '', pairs: [] });
+    });
+    for (const { query, opened } of await this.ask(seconds, mismatches)) {
+      if (opened === undefined || query.page === undefined) continue; // a dummy's answer is not read
+      if (opened.page !== query.page || opened.bucket !== Number(query.key.split(':')[2])) {
+        mismatches.push(this.mismatch(query, 'the row is not the page asked for'));
+        continue;
+      }
+      this.backlog.sawPage(query.key, opened, query.info.slots);
+      for (const i of query.pairs) results[i].push(...opened.items);
+    }
+    const slots = held.length > 0 ? infos.get(held[0])!.slots : 1;
+    return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred };
+  }
+
+  /** The backlog pages of `epoch` that this poll's snapshot carries, with their rows, oldest first. */
+  private backlogOf(epoch: number, runs: Map<string, { info: PirSnapshotInfo; opened: OpenedRow }>): (BacklogPage & { row: number })[] {
+    const wanted: (BacklogPage & { row: number })[] = [];
+    for (const [key, { info, opened }] of runs) {
+      if (info.epoch !== epoch) continue;
+      for (const want of this.backlog.wanted(key)) {
+        const row = rowOfPage(opened.extra, opened.pages, want.page);
+        if (row !== undefined) wanted.push({ ...want, row });
+      }
+    }
+    return wanted.sort((a, b) => a.page - b.page);
+  }
+
+  /** Sends the queries (key 0 to the own provider, key 1 to the partner) and opens what verifies. */
+  private async ask(queries: readonly Query[], mismatches: PirMismatch[]): Promise<{ query: Query; opened?: OpenedRow }[]> {
     const { crypto } = this.options;
     // The DPF seeds are the client's only secret in a query: always from the operating system.
     const random = (length: number): Uint8Array => crypto.randomBytes(length);
-    const mismatches: PirMismatch[] = [];
-    let more = 0;
-    let queries = 0;
-    const results = await Promise.all(
-      pairs.map(async ([epoch, address]): Promise<StoredItem[]> => {
-        const info = infos.get(epoch);
-        if (info === undefined) return [];
-        const index = bucketOf(address, epoch, info.rows);
-        const { keys } = pirQuery(crypto, random, index, info.rows);
-        queries++;
+    return Promise.all(
+      queries.map(async (query) => {
+        const { info } = query;
+        const { keys } = pirQuery(crypto, random, query.row, info.rows);
         const answers = await Promise.all(
           this.channels.map(async (channel, b) => {
             const response = await channel.request((id) => encodePirQuery(id, info.snapshotId, keys[b]));
@@ -131,24 +211,32 @@ export class PirRetrieval {
             return response.answer;
           }),
         );
-        const mismatch = (reason: string): StoredItem[] => {
-          mismatches.push({ epoch, snapshot: hexOf(info.snapshotId), provider: this.provider.name, partner: this.partner.name, reason });
-          return [];
-        };
         if (answers[0].length !== info.rowBytes || answers[1].length !== info.rowBytes) {
-          return mismatch(`answers of ${answers[0].length} and ${answers[1].length} bytes for rows of ${info.rowBytes}`);
+          if (query.key !== '') mismatches.push(this.mismatch(query, `answers of ${answers[0].length} and ${answers[1].length} bytes for rows of ${info.rowBytes}`));
+          return { query };
         }
+        if (query.key === '') return { query };
         try {
-          const row = openRow(crypto, this.provider.nodeId, info, index, pirDecode(answers[0], answers[1]));
-          more += row.total - row.items.length;
-          return row.items;
+          return { query, opened: openRow(crypto, this.provider.nodeId, info, query.row, pirDecode(answers[0], answers[1])) };
         } catch (error) {
-          if (error instanceof PirRowError) return mismatch(error.message);
-          throw error;
+          if (!(error instanceof PirRowError)) throw error;
+          mismatches.push(this.mismatch(query, error.message));
+          return { query };
         }
       }),
     );
-    return { results, mismatches, more, queries };
+  }
+
+  private mismatch(query: Query, reason: string): PirMismatch {
+    return { epoch: query.epoch, snapshot: hexOf(query.info.snapshotId), provider: this.provider.name, partner: this.partner.name, reason };
+  }
+
+  /** A uniformly random row for a dummy query. */
+  private randomRow(rows: number): number {
+    const bytes = this.options.crypto.randomBytes(6);
+    let value = 0;
+    for (const byte of bytes) value = value * 256 + byte;
+    return value % rows;
   }
 
   close(): void {

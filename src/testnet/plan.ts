@@ -43,6 +43,9 @@ export const TESTNET_NETWORK: NetworkParameters = {
   traffic: { clientSendRate: 50, loopRate: 2, dropRate: 0, gatewayClientRate: 200 },
   // Mail is fetched by two-server PIR: the two providers, of different operators, are each other's partner (docs/pir.md).
   retrieval: 'pir',
+  // Larger pages and budget than the defaults: a 1 MiB mail (about 520 fragments, 44 pages of 12)
+  // is read within a few of the short epochs' polls.
+  pir: { rowBytes: 32_768, queriesPerPoll: 32 },
 };
 
 export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number): Promise<NetworkPlan> {

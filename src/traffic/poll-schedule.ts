@@ -31,3 +31,50 @@ export function pollFetches<A>(epochs: readonly number[], addressOf: (epoch: num
   for (const epoch of epochs) for (const address of addresses) fetches.push([epoch, address]);
   return fetches;
 }
+
+/** One snapshot's part of a PIR poll: the first pages it must read and the pages it is behind on. */
+export interface PirPollGroup<W> {
+  /** First pages (one per bucket a pair reads): sent in the poll's first round. */
+  readonly firstPages: number;
+  /** Further pages still to read, in the order they should come (oldest mail first). */
+  readonly backlog: readonly W[];
+}
+
+export interface PirPollPlan<W> {
+  /** Per group, in the groups' order: first pages sent (of those asked), backlog pages sent, dummy queries. */
+  readonly groups: readonly { readonly firstPages: number; readonly pages: readonly W[]; readonly dummies: number }[];
+  /** Backlog pages left for later polls. */
+  readonly deferred: number;
+  /** Queries of the poll: always the budget (when there is at least one group). */
+  readonly queries: number;
+}
+
+/**
+ * The PIR queries of one poll within the fixed budget of `budget` queries per server (the
+ * consensus's pir.queriesPerPoll; docs/pir.md, "Fixed sizes"). Round one: every group's first pages
+ * (in order, while the budget lasts). Round two: the rest of the budget, shared among the groups in a
+ * fixed pattern that does not depend on any backlog (an equal share each, the remainder to the first
+ * groups), each share filled with the group's backlog pages first and dummy queries after. So every
+ * poll sends the same number of queries, to the same snapshots, in the same two rounds, whether a
+ * user has a backlog or not; a backlog larger than its share is spread over later polls.
+ */
+export function planPirPoll<W>(budget: number, groups: readonly PirPollGroup<W>[]): PirPollPlan<W> {
+  if (!Number.isInteger(budget) || budget < 1) throw new RangeError('the PIR query budget must be a positive integer');
+  if (groups.length === 0) return { groups: [], deferred: 0, queries: 0 };
+  let left = budget;
+  const first = groups.map((group) => {
+    const taken = Math.min(group.firstPages, left);
+    left -= taken;
+    return taken;
+  });
+  const share = Math.floor(left / groups.length);
+  const extra = left % groups.length;
+  let deferred = 0;
+  const planned = groups.map((group, g) => {
+    const slots = share + (g < extra ? 1 : 0);
+    const pages = group.backlog.slice(0, slots);
+    deferred += group.backlog.length - pages.length;
+    return { firstPages: first[g], pages, dummies: slots - pages.length };
+  });
+  return { groups: planned, deferred, queries: budget };
+}
