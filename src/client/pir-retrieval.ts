@@ -6,7 +6,7 @@ import { pirDecode, pirQuery } from '../pir/index.js';
 import { rowOfPage } from '../pir/snapshot-pages.js';
 import { openRow, PirRowError, shapeProblem, type OpenedRow } from '../pir/snapshot.js';
 import type { PirParameters } from '../pki/params.js';
-import { planPirPoll } from '../traffic/poll-schedule.js';
+import { chooseFirstPages, planPirPoll } from '../traffic/poll-schedule.js';
 import { bucketKey, PirBacklog, type BacklogPage } from './pir-backlog.js';
 import { bucketOf } from '../store/mailbox.js';
 import { decodePirResponse, encodePirInfo, encodePirQuery, type PirResponse, type PirSnapshotInfo } from '../wire/pir-messages.js';
@@ -72,6 +72,8 @@ export class PirRetrieval {
   readonly partner: NodeDescriptor;
   private readonly channels: [RequestChannel<PirResponse>, RequestChannel<PirResponse>];
   private readonly backlog = new PirBacklog();
+  /** Per polled epoch: where the rotation over its first pages stands (chooseFirstPages). */
+  private readonly cursors = new Map<number, number>();
 
   constructor(private readonly options: PirRetrievalOptions) {
     this.provider = options.provider;
@@ -122,34 +124,28 @@ export class PirRetrieval {
   }
 
   /**
-   * One poll: the queries planPirPoll gives for the budget (the consensus's pir.queriesPerPoll),
-   * always that many to each server, in two rounds: the first page of every pair's bucket, then the
-   * bucket's further pages not read yet, the rest dummy queries. Network failures and refusals
-   * reject; a row that does not verify is a mismatch (its pages give no items) and the others are
-   * still returned.
+   * One poll: always the budget (the consensus's pir.queriesPerPoll) of queries to each server, in
+   * two rounds of fixed sizes: first pages (chooseFirstPages: per epoch a fixed share, one query per
+   * distinct bucket of the pairs, in turn when they are more), then the further pages not read yet
+   * (planPirPoll), the rest dummy queries. Network failures and refusals reject; a row that does not
+   * verify is a mismatch (its pages give no items) and the others are still returned. A pair whose
+   * bucket is not read in this poll gets [] (it is read in a later one).
    */
   async fetch(pairs: readonly (readonly [number, Uint8Array])[]): Promise<PirFetchResult> {
     const epochs = [...new Set(pairs.map(([epoch]) => epoch))];
     const infos = new Map<number, PirSnapshotInfo | undefined>();
     await Promise.all(epochs.map(async (epoch) => infos.set(epoch, await this.info(epoch))));
     this.backlog.keepEpochs(epochs);
+    for (const epoch of this.cursors.keys()) if (!epochs.includes(epoch)) this.cursors.delete(epoch);
     const mismatches: PirMismatch[] = [];
     const results: StoredItem[][] = pairs.map(() => []);
     const held = epochs.filter((epoch) => infos.get(epoch) !== undefined);
-    // Round one: the first page of every pair's bucket.
-    const firstRound = planPirPoll(this.options.pir.queriesPerPoll, held.map((epoch) => ({ firstPages: pairs.filter(([e]) => e === epoch).length, backlog: [] })));
-    const firsts: Query[] = [];
-    held.forEach((epoch, g) => {
-      const info = infos.get(epoch)!;
-      pairs.forEach(([e, address], i) => {
-        if (e !== epoch || firsts.filter((q) => q.epoch === epoch).length >= firstRound.groups[g].firstPages) return;
-        const bucket = bucketOf(address, epoch, info.buckets);
-        firsts.push({ epoch, info, row: bucket, key: bucketKey(epoch, info.buckets, bucket), pairs: [i] });
-      });
-    });
+    const budget = this.options.pir.queriesPerPoll;
+    // Round one: a fixed number of first pages per epoch, in turn when the pairs' buckets are more.
+    const firsts = this.firstPages(pairs, held, infos, budget);
     const runs = new Map<string, { info: PirSnapshotInfo; opened: OpenedRow }>();
     for (const { query, opened } of await this.ask(firsts, mismatches)) {
-      if (opened === undefined) continue;
+      if (opened === undefined || query.key === '') continue;
       if (opened.page !== 0 || opened.bucket !== query.row) {
         mismatches.push(this.mismatch(query, 'the row is not the bucket\'s first page'));
         continue;
@@ -158,8 +154,9 @@ export class PirRetrieval {
       runs.set(query.key, { info: query.info, opened });
       for (const i of query.pairs) results[i].push(...opened.items);
     }
-    // Round two: backlog pages this snapshot carries, then dummies, within each epoch's share.
-    const plan = planPirPoll(this.options.pir.queriesPerPoll, held.map((epoch) => ({ firstPages: firstRound.groups[held.indexOf(epoch)].firstPages, backlog: this.backlogOf(epoch, runs) })));
+    // Round two: the rest of the budget, backlog pages this snapshot carries, then dummies, within each epoch's share.
+    const shares = held.map((epoch) => firsts.filter((q) => q.epoch === epoch).length);
+    const plan = planPirPoll(budget, held.map((epoch, g) => ({ firstPages: shares[g], backlog: this.backlogOf(epoch, runs) })));
     const seconds: Query[] = [];
     held.forEach((epoch, g) => {
       const info = infos.get(epoch)!;
@@ -167,7 +164,7 @@ export class PirRetrieval {
         const pairIndexes = firsts.filter((q) => q.key === want.key).flatMap((q) => q.pairs);
         seconds.push({ epoch, info, row: want.row, key: want.key, page: want.page, pairs: pairIndexes });
       }
-      for (let d = 0; d < plan.groups[g].dummies; d++) seconds.push({ epoch, info, row: this.randomRow(info.rows), key: '', pairs: [] });
+      for (let d = 0; d < plan.groups[g].dummies; d++) seconds.push(this.dummy(epoch, info));
     });
     for (const { query, opened } of await this.ask(seconds, mismatches)) {
       if (opened === undefined || query.page === undefined) continue; // a dummy's answer is not read
@@ -180,6 +177,47 @@ export class PirRetrieval {
     }
     const slots = held.length > 0 ? infos.get(held[0])!.slots : 1;
     return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred };
+  }
+
+  /**
+   * The first round's queries: per held epoch, its fixed share of firstRoundQueries(budget)
+   * (chooseFirstPages), one query per distinct bucket of the epoch's pairs (buckets with unread
+   * pages first, the others in turn over the polls when they are more than the share), the rest dummies.
+   */
+  private firstPages(pairs: readonly (readonly [number, Uint8Array])[], held: readonly number[], infos: Map<number, PirSnapshotInfo | undefined>, budget: number): Query[] {
+    const groups = held.map((epoch) => {
+      const info = infos.get(epoch)!;
+      const byKey = new Map<string, { bucket: number; pairs: number[] }>();
+      pairs.forEach(([e, address], i) => {
+        if (e !== epoch) return;
+        const bucket = bucketOf(address, epoch, info.buckets);
+        const key = bucketKey(epoch, info.buckets, bucket);
+        const entry = byKey.get(key) ?? { bucket, pairs: [] };
+        entry.pairs.push(i);
+        byKey.set(key, entry);
+      });
+      return { epoch, info, keys: [...byKey.entries()] };
+    });
+    const choices = chooseFirstPages(budget, groups.map(({ epoch, keys }) => ({
+      count: keys.length,
+      urgent: keys.flatMap(([key], i) => (this.backlog.wanted(key).length > 0 ? [i] : [])),
+      cursor: this.cursors.get(epoch) ?? 0,
+    })));
+    const queries: Query[] = [];
+    groups.forEach(({ epoch, info, keys }, g) => {
+      const choice = choices[g];
+      this.cursors.set(epoch, choice.cursor);
+      for (const i of choice.pick) {
+        const [key, { bucket, pairs: pairIndexes }] = keys[i];
+        queries.push({ epoch, info, row: bucket, key, pairs: pairIndexes });
+      }
+      for (let d = 0; d < choice.dummies; d++) queries.push(this.dummy(epoch, info));
+    });
+    return queries;
+  }
+
+  private dummy(epoch: number, info: PirSnapshotInfo): Query {
+    return { epoch, info, row: this.randomRow(info.rows), key: '', pairs: [] };
   }
 
   /** The backlog pages of `epoch` that this poll's snapshot carries, with their rows, oldest first. */

@@ -78,3 +78,60 @@ export function planPirPoll<W>(budget: number, groups: readonly PirPollGroup<W>[
   });
   return { groups: planned, deferred, queries: budget };
 }
+
+/**
+ * The queries of a PIR poll's first round, for a budget of `budget` queries (the consensus's
+ * pir.queriesPerPoll): three quarters of it (at least one), whatever the number of pairs polled; the
+ * rest of the budget is the second round (backlog pages, dummies). Both rounds have fixed sizes, so
+ * neither the count nor the timing of the queries says how many addresses (sessions) a user polls.
+ */
+export function firstRoundQueries(budget: number): number {
+  if (!Number.isInteger(budget) || budget < 1) throw new RangeError('the PIR query budget must be a positive integer');
+  return Math.max(1, budget - Math.floor(budget / 4));
+}
+
+/** One group's first pages to choose from: how many, which are urgent (indexes), where the rotation stands. */
+export interface FirstPageGroup {
+  readonly count: number;
+  /** Indexes of first pages to read before the rotation (buckets with pages still to read). */
+  readonly urgent: readonly number[];
+  /** The rotation's position (any integer; taken modulo the pages not urgent). */
+  readonly cursor: number;
+}
+
+export interface FirstPageChoice {
+  /** Indexes of the first pages read in this poll. */
+  readonly pick: readonly number[];
+  /** The group's share of the first round: pick.length + dummies. */
+  readonly share: number;
+  readonly dummies: number;
+  /** The rotation's position for the next poll. */
+  readonly cursor: number;
+}
+
+/**
+ * Which first pages one PIR poll reads (docs/pir.md, "The client"). The first round
+ * (firstRoundQueries) is shared among the groups (one per polled epoch) in a fixed pattern: an equal
+ * share each, the remainder to the first groups. A group whose first pages fit its share reads them
+ * all; one with more reads its urgent ones first (at most half the share), then the others in turn
+ * from its cursor, which moves on by what it took: every first page is read at least once in
+ * ⌈(count − urgent taken) / (share − urgent taken)⌉ polls. Unused slots are dummies.
+ */
+export function chooseFirstPages(budget: number, groups: readonly FirstPageGroup[]): FirstPageChoice[] {
+  const round = firstRoundQueries(budget);
+  if (groups.length === 0) return [];
+  const base = Math.floor(round / groups.length);
+  const extra = round % groups.length;
+  return groups.map((group, g) => {
+    const share = base + (g < extra ? 1 : 0);
+    if (group.count <= share) return { pick: Array.from({ length: group.count }, (_, i) => i), share, dummies: share - group.count, cursor: group.cursor };
+    const urgent = [...new Set(group.urgent.filter((i) => Number.isInteger(i) && i >= 0 && i < group.count))].slice(0, Math.floor(share / 2));
+    const others: number[] = [];
+    for (let i = 0; i < group.count; i++) if (!urgent.includes(i)) others.push(i);
+    const take = Math.min(share - urgent.length, others.length);
+    const start = ((group.cursor % others.length) + others.length) % others.length;
+    const pick = [...urgent];
+    for (let k = 0; k < take; k++) pick.push(others[(start + k) % others.length]);
+    return { pick, share, dummies: share - pick.length, cursor: start + take };
+  });
+}
