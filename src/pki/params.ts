@@ -55,7 +55,10 @@ export const DEFAULT_NETWORK_PARAMETERS: NetworkParameters = Object.freeze({
   mixing: Object.freeze({ meanDelayMs: 500, maxDelayMs: 10_000 }),
   traffic: Object.freeze({ clientSendRate: 1, loopRate: 0.2, dropRate: 0.2, gatewayClientRate: 10 }),
   retrieval: 'pir',
-  pir: Object.freeze({ rowBytes: 16_384, queriesPerPoll: 8 }),
+  // 32 queries: half read first pages, 8 per polled epoch, which covers every address of a user
+  // with up to 2 sessions at every poll (2 address epochs × (card + own + sessions)); more sessions
+  // are read in turn (docs/pir.md, "The client").
+  pir: Object.freeze({ rowBytes: 16_384, queriesPerPoll: 32 }),
 });
 
 /** Bounds of the PIR parameters a consensus may carry (what fits the row format and a response). */

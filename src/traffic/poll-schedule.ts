@@ -81,13 +81,13 @@ export function planPirPoll<W>(budget: number, groups: readonly PirPollGroup<W>[
 
 /**
  * The queries of a PIR poll's first round, for a budget of `budget` queries (the consensus's
- * pir.queriesPerPoll): three quarters of it (at least one), whatever the number of pairs polled; the
- * rest of the budget is the second round (backlog pages, dummies). Both rounds have fixed sizes, so
+ * pir.queriesPerPoll): half of it (rounded up), whatever the number of pairs polled; the rest of
+ * the budget is the second round (backlog pages, dummies). Both rounds have fixed sizes, so
  * neither the count nor the timing of the queries says how many addresses (sessions) a user polls.
  */
 export function firstRoundQueries(budget: number): number {
   if (!Number.isInteger(budget) || budget < 1) throw new RangeError('the PIR query budget must be a positive integer');
-  return Math.max(1, budget - Math.floor(budget / 4));
+  return Math.ceil(budget / 2);
 }
 
 /** One group's first pages to choose from: how many, which are urgent (indexes), where the rotation stands. */

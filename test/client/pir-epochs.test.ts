@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { initClient, startClient, type ClientAgent, type ClientEvent, type PollReport } from '../../src/client/index.js';
 import { epochStart, type PirParameters } from '../../src/pki/index.js';
 import type { ProviderHandle } from '../../src/node/provider/index.js';
+import { TESTNET_NETWORK } from '../../src/testnet/plan.js';
 import { EPOCH_MS, TestNetwork } from '../node/pir/support.js';
 import { FAST_KDF, TEST_NETWORK_POLICY } from './support.js';
 
@@ -21,7 +22,7 @@ const GENESIS = 2_400_000_000_000;
 const BIG_MAIL = 400 * 1024;
 const SMALL_MAILS = 3;
 /** The test network's sizes (src/testnet/plan.ts): the network where the failure showed. */
-const PIR: PirParameters = { rowBytes: 32_768, queriesPerPoll: 32 };
+const PIR: PirParameters = TESTNET_NETWORK.pir;
 
 let net: TestNetwork;
 const agents: ClientAgent[] = [];

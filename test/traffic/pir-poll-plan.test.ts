@@ -36,21 +36,21 @@ test('first pages beyond the budget wait; odd remainders go to the first groups;
 });
 
 test('the first round has a fixed size, whatever the number of pairs; a group\'s first pages beyond its share are read in turn', () => {
-  assert.equal(firstRoundQueries(32), 24);
-  assert.equal(firstRoundQueries(8), 6);
+  assert.equal(firstRoundQueries(32), 16);
+  assert.equal(firstRoundQueries(7), 4);
   assert.equal(firstRoundQueries(1), 1);
   assert.throws(() => firstRoundQueries(0), RangeError);
   // Any number of first pages: the same share per group, the rest of it dummies.
   for (const count of [0, 1, 4, 12, 13, 40]) {
     const choices = chooseFirstPages(32, [{ count, urgent: [], cursor: 0 }, { count, urgent: [], cursor: 0 }]);
-    assert.deepEqual(choices.map((c) => c.pick.length + c.dummies), [12, 12], `count ${count}`);
-    assert.deepEqual(choices.map((c) => c.share), [12, 12]);
+    assert.deepEqual(choices.map((c) => c.pick.length + c.dummies), [8, 8], `count ${count}`);
+    assert.deepEqual(choices.map((c) => c.share), [8, 8]);
   }
   // 30 first pages, a share of 12: every one is read within 3 polls, each once before any twice.
   let cursor = 0;
   const reads = new Array<number>(30).fill(0);
   for (let poll = 0; poll < 5; poll++) {
-    const [choice] = chooseFirstPages(16, [{ count: 30, urgent: [], cursor }]);
+    const [choice] = chooseFirstPages(24, [{ count: 30, urgent: [], cursor }]);
     assert.equal(choice.pick.length, 12);
     for (const i of choice.pick) reads[i]++;
     cursor = choice.cursor;
@@ -60,17 +60,17 @@ test('the first round has a fixed size, whatever the number of pairs; a group\'s
 });
 
 test('urgent first pages (buckets with unread pages) come first, at most half the share; the others keep turning', () => {
-  const [choice] = chooseFirstPages(16, [{ count: 30, urgent: [7, 7, 29, 99], cursor: 0 }]);
+  const [choice] = chooseFirstPages(24, [{ count: 30, urgent: [7, 7, 29, 99], cursor: 0 }]);
   assert.deepEqual(choice.pick.slice(0, 2), [7, 29]);
   assert.equal(choice.pick.length, 12);
   assert.equal(new Set(choice.pick).size, 12);
-  const many = chooseFirstPages(16, [{ count: 30, urgent: Array.from({ length: 20 }, (_, i) => i), cursor: 0 }])[0];
+  const many = chooseFirstPages(24, [{ count: 30, urgent: Array.from({ length: 20 }, (_, i) => i), cursor: 0 }])[0];
   assert.equal(many.pick.length, 12);
   assert.deepEqual(many.pick.slice(0, 6), [0, 1, 2, 3, 4, 5], 'urgent ones: half the share');
   assert.deepEqual(many.pick.slice(6), [6, 7, 8, 9, 10, 11], 'the other half goes on with the turn');
   assert.equal(many.cursor, 6);
   // When everything fits, all are read and the cursor stays.
-  const fits = chooseFirstPages(16, [{ count: 5, urgent: [3], cursor: 4 }])[0];
+  const fits = chooseFirstPages(24, [{ count: 5, urgent: [3], cursor: 4 }])[0];
   assert.deepEqual([...fits.pick], [0, 1, 2, 3, 4]);
   assert.equal(fits.cursor, 4);
 });
