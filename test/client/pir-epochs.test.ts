@@ -2,11 +2,18 @@
  * PIR polls past the first epoch, over the real nodes, with a hot bucket: the in-process networks of
  * the other PIR tests stay in epoch 0, where a poll reads one epoch and only the addresses of epoch
  * 0; from epoch 1 on a poll reads two stored epochs with the addresses of two epochs each (card,
- * own, one per session: 2 × 2 × (2 + sessions) pairs), and that is where `umbra up` showed a
- * recipient reading nothing while a large mail filled his bucket. Here the network is moved into
- * epoch 1, Alice and Bob open sessions, Alice sends Bob a large mail (his session address's bucket
- * gets many pages) while Bob sends Alice small ones: every mail must arrive, every mail must be
- * acknowledged, and every one of Bob's polls must send exactly the budget of queries.
+ * own, one per session: 2 × 2 × (2 + sessions) pairs), and that is where `umbra up` once showed a
+ * recipient reading nothing while a 1 MiB mail filled his bucket. Here the network is moved into
+ * epoch 1, Alice and Bob open sessions, Alice sends Bob a 1 MiB mail (about 1 300 fragments, parity
+ * included: his session address's bucket gets some hundred pages of 12) while Bob sends Alice small
+ * ones, and the network moves on into epoch 2 while the mail comes in, so Bob reads it from the
+ * current and the previous epoch. Every mail must arrive and be acknowledged, no poll may fail, and
+ * both users (with different pairs and backlogs) must send exactly the budget of queries every poll.
+ *
+ * With the budget and plan of before relationship addresses (the first page of every pair in one
+ * round, the rest for further pages) and the former default of 8 queries, 12 pairs left the previous
+ * epoch's pairs 2 queries and no further page at all; the first-page rotation (chooseFirstPages)
+ * and the default of 32 are the fix, and pir-poll-plan.test.ts checks the rotation itself.
  */
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -19,18 +26,18 @@ import { EPOCH_MS, TestNetwork } from '../node/pir/support.js';
 import { FAST_KDF, TEST_NETWORK_POLICY } from './support.js';
 
 const GENESIS = 2_400_000_000_000;
-const BIG_MAIL = 400 * 1024;
+const BIG_MAIL = 1024 * 1024;
 const SMALL_MAILS = 3;
 /** The test network's sizes (src/testnet/plan.ts): the network where the failure showed. */
 const PIR: PirParameters = TESTNET_NETWORK.pir;
 
+const timing = { genesisMs: GENESIS, epochMs: EPOCH_MS };
 let net: TestNetwork;
 const agents: ClientAgent[] = [];
 const events = new Map<string, ClientEvent[]>();
 
 before(async () => {
   net = await TestNetwork.start({ label: 'pirepochs', retrieval: 'pir', genesisMs: GENESIS, pir: { refreshMs: 200 }, pirSizes: PIR });
-  const timing = { genesisMs: GENESIS, epochMs: EPOCH_MS };
   // Into epoch 1: the next consensus is published 45 s into an epoch; every node must hold it.
   net.pumpLimit = epochStart(1, timing) + 50_000;
   net.clock.advanceTo(GENESIS + 44_000);
@@ -87,10 +94,22 @@ test('from epoch 1 on, with two epochs polled and a hot bucket, every mail arriv
   const body = 'y'.repeat(63).concat('\n').repeat(Math.ceil(BIG_MAIL / 64)).slice(0, BIG_MAIL);
   const big = alice.agent.send({ to: 'Bob', subject: 'Large', body });
   for (let i = 0; i < SMALL_MAILS; i++) bob.agent.send({ to: 'Alice', subject: `small ${i}`, body: `small mail ${i}` });
+  // Into epoch 2 while the large mail is still coming in: Bob reads it from the current and the
+  // previous epoch.
+  net.pumpLimit = epochStart(2, timing) + 40_000;
+  await net.until('every node holding the consensus of epoch 2', () => net.nodes.every((node) => node.status().consensusEpochs.includes(2)), 120_000);
+  if (net.clock.now() < epochStart(2, timing)) net.clock.advanceTo(epochStart(2, timing) + 1);
   await pollUntil('every mail read', () => subjects(bob.agent).includes('Large') && subjects(alice.agent).filter((s) => s.startsWith('small ')).length === SMALL_MAILS);
   await pollUntil('every mail acknowledged', () => delivered(alice.agent) === 2 && delivered(bob.agent) === 1 + SMALL_MAILS);
   const epochs = new Set(reports.map((report) => report.epoch));
   console.log(`# ${big.fragments} fragments; Bob's polls: ${reports.length} in epochs ${[...epochs].join(', ')}, ${reports.filter((r) => r.error !== undefined).length} failed`);
   assert.ok([...epochs].every((epoch) => epoch >= 1), 'every poll read two epochs');
+  assert.ok(epochs.has(2), 'Bob polled epochs 2 and 1');
   for (const report of reports) assert.equal(report.error, undefined, `a poll of Bob failed: ${report.error}`);
+  // The budget at every poll, whatever the pairs (Bob's and Alice's differ) and the backlog.
+  for (const agent of [alice.agent, bob.agent]) {
+    const status = agent.status();
+    assert.equal(status.polls.failed, 0);
+    assert.equal(status.retrieval.pirQueries, status.polls.done * PIR.queriesPerPoll);
+  }
 });
