@@ -10,10 +10,11 @@
  * current and the previous epoch. Every mail must arrive and be acknowledged, no poll may fail, and
  * both users (with different pairs and backlogs) must send exactly the budget of queries every poll.
  *
- * With the budget and plan of before relationship addresses (the first page of every pair in one
- * round, the rest for further pages) and the former default of 8 queries, 12 pairs left the previous
- * epoch's pairs 2 queries and no further page at all; the first-page rotation (chooseFirstPages)
- * and the default of 32 are the fix, and pir-poll-plan.test.ts checks the rotation itself.
+ * The plan this replaces (the first page of every pair in one round, the rest for further pages)
+ * gave, with the former default of 8 queries and Bob's 12 pairs, 6 first pages to the current epoch,
+ * 2 to the previous one and none to further pages (planPirPoll(8, …) by hand; not run here): the
+ * first-page rotation (chooseFirstPages), the fixed halves and the default of 32 replace it, and
+ * pir-poll-plan.test.ts checks the rotation itself.
  */
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
