@@ -16,9 +16,9 @@ import { wsTarget } from './routes.js';
 
 /**
  * Mailbox retrieval by two-server PIR (docs/pir.md, "Mailbox retrieval"; docs/network.md): per poll,
- * one pir-info per epoch at the own provider, then for every (epoch, address) pair one DPF query:
- * key 0 to the own provider, key 1 to its partner (the next provider of the consensus in node-ID
- * order), both over the same snapshot id. The XOR of the two answers is the row of the address's
+ * one pir-info per epoch at the own provider, then the consensus's fixed budget of DPF queries (the
+ * first pages of the pairs' buckets, further pages, dummies): key 0 to the own provider, key 1 to
+ * its partner (the next provider of the consensus in node-ID order), both over the same snapshot id. The XOR of the two answers is the row of the address's
  * bucket; it is accepted only when its Merkle path leads to the snapshot id (src/pir/snapshot.ts), so a
  * wrong answer from either server is detected, reported and never read as mail.
  */
