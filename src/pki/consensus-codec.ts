@@ -52,7 +52,7 @@ export function consensusBody(doc: Omit<ConsensusDocument, 'signatures'>): Uint8
   writeF64(writer, doc.traffic.loopRate);
   writeF64(writer, doc.traffic.dropRate);
   writeF64(writer, doc.traffic.gatewayClientRate);
-  writer.u8(RETRIEVAL_MODES.indexOf(doc.retrieval)).u16(doc.nodes.length);
+  writer.u8(RETRIEVAL_MODES.indexOf(doc.retrieval)).u32(doc.pir.rowBytes).u16(doc.pir.queriesPerPoll).u16(doc.nodes.length);
   for (const node of doc.nodes) writer.prefixed(2, encodeDescriptor(node));
   return writer.finish();
 }
@@ -145,6 +145,8 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
     const retrievalCode = reader.u8('retrieval');
     const retrieval: RetrievalMode | undefined = RETRIEVAL_MODES[retrievalCode];
     if (retrieval === undefined) throw malformed('unknown retrieval mode');
+    const rowBytes = reader.u32('PIR row bytes');
+    const queriesPerPoll = reader.u16('PIR queries per poll');
     const count = reader.u16('node count');
     if (count > MAX_CONSENSUS_NODES) throw malformed(`over ${MAX_CONSENSUS_NODES} nodes`);
     for (let i = 0; i < count; i++) descriptorBytes.push(reader.prefixed(2, MAX_DESCRIPTOR_BYTES, 'descriptor'));
@@ -167,6 +169,7 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
       mixing: Object.freeze({ meanDelayMs, maxDelayMs }),
       traffic: Object.freeze({ clientSendRate, loopRate, dropRate, gatewayClientRate }),
       retrieval,
+      pir: Object.freeze({ rowBytes, queriesPerPoll }),
       nodes: [],
       signatures: Object.freeze(signatures),
     };

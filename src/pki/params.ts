@@ -28,12 +28,25 @@ export interface TrafficParameters {
   readonly gatewayClientRate: number;
 }
 
+/**
+ * PIR retrieval's fixed sizes (docs/pir.md, "Fixed sizes"): every row of every snapshot, and so
+ * every answer, is `rowBytes` long whatever is stored, and every poll sends `queriesPerPoll`
+ * queries to each server whatever mail there is.
+ */
+export interface PirParameters {
+  /** Bytes of one PIR row (page): the answer size. */
+  readonly rowBytes: number;
+  /** PIR queries per poll and server: first pages, then backlog pages, the rest dummies. */
+  readonly queriesPerPoll: number;
+}
+
 export interface NetworkParameters {
   readonly suite: SuiteName;
   readonly geometry: GeometryOptions;
   readonly mixing: MixingParameters;
   readonly traffic: TrafficParameters;
   readonly retrieval: RetrievalMode;
+  readonly pir: PirParameters;
 }
 
 export const DEFAULT_NETWORK_PARAMETERS: NetworkParameters = Object.freeze({
@@ -42,7 +55,16 @@ export const DEFAULT_NETWORK_PARAMETERS: NetworkParameters = Object.freeze({
   mixing: Object.freeze({ meanDelayMs: 500, maxDelayMs: 10_000 }),
   traffic: Object.freeze({ clientSendRate: 1, loopRate: 0.2, dropRate: 0.2, gatewayClientRate: 10 }),
   retrieval: 'pir',
+  // 32 queries: half read first pages, 8 per polled epoch, which covers every address of a user
+  // with up to 2 sessions at every poll (2 address epochs × (card + own + sessions)); more sessions
+  // are read in turn (docs/pir.md, "The client").
+  pir: Object.freeze({ rowBytes: 16_384, queriesPerPoll: 32 }),
 });
+
+/** Bounds of the PIR parameters a consensus may carry (what fits the row format and a response). */
+export const PIR_ROW_BYTES_MIN = 4096;
+export const PIR_ROW_BYTES_MAX = 4 * 1024 * 1024;
+export const MAX_QUERIES_PER_POLL = 1024;
 
 /** The largest rate any traffic parameter may have, per second. */
 export const MAX_RATE = 1_000_000;
@@ -91,6 +113,17 @@ export function networkParametersProblems(params: NetworkParameters): string[] {
     if (!isRate(t.gatewayClientRate, true)) problems.push(`traffic.gatewayClientRate must be a number in (0, ${MAX_RATE}]`);
   }
   if (!RETRIEVAL_MODES.includes(params.retrieval)) problems.push(`retrieval must be one of ${RETRIEVAL_MODES.join(', ')}`);
+  const p = params.pir;
+  if (typeof p !== 'object' || p === null) {
+    problems.push('pir is missing');
+  } else {
+    if (!Number.isInteger(p.rowBytes) || p.rowBytes < PIR_ROW_BYTES_MIN || p.rowBytes > PIR_ROW_BYTES_MAX || p.rowBytes % 64 !== 0) {
+      problems.push(`pir.rowBytes must be a multiple of 64 in ${PIR_ROW_BYTES_MIN}..${PIR_ROW_BYTES_MAX}`);
+    }
+    if (!Number.isInteger(p.queriesPerPoll) || p.queriesPerPoll < 1 || p.queriesPerPoll > MAX_QUERIES_PER_POLL) {
+      problems.push(`pir.queriesPerPoll must be an integer in 1..${MAX_QUERIES_PER_POLL}`);
+    }
+  }
   return problems;
 }
 
@@ -108,5 +141,6 @@ export function copyNetworkParameters(params: NetworkParameters): NetworkParamet
       gatewayClientRate: t.gatewayClientRate,
     }),
     retrieval: params.retrieval,
+    pir: Object.freeze({ rowBytes: params.pir.rowBytes, queriesPerPoll: params.pir.queriesPerPoll }),
   });
 }

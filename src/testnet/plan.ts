@@ -43,6 +43,11 @@ export const TESTNET_NETWORK: NetworkParameters = {
   traffic: { clientSendRate: 50, loopRate: 2, dropRate: 0, gatewayClientRate: 200 },
   // Mail is fetched by two-server PIR: the two providers, of different operators, are each other's partner (docs/pir.md).
   retrieval: 'pir',
+  // Larger pages and budget than the defaults: half the 48 queries read first pages (12 buckets per
+  // epoch: a user with up to 4 sessions reads every address at every poll), the other half 12 further
+  // pages (144 items) per epoch, so a 1 MiB mail (about 520 fragments, 44 pages of 12) is read
+  // within a few of the short epochs' polls.
+  pir: { rowBytes: 32_768, queriesPerPoll: 48 },
 };
 
 export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number): Promise<NetworkPlan> {

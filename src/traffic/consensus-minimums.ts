@@ -17,7 +17,19 @@ export interface ConsensusMinimums {
   readonly meanDelayMs: number;
   /** The retrieval modes accepted. */
   readonly retrieval: readonly RetrievalMode[];
+  /**
+   * Least PIR queries per poll and server: at least one per (epoch, address) pair a poll reads (4),
+   * so no pair's first page waits for a later poll, plus room for backlog pages.
+   */
+  readonly pirQueriesPerPoll?: number;
+  /** Least PIR row size in bytes: a row (page) must hold whole stored items. */
+  readonly pirRowBytes?: number;
+  /** Largest PIR row size in bytes the client downloads per query. */
+  readonly pirMaxRowBytes?: number;
 }
+
+/** The PIR minimums a client holds when its settings name none. */
+export const DEFAULT_PIR_MINIMUMS = Object.freeze({ pirQueriesPerPoll: 8, pirRowBytes: 8192, pirMaxRowBytes: 1024 * 1024 });
 
 export const DEFAULT_CONSENSUS_MINIMUMS: ConsensusMinimums = Object.freeze({
   clientSendRate: 0.5,
@@ -41,6 +53,10 @@ export function minimumsProblems(minimums: ConsensusMinimums): string[] {
   const problems: string[] = [];
   for (const name of ['clientSendRate', 'loopRate', 'dropRate'] as const) {
     if (!inRange(minimums[name], MAX_MINIMUM_RATE)) problems.push(`minimums.${name} must be a number in [0, ${MAX_MINIMUM_RATE}]`);
+  }
+  for (const name of ['pirQueriesPerPoll', 'pirRowBytes', 'pirMaxRowBytes'] as const) {
+    const value = minimums[name];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= MAX_MINIMUM_DELAY_MS)) problems.push(`minimums.${name} must be a whole number`);
   }
   if (!inRange(minimums.meanDelayMs, MAX_MINIMUM_DELAY_MS)) problems.push(`minimums.meanDelayMs must be a number in [0, ${MAX_MINIMUM_DELAY_MS}]`);
   const modes = minimums.retrieval;
@@ -73,6 +89,14 @@ export function consensusBelowMinimums(params: NetworkParameters, minimums: Cons
   below('traffic.loopRate', traffic.loopRate, minimums.loopRate, '/s');
   below('traffic.dropRate', traffic.dropRate, minimums.dropRate, '/s');
   below('mixing.meanDelayMs', mixing.meanDelayMs, minimums.meanDelayMs, ' ms');
+  if (params.retrieval === 'pir') {
+    const queries = minimums.pirQueriesPerPoll ?? DEFAULT_PIR_MINIMUMS.pirQueriesPerPoll;
+    const rowBytes = minimums.pirRowBytes ?? DEFAULT_PIR_MINIMUMS.pirRowBytes;
+    const maxRowBytes = minimums.pirMaxRowBytes ?? DEFAULT_PIR_MINIMUMS.pirMaxRowBytes;
+    below('pir.queriesPerPoll', params.pir.queriesPerPoll, queries, '');
+    below('pir.rowBytes', params.pir.rowBytes, rowBytes, ' bytes');
+    if (!(params.pir.rowBytes <= maxRowBytes)) problems.push(`pir.rowBytes ${params.pir.rowBytes} bytes is above the maximum ${maxRowBytes} bytes`);
+  }
   if (!minimums.retrieval.includes(params.retrieval)) {
     problems.push(`retrieval '${params.retrieval}' is not among the accepted modes (${minimums.retrieval.join(', ')})`);
   }

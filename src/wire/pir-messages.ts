@@ -15,12 +15,13 @@ export type { PirSnapshotInfo, SnapshotShape } from '../pir/snapshot.js';
  *
  *   pir-info     0x03 ‖ request id (u32) ‖ epoch (u64)
  *   pir-query    0x04 ‖ request id (u32) ‖ snapshot id (32) ‖ DPF key (38 … 463 bytes, the rest)
- *   pir-offer    0x05 ‖ request id (u32) ‖ epoch (u64) ‖ snapshot id (32) ‖ rows (u32) ‖ slots (u32)
- *                     ‖ slot bytes (u32) ‖ origin node ID (32) ‖ signature (64)          [provider → partner]
+ *   pir-offer    0x05 ‖ request id (u32) ‖ shape ‖ origin node ID (32) ‖ signature (64)   [provider → partner]
  *   pir-chunk    0x06 ‖ request id (u32) ‖ snapshot id (32) ‖ offset (u32) ‖ bytes (1 … 61 440)  [provider → partner]
  *
- *   info         0x83 ‖ request id (u32) ‖ epoch (u64) ‖ snapshot id (32) ‖ rows (u32) ‖ slots (u32)
- *                     ‖ slot bytes (u32) ‖ row bytes (u32)
+ *   info         0x83 ‖ request id (u32) ‖ shape
+ *
+ *   shape        epoch (u64) ‖ snapshot id (32) ‖ rows (u32) ‖ buckets (u32) ‖ slots (u32) ‖ slot bytes (u32)
+ *                ‖ row bytes (u32)    (version 2: buckets and row bytes, for rows of a fixed size in pages)
  *   answer       0x84 ‖ request id (u32) ‖ answer (row bytes)
  *   ack          0x85 ‖ request id (u32) ‖ status (u8: 0 = send the next chunk, 1 = held and verified)
  *   error        0xE0 ‖ request id (u32) ‖ code (u16) ‖ length (u16) ‖ UTF-8 reason   (retrieval-errors.ts)
@@ -43,16 +44,18 @@ export const SIGNATURE_BYTES = 64;
 export const MIN_KEY_BYTES = 38;
 export const PIR_INFO_BYTES = 13;
 export const PIR_QUERY_HEADER_BYTES = MESSAGE_HEADER_BYTES + SNAPSHOT_ID_BYTES;
-export const PIR_OFFER_BYTES = MESSAGE_HEADER_BYTES + 8 + SNAPSHOT_ID_BYTES + 12 + NODE_ID_BYTES + SIGNATURE_BYTES;
+/** epoch, snapshot id, rows, buckets, slots, slot bytes, row bytes. */
+export const PIR_SHAPE_BYTES = 8 + SNAPSHOT_ID_BYTES + 20;
+export const PIR_OFFER_BYTES = MESSAGE_HEADER_BYTES + PIR_SHAPE_BYTES + NODE_ID_BYTES + SIGNATURE_BYTES;
 export const PIR_CHUNK_HEADER_BYTES = MESSAGE_HEADER_BYTES + SNAPSHOT_ID_BYTES + 4;
 /** The largest chunk of snapshot data in one pir-chunk (60 KiB: the message stays below 64 KiB). */
 export const PIR_CHUNK_BYTES = 60 * 1024;
-export const PIR_INFO_RESPONSE_BYTES = MESSAGE_HEADER_BYTES + 8 + SNAPSHOT_ID_BYTES + 16;
+export const PIR_INFO_RESPONSE_BYTES = MESSAGE_HEADER_BYTES + PIR_SHAPE_BYTES;
 export const PIR_ANSWER_HEADER_BYTES = MESSAGE_HEADER_BYTES;
 export const PIR_ACK_BYTES = 6;
 
 /** Domain separation of the offer signature (ASCII). */
-export const PIR_OFFER_LABEL = new TextEncoder().encode('umbra/pir-offer/v1');
+export const PIR_OFFER_LABEL = new TextEncoder().encode('umbra/pir-offer/v2');
 
 /** A snapshot offered to the partner provider for replication. */
 export interface PirOffer extends SnapshotShape {
@@ -82,18 +85,22 @@ export function isPirRequest(bytes: Uint8Array): boolean {
 
 function checkShape(shape: SnapshotShape): void {
   checkEpoch(shape.epoch);
-  for (const [value, what] of [[shape.rows, 'rows'], [shape.slots, 'slots'], [shape.slotBytes, 'slotBytes']] as const) checkU32(value, what);
+  const fields = [[shape.rows, 'rows'], [shape.buckets, 'buckets'], [shape.slots, 'slots'], [shape.slotBytes, 'slotBytes'], [shape.rowBytes, 'rowBytes']] as const;
+  for (const [value, what] of fields) checkU32(value, what);
 }
 
-/** epoch ‖ snapshot id ‖ rows ‖ slots ‖ slot bytes: the part of an offer and of an info response alike. */
+/** epoch ‖ snapshot id ‖ rows ‖ buckets ‖ slots ‖ slot bytes ‖ row bytes: the part of an offer and of an info response alike. */
 function writeShape(writer: ByteWriter, shape: SnapshotShape, snapshotId: Uint8Array): ByteWriter {
-  return writer.u64(shape.epoch).bytes(snapshotId).u32(shape.rows).u32(shape.slots).u32(shape.slotBytes);
+  return writer.u64(shape.epoch).bytes(snapshotId).u32(shape.rows).u32(shape.buckets).u32(shape.slots).u32(shape.slotBytes).u32(shape.rowBytes);
 }
 
 function readShape(reader: ByteReader): SnapshotShape & { readonly snapshotId: Uint8Array } {
   const epoch = reader.u64('epoch');
   const snapshotId = reader.bytesOf(SNAPSHOT_ID_BYTES, 'snapshot id');
-  return { epoch, snapshotId, rows: reader.u32('rows'), slots: reader.u32('slots'), slotBytes: reader.u32('slot bytes') };
+  const rows = reader.u32('rows');
+  const buckets = reader.u32('buckets');
+  const slots = reader.u32('slots');
+  return { epoch, snapshotId, rows, buckets, slots, slotBytes: reader.u32('slot bytes'), rowBytes: reader.u32('row bytes') };
 }
 
 // --- Requests ---------------------------------------------------------------------------------------
@@ -109,10 +116,10 @@ export function encodePirQuery(requestId: number, snapshotId: Uint8Array, key: U
   return messageWriter(PIR_QUERY, requestId, PIR_QUERY_HEADER_BYTES + key.length).bytes(snapshotId).bytes(key).finish();
 }
 
-/** What the origin signs in an offer: label ‖ epoch ‖ id ‖ rows ‖ slots ‖ slot bytes ‖ origin ‖ partner. */
+/** What the origin signs in an offer: label ‖ shape ‖ origin ‖ partner. */
 export function pirOfferSignedBytes(offer: Omit<PirOffer, 'signature'>, partner: Uint8Array): Uint8Array {
   checkBytes(partner, NODE_ID_BYTES, 'a partner node ID');
-  const writer = new ByteWriter(PIR_OFFER_LABEL.length + 8 + SNAPSHOT_ID_BYTES + 12 + 2 * NODE_ID_BYTES).bytes(PIR_OFFER_LABEL);
+  const writer = new ByteWriter(PIR_OFFER_LABEL.length + PIR_SHAPE_BYTES + 2 * NODE_ID_BYTES).bytes(PIR_OFFER_LABEL);
   return writeShape(writer, offer, offer.snapshotId).bytes(offer.origin).bytes(partner).finish();
 }
 
@@ -179,10 +186,10 @@ export function decodePirRequest(bytes: Uint8Array): PirRequest {
 // --- Responses --------------------------------------------------------------------------------------
 
 export function encodePirInfoResponse(requestId: number, info: PirSnapshotInfo): Uint8Array {
-  checkEpoch(info.epoch);
+  checkShape(info);
   checkBytes(info.snapshotId, SNAPSHOT_ID_BYTES, 'a snapshot id');
   const writer = messageWriter(PIR_INFO_RESPONSE, requestId, PIR_INFO_RESPONSE_BYTES);
-  return writeShape(writer, info, info.snapshotId).u32(info.rowBytes).finish();
+  return writeShape(writer, info, info.snapshotId).finish();
 }
 
 export function encodePirAnswer(requestId: number, answer: Uint8Array): Uint8Array {
@@ -201,7 +208,7 @@ export function decodePirResponse(bytes: Uint8Array): PirResponse {
     case ERROR:
       return readErrorResponse(reader, requestId);
     case PIR_INFO_RESPONSE: {
-      const info: PirSnapshotInfo = { ...readShape(reader), rowBytes: reader.u32('row bytes') };
+      const info: PirSnapshotInfo = readShape(reader);
       reader.end();
       return { type: 'pir-info', requestId, info };
     }

@@ -25,7 +25,7 @@ import { cardFromUri } from '../../src/e2e/card.js';
 import { MailEndpoint } from '../../src/e2e/mail-endpoint.js';
 import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
 import { RequestRefusal } from '../../src/net/request-channel.js';
-import type { NodeDescriptor } from '../../src/pki/index.js';
+import { DEFAULT_NETWORK_PARAMETERS, type NodeDescriptor } from '../../src/pki/index.js';
 import type { ProviderHandle } from '../../src/node/provider/index.js';
 import { bucketOf } from '../../src/store/mailbox.js';
 import { RETRIEVAL_ERRORS } from '../../src/wire/retrieval-errors.js';
@@ -73,7 +73,7 @@ class CardHolder {
   private readonly fetcher: MailboxFetcher;
 
   constructor(private readonly cardUri: string, provider: NodeDescriptor, partner: NodeDescriptor) {
-    this.pir = new PirRetrieval({ crypto, provider, partner, timeoutMs: 10_000 });
+    this.pir = new PirRetrieval({ crypto, provider, partner, timeoutMs: 10_000, pir: DEFAULT_NETWORK_PARAMETERS.pir });
     this.fetcher = new MailboxFetcher(provider, 10_000, 1 << 20);
     closers.push(() => this.pir.close(), () => this.fetcher.close());
   }

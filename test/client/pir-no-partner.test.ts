@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { NoPirPartnerError, retrievalFor } from '../../src/client/agent/retrieval.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { compareBytes } from '../../src/pki/fields.js';
-import type { ConsensusDocument } from '../../src/pki/index.js';
+import { DEFAULT_NETWORK_PARAMETERS, type ConsensusDocument } from '../../src/pki/index.js';
 import { makeFixtureNode } from '../pki/network-fixture.js';
 
 const crypto = getCrypto();
@@ -13,7 +13,7 @@ function pirDoc(families: readonly string[]): ConsensusDocument {
   const nodes = families
     .map((family, i) => makeFixtureNode(crypto, `nopartner-provider-${i}`, 'provider', 4, 0, 41000 + 10 * i, 1, family).descriptor)
     .sort((a, b) => compareBytes(a.nodeId, b.nodeId));
-  return { epoch: 0, retrieval: 'pir', nodes } as unknown as ConsensusDocument;
+  return { epoch: 0, retrieval: 'pir', pir: DEFAULT_NETWORK_PARAMETERS.pir, nodes } as unknown as ConsensusDocument;
 }
 
 // With the partner chosen by node ID alone, the second provider (same operator) becomes the partner: this test fails.

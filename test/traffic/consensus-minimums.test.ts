@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_NETWORK_PARAMETERS, type NetworkParameters } from '../../src/pki/index.js';
+import { DEFAULT_NETWORK_PARAMETERS, networkParametersProblems, type NetworkParameters } from '../../src/pki/index.js';
 import { consensusBelowMinimums, DEFAULT_CONSENSUS_MINIMUMS, minimumsProblems } from '../../src/traffic/consensus-minimums.js';
 import { chooseMirrors, judgeMirrors } from '../../src/traffic/mirror-check.js';
 
@@ -63,4 +63,15 @@ test('mirrors: agreement, a differing mirror, too few answers', () => {
 test('chooseMirrors shuffles every candidate once', () => {
   const order = chooseMirrors(['a', 'b', 'c', 'd'], (n) => n - 1);
   assert.deepEqual([...order].sort(), ['a', 'b', 'c', 'd']);
+});
+
+test('PIR sizes: too few queries per poll, rows too small to hold an item or too large to download are refused', () => {
+  const pir = (rowBytes: number, queriesPerPoll: number) => ({ ...DEFAULT_NETWORK_PARAMETERS, pir: { rowBytes, queriesPerPoll } });
+  const policy = { allowModeChange: false };
+  assert.deepEqual(consensusBelowMinimums(DEFAULT_NETWORK_PARAMETERS, DEFAULT_CONSENSUS_MINIMUMS, policy), []);
+  assert.match(consensusBelowMinimums(pir(16_384, 4), DEFAULT_CONSENSUS_MINIMUMS, policy).join(), /pir.queriesPerPoll 4 is below the minimum 8/);
+  assert.match(consensusBelowMinimums(pir(4096, 8), DEFAULT_CONSENSUS_MINIMUMS, policy).join(), /pir.rowBytes 4096 bytes is below/);
+  assert.match(consensusBelowMinimums(pir(4 << 20, 8), DEFAULT_CONSENSUS_MINIMUMS, policy).join(), /above the maximum/);
+  assert.deepEqual(consensusBelowMinimums(pir(4096, 4), { ...DEFAULT_CONSENSUS_MINIMUMS, pirQueriesPerPoll: 4, pirRowBytes: 4096 }, policy), []);
+  assert.deepEqual(networkParametersProblems(pir(5000, 0)).length, 2, 'rowBytes must be a multiple of 64, queriesPerPoll at least 1');
 });

@@ -1,5 +1,6 @@
 import { sameBytes } from '../../codec/bytes.js';
 import type { ConsensusDocument, NodeDescriptor } from '../../pki/index.js';
+import type { PirParameters } from '../../pki/params.js';
 import { pirPartner } from '../../wire/pir-partner.js';
 import type { WebSocketConnector } from '../../net/request-channel.js';
 import type { Crypto } from '../../crypto/types.js';
@@ -140,6 +141,11 @@ export class PirMailboxRetrieval implements MailboxRetrieval {
     return this.pir.partner;
   }
 
+  /** The consensus's fixed PIR sizes this retrieval follows. */
+  get pirParameters(): PirParameters {
+    return this.pir.pirParameters;
+  }
+
   get connected(): boolean {
     return this.pir.connected;
   }
@@ -190,14 +196,15 @@ export interface RetrievalOptions {
 /** The way `doc` asks for, with the own provider: `current` is kept while it still fits. */
 export function retrievalFor(doc: ConsensusDocument, provider: NodeDescriptor, current: MailboxRetrieval | undefined, options: RetrievalOptions): MailboxRetrieval {
   const partner = doc.retrieval === 'pir' ? pirPartner(doc, provider.nodeId) : undefined;
-  if (current !== undefined && current.mode === doc.retrieval && same(current.provider, provider) && sameOrBoth(current.partner, partner)) return current;
+  const samePir = !(current instanceof PirMailboxRetrieval) || (current.pirParameters.rowBytes === doc.pir.rowBytes && current.pirParameters.queriesPerPoll === doc.pir.queriesPerPoll);
+  if (current !== undefined && current.mode === doc.retrieval && same(current.provider, provider) && sameOrBoth(current.partner, partner) && samePir) return current;
   current?.close();
   if (doc.retrieval === 'pir') {
     if (partner === undefined) {
       return new UnavailableRetrieval(provider, `PIR retrieval needs a second provider of another operator, and the consensus of epoch ${doc.epoch} has none for ${provider.name} (family ${provider.family}): the two PIR servers must not be of one operator`);
     }
     return new PirMailboxRetrieval(new PirRetrieval({
-      crypto: options.crypto, provider, partner, timeoutMs: options.timeoutMs,
+      crypto: options.crypto, provider, partner, timeoutMs: options.timeoutMs, pir: doc.pir,
       ...(options.connect === undefined ? {} : { connect: options.connect }),
     }));
   }

@@ -70,7 +70,7 @@ const TOP_LEVEL_KEYS = [
   'openAdmission',
   'maxNodesPerEpoch',
 ];
-const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval'];
+const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir'];
 
 /** "host:port" with port 0..65535 (0: any free port). */
 export function parseListen(text: unknown): { host: string; port: number } | undefined {
@@ -208,7 +208,7 @@ function readNetwork(given: unknown, problems: ConfigProblems): NetworkParameter
     return DEFAULT_NETWORK_PARAMETERS;
   }
   problems.unknownFields(given, NETWORK_KEYS, 'network.');
-  const merged = (name: 'geometry' | 'mixing' | 'traffic'): JsonObject => {
+  const merged = (name: 'geometry' | 'mixing' | 'traffic' | 'pir'): JsonObject => {
     const defaults = DEFAULT_NETWORK_PARAMETERS[name];
     const value = given[name];
     if (value === undefined) return { ...defaults };
@@ -225,5 +225,6 @@ function readNetwork(given: unknown, problems: ConfigProblems): NetworkParameter
     mixing: merged('mixing') as unknown as NetworkParameters['mixing'],
     traffic: merged('traffic') as unknown as NetworkParameters['traffic'],
     retrieval: (given.retrieval ?? DEFAULT_NETWORK_PARAMETERS.retrieval) as NetworkParameters['retrieval'],
+    pir: merged('pir') as unknown as NetworkParameters['pir'],
   };
 }

@@ -3,7 +3,7 @@ import type { Crypto } from '../../crypto/types.js';
 import { PirError, pirAnswer } from '../../pir/index.js';
 import { encodePirAnswer, encodePirInfoResponse } from '../../wire/index.js';
 import type { PirReplicationSender } from './pir-replication.js';
-import { StoreReadError, type PirSnapshotCache } from './pir-snapshot-cache.js';
+import { StoreReadError, type HeldSnapshot, type PirSnapshotCache } from './pir-snapshot-cache.js';
 import { RetrievalRequestError } from '../../wire/index.js';
 
 export interface PirAnswersDeps {
@@ -17,26 +17,62 @@ export interface PirAnswersDeps {
 
 /**
  * Clients' PIR requests (docs/network.md, "Client protocols"):
- * - pir-info(epoch): the epoch's newest snapshot, replicated to the partner before it is announced;
+ * - pir-info(epoch): the epoch's newest snapshot that the partner already holds. A request starts a
+ *   refresh (rebuild when due, then replication) in the background but never waits for it, so
+ *   neither the answer's timing nor its content depends on mail that just arrived; only the first
+ *   request of an epoch, before any snapshot of it is replicated, waits for the first one;
  * - pir-query(id, key): the XOR of the rows the DPF key selects, one row long, over any snapshot
  *   held, own or the partner's.
  */
 export class PirAnswers {
+  /** Per epoch: the newest own snapshot replicated to the partner, and the refresh under way. */
+  private readonly served = new Map<number, { ready?: HeldSnapshot; refreshing?: Promise<HeldSnapshot> }>();
+
   constructor(private readonly deps: PirAnswersDeps) {}
 
   async info(requestId: number, epoch: number): Promise<Uint8Array> {
     this.deps.checkEpoch(epoch, requestId);
-    let held;
-    try {
-      held = await this.deps.cache.ownSnapshot(epoch);
-    } catch (error) {
-      // The build is shared by concurrent requests: each answers with its own request id.
-      if (!(error instanceof StoreReadError)) throw error;
-      throw new RetrievalRequestError(error.reply, requestId, error.reply === 'unavailable' ? 'the provider is closing' : 'the mailbox store cannot be read now; retry later');
+    const state = this.served.get(epoch) ?? {};
+    this.served.set(epoch, state);
+    this.prune(epoch);
+    const refresh = (state.refreshing ??= this.refresh(epoch, requestId, state).finally(() => {
+      state.refreshing = undefined;
+    }));
+    // Served from what was replicated before: a refresh under way is never waited for.
+    const ready = state.ready !== undefined && this.deps.cache.get(state.ready.snapshot.snapshotId) !== undefined ? state.ready : undefined;
+    let held = ready;
+    if (held === undefined) {
+      try {
+        held = await refresh;
+      } catch (error) {
+        throw this.refusal(error, requestId);
+      }
+    } else {
+      refresh.catch(() => undefined);
     }
+    const { snapshotId, rows, buckets, slots, slotBytes, rowBytes } = held.snapshot;
+    return encodePirInfoResponse(requestId, { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes });
+  }
+
+  /** Rebuilds the epoch's snapshot when due and pushes it to the partner; then it may be served. */
+  private async refresh(epoch: number, requestId: number, state: { ready?: HeldSnapshot }): Promise<HeldSnapshot> {
+    const held = await this.deps.cache.ownSnapshot(epoch);
     await this.deps.sender.replicate(held, requestId);
-    const { snapshotId, rows, slots, slotBytes, rowBytes } = held.snapshot;
-    return encodePirInfoResponse(requestId, { epoch, snapshotId, rows, slots, slotBytes, rowBytes });
+    state.ready = held;
+    return held;
+  }
+
+  private refusal(error: unknown, requestId: number): unknown {
+    if (error instanceof RetrievalRequestError) return new RetrievalRequestError(error.code, requestId, error.message);
+    // The build is shared by concurrent requests: each answers with its own request id.
+    if (!(error instanceof StoreReadError)) return error;
+    const reason = error.reply === 'unavailable' ? 'the provider is closing' : error.reply === 'pir-unavailable' ? 'no consensus document gives the PIR row size yet' : 'the mailbox store cannot be read now; retry later';
+    return new RetrievalRequestError(error.reply, requestId, reason);
+  }
+
+  /** Forgets epochs before the previous one. */
+  private prune(epoch: number): void {
+    for (const known of this.served.keys()) if (known < epoch - 2) this.served.delete(known);
   }
 
   query(requestId: number, snapshotId: Uint8Array, key: Uint8Array): Uint8Array {

@@ -2,7 +2,7 @@ import type { ScanDatabase } from '../../codec/pir-scan/types.js';
 import type { Crypto } from '../../crypto/types.js';
 import { hexOf, sameBytes } from '../../codec/bytes.js';
 import { type ConsensusDocument, type EpochTiming, type NodeDescriptor } from '../../pki/index.js';
-import { MAX_PIR_ROWS, rowBytesOf, shapeProblem, snapshotRoot } from '../../pir/snapshot.js';
+import { shapeProblem, snapshotRoot } from '../../pir/snapshot.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { epochAt } from '../../pki/index.js';
@@ -123,8 +123,8 @@ export class PirReplicationSender {
 
   private async push(held: HeldSnapshot, replicatedTo: Set<string>, partner: NodeDescriptor): Promise<void> {
     const link = this.linkTo(partner);
-    const { epoch, snapshotId, rows, slots, slotBytes, rowBytes } = held.snapshot;
-    const unsigned = { epoch, snapshotId, rows, slots, slotBytes, origin: this.deps.nodeId };
+    const { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes } = held.snapshot;
+    const unsigned = { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes, origin: this.deps.nodeId };
     const signature = this.deps.crypto.ed25519Sign(this.deps.identitySeed, pirOfferSignedBytes(unsigned, partner.nodeId));
     const offered = await link.request((id) => encodePirOffer(id, { ...unsigned, signature }));
     if (offered.type !== 'pir-ack') throw new Error('the partner answered the offer with something else');
@@ -167,6 +167,8 @@ export interface PirReplicationReceiverDeps {
   readonly maxSnapshotBytes: number;
   /** Where a complete, verified snapshot goes. */
   readonly cache: PirSnapshotCache;
+  /** Takes rows of any size (PirServiceOptions.rowSizing, a test hook); else only the consensus's. */
+  readonly anyRowBytes?: boolean;
 }
 
 interface PendingTransfer {
@@ -193,8 +195,11 @@ export class PirReplicationReceiver {
     const { deps } = this;
     const now = deps.clock.now();
     const problem = shapeProblem(offer);
-    if (problem !== undefined || offer.rows > MAX_PIR_ROWS) throw this.badSnapshot(requestId, 'bad-shape', `the offered shape is invalid: ${problem ?? 'too many rows'}`);
-    const rowBytes = rowBytesOf(offer);
+    if (problem !== undefined) throw this.badSnapshot(requestId, 'bad-shape', `the offered shape is invalid: ${problem}`);
+    // Rows are the size the consensus fixes, never what the content would like.
+    const fixed = rowBytesOfEpoch(deps.consensus, offer.epoch, now);
+    if (fixed !== undefined && offer.rowBytes !== fixed && deps.anyRowBytes !== true) throw this.badSnapshot(requestId, 'bad-shape', `rows must be ${fixed} bytes (the consensus's pir.rowBytes), not ${offer.rowBytes}`);
+    const { rowBytes } = offer;
     if (rowBytes + PIR_ANSWER_HEADER_BYTES > deps.maxResponseBytes || offer.rows * rowBytes > deps.maxSnapshotBytes || offer.rows * rowBytes > 0xffffffff) {
       throw this.badSnapshot(requestId, 'too-large', 'the offered snapshot exceeds this provider\'s limits');
     }
@@ -254,7 +259,7 @@ export class PirReplicationReceiver {
     const { offer } = pending;
     const root = snapshotRoot(deps.crypto, offer.origin, offer, pending.buffer);
     if (root === undefined || !sameBytes(root, offer.snapshotId)) throw this.badSnapshot(requestId, 'bad-data', 'the snapshot data does not hash to the offered id');
-    deps.cache.hold({ ...offer, rowBytes: pending.rowBytes, data: pending.buffer, placed: 0, omitted: 0, oversized: 0 }, false, '', deps.clock.now());
+    deps.cache.hold({ ...offer, data: pending.buffer, placed: 0, omitted: 0, oversized: 0 }, false, '', deps.clock.now());
     this.received++;
     deps.metrics.registry.inc('node_pir_received_total', '', { result: 'ok' });
     return encodePirAck(requestId, true);
@@ -279,6 +284,12 @@ export class PirReplicationReceiver {
     this.deps.metrics.registry.inc('node_pir_received_total', '', { result });
     return new RetrievalRequestError('bad-snapshot', requestId, message);
   }
+}
+
+/** The consensus's pir.rowBytes for `epoch` (that epoch's document, else the active one), or undefined without one. */
+export function rowBytesOfEpoch(consensus: PirConsensus, epoch: number, nowMs: number): number | undefined {
+  const doc = consensus.held(nowMs).find((held) => held.epoch === epoch) ?? consensus.active(nowMs);
+  return doc?.pir.rowBytes;
 }
 
 function unavailable(requestId: number, message: string): RetrievalRequestError {

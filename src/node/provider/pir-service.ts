@@ -12,15 +12,14 @@ import { jsScanKernel } from '../../codec/pir-scan/js-kernel.js';
 import { loadWasmScanKernel } from '../../codec/pir-scan/wasm-kernel.js';
 import type { Crypto } from '../../crypto/types.js';
 import type { EpochTiming } from '../../pki/index.js';
-import { HASH_BYTES, ROW_HEADER_BYTES, slotBytesFor } from '../../pir/snapshot.js';
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import type { StoreFailureHooks } from './store-failures.js';
 import { PirAnswers } from './pir-answers.js';
-import { PirReplicationReceiver, PirReplicationSender, type PirConsensus, type ReplicationConnection } from './pir-replication.js';
-import { PirSnapshotCache } from './pir-snapshot-cache.js';
-import { PIR_ANSWER_HEADER_BYTES, RetrievalRequestError, type PirRequest } from '../../wire/index.js';
+import { PirReplicationReceiver, PirReplicationSender, rowBytesOfEpoch, type PirConsensus, type ReplicationConnection } from './pir-replication.js';
+import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
+import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
 
 export interface PirServiceOptions {
   /** Least time between two snapshots of an epoch (node clock); default epochMs / 32, within 100 ms … 30 s. */
@@ -31,8 +30,12 @@ export interface PirServiceOptions {
   readonly keep?: number;
   /** Largest snapshot built or accepted; default 256 MiB. */
   readonly maxSnapshotBytes?: number;
-  /** Most slots per row; default what fits in the largest response. */
-  readonly maxSlots?: number;
+  /**
+   * Test hook for the planted-leak control of test/client/pir-volume.test.ts: sizes rows other than
+   * by the consensus (there: to the fullest bucket, as row format 1 did). Both providers of a pair
+   * must set it (a partner then takes rows of any size). Never set in a deployment.
+   */
+  readonly rowSizing?: RowSizing;
   /** Real-time limit of one replication request to the partner; default 10 s. */
   readonly requestTimeoutMs?: number;
 }
@@ -67,9 +70,6 @@ export interface PirStatus {
 
 const DEFAULT_MAX_SNAPSHOT_BYTES = 256 * 2 ** 20;
 
-/** Row bytes besides the slots at the deepest tree: what the slot cap must leave room for. */
-const ROW_OVERHEAD = ROW_HEADER_BYTES + 20 * HASH_BYTES;
-
 export class PirService {
   readonly kernel: ScanKernel;
   private readonly cache: PirSnapshotCache;
@@ -86,10 +86,12 @@ export class PirService {
       kernel,
       refreshMs: options.refreshMs ?? Math.min(30_000, Math.max(100, Math.floor(deps.timing.epochMs / 32))),
       keep: Math.max(1, options.keep ?? 3),
-      maxSlots: maxSlotsFor(deps.capacity, deps.maxResponseBytes, maxSnapshotBytes, options.maxSlots),
+      rowBytes: (epoch) => rowBytesOfEpoch(deps.consensus, epoch, deps.clock.now()),
+      maxSnapshotBytes,
+      ...(options.rowSizing === undefined ? {} : { rowSizing: options.rowSizing }),
     });
     this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
-    this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes, cache: this.cache });
+    this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
     this.answers = new PirAnswers({ crypto: deps.crypto, kernel, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch });
     const registry = deps.metrics.registry;
     deps.metrics.gauge('node_pir_snapshots', 'Provider: PIR snapshots held (own and the partner provider\'s).', () => this.cache.size);
@@ -136,14 +138,6 @@ export class PirService {
     this.sender.close();
     this.cache.clear();
   }
-}
-
-/** The most slots per row: what fits in the largest response and keeps a snapshot within its limit. */
-function maxSlotsFor(capacity: number, maxResponseBytes: number, maxSnapshotBytes: number, requested = Infinity): number {
-  const slotBytes = slotBytesFor(capacity);
-  const fitAnswer = Math.floor((maxResponseBytes - PIR_ANSWER_HEADER_BYTES - ROW_OVERHEAD) / slotBytes);
-  const fitSnapshot = Math.floor(maxSnapshotBytes / (16 * (ROW_OVERHEAD + slotBytes)));
-  return Math.max(1, Math.min(requested, fitAnswer, fitSnapshot));
 }
 
 function defaultKernel(log: (line: string) => void): ScanKernel {

@@ -3,7 +3,7 @@ import { WasmScanKernel, WasmShardedDatabase } from '../../codec/pir-scan/wasm-k
 import type { Crypto } from '../../crypto/types.js';
 import { hexOf } from '../../codec/bytes.js';
 import type { EpochTiming } from '../../pki/index.js';
-import { buildSnapshot, type Snapshot } from '../../pir/snapshot.js';
+import { buildSnapshot, fullestBucket, MIN_PIR_BUCKETS, slotBytesFor, type Snapshot } from '../../pir/snapshot.js';
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
@@ -42,9 +42,16 @@ export interface PirSnapshotCacheSettings {
   readonly refreshMs: number;
   /** Snapshots kept per (origin, epoch). */
   readonly keep: number;
-  /** Most slots per row. */
-  readonly maxSlots: number;
+  /** The row size for an epoch's snapshots (the consensus's pir.rowBytes), or undefined without a consensus. */
+  readonly rowBytes: (epoch: number) => number | undefined;
+  /** Largest snapshot built. */
+  readonly maxSnapshotBytes: number;
+  /** Test hook (PirServiceOptions.rowSizing): the row size from the consensus's and the fullest bucket's item count. */
+  readonly rowSizing?: RowSizing;
 }
+
+/** The row size of a snapshot, given the consensus's, the fullest bucket's item count and the slot size. */
+export type RowSizing = (consensusRowBytes: number, fullestBucket: number, slotBytes: number) => number;
 
 /** The store could not be read for a snapshot (counted and logged by the provider already). */
 export class StoreReadError extends Error {
@@ -158,7 +165,11 @@ export class PirSnapshotCache {
     }
     const fingerprint = messages.length === 0 ? '0' : `${messages.length}:${messages[0].id}:${messages[messages.length - 1].id}`;
     const checkedAt = deps.clock.now();
-    if (latest !== undefined && this.held.has(latest.key) && latest.fingerprint === fingerprint && latest.snapshot.omitted === 0) {
+    const fixed = this.settings.rowBytes(epoch);
+    if (fixed === undefined) throw new StoreReadError('pir-unavailable');
+    const sizing = this.settings.rowSizing;
+    const rowBytes = sizing === undefined ? fixed : sizing(fixed, fullestBucket(messages, epoch, deps.capacity, fixed), slotBytesFor(deps.capacity));
+    if (latest !== undefined && this.held.has(latest.key) && latest.fingerprint === fingerprint && latest.snapshot.omitted === 0 && latest.snapshot.rowBytes === rowBytes) {
       latest.checkedAt = checkedAt;
       return latest;
     }
@@ -168,9 +179,11 @@ export class PirSnapshotCache {
       epoch,
       items: messages,
       capacity: deps.capacity,
+      rowBytes,
       sequence: state.sequence++,
-      maxSlots: this.settings.maxSlots,
+      maxRows: Math.max(MIN_PIR_BUCKETS, Math.floor(this.settings.maxSnapshotBytes / rowBytes)),
     });
+    if (snapshot.omitted > 0) deps.log(`provider: the PIR snapshot of epoch ${epoch} is at its row limit; ${snapshot.omitted} stored ciphertexts wait for later snapshots`);
     if (snapshot.oversized > 0) deps.log(`provider: ${snapshot.oversized} stored ciphertexts of epoch ${epoch} exceed a PIR slot and are not served by PIR`);
     const held = this.hold(snapshot, true, fingerprint, checkedAt);
     state.latest = held;

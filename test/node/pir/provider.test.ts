@@ -12,7 +12,8 @@ import { fetchCurrentConsensus } from '../../../src/net/authority-client.js';
 import { RequestChannel, RequestRefusal } from '../../../src/net/request-channel.js';
 import { connectWebSocket } from '../../../src/net/websocket.js';
 import type { ProviderHandle } from '../../../src/node/provider/index.js';
-import { buildSnapshot, openRow } from '../../../src/pir/snapshot.js';
+import { buildSnapshot, openRow, type OpenedRow } from '../../../src/pir/snapshot.js';
+import { rowOfPage } from '../../../src/pir/snapshot-pages.js';
 import {
   decodePirResponse,
   encodePirChunk,
@@ -25,10 +26,10 @@ import {
 } from '../../../src/wire/pir-messages.js';
 import { encodeFetchBucket } from '../../../src/wire/retrieval.js';
 import { RETRIEVAL_ERRORS } from '../../../src/wire/retrieval-errors.js';
-import { findNode, type ConsensusDocument, type NodeDescriptor } from '../../../src/pki/index.js';
+import { DEFAULT_NETWORK_PARAMETERS, epochAt, findNode, type ConsensusDocument, type NodeDescriptor } from '../../../src/pki/index.js';
 import { dpfGen, dpfKeyLength, pirDecode, pirQuery } from '../../../src/pir/index.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
-import { crypto, flipAnswerBit, tamperingConnector, TestNetwork } from './support.js';
+import { crypto, EPOCH_MS, flipAnswerBit, tamperingConnector, TestNetwork } from './support.js';
 
 const GENESIS = 1_900_000_000_000;
 const REFRESH_MS = 500;
@@ -71,6 +72,32 @@ async function refusal(promise: Promise<unknown>): Promise<number> {
   assert.fail('accepted');
 }
 
+/** One row by PIR: key 0 to the own provider, key 1 to the partner; the XOR, checked. */
+async function readRow(toA: RequestChannel<PirResponse>, toB: RequestChannel<PirResponse>, snapshot: PirSnapshotInfo, index: number): Promise<OpenedRow> {
+  const { keys } = pirQuery(crypto, (n) => crypto.randomBytes(n), index, snapshot.rows);
+  const [fromA, fromB] = await Promise.all([toA, toB].map((l, i) => l.request((id) => encodePirQuery(id, snapshot.snapshotId, keys[i]))));
+  assert.equal(fromA.type, 'pir-answer');
+  assert.equal(fromB.type, 'pir-answer');
+  const answers = [fromA, fromB].map((r) => (r as { answer: Uint8Array }).answer);
+  assert.equal(answers[0].length, snapshot.rowBytes, 'every answer is one row of the consensus\'s size');
+  assert.notDeepEqual(answers[0], answers[1]);
+  return openRow(crypto, a.nodeId, snapshot, index, pirDecode(answers[0], answers[1]));
+}
+
+/** Every item of an address's bucket: its first page, then the extra pages the first page names. */
+async function readBucket(toA: RequestChannel<PirResponse>, toB: RequestChannel<PirResponse>, snapshot: PirSnapshotInfo, target: Uint8Array) {
+  const first = await readRow(toA, toB, snapshot, bucketOf(target, snapshot.epoch, snapshot.buckets));
+  const items = [...first.items];
+  for (let page = 1; page < first.pages; page++) {
+    const row = rowOfPage(first.extra, first.pages, page);
+    assert.ok(row !== undefined, 'every page is in the snapshot');
+    const opened = await readRow(toA, toB, snapshot, row);
+    assert.equal(opened.page, page);
+    items.push(...opened.items);
+  }
+  return items;
+}
+
 function descriptor(provider: ProviderHandle): NodeDescriptor {
   return findNode(doc, provider.nodeId)!;
 }
@@ -111,19 +138,8 @@ describe('PIR at two real providers', () => {
     assert.equal(a.pirStatus().replicated, 1);
 
     for (let user = 0; user < 5; user++) {
-      const index = bucketOf(address(`user ${user}`), 0, snapshot.rows);
-      const { keys } = pirQuery(crypto, (n) => crypto.randomBytes(n), index, snapshot.rows);
-      const [fromA, fromB] = await Promise.all([
-        toA.request((id) => encodePirQuery(id, snapshot.snapshotId, keys[0])),
-        toB.request((id) => encodePirQuery(id, snapshot.snapshotId, keys[1])),
-      ]);
-      assert.equal(fromA.type, 'pir-answer');
-      assert.equal(fromB.type, 'pir-answer');
-      const answers = [fromA, fromB].map((r) => (r as { answer: Uint8Array }).answer);
-      assert.equal(answers[0].length, snapshot.rowBytes);
-      assert.notDeepEqual(answers[0], answers[1]);
-      const row = openRow(crypto, a.nodeId, snapshot, index, pirDecode(answers[0], answers[1]));
-      const mine = row.items.filter((item) => Buffer.from(item.address).equals(address(`user ${user}`)));
+      const items = await readBucket(toA, toB, snapshot, address(`user ${user}`));
+      const mine = items.filter((item) => Buffer.from(item.address).equals(address(`user ${user}`)));
       const expected = [...delivered].filter(([label]) => label.startsWith(`user ${user} `)).map(([, c]) => Buffer.from(c).toString('hex'));
       assert.deepEqual(mine.map((item) => Buffer.from(item.ciphertext).toString('hex')).sort(), expected.sort());
     }
@@ -135,15 +151,18 @@ describe('PIR at two real providers', () => {
     await a.store.deliver(address('late'), 0, stored('late mail'), net.clock.now());
     assert.deepEqual((await info(toA, 0)).snapshotId, first.snapshotId, 'within the refresh interval');
     net.clock.advance(REFRESH_MS);
-    const second = await info(toA, 0);
-    assert.notDeepEqual(second.snapshotId, first.snapshotId);
+    // pir-info answers from what the partner already holds: the first answer after the interval is
+    // still the old snapshot (so its timing does not show the new mail); the refresh runs behind it.
+    let second = await info(toA, 0);
+    assert.deepEqual(second.snapshotId, first.snapshotId, 'served from the replicated snapshot');
+    await net.until('the refreshed snapshot to be served', async () => {
+      second = await info(toA, 0);
+      return !Buffer.from(second.snapshotId).equals(first.snapshotId);
+    });
     assert.equal(b.pirStatus().received, 2);
-    const index = bucketOf(address('late'), 0, second.rows);
-    const { keys } = pirQuery(crypto, (n) => crypto.randomBytes(n), index, second.rows);
     const toB = link(b);
-    const answers = await Promise.all([toA, toB].map((l, i) => l.request((id) => encodePirQuery(id, second.snapshotId, keys[i]))));
-    const row = openRow(crypto, a.nodeId, second, index, pirDecode(...(answers.map((r) => (r as { answer: Uint8Array }).answer) as [Uint8Array, Uint8Array])));
-    assert.ok(row.items.some((item) => Buffer.from(item.ciphertext).equals(stored('late mail'))));
+    const items = await readBucket(toA, toB, second, address('late'));
+    assert.ok(items.some((item) => Buffer.from(item.ciphertext).equals(stored('late mail'))));
     // The previous snapshot is still held by both.
     const old = pirQuery(crypto, (n) => crypto.randomBytes(n), 0, first.rows);
     assert.equal((await toB.request((id) => encodePirQuery(id, first.snapshotId, old.keys[1]))).type, 'pir-answer');
@@ -181,8 +200,8 @@ describe('PIR at two real providers', () => {
   test('replication is refused unless offered by the partner, signed, and hashing to the id', async () => {
     const toB = link(b);
     const received = (result: string) => b.metrics.registry.value('node_pir_received_total', { result });
-    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items: [{ address: address('forged'), ciphertext: stored('forged') }], capacity: 2637, sequence: 99, maxSlots: 4 });
-    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, slots: snapshot.slots, slotBytes: snapshot.slotBytes };
+    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items: [{ address: address('forged'), ciphertext: stored('forged') }], capacity: 2637, rowBytes: DEFAULT_NETWORK_PARAMETERS.pir.rowBytes, sequence: 99 });
+    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, buckets: snapshot.buckets, slots: snapshot.slots, slotBytes: snapshot.slotBytes, rowBytes: snapshot.rowBytes };
     // A stranger's offer (not a provider of the consensus).
     const strangerSeed = crypto.randomBytes(32);
     const stranger = crypto.ed25519PublicKey(strangerSeed);
@@ -222,8 +241,8 @@ describe('PIR at two real providers', () => {
     const replayer = link(b);
     const received = (result: string) => b.metrics.registry.value('node_pir_received_total', { result }) ?? 0;
     const items = Array.from({ length: 6 }, (_, i) => ({ address: address(`bound ${i}`), ciphertext: stored(`bound ${i}`) }));
-    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items, capacity: 2637, sequence: 100, maxSlots: 4 });
-    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, slots: snapshot.slots, slotBytes: snapshot.slotBytes };
+    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items, capacity: 2637, rowBytes: DEFAULT_NETWORK_PARAMETERS.pir.rowBytes, sequence: 100 });
+    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, buckets: snapshot.buckets, slots: snapshot.slots, slotBytes: snapshot.slotBytes, rowBytes: snapshot.rowBytes };
     const offer = { ...shape, origin: a.nodeId, signature: crypto.ed25519Sign(net.providerSeed(a.name), pirOfferSignedBytes({ ...shape, origin: a.nodeId }, b.nodeId)) };
     const size = 16 * 1024;
     const chunk = (l: RequestChannel<PirResponse>, offset: number) =>
@@ -256,8 +275,8 @@ describe('PIR at two real providers', () => {
   test('a transfer whose connection closes is dropped; the origin starts it over on a new one', async () => {
     const first = link(b);
     const items = [{ address: address('dropped'), ciphertext: stored('dropped') }];
-    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items, capacity: 2637, sequence: 101, maxSlots: 4 });
-    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, slots: snapshot.slots, slotBytes: snapshot.slotBytes };
+    const snapshot = buildSnapshot({ crypto, origin: a.nodeId, epoch: 0, items, capacity: 2637, rowBytes: DEFAULT_NETWORK_PARAMETERS.pir.rowBytes, sequence: 101 });
+    const shape = { epoch: 0, snapshotId: snapshot.snapshotId, rows: snapshot.rows, buckets: snapshot.buckets, slots: snapshot.slots, slotBytes: snapshot.slotBytes, rowBytes: snapshot.rowBytes };
     const offer = { ...shape, origin: a.nodeId, signature: crypto.ed25519Sign(net.providerSeed(a.name), pirOfferSignedBytes({ ...shape, origin: a.nodeId }, b.nodeId)) };
     await first.request((id) => encodePirOffer(id, offer));
     first.close();
@@ -283,13 +302,17 @@ describe('PIR at two real providers', () => {
         provider: descriptor(a),
         partner: descriptor(b),
         timeoutMs: 5000,
+        pir: DEFAULT_NETWORK_PARAMETERS.pir,
         connect: tamperingConnector(() => liar.wsUrl, flipAnswerBit(offset, 3), () => lying),
       });
       try {
         const pairs = [0, 1, 2, 3].map((user) => [0, address(`user ${user}`)] as const);
         const bad = await retrieval.fetch(pairs);
-        assert.equal(bad.queries, 4);
-        assert.equal(bad.mismatches.length, 4, `every row through ${liar.name} is refused`);
+        assert.equal(bad.queries, DEFAULT_NETWORK_PARAMETERS.pir.queriesPerPoll, 'the budget, every poll');
+        // One query per distinct bucket of the pairs (two pairs in one bucket share it).
+        const { buckets } = await info(link(a), 0);
+        const distinct = new Set(pairs.map(([epoch, addr]) => bucketOf(addr, epoch, buckets))).size;
+        assert.equal(bad.mismatches.length, distinct, `every row through ${liar.name} is refused`);
         assert.deepEqual(bad.results, [[], [], [], []]);
         assert.equal(bad.mismatches[0].provider, a.name);
         assert.equal(bad.mismatches[0].partner, b.name);
@@ -305,12 +328,15 @@ describe('PIR at two real providers', () => {
     }
   });
 
-  test('with the partner gone, pir-info is refused pir-unavailable; a bucket fetch in the clear stays refused pir-only', async () => {
+  test('with the partner gone, pir-info still names the snapshot the partner holds (no refresh shows); an epoch with none is refused pir-unavailable; a bucket fetch in the clear stays refused pir-only', async () => {
+    const toA = link(a);
+    const held = await info(toA, 0);
     await a.store.deliver(address('after'), 0, stored('after partner left'), net.clock.now());
     net.clock.advance(REFRESH_MS);
     await b.close();
-    const toA = link(a);
-    assert.equal(await refusal(toA.request((id) => encodePirInfo(id, 0))), RETRIEVAL_ERRORS['pir-unavailable']);
+    assert.deepEqual((await info(toA, 0)).snapshotId, held.snapshotId, 'the replicated snapshot, not a new one');
+    net.clock.advance(EPOCH_MS);
+    assert.equal(await refusal(toA.request((id) => encodePirInfo(id, epochAt(net.clock.now(), doc)))), RETRIEVAL_ERRORS['pir-unavailable']);
     const raw = await connectWebSocket({ url: a.wsUrl, linkKey: a.linkKey }, { maxMessageBytes: 1 << 24 });
     const answer = new Promise<Uint8Array>((resolve) => raw.onMessage(resolve));
     raw.send(encodeFetchBucket(77, 0, 0, 1));

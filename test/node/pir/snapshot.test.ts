@@ -1,31 +1,33 @@
 /**
- * The PIR snapshot layout (src/pir/snapshot.ts): placement by bucketOf, the Merkle path in every
- * row, overflow windows that never drop an item, row growth and tamper detection.
+ * The PIR snapshot layout (src/pir/snapshot.ts, src/pir/snapshot-pages.ts): rows of the fixed
+ * size the consensus gives, a mailbox's items split over pages, the Merkle path in every row, a
+ * row limit that turns windows but never drops an item, tamper detection.
  */
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WasmShardedDatabase, loadWasmScanKernel } from '../../../src/codec/pir-scan/wasm-kernel.js';
 import { getCrypto } from '../../../src/crypto/index.js';
+import { layoutPages, pagesOf, rowOfPage, runPage } from '../../../src/pir/snapshot-pages.js';
 import {
   buildSnapshot,
-  chooseRows,
-  MAX_PIR_ROW_BYTES,
-  MIN_PIR_ROWS,
+  MIN_PIR_BUCKETS,
   openRow,
   PirRowError,
-  rowBytesOf,
   shapeProblem,
+  slotsPerPage,
   snapshotRoot,
+  type OpenedRow,
   type Snapshot,
   type SnapshotItem,
 } from '../../../src/pir/snapshot.js';
 import { jsScanKernel, pirAnswer, pirDecode, pirQuery } from '../../../src/pir/index.js';
-import { bucketHash, bucketOf } from '../../../src/store/mailbox.js';
+import { bucketOf } from '../../../src/store/mailbox.js';
 
 const crypto = getCrypto('sodium');
 const ORIGIN = crypto.blake2b(32, new TextEncoder().encode('origin'));
 const EPOCH = 42;
 const CAPACITY = 100;
+const ROW_BYTES = 4096;
 
 function address(label: string): Uint8Array {
   return crypto.blake2b(32, new TextEncoder().encode(`address ${label}`));
@@ -38,10 +40,10 @@ function ciphertext(label: string, length = 40): Uint8Array {
   return out;
 }
 
-function build(items: SnapshotItem[], options: { sequence?: number; maxSlots?: number; origin?: Uint8Array } = {}): Snapshot {
+function build(items: SnapshotItem[], options: { sequence?: number; maxRows?: number; origin?: Uint8Array; capacity?: number; rowBytes?: number } = {}): Snapshot {
   return buildSnapshot({
-    crypto, origin: options.origin ?? ORIGIN, epoch: EPOCH, items, capacity: CAPACITY,
-    sequence: options.sequence ?? 0, maxSlots: options.maxSlots ?? 1000,
+    crypto, origin: options.origin ?? ORIGIN, epoch: EPOCH, items, capacity: options.capacity ?? CAPACITY,
+    rowBytes: options.rowBytes ?? ROW_BYTES, sequence: options.sequence ?? 0, ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }),
   });
 }
 
@@ -53,30 +55,42 @@ function key(item: SnapshotItem): string {
   return Buffer.from(item.address).toString('hex') + Buffer.from(item.ciphertext).toString('hex');
 }
 
+/** Every page of `target`'s bucket this snapshot carries, opened. */
+function pagesFor(snapshot: Snapshot, target: Uint8Array): OpenedRow[] {
+  const bucket = bucketOf(target, EPOCH, snapshot.buckets);
+  const first = openRow(crypto, ORIGIN, snapshot, bucket, row(snapshot, bucket));
+  const pages = [first];
+  for (let page = 1; page < first.pages; page++) {
+    const r = rowOfPage(first.extra, first.pages, page);
+    if (r !== undefined) pages.push(openRow(crypto, ORIGIN, snapshot, r, row(snapshot, r)));
+  }
+  return pages;
+}
+
 describe('snapshot layout', () => {
   const items: SnapshotItem[] = [];
   for (let i = 0; i < 40; i++) items.push({ address: address(`user ${i % 25}`), ciphertext: ciphertext(`message ${i}`, 20 + i) });
 
-  test('every item sits in the row of its bucket, and every row verifies against the id', () => {
+  test('every item sits on a page of its bucket, every row has the fixed size and verifies against the id', () => {
     const snapshot = build(items);
-    assert.ok(snapshot.rows >= MIN_PIR_ROWS && (snapshot.rows & (snapshot.rows - 1)) === 0);
-    assert.equal(snapshot.rowBytes, rowBytesOf(snapshot));
-    assert.equal(snapshot.slotBytes, 36 + CAPACITY);
-    assert.equal(snapshot.data.length, snapshot.rows * snapshot.rowBytes);
+    assert.equal(snapshot.rowBytes, ROW_BYTES);
+    assert.equal(snapshot.slots, slotsPerPage(ROW_BYTES, 36 + CAPACITY));
+    assert.ok(snapshot.buckets >= MIN_PIR_BUCKETS && snapshot.rows >= snapshot.buckets);
+    assert.equal(snapshot.data.length, snapshot.rows * ROW_BYTES);
     assert.equal(snapshot.placed, items.length);
     assert.equal(snapshot.omitted, 0);
     const seen = new Set<string>();
     for (let r = 0; r < snapshot.rows; r++) {
       const opened = openRow(crypto, ORIGIN, snapshot, r, row(snapshot, r));
-      assert.equal(opened.total, opened.items.length);
+      if (r < snapshot.buckets) assert.equal(opened.bucket, r);
       for (const item of opened.items) {
-        assert.equal(bucketOf(item.address, EPOCH, snapshot.rows), r);
+        assert.equal(bucketOf(item.address, EPOCH, snapshot.buckets), opened.bucket);
         seen.add(key(item));
       }
     }
     assert.deepEqual([...seen].sort(), items.map(key).sort());
-    // A partner recomputes the same id from the data.
     assert.deepEqual(snapshotRoot(crypto, ORIGIN, snapshot, snapshot.data), snapshot.snapshotId);
+    assert.equal(shapeProblem(snapshot), undefined);
   });
 
   test('the id binds the content, the origin and the epoch', () => {
@@ -85,113 +99,80 @@ describe('snapshot layout', () => {
     assert.notDeepEqual(build(items, { origin: address('another provider') }).snapshotId, a.snapshotId);
     assert.notDeepEqual(build(items.slice(1)).snapshotId, a.snapshotId);
     const empty = build([]);
-    assert.equal(empty.rows, MIN_PIR_ROWS);
-    assert.equal(empty.slots, 1);
+    assert.equal(empty.rows, MIN_PIR_BUCKETS);
     for (let r = 0; r < empty.rows; r++) assert.deepEqual(openRow(crypto, ORIGIN, empty, r, row(empty, r)).items, []);
-    // A row opened under another origin, index or snapshot does not verify.
-    const r = bucketOf(items[0].address, EPOCH, a.rows);
+    const r = bucketOf(items[0].address, EPOCH, a.buckets);
     assert.throws(() => openRow(crypto, address('another provider'), a, r, row(a, r)), (e: unknown) => e instanceof PirRowError && e.code === 'bad-proof');
     assert.throws(() => openRow(crypto, ORIGIN, a, r ^ 1, row(a, r)), (e: unknown) => e instanceof PirRowError && e.code === 'bad-proof');
     assert.throws(() => openRow(crypto, ORIGIN, a, r, row(a, r).subarray(1)), (e: unknown) => e instanceof PirRowError && e.code === 'bad-length');
   });
 
-  test('a flipped bit anywhere in a row is detected', () => {
+  test('a flipped bit in a row\'s content or path is detected', () => {
     const snapshot = build(items);
-    const r = bucketOf(items[3].address, EPOCH, snapshot.rows);
+    const r = bucketOf(items[3].address, EPOCH, snapshot.buckets);
     const good = row(snapshot, r);
-    const positions = [0, 4, 9, 13, 16, 16 + 31, 16 + 33, 16 + 36, 16 + 36 + 7, snapshot.rowBytes - 1, snapshot.rowBytes - 40];
-    for (let i = 0; i < 40; i++) positions.push((i * 7919) % snapshot.rowBytes);
+    const depth = Math.ceil(Math.log2(snapshot.rows));
+    const pathStart = ROW_BYTES - 640;
+    const positions = [0, 4, 9, 13, 16, 20, 31, 32, 32 + 33, 32 + 36 + 7, pathStart, pathStart + depth * 32 - 1];
+    for (let i = 0; i < 40; i++) positions.push((i * 7919) % (pathStart + depth * 32));
     for (const position of positions) {
-      for (const bit of [0, 7]) {
-        const bad = good.slice();
-        bad[position] ^= 1 << bit;
-        assert.throws(() => openRow(crypto, ORIGIN, snapshot, r, bad), PirRowError, `byte ${position} bit ${bit}`);
-      }
+      const bad = good.slice();
+      bad[position] ^= 1;
+      assert.throws(() => openRow(crypto, ORIGIN, snapshot, r, bad), PirRowError, `byte ${position}`);
     }
-    // And a partner refuses replicated data with a flipped bit, in a slot or in a path.
-    for (const position of [r * snapshot.rowBytes + 20, (r + 1) * snapshot.rowBytes - 1]) {
-      const data = snapshot.data.slice();
-      data[position] ^= 0x10;
-      const root = snapshotRoot(crypto, ORIGIN, snapshot, data);
-      assert.ok(root === undefined || !Buffer.from(root).equals(snapshot.snapshotId));
-    }
+    const data = snapshot.data.slice();
+    data[r * ROW_BYTES + 40] ^= 0x10;
+    const root = snapshotRoot(crypto, ORIGIN, snapshot, data);
+    assert.ok(root === undefined || !Buffer.from(root).equals(snapshot.snapshotId));
   });
 
-  test('rows grow to the fullest bucket: nothing is left out while it fits', () => {
-    const hot = address('popular');
-    const many = Array.from({ length: 23 }, (_, i) => ({ address: hot, ciphertext: ciphertext(`hot ${i}`) }));
-    const snapshot = build([...many, ...items]);
-    assert.ok(snapshot.slots >= 23);
-    assert.equal(snapshot.omitted, 0);
-    const r = bucketOf(hot, EPOCH, snapshot.rows);
-    const opened = openRow(crypto, ORIGIN, snapshot, r, row(snapshot, r));
-    assert.equal(opened.items.filter((item) => Buffer.from(item.address).equals(hot)).length, 23);
-  });
-
-  test('overflow: a bucket beyond maxSlots shows a turning window; the row says how many there are; no item is dropped', () => {
-    const hot = address('flooded');
-    const flood = Array.from({ length: 11 }, (_, i) => ({ address: hot, ciphertext: ciphertext(`flood ${i}`) }));
-    const maxSlots = 4;
-    const union = new Set<string>();
-    const rounds = Math.ceil(flood.length / maxSlots);
-    for (let sequence = 0; sequence < rounds; sequence++) {
-      const snapshot = build(flood, { sequence, maxSlots });
-      assert.equal(snapshot.slots, maxSlots);
-      assert.equal(snapshot.omitted, flood.length - maxSlots);
-      const r = bucketOf(hot, EPOCH, snapshot.rows);
-      const opened = openRow(crypto, ORIGIN, snapshot, r, row(snapshot, r));
-      assert.equal(opened.total, flood.length, 'the client learns there is more');
-      assert.equal(opened.items.length, maxSlots);
-      assert.equal(opened.first, (sequence * maxSlots) % flood.length);
-      for (const item of opened.items) union.add(key(item));
-    }
-    assert.equal(union.size, flood.length, `all ${flood.length} items within ${rounds} consecutive snapshots`);
-  });
-
-  // Without the row bound the hot bucket below sets 400 slots in every row (about 1 MiB a row,
-  // 16 MiB in all, for 0.8 MiB of mail), and the shape passes shapeProblem.
-  test('one hot bucket: every row stays within the bound, the overflow is reported, the rest comes in later snapshots', () => {
+  // With format 1 the hot bucket below set about 97 slots in every row (256 KiB rows, 16 rows: 4 MiB
+  // to scan and 256 KiB per answer for 0.8 MiB of mail); now it adds pages of its own.
+  test('one hot bucket: rows keep their size, the bucket gets pages of its own, the amplification is bounded', () => {
     const capacity = 2637;
+    const rowBytes = 16_384;
     const hot = address('hot mailbox');
     const flood = Array.from({ length: 400 }, (_, i) => ({ address: hot, ciphertext: ciphertext(`hot ${i}`, 2000) }));
     const others = items.slice(0, 10);
+    const snapshot = build([...flood, ...others], { capacity, rowBytes });
+    const slots = slotsPerPage(rowBytes, 36 + capacity);
+    assert.equal(snapshot.rowBytes, rowBytes, 'the row size is the consensus\'s');
+    assert.equal(snapshot.omitted, 0);
+    assert.ok(snapshot.rows <= snapshot.buckets + Math.ceil((flood.length + others.length) / slots), `${snapshot.rows} rows`);
+    const got = pagesFor(snapshot, hot).flatMap((page) => page.items).filter((item) => Buffer.from(item.address).equals(hot));
+    assert.equal(got.length, flood.length, 'every item of the hot mailbox is on its pages');
+    assert.deepEqual(snapshotRoot(crypto, ORIGIN, snapshot, snapshot.data), snapshot.snapshotId);
+  });
+
+  test('at the row limit a bucket shows a turning window of its pages; none is dropped', () => {
+    const hot = address('flooded');
+    const slots = slotsPerPage(ROW_BYTES, 36 + CAPACITY);
+    const flood = Array.from({ length: slots * 9 }, (_, i) => ({ address: hot, ciphertext: ciphertext(`flood ${i}`) }));
     const union = new Set<string>();
-    let rounds = 0;
-    for (let sequence = 0; union.size < flood.length && sequence < 20; sequence++) {
-      // maxSlots as a provider with 8 MiB responses would allow.
-      const snapshot = buildSnapshot({ crypto, origin: ORIGIN, epoch: EPOCH, items: [...flood, ...others], capacity, sequence, maxSlots: 3000 });
-      assert.ok(snapshot.rowBytes <= MAX_PIR_ROW_BYTES, `row of ${snapshot.rowBytes} bytes`);
-      assert.ok(snapshot.data.length <= snapshot.rows * MAX_PIR_ROW_BYTES);
-      assert.ok(snapshot.slots < flood.length);
-      assert.equal(snapshot.omitted, flood.length - snapshot.slots, 'the overflow is reported');
-      assert.equal(snapshot.placed, snapshot.slots + others.length, 'the other buckets lose nothing');
-      const r = bucketOf(hot, EPOCH, snapshot.rows);
-      const opened = openRow(crypto, ORIGIN, snapshot, r, row(snapshot, r));
-      assert.equal(opened.total, flood.length, 'the client learns how many there are');
-      for (const item of opened.items) if (Buffer.from(item.address).equals(hot)) union.add(key(item));
-      rounds++;
+    for (let sequence = 0; sequence < 4; sequence++) {
+      const snapshot = build(flood, { sequence, maxRows: MIN_PIR_BUCKETS + 3 });
+      assert.equal(snapshot.rows, MIN_PIR_BUCKETS + 3);
+      assert.equal(snapshot.omitted, flood.length - 4 * slots);
+      for (const page of pagesFor(snapshot, hot)) for (const item of page.items) union.add(key(item));
     }
-    assert.equal(union.size, flood.length, 'every item arrives in a later snapshot');
-    assert.ok(rounds <= 5, `${rounds} snapshots`);
-    // Parties refuse a shape beyond the bound (a snapshot laid out without it).
-    const slotBytes = 36 + capacity;
-    assert.match(shapeProblem({ epoch: EPOCH, rows: 16, slots: 400, slotBytes }) ?? '', /at most/);
-    assert.equal(shapeProblem({ epoch: EPOCH, rows: 16, slots: 1, slotBytes: 36 + (1 << 20) }), undefined, 'one slot is always allowed');
+    assert.equal(union.size, flood.length, 'all pages within ⌈8 / 3⌉ + 1 consecutive snapshots');
+  });
+
+  test('layoutPages and rowOfPage agree', () => {
+    const layout = layoutPages([0, 11, 3, 30], 3, 4 + 6, 5);
+    assert.equal(layout.rows, 10);
+    assert.equal(layout.omittedPages, 3 + 9 - 6);
+    for (const [b, total] of [[1, 11], [3, 30]] as const) {
+      const run = layout.runs[b];
+      const pages = pagesOf(total, 3);
+      for (let i = 0; i < run.count; i++) assert.equal(rowOfPage(run, pages, runPage(run, pages, i)), run.row + i);
+    }
   });
 
   test('oversized ciphertexts are counted, not placed', () => {
     const snapshot = build([{ address: address('x'), ciphertext: ciphertext('too big', CAPACITY + 1) }, ...items.slice(0, 3)]);
     assert.equal(snapshot.oversized, 1);
     assert.equal(snapshot.placed, 3);
-  });
-
-  test('the row count follows the load: many addresses get more rows, one hot address keeps the minimum', () => {
-    const spread = Array.from({ length: 2000 }, (_, i) => bucketHash(address(`spread ${i}`), EPOCH));
-    const wide = chooseRows(spread, 1000);
-    assert.ok(wide.rows > MIN_PIR_ROWS, `rows ${wide.rows}`);
-    assert.ok(wide.slots < 40, `slots ${wide.slots}`);
-    const hot = Array.from({ length: 500 }, () => bucketHash(address('hot'), EPOCH));
-    assert.deepEqual(chooseRows([...hot, ...spread.slice(0, 20)], 1000).rows, MIN_PIR_ROWS);
   });
 
   test('two-server PIR over a snapshot (JS and WASM kernels) decodes to a row that verifies', () => {
@@ -201,7 +182,7 @@ describe('snapshot layout', () => {
     sharded.load(snapshot.data);
     const flat = { rows: snapshot.rows, rowBytes: snapshot.rowBytes, data: snapshot.data };
     for (const item of items.slice(0, 5)) {
-      const index = bucketOf(item.address, EPOCH, snapshot.rows);
+      const index = bucketOf(item.address, EPOCH, snapshot.buckets);
       const { keys } = pirQuery(crypto, (n) => crypto.randomBytes(n), index, snapshot.rows);
       const decoded = pirDecode(pirAnswer(crypto, keys[0], flat, jsScanKernel), pirAnswer(crypto, keys[1], sharded, wasm));
       const opened = openRow(crypto, ORIGIN, snapshot, index, decoded);

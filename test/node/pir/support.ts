@@ -16,7 +16,7 @@ import { startProvider, type PirServiceOptions, type ProviderHandle } from '../.
 import { validateNodeConfig, type NodeHandle } from '../../../src/node/runtime/index.js';
 import type { WebSocketConnector } from '../../../src/net/request-channel.js';
 import { connectWebSocket, type WebSocketConnection } from '../../../src/net/websocket.js';
-import type { RetrievalMode } from '../../../src/pki/index.js';
+import type { PirParameters, RetrievalMode } from '../../../src/pki/index.js';
 import { FakeClock } from '../authority/fake-clock.js';
 
 export const crypto = getCrypto('sodium');
@@ -34,6 +34,8 @@ export interface TestNetworkOptions {
   readonly traffic?: { readonly clientSendRate: number; readonly loopRate: number; readonly dropRate: number; readonly gatewayClientRate: number };
   /** Gateways (default 1). */
   readonly gateways?: number;
+  /** The consensus's PIR sizes (default DEFAULT_NETWORK_PARAMETERS.pir). */
+  readonly pirSizes?: PirParameters;
   /** Further node configuration for every node (it replaces `link` as a whole). */
   readonly nodeConfig?: Record<string, unknown>;
 }
@@ -112,6 +114,7 @@ export class TestNetwork {
           mixing: { meanDelayMs: 10, maxDelayMs: 1000 },
           traffic: options.traffic ?? { clientSendRate: 20, loopRate: 2, dropRate: 1, gatewayClientRate: 200 },
           retrieval: options.retrieval,
+          ...(options.pirSizes === undefined ? {} : { pir: options.pirSizes }),
         },
       }),
       { crypto, clock: net.clock },

@@ -1,0 +1,64 @@
+import type { OpenedRow } from '../pir/snapshot.js';
+
+/**
+ * What the client has read of each bucket it polls by PIR (docs/pir.md, "The client"): per (epoch,
+ * bucket count, bucket), the bucket's page count and the full pages already read. A page's items
+ * never change once it is full (items only join the end of a bucket), so a full page is read once;
+ * the first page is read at every poll (it says how many pages there are and where they sit), the
+ * last page until it is full. The pages not yet read are the backlog that planPirPoll spreads over
+ * the polls' budgets.
+ */
+export interface BacklogPage {
+  readonly key: string;
+  readonly page: number;
+}
+
+interface BucketState {
+  readonly epoch: number;
+  pages: number;
+  total: number;
+  readonly done: Set<number>;
+}
+
+export function bucketKey(epoch: number, buckets: number, bucket: number): string {
+  return `${epoch}:${buckets}:${bucket}`;
+}
+
+export class PirBacklog {
+  private readonly buckets = new Map<string, BucketState>();
+
+  /** Takes a bucket's first page: its page count now. */
+  sawFirstPage(key: string, epoch: number, row: OpenedRow): void {
+    const state = this.buckets.get(key) ?? { epoch, pages: 1, total: 0, done: new Set<number>() };
+    state.pages = row.pages;
+    state.total = row.total;
+    this.buckets.set(key, state);
+  }
+
+  /** Takes a further page: read once for good when it is full. */
+  sawPage(key: string, row: OpenedRow, slots: number): void {
+    const state = this.buckets.get(key);
+    if (state !== undefined && row.items.length === slots) state.done.add(row.page);
+  }
+
+  /** The bucket's pages (past the first) not read yet, lowest first. */
+  wanted(key: string): BacklogPage[] {
+    const state = this.buckets.get(key);
+    if (state === undefined) return [];
+    const pages: BacklogPage[] = [];
+    for (let page = 1; page < state.pages; page++) if (!state.done.has(page)) pages.push({ key, page });
+    return pages;
+  }
+
+  /** Items of the tracked buckets on pages not read yet (the first pages are read every poll). */
+  unread(slots: number): number {
+    let unread = 0;
+    for (const state of this.buckets.values()) unread += Math.max(0, state.total - slots * (1 + state.done.size));
+    return unread;
+  }
+
+  /** Forgets the buckets of epochs no longer polled. */
+  keepEpochs(epochs: readonly number[]): void {
+    for (const [key, state] of this.buckets) if (!epochs.includes(state.epoch)) this.buckets.delete(key);
+  }
+}
