@@ -16,7 +16,8 @@
  * to back, outside the Poisson stream) must find it (gateway timing p ≈ 5·10^-9 when written).
  * Without the KNOWN table, the idle/active comparison failed on the tree this test was written on:
  * the PIR volume on the provider and partner links (p ≈ 4·10^-4) and, in most runs, a new
- * connection to a second gateway (replies now ride in the send stream: that entry is gone).
+ * connection to a second gateway. Both were fixed (fixed-size PIR rows and a fixed query budget;
+ * replies in the send stream) and their entries taken out: the table is empty.
  */
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -40,10 +41,7 @@ const SIZED_FOR = EPOCHS >= 25 ? 0.05 : 0.1;
  * Comparisons that find a difference today, each a known leak being fixed elsewhere. Each that
  * shows in every run is asserted to still show (so that this table is emptied as the fixes land).
  */
-const KNOWN: Readonly<Record<string, { readonly reason: string; readonly always: boolean }>> = {
-  'bytes/window provider': { reason: 'PIR answers grow with the mail stored for the epoch (PIR download volume, being fixed)', always: true },
-  'bytes/window partner': { reason: 'PIR answers grow with the mail stored for the epoch (PIR download volume, being fixed)', always: true },
-};
+const KNOWN: Readonly<Record<string, { readonly reason: string; readonly always: boolean }>> = {};
 
 interface Comparison {
   readonly name: string;
