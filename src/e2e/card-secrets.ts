@@ -6,7 +6,7 @@ import { makeCard, type ContactCard } from './card.js';
 import { E2eError } from './errors.js';
 import type { Identity } from './identity.js';
 import { mailboxAddress } from './mailbox-address.js';
-import { ownAddress, ownMailboxSecret } from './relationship-address.js';
+import { ownAddress } from './relationship-address.js';
 
 /** A card secret replaced by `rotate`: its address is still polled until `untilMs`. */
 export interface RetiredCardSecret {
@@ -37,7 +37,8 @@ export class CardSecrets {
   ) {
     this.identity = identity;
     this.card = makeCard(crypto, identity, createdAt);
-    this.ownSecret = ownMailboxSecret(crypto, identity.x25519Secret);
+    // The identity's reply secret (random; for an identity from before version 2, ownMailboxSecret).
+    this.ownSecret = identity.replySecret;
   }
 
   /** The card's address, the retired cards' still in grace at `nowMs`, and the own address, of `epoch`. */

@@ -12,9 +12,12 @@ import { E2eError } from './errors.js';
  * coded, each shard sealed on its own to the recipient's X25519 key with a fresh ephemeral key, so
  * that a fragment is exactly one Sphinx user payload and shows nothing but random-looking bytes.
  *
- *     inner    = version (u8 = 1) ‖ messageId (16) ‖ senderTag (16) ‖ totalDataShards (u32)
- *                ‖ shardIndex (u32) ‖ chunk (chunkLength)
- *     key      = BLAKE2b-256(key = X25519(e, B), message = "umbra fragment v1" ‖ E ‖ B)
+ *     inner    = version (u8 = 2) ‖ messageId (16) ‖ senderTag (16) ‖ totalDataShards (u32)
+ *                ‖ shardIndex (u32) ‖ [surbEpoch (u32) ‖ SURB (surbLength)] ‖ chunk (chunkLength)
+ *     key      = BLAKE2b-256(key = X25519(e, B), message = "umbra fragment v2" ‖ E ‖ B)
+ *
+ * The bracketed part is there when the parameters' surbLength is not 0: the SURB through which the
+ * recipient acknowledges the fragment travels inside the seal, so only the recipient can use it.
  *     fragment = E (32) ‖ XChaCha20-Poly1305(key, nonce = 24 zero bytes, ad = E, inner)
  *
  * Each key seals exactly one fragment (e is fresh), so the constant nonce is safe.
@@ -31,25 +34,40 @@ export interface FragmentParams {
   redundancy: number;
   /** The most data shards in one stripe (default 32). */
   maxStripeData: number;
+  /**
+   * The length of the SURB every fragment carries inside its seal (the Sphinx geometry's SURB
+   * length); 0 or absent: fragments carry no SURB.
+   */
+  surbLength?: number;
+}
+
+/** The SURB a fragment carries to its recipient, and the epoch whose mix keys it was made with. */
+export interface FragmentSurb {
+  readonly epoch: number;
+  readonly bytes: Uint8Array;
 }
 
 export const DEFAULT_FRAGMENT_PARAMS: Readonly<FragmentParams> = Object.freeze({
   fragmentLength: 2048,
   redundancy: 0.25,
   maxStripeData: 32,
+  surbLength: 0,
 });
 
-export const FRAGMENT_VERSION = 1;
+export const FRAGMENT_VERSION = 2;
 export const MESSAGE_ID_LENGTH = 16;
 export const SENDER_TAG_LENGTH = 16;
 const EPHEMERAL_LENGTH = 32;
 const AEAD_TAG_LENGTH = 16;
 /** version ‖ messageId ‖ senderTag ‖ totalDataShards ‖ shardIndex */
 export const FRAGMENT_HEADER_LENGTH = 1 + MESSAGE_ID_LENGTH + SENDER_TAG_LENGTH + 4 + 4;
-/** Bytes of a fragment that are not chunk: ephemeral key, AEAD tag, inner header (89). */
+/** Bytes of a fragment that are not chunk or SURB: ephemeral key, AEAD tag, inner header (89). */
 export const FRAGMENT_OVERHEAD = EPHEMERAL_LENGTH + AEAD_TAG_LENGTH + FRAGMENT_HEADER_LENGTH;
+/** The SURB epoch field (u32) before the SURB. */
+const SURB_EPOCH_LENGTH = 4;
+const MAX_SURB_EPOCH = 0xffffffff;
 
-const KEY_LABEL = new TextEncoder().encode('umbra fragment v1');
+const KEY_LABEL = new TextEncoder().encode('umbra fragment v2');
 const ZERO_NONCE = new Uint8Array(24);
 
 /** A fragment opened by its recipient. */
@@ -63,7 +81,12 @@ export interface OpenedFragment {
   shardIndex: number;
   /** chunkLength bytes. */
   chunk: Uint8Array;
+  /** The SURB the sender sent for the acknowledgement (when the parameters carry one). */
+  surb?: FragmentSurb;
 }
+
+/** What one fragment seals: everything its recipient opens. */
+export type FragmentFields = OpenedFragment;
 
 export interface Stripe {
   /** The stripe's first data shard index. */
@@ -81,10 +104,16 @@ export interface StripeLayout {
   stripes: Stripe[];
 }
 
-/** The chunk each fragment carries: fragmentLength − 89 bytes. */
+/** Bytes of a fragment that are not chunk: 89, plus 4 + surbLength when fragments carry a SURB. */
+export function fragmentReserved(params: FragmentParams): number {
+  const surbLength = params.surbLength ?? 0;
+  return FRAGMENT_OVERHEAD + (surbLength > 0 ? SURB_EPOCH_LENGTH + surbLength : 0);
+}
+
+/** The chunk each fragment carries: fragmentLength − 89 bytes, less 4 + surbLength with a SURB. */
 export function chunkLength(params: FragmentParams): number {
   checkParams(params);
-  return params.fragmentLength - FRAGMENT_OVERHEAD;
+  return params.fragmentLength - fragmentReserved(params);
 }
 
 /** Parity shards of a stripe of k data shards: max(1, ⌈k · redundancy⌉), rounding absorbed. */
@@ -95,8 +124,11 @@ export function parityShardsFor(params: FragmentParams, dataShards: number): num
 
 function checkParams(params: FragmentParams): void {
   const { fragmentLength, redundancy, maxStripeData } = params;
-  if (!Number.isInteger(fragmentLength) || fragmentLength <= FRAGMENT_OVERHEAD || fragmentLength > 0x1000000) {
-    throw new RangeError(`fragment: length ${fragmentLength}, more than ${FRAGMENT_OVERHEAD} needed`);
+  const surbLength = params.surbLength ?? 0;
+  if (!Number.isInteger(surbLength) || surbLength < 0 || surbLength > 0x10000) throw new RangeError(`fragment: SURB length ${surbLength}`);
+  const reserved = fragmentReserved(params);
+  if (!Number.isInteger(fragmentLength) || fragmentLength <= reserved || fragmentLength > 0x1000000) {
+    throw new RangeError(`fragment: length ${fragmentLength}, more than ${reserved} needed`);
   }
   if (!Number.isFinite(redundancy) || redundancy < 0) throw new RangeError(`fragment: redundancy ${redundancy}`);
   if (!Number.isInteger(maxStripeData) || maxStripeData < 1 || maxStripeData + parityShardsFor(params, maxStripeData) > 256) {
@@ -212,10 +244,39 @@ export function sealFragment(crypto: Crypto, random: RandomSource, recipientPubl
 }
 
 /**
+ * Seals one shard (a chunk of chunkLength bytes) with its header and, when the parameters carry
+ * one, its SURB: exactly params.fragmentLength bytes under a fresh ephemeral key. RangeError for
+ * fields of the wrong size, a SURB missing or not expected, or a SURB epoch beyond u32.
+ */
+export function sealShard(crypto: Crypto, random: RandomSource, params: FragmentParams, recipientPublic: Uint8Array, fields: FragmentFields): Uint8Array {
+  const chunk = chunkLength(params);
+  const surbLength = params.surbLength ?? 0;
+  requireBytes('message ID', fields.messageId, MESSAGE_ID_LENGTH);
+  requireBytes('sender tag', fields.senderTag, SENDER_TAG_LENGTH);
+  requireBytes('chunk', fields.chunk, chunk);
+  const writer = new ByteWriter(params.fragmentLength - EPHEMERAL_LENGTH - AEAD_TAG_LENGTH)
+    .u8(FRAGMENT_VERSION)
+    .bytes(fields.messageId)
+    .bytes(fields.senderTag)
+    .u32(fields.totalDataShards)
+    .u32(fields.shardIndex);
+  if (surbLength > 0) {
+    const surb = fields.surb;
+    if (surb === undefined) throw new RangeError('fragment: these fragments carry a SURB');
+    if (!Number.isInteger(surb.epoch) || surb.epoch < 0 || surb.epoch > MAX_SURB_EPOCH) throw new RangeError(`fragment: SURB epoch ${surb.epoch}`);
+    requireBytes('SURB', surb.bytes, surbLength);
+    writer.u32(surb.epoch).bytes(surb.bytes);
+  } else if (fields.surb !== undefined) {
+    throw new RangeError('fragment: these fragments carry no SURB');
+  }
+  return sealFragment(crypto, random, recipientPublic, writer.bytes(fields.chunk).finish());
+}
+
+/**
  * The fragments of a frame (from padding.frame), one per shard, in shard-index order, or only the
  * shards listed in `only` (a resend after a NACK: freshly sealed, so a resent fragment shares no
  * byte with the first copy). Every fragment is exactly params.fragmentLength bytes and sealed
- * under its own ephemeral key.
+ * under its own ephemeral key. When the parameters carry a SURB, `surbOf` gives each shard's.
  */
 export function makeFragments(
   crypto: Crypto,
@@ -227,6 +288,7 @@ export function makeFragments(
   data: Uint8Array,
   dataShards: number,
   only?: readonly number[],
+  surbOf?: (shardIndex: number) => FragmentSurb,
 ): Uint8Array[] {
   requireBytes('recipient public key', recipientPublic, 32);
   requireBytes('message ID', messageId, MESSAGE_ID_LENGTH);
@@ -237,16 +299,10 @@ export function makeFragments(
     if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= shards.length) {
       throw new RangeError(`fragment: shard ${shardIndex} of ${shards.length}`);
     }
-    const chunk = shards[shardIndex];
-    const inner = new ByteWriter(FRAGMENT_HEADER_LENGTH + chunk.length)
-      .u8(FRAGMENT_VERSION)
-      .bytes(messageId)
-      .bytes(senderTag)
-      .u32(dataShards)
-      .u32(shardIndex)
-      .bytes(chunk)
-      .finish();
-    return sealFragment(crypto, random, recipientPublic, inner);
+    const surb = surbOf?.(shardIndex);
+    return sealShard(crypto, random, params, recipientPublic, {
+      messageId, senderTag, totalDataShards: dataShards, shardIndex, chunk: shards[shardIndex], ...(surb === undefined ? {} : { surb }),
+    });
   });
 }
 
@@ -297,9 +353,15 @@ function parseInner(params: FragmentParams, inner: Uint8Array): OpenedFragment {
     const shardIndex = reader.u32('shard index');
     const total = totalShards(params, totalDataShards);
     if (shardIndex >= total) throw new DecodeError('fragment', `shard ${shardIndex} of ${total}`);
-    const chunk = reader.bytesOf(params.fragmentLength - FRAGMENT_OVERHEAD, 'chunk');
+    const surbLength = params.surbLength ?? 0;
+    let surb: FragmentSurb | undefined;
+    if (surbLength > 0) {
+      const epoch = reader.u32('SURB epoch');
+      surb = { epoch, bytes: reader.bytesOf(surbLength, 'SURB') };
+    }
+    const chunk = reader.bytesOf(chunkLength(params), 'chunk');
     reader.end();
-    return { messageId, senderTag, totalDataShards, shardIndex, chunk };
+    return { messageId, senderTag, totalDataShards, shardIndex, chunk, ...(surb === undefined ? {} : { surb }) };
   } catch (error) {
     if (error instanceof DecodeError) throw new E2eError('bad-fragment', error.message);
     throw error;

@@ -2,6 +2,7 @@ import { ByteReader, ByteWriter, sameBytes } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import { E2eError } from './errors.js';
+import { ownMailboxSecret } from './relationship-address.js';
 
 /**
  * A user's long-term end-to-end identity: the secrets behind a contact card (docs/e2e-card.md).
@@ -20,6 +21,11 @@ export interface Identity {
   readonly ed25519Public: Uint8Array;
   /** Shared with contacts through the card; derives mailbox addresses (mailbox-address.ts). */
   readonly mailboxSecret: Uint8Array;
+  /**
+   * Never shared: keys the user's own address, where its acknowledgement SURBs and loops land
+   * (ownAddress in relationship-address.ts), which no contact can compute.
+   */
+  readonly replySecret: Uint8Array;
 }
 
 export interface IdentityOptions {
@@ -34,7 +40,9 @@ export const MAX_SERVER_BYTES = 255;
 export const KEY_BYTES = 32;
 
 const IDENTITY_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x49]); // "UMBI"
-const IDENTITY_VERSION = 1;
+const IDENTITY_VERSION = 2;
+/** Version 1 had no reply secret: reading one derives it (migrateReplySecret). */
+const IDENTITY_VERSION_NO_REPLY = 1;
 
 const encoder = new TextEncoder();
 
@@ -111,8 +119,17 @@ export function isKey(key: unknown, length = KEY_BYTES): key is Uint8Array {
 }
 
 /**
+ * The reply secret given to an identity stored before reply secrets existed (version 1): the own
+ * mailbox secret such identities used, BLAKE2b-256(key = X25519 secret, "umbra own mailbox secret
+ * v1") (ownMailboxSecret), so their own address, where ACKs in flight come back, does not change.
+ */
+export function migrateReplySecret(crypto: Crypto, x25519Secret: Uint8Array): Uint8Array {
+  return ownMailboxSecret(crypto, x25519Secret);
+}
+
+/**
  * A fresh identity. Draws from `random`, in this order: the X25519 secret (32 bytes), the Ed25519
- * seed (32 bytes), the mailbox secret (32 bytes). A name or server list that a card cannot carry
+ * seed (32 bytes), the mailbox secret (32 bytes), the reply secret (32 bytes). A name or server list that a card cannot carry
  * is refused with 'bad-card'.
  */
 export function createIdentity(crypto: Crypto, random: RandomSource, options: IdentityOptions): Identity {
@@ -121,6 +138,7 @@ export function createIdentity(crypto: Crypto, random: RandomSource, options: Id
   const x25519Secret = random(KEY_BYTES);
   const ed25519Seed = random(KEY_BYTES);
   const mailboxSecret = random(KEY_BYTES);
+  const replySecret = random(KEY_BYTES);
   return {
     name: options.name,
     servers: [...options.servers],
@@ -129,16 +147,17 @@ export function createIdentity(crypto: Crypto, random: RandomSource, options: Id
     ed25519Seed,
     ed25519Public: crypto.ed25519PublicKey(ed25519Seed),
     mailboxSecret,
+    replySecret,
   };
 }
 
 /**
- * Keystore encoding (docs/e2e-card.md): "UMBI", version 1, the five 32-byte keys (X25519 secret,
- * X25519 public, Ed25519 seed, Ed25519 public, mailbox secret), then name and servers as in the
- * card. It holds secrets: the keystore must encrypt it.
+ * Keystore encoding (docs/e2e-card.md): "UMBI", version 2, the six 32-byte keys (X25519 secret,
+ * X25519 public, Ed25519 seed, Ed25519 public, mailbox secret, reply secret), then name and
+ * servers as in the card. It holds secrets: the keystore must encrypt it.
  */
 export function encodeIdentity(identity: Identity): Uint8Array {
-  const keys = [identity.x25519Secret, identity.x25519Public, identity.ed25519Seed, identity.ed25519Public, identity.mailboxSecret];
+  const keys = [identity.x25519Secret, identity.x25519Public, identity.ed25519Seed, identity.ed25519Public, identity.mailboxSecret, identity.replySecret];
   const problem = keys.every((key) => isKey(key)) ? profileProblem(identity.name, identity.servers) : 'a key is not 32 bytes';
   if (problem !== undefined) throw new E2eError('bad-state', `cannot encode the identity: ${problem}`);
   const writer = new ByteWriter(512).bytes(IDENTITY_MAGIC).u8(IDENTITY_VERSION);
@@ -148,8 +167,9 @@ export function encodeIdentity(identity: Identity): Uint8Array {
 }
 
 /**
- * Parses encodeIdentity's output; anything else is 'bad-state'. With `crypto`, also checks that
- * both public keys belong to their secrets (two base-point multiplications).
+ * Parses encodeIdentity's output, or a version 1 identity (no reply secret: one is derived, which
+ * needs `crypto`); anything else is 'bad-state'. With `crypto`, also checks that both public keys
+ * belong to their secrets (two base-point multiplications).
  */
 export function decodeIdentity(bytes: Uint8Array, crypto?: Crypto): Identity {
   const fail = (): E2eError => new E2eError('bad-state', 'the stored identity does not parse');
@@ -157,16 +177,19 @@ export function decodeIdentity(bytes: Uint8Array, crypto?: Crypto): Identity {
   let identity: Identity;
   try {
     const reader = new ByteReader(bytes, 'identity');
-    if (!sameBytes(reader.bytesOf(4, 'magic'), IDENTITY_MAGIC) || reader.u8('version') !== IDENTITY_VERSION) throw fail();
+    if (!sameBytes(reader.bytesOf(4, 'magic'), IDENTITY_MAGIC)) throw fail();
+    const version = reader.u8('version');
+    if (version !== IDENTITY_VERSION && !(version === IDENTITY_VERSION_NO_REPLY && crypto !== undefined)) throw fail();
     const x25519Secret = reader.bytesOf(KEY_BYTES, 'x25519 secret');
     const x25519Public = reader.bytesOf(KEY_BYTES, 'x25519 public');
     const ed25519Seed = reader.bytesOf(KEY_BYTES, 'ed25519 seed');
     const ed25519Public = reader.bytesOf(KEY_BYTES, 'ed25519 public');
     const mailboxSecret = reader.bytesOf(KEY_BYTES, 'mailbox secret');
+    const replySecret = version === IDENTITY_VERSION ? reader.bytesOf(KEY_BYTES, 'reply secret') : migrateReplySecret(crypto!, x25519Secret);
     const profile = readProfile(reader);
     reader.end();
     if (profile === undefined) throw fail();
-    identity = { ...profile, x25519Secret, x25519Public, ed25519Seed, ed25519Public, mailboxSecret };
+    identity = { ...profile, x25519Secret, x25519Public, ed25519Seed, ed25519Public, mailboxSecret, replySecret };
   } catch (error) {
     if (error instanceof E2eError) throw error;
     throw fail(); // a DecodeError: truncated, oversized or trailing bytes

@@ -10,14 +10,19 @@ import { E2eError } from './errors.js';
 import {
   chunkLength,
   DEFAULT_FRAGMENT_PARAMS,
+  encodeShards,
   makeFragments,
   MESSAGE_ID_LENGTH,
   openFragment,
   SENDER_TAG_LENGTH,
+  sealShard,
   totalShards,
   type FragmentParams,
+  type FragmentSurb,
+  type OpenedFragment,
 } from './fragment.js';
 import { decodeIdentity, encodeIdentity, type Identity } from './identity.js';
+import type { Contact, Delivery, Outgoing, SealedFrame } from './mail-types.js';
 import { RatchetSession } from './ratchet.js';
 import { Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { openFirstContact, sealFirstContact } from './sealed.js';
@@ -36,41 +41,7 @@ export interface MailEndpointOptions {
   readonly cardCreatedAt?: number;
 }
 
-export interface Contact {
-  readonly card: ContactCard;
-  /** Hex of the contact's X25519 identity key: how the endpoint names contacts. */
-  readonly key: string;
-  /** What this contact writes into its fragments to us, and we into ours to it. */
-  readonly senderTag: Uint8Array;
-}
-
-/** A sealed message ready for the network, one fragment per Sphinx packet; kept until the ACK (`resend`). */
-export interface Outgoing extends SealedFrame { readonly fragments: Uint8Array[] }
-
-/** A message encrypted and framed (end to end) for a contact, its fragments not sealed yet (sealFrame). */
-export interface SealedFrame {
-  readonly messageId: Uint8Array;
-  readonly dataShards: number;
-  readonly recipient: Uint8Array;
-  readonly senderTag: Uint8Array;
-  readonly frame: Uint8Array;
-  /**
-   * The session's address key when the recipient holds the session (the message goes to the
-   * relationship address); undefined for a first contact (it goes to the address of the card).
-   */
-  readonly addressKey: Uint8Array | undefined;
-}
-
-export type Delivery =
-  | { readonly status: 'pending' | 'duplicate' | 'already-complete'; readonly messageId: Uint8Array }
-  | {
-      readonly status: 'delivered';
-      readonly messageId: Uint8Array;
-      readonly from: ContactCard;
-      /** True when the sender was not a contact before this message (its card came with it). */
-      readonly newContact: boolean;
-      readonly mail: Uint8Array;
-    };
+export type { Contact, Delivery, Outgoing, SealedFrame } from './mail-types.js';
 
 interface Session {
   /** Hex of BLAKE2b-256(session secret): the same on both sides, so resent first contacts find it. */
@@ -89,7 +60,6 @@ interface Session {
 }
 
 const MAX_SESSIONS_PER_CONTACT = 4;
-
 const STATE_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x45]); // "UMBE"
 const STATE_VERSION = 3;
 /** Version 2 had no address keys (its sessions get legacy ones) and no retired card secrets. */
@@ -171,10 +141,11 @@ export class MailEndpoint {
     return [...this.contacts.values()];
   }
 
-  /** Encrypts and fragments a whole RFC 5322 message for a contact. */
+  /** Encrypts and fragments a whole RFC 5322 message for a contact (see Outgoing.fragments). */
   seal(to: ContactCard, mail: Uint8Array): Outgoing {
     const sealed = this.sealFrame(to, mail);
-    return { ...sealed, fragments: this.resend({ ...sealed, fragments: [] }, [...Array(this.totalFragments(sealed.dataShards)).keys()]) };
+    if ((this.params.surbLength ?? 0) > 0) return { ...sealed, fragments: [] };
+    return { ...sealed, fragments: this.resend(sealed, [...Array(this.totalFragments(sealed.dataShards)).keys()]) };
   }
 
   /** seal without the fragments (the caller seals them, e.g. off its event loop); the ratchet steps. */
@@ -197,11 +168,31 @@ export class MailEndpoint {
   }
 
   /** Fresh seals of the shards a NACK names (no byte in common with the first copies). */
-  resend(outgoing: Outgoing, shardIndices: readonly number[]): Uint8Array[] {
+  resend(outgoing: SealedFrame, shardIndices: readonly number[], surbOf?: (shardIndex: number) => FragmentSurb): Uint8Array[] {
     return makeFragments(
       this.crypto, this.random, this.params, outgoing.recipient, outgoing.messageId, outgoing.senderTag,
-      outgoing.frame, outgoing.dataShards, shardIndices,
+      outgoing.frame, outgoing.dataShards, shardIndices, surbOf,
     );
+  }
+
+  /** The erasure-coded chunks of the listed shards (still to be sealed, one by one, by sealShard). */
+  shards(outgoing: SealedFrame, shardIndices: readonly number[]): Uint8Array[] {
+    const shards = encodeShards(this.params, outgoing.frame, outgoing.dataShards);
+    return shardIndices.map((index) => {
+      const chunk = shards[index];
+      if (chunk === undefined) throw new RangeError(`fragment: shard ${index} of ${shards.length}`);
+      return chunk.slice();
+    });
+  }
+
+  /** Seals one shard's chunk, with the SURB for its acknowledgement, under a fresh ephemeral key. */
+  sealShard(outgoing: SealedFrame, shardIndex: number, chunk: Uint8Array, surb: FragmentSurb | undefined): Uint8Array {
+    const total = this.totalFragments(outgoing.dataShards);
+    if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= total) throw new RangeError(`fragment: shard ${shardIndex}`);
+    return sealShard(this.crypto, this.random, this.params, outgoing.recipient, {
+      messageId: outgoing.messageId, senderTag: outgoing.senderTag, totalDataShards: outgoing.dataShards, shardIndex, chunk,
+      ...(surb === undefined ? {} : { surb }),
+    });
   }
 
   /** The number of fragments a message of `dataShards` data shards is sent as. */
@@ -215,7 +206,17 @@ export class MailEndpoint {
    * messages that do not open ('unknown-session', 'bad-message', 'replay', …).
    */
   receive(fragment: Uint8Array, nowMs: number): Delivery {
-    const opened = openFragment(this.crypto, this.params, this.identity.x25519Secret, this.identity.x25519Public, fragment);
+    return this.receiveOpened(this.open(fragment), nowMs);
+  }
+
+  /** Opens a fragment with this user's key ('not-for-me' when it is not this user's, 'bad-fragment'). */
+  open(fragment: Uint8Array): OpenedFragment {
+    return openFragment(this.crypto, this.params, this.identity.x25519Secret, this.identity.x25519Public, fragment);
+  }
+
+  /** `receive` of a fragment already opened (by `open`). */
+  receiveOpened(fragment: OpenedFragment, nowMs: number): Delivery {
+    const opened: OpenedFragment = { ...fragment };
     // Tags of unknown senders share one reassembly quota, so a stranger cannot claim many.
     if (!this.tags.has(hexOf(opened.senderTag))) opened.senderTag = UNKNOWN_SENDER;
     const result = this.reassembler.add(opened, nowMs);

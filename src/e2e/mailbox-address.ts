@@ -19,3 +19,4 @@ export function mailboxAddress(crypto: Crypto, mailboxSecret: Uint8Array, epoch:
   const message = new ByteWriter(LABEL.length + 8).bytes(LABEL).u64(epoch).finish();
   return crypto.blake2b(MAILBOX_ADDRESS_BYTES, message, mailboxSecret);
 }
+

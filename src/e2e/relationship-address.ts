@@ -51,7 +51,11 @@ export function relationshipAddress(crypto: Crypto, addressKey: Uint8Array, reci
   return crypto.blake2b(MAILBOX_ADDRESS_BYTES, message, addressKey);
 }
 
-/** The secret of the user's own address (ACK SURBs, loops): BLAKE2b-256(key = X25519 secret, "umbra own mailbox secret v1"). */
+/**
+ * The own-address secret of identities from before reply secrets (identity version 1):
+ * BLAKE2b-256(key = X25519 secret, "umbra own mailbox secret v1"). Reading such an identity makes it
+ * its reply secret (migrateReplySecret); newer identities draw the reply secret at random.
+ */
 export function ownMailboxSecret(crypto: Crypto, x25519Secret: Uint8Array): Uint8Array {
   requireLength('X25519 secret', x25519Secret, 32);
   return crypto.blake2b(32, OWN_SECRET_LABEL, x25519Secret);

@@ -1,19 +1,30 @@
 import { ByteReader, ByteWriter } from '../codec/bytes.js';
 import { DecodeError } from '../codec/errors.js';
 import type { Geometry } from '../sphinx/geometry.js';
-import type { Sphinx } from '../sphinx/sphinx.js';
+import type { PathHop, Sphinx } from '../sphinx/sphinx.js';
+import type { RandomSource } from '../crypto/seeded-random.js';
 import { decodeAck, encodeAck, type Ack, type DecodedAck } from './ack.js';
 import { E2eError } from './errors.js';
 import { DEFAULT_FRAGMENT_PARAMS, type FragmentParams } from './fragment.js';
 
 /**
- * Where the end-to-end layer meets Sphinx (docs/e2e.md): a fragment is exactly one forward
- * packet's user payload, and an acknowledgement rides back in the SURB that came with the
- * fragments. The SURB reply payload is encrypted for the SURB's creator alone, so no mix or mailbox
+ * Where the end-to-end layer meets Sphinx (docs/e2e.md): a fragment is exactly one packet's whole
+ * payload, and an acknowledgement rides back in the SURB sealed inside the fragment. The SURB reply payload is encrypted for the SURB's creator alone, so no mix or mailbox
  * server reads an ACK; its length prefix lets the zero padding after it be told apart.
  */
 export function fragmentParamsFor(geometry: Geometry, base: FragmentParams = DEFAULT_FRAGMENT_PARAMS): FragmentParams {
-  return { ...base, fragmentLength: geometry.userForwardPayloadLength };
+  // A fragment is a packet's whole payload and carries the SURB for its acknowledgement inside its
+  // seal (docs/e2e-fragments.md): nothing of it is readable at the mailbox server.
+  return { ...base, fragmentLength: geometry.payloadLength, surbLength: geometry.surbLength };
+}
+
+/**
+ * The packet carrying one sealed fragment along `path`, whose last hop delivers it as a reply is
+ * delivered (recipient and SURB-reply commands): the mailbox server stores it exactly as it stores
+ * an acknowledgement or a loop.
+ */
+export function fragmentPacket(sphinx: Sphinx, path: readonly PathHop[], fragment: Uint8Array, random: RandomSource): Uint8Array {
+  return sphinx.newPacketWithPayload(path, fragment, random);
 }
 
 /** The reply packet carrying `ack` through `surb`, and the node to hand it to. */

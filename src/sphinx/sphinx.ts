@@ -98,6 +98,26 @@ export class Sphinx {
   }
 
   /**
+   * A packet whose whole payload (payloadLength bytes, integrity tag included) is the caller's, for
+   * a path whose last hop carries a SURB-reply command: that hop checks no tag and hands the payload
+   * on as it hands on a reply's, so the two look alike. The caller authenticates the payload itself.
+   */
+  newPacketWithPayload(path: readonly PathHop[], payload: Uint8Array, random: RandomSource): Uint8Array {
+    const g = this.geometry;
+    if (!(payload instanceof Uint8Array) || payload.length !== g.payloadLength) {
+      throw new SphinxError('wrong-size', `payload must be ${g.payloadLength} bytes`);
+    }
+    const last = path[path.length - 1];
+    if (last === undefined || !last.commands.some((command) => command.type === 'surb-reply')) {
+      throw new SphinxError('invalid-path', 'the last hop of a packet with a whole payload must be a SURB-reply hop');
+    }
+    const { header, payloadKeys } = this.createHeader(path, random);
+    let out: Uint8Array = payload.slice();
+    for (let i = payloadKeys.length - 1; i >= 0; i--) out = this.suite.sprpEncrypt(payloadKeys[i], out);
+    return concat(header, out);
+  }
+
+  /**
    * Removes this hop's layer. Throws SphinxError with a code for every kind of bad input; with a
    * replay filter, a packet seen before is 'replay'.
    */

@@ -6,7 +6,8 @@ import { getCrypto } from '../../src/crypto/index.js';
 import { ackReplyPacket } from '../../src/e2e/sphinx-link.js';
 import { cardFromUri } from '../../src/e2e/card.js';
 import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
-import { TEST_NETWORK_POLICY, FAST_KDF, GENESIS_MS, removeTempDirs, SimNet, tempDir, waitFor } from './support.js';
+import { encodeStoredItem } from '../../src/wire/stored-ciphertext.js';
+import { endpointOf, openedBy, TEST_NETWORK_POLICY, FAST_KDF, GENESIS_MS, removeTempDirs, SimNet, tempDir, waitFor } from './support.js';
 
 /**
  * The running agent against real WebSocket listeners and a real authority on a fake clock: the
@@ -52,6 +53,8 @@ async function user(net: SimNet, name: string, extra: Partial<Parameters<typeof 
   };
   const agent = await startClient(dir, passphrase, { clock: net.clock, onEvent, ...options });
   agents.push(agent);
+  const own = await endpointOf({ dir, passphrase });
+  net.watchOwnAddress((epoch) => own.ownAddress(epoch));
   return { dir, init, passphrase, events, times, agent };
 }
 
@@ -76,15 +79,18 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && Buffer.from(a).equals(b);
 }
 
-/** Replies `ack` through the SURB of the `index`-th delivered fragment, and stores the reply at the sender's provider. */
-async function replyThroughSurb(net: SimNet, index: number, ack: Parameters<typeof ackReplyPacket>[2]): Promise<void> {
+/**
+ * Replies `ack` through the SURB sealed inside the `index`-th delivered fragment (opened with the
+ * recipient's key, as only the recipient can), and stores the reply at the sender's provider.
+ */
+async function replyThroughSurb(net: SimNet, recipient: User, index: number, ack: Parameters<typeof ackReplyPacket>[2]): Promise<void> {
   const delivered = net.arrivals.filter((a) => a.outcome === 'deliver');
-  const { surb } = net.sphinx.splitForwardPayload(delivered[index].payload!);
-  const { firstHop, packet } = ackReplyPacket(net.sphinx, surb!, ack);
+  const surb = (await openedBy(recipient, delivered[index].payload!)).surb!;
+  const { firstHop, packet } = ackReplyPacket(net.sphinx, surb.bytes, ack);
   const result = net.routeFrom(firstHop, packet);
   assert.equal(result.kind, 'surb-reply');
   if (result.kind !== 'surb-reply') return;
-  await net.deliver(0, result.recipient!, new Uint8Array([0x02, ...result.surbId, ...result.payload]));
+  await net.deliver(0, result.recipient!, encodeStoredItem(result.surbId, result.payload));
 }
 
 describe('client agent', () => {
@@ -187,7 +193,7 @@ describe('client agent', () => {
     await net.advance(2000);
     await waitFor(() => net.count('deliver') === sent.fragments, 'the fragments');
     const messageId = new Uint8Array(Buffer.from(sent.messageId, 'hex'));
-    const reply = (index: number, ack: Parameters<typeof ackReplyPacket>[2]) => replyThroughSurb(net, index, ack);
+    const reply = (index: number, ack: Parameters<typeof ackReplyPacket>[2]) => replyThroughSurb(net, bob, index, ack);
 
     // A NACK naming shard 0: exactly one more real packet goes out.
     await reply(0, { messageId, kind: 'nack', missing: [0] });
@@ -208,9 +214,10 @@ describe('client agent', () => {
   });
 
   test('a forged reply through a copied SURB does not use the SURB up: the real ACK still delivers', async () => {
-    // The attack: whoever downloads the recipient's mailbox holds a working copy of each fragment's
-    // ACK SURB and can reply first. Before the fix the sender's agent deleted the SURB record before
-    // checking the reply, so the real ACK was ignored and the mail ended 'failed'.
+    // The SURB is sealed inside the fragment now (test/client/stored-items.test.ts shows no one else
+    // finds it); should a copy leak all the same, a reply that does not name the message must not
+    // use the SURB up. Before the fix the sender's agent deleted the SURB record before checking the
+    // reply, so the real ACK was ignored and the mail ended 'failed'.
     const net = await network({ label: 'forged', traffic: { clientSendRate: 20, loopRate: 0, dropRate: 0 } });
     const alice = await user(net, 'alice');
     const bob = await user(net, 'bob');
@@ -218,7 +225,7 @@ describe('client agent', () => {
     const sent = await alice.agent.send({ to: 'bob', subject: 's', body: 'b' });
     await net.advance(2000);
     await waitFor(() => net.count('deliver') === sent.fragments, 'the fragments');
-    const reply = (ack: Parameters<typeof ackReplyPacket>[2]) => replyThroughSurb(net, 0, ack);
+    const reply = (ack: Parameters<typeof ackReplyPacket>[2]) => replyThroughSurb(net, bob, 0, ack);
     await reply({ messageId: crypto.randomBytes(16), kind: 'ack', missing: [] });
     assert.equal((await alice.agent.poll()).acks, 0);
     assert.equal(alice.agent.sent()[0].status, 'sending');

@@ -7,6 +7,7 @@ import { uploadDescriptor } from '../../src/net/authority-client.js';
 import { listenWebSocket, type WebSocketConnection, type WebSocketListener } from '../../src/net/websocket.js';
 import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '../../src/node/authority/index.js';
 import { encodeMessagesResponse as encodeMessages } from '../../src/wire/retrieval.js';
+import { encodeStoredItem } from '../../src/wire/stored-ciphertext.js';
 import { encodeErrorResponse as encodeProviderError } from '../../src/wire/retrieval-errors.js';
 import { gatewayFrameLength, parseGatewayFrame } from '../../src/wire/gateway-frame.js';
 import {
@@ -20,6 +21,13 @@ import {
 } from '../../src/pki/index.js';
 import { makeGeometry, Sphinx, umbraV1Suite, type UnwrapResult } from '../../src/sphinx/index.js';
 import { SqliteMailboxStore } from '../../src/store/index.js';
+import { openKeystore, readKeystoreFile } from '../../src/client/keystore.js';
+import { KEYSTORE_FILE } from '../../src/client/directory.js';
+import { decodePayload } from '../../src/client/settings.js';
+import { MailEndpoint } from '../../src/e2e/mail-endpoint.js';
+import type { OpenedFragment } from '../../src/e2e/fragment.js';
+import { fragmentParamsFor } from '../../src/e2e/sphinx-link.js';
+import { systemRandom } from '../../src/crypto/index.js';
 import { FakeClock } from '../node/authority/fake-clock.js';
 
 /**
@@ -42,6 +50,19 @@ export const TEST_NETWORK_POLICY = Object.freeze({
 export const GENESIS_MS = 1_700_000_000_000;
 
 const dirs: string[] = [];
+
+/** The user's mail endpoint as its keystore holds it (what only the user has: its secret keys). */
+export async function endpointOf(user: { readonly dir: string; readonly passphrase: string }): Promise<MailEndpoint> {
+  const crypto = getCrypto('sodium');
+  const { payload } = await openKeystore(crypto, readKeystoreFile(join(user.dir, KEYSTORE_FILE)), user.passphrase);
+  const endpoint = MailEndpoint.restore(crypto, systemRandom(crypto), decodePayload(payload).endpoint);
+  return MailEndpoint.restore(crypto, systemRandom(crypto), endpoint.exportState(), { fragment: fragmentParamsFor(new Sphinx(umbraV1Suite(crypto), DEFAULT_NETWORK_PARAMETERS.geometry).geometry) });
+}
+
+/** A stored payload opened as a fragment with the user's key (throws when it is not one for the user). */
+export async function openedBy(user: { readonly dir: string; readonly passphrase: string }, payload: Uint8Array): Promise<OpenedFragment> {
+  return (await endpointOf(user)).open(payload);
+}
 
 export function tempDir(prefix = 'umbra-client-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -89,10 +110,14 @@ export interface Arrival {
   packet: Uint8Array;
   /** When the gateway got it (performance.now(), real time). */
   readonly receivedMs: number;
-  /** What the packet turned out to be, once routed ('unrouted' when routing is off). */
+  /**
+   * What the packet turned out to be, once routed ('unrouted' when routing is off). Every item for
+   * a mailbox ends in a SURB-reply hop and is stored alike; the test network calls it 'surb-reply'
+   * (an ACK or a loop) when it lands at a watched user's own address, else 'deliver' (a fragment).
+   */
   outcome: 'cover' | 'deliver' | 'surb-reply' | 'error' | 'unrouted';
   recipient?: Uint8Array;
-  /** The delivered forward payload ([SURB] ‖ message) or the SURB reply payload. */
+  /** The stored payload (the packet's whole payload: a sealed fragment, an ACK or a loop). */
   payload?: Uint8Array;
   surbId?: Uint8Array;
   error?: string;
@@ -133,6 +158,8 @@ export class SimNet {
   blackhole = false;
   /** The provider refuses bucket fetches with fewer buckets than this as 'too-large' (code 5). */
   minBuckets = 1;
+  /** Own addresses of watched users (watchOwnAddress): what lands there is an ACK or a loop. */
+  private readonly ownAddresses: ((epoch: number) => Uint8Array)[] = [];
   /** Every bucket-count the provider was asked with. */
   readonly bucketCounts: number[] = [];
   /** Names of nodes whose descriptors are no longer uploaded: they leave the next consensus not yet made. */
@@ -313,21 +340,28 @@ export class SimNet {
           arrival.outcome = 'cover';
           return;
         }
-        arrival.outcome = 'deliver';
-        arrival.recipient = result.recipient;
-        arrival.payload = result.payload;
-        void node.store!.deliver(result.recipient, this.epoch, new Uint8Array([0x01, ...result.payload]), now);
-      } else {
-        arrival.outcome = 'surb-reply';
-        arrival.recipient = result.recipient;
-        arrival.surbId = result.surbId;
-        arrival.payload = result.payload;
-        void node.store!.deliver(result.recipient!, this.epoch, new Uint8Array([0x02, ...result.surbId, ...result.payload]), now);
+        throw new Error('a plain forward delivery to a mailbox (refused by providers)');
       }
+      arrival.outcome = this.isOwnAddress(result.recipient) ? 'surb-reply' : 'deliver';
+      arrival.recipient = result.recipient;
+      arrival.surbId = result.surbId;
+      arrival.payload = result.payload;
+      void node.store!.deliver(result.recipient!, this.epoch, encodeStoredItem(result.surbId, result.payload), now);
     } catch (error) {
       arrival.outcome = 'error';
       arrival.error = error instanceof Error ? error.message : String(error);
     }
+  }
+
+  /** Counts what lands at this user's own addresses as ACKs and loops ('surb-reply'). */
+  watchOwnAddress(ownAddressOf: (epoch: number) => Uint8Array): void {
+    this.ownAddresses.push(ownAddressOf);
+  }
+
+  private isOwnAddress(address: Uint8Array | undefined): boolean {
+    if (address === undefined) return false;
+    const epochs = [this.epoch, this.epoch - 1];
+    return this.ownAddresses.some((of) => epochs.some((e) => Buffer.from(of(e)).equals(address)));
   }
 
   /** Stores a ciphertext in a provider's mailbox directly (for tests that build replies themselves). */

@@ -17,8 +17,10 @@ import {
   type ContactCard,
 } from '../../src/e2e/card.js';
 import { E2eError, type E2eErrorCode } from '../../src/e2e/errors.js';
-import { createIdentity, decodeIdentity, encodeIdentity, type Identity } from '../../src/e2e/identity.js';
+import { createIdentity, decodeIdentity, encodeIdentity, migrateReplySecret, type Identity } from '../../src/e2e/identity.js';
 import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
+import { ownAddress, ownMailboxSecret } from '../../src/e2e/relationship-address.js';
+import { MailEndpoint } from '../../src/e2e/mail-endpoint.js';
 import { numericFingerprint } from '../../src/e2e/safety-number.js';
 import { flipBit, SMALL_ORDER_POINTS } from '../support/bytes.js';
 
@@ -288,6 +290,36 @@ for (const crypto of Object.values(backends)) {
         runs(300, 100),
       );
       throwsE2e(() => encodeIdentity({ ...id, mailboxSecret: new Uint8Array(16) }), 'bad-state');
+      throwsE2e(() => encodeIdentity({ ...id, replySecret: new Uint8Array(16) }), 'bad-state');
+    });
+
+    test('a version 1 identity (no reply secret) is migrated: the reply secret is derived, and written as version 2', () => {
+      const id = identity(crypto, 15, 'Old', ['h:1']);
+      const v1 = new ByteWriter().bytes(utf8.encode('UMBI')).u8(1);
+      for (const key of [id.x25519Secret, id.x25519Public, id.ed25519Seed, id.ed25519Public, id.mailboxSecret]) v1.bytes(key);
+      const old = v1.text(1, 'Old').u8(1).text(1, 'h:1').finish();
+      const migrated = decodeIdentity(old, crypto);
+      // The own-address secret such identities used: their own address does not change.
+      const expected = crypto.blake2b(32, utf8.encode('umbra own mailbox secret v1'), id.x25519Secret);
+      assert.deepEqual(expected, ownMailboxSecret(crypto, id.x25519Secret));
+      assert.deepEqual(migrated, { ...id, replySecret: expected });
+      assert.deepEqual(migrated.replySecret, migrateReplySecret(crypto, id.x25519Secret));
+      assert.deepEqual(decodeIdentity(old, crypto).replySecret, expected, 'the same at every reading');
+      assert.notDeepEqual(migrated.replySecret, id.mailboxSecret);
+      const rewritten = encodeIdentity(migrated);
+      assert.equal(rewritten[4], 2);
+      assert.deepEqual(decodeIdentity(rewritten), migrated);
+      throwsE2e(() => decodeIdentity(old), 'bad-state'); // migrating needs the crypto
+    });
+  });
+
+  describe(`reply secret on ${crypto.name}`, () => {
+    test('keys the own address (ACKs, loops); drawn at random, not from any key a card holds', () => {
+      const id = identity(crypto, 22);
+      const endpoint = new MailEndpoint(crypto, seededRandom(crypto, 23), id);
+      assert.deepEqual(endpoint.ownAddress(7), ownAddress(crypto, id.replySecret, 7));
+      assert.notDeepEqual(id.replySecret, ownMailboxSecret(crypto, id.x25519Secret));
+      assert.notDeepEqual(endpoint.ownAddress(7), mailboxAddress(crypto, id.mailboxSecret, 7));
     });
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as fc from 'fast-check';
-import { ByteWriter } from '../../src/codec/bytes.js';
+import { ByteWriter, hexOf } from '../../src/codec/bytes.js';
 import { backends, seededRandom, type Crypto } from '../../src/crypto/index.js';
 import { frame, FRAME_HEADER_LENGTH, MAX_DATA_SHARDS, paddedShardCount, unframe } from '../../src/e2e/padding.js';
 import { E2eError, type E2eErrorCode } from '../../src/e2e/errors.js';
@@ -233,12 +233,35 @@ for (const { crypto, runs, maxEnvelope, maxShards } of BACKENDS) {
       const inner = (version: number, total: number, index: number) =>
         new ByteWriter().u8(version).bytes(new Uint8Array(16)).bytes(new Uint8Array(16)).u32(total).u32(index).bytes(new Uint8Array(10)).finish();
       const open = (plain: Uint8Array) => openFragment(crypto, p, me.secret, me.public, sealFragment(crypto, random, me.public, plain));
-      assert.equal(open(inner(1, 4, 4)).shardIndex, 4); // 4 data + 1 parity
-      assert.throws(() => open(inner(2, 4, 0)), isE2e('bad-fragment'));
-      assert.throws(() => open(inner(1, 4, 5)), isE2e('bad-fragment'));
-      assert.throws(() => open(inner(1, 0, 0)), isE2e('bad-fragment'));
-      assert.throws(() => open(inner(1, MAX_DATA_SHARDS + 1, 0)), isE2e('bad-fragment'));
-      assert.throws(() => open(inner(1, 0xffffffff, 0xffffffff)), isE2e('bad-fragment'));
+      assert.equal(open(inner(2, 4, 4)).shardIndex, 4); // 4 data + 1 parity
+      assert.throws(() => open(inner(1, 4, 0)), isE2e('bad-fragment'), 'version 1 (the SURB outside the seal) is not read');
+      assert.throws(() => open(inner(3, 4, 0)), isE2e('bad-fragment'));
+      assert.throws(() => open(inner(2, 4, 5)), isE2e('bad-fragment'));
+      assert.throws(() => open(inner(2, 0, 0)), isE2e('bad-fragment'));
+      assert.throws(() => open(inner(2, MAX_DATA_SHARDS + 1, 0)), isE2e('bad-fragment'));
+      assert.throws(() => open(inner(2, 0xffffffff, 0xffffffff)), isE2e('bad-fragment'));
+    });
+
+    test('version 2 carries the SURB and its epoch inside the seal, for the recipient only', () => {
+      const p: FragmentParams = { ...params(FRAGMENT_OVERHEAD + 4 + 50 + 40), surbLength: 50 };
+      assert.equal(chunkLength(p), 40);
+      const random = seededRandom(crypto, 21);
+      const { data, dataShards } = frame(1, Uint8Array.of(1, 2, 3), chunkLength(p));
+      const surbOf = (shard: number) => ({ epoch: 1000 + shard, bytes: new Uint8Array(50).fill(shard + 1) });
+      const fragments = makeFragments(crypto, random, p, me.public, random(16), new Uint8Array(16), data, dataShards, undefined, surbOf);
+      fragments.forEach((fragment, i) => {
+        assert.equal(fragment.length, p.fragmentLength);
+        const opened = openFragment(crypto, p, me.secret, me.public, fragment);
+        assert.deepEqual(opened.surb, surbOf(i));
+        // Nothing of the SURB shows outside the seal.
+        assert.equal(hexOf(fragment).includes(hexOf(surbOf(i).bytes.subarray(0, 8))), false);
+        assert.throws(() => openFragment(crypto, p, other.secret, other.public, fragment), isE2e('not-for-me'));
+      });
+      assert.throws(() => makeFragments(crypto, random, p, me.public, random(16), new Uint8Array(16), data, dataShards), RangeError, 'a SURB is required');
+      assert.throws(() => makeFragments(crypto, random, p, me.public, random(16), new Uint8Array(16), data, dataShards, undefined, () => ({ epoch: 1, bytes: new Uint8Array(49) })), RangeError);
+      assert.throws(() => makeFragments(crypto, random, p, me.public, random(16), new Uint8Array(16), data, dataShards, undefined, () => ({ epoch: 2 ** 32, bytes: new Uint8Array(50) })), RangeError);
+      const q = params(FRAGMENT_OVERHEAD + 40);
+      assert.throws(() => makeFragments(crypto, random, q, me.public, random(16), new Uint8Array(16), new Uint8Array(40), 1, undefined, surbOf), RangeError, 'no SURB expected');
     });
   });
 }

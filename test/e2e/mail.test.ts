@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as fc from 'fast-check';
 import { backends, seededRandom, type Crypto, type RandomSource } from '../../src/crypto/index.js';
-import { createIdentity } from '../../src/e2e/identity.js';
+import { createIdentity, migrateReplySecret } from '../../src/e2e/identity.js';
+import { ByteWriter } from '../../src/codec/bytes.js';
 import { MailEndpoint, type Delivery, type Outgoing } from '../../src/e2e/mail-endpoint.js';
 import { stripeLayout, type Stripe } from '../../src/e2e/fragment.js';
 import { E2eError, type E2eErrorCode } from '../../src/e2e/errors.js';
@@ -231,3 +232,29 @@ for (const crypto of Object.values(backends)) {
     });
   });
 }
+
+test('an endpoint state holding a version 1 identity (a keystore from before reply secrets) restores with a derived reply secret and is written back as version 2', () => {
+  const crypto = backends.sodium;
+  const random = seededRandom(crypto, 77);
+  const alice = endpoint(crypto, random, 'Alice');
+  const bob = endpoint(crypto, random, 'Bob');
+  alice.addContact(bob.card);
+  const state = alice.exportState();
+  const id = alice.identity;
+  // The state is "UMBE" ‖ version ‖ u32 length ‖ identity ‖ …: put the version 1 identity in its place.
+  const identityLength = new DataView(state.buffer, state.byteOffset).getUint32(5);
+  const v1 = new ByteWriter().bytes(new TextEncoder().encode('UMBI')).u8(1);
+  for (const key of [id.x25519Secret, id.x25519Public, id.ed25519Seed, id.ed25519Public, id.mailboxSecret]) v1.bytes(key);
+  v1.text(1, id.name).u8(id.servers.length);
+  for (const server of id.servers) v1.text(1, server);
+  const oldIdentity = v1.finish();
+  const old = new ByteWriter().bytes(state.subarray(0, 5)).prefixed(4, oldIdentity).bytes(state.subarray(9 + identityLength)).finish();
+
+  const restored = MailEndpoint.restore(crypto, random, old);
+  assert.deepEqual(restored.identity.replySecret, migrateReplySecret(crypto, id.x25519Secret));
+  assert.deepEqual(restored.identity.mailboxSecret, id.mailboxSecret);
+  assert.equal(restored.contactList().length, 1, 'the contacts came along');
+  const rewritten = restored.exportState();
+  assert.equal(rewritten[9 + 4], 2, 'the identity is written as version 2');
+  assert.deepEqual(MailEndpoint.restore(crypto, random, rewritten).identity, restored.identity);
+});

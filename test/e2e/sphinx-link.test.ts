@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import { backends, seededRandom } from '../../src/crypto/index.js';
 import { createIdentity } from '../../src/e2e/identity.js';
 import { MailEndpoint } from '../../src/e2e/mail-endpoint.js';
-import { ackReplyPacket, fragmentParamsFor, readAckReply } from '../../src/e2e/sphinx-link.js';
+import { ackReplyPacket, fragmentPacket, fragmentParamsFor, readAckReply } from '../../src/e2e/sphinx-link.js';
 import { DEFAULT_GEOMETRY, Sphinx, SphinxError, umbraV1Suite, type PathHop, type UnwrapResult } from '../../src/sphinx/index.js';
 import { makeNode, type TestNode } from '../support/sphinx-nodes.js';
 
 /**
- * The e2e layer over real Sphinx packets: each fragment is one forward packet's payload and carries
- * a real SURB; the recipient acknowledges through that SURB (NACK while fragments are missing, ACK
+ * The e2e layer over real Sphinx packets: each fragment is one packet's whole payload and carries a
+ * real SURB inside its seal; the recipient acknowledges through that SURB (NACK while fragments are missing, ACK
  * once complete) and only the sender can read the answer.
  */
 for (const crypto of Object.values(backends)) {
@@ -37,18 +37,27 @@ for (const crypto of Object.values(backends)) {
     const tokens: Uint8Array[] = [];
     const delivered: { surb: Uint8Array; fragment: Uint8Array }[] = [];
     // Everything but the last fragment crosses the network first.
-    for (const fragment of out.fragments) {
+    const chunks = alice.shards(out, Array.from({ length: alice.totalFragments(out.dataShards) }, (_, i) => i));
+    assert.deepEqual(out.fragments, [], 'fragments that carry a SURB are sealed as they leave');
+    chunks.forEach((chunk, shard) => {
       const { surb, decryptionToken } = sphinx.newSurb(path(replyOrder, [{ type: 'recipient', recipient: aliceMailbox }, { type: 'surb-reply', surbId }]), random);
       tokens.push(decryptionToken);
-      const packet = sphinx.newPacket(path(nodes, [{ type: 'recipient', recipient: bobMailbox }]), fragment, random, surb);
+      const fragment = alice.sealShard(out, shard, chunk, { epoch: 7, bytes: surb });
+      assert.equal(fragment.length, sphinx.geometry.payloadLength);
+      const storedId = random(16);
+      const packet = fragmentPacket(sphinx, path(nodes, [{ type: 'recipient', recipient: bobMailbox }, { type: 'surb-reply', surbId: storedId }]), fragment, random);
       const result = through(nodes, packet);
-      assert.equal(result.kind, 'deliver');
-      if (result.kind !== 'deliver') return;
+      // The last hop hands it on as it hands on a reply: the whole payload, nothing checked or readable.
+      assert.equal(result.kind, 'surb-reply');
+      if (result.kind !== 'surb-reply') return;
       assert.deepEqual(result.recipient, bobMailbox);
-      const split = sphinx.splitForwardPayload(result.payload);
-      assert.ok(split.surb);
-      delivered.push({ surb: split.surb, fragment: split.message });
-    }
+      assert.deepEqual(result.surbId, storedId);
+      assert.deepEqual(result.payload, fragment);
+      const opened = bob.open(result.payload);
+      assert.equal(opened.surb?.epoch, 7);
+      assert.deepEqual(opened.surb?.bytes, surb);
+      delivered.push({ surb: opened.surb!.bytes, fragment: result.payload });
+    });
     const ackThrough = (surb: Uint8Array, token: Uint8Array, messageId: Uint8Array) => {
       const { firstHop, packet } = ackReplyPacket(sphinx, surb, bob.acknowledgement(messageId));
       assert.deepEqual(firstHop, replyOrder[0].id);

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { DecodeError } from '../../src/codec/errors.js';
 import { decodeRetrievalRequest, decodeRetrievalResponse, encodeFetchBucket, encodeFetchEpoch, encodeMessagesResponse } from '../../src/wire/retrieval.js';
 import { encodeErrorResponse, RETRIEVAL_ERRORS, RetrievalRequestError } from '../../src/wire/retrieval-errors.js';
-import { encodeStoredMessage, encodeStoredSurbReply, parseStoredCiphertext } from '../../src/wire/stored-ciphertext.js';
+import { encodeStoredItem, parseStoredCiphertext } from '../../src/wire/stored-ciphertext.js';
 import { fill, hex } from './support.js';
 
 describe('bucket fetch bytes (docs/network.md)', () => {
@@ -23,9 +23,8 @@ describe('bucket fetch bytes (docs/network.md)', () => {
     assert.deepEqual(decodeRetrievalResponse(error), { type: 'error', requestId: 77, code: 4, reason: 'épоch not held' });
   });
 
-  test('stored ciphertexts', () => {
-    assert.equal(hex(encodeStoredMessage(Uint8Array.of(5, 6))), '010506');
-    assert.equal(hex(encodeStoredSurbReply(fill(16, 0x10), Uint8Array.of(7))), '02101112131415161718191a1b1c1d1e1f07');
+  test('stored items: one layout for every kind', () => {
+    assert.equal(hex(encodeStoredItem(fill(16, 0x10), Uint8Array.of(7))), '03101112131415161718191a1b1c1d1e1f07');
   });
 });
 
@@ -65,13 +64,15 @@ describe('bucket fetches', () => {
     assert.throws(() => decodeRetrievalResponse(bytes, 2), DecodeError, 'a ciphertext beyond the bound');
   });
 
-  test('stored ciphertexts', () => {
-    assert.deepEqual(parseStoredCiphertext(encodeStoredMessage(Uint8Array.of(5, 6))), { kind: 'forward', payload: Uint8Array.of(5, 6) });
+  test('stored items', () => {
     const surbId = new Uint8Array(16).fill(9);
-    const stored = encodeStoredSurbReply(surbId, Uint8Array.of(7));
-    assert.equal(stored[0], 0x02);
-    assert.deepEqual(parseStoredCiphertext(stored), { kind: 'surb-reply', surbId, payload: Uint8Array.of(7) });
+    const stored = encodeStoredItem(surbId, Uint8Array.of(7));
+    assert.equal(stored[0], 0x03);
+    assert.deepEqual(parseStoredCiphertext(stored), { surbId, payload: Uint8Array.of(7) });
     assert.equal(parseStoredCiphertext(Uint8Array.of(3)), undefined);
-    assert.equal(parseStoredCiphertext(Uint8Array.of(2, 1, 2)), undefined);
+    assert.equal(parseStoredCiphertext(stored.subarray(0, 16)), undefined, 'shorter than a SURB ID');
+    // The layouts before version 0x03 are not read: a forward delivery and a SURB reply.
+    assert.equal(parseStoredCiphertext(Uint8Array.of(1, ...surbId, 5, 6)), undefined);
+    assert.equal(parseStoredCiphertext(Uint8Array.of(2, ...surbId, 7)), undefined);
   });
 });

@@ -1,10 +1,11 @@
 import { getCrypto } from '../../crypto/index.js';
 import type { RandomSource } from '../../crypto/seeded-random.js';
-import { makeFragments } from '../../e2e/fragment.js';
+import { encodeShards, sealShard, totalShards } from '../../e2e/fragment.js';
+import { fragmentPacket } from '../../e2e/sphinx-link.js';
 import { makeSuite, Sphinx } from '../../sphinx/index.js';
 import { buildMail } from '../mail-build.js';
 import { parseMail } from '../mail-parse.js';
-import type { BuildJob, BuildResult, FragmentPacketJob } from './build-protocol.js';
+import type { BuildJob, BuildResult, FragmentPacketJob, FragmentsJob } from './build-protocol.js';
 
 /**
  * Runs one build job (build-protocol.ts). Pure: the randomness comes in; the same code runs in the
@@ -17,11 +18,9 @@ export function runBuildJob(job: BuildJob, random: RandomSource): BuildResult {
       return { mail, subject: parseMail(mail).subject };
     }
     case 'fragments':
-      return {
-        fragments: makeFragments(getCrypto(job.backend), random, job.params, job.recipient, job.messageId, job.senderTag, job.frame, job.dataShards, job.shards),
-      };
+      return { chunks: chunksOf(job) };
     case 'fragment-packet':
-      return fragmentPacket(job, random);
+      return sealedFragmentPacket(job, random);
     default:
       throw new Error(`unknown build job ${(job as { kind?: unknown }).kind as string}`);
   }
@@ -40,8 +39,25 @@ function sphinxFor(job: FragmentPacketJob): Sphinx {
   return sphinx;
 }
 
-function fragmentPacket(job: FragmentPacketJob, random: RandomSource): BuildResult {
+function chunksOf(job: FragmentsJob): Uint8Array[] {
+  const shards = encodeShards(job.params, job.frame, job.dataShards);
+  return job.shards.map((index) => {
+    const chunk = shards[index];
+    if (chunk === undefined) throw new RangeError(`fragment: shard ${index} of ${shards.length}`);
+    return chunk.slice();
+  });
+}
+
+/** The SURB on the SURB path, the shard sealed with it inside, and the packet (its last hop a SURB-reply hop). */
+function sealedFragmentPacket(job: FragmentPacketJob, random: RandomSource): BuildResult {
+  if (!Number.isInteger(job.shardIndex) || job.shardIndex < 0 || job.shardIndex >= totalShards(job.params, job.dataShards)) {
+    throw new RangeError(`fragment: shard ${job.shardIndex}`);
+  }
   const sphinx = sphinxFor(job);
   const { surb, decryptionToken } = sphinx.newSurb(job.surbPath, random);
-  return { packet: sphinx.newPacket(job.path, job.fragment, random, surb), decryptionToken };
+  const sealed = sealShard(getCrypto(job.backend), random, job.params, job.recipient, {
+    messageId: job.messageId, senderTag: job.senderTag, totalDataShards: job.dataShards, shardIndex: job.shardIndex, chunk: job.chunk,
+    surb: { epoch: job.epoch, bytes: surb },
+  });
+  return { packet: fragmentPacket(sphinx, job.path, sealed, random), decryptionToken };
 }

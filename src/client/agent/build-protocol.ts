@@ -7,8 +7,8 @@ import type { MailDraft } from '../mail-build.js';
  * What the agent's packet builder is asked to do (docs/client.md, "The packet builder"), as plain
  * data that crosses a worker_threads boundary by structured clone: build inputs in, bytes out. The
  * main thread keeps every decision (paths, ratchet steps, what goes in which slot); the builder
- * only does the heavy, pure work of one mail: writing the RFC 5322 bytes, sealing fragments
- * (Reed–Solomon and one X25519 seal per shard), and Sphinx packets with their ACK SURBs.
+ * only does the heavy, pure work of one mail: writing the RFC 5322 bytes, erasure-coding its
+ * frame (Reed–Solomon), and per shard: its ACK SURB, its seal (one X25519) and its Sphinx packet.
  */
 export type BuildJob = MailJob | FragmentsJob | FragmentPacketJob;
 
@@ -18,28 +18,40 @@ export interface MailJob {
   readonly draft: MailDraft;
 }
 
-/** Sealed fragments of a framed message, for the shards listed (MailEndpoint.resend's work). */
+/** The erasure-coded chunks of a framed message, for the shards listed (still to be sealed). */
 export interface FragmentsJob {
   readonly kind: 'fragments';
-  readonly backend: BackendName;
   readonly params: FragmentParams;
-  readonly recipient: Uint8Array;
-  readonly messageId: Uint8Array;
-  readonly senderTag: Uint8Array;
   readonly frame: Uint8Array;
   readonly dataShards: number;
   readonly shards: readonly number[];
 }
 
-/** A forward Sphinx packet carrying one fragment and a fresh SURB (paths chosen by the caller). */
-export interface FragmentPacketJob {
+/** What sealing one shard takes besides its SURB (MailEndpoint.sealShard's inputs). */
+export interface FragmentShard {
+  readonly params: FragmentParams;
+  /** The recipient's X25519 identity key. */
+  readonly recipient: Uint8Array;
+  readonly messageId: Uint8Array;
+  readonly senderTag: Uint8Array;
+  readonly dataShards: number;
+  readonly shardIndex: number;
+  readonly chunk: Uint8Array;
+}
+
+/**
+ * A forward Sphinx packet carrying one shard sealed with a fresh SURB inside (paths chosen by the
+ * caller): the SURB is made on `surbPath`, usable in `epoch`; the packet goes along `path`, whose
+ * last hop is a SURB-reply hop (the one stored-item layout).
+ */
+export interface FragmentPacketJob extends FragmentShard {
   readonly kind: 'fragment-packet';
   readonly backend: BackendName;
   readonly suite: SuiteName;
   readonly geometry: GeometryOptions;
   readonly path: readonly PathHop[];
   readonly surbPath: readonly PathHop[];
-  readonly fragment: Uint8Array;
+  readonly epoch: number;
 }
 
 export interface MailResult {
@@ -48,7 +60,7 @@ export interface MailResult {
 }
 
 export interface FragmentsResult {
-  readonly fragments: Uint8Array[];
+  readonly chunks: Uint8Array[];
 }
 
 export interface FragmentPacketResult {
@@ -76,7 +88,7 @@ export type BuildResponse =
 
 /** The buffers a result can hand over without a copy. */
 export function transferablesOf(result: BuildResult): ArrayBuffer[] {
-  const arrays = 'fragments' in result ? result.fragments : 'packet' in result ? [result.packet, result.decryptionToken] : [result.mail];
+  const arrays = 'chunks' in result ? result.chunks : 'packet' in result ? [result.packet, result.decryptionToken] : [result.mail];
   const buffers = new Set<ArrayBuffer>();
   for (const array of arrays) {
     if (array.buffer instanceof ArrayBuffer && array.byteOffset === 0 && array.byteLength === array.buffer.byteLength) buffers.add(array.buffer);

@@ -48,7 +48,8 @@ export function draftMail(core: ClientCore, random: RandomSource, doc: Consensus
 /**
  * Encrypts the written mail for the recipient's session (the ratchet steps: the caller persists
  * the endpoint before anything of the message can leave). One AEAD over the mail and the padded
- * frame: the per-fragment seals are the packet builder's ('fragments' jobs).
+ * frame: the erasure coding and the per-fragment seals are the packet builder's ('fragments' and
+ * 'fragment-packet' jobs).
  */
 export function sealMail(core: ClientCore, contact: Contact, mail: Uint8Array, subject: string): SealedMail {
   try {

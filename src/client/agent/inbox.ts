@@ -1,6 +1,6 @@
 import { concatBytes, hexOf } from '../../codec/bytes.js';
 import { E2eError } from '../../e2e/errors.js';
-import { openFragment } from '../../e2e/fragment.js';
+import type { OpenedFragment } from '../../e2e/fragment.js';
 import { PartialMessages } from '../../traffic/nack-policy.js';
 import type { ClientCore } from '../directory.js';
 import { parseMail } from '../mail-format.js';
@@ -14,7 +14,7 @@ const MAX_PROCESSED_PER_EPOCH = 65_536;
 /**
  * Mail arriving (docs/client.md, "Receiving"): each fragment found in the mailbox is opened, fed
  * to reassembly, and a complete message goes into the mail store and is acknowledged through the
- * SURB its fragment carried. Stalled partial messages are NACKed (src/traffic/nack-policy.ts).
+ * SURB sealed inside its fragment. Stalled partial messages are NACKed (src/traffic/nack-policy.ts).
  */
 export class Inbox {
   private readonly partial = new PartialMessages<Uint8Array>();
@@ -45,31 +45,32 @@ export class Inbox {
   }
 
   /**
-   * A forward payload from the mailbox, delivered under the user's address of `epoch` (the epoch its
-   * sender built it and its SURB in), read in poll `poll`: 'received' when it completed a mail.
+   * A stored item's payload from the mailbox, fetched under the user's address of `_addressEpoch`
+   * in poll `poll`: 'received' when it is a fragment for this user that completed a mail. The
+   * fragment's ACK SURB is inside it, sealed with the epoch it was made in: the one its reply may
+   * ride in (it equals the address's epoch; the SURB's own is the one used).
    */
-  receive(payload: Uint8Array, epoch: number, now: number, poll: number): 'received' | 'other' {
-    const { sphinx } = this.view;
-    if (payload.length !== sphinx.geometry.forwardPayloadLength) return 'other';
-    const { surb, message } = sphinx.splitForwardPayload(payload);
-    if (surb === undefined) return 'other';
+  receive(payload: Uint8Array, _addressEpoch: number, now: number, poll: number): 'received' | 'other' {
     const endpoint = this.core.endpoint;
-    let messageId: Uint8Array;
+    if (payload.length !== this.view.sphinx.geometry.payloadLength || payload.length !== endpoint.params.fragmentLength) return 'other';
+    let opened: OpenedFragment;
     try {
-      messageId = openFragment(this.core.crypto, endpoint.params, endpoint.identity.x25519Secret, endpoint.identity.x25519Public, message).messageId;
+      opened = endpoint.open(payload);
     } catch (error) {
       if (error instanceof E2eError) return 'other'; // not for this user, or damaged
       throw error;
     }
+    const { messageId, surb } = opened;
+    if (surb === undefined) return 'other';
     const key = hexOf(messageId);
     if (this.core.store.hasInbox(messageId)) {
       // A copy of a message we have: its ACK was lost or is late; answer once per poll.
-      this.ackOnce(key, messageId, surb, epoch, poll);
+      this.ackOnce(key, messageId, surb.bytes, surb.epoch, poll);
       return 'other';
     }
     let delivery;
     try {
-      delivery = endpoint.receive(message, now);
+      delivery = endpoint.receiveOpened(opened, now);
     } catch (error) {
       if (error instanceof E2eError) return 'other';
       throw error;
@@ -77,14 +78,14 @@ export class Inbox {
     if (delivery.status === 'delivered') {
       this.store(key, messageId, delivery.mail, delivery.from, delivery.newContact, now);
       this.partial.complete(key);
-      this.ackOnce(key, messageId, surb, epoch, poll);
+      this.ackOnce(key, messageId, surb.bytes, surb.epoch, poll);
       return 'received';
     }
     if (delivery.status === 'already-complete') {
-      this.ackOnce(key, messageId, surb, epoch, poll);
+      this.ackOnce(key, messageId, surb.bytes, surb.epoch, poll);
       return 'other';
     }
-    this.partial.saw(key, messageId, surb.slice(), epoch, poll, delivery.status === 'pending');
+    this.partial.saw(key, messageId, surb.bytes.slice(), surb.epoch, poll, delivery.status === 'pending');
     return 'other';
   }
 

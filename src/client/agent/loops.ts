@@ -30,20 +30,20 @@ export class LoopTracker {
   }
 
   /**
-   * A SURB reply arrived under `surbId`: 'loop' when it was one of ours that came back, 'other'
-   * when it was ours but does not decrypt, undefined when it is no loop of ours.
+   * A stored item arrived under `surbId`: 'loop' when it was one of ours that came back, 'other'
+   * when the ID is a loop's but the item does not decrypt (the loop stays outstanding: only its
+   * own return uses it up), undefined when it is no loop of ours.
    */
   returnOf(surbId: Uint8Array, payload: Uint8Array, now: number, sphinx: Sphinx): 'loop' | 'other' | undefined {
     const key = hexOf(surbId);
     const loop = this.outstanding.get(key);
     if (loop === undefined) return undefined;
-    this.outstanding.delete(key);
     try {
       sphinx.decryptSurbPayload(payload, loop.token);
     } catch {
-      this.lost++;
       return 'other';
     }
+    this.outstanding.delete(key);
     const rtt = Math.max(0, now - loop.sentMs);
     this.returned++;
     this.rtts.push(rtt);

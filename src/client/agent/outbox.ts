@@ -25,12 +25,12 @@ interface OutgoingState extends ResendState {
   readonly key: string;
   readonly total: number;
   readonly outgoing: SealedFrame;
-  /** Sealed fragments ready to go, by shard. */
+  /** Erasure-coded chunks ready to be sealed as they leave (each with its own SURB), by shard. */
   readonly fresh: Map<number, Uint8Array>;
-  /** Bumped whenever `fresh` is cleared: a seal that was asked for before is not used. */
+  /** Bumped whenever `fresh` is cleared: chunks asked for before are not used. */
   generation: number;
-  /** A 'fragments' job is with the builder. */
-  sealing: boolean;
+  /** A 'fragments' job (the erasure coding) is with the builder. */
+  coding: boolean;
 }
 
 interface QueuedShard {
@@ -55,8 +55,9 @@ const LOOKAHEAD = 4;
 
 /**
  * Sent messages until their ACK (docs/client.md, "Acknowledgements and resends"): the queue of
- * shards waiting for a send slot; their fragments sealed and their packets built by the packet
- * builder, off the event loop, a few packets ahead of the slots (a packet whose epoch or gateway
+ * shards waiting for a send slot; their chunks erasure-coded, and each sealed with its ACK SURB
+ * inside as its packet is built, by the packet builder, off the event loop, a few packets ahead of
+ * the slots (a packet whose epoch or gateway
  * changed before its slot is built again); ACKs and NACKs applied, timeouts turned into resends or
  * failure (the decisions are src/traffic/resend.ts). Every change is in the mail store before it
  * matters, so a restart resumes where the agent stopped.
@@ -109,7 +110,7 @@ export class Outbox {
       this.core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress(progress));
       return written;
     });
-    const state: OutgoingState = { ...progress, body, key, total, outgoing, pending, fresh: new Map(), generation: 0, sealing: false };
+    const state: OutgoingState = { ...progress, body, key, total, outgoing, pending, fresh: new Map(), generation: 0, coding: false };
     this.messages.set(key, state);
     for (let shard = 0; shard < total; shard++) this.queue.push({ key, shard });
     this.pump();
@@ -125,7 +126,7 @@ export class Outbox {
       const key = hexOf(body.messageId);
       const pending = new Set(progress.pending.filter((shard) => Number.isInteger(shard) && shard < total));
       const state: OutgoingState = {
-        body, key, total, outgoing: body, pending, fresh: new Map(), generation: 0, sealing: false,
+        body, key, total, outgoing: body, pending, fresh: new Map(), generation: 0, coding: false,
         resends: progress.resends, nackResends: progress.nackResends, deadlineMs: progress.deadlineMs, started: progress.started,
       };
       // Everything sent but no deadline recorded: wait one timeout from now.
@@ -193,12 +194,14 @@ export class Outbox {
       const recipient = this.recipientOf(state);
       if (recipient === undefined) continue; // the message failed: its shards left the queue
       if (!state.fresh.has(item.shard)) {
-        this.seal(state);
-        return; // the seal's answer pumps again
+        this.code(state);
+        return; // the coding's answer pumps again
       }
       let built;
       try {
-        built = this.packets.fragmentJob(this.view.now(), this.gateways.main.node, recipient, state.fresh.get(item.shard)!);
+        const { recipient: key, messageId, senderTag, dataShards } = state.outgoing;
+        const shard = { params: this.core.endpoint.params, recipient: key, messageId, senderTag, dataShards, shardIndex: item.shard, chunk: state.fresh.get(item.shard)! };
+        built = this.packets.fragmentJob(this.view.now(), this.gateways.main.node, recipient, shard);
       } catch (error) {
         if (error instanceof RouteError) return; // the next slot tries again (a newer consensus may help)
         this.finish(state, 'failed', `the message could not be sent: ${describeError(error)}`);
@@ -239,23 +242,25 @@ export class Outbox {
     return { provider, target: { addressKey: state.body.addressKey, recipient: state.body.recipient, cardMailboxSecret: card.mailboxSecret } };
   }
 
-  /** Seals every pending shard that has no fragment ready, with the builder (fresh ephemeral keys). */
-  private seal(state: OutgoingState): void {
-    if (state.sealing) return;
-    state.sealing = true;
+  /**
+   * Erasure-codes, with the builder, the chunks of every pending shard that has none ready; each is
+   * sealed with its own SURB inside as its packet is built ('fragment-packet').
+   */
+  private code(state: OutgoingState): void {
+    if (state.coding) return;
+    state.coding = true;
     const generation = state.generation;
     const shards = [...state.pending].filter((shard) => !state.fresh.has(shard)).sort((a, b) => a - b);
-    const { recipient, messageId, senderTag, frame, dataShards } = state.outgoing;
-    const job = { kind: 'fragments', backend: this.core.crypto.name, params: this.core.endpoint.params, recipient, messageId, senderTag, frame, dataShards, shards } as const;
-    this.builder.run(job).then(
-      ({ fragments }) => {
-        state.sealing = false;
+    const { frame, dataShards } = state.outgoing;
+    this.builder.run({ kind: 'fragments', params: this.core.endpoint.params, frame, dataShards, shards }).then(
+      ({ chunks }) => {
+        state.coding = false;
         if (this.closed) return;
-        if (state.generation === generation) shards.forEach((shard, i) => state.fresh.set(shard, fragments[i]));
+        if (state.generation === generation) shards.forEach((shard, i) => state.fresh.set(shard, chunks[i]));
         this.pump();
       },
       (error: unknown) => {
-        state.sealing = false;
+        state.coding = false;
         if (this.closed || this.messages.get(state.key) !== state) return;
         this.finish(state, 'failed', `the message could not be sealed: ${describeError(error)}`);
         this.pump();
@@ -320,7 +325,7 @@ export class Outbox {
     this.pump();
   }
 
-  /** A resend seals afresh: no resent fragment shares a byte with an earlier copy. */
+  /** A resend codes its shards again (each is sealed afresh as it leaves: no byte in common with an earlier copy). */
   private forgetSeals(state: OutgoingState): void {
     state.fresh.clear();
     state.generation++;

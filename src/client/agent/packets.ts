@@ -6,14 +6,14 @@ import { SURB_ID_LENGTH } from '../../sphinx/index.js';
 import type { PathHop } from '../../sphinx/sphinx.js';
 import type { GatewayFrame } from '../../wire/gateway-frame.js';
 import { pick } from '../routes.js';
-import type { FragmentPacketJob } from './build-protocol.js';
+import type { FragmentPacketJob, FragmentShard } from './build-protocol.js';
 import type { NetworkView } from './network-view.js';
 
 /**
  * The three kinds of packet a client makes (docs/client.md, "Packets"), all of one size and all
  * through 3 mixes → provider, handed to the client's own gateway with their first hop (a gateway
- * frame): a fragment of a mail with an ACK SURB back to the sender (its
- * paths are chosen here, its Sphinx work is the packet builder's: builder.ts), drop cover to a random
+ * frame): a fragment of a mail with its ACK SURB back to the sender sealed inside (its
+ * paths are chosen here, its seal and Sphinx work are the packet builder's: builder.ts), drop cover to a random
  * provider, and a loop: a SURB reply to the client itself. Each is built with the keys of the epoch
  * it leaves in. RouteError when the consensus held has no keys for it.
  */
@@ -28,11 +28,14 @@ export class PacketFactory {
 
   /**
    * What the builder needs for a fragment to the recipient's mailbox (its card's address for a
-   * first contact, else the session's) carrying a fresh SURB to the sender's own address: both
-   * paths are chosen here (cheap), the Sphinx work is the builder's. The SURB's path starts at a
-   * layer-1 mix, so the recipient's own gateway can carry the reply; it is usable in `epoch` only.
+   * first contact, else the session's): both paths are chosen here (cheap), the Sphinx and seal work
+   * is the builder's. It makes a fresh SURB to the sender's own address on `surbPath` (starting at a
+   * layer-1 mix, so the recipient's own gateway can carry the reply; usable in `epoch` only), seals
+   * the shard with it inside (a whole packet payload), and builds the packet on `path`, whose last
+   * hop names a random SURB ID, as a reply's does, so the provider stores it as it stores an ACK or
+   * a loop. `shard` is what the seal needs besides the SURB.
    */
-  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, fragment: Uint8Array): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number } {
+  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, shard: FragmentShard): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number } {
     const { network, sphinx } = this.view;
     const epoch = this.view.epochAt(now);
     const surbId = this.random(SURB_ID_LENGTH);
@@ -42,11 +45,12 @@ export class PacketFactory {
     ]);
     const path = network.path(this.random, epoch, gateway, recipient.provider, [
       { type: 'recipient', recipient: deliveryAddress(this.crypto, recipient.target, epoch) },
+      { type: 'surb-reply', surbId: this.random(SURB_ID_LENGTH) },
     ]);
     const { hops, userForwardPayloadLength, withSurb } = sphinx.geometry;
     const job: FragmentPacketJob = {
       kind: 'fragment-packet', backend: this.crypto.name, suite: sphinx.suite.name,
-      geometry: { hops, userForwardPayloadLength, withSurb }, path, surbPath, fragment,
+      geometry: { hops, userForwardPayloadLength, withSurb }, path, surbPath, epoch, ...shard,
     };
     return { job, firstHop: path[0].id, surbId, epoch };
   }

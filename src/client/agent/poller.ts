@@ -158,11 +158,18 @@ export class Poller {
     return counts;
   }
 
+  /**
+   * Every stored item has one layout, its kind inside the encryption: a loop or an acknowledgement
+   * when its SURB ID is one of ours and it decrypts under that SURB's token, else a fragment when it
+   * opens with the user's key (docs/client.md, "Receiving").
+   */
   private handle(item: StoredItem, epoch: number, now: number, poll: number): Outcome {
     const stored = parseStoredCiphertext(item.ciphertext);
     if (stored === undefined) return 'other';
-    if (stored.kind === 'forward') return this.parts.inbox.receive(stored.payload, epoch, now, poll);
-    return this.parts.loops.returnOf(stored.surbId, stored.payload, now, this.view.sphinx) ?? this.parts.outbox.onReply(stored.surbId, stored.payload);
+    const loop = this.parts.loops.returnOf(stored.surbId, stored.payload, now, this.view.sphinx);
+    if (loop === 'loop') return loop;
+    if (this.parts.outbox.onReply(stored.surbId, stored.payload) === 'ack') return 'ack';
+    return this.parts.inbox.receive(stored.payload, epoch, now, poll);
   }
 
   /** Emits and counts rows that did not verify; the poll's error message, or undefined when there is none. */

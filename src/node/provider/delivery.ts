@@ -1,16 +1,19 @@
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { NodeRuntime } from '../runtime/node.js';
 import { epochAt } from '../../pki/index.js';
-import { encodeStoredMessage, encodeStoredSurbReply } from '../../wire/index.js';
+import { encodeStoredItem } from '../../wire/index.js';
 import type { StoreFailures } from './store-failures.js';
 
 /** The recipient address of drop cover: 32 zero bytes. */
 export const COVER_ADDRESS = new Uint8Array(32);
 
 /**
- * Packets arriving from the last layer of mixes: unwrapped (the provider is their last hop); a
- * delivery is stored as `0x01 ‖ payload` and a SURB reply as `0x02 ‖ SURB ID ‖ payload` under
- * (recipient address, the provider's current epoch); drop cover is discarded. Metrics count every
+ * Packets arriving from the last layer of mixes: unwrapped (the provider is their last hop); every
+ * item for a mailbox (a fragment, an acknowledgement, a loop) arrives as a SURB-reply delivery and
+ * is stored as `0x03 ‖ SURB ID ‖ payload` under (recipient address, the provider's current epoch):
+ * one layout, one size, the kind inside the encryption. Drop cover (the all-zero address) is
+ * discarded; a plain forward delivery to a mailbox (the layout of old clients, which left a SURB in
+ * clear) is refused, so nothing stored stands out. Metrics count every
  * packet that ends here as one `node_packets_exited_total`, whatever it carried: no counter or label
  * tells drop cover from mail, loops or SURB replies (docs/privacy.md).
  */
@@ -36,8 +39,8 @@ export class MailboxDelivery {
     if (epoch < 0) return metrics.drop('no-epoch');
     metrics.count('node_packets_exited_total');
     if (isZero(result.recipient)) return;
-    if (result.kind === 'deliver') this.deliver(result.recipient, epoch, now, encodeStoredMessage(result.payload));
-    else this.deliver(result.recipient, epoch, now, encodeStoredSurbReply(result.surbId, result.payload));
+    if (result.kind === 'deliver') return metrics.drop('not-uniform');
+    this.deliver(result.recipient, epoch, now, encodeStoredItem(result.surbId, result.payload));
   };
 
   private deliver(address: Uint8Array, epoch: number, now: number, ciphertext: Uint8Array): void {

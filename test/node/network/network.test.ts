@@ -253,8 +253,8 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     await wait('the schedules to drain', () => gateway.scheduled === 0 && [...mixes.values()].every((m) => m.scheduled === 0));
     assert.equal((await mailboxOf(providerA, address, 0)).length, 100);
     for (const stored of await mailboxOf(providerA, address, 0)) {
-      assert.equal(stored[0], 0x01);
-      assert.equal(stored.length, 1 + sphinx.geometry.forwardPayloadLength);
+      assert.equal(stored[0], 0x03);
+      assert.equal(stored.length, 1 + 16 + sphinx.geometry.payloadLength);
     }
     assert.ok(gateway.metrics.value('node_packets_out_total') >= 100);
     for (const layer of [1, 2, 3]) {
@@ -264,7 +264,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     assert.ok(providerA.metrics.value('node_packets_exited_total') >= 100);
   });
 
-  test('a SURB reply comes back stored with kind 0x02 and decrypts for its creator', async () => {
+  test('a SURB reply is stored like a fragment (0x03 ‖ SURB ID ‖ payload) and decrypts for its creator', async () => {
     const address = newAddress();
     const surbId = random(16);
     const path = client.path(client.route(providerA.nodeId), [0, 0, 0, 0], [
@@ -279,7 +279,7 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     let stored: Uint8Array[] = [];
     await wait('the reply', async () => (stored = await mailboxOf(providerA, address, 0)).length === 1);
     const [ciphertext] = stored;
-    assert.equal(ciphertext[0], 0x02);
+    assert.equal(ciphertext[0], 0x03);
     assert.deepEqual(ciphertext.subarray(1, 17), surbId);
     assert.equal(ciphertext.length, 1 + 16 + sphinx.geometry.payloadLength);
     assert.equal(labelOf(sphinx.decryptSurbPayload(ciphertext.subarray(17), decryptionToken)), 'reply #1');
@@ -297,9 +297,19 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     if (all.kind === 'messages') {
       assert.ok(all.messages.length >= 101);
       assert.ok(all.messages.every((m) => m.address.some((byte) => byte !== 0)));
-      assert.ok(all.messages.every((m) => m.ciphertext[0] !== 0x01 || !labelOf(client.messageOf(m.ciphertext)).startsWith('cover')));
+      assert.ok(all.messages.every((m) => !labelOf(client.messageOf(m.ciphertext)).startsWith('cover')));
     }
     mailbox.close();
+    conn.close();
+  });
+
+  test('a plain forward delivery to a mailbox (the old layout, its SURB slot in clear) is not stored', async () => {
+    const address = newAddress();
+    const before = providerA.metrics.value('node_packets_dropped_total', { reason: 'not-uniform' });
+    const conn = await openGateway(gateway);
+    conn.send(client.plainPacket(client.route(providerA.nodeId), address, labelled('plain', 1)));
+    await wait('the plain delivery to be refused', () => providerA.metrics.value('node_packets_dropped_total', { reason: 'not-uniform' }) === before + 1);
+    assert.deepEqual(await mailboxOf(providerA, address, 0), []);
     conn.close();
   });
 

@@ -84,19 +84,31 @@ export class TestClient {
     }));
   }
 
-  /** The gateway frame of a forward packet for `recipient` (a random SURB filler when the geometry carries one). */
+  /**
+   * The gateway frame of a packet for `recipient` as clients send mail: the last hop names the
+   * recipient and a random SURB ID, and the whole payload is the caller's (`message`, zero-padded),
+   * stored as is.
+   */
   packet(route: Route, recipient: Uint8Array, message: Uint8Array, delays: readonly number[] = [0, 0, 0, 0]): Uint8Array {
-    const g = this.sphinx.geometry;
-    const surb = g.withSurb ? this.random(g.surbLength) : undefined;
-    const packet = this.sphinx.newPacket(this.path(route, delays, [{ type: 'recipient', recipient }]), message, this.random, surb);
+    const payload = new Uint8Array(this.sphinx.geometry.payloadLength);
+    payload.set(message);
+    const last: HopCommand[] = [{ type: 'recipient', recipient }, { type: 'surb-reply', surbId: this.random(16) }];
+    const packet = this.sphinx.newPacketWithPayload(this.path(route, delays, last), payload, this.random);
     return encodeGatewayFrame({ firstHop: route.nodes[1].nodeId, packet });
   }
 
-  /** The message inside a stored forward delivery (`0x01 ‖ [SURB] ‖ message`). */
-  messageOf(stored: Uint8Array): Uint8Array {
+  /** The gateway frame of a plain forward packet (the layout providers no longer store: the SURB slot is in clear). */
+  plainPacket(route: Route, recipient: Uint8Array, message: Uint8Array): Uint8Array {
     const g = this.sphinx.geometry;
-    if (stored[0] !== 0x01) throw new Error('not a stored forward delivery');
-    return stored.subarray(1 + (g.withSurb ? g.surbLength : 0));
+    const surb = g.withSurb ? this.random(g.surbLength) : undefined;
+    const packet = this.sphinx.newPacket(this.path(route, [0, 0, 0, 0], [{ type: 'recipient', recipient }]), message, this.random, surb);
+    return encodeGatewayFrame({ firstHop: route.nodes[1].nodeId, packet });
+  }
+
+  /** The message inside a stored item (`0x03 ‖ SURB ID ‖ payload`, the message at the payload's start). */
+  messageOf(stored: Uint8Array): Uint8Array {
+    if (stored[0] !== 0x03) throw new Error('not a stored item');
+    return stored.subarray(17);
   }
 }
 
