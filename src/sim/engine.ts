@@ -66,39 +66,6 @@ export interface SimRun {
   readonly agendaEvents: number;
 }
 
-interface ClientState {
-  readonly streams: PoissonStreams;
-  readonly drops: PoissonStreams | undefined;
-  readonly queue: number[];
-}
-
-/** A delivered packet the analysis may measure. */
-export interface Delivered {
-  readonly kind: number;
-  readonly message: number;
-  readonly client: number;
-  /** The recipient user (the sender itself for a loop; −1 for drop cover). */
-  readonly recipient: number;
-  readonly provider: number;
-  readonly deliveryTx: number;
-  readonly firstTx: number;
-  readonly sentAt: number;
-  readonly deliveredAt: number;
-}
-
-export interface SimRun {
-  readonly config: SimConfig;
-  readonly topology: SimTopology;
-  readonly log: EventLog;
-  readonly delivered: Delivered[];
-  readonly sent: { real: number; loop: number; drop: number };
-  /** End-to-end (written → fetched at the recipient's poll) and network (left client → stored) latencies of real mail, ms. */
-  readonly latencies: { endToEnd: number[]; network: number[] };
-  /** Per node: every departure left in arrival order (a node whose order the adversary learns). */
-  readonly keepsOrder: boolean[];
-  readonly mailsWritten: number;
-}
-
 export function simulate(config: SimConfig, attacker?: ActiveAttacker): SimRun {
   return new Engine(config, attacker).run();
 }

@@ -4,6 +4,7 @@ import { after, test } from 'node:test';
 import { initClient, startClient, type ClientAgent } from '../../src/client/index.js';
 import { seededRandom } from '../../src/crypto/index.js';
 import { TEST_NETWORK_POLICY, FAST_KDF, removeTempDirs, SimNet, tempDir, waitFor, type Arrival, type GatewayConnectionRecord } from './support.js';
+import { ksTest } from '../support/two-sample.js';
 
 /**
  * Replies do not reveal the recipient (issue 9, item 2): an observer of every link sees the same
@@ -25,6 +26,12 @@ import { TEST_NETWORK_POLICY, FAST_KDF, removeTempDirs, SimNet, tempDir, waitFor
  * tree's test/client/support.ts): its active run sent the 3 ACKs and Alice's mails were delivered,
  * but Bob had 3 gateway connections instead of 1, and the test failed there.
  */
+/** The shared two-sample Kolmogorov–Smirnov test (test/support/two-sample.ts): D and its p-value. */
+function ks(a: readonly number[], b: readonly number[]): { d: number; p: number } {
+  const { d, pValue } = ksTest(a, b);
+  return { d, p: pValue };
+}
+
 const nets: SimNet[] = [];
 const agents: ClientAgent[] = [];
 after(async () => {
@@ -88,26 +95,6 @@ async function observe(label: string, seed: number, mails: number, leak = false)
   return { connections: bobConnections, frames, replies, delivered };
 }
 
-/** The two-sample Kolmogorov–Smirnov statistic and its asymptotic p-value. */
-function ksTest(a: readonly number[], b: readonly number[]): { d: number; p: number } {
-  const x = [...a].sort((u, v) => u - v);
-  const y = [...b].sort((u, v) => u - v);
-  let i = 0;
-  let j = 0;
-  let d = 0;
-  while (i < x.length && j < y.length) {
-    const t = Math.min(x[i], y[j]);
-    while (i < x.length && x[i] === t) i++;
-    while (j < y.length && y[j] === t) j++;
-    d = Math.max(d, Math.abs(i / x.length - j / y.length));
-  }
-  const ne = (x.length * y.length) / (x.length + y.length);
-  const lambda = (Math.sqrt(ne) + 0.12 + 0.11 / Math.sqrt(ne)) * d;
-  let p = 0;
-  for (let k = 1; k <= 100; k++) p += 2 * (k % 2 === 1 ? 1 : -1) * Math.exp(-2 * k * k * lambda * lambda);
-  return { d, p: Math.min(1, Math.max(0, p)) };
-}
-
 function gaps(arrivals: readonly Arrival[]): number[] {
   const times = arrivals.map((a) => a.atMs).sort((u, v) => u - v);
   return times.slice(1).map((t, k) => t - times[k]);
@@ -130,7 +117,7 @@ function differences(idle: Observed, active: Observed): string[] {
       found.push(`link ${k}: ${a.length} vs ${b.length} frames`);
       continue;
     }
-    const { d, p } = ksTest(gaps(a), gaps(b));
+    const { d, p } = ks(gaps(a), gaps(b));
     if (p < 0.01) found.push(`link ${k}: inter-arrival times differ (KS D = ${d.toFixed(3)}, p = ${p.toExponential(2)})`);
     // Frames per second: a Poisson count, compared within 4 standard deviations.
     const tolerance = 4 * Math.sqrt(a.length + b.length);

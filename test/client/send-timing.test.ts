@@ -7,6 +7,7 @@ import type { BuilderMode } from '../../src/client/agent/builder.js';
 import type { Clock } from '../../src/net/clock.js';
 import { PoissonStreams, type DueEvents, type TrafficEvent } from '../../src/traffic/poisson.js';
 import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir, waitFor } from './support.js';
+import { ksTest } from '../support/two-sample.js';
 
 /**
  * A user action must not show in the timing of what leaves the client (issue 9, item 9): the
@@ -29,6 +30,12 @@ import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir, waitFor
  * The gateway listener runs in the test's process, so a stalled event loop also delays what it
  * records: a stall shows as a gap followed by what was held back, which is exactly the leak.
  */
+/** The shared two-sample Kolmogorov–Smirnov test (test/support/two-sample.ts): D and its p-value. */
+function idleAgainstSending(a: readonly number[], b: readonly number[]): { d: number; p: number } {
+  const { d, pValue } = ksTest(a, b);
+  return { d, p: pValue };
+}
+
 const RATES = { clientSendRate: 50, loopRate: 5, dropRate: 5 };
 const WINDOW_MS = 3000;
 const BURST_WINDOW_MS = 10;
@@ -131,26 +138,6 @@ async function measure(label: string, builder: BuilderMode): Promise<Measurement
   };
 }
 
-/** Two-sample Kolmogorov–Smirnov: the statistic and its asymptotic p-value. */
-function kolmogorovSmirnov(a: number[], b: number[]): { d: number; p: number } {
-  const x = [...a].sort((p, q) => p - q);
-  const y = [...b].sort((p, q) => p - q);
-  let i = 0;
-  let j = 0;
-  let d = 0;
-  while (i < x.length && j < y.length) {
-    const v = Math.min(x[i], y[j]);
-    while (i < x.length && x[i] <= v) i++;
-    while (j < y.length && y[j] <= v) j++;
-    d = Math.max(d, Math.abs(i / x.length - j / y.length));
-  }
-  const n = (x.length * y.length) / (x.length + y.length);
-  const lambda = (Math.sqrt(n) + 0.12 + 0.11 / Math.sqrt(n)) * d;
-  let p = 0;
-  for (let k = 1; k <= 100; k++) p += 2 * (-1) ** (k - 1) * Math.exp(-2 * k * k * lambda * lambda);
-  return { d, p: Math.min(1, Math.max(0, p)) };
-}
-
 function describe(m: Measurement): string {
   return `send() ${m.sendCallMs.toFixed(0)} ms; event-loop delay max ${m.loopDelayMaxMs.toFixed(1)} ms, p99 ${m.loopDelayP99Ms.toFixed(1)} ms; ` +
     `packets idle ${m.idleGaps.length + 1} in ${WINDOW_MS} ms, sending ${m.sendGaps.length + 1} in ${m.sendWindowMs.toFixed(0)} ms; most in ${BURST_WINDOW_MS} ms ${m.maxBurst}; longest gap ${m.longestGapMs.toFixed(0)} ms`;
@@ -160,7 +147,7 @@ let worker: Measurement | undefined;
 
 test('sending 1 MB with the worker: no burst', async (t) => {
   worker = await measure('timing-worker', 'worker');
-  const ks = kolmogorovSmirnov(worker.idleGaps, worker.sendGaps);
+  const ks = idleAgainstSending(worker.idleGaps, worker.sendGaps);
   t.diagnostic(`worker: ${describe(worker)}; KS idle vs sending D = ${ks.d.toFixed(3)}, p = ${ks.p.toFixed(3)}`);
   assert.ok(worker.maxBurst <= MAX_BURST, `${worker.maxBurst} packets within ${BURST_WINDOW_MS} ms: a burst`);
 });
@@ -175,7 +162,7 @@ test('sending 1 MB with the worker: no burst', async (t) => {
  */
 test('sending 1 MB with the worker: the gaps look like idle Poisson traffic', { todo: 'main-thread work of a send still stalls the event loop on a busy machine' }, () => {
   assert.ok(worker !== undefined, 'the measurement above ran');
-  const ks = kolmogorovSmirnov(worker.idleGaps, worker.sendGaps);
+  const ks = idleAgainstSending(worker.idleGaps, worker.sendGaps);
   assert.ok(ks.p >= 0.001, `the gaps while sending differ from idle ones (D = ${ks.d.toFixed(3)}, p = ${ks.p.toFixed(4)})`);
 });
 
@@ -196,7 +183,7 @@ test('planted leak: building on the event loop and catching up missed slots is d
   } finally {
     Object.defineProperty(PoissonStreams.prototype, 'takeDue', takeDue);
   }
-  const ks = kolmogorovSmirnov(m.idleGaps, m.sendGaps);
+  const ks = idleAgainstSending(m.idleGaps, m.sendGaps);
   t.diagnostic(`inline + catch-up: ${describe(m)}; KS idle vs sending D = ${ks.d.toFixed(3)}, p = ${ks.p.toFixed(4)}`);
   // Found as a burst (a long stall: many overdue slots at once) or, when the machine is quick and
   // the stall short, as gaps unlike idle ones; the worker test above must pass both checks.
