@@ -15,6 +15,7 @@ export type ClientErrorCode =
   | 'ambiguous-contact' // send to a name that several contacts share
   | 'too-large' // a mail beyond the largest message the envelope carries
   | 'unknown-mail' // read(id) of an id not in the store
+  | 'not-failed' // resend(id) of a mail that is not a failed sent mail
   | 'no-consensus' // the authority could not be reached or its document does not verify
   | 'no-provider' // none of the card's servers is a provider of the consensus
   | 'unsupported-network' // a consensus whose geometry this client cannot use (no SURBs)

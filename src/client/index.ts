@@ -27,7 +27,6 @@ export { providerForServers } from './routes.js';
 export {
   DEFAULT_ACK_TIMEOUT_EPOCHS,
   DEFAULT_BUCKETS,
-  DEFAULT_MAX_RESENDS,
   DEFAULT_POLLS_PER_EPOCH,
   type AuthoritySettings,
   type ClientSettings,

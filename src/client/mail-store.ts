@@ -12,8 +12,9 @@ import { ClientError, describeError } from './errors.js';
  * what stays in clear is row ids, random row keys, SURB IDs (which the provider saw anyway),
  * SURB creation times (for expiry) and the names of the agent's state entries ("guard").
  */
-export type SentStatus = 'queued' | 'sending' | 'delivered' | 'failed';
-export const SENT_STATUSES: readonly SentStatus[] = ['queued', 'sending', 'delivered', 'failed'];
+/** 'waiting': the recipient's server is missing from the network, or a copy was not acknowledged in time; the mail is sent again. */
+export type SentStatus = 'queued' | 'sending' | 'waiting' | 'delivered' | 'failed';
+export const SENT_STATUSES: readonly SentStatus[] = ['queued', 'sending', 'waiting', 'delivered', 'failed'];
 
 export interface InboxMeta {
   readonly folder: 'inbox';

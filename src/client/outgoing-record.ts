@@ -34,12 +34,18 @@ export interface OutgoingProgress {
   readonly deadlineMs: number | undefined;
   /** True once a packet of the message has left. */
   readonly started: boolean;
+  /** When the delivery window opened (Unix ms); undefined in a version-1 state (the restore sets it). */
+  readonly windowStartMs: number | undefined;
+  /** Since when the recipient's server has been missing from the consensus (Unix ms). */
+  readonly waitingSinceMs: number | undefined;
 }
 
 /** Version 2 adds the address key; a version-1 body goes to the card's address, as it did. */
 const BODY_VERSION = 2;
 const BODY_VERSION_CARD_ADDRESS = 1;
-const STATE_VERSION = 1;
+/** Version 2 adds the window's start and the wait for the recipient's server. */
+const STATE_VERSION = 2;
+const STATE_VERSION_NO_WINDOW = 1;
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const MAX_SHARDS = 4 * MAX_DATA_SHARDS;
 
@@ -80,7 +86,7 @@ export function decodeOutgoingBody(bytes: Uint8Array): OutgoingBody {
 }
 
 export function encodeOutgoingProgress(progress: OutgoingProgress): Uint8Array {
-  const writer = new ByteWriter(24 + 4 * progress.pending.length)
+  const writer = new ByteWriter(40 + 4 * progress.pending.length)
     .u8(STATE_VERSION)
     .u8(progress.started ? 1 : 0)
     .u16(progress.resends)
@@ -88,13 +94,14 @@ export function encodeOutgoingProgress(progress: OutgoingProgress): Uint8Array {
     .u64(progress.deadlineMs ?? 0)
     .u32(progress.pending.length);
   for (const shard of progress.pending) writer.u32(shard);
-  return writer.finish();
+  return writer.u64(progress.windowStartMs ?? 0).u64(progress.waitingSinceMs ?? 0).finish();
 }
 
 export function decodeOutgoingProgress(bytes: Uint8Array): OutgoingProgress {
   try {
     const reader = new ByteReader(bytes, 'outgoing state');
-    if (reader.u8('version') !== STATE_VERSION) throw new DecodeError('outgoing state', 'unknown version');
+    const version = reader.u8('version');
+    if (version !== STATE_VERSION && version !== STATE_VERSION_NO_WINDOW) throw new DecodeError('outgoing state', 'unknown version');
     const started = reader.u8('started') === 1;
     const resends = reader.u16('resends');
     const nackResends = reader.u32('nack resends');
@@ -103,8 +110,14 @@ export function decodeOutgoingProgress(bytes: Uint8Array): OutgoingProgress {
     if (count > MAX_SHARDS) throw new DecodeError('outgoing state', 'too many pending shards');
     const pending: number[] = [];
     for (let i = 0; i < count; i++) pending.push(reader.u32('shard'));
+    const windowStart = version === STATE_VERSION ? reader.u64('window start') : 0;
+    const waitingSince = version === STATE_VERSION ? reader.u64('waiting since') : 0;
     reader.end();
-    return { pending, resends, nackResends, deadlineMs: deadline === 0 ? undefined : deadline, started };
+    const orUndefined = (ms: number) => (ms === 0 ? undefined : ms);
+    return {
+      pending, resends, nackResends, deadlineMs: orUndefined(deadline), started,
+      windowStartMs: orUndefined(windowStart), waitingSinceMs: orUndefined(waitingSince),
+    };
   } catch (error) {
     if (error instanceof DecodeError) throw new ClientError('corrupt-keystore', `an outgoing message state does not parse: ${error.message}`);
     throw error;

@@ -25,8 +25,11 @@ export interface ClientSettings {
   readonly pollsPerEpoch: number;
   /** Epochs after the last fragment of an attempt left before the message is sent again; default 3. */
   readonly ackTimeoutEpochs: number;
-  /** Whole-message resends after a timeout before the message is 'failed'; default 3. */
-  readonly maxResends: number;
+  /**
+   * Whole-message resends after a timeout before the message is 'failed'; default none: copies go
+   * on a backoff until the network's retention window is over (docs/client.md, "Acknowledgements and resends").
+   */
+  readonly maxResends?: number;
   /** Verify every descriptor's signature in each consensus too (default true). */
   readonly verifyDescriptors: boolean;
   /** The least privacy accepted from a consensus (docs/client.md, "Minimums"). */
@@ -44,7 +47,6 @@ export interface ClientSettings {
 export const DEFAULT_BUCKETS = 16;
 export const DEFAULT_POLLS_PER_EPOCH = 4;
 export const DEFAULT_ACK_TIMEOUT_EPOCHS = 3;
-export const DEFAULT_MAX_RESENDS = 3;
 export const MAX_POLLS_PER_EPOCH = 60;
 export const MAX_RESENDS_LIMIT = 20;
 export const DEFAULT_MAX_BUCKETS = 256;
@@ -80,7 +82,7 @@ export function settingsProblems(settings: ClientSettings): string[] {
   if (typeof settings.ackTimeoutEpochs !== 'number' || !(settings.ackTimeoutEpochs > 0) || settings.ackTimeoutEpochs > 1000) {
     problems.push('ackTimeoutEpochs must be a number in (0, 1000]');
   }
-  if (!intIn(settings.maxResends, 0, MAX_RESENDS_LIMIT)) {
+  if (settings.maxResends !== undefined && !intIn(settings.maxResends, 0, MAX_RESENDS_LIMIT)) {
     problems.push(`maxResends must be an integer in 0..${MAX_RESENDS_LIMIT}`);
   }
   if (typeof settings.verifyDescriptors !== 'boolean') problems.push('verifyDescriptors must be a boolean');
@@ -115,7 +117,7 @@ export function makeSettings(input: SettingsInput): ClientSettings {
     buckets: input.buckets ?? DEFAULT_BUCKETS,
     pollsPerEpoch: input.pollsPerEpoch ?? DEFAULT_POLLS_PER_EPOCH,
     ackTimeoutEpochs: input.ackTimeoutEpochs ?? DEFAULT_ACK_TIMEOUT_EPOCHS,
-    maxResends: input.maxResends ?? DEFAULT_MAX_RESENDS,
+    ...(input.maxResends === undefined ? {} : { maxResends: input.maxResends }),
     verifyDescriptors: input.verifyDescriptors ?? true,
     minimums: { ...DEFAULT_CONSENSUS_MINIMUMS, ...(input.minimums ?? {}) },
     maxBuckets: input.maxBuckets ?? Math.max(DEFAULT_MAX_BUCKETS, input.buckets ?? DEFAULT_BUCKETS),
@@ -139,7 +141,7 @@ export function settingsToJson(settings: ClientSettings): Record<string, unknown
     buckets: settings.buckets,
     pollsPerEpoch: settings.pollsPerEpoch,
     ackTimeoutEpochs: settings.ackTimeoutEpochs,
-    maxResends: settings.maxResends,
+    ...(settings.maxResends === undefined ? {} : { maxResends: settings.maxResends }),
     verifyDescriptors: settings.verifyDescriptors,
     minimums: { ...settings.minimums, retrieval: [...settings.minimums.retrieval] },
     maxBuckets: settings.maxBuckets,
@@ -165,7 +167,7 @@ export function settingsFromJson(json: unknown): ClientSettings {
       buckets: j.buckets as number,
       pollsPerEpoch: j.pollsPerEpoch as number,
       ackTimeoutEpochs: j.ackTimeoutEpochs as number,
-      maxResends: j.maxResends as number,
+      maxResends: j.maxResends as number | undefined,
       verifyDescriptors: j.verifyDescriptors as boolean,
       minimums: j.minimums as Partial<ConsensusMinimums> | undefined,
       maxBuckets: j.maxBuckets as number | undefined,

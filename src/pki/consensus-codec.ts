@@ -52,7 +52,7 @@ export function consensusBody(doc: Omit<ConsensusDocument, 'signatures'>): Uint8
   writeF64(writer, doc.traffic.loopRate);
   writeF64(writer, doc.traffic.dropRate);
   writeF64(writer, doc.traffic.gatewayClientRate);
-  writer.u8(RETRIEVAL_MODES.indexOf(doc.retrieval)).u32(doc.pir.rowBytes).u16(doc.pir.queriesPerPoll).u16(doc.nodes.length);
+  writer.u8(RETRIEVAL_MODES.indexOf(doc.retrieval)).u32(doc.pir.rowBytes).u16(doc.pir.queriesPerPoll).u64(doc.retentionMs).u16(doc.nodes.length);
   for (const node of doc.nodes) writer.prefixed(2, encodeDescriptor(node));
   return writer.finish();
 }
@@ -147,6 +147,7 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
     if (retrieval === undefined) throw malformed('unknown retrieval mode');
     const rowBytes = reader.u32('PIR row bytes');
     const queriesPerPoll = reader.u16('PIR queries per poll');
+    const retentionMs = reader.u64('retention');
     const count = reader.u16('node count');
     if (count > MAX_CONSENSUS_NODES) throw malformed(`over ${MAX_CONSENSUS_NODES} nodes`);
     for (let i = 0; i < count; i++) descriptorBytes.push(reader.prefixed(2, MAX_DESCRIPTOR_BYTES, 'descriptor'));
@@ -170,6 +171,7 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
       traffic: Object.freeze({ clientSendRate, loopRate, dropRate, gatewayClientRate }),
       retrieval,
       pir: Object.freeze({ rowBytes, queriesPerPoll }),
+      retentionMs,
       nodes: [],
       signatures: Object.freeze(signatures),
     };

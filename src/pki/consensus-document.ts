@@ -69,15 +69,15 @@ export type PathLayers = readonly [
   readonly NodeDescriptor[],
 ];
 
-/** 2: the PIR parameters (row bytes, queries per poll) after the retrieval mode. */
-export const CONSENSUS_VERSION = 2;
+/** 2: the PIR parameters (row bytes, queries per poll) after the retrieval mode; 3: the retention after them. */
+export const CONSENSUS_VERSION = 3;
 export const CONSENSUS_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x4e]); // "UMBN"
 export const CONSENSUS_SIGNATURE_LABEL = new TextEncoder().encode('umbra consensus document v1');
 export const MAX_CONSENSUS_NODES = 1024;
 export const MAX_CONSENSUS_SIGNATURES = 16;
 export const MAX_SUITE_NAME_BYTES = 32;
-/** magic, version, epoch, genesis, epoch length, valid-until, suite, geometry, mixing, traffic, retrieval, PIR, node count. */
-const HEADER_MAX = 4 + 1 + 8 * 4 + 1 + MAX_SUITE_NAME_BYTES + (1 + 4 + 1) + (4 + 4) + 8 * 4 + 1 + (4 + 2) + 2;
+/** magic, version, epoch, genesis, epoch length, valid-until, suite, geometry, mixing, traffic, retrieval, PIR, retention, node count. */
+const HEADER_MAX = 4 + 1 + 8 * 4 + 1 + MAX_SUITE_NAME_BYTES + (1 + 4 + 1) + (4 + 4) + 8 * 4 + 1 + (4 + 2) + 8 + 2;
 export const MAX_CONSENSUS_BYTES =
   HEADER_MAX + MAX_CONSENSUS_NODES * (2 + MAX_DESCRIPTOR_BYTES) + 1 + MAX_CONSENSUS_SIGNATURES * (KEY_BYTES + SIGNATURE_BYTES);
 

@@ -47,7 +47,17 @@ export interface NetworkParameters {
   readonly traffic: TrafficParameters;
   readonly retrieval: RetrievalMode;
   readonly pir: PirParameters;
+  /**
+   * How long mailbox servers keep a stored item, in milliseconds (docs/pki.md, "Network
+   * parameters"): senders resend over this window, and a mail is reported failed only after it.
+   */
+  readonly retentionMs: number;
 }
+
+/** Mail's default retention: 7 days. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** The longest retention a consensus may carry: 366 days. */
+export const MAX_RETENTION_MS = 366 * 24 * 3600 * 1000;
 
 export const DEFAULT_NETWORK_PARAMETERS: NetworkParameters = Object.freeze({
   suite: 'umbra-v1',
@@ -59,6 +69,7 @@ export const DEFAULT_NETWORK_PARAMETERS: NetworkParameters = Object.freeze({
   // with up to 2 sessions at every poll (2 address epochs × (card + own + sessions)); more sessions
   // are read in turn (docs/pir.md, "The client").
   pir: Object.freeze({ rowBytes: 16_384, queriesPerPoll: 32 }),
+  retentionMs: DEFAULT_RETENTION_MS,
 });
 
 /** Bounds of the PIR parameters a consensus may carry (what fits the row format and a response). */
@@ -124,6 +135,9 @@ export function networkParametersProblems(params: NetworkParameters): string[] {
       problems.push(`pir.queriesPerPoll must be an integer in 1..${MAX_QUERIES_PER_POLL}`);
     }
   }
+  if (!Number.isSafeInteger(params.retentionMs) || params.retentionMs < 1000 || params.retentionMs > MAX_RETENTION_MS) {
+    problems.push(`retentionMs must be an integer in 1000..${MAX_RETENTION_MS} (366 days)`);
+  }
   return problems;
 }
 
@@ -142,5 +156,6 @@ export function copyNetworkParameters(params: NetworkParameters): NetworkParamet
     }),
     retrieval: params.retrieval,
     pir: Object.freeze({ rowBytes: params.pir.rowBytes, queriesPerPoll: params.pir.queriesPerPoll }),
+    retentionMs: params.retentionMs,
   });
 }

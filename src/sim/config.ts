@@ -116,6 +116,7 @@ export function parametersFromJson(json: unknown): { network: NetworkParameters;
     traffic: merged('traffic'),
     retrieval: (given.retrieval ?? DEFAULT_NETWORK_PARAMETERS.retrieval) as NetworkParameters['retrieval'],
     pir: merged('pir'),
+    retentionMs: (given.retentionMs ?? DEFAULT_NETWORK_PARAMETERS.retentionMs) as number,
   };
   const problems = networkParametersProblems(network);
   if (problems.length > 0) throw new SimConfigError(`the parameter file: ${problems[0]}`);

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { initClient, startClient, type ClientAgent, type ClientEvent, type InitResult, type StartOptions } from '../../src/client/index.js';
+import { ClientError, initClient, startClient, type ClientAgent, type ClientEvent, type InitResult, type StartOptions } from '../../src/client/index.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { ackReplyPacket } from '../../src/e2e/sphinx-link.js';
 import { cardFromUri } from '../../src/e2e/card.js';
@@ -234,7 +234,7 @@ describe('client agent', () => {
     assert.equal(alice.agent.sent()[0].status, 'delivered');
   });
 
-  test('no ACK: the whole message is resent after the timeout, then it fails with a reason', async () => {
+  test('no ACK: the whole message is resent on a doubling backoff, waits, then fails with a reason; resend() sends it again', async () => {
     const net = await network({ label: 'timeout', traffic: { clientSendRate: 20, loopRate: 0, dropRate: 0 } });
     // Timeout 0.05 epoch = 3 s of the 60 s test epoch; two resends.
     const alice = await user(net, 'alice', { ackTimeoutEpochs: 0.05, maxResends: 2, pollsPerEpoch: 60 });
@@ -248,14 +248,18 @@ describe('client agent', () => {
     await net.advance(2000);
     assert.equal(realSent(), sent.fragments);
     assert.equal(alice.agent.sent()[0].status, 'sending');
-    await net.advance(20_000);
+    await net.advance(3000);
+    await waitFor(() => alice.agent.sent()[0].status === 'waiting', 'waiting');
+    assert.match(alice.agent.sent()[0].reason ?? '', /^waiting for bob's server: no acknowledgement after one copy/);
+    await net.advance(30_000);
     await waitFor(() => alice.agent.sent()[0].status === 'failed', 'failure');
     assert.equal(realSent(), 3 * sent.fragments, 'the first copy and two resends');
     const resends = at('resend');
     assert.equal(resends.length, 2);
-    // Each resend comes a timeout (3 s) after the previous copy's last fragment left, at a poll (every 1 s).
+    // The first resend comes a timeout (3 s) after the first copy's last fragment left, the second
+    // twice that after the second copy's, each at a poll (every 1 s).
     assert.ok(resends[0] - start >= 3000 && resends[0] - start < 5000, `first resend after ${resends[0] - start} ms`);
-    assert.ok(resends[1] - resends[0] >= 3000 && resends[1] - resends[0] < 5000, `second resend ${resends[1] - resends[0]} ms later`);
+    assert.ok(resends[1] - resends[0] >= 6000 && resends[1] - resends[0] < 8000, `second resend ${resends[1] - resends[0]} ms later`);
     const failed = alice.agent.sent()[0];
     assert.equal(failed.attempts, 3);
     assert.match(failed.reason ?? '', /no acknowledgement after 3 copies/);
@@ -263,6 +267,18 @@ describe('client agent', () => {
     assert.equal(alice.agent.status().awaitingAck, 0);
     await net.advance(6000);
     assert.equal(realSent(), 3 * sent.fragments, 'nothing more after the failure');
+    // resend(): the failed mail goes again, under a new message ID, in the same Sent row.
+    await assert.rejects(alice.agent.resend(sent.id + 1000), (e: unknown) => e instanceof ClientError && e.code === 'unknown-mail');
+    const again = await alice.agent.resend(sent.id);
+    assert.equal(again.id, sent.id);
+    assert.notEqual(again.messageId, sent.messageId);
+    assert.equal(alice.agent.sent()[0].status, 'queued');
+    assert.equal(alice.agent.sent()[0].reason, undefined);
+    await assert.rejects(alice.agent.resend(sent.id), (e: unknown) => e instanceof ClientError && e.code === 'not-failed');
+    net.blackhole = false;
+    await net.advance(2000);
+    await waitFor(() => net.count('deliver') === again.fragments, 'the resent copy');
+    assert.equal(alice.agent.sent().length, 1);
   });
 
   test('what awaits an ACK survives a restart: unsent shards go out, a late ACK still counts', async () => {

@@ -7,10 +7,10 @@ import { ackDeadline, onDeadline, onNack, requeueShards, shardSent, type ResendS
 import { replyExpired, replyWindowEndMs, surbUsable } from '../../src/traffic/reply-window.js';
 
 const SEED = 8;
-const policy = { maxResends: 2, ackTimeoutMs: 1000 };
+const policy = { maxResends: 2, ackTimeoutMs: 1000, windowMs: 1e12, maxIntervalMs: 8000 };
 
 function fresh(total: number): ResendState {
-  return { pending: new Set(Array.from({ length: total }, (_, i) => i)), resends: 0, nackResends: 0, deadlineMs: undefined, started: false };
+  return { pending: new Set(Array.from({ length: total }, (_, i) => i)), resends: 0, nackResends: 0, deadlineMs: undefined, started: false, windowStartMs: 0, waitingSinceMs: undefined };
 }
 
 test('resend: the deadline is set when the last shard of an attempt leaves, and only then', () => {
@@ -36,7 +36,7 @@ test('resend: a timeout sends the whole message again until maxResends, then the
     assert.equal(state.deadlineMs, undefined);
     for (const shard of [0, 1, 2]) shardSent(state, shard, copy * 10_000, policy);
   }
-  assert.deepEqual(onDeadline(state, state.deadlineMs!, 3, policy), { kind: 'fail', attempts: policy.maxResends + 1 });
+  assert.deepEqual(onDeadline(state, state.deadlineMs!, 3, policy), { kind: 'fail', attempts: policy.maxResends + 1, cause: 'copies' });
 });
 
 test('resend: a NACK queues only missing data shards not already pending, within its budget', () => {

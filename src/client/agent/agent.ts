@@ -1,4 +1,5 @@
 import type { ConsensusDocument } from '../../pki/index.js';
+import type { Contact } from '../../e2e/mail-endpoint.js';
 import { ClientCore } from '../directory.js';
 import { LocalClient } from '../local-client.js';
 import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
@@ -108,6 +109,7 @@ class Agent extends LocalClient implements ClientAgent {
     });
     this.gateways.onConsensus(this.view.network, first);
     this.stream.onConsensus(doc.traffic, first);
+    if (!first) this.outbox.onConsensus(); // mail waiting for a server that is back goes at once
     this.emit({ type: 'consensus', epoch: doc.epoch });
   }
 
@@ -138,7 +140,7 @@ class Agent extends LocalClient implements ClientAgent {
   async send(request: SendRequest): Promise<SendResult> {
     this.live();
     const now = this.view.now();
-    const { contact, draft } = draftMail(this.core, this.core.random, this.view.doc, request, now);
+    const { contact, draft } = draftMail(this.core, this.core.random, request, now);
     const { mail, subject } = await this.builder.run({ kind: 'mail', draft }).catch((error: unknown) => {
       this.live(); // a builder closed under the send: 'closed'
       throw error;
@@ -155,6 +157,32 @@ class Agent extends LocalClient implements ClientAgent {
     const result = this.outbox.add(sealed, now);
     if (this.options.plantedLeakForTests === 'burst-on-send') await this.stream.plantedBurstForTests();
     return result;
+  }
+
+  async resend(id: number): Promise<SendResult> {
+    this.live();
+    const { contact, mail, subject } = this.failedMail(id);
+    const sealed = sealMail(this.core, contact, mail, subject);
+    // As in send: the keystore is written (the ratchet stepped) before anything of the message can leave.
+    await nextTurn();
+    this.live();
+    this.core.persist();
+    await nextTurn();
+    this.live();
+    this.failedMail(id); // still failed: a resend of the same mail meanwhile took it
+    return this.outbox.add(sealed, this.view.now(), id);
+  }
+
+  /** A failed sent mail's bytes and recipient, or the refusal that says why there is none. */
+  private failedMail(id: number): { contact: Contact; mail: Uint8Array; subject: string } {
+    const found = this.core.store.get(id);
+    if (found === undefined) throw new ClientError('unknown-mail', `no mail with id ${id}`);
+    const { record, raw } = found;
+    if (record.folder !== 'sent') throw new ClientError('not-failed', `mail ${id} is a received mail: only a failed sent mail is sent again`);
+    if (record.status !== 'failed') throw new ClientError('not-failed', `sent mail ${id} is ${record.status}, not failed: only a failed mail is sent again`);
+    const contact = this.core.endpoint.contactList().find((c) => c.key === record.toKey);
+    if (contact === undefined) throw new ClientError('unknown-contact', `${record.toName} is no longer a contact: the mail cannot be sent again`);
+    return { contact, mail: raw, subject: record.subject };
   }
 
   poll(): Promise<PollReport> {

@@ -2,12 +2,10 @@ import type { RandomSource } from '../../crypto/seeded-random.js';
 import { E2eError } from '../../e2e/errors.js';
 import type { Contact, SealedFrame } from '../../e2e/mail-endpoint.js';
 import { hexOf } from '../../codec/bytes.js';
-import type { ConsensusDocument } from '../../pki/index.js';
 import type { ClientCore } from '../directory.js';
 import { resolveContact } from '../local-client.js';
 import { ClientError } from '../errors.js';
 import { SYNTHETIC_DOMAIN, syntheticAddress, type MailDraft } from '../mail-format.js';
-import { providerForServers } from '../routes.js';
 import type { SendRequest } from './types.js';
 
 export interface SealedMail {
@@ -21,16 +19,15 @@ export interface SealedMail {
 }
 
 /**
- * The first step of a send (docs/client.md, "Sending"): resolves the recipient, checks that one of
- * its servers is a provider of the network, and drafts the RFC 5322 mail (every header inside the
+ * The first step of a send (docs/client.md, "Sending"): resolves the recipient, checks that its
+ * card names a mailbox server (one missing from the network now is waited for), and drafts the RFC 5322 mail (every header inside the
  * encryption). Cheap: the bytes are written by the packet builder (a 'mail' job).
  */
-export function draftMail(core: ClientCore, random: RandomSource, doc: ConsensusDocument, request: SendRequest, now: number): { contact: Contact; draft: MailDraft } {
+export function draftMail(core: ClientCore, random: RandomSource, request: SendRequest, now: number): { contact: Contact; draft: MailDraft } {
   if (typeof request !== 'object' || request === null) throw new ClientError('bad-options', 'send needs { to, subject, body }');
   const contact = resolveContact(core.endpoint.contactList(), String(request.to ?? ''));
-  if (providerForServers(doc, contact.card.servers) === undefined) {
-    throw new ClientError('no-provider', `none of ${contact.card.name}'s servers (${contact.card.servers.join(', ') || 'none'}) is a provider of the current network`);
-  }
+  // A server missing from the consensus now is waited for (the outbox); a card naming none is refused.
+  if (contact.card.servers.length === 0) throw new ClientError('no-provider', `${contact.card.name}'s card names no mailbox server`);
   const own = core.endpoint.card;
   const draft: MailDraft = {
     from: { name: own.name, address: syntheticAddress(own.name) },

@@ -1,54 +1,23 @@
 import type { Ack } from '../../e2e/ack.js';
-import type { SealedFrame } from '../../e2e/mail-endpoint.js';
 import { readAckReply } from '../../e2e/sphinx-link.js';
 import { hexOf } from '../../codec/bytes.js';
-import { ackDeadline, onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
-import { replyWindowEndMs } from '../../traffic/reply-window.js';
+import { onDeadline, onNack, onRecipientServer, shardSent, windowEndMs, type FailCause, type ResendPolicy } from '../../traffic/resend.js';
+import { progressOf, resendPolicyOf, restoredState, type OutgoingState, type QueuedShard, type ReadyPacket } from './outgoing-state.js';
 import type { ClientCore } from '../directory.js';
 import { describeError } from '../errors.js';
 import type { SentMeta, SentStatus } from '../mail-store.js';
-import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
+import { encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
 import { providerForServers, RouteError } from '../routes.js';
 import type { PacketBuilder } from './builder.js';
+import { failedReason, waitingForAckReason, waitingForServerReason } from './delivery-reasons.js';
 import type { SealedMail } from './compose.js';
-import type { GatewayConnection } from '../gateway-connection.js';
 import type { GatewayConnections } from './gateways.js';
 import type { NetworkView } from './network-view.js';
 import type { PacketFactory } from './packets.js';
 import type { DeliveryTarget } from '../../e2e/relationship-address.js';
 import type { NodeDescriptor } from '../../pki/index.js';
+import type { ContactCard } from '../../e2e/card.js';
 import type { Emit, Outbound, SendResult } from './types.js';
-
-interface OutgoingState extends ResendState {
-  readonly body: OutgoingBody;
-  /** Hex of the message ID. */
-  readonly key: string;
-  readonly total: number;
-  readonly outgoing: SealedFrame;
-  /** Erasure-coded chunks ready to be sealed as they leave (each with its own SURB), by shard. */
-  readonly fresh: Map<number, Uint8Array>;
-  /** Bumped whenever `fresh` is cleared: chunks asked for before are not used. */
-  generation: number;
-  /** A 'fragments' job (the erasure coding) is with the builder. */
-  coding: boolean;
-}
-
-interface QueuedShard {
-  readonly key: string;
-  readonly shard: number;
-}
-
-/** A shard's packet, built ahead of its slot for one epoch and one gateway. */
-interface ReadyPacket {
-  readonly item: QueuedShard;
-  readonly state: OutgoingState;
-  readonly epoch: number;
-  readonly gateway: GatewayConnection;
-  readonly firstHop: Uint8Array;
-  readonly packet: Uint8Array;
-  readonly surbId: Uint8Array;
-  readonly decryptionToken: Uint8Array;
-}
 
 /** Packets built ahead of their slots: enough that a slot never waits for the builder. */
 const LOOKAHEAD = 4;
@@ -94,17 +63,30 @@ export class Outbox {
   }
 
   /** Records a sealed message in the Sent folder and queues its fragments (sealed by the builder). */
-  add(sealed: SealedMail, now: number): SendResult {
+  /**
+   * With `resentMailId`: a failed mail sealed again, under a new message ID; it takes the mail's
+   * row in the Sent folder back to 'queued', with a new delivery window from `now`.
+   */
+  add(sealed: SealedMail, now: number, resentMailId?: number): SendResult {
     const { contact, mail, subject, sealed: outgoing } = sealed;
     const total = this.core.endpoint.totalFragments(outgoing.dataShards);
     const key = hexOf(outgoing.messageId);
     const pending = new Set(Array.from({ length: total }, (_, i) => i));
-    const progress = { pending: [...pending], resends: 0, nackResends: 0, deadlineMs: undefined, started: false };
+    const progress = { pending: [...pending], resends: 0, nackResends: 0, deadlineMs: undefined, started: false, windowStartMs: now, waitingSinceMs: undefined };
     const body: OutgoingBody = this.core.store.transaction(() => {
-      const mailId = this.core.store.addSent(
-        { messageId: key, toKey: contact.key, toName: contact.card.name, createdMs: now, status: 'queued', statusMs: now, subject, size: mail.length, fragments: total, attempts: 1 },
-        mail,
-      );
+      let mailId: number;
+      if (resentMailId === undefined) {
+        mailId = this.core.store.addSent(
+          { messageId: key, toKey: contact.key, toName: contact.card.name, createdMs: now, status: 'queued', statusMs: now, subject, size: mail.length, fragments: total, attempts: 1 },
+          mail,
+        );
+      } else {
+        mailId = resentMailId;
+        this.core.store.updateMeta<SentMeta>(mailId, (meta) => {
+          const { reason: _reason, ...rest } = meta;
+          return { ...rest, messageId: key, status: 'queued', statusMs: now, fragments: total, attempts: 1 };
+        });
+      }
       const { messageId, recipient, senderTag, dataShards, frame, addressKey } = outgoing;
       const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId, addressKey };
       this.core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress(progress));
@@ -112,6 +94,8 @@ export class Outbox {
     });
     const state: OutgoingState = { ...progress, body, key, total, outgoing, pending, fresh: new Map(), generation: 0, coding: false };
     this.messages.set(key, state);
+    if (resentMailId !== undefined) this.emit({ type: 'status', id: body.mailId, messageId: key, status: 'queued' });
+    this.checkServer(state, now); // a recipient whose servers are missing now: the mail waits at once
     for (let shard = 0; shard < total; shard++) this.queue.push({ key, shard });
     this.pump();
     return { id: body.mailId, messageId: key, fragments: total };
@@ -120,19 +104,10 @@ export class Outbox {
   /** Messages awaiting their ACK, from the mail store: their unsent shards go back in the queue. */
   restore(now: number): void {
     for (const row of this.core.store.listOutgoing()) {
-      const body = decodeOutgoingBody(row.body);
-      const progress = decodeOutgoingProgress(row.state);
-      const total = this.core.endpoint.totalFragments(body.dataShards);
-      const key = hexOf(body.messageId);
-      const pending = new Set(progress.pending.filter((shard) => Number.isInteger(shard) && shard < total));
-      const state: OutgoingState = {
-        body, key, total, outgoing: body, pending, fresh: new Map(), generation: 0, coding: false,
-        resends: progress.resends, nackResends: progress.nackResends, deadlineMs: progress.deadlineMs, started: progress.started,
-      };
-      // Everything sent but no deadline recorded: wait one timeout from now.
-      if (pending.size === 0 && state.deadlineMs === undefined) state.deadlineMs = ackDeadline(now, this.policy());
-      this.messages.set(key, state);
-      for (const shard of [...pending].sort((a, b) => a - b)) this.queue.push({ key, shard });
+      const state = restoredState(row, now, (dataShards) => this.core.endpoint.totalFragments(dataShards), this.policy());
+      this.messages.set(state.key, state);
+      if (state.waitingSinceMs !== undefined) continue; // checkServer() queues its shards once the server is back
+      for (const shard of [...state.pending].sort((a, b) => a - b)) this.queue.push({ key: state.key, shard });
     }
     this.pump();
   }
@@ -227,19 +202,68 @@ export class Outbox {
     }
   }
 
-  /** The recipient's provider and mailbox secret; the message fails when there is none any more. */
+  /**
+   * The recipient's provider and mailbox secret. Undefined when the message fails (the recipient
+   * is no longer a contact) or waits (none of its servers is in the consensus now): either way its
+   * shards left the queue.
+   */
   private recipientOf(state: OutgoingState): { provider: NodeDescriptor; target: DeliveryTarget } | undefined {
-    const card = this.core.endpoint.contactList().find((contact) => contact.key === hexOf(state.body.recipient))?.card;
+    const card = this.cardOf(state);
     if (card === undefined) {
       this.finish(state, 'failed', 'the recipient is no longer a contact');
       return undefined;
     }
     const provider = providerForServers(this.view.doc, card.servers);
     if (provider === undefined) {
-      this.finish(state, 'failed', `none of ${card.name}'s servers (${card.servers.join(', ') || 'none'}) is a provider of the network`);
+      this.checkServer(state, this.view.now());
+      this.unqueue(state.key); // it waits (or failed): shards a NACK queued meanwhile leave too
       return undefined;
     }
     return { provider, target: { addressKey: state.body.addressKey, recipient: state.body.recipient, cardMailboxSecret: card.mailboxSecret } };
+  }
+
+  private cardOf(state: OutgoingState): ContactCard | undefined {
+    return this.core.endpoint.contactList().find((contact) => contact.key === hexOf(state.body.recipient))?.card;
+  }
+
+  /**
+   * Whether the recipient's server is in the consensus now (src/traffic/resend.ts, onRecipientServer):
+   * a missing one makes the message wait (its shards leave the queue); its return queues them again;
+   * the end of the window fails the message. False when the message waits or failed.
+   */
+  private checkServer(state: OutgoingState, now: number): boolean {
+    const card = this.cardOf(state);
+    const present = card !== undefined && providerForServers(this.view.doc, card.servers) !== undefined;
+    const name = card?.name ?? 'the recipient';
+    const decision = onRecipientServer(state, present, now, this.policy());
+    switch (decision.kind) {
+      case 'none':
+        return state.waitingSinceMs === undefined;
+      case 'fail':
+        this.fail(state, name, decision.cause, decision.attempts);
+        return false;
+      case 'wait':
+        this.unqueue(state.key);
+        this.core.store.transaction(() => {
+          this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
+          this.setStatus(state, 'waiting', waitingForServerReason(name, card?.servers ?? [], windowEndMs(state, this.policy())));
+        });
+        this.onEmpty();
+        return false;
+      case 'resume':
+        this.core.store.transaction(() => {
+          this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
+          this.setStatus(state, state.started ? 'sending' : 'queued');
+        });
+        this.enqueue(state, decision.shards);
+        return true;
+    }
+  }
+
+  /** After a new consensus: messages waiting for a server that is back go again at once. */
+  onConsensus(): void {
+    const now = this.view.now();
+    for (const state of [...this.messages.values()]) if (state.waitingSinceMs !== undefined) this.checkServer(state, now);
   }
 
   /**
@@ -303,18 +327,19 @@ export class Outbox {
   /** Messages whose ACK is overdue are sent again whole, or fail after the last allowed copy. */
   checkTimeouts(now: number): void {
     for (const state of [...this.messages.values()]) {
+      if (!this.checkServer(state, now)) continue; // waiting for the recipient's server, or failed
       const decision = onDeadline(state, now, state.total, this.policy());
       if (decision.kind === 'wait') continue;
+      const name = this.cardOf(state)?.name ?? 'the recipient';
       if (decision.kind === 'fail') {
-        const copies = decision.attempts === 1 ? 'copy' : 'copies';
-        this.finish(state, 'failed', `no acknowledgement after ${decision.attempts} ${copies} of the message (the recipient may be offline)`);
+        this.fail(state, name, decision.cause, decision.attempts);
         continue;
       }
       this.forgetSeals(state);
       this.enqueue(state, decision.shards);
       this.core.store.transaction(() => {
         this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
-        this.setStatus(state, 'sending');
+        this.setStatus(state, 'waiting', waitingForAckReason(name, state.resends, windowEndMs(state, this.policy())));
       });
       this.emit({ type: 'resend', id: state.body.mailId, messageId: state.key, shards: decision.shards.length, cause: 'timeout' });
     }
@@ -332,18 +357,23 @@ export class Outbox {
   }
 
   private policy(): ResendPolicy {
-    const { doc } = this.view;
-    const { maxResends, ackTimeoutEpochs, pollsPerEpoch } = this.core.settings;
-    return {
-      maxResends,
-      ackTimeoutMs: Math.ceil(ackTimeoutEpochs * doc.epochMs),
-      replyWindowEndMs: (sentMs) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }),
-    };
+    return resendPolicyOf(this.view.doc, this.core.settings);
+  }
+
+  private fail(state: OutgoingState, name: string, cause: FailCause, attempts: number): void {
+    this.finish(state, 'failed', failedReason(name, cause, attempts, this.policy().windowMs, state.body.mailId));
+  }
+
+  /** The message's shards leave the queue and the packets built ahead (they are still pending). */
+  private unqueue(key: string): void {
+    this.queue = this.queue.filter((item) => item.key !== key);
+    this.ready = this.ready.filter((ready) => ready.item.key !== key);
   }
 
   private setStatus(state: OutgoingState, status: SentStatus, reason?: string): void {
     const now = this.view.now();
-    this.core.store.updateMeta<SentMeta>(state.body.mailId, (meta) => ({
+    // A reason belongs to its status: a waiting mail's reason goes once it is delivered.
+    this.core.store.updateMeta<SentMeta>(state.body.mailId, ({ reason: _old, ...meta }) => ({
       ...meta, status, statusMs: now, attempts: state.resends + 1, ...(reason === undefined ? {} : { reason }),
     }));
     this.emit({ type: 'status', id: state.body.mailId, messageId: state.key, status, ...(reason === undefined ? {} : { reason }) });
@@ -359,18 +389,7 @@ export class Outbox {
       this.core.store.deleteSurbsOf(state.body.messageId);
       this.setStatus(state, status, reason);
     });
-    this.queue = this.queue.filter((item) => item.key !== state.key);
-    this.ready = this.ready.filter((ready) => ready.item.key !== state.key);
+    this.unqueue(state.key);
     this.onEmpty();
   }
-}
-
-function progressOf(state: OutgoingState): Uint8Array {
-  return encodeOutgoingProgress({
-    pending: [...state.pending].sort((a, b) => a - b),
-    resends: state.resends,
-    nackResends: state.nackResends,
-    deadlineMs: state.deadlineMs,
-    started: state.started,
-  });
 }

@@ -148,6 +148,12 @@ export interface ClientAgent extends Client {
    * Sent folder and queued. Its fragments replace cover packets in the send stream.
    */
   send(request: SendRequest): Promise<SendResult>;
+  /**
+   * Sends a failed sent mail again (docs/client.md, "Resending a failed mail"): sealed anew for the
+   * recipient's session, its Sent row back to 'queued' with a new delivery window. 'unknown-mail',
+   * 'not-failed' (not a failed sent mail), 'unknown-contact' (the recipient is no longer a contact).
+   */
+  resend(id: number): Promise<SendResult>;
   /** Fetches the mailbox now (also runs by itself at fixed offsets of every epoch). */
   poll(): Promise<PollReport>;
   status(): AgentStatus;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientAgent } from '../agent/types.js';
+import type { ClientAgent, SendResult } from '../agent/types.js';
 import type { BridgeEndpoints } from '../bridge/index.js';
 import { ClientError } from '../errors.js';
 import { readJson, refuseBody, sendJson } from './http-io.js';
@@ -65,11 +65,24 @@ export async function zkSend(ctx: RouteContext, req: IncomingMessage, res: Serve
   });
   const { agent } = ctx;
   const result = await agentCallAsync(() => agent.send({ to: recipients[0], subject: body.subject, body: body.body, attachments }));
-  const status = agent.status();
+  sendJson(res, 202, queuedView(ctx, result));
+}
+
+/** POST /api/v1/messages/{id}/resend: a failed sent mail, sent again. */
+export async function resendMessage(ctx: RouteContext, id: number, res: ServerResponse): Promise<void> {
+  const result = await agentCallAsync(() => ctx.agent.resend(id));
+  sendJson(res, 202, queuedView(ctx, result));
+}
+
+/** What a send or resend answers: queued, or waiting for the recipient's server (with why), and an estimate. */
+function queuedView(ctx: RouteContext, result: SendResult): Record<string, unknown> {
+  const status = ctx.agent.status();
+  const sent = ctx.agent.sent().find((mail) => mail.id === result.id);
+  const waiting = sent?.status === 'waiting' ? { status: 'waiting', ...(sent.reason === undefined ? {} : { reason: sent.reason }) } : { status: 'queued' };
   // The queue ahead drains at the send rate; each packet then waits its mixing delays (3 mixes: the gateway forwards at once).
   const drainMs = status.rates.sendPerSecond > 0 ? ((status.queue + result.fragments) / status.rates.sendPerSecond) * 1000 : 0;
   const estimated = new Date(ctx.now() + drainMs + 3 * status.meanDelayMs);
-  sendJson(res, 202, { status: 'queued', id: result.id, message_id: result.messageId, fragments: result.fragments, estimated_delivery: estimated.toISOString() });
+  return { ...waiting, id: result.id, message_id: result.messageId, fragments: result.fragments, estimated_delivery: estimated.toISOString() };
 }
 
 export async function zkRetrieve(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {

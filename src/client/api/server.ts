@@ -99,6 +99,12 @@ async function handle(ctx: routes.RouteContext, token: Buffer, streams: Set<Serv
     refuseBody(req, res);
     throw new ApiProblem(401, 'unauthorized', 'send Authorization: Bearer <token> (`umbra client --dir C api` prints it)', { 'www-authenticate': 'Bearer' });
   }
+  const resend = /^\/api\/v1\/messages\/([^/]+)\/resend$/.exec(path);
+  if (resend !== null) {
+    only('POST');
+    refuseBody(req, res);
+    return routes.resendMessage(ctx, routes.messageId(resend[1]), res);
+  }
   const message = /^\/api\/v1\/messages\/([^/]+)$/.exec(path);
   if (message !== null) {
     only('GET', 'DELETE');

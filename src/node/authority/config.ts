@@ -70,7 +70,7 @@ const TOP_LEVEL_KEYS = [
   'openAdmission',
   'maxNodesPerEpoch',
 ];
-const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir'];
+const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir', 'retentionMs'];
 
 /** "host:port" with port 0..65535 (0: any free port). */
 export function parseListen(text: unknown): { host: string; port: number } | undefined {
@@ -226,5 +226,6 @@ function readNetwork(given: unknown, problems: ConfigProblems): NetworkParameter
     traffic: merged('traffic') as unknown as NetworkParameters['traffic'],
     retrieval: (given.retrieval ?? DEFAULT_NETWORK_PARAMETERS.retrieval) as NetworkParameters['retrieval'],
     pir: merged('pir') as unknown as NetworkParameters['pir'],
+    retentionMs: (given.retentionMs ?? DEFAULT_NETWORK_PARAMETERS.retentionMs) as number,
   };
 }

@@ -29,7 +29,7 @@ export interface ProviderStoreOptions {
   readonly path: string;
   /** Quota: past it deliveries fail with 'full' (docs/mailbox.md advises one). Default none. */
   readonly maxDatabaseBytes?: number;
-  /** Messages received longer ago than this are deleted. Default 24 h; at least 2 epochs. */
+  /** Messages received longer ago than this are deleted. Default 7 days (the network's `retentionMs`); at least 2 epochs. */
   readonly retentionMs: number;
   /** Keep the mailbox in PostgreSQL instead of SQLite (docs/mailbox.md). */
   readonly postgres?: { readonly url: string; readonly schema?: string };
@@ -125,7 +125,7 @@ export const NODE_DEFAULTS = Object.freeze({
   clientIdleTimeoutMs: 120_000,
   clientHandshakeTimeoutMs: 10_000,
   expectedClients: 10_000,
-  retentionMs: 24 * 3600 * 1000,
+  retentionMs: 7 * 24 * 3600 * 1000,
   maxResponseBytes: 8 * 1024 * 1024,
 });
 

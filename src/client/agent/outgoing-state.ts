@@ -1,0 +1,88 @@
+import type { SealedFrame } from '../../e2e/mail-endpoint.js';
+import { hexOf } from '../../codec/bytes.js';
+import type { ConsensusDocument } from '../../pki/index.js';
+import { ackDeadline, maxCopyIntervalMs, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
+import { replyWindowEndMs } from '../../traffic/reply-window.js';
+import type { GatewayConnection } from '../gateway-connection.js';
+import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
+import type { ClientSettings } from '../settings.js';
+
+/**
+ * What the outbox holds of each message awaiting its ACK (src/client/agent/outbox.ts), how it is
+ * written to and read back from the mail store, and the resend policy the consensus and the
+ * settings give (the decisions are src/traffic/resend.ts).
+ */
+export interface OutgoingState extends ResendState {
+  readonly body: OutgoingBody;
+  /** Hex of the message ID. */
+  readonly key: string;
+  readonly total: number;
+  readonly outgoing: SealedFrame;
+  /** Erasure-coded chunks ready to be sealed as they leave (each with its own SURB), by shard. */
+  readonly fresh: Map<number, Uint8Array>;
+  /** Bumped whenever `fresh` is cleared: chunks asked for before are not used. */
+  generation: number;
+  /** A 'fragments' job (the erasure coding) is with the builder. */
+  coding: boolean;
+}
+
+export interface QueuedShard {
+  readonly key: string;
+  readonly shard: number;
+}
+
+/** A shard's packet, built ahead of its slot for one epoch and one gateway. */
+export interface ReadyPacket {
+  readonly item: QueuedShard;
+  readonly state: OutgoingState;
+  readonly epoch: number;
+  readonly gateway: GatewayConnection;
+  readonly firstHop: Uint8Array;
+  readonly packet: Uint8Array;
+  readonly surbId: Uint8Array;
+  readonly decryptionToken: Uint8Array;
+}
+
+/** The resend policy: the timeout from the settings, the window (the retention) and the backoff's cap from the consensus. */
+export function resendPolicyOf(doc: ConsensusDocument, settings: ClientSettings): ResendPolicy {
+  const { maxResends, ackTimeoutEpochs, pollsPerEpoch } = settings;
+  const ackTimeoutMs = Math.ceil(ackTimeoutEpochs * doc.epochMs);
+  return {
+    ...(maxResends === undefined ? {} : { maxResends }),
+    ackTimeoutMs,
+    replyWindowEndMs: (sentMs) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }),
+    windowMs: doc.retentionMs,
+    maxIntervalMs: maxCopyIntervalMs(doc.epochMs, doc.retentionMs, ackTimeoutMs),
+  };
+}
+
+/**
+ * A message read back from the mail store at `now`: its unsent shards are pending again; one whose
+ * shards all left but has no deadline waits one timeout from now; a state written before windows
+ * existed has its window open now.
+ */
+export function restoredState(row: { body: Uint8Array; state: Uint8Array }, now: number, totalFragments: (dataShards: number) => number, policy: ResendPolicy): OutgoingState {
+  const body = decodeOutgoingBody(row.body);
+  const progress = decodeOutgoingProgress(row.state);
+  const total = totalFragments(body.dataShards);
+  const pending = new Set(progress.pending.filter((shard) => Number.isInteger(shard) && shard < total));
+  const state: OutgoingState = {
+    body, key: hexOf(body.messageId), total, outgoing: body, pending, fresh: new Map(), generation: 0, coding: false,
+    resends: progress.resends, nackResends: progress.nackResends, deadlineMs: progress.deadlineMs, started: progress.started,
+    windowStartMs: progress.windowStartMs ?? now, waitingSinceMs: progress.waitingSinceMs,
+  };
+  if (pending.size === 0 && state.deadlineMs === undefined) state.deadlineMs = ackDeadline(now, policy);
+  return state;
+}
+
+export function progressOf(state: OutgoingState): Uint8Array {
+  return encodeOutgoingProgress({
+    pending: [...state.pending].sort((a, b) => a - b),
+    resends: state.resends,
+    nackResends: state.nackResends,
+    deadlineMs: state.deadlineMs,
+    started: state.started,
+    windowStartMs: state.windowStartMs,
+    waitingSinceMs: state.waitingSinceMs,
+  });
+}
