@@ -7,7 +7,7 @@ import {
   writeApiEndpoint, LOCK_FILE, type ApiEndpoint, type Client, type ClientErrorCode,
 } from '../client/index.js';
 import { AgentApiError } from './agent-api.js';
-import { addedText, contactsText, describeEvent, inboxText, mailIdArgument, mailToSend, messageText, print, readTextFile, sentText } from './client-print.js';
+import { addedText, contactsText, describeEvent, inboxText, mailIdArgument, mailToSend, messageText, print, queuedText, readTextFile, sentText } from './client-print.js';
 import { bridgeText, localBridgeView } from './client-bridge.js';
 import { runRemote } from './client-remote.js';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.js';
@@ -21,6 +21,7 @@ import { integer } from './parse.js';
  *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…   make keys; print the card
  *   card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api
  *   send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+ *   resend ID [--wait] [--timeout-ms N]   a failed sent mail, again
  *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
  *   bridge [--show-password]   the mail bridge's settings for a mail program
  */
@@ -51,7 +52,7 @@ type Values = ReturnType<typeof parse>['values'];
 /** Refusals that are the caller's mistake, not the network's: exit code 2, like a bad option. */
 const USER_MISTAKES: ReadonlySet<string> = new Set<ClientErrorCode | string>([
   'bad-passphrase', 'not-initialized', 'already-initialized', 'locked', 'bad-options', 'bad-card',
-  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail', 'invalid-request', 'one-recipient',
+  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail', 'not-failed', 'invalid-request', 'one-recipient',
 ]);
 
 function parse(args: readonly string[]) {
@@ -78,9 +79,12 @@ async function withClient<T>(dir: string, values: Values, use: (client: Client) 
   }
 }
 
-/** `send` without a running agent: one is started for the mail, until its packets left (or, with --wait, until the ACK). */
-async function send(dir: string, values: Values, timeoutMs: number): Promise<number> {
-  const mail = mailToSend(values);
+/**
+ * `send` (or, with `resendId`, `resend ID`) without a running agent: one is started for the mail,
+ * until its packets left (or, with --wait, until the ACK).
+ */
+async function send(dir: string, values: Values, timeoutMs: number, resendId?: number): Promise<number> {
+  const mail = resendId === undefined ? mailToSend(values) : undefined;
   let settle: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (settle = resolve));
   let sentId = -1;
@@ -93,9 +97,14 @@ async function send(dir: string, values: Values, timeoutMs: number): Promise<num
     },
   });
   try {
-    const result = await agent.send(mail);
+    const result = mail === undefined ? await agent.resend(resendId as number) : await agent.send(mail);
     sentId = result.id;
-    process.stdout.write(`queued #${result.id} (${result.fragments} packets)\n`);
+    const entry = agent.sent().find((m) => m.id === result.id);
+    process.stdout.write(queuedText({ ...result, ...(entry === undefined ? {} : { status: entry.status, ...(entry.reason === undefined ? {} : { reason: entry.reason }) }) }, ''));
+    if (values.wait !== true && entry?.status === 'waiting') {
+      process.stdout.write('it waits in the Sent folder; a running agent (`umbra client run`) sends it once the server is back\n');
+      return 0;
+    }
     if (values.wait !== true) {
       await agent.drained();
       process.stdout.write('sent; the acknowledgement arrives while `umbra client run` is running\n');
@@ -197,6 +206,8 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
       throw new UsageError('client contact: use `contact add URI` or `contact list`');
     case 'send':
       return send(dir, values, timeoutMs);
+    case 'resend':
+      return send(dir, values, timeoutMs, mailIdArgument(rest[0], 'resend'));
     case 'inbox':
     case 'sent':
       return withClient(dir, values, (client) => {
@@ -215,7 +226,7 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     case 'run':
       return run(dir, values);
     default:
-      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run, api, bridge)`);
+      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, resend, inbox, sent, read, run, api, bridge)`);
   }
 }
 

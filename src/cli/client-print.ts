@@ -17,8 +17,16 @@ export function inboxText(mails: readonly View[]): string {
   return mails.map((m) => `#${String(m.id)} ${m.read === true ? ' ' : '*'} ${time(m.received_ms)}  ${String(m.from)}  ${String(m.subject)}\n`).join('') || 'no mail\n';
 }
 
+/** One line per sent mail; a waiting or failed one has its reason on the next, indented. */
 export function sentText(mails: readonly View[]): string {
-  return mails.map((m) => `#${String(m.id)} ${time(m.created_ms)}  to ${String(m.to)}  [${String(m.status)}]  ${String(m.subject)}\n`).join('') || 'nothing sent\n';
+  const reason = (m: View) => (typeof m.reason === 'string' && (m.status === 'waiting' || m.status === 'failed') ? `    ${m.reason}\n` : '');
+  return mails.map((m) => `#${String(m.id)} ${time(m.created_ms)}  to ${String(m.to)}  [${String(m.status)}]  ${String(m.subject)}\n${reason(m)}`).join('') || 'nothing sent\n';
+}
+
+/** What `send` and `resend` print once the agent took the mail: queued, or waiting and why. */
+export function queuedText(queued: { id: number; fragments: number; status?: string; reason?: string }, where: string): string {
+  const head = `queued #${queued.id} (${queued.fragments} packets)${where}`;
+  return queued.status === 'waiting' && queued.reason !== undefined ? `${head}; ${queued.reason}\n` : `${head}\n`;
 }
 
 export function messageText(m: View): string {
@@ -79,9 +87,10 @@ export function mailToSend(values: { to?: string; subject?: string; body?: strin
   return { to: values.to, subject: values.subject, body };
 }
 
-/** The id `read` was given. */
-export function mailIdArgument(text: string | undefined): number {
-  if (text === undefined) throw new UsageError('client read: give the mail id (see `client inbox`)');
-  if (!/^[1-9]\d{0,15}$/.test(text)) throw new UsageError(`client read: the mail id is a number from \`client inbox\`, not '${text}'`);
+/** The id `read` (an id from `client inbox`) or `resend` (from `client sent`) was given. */
+export function mailIdArgument(text: string | undefined, command: 'read' | 'resend' = 'read'): number {
+  const list = command === 'read' ? 'client inbox' : 'client sent';
+  if (text === undefined) throw new UsageError(`client ${command}: give the mail id (see \`${list}\`)`);
+  if (!/^[1-9]\d{0,15}$/.test(text)) throw new UsageError(`client ${command}: the mail id is a number from \`${list}\`, not '${text}'`);
   return Number(text);
 }

@@ -1,7 +1,7 @@
 import type { ApiEndpoint } from '../client/index.js';
 import { AgentApi } from './agent-api.js';
 import { bridgeText, type BridgeView } from './client-bridge.js';
-import { addedText, contactsText, inboxText, mailIdArgument, mailToSend, messageText, print, sentText } from './client-print.js';
+import { addedText, contactsText, inboxText, mailIdArgument, mailToSend, messageText, print, queuedText, sentText } from './client-print.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -54,6 +54,11 @@ export async function runRemote(endpoint: ApiEndpoint, command: string | undefin
     }
     case 'send':
       return sendRemote(api, options);
+    case 'resend': {
+      const id = mailIdArgument(rest[0], 'resend');
+      const queued = await api.call<Queued>('POST', `/api/v1/messages/${id}/resend`);
+      return afterQueued(api, queued, options);
+    }
     case 'bridge': {
       const view = await api.call<BridgeView>('GET', '/api/v1/bridge');
       process.stdout.write(bridgeText(view, options['show-password'] === true, true));
@@ -80,8 +85,20 @@ async function allMail(api: AgentApi, folder: 'inbox' | 'sent'): Promise<View[]>
 
 async function sendRemote(api: AgentApi, options: RemoteOptions): Promise<number> {
   const mail = mailToSend(options);
-  const queued = await api.call<{ id: number; fragments: number; estimated_delivery: string }>('POST', '/api/v1/zk-send', mail);
-  process.stdout.write(`queued #${queued.id} (${queued.fragments} packets) in the running agent\n`);
+  const queued = await api.call<Queued>('POST', '/api/v1/zk-send', mail);
+  return afterQueued(api, queued, options);
+}
+
+interface Queued {
+  readonly id: number;
+  readonly fragments: number;
+  readonly status?: string;
+  readonly reason?: string;
+}
+
+/** Says what the agent did with a sent or resent mail; with --wait, follows it until it is final. */
+async function afterQueued(api: AgentApi, queued: Queued, options: RemoteOptions): Promise<number> {
+  process.stdout.write(queuedText(queued, ' in the running agent'));
   if (options.wait !== true) return 0;
   const outcome = await api.waitForDelivery(queued.id, options.timeoutMs, (line) => process.stdout.write(`${line}\n`));
   if (outcome === 'delivered') return 0;

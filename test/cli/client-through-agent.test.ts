@@ -110,3 +110,42 @@ test('a command waits for an agent that holds the directory but has no API yet',
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /through the agent/);
 });
+
+test('umbra client resend sends a failed mail again through the running agent; a wrong id is one line and exit code 2', async () => {
+  const [, bob] = parties;
+  const dir = join(tempDir(), 'carla');
+  // No resend and a 3 s timeout (0.05 of the 60 s epoch): with the network losing everything, the mail fails fast.
+  await initClient(dir, { name: 'carla', passphrase: 'pass', authority: net.authoritySettings, servers: [net.providerWs()], kdf: FAST_KDF, pollsPerEpoch: 60, ...TEST_NETWORK_POLICY, ackTimeoutEpochs: 0.05, maxResends: 0 });
+  const agent = await startClient(dir, 'pass', { clock: net.clock });
+  const api = await startApiServer({ agent, token: agent.apiToken() });
+  const carla = { dir, agent, api, endpoint: { url: api.url, token: agent.apiToken(), pid: process.pid } };
+  writeApiEndpoint(dir, carla.endpoint);
+  parties.push(carla);
+  agent.addContact(bob.agent.cardUri());
+  net.blackhole = true;
+  const { id } = await agent.send({ to: 'bob', subject: 'into the void', body: 'lost' });
+  await net.advance(6000);
+  await waitFor(() => agent.sent()[0].status === 'failed', 'the failure');
+  const listed = await client(carla, 'sent');
+  assert.match(listed.stdout, /\[failed\]  into the void\n {4}no acknowledgement after 1 copy .*`umbra client resend 1` sends it again/);
+
+  const resent = await client(carla, 'resend', String(id));
+  assert.equal(resent.code, 0, resent.stderr);
+  assert.match(resent.stdout, new RegExp(`^queued #${id} \\(\\d+ packets\\) in the running agent\\n$`));
+  assert.equal(agent.sent()[0].status, 'queued');
+  net.blackhole = false;
+  await net.advance(2000);
+  await waitFor(() => net.count('deliver') >= 2, 'the resent copy');
+
+  for (const [args, pattern] of [
+    [['resend', String(id)], /sent mail 1 is (queued|sending), not failed: only a failed mail is sent again/],
+    [['resend', '999'], /no mail with id 999/],
+    [['resend', 'abc'], /client resend: the mail id is a number from `client sent`, not 'abc'/],
+    [['resend'], /client resend: give the mail id/],
+  ] as const) {
+    const result = await client(carla, ...args);
+    assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, pattern);
+  }
+});
