@@ -1,0 +1,155 @@
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { startClient, type ClientAgent, type ClientEvent } from '../../src/client/index.js';
+import { DEMO_PASSPHRASE, prepareUsers } from '../../src/testnet/demo.js';
+import { up, type Testnet } from '../../src/testnet/up.js';
+
+/**
+ * A short outage of the recipient's mailbox server loses nothing (docs/client.md, "A missing server
+ * is a temporary state"), over a whole network in separate processes (`umbra up`): Bob's server
+ * (provider-2) is stopped with SIGTERM, Alice sends Bob a mail, her agent says it is waiting for
+ * Bob's server (never 'failed'), the server is started again, and the mail arrives and is
+ * acknowledged. Then the restarted server is stopped and started again once more: every message it
+ * had stored is still there (a restart that lost stored mail would let anyone who can crash a
+ * server erase mail).
+ *
+ * Short epochs (4 s) keep it under a minute. Every wait is on an event (a client event, a node's
+ * ready line), with limits in real time that only end a test that is stuck.
+ */
+const EPOCH_MS = 4_000;
+const CLIENT_SETTINGS = { pollsPerEpoch: 4, ackTimeoutEpochs: 1 };
+const LIMIT_MS = 90_000;
+const BOBS_SERVER = 'provider-2';
+
+let net: Testnet;
+let dir: string;
+const agents = new Map<string, ClientAgent>();
+const events = new Map<string, ClientEvent[]>();
+/** When each event came (Date.now()), by user, in the order of `events`. */
+const times = new Map<string, number[]>();
+const waiters = new Set<() => void>();
+
+function onEvent(user: string, event: ClientEvent): void {
+  events.get(user)?.push(event);
+  times.get(user)?.push(Date.now());
+  for (const check of [...waiters]) check();
+}
+
+/** Resolves with the first event of `user` (seen so far or to come) that `match` accepts. */
+function eventOf<T extends ClientEvent>(user: string, what: string, match: (event: ClientEvent) => event is T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const found = events.get(user)?.find(match);
+      if (found === undefined) return;
+      waiters.delete(check);
+      clearTimeout(timer);
+      resolve(found);
+    };
+    const timer = setTimeout(() => {
+      waiters.delete(check);
+      reject(new Error(`no ${what} within ${LIMIT_MS / 1000} s; ${user}'s last events: ${JSON.stringify(events.get(user)?.slice(-8))}`));
+    }, LIMIT_MS);
+    waiters.add(check);
+    check();
+  });
+}
+
+function agent(name: string): ClientAgent {
+  const found = agents.get(name);
+  if (found === undefined) throw new Error(`no agent for ${name}`);
+  return found;
+}
+
+type StatusEvent = Extract<ClientEvent, { type: 'status' }>;
+const statusOf = (id: number, status: string) => (event: ClientEvent): event is StatusEvent => event.type === 'status' && event.id === id && event.status === status;
+const receivedSubject = (subject: string) => (event: ClientEvent): event is Extract<ClientEvent, { type: 'received' }> => event.type === 'received' && event.subject === subject;
+
+/** Messages in a provider's store: the count and the highest row id (read-only, beside the running server). */
+function storedIn(name: string): { count: number; top: number } {
+  const db = new Database(join(dir, name, 'data', 'mailbox.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare('SELECT count(*) AS count, coalesce(max(id), 0) AS top FROM messages').get() as { count: number; top: number };
+    return row;
+  } finally {
+    db.close();
+  }
+}
+
+function countUpTo(name: string, top: number): number {
+  const db = new Database(join(dir, name, 'data', 'mailbox.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS count FROM messages WHERE id <= ?').get(top) as { count: number }).count;
+  } finally {
+    db.close();
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'umbra-outage-'));
+  net = await up({ dir, epochMs: EPOCH_MS, readyTimeoutMs: LIMIT_MS });
+  await prepareUsers(net, CLIENT_SETTINGS);
+  for (const user of net.file.users) {
+    events.set(user.name, []);
+    times.set(user.name, []);
+    agents.set(user.name, await startClient(user.dir, DEMO_PASSPHRASE, { requestTimeoutMs: 20_000, onEvent: (event) => onEvent(user.name, event) }));
+  }
+});
+
+after(async () => {
+  await Promise.all([...agents.values()].map((a) => a.close()));
+  await net?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the recipient\'s server stopped with SIGTERM: mail waits for it, even once it left the consensus, then arrives once it is back, exactly once, and is acknowledged', async () => {
+  assert.equal(net.file.users.find((u) => u.name === 'bob')?.provider, BOBS_SERVER);
+  const killing = Date.now();
+  await net.kill(BOBS_SERVER, 'SIGTERM');
+  const started = Date.now();
+  const first = await agent('alice').send({ to: 'bob', subject: 'during the outage', body: 'still here' });
+  const waiting = await eventOf('alice', 'waiting status', statusOf(first.id, 'waiting'));
+  assert.match(waiting.reason ?? '', /^waiting for bob's server: /);
+  const waitedMs = Date.now() - started;
+  // A few epochs on, the server is out of the consensus: the mail still waits, and says why.
+  const absent = await eventOf('alice', 'the server out of the consensus', (e): e is StatusEvent => statusOf(first.id, 'waiting')(e) && /is not in the network now/.test(e.reason ?? ''));
+  assert.match(absent.reason ?? '', /^waiting for bob's server: its server \S+ is not in the network now; the mail goes as soon as it is back \(tried until \d{4}-\d\d-\d\d \d\d:\d\d UTC\)$/);
+  const absentMs = Date.now() - started;
+  // A mail sent now waits from the start (what `umbra client send` and the API report).
+  const second = await agent('alice').send({ to: 'bob', subject: 'while it is gone', body: 'me too' });
+  const entry = agent('alice').sent().find((m) => m.id === second.id);
+  assert.equal(entry?.status, 'waiting');
+  assert.match(entry?.reason ?? '', /^waiting for bob's server: /);
+
+  const restarting = Date.now();
+  await net.restart(BOBS_SERVER);
+  const restarted = Date.now();
+  for (const [sent, subject] of [[first, 'during the outage'], [second, 'while it is gone']] as const) {
+    await eventOf('bob', `"${subject}" at Bob`, receivedSubject(subject));
+    await eventOf('alice', `the acknowledgement of "${subject}"`, statusOf(sent.id, 'delivered'));
+    assert.equal(agent('bob').inbox().filter((m) => m.subject === subject).length, 1, 'exactly once');
+  }
+  const deliveredMs = Date.now() - started;
+  const statuses = (id: number) => events.get('alice')!.flatMap((e) => (e.type === 'status' && e.id === id ? [e.status] : []));
+  for (const sent of [first, second]) assert.ok(!statuses(sent.id).includes('failed'), `never failed: ${statuses(sent.id).join(', ')}`);
+  const timeline = (user: string, keep: (e: ClientEvent) => boolean) =>
+    events.get(user)!.flatMap((e, i) => (keep(e) ? [`${((times.get(user)![i] - started) / 1000).toFixed(1)}s ${e.type}${e.type === 'status' ? ` #${e.id} ${e.status}` : ''}${e.type === 'poll' && e.error !== undefined ? ' failed' : ''}`] : []));
+  console.log(`# stopping took ${started - killing} ms; waiting after ${waitedMs} ms, out of the consensus after ${absentMs} ms; restarted ${((restarting - started) / 1000).toFixed(1)} s after the send, in ${restarted - restarting} ms; both delivered ${deliveredMs} ms after the send`);
+  console.log(`# alice: ${timeline('alice', (e) => e.type === 'status' || e.type === 'resend').join(', ')}`);
+  console.log(`# bob: ${timeline('bob', (e) => e.type === 'poll' || e.type === 'received').join(', ')}`);
+});
+
+test('a mailbox server stopped and started again keeps every message it had stored', async () => {
+  const before = storedIn(BOBS_SERVER);
+  assert.ok(before.count > 0, 'the server holds the mail of the first test (and loops, ACKs)');
+  await net.kill(BOBS_SERVER, 'SIGTERM');
+  await net.restart(BOBS_SERVER);
+  assert.equal(countUpTo(BOBS_SERVER, before.top), before.count, 'every message stored before the restart is still there');
+  // And it works: a mail sent now arrives.
+  const sent = await agent('alice').send({ to: 'bob', subject: 'after the restart', body: 'hello again' });
+  await eventOf('bob', 'the mail after the restart', receivedSubject('after the restart'));
+  await eventOf('alice', 'its acknowledgement', statusOf(sent.id, 'delivered'));
+});
