@@ -37,6 +37,8 @@ export interface ResendPolicy {
   readonly windowMs: number;
   /** The longest wait between two copies (the cap of the backoff). */
   readonly maxIntervalMs: number;
+  /** Moves a deadline to when a resend has the best chance (reply-window.ts, resendMomentMs). */
+  readonly resendMomentMs?: (dueMs: number) => number;
 }
 
 /** The longest wait between two copies, from the consensus timing: 8 epochs, at most a 16th of the window, at least the ACK timeout. */
@@ -54,9 +56,10 @@ export function shardSent(state: ResendState, shard: number, nowMs: number, poli
 }
 
 /** When the ACK of an attempt whose last shard left at `sentMs` is overdue. */
-export function ackDeadline(sentMs: number, policy: Pick<ResendPolicy, 'ackTimeoutMs' | 'replyWindowEndMs'>): number {
+export function ackDeadline(sentMs: number, policy: Pick<ResendPolicy, 'ackTimeoutMs' | 'replyWindowEndMs' | 'resendMomentMs'>): number {
   const timeout = sentMs + policy.ackTimeoutMs;
-  return policy.replyWindowEndMs === undefined ? timeout : Math.min(timeout, policy.replyWindowEndMs(sentMs));
+  const due = policy.replyWindowEndMs === undefined ? timeout : Math.min(timeout, policy.replyWindowEndMs(sentMs));
+  return policy.resendMomentMs === undefined ? due : policy.resendMomentMs(due);
 }
 
 /** When the end of the delivery window is: the message fails at its first deadline from then on. */
@@ -75,11 +78,13 @@ export function backoffMs(resends: number, policy: Pick<ResendPolicy, 'ackTimeou
 
 /**
  * When the attempt whose last shard left at `sentMs` is due again: not before its ACK is overdue,
- * then after the backoff, but never waiting past the end of the window for nothing.
+ * then after the backoff (moved, like the ACK deadline, out of an epoch's second half), but never
+ * waiting past the end of the window for nothing.
  */
 export function copyDeadline(state: Pick<ResendState, 'resends' | 'windowStartMs'>, sentMs: number, policy: ResendPolicy): number {
   const overdue = ackDeadline(sentMs, policy);
-  const due = Math.max(overdue, sentMs + backoffMs(state.resends, policy));
+  const backedOff = sentMs + backoffMs(state.resends, policy);
+  const due = backedOff > overdue && policy.resendMomentMs !== undefined ? policy.resendMomentMs(backedOff) : Math.max(overdue, backedOff);
   return Math.min(due, Math.max(overdue, windowEndMs(state, policy)));
 }
 

@@ -2,7 +2,7 @@ import type { SealedFrame } from '../../e2e/mail-endpoint.js';
 import { hexOf } from '../../codec/bytes.js';
 import type { ConsensusDocument } from '../../pki/index.js';
 import { ackDeadline, maxCopyIntervalMs, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
-import { replyWindowEndMs } from '../../traffic/reply-window.js';
+import { replyWindowEndMs, resendMomentMs } from '../../traffic/reply-window.js';
 import type { GatewayConnection } from '../gateway-connection.js';
 import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
 import type { ClientSettings } from '../settings.js';
@@ -51,6 +51,7 @@ export function resendPolicyOf(doc: ConsensusDocument, settings: ClientSettings)
     ...(maxResends === undefined ? {} : { maxResends }),
     ackTimeoutMs,
     replyWindowEndMs: (sentMs) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }),
+    resendMomentMs: (dueMs) => resendMomentMs(dueMs, doc),
     windowMs: doc.retentionMs,
     maxIntervalMs: maxCopyIntervalMs(doc.epochMs, doc.retentionMs, ackTimeoutMs),
   };
