@@ -35,7 +35,7 @@ async function party(name: string): Promise<Party> {
 }
 
 async function call(p: Party, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; type: string }> {
-  const template = path.split('?')[0].replace(/\/messages\/[^/]+$/, '/messages/{id}');
+  const template = path.split('?')[0].replace(/\/messages\/[^/]+(\/resend)?$/, '/messages/{id}$1');
   called.add(`${method} ${template}`);
   const response = await fetch(`${p.api.url}${path}`, {
     method,
@@ -147,6 +147,12 @@ describe('the agent\'s REST API', () => {
     assertProblem(await call(alice, 'POST', '/api/v1/zk-send', 'to=bob', { 'content-type': 'text/plain' }), 415, 'bad-content-type');
     assertProblem(await call(alice, 'POST', '/api/v1/contacts', { card_uri: 'umbra:card:AAAA' }), 422, 'bad-card');
     assertProblem(await call(alice, 'GET', '/api/v1/messages/abc'), 400, 'invalid-request');
+    // Only a failed sent mail is sent again (the success: test/cli/client-through-agent.test.ts).
+    const sentId = (await call(alice, 'GET', '/api/v1/zk-mailbox-db?folder=sent')).json.items[0].id as number;
+    assertProblem(await call(alice, 'POST', `/api/v1/messages/${sentId}/resend`), 409, 'not-failed');
+    assertProblem(await call(alice, 'POST', '/api/v1/messages/9999/resend'), 404, 'unknown-mail');
+    assertProblem(await call(alice, 'POST', '/api/v1/messages/abc/resend'), 400, 'invalid-request');
+    assertProblem(await call(alice, 'GET', `/api/v1/messages/${sentId}/resend`), 405, 'method-not-allowed');
     assertProblem(await call(alice, 'GET', '/api/v1/zk-mailbox-db?limit=100000'), 400, 'invalid-request');
     assertProblem(await call(alice, 'PUT', '/api/v1/status'), 405, 'method-not-allowed');
     assertProblem(await call(alice, 'GET', '/api/v1/nope'), 404, 'not-found');

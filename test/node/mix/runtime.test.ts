@@ -100,7 +100,7 @@ describe('node configuration', () => {
     assert.equal(gateway.consensusPollMs, 250);
     const provider = validateNodeConfig(JSON.stringify(minimal({ role: 'provider', layer: undefined, dataDir: '/var/lib/p/' })));
     assert.equal(provider.layer, 4);
-    assert.deepEqual(provider.store, { path: '/var/lib/p/mailbox.sqlite', retentionMs: 24 * 3600 * 1000 });
+    assert.deepEqual(provider.store, { path: '/var/lib/p/mailbox.sqlite', retentionMs: 7 * 24 * 3600 * 1000 });
     assert.equal(provider.maxResponseBytes, 8 * 1024 * 1024);
     const onPostgres = validateNodeConfig(minimal({ role: 'provider', layer: undefined, store: { postgres: { url: 'postgres://umbra@db:5432/umbra', schema: 'mail' } } }));
     assert.deepEqual(onPostgres.store?.postgres, { url: 'postgres://umbra@db:5432/umbra', schema: 'mail' });
