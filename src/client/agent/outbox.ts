@@ -233,8 +233,12 @@ export class Outbox {
    */
   private checkServer(state: OutgoingState, now: number): boolean {
     const card = this.cardOf(state);
-    const present = card !== undefined && providerForServers(this.view.doc, card.servers) !== undefined;
-    const name = card?.name ?? 'the recipient';
+    if (card === undefined) {
+      this.finish(state, 'failed', 'the recipient is no longer a contact');
+      return false;
+    }
+    const present = providerForServers(this.view.doc, card.servers) !== undefined;
+    const name = card.name;
     const decision = onRecipientServer(state, present, now, this.policy());
     switch (decision.kind) {
       case 'none':
@@ -246,7 +250,7 @@ export class Outbox {
         this.unqueue(state.key);
         this.core.store.transaction(() => {
           this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
-          this.setStatus(state, 'waiting', waitingForServerReason(name, card?.servers ?? [], windowEndMs(state, this.policy())));
+          this.setStatus(state, 'waiting', waitingForServerReason(name, card.servers, windowEndMs(state, this.policy())));
         });
         this.onEmpty();
         return false;
