@@ -54,6 +54,7 @@ describe('umbra client: user mistakes', () => {
     const big = join(root, 'big.txt');
     writeFileSync(big, 'x'.repeat(8 * 2 ** 20 + 1));
     assertMistake(client(...send, '--body-file', big), /limit is 8388608 bytes/);
+    assertMistake(client('send', '--to', ' , ', '--subject', 'hi', '--body', 'x'), /--to \(or --cc, --bcc\) and --subject are required/);
   });
 
   test('read: an id that is not a number', () => {
