@@ -9,6 +9,7 @@ import {
 import { AgentApiError } from './agent-api.js';
 import { addedText, contactsText, describeEvent, inboxText, mailIdArgument, mailToSend, messageText, print, queuedText, readTextFile, sentText } from './client-print.js';
 import { bridgeText, localBridgeView } from './client-bridge.js';
+import { relayCommand } from './client-relay.js';
 import { runRemote } from './client-remote.js';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.js';
 import { integer } from './parse.js';
@@ -24,6 +25,7 @@ import { integer } from './parse.js';
  *        (each option also takes a comma list: --to bob,carol)
  *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
  *   bridge [--show-password]   the mail bridge's settings for a mail program
+ *   relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
  */
 const OPTIONS = {
   dir: { type: 'string' },
@@ -47,6 +49,12 @@ const OPTIONS = {
   'show-password': { type: 'boolean' },
   json: { type: 'boolean' },
   'grace-days': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  tls: { type: 'string' },
+  user: { type: 'string' },
+  from: { type: 'string' },
+  'relay-password-file': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -54,7 +62,7 @@ type Values = ReturnType<typeof parse>['values'];
 /** Refusals that are the caller's mistake, not the network's: exit code 2, like a bad option. */
 const USER_MISTAKES: ReadonlySet<string> = new Set<ClientErrorCode | string>([
   'bad-passphrase', 'not-initialized', 'already-initialized', 'locked', 'bad-options', 'bad-card',
-  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail', 'invalid-request',
+  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail', 'invalid-request', 'no-relay',
 ]);
 
 function parse(args: readonly string[]) {
@@ -218,8 +226,10 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     }
     case 'run':
       return run(dir, values);
+    case 'relay':
+      return withClient(dir, values, (client) => relayCommand(client, rest[0], values));
     default:
-      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run, api, bridge)`);
+      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run, api, bridge, relay)`);
   }
 }
 

@@ -19,7 +19,8 @@ export function inboxText(mails: readonly View[]): string {
 
 /** One line per sent mail; a mail to several recipients gets a line per recipient under it. */
 export function sentText(mails: readonly View[]): string {
-  return mails.map((m) => `#${String(m.id)} ${time(m.created_ms)}  to ${String(m.to)}  [${String(m.status)}]  ${String(m.subject)}\n${recipientLines(m)}`).join('') || 'nothing sent\n';
+  const warning = (m: View): string => (m.warning !== undefined ? `    ${String(m.warning)}\n` : '');
+  return mails.map((m) => `#${String(m.id)} ${time(m.created_ms)}  to ${String(m.to)}  [${String(m.status)}]  ${String(m.subject)}\n${recipientLines(m)}${warning(m)}`).join('') || 'nothing sent\n';
 }
 
 /** "    carol (cc): delivered" per recipient, when there are several or one failed. */
@@ -32,7 +33,8 @@ function recipientLines(m: View): string {
 export function messageText(m: View): string {
   const cc = m.cc !== undefined ? `Cc: ${String(m.cc)}\n` : '';
   const bcc = m.bcc !== undefined ? `Bcc: ${String(m.bcc)}\n` : '';
-  const status = m.folder === 'sent' ? `Status: ${String(m.status)}\n${recipientLines(m)}` : '';
+  const warning = m.warning !== undefined ? `Warning: ${String(m.warning)}\n` : '';
+  const status = m.folder === 'sent' ? `Status: ${String(m.status)}\n${recipientLines(m)}${warning}` : '';
   return `From: ${String(m.from)}\nTo: ${String(m.to)}\n${cc}${bcc}Date: ${String(m.date)}\nSubject: ${String(m.subject)}\n${status}\n${String(m.text)}\n`;
 }
 

@@ -66,6 +66,8 @@ export async function runRemote(endpoint: ApiEndpoint, command: string | undefin
       return 0;
     case 'run':
       throw new UsageError(`client run: an agent already runs in this directory (process ${endpoint.pid})`);
+    case 'relay':
+      throw new UsageError(`client relay: stop the agent running in this directory (process ${endpoint.pid}) first; the relay is read at each send`);
     default:
       return -1; // not a command the agent serves: the caller decides
   }

@@ -22,6 +22,8 @@ Usage:
            (--to bob,carol works too; Bcc recipients are hidden from the others)
       inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
       bridge [--show-password] (settings for a mail program: docs/bridge.md)
+      relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
+           (ordinary, NOT private email, only for a mail marked for it: docs/bridge.md)
   umbra sim [options]               simulate a deployment on simulated time and measure its privacy
                                     (docs/privacy.md); umbra sim report rewrites that page's tables
   umbra sim attack sda|n-1 [options]

@@ -53,6 +53,10 @@ export interface SentMeta {
   readonly fragments: number;
   /** Copies sent so far (1 + resends after timeouts). */
   readonly attempts: number;
+  /** Ordinary email sent through the user's relay (relay-send.ts), not through Umbra. */
+  readonly external?: { readonly relay: string };
+  /** Why this mail was not private, for every view of it. */
+  readonly warning?: string;
 }
 
 export type MailMeta = InboxMeta | SentMeta;

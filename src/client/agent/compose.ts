@@ -78,7 +78,10 @@ export function resolveRecipients(contacts: readonly Contact[], request: Pick<Se
   const seen = new Set<string>();
   const recipients: Recipient[] = [];
   for (const { name, field } of named) {
-    const contact = resolveContact(contacts, name);
+    if (/@/.test(name) && !name.toLowerCase().endsWith(`@${SYNTHETIC_DOMAIN}`)) {
+      throw new ClientError('unknown-contact', `${name.slice(0, 200)} is not an Umbra contact: ordinary email goes out only through a relay you set, when you ask for it for that mail ("external": true), and is not private`);
+    }
+    const contact = resolveContact(contacts, name.toLowerCase().endsWith(`@${SYNTHETIC_DOMAIN}`) ? name.slice(0, -SYNTHETIC_DOMAIN.length - 1) : name);
     if (seen.has(contact.key)) continue;
     seen.add(contact.key);
     recipients.push({ contact, field });

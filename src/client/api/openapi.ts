@@ -43,6 +43,19 @@ const schemas = {
       subject: { type: 'string', maxLength: 998 },
       body: { type: 'string' },
       attachments: { type: 'array', items: ref('Attachment'), maxItems: 100 },
+      external: { type: 'boolean', description: 'true: send this one mail as ordinary, NOT private email through the relay the user set (`umbra client relay set`), to plain addresses (someone@example.com); answered 200 with ExternalSendResult. 422 no-relay while none is set, 502 relay-failed when the relay does not take it.' },
+    },
+  },
+  ExternalSendResult: {
+    type: 'object',
+    required: ['status', 'id', 'accepted', 'rejected', 'private', 'warning'],
+    properties: {
+      status: { const: 'sent' },
+      id: { type: 'integer', description: 'the mail in the sent folder' },
+      accepted: { type: 'array', items: { type: 'string' }, description: 'addresses the relay took' },
+      rejected: { type: 'array', items: { type: 'string' }, description: 'addresses the relay refused' },
+      private: { const: false },
+      warning: { type: 'string', description: 'that this mail was not private, and why' },
     },
   },
   SendResult: {
@@ -107,6 +120,8 @@ const schemas = {
       reason: { type: 'string' },
       size: { type: 'integer' },
       recipients: { type: 'array', items: ref('SentRecipient'), description: 'sent mail: each recipient\'s delivery' },
+      private: { const: false, description: 'present (false) on ordinary email sent through the relay' },
+      warning: { type: 'string', description: 'ordinary email sent through the relay: that it was not private' },
     },
   },
   MailboxPage: {
@@ -132,6 +147,8 @@ const schemas = {
       status: { enum: ['queued', 'sending', 'delivered', 'failed'], description: 'sent mail: its delivery' },
       reason: { type: 'string', description: 'sent mail that failed: why' },
       recipients: { type: 'array', items: ref('SentRecipient'), description: 'sent mail: each recipient\'s delivery' },
+      private: { const: false, description: 'present (false) on ordinary email sent through the relay' },
+      warning: { type: 'string', description: 'ordinary email sent through the relay: that it was not private' },
       read: { type: 'boolean', description: 'inbox mail: always true once fetched here' },
     },
   },
@@ -174,7 +191,7 @@ export const OPENAPI_DOCUMENT = {
       post: {
         operationId: 'zkSend', summary: 'Queue a mail',
         requestBody: { required: true, ...json(ref('SendRequest')) },
-        responses: { '202': { description: 'queued', ...json(ref('SendResult')) }, ...errors(400, 401, 413, 415, 422, 503) },
+        responses: { '202': { description: 'queued', ...json(ref('SendResult')) }, '200': { description: 'external: handed to the relay (not private)', ...json(ref('ExternalSendResult')) }, ...errors(400, 401, 413, 415, 422, 502, 503) },
       },
     },
     '/api/v1/zk-retrieve': {

@@ -24,6 +24,7 @@ interface SendBody {
   to: string | string[];
   cc?: string[];
   bcc?: string[];
+  external?: boolean;
   subject: string;
   body: string;
   attachments?: { filename: string; content_type?: string; data: string }[];
@@ -60,6 +61,13 @@ export async function zkSend(ctx: RouteContext, req: IncomingMessage, res: Serve
     return { filename: file.filename, contentType: file.content_type ?? 'application/octet-stream', data: new Uint8Array(Buffer.from(file.data, 'base64')) };
   });
   const { agent } = ctx;
+  if (body.external === true) {
+    // Ordinary, NOT private email through the user's relay: only when asked for, per message.
+    const to = typeof body.to === 'string' ? [body.to] : body.to;
+    const external = await agentCallAsync(() => agent.sendExternal({ to, cc: body.cc ?? [], bcc: body.bcc ?? [], subject: body.subject, body: body.body, attachments }));
+    sendJson(res, 200, { status: 'sent', id: external.id, accepted: external.accepted, rejected: external.rejected, private: false, warning: external.warning });
+    return;
+  }
   const result = await agentCallAsync(() => agent.send({ to: body.to, cc: body.cc ?? [], bcc: body.bcc ?? [], subject: body.subject, body: body.body, attachments }));
   const status = agent.status();
   // The queue ahead drains at the send rate; each packet then waits its mixing delays (3 mixes: the gateway forwards at once).

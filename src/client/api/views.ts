@@ -14,6 +14,7 @@ export function mailSummary(record: MailRecord): Record<string, unknown> {
   return {
     id: record.id, folder: 'sent', subject: record.subject, to: recipientNames(recipients), created_ms: record.createdMs, status: record.status,
     ...(record.reason !== undefined ? { reason: record.reason } : {}), size: record.size, recipients: recipientViews(record),
+    ...(record.warning === undefined ? {} : { private: false, warning: record.warning }),
   };
 }
 
@@ -33,7 +34,10 @@ export function messageView(mail: MailView): Record<string, unknown> {
     attachments: parsed.attachments.map((file) => ({ filename: file.filename, content_type: file.contentType, size: file.data.length })),
     raw: Buffer.from(mail.raw).toString('base64'),
     ...(record.folder === 'sent'
-      ? { status: record.status, ...(record.reason !== undefined ? { reason: record.reason } : {}), recipients: recipientViews(record) }
+      ? {
+          status: record.status, ...(record.reason !== undefined ? { reason: record.reason } : {}), recipients: recipientViews(record),
+          ...(record.warning === undefined ? {} : { private: false, warning: record.warning }),
+        }
       : { read: true }),
   };
 }

@@ -7,6 +7,7 @@ import { MAX_RECIPIENTS } from '../sent-recipients.js';
 import { ClientError } from '../errors.js';
 import type { ContactInfo } from '../local-client.js';
 import type { BridgeCredentials } from './credentials.js';
+import { noRelayText, submitExternal } from './external.js';
 import { matchRecipient } from './recipients.js';
 
 /**
@@ -80,6 +81,9 @@ export async function startSmtpSubmission(options: SmtpSubmissionOptions): Promi
     onRcptTo(address, session, callback) {
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(reply(452, `4.5.3 a mail goes to at most ${MAX_RECIPIENTS} recipients`));
       const found = matchRecipient(agent.contacts(), address.address);
+      // An ordinary address is taken only while a relay is set; the message must then ask for it (external.ts).
+      if (found.kind === 'outside' && agent.relay() !== undefined) return callback();
+      if (found.kind === 'outside') return callback(reply(550, `5.7.1 ${noRelayText(found.reason)}`));
       if (found.kind !== 'contact') return callback(reply(550, `5.1.1 ${found.reason}`));
       if (!agent.status().gateway.connected) return callback(reply(451, '4.4.1 the Umbra network is not reachable now; try again later'));
       callback();
@@ -117,6 +121,8 @@ async function submit(agent: ClientAgent, stream: SMTPServerDataStream, session:
   if (raw === undefined) throw reply(552, `5.3.4 the message is larger than the bridge takes (${MAX_SUBMISSION_BYTES} bytes)`);
   const parsed = await simpleParser(raw, { skipHtmlToText: false, skipTextLinks: true, skipImageLinks: true });
   const contacts = agent.contacts();
+  const outside = session.envelope.rcptTo.filter((rcpt) => matchRecipient(contacts, rcpt.address).kind === 'outside');
+  if (outside.length > 0) return submitExternal(agent, parsed, mailOf(parsed), session, outside.length);
   const rcpts = session.envelope.rcptTo.map((rcpt) => {
     const found = matchRecipient(contacts, rcpt.address);
     if (found.kind !== 'contact') throw reply(550, `5.1.1 ${found.reason}`);
