@@ -37,7 +37,7 @@ export async function upCommand(args: readonly string[]): Promise<number> {
     throw error;
   }
   const users = net.file.users.map((user) => `  user ${user.name}: umbra client --dir ${user.dir} (passphrase '${DEMO_PASSPHRASE}')\n`).join('');
-  process.stdout.write(`${users}network: ${join(net.dir, 'network.json')}\nready\n`);
+  process.stdout.write(`${users}network: ${join(net.dir, 'network.json')}\nnetwork view: ${net.viewUrl}\nready\n`);
   if (values.demo === true) {
     try {
       const result = await exchange(net, (line) => process.stdout.write(`${line}\n`));
