@@ -13,6 +13,7 @@ import { statusView, tokenView } from './views-status.js';
  * no cryptography: it shows what the agent's REST API answers and asks the agent to send.
  */
 const root = document.getElementById('app') as HTMLElement;
+root.replaceChildren();
 let events: AbortController | undefined;
 let statusTimer: number | undefined;
 

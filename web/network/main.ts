@@ -91,12 +91,14 @@ function latencySection(snapshot: Snapshot): TemplateResult {
   const bounds = [250, 500, 1000, 2000, 4000, 8000, 16000];
   return html`<p>${all.length} loops of ${snapshot.loops.map((l) => l.user).join(', ')}: median ${Math.round(q(0.5))} ms, p90 ${Math.round(q(0.9))} ms
     (client → gateway → three mixes → mailbox server, and back at the next poll).</p>
-    ${bars(binned(all, bounds, (ms) => (ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`)), 'loop round-trip histogram', 440, 110)}`;
+    <div class="latency-chart">${bars(binned(all, bounds, (ms) => (ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`)), 'loop round-trip histogram', 440, 110)}</div>`;
 }
+
+const root = document.getElementById('app') as HTMLElement;
+root.replaceChildren();
 
 function draw(): void {
   const s = latest;
-  const root = document.getElementById('app') as HTMLElement;
   if (s === undefined) {
     render(html`<p>${error === '' ? 'Reading the nodes…' : error}</p>`, root);
     return;
@@ -107,11 +109,11 @@ function draw(): void {
       <p>Epoch ${s.epoch} · ${up} of ${s.nodes.length} nodes answering · updated ${new Date(s.nowMs).toLocaleTimeString()}
       ${error === '' ? nothing : html`<span class="bad" role="alert"> · ${error}</span>`}</p></header>
     <main>
-      ${layers.map((layer) => {
+      <div class="layers">${layers.map((layer) => {
         const nodes = s.nodes.filter((n) => n.layer === layer);
         return html`<section class="layer" aria-labelledby="layer-${layer}"><h2 id="layer-${layer}">${layerName(layer, nodes[0].role)}</h2>
           <div class="nodes">${nodes.map(nodeCard)}</div></section>`;
-      })}
+      })}</div>
       <section aria-labelledby="latency"><h2 id="latency">End-to-end latency</h2>${latencySection(s)}</section>
       <p class="muted">Nodes count real and cover packets alike: no metric tells them apart.</p>
     </main>`, root);
