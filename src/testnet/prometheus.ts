@@ -22,8 +22,7 @@ export function parsePrometheus(text: string): Sample[] {
     if (match === null) continue;
     const value = match[3] === '+Inf' ? Infinity : Number(match[3]);
     if (Number.isNaN(value)) continue;
-    const labels: Record<string, string> = {};
-    for (const label of (match[2] ?? '').matchAll(LABEL)) labels[label[1]] = label[2].replace(/\\(.)/g, '$1');
+    const labels = Object.fromEntries([...(match[2] ?? '').matchAll(LABEL)].map((label) => [label[1], label[2].replace(/\\(.)/g, '$1')]));
     samples.push({ name: match[1], labels, value });
   }
   return samples;
@@ -36,9 +35,13 @@ export function total(samples: readonly Sample[], name: string): number {
 
 /** A counter split by one label: { labelValue: value }. */
 export function byLabel(samples: readonly Sample[], name: string, label: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const s of samples) if (s.name === name) out[s.labels[label] ?? ''] = (out[s.labels[label] ?? ''] ?? 0) + s.value;
-  return out;
+  const out = new Map<string, number>();
+  for (const s of samples) {
+    if (s.name !== name) continue;
+    const key = Object.hasOwn(s.labels, label) ? s.labels[label] : '';
+    out.set(key, (out.get(key) ?? 0) + s.value);
+  }
+  return Object.fromEntries(out);
 }
 
 /** A histogram's cumulative buckets as [upper bound, count] pairs, +Inf last. */
@@ -46,6 +49,7 @@ export function histogram(samples: readonly Sample[], name: string): { buckets: 
   const buckets = samples
     .filter((s) => s.name === `${name}_bucket`)
     .map((s): [number, number] => [s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), s.value])
+    .filter(([le]) => !Number.isNaN(le))
     .sort((a, b) => a[0] - b[0]);
   return { buckets, count: total(samples, `${name}_count`), sum: total(samples, `${name}_sum`) };
 }
