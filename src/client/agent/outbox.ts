@@ -3,7 +3,7 @@ import type { SealedFrame } from '../../e2e/mail-endpoint.js';
 import { readAckReply } from '../../e2e/sphinx-link.js';
 import { hexOf } from '../../codec/bytes.js';
 import { ackDeadline, onDeadline, onNack, shardSent, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
-import { replyWindowEndMs } from '../../traffic/reply-window.js';
+import { replyWindowEndMs, resendMomentMs } from '../../traffic/reply-window.js';
 import type { ClientCore } from '../directory.js';
 import { describeError } from '../errors.js';
 import type { SentMeta, SentStatus } from '../mail-store.js';
@@ -338,6 +338,7 @@ export class Outbox {
       maxResends,
       ackTimeoutMs: Math.ceil(ackTimeoutEpochs * doc.epochMs),
       replyWindowEndMs: (sentMs) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }),
+      resendMomentMs: (dueMs) => resendMomentMs(dueMs, doc),
     };
   }
 

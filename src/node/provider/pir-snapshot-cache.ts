@@ -40,8 +40,14 @@ export interface PirSnapshotCacheSettings {
   readonly kernel: ScanKernel;
   /** Least time between two snapshots of an epoch (node clock). */
   readonly refreshMs: number;
-  /** Snapshots kept per (origin, epoch). */
+  /** Snapshots kept per (origin, epoch), at least. */
   readonly keep: number;
+  /**
+   * How long a snapshot stays held after a newer one of its (origin, epoch) came, and an epoch's
+   * snapshots after the epoch fell out of the two served: a client's poll reads the snapshot
+   * pir-info named for all its queries, however many rebuilds happen meanwhile.
+   */
+  readonly graceMs: number;
   /** The row size for an epoch's snapshots (the consensus's pir.rowBytes), or undefined without a consensus. */
   readonly rowBytes: (epoch: number) => number | undefined;
   /** Largest snapshot built. */
@@ -65,14 +71,15 @@ export class StoreReadError extends Error {
  * store per epoch, and its partner's, received by replication. An epoch's own snapshot is rebuilt
  * when it is at least `refreshMs` old and the store's content for the epoch changed (or a bucket
  * overflowed: the next snapshot shows the next window); builds are single-flight per epoch.
- * Kept per (origin, epoch): the newest `keep`, for the current and previous epoch.
+ * Kept per (origin, epoch): the newest `keep`, and older ones until `graceMs` after a newer one came,
+ * for the current and previous epoch (and `graceMs` beyond).
  */
 export class PirSnapshotCache {
   /** Own snapshots built so far. */
   built = 0;
   private readonly held = new Map<string, HeldSnapshot>();
-  /** Keys of the snapshots of (origin hex, epoch), oldest first. */
-  private readonly lists = new Map<string, string[]>();
+  /** The snapshots of (origin hex, epoch), oldest first, each with when a newer one came (node clock). */
+  private readonly lists = new Map<string, { key: string; supersededAt?: number }[]>();
   private readonly epochs = new Map<number, { sequence: number; latest?: HeldSnapshot; building?: Promise<HeldSnapshot> }>();
 
   constructor(
@@ -137,8 +144,14 @@ export class PirSnapshotCache {
     this.held.set(key, held);
     const listKey = `${hexOf(snapshot.origin)}:${snapshot.epoch}`;
     const list = this.lists.get(listKey) ?? [];
-    list.push(key);
-    while (list.length > this.settings.keep) this.held.delete(list.shift()!);
+    const now = this.deps.clock.now();
+    const newest = list[list.length - 1];
+    if (newest !== undefined) newest.supersededAt = now;
+    list.push({ key });
+    // Beyond `keep`, the oldest go once their grace is over; never more than MAX_HELD_PER_LIST.
+    while (list.length > MAX_HELD_PER_LIST || (list.length > this.settings.keep && now - (list[0].supersededAt ?? now) >= this.settings.graceMs)) {
+      this.held.delete(list.shift()!.key);
+    }
     this.lists.set(listKey, list);
     this.prune(listKey);
     return held;
@@ -192,14 +205,15 @@ export class PirSnapshotCache {
     return held;
   }
 
-  /** Drops the snapshots of epochs before the previous one (but never the list just added to). */
+  /** Drops the snapshots of epochs before the previous one, after the grace (never the list just added to). */
   private prune(keepList: string): void {
-    const current = epochAt(this.deps.clock.now(), this.deps.timing);
+    // An epoch goes `graceMs` after it stopped being one of the two served (a poll may straddle the boundary).
+    const current = epochAt(this.deps.clock.now() - this.settings.graceMs, this.deps.timing);
     for (const [listKey, list] of this.lists) {
       if (listKey === keepList) continue;
       const epoch = Number(listKey.slice(listKey.indexOf(':') + 1));
       if (epoch >= current - 1) continue;
-      for (const key of list) this.held.delete(key);
+      for (const { key } of list) this.held.delete(key);
       this.lists.delete(listKey);
     }
     const keepEpoch = Number(keepList.slice(keepList.indexOf(':') + 1));
@@ -208,6 +222,9 @@ export class PirSnapshotCache {
     }
   }
 }
+
+/** Snapshots held per (origin, epoch) at most, whatever the grace: bounds the memory a burst of rebuilds takes. */
+const MAX_HELD_PER_LIST = 16;
 
 function epochEndOf(epoch: number, timing: EpochTiming): number {
   return timing.genesisMs + (epoch + 1) * timing.epochMs;
