@@ -85,12 +85,25 @@ function startLive(): void {
     if (event.type === 'received') state.notice = `New mail from ${event.from ?? 'a contact'}: ${event.subject ?? ''}`;
     if (event.type === 'status' && event.status === 'failed') state.notice = `Mail #${event.id ?? '?'} failed: ${event.reason ?? 'no reason given'}`;
     void refresh();
-  }, signal).catch((error: unknown) => {
-    if (!signal.aborted) fail(error);
+  }, signal).then(() => reconnect(signal), (error: unknown) => {
+    if (signal.aborted) return;
+    if (error instanceof ApiError && error.status === 401) return fail(error);
+    reconnect(signal);
   });
   statusTimer = window.setInterval(() => {
     if (state.page === 'status') void refresh();
   }, 2000);
+}
+
+/** The event stream ended (the agent restarted, the machine slept): open it again a little later. */
+function reconnect(signal: AbortSignal): void {
+  if (signal.aborted) return;
+  window.setTimeout(() => {
+    if (!signal.aborted && state.hasToken) {
+      startLive();
+      void refresh();
+    }
+  }, 3000);
 }
 
 function stopLive(): void {
