@@ -8,13 +8,13 @@ import { repoRoot } from '../support/vectors.js';
 
 /**
  * The browser tests drive Debian's chromium package (/usr/bin/chromium, which .ci/run installs
- * when missing) with playwright-core. Without it they skip, saying so.
+ * when missing; UMBRA_CHROMIUM names another binary) with playwright-core. Without it they skip, saying so.
  */
-export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM = process.env.UMBRA_CHROMIUM ?? '/usr/bin/chromium';
 
 /** The reason to skip a browser test, or false when chromium is there. */
 export function chromiumMissing(): string | false {
-  return existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: apt-get install -y chromium (the browser tests skip)`;
+  return existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: apt-get install -y chromium (or set UMBRA_CHROMIUM); the browser tests skip`;
 }
 
 export function launchChromium(): Promise<Browser> {
