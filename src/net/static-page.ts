@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 
 /**
- * A built page (dist/web/<name>: index.html, app.js, app.css) served from memory on a loopback
+ * A built page (dist/web/<name>: index.html, app.js, app.css, chunk-*.js) served from memory on a loopback
  * listener, with headers that let it do nothing but run its own script and talk to its own origin
  * (docs/web.md, "Security"): no inline script or style, no remote load of any kind, no framing,
  * no referrer, no cookie. Requests naming another host are refused, so a DNS-rebound name cannot
@@ -32,6 +32,8 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const TYPES: Readonly<Record<string, string>> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' };
+/** Parts of a script that the bundler split off, loaded by app.js on demand. */
+const CHUNK = /^chunk-[A-Za-z0-9]{1,32}\.js$/;
 
 /** Where `npm run build` puts the pages: dist/web, beside dist/src. */
 export function builtPageDir(name: 'client' | 'network'): string {
@@ -43,20 +45,18 @@ export class StaticPage {
 
   /** Reads the page's files once; a page that was not built answers 503 saying so. */
   constructor(readonly dir: string) {
-    for (const name of Object.keys(TYPES)) {
-      const path = join(dir, name);
-      if (existsSync(path)) this.files.set(name, readFileSync(path));
-    }
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) if (Object.hasOwn(TYPES, name) || CHUNK.test(name)) this.files.set(name, readFileSync(join(dir, name)));
   }
 
   get built(): boolean {
-    return this.files.size === Object.keys(TYPES).length;
+    return Object.keys(TYPES).every((name) => this.files.has(name));
   }
 
   /** True when `path` is one of the page's files (and the answer was sent). */
   serve(req: IncomingMessage, res: ServerResponse, path: string): boolean {
     const name = path === '/' ? 'index.html' : path.slice(1);
-    if (!Object.hasOwn(TYPES, name)) return false;
+    if (!Object.hasOwn(TYPES, name) && !CHUNK.test(name)) return false;
     req.resume();
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendPlain(res, 405, 'GET only\n', { allow: 'GET, HEAD' });
@@ -67,7 +67,7 @@ export class StaticPage {
       sendPlain(res, 503, 'the web pages are not built: run `npm run build`\n');
       return true;
     }
-    res.writeHead(200, { ...PAGE_HEADERS, 'content-type': TYPES[name], 'content-length': String(body.length) });
+    res.writeHead(200, { ...PAGE_HEADERS, 'content-type': TYPES[name] ?? TYPES['app.js'], 'content-length': String(body.length) });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   }

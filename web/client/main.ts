@@ -1,5 +1,4 @@
 import { html, nothing, render } from 'lit-html';
-import PostalMime from 'postal-mime';
 import { ApiError, call, forgetToken, readEvents, saveToken, savedToken, type Contact, type MailSummary, type Message, type SendRequest } from './api.js';
 import { sanitiseMailHtml } from './sanitise.js';
 import { emptyDraft, forwardDraft, recipients, replyDraft, routeFromHash, state, type Status } from './state.js';
@@ -53,6 +52,8 @@ async function openMail(id: number): Promise<void> {
   const summary = [...state.inbox, ...state.sent].find((m) => m.id === id && m.folder === message.folder);
   const correspondent = (message.folder === 'inbox' ? summary?.from : summary?.to) ?? '';
   const raw = Uint8Array.from(atob(message.raw), (c) => c.charCodeAt(0));
+  // The MIME parser is a chunk of its own, loaded when the first mail is opened.
+  const { default: PostalMime } = await import('postal-mime');
   const parsed = await PostalMime.parse(raw).catch(() => undefined);
   const html = typeof parsed?.html === 'string' && parsed.html !== '' ? sanitiseMailHtml(parsed.html) : undefined;
   state.open = { message, correspondent, ...(html === undefined ? {} : { html }), showHtml: html !== undefined };
