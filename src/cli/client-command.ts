@@ -140,6 +140,7 @@ async function run(dir: string, values: Values): Promise<number> {
     const api = await startApiServer({ agent, token: agent.apiToken(), port, log, bridge: () => bridge.endpoints });
     writeApiEndpoint(dir, { url: api.url, token: agent.apiToken(), pid: process.pid });
     process.stdout.write(`running as ${agent.name}; API at ${api.url} (\`umbra client --dir ${dir} api\` shows the token); Ctrl-C stops\n`);
+    process.stdout.write(`web client: ${api.url}/ (paste the token that \`umbra client --dir ${dir} api\` prints)\n`);
     process.stdout.write(`mail bridge: SMTP on 127.0.0.1:${bridge.endpoints.smtp.port} (STARTTLS); \`umbra client --dir ${dir} bridge\` shows the settings\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
