@@ -9,6 +9,7 @@ import {
 import { AgentApiError } from './agent-api.js';
 import { addedText, contactsText, describeEvent, inboxText, mailIdArgument, mailToSend, messageText, print, queuedText, readTextFile, sentText } from './client-print.js';
 import { bridgeText, localBridgeView } from './client-bridge.js';
+import { relayCommand } from './client-relay.js';
 import { runRemote } from './client-remote.js';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.js';
 import { integer } from './parse.js';
@@ -20,10 +21,12 @@ import { integer } from './parse.js';
  * from the command line (it would show in `ps`).
  *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…   make keys; print the card
  *   card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api
- *   send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+ *   send --to NAME [--to NAME]… [--cc NAME]… [--bcc NAME]… --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+ *        (each option also takes a comma list: --to bob,carol)
  *   resend ID [--wait] [--timeout-ms N]   a failed sent mail, again
  *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
  *   bridge [--show-password]   the mail bridge's settings for a mail program
+ *   relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
  */
 const OPTIONS = {
   dir: { type: 'string' },
@@ -33,7 +36,9 @@ const OPTIONS = {
   'authority-key': { type: 'string' },
   server: { type: 'string', multiple: true },
   mirror: { type: 'string', multiple: true },
-  to: { type: 'string' },
+  to: { type: 'string', multiple: true },
+  cc: { type: 'string', multiple: true },
+  bcc: { type: 'string', multiple: true },
   subject: { type: 'string' },
   body: { type: 'string' },
   'body-file': { type: 'string' },
@@ -45,6 +50,12 @@ const OPTIONS = {
   'show-password': { type: 'boolean' },
   json: { type: 'boolean' },
   'grace-days': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  tls: { type: 'string' },
+  user: { type: 'string' },
+  from: { type: 'string' },
+  'relay-password-file': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -52,7 +63,7 @@ type Values = ReturnType<typeof parse>['values'];
 /** Refusals that are the caller's mistake, not the network's: exit code 2, like a bad option. */
 const USER_MISTAKES: ReadonlySet<string> = new Set<ClientErrorCode | string>([
   'bad-passphrase', 'not-initialized', 'already-initialized', 'locked', 'bad-options', 'bad-card',
-  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail', 'not-failed', 'invalid-request', 'one-recipient',
+  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail', 'not-failed', 'invalid-request', 'no-relay',
 ]);
 
 function parse(args: readonly string[]) {
@@ -92,6 +103,7 @@ async function send(dir: string, values: Values, timeoutMs: number, resendId?: n
     onEvent: (event) => {
       if (event.type !== 'status' || event.id !== sentId) return;
       process.stdout.write(`${describeEvent(event)}\n`);
+      // `status` is the whole mail's: final once every recipient's envelope is.
       if (event.status === 'delivered') settle(0);
       if (event.status === 'failed') settle(1);
     },
@@ -100,8 +112,9 @@ async function send(dir: string, values: Values, timeoutMs: number, resendId?: n
     const result = mail === undefined ? await agent.resend(resendId as number) : await agent.send(mail);
     sentId = result.id;
     const entry = agent.sent().find((m) => m.id === result.id);
-    process.stdout.write(queuedText({ ...result, ...(entry === undefined ? {} : { status: entry.status, ...(entry.reason === undefined ? {} : { reason: entry.reason }) }) }, ''));
-    if (values.wait !== true && entry?.status === 'waiting') {
+    const waiting = entry?.status === 'waiting' ? entry.reason : undefined;
+    process.stdout.write(queuedText(result.id, result.fragments, result.recipients.map((r) => ({ name: r.name, field: r.field })), '', waiting));
+    if (values.wait !== true && waiting !== undefined) {
       process.stdout.write('it waits in the Sent folder; a running agent (`umbra client run`) sends it once the server is back\n');
       return 0;
     }
@@ -137,6 +150,7 @@ async function run(dir: string, values: Values): Promise<number> {
     const api = await startApiServer({ agent, token: agent.apiToken(), port, log, bridge: () => bridge.endpoints });
     writeApiEndpoint(dir, { url: api.url, token: agent.apiToken(), pid: process.pid });
     process.stdout.write(`running as ${agent.name}; API at ${api.url} (\`umbra client --dir ${dir} api\` shows the token); Ctrl-C stops\n`);
+    process.stdout.write(`web client: ${api.url}/ (paste the token that \`umbra client --dir ${dir} api\` prints)\n`);
     process.stdout.write(`mail bridge: SMTP on 127.0.0.1:${bridge.endpoints.smtp.port} (STARTTLS); \`umbra client --dir ${dir} bridge\` shows the settings\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
@@ -225,8 +239,10 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     }
     case 'run':
       return run(dir, values);
+    case 'relay':
+      return withClient(dir, values, (client) => relayCommand(client, rest[0], values));
     default:
-      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, resend, inbox, sent, read, run, api, bridge)`);
+      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, resend, inbox, sent, read, run, api, bridge, relay)`);
   }
 }
 

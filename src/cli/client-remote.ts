@@ -13,7 +13,9 @@ export interface RemoteOptions {
   readonly 'show-password'?: boolean;
   readonly wait?: boolean;
   readonly timeoutMs: number;
-  readonly to?: string;
+  readonly to?: readonly string[];
+  readonly cc?: readonly string[];
+  readonly bcc?: readonly string[];
   readonly subject?: string;
   readonly body?: string;
   readonly 'body-file'?: string;
@@ -69,6 +71,8 @@ export async function runRemote(endpoint: ApiEndpoint, command: string | undefin
       return 0;
     case 'run':
       throw new UsageError(`client run: an agent already runs in this directory (process ${endpoint.pid})`);
+    case 'relay':
+      throw new UsageError(`client relay: stop the agent running in this directory (process ${endpoint.pid}) first; the relay is read at each send`);
     default:
       return -1; // not a command the agent serves: the caller decides
   }
@@ -92,13 +96,14 @@ async function sendRemote(api: AgentApi, options: RemoteOptions): Promise<number
 interface Queued {
   readonly id: number;
   readonly fragments: number;
+  readonly recipients: readonly { name: string; field: string }[];
   readonly status?: string;
   readonly reason?: string;
 }
 
 /** Says what the agent did with a sent or resent mail; with --wait, follows it until it is final. */
 async function afterQueued(api: AgentApi, queued: Queued, options: RemoteOptions): Promise<number> {
-  process.stdout.write(queuedText(queued, ' in the running agent'));
+  process.stdout.write(queuedText(queued.id, queued.fragments, queued.recipients, ' in the running agent', queued.status === 'waiting' ? queued.reason : undefined));
   if (options.wait !== true) return 0;
   const outcome = await api.waitForDelivery(queued.id, options.timeoutMs, (line) => process.stdout.write(`${line}\n`));
   if (outcome === 'delivered') return 0;

@@ -38,12 +38,14 @@ export interface OutgoingProgress {
   readonly windowStartMs: number | undefined;
   /** Since when the recipient's server has been missing from the consensus (Unix ms). */
   readonly waitingSinceMs: number | undefined;
+  /** The envelope failed: its record is kept so that `resend` can send it again. */
+  readonly failed: boolean;
 }
 
 /** Version 2 adds the address key; a version-1 body goes to the card's address, as it did. */
 const BODY_VERSION = 2;
 const BODY_VERSION_CARD_ADDRESS = 1;
-/** Version 2 adds the window's start and the wait for the recipient's server. */
+/** Version 2 adds the window's start, the wait for the recipient's server and the failed flag. */
 const STATE_VERSION = 2;
 const STATE_VERSION_NO_WINDOW = 1;
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -94,7 +96,7 @@ export function encodeOutgoingProgress(progress: OutgoingProgress): Uint8Array {
     .u64(progress.deadlineMs ?? 0)
     .u32(progress.pending.length);
   for (const shard of progress.pending) writer.u32(shard);
-  return writer.u64(progress.windowStartMs ?? 0).u64(progress.waitingSinceMs ?? 0).finish();
+  return writer.u64(progress.windowStartMs ?? 0).u64(progress.waitingSinceMs ?? 0).u8(progress.failed ? 1 : 0).finish();
 }
 
 export function decodeOutgoingProgress(bytes: Uint8Array): OutgoingProgress {
@@ -112,11 +114,13 @@ export function decodeOutgoingProgress(bytes: Uint8Array): OutgoingProgress {
     for (let i = 0; i < count; i++) pending.push(reader.u32('shard'));
     const windowStart = version === STATE_VERSION ? reader.u64('window start') : 0;
     const waitingSince = version === STATE_VERSION ? reader.u64('waiting since') : 0;
+    const failed = version === STATE_VERSION ? reader.u8('failed') : 0;
+    if (failed > 1) throw new DecodeError('outgoing state', 'the failed flag is not 0 or 1');
     reader.end();
     const orUndefined = (ms: number) => (ms === 0 ? undefined : ms);
     return {
       pending, resends, nackResends, deadlineMs: orUndefined(deadline), started,
-      windowStartMs: orUndefined(windowStart), waitingSinceMs: orUndefined(waitingSince),
+      windowStartMs: orUndefined(windowStart), waitingSinceMs: orUndefined(waitingSince), failed: failed === 1,
     };
   } catch (error) {
     if (error instanceof DecodeError) throw new ClientError('corrupt-keystore', `an outgoing message state does not parse: ${error.message}`);

@@ -267,11 +267,12 @@ describe('client agent', () => {
     assert.equal(alice.agent.status().awaitingAck, 0);
     await net.advance(6000);
     assert.equal(realSent(), 3 * sent.fragments, 'nothing more after the failure');
-    // resend(): the failed mail goes again, under a new message ID, in the same Sent row.
+    // resend(): the failed envelope (kept, the same sealed frame) goes again, in the same Sent row.
     await assert.rejects(alice.agent.resend(sent.id + 1000), (e: unknown) => e instanceof ClientError && e.code === 'unknown-mail');
     const again = await alice.agent.resend(sent.id);
     assert.equal(again.id, sent.id);
-    assert.notEqual(again.messageId, sent.messageId);
+    assert.equal(again.messageId, sent.messageId);
+    assert.equal(again.fragments, sent.fragments);
     assert.equal(alice.agent.sent()[0].status, 'queued');
     assert.equal(alice.agent.sent()[0].reason, undefined);
     await assert.rejects(alice.agent.resend(sent.id), (e: unknown) => e instanceof ClientError && e.code === 'not-failed');

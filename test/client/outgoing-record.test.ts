@@ -50,6 +50,7 @@ test('the outgoing state round-trips; a version-1 state decodes without a window
         started: fc.boolean(),
         windowStartMs: ms,
         waitingSinceMs: ms,
+        failed: fc.boolean(),
       }),
       (progress) => {
         const bytes = encodeOutgoingProgress(progress);
@@ -64,5 +65,5 @@ test('the outgoing state round-trips; a version-1 state decodes without a window
     { seed: 10 },
   );
   const v1 = new ByteWriter(64).u8(1).u8(1).u16(2).u32(3).u64(5000).u32(1).u32(7).finish();
-  assert.deepEqual(decodeOutgoingProgress(v1), { pending: [7], resends: 2, nackResends: 3, deadlineMs: 5000, started: true, windowStartMs: undefined, waitingSinceMs: undefined });
+  assert.deepEqual(decodeOutgoingProgress(v1), { pending: [7], resends: 2, nackResends: 3, deadlineMs: 5000, started: true, windowStartMs: undefined, waitingSinceMs: undefined, failed: false });
 });

@@ -1,11 +1,12 @@
 import type { ConsensusDocument } from '../../pki/index.js';
-import type { Contact } from '../../e2e/mail-endpoint.js';
 import { ClientCore } from '../directory.js';
+import { recipientsOf } from '../sent-recipients.js';
 import { LocalClient } from '../local-client.js';
 import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
 import { ClientError, describeError } from '../errors.js';
 import { makeBuilder, type PacketBuilder } from './builder.js';
-import { draftMail, sealMail } from './compose.js';
+import { copyFor, draftMail, sealMail, type SealedMail } from './compose.js';
+import type { MailDraft } from '../mail-format.js';
 import { GatewayConnections, guardStoreIn } from './gateways.js';
 import { Inbox } from './inbox.js';
 import { LoopTracker } from './loops.js';
@@ -135,54 +136,58 @@ class Agent extends LocalClient implements ClientAgent {
   /**
    * Composes, seals and queues a mail without holding the event loop (docs/client.md, "Sending"):
    * the mail's bytes, its fragments and its packets are the builder's work; here only the ratchet
-   * steps (one AEAD over the mail) and the mail store takes the message, each in its own turn.
+   * steps (one AEAD over each recipient's copy) and the mail store takes the message, each in its
+   * own turn. Each recipient gets an envelope of its own, over its own session.
    */
   async send(request: SendRequest): Promise<SendResult> {
     this.live();
     const now = this.view.now();
-    const { contact, draft } = draftMail(this.core, this.core.random, request, now);
-    const { mail, subject } = await this.builder.run({ kind: 'mail', draft }).catch((error: unknown) => {
-      this.live(); // a builder closed under the send: 'closed'
-      throw error;
-    });
-    this.live();
-    const sealed = sealMail(this.core, contact, mail, subject);
-    // The ratchet stepped: the keystore is written before anything of the message can leave (and
-    // by close() if the agent closes first). Each step in its own turn of the event loop.
-    await nextTurn();
-    this.live();
+    const { recipients, draft } = draftMail(this.core, this.core.random, request, now);
+    const build = async (copy: MailDraft) => {
+      const built = await this.builder.run({ kind: 'mail', draft: copy }).catch((error: unknown) => {
+        this.live(); // a builder closed under the send: 'closed'
+        throw error;
+      });
+      this.live();
+      return built;
+    };
+    // The sender's copy lists every Bcc recipient; To and Cc recipients share one copy without them.
+    const own = await build(draft);
+    const shared = recipients.some((r) => r.field !== 'bcc') ? await build(copyFor(draft, { ...recipients[0], field: 'to' })) : undefined;
+    const envelopes: SealedMail[] = [];
+    for (const recipient of recipients) {
+      const mail = recipient.field === 'bcc' ? (await build(copyFor(draft, recipient))).mail : shared!.mail;
+      envelopes.push(sealMail(this.core, recipient, mail));
+      // The ratchet stepped: the keystore is written before anything of the message can leave (and
+      // by close() if the agent closes first). Each step in its own turn of the event loop.
+      await nextTurn();
+      this.live();
+    }
     this.core.persist();
     await nextTurn();
     this.live();
-    const result = this.outbox.add(sealed, now);
+    const result = this.outbox.add(own, envelopes, now);
     if (this.options.plantedLeakForTests === 'burst-on-send') await this.stream.plantedBurstForTests();
     return result;
   }
 
   async resend(id: number): Promise<SendResult> {
     this.live();
-    const { contact, mail, subject } = this.failedMail(id);
-    const sealed = sealMail(this.core, contact, mail, subject);
-    // As in send: the keystore is written (the ratchet stepped) before anything of the message can leave.
-    await nextTurn();
-    this.live();
-    this.core.persist();
-    await nextTurn();
-    this.live();
-    this.failedMail(id); // still failed: a resend of the same mail meanwhile took it
-    return this.outbox.add(sealed, this.view.now(), id);
-  }
-
-  /** A failed sent mail's bytes and recipient, or the refusal that says why there is none. */
-  private failedMail(id: number): { contact: Contact; mail: Uint8Array; subject: string } {
     const found = this.core.store.get(id);
     if (found === undefined) throw new ClientError('unknown-mail', `no mail with id ${id}`);
-    const { record, raw } = found;
+    const { record } = found;
     if (record.folder !== 'sent') throw new ClientError('not-failed', `mail ${id} is a received mail: only a failed sent mail is sent again`);
     if (record.status !== 'failed') throw new ClientError('not-failed', `sent mail ${id} is ${record.status}, not failed: only a failed mail is sent again`);
-    const contact = this.core.endpoint.contactList().find((c) => c.key === record.toKey);
-    if (contact === undefined) throw new ClientError('unknown-contact', `${record.toName} is no longer a contact: the mail cannot be sent again`);
-    return { contact, mail: raw, subject: record.subject };
+    const failed = recipientsOf(record).filter((r) => r.status === 'failed');
+    const gone = failed.find((r) => !this.core.endpoint.contactList().some((c) => c.key === r.key));
+    if (gone !== undefined) throw new ClientError('unknown-contact', `${gone.name} is no longer a contact: the mail cannot be sent again`);
+    const resent = this.outbox.resendFailed(id, this.view.now());
+    if (resent.length === 0) throw new ClientError('not-failed', `sent mail ${id} failed before failed mail was kept for a resend: send it anew`);
+    const recipients = resent.map(({ messageId, fragments }) => {
+      const r = failed.find((entry) => entry.messageId === messageId) ?? recipientsOf(record)[0];
+      return { name: r.name, key: r.key, field: r.field, messageId, fragments };
+    });
+    return { id, messageId: resent[0].messageId, fragments: resent.reduce((sum, r) => sum + r.fragments, 0), recipients };
   }
 
   poll(): Promise<PollReport> {

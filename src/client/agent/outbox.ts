@@ -2,12 +2,12 @@ import type { Ack } from '../../e2e/ack.js';
 import { readAckReply } from '../../e2e/sphinx-link.js';
 import { hexOf } from '../../codec/bytes.js';
 import { onDeadline, onNack, onRecipientServer, shardSent, windowEndMs, type FailCause, type ResendPolicy } from '../../traffic/resend.js';
-import { progressOf, resendPolicyOf, restoredState, type OutgoingState, type QueuedShard, type ReadyPacket } from './outgoing-state.js';
+import { progressOf, recordSent, resendPolicyOf, resentState, restoredState, type OutgoingState, type QueuedShard, type ReadyPacket } from './outgoing-state.js';
 import type { ClientCore } from '../directory.js';
 import { describeError } from '../errors.js';
 import type { SentMeta, SentStatus } from '../mail-store.js';
-import { encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
 import { providerForServers, RouteError } from '../routes.js';
+import { recipientsOf, withRecipientStatus } from '../sent-recipients.js';
 import type { PacketBuilder } from './builder.js';
 import { failedReason, waitingForAckReason, waitingForServerReason } from './delivery-reasons.js';
 import type { SealedMail } from './compose.js';
@@ -62,49 +62,28 @@ export class Outbox {
     return this.queue.filter(waiting).length + this.ready.filter((ready) => waiting(ready.item)).length + [...this.building].filter(waiting).length;
   }
 
-  /** Records a sealed message in the Sent folder and queues its fragments (sealed by the builder). */
   /**
-   * With `resentMailId`: a failed mail sealed again, under a new message ID; it takes the mail's
-   * row in the Sent folder back to 'queued', with a new delivery window from `now`.
+   * Records a mail in the Sent folder (the sender's copy, one row with every recipient) and queues
+   * each recipient's envelope: its fragments are sealed by the builder.
    */
-  add(sealed: SealedMail, now: number, resentMailId?: number): SendResult {
-    const { contact, mail, subject, sealed: outgoing } = sealed;
-    const total = this.core.endpoint.totalFragments(outgoing.dataShards);
-    const key = hexOf(outgoing.messageId);
-    const pending = new Set(Array.from({ length: total }, (_, i) => i));
-    const progress = { pending: [...pending], resends: 0, nackResends: 0, deadlineMs: undefined, started: false, windowStartMs: now, waitingSinceMs: undefined };
-    const body: OutgoingBody = this.core.store.transaction(() => {
-      let mailId: number;
-      if (resentMailId === undefined) {
-        mailId = this.core.store.addSent(
-          { messageId: key, toKey: contact.key, toName: contact.card.name, createdMs: now, status: 'queued', statusMs: now, subject, size: mail.length, fragments: total, attempts: 1 },
-          mail,
-        );
-      } else {
-        mailId = resentMailId;
-        this.core.store.updateMeta<SentMeta>(mailId, (meta) => {
-          const { reason: _reason, ...rest } = meta;
-          return { ...rest, messageId: key, status: 'queued', statusMs: now, fragments: total, attempts: 1 };
-        });
-      }
-      const { messageId, recipient, senderTag, dataShards, frame, addressKey } = outgoing;
-      const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId, addressKey };
-      this.core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress(progress));
-      return written;
-    });
-    const state: OutgoingState = { ...progress, body, key, total, outgoing, pending, fresh: new Map(), generation: 0, coding: false };
-    this.messages.set(key, state);
-    if (resentMailId !== undefined) this.emit({ type: 'status', id: body.mailId, messageId: key, status: 'queued' });
-    this.checkServer(state, now); // a recipient whose servers are missing now: the mail waits at once
-    for (let shard = 0; shard < total; shard++) this.queue.push({ key, shard });
+  add(copy: { readonly mail: Uint8Array; readonly subject: string }, envelopes: readonly SealedMail[], now: number): SendResult {
+    const states = recordSent(this.core, copy, envelopes, now);
+    for (const state of states) {
+      this.messages.set(state.key, state);
+      for (let shard = 0; shard < state.total; shard++) this.queue.push({ key: state.key, shard });
+    }
+    // A recipient whose servers are missing now: its envelope waits at once.
+    for (const state of states) this.checkServer(state, now);
     this.pump();
-    return { id: body.mailId, messageId: key, fragments: total };
+    const recipients = envelopes.map(({ contact, field }, i) => ({ name: contact.card.name, key: contact.key, field, messageId: states[i].key, fragments: states[i].total }));
+    return { id: states[0].body.mailId, messageId: states[0].key, fragments: states.reduce((sum, state) => sum + state.total, 0), recipients };
   }
 
   /** Messages awaiting their ACK, from the mail store: their unsent shards go back in the queue. */
   restore(now: number): void {
     for (const row of this.core.store.listOutgoing()) {
       const state = restoredState(row, now, (dataShards) => this.core.endpoint.totalFragments(dataShards), this.policy());
+      if (state === undefined) continue;
       this.messages.set(state.key, state);
       if (state.waitingSinceMs !== undefined) continue; // checkServer() queues its shards once the server is back
       for (const shard of [...state.pending].sort((a, b) => a - b)) this.queue.push({ key: state.key, shard });
@@ -202,17 +181,10 @@ export class Outbox {
     }
   }
 
-  /**
-   * The recipient's provider and mailbox secret. Undefined when the message fails (the recipient
-   * is no longer a contact) or waits (none of its servers is in the consensus now): either way its
-   * shards left the queue.
-   */
+  /** The recipient's provider and mailbox secret; undefined when the message fails or waits (its shards left the queue). */
   private recipientOf(state: OutgoingState): { provider: NodeDescriptor; target: DeliveryTarget } | undefined {
     const card = this.cardOf(state);
-    if (card === undefined) {
-      this.finish(state, 'failed', 'the recipient is no longer a contact');
-      return undefined;
-    }
+    if (card === undefined) return void this.finish(state, 'failed', 'the recipient is no longer a contact');
     const provider = providerForServers(this.view.doc, card.servers);
     if (provider === undefined) {
       this.checkServer(state, this.view.now());
@@ -374,13 +346,18 @@ export class Outbox {
     this.ready = this.ready.filter((ready) => ready.item.key !== key);
   }
 
+  /** The envelope's status, in its recipient's entry of the Sent row; the event carries the mail's too. */
   private setStatus(state: OutgoingState, status: SentStatus, reason?: string): void {
     const now = this.view.now();
-    // A reason belongs to its status: a waiting mail's reason goes once it is delivered.
-    this.core.store.updateMeta<SentMeta>(state.body.mailId, ({ reason: _old, ...meta }) => ({
-      ...meta, status, statusMs: now, attempts: state.resends + 1, ...(reason === undefined ? {} : { reason }),
-    }));
-    this.emit({ type: 'status', id: state.body.mailId, messageId: state.key, status, ...(reason === undefined ? {} : { reason }) });
+    const change = { status, statusMs: now, attempts: state.resends + 1, ...(reason === undefined ? {} : { reason }) };
+    const row = this.core.store.updateMeta<SentMeta>(state.body.mailId, (meta) => withRecipientStatus(meta, state.key, change));
+    const mail = row?.folder === 'sent' ? row : undefined;
+    const entry = mail === undefined ? undefined : recipientsOf(mail).find((r) => r.messageId === state.key);
+    this.emit({
+      type: 'status', id: state.body.mailId, messageId: state.key, status: mail?.status ?? status,
+      ...(mail === undefined ? (reason === undefined ? {} : { reason }) : mail.reason === undefined ? {} : { reason: mail.reason }),
+      ...(entry === undefined ? {} : { recipient: { name: entry.name, key: entry.key, field: entry.field, status, ...(reason === undefined ? {} : { reason }) } }),
+    });
   }
 
   /** Delivered or failed: the message's record and SURBs are dropped, its queued shards go stale. */
@@ -389,11 +366,32 @@ export class Outbox {
     state.pending.clear();
     this.forgetSeals(state);
     this.core.store.transaction(() => {
-      this.core.store.deleteOutgoing(state.body.messageId);
+      // A failed envelope's record stays, marked, for a resend; a delivered one goes.
+      if (status === 'failed') this.core.store.updateOutgoingState(state.body.messageId, progressOf(state, true));
+      else this.core.store.deleteOutgoing(state.body.messageId);
       this.core.store.deleteSurbsOf(state.body.messageId);
       this.setStatus(state, status, reason);
     });
     this.unqueue(state.key);
     this.onEmpty();
+  }
+
+  /**
+   * Sends the failed envelopes of mail `mailId` again (docs/client.md, "Resending a failed mail"):
+   * the same sealed frames, each with a new window from `now`; the envelopes resent.
+   */
+  resendFailed(mailId: number, now: number): { messageId: string; fragments: number }[] {
+    const states = this.core.store.listOutgoing().flatMap((row) => resentState(row, mailId, now, (dataShards) => this.core.endpoint.totalFragments(dataShards)) ?? []);
+    for (const state of states) {
+      this.core.store.transaction(() => {
+        this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
+        this.setStatus(state, 'queued');
+      });
+      this.messages.set(state.key, state);
+      for (let shard = 0; shard < state.total; shard++) this.queue.push({ key: state.key, shard });
+      this.checkServer(state, now);
+    }
+    this.pump();
+    return states.map((state) => ({ messageId: state.key, fragments: state.total }));
   }
 }

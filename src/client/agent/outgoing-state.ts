@@ -4,7 +4,9 @@ import type { ConsensusDocument } from '../../pki/index.js';
 import { ackDeadline, maxCopyIntervalMs, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
 import { replyWindowEndMs, resendMomentMs } from '../../traffic/reply-window.js';
 import type { GatewayConnection } from '../gateway-connection.js';
-import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
+import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
+import type { ClientCore } from '../directory.js';
+import type { SealedMail } from './compose.js';
 import type { ClientSettings } from '../settings.js';
 
 /**
@@ -58,13 +60,14 @@ export function resendPolicyOf(doc: ConsensusDocument, settings: ClientSettings)
 }
 
 /**
- * A message read back from the mail store at `now`: its unsent shards are pending again; one whose
+ * A message read back from the mail store at `now` (undefined: a failed one, kept for a resend): its unsent shards are pending again; one whose
  * shards all left but has no deadline waits one timeout from now; a state written before windows
  * existed has its window open now.
  */
-export function restoredState(row: { body: Uint8Array; state: Uint8Array }, now: number, totalFragments: (dataShards: number) => number, policy: ResendPolicy): OutgoingState {
+export function restoredState(row: { body: Uint8Array; state: Uint8Array }, now: number, totalFragments: (dataShards: number) => number, policy: ResendPolicy): OutgoingState | undefined {
   const body = decodeOutgoingBody(row.body);
   const progress = decodeOutgoingProgress(row.state);
+  if (progress.failed) return undefined; // kept for a resend only
   const total = totalFragments(body.dataShards);
   const pending = new Set(progress.pending.filter((shard) => Number.isInteger(shard) && shard < total));
   const state: OutgoingState = {
@@ -76,7 +79,51 @@ export function restoredState(row: { body: Uint8Array; state: Uint8Array }, now:
   return state;
 }
 
-export function progressOf(state: OutgoingState): Uint8Array {
+/**
+ * A failed envelope's record sent again from `now`: every shard pending, a new window, no resend
+ * counted; undefined when the record is not a failed envelope of mail `mailId`.
+ */
+export function resentState(row: { body: Uint8Array; state: Uint8Array }, mailId: number, now: number, totalFragments: (dataShards: number) => number): OutgoingState | undefined {
+  const body = decodeOutgoingBody(row.body);
+  if (body.mailId !== mailId || !decodeOutgoingProgress(row.state).failed) return undefined;
+  const total = totalFragments(body.dataShards);
+  const pending = new Set(Array.from({ length: total }, (_, i) => i));
+  return {
+    body, key: hexOf(body.messageId), total, outgoing: body, pending, fresh: new Map(), generation: 0, coding: false,
+    resends: 0, nackResends: 0, deadlineMs: undefined, started: false, windowStartMs: now, waitingSinceMs: undefined,
+  };
+}
+
+/**
+ * Records a mail in the Sent folder (the sender's copy, one row with every recipient) and each
+ * recipient's envelope as an outgoing record, in one transaction; the envelopes' states, to be queued.
+ */
+export function recordSent(core: ClientCore, copy: { readonly mail: Uint8Array; readonly subject: string }, envelopes: readonly SealedMail[], now: number): OutgoingState[] {
+  const states = envelopes.map(({ sealed: outgoing }) => {
+    const total = core.endpoint.totalFragments(outgoing.dataShards);
+    return { outgoing, total, key: hexOf(outgoing.messageId), pending: new Set(Array.from({ length: total }, (_, i) => i)) };
+  });
+  const fresh = { resends: 0, nackResends: 0, deadlineMs: undefined, started: false, windowStartMs: now, waitingSinceMs: undefined };
+  const bodies: OutgoingBody[] = core.store.transaction(() => {
+    const recipients = envelopes.map(({ contact, field }, i) => ({ messageId: states[i].key, key: contact.key, name: contact.card.name, field, status: 'queued' as const, statusMs: now, attempts: 1 }));
+    const [first] = recipients;
+    const fragments = states.reduce((sum, state) => sum + state.total, 0);
+    const mailId = core.store.addSent(
+      { messageId: first.messageId, toKey: first.key, toName: first.name, recipients, createdMs: now, status: 'queued', statusMs: now, subject: copy.subject, size: copy.mail.length, fragments, attempts: 1 },
+      copy.mail,
+    );
+    return states.map(({ outgoing, pending }) => {
+      const { messageId, recipient, senderTag, dataShards, frame, addressKey } = outgoing;
+      const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId, addressKey };
+      core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress({ ...fresh, pending: [...pending], failed: false }));
+      return written;
+    });
+  });
+  return states.map(({ outgoing, total, key, pending }, i) => ({ ...fresh, body: bodies[i], key, total, outgoing, pending, fresh: new Map(), generation: 0, coding: false }));
+}
+
+/** The state as the store keeps it; `failed`: the envelope failed (kept for a resend). */
+export function progressOf(state: OutgoingState, failed = false): Uint8Array {
   return encodeOutgoingProgress({
     pending: [...state.pending].sort((a, b) => a - b),
     resends: state.resends,
@@ -85,5 +132,6 @@ export function progressOf(state: OutgoingState): Uint8Array {
     started: state.started,
     windowStartMs: state.windowStartMs,
     waitingSinceMs: state.waitingSinceMs,
+    failed,
   });
 }
