@@ -118,13 +118,13 @@ describe('recipients', () => {
 });
 
 describe('delivery per recipient', () => {
-  const statuses: SentStatus[] = ['queued', 'sending', 'delivered', 'failed'];
+  const statuses: SentStatus[] = ['queued', 'sending', 'waiting', 'delivered', 'failed'];
   const row = (recipients: SentRecipient[]): SentMeta => ({
     folder: 'sent', messageId: recipients[0].messageId, toKey: recipients[0].key, toName: recipients[0].name, recipients,
     createdMs: 0, status: mailStatusOf(recipients).status, statusMs: 0, subject: 's', size: 1, fragments: 3, attempts: 1,
   });
   const recipient = (i: number, status: SentStatus): SentRecipient => ({
-    messageId: `m${i}`, key: `k${i}`, name: `user${i}`, field: i === 0 ? 'to' : 'bcc', status, statusMs: 0, attempts: 1, ...(status === 'failed' ? { reason: `why ${i}` } : {}),
+    messageId: `m${i}`, key: `k${i}`, name: `user${i}`, field: i === 0 ? 'to' : 'bcc', status, statusMs: 0, attempts: 1, ...(status === 'failed' || status === 'waiting' ? { reason: `why ${i}` } : {}),
   });
 
   test('the mail\'s status: delivered when all are, failed once all are final and one failed, else on its way (fast-check)', () => {
@@ -137,7 +137,11 @@ describe('delivery per recipient', () => {
         else if (final) {
           assert.equal(mail.status, 'failed');
           for (const r of recipients.filter((r) => r.status === 'failed')) assert.ok(mail.reason?.includes(r.reason!), 'the reason names every failure');
-        } else assert.equal(mail.status, list.includes('sending') ? 'sending' : 'queued');
+        } else {
+          assert.equal(mail.status, list.includes('sending') ? 'sending' : list.includes('waiting') ? 'waiting' : 'queued');
+          // A waiting mail says why: every waiting recipient's reason.
+          if (mail.status === 'waiting') for (const r of recipients.filter((r) => r.status === 'waiting')) assert.ok(mail.reason?.includes(r.reason!));
+        }
       }),
       RUNS,
     );
