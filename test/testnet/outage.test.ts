@@ -109,6 +109,8 @@ after(async () => {
 
 test('the recipient\'s server stopped with SIGTERM: mail waits for it, even once it left the consensus, then arrives once it is back, exactly once, and is acknowledged', async () => {
   assert.equal(net.file.users.find((u) => u.name === 'bob')?.provider, BOBS_SERVER);
+  // Bob's loops come back through his server: once one did, it holds messages.
+  await eventOf('bob', 'a loop back', (e): e is Extract<ClientEvent, { type: 'loop' }> => e.type === 'loop');
   const stored = storedIn(BOBS_SERVER);
   assert.ok(stored.count > 0, 'the server holds messages (Bob\'s loops, at least)');
   const killing = Date.now();
