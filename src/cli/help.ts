@@ -19,7 +19,7 @@ Usage:
       init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…
       card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api (the API's URL and token)
       send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
-      inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
+      inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N] [--imap-port N]
       bridge [--show-password] (settings for a mail program: docs/bridge.md)
   umbra sim [options]               simulate a deployment on simulated time and measure its privacy
                                     (docs/privacy.md); umbra sim report rewrites that page's tables
