@@ -32,4 +32,5 @@ export {
   type AuthoritySettings,
   type ClientSettings,
 } from './settings.js';
-export { startBridge, matchRecipient, MAX_SUBMISSION_BYTES, type Bridge, type BridgeCredentials, type BridgeEndpoints } from './bridge/index.js';
+export { startBridge, startImapServer, matchRecipient, MAX_IMAP_CONNECTIONS, MAX_IMAP_LITERAL, MAX_SUBMISSION_BYTES, type Bridge, type BridgeCredentials, type BridgeEndpoints, type ImapServer } from './bridge/index.js';
+export { FolderError, STANDARD_FOLDERS, type FolderInfo, type FolderMessage, type MailFolders } from './mail-folders.js';

@@ -1,6 +1,7 @@
 import { FolderError, normaliseFlags, type FolderMessage } from '../../mail-folders.js';
 import { bad, no, ok, SELECTED, type CommandSpec, type Reply } from './reply.js';
 import { FetchError, fetchLine, parseFetchItems, renderFetch, setsSeen } from './fetch.js';
+import { parseMime, type MimePart } from './mime.js';
 import { textOf, type Command, type Token } from './parser.js';
 import { matches, parseSearch, SearchError } from './search.js';
 import { formatUidSet, parseSequenceSet } from './sequence.js';
@@ -17,6 +18,27 @@ function targets(session: Session, arg: Token | undefined, byUid: boolean): { se
   const text = textOf(arg);
   const set = text === undefined || arg?.kind !== 'atom' ? undefined : parseSequenceSet(text);
   return set === undefined ? undefined : session.selected!.resolve(set, byUid);
+}
+
+/**
+ * The bytes and structure of the message fetched last, kept for the next FETCH: a mail program
+ * downloading a large attachment asks for it in many partial pieces.
+ */
+const lastFetched = new WeakMap<Session, { id: number; raw: Buffer; mime?: MimePart }>();
+
+function contentOf(session: Session, messageId: number): { raw: () => Buffer; mime: () => MimePart } {
+  const entry = (): { id: number; raw: Buffer; mime?: MimePart } => {
+    let cached = lastFetched.get(session);
+    if (cached?.id !== messageId) {
+      cached = { id: messageId, raw: Buffer.from(session.folders.raw(messageId) ?? new Uint8Array(0)) };
+      lastFetched.set(session, cached);
+    }
+    return cached;
+  };
+  return { raw: () => entry().raw, mime: () => {
+    const cached = entry();
+    return (cached.mime ??= parseMime(cached.raw));
+  } };
 }
 
 function shownFlags(session: Session, message: FolderMessage): string[] {
@@ -43,7 +65,7 @@ async function fetch(session: Session, args: readonly Token[], byUid: boolean): 
       if (!items.some((i) => i.kind === 'FLAGS')) withFlags = [...items, { kind: 'FLAGS' }];
     }
     if (withFlags.some((i) => i.kind === 'FLAGS')) selected.noteFlags(current.uid, current.flags);
-    const target = { seq, uid: current.uid, flags: shownFlags(session, current), internalMs: current.internalMs, size: current.size, raw: () => session.folders.raw(current.id) };
+    const target = { seq, uid: current.uid, flags: shownFlags(session, current), internalMs: current.internalMs, size: current.size, ...contentOf(session, current.id) };
     await session.send(fetchLine(seq, renderFetch(target, withFlags, byUid)));
   }
   return ok(`${byUid ? 'UID ' : ''}FETCH done`);

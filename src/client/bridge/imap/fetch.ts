@@ -81,6 +81,8 @@ export interface FetchTarget {
   readonly internalMs: number;
   readonly size: number;
   readonly raw: () => Uint8Array | undefined;
+  /** The parsed structure, when the caller keeps it (a partial download fetches one part many times). */
+  readonly mime?: () => MimePart;
 }
 
 function filterHeader(header: Buffer, fields: readonly string[], not: boolean): Buffer {
@@ -120,7 +122,7 @@ export function renderFetch(target: FetchTarget, items: readonly FetchItem[], wi
   let raw: Buffer | undefined;
   let mime: MimePart | undefined;
   const bytes = (): Buffer => (raw ??= Buffer.from(target.raw() ?? new Uint8Array(0)));
-  const tree = (): MimePart => (mime ??= parseMime(bytes()));
+  const tree = (): MimePart => (mime ??= target.mime?.() ?? parseMime(bytes()));
   const out: Chunk[][] = [];
   if (withUid && !items.some((i) => i.kind === 'UID')) out.push(['UID ', String(target.uid)]);
   for (const item of items) {

@@ -1,5 +1,5 @@
-import { simpleParser } from 'mailparser';
-import { headerFields } from './mime.js';
+import { decodeEncodedWords } from '../../mail-format.js';
+import { parseMime, type MimePart } from './mime.js';
 import { textOf, type Token } from './parser.js';
 import { parseImapDate } from './response.js';
 import { inSet, parseSequenceSet, type SequenceSet } from './sequence.js';
@@ -7,7 +7,8 @@ import { inSet, parseSequenceSet, type SequenceSet } from './sequence.js';
 /**
  * SEARCH (RFC 3501 section 6.4.4): the keys are parsed into a tree first (a malformed query is
  * refused before any message is read), then each message is tested. Header and body keys match
- * case-insensitively against the decoded text (mailparser decodes encoded words and charsets);
+ * case-insensitively against the decoded text (encoded words, transfer encodings and charsets undone;
+ * only text parts count as body, so attachments are never decoded);
  * dates compare by day in UTC, BEFORE/ON/SINCE on the internal date, SENT* on the Date header.
  */
 export type SearchKey =
@@ -106,21 +107,38 @@ export interface SearchTarget {
 
 interface Content { readonly headers: Map<string, string>; readonly body: string; readonly sentMs?: number }
 
-/** The decoded text of a message for header and body keys (parsed once per search, when needed). */
-async function contentOf(raw: Uint8Array): Promise<Content> {
-  const parsed = await simpleParser(Buffer.from(raw), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
+/** The decoded text of a message for header and body keys (read once per search, when needed). */
+function contentOf(raw: Uint8Array): Content {
+  const root = parseMime(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
   const headers = new Map<string, string>();
-  for (const [name, value] of parsed.headers) {
-    const text = typeof value === 'string' ? value : value instanceof Date ? value.toUTCString() : (value as { text?: string; value?: unknown }).text ?? JSON.stringify(value);
-    headers.set(name, text);
+  for (const [name, values] of root.fields) headers.set(name, values.map((v) => `${v}\n${decodeEncodedWords(v)}`).join('\n'));
+  const texts: string[] = [];
+  const walk = (part: MimePart, depth: number): void => {
+    if (depth > 20) return;
+    if (part.type === 'text') texts.push(decodeBody(part));
+    for (const child of part.children) walk(child, depth + 1);
+  };
+  walk(root, 0);
+  const date = root.fields.get('date')?.[0];
+  const sentMs = date === undefined ? NaN : Date.parse(date);
+  return { headers, body: texts.join('\n'), ...(Number.isNaN(sentMs) ? {} : { sentMs }) };
+}
+
+/** A text part's content: transfer encoding undone, then its charset (UTF-8 when unknown). */
+function decodeBody(part: MimePart): string {
+  const encoding = (part.fields.get('content-transfer-encoding')?.[0] ?? '').toLowerCase();
+  let bytes: Buffer = part.body;
+  if (encoding === 'base64') bytes = Buffer.from(part.body.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+  else if (encoding === 'quoted-printable') {
+    const text = part.body.toString('latin1').replace(/=\r?\n/g, '');
+    bytes = Buffer.from(text.replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
   }
-  // The raw forms too, so a search for an address or an undecoded word finds it.
-  const end = Buffer.from(raw).indexOf('\r\n\r\n');
-  for (const [name, values] of headerFields(Buffer.from(raw).subarray(0, end < 0 ? raw.length : end))) {
-    headers.set(name, `${headers.get(name) ?? ''}\n${values.join('\n')}`);
+  const charset = part.params.find(([k]) => k === 'charset')?.[1] ?? 'utf-8';
+  try {
+    return new TextDecoder(charset).decode(bytes);
+  } catch {
+    return new TextDecoder().decode(bytes);
   }
-  const body = `${parsed.text ?? ''}\n${typeof parsed.html === 'string' ? parsed.html : ''}`;
-  return { headers, body, ...(parsed.date === undefined ? {} : { sentMs: parsed.date.getTime() }) };
 }
 
 function dayOf(ms: number): number {
@@ -132,7 +150,7 @@ export async function matches(key: SearchKey, target: SearchTarget, largest: { s
   const content = async (): Promise<Content | null> => {
     if (cache.content === undefined) {
       const raw = target.raw();
-      cache.content = raw === undefined ? null : await contentOf(raw);
+      cache.content = raw === undefined ? null : contentOf(raw);
     }
     return cache.content;
   };

@@ -15,7 +15,7 @@ export function parseSequenceSet(text: string): SequenceSet | undefined {
     const ends = part.split(':');
     if (ends.length > 2) return undefined;
     const values = ends.map((e) => (e === '*' ? Infinity : NUMBER.test(e) ? Number(e) : NaN));
-    if (values.some((v) => Number.isNaN(v) || v > 2 ** 32 - 1)) return undefined;
+    if (values.some((v) => Number.isNaN(v) || (v !== Infinity && v > 2 ** 32 - 1))) return undefined;
     const [a, b] = values.length === 1 ? [values[0], values[0]] : values;
     ranges.push(a <= b ? [a, b] : [b, a]);
   }
