@@ -7,15 +7,17 @@ import type { Client } from '../client/index.js';
 export interface BridgeView {
   readonly host: string;
   readonly smtp?: { readonly port: number; readonly security: string };
+  readonly imap?: { readonly port: number; readonly security: string };
   readonly username: string;
   readonly password: string;
   readonly certificate_sha1: string;
 }
 
 export function bridgeText(view: BridgeView, showPassword: boolean, running: boolean): string {
-  const smtp = view.smtp === undefined ? 'not running (start `umbra client --dir C run`)' : `${view.host} port ${view.smtp.port}, ${view.smtp.security}`;
+  const server = (what?: { port: number; security: string }): string => (what === undefined ? 'not running (start `umbra client --dir C run`)' : `${view.host} port ${what.port}, ${what.security}`);
   return [
-    `SMTP (outgoing): ${smtp}`,
+    `IMAP (incoming): ${server(view.imap)}`,
+    `SMTP (outgoing): ${server(view.smtp)}`,
     `user name:       ${view.username}`,
     `password:        ${showPassword ? view.password : '(hidden: add --show-password)'}`,
     `certificate:     self-signed for 127.0.0.1, SHA-1 fingerprint ${view.certificate_sha1}`,
@@ -30,6 +32,7 @@ export async function localBridgeView(client: Client): Promise<BridgeView> {
   return {
     host: '127.0.0.1',
     ...(credentials.smtpPort === undefined ? {} : { smtp: { port: credentials.smtpPort, security: 'STARTTLS' } }),
+    ...(credentials.imapPort === undefined ? {} : { imap: { port: credentials.imapPort, security: 'STARTTLS' } }),
     username: credentials.username,
     password: credentials.password,
     certificate_sha1: credentials.tls.fingerprint,

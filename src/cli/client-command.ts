@@ -24,7 +24,7 @@ import { integer } from './parse.js';
  *   send --to NAME [--to NAME]… [--cc NAME]… [--bcc NAME]… --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
  *        (each option also takes a comma list: --to bob,carol)
  *   resend ID [--wait] [--timeout-ms N]   a failed sent mail, again
- *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
+ *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N] [--imap-port N]
  *   bridge [--show-password]   the mail bridge's settings for a mail program
  *   relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
  */
@@ -47,6 +47,7 @@ const OPTIONS = {
   'timeout-ms': { type: 'string' },
   'api-port': { type: 'string' },
   'smtp-port': { type: 'string' },
+  'imap-port': { type: 'string' },
   'show-password': { type: 'boolean' },
   json: { type: 'boolean' },
   'grace-days': { type: 'string' },
@@ -136,6 +137,7 @@ async function send(dir: string, values: Values, timeoutMs: number, resendId?: n
 async function run(dir: string, values: Values): Promise<number> {
   const port = integer('api-port', values['api-port'], 0, 65535, 0);
   const smtpPort = values['smtp-port'] === undefined ? undefined : integer('smtp-port', values['smtp-port'], 0, 65535, 0);
+  const imapPort = values['imap-port'] === undefined ? undefined : integer('imap-port', values['imap-port'], 0, 65535, 0);
   const agent = await startClient(dir, passphrase(values), {
     onEvent: (event) => {
       const line = describeEvent(event);
@@ -144,14 +146,14 @@ async function run(dir: string, values: Values): Promise<number> {
   });
   try {
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
-    const bridge = await startBridge({ agent, ...(smtpPort === undefined ? {} : { smtpPort }), log }).catch((error: unknown) => {
+    const bridge = await startBridge({ agent, ...(smtpPort === undefined ? {} : { smtpPort }), ...(imapPort === undefined ? {} : { imapPort }), log }).catch((error: unknown) => {
       throw new UsageError(`client run: the mail bridge could not listen: ${(error as Error).message}`);
     });
     const api = await startApiServer({ agent, token: agent.apiToken(), port, log, bridge: () => bridge.endpoints });
     writeApiEndpoint(dir, { url: api.url, token: agent.apiToken(), pid: process.pid });
     process.stdout.write(`running as ${agent.name}; API at ${api.url} (\`umbra client --dir ${dir} api\` shows the token); Ctrl-C stops\n`);
     process.stdout.write(`web client: ${api.url}/ (paste the token that \`umbra client --dir ${dir} api\` prints)\n`);
-    process.stdout.write(`mail bridge: SMTP on 127.0.0.1:${bridge.endpoints.smtp.port} (STARTTLS); \`umbra client --dir ${dir} bridge\` shows the settings\n`);
+    process.stdout.write(`mail bridge: IMAP on 127.0.0.1:${bridge.endpoints.imap.port}, SMTP on 127.0.0.1:${bridge.endpoints.smtp.port} (both STARTTLS); \`umbra client --dir ${dir} bridge\` shows the settings\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());

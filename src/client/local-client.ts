@@ -1,4 +1,4 @@
-import { bridgePassword, bridgeTls, rememberedSmtpPort, rememberSmtpPort, type BridgeCredentials } from './bridge/credentials.js';
+import { bridgePassword, bridgeTls, rememberedPorts, rememberPorts, type BridgeCredentials, type BridgePorts } from './bridge/credentials.js';
 import { hexOf, toBase64Url } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { cardFromUri, cardToUri, formatSafetyNumber, safetyNumber, type ContactCard } from '../e2e/card.js';
@@ -11,6 +11,7 @@ import { sendThroughRelay, type ExternalSendRequest, type ExternalSendResult } f
 import type { KdfParams } from './keystore.js';
 import { buildMail, SYNTHETIC_DOMAIN, syntheticAddress } from './mail-build.js';
 import { parseMail, type ParsedMail } from './mail-format.js';
+import type { MailFolders } from './mail-folders.js';
 import type { InboxMeta, MailRecord, SentMeta } from './mail-store.js';
 import type { ClientSettings } from './settings.js';
 
@@ -84,8 +85,10 @@ export interface Client {
    * when the user asked for it for this message. 'no-relay' when none is set.
    */
   sendExternal(request: ExternalSendRequest): Promise<ExternalSendResult>;
-  /** Keeps the bridge's SMTP port for the next run. */
-  rememberBridgePort(port: number): void;
+  /** Keeps the bridge's SMTP and IMAP ports for the next run. */
+  rememberBridgePorts(ports: BridgePorts): void;
+  /** The mail folders (INBOX, Sent, Drafts, Trash, Archive, the user's) the bridge's IMAP shows. */
+  folders(): MailFolders;
   /** Re-encrypts the keystore under a new passphrase (fresh salt). */
   changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void>;
   close(): Promise<void>;
@@ -228,12 +231,13 @@ export class LocalClient implements Client {
 
   async bridgeCredentials(): Promise<BridgeCredentials> {
     const { store, crypto } = this.core;
-    const smtpPort = rememberedSmtpPort(store);
+    const ports = rememberedPorts(store);
     return {
       username: this.name,
       password: bridgePassword(store, (n) => crypto.randomBytes(n)),
       tls: await bridgeTls(store, this.now()),
-      ...(smtpPort === undefined ? {} : { smtpPort }),
+      ...(ports.smtp === undefined ? {} : { smtpPort: ports.smtp }),
+      ...(ports.imap === undefined ? {} : { imapPort: ports.imap }),
     };
   }
 
@@ -273,8 +277,12 @@ export class LocalClient implements Client {
     return id;
   }
 
-  rememberBridgePort(port: number): void {
-    rememberSmtpPort(this.core.store, port);
+  rememberBridgePorts(ports: BridgePorts): void {
+    rememberPorts(this.core.store, ports);
+  }
+
+  folders(): MailFolders {
+    return this.core.store.folders;
   }
 
   async changePassphrase(passphrase: string, kdf?: KdfParams): Promise<void> {

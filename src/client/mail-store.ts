@@ -4,6 +4,7 @@ import { concatBytes } from '../codec/bytes.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import { ClientError, describeError } from './errors.js';
+import { FOLDERS_SCHEMA, MailFolders } from './mail-folders.js';
 import type { SentRecipient } from './sent-recipients.js';
 
 /**
@@ -91,7 +92,7 @@ CREATE TABLE IF NOT EXISTS agent_state (
 );
 CREATE INDEX IF NOT EXISTS surbs_by_message ON surbs (mkey);
 CREATE INDEX IF NOT EXISTS surbs_by_time ON surbs (created_ms);
-`;
+${FOLDERS_SCHEMA}`;
 
 const AD_LABEL = new TextEncoder().encode('umbra client store v1');
 const MKEY_LABEL = new TextEncoder().encode('umbra client message key v1');
@@ -113,6 +114,8 @@ export interface OutgoingRow {
 
 export class MailStore {
   private db: Database.Database | undefined;
+  /** The folders and UIDs the bridge's IMAP shows (mail-folders.ts). */
+  readonly folders: MailFolders;
 
   private constructor(
     db: Database.Database,
@@ -121,6 +124,26 @@ export class MailStore {
     private readonly key: Uint8Array,
   ) {
     this.db = db;
+    this.folders = new MailFolders({
+      db,
+      seal: (table, column, rowKey, plain) => this.seal(table, column, rowKey, plain),
+      open: (table, column, rowKey, sealed) => this.open(table, column, rowKey, sealed),
+      digest: (label, data) => Buffer.from(this.crypto.blake2b(16, concatBytes(encoder.encode(label), data), this.key)),
+      random: (n) => this.random(n),
+      mailRaw: (mailId) => this.get(mailId)?.raw,
+      setMailRead: (mailId, read) => void this.updateMeta<MailMeta>(mailId, (meta) => (meta.folder === 'inbox' ? { ...meta, read } : meta)),
+      mailUnreferenced: (mailId) => {
+        if (this.meta(mailId)?.folder === 'inbox') this.live().prepare('DELETE FROM mails WHERE id = ?').run(mailId);
+      },
+    });
+    const initialised = (db.prepare('SELECT count(*) AS n FROM folders').get() as { n: number }).n > 0;
+    if (!initialised) {
+      const existing = (['inbox', 'sent'] as const).flatMap((folder) => this.list(folder)).sort((a, b) => a.id - b.id).map((mail) => ({
+        id: mail.id, folder: mail.folder, size: mail.size, read: mail.folder === 'inbox' ? mail.read : true,
+        internalMs: mail.folder === 'inbox' ? mail.receivedMs : mail.createdMs,
+      }));
+      this.folders.initialise(existing);
+    }
   }
 
   /** Opens (creating if needed) the store at `path`; 'corrupt-keystore' if it is not ours. */
@@ -185,7 +208,10 @@ export class MailStore {
     const result = db
       .prepare('INSERT INTO mails (folder, rid, dedup, meta, raw) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup) DO NOTHING')
       .run('inbox', Buffer.from(rid), this.messageKey(messageId), this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full))), this.seal('mails', 'raw', rid, raw));
-    return result.changes === 0 ? undefined : Number(result.lastInsertRowid);
+    if (result.changes === 0) return undefined;
+    const id = Number(result.lastInsertRowid);
+    this.folders.fileMail(id, 'inbox', meta.receivedMs, raw.length, meta.read);
+    return id;
   }
 
   hasInbox(messageId: Uint8Array): boolean {
@@ -199,7 +225,9 @@ export class MailStore {
     const result = db
       .prepare('INSERT INTO mails (folder, rid, dedup, meta, raw) VALUES (?, ?, NULL, ?, ?)')
       .run('sent', Buffer.from(rid), this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full))), this.seal('mails', 'raw', rid, raw));
-    return Number(result.lastInsertRowid);
+    const id = Number(result.lastInsertRowid);
+    this.folders.fileMail(id, 'sent', meta.createdMs, raw.length, true);
+    return id;
   }
 
   list(folder: 'inbox' | 'sent'): MailRecord[] {
@@ -231,7 +259,9 @@ export class MailStore {
   }
 
   delete(id: number): boolean {
-    return this.live().prepare('DELETE FROM mails WHERE id = ?').run(id).changes > 0;
+    const deleted = this.live().prepare('DELETE FROM mails WHERE id = ?').run(id).changes > 0;
+    if (deleted) this.folders.forgetMail(id);
+    return deleted;
   }
 
   // --- outgoing messages awaiting their ACK ---

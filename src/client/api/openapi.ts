@@ -166,10 +166,11 @@ const schemas = {
   },
   BridgeSettings: {
     type: 'object',
-    required: ['host', 'smtp', 'username', 'password', 'certificate_sha1'],
+    required: ['host', 'smtp', 'imap', 'username', 'password', 'certificate_sha1'],
     properties: {
       host: { const: '127.0.0.1' },
       smtp: { type: 'object', properties: { port: { type: 'integer' }, security: { const: 'STARTTLS' } } },
+      imap: { type: 'object', properties: { port: { type: 'integer' }, security: { const: 'STARTTLS' } } },
       username: { type: 'string' },
       password: { type: 'string' },
       certificate_sha1: { type: 'string', description: 'the fingerprint of the bridge\'s self-signed certificate, to compare when a mail program asks' },

@@ -155,6 +155,7 @@ export async function bridgeSettings(ctx: RouteContext, res: ServerResponse): Pr
   sendJson(res, 200, {
     host: endpoints.smtp.host,
     smtp: { port: endpoints.smtp.port, security: endpoints.smtp.security },
+    imap: { port: endpoints.imap.port, security: endpoints.imap.security },
     username: credentials.username,
     password: credentials.password,
     certificate_sha1: credentials.tls.fingerprint,

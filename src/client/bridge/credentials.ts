@@ -12,8 +12,9 @@ export interface BridgeCredentials {
   readonly username: string;
   readonly password: string;
   readonly tls: { readonly key: string; readonly cert: string; readonly fingerprint: string };
-  /** The SMTP port of the last run, so a mail program's settings stay right across restarts. */
+  /** The SMTP and IMAP ports of the last run, so a mail program's settings stay right across restarts. */
   readonly smtpPort?: number;
+  readonly imapPort?: number;
 }
 
 /** Where the agent keeps small secrets of its own (the sealed agent_state of the mail store). */
@@ -59,13 +60,25 @@ export async function bridgeTls(state: SecretState, nowMs: number): Promise<Brid
 
 const PORTS_STATE = 'bridge-ports';
 
-export function rememberedSmtpPort(state: SecretState): number | undefined {
-  const stored = state.getAgentState(PORTS_STATE);
-  if (stored === undefined) return undefined;
-  const { smtp } = JSON.parse(new TextDecoder().decode(stored)) as { smtp?: unknown };
-  return Number.isInteger(smtp) && (smtp as number) > 0 && (smtp as number) < 65536 ? (smtp as number) : undefined;
+export interface BridgePorts {
+  readonly smtp?: number;
+  readonly imap?: number;
 }
 
-export function rememberSmtpPort(state: SecretState, port: number): void {
-  state.putAgentState(PORTS_STATE, new TextEncoder().encode(JSON.stringify({ smtp: port })));
+function portOf(value: unknown): number | undefined {
+  return Number.isInteger(value) && (value as number) > 0 && (value as number) < 65536 ? (value as number) : undefined;
+}
+
+export function rememberedPorts(state: SecretState): BridgePorts {
+  const stored = state.getAgentState(PORTS_STATE);
+  if (stored === undefined) return {};
+  const { smtp, imap } = JSON.parse(new TextDecoder().decode(stored)) as { smtp?: unknown; imap?: unknown };
+  const ports: { smtp?: number; imap?: number } = {};
+  if (portOf(smtp) !== undefined) ports.smtp = portOf(smtp);
+  if (portOf(imap) !== undefined) ports.imap = portOf(imap);
+  return ports;
+}
+
+export function rememberPorts(state: SecretState, ports: BridgePorts): void {
+  state.putAgentState(PORTS_STATE, new TextEncoder().encode(JSON.stringify(ports)));
 }

@@ -1,14 +1,17 @@
 import type { ClientAgent } from '../agent/types.js';
+import { startImapServer, type ImapServer } from './imap/server.js';
 import { syntheticAddress } from '../mail-build.js';
 import { startSmtpSubmission, type SmtpSubmission } from './smtp-submission.js';
 
 export { matchRecipient, type RecipientMatch } from './recipients.js';
 export { MAX_SUBMISSION_BYTES, startSmtpSubmission, type SmtpSubmission, type SmtpSubmissionOptions } from './smtp-submission.js';
 export type { BridgeCredentials } from './credentials.js';
+export { MAX_IMAP_CONNECTIONS, MAX_IMAP_LITERAL, startImapServer, type ImapServer } from './imap/server.js';
 
 /** Where the running bridge listens (docs/bridge.md). */
 export interface BridgeEndpoints {
   readonly smtp: { readonly host: '127.0.0.1'; readonly port: number; readonly security: 'STARTTLS' };
+  readonly imap: { readonly host: '127.0.0.1'; readonly port: number; readonly security: 'STARTTLS' };
 }
 
 export interface Bridge {
@@ -20,10 +23,18 @@ export interface BridgeOptions {
   readonly agent: ClientAgent;
   /** A port, 0 for a free one; by default the last run's port, or a free one when that is taken. */
   readonly smtpPort?: number;
+  /** As smtpPort, for IMAP. */
+  readonly imapPort?: number;
   readonly log?: (line: string) => void;
 }
 
-/** Starts the mail bridge of a running agent: SMTP submission on loopback. */
+/** Listens on `wanted`, or else on the last run's port, or on a free one when that is taken. */
+async function listenOn<T>(start: (port: number) => Promise<T>, wanted: number | undefined, last: number | undefined): Promise<T> {
+  if (wanted !== undefined) return start(wanted);
+  return start(last ?? 0).catch(() => start(0));
+}
+
+/** Starts the mail bridge of a running agent: SMTP submission and IMAP on loopback. */
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const credentials = await options.agent.bridgeCredentials();
   const log = options.log ? { log: options.log } : {};
@@ -41,15 +52,23 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   });
   const onQueued = (mail: { id: number; subject: string; to: string }): void => void accepted.set(mail.id, mail);
   const start = (port: number): Promise<SmtpSubmission> => startSmtpSubmission({ agent, credentials, port, onQueued, ...log });
-  let smtp: SmtpSubmission;
-  if (options.smtpPort !== undefined) smtp = await start(options.smtpPort);
-  else smtp = await start(credentials.smtpPort ?? 0).catch(() => start(0));
-  agent.rememberBridgePort(smtp.port);
+  const smtp: SmtpSubmission = await listenOn(start, options.smtpPort, credentials.smtpPort);
+  let imap: ImapServer;
+  try {
+    imap = await listenOn((port) => startImapServer({ folders: agent.folders(), credentials, port, ...log }), options.imapPort, credentials.imapPort);
+  } catch (error) {
+    await smtp.close();
+    throw error;
+  }
+  agent.rememberBridgePorts({ smtp: smtp.port, imap: imap.port });
   return {
-    endpoints: { smtp: { host: '127.0.0.1', port: smtp.port, security: 'STARTTLS' } },
+    endpoints: {
+      smtp: { host: '127.0.0.1', port: smtp.port, security: 'STARTTLS' },
+      imap: { host: '127.0.0.1', port: imap.port, security: 'STARTTLS' },
+    },
     close: async () => {
       unsubscribe();
-      await smtp.close();
+      await Promise.all([smtp.close(), imap.close()]);
     },
   };
 }
