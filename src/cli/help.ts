@@ -7,7 +7,7 @@ Usage:
   umbra sphinx-walk [options]       walk one Sphinx packet and its SURB reply through in-process
                                     mix nodes, showing what each node sees
   umbra keygen                      print fresh node keys (identity and link seeds) as JSON
-  umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo]
+  umbra up [--dir D] [--epoch-ms N] [--authorities N] [--fresh] [--demo]
                                     run a whole network on loopback until Ctrl-C;
                                     --demo: Alice mails Bob across it, then it stops
   umbra authority --config FILE     run a directory authority (docs/pki.md)
