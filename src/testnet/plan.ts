@@ -58,13 +58,15 @@ export const TESTNET_NETWORK: NetworkParameters = {
   pir: { rowBytes: 32_768, queriesPerPoll: 48 },
 };
 
-export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, authorityCount = 1): Promise<NetworkPlan> {
+/**
+ * `minimal`: one node per layer (a gateway, three mixes, one provider) and no PIR partner, for
+ * tests of the authorities that need a complete topology but carry no mail.
+ */
+export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, authorityCount = 1, minimal = false): Promise<NetworkPlan> {
+  const perLayer = minimal ? [1] : [1, 2];
   const shapes: Omit<NodePlan, 'linkPort' | 'metricsPort' | 'identitySeed'>[] = [{ name: 'gateway-1', family: 'operator-gateway', role: 'gateway', layer: 0 }];
-  for (const layer of [1, 2, 3]) for (const i of [1, 2]) shapes.push({ name: `mix-${layer}-${i}`, family: `operator-mix-${layer}`, role: 'mix', layer });
-  shapes.push(
-    { name: 'provider-1', family: 'operator-provider-1', role: 'provider', layer: 4 },
-    { name: 'provider-2', family: 'operator-provider-2', role: 'provider', layer: 4 },
-  );
+  for (const layer of [1, 2, 3]) for (const i of perLayer) shapes.push({ name: `mix-${layer}-${i}`, family: `operator-mix-${layer}`, role: 'mix', layer });
+  for (const i of perLayer) shapes.push({ name: `provider-${i}`, family: `operator-provider-${i}`, role: 'provider', layer: 4 });
   // The OS may hand out a port again once it is released: draw until every port is distinct.
   const taken = new Set<number>();
   const port = async (): Promise<number> => {
@@ -96,7 +98,7 @@ export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, a
     nodes,
     users: [
       { name: 'alice', provider: 'provider-1' },
-      { name: 'bob', provider: 'provider-2' },
+      { name: 'bob', provider: minimal ? 'provider-1' : 'provider-2' },
     ],
   };
 }

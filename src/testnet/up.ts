@@ -22,6 +22,8 @@ export interface UpOptions {
   /** Restarts of nodes that die on their own (default: DEFAULT_SUPERVISION); events go to `onSupervision`, else to `log`. */
   readonly supervision?: SupervisionPolicy;
   readonly onSupervision?: (event: SupervisionEvent) => void;
+  /** A new plan with one node per layer (makePlan's `minimal`): for tests of the authorities. */
+  readonly minimalNodes?: boolean;
   /** Directory authorities for a new plan (default 1); a kept plan must have as many. */
   readonly authorities?: number;
   /** Test hook: these authorities vote dishonestly (an extra node, this mean delay; docs/pki.md, "Threat model"). */
@@ -64,7 +66,7 @@ export interface Testnet {
 
 export const DEFAULT_TESTNET_EPOCH_MS = 8_000;
 
-function loadOrMakePlan(dir: string, epochMs: number, authorities: number | undefined): Promise<NetworkPlan> {
+function loadOrMakePlan(dir: string, epochMs: number, authorities: number | undefined, minimal: boolean): Promise<NetworkPlan> {
   const path = join(dir, 'plan.json');
   if (existsSync(path)) {
     const plan = JSON.parse(readFileSync(path, 'utf8')) as NetworkPlan;
@@ -76,7 +78,7 @@ function loadOrMakePlan(dir: string, epochMs: number, authorities: number | unde
     }
     return Promise.resolve(plan);
   }
-  return makePlan(getCrypto(), Date.now(), epochMs, authorities ?? 1).then((plan) => {
+  return makePlan(getCrypto(), Date.now(), epochMs, authorities ?? 1, minimal).then((plan) => {
     writeFileSync(path, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
     return plan;
   });
@@ -157,7 +159,7 @@ export async function up(options: UpOptions): Promise<Testnet> {
   const dir = resolve(options.dir);
   const log = options.log ?? (() => {});
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const plan = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS, options.authorities);
+  const plan = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS, options.authorities, options.minimalNodes === true);
   const authorities: AuthorityInfo[] = plan.authorities.map((authority) => ({ name: authority.name, url: urlOf(authority), publicKey: authority.publicKey }));
   const authorityUrl = authorities[0].url;
   const isAuthority = (name: string): boolean => authorities.some((authority) => authority.name === name);
