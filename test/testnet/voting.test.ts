@@ -26,6 +26,8 @@ const crypto = getCrypto();
 
 test('five authorities outvote a liar, survive two failures, stall safely at three, and recover', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-voting-'));
+  const started = Date.now();
+  const stage = (what: string): void => t.diagnostic(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
   const lines: string[] = [];
   const net = await up({
     dir, epochMs: EPOCH_MS, authorities: 5, minimalNodes: true, dishonest: ['authority-5'], dishonestMeanDelayMs: 1,
@@ -36,6 +38,7 @@ test('five authorities outvote a liar, survive two failures, stall safely at thr
     await net.stop();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
+  stage('network up');
   assert.equal(net.authorities.length, 5);
   assert.ok(lines.some((line) => line.startsWith('authority-5') && line.includes(net.authorities[4].url)));
   const keys = net.authorities.map((authority) => fromBase64Url(authority.publicKey, 'key', 32));
@@ -67,6 +70,7 @@ test('five authorities outvote a liar, survive two failures, stall safely at thr
   const second = await documentFrom('authority-3', first.doc.epoch);
   assert.deepEqual(second.bytes.subarray(0, 200), first.bytes.subarray(0, 200));
 
+  stage('honest document signed by a majority');
   // 2. Two down: each new epoch still gets its document.
   await net.kill('authority-4', 'SIGKILL');
   await net.kill('authority-5', 'SIGKILL');
@@ -77,6 +81,7 @@ test('five authorities outvote a liar, survive two failures, stall safely at thr
   const movedAgain = await documentFrom('authority-1', afterTwo + 1);
   assert.equal(movedAgain.doc.epoch, afterTwo + 1);
 
+  stage('two down: new epochs published');
   // 3. Three down: no document; a client is told why; no node stops.
   await net.kill('authority-3', 'SIGKILL');
   const stalled = epochNow() + 2; // its vote starts after the kill
@@ -88,6 +93,7 @@ test('five authorities outvote a liar, survive two failures, stall safely at thr
     error instanceof ConsensusUnavailableError && /2 of 5 authorities voted, 3 needed|signed, 3 needed/.test(error.message));
   for (const node of net.plan.nodes) assert.ok(net.pidOf(node.name) !== undefined, `${node.name} is running`);
 
+  stage('three down: stalled, client told, nodes running');
   // 4. Restarted from their data directories, the authorities serve what they published and vote again.
   await net.restart('authority-3');
   await net.restart('authority-4');
@@ -96,4 +102,5 @@ test('five authorities outvote a liar, survive two failures, stall safely at thr
   const recovered = await documentFrom('authority-4', epochNow() + 2);
   assert.ok(recovered.doc.signatures.length >= 3);
   assert.equal(recovered.doc.mixing.meanDelayMs, TESTNET_NETWORK.mixing.meanDelayMs);
+  stage('restarted: recovered');
 });
