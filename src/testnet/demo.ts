@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromBase64Url } from '../codec/bytes.js';
 import { initClient, KEYSTORE_FILE, openClient, startClient, type ClientAgent, type ClientSettings } from '../client/index.js';
+import type { ClientEvent } from '../client/agent/types.js';
 import type { Testnet } from './up.js';
 
 /**
@@ -51,6 +52,32 @@ export interface DemoResult {
   readonly seconds: number;
 }
 
+/**
+ * One line of a demo agent's log (`<dir>/logs/<user>.log`): what its polls, sends and links did,
+ * never a subject, an address or a key.
+ */
+export function demoLogLine(event: ClientEvent, sinceMs: number): string | undefined {
+  const at = `${(sinceMs / 1000).toFixed(1)}s`;
+  switch (event.type) {
+    case 'poll': return `${at} poll of epoch ${event.epoch}: ${event.items} new items${event.error === undefined ? '' : `; failed: ${event.error}`}`;
+    case 'received': return `${at} received mail #${event.id}`;
+    case 'status': return `${at} sent mail #${event.id} is ${event.status}${event.reason === undefined ? '' : ` (${event.reason})`}`;
+    case 'resend': return `${at} sent mail #${event.id}: resending ${event.shards} fragments (${event.cause})`;
+    case 'consensus': return `${at} consensus of epoch ${event.epoch}`;
+    case 'error': return `${at} error in ${event.where}: ${event.message}`;
+    default: return undefined;
+  }
+}
+
+/** Appends the agent's events to `<dir>/logs/<name>.log` (mode 0600). */
+function agentLog(net: Testnet, name: string, started: number): (event: ClientEvent) => void {
+  const file = join(net.dir, 'logs', `${name}.log`);
+  return (event) => {
+    const line = demoLogLine(event, Date.now() - started);
+    if (line !== undefined) appendFileSync(file, `${line}\n`, { mode: 0o600 });
+  };
+}
+
 /** Alice sends Bob one mail over the running network; resolves when both ends saw it through. */
 export async function exchange(net: Testnet, log: (line: string) => void, timeoutMs = 120_000): Promise<DemoResult> {
   const [alice, bob] = net.file.users;
@@ -61,8 +88,11 @@ export async function exchange(net: Testnet, log: (line: string) => void, timeou
   const gotAck = new Promise<void>((resolve) => (acknowledged = resolve));
   const agents: ClientAgent[] = [];
   try {
+    const bobLog = agentLog(net, bob.name, started);
+    const aliceLog = agentLog(net, alice.name, started);
     agents.push(await startClient(bob.dir, DEMO_PASSPHRASE, {
       onEvent: (event) => {
+        bobLog(event);
         if (event.type === 'received') {
           log(`${bob.name} received "${event.subject}" from ${event.from}`);
           received();
@@ -72,6 +102,7 @@ export async function exchange(net: Testnet, log: (line: string) => void, timeou
     let sentId = -1;
     const sender = await startClient(alice.dir, DEMO_PASSPHRASE, {
       onEvent: (event) => {
+        aliceLog(event);
         if (event.type === 'status' && event.id === sentId && event.status === 'delivered') {
           log(`${alice.name}'s mail was acknowledged by ${bob.name}'s agent`);
           acknowledged();

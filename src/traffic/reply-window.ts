@@ -42,3 +42,16 @@ export function replyWindowEndMs(sentMs: number, timing: EpochTiming, travel: Re
   const pollInterval = timing.epochMs / travel.pollsPerEpoch;
   return Math.ceil(epochEnd + travel.mixLayers * travel.maxDelayMs + 2 * pollInterval);
 }
+
+/**
+ * When a resend due at `dueMs` should leave: at once in the first half of an epoch, else at the
+ * start of the next one. A copy's ACK must leave the recipient in the copy's own epoch (the SURB's),
+ * after the copy crossed the mixes and the recipient's poll read it; a copy sent late in an epoch
+ * would miss that window again and again, since each deadline falls at the same point of the next
+ * epoch. Which cover slot a resend takes is invisible on the wire, so waiting costs only latency.
+ */
+export function resendMomentMs(dueMs: number, timing: EpochTiming): number {
+  const epoch = epochAt(dueMs, timing);
+  const start = epochStart(epoch, timing);
+  return dueMs - start < timing.epochMs / 2 ? dueMs : epochStart(epoch + 1, timing);
+}

@@ -27,6 +27,8 @@ export interface ResendPolicy {
    * ackTimeoutMs, so an attempt whose reply could not be sent in time is resent with fresh SURBs.
    */
   readonly replyWindowEndMs?: (sentMs: number) => number;
+  /** Moves a deadline to when a resend has the best chance (reply-window.ts, resendMomentMs). */
+  readonly resendMomentMs?: (dueMs: number) => number;
 }
 
 /** A shard left in a packet at `nowMs`; true when it is the message's very first one. */
@@ -41,7 +43,8 @@ export function shardSent(state: ResendState, shard: number, nowMs: number, poli
 /** When the ACK of an attempt whose last shard left at `sentMs` is overdue. */
 export function ackDeadline(sentMs: number, policy: ResendPolicy): number {
   const timeout = sentMs + policy.ackTimeoutMs;
-  return policy.replyWindowEndMs === undefined ? timeout : Math.min(timeout, policy.replyWindowEndMs(sentMs));
+  const due = policy.replyWindowEndMs === undefined ? timeout : Math.min(timeout, policy.replyWindowEndMs(sentMs));
+  return policy.resendMomentMs === undefined ? due : policy.resendMomentMs(due);
 }
 
 /** Marks shards pending again; returns those that were not pending already (to be queued). */

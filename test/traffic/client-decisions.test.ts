@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { PartialMessages, MAX_NACKS_PER_MESSAGE, NACK_AFTER_POLLS } from '../../src/traffic/nack-policy.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../src/traffic/poll-schedule.js';
 import { ackDeadline, onDeadline, onNack, requeueShards, shardSent, type ResendState } from '../../src/traffic/resend.js';
-import { replyExpired, replyWindowEndMs, surbUsable } from '../../src/traffic/reply-window.js';
+import { replyExpired, replyWindowEndMs, resendMomentMs, surbUsable } from '../../src/traffic/reply-window.js';
 
 const SEED = 8;
 const policy = { maxResends: 2, ackTimeoutMs: 1000 };
@@ -117,6 +117,24 @@ test('reply window: a reply leaves only in its SURB\'s epoch; the sender stops w
       const end = replyWindowEndMs(sentMs, timing, travel);
       // A reply through a SURB of sentMs's epoch may leave until that epoch ends: the window covers it.
       return end >= Math.floor(sentMs / timing.epochMs + 1) * timing.epochMs + 3000 && ackDeadline(sentMs, policy) <= sentMs + policy.ackTimeoutMs;
+    }),
+    { seed: SEED },
+  );
+});
+
+test('resend moment: a resend due in an epoch\'s second half waits for the next epoch\'s start, one in the first half leaves at once', () => {
+  const timing = { genesisMs: 1000, epochMs: 8000 };
+  assert.equal(resendMomentMs(1000 + 8000 * 3 + 1000, timing), 1000 + 8000 * 3 + 1000, 'early in epoch 3: at once');
+  assert.equal(resendMomentMs(1000 + 8000 * 3 + 7000, timing), 1000 + 8000 * 4, 'late in epoch 3: at the start of epoch 4');
+  const travel = { maxDelayMs: 1000, mixLayers: 3, pollsPerEpoch: 4 };
+  const policy = { maxResends: 2, ackTimeoutMs: 60_000, replyWindowEndMs: (sentMs: number) => replyWindowEndMs(sentMs, timing, travel), resendMomentMs: (due: number) => resendMomentMs(due, timing) };
+  fc.assert(
+    fc.property(fc.integer({ min: 1000, max: 1e9 }), (sentMs) => {
+      const deadline = ackDeadline(sentMs, policy);
+      const offset = (deadline - timing.genesisMs) % timing.epochMs;
+      const plain = Math.min(sentMs + policy.ackTimeoutMs, replyWindowEndMs(sentMs, timing, travel));
+      // Never earlier than the reply window allows, at most until the next epoch starts, always in a first half.
+      return deadline >= plain && deadline - plain <= timing.epochMs / 2 && offset < timing.epochMs / 2;
     }),
     { seed: SEED },
   );

@@ -5,6 +5,7 @@ import { encodePirAnswer, encodePirInfoResponse } from '../../wire/index.js';
 import type { PirReplicationSender } from './pir-replication.js';
 import { StoreReadError, type HeldSnapshot, type PirSnapshotCache } from './pir-snapshot-cache.js';
 import { RetrievalRequestError } from '../../wire/index.js';
+import { epochAt, type EpochTiming } from '../../pki/index.js';
 
 export interface PirAnswersDeps {
   readonly crypto: Crypto;
@@ -13,6 +14,9 @@ export interface PirAnswersDeps {
   readonly sender: PirReplicationSender;
   /** Throws RetrievalRequestError('epoch-not-held') for an epoch the provider does not serve. */
   readonly checkEpoch: (epoch: number, requestId: number) => void;
+  /** The node's clock (Unix ms) and the epoch timing: the periodic refresh serves the current epochs. */
+  readonly now: () => number;
+  readonly timing: EpochTiming;
 }
 
 /**
@@ -20,7 +24,9 @@ export interface PirAnswersDeps {
  * - pir-info(epoch): the epoch's newest snapshot that the partner already holds. A request starts a
  *   refresh (rebuild when due, then replication) in the background but never waits for it, so
  *   neither the answer's timing nor its content depends on mail that just arrived; only the first
- *   request of an epoch, before any snapshot of it is replicated, waits for the first one;
+ *   request of an epoch, before any snapshot of it is replicated, waits for the first one. Epochs
+ *   asked about are also refreshed periodically (refreshServed), so the snapshot named is recent
+ *   even when few clients ask;
  * - pir-query(id, key): the XOR of the rows the DPF key selects, one row long, over any snapshot
  *   held, own or the partner's.
  */
@@ -52,6 +58,21 @@ export class PirAnswers {
     }
     const { snapshotId, rows, buckets, slots, slotBytes, rowBytes } = held.snapshot;
     return encodePirInfoResponse(requestId, { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes });
+  }
+
+  /**
+   * The periodic refresh (PirService): every epoch a client asked about that is still one of the
+   * two served (per the node's clock) is rebuilt when due and replicated, in the background.
+   */
+  refreshServed(): void {
+    const current = epochAt(this.deps.now(), this.deps.timing);
+    for (const [epoch, state] of this.served) {
+      if (epoch < current - 1 || epoch > current) continue;
+      state.refreshing ??= this.refresh(epoch, 0, state).finally(() => {
+        state.refreshing = undefined;
+      });
+      state.refreshing.catch(() => undefined);
+    }
   }
 
   /** Rebuilds the epoch's snapshot when due and pushes it to the partner; then it may be served. */

@@ -22,12 +22,18 @@ import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
 import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
 
 export interface PirServiceOptions {
-  /** Least time between two snapshots of an epoch (node clock); default epochMs / 32, within 100 ms … 30 s. */
+  /**
+   * Least time between two snapshots of an epoch (node clock); default epochMs / 32, within
+   * 500 ms … 30 s. The current and the previous epoch are refreshed on this period whether or not
+   * clients ask, so what pir-info names is at most about this old.
+   */
   readonly refreshMs?: number;
   /** The scan kernel; default the WebAssembly kernel when scan.wasm loads, else the JavaScript one. */
   readonly kernel?: ScanKernel;
-  /** Snapshots kept per (origin, epoch); default 3 (a client's query may follow its info by a rebuild or two). */
+  /** Snapshots kept per (origin, epoch) at least; default 3. */
   readonly keep?: number;
+  /** How long a superseded snapshot stays queryable (a poll's queries follow its pir-info); default 15 s. */
+  readonly graceMs?: number;
   /** Largest snapshot built or accepted; default 256 MiB. */
   readonly maxSnapshotBytes?: number;
   /**
@@ -77,27 +83,44 @@ export class PirService {
   private readonly receiver: PirReplicationReceiver;
   private readonly answers: PirAnswers;
   private closed = false;
+  private refreshTimer: unknown;
 
-  constructor(deps: PirServiceDeps, options: PirServiceOptions = {}) {
+  constructor(private readonly deps: PirServiceDeps, options: PirServiceOptions = {}) {
     const kernel = options.kernel ?? defaultKernel(deps.log);
     this.kernel = kernel;
     const maxSnapshotBytes = options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
+    const refreshMs = options.refreshMs ?? Math.min(30_000, Math.max(500, Math.floor(deps.timing.epochMs / 32)));
     this.cache = new PirSnapshotCache(deps, {
       kernel,
-      refreshMs: options.refreshMs ?? Math.min(30_000, Math.max(100, Math.floor(deps.timing.epochMs / 32))),
+      refreshMs,
       keep: Math.max(1, options.keep ?? 3),
+      graceMs: Math.max(0, options.graceMs ?? 15_000),
       rowBytes: (epoch) => rowBytesOfEpoch(deps.consensus, epoch, deps.clock.now()),
       maxSnapshotBytes,
       ...(options.rowSizing === undefined ? {} : { rowSizing: options.rowSizing }),
     });
     this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
     this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
-    this.answers = new PirAnswers({ crypto: deps.crypto, kernel, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch });
+    this.answers = new PirAnswers({ crypto: deps.crypto, kernel, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch, now: () => deps.clock.now(), timing: deps.timing });
     const registry = deps.metrics.registry;
     deps.metrics.gauge('node_pir_snapshots', 'Provider: PIR snapshots held (own and the partner provider\'s).', () => this.cache.size);
     registry.inc('node_pir_snapshots_built_total', 'Provider: PIR snapshots built.', {}, 0);
     registry.inc('node_pir_replications_total', 'Provider: PIR snapshots pushed to the partner provider, by result.', { result: 'ok' }, 0);
     registry.inc('node_pir_received_total', 'Provider: PIR snapshots received from the partner provider, by result.', { result: 'ok' }, 0);
+    this.scheduleRefresh(refreshMs);
+  }
+
+  /**
+   * Rebuilds (when due) and replicates the current and the previous epoch's snapshots every
+   * `refreshMs`, on the node's clock alone: the snapshot pir-info names is never older than about
+   * one period, and when it is rebuilt says nothing about which client asked what.
+   */
+  private scheduleRefresh(refreshMs: number): void {
+    this.refreshTimer = this.deps.clock.setTimer(() => {
+      if (this.closed) return;
+      this.answers.refreshServed();
+      this.scheduleRefresh(refreshMs);
+    }, refreshMs);
   }
 
   status(): PirStatus {
@@ -134,6 +157,7 @@ export class PirService {
 
   close(): void {
     this.closed = true;
+    if (this.refreshTimer !== undefined) this.deps.clock.clearTimer(this.refreshTimer);
     this.receiver.close();
     this.sender.close();
     this.cache.clear();

@@ -40,8 +40,14 @@ export interface PirSnapshotCacheSettings {
   readonly kernel: ScanKernel;
   /** Least time between two snapshots of an epoch (node clock). */
   readonly refreshMs: number;
-  /** Snapshots kept per (origin, epoch). */
+  /** Snapshots kept per (origin, epoch), at least. */
   readonly keep: number;
+  /**
+   * How long a snapshot stays held after a newer one of its (origin, epoch) came, and an epoch's
+   * snapshots after the epoch fell out of the two served: a client's poll reads the snapshot
+   * pir-info named for all its queries, however many rebuilds happen meanwhile.
+   */
+  readonly graceMs: number;
   /** The row size for an epoch's snapshots (the consensus's pir.rowBytes), or undefined without a consensus. */
   readonly rowBytes: (epoch: number) => number | undefined;
   /** Largest snapshot built. */
@@ -65,14 +71,17 @@ export class StoreReadError extends Error {
  * store per epoch, and its partner's, received by replication. An epoch's own snapshot is rebuilt
  * when it is at least `refreshMs` old and the store's content for the epoch changed (or a bucket
  * overflowed: the next snapshot shows the next window); builds are single-flight per epoch.
- * Kept per (origin, epoch): the newest `keep`, for the current and previous epoch.
+ * Kept per (origin, epoch): the newest `keep`, and older ones until `graceMs` after a newer one came,
+ * for the current and previous epoch (and `graceMs` beyond).
  */
 export class PirSnapshotCache {
   /** Own snapshots built so far. */
   built = 0;
   private readonly held = new Map<string, HeldSnapshot>();
-  /** Keys of the snapshots of (origin hex, epoch), oldest first. */
-  private readonly lists = new Map<string, string[]>();
+  /** The snapshots of (origin hex, epoch), oldest first, each with when a newer one came (node clock). */
+  private readonly lists = new Map<string, { key: string; supersededAt?: number }[]>();
+  /** When each (origin hex, epoch) list was last added to or asked for (node clock). */
+  private readonly usedAt = new Map<string, number>();
   private readonly epochs = new Map<number, { sequence: number; latest?: HeldSnapshot; building?: Promise<HeldSnapshot> }>();
 
   constructor(
@@ -98,6 +107,7 @@ export class PirSnapshotCache {
 
   /** The epoch's newest own snapshot, rebuilt first when it is due (single flight per epoch). */
   ownSnapshot(epoch: number): Promise<HeldSnapshot> {
+    this.usedAt.set(`${hexOf(this.deps.nodeId)}:${epoch}`, this.deps.clock.now());
     let state = this.epochs.get(epoch);
     if (state === undefined) {
       state = { sequence: 0 };
@@ -137,9 +147,16 @@ export class PirSnapshotCache {
     this.held.set(key, held);
     const listKey = `${hexOf(snapshot.origin)}:${snapshot.epoch}`;
     const list = this.lists.get(listKey) ?? [];
-    list.push(key);
-    while (list.length > this.settings.keep) this.held.delete(list.shift()!);
+    const now = this.deps.clock.now();
+    const newest = list[list.length - 1];
+    if (newest !== undefined) newest.supersededAt = now;
+    list.push({ key });
+    // Beyond `keep`, the oldest go once their grace is over; never more than MAX_HELD_PER_LIST.
+    while (list.length > MAX_HELD_PER_LIST || (list.length > this.settings.keep && now - (list[0].supersededAt ?? now) >= this.settings.graceMs)) {
+      this.held.delete(list.shift()!.key);
+    }
     this.lists.set(listKey, list);
+    this.usedAt.set(listKey, now);
     this.prune(listKey);
     return held;
   }
@@ -147,6 +164,7 @@ export class PirSnapshotCache {
   clear(): void {
     this.held.clear();
     this.lists.clear();
+    this.usedAt.clear();
   }
 
   /** Reads the epoch from the store; the snapshot held stays when nothing changed. */
@@ -192,22 +210,32 @@ export class PirSnapshotCache {
     return held;
   }
 
-  /** Drops the snapshots of epochs before the previous one (but never the list just added to). */
+  /**
+   * Drops the snapshots of an epoch before the previous one once `graceMs` passed since it stopped
+   * being one of the two served and since it was last built, received or asked for (an older epoch
+   * read for catch-up stays while clients read it); never the list just added to.
+   */
   private prune(keepList: string): void {
-    const current = epochAt(this.deps.clock.now(), this.deps.timing);
+    const now = this.deps.clock.now();
+    // An epoch goes `graceMs` after it stopped being one of the two served (a poll may straddle the boundary).
+    const current = epochAt(now - this.settings.graceMs, this.deps.timing);
+    const own = hexOf(this.deps.nodeId);
     for (const [listKey, list] of this.lists) {
       if (listKey === keepList) continue;
       const epoch = Number(listKey.slice(listKey.indexOf(':') + 1));
-      if (epoch >= current - 1) continue;
-      for (const key of list) this.held.delete(key);
+      if (epoch >= current - 1 || now - (this.usedAt.get(listKey) ?? 0) < this.settings.graceMs) continue;
+      for (const { key } of list) this.held.delete(key);
       this.lists.delete(listKey);
+      this.usedAt.delete(listKey);
     }
-    const keepEpoch = Number(keepList.slice(keepList.indexOf(':') + 1));
     for (const [epoch, state] of this.epochs) {
-      if (epoch < current - 1 && epoch !== keepEpoch && state.building === undefined) this.epochs.delete(epoch);
+      if (epoch < current - 1 && !this.lists.has(`${own}:${epoch}`) && state.building === undefined) this.epochs.delete(epoch);
     }
   }
 }
+
+/** Snapshots held per (origin, epoch) at most, whatever the grace: bounds the memory a burst of rebuilds takes. */
+const MAX_HELD_PER_LIST = 16;
 
 function epochEndOf(epoch: number, timing: EpochTiming): number {
   return timing.genesisMs + (epoch + 1) * timing.epochMs;
