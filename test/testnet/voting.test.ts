@@ -17,14 +17,14 @@ import { up } from '../../src/testnet/up.js';
  * - agree on a consensus signed by at least 3 of 5 that lists exactly the five real nodes at the
  *   honest delay (the liar is outvoted);
  * - with authority-4 and authority-5 killed, still publish each new epoch's consensus;
- * - with a third one killed, publish nothing, tell a client why, and keep every node running;
- * - after restarts, serve the same bytes for the epochs already published and vote again.
+ * - with a third one killed, publish nothing, tell a client why, and keep every node running.
+ * (An authority's state across restarts: test/node/authority/voting.test.ts.)
  * Waits are on HTTP answers polled every 100 ms with real-time limits that only end a stuck test.
  */
 const EPOCH_MS = 4_000;
 const crypto = getCrypto();
 
-test('five authorities outvote a liar, survive two failures, stall safely at three, and recover', async (t) => {
+test('five authorities outvote a liar, survive two failures and stall safely at three', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-voting-'));
   const started = Date.now();
   const stage = (what: string): void => t.diagnostic(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
@@ -94,13 +94,4 @@ test('five authorities outvote a liar, survive two failures, stall safely at thr
   for (const node of net.plan.nodes) assert.ok(net.pidOf(node.name) !== undefined, `${node.name} is running`);
 
   stage('three down: stalled, client told, nodes running');
-  // 4. Restarted from their data directories, the authorities serve what they published and vote again.
-  await net.restart('authority-3');
-  await net.restart('authority-4');
-  const kept = await documentFrom('authority-3', moved.doc.epoch, 5 * EPOCH_MS, moved.doc.validUntilMs);
-  assert.deepEqual(kept.bytes.subarray(0, 200), moved.bytes.subarray(0, 200));
-  const recovered = await documentFrom('authority-4', epochNow() + 2);
-  assert.ok(recovered.doc.signatures.length >= 3);
-  assert.equal(recovered.doc.mixing.meanDelayMs, TESTNET_NETWORK.mixing.meanDelayMs);
-  stage('restarted: recovered');
 });
