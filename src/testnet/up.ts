@@ -187,7 +187,7 @@ export async function up(options: UpOptions): Promise<Testnet> {
     const authorityStarts = await Promise.allSettled(authorities.map((authority) => start(authority.name, 'authority')));
     const authorityFailed = authorityStarts.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (authorityFailed !== undefined) throw authorityFailed.reason;
-    for (const authority of authorities) log(`${authority.name.padEnd(11)}${authority.url}  key ${authority.publicKey}`);
+    for (const authority of authorities) log(`${authority.name.padEnd(11)} ${authority.url}  key ${authority.publicKey}`);
     if (authorities.length > 1) log(`a consensus needs ${Math.floor(authorities.length / 2) + 1} of ${authorities.length} authority signatures`);
     // Every start is waited for, so that none becomes ready after a failure and is left running.
     const outcomes = await Promise.allSettled(plan.nodes.map((node) => start(node.name, node.role)));
