@@ -1,12 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fromBase64Url } from '../../src/codec/bytes.js';
+import { fromBase64Url, hexOf } from '../../src/codec/bytes.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { ConsensusUnavailableError, fetchConsensus, fetchCurrentConsensus } from '../../src/net/authority-client.js';
-import { epochAt, type ConsensusDocument } from '../../src/pki/index.js';
+import { decodeVote, epochAt, type ConsensusDocument } from '../../src/pki/index.js';
 import { TESTNET_NETWORK } from '../../src/testnet/plan.js';
 import { up } from '../../src/testnet/up.js';
 
@@ -66,6 +66,10 @@ test('five authorities outvote a liar, survive two failures and stall safely at 
   assert.equal(first.doc.nodes.length, net.plan.nodes.length);
   assert.ok(!first.doc.nodes.some((node) => node.name === 'phantom-mix'));
   assert.equal(first.doc.mixing.meanDelayMs, TESTNET_NETWORK.mixing.meanDelayMs);
+  // The liar did vote its phantom mix and its 1 ms delay (its own vote, from its data directory).
+  const liarVote = decodeVote(crypto, new Uint8Array(readFileSync(join(dir, 'authority-5', 'data', 'votes', String(first.doc.epoch), `${hexOf(keys[4])}.bin`))), { authorities: keys });
+  assert.ok(liarVote.nodes.some((node) => node.name === 'phantom-mix'));
+  assert.equal(liarVote.network.mixing.meanDelayMs, 1);
   // Every authority serves that same document body (signature sets may differ).
   const second = await documentFrom('authority-3', first.doc.epoch);
   assert.deepEqual(second.bytes.subarray(0, 200), first.bytes.subarray(0, 200));
