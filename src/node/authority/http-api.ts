@@ -80,6 +80,16 @@ export class AuthorityHttpApi {
       return this.handlePeerPost(req, res, 'signatures', SIGNATURE_SHARE_BYTES, (body) => this.state.receiveSignature(body));
     }
     refuseBody(req, res); // no other endpoint reads a body
+    const evidence = /^\/v1\/evidence\/(0|[1-9][0-9]{0,15})$/.exec(path);
+    if (evidence !== null) {
+      only('GET');
+      const epoch = Number(evidence[1]);
+      const equivocations = [...this.state.evidence(epoch)].map(([authorityHex, votes]) => ({
+        authorityId: toBase64Url(Uint8Array.from(Buffer.from(authorityHex, 'hex'))),
+        votes: votes.map(toBase64Url),
+      }));
+      return sendJson(res, 200, { epoch, equivocations });
+    }
     const consensus = /^\/v1\/consensus\/([^/]+)$/.exec(path);
     if (consensus !== null) {
       only('GET');

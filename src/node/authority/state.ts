@@ -122,6 +122,11 @@ export class AuthorityState {
     return this.advance(epoch, now);
   }
 
+  /** Both votes of every authority that voted twice for `epoch` (by authority ID hex), as kept on disk. */
+  evidence(epoch: number): Map<string, Uint8Array[]> {
+    return this.store.readEvidence(epoch);
+  }
+
   /** A peer's vote (voting.ts); the round moves on at once. */
   receiveVote(body: Uint8Array): 'new' | 'unchanged' {
     const now = this.clock.now();

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -43,6 +43,18 @@ export class AuthorityStore {
   }
 
   /** Every stored vote, by epoch then authority ID hex (unparsed: the caller verifies). */
+  /** The equivocations kept for `epoch`: authority ID hex → its two votes. */
+  readEvidence(epoch: number): Map<string, Uint8Array[]> {
+    const found = new Map<string, Uint8Array[]>();
+    const dir = join(this.dataDir, 'evidence', String(epoch));
+    if (!EPOCH_NAME.test(String(epoch)) || !existsSync(dir)) return found;
+    for (const name of readdirSync(dir).sort()) {
+      const match = /^([0-9a-f]{64})-[12]\.bin$/.exec(name);
+      if (match !== null) found.set(match[1], [...(found.get(match[1]) ?? []), new Uint8Array(readFileSync(join(dir, name)))]);
+    }
+    return found;
+  }
+
   readVotes(): Map<number, Map<string, Uint8Array>> {
     return this.readTree('votes');
   }

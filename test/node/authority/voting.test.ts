@@ -102,6 +102,10 @@ test('one authority of three: refuses bad votes, detects equivocation, publishes
   assert.ok(existsSync(join(dataDir, 'evidence', '1', `${hexOf(keys[1])}-1.bin`)));
   assert.ok(existsSync(join(dataDir, 'evidence', '1', `${hexOf(keys[1])}-2.bin`)));
   assert.equal(await metric(authority.url, 'umbra_authority_equivocations_total'), 1);
+  // Published as evidence: anyone can check both votes' signatures.
+  const evidence = (await (await fetch(`${authority.url}/v1/evidence/1`)).json()) as { equivocations: { authorityId: string; votes: string[] }[] };
+  assert.deepEqual(evidence.equivocations, [{ authorityId: toBase64Url(keys[1]), votes: [toBase64Url(vote1.bytes), toBase64Url(second.bytes)] }]);
+  assert.deepEqual(((await (await fetch(`${authority.url}/v1/evidence/0`)).json()) as { equivocations: unknown[] }).equivocations, []);
 
   // At the vote time it votes; after the tally time it tallies its own and authority 2's votes (2 of 3).
   clock.advanceTo(epochStart(1, timing) - LEAD_MS);
