@@ -13,7 +13,8 @@ export function authorityCommand(args: readonly string[]): Promise<number> {
       if (error instanceof AuthorityConfigError) throw new UsageError(`authority: ${error.message}`);
       throw error;
     }
-    const handle = await startAuthority(config);
+    // One line per notable event (votes, tallies, documents, refusals) on stderr: the log file under umbra up.
+    const handle = await startAuthority(config, { log: (line) => void process.stderr.write(`${new Date().toISOString()} ${line}\n`) });
     return { ready: { role: 'authority', url: handle.url, publicKey: toBase64Url(handle.publicKey) }, close: () => handle.close() };
   });
 }

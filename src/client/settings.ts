@@ -71,8 +71,9 @@ export function settingsProblems(settings: ClientSettings): string[] {
     } else if (!a.publicKeys.every((key) => key instanceof Uint8Array && key.length === 32)) {
       problems.push('every authority public key must be 32 bytes');
     }
-    if (a.threshold !== undefined && !intIn(a.threshold, 1, a.publicKeys?.length ?? 0)) {
-      problems.push('authority.threshold must be an integer in 1..the number of keys');
+    // A consensus needs at least a majority of the trusted keys (verifyConsensus refuses less).
+    if (a.threshold !== undefined && !intIn(a.threshold, Math.floor((a.publicKeys?.length ?? 0) / 2) + 1, a.publicKeys?.length ?? 0)) {
+      problems.push('authority.threshold must be an integer from a majority of the keys to their number');
     }
   }
   if (!intIn(settings.buckets, 1, MAX_BUCKETS)) problems.push(`buckets must be an integer in 1..${MAX_BUCKETS}`);

@@ -109,12 +109,21 @@ export async function fetchConsensus(
   verify: Omit<VerifyConsensusOptions, 'epoch'>,
   options: RequestOptions = {},
 ): Promise<{ doc: ConsensusDocument; bytes: Uint8Array } | undefined> {
+  const result = await fetchConsensusOrReason(crypto, authorityUrl, epoch, verify, options);
+  return 'missing' in result ? undefined : result;
+}
+
+/** As fetchConsensus, but a 404 gives the authority's reason (such as too few authorities signing). */
+async function fetchConsensusOrReason(
+  crypto: Crypto,
+  authorityUrl: string,
+  epoch: number | 'current',
+  verify: Omit<VerifyConsensusOptions, 'epoch'>,
+  options: RequestOptions,
+): Promise<{ doc: ConsensusDocument; bytes: Uint8Array } | { missing: string }> {
   const which = epoch === 'current' ? 'current' : String(epoch);
   const response = await request(endpoint(authorityUrl, `/v1/consensus/${which}`), { method: 'GET' }, options.timeoutMs ?? 10_000);
-  if (response.status === 404) {
-    await response.body?.cancel();
-    return undefined;
-  }
+  if (response.status === 404) return { missing: (await errorOf(response)).message };
   if (!response.ok) throw await errorOf(response);
   const bytes = await readLimited(response, MAX_CONSENSUS_BYTES);
   if (bytes === undefined) throw new AuthorityRequestError(response.status, 'too-large', 'the document exceeds the largest consensus size');
@@ -143,19 +152,19 @@ export class ConsensusUnavailableError extends Error {
 /** Fetches and verifies the consensus of the authority's current epoch; ConsensusUnavailableError when there is none to be had. */
 /** The current consensus from `authority`, verified; `timeoutMs` bounds the request (default 10 s). */
 export async function fetchCurrentConsensus(crypto: Crypto, authority: AuthorityEndpoint, nowMs: number, verifyDescriptors = true, timeoutMs?: number): Promise<ConsensusDocument> {
-  let result: { doc: ConsensusDocument } | undefined;
+  let result: { doc: ConsensusDocument } | { missing: string };
   try {
-    result = await fetchConsensus(crypto, authority.url, 'current', {
+    result = await fetchConsensusOrReason(crypto, authority.url, 'current', {
       authorities: authority.publicKeys,
       ...(authority.threshold === undefined ? {} : { threshold: authority.threshold }),
       nowMs,
       verifyDescriptors,
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    });
+    }, timeoutMs === undefined ? {} : { timeoutMs });
   } catch (error) {
     throw new ConsensusUnavailableError(`no consensus from ${authority.url}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (result === undefined) throw new ConsensusUnavailableError(`the authority at ${authority.url} has no consensus for the current epoch yet`);
+  // The authority's reason, e.g. "no consensus document for epoch 12 (2 of 5 authorities voted, 3 needed)".
+  if ('missing' in result) throw new ConsensusUnavailableError(`the authority at ${authority.url} has no consensus for the current epoch: ${result.missing}`);
   return result.doc;
 }
 

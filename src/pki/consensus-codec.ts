@@ -1,6 +1,5 @@
 import { ByteReader, ByteWriter, concatBytes, sameBytes } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
-import type { SuiteName } from '../sphinx/suite.js';
 import { checkSignatureList, checkUnsignedDocument } from './consensus-checks.js';
 import {
   CONSENSUS_MAGIC,
@@ -9,7 +8,6 @@ import {
   MAX_CONSENSUS_BYTES,
   MAX_CONSENSUS_NODES,
   MAX_CONSENSUS_SIGNATURES,
-  MAX_SUITE_NAME_BYTES,
   type ConsensusDocument,
   type ConsensusSignature,
 } from './consensus-document.js';
@@ -17,21 +15,13 @@ import { decodeDescriptor, decodeDescriptorUnverified, encodeDescriptor, MAX_DES
 import { MAX_EPOCH_MS } from './epoch.js';
 import { PkiError } from './errors.js';
 import { KEY_BYTES, SIGNATURE_BYTES } from './fields.js';
-import { PKI_SUITE_NAMES, RETRIEVAL_MODES, type RetrievalMode } from './params.js';
+import { readNetworkParameters, writeNetworkParameters } from './params-codec.js';
 
 /**
  * The canonical binary encoding of a consensus document (docs/pki.md, "Consensus document"):
  * the signed body (header, then every descriptor in node-ID order), then the signatures in
  * authority-ID order. Decoding checks every structural rule.
  */
-
-const encoder = new TextEncoder();
-
-function writeF64(writer: ByteWriter, value: number): void {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setFloat64(0, value, false);
-  writer.bytes(bytes);
-}
 
 /** The signed part: everything before the signature count. The document must be valid. */
 export function consensusBody(doc: Omit<ConsensusDocument, 'signatures'>): Uint8Array {
@@ -41,18 +31,9 @@ export function consensusBody(doc: Omit<ConsensusDocument, 'signatures'>): Uint8
     .u64(doc.epoch)
     .u64(doc.genesisMs)
     .u64(doc.epochMs)
-    .u64(doc.validUntilMs)
-    .text(1, doc.suite)
-    .u8(doc.geometry.hops)
-    .u32(doc.geometry.userForwardPayloadLength)
-    .u8(doc.geometry.withSurb ? 1 : 0)
-    .u32(doc.mixing.meanDelayMs)
-    .u32(doc.mixing.maxDelayMs);
-  writeF64(writer, doc.traffic.clientSendRate);
-  writeF64(writer, doc.traffic.loopRate);
-  writeF64(writer, doc.traffic.dropRate);
-  writeF64(writer, doc.traffic.gatewayClientRate);
-  writer.u8(RETRIEVAL_MODES.indexOf(doc.retrieval)).u32(doc.pir.rowBytes).u16(doc.pir.queriesPerPoll).u64(doc.retentionMs).u16(doc.nodes.length);
+    .u64(doc.validUntilMs);
+  writeNetworkParameters(writer, doc);
+  writer.u16(doc.nodes.length);
   for (const node of doc.nodes) writer.prefixed(2, encodeDescriptor(node));
   return writer.finish();
 }
@@ -79,11 +60,6 @@ export function consensusDigest(crypto: Crypto, doc: ConsensusDocument): Uint8Ar
 
 function malformed(detail: string): PkiError {
   return new PkiError('malformed', `consensus: ${detail}`);
-}
-
-function readF64(reader: ByteReader, field: string): number {
-  const bytes = reader.bytesOf(8, field);
-  return new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, false);
 }
 
 /**
@@ -129,25 +105,7 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
     const epochMs = reader.u64('epoch length');
     if (epochMs > MAX_EPOCH_MS) throw malformed('the epoch length is out of range');
     const validUntilMs = reader.u64('valid until');
-    const suiteBytes = reader.prefixed(1, MAX_SUITE_NAME_BYTES, 'suite');
-    const suite = PKI_SUITE_NAMES.find((name) => sameBytes(encoder.encode(name), suiteBytes));
-    if (suite === undefined) throw malformed('unknown Sphinx suite');
-    const hops = reader.u8('hops');
-    const userForwardPayloadLength = reader.u32('user payload length');
-    const surbFlag = reader.u8('with SURB');
-    if (surbFlag > 1) throw malformed('the SURB flag is not 0 or 1');
-    const meanDelayMs = reader.u32('mean delay');
-    const maxDelayMs = reader.u32('max delay');
-    const clientSendRate = readF64(reader, 'client send rate');
-    const loopRate = readF64(reader, 'loop rate');
-    const dropRate = readF64(reader, 'drop rate');
-    const gatewayClientRate = readF64(reader, 'gateway client rate');
-    const retrievalCode = reader.u8('retrieval');
-    const retrieval: RetrievalMode | undefined = RETRIEVAL_MODES[retrievalCode];
-    if (retrieval === undefined) throw malformed('unknown retrieval mode');
-    const rowBytes = reader.u32('PIR row bytes');
-    const queriesPerPoll = reader.u16('PIR queries per poll');
-    const retentionMs = reader.u64('retention');
+    const params = readNetworkParameters(reader);
     const count = reader.u16('node count');
     if (count > MAX_CONSENSUS_NODES) throw malformed(`over ${MAX_CONSENSUS_NODES} nodes`);
     for (let i = 0; i < count; i++) descriptorBytes.push(reader.prefixed(2, MAX_DESCRIPTOR_BYTES, 'descriptor'));
@@ -165,13 +123,7 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
       genesisMs,
       epochMs,
       validUntilMs,
-      suite: suite as SuiteName,
-      geometry: Object.freeze({ hops, userForwardPayloadLength, withSurb: surbFlag === 1 }),
-      mixing: Object.freeze({ meanDelayMs, maxDelayMs }),
-      traffic: Object.freeze({ clientSendRate, loopRate, dropRate, gatewayClientRate }),
-      retrieval,
-      pir: Object.freeze({ rowBytes, queriesPerPoll }),
-      retentionMs,
+      ...params,
       nodes: [],
       signatures: Object.freeze(signatures),
     };

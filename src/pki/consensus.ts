@@ -7,6 +7,7 @@ import {
   MAX_CONSENSUS_SIGNATURES,
   type ConsensusDocument,
   type ConsensusInput,
+  type ConsensusSignature,
   type VerifyConsensusOptions,
 } from './consensus-document.js';
 import { epochEnd, timingProblem } from './epoch.js';
@@ -84,7 +85,20 @@ export function signConsensus(crypto: Crypto, doc: ConsensusDocument, authorityS
   return { ...doc, signatures: Object.freeze(signatures) };
 }
 
-/** The threshold verifyConsensus applies by default: a majority of `authorityCount`. */
+/**
+ * The document with a signature made elsewhere added (replacing an earlier one by the same
+ * authority), the signatures kept in authority-ID order. The signature is not checked here: the
+ * caller verifies it against consensusSignedBytes(doc) first.
+ */
+export function addConsensusSignature(doc: ConsensusDocument, entry: ConsensusSignature): ConsensusDocument {
+  if (!isBytes(entry.authorityId, KEY_BYTES) || !isBytes(entry.signature, 64)) throw new PkiError('invalid', 'consensus: a signature entry is not 32 + 64 bytes');
+  const signatures = [...doc.signatures.filter((other) => !sameBytes(other.authorityId, entry.authorityId)), { authorityId: entry.authorityId.slice(), signature: entry.signature.slice() }];
+  signatures.sort((a, b) => compareBytes(a.authorityId, b.authorityId));
+  if (signatures.length > MAX_CONSENSUS_SIGNATURES) throw new PkiError('invalid', `consensus: at most ${MAX_CONSENSUS_SIGNATURES} signatures`);
+  return { ...doc, signatures: Object.freeze(signatures) };
+}
+
+/** The threshold verifyConsensus applies by default (and at least): a majority of `authorityCount`. */
 export function majority(authorityCount: number): number {
   return Math.floor(authorityCount / 2) + 1;
 }
@@ -99,8 +113,9 @@ export function majority(authorityCount: number): number {
 export function verifyConsensus(crypto: Crypto, bytes: Uint8Array, options: VerifyConsensusOptions): ConsensusDocument {
   const trusted = trustedAuthorities(options.authorities);
   const threshold = options.threshold ?? majority(trusted.length);
-  if (!Number.isInteger(threshold) || threshold < 1 || threshold > trusted.length) {
-    throw new PkiError('invalid', `the threshold must be an integer in 1..${trusted.length}`);
+  // Never less than a majority: a minority of the trusted authorities cannot make a document.
+  if (!Number.isInteger(threshold) || threshold < majority(trusted.length) || threshold > trusted.length) {
+    throw new PkiError('invalid', `the threshold must be an integer in ${majority(trusted.length)}..${trusted.length} (a majority at least)`);
   }
   if (typeof options.nowMs !== 'number' || !Number.isFinite(options.nowMs)) throw new PkiError('invalid', 'nowMs is not a finite number');
   // Signatures are checked before the descriptors' own signatures (cheaper to refuse a forgery).

@@ -7,3 +7,6 @@ export * from './epoch.js';
 export * from './errors.js';
 export { parseHostPort, compareBytes, familyProblem } from './fields.js';
 export * from './params.js';
+export * from './vote.js';
+export * from './tally.js';
+export * from './signature-share.js';

@@ -19,7 +19,8 @@ const DEMO_POLICY = Object.freeze({
 
 /** `settings` (poll schedule, ACK timeout, …) apply to users created now; existing ones keep theirs. */
 export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSettings, 'authority' | 'minimums'>> = {}): Promise<void> {
-  const authority = { url: net.authorityUrl, publicKeys: [fromBase64Url(net.plan.authorityPublicKey, 'authority key', 32)] };
+  // Users ask the first authority and trust them all: a document needs a majority of their signatures.
+  const authority = { url: net.authorityUrl, publicKeys: net.authorities.map((a) => fromBase64Url(a.publicKey, 'authority key', 32)) };
   const cards = new Map<string, string>();
   // Every node mirrors the consensus on its status listener: the partition check asks two of them.
   const mirrors = net.file.nodes.flatMap((node) => (node.metricsUrl === undefined ? [] : [node.metricsUrl.replace(/\/metrics$/, '')])).slice(0, 16);

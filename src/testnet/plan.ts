@@ -4,14 +4,23 @@ import { DEFAULT_NETWORK_PARAMETERS, type NetworkParameters } from '../pki/index
 import { freePort } from './ports.js';
 
 /**
- * The shape of a local test network (`umbra up`): one authority, a gateway, three mix layers of
+ * The shape of a local test network (`umbra up`): one directory authority or several voting ones, a gateway, three mix layers of
  * two nodes, two providers, all on loopback, with short epochs and fast rates so mail moves
  * in seconds. Written once into `<dir>/plan.json`, so a restart keeps keys, genesis and names.
  *
  * Six operators (families) run it: one the gateway, one each mix layer, one each provider, so a
  * path's five nodes are of five families and each provider's PIR partner is of another operator.
- * The authority admits only the plan's node keys (its allow-list).
+ * The authorities admit only the plan's node keys (their allow-list).
  */
+export interface AuthorityPlan {
+  /** `authority` when there is one, else `authority-1` … `authority-N`. */
+  readonly name: string;
+  /** Ed25519 identity seed (base64url). */
+  readonly seed: string;
+  readonly publicKey: string;
+  readonly port: number;
+}
+
 export interface NodePlan {
   readonly name: string;
   /** The node's operator, published in its descriptor. */
@@ -29,9 +38,8 @@ export interface NodePlan {
 export interface NetworkPlan {
   readonly genesisMs: number;
   readonly epochMs: number;
-  readonly authoritySeed: string;
-  readonly authorityPublicKey: string;
-  readonly authorityPort: number;
+  /** Every authority; each lists the others as its peers, and nodes and users trust them all. */
+  readonly authorities: readonly AuthorityPlan[];
   readonly network: NetworkParameters;
   readonly nodes: readonly NodePlan[];
   readonly users: readonly { readonly name: string; readonly provider: string }[];
@@ -50,14 +58,15 @@ export const TESTNET_NETWORK: NetworkParameters = {
   pir: { rowBytes: 32_768, queriesPerPoll: 48 },
 };
 
-export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number): Promise<NetworkPlan> {
-  const seed = crypto.randomBytes(32);
+/**
+ * `minimal`: one node per layer (a gateway, three mixes, one provider) and no PIR partner, for
+ * tests of the authorities that need a complete topology but carry no mail.
+ */
+export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, authorityCount = 1, minimal = false): Promise<NetworkPlan> {
+  const perLayer = minimal ? [1] : [1, 2];
   const shapes: Omit<NodePlan, 'linkPort' | 'metricsPort' | 'identitySeed'>[] = [{ name: 'gateway-1', family: 'operator-gateway', role: 'gateway', layer: 0 }];
-  for (const layer of [1, 2, 3]) for (const i of [1, 2]) shapes.push({ name: `mix-${layer}-${i}`, family: `operator-mix-${layer}`, role: 'mix', layer });
-  shapes.push(
-    { name: 'provider-1', family: 'operator-provider-1', role: 'provider', layer: 4 },
-    { name: 'provider-2', family: 'operator-provider-2', role: 'provider', layer: 4 },
-  );
+  for (const layer of [1, 2, 3]) for (const i of perLayer) shapes.push({ name: `mix-${layer}-${i}`, family: `operator-mix-${layer}`, role: 'mix', layer });
+  for (const i of perLayer) shapes.push({ name: `provider-${i}`, family: `operator-provider-${i}`, role: 'provider', layer: 4 });
   // The OS may hand out a port again once it is released: draw until every port is distinct.
   const taken = new Set<number>();
   const port = async (): Promise<number> => {
@@ -75,17 +84,21 @@ export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number): 
     const identitySeed = toBase64Url(crypto.randomBytes(32));
     nodes.push({ ...shape, identitySeed, linkPort: await port(), metricsPort: await port(), ...(withWs ? { wsPort: await port() } : {}) });
   }
+  const authorities: AuthorityPlan[] = [];
+  for (let i = 1; i <= authorityCount; i++) {
+    const seed = crypto.randomBytes(32);
+    const name = authorityCount === 1 ? 'authority' : `authority-${i}`;
+    authorities.push({ name, seed: toBase64Url(seed), publicKey: toBase64Url(crypto.ed25519PublicKey(seed)), port: await port() });
+  }
   return {
     genesisMs: nowMs - (nowMs % 1000),
     epochMs,
-    authoritySeed: toBase64Url(seed),
-    authorityPublicKey: toBase64Url(crypto.ed25519PublicKey(seed)),
-    authorityPort: await port(),
+    authorities,
     network: TESTNET_NETWORK,
     nodes,
     users: [
       { name: 'alice', provider: 'provider-1' },
-      { name: 'bob', provider: 'provider-2' },
+      { name: 'bob', provider: minimal ? 'provider-1' : 'provider-2' },
     ],
   };
 }

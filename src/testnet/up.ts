@@ -4,15 +4,15 @@ import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
 import { fetchConsensus } from '../net/authority-client.js';
 import { startNetworkView } from './network-view.js';
-import { makePlan, type NetworkPlan, type NodePlan } from './plan.js';
+import { makePlan, type AuthorityPlan, type NetworkPlan, type NodePlan } from './plan.js';
 import { startChild, stopChild, type Child } from './processes.js';
 import { TestnetError } from './errors.js';
 import { describeSupervision, Supervisor, type SupervisionEvent, type SupervisionPolicy } from './supervisor.js';
 
 /**
- * `umbra up`: a whole Umbra network on loopback in child processes (an authority, a gateway, three
- * mix layers of two, two providers), its data under one directory, and `<dir>/network.json`
- * describing it. Resolves once a consensus lists every node, so traffic can flow.
+ * `umbra up`: a whole Umbra network on loopback in child processes (one authority or several voting
+ * ones, a gateway, three mix layers of two, two providers), its data under one directory, and
+ * `<dir>/network.json` describing it. Resolves once a consensus lists every node, so traffic can flow.
  */
 export interface UpOptions {
   readonly dir: string;
@@ -23,13 +23,29 @@ export interface UpOptions {
   /** Restarts of nodes that die on their own (default: DEFAULT_SUPERVISION); events go to `onSupervision`, else to `log`. */
   readonly supervision?: SupervisionPolicy;
   readonly onSupervision?: (event: SupervisionEvent) => void;
+  /** A new plan with one node per layer (makePlan's `minimal`): for tests of the authorities. */
+  readonly minimalNodes?: boolean;
+  /** Directory authorities for a new plan (default 1); a kept plan must have as many. */
+  readonly authorities?: number;
+  /** Test hook: these authorities vote dishonestly (an extra node, this mean delay; docs/pki.md, "Threat model"). */
+  readonly dishonest?: readonly string[];
+  readonly dishonestMeanDelayMs?: number;
+}
+
+export interface AuthorityInfo {
+  readonly name: string;
+  readonly url: string;
+  readonly publicKey: string;
 }
 
 export interface NetworkFile {
   readonly dir: string;
   readonly genesisMs: number;
   readonly epochMs: number;
+  /** The first authority (the one users ask; they trust all). */
   readonly authority: { readonly url: string; readonly publicKey: string };
+  /** Every authority (network.json always has them; optional for hand-made files). */
+  readonly authorities?: readonly AuthorityInfo[];
   readonly nodes: readonly (Omit<NodePlan, 'identitySeed'> & { readonly nodeId?: string; readonly wsUrl?: string; readonly metricsUrl?: string })[];
   readonly users: readonly { readonly name: string; readonly provider: string; readonly dir: string }[];
 }
@@ -38,7 +54,9 @@ export interface Testnet {
   readonly dir: string;
   readonly plan: NetworkPlan;
   readonly file: NetworkFile;
+  /** The first authority's URL. */
   readonly authorityUrl: string;
+  readonly authorities: readonly AuthorityInfo[];
   /** The live network view on 127.0.0.1 (docs/web.md). */
   readonly viewUrl: string;
   /** Sends a signal to one node's process (a test's fault injection). */
@@ -52,35 +70,46 @@ export interface Testnet {
 
 export const DEFAULT_TESTNET_EPOCH_MS = 8_000;
 
-function loadOrMakePlan(dir: string, epochMs: number): Promise<NetworkPlan> {
+function loadOrMakePlan(dir: string, epochMs: number, authorities: number | undefined, minimal: boolean): Promise<NetworkPlan> {
   const path = join(dir, 'plan.json');
   if (existsSync(path)) {
     const plan = JSON.parse(readFileSync(path, 'utf8')) as NetworkPlan;
-    if (plan.nodes.some((node) => typeof node.identitySeed !== 'string' || typeof node.family !== 'string')) {
-      return Promise.reject(new TestnetError(`${path} predates node families and the authority's allow-list: remove ${dir} and run umbra up again`));
+    if (plan.nodes.some((node) => typeof node.identitySeed !== 'string' || typeof node.family !== 'string') || !Array.isArray(plan.authorities)) {
+      return Promise.reject(new TestnetError(`${path} predates voting authorities: remove ${dir} (or use --fresh) and run umbra up again`));
+    }
+    if (authorities !== undefined && plan.authorities.length !== authorities) {
+      return Promise.reject(new TestnetError(`${path} has ${plan.authorities.length} authorities, not ${authorities}: use --fresh for a new network`));
     }
     return Promise.resolve(plan);
   }
-  return makePlan(getCrypto(), Date.now(), epochMs).then((plan) => {
+  return makePlan(getCrypto(), Date.now(), epochMs, authorities ?? 1, minimal).then((plan) => {
     writeFileSync(path, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
     return plan;
   });
 }
 
-function writeConfigs(dir: string, plan: NetworkPlan, authorityUrl: string): void {
+const urlOf = (authority: AuthorityPlan): string => `http://127.0.0.1:${authority.port}`;
+
+function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void {
   const crypto = getCrypto();
-  const authorityDir = join(dir, 'authority');
-  mkdirSync(authorityDir, { recursive: true });
-  writeFileSync(join(authorityDir, 'config.json'), JSON.stringify({
-    listen: `127.0.0.1:${plan.authorityPort}`,
-    identitySeed: plan.authoritySeed,
-    authorities: [plan.authorityPublicKey],
-    genesisMs: plan.genesisMs,
-    epochMs: plan.epochMs,
-    network: plan.network,
-    dataDir: join(authorityDir, 'data'),
-    allowedNodes: plan.nodes.map((node) => toBase64Url(crypto.ed25519PublicKey(fromBase64Url(node.identitySeed, 'identity seed', 32)))),
-  }, null, 2), { mode: 0o600 });
+  const keys = plan.authorities.map((authority) => authority.publicKey);
+  for (const authority of plan.authorities) {
+    const authorityDir = join(dir, authority.name);
+    mkdirSync(authorityDir, { recursive: true });
+    const dishonest = options.dishonest?.includes(authority.name) === true;
+    writeFileSync(join(authorityDir, 'config.json'), JSON.stringify({
+      listen: `127.0.0.1:${authority.port}`,
+      identitySeed: authority.seed,
+      authorities: keys,
+      peers: plan.authorities.filter((peer) => peer !== authority).map((peer) => ({ publicKey: peer.publicKey, url: urlOf(peer) })),
+      genesisMs: plan.genesisMs,
+      epochMs: plan.epochMs,
+      network: plan.network,
+      dataDir: join(authorityDir, 'data'),
+      allowedNodes: plan.nodes.map((node) => toBase64Url(crypto.ed25519PublicKey(fromBase64Url(node.identitySeed, 'identity seed', 32)))),
+      ...(dishonest ? { dishonestVote: { extraNode: true, meanDelayMs: options.dishonestMeanDelayMs ?? 1 } } : {}),
+    }, null, 2), { mode: 0o600 });
+  }
   for (const node of plan.nodes) {
     const nodeDir = join(dir, node.name);
     mkdirSync(nodeDir, { recursive: true });
@@ -94,8 +123,8 @@ function writeConfigs(dir: string, plan: NetworkPlan, authorityUrl: string): voi
       ...(node.wsPort !== undefined ? { wsPort: node.wsPort } : {}),
       metricsPort: node.metricsPort,
       dataDir: join(nodeDir, 'data'),
-      authorityUrls: [authorityUrl],
-      authorities: [plan.authorityPublicKey],
+      authorityUrls: plan.authorities.map(urlOf),
+      authorities: keys,
       genesisMs: plan.genesisMs,
       epochMs: plan.epochMs,
       suite: plan.network.suite,
@@ -104,17 +133,19 @@ function writeConfigs(dir: string, plan: NetworkPlan, authorityUrl: string): voi
   }
 }
 
-/** Waits until the authority serves a consensus that lists every node of the plan. */
-async function waitForConsensus(plan: NetworkPlan, authorityUrl: string, timeoutMs: number): Promise<void> {
+/** Waits until an authority serves a consensus, signed by a majority of them, that lists every node of the plan. */
+async function waitForConsensus(plan: NetworkPlan, timeoutMs: number): Promise<void> {
   const crypto = getCrypto();
   const deadline = Date.now() + timeoutMs;
-  const authorities = [fromBase64Url(plan.authorityPublicKey, 'authority key', 32)];
+  const authorities = plan.authorities.map((authority) => fromBase64Url(authority.publicKey, 'authority key', 32));
   for (;;) {
-    try {
-      const current = await fetchConsensus(crypto, authorityUrl, 'current', { authorities, nowMs: Date.now() });
-      if (current !== undefined && current.doc.nodes.length === plan.nodes.length) return;
-    } catch {
-      // Not yet: the authority makes the document once every layer has uploaded.
+    for (const authority of plan.authorities) {
+      try {
+        const current = await fetchConsensus(crypto, urlOf(authority), 'current', { authorities, nowMs: Date.now() });
+        if (current !== undefined && current.doc.nodes.length === plan.nodes.length) return;
+      } catch {
+        // Not yet: the authorities vote once every layer has uploaded.
+      }
     }
     if (Date.now() > deadline) throw new TestnetError('the network did not agree on a consensus in time (see the logs)');
     await new Promise((r) => setTimeout(r, 250));
@@ -122,7 +153,7 @@ async function waitForConsensus(plan: NetworkPlan, authorityUrl: string, timeout
 }
 
 function roleOf(plan: NetworkPlan, name: string): string {
-  if (name === 'authority') return 'authority';
+  if (plan.authorities.some((authority) => authority.name === name)) return 'authority';
   const node = plan.nodes.find((n) => n.name === name);
   if (node === undefined) throw new TestnetError(`no node ${name}`);
   return node.role;
@@ -132,18 +163,19 @@ export async function up(options: UpOptions): Promise<Testnet> {
   const dir = resolve(options.dir);
   const log = options.log ?? (() => {});
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const plan = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS);
-  const authorityUrl = `http://127.0.0.1:${plan.authorityPort}`;
-  writeConfigs(dir, plan, authorityUrl);
+  const plan = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS, options.authorities, options.minimalNodes === true);
+  const authorities: AuthorityInfo[] = plan.authorities.map((authority) => ({ name: authority.name, url: urlOf(authority), publicKey: authority.publicKey }));
+  const authorityUrl = authorities[0].url;
+  const isAuthority = (name: string): boolean => authorities.some((authority) => authority.name === name);
+  writeConfigs(dir, plan, options);
   const logDir = join(dir, 'logs');
   const children = new Map<string, Child>();
   const onSupervision = options.onSupervision ?? ((event: SupervisionEvent) => log(describeSupervision(event)));
   const supervisor = new Supervisor((name) => start(name, roleOf(plan, name)), onSupervision, options.supervision);
   const stopAll = async (): Promise<void> => {
     supervisor.stop();
-    await Promise.all([...children.values()].filter((c) => c.name !== 'authority').map((c) => stopChild(c.process)));
-    const authority = children.get('authority');
-    if (authority !== undefined) await stopChild(authority.process);
+    await Promise.all([...children.values()].filter((c) => !isAuthority(c.name)).map((c) => stopChild(c.process)));
+    await Promise.all([...children.values()].filter((c) => isAuthority(c.name)).map((c) => stopChild(c.process)));
   };
   const start = async (name: string, role: string): Promise<Child> => {
     const child = await startChild(name, role, join(dir, name, 'config.json'), logDir, options.readyTimeoutMs);
@@ -152,15 +184,18 @@ export async function up(options: UpOptions): Promise<Testnet> {
     return child;
   };
   try {
-    await start('authority', 'authority');
-    log(`authority  ${authorityUrl}`);
+    const authorityStarts = await Promise.allSettled(authorities.map((authority) => start(authority.name, 'authority')));
+    const authorityFailed = authorityStarts.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (authorityFailed !== undefined) throw authorityFailed.reason;
+    for (const authority of authorities) log(`${authority.name.padEnd(11)} ${authority.url}  key ${authority.publicKey}`);
+    if (authorities.length > 1) log(`a consensus needs ${Math.floor(authorities.length / 2) + 1} of ${authorities.length} authority signatures`);
     // Every start is waited for, so that none becomes ready after a failure and is left running.
     const outcomes = await Promise.allSettled(plan.nodes.map((node) => start(node.name, node.role)));
     const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     const started = outcomes.map((outcome) => (outcome as PromiseFulfilledResult<Child>).value);
     for (const child of started) log(`${child.name.padEnd(11)}${String(child.ready.wsUrl ?? `link :${String(child.ready.linkPort)}`)}`);
-    await waitForConsensus(plan, authorityUrl, options.readyTimeoutMs ?? plan.epochMs * 3 + 10_000);
+    await waitForConsensus(plan, options.readyTimeoutMs ?? plan.epochMs * 3 + 10_000);
   } catch (error) {
     await stopAll();
     throw error;
@@ -169,7 +204,8 @@ export async function up(options: UpOptions): Promise<Testnet> {
     dir,
     genesisMs: plan.genesisMs,
     epochMs: plan.epochMs,
-    authority: { url: authorityUrl, publicKey: plan.authorityPublicKey },
+    authority: { url: authorityUrl, publicKey: authorities[0].publicKey },
+    authorities,
     nodes: plan.nodes.map((node) => {
       const ready = children.get(node.name)?.ready ?? {};
       // network.json is for reading, not a secret: the identity seed stays in plan.json (mode 0600).
@@ -189,6 +225,7 @@ export async function up(options: UpOptions): Promise<Testnet> {
     plan,
     file,
     authorityUrl,
+    authorities,
     viewUrl: view.url,
     async kill(name, signal) {
       const child = children.get(name);

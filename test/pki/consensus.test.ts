@@ -102,7 +102,9 @@ for (const crypto of Object.values(backends)) {
       assert.equal(verify(twoSigned).epoch, EPOCH);
       assert.equal(verify(encodeConsensus(signedBy(unsigned, ...authoritySeeds))).signatures.length, 3);
       expectCode('not-enough-signatures', () => verify(twoSigned, { threshold: 3 }));
-      assert.equal(verify(oneSigned, { threshold: 1 }).epoch, EPOCH);
+      // A threshold below a majority is refused: a minority cannot make a document.
+      expectCode('invalid', () => verify(oneSigned, { threshold: 1 }));
+      assert.equal(verify(oneSigned, { authorities: [authorities[0]] }).epoch, EPOCH);
       expectCode('not-enough-signatures', () => verify(encodeConsensus(unsigned)));
       expectCode('invalid', () => verify(twoSigned, { threshold: 4 }));
       expectCode('invalid', () => verify(twoSigned, { threshold: 0 }));
@@ -126,7 +128,7 @@ for (const crypto of Object.values(backends)) {
       expectCode('bad-signature', () => verify(encodeConsensus(replaced)));
       // Authority 0's signature under authority 1's ID.
       const swapped = encodeConsensus({ ...doc, signatures: [{ authorityId: authorities[1], signature: doc.signatures[0].signature }] });
-      expectCode('bad-signature', () => verify(swapped, { threshold: 1 }));
+      expectCode('bad-signature', () => verify(swapped, { authorities: [authorities[1]] }));
     });
 
     test('a document for another epoch is wrong-epoch; after validUntilMs it is expired', () => {
@@ -221,7 +223,7 @@ for (const crypto of Object.values(backends)) {
             const network: NetworkParameters = { suite, geometry, mixing, traffic, retrieval, pir: { rowBytes: 4096 + 64 * (graceMs % 100), queriesPerPoll: 1 + (graceMs % 64) }, retentionMs: 1000 + graceMs * 7919 };
             const doc = signConsensus(crypto, makeConsensus({ ...input, graceMs, network, descriptors: small }), authoritySeeds[0]);
             const bytes = encodeConsensus(doc);
-            const decoded = verify(bytes, { threshold: 1, verifyDescriptors: false, nowMs: timing.genesisMs });
+            const decoded = verify(bytes, { authorities: [authorities[0]], verifyDescriptors: false, nowMs: timing.genesisMs });
             assert.deepEqual({ ...decoded, nodes: [] }, { ...doc, nodes: [] });
             assert.deepEqual(encodeConsensus(decoded), bytes);
           },

@@ -44,7 +44,7 @@ async function startUser(name: string, provider: string): Promise<User> {
   const node = net.file.nodes.find((n) => n.name === provider);
   await initClient(userDir, {
     name, passphrase: `${name} pass`, kdf: FAST_KDF, ...TEST_NETWORK_POLICY, pollsPerEpoch: 4,
-    authority: { url: net.authorityUrl, publicKeys: [fromBase64Url(net.plan.authorityPublicKey, 'authority key', 32)] },
+    authority: { url: net.authorityUrl, publicKeys: net.authorities.map((a) => fromBase64Url(a.publicKey, 'authority key', 32)) },
     servers: [node!.wsUrl!.replace(/^wss:\/\//, '')],
   });
   const agent = await startClient(userDir, `${name} pass`);

@@ -43,6 +43,18 @@ export interface AuthorityConfig {
   readonly openAdmission?: boolean;
   /** The most descriptors held for one epoch. Default (and at most) MAX_CONSENSUS_NODES. */
   readonly maxNodesPerEpoch: number;
+  /** Where every other listed authority answers ("http://host:port"), by its public key. */
+  readonly peers: readonly AuthorityPeer[];
+  /**
+   * Test networks only: this authority votes dishonestly (an extra node of its own making, and/or
+   * this mean delay), to show that a minority is outvoted (docs/pki.md, "Threat model").
+   */
+  readonly dishonestVote?: { readonly extraNode: boolean; readonly meanDelayMs?: number };
+}
+
+export interface AuthorityPeer {
+  readonly publicKey: Uint8Array;
+  readonly url: string;
 }
 
 export class AuthorityConfigError extends ConfigError {
@@ -69,7 +81,10 @@ const TOP_LEVEL_KEYS = [
   'allowedNodes',
   'openAdmission',
   'maxNodesPerEpoch',
+  'peers',
+  'dishonestVote',
 ];
+const URL_PATTERN = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\/?$/;
 const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir', 'retentionMs'];
 
 /** "host:port" with port 0..65535 (0: any free port). */
@@ -127,6 +142,32 @@ export function authorityConfigProblems(config: AuthorityConfig, crypto: Crypto 
   if (!intIn(config.maxNodesPerEpoch, 1, MAX_CONSENSUS_NODES)) {
     problems.push(`maxNodesPerEpoch must be an integer in 1..${MAX_CONSENSUS_NODES}`);
   }
+  problems.push(...peerProblems(config, crypto));
+  const lie = config.dishonestVote;
+  if (lie !== undefined && (typeof lie.extraNode !== 'boolean' || (lie.meanDelayMs !== undefined && !intIn(lie.meanDelayMs, 0, 0xffffffff)))) {
+    problems.push('dishonestVote must be { extraNode: boolean, meanDelayMs?: integer }');
+  }
+  return problems;
+}
+
+/** Every other listed authority has exactly one peer entry (a URL), and nothing else does. */
+function peerProblems(config: AuthorityConfig, crypto: Crypto): string[] {
+  if (!Array.isArray(config.peers)) return ['peers must be an array of { publicKey, url }'];
+  if (!Array.isArray(config.authorities) || !(config.identitySeed instanceof Uint8Array) || config.identitySeed.length !== 32) return [];
+  const problems: string[] = [];
+  const own = crypto.ed25519PublicKey(config.identitySeed);
+  config.peers.forEach((peer, i) => {
+    if (typeof peer.url !== 'string' || !URL_PATTERN.test(peer.url)) problems.push(`peers[${i}].url must be an http:// or https:// URL without a path`);
+    if (!(peer.publicKey instanceof Uint8Array) || !config.authorities.some((key) => sameBytes(key, peer.publicKey))) problems.push(`peers[${i}].publicKey is not among the authorities`);
+    else if (sameBytes(peer.publicKey, own)) problems.push(`peers[${i}] is this authority itself`);
+    else if (config.peers.findIndex((other) => other.publicKey instanceof Uint8Array && sameBytes(other.publicKey, peer.publicKey)) !== i) problems.push(`peers[${i}] is listed twice`);
+  });
+  for (const key of config.authorities) {
+    if (key instanceof Uint8Array && key.length === 32 && !sameBytes(key, own) && !config.peers.some((peer) => peer.publicKey instanceof Uint8Array && sameBytes(peer.publicKey, key))) {
+      problems.push('peers must give a URL for every other authority');
+      break;
+    }
+  }
   return problems;
 }
 
@@ -147,7 +188,12 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
   let authorities: Uint8Array[] = [];
   if (!Array.isArray(input.authorities)) problems.add('authorities must be an array of base64url public keys');
   else authorities = input.authorities.map((value, i) => key32(value, `authorities[${i}]`));
-  if (input.threshold !== undefined) problems.add('threshold is not supported yet: a single authority signs (docs/pki.md)');
+  if (input.threshold !== undefined) problems.add('threshold cannot be set: a document needs a majority of the authorities (docs/pki.md)');
+  const peers = readPeers(input.peers, problems);
+  const dishonestVote = isJsonObject(input.dishonestVote)
+    ? { extraNode: input.dishonestVote.extraNode === true, ...(typeof input.dishonestVote.meanDelayMs === 'number' ? { meanDelayMs: input.dishonestVote.meanDelayMs } : {}) }
+    : undefined;
+  if (input.dishonestVote !== undefined && dishonestVote === undefined) problems.add('dishonestVote must be an object');
   const genesisMs = integer('genesisMs', undefined);
   const epochMs = integer('epochMs', DEFAULT_EPOCH_MS);
   const quarter = Number.isSafeInteger(epochMs) ? Math.floor(epochMs / 4) : 0;
@@ -179,11 +225,29 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
     ...(allowedNodes === undefined ? {} : { allowedNodes }),
     ...(openAdmission ? { openAdmission } : {}),
     maxNodesPerEpoch,
+    peers,
+    ...(dishonestVote === undefined ? {} : { dishonestVote }),
   };
   // Re-check the typed form, skipping what was already reported as missing or malformed.
   problems.addUnreported(authorityConfigProblems(config, crypto));
   if (problems.list.length > 0) throw new AuthorityConfigError(problems.list);
   return config;
+}
+
+function readPeers(given: unknown, problems: ConfigProblems): AuthorityPeer[] {
+  if (given === undefined) return [];
+  if (!Array.isArray(given)) {
+    problems.add('peers must be an array of { publicKey, url }');
+    return [];
+  }
+  return given.map((peer, i) => {
+    if (!isJsonObject(peer)) {
+      problems.add(`peers[${i}] must be an object { publicKey, url }`);
+      return { publicKey: new Uint8Array(0), url: '' };
+    }
+    problems.unknownFields(peer, ['publicKey', 'url'], `peers[${i}].`);
+    return { publicKey: readKey32(peer.publicKey, `peers[${i}].publicKey`, problems), url: typeof peer.url === 'string' ? peer.url.replace(/\/+$/, '') : '' };
+  });
 }
 
 /** A 32-byte key written as unpadded base64url; reported (and empty) otherwise. */

@@ -1,14 +1,16 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toBase64Url } from '../../codec/bytes.js';
+import { MAX_VOTE_BYTES, SIGNATURE_SHARE_BYTES } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
 import { HttpError } from './http-error.js';
 import type { AuthorityMetrics } from './metrics.js';
 import type { AuthorityState } from './state.js';
 
 /**
- * The authority's HTTP API (docs/pki.md, "Authority"): POST /v1/descriptors,
- * GET /v1/consensus/<epoch | current>, GET /healthz, GET /metrics. Errors are JSON
+ * The authority's HTTP API (docs/pki.md, "Authority"): POST /v1/descriptors, POST /v1/votes and
+ * POST /v1/signatures (from peer authorities), GET /v1/consensus/<epoch | current>, GET /healthz,
+ * GET /metrics. Errors are JSON
  * `{ error, message }` with a fixed code, counted by code.
  */
 
@@ -69,7 +71,25 @@ export class AuthorityHttpApi {
       only('POST');
       return this.handleUpload(req, res);
     }
+    if (path === '/v1/votes') {
+      only('POST');
+      return this.handlePeerPost(req, res, 'votes', MAX_VOTE_BYTES, (body) => this.state.receiveVote(body));
+    }
+    if (path === '/v1/signatures') {
+      only('POST');
+      return this.handlePeerPost(req, res, 'signatures', SIGNATURE_SHARE_BYTES, (body) => this.state.receiveSignature(body));
+    }
     refuseBody(req, res); // no other endpoint reads a body
+    const evidence = /^\/v1\/evidence\/(0|[1-9][0-9]{0,15})$/.exec(path);
+    if (evidence !== null) {
+      only('GET');
+      const epoch = Number(evidence[1]);
+      const equivocations = [...this.state.evidence(epoch)].map(([authorityHex, votes]) => ({
+        authorityId: toBase64Url(Uint8Array.from(Buffer.from(authorityHex, 'hex'))),
+        votes: votes.map(toBase64Url),
+      }));
+      return sendJson(res, 200, { epoch, equivocations });
+    }
     const consensus = /^\/v1\/consensus\/([^/]+)$/.exec(path);
     if (consensus !== null) {
       only('GET');
@@ -78,12 +98,16 @@ export class AuthorityHttpApi {
     if (path === '/healthz') {
       only('GET');
       const { state } = this;
+      const epoch = state.currentEpoch(this.clock.now());
       return sendJson(res, 200, {
         status: 'ok',
-        epoch: state.currentEpoch(this.clock.now()),
+        epoch,
         authorityId: toBase64Url(state.publicKey),
         latestDocumentEpoch: state.latestDocumentEpoch() ?? null,
         descriptorsHeld: state.descriptorsHeld(),
+        authorities: state.voting.authorityCount,
+        threshold: state.voting.threshold,
+        voting: Object.fromEntries([epoch, epoch + 1].filter((e) => e >= 0).map((e) => [String(e), { published: state.document(e) !== undefined, ...state.voting.status(e) }])),
       });
     }
     if (path === '/metrics') {
@@ -101,13 +125,31 @@ export class AuthorityHttpApi {
         refuseBody(req, res);
         throw new HttpError(415, 'bad-content-type', 'the body must be application/octet-stream');
       }
-      const body = await readBody(req, res);
+      const body = await readBody(req, res, MAX_UPLOAD_BYTES);
       const { result, descriptor } = this.state.accept(body);
       this.metrics.add('umbra_authority_descriptors_accepted_total', 1, { result });
       sendJson(res, result === 'new' ? 201 : 200, { status: result, epoch: descriptor.epoch, nodeId: toBase64Url(descriptor.nodeId) });
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       this.metrics.add('umbra_authority_descriptors_rejected_total', 1, { reason: error.code });
+      this.sendError(res, error);
+    }
+  }
+
+  /** A vote or a signature from a peer authority: counted by result or refusal reason. */
+  private async handlePeerPost(req: IncomingMessage, res: ServerResponse, kind: 'votes' | 'signatures', limit: number, take: (body: Uint8Array) => 'new' | 'unchanged'): Promise<void> {
+    try {
+      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      if (type !== 'application/octet-stream') {
+        refuseBody(req, res);
+        throw new HttpError(415, 'bad-content-type', 'the body must be application/octet-stream');
+      }
+      const result = take(await readBody(req, res, limit));
+      this.metrics.add(`umbra_authority_${kind}_received_total`, 1, { result });
+      sendJson(res, result === 'new' ? 201 : 200, { status: result });
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      this.metrics.add(`umbra_authority_${kind}_rejected_total`, 1, { reason: error.code });
       this.sendError(res, error);
     }
   }
@@ -181,12 +223,13 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   send(res, status, 'application/json', `${JSON.stringify(value)}\n`, headers);
 }
 
-/** Reads an upload of at most MAX_UPLOAD_BYTES; larger ones end in HttpError 413. */
-function readBody(req: IncomingMessage, res: ServerResponse): Promise<Uint8Array> {
+/** Reads an upload of at most `limit` bytes; larger ones end in HttpError 413. */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Uint8Array> {
+  const drainLimit = Math.max(DRAIN_LIMIT, limit);
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
-    const tooLarge = () => new HttpError(413, 'too-large', `the body exceeds ${MAX_UPLOAD_BYTES} bytes`);
-    if (declared > DRAIN_LIMIT) {
+    const tooLarge = () => new HttpError(413, 'too-large', `the body exceeds ${limit} bytes`);
+    if (declared > drainLimit) {
       // Not worth reading: answer and close the connection.
       res.setHeader('connection', 'close');
       res.on('finish', () => req.destroy());
@@ -198,8 +241,8 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Uint8Array
     let settled = false;
     req.on('data', (chunk: Buffer) => {
       total += chunk.length;
-      if (total <= MAX_UPLOAD_BYTES) chunks.push(chunk);
-      else if (total > DRAIN_LIMIT && !settled) {
+      if (total <= limit) chunks.push(chunk);
+      else if (total > drainLimit && !settled) {
         settled = true;
         res.setHeader('connection', 'close');
         res.on('finish', () => req.destroy());
@@ -209,7 +252,7 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Uint8Array
     req.on('end', () => {
       if (settled) return;
       settled = true;
-      if (total > MAX_UPLOAD_BYTES) reject(tooLarge());
+      if (total > limit) reject(tooLarge());
       else resolve(new Uint8Array(Buffer.concat(chunks, total)));
     });
     // A body cut short, a bad chunk or one too slow for the request timeout is the client's fault.

@@ -23,9 +23,18 @@ export class AuthorityMetrics {
     this.define('umbra_authority_epoch', 'gauge', 'The current epoch (-1 before genesis).');
     this.define('umbra_authority_latest_document_epoch', 'gauge', 'The epoch of the newest document held (-1 if none).');
     this.define('umbra_authority_descriptors_held', 'gauge', 'Descriptors held for epochs whose document is not yet made.');
+    this.define('umbra_authority_votes_cast_total', 'counter', "This authority's own votes, made and stored.");
+    this.define('umbra_authority_votes_received_total', 'counter', 'Votes received from peers and taken, by result (new, unchanged).');
+    this.define('umbra_authority_votes_rejected_total', 'counter', 'Votes received from peers and refused, by reason.');
+    this.define('umbra_authority_signatures_received_total', 'counter', "Peers' signatures on this authority's tally, taken, by result.");
+    this.define('umbra_authority_signatures_rejected_total', 'counter', "Peers' signatures refused, by reason.");
+    this.define('umbra_authority_equivocations_total', 'counter', 'Authorities seen voting twice, differently, for one epoch.');
+    this.define('umbra_authority_peer_failures_total', 'counter', 'Requests to peer authorities that failed, by kind (vote, signature, consensus).');
+    this.define('umbra_authority_documents_adopted_total', 'counter', "Documents taken from a peer (signed by a majority) instead of this authority's own tally.");
     // Counters that always exist, so dashboards see zeros before the first event.
     this.add('umbra_authority_documents_published_total', 0);
     this.add('umbra_authority_consensus_served_total', 0);
+    this.add('umbra_authority_equivocations_total', 0);
   }
 
   private define(name: string, kind: Kind, help: string): void {

@@ -4,14 +4,15 @@ import { systemClock, type Clock } from '../../net/clock.js';
 import { AuthorityConfigError, authorityConfigProblems, type AuthorityConfig } from './config.js';
 import { AuthorityHttpApi, listenAuthorityHttp } from './http-api.js';
 import { AuthorityMetrics } from './metrics.js';
+import { PeerExchange } from './peers.js';
 import { PublishSchedule } from './schedule.js';
 import { AuthorityState } from './state.js';
 
 /**
- * The directory authority (docs/pki.md, "Authority"): takes node descriptors over HTTP, makes,
- * signs, stores and serves one consensus document per epoch. Single authority for now; the
- * document format already carries several signatures. Its parts: the state (state.ts), the
- * schedule (schedule.ts) and the HTTP API (http-api.ts).
+ * The directory authority (docs/pki.md, "Authority"): takes node descriptors over HTTP, votes with
+ * its peer authorities, and stores and serves the one consensus document per epoch that a majority
+ * of them signed. Its parts: the state (state.ts), the voting (voting.ts), the exchange with the
+ * peers (peers.ts), the schedule (schedule.ts) and the HTTP API (http-api.ts).
  */
 export interface AuthorityDeps {
   /** Default: the sodium backend. */
@@ -46,7 +47,8 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
 
   const metrics = new AuthorityMetrics();
   const state = new AuthorityState(config, { crypto, clock, metrics, log });
-  const schedule = new PublishSchedule(state, clock, log);
+  const peers = new PeerExchange(config, state, crypto, clock, metrics);
+  const schedule = new PublishSchedule(state, clock, log, config.peers.length === 0 ? undefined : () => peers.run());
   const http = await listenAuthorityHttp(config.listen, new AuthorityHttpApi(state, clock, metrics, log), log);
   schedule.tick();
 

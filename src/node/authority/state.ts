@@ -3,13 +3,11 @@ import type { Crypto } from '../../crypto/types.js';
 import {
   decodeConsensusUnverified,
   decodeDescriptor,
-  encodeConsensus,
   epochAt,
   epochEnd,
   epochStart,
-  makeConsensus,
   PkiError,
-  signConsensus,
+  verifyConsensus,
   type EpochTiming,
   type NodeDescriptor,
 } from '../../pki/index.js';
@@ -18,6 +16,7 @@ import type { AuthorityConfig } from './config.js';
 import { HttpError } from './http-error.js';
 import type { AuthorityMetrics } from './metrics.js';
 import { AuthorityStore } from './store.js';
+import { Voting } from './voting.js';
 
 export type UploadOutcome = 'new' | 'replaced' | 'unchanged';
 
@@ -58,8 +57,7 @@ export class AuthorityState {
   private readonly store: AuthorityStore;
   private readonly documents = new Map<number, Uint8Array>();
   private readonly descriptors = new Map<number, Map<string, Held>>();
-  /** Why the document of an epoch could not be made (the last failure), until it is made. */
-  private readonly buildProblems = new Map<number, string>();
+  readonly voting: Voting;
   /** The signatures (hex) of the descriptors a published document holds, to recognise re-uploads. */
   private readonly included = new Map<number, Set<string>>();
 
@@ -76,6 +74,7 @@ export class AuthorityState {
     this.store = new AuthorityStore(config.dataDir);
     this.restoreDocuments();
     this.restoreDescriptors();
+    this.voting = new Voting(config, { crypto: this.crypto, metrics: this.metrics, log: this.log, store: this.store }, this.clock.now());
   }
 
   /** The current epoch, or -1 before genesis. */
@@ -83,9 +82,16 @@ export class AuthorityState {
     return epochAt(now, this.timing);
   }
 
-  /** When the document for `epoch` is made: `publishLeadMs` before the epoch starts. */
+  /** When the authorities vote on the document for `epoch`: `publishLeadMs` before the epoch starts. */
   publishTime(epoch: number): number {
     return epochStart(epoch, this.timing) - this.config.publishLeadMs;
+  }
+
+  /** Whether the voting needs the timer more often than at publish times (several authorities, an epoch not yet published). */
+  votingPending(now: number): boolean {
+    if (this.voting.authorityCount === 1) return false;
+    const current = this.currentEpoch(now);
+    return [current, current + 1].some((epoch) => epoch >= 0 && !this.documents.has(epoch) && now >= this.publishTime(epoch));
   }
 
   /** The stored document for `epoch`, exactly the served bytes, if made. */
@@ -95,7 +101,7 @@ export class AuthorityState {
 
   /** Why the document for `epoch` could not be made, if it could not. */
   buildProblem(epoch: number): string | undefined {
-    return this.buildProblems.get(epoch);
+    return this.voting.problem(epoch);
   }
 
   /** The newest epoch with a document, if any. */
@@ -113,7 +119,44 @@ export class AuthorityState {
     const existing = this.documents.get(epoch);
     if (existing !== undefined) return existing;
     if (epoch < 0 || now < this.publishTime(epoch) || now >= epochEnd(epoch, this.timing)) return undefined;
-    return this.build(epoch);
+    return this.advance(epoch, now);
+  }
+
+  /** Both votes of every authority that voted twice for `epoch` (by authority ID hex), as kept on disk. */
+  evidence(epoch: number): Map<string, Uint8Array[]> {
+    return this.store.readEvidence(epoch);
+  }
+
+  /** A peer's vote (voting.ts); the round moves on at once. */
+  receiveVote(body: Uint8Array): 'new' | 'unchanged' {
+    const now = this.clock.now();
+    const { result, epoch } = this.voting.receiveVote(body, now);
+    if (result === 'new') this.documentFor(epoch, now);
+    return result;
+  }
+
+  /** A peer's signature on its tally (voting.ts); publishes once a majority has signed. */
+  receiveSignature(body: Uint8Array): 'new' | 'unchanged' {
+    const now = this.clock.now();
+    const { result, epoch } = this.voting.receiveSignature(body, now);
+    if (result === 'new') this.documentFor(epoch, now);
+    return result;
+  }
+
+  /**
+   * A document for `epoch` fetched from a peer: taken (stored and served as this authority's) when
+   * it verifies with a majority of the listed authorities. Returns whether it was taken.
+   */
+  adopt(epoch: number, bytes: Uint8Array): boolean {
+    if (this.documents.has(epoch)) return false;
+    try {
+      verifyConsensus(this.crypto, bytes, { authorities: this.config.authorities, epoch, nowMs: this.clock.now() });
+    } catch {
+      return false;
+    }
+    this.publish(epoch, bytes, 'taken from a peer');
+    this.metrics.add('umbra_authority_documents_adopted_total');
+    return true;
   }
 
   /**
@@ -177,8 +220,8 @@ export class AuthorityState {
       }
     }
     for (const epoch of [...this.descriptors.keys()]) if (epoch < current) this.descriptors.delete(epoch);
-    for (const epoch of [...this.buildProblems.keys()]) if (epoch < current) this.buildProblems.delete(epoch);
     this.store.pruneDescriptorsBefore(current);
+    this.voting.prune(current);
   }
 
   updateGauges(current: number): void {
@@ -189,28 +232,37 @@ export class AuthorityState {
     this.metrics.set('umbra_authority_descriptors_held', held);
   }
 
-  /** Makes, signs and stores the document for `epoch`; returns it, or undefined (problem recorded). */
-  private build(epoch: number): Uint8Array | undefined {
-    const held = [...(this.descriptors.get(epoch)?.values() ?? [])].map((entry) => entry.descriptor);
+  /** Votes, tallies, publishes for `epoch` as far as the voting allows now. */
+  private advance(epoch: number, now: number): Uint8Array | undefined {
+    const byNode = this.descriptors.get(epoch);
+    const held = [...(byNode?.values() ?? [])].map((entry) => entry.descriptor);
+    const allowed = this.config.allowedNodes;
+    const allUploaded = allowed !== undefined && allowed.every((key) => byNode?.has(hexOf(key)) === true);
+    let bytes: Uint8Array | undefined;
     try {
-      const { graceMs, network } = this.config;
-      const unsigned = makeConsensus({ ...this.timing, epoch, graceMs, network, descriptors: held });
-      const bytes = encodeConsensus(signConsensus(this.crypto, unsigned, this.config.identitySeed));
-      this.store.writeDocument(epoch, bytes); // on disk before anyone can see it
-      this.documents.set(epoch, bytes);
-      this.buildProblems.delete(epoch);
-      this.descriptors.delete(epoch);
-      this.metrics.add('umbra_authority_documents_published_total');
-      this.log(`authority: published the document for epoch ${epoch} (${held.length} nodes, ${bytes.length} bytes)`);
-      return bytes;
+      bytes = this.voting.step(epoch, now, held, allUploaded);
     } catch (error) {
-      const reason = error instanceof PkiError ? error.code : 'storage';
-      const message = error instanceof Error ? error.message : String(error);
-      if (this.buildProblems.get(epoch) !== message) this.log(`authority: no document for epoch ${epoch} yet: ${message}`);
-      this.buildProblems.set(epoch, message);
-      this.metrics.add('umbra_authority_documents_failed_total', 1, { reason });
+      this.metrics.add('umbra_authority_documents_failed_total', 1, { reason: error instanceof PkiError ? error.code : 'storage' });
+      this.log(`authority: voting for epoch ${epoch} failed: ${error instanceof Error ? error.message : String(error)}`);
       return undefined;
     }
+    if (bytes === undefined) return undefined;
+    try {
+      this.publish(epoch, bytes, `signed by ${this.voting.threshold === 1 ? 'this authority' : 'a majority'}`);
+    } catch (error) {
+      this.metrics.add('umbra_authority_documents_failed_total', 1, { reason: 'storage' });
+      this.log(`authority: could not store the document for epoch ${epoch}: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
+    return bytes;
+  }
+
+  private publish(epoch: number, bytes: Uint8Array, how: string): void {
+    this.store.writeDocument(epoch, bytes); // on disk before anyone can see it
+    this.documents.set(epoch, bytes);
+    this.descriptors.delete(epoch);
+    this.metrics.add('umbra_authority_documents_published_total');
+    this.log(`authority: published the document for epoch ${epoch} (${how}, ${bytes.length} bytes)`);
   }
 
   private includedIn(epoch: number): Set<string> {
@@ -224,15 +276,13 @@ export class AuthorityState {
     return signatures;
   }
 
-  /** Reads back the documents this authority signed; anything else in the directory is skipped. */
+  /** Reads back the documents a majority of the authorities signed; anything else in the directory is skipped. */
   private restoreDocuments(): void {
     for (const [epoch, bytes] of this.store.readDocuments()) {
       try {
-        const { doc, signedBytes } = decodeConsensusUnverified(this.crypto, bytes, false);
-        const own = doc.signatures.find((entry) => sameBytes(entry.authorityId, this.publicKey));
-        if (doc.epoch !== epoch || own === undefined || !this.crypto.ed25519Verify(this.publicKey, signedBytes, own.signature)) {
-          throw new Error('not a document signed by this authority for its epoch');
-        }
+        // Expiry aside, exactly what a client checks.
+        const { doc } = decodeConsensusUnverified(this.crypto, bytes, false);
+        verifyConsensus(this.crypto, bytes, { authorities: this.config.authorities, epoch, nowMs: doc.validUntilMs, verifyDescriptors: false });
         this.documents.set(epoch, bytes);
       } catch (error) {
         this.log(`authority: skipping stored document ${epoch}.bin: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,10 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
  * The authority's data directory:
  *   consensus/<epoch>.bin                  signed documents, exactly the bytes served
  *   descriptors/<epoch>/<node ID hex>.bin  the descriptor held for a node and epoch
+ *   votes/<epoch>/<authority ID hex>.bin   the votes held (this authority's own included)
+ *   candidates/<epoch>.bin                 the document this authority tallied and signed, with
+ *                                          the peers' signatures gathered so far
+ *   evidence/<epoch>/<authority ID hex>-<1|2>.bin  both votes of an authority that voted twice
  * Files are written to a temporary name, flushed and renamed, so a crash leaves either the old
  * file or the new one. Documents are written before they are served: a restarted authority
  * serves the same bytes and never signs a second, different document for an epoch.
@@ -12,16 +16,84 @@ import { join } from 'node:path';
 const EPOCH_NAME = /^(0|[1-9][0-9]{0,15})$/;
 const DOCUMENT_NAME = /^(0|[1-9][0-9]{0,15})\.bin$/;
 const DESCRIPTOR_NAME = /^([0-9a-f]{64})\.bin$/;
+const SUBDIRS = ['consensus', 'descriptors', 'votes', 'candidates', 'evidence'] as const;
+type Subdir = (typeof SUBDIRS)[number];
 
 export class AuthorityStore {
   private readonly consensusDir: string;
   private readonly descriptorsDir: string;
 
-  constructor(dataDir: string) {
+  constructor(private readonly dataDir: string) {
+    for (const name of SUBDIRS) mkdirSync(join(dataDir, name), { recursive: true });
     this.consensusDir = join(dataDir, 'consensus');
     this.descriptorsDir = join(dataDir, 'descriptors');
-    mkdirSync(this.consensusDir, { recursive: true });
-    mkdirSync(this.descriptorsDir, { recursive: true });
+  }
+
+  writeVote(epoch: number, authorityHex: string, bytes: Uint8Array): void {
+    const dir = join(this.dataDir, 'votes', String(epoch));
+    mkdirSync(dir, { recursive: true });
+    writeAtomically(dir, `${authorityHex}.bin`, bytes);
+  }
+
+  /** Both votes of an authority that voted twice for `epoch`: evidence/<epoch>/<authority hex>-<1|2>.bin. */
+  writeEvidence(epoch: number, authorityHex: string, votes: readonly [Uint8Array, Uint8Array]): void {
+    const dir = join(this.dataDir, 'evidence', String(epoch));
+    mkdirSync(dir, { recursive: true });
+    votes.forEach((bytes, i) => writeAtomically(dir, `${authorityHex}-${i + 1}.bin`, bytes));
+  }
+
+  /** Every stored vote, by epoch then authority ID hex (unparsed: the caller verifies). */
+  /** The equivocations kept for `epoch`: authority ID hex → its two votes. */
+  readEvidence(epoch: number): Map<string, Uint8Array[]> {
+    const found = new Map<string, Uint8Array[]>();
+    const dir = join(this.dataDir, 'evidence', String(epoch));
+    if (!EPOCH_NAME.test(String(epoch)) || !existsSync(dir)) return found;
+    for (const name of readdirSync(dir).sort()) {
+      const match = /^([0-9a-f]{64})-[12]\.bin$/.exec(name);
+      if (match !== null) found.set(match[1], [...(found.get(match[1]) ?? []), new Uint8Array(readFileSync(join(dir, name)))]);
+    }
+    return found;
+  }
+
+  readVotes(): Map<number, Map<string, Uint8Array>> {
+    return this.readTree('votes');
+  }
+
+  writeCandidate(epoch: number, bytes: Uint8Array): void {
+    writeAtomically(join(this.dataDir, 'candidates'), `${epoch}.bin`, bytes);
+  }
+
+  readCandidates(): Map<number, Uint8Array> {
+    return readFlat(join(this.dataDir, 'candidates'));
+  }
+
+  /** Removes votes and candidates of every epoch below `epoch`, evidence below `evidenceEpoch`. */
+  pruneVotingBefore(epoch: number, evidenceEpoch: number): void {
+    for (const [kind, before] of [['votes', epoch], ['evidence', evidenceEpoch]] as const) {
+      const dir = join(this.dataDir, kind);
+      for (const name of readdirSync(dir)) if (EPOCH_NAME.test(name) && Number(name) < before) rmSync(join(dir, name), { recursive: true, force: true });
+    }
+    const candidates = join(this.dataDir, 'candidates');
+    for (const name of readdirSync(candidates)) {
+      const match = DOCUMENT_NAME.exec(name);
+      if (match !== null && Number(match[1]) < epoch) rmSync(join(candidates, name), { force: true });
+    }
+  }
+
+  private readTree(kind: Subdir): Map<number, Map<string, Uint8Array>> {
+    const all = new Map<number, Map<string, Uint8Array>>();
+    const root = join(this.dataDir, kind);
+    for (const epochName of readdirSync(root)) {
+      if (!EPOCH_NAME.test(epochName)) continue;
+      const byKey = new Map<string, Uint8Array>();
+      const dir = join(root, epochName);
+      for (const name of readdirSync(dir)) {
+        const match = DESCRIPTOR_NAME.exec(name);
+        if (match !== null) byKey.set(match[1], new Uint8Array(readFileSync(join(dir, name))));
+      }
+      all.set(Number(epochName), byKey);
+    }
+    return all;
   }
 
   writeDocument(epoch: number, bytes: Uint8Array): void {
@@ -30,13 +102,7 @@ export class AuthorityStore {
 
   /** Every stored document, by epoch (unparsed: the caller verifies). */
   readDocuments(): Map<number, Uint8Array> {
-    const documents = new Map<number, Uint8Array>();
-    for (const name of readdirSync(this.consensusDir)) {
-      const match = DOCUMENT_NAME.exec(name);
-      if (match === null) continue;
-      documents.set(Number(match[1]), new Uint8Array(readFileSync(join(this.consensusDir, name))));
-    }
-    return documents;
+    return readFlat(this.consensusDir);
   }
 
   deleteDocument(epoch: number): void {
@@ -51,18 +117,7 @@ export class AuthorityStore {
 
   /** Every stored descriptor, by epoch then node ID hex (unparsed: the caller verifies). */
   readDescriptors(): Map<number, Map<string, Uint8Array>> {
-    const all = new Map<number, Map<string, Uint8Array>>();
-    for (const epochName of readdirSync(this.descriptorsDir)) {
-      if (!EPOCH_NAME.test(epochName)) continue;
-      const byNode = new Map<string, Uint8Array>();
-      const dir = join(this.descriptorsDir, epochName);
-      for (const name of readdirSync(dir)) {
-        const match = DESCRIPTOR_NAME.exec(name);
-        if (match !== null) byNode.set(match[1], new Uint8Array(readFileSync(join(dir, name))));
-      }
-      all.set(Number(epochName), byNode);
-    }
-    return all;
+    return this.readTree('descriptors');
   }
 
   /** Removes the descriptors of every epoch below `epoch`. */
@@ -71,6 +126,16 @@ export class AuthorityStore {
       if (EPOCH_NAME.test(name) && Number(name) < epoch) rmSync(join(this.descriptorsDir, name), { recursive: true, force: true });
     }
   }
+}
+
+/** `<epoch>.bin` files of a directory, by epoch. */
+function readFlat(dir: string): Map<number, Uint8Array> {
+  const files = new Map<number, Uint8Array>();
+  for (const name of readdirSync(dir)) {
+    const match = DOCUMENT_NAME.exec(name);
+    if (match !== null) files.set(Number(match[1]), new Uint8Array(readFileSync(join(dir, name))));
+  }
+  return files;
 }
 
 function writeAtomically(dir: string, name: string, bytes: Uint8Array): void {

@@ -136,6 +136,16 @@ export class ConsensusTracker {
     // The next document is published some time before its epoch (a quarter epoch by default).
     if (!this.docs.has(next) && now >= epochStart(next, timing) - timing.epochMs / 2) wanted.push(next);
     for (const epoch of wanted) await this.fetchEpoch(epoch);
+    if (current >= 0 && !this.docs.has(current)) this.noteMissing(current);
+  }
+
+  /** Says plainly that the current epoch has no document, and what the node runs on meanwhile. */
+  private noteMissing(current: number): void {
+    const newest = this.docs.size === 0 ? undefined : this.docs.get(Math.max(...this.docs.keys()));
+    const now = this.options.clock.now();
+    if (newest === undefined) this.note(`node: no consensus for epoch ${current} yet (too few authorities may have signed); none held`);
+    else if (now <= newest.validUntilMs) this.note(`node: no consensus for epoch ${current} yet (too few authorities may have signed); keeping the one of epoch ${newest.epoch} until it expires`);
+    else this.note(`node: no consensus for epoch ${current}, and the one of epoch ${newest.epoch} has expired; waiting for the authorities`);
   }
 
   private async fetchEpoch(epoch: number): Promise<void> {
