@@ -318,12 +318,13 @@
   ;; are read once, 16 bytes at a time, into eight registers and applied to every accumulator, so a
   ;; pass costs the memory traffic of one scan plus 2 SIMD operations per row, selection and 16
   ;; bytes. A last group of fewer than eight rows reads the last row again with a zero mask.
+  ;; `batch` must be even (two accumulators per step; pad with an all-zero selection).
   ;; Branch-free in the data and the selection bits, like scan.
   (func (export "scan_batch")
     (param $rows i32) (param $count i32) (param $rowBytes i32) (param $bit i32) (param $batch i32)
     (param $sels i32) (param $selStride i32) (param $outs i32) (param $outStride i32) (param $masks i32)
     (local $r i32) (local $p i32) (local $last i32) (local $j i32) (local $end16 i32)
-    (local $q i32) (local $k i32) (local $i i32) (local $mp i32) (local $ap i32) (local $sp i32)
+    (local $q i32) (local $k i32) (local $i i32) (local $mp i32) (local $ap i32) (local $ap2 i32) (local $sp i32)
     (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
     (local $q4 i32) (local $q5 i32) (local $q6 i32) (local $q7 i32)
     (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
@@ -383,8 +384,10 @@
             (local.set $v6 (v128.load (i32.add (local.get $q6) (local.get $j))))
             (local.set $v7 (v128.load (i32.add (local.get $q7) (local.get $j))))
             (local.set $ap (i32.add (local.get $outs) (local.get $j)))
+            (local.set $ap2 (i32.add (local.get $ap) (local.get $outStride)))
             (local.set $mp (local.get $masks))
             (local.set $q (i32.const 0))
+            ;; Two accumulators per step (batch is even: the caller pads an odd batch with an empty selection).
             (loop $each_16
               (v128.store (local.get $ap)
                 (v128.xor (v128.xor (v128.xor (v128.xor (v128.xor (v128.xor (v128.xor (v128.xor (v128.load (local.get $ap))
@@ -396,9 +399,20 @@
                 (v128.and (local.get $v5) (v128.load offset=80 (local.get $mp))))
                 (v128.and (local.get $v6) (v128.load offset=96 (local.get $mp))))
                 (v128.and (local.get $v7) (v128.load offset=112 (local.get $mp)))))
-              (local.set $ap (i32.add (local.get $ap) (local.get $outStride)))
-              (local.set $mp (i32.add (local.get $mp) (i32.const 128)))
-              (local.set $q (i32.add (local.get $q) (i32.const 1)))
+              (v128.store (local.get $ap2)
+                (v128.xor (v128.xor (v128.xor (v128.xor (v128.xor (v128.xor (v128.xor (v128.xor (v128.load (local.get $ap2))
+                (v128.and (local.get $v0) (v128.load offset=128 (local.get $mp))))
+                (v128.and (local.get $v1) (v128.load offset=144 (local.get $mp))))
+                (v128.and (local.get $v2) (v128.load offset=160 (local.get $mp))))
+                (v128.and (local.get $v3) (v128.load offset=176 (local.get $mp))))
+                (v128.and (local.get $v4) (v128.load offset=192 (local.get $mp))))
+                (v128.and (local.get $v5) (v128.load offset=208 (local.get $mp))))
+                (v128.and (local.get $v6) (v128.load offset=224 (local.get $mp))))
+                (v128.and (local.get $v7) (v128.load offset=240 (local.get $mp)))))
+              (local.set $ap (i32.add (local.get $ap2) (local.get $outStride)))
+              (local.set $ap2 (i32.add (local.get $ap) (local.get $outStride)))
+              (local.set $mp (i32.add (local.get $mp) (i32.const 256)))
+              (local.set $q (i32.add (local.get $q) (i32.const 2)))
               (br_if $each_16 (i32.lt_u (local.get $q) (local.get $batch))))
             (local.set $j (i32.add (local.get $j) (i32.const 16)))
             (br $step_16)))

@@ -99,8 +99,9 @@ function layoutFor(rows: number, rowBytes: number): { outOffset: number; dataOff
   const selsOffset = masksOffset + MAX_BATCH * 128;
   // The kernel reads a selection byte up to 2 bytes past the shard's own (masked off): room for it.
   const selStride = align64(Math.ceil((rows + 24) / 8));
-  const outStride = align64(rowBytes);
-  for (let capacity = MAX_BATCH; capacity >= 1; capacity = Math.floor(capacity / 2)) {
+  // One cache line more than the row: results 4 KiB apart would all fall into the same L1 cache set.
+  const outStride = align64(rowBytes) + 64;
+  for (let capacity = MAX_BATCH; capacity >= 2; capacity /= 2) {
     const outsOffset = align64(selsOffset + capacity * selStride);
     const pages = Math.ceil((outsOffset + capacity * outStride) / PAGE_BYTES);
     if (pages <= MAX_PAGES) return { outOffset, dataOffset, batch: { capacity, masksOffset, selsOffset, selStride, outsOffset, outStride }, pages: Math.max(1, pages) };
@@ -205,13 +206,19 @@ export function loadSelections(layout: ShardLayout, selections: readonly Uint8Ar
   const first = Math.floor(layout.firstRow / 8);
   const last = Math.floor((layout.firstRow + layout.rows - 1) / 8);
   selections.forEach((selection, q) => bytes.set(selection.subarray(first, last + 1), selsOffset + q * selStride));
-  bytes.fill(0, outsOffset, outsOffset + selections.length * outStride);
+  const padded = evenCount(selections.length); // the kernel takes selections in pairs: an odd batch gets an empty one
+  bytes.fill(0, selsOffset + selections.length * selStride, selsOffset + padded * selStride);
+  bytes.fill(0, outsOffset, outsOffset + padded * outStride);
 }
 
 /** Runs the batched kernel over the shard for the first `count` selections loaded. */
 export function runShardBatch(exports: ScanExports, layout: ShardLayout, count: number): void {
   const { masksOffset, selsOffset, selStride, outsOffset, outStride } = layout.batch;
-  exports.scan_batch(layout.dataOffset, layout.rows, layout.rowBytes, layout.firstRow & 7, count, selsOffset, selStride, outsOffset, outStride, masksOffset);
+  exports.scan_batch(layout.dataOffset, layout.rows, layout.rowBytes, layout.firstRow & 7, evenCount(count), selsOffset, selStride, outsOffset, outStride, masksOffset);
+}
+
+function evenCount(count: number): number {
+  return count + (count & 1);
 }
 
 /** XORs the shard's batched results into outs. */
