@@ -17,6 +17,7 @@ import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import type { StoreFailureHooks } from './store-failures.js';
 import { PirAnswers } from './pir-answers.js';
+import { PirQueryBatcher } from './pir-query-batch.js';
 import { PirReplicationReceiver, PirReplicationSender, rowBytesOfEpoch, type PirConsensus, type ReplicationConnection } from './pir-replication.js';
 import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
 import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
@@ -72,6 +73,9 @@ export interface PirStatus {
   readonly built: number;
   readonly replicated: number;
   readonly received: number;
+  /** pir-query answers computed, and the batched passes over a database that computed them. */
+  readonly answered: number;
+  readonly passes: number;
 }
 
 const DEFAULT_MAX_SNAPSHOT_BYTES = 256 * 2 ** 20;
@@ -82,6 +86,7 @@ export class PirService {
   private readonly sender: PirReplicationSender;
   private readonly receiver: PirReplicationReceiver;
   private readonly answers: PirAnswers;
+  private readonly batcher: PirQueryBatcher;
   private closed = false;
   private refreshTimer: unknown;
 
@@ -101,8 +106,10 @@ export class PirService {
     });
     this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
     this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
-    this.answers = new PirAnswers({ crypto: deps.crypto, kernel, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch, now: () => deps.clock.now(), timing: deps.timing });
+    this.batcher = new PirQueryBatcher(deps.crypto, kernel, deps.metrics.registry);
+    this.answers = new PirAnswers({ batcher: this.batcher, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch, now: () => deps.clock.now(), timing: deps.timing });
     const registry = deps.metrics.registry;
+    deps.metrics.gauge('node_pir_queries_waiting', 'Provider: pir-query requests waiting for their batched pass.', () => this.batcher.waiting);
     deps.metrics.gauge('node_pir_snapshots', 'Provider: PIR snapshots held (own and the partner provider\'s).', () => this.cache.size);
     registry.inc('node_pir_snapshots_built_total', 'Provider: PIR snapshots built.', {}, 0);
     registry.inc('node_pir_replications_total', 'Provider: PIR snapshots pushed to the partner provider, by result.', { result: 'ok' }, 0);
@@ -132,6 +139,8 @@ export class PirService {
       built: this.cache.built,
       replicated: this.sender.replicated,
       received: this.receiver.received,
+      answered: this.batcher.answered,
+      passes: this.batcher.passes,
     };
   }
 
