@@ -33,7 +33,8 @@ export class PirQueryBatcher {
 
   constructor(
     private readonly crypto: Crypto,
-    private readonly kernel: ScanKernel,
+    /** The kernel that scans a database (a held snapshot's own ParallelScanKernel, or the base kernel). */
+    private readonly kernelFor: (database: ScanDatabase) => ScanKernel,
     private readonly metrics: Metrics,
   ) {
     metrics.inc('node_pir_passes_total', 'Provider: passes over a PIR database (each answers a batch of queries).', {}, 0);
@@ -80,7 +81,7 @@ export class PirQueryBatcher {
     if (ready.length === 0) return;
     let answers: Uint8Array[];
     try {
-      answers = scanMany(this.kernel, database, ready.map((item) => item.selection));
+      answers = scanMany(this.kernelFor(database), database, ready.map((item) => item.selection));
     } catch (error) {
       const failure = error instanceof ScanError ? new PirError('scan-failed', error.message, { cause: error }) : error;
       for (const item of ready) item.waiting.reject(failure);

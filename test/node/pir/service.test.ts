@@ -10,7 +10,7 @@ import { getCrypto } from '../../../src/crypto/index.js';
 import { NetMetrics } from '../../../src/net/metrics.js';
 import { listenWebSocket, type WebSocketListener } from '../../../src/net/websocket.js';
 import { decodePirRequest, decodePirResponse, encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../../../src/wire/pir-messages.js';
-import { PirService, type PirServiceDeps } from '../../../src/node/provider/pir-service.js';
+import { defaultMaxSnapshotBytes, PirService, type PirServiceDeps } from '../../../src/node/provider/pir-service.js';
 import { openRow } from '../../../src/pir/snapshot.js';
 import { encodeErrorResponse, RETRIEVAL_ERRORS, RetrievalRequestError } from '../../../src/wire/retrieval-errors.js';
 import { NodeMetrics } from '../../../src/node/runtime/metrics.js';
@@ -20,6 +20,8 @@ import { StoreError } from '../../../src/store/errors.js';
 import type { MailboxStore, StoredMessage } from '../../../src/store/mailbox.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
 import { FakeClock } from '../authority/fake-clock.js';
+import { ensureScanKernel } from '../../../src/codec/pir-scan/build-kernel.js';
+import { loadWasmScanKernel } from '../../../src/codec/pir-scan/wasm-kernel.js';
 
 const crypto = getCrypto('sodium');
 const timing = { genesisMs: 1_000_000, epochMs: 60_000 };
@@ -232,7 +234,9 @@ describe('PIR service', () => {
     const storeK = new MemoryStore();
     const l = makeService('l', new MemoryStore(), () => doc);
     const doc: ConsensusDocument = docOf(provider('k', '127.0.0.1:1'), provider('l', await serveOverWebSocket(l, 'l')));
-    const k = makeService('k', storeK, () => doc);
+    // k scans with the WebAssembly kernel on two threads (shards of 8 rows), l with the JavaScript kernel.
+    await ensureScanKernel();
+    const k = makeService('k', storeK, () => doc, { kernel: loadWasmScanKernel(), scanThreads: 2, shardBytes: 8 * ROW_BYTES });
     for (let i = 0; i < 60; i++) await storeK.deliver(crypto.blake2b(32, Uint8Array.of(i)), 0, Uint8Array.of(0x01, i, ...new Uint8Array(40)));
     const snapshot = await info(k, 50);
     const origin = crypto.ed25519PublicKey(seed('k'));
@@ -255,11 +259,19 @@ describe('PIR service', () => {
       if (indices[q] < snapshot.buckets) assert.equal(row.bucket, indices[q]);
     });
     assert.equal(k.status().answered, 40);
+    assert.equal(k.status().threadedSnapshots, 1, 'the snapshot is scanned on its own threads');
     assert.ok(k.status().passes < 40, `${k.status().passes} passes for 40 concurrent queries`);
     // Alone, a query gives the same bytes as in its batch.
     const again = decodePirResponse(await ask(k, 400, queries[3].keys[0])) as { answer: Uint8Array };
     assert.deepEqual(again.answer, (decodePirResponse(fromK[3]) as { answer: Uint8Array }).answer);
     k.close();
     l.close();
+  });
+  test('the default snapshot limit follows the memory: 3/4 of it over 4 x keep + 2 snapshots, within 256 MiB .. 4 GiB', () => {
+    const GiB = 2 ** 30;
+    assert.equal(defaultMaxSnapshotBytes(24 * GiB, 3), Math.floor((0.75 * 24 * GiB) / 14));
+    assert.equal(defaultMaxSnapshotBytes(24 * GiB, 1), 3 * GiB);
+    assert.equal(defaultMaxSnapshotBytes(1 * GiB, 3), 256 * 2 ** 20);
+    assert.equal(defaultMaxSnapshotBytes(256 * GiB, 1), 4 * GiB);
   });
 });
