@@ -65,9 +65,12 @@ export class AgentApi {
           buffer = buffer.slice(end + 2);
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (data === undefined) continue;
-          const event = JSON.parse(data) as { type: string; id?: number; status?: string; reason?: string };
+          const event = JSON.parse(data) as { type: string; id?: number; status?: string; reason?: string; recipient?: { name: string; field: string; status: string; reason?: string } };
           if (event.type !== 'status' || event.id !== id) continue;
-          onLine(`sent #${id} is ${event.status ?? '?'}${event.reason !== undefined ? `: ${event.reason}` : ''}`);
+          const r = event.recipient;
+          // `status` is the whole mail's; `recipient` the envelope that changed.
+          if (r !== undefined) onLine(`sent #${id} to ${r.name}${r.field === 'to' ? '' : ` (${r.field})`} is ${r.status}${r.reason !== undefined ? `: ${r.reason}` : ''} (the mail: ${event.status ?? '?'})`);
+          else onLine(`sent #${id} is ${event.status ?? '?'}${event.reason !== undefined ? `: ${event.reason}` : ''}`);
           if (event.status === 'delivered' || event.status === 'failed') return event.status;
         }
       }

@@ -7,8 +7,9 @@ import {
   writeApiEndpoint, LOCK_FILE, type ApiEndpoint, type Client, type ClientErrorCode,
 } from '../client/index.js';
 import { AgentApiError } from './agent-api.js';
-import { addedText, contactsText, describeEvent, inboxText, mailIdArgument, mailToSend, messageText, print, readTextFile, sentText } from './client-print.js';
+import { addedText, contactsText, describeEvent, inboxText, mailIdArgument, mailToSend, messageText, print, queuedText, readTextFile, sentText } from './client-print.js';
 import { bridgeText, localBridgeView } from './client-bridge.js';
+import { relayCommand } from './client-relay.js';
 import { runRemote } from './client-remote.js';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.js';
 import { integer } from './parse.js';
@@ -20,9 +21,11 @@ import { integer } from './parse.js';
  * from the command line (it would show in `ps`).
  *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…   make keys; print the card
  *   card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api
- *   send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+ *   send --to NAME [--to NAME]… [--cc NAME]… [--bcc NAME]… --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+ *        (each option also takes a comma list: --to bob,carol)
  *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
  *   bridge [--show-password]   the mail bridge's settings for a mail program
+ *   relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
  */
 const OPTIONS = {
   dir: { type: 'string' },
@@ -32,7 +35,9 @@ const OPTIONS = {
   'authority-key': { type: 'string' },
   server: { type: 'string', multiple: true },
   mirror: { type: 'string', multiple: true },
-  to: { type: 'string' },
+  to: { type: 'string', multiple: true },
+  cc: { type: 'string', multiple: true },
+  bcc: { type: 'string', multiple: true },
   subject: { type: 'string' },
   body: { type: 'string' },
   'body-file': { type: 'string' },
@@ -44,6 +49,12 @@ const OPTIONS = {
   'show-password': { type: 'boolean' },
   json: { type: 'boolean' },
   'grace-days': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  tls: { type: 'string' },
+  user: { type: 'string' },
+  from: { type: 'string' },
+  'relay-password-file': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -51,7 +62,7 @@ type Values = ReturnType<typeof parse>['values'];
 /** Refusals that are the caller's mistake, not the network's: exit code 2, like a bad option. */
 const USER_MISTAKES: ReadonlySet<string> = new Set<ClientErrorCode | string>([
   'bad-passphrase', 'not-initialized', 'already-initialized', 'locked', 'bad-options', 'bad-card',
-  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail', 'invalid-request', 'one-recipient',
+  'unknown-contact', 'ambiguous-contact', 'too-large', 'unknown-mail', 'invalid-request', 'no-relay',
 ]);
 
 function parse(args: readonly string[]) {
@@ -88,6 +99,7 @@ async function send(dir: string, values: Values, timeoutMs: number): Promise<num
     onEvent: (event) => {
       if (event.type !== 'status' || event.id !== sentId) return;
       process.stdout.write(`${describeEvent(event)}\n`);
+      // `status` is the whole mail's: final once every recipient's envelope is.
       if (event.status === 'delivered') settle(0);
       if (event.status === 'failed') settle(1);
     },
@@ -95,7 +107,7 @@ async function send(dir: string, values: Values, timeoutMs: number): Promise<num
   try {
     const result = await agent.send(mail);
     sentId = result.id;
-    process.stdout.write(`queued #${result.id} (${result.fragments} packets)\n`);
+    process.stdout.write(queuedText(result.id, result.fragments, result.recipients.map((r) => ({ name: r.name, field: r.field })), ''));
     if (values.wait !== true) {
       await agent.drained();
       process.stdout.write('sent; the acknowledgement arrives while `umbra client run` is running\n');
@@ -128,6 +140,7 @@ async function run(dir: string, values: Values): Promise<number> {
     const api = await startApiServer({ agent, token: agent.apiToken(), port, log, bridge: () => bridge.endpoints });
     writeApiEndpoint(dir, { url: api.url, token: agent.apiToken(), pid: process.pid });
     process.stdout.write(`running as ${agent.name}; API at ${api.url} (\`umbra client --dir ${dir} api\` shows the token); Ctrl-C stops\n`);
+    process.stdout.write(`web client: ${api.url}/ (paste the token that \`umbra client --dir ${dir} api\` prints)\n`);
     process.stdout.write(`mail bridge: SMTP on 127.0.0.1:${bridge.endpoints.smtp.port} (STARTTLS); \`umbra client --dir ${dir} bridge\` shows the settings\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
@@ -214,8 +227,10 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     }
     case 'run':
       return run(dir, values);
+    case 'relay':
+      return withClient(dir, values, (client) => relayCommand(client, rest[0], values));
     default:
-      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run, api, bridge)`);
+      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, inbox, sent, read, run, api, bridge, relay)`);
   }
 }
 

@@ -17,12 +17,31 @@ export function inboxText(mails: readonly View[]): string {
   return mails.map((m) => `#${String(m.id)} ${m.read === true ? ' ' : '*'} ${time(m.received_ms)}  ${String(m.from)}  ${String(m.subject)}\n`).join('') || 'no mail\n';
 }
 
+/** One line per sent mail; a mail to several recipients gets a line per recipient under it. */
 export function sentText(mails: readonly View[]): string {
-  return mails.map((m) => `#${String(m.id)} ${time(m.created_ms)}  to ${String(m.to)}  [${String(m.status)}]  ${String(m.subject)}\n`).join('') || 'nothing sent\n';
+  const warning = (m: View): string => (m.warning !== undefined ? `    ${String(m.warning)}\n` : '');
+  return mails.map((m) => `#${String(m.id)} ${time(m.created_ms)}  to ${String(m.to)}  [${String(m.status)}]  ${String(m.subject)}\n${recipientLines(m)}${warning(m)}`).join('') || 'nothing sent\n';
+}
+
+/** "    carol (cc): delivered" per recipient, when there are several or one failed. */
+function recipientLines(m: View): string {
+  const recipients = Array.isArray(m.recipients) ? (m.recipients as View[]) : [];
+  if (recipients.length < 2) return '';
+  return recipients.map((r) => `    ${String(r.name)}${r.field === 'to' ? '' : ` (${String(r.field)})`}: ${String(r.status)}${r.reason !== undefined ? ` — ${String(r.reason)}` : ''}\n`).join('');
 }
 
 export function messageText(m: View): string {
-  return `From: ${String(m.from)}\nTo: ${String(m.to)}\nDate: ${String(m.date)}\nSubject: ${String(m.subject)}\n\n${String(m.text)}\n`;
+  const cc = m.cc !== undefined ? `Cc: ${String(m.cc)}\n` : '';
+  const bcc = m.bcc !== undefined ? `Bcc: ${String(m.bcc)}\n` : '';
+  const warning = m.warning !== undefined ? `Warning: ${String(m.warning)}\n` : '';
+  const status = m.folder === 'sent' ? `Status: ${String(m.status)}\n${recipientLines(m)}${warning}` : '';
+  return `From: ${String(m.from)}\nTo: ${String(m.to)}\n${cc}${bcc}Date: ${String(m.date)}\nSubject: ${String(m.subject)}\n${status}\n${String(m.text)}\n`;
+}
+
+/** What `send` prints once the mail is queued. */
+export function queuedText(id: number, fragments: number, recipients: readonly { name: string; field: string }[], where: string): string {
+  const names = recipients.map((r) => (r.field === 'to' ? r.name : `${r.name} (${r.field})`)).join(', ');
+  return `queued #${id} to ${names} (${fragments} packets)${where}\n`;
 }
 
 export function contactsText(contacts: readonly View[]): string {
@@ -36,7 +55,11 @@ export function addedText(contact: View): string {
 export function describeEvent(event: ClientEvent): string | undefined {
   switch (event.type) {
     case 'received': return `received #${event.id} from ${event.from}: ${event.subject}`;
-    case 'status': return `sent #${event.id} is ${event.status}${event.reason !== undefined ? `: ${event.reason}` : ''}`;
+    case 'status': {
+      const r = event.recipient;
+      if (r === undefined) return `sent #${event.id} is ${event.status}${event.reason !== undefined ? `: ${event.reason}` : ''}`;
+      return `sent #${event.id} to ${r.name}${r.field === 'to' ? '' : ` (${r.field})`} is ${r.status}${r.reason !== undefined ? `: ${r.reason}` : ''} (the mail: ${event.status})`;
+    }
     case 'resend': return `sent #${event.id}: resending ${event.shards} fragments (${event.cause})`;
     case 'error': return `error in ${event.where}: ${event.message}`;
     default: return undefined;
@@ -66,9 +89,23 @@ export function readTextFile(option: string, path: string): string {
   }
 }
 
+/** The recipients of one option: each value may be a comma list ("bob,carol"); blanks are dropped. */
+export function recipientList(values: readonly string[] | undefined): string[] {
+  return (values ?? []).flatMap((value) => value.split(',')).map((name) => name.trim()).filter((name) => name !== '');
+}
+
+export interface MailToSend {
+  readonly to: string[];
+  readonly cc: string[];
+  readonly bcc: string[];
+  readonly subject: string;
+  readonly body: string;
+}
+
 /** The mail `send` was asked for, checked before anything connects. */
-export function mailToSend(values: { to?: string; subject?: string; body?: string; 'body-file'?: string }): { to: string; subject: string; body: string } {
-  if (values.to === undefined || values.subject === undefined) throw new UsageError('client send: --to and --subject are required');
+export function mailToSend(values: { to?: readonly string[]; cc?: readonly string[]; bcc?: readonly string[]; subject?: string; body?: string; 'body-file'?: string }): MailToSend {
+  const [to, cc, bcc] = [recipientList(values.to), recipientList(values.cc), recipientList(values.bcc)];
+  if (to.length + cc.length + bcc.length === 0 || values.subject === undefined) throw new UsageError('client send: --to (or --cc, --bcc) and --subject are required');
   if (values.body !== undefined && values['body-file'] !== undefined) throw new UsageError('client send: give --body or --body-file, not both');
   if (values.body === undefined && values['body-file'] === undefined) throw new UsageError('client send: give --body or --body-file');
   const body = values.body ?? readTextFile('body-file', values['body-file'] as string);
@@ -76,7 +113,7 @@ export function mailToSend(values: { to?: string; subject?: string; body?: strin
   if (bytes > MAX_MAIL_TEXT_BYTES) {
     throw new UsageError(`client send: the mail is ${bytes} bytes; the limit is ${MAX_MAIL_TEXT_BYTES} bytes (${MAX_MAIL_TEXT_BYTES / 2 ** 20} MiB)`);
   }
-  return { to: values.to, subject: values.subject, body };
+  return { to, cc, bcc, subject: values.subject, body };
 }
 
 /** The id `read` was given. */

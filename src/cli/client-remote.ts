@@ -1,7 +1,7 @@
 import type { ApiEndpoint } from '../client/index.js';
 import { AgentApi } from './agent-api.js';
 import { bridgeText, type BridgeView } from './client-bridge.js';
-import { addedText, contactsText, inboxText, mailIdArgument, mailToSend, messageText, print, sentText } from './client-print.js';
+import { addedText, contactsText, inboxText, mailIdArgument, mailToSend, messageText, print, queuedText, sentText } from './client-print.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -13,7 +13,9 @@ export interface RemoteOptions {
   readonly 'show-password'?: boolean;
   readonly wait?: boolean;
   readonly timeoutMs: number;
-  readonly to?: string;
+  readonly to?: readonly string[];
+  readonly cc?: readonly string[];
+  readonly bcc?: readonly string[];
   readonly subject?: string;
   readonly body?: string;
   readonly 'body-file'?: string;
@@ -64,6 +66,8 @@ export async function runRemote(endpoint: ApiEndpoint, command: string | undefin
       return 0;
     case 'run':
       throw new UsageError(`client run: an agent already runs in this directory (process ${endpoint.pid})`);
+    case 'relay':
+      throw new UsageError(`client relay: stop the agent running in this directory (process ${endpoint.pid}) first; the relay is read at each send`);
     default:
       return -1; // not a command the agent serves: the caller decides
   }
@@ -80,8 +84,8 @@ async function allMail(api: AgentApi, folder: 'inbox' | 'sent'): Promise<View[]>
 
 async function sendRemote(api: AgentApi, options: RemoteOptions): Promise<number> {
   const mail = mailToSend(options);
-  const queued = await api.call<{ id: number; fragments: number; estimated_delivery: string }>('POST', '/api/v1/zk-send', mail);
-  process.stdout.write(`queued #${queued.id} (${queued.fragments} packets) in the running agent\n`);
+  const queued = await api.call<{ id: number; fragments: number; recipients: { name: string; field: string }[]; estimated_delivery: string }>('POST', '/api/v1/zk-send', mail);
+  process.stdout.write(queuedText(queued.id, queued.fragments, queued.recipients, ' in the running agent'));
   if (options.wait !== true) return 0;
   const outcome = await api.waitForDelivery(queued.id, options.timeoutMs, (line) => process.stdout.write(`${line}\n`));
   if (outcome === 'delivered') return 0;

@@ -7,9 +7,11 @@ Usage:
   umbra sphinx-walk [options]       walk one Sphinx packet and its SURB reply through in-process
                                     mix nodes, showing what each node sees
   umbra keygen                      print fresh node keys (identity and link seeds) as JSON
-  umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo]
+  umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo] [--web]
                                     run a whole network on loopback until Ctrl-C;
                                     --demo: Alice mails Bob across it, then it stops
+                                    --web: the demo users' agents run with their web
+                                    clients (URLs printed), until Ctrl-C
   umbra authority --config FILE     run a directory authority (docs/pki.md)
   umbra mix|gateway|provider --config FILE
                                     run one node (docs/nodes.md)
@@ -18,9 +20,12 @@ Usage:
                                     active, the other commands go through its local API (docs/api.md).
       init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL]…
       card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api (the API's URL and token)
-      send --to NAME --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+      send --to NAME [--to NAME]… [--cc NAME]… [--bcc NAME]… --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
+           (--to bob,carol works too; Bcc recipients are hidden from the others)
       inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N]
       bridge [--show-password] (settings for a mail program: docs/bridge.md)
+      relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
+           (ordinary, NOT private email, only for a mail marked for it: docs/bridge.md)
   umbra sim [options]               simulate a deployment on simulated time and measure its privacy
                                     (docs/privacy.md); umbra sim report rewrites that page's tables
   umbra sim attack sda|n-1 [options]

@@ -3,18 +3,20 @@ import { join } from 'node:path';
 import { DEMO_PASSPHRASE, exchange, prepareUsers } from '../testnet/demo.js';
 import { describeSupervision } from '../testnet/supervisor.js';
 import { DEFAULT_TESTNET_EPOCH_MS, up } from '../testnet/up.js';
+import { startWebAgents } from '../testnet/web-agents.js';
 import { UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
 
 /**
- * `umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo]`: a whole network on loopback until Ctrl-C
+ * `umbra up [--dir D] [--epoch-ms N] [--fresh] [--demo] [--web]`: a whole network on loopback until Ctrl-C
  * (docs/network.md). Prints each node as it starts, then one line `ready` when traffic can flow.
  * The demo users Alice and Bob (each the other's contact) exist in every run; with --demo, Alice
- * mails Bob across it, the result is printed, and everything stops. A node that dies is reported
+ * mails Bob across it, the result is printed, and everything stops. With --web (after the demo
+ * mail, if any), the demo users' agents run here with their web clients, until Ctrl-C. A node that dies is reported
  * and restarted with backoff; one that keeps dying stops the whole network with exit code 1.
  */
 export async function upCommand(args: readonly string[]): Promise<number> {
-  const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, demo: { type: 'boolean' }, fresh: { type: 'boolean' } });
+  const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, demo: { type: 'boolean' }, fresh: { type: 'boolean' }, web: { type: 'boolean' } });
   const epochMs = values['epoch-ms'] === undefined ? DEFAULT_TESTNET_EPOCH_MS : Number(values['epoch-ms']);
   if (!Number.isInteger(epochMs) || epochMs < 1000) throw new UsageError(`up: --epoch-ms must be a whole number of at least 1000`);
   const dir = values.dir ?? join('.umbra', 'testnet');
@@ -37,18 +39,27 @@ export async function upCommand(args: readonly string[]): Promise<number> {
     throw error;
   }
   const users = net.file.users.map((user) => `  user ${user.name}: umbra client --dir ${user.dir} (passphrase '${DEMO_PASSPHRASE}')\n`).join('');
-  process.stdout.write(`${users}network: ${join(net.dir, 'network.json')}\nready\n`);
+  process.stdout.write(`${users}network: ${join(net.dir, 'network.json')}\nnetwork view: ${net.viewUrl}\nready\n`);
   if (values.demo === true) {
+    let code = 1;
     try {
       const result = await exchange(net, (line) => process.stdout.write(`${line}\n`));
       process.stdout.write(result.delivered && result.acknowledged
         ? `the mail arrived and was acknowledged in ${result.seconds.toFixed(1)} s\n`
         : `the mail did not make it through in time (see ${join(net.dir, 'logs')})\n`);
-      return result.delivered && result.acknowledged ? 0 : 1;
+      code = result.delivered && result.acknowledged ? 0 : 1;
     } finally {
-      await net.stop();
+      if (values.web !== true) await net.stop();
     }
+    if (values.web !== true) return code;
   }
+  // --web: the demo users' agents with their web clients, until Ctrl-C (docs/web.md).
+  const web = values.web === true ? await startWebAgents(net).catch(async (error: unknown) => {
+    await net.stop();
+    throw error;
+  }) : undefined;
+  for (const agent of web?.agents ?? []) process.stdout.write(`web client of ${agent.name}: ${agent.url} (token ${agent.token})\n`);
+  if (web !== undefined) process.stdout.write('running until Ctrl-C\n');
   const stopped = await Promise.race([
     new Promise<'asked'>((resolve) => {
       process.once('SIGINT', () => resolve('asked'));
@@ -57,6 +68,7 @@ export async function upCommand(args: readonly string[]): Promise<number> {
     brokenNode.then(() => 'broken' as const),
   ]);
   process.stdout.write(stopped === 'asked' ? 'stopping\n' : 'stopping: a node keeps dying (see above)\n');
+  await web?.close();
   await net.stop();
   return stopped === 'asked' ? 0 : 1;
 }

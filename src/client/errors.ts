@@ -21,6 +21,8 @@ export type ClientErrorCode =
   | 'consensus-refused' // a consensus below the client's minimums, or in another retrieval mode than the agent started with
   | 'consensus-mismatch' // a mirror serves another document than the authority for the same epoch (partition check)
   | 'bucket-limit' // a provider's "too large" would push a bucket fetch beyond maxBuckets
+  | 'no-relay' // ordinary email asked for, but no relay is set (relay.ts)
+  | 'relay-failed' // the relay could not be reached or refused the mail
   | 'closed'; // the client was closed
 
 export class ClientError extends Error {

@@ -32,4 +32,6 @@ export {
   type AuthoritySettings,
   type ClientSettings,
 } from './settings.js';
+export { RELAY_TLS_MODES, type RelayConfig, type RelayTls, type RelayView } from './relay.js';
+export type { ExternalSendRequest, ExternalSendResult } from './relay-send.js';
 export { startBridge, matchRecipient, MAX_SUBMISSION_BYTES, type Bridge, type BridgeCredentials, type BridgeEndpoints } from './bridge/index.js';

@@ -6,6 +6,8 @@ import { E2eError } from '../e2e/errors.js';
 import type { Contact } from '../e2e/mail-endpoint.js';
 import type { ClientCore } from './directory.js';
 import { ClientError } from './errors.js';
+import { clearRelay, readRelay, relayView, writeRelay, type RelayConfig, type RelayView } from './relay.js';
+import { sendThroughRelay, type ExternalSendRequest, type ExternalSendResult } from './relay-send.js';
 import type { KdfParams } from './keystore.js';
 import { buildMail, SYNTHETIC_DOMAIN, syntheticAddress } from './mail-build.js';
 import { parseMail, type ParsedMail } from './mail-format.js';
@@ -71,6 +73,17 @@ export interface Client {
    * by the bridge that then failed); its id. The sender is `Umbra <mailer-daemon@umbra>`.
    */
   addNotice(subject: string, text: string): number;
+  /** The relay for ordinary email, without its password; undefined while none is set (relay.ts). */
+  relay(): RelayView | undefined;
+  /** Sets the relay for ordinary email ('bad-options' naming every problem). */
+  setRelay(config: RelayConfig): RelayView;
+  /** Forgets the relay; true when one was set. */
+  clearRelay(): boolean;
+  /**
+   * Sends ordinary, NOT private email through the relay, to plain addresses (relay-send.ts): only
+   * when the user asked for it for this message. 'no-relay' when none is set.
+   */
+  sendExternal(request: ExternalSendRequest): Promise<ExternalSendResult>;
   /** Keeps the bridge's SMTP port for the next run. */
   rememberBridgePort(port: number): void;
   /** Re-encrypts the keystore under a new passphrase (fresh salt). */
@@ -222,6 +235,23 @@ export class LocalClient implements Client {
       tls: await bridgeTls(store, this.now()),
       ...(smtpPort === undefined ? {} : { smtpPort }),
     };
+  }
+
+  relay(): RelayView | undefined {
+    const config = readRelay(this.core.store);
+    return config === undefined ? undefined : relayView(config);
+  }
+
+  setRelay(config: RelayConfig): RelayView {
+    return writeRelay(this.core.store, config);
+  }
+
+  clearRelay(): boolean {
+    return clearRelay(this.core.store);
+  }
+
+  sendExternal(request: ExternalSendRequest): Promise<ExternalSendResult> {
+    return sendThroughRelay(this.core.store, readRelay(this.core.store), request, this.now());
   }
 
   addNotice(subject: string, text: string): number {

@@ -1,6 +1,6 @@
 /**
  * Building RFC 5322 / MIME messages as the client writes them (docs/client.md, "Mail format"):
- * From, To, Subject, Date, Message-ID, MIME-Version and a text/plain body, or multipart/mixed with
+ * From, To, Cc, Bcc, Subject, Date, Message-ID, MIME-Version and a text/plain body, or multipart/mixed with
  * base64 attachments; non-ASCII header text as RFC 2047 encoded words, non-ASCII file names as
  * RFC 2231 parameters.
  */
@@ -18,7 +18,14 @@ export interface Attachment {
 
 export interface MailDraft {
   readonly from: MailAddress;
+  /** Empty with no Cc either: the header says `undisclosed-recipients:;` (a Bcc-only mail). */
   readonly to: readonly MailAddress[];
+  readonly cc?: readonly MailAddress[];
+  /**
+   * Written only when not empty. The sender's own copy lists every Bcc recipient; a Bcc
+   * recipient's copy lists that recipient alone; To and Cc recipients get a copy without it.
+   */
+  readonly bcc?: readonly MailAddress[];
   readonly subject: string;
   readonly body: string;
   readonly attachments?: readonly Attachment[];
@@ -155,11 +162,20 @@ function fileParameter(name: string, filename: string): string {
   return `${name}="${fallback}"; ${name}*=UTF-8''${encoded}`;
 }
 
+/** To (or `undisclosed-recipients:;` when To and Cc are empty), then Cc and Bcc when not empty. */
+function addressHeaders(draft: MailDraft): string[] {
+  const cc = draft.cc ?? [];
+  const bcc = draft.bcc ?? [];
+  const list = (name: string, addresses: readonly MailAddress[]): string => fold(`${name}: ${addresses.map(formatAddress).join(', ')}`);
+  const to = draft.to.length === 0 && cc.length === 0 ? 'To: undisclosed-recipients:;' : list('To', draft.to);
+  return [to, ...(cc.length === 0 ? [] : [list('Cc', cc)]), ...(bcc.length === 0 ? [] : [list('Bcc', bcc)])];
+}
+
 /** The whole message as bytes (CRLF line ends). */
 export function buildMail(draft: MailDraft): Uint8Array {
   const headers = [
     fold(`From: ${formatAddress(draft.from)}`),
-    fold(`To: ${draft.to.map(formatAddress).join(', ')}`),
+    ...addressHeaders(draft),
     unstructured('Subject', draft.subject),
     `Date: ${formatDate(draft.dateMs)}`,
     `Message-ID: <${clean(draft.messageId).replace(/[<>\s]/g, '')}>`,

@@ -14,6 +14,9 @@ export interface ParsedMail {
   readonly headers: Readonly<Record<string, string>>;
   readonly from: string;
   readonly to: string;
+  /** Empty when the mail has no Cc (or Bcc) header. */
+  readonly cc: string;
+  readonly bcc: string;
   readonly subject: string;
   readonly date: string;
   readonly messageId: string;
@@ -243,6 +246,8 @@ export function parseMail(bytes: Uint8Array): ParsedMail {
     headers,
     from: headers.from ?? '',
     to: headers.to ?? '',
+    cc: headers.cc ?? '',
+    bcc: headers.bcc ?? '',
     subject: headers.subject ?? '',
     date: headers.date ?? '',
     messageId: (headers['message-id'] ?? '').replace(/^<|>$/g, ''),

@@ -4,6 +4,7 @@ import { concatBytes } from '../codec/bytes.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import { ClientError, describeError } from './errors.js';
+import type { SentRecipient } from './sent-recipients.js';
 
 /**
  * The local mail store (docs/client.md, "Mail store"): SQLite in the client directory. Every
@@ -33,10 +34,15 @@ export interface InboxMeta {
 
 export interface SentMeta {
   readonly folder: 'sent';
+  /** The first recipient's envelope (every envelope: `recipients`). */
   readonly messageId: string;
+  /** The first recipient. */
   readonly toKey: string;
   readonly toName: string;
+  /** Every recipient's envelope and its delivery (sent-recipients.ts); absent in rows of one recipient written before. */
+  readonly recipients?: readonly SentRecipient[];
   readonly createdMs: number;
+  /** The mail's: the sum of its recipients' (mailStatusOf). */
   readonly status: SentStatus;
   /** Why a message failed, in words the CLI can print. */
   readonly reason?: string;
@@ -47,6 +53,10 @@ export interface SentMeta {
   readonly fragments: number;
   /** Copies sent so far (1 + resends after timeouts). */
   readonly attempts: number;
+  /** Ordinary email sent through the user's relay (relay-send.ts), not through Umbra. */
+  readonly external?: { readonly relay: string };
+  /** Why this mail was not private, for every view of it. */
+  readonly warning?: string;
 }
 
 export type MailMeta = InboxMeta | SentMeta;

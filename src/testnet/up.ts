@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
 import { fetchConsensus } from '../net/authority-client.js';
+import { startNetworkView } from './network-view.js';
 import { makePlan, type NetworkPlan, type NodePlan } from './plan.js';
 import { startChild, stopChild, type Child } from './processes.js';
 import { TestnetError } from './errors.js';
@@ -38,6 +39,8 @@ export interface Testnet {
   readonly plan: NetworkPlan;
   readonly file: NetworkFile;
   readonly authorityUrl: string;
+  /** The live network view on 127.0.0.1 (docs/web.md). */
+  readonly viewUrl: string;
   /** Sends a signal to one node's process (a test's fault injection). */
   kill(name: string, signal: NodeJS.Signals): Promise<void>;
   /** Starts a node again from its config (same keys, same ports). */
@@ -176,11 +179,17 @@ export async function up(options: UpOptions): Promise<Testnet> {
     users: plan.users.map((user) => ({ ...user, dir: join(dir, 'users', user.name) })),
   };
   writeFileSync(join(dir, 'network.json'), `${JSON.stringify(file, null, 2)}\n`);
+  const view = await startNetworkView(file).catch(async (error: unknown) => {
+    await stopAll();
+    throw error;
+  });
+  log(`network view ${view.url}`);
   return {
     dir,
     plan,
     file,
     authorityUrl,
+    viewUrl: view.url,
     async kill(name, signal) {
       const child = children.get(name);
       if (child === undefined) throw new Error(`no node ${name}`);
@@ -196,6 +205,9 @@ export async function up(options: UpOptions): Promise<Testnet> {
       const child = children.get(name);
       return child === undefined || child.process.exitCode !== null || child.process.signalCode !== null ? undefined : child.process.pid;
     },
-    stop: stopAll,
+    async stop() {
+      await view.close();
+      await stopAll();
+    },
   };
 }

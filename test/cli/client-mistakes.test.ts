@@ -54,6 +54,19 @@ describe('umbra client: user mistakes', () => {
     const big = join(root, 'big.txt');
     writeFileSync(big, 'x'.repeat(8 * 2 ** 20 + 1));
     assertMistake(client(...send, '--body-file', big), /limit is 8388608 bytes/);
+    assertMistake(client('send', '--to', ' , ', '--subject', 'hi', '--body', 'x'), /--to \(or --cc, --bcc\) and --subject are required/);
+  });
+
+  test('relay: off by default; a setting without TLS off this machine is a mistake; set, show, clear', () => {
+    assert.match(client('relay', 'show').stdout, /no relay: ordinary email is refused/);
+    assertMistake(client('relay', 'set', '--host', 'smtp.example.com', '--tls', 'none', '--from', 'alice@example.com'), /without TLS is allowed on this machine/);
+    assertMistake(client('relay', 'set', '--host', 'smtp.example.com', '--from', 'alice@example.com', '--user', 'alice'), /--user and --relay-password-file together/);
+    assertMistake(client('relay', 'set', '--host', 'smtp.example.com', '--tls', 'ssl', '--from', 'alice@example.com'), /--tls' must be one of starttls, tls, none/);
+    const set = client('relay', 'set', '--host', 'smtp.example.com', '--from', 'alice@example.com', '--user', 'alice', '--relay-password-file', passFile);
+    assert.equal(set.status, 0, set.stderr);
+    assert.match(set.stdout, /relay smtp\.example\.com:587 \(starttls\), user alice \(password kept\).*\n.*NOT private/);
+    assert.doesNotMatch(client('relay', 'show', '--json').stdout, new RegExp(PASSPHRASE), 'the password is never shown');
+    assert.match(client('relay', 'clear').stdout, /relay cleared/);
   });
 
   test('read: an id that is not a number', () => {

@@ -77,7 +77,9 @@ test('umbra client commands go through the running agent', async () => {
 
   const sent = await client(alice, 'send', '--to', 'bob', '--subject', 'through the agent', '--body', 'hello');
   assert.equal(sent.code, 0, sent.stderr);
-  assert.match(sent.stdout, /queued #1 .* in the running agent/);
+  assert.match(sent.stdout, /queued #1 to bob .* in the running agent/);
+  const listed = await client(alice, 'sent');
+  assert.match(listed.stdout, /#1 .* to bob +\[(queued|sending)\]/);
 
   await net.advance(2000);
   await waitFor(() => net.count('deliver') >= 1, 'the fragment');

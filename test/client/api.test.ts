@@ -142,7 +142,7 @@ describe('the agent\'s REST API', () => {
     assertProblem(await call(alice, 'POST', '/api/v1/zk-send', { to: 'bob', subject: 's' }), 400, 'invalid-request');
     assertProblem(await call(alice, 'POST', '/api/v1/zk-send', { to: 'bob', subject: 's', body: 'b', extra: 1 }), 400, 'invalid-request');
     assertProblem(await call(alice, 'POST', '/api/v1/zk-send', { to: 'nobody', subject: 's', body: 'b' }), 422, 'unknown-contact');
-    assertProblem(await call(alice, 'POST', '/api/v1/zk-send', { to: ['bob', 'carol'], subject: 's', body: 'b' }), 422, 'one-recipient');
+    assertProblem(await call(alice, 'POST', '/api/v1/zk-send', { to: ['bob', 'carol'], subject: 's', body: 'b' }), 422, 'unknown-contact');
     assertProblem(await call(alice, 'POST', '/api/v1/zk-send', { to: 'bob', subject: 's', body: 'b', attachments: [{ filename: 'f', data: '***' }] }), 400, 'invalid-request');
     assertProblem(await call(alice, 'POST', '/api/v1/zk-send', 'to=bob', { 'content-type': 'text/plain' }), 415, 'bad-content-type');
     assertProblem(await call(alice, 'POST', '/api/v1/contacts', { card_uri: 'umbra:card:AAAA' }), 422, 'bad-card');

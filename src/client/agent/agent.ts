@@ -4,7 +4,8 @@ import { LocalClient } from '../local-client.js';
 import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
 import { ClientError, describeError } from '../errors.js';
 import { makeBuilder, type PacketBuilder } from './builder.js';
-import { draftMail, sealMail } from './compose.js';
+import { copyFor, draftMail, sealMail, type SealedMail } from './compose.js';
+import type { MailDraft } from '../mail-format.js';
 import { GatewayConnections, guardStoreIn } from './gateways.js';
 import { Inbox } from './inbox.js';
 import { LoopTracker } from './loops.js';
@@ -133,26 +134,37 @@ class Agent extends LocalClient implements ClientAgent {
   /**
    * Composes, seals and queues a mail without holding the event loop (docs/client.md, "Sending"):
    * the mail's bytes, its fragments and its packets are the builder's work; here only the ratchet
-   * steps (one AEAD over the mail) and the mail store takes the message, each in its own turn.
+   * steps (one AEAD over each recipient's copy) and the mail store takes the message, each in its
+   * own turn. Each recipient gets an envelope of its own, over its own session.
    */
   async send(request: SendRequest): Promise<SendResult> {
     this.live();
     const now = this.view.now();
-    const { contact, draft } = draftMail(this.core, this.core.random, this.view.doc, request, now);
-    const { mail, subject } = await this.builder.run({ kind: 'mail', draft }).catch((error: unknown) => {
-      this.live(); // a builder closed under the send: 'closed'
-      throw error;
-    });
-    this.live();
-    const sealed = sealMail(this.core, contact, mail, subject);
-    // The ratchet stepped: the keystore is written before anything of the message can leave (and
-    // by close() if the agent closes first). Each step in its own turn of the event loop.
-    await nextTurn();
-    this.live();
+    const { recipients, draft } = draftMail(this.core, this.core.random, this.view.doc, request, now);
+    const build = async (copy: MailDraft) => {
+      const built = await this.builder.run({ kind: 'mail', draft: copy }).catch((error: unknown) => {
+        this.live(); // a builder closed under the send: 'closed'
+        throw error;
+      });
+      this.live();
+      return built;
+    };
+    // The sender's copy lists every Bcc recipient; To and Cc recipients share one copy without them.
+    const own = await build(draft);
+    const shared = recipients.some((r) => r.field !== 'bcc') ? await build(copyFor(draft, { ...recipients[0], field: 'to' })) : undefined;
+    const envelopes: SealedMail[] = [];
+    for (const recipient of recipients) {
+      const mail = recipient.field === 'bcc' ? (await build(copyFor(draft, recipient))).mail : shared!.mail;
+      envelopes.push(sealMail(this.core, recipient, mail));
+      // The ratchet stepped: the keystore is written before anything of the message can leave (and
+      // by close() if the agent closes first). Each step in its own turn of the event loop.
+      await nextTurn();
+      this.live();
+    }
     this.core.persist();
     await nextTurn();
     this.live();
-    const result = this.outbox.add(sealed, now);
+    const result = this.outbox.add(own, envelopes, now);
     if (this.options.plantedLeakForTests === 'burst-on-send') await this.stream.plantedBurstForTests();
     return result;
   }

@@ -6,35 +6,50 @@ import type { ConsensusDocument } from '../../pki/index.js';
 import type { ClientCore } from '../directory.js';
 import { resolveContact } from '../local-client.js';
 import { ClientError } from '../errors.js';
-import { SYNTHETIC_DOMAIN, syntheticAddress, type MailDraft } from '../mail-format.js';
+import { SYNTHETIC_DOMAIN, syntheticAddress, type MailAddress, type MailDraft } from '../mail-format.js';
+import { MAX_RECIPIENTS, RECIPIENT_FIELDS, type RecipientField } from '../sent-recipients.js';
 import { providerForServers } from '../routes.js';
 import type { SendRequest } from './types.js';
 
+/** One recipient's envelope: its copy of the mail, sealed to its session. */
 export interface SealedMail {
   readonly contact: Contact;
-  /** The RFC 5322 bytes, kept in the Sent folder. */
+  readonly field: RecipientField;
+  /** The recipient's copy of the RFC 5322 bytes (copyFor). */
   readonly mail: Uint8Array;
-  /** The subject as the mail says it (for the Sent folder's list). */
-  readonly subject: string;
   /** The encrypted, framed message; its fragments are sealed later, by the packet builder. */
   readonly sealed: SealedFrame;
 }
 
+/** A recipient of a mail, and in which field the sender named it. */
+export interface Recipient {
+  readonly contact: Contact;
+  readonly field: RecipientField;
+}
+
 /**
- * The first step of a send (docs/client.md, "Sending"): resolves the recipient, checks that one of
- * its servers is a provider of the network, and drafts the RFC 5322 mail (every header inside the
- * encryption). Cheap: the bytes are written by the packet builder (a 'mail' job).
+ * The first step of a send (docs/client.md, "Sending"): resolves every recipient (any unknown
+ * one is an error before anything is sent), checks that one of each one's servers is a provider
+ * of the network, and drafts the sender's copy of the RFC 5322 mail (To, Cc and Bcc; every header
+ * inside the encryption). Cheap: the bytes are written by the packet builder (a 'mail' job); each
+ * recipient's copy is `copyFor`.
  */
-export function draftMail(core: ClientCore, random: RandomSource, doc: ConsensusDocument, request: SendRequest, now: number): { contact: Contact; draft: MailDraft } {
+export function draftMail(core: ClientCore, random: RandomSource, doc: ConsensusDocument, request: SendRequest, now: number): { recipients: Recipient[]; draft: MailDraft } {
   if (typeof request !== 'object' || request === null) throw new ClientError('bad-options', 'send needs { to, subject, body }');
-  const contact = resolveContact(core.endpoint.contactList(), String(request.to ?? ''));
-  if (providerForServers(doc, contact.card.servers) === undefined) {
-    throw new ClientError('no-provider', `none of ${contact.card.name}'s servers (${contact.card.servers.join(', ') || 'none'}) is a provider of the current network`);
+  const recipients = resolveRecipients(core.endpoint.contactList(), request);
+  for (const { contact } of recipients) {
+    if (providerForServers(doc, contact.card.servers) === undefined) {
+      throw new ClientError('no-provider', `none of ${contact.card.name}'s servers (${contact.card.servers.join(', ') || 'none'}) is a provider of the current network`);
+    }
   }
   const own = core.endpoint.card;
+  const addresses = (field: RecipientField): MailAddress[] =>
+    recipients.filter((r) => r.field === field).map(({ contact }) => ({ name: contact.card.name, address: syntheticAddress(contact.card.name) }));
   const draft: MailDraft = {
     from: { name: own.name, address: syntheticAddress(own.name) },
-    to: [{ name: contact.card.name, address: syntheticAddress(contact.card.name) }],
+    to: addresses('to'),
+    cc: addresses('cc'),
+    bcc: addresses('bcc'),
     subject: String(request.subject ?? ''),
     body: String(request.body ?? ''),
     attachments: request.attachments ?? [],
@@ -42,7 +57,45 @@ export function draftMail(core: ClientCore, random: RandomSource, doc: Consensus
     messageId: `${hexOf(random(16))}@${SYNTHETIC_DOMAIN}`,
     boundary: `umbra-${hexOf(random(12))}`,
   };
-  return { contact, draft };
+  return { recipients, draft };
+}
+
+/**
+ * The contacts a request names, To first, then Cc, then Bcc; a contact named twice is kept once,
+ * in the first field that names it. 'bad-options' for no recipient or more than MAX_RECIPIENTS;
+ * 'unknown-contact' / 'ambiguous-contact' for a name that is not exactly one contact.
+ */
+export function resolveRecipients(contacts: readonly Contact[], request: Pick<SendRequest, 'to' | 'cc' | 'bcc'>): Recipient[] {
+  const lists: Record<RecipientField, unknown> = { to: typeof request.to === 'string' ? [request.to] : request.to, cc: request.cc ?? [], bcc: request.bcc ?? [] };
+  const named: { name: string; field: RecipientField }[] = [];
+  for (const field of RECIPIENT_FIELDS) {
+    const list = lists[field];
+    if (!Array.isArray(list)) throw new ClientError('bad-options', `send: ${field} must be a list of contacts`);
+    if (named.length + list.length > MAX_RECIPIENTS) throw new ClientError('bad-options', `a mail goes to at most ${MAX_RECIPIENTS} recipients (To, Cc and Bcc together)`);
+    for (const name of list) named.push({ name: String(name), field });
+  }
+  if (named.length === 0) throw new ClientError('bad-options', 'send needs at least one recipient (to, cc or bcc)');
+  const seen = new Set<string>();
+  const recipients: Recipient[] = [];
+  for (const { name, field } of named) {
+    if (/@/.test(name) && !name.toLowerCase().endsWith(`@${SYNTHETIC_DOMAIN}`)) {
+      throw new ClientError('unknown-contact', `${name.slice(0, 200)} is not an Umbra contact: ordinary email goes out only through a relay you set, when you ask for it for that mail ("external": true), and is not private`);
+    }
+    const contact = resolveContact(contacts, name.toLowerCase().endsWith(`@${SYNTHETIC_DOMAIN}`) ? name.slice(0, -SYNTHETIC_DOMAIN.length - 1) : name);
+    if (seen.has(contact.key)) continue;
+    seen.add(contact.key);
+    recipients.push({ contact, field });
+  }
+  return recipients;
+}
+
+/**
+ * What one recipient reads: To and Cc as the sender wrote them; a Bcc recipient also finds itself
+ * (alone) in a Bcc header, so no one learns of another Bcc recipient (docs/client.md, "Several recipients").
+ */
+export function copyFor(draft: MailDraft, recipient: Recipient): MailDraft {
+  const { name } = recipient.contact.card;
+  return { ...draft, bcc: recipient.field === 'bcc' ? [{ name, address: syntheticAddress(name) }] : [] };
 }
 
 /**
@@ -51,9 +104,10 @@ export function draftMail(core: ClientCore, random: RandomSource, doc: Consensus
  * frame: the erasure coding and the per-fragment seals are the packet builder's ('fragments' and
  * 'fragment-packet' jobs).
  */
-export function sealMail(core: ClientCore, contact: Contact, mail: Uint8Array, subject: string): SealedMail {
+export function sealMail(core: ClientCore, recipient: Recipient, mail: Uint8Array): SealedMail {
+  const { contact, field } = recipient;
   try {
-    return { contact, mail, subject, sealed: core.endpoint.sealFrame(contact.card, mail) };
+    return { contact, field, mail, sealed: core.endpoint.sealFrame(contact.card, mail) };
   } catch (error) {
     if (error instanceof E2eError && (error.code === 'too-large' || error.code === 'limit-exceeded')) {
       throw new ClientError('too-large', `the mail is too large to send (${mail.length} bytes)`);

@@ -9,6 +9,7 @@ import { describeError } from '../errors.js';
 import type { SentMeta, SentStatus } from '../mail-store.js';
 import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
 import { providerForServers, RouteError } from '../routes.js';
+import { recipientsOf, withRecipientStatus } from '../sent-recipients.js';
 import type { PacketBuilder } from './builder.js';
 import type { SealedMail } from './compose.js';
 import type { GatewayConnection } from '../gateway-connection.js';
@@ -93,28 +94,38 @@ export class Outbox {
     return this.queue.filter(waiting).length + this.ready.filter((ready) => waiting(ready.item)).length + [...this.building].filter(waiting).length;
   }
 
-  /** Records a sealed message in the Sent folder and queues its fragments (sealed by the builder). */
-  add(sealed: SealedMail, now: number): SendResult {
-    const { contact, mail, subject, sealed: outgoing } = sealed;
-    const total = this.core.endpoint.totalFragments(outgoing.dataShards);
-    const key = hexOf(outgoing.messageId);
-    const pending = new Set(Array.from({ length: total }, (_, i) => i));
-    const progress = { pending: [...pending], resends: 0, nackResends: 0, deadlineMs: undefined, started: false };
-    const body: OutgoingBody = this.core.store.transaction(() => {
-      const mailId = this.core.store.addSent(
-        { messageId: key, toKey: contact.key, toName: contact.card.name, createdMs: now, status: 'queued', statusMs: now, subject, size: mail.length, fragments: total, attempts: 1 },
-        mail,
-      );
-      const { messageId, recipient, senderTag, dataShards, frame, addressKey } = outgoing;
-      const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId, addressKey };
-      this.core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress(progress));
-      return written;
+  /**
+   * Records a mail in the Sent folder (the sender's copy, one row with every recipient) and queues
+   * each recipient's envelope: its fragments are sealed by the builder.
+   */
+  add(copy: { readonly mail: Uint8Array; readonly subject: string }, envelopes: readonly SealedMail[], now: number): SendResult {
+    const states = envelopes.map(({ sealed: outgoing }) => {
+      const total = this.core.endpoint.totalFragments(outgoing.dataShards);
+      return { outgoing, total, key: hexOf(outgoing.messageId), pending: new Set(Array.from({ length: total }, (_, i) => i)) };
     });
-    const state: OutgoingState = { ...progress, body, key, total, outgoing, pending, fresh: new Map(), generation: 0, coding: false };
-    this.messages.set(key, state);
-    for (let shard = 0; shard < total; shard++) this.queue.push({ key, shard });
+    const progress = (pending: Set<number>) => ({ pending: [...pending], resends: 0, nackResends: 0, deadlineMs: undefined, started: false });
+    const bodies: OutgoingBody[] = this.core.store.transaction(() => {
+      const recipients = envelopes.map(({ contact, field }, i) => ({ messageId: states[i].key, key: contact.key, name: contact.card.name, field, status: 'queued' as const, statusMs: now, attempts: 1 }));
+      const [first] = recipients;
+      const fragments = states.reduce((sum, state) => sum + state.total, 0);
+      const mailId = this.core.store.addSent(
+        { messageId: first.messageId, toKey: first.key, toName: first.name, recipients, createdMs: now, status: 'queued', statusMs: now, subject: copy.subject, size: copy.mail.length, fragments, attempts: 1 },
+        copy.mail,
+      );
+      return states.map(({ outgoing, pending }) => {
+        const { messageId, recipient, senderTag, dataShards, frame, addressKey } = outgoing;
+        const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId, addressKey };
+        this.core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress(progress(pending)));
+        return written;
+      });
+    });
+    states.forEach(({ outgoing, total, key, pending }, i) => {
+      this.messages.set(key, { ...progress(pending), body: bodies[i], key, total, outgoing, pending, fresh: new Map(), generation: 0, coding: false });
+      for (let shard = 0; shard < total; shard++) this.queue.push({ key, shard });
+    });
     this.pump();
-    return { id: body.mailId, messageId: key, fragments: total };
+    const recipients = envelopes.map(({ contact, field }, i) => ({ name: contact.card.name, key: contact.key, field, messageId: states[i].key, fragments: states[i].total }));
+    return { id: bodies[0].mailId, messageId: states[0].key, fragments: states.reduce((sum, state) => sum + state.total, 0), recipients };
   }
 
   /** Messages awaiting their ACK, from the mail store: their unsent shards go back in the queue. */
@@ -342,12 +353,18 @@ export class Outbox {
     };
   }
 
+  /** The envelope's status, in its recipient's entry of the Sent row; the event carries the mail's too. */
   private setStatus(state: OutgoingState, status: SentStatus, reason?: string): void {
     const now = this.view.now();
-    this.core.store.updateMeta<SentMeta>(state.body.mailId, (meta) => ({
-      ...meta, status, statusMs: now, attempts: state.resends + 1, ...(reason === undefined ? {} : { reason }),
-    }));
-    this.emit({ type: 'status', id: state.body.mailId, messageId: state.key, status, ...(reason === undefined ? {} : { reason }) });
+    const change = { status, statusMs: now, attempts: state.resends + 1, ...(reason === undefined ? {} : { reason }) };
+    const row = this.core.store.updateMeta<SentMeta>(state.body.mailId, (meta) => withRecipientStatus(meta, state.key, change));
+    const mail = row?.folder === 'sent' ? row : undefined;
+    const entry = mail === undefined ? undefined : recipientsOf(mail).find((r) => r.messageId === state.key);
+    this.emit({
+      type: 'status', id: state.body.mailId, messageId: state.key, status: mail?.status ?? status,
+      ...(mail === undefined ? (reason === undefined ? {} : { reason }) : mail.reason === undefined ? {} : { reason: mail.reason }),
+      ...(entry === undefined ? {} : { recipient: { name: entry.name, key: entry.key, field: entry.field, status, ...(reason === undefined ? {} : { reason }) } }),
+    });
   }
 
   /** Delivered or failed: the message's record and SURBs are dropped, its queued shards go stale. */

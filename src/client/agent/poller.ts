@@ -8,6 +8,7 @@ import { LinkKeyMismatchError } from '../../net/websocket.js';
 import type { PirMismatch } from '../pir-retrieval.js';
 import { parseStoredCiphertext } from '../../wire/stored-ciphertext.js';
 import type { StoredItem } from '../../wire/retrieval.js';
+import { CatchUp } from './catch-up.js';
 import type { Inbox } from './inbox.js';
 import type { LoopTracker } from './loops.js';
 import type { NetworkView } from './network-view.js';
@@ -36,6 +37,8 @@ export class Poller {
   private number = 0;
   private timer: unknown;
   private closed = false;
+  /** Which older epoch each poll reads besides the two current ones (catch-up, or its cover). */
+  readonly catchUp: CatchUp;
 
   constructor(
     private readonly core: ClientCore,
@@ -46,7 +49,9 @@ export class Poller {
     /** Fetches a newer consensus when the epoch moved on (before every poll). */
     private readonly refreshConsensus: () => Promise<void>,
     private readonly emit: Emit,
-  ) {}
+  ) {
+    this.catchUp = new CatchUp(core.store);
+  }
 
   /** Polls now, after any poll in progress. */
   poll(): Promise<PollReport> {
@@ -87,7 +92,8 @@ export class Poller {
     await this.refreshConsensus();
     const epoch = this.view.epochAt(this.view.now());
     const poll = ++this.number;
-    const { fetches, addressEpoch } = this.fetchesOf(epoch);
+    const history = this.catchUp.choose(epoch, this.view.doc.epochMs);
+    const { fetches, addressEpoch } = this.fetchesOf(epoch, history?.epoch);
     const base = { epoch, startedMs: started, fetches: fetches.length };
     let fetched;
     try {
@@ -109,6 +115,9 @@ export class Poller {
     // A row that did not verify was not read; the poll is reported failed (the verified rows were read).
     const integrityError = this.reportMismatches(fetched.mismatches);
     if (integrityError === undefined) {
+      // The history epoch is read through once nothing of it waits for a later poll.
+      const complete = fetched.more === 0 && (fetched.deferred ?? 0) === 0;
+      this.guard('catch-up', () => this.catchUp.record(epoch, history, complete));
       this.done++;
       this.lastMs = now;
       this.lastError = undefined;
@@ -125,15 +134,21 @@ export class Poller {
 
   /**
    * Every (stored epoch, address) pair of a poll: for each polled epoch, every address the endpoint
-   * polls for each polled epoch (card, own, every session's: MailEndpoint.pollAddresses); and the
+   * polls for each polled epoch (card, own, every session's: MailEndpoint.pollAddresses); then the
+   * history epoch (src/traffic/catch-up.ts) with its own and the epoch before's addresses; and the
    * epoch each address is of, which is the epoch its senders built their packets and SURBs in.
    */
-  private fetchesOf(epoch: number): { fetches: [number, Uint8Array][]; addressEpoch: Map<string, number> } {
+  private fetchesOf(epoch: number, history: number | undefined): { fetches: [number, Uint8Array][]; addressEpoch: Map<string, number> } {
     const now = this.view.now();
     const epochs = pollEpochs(epoch);
     const addressEpoch = new Map<string, number>();
-    for (const e of epochs) for (const address of this.core.endpoint.pollAddresses(e, now)) addressEpoch.set(hexOf(address), e);
-    const fetches = pollFetches(epochs, (e) => this.core.endpoint.pollAddresses(e, now)).flatMap(([e, list]) => list.map((address): [number, Uint8Array] => [e, address]));
+    const addressesOf = (e: number): Uint8Array[] => this.core.endpoint.pollAddresses(e, now);
+    const fetches = pollFetches(epochs, addressesOf).flatMap(([e, list]) => list.map((address): [number, Uint8Array] => [e, address]));
+    const sources = history === undefined ? epochs : [...epochs, history, ...(history > 0 ? [history - 1] : [])];
+    for (const e of sources) for (const address of addressesOf(e)) if (!addressEpoch.has(hexOf(address))) addressEpoch.set(hexOf(address), e);
+    if (history !== undefined) {
+      for (const e of history > 0 ? [history, history - 1] : [history]) for (const address of addressesOf(e)) fetches.push([history, address]);
+    }
     return { fetches, addressEpoch };
   }
 

@@ -28,6 +28,8 @@ export interface FetchResult {
   readonly more: number;
   /** PIR queries sent to each server. */
   readonly queries: number;
+  /** PIR: further pages of the fetched buckets left for later polls (beyond this poll's budget). */
+  readonly deferred?: number;
 }
 
 export interface MailboxRetrieval {

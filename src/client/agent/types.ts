@@ -5,6 +5,7 @@ import type { Clock } from '../../net/clock.js';
 import type { GatewayFrame } from '../../wire/gateway-frame.js';
 import type { Attachment } from '../mail-format.js';
 import type { SentStatus } from '../mail-store.js';
+import type { RecipientField } from '../sent-recipients.js';
 import type { BuilderMode } from './builder.js';
 
 /**
@@ -49,7 +50,14 @@ export interface StartOptions extends ClientDeps {
 
 export type ClientEvent =
   | { readonly type: 'received'; readonly id: number; readonly from: string; readonly fromKey: string; readonly subject: string; readonly newContact: boolean }
-  | { readonly type: 'status'; readonly id: number; readonly messageId: string; readonly status: SentStatus; readonly reason?: string }
+  /**
+   * A recipient's envelope changed status: `recipient` says whose and how it is; `status` and
+   * `reason` are then the whole mail's (sent-recipients.ts, mailStatusOf); `messageId` is the envelope's.
+   */
+  | {
+      readonly type: 'status'; readonly id: number; readonly messageId: string; readonly status: SentStatus; readonly reason?: string;
+      readonly recipient?: { readonly name: string; readonly key: string; readonly field: RecipientField; readonly status: SentStatus; readonly reason?: string };
+    }
   | { readonly type: 'resend'; readonly id: number; readonly messageId: string; readonly shards: number; readonly cause: 'timeout' | 'nack' }
   | { readonly type: 'loop'; readonly rttMs: number }
   | { readonly type: 'poll'; readonly epoch: number; readonly startedMs: number; readonly items: number; readonly error?: string }
@@ -60,9 +68,15 @@ export type ClientEvent =
   | { readonly type: 'integrity'; readonly epoch: number; readonly provider: string; readonly partner: string; readonly snapshot: string; readonly message: string }
   | { readonly type: 'error'; readonly where: string; readonly message: string };
 
+/**
+ * A mail to send. Each recipient is a contact's name, or its key in hex (a unique prefix of at
+ * least 8 digits will do). Any number of To, Cc and Bcc recipients up to MAX_RECIPIENTS in all
+ * (compose.ts); a contact named twice gets one copy, in the first of To, Cc, Bcc that names it.
+ */
 export interface SendRequest {
-  /** A contact's name, or its key in hex (a unique prefix of at least 8 digits will do). */
-  readonly to: string;
+  readonly to: string | readonly string[];
+  readonly cc?: readonly string[];
+  readonly bcc?: readonly string[];
   readonly subject: string;
   readonly body: string;
   readonly attachments?: readonly Attachment[];
@@ -71,10 +85,12 @@ export interface SendRequest {
 export interface SendResult {
   /** The sent mail's id in the local store (sent(), read(id)). */
   readonly id: number;
-  /** Hex of the end-to-end message ID. */
+  /** Hex of the first recipient's end-to-end message ID (each recipient's: `recipients`). */
   readonly messageId: string;
-  /** Sphinx packets one copy of the message takes. */
+  /** Sphinx packets one copy of the mail to every recipient takes (the sum over `recipients`). */
   readonly fragments: number;
+  /** Each recipient's envelope, in the order To, Cc, Bcc. */
+  readonly recipients: readonly { readonly name: string; readonly key: string; readonly field: RecipientField; readonly messageId: string; readonly fragments: number }[];
 }
 
 export interface PollReport {

@@ -19,7 +19,7 @@ export class ApiProblem extends Error {
 
 const TITLES: Readonly<Record<number, string>> = {
   400: 'Bad request', 401: 'Unauthorized', 404: 'Not found', 405: 'Method not allowed', 413: 'Too large',
-  415: 'Unsupported media type', 422: 'Unprocessable request', 500: 'Internal error', 503: 'Unavailable',
+  415: 'Unsupported media type', 422: 'Unprocessable request', 500: 'Internal error', 502: 'Bad gateway', 503: 'Unavailable',
 };
 
 export function sendProblem(res: ServerResponse, problem: ApiProblem): void {
@@ -37,7 +37,7 @@ export function sendProblem(res: ServerResponse, problem: ApiProblem): void {
 /** The HTTP status of each of the agent's refusals: the caller's mistakes are 4xx, the network's 503. */
 const CLIENT_ERROR_STATUS: Readonly<Partial<Record<ClientErrorCode, number>>> = {
   'bad-card': 422, 'unknown-contact': 422, 'ambiguous-contact': 422, 'bad-options': 422,
-  'too-large': 413, 'unknown-mail': 404,
+  'too-large': 413, 'unknown-mail': 404, 'no-relay': 422, 'relay-failed': 502,
   'no-consensus': 503, 'no-provider': 503, 'consensus-refused': 503, 'consensus-mismatch': 503, 'unsupported-network': 503, closed: 503,
 };
 

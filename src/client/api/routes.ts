@@ -24,6 +24,7 @@ interface SendBody {
   to: string | string[];
   cc?: string[];
   bcc?: string[];
+  external?: boolean;
   subject: string;
   body: string;
   attachments?: { filename: string; content_type?: string; data: string }[];
@@ -55,21 +56,25 @@ function problemOf(error: unknown): unknown {
 
 export async function zkSend(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = validate<SendBody>('SendRequest', await readJson(req, res, ctx.maxBodyBytes));
-  const recipients = [...(typeof body.to === 'string' ? [body.to] : body.to), ...(body.cc ?? []), ...(body.bcc ?? [])];
-  if (recipients.length !== 1) {
-    throw new ApiProblem(422, 'one-recipient', 'a mail goes to exactly one contact for now: send one mail per recipient');
-  }
   const attachments = (body.attachments ?? []).map((file, i) => {
     if (!BASE64.test(file.data) || file.data.length % 4 !== 0) throw new ApiProblem(400, 'invalid-request', `attachments.${i}.data is not base64`);
     return { filename: file.filename, contentType: file.content_type ?? 'application/octet-stream', data: new Uint8Array(Buffer.from(file.data, 'base64')) };
   });
   const { agent } = ctx;
-  const result = await agentCallAsync(() => agent.send({ to: recipients[0], subject: body.subject, body: body.body, attachments }));
+  if (body.external === true) {
+    // Ordinary, NOT private email through the user's relay: only when asked for, per message.
+    const to = typeof body.to === 'string' ? [body.to] : body.to;
+    const external = await agentCallAsync(() => agent.sendExternal({ to, cc: body.cc ?? [], bcc: body.bcc ?? [], subject: body.subject, body: body.body, attachments }));
+    sendJson(res, 200, { status: 'sent', id: external.id, accepted: external.accepted, rejected: external.rejected, private: false, warning: external.warning });
+    return;
+  }
+  const result = await agentCallAsync(() => agent.send({ to: body.to, cc: body.cc ?? [], bcc: body.bcc ?? [], subject: body.subject, body: body.body, attachments }));
   const status = agent.status();
   // The queue ahead drains at the send rate; each packet then waits its mixing delays (3 mixes: the gateway forwards at once).
   const drainMs = status.rates.sendPerSecond > 0 ? ((status.queue + result.fragments) / status.rates.sendPerSecond) * 1000 : 0;
   const estimated = new Date(ctx.now() + drainMs + 3 * status.meanDelayMs);
-  sendJson(res, 202, { status: 'queued', id: result.id, message_id: result.messageId, fragments: result.fragments, estimated_delivery: estimated.toISOString() });
+  const recipients = result.recipients.map((r) => ({ name: r.name, key: r.key, field: r.field, message_id: r.messageId, fragments: r.fragments }));
+  sendJson(res, 202, { status: 'queued', id: result.id, message_id: result.messageId, fragments: result.fragments, recipients, estimated_delivery: estimated.toISOString() });
 }
 
 export async function zkRetrieve(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -7,6 +7,7 @@ import { refuseBody, sendJson } from './http-io.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { ApiProblem, sendProblem } from './problem.js';
 import * as routes from './routes.js';
+import { WebClientFiles } from './web-client.js';
 
 /**
  * The agent's local REST API (docs/api.md): HTTP on 127.0.0.1 only, every route but the OpenAPI
@@ -40,8 +41,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const ctx: routes.RouteContext = { agent: options.agent, now: options.now ?? Date.now, maxBodyBytes: options.maxBodyBytes ?? 24 * 2 ** 20, ...(options.bridge ? { bridge: options.bridge } : {}) };
   const expected = Buffer.from(options.token);
   const streams = new Set<ServerResponse>();
+  const webClient = new WebClientFiles();
   const server = createServer((req, res) => {
     req.on('error', () => undefined);
+    if (webClient.serve(req, res, port)) return;
     handle(ctx, expected, streams, req, res).catch((error: unknown) => {
       if (error instanceof ApiProblem) {
         if (!res.headersSent) sendProblem(res, error);
@@ -52,6 +55,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       else res.destroy();
     });
   });
+  let port = 0;
   server.headersTimeout = 10_000;
   server.requestTimeout = 120_000;
   server.maxHeadersCount = 64;
@@ -62,7 +66,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -1,4 +1,5 @@
 import type { ClientAgent } from '../agent/types.js';
+import { syntheticAddress } from '../mail-build.js';
 import { startSmtpSubmission, type SmtpSubmission } from './smtp-submission.js';
 
 export { matchRecipient, type RecipientMatch } from './recipients.js';
@@ -27,15 +28,16 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const credentials = await options.agent.bridgeCredentials();
   const log = options.log ? { log: options.log } : {};
   const { agent } = options;
-  // Mails the bridge accepted, until delivered or failed: a failure comes back as a bounce.
+  // Mails the bridge accepted, until every recipient's copy is delivered or failed: each failed
+  // recipient comes back as a bounce.
   const accepted = new Map<number, { readonly subject: string; readonly to: string }>();
   const unsubscribe = agent.subscribe((event) => {
     if (event.type !== 'status' || !accepted.has(event.id)) return;
-    if (event.status === 'delivered') accepted.delete(event.id);
-    if (event.status !== 'failed') return;
     const mail = accepted.get(event.id)!;
-    accepted.delete(event.id);
-    agent.addNotice(`Undelivered: ${mail.subject}`, bounceText(mail.to, mail.subject, event.reason));
+    const failed = event.recipient === undefined ? (event.status === 'failed' ? { to: mail.to, reason: event.reason } : undefined)
+      : event.recipient.status === 'failed' ? { to: syntheticAddress(event.recipient.name), reason: event.recipient.reason } : undefined;
+    if (failed !== undefined) agent.addNotice(`Undelivered: ${mail.subject}`, bounceText(failed.to, mail.subject, failed.reason));
+    if (event.status === 'delivered' || event.status === 'failed') accepted.delete(event.id);
   });
   const onQueued = (mail: { id: number; subject: string; to: string }): void => void accepted.set(mail.id, mail);
   const start = (port: number): Promise<SmtpSubmission> => startSmtpSubmission({ agent, credentials, port, onQueued, ...log });

@@ -1,10 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import { simpleParser, type EmailAddress, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { ClientAgent, SendRequest } from '../agent/types.js';
+import { MAX_RECIPIENTS } from '../sent-recipients.js';
 import { ClientError } from '../errors.js';
+import type { ContactInfo } from '../local-client.js';
 import type { BridgeCredentials } from './credentials.js';
+import { noRelayText, submitExternal } from './external.js';
 import { matchRecipient } from './recipients.js';
 
 /**
@@ -12,8 +15,9 @@ import { matchRecipient } from './recipients.js';
  * AUTH PLAIN or LOGIN with the bridge password, recipients checked at RCPT against the contacts.
  * An accepted message is not forwarded as it came: its subject, text and attachments are taken
  * out and the agent builds a fresh RFC 5322 mail of its own (so User-Agent, X-Mailer, Received,
- * the mail program's Message-ID host and the Date's time zone never leave the machine), one per
- * recipient, each sealed to that recipient's session.
+ * the mail program's Message-ID host and the Date's time zone never leave the machine). The RCPT TO
+ * recipients make one mail: those the To and Cc headers name are its To and Cc, the others its
+ * Bcc; each recipient's copy is sealed to that recipient's session.
  */
 export interface SmtpSubmissionOptions {
   readonly agent: ClientAgent;
@@ -22,7 +26,7 @@ export interface SmtpSubmissionOptions {
   readonly port: number;
   /** Internal errors only: one line each, never mail content or addresses. */
   readonly log?: (line: string) => void;
-  /** Each mail queued from a submission (one per recipient). */
+  /** Each mail queued from a submission (one per submission, to all its recipients). */
   readonly onQueued?: (mail: { readonly id: number; readonly subject: string; readonly to: string }) => void;
 }
 
@@ -74,8 +78,12 @@ export async function startSmtpSubmission(options: SmtpSubmissionOptions): Promi
       if (count >= FAILED_LOGINS_BEFORE_DELAY) setTimeout(refuse, LOGIN_DELAY_MS).unref();
       else refuse();
     },
-    onRcptTo(address, _session, callback) {
+    onRcptTo(address, session, callback) {
+      if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(reply(452, `4.5.3 a mail goes to at most ${MAX_RECIPIENTS} recipients`));
       const found = matchRecipient(agent.contacts(), address.address);
+      // An ordinary address is taken only while a relay is set; the message must then ask for it (external.ts).
+      if (found.kind === 'outside' && agent.relay() !== undefined) return callback();
+      if (found.kind === 'outside') return callback(reply(550, `5.7.1 ${noRelayText(found.reason)}`));
       if (found.kind !== 'contact') return callback(reply(550, `5.1.1 ${found.reason}`));
       if (!agent.status().gateway.connected) return callback(reply(451, '4.4.1 the Umbra network is not reachable now; try again later'));
       callback();
@@ -107,25 +115,53 @@ async function readAll(stream: SMTPServerDataStream): Promise<Buffer | undefined
   return stream.sizeExceeded ? undefined : Buffer.concat(chunks);
 }
 
-/** Parses the submitted message and queues one Umbra mail per recipient; the reply line. */
+/** Parses the submitted message and queues one Umbra mail to all its recipients; the reply line. */
 async function submit(agent: ClientAgent, stream: SMTPServerDataStream, session: SMTPServerSession, onQueued: SmtpSubmissionOptions['onQueued']): Promise<string> {
   const raw = await readAll(stream);
   if (raw === undefined) throw reply(552, `5.3.4 the message is larger than the bridge takes (${MAX_SUBMISSION_BYTES} bytes)`);
   const parsed = await simpleParser(raw, { skipHtmlToText: false, skipTextLinks: true, skipImageLinks: true });
-  const mail = mailOf(parsed);
-  const ids: number[] = [];
-  for (const rcpt of session.envelope.rcptTo) {
-    const found = matchRecipient(agent.contacts(), rcpt.address);
+  const contacts = agent.contacts();
+  const outside = session.envelope.rcptTo.filter((rcpt) => matchRecipient(contacts, rcpt.address).kind === 'outside');
+  if (outside.length > 0) return submitExternal(agent, parsed, mailOf(parsed), session, outside.length);
+  const rcpts = session.envelope.rcptTo.map((rcpt) => {
+    const found = matchRecipient(contacts, rcpt.address);
     if (found.kind !== 'contact') throw reply(550, `5.1.1 ${found.reason}`);
-    const result = await agent.send({ ...mail, to: found.contact.key });
-    ids.push(result.id);
-    onQueued?.({ id: result.id, subject: mail.subject, to: rcpt.address });
-  }
-  return `2.0.0 queued as ${ids.map((id) => `#${id}`).join(', ')}`;
+    return found.contact.key;
+  });
+  const fields = splitRecipients(rcpts, headerKeys(contacts, parsed.to), headerKeys(contacts, parsed.cc));
+  const result = await agent.send({ ...mailOf(parsed), ...fields });
+  onQueued?.({ id: result.id, subject: parsed.subject ?? '', to: session.envelope.rcptTo.map((rcpt) => rcpt.address).join(', ') });
+  return `2.0.0 queued as #${result.id} for ${result.recipients.length} ${result.recipients.length === 1 ? 'recipient' : 'recipients'}`;
+}
+
+/** The contact keys of the Umbra addresses a To or Cc header names (others are not ours to judge). */
+function headerKeys(contacts: readonly ContactInfo[], header: ParsedMail['to']): Set<string> {
+  const objects = header === undefined ? [] : Array.isArray(header) ? header : [header];
+  const keys = new Set<string>();
+  const visit = (entries: readonly EmailAddress[], depth: number): void => {
+    for (const entry of entries) {
+      if (entry.group !== undefined && depth < 2) visit(entry.group, depth + 1);
+      const found = entry.address === undefined ? undefined : matchRecipient(contacts, entry.address);
+      if (found?.kind === 'contact') keys.add(found.contact.key);
+    }
+  };
+  for (const object of objects) visit(object.value, 0);
+  return keys;
+}
+
+/**
+ * The envelope's recipients (contact keys, in RCPT order) as To, Cc and Bcc: To when the To
+ * header names the contact, else Cc when the Cc header does, else Bcc (a mail program sends Bcc
+ * recipients in the envelope only).
+ */
+export function splitRecipients(rcpts: readonly string[], toHeader: ReadonlySet<string>, ccHeader: ReadonlySet<string>): { to: string[]; cc: string[]; bcc: string[] } {
+  const out = { to: [] as string[], cc: [] as string[], bcc: [] as string[] };
+  for (const key of new Set(rcpts)) (toHeader.has(key) ? out.to : ccHeader.has(key) ? out.cc : out.bcc).push(key);
+  return out;
 }
 
 /** What of the mail program's message goes into the Umbra mail: subject, text, attachments. */
-function mailOf(parsed: ParsedMail): Omit<SendRequest, 'to'> {
+function mailOf(parsed: ParsedMail): Omit<SendRequest, 'to' | 'cc' | 'bcc'> {
   const text = parsed.text ?? '';
   return {
     subject: parsed.subject ?? '',

@@ -95,11 +95,12 @@ const MAX_SNAPSHOT_BYTES = 2 ** 32;
 
 /**
  * The default snapshot limit (docs/pir.md, "Memory"): three quarters of the memory shared by every
- * snapshot held at once at worst, 2 origins (own, partner's) × 2 epochs × `keep`, plus one being
- * built or received (its flat rows and its shards: 2). At least 256 MiB, at most 4 GiB.
+ * snapshot held at once at worst, 2 origins (own, partner's) × 3 epochs (current, previous, and the
+ * older one clients catch up on) × `keep`, plus one being built or received (its flat rows and its
+ * shards: 2). At least 256 MiB, at most 4 GiB.
  */
 export function defaultMaxSnapshotBytes(memoryBytes: number, keep: number): number {
-  const share = Math.floor((0.75 * memoryBytes) / (4 * keep + 2));
+  const share = Math.floor((0.75 * memoryBytes) / (6 * keep + 2));
   return Math.min(MAX_SNAPSHOT_BYTES, Math.max(MIN_DEFAULT_SNAPSHOT_BYTES, share));
 }
 

@@ -84,6 +84,8 @@ export class PirSnapshotCache {
   private readonly held = new Map<string, HeldSnapshot>();
   /** The snapshots of (origin hex, epoch), oldest first, each with when a newer one came (node clock). */
   private readonly lists = new Map<string, { key: string; supersededAt?: number }[]>();
+  /** When each (origin hex, epoch) list was last added to or asked for (node clock). */
+  private readonly usedAt = new Map<string, number>();
   private readonly epochs = new Map<number, { sequence: number; latest?: HeldSnapshot; building?: Promise<HeldSnapshot> }>();
 
   constructor(
@@ -109,6 +111,7 @@ export class PirSnapshotCache {
 
   /** The epoch's newest own snapshot, rebuilt first when it is due (single flight per epoch). */
   ownSnapshot(epoch: number): Promise<HeldSnapshot> {
+    this.usedAt.set(`${hexOf(this.deps.nodeId)}:${epoch}`, this.deps.clock.now());
     let state = this.epochs.get(epoch);
     if (state === undefined) {
       state = { sequence: 0 };
@@ -157,6 +160,7 @@ export class PirSnapshotCache {
       this.drop(list.shift()!.key);
     }
     this.lists.set(listKey, list);
+    this.usedAt.set(listKey, now);
     this.prune(listKey);
     return held;
   }
@@ -164,6 +168,7 @@ export class PirSnapshotCache {
   clear(): void {
     for (const key of [...this.held.keys()]) this.drop(key);
     this.lists.clear();
+    this.usedAt.clear();
   }
 
   private drop(key: string): void {
@@ -216,20 +221,26 @@ export class PirSnapshotCache {
     return held;
   }
 
-  /** Drops the snapshots of epochs before the previous one, after the grace (never the list just added to). */
+  /**
+   * Drops the snapshots of an epoch before the previous one once `graceMs` passed since it stopped
+   * being one of the two served and since it was last built, received or asked for (an older epoch
+   * read for catch-up stays while clients read it); never the list just added to.
+   */
   private prune(keepList: string): void {
+    const now = this.deps.clock.now();
     // An epoch goes `graceMs` after it stopped being one of the two served (a poll may straddle the boundary).
-    const current = epochAt(this.deps.clock.now() - this.settings.graceMs, this.deps.timing);
+    const current = epochAt(now - this.settings.graceMs, this.deps.timing);
+    const own = hexOf(this.deps.nodeId);
     for (const [listKey, list] of this.lists) {
       if (listKey === keepList) continue;
       const epoch = Number(listKey.slice(listKey.indexOf(':') + 1));
-      if (epoch >= current - 1) continue;
+      if (epoch >= current - 1 || now - (this.usedAt.get(listKey) ?? 0) < this.settings.graceMs) continue;
       for (const { key } of list) this.drop(key);
       this.lists.delete(listKey);
+      this.usedAt.delete(listKey);
     }
-    const keepEpoch = Number(keepList.slice(keepList.indexOf(':') + 1));
     for (const [epoch, state] of this.epochs) {
-      if (epoch < current - 1 && epoch !== keepEpoch && state.building === undefined) this.epochs.delete(epoch);
+      if (epoch < current - 1 && !this.lists.has(`${own}:${epoch}`) && state.building === undefined) this.epochs.delete(epoch);
     }
   }
 }

@@ -267,10 +267,10 @@ describe('PIR service', () => {
     k.close();
     l.close();
   });
-  test('the default snapshot limit follows the memory: 3/4 of it over 4 x keep + 2 snapshots, within 256 MiB .. 4 GiB', () => {
+  test('the default snapshot limit follows the memory: 3/4 of it over 6 x keep + 2 snapshots, within 256 MiB .. 4 GiB', () => {
     const GiB = 2 ** 30;
-    assert.equal(defaultMaxSnapshotBytes(24 * GiB, 3), Math.floor((0.75 * 24 * GiB) / 14));
-    assert.equal(defaultMaxSnapshotBytes(24 * GiB, 1), 3 * GiB);
+    assert.equal(defaultMaxSnapshotBytes(24 * GiB, 3), Math.floor((0.75 * 24 * GiB) / 20));
+    assert.equal(defaultMaxSnapshotBytes(24 * GiB, 1), 2.25 * GiB);
     assert.equal(defaultMaxSnapshotBytes(1 * GiB, 3), 256 * 2 ** 20);
     assert.equal(defaultMaxSnapshotBytes(256 * GiB, 1), 4 * GiB);
   });

@@ -28,6 +28,7 @@ function cacheAt(clock: { ms: number }, keep: number, graceMs: number): PirSnaps
     crypto,
     clock: { now: () => clock.ms, setTimer: () => undefined, clearTimer: () => undefined },
     timing: TIMING,
+    nodeId: ORIGIN,
   } as unknown as PirSnapshotCacheDeps;
   return new PirSnapshotCache(deps, { kernel: jsScanKernel, refreshMs: 500, keep, graceMs, rowBytes: () => 4096, maxSnapshotBytes: 2 ** 24 });
 }
