@@ -10,6 +10,8 @@ import { WasmScanKernel, WasmShardedDatabase } from '../../codec/pir-scan/wasm-k
  */
 export class SnapshotScanKernels {
   private readonly parallel = new Map<ScanDatabase, ParallelScanKernel>();
+  /** Snapshots dropped: a query queued before the drop is scanned by the base kernel, starting no threads. */
+  private readonly released = new WeakSet<ScanDatabase>();
   private warned = false;
 
   constructor(
@@ -26,6 +28,7 @@ export class SnapshotScanKernels {
   kernelFor(database: ScanDatabase): ScanKernel {
     const { base } = this;
     if (this.threads <= 1 || !(base instanceof WasmScanKernel) || !(database instanceof WasmShardedDatabase) || database.shards.length < 2) return base;
+    if (this.released.has(database)) return base;
     let kernel = this.parallel.get(database);
     if (kernel === undefined) {
       try {
@@ -42,6 +45,7 @@ export class SnapshotScanKernels {
 
   /** Stops the threads of a snapshot no longer held. */
   release(database: ScanDatabase): void {
+    this.released.add(database);
     const kernel = this.parallel.get(database);
     if (kernel === undefined) return;
     this.parallel.delete(database);
