@@ -55,6 +55,8 @@ export interface PirFetchResult {
   readonly queries: number;
   /** Backlog pages left for later polls (beyond this poll's budget, or not in this snapshot). */
   readonly deferred?: number;
+  /** Older epochs whose pir-info was refused for now (read in a later poll). */
+  readonly skipped?: readonly number[];
 }
 
 /** One PIR query of a poll: the row, and for a real page which bucket and pairs it serves ('' key: a dummy). */
@@ -134,7 +136,18 @@ export class PirRetrieval {
   async fetch(pairs: readonly (readonly [number, Uint8Array])[]): Promise<PirFetchResult> {
     const epochs = [...new Set(pairs.map(([epoch]) => epoch))];
     const infos = new Map<number, PirSnapshotInfo | undefined>();
-    await Promise.all(epochs.map(async (epoch) => infos.set(epoch, await this.info(epoch))));
+    const newest = Math.max(...epochs);
+    const skipped: number[] = [];
+    await Promise.all(epochs.map(async (epoch) => {
+      try {
+        infos.set(epoch, await this.info(epoch));
+      } catch (error) {
+        // An older (catch-up) epoch the provider cannot serve now is read in a later poll; the current two must be.
+        if (epoch >= newest - 1 || !(error instanceof RequestRefusal)) throw error;
+        infos.set(epoch, undefined);
+        skipped.push(epoch);
+      }
+    }));
     this.backlog.keepEpochs(epochs);
     for (const epoch of this.cursors.keys()) if (!epochs.includes(epoch)) this.cursors.delete(epoch);
     const mismatches: PirMismatch[] = [];
@@ -176,7 +189,7 @@ export class PirRetrieval {
       for (const i of query.pairs) results[i].push(...opened.items);
     }
     const slots = held.length > 0 ? infos.get(held[0])!.slots : 1;
-    return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred };
+    return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred, skipped };
   }
 
   /**

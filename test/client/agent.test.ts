@@ -350,7 +350,7 @@ describe('client agent', () => {
     assert.ok(alice.events.some((e) => e.type === 'loop'));
   });
 
-  test('polls run by themselves at fixed offsets of every epoch, with eight bucket fetches each', async () => {
+  test('polls run by themselves at fixed offsets of every epoch, with twelve bucket fetches each', async () => {
     const net = await network({ label: 'polls', epochMs: 8000, traffic: { clientSendRate: 1, loopRate: 0, dropRate: 0 } });
     const alice = await user(net, 'alice', { pollsPerEpoch: 4 });
     await waitFor(() => alice.agent.status().polls.done === 1, 'the poll right after start');
@@ -364,8 +364,9 @@ describe('client agent', () => {
     // The clock steps 250 ms at a time here, so a poll due at 3000 starts at 3000.
     const offsets = polls.slice(1).map((event) => (event.startedMs - GENESIS_MS) % 8000);
     assert.deepEqual(offsets, [3000, 5000, 7000, 1000, 3000, 5000, 7000, 1000]);
-    // Two stored epochs × the card's and the own address of both epochs (no session yet).
-    assert.equal((await alice.agent.poll()).fetches, 8);
+    // Two stored epochs × the card's and the own address of both epochs (no session yet), and the
+    // history epoch (docs/client.md, "Catch-up") × the card's and own address of it and the one before.
+    assert.equal((await alice.agent.poll()).fetches, 12);
     assert.equal(alice.agent.status().consensusEpoch, net.epoch, 'the consensus followed the epochs');
     // Packets keep flowing with each new epoch's keys (a stale key would show as missed slots or
     // as packets the gateway cannot unwrap).

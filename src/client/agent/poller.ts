@@ -116,7 +116,7 @@ export class Poller {
     const integrityError = this.reportMismatches(fetched.mismatches);
     if (integrityError === undefined) {
       // The history epoch is read through once nothing of it waits for a later poll.
-      const complete = fetched.more === 0 && (fetched.deferred ?? 0) === 0;
+      const complete = fetched.more === 0 && (fetched.deferred ?? 0) === 0 && !(history !== undefined && (fetched.skipped ?? []).includes(history.epoch));
       this.guard('catch-up', () => this.catchUp.record(epoch, history, complete));
       this.done++;
       this.lastMs = now;

@@ -30,6 +30,8 @@ export interface FetchResult {
   readonly queries: number;
   /** PIR: further pages of the fetched buckets left for later polls (beyond this poll's budget). */
   readonly deferred?: number;
+  /** PIR: older epochs the provider refused for now (read in a later poll). */
+  readonly skipped?: readonly number[];
 }
 
 export interface MailboxRetrieval {

@@ -51,6 +51,8 @@ export function agentStatus(s: StatusSources): AgentStatus {
     polls: {
       done: s.poller.done,
       failed: s.poller.failed,
+      /** Epochs not read yet after time offline (docs/client.md, "Catch-up"). */
+      behindEpochs: s.poller.catchUp.behind(s.view.epochAt(s.view.now()), s.view.doc.epochMs),
       ...(s.poller.lastMs === undefined ? {} : { lastMs: s.poller.lastMs }),
       ...(s.poller.lastError === undefined ? {} : { lastError: s.poller.lastError }),
     },

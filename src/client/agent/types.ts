@@ -144,7 +144,7 @@ export interface AgentStatus {
     /** The latest round trips, oldest first (at most 64). */
     readonly rttsMs: readonly number[];
   };
-  readonly polls: { readonly done: number; readonly failed: number; readonly lastMs?: number; readonly lastError?: string };
+  readonly polls: { readonly done: number; readonly failed: number; readonly behindEpochs: number; readonly lastMs?: number; readonly lastError?: string };
   /** How the mailbox is fetched (the consensus's `retrieval`), and PIR's counts. */
   readonly retrieval: {
     readonly mode: 'bucket' | 'download' | 'pir';

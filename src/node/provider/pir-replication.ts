@@ -169,6 +169,8 @@ export interface PirReplicationReceiverDeps {
   readonly cache: PirSnapshotCache;
   /** Takes rows of any size (PirServiceOptions.rowSizing, a test hook); else only the consensus's. */
   readonly anyRowBytes?: boolean;
+  /** Throws for an epoch this provider does not serve (past its retention, or not begun). */
+  readonly checkEpoch: (epoch: number, requestId: number) => void;
 }
 
 interface PendingTransfer {
@@ -204,7 +206,16 @@ export class PirReplicationReceiver {
       throw this.badSnapshot(requestId, 'too-large', 'the offered snapshot exceeds this provider\'s limits');
     }
     const current = epochAt(now, deps.timing);
-    if (offer.epoch > current + 1 || offer.epoch < current - 2) throw this.badSnapshot(requestId, 'wrong-epoch', 'the offered epoch is not a current one');
+    // The current epochs, and older ones within retention: clients catching up read those (docs/client.md, "Catch-up").
+    let served = offer.epoch <= current + 1;
+    if (served && offer.epoch < current - 2) {
+      try {
+        deps.checkEpoch(offer.epoch, requestId);
+      } catch {
+        served = false;
+      }
+    }
+    if (!served) throw this.badSnapshot(requestId, 'wrong-epoch', 'the offered epoch is neither a current one nor within retention');
     const authorised = deps.consensus.held(now).some((doc) => {
       const partner = pirPartner(doc, offer.origin);
       return partner !== undefined && sameBytes(partner.nodeId, deps.nodeId);
