@@ -37,7 +37,11 @@ export interface PirServiceOptions {
   readonly keep?: number;
   /** How long a superseded snapshot stays queryable (a poll's queries follow its pir-info); default 15 s. */
   readonly graceMs?: number;
-  /** Largest snapshot built or accepted; default from memoryBytes and keep (defaultMaxSnapshotBytes). */
+  /**
+   * Largest snapshot built or accepted. Default: built, from memoryBytes and keep
+   * (defaultMaxSnapshotBytes); accepted from the partner, 4 GiB, so that a partner with less memory
+   * never makes an epoch unavailable (docs/pir.md, "Memory").
+   */
   readonly maxSnapshotBytes?: number;
   /** The machine's memory the default snapshot limit is sized for; default os.totalmem(). */
   readonly memoryBytes?: number;
@@ -137,7 +141,8 @@ export class PirService {
       ...(options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes }),
     });
     this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
-    this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
+    const acceptBytes = Math.min(MAX_SNAPSHOT_BYTES, options.maxSnapshotBytes ?? MAX_SNAPSHOT_BYTES);
+    this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes: acceptBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
     this.batcher = new PirQueryBatcher(deps.crypto, (database) => this.scanKernels.kernelFor(database), deps.metrics.registry);
     this.answers = new PirAnswers({ batcher: this.batcher, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch, now: () => deps.clock.now(), timing: deps.timing });
     const registry = deps.metrics.registry;
