@@ -2,8 +2,9 @@ import { availableParallelism } from 'node:os';
 import { jsScanKernel } from '../src/codec/pir-scan/js-kernel.js';
 import { ParallelScanKernel } from '../src/codec/pir-scan/parallel.js';
 import { DEFAULT_SHARD_BYTES, WasmScanKernel, WasmShardedDatabase } from '../src/codec/pir-scan/wasm-kernel.js';
-import { backends, getCrypto, seededRandom, type Crypto } from '../src/crypto/index.js';
+import { backends, getCrypto, seededRandom } from '../src/crypto/index.js';
 import { dpfEvalAll, dpfGen, pirAnswer, pirDecode, pirQuery } from '../src/pir/index.js';
+import { BATCH, benchBatchedAnswers, fillDatabase } from './pir-batch.js';
 import { median, round, timePerOp } from './timing.js';
 
 /**
@@ -17,20 +18,14 @@ import { median, round, timePerOp } from './timing.js';
  * - Query and answer bytes per server, client time to make a query and to decode the answers,
  *   server time of one full-domain DPF evaluation at N = 2^16 and 2^20 (both crypto backends),
  *   and a whole server answer (evaluation + WASM scan) at N = 2^16.
+ * - Answers per second on one core (CPU time) at N = 2^16 and 2^20, one key at a time and 16 keys
+ *   in one batched pass, and batch_speedup (their ratio, per round; target >= 4 at 2^16), with the
+ *   wall-clock ratios beside: bench/pir-batch.ts.
  * Needs scan.wasm: `npm run build` (with the kernel build step) or `node dist/src/codec/pir-scan/build-kernel.js`.
  */
 const ROUNDS = 5;
 const ROWS = 2 ** 16;
 const ROW_BYTES = 4096;
-
-function fill(crypto: Crypto, database: WasmShardedDatabase): void {
-  const key = new Uint8Array(32).fill(7);
-  database.shards.forEach((shard, i) => {
-    const nonce = new Uint8Array(8);
-    new DataView(nonce.buffer).setUint32(0, i);
-    shard.data.set(crypto.chacha20Xor(key, nonce, new Uint8Array(shard.data.length)));
-  });
-}
 
 function gbPerSecond(bytes: number, ns: number): number {
   return round(bytes / ns, 2);
@@ -40,7 +35,7 @@ export function benchPir(): Record<string, unknown> {
   const crypto = getCrypto('sodium');
   const random = seededRandom(crypto, 1);
   const database = new WasmShardedDatabase(ROWS, ROW_BYTES, { shardBytes: DEFAULT_SHARD_BYTES });
-  fill(crypto, database);
+  fillDatabase(crypto, database);
   const bytes = ROWS * ROW_BYTES;
   const wasm = new WasmScanKernel();
   const threads = availableParallelism();
@@ -85,6 +80,9 @@ export function benchPir(): Record<string, unknown> {
     }
   }
 
+  const small = benchBatchedAnswers(crypto, 2 ** 16, 5, 8);
+  const large = benchBatchedAnswers(crypto, 2 ** 20, 3, 2);
+
   return {
     bench: 'pir',
     rows: ROWS,
@@ -105,6 +103,12 @@ export function benchPir(): Record<string, unknown> {
     server_eval_all_ms: evalMs,
     server_answer_ms: round(answerNs / 1e6, 2),
     server_answer_parallel_ms: round(answerParallelNs / 1e6, 2),
-    correct,
+    batch: BATCH,
+    answers_per_sec_single: { '2^16': small.answersPerSecSingle, '2^20': large.answersPerSecSingle },
+    answers_per_sec_batched: { '2^16': small.answersPerSecBatched, '2^20': large.answersPerSecBatched },
+    batch_speedup: small.speedup,
+    batch_speedup_2_20: large.speedup,
+    batch_speedup_wall: { '2^16': small.speedupWall, '2^20': large.speedupWall },
+    correct: correct && small.correct && large.correct,
   };
 }

@@ -1,4 +1,4 @@
-import { ScanError, type ScanDatabase, type ScanKernel } from '../codec/pir-scan/types.js';
+import { ScanError, scanMany, type ScanDatabase, type ScanKernel } from '../codec/pir-scan/types.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import { dpfEvalAll, dpfGen } from './dpf.js';
@@ -29,6 +29,21 @@ export function pirAnswer(crypto: Crypto, key: Uint8Array, database: ScanDatabas
   const selection = dpfEvalAll(crypto, key, database.rows);
   try {
     return kernel.scan(database, selection);
+  } catch (error) {
+    if (error instanceof ScanError) throw new PirError('scan-failed', error.message, { cause: error });
+    throw error;
+  }
+}
+
+/**
+ * A server's answers to several keys over one database in batched passes (docs/pir.md, "Batched
+ * answers"): answer q is byte for byte pirAnswer(crypto, keys[q], database, kernel). Every key is
+ * evaluated (and checked) before the scan, so one bad key raises PirError and answers none.
+ */
+export function pirAnswers(crypto: Crypto, keys: readonly Uint8Array[], database: ScanDatabase, kernel: ScanKernel): Uint8Array[] {
+  const selections = keys.map((key) => dpfEvalAll(crypto, key, database.rows));
+  try {
+    return scanMany(kernel, database, selections);
   } catch (error) {
     if (error instanceof ScanError) throw new PirError('scan-failed', error.message, { cause: error });
     throw error;

@@ -1,4 +1,4 @@
-import { checkSelection, shardsOf, type ScanDatabase, type ScanKernel } from './types.js';
+import { checkSelection, checkSelections, shardsOf, type ScanDatabase, type ScanKernel } from './types.js';
 
 /**
  * The plain-JavaScript scan: out ^= row & mask for every row, 32 bits at a time when the rows are
@@ -20,7 +20,37 @@ export const jsScanKernel: ScanKernel = {
     }
     return out;
   },
+  /** One pass over the rows: each word is read once and masked into every selection's result. */
+  scanBatch(database: ScanDatabase, selections: readonly Uint8Array[]): Uint8Array[] {
+    const shards = shardsOf(database);
+    checkSelections(database.rows, selections);
+    const { rowBytes } = database;
+    const outs = selections.map(() => new Uint8Array(rowBytes));
+    for (const shard of shards) {
+      if (rowBytes % 4 === 0 && shard.data.byteOffset % 4 === 0) scanWordsBatch(shard.data, shard.rows, rowBytes, selections, shard.firstRow, outs);
+      else for (let q = 0; q < selections.length; q++) scanBytes(shard.data, shard.rows, rowBytes, selections[q], shard.firstRow, outs[q]);
+    }
+    return outs;
+  },
 };
+
+function scanWordsBatch(data: Uint8Array, rows: number, rowBytes: number, selections: readonly Uint8Array[], firstRow: number, outs: Uint8Array[]): void {
+  const words = new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2);
+  const accs = outs.map((out) => new Uint32Array(out.buffer, out.byteOffset, rowBytes >>> 2));
+  const masks = new Int32Array(selections.length);
+  const rowWords = rowBytes >>> 2;
+  let base = 0;
+  for (let r = 0; r < rows; r++) {
+    const bit = firstRow + r;
+    for (let q = 0; q < selections.length; q++) masks[q] = -((selections[q][Math.floor(bit / 8)] >>> (bit & 7)) & 1) | 0;
+    for (let q = 0; q < accs.length; q++) {
+      const acc = accs[q];
+      const mask = masks[q];
+      for (let j = 0; j < rowWords; j++) acc[j] ^= words[base + j] & mask;
+    }
+    base += rowWords;
+  }
+}
 
 function scanWords(data: Uint8Array, rows: number, rowBytes: number, selection: Uint8Array, firstRow: number, out: Uint8Array): void {
   const words = new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2);

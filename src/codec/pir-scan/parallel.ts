@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CONTROL, type WorkerData } from './scan-worker-protocol.js';
-import { checkSelection, ScanError, type ScanDatabase, type ScanKernel } from './types.js';
-import { collectShard, loadScanModule, loadSelection, runShard, WasmScanKernel, type WasmShardedDatabase } from './wasm-kernel.js';
+import { checkSelection, checkSelections, ScanError, type ScanDatabase, type ScanKernel } from './types.js';
+import { batchCapacity, collectShard, collectShardBatch, loadScanModule, loadSelection, loadSelections, runShard, runShardBatch, WasmScanKernel, type WasmShardedDatabase } from './wasm-kernel.js';
 
 /**
  * The WASM kernel spread over threads: the calling thread and `threads - 1` worker threads take the
@@ -54,24 +54,51 @@ export class ParallelScanKernel implements ScanKernel {
   }
 
   scan(database: ScanDatabase, selection: Uint8Array): Uint8Array {
-    if (this.closed) throw new ScanError('worker-failed', 'the parallel kernel is closed');
-    if (database !== this.database) throw new ScanError('foreign-database', 'this kernel scans only the database it was created for');
+    this.check(database);
     checkSelection(database.rows, selection);
     const shards = this.database.shards;
     for (const shard of shards) loadSelection(shard, selection);
+    this.run(0, (k) => runShard(this.local.exportsFor(shards[k].memory), shards[k]));
+    const out = new Uint8Array(database.rowBytes);
+    for (const shard of shards) collectShard(shard, out);
+    return out;
+  }
+
+  /** The batched scan on every thread: each shard is read once per pass of up to its batch capacity. */
+  scanBatch(database: ScanDatabase, selections: readonly Uint8Array[]): Uint8Array[] {
+    this.check(database);
+    checkSelections(database.rows, selections);
+    const shards = this.database.shards;
+    const outs = selections.map(() => new Uint8Array(database.rowBytes));
+    const step = batchCapacity(shards);
+    for (let start = 0; start < selections.length; start += step) {
+      const part = selections.slice(start, start + step);
+      for (const shard of shards) loadSelections(shard, part);
+      this.run(part.length, (k) => runShardBatch(this.local.exportsFor(shards[k].memory), shards[k], part.length));
+      for (const shard of shards) collectShardBatch(shard, outs.slice(start, start + step));
+    }
+    return outs;
+  }
+
+  private check(database: ScanDatabase): void {
+    if (this.closed) throw new ScanError('worker-failed', 'the parallel kernel is closed');
+    if (database !== this.database) throw new ScanError('foreign-database', 'this kernel scans only the database it was created for');
+  }
+
+  /** Starts a scan generation (batch 0: single) and takes shards in this thread too until all are done. */
+  private run(batch: number, scanShard: (k: number) => void): void {
     const c = this.control;
+    const count = this.database.shards.length;
+    Atomics.store(c, CONTROL.batch, batch);
     Atomics.store(c, CONTROL.done, 0);
     Atomics.store(c, CONTROL.next, 0);
     Atomics.add(c, CONTROL.generation, 1);
     Atomics.notify(c, CONTROL.generation);
-    for (let k = Atomics.add(c, CONTROL.next, 1); k < shards.length; k = Atomics.add(c, CONTROL.next, 1)) {
-      runShard(this.local.exportsFor(shards[k].memory), shards[k]);
+    for (let k = Atomics.add(c, CONTROL.next, 1); k < count; k = Atomics.add(c, CONTROL.next, 1)) {
+      scanShard(k);
       Atomics.add(c, CONTROL.done, 1);
     }
-    this.await(CONTROL.done, shards.length, 'scan');
-    const out = new Uint8Array(database.rowBytes);
-    for (const shard of shards) collectShard(shard, out);
-    return out;
+    this.await(CONTROL.done, count, 'scan');
   }
 
   /** Stops the workers. The kernel cannot scan afterwards. */

@@ -8,7 +8,8 @@ export const CONTROL = {
   ready: 3, // workers that have instantiated the kernel over every shard
   stop: 4, // 1: workers exit
   error: 5, // 1: a worker failed
-  length: 6,
+  batch: 6, // 0: this scan is a single scan; n >= 1: a batched scan of n selections
+  length: 7,
 } as const;
 
 /** What each worker is given at start (structured-cloned; the memories are shared, not copied). */

@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads';
 import { CONTROL, type WorkerData } from './scan-worker-protocol.js';
-import { instantiateScan, runShard } from './wasm-kernel.js';
+import { instantiateScan, runShard, runShardBatch } from './wasm-kernel.js';
 
 /**
  * A scan worker thread (parallel.ts): instantiates the kernel over every shard's shared memory, then
@@ -17,8 +17,10 @@ try {
     Atomics.wait(control, CONTROL.generation, generation);
     generation = Atomics.load(control, CONTROL.generation);
     if (Atomics.load(control, CONTROL.stop) !== 0) break;
+    const batch = Atomics.load(control, CONTROL.batch);
     for (let k = Atomics.add(control, CONTROL.next, 1); k < shards.length; k = Atomics.add(control, CONTROL.next, 1)) {
-      runShard(kernels[k], shards[k]);
+      if (batch === 0) runShard(kernels[k], shards[k]);
+      else runShardBatch(kernels[k], shards[k], batch);
       Atomics.add(control, CONTROL.done, 1);
       Atomics.notify(control, CONTROL.done);
     }

@@ -40,6 +40,35 @@ export interface ScanKernel {
   readonly name: string;
   /** Returns a new Uint8Array of database.rowBytes bytes. Raises ScanError on a malformed input. */
   scan(database: ScanDatabase, selection: Uint8Array): Uint8Array;
+  /**
+   * The batched scan: one pass over the rows answers every selection (at most MAX_BATCH); result
+   * q is byte for byte scan(database, selections[q]). Kernels without it are batched by scanMany.
+   */
+  scanBatch?(database: ScanDatabase, selections: readonly Uint8Array[]): Uint8Array[];
+}
+
+/** Most selections one batched pass takes (the kernels' accumulators and masks are sized for it). */
+export const MAX_BATCH = 32;
+
+/**
+ * Scans `selections` over `database`: in batched passes of at most MAX_BATCH when the kernel has
+ * scanBatch, else one scan each. Result q is always scan(database, selections[q]).
+ */
+export function scanMany(kernel: ScanKernel, database: ScanDatabase, selections: readonly Uint8Array[]): Uint8Array[] {
+  if (kernel.scanBatch === undefined) return selections.map((selection) => kernel.scan(database, selection));
+  const results: Uint8Array[] = [];
+  for (let start = 0; start < selections.length; start += MAX_BATCH) {
+    results.push(...kernel.scanBatch(database, selections.slice(start, start + MAX_BATCH)));
+  }
+  return results;
+}
+
+/** Raises ScanError unless `selections` is a list of 1 .. MAX_BATCH bitmaps of at least ceil(rows / 8) bytes. */
+export function checkSelections(rows: number, selections: readonly Uint8Array[]): void {
+  if (!Array.isArray(selections) || selections.length < 1 || selections.length > MAX_BATCH) {
+    throw new ScanError('invalid-selection', `a batch holds 1 to ${MAX_BATCH} selections`);
+  }
+  for (const selection of selections) checkSelection(rows, selection);
 }
 
 export type ScanErrorCode =

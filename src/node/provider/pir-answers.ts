@@ -1,15 +1,14 @@
-import type { ScanKernel } from '../../codec/pir-scan/types.js';
-import type { Crypto } from '../../crypto/types.js';
-import { PirError, pirAnswer } from '../../pir/index.js';
+import { PirError } from '../../pir/index.js';
 import { encodePirAnswer, encodePirInfoResponse } from '../../wire/index.js';
+import type { PirQueryBatcher } from './pir-query-batch.js';
 import type { PirReplicationSender } from './pir-replication.js';
 import { StoreReadError, type HeldSnapshot, type PirSnapshotCache } from './pir-snapshot-cache.js';
 import { RetrievalRequestError } from '../../wire/index.js';
 import { epochAt, type EpochTiming } from '../../pki/index.js';
 
 export interface PirAnswersDeps {
-  readonly crypto: Crypto;
-  readonly kernel: ScanKernel;
+  /** Answers pir-query keys in batched passes over a snapshot's database. */
+  readonly batcher: PirQueryBatcher;
   readonly cache: PirSnapshotCache;
   readonly sender: PirReplicationSender;
   /** Throws RetrievalRequestError('epoch-not-held') for an epoch the provider does not serve. */
@@ -28,7 +27,7 @@ export interface PirAnswersDeps {
  *   asked about are also refreshed periodically (refreshServed), so the snapshot named is recent
  *   even when few clients ask;
  * - pir-query(id, key): the XOR of the rows the DPF key selects, one row long, over any snapshot
- *   held, own or the partner's.
+ *   held, own or the partner's; queries arriving together share one pass (PirQueryBatcher).
  */
 export class PirAnswers {
   /** Per epoch: the newest own snapshot replicated to the partner, and the refresh under way. */
@@ -96,12 +95,12 @@ export class PirAnswers {
     for (const known of this.served.keys()) if (known < epoch - 2) this.served.delete(known);
   }
 
-  query(requestId: number, snapshotId: Uint8Array, key: Uint8Array): Uint8Array {
+  async query(requestId: number, snapshotId: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
     const held = this.deps.cache.get(snapshotId);
     if (held === undefined) throw new RetrievalRequestError('unknown-snapshot', requestId, 'no snapshot with that id is held here (expired, or never built)');
     let answer: Uint8Array;
     try {
-      answer = pirAnswer(this.deps.crypto, key, held.database, this.deps.kernel);
+      answer = await this.deps.batcher.answer(held.database, key);
     } catch (error) {
       if (error instanceof PirError && (error.code === 'malformed-key' || error.code === 'domain-mismatch')) {
         throw new RetrievalRequestError('bad-key', requestId, `the DPF key does not fit a snapshot of ${held.snapshot.rows} rows (${error.code})`);

@@ -202,7 +202,7 @@ export class PirReplicationReceiver {
     const fixed = rowBytesOfEpoch(deps.consensus, offer.epoch, now);
     if (fixed !== undefined && offer.rowBytes !== fixed && deps.anyRowBytes !== true) throw this.badSnapshot(requestId, 'bad-shape', `rows must be ${fixed} bytes (the consensus's pir.rowBytes), not ${offer.rowBytes}`);
     const { rowBytes } = offer;
-    if (rowBytes + PIR_ANSWER_HEADER_BYTES > deps.maxResponseBytes || offer.rows * rowBytes > deps.maxSnapshotBytes || offer.rows * rowBytes > 0xffffffff) {
+    if (rowBytes + PIR_ANSWER_HEADER_BYTES > deps.maxResponseBytes || offer.rows * rowBytes > deps.maxSnapshotBytes || offer.rows * rowBytes > 2 ** 32) {
       throw this.badSnapshot(requestId, 'too-large', 'the offered snapshot exceeds this provider\'s limits');
     }
     const current = epochAt(now, deps.timing);

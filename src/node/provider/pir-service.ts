@@ -7,6 +7,7 @@
  *   announced (pir-offer, pir-chunk), and the partner's taken in;
  * - the answers to clients (pir-answers.ts): pir-info and pir-query.
  */
+import { availableParallelism, totalmem } from 'node:os';
 import type { ScanKernel } from '../../codec/pir-scan/types.js';
 import { jsScanKernel } from '../../codec/pir-scan/js-kernel.js';
 import { loadWasmScanKernel } from '../../codec/pir-scan/wasm-kernel.js';
@@ -17,6 +18,8 @@ import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import type { StoreFailureHooks } from './store-failures.js';
 import { PirAnswers } from './pir-answers.js';
+import { PirQueryBatcher } from './pir-query-batch.js';
+import { SnapshotScanKernels } from './pir-scan-threads.js';
 import { PirReplicationReceiver, PirReplicationSender, rowBytesOfEpoch, type PirConsensus, type ReplicationConnection } from './pir-replication.js';
 import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
 import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
@@ -34,8 +37,18 @@ export interface PirServiceOptions {
   readonly keep?: number;
   /** How long a superseded snapshot stays queryable (a poll's queries follow its pir-info); default 15 s. */
   readonly graceMs?: number;
-  /** Largest snapshot built or accepted; default 256 MiB. */
+  /**
+   * Largest snapshot built or accepted. Default: built, from memoryBytes and keep
+   * (defaultMaxSnapshotBytes); accepted from the partner, 4 GiB, so that a partner with less memory
+   * never makes an epoch unavailable (docs/pir.md, "Memory").
+   */
   readonly maxSnapshotBytes?: number;
+  /** The machine's memory the default snapshot limit is sized for; default os.totalmem(). */
+  readonly memoryBytes?: number;
+  /** Threads scanning one snapshot, the event loop's included; default the available parallelism. */
+  readonly scanThreads?: number;
+  /** Bytes of rows per shard (each its own WebAssembly memory, the unit a scan thread takes); default 64 MiB. */
+  readonly shardBytes?: number;
   /**
    * Test hook for the planted-leak control of test/client/pir-volume.test.ts: sizes rows other than
    * by the consensus (there: to the fullest bucket, as row format 1 did). Both providers of a pair
@@ -72,9 +85,28 @@ export interface PirStatus {
   readonly built: number;
   readonly replicated: number;
   readonly received: number;
+  /** pir-query answers computed, and the batched passes over a database that computed them. */
+  readonly answered: number;
+  readonly passes: number;
+  /** Threads scanning one snapshot, and the snapshots whose scan threads are running. */
+  readonly scanThreads: number;
+  readonly threadedSnapshots: number;
 }
 
-const DEFAULT_MAX_SNAPSHOT_BYTES = 256 * 2 ** 20;
+/** The smallest default snapshot limit, and the largest any snapshot may have (4 GiB: 2^20 rows of 4 KiB). */
+const MIN_DEFAULT_SNAPSHOT_BYTES = 256 * 2 ** 20;
+const MAX_SNAPSHOT_BYTES = 2 ** 32;
+
+/**
+ * The default snapshot limit (docs/pir.md, "Memory"): three quarters of the memory shared by every
+ * snapshot held at once at worst, 2 origins (own, partner's) × 3 epochs (current, previous, and the
+ * older one clients catch up on) × `keep`, plus one being built or received (its flat rows and its
+ * shards: 2). At least 256 MiB, at most 4 GiB.
+ */
+export function defaultMaxSnapshotBytes(memoryBytes: number, keep: number): number {
+  const share = Math.floor((0.75 * memoryBytes) / (6 * keep + 2));
+  return Math.min(MAX_SNAPSHOT_BYTES, Math.max(MIN_DEFAULT_SNAPSHOT_BYTES, share));
+}
 
 export class PirService {
   readonly kernel: ScanKernel;
@@ -82,27 +114,39 @@ export class PirService {
   private readonly sender: PirReplicationSender;
   private readonly receiver: PirReplicationReceiver;
   private readonly answers: PirAnswers;
+  private readonly batcher: PirQueryBatcher;
+  private readonly scanKernels: SnapshotScanKernels;
+  /** Largest snapshot built or accepted here. */
+  readonly maxSnapshotBytes: number;
   private closed = false;
   private refreshTimer: unknown;
 
   constructor(private readonly deps: PirServiceDeps, options: PirServiceOptions = {}) {
     const kernel = options.kernel ?? defaultKernel(deps.log);
     this.kernel = kernel;
-    const maxSnapshotBytes = options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
+    const keep = Math.max(1, options.keep ?? 3);
+    const maxSnapshotBytes = Math.min(MAX_SNAPSHOT_BYTES, options.maxSnapshotBytes ?? defaultMaxSnapshotBytes(options.memoryBytes ?? totalmem(), keep));
+    this.maxSnapshotBytes = maxSnapshotBytes;
+    this.scanKernels = new SnapshotScanKernels(kernel, Math.max(1, Math.floor(options.scanThreads ?? availableParallelism())), deps.log);
     const refreshMs = options.refreshMs ?? Math.min(30_000, Math.max(500, Math.floor(deps.timing.epochMs / 32)));
     this.cache = new PirSnapshotCache(deps, {
       kernel,
       refreshMs,
-      keep: Math.max(1, options.keep ?? 3),
+      keep,
+      onDrop: (held) => this.scanKernels.release(held.database),
       graceMs: Math.max(0, options.graceMs ?? 15_000),
       rowBytes: (epoch) => rowBytesOfEpoch(deps.consensus, epoch, deps.clock.now()),
       maxSnapshotBytes,
       ...(options.rowSizing === undefined ? {} : { rowSizing: options.rowSizing }),
+      ...(options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes }),
     });
     this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
-    this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
-    this.answers = new PirAnswers({ crypto: deps.crypto, kernel, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch, now: () => deps.clock.now(), timing: deps.timing });
+    const acceptBytes = Math.min(MAX_SNAPSHOT_BYTES, options.maxSnapshotBytes ?? MAX_SNAPSHOT_BYTES);
+    this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes: acceptBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
+    this.batcher = new PirQueryBatcher(deps.crypto, (database) => this.scanKernels.kernelFor(database), deps.metrics.registry);
+    this.answers = new PirAnswers({ batcher: this.batcher, cache: this.cache, sender: this.sender, checkEpoch: deps.checkEpoch, now: () => deps.clock.now(), timing: deps.timing });
     const registry = deps.metrics.registry;
+    deps.metrics.gauge('node_pir_queries_waiting', 'Provider: pir-query requests waiting for their batched pass.', () => this.batcher.waiting);
     deps.metrics.gauge('node_pir_snapshots', 'Provider: PIR snapshots held (own and the partner provider\'s).', () => this.cache.size);
     registry.inc('node_pir_snapshots_built_total', 'Provider: PIR snapshots built.', {}, 0);
     registry.inc('node_pir_replications_total', 'Provider: PIR snapshots pushed to the partner provider, by result.', { result: 'ok' }, 0);
@@ -132,6 +176,10 @@ export class PirService {
       built: this.cache.built,
       replicated: this.sender.replicated,
       received: this.receiver.received,
+      answered: this.batcher.answered,
+      passes: this.batcher.passes,
+      scanThreads: this.scanKernels.threads,
+      threadedSnapshots: this.scanKernels.running,
     };
   }
 
@@ -161,6 +209,7 @@ export class PirService {
     this.receiver.close();
     this.sender.close();
     this.cache.clear();
+    this.scanKernels.close();
   }
 }
 

@@ -52,6 +52,10 @@ export interface PirSnapshotCacheSettings {
   readonly rowBytes: (epoch: number) => number | undefined;
   /** Largest snapshot built. */
   readonly maxSnapshotBytes: number;
+  /** Bytes of rows per shard of a database in WebAssembly memories; default 64 MiB. */
+  readonly shardBytes?: number;
+  /** Called when a snapshot is no longer held (its scan threads can stop). */
+  readonly onDrop?: (held: HeldSnapshot) => void;
   /** Test hook (PirServiceOptions.rowSizing): the row size from the consensus's and the fullest bucket's item count. */
   readonly rowSizing?: RowSizing;
 }
@@ -140,7 +144,7 @@ export class PirSnapshotCache {
       key,
       own,
       snapshot: meta,
-      database: toDatabase(this.settings.kernel, data, snapshot.rows, snapshot.rowBytes),
+      database: toDatabase(this.settings.kernel, data, snapshot.rows, snapshot.rowBytes, this.settings.shardBytes),
       fingerprint,
       checkedAt,
     };
@@ -153,7 +157,7 @@ export class PirSnapshotCache {
     list.push({ key });
     // Beyond `keep`, the oldest go once their grace is over; never more than MAX_HELD_PER_LIST.
     while (list.length > MAX_HELD_PER_LIST || (list.length > this.settings.keep && now - (list[0].supersededAt ?? now) >= this.settings.graceMs)) {
-      this.held.delete(list.shift()!.key);
+      this.drop(list.shift()!.key);
     }
     this.lists.set(listKey, list);
     this.usedAt.set(listKey, now);
@@ -162,9 +166,16 @@ export class PirSnapshotCache {
   }
 
   clear(): void {
-    this.held.clear();
+    for (const key of [...this.held.keys()]) this.drop(key);
     this.lists.clear();
     this.usedAt.clear();
+  }
+
+  private drop(key: string): void {
+    const held = this.held.get(key);
+    if (held === undefined) return;
+    this.held.delete(key);
+    this.settings.onDrop?.(held);
   }
 
   /** Reads the epoch from the store; the snapshot held stays when nothing changed. */
@@ -224,7 +235,7 @@ export class PirSnapshotCache {
       if (listKey === keepList) continue;
       const epoch = Number(listKey.slice(listKey.indexOf(':') + 1));
       if (epoch >= current - 1 || now - (this.usedAt.get(listKey) ?? 0) < this.settings.graceMs) continue;
-      for (const { key } of list) this.held.delete(key);
+      for (const { key } of list) this.drop(key);
       this.lists.delete(listKey);
       this.usedAt.delete(listKey);
     }
@@ -242,9 +253,9 @@ function epochEndOf(epoch: number, timing: EpochTiming): number {
 }
 
 /** The rows as the kernel scans them best: in WebAssembly memories for the WASM kernel, flat otherwise. */
-function toDatabase(kernel: ScanKernel, data: Uint8Array, rows: number, rowBytes: number): ScanDatabase {
+function toDatabase(kernel: ScanKernel, data: Uint8Array, rows: number, rowBytes: number, shardBytes?: number): ScanDatabase {
   if (kernel instanceof WasmScanKernel) {
-    const database = new WasmShardedDatabase(rows, rowBytes);
+    const database = new WasmShardedDatabase(rows, rowBytes, shardBytes === undefined ? {} : { shardBytes });
     database.load(data);
     return database;
   }

@@ -10,7 +10,7 @@ import { getCrypto } from '../../../src/crypto/index.js';
 import { NetMetrics } from '../../../src/net/metrics.js';
 import { listenWebSocket, type WebSocketListener } from '../../../src/net/websocket.js';
 import { decodePirRequest, decodePirResponse, encodePirInfo, encodePirQuery, type PirSnapshotInfo } from '../../../src/wire/pir-messages.js';
-import { PirService, type PirServiceDeps } from '../../../src/node/provider/pir-service.js';
+import { defaultMaxSnapshotBytes, PirService, type PirServiceDeps } from '../../../src/node/provider/pir-service.js';
 import { openRow } from '../../../src/pir/snapshot.js';
 import { encodeErrorResponse, RETRIEVAL_ERRORS, RetrievalRequestError } from '../../../src/wire/retrieval-errors.js';
 import { NodeMetrics } from '../../../src/node/runtime/metrics.js';
@@ -20,6 +20,8 @@ import { StoreError } from '../../../src/store/errors.js';
 import type { MailboxStore, StoredMessage } from '../../../src/store/mailbox.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
 import { FakeClock } from '../authority/fake-clock.js';
+import { ensureScanKernel } from '../../../src/codec/pir-scan/build-kernel.js';
+import { loadWasmScanKernel } from '../../../src/codec/pir-scan/wasm-kernel.js';
 
 const crypto = getCrypto('sodium');
 const timing = { genesisMs: 1_000_000, epochMs: 60_000 };
@@ -227,5 +229,49 @@ describe('PIR service', () => {
     assert.equal((await info(origin2, 42)).epoch, 0);
     assert.equal(honest.status().received, 1);
     for (const s of [impostor, origin, honest, origin2]) s.close();
+  });
+  test('concurrent pir-query requests share batched passes; each answer is what it is alone, a bad key fails alone', async () => {
+    const storeK = new MemoryStore();
+    const l = makeService('l', new MemoryStore(), () => doc);
+    const doc: ConsensusDocument = docOf(provider('k', '127.0.0.1:1'), provider('l', await serveOverWebSocket(l, 'l')));
+    // k scans with the WebAssembly kernel on two threads (shards of 8 rows), l with the JavaScript kernel.
+    await ensureScanKernel();
+    const k = makeService('k', storeK, () => doc, { kernel: loadWasmScanKernel(), scanThreads: 2, shardBytes: 8 * ROW_BYTES });
+    for (let i = 0; i < 60; i++) await storeK.deliver(crypto.blake2b(32, Uint8Array.of(i)), 0, Uint8Array.of(0x01, i, ...new Uint8Array(40)));
+    const snapshot = await info(k, 50);
+    const origin = crypto.ed25519PublicKey(seed('k'));
+    const indices = Array.from({ length: 40 }, (_, q) => (q * 7) % snapshot.rows);
+    const queries = indices.map((index) => pirQuery(crypto, (n) => crypto.randomBytes(n), index, snapshot.rows));
+    const bad = new Uint8Array(queries[0].keys[0].length); // version 0: malformed
+    const ask = (service: PirService, id: number, key: Uint8Array) => service.serve(decodePirRequest(encodePirQuery(id, snapshot.snapshotId, key)), LOCAL);
+    const [fromK, fromL, refused] = await Promise.all([
+      Promise.all(queries.map((query, q) => ask(k, 100 + q, query.keys[0]))),
+      Promise.all(queries.map((query, q) => ask(l, 200 + q, query.keys[1]))),
+      ask(k, 300, bad).then(() => undefined, (error: unknown) => error),
+    ]);
+    assert.ok(refused instanceof RetrievalRequestError && refused.code === 'bad-key' && refused.requestId === 300);
+    queries.forEach((_, q) => {
+      const x = decodePirResponse(fromK[q]) as { requestId: number; answer: Uint8Array };
+      const y = decodePirResponse(fromL[q]) as { requestId: number; answer: Uint8Array };
+      assert.equal(x.requestId, 100 + q);
+      // openRow checks the decoded row's Merkle path from row indices[q] to the snapshot id.
+      const row = openRow(crypto, origin, snapshot, indices[q], pirDecode(x.answer, y.answer));
+      if (indices[q] < snapshot.buckets) assert.equal(row.bucket, indices[q]);
+    });
+    assert.equal(k.status().answered, 40);
+    assert.equal(k.status().threadedSnapshots, 1, 'the snapshot is scanned on its own threads');
+    assert.ok(k.status().passes < 40, `${k.status().passes} passes for 40 concurrent queries`);
+    // Alone, a query gives the same bytes as in its batch.
+    const again = decodePirResponse(await ask(k, 400, queries[3].keys[0])) as { answer: Uint8Array };
+    assert.deepEqual(again.answer, (decodePirResponse(fromK[3]) as { answer: Uint8Array }).answer);
+    k.close();
+    l.close();
+  });
+  test('the default snapshot limit follows the memory: 3/4 of it over 6 x keep + 2 snapshots, within 256 MiB .. 4 GiB', () => {
+    const GiB = 2 ** 30;
+    assert.equal(defaultMaxSnapshotBytes(24 * GiB, 3), Math.floor((0.75 * 24 * GiB) / 20));
+    assert.equal(defaultMaxSnapshotBytes(24 * GiB, 1), 2.25 * GiB);
+    assert.equal(defaultMaxSnapshotBytes(1 * GiB, 3), 256 * 2 ** 20);
+    assert.equal(defaultMaxSnapshotBytes(256 * GiB, 1), 4 * GiB);
   });
 });

@@ -1,0 +1,101 @@
+import { scanMany, ScanError, type ScanDatabase, type ScanKernel } from '../../codec/pir-scan/types.js';
+import type { Crypto } from '../../crypto/types.js';
+import { dpfEvalAll, PirError } from '../../pir/index.js';
+import type { Metrics } from '../metrics.js';
+
+/** Upper bounds (seconds) of the PIR answer-time histogram: from arrival to answer, queueing included. */
+export const PIR_ANSWER_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Upper bounds of the batch-size histogram (queries answered by one pass). */
+export const PIR_BATCH_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128];
+
+interface Waiting {
+  readonly key: Uint8Array;
+  readonly arrived: number;
+  readonly resolve: (answer: Uint8Array) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The provider's pir-query queue (docs/pir.md, "Batched answers"): queries against the same
+ * snapshot that arrive in the same event-loop turn, or while a pass is running (the scan blocks the
+ * loop, so they are read meanwhile and wait for the next turn), are answered by one batched pass
+ * over the database. Each answer is byte for byte what pirAnswer gives for its key alone: batching
+ * changes only when an answer is sent. A bad key fails alone; the others of its batch are answered.
+ * Nothing is dropped under load: the queue grows and answers come later, which shows in
+ * `node_pir_answer_seconds` (arrival to answer) and `node_pir_batch_size`.
+ */
+export class PirQueryBatcher {
+  /** Passes run, and answers computed by them. */
+  passes = 0;
+  answered = 0;
+  private readonly queues = new Map<ScanDatabase, Waiting[]>();
+  private scheduled = false;
+
+  constructor(
+    private readonly crypto: Crypto,
+    /** The kernel that scans a database (a held snapshot's own ParallelScanKernel, or the base kernel). */
+    private readonly kernelFor: (database: ScanDatabase) => ScanKernel,
+    private readonly metrics: Metrics,
+  ) {
+    metrics.inc('node_pir_passes_total', 'Provider: passes over a PIR database (each answers a batch of queries).', {}, 0);
+    metrics.inc('node_pir_answers_total', 'Provider: pir-query answers computed.', {}, 0);
+  }
+
+  /** Queries waiting for their pass. */
+  get waiting(): number {
+    let count = 0;
+    for (const queue of this.queues.values()) count += queue.length;
+    return count;
+  }
+
+  /** The answer to `key` over `database`; rejects with PirError for a key that does not fit it. */
+  answer(database: ScanDatabase, key: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const queue = this.queues.get(database) ?? [];
+      queue.push({ key, arrived: performance.now(), resolve, reject });
+      this.queues.set(database, queue);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Answers every query queued so far, one batched pass per database (in passes of MAX_BATCH). */
+  private flush(): void {
+    this.scheduled = false;
+    const queues = [...this.queues];
+    this.queues.clear();
+    for (const [database, queue] of queues) this.pass(database, queue);
+  }
+
+  private pass(database: ScanDatabase, queue: readonly Waiting[]): void {
+    const ready: { waiting: Waiting; selection: Uint8Array }[] = [];
+    for (const waiting of queue) {
+      try {
+        ready.push({ waiting, selection: dpfEvalAll(this.crypto, waiting.key, database.rows) });
+      } catch (error) {
+        waiting.reject(error);
+      }
+    }
+    if (ready.length === 0) return;
+    let answers: Uint8Array[];
+    try {
+      answers = scanMany(this.kernelFor(database), database, ready.map((item) => item.selection));
+    } catch (error) {
+      const failure = error instanceof ScanError ? new PirError('scan-failed', error.message, { cause: error }) : error;
+      for (const item of ready) item.waiting.reject(failure);
+      return;
+    }
+    const done = performance.now();
+    this.passes++;
+    this.answered += answers.length;
+    this.metrics.inc('node_pir_passes_total', '', {}, 1);
+    this.metrics.inc('node_pir_answers_total', '', {}, answers.length);
+    this.metrics.observe('node_pir_batch_size', 'Provider: pir-query answers computed by one batched pass.', PIR_BATCH_BUCKETS, answers.length);
+    ready.forEach((item, q) => {
+      this.metrics.observe('node_pir_answer_seconds', 'Provider: time from a pir-query\'s arrival to its answer (queueing and the pass), seconds.', PIR_ANSWER_BUCKETS, (done - item.waiting.arrived) / 1000);
+      item.waiting.resolve(answers[q]);
+    });
+  }
+}
