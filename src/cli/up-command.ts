@@ -63,7 +63,10 @@ export async function upCommand(args: readonly string[]): Promise<number> {
     await net.stop();
     throw error;
   }) : undefined;
-  for (const agent of web?.agents ?? []) process.stdout.write(`web client of ${agent.name}: ${agent.url} (token ${agent.token})\n`);
+  for (const agent of web?.agents ?? []) {
+    process.stdout.write(`web client of ${agent.name}: ${agent.url} (token ${agent.token})\n`);
+    process.stdout.write(`mail bridge of ${agent.name}: IMAP 127.0.0.1:${agent.imapPort}, SMTP 127.0.0.1:${agent.smtpPort}, STARTTLS, user ${agent.username}, password ${agent.password}\n`);
+  }
   if (web !== undefined) process.stdout.write('running until Ctrl-C\n');
   const stopped = await Promise.race([
     new Promise<'asked'>((resolve) => {
