@@ -1,6 +1,6 @@
 /**
  * Catch-up over a whole network in processes (`umbra up`, 4-second epochs, PIR retrieval): Bob's
- * agent polls once, then is stopped for 10 epochs while Alice sends him 4 mails, each as a single
+ * agent polls once, then is stopped for 6 epochs while Alice sends him 4 mails, each as a single
  * copy (no resends: only catch-up can bring them). Back, Bob's history epochs walk through what he
  * missed: he receives all 4, each exactly once, and every poll before, during and after the
  * catch-up sends the same number of PIR queries (the consensus's budget), so his links do not show it.
@@ -16,7 +16,7 @@ import { up } from '../../src/testnet/up.js';
 
 const EPOCH_MS = 4000;
 const MAILS = 4;
-const AWAY_EPOCHS = 10;
+const AWAY_EPOCHS = 6;
 
 /** Resolves when `done` holds, checked on every client event; rejects past the guard (a stuck test). */
 function eventually(subscribe: (check: () => void) => void, done: () => boolean, what: string, guardMs: number): Promise<void> {
@@ -30,7 +30,7 @@ function eventually(subscribe: (check: () => void) => void, done: () => boolean,
   });
 }
 
-test('an agent stopped for 10 epochs reads every mail it missed, exactly once, with polls of one size', async (t) => {
+test('an agent stopped for 6 epochs reads every mail it missed, exactly once, with polls of one size', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-catchup-'));
   const net = await up({ dir, epochMs: EPOCH_MS, readyTimeoutMs: 120_000 });
   const agents: ClientAgent[] = [];
