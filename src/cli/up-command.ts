@@ -12,7 +12,9 @@ import { parseOptions } from './parse.js';
  * (docs/network.md). Prints each node as it starts, then one line `ready` when traffic can flow.
  * The demo users Alice and Bob (each the other's contact) exist in every run; with --demo, Alice
  * mails Bob across it, the result is printed, and everything stops. With --web (after the demo
- * mail, if any), the demo users' agents run here with their web clients, until Ctrl-C. A node that dies is reported
+ * mail, if any: `npm start`), the demo users' agents run here with their web clients and mail
+ * bridges until Ctrl-C; the exit code is then the demo mail's (0 when it arrived and was
+ * acknowledged). A node that dies is reported
  * and restarted with backoff; one that keeps dying stops the whole network with exit code 1.
  */
 export async function upCommand(args: readonly string[]): Promise<number> {
@@ -45,6 +47,7 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   }
   const users = net.file.users.map((user) => `  user ${user.name}: umbra client --dir ${user.dir} (passphrase '${DEMO_PASSPHRASE}')\n`).join('');
   process.stdout.write(`${users}network: ${join(net.dir, 'network.json')}\nnetwork view: ${net.viewUrl}\nready\n`);
+  let demoCode = 0;
   if (values.demo === true) {
     let code = 1;
     try {
@@ -57,6 +60,7 @@ export async function upCommand(args: readonly string[]): Promise<number> {
       if (values.web !== true) await net.stop();
     }
     if (values.web !== true) return code;
+    demoCode = code;
   }
   // --web: the demo users' agents with their web clients, until Ctrl-C (docs/web.md).
   const web = values.web === true ? await startWebAgents(net).catch(async (error: unknown) => {
@@ -78,5 +82,5 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   process.stdout.write(stopped === 'asked' ? 'stopping\n' : 'stopping: a node keeps dying (see above)\n');
   await web?.close();
   await net.stop();
-  return stopped === 'asked' ? 0 : 1;
+  return stopped === 'asked' ? demoCode : 1;
 }
