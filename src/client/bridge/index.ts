@@ -1,7 +1,8 @@
 import type { ClientAgent } from '../agent/types.js';
 import { startImapServer, type ImapServer } from './imap/server.js';
 import { syntheticAddress } from '../mail-build.js';
-import { startSmtpSubmission, type SmtpSubmission } from './smtp-submission.js';
+import { startSmtpSubmission, type QueuedSubmission, type SmtpSubmission } from './smtp-submission.js';
+import { SubmittedCopies } from './submitted-copies.js';
 
 export { matchRecipient, type RecipientMatch } from './recipients.js';
 export { MAX_SUBMISSION_BYTES, startSmtpSubmission, type SmtpSubmission, type SmtpSubmissionOptions } from './smtp-submission.js';
@@ -50,12 +51,17 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (failed !== undefined) agent.addNotice(`Undelivered: ${mail.subject}`, bounceText(failed.to, mail.subject, failed.reason));
     if (event.status === 'delivered' || event.status === 'failed') accepted.delete(event.id);
   });
-  const onQueued = (mail: { id: number; subject: string; to: string }): void => void accepted.set(mail.id, mail);
+  // The mail program's own copy in Sent of what it just submitted is the mail the agent filed there.
+  const submitted = new SubmittedCopies();
+  const onQueued = (mail: QueuedSubmission): void => {
+    accepted.set(mail.id, mail);
+    submitted.remember(mail.messageId, mail.id);
+  };
   const start = (port: number): Promise<SmtpSubmission> => startSmtpSubmission({ agent, credentials, port, onQueued, ...log });
   const smtp: SmtpSubmission = await listenOn(start, options.smtpPort, credentials.smtpPort);
   let imap: ImapServer;
   try {
-    imap = await listenOn((port) => startImapServer({ folders: agent.folders(), credentials, port, ...log }), options.imapPort, credentials.imapPort);
+    imap = await listenOn((port) => startImapServer({ folders: agent.folders(), credentials, port, submitted, ...log }), options.imapPort, credentials.imapPort);
   } catch (error) {
     await smtp.close();
     throw error;

@@ -27,7 +27,15 @@ export interface SmtpSubmissionOptions {
   /** Internal errors only: one line each, never mail content or addresses. */
   readonly log?: (line: string) => void;
   /** Each mail queued from a submission (one per submission, to all its recipients). */
-  readonly onQueued?: (mail: { readonly id: number; readonly subject: string; readonly to: string }) => void;
+  readonly onQueued?: (mail: QueuedSubmission) => void;
+}
+
+/** A submission queued as one Umbra mail: its sent mail id, and the Message-ID the mail program gave it. */
+export interface QueuedSubmission {
+  readonly id: number;
+  readonly subject: string;
+  readonly to: string;
+  readonly messageId: string | undefined;
 }
 
 export interface SmtpSubmission {
@@ -130,7 +138,7 @@ async function submit(agent: ClientAgent, stream: SMTPServerDataStream, session:
   });
   const fields = splitRecipients(rcpts, headerKeys(contacts, parsed.to), headerKeys(contacts, parsed.cc));
   const result = await agent.send({ ...mailOf(parsed), ...fields });
-  onQueued?.({ id: result.id, subject: parsed.subject ?? '', to: session.envelope.rcptTo.map((rcpt) => rcpt.address).join(', ') });
+  onQueued?.({ id: result.id, subject: parsed.subject ?? '', to: session.envelope.rcptTo.map((rcpt) => rcpt.address).join(', '), messageId: parsed.messageId });
   return `2.0.0 queued as #${result.id} for ${result.recipients.length} ${result.recipients.length === 1 ? 'recipient' : 'recipients'}`;
 }
 

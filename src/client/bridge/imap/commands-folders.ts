@@ -115,8 +115,23 @@ function append(session: Session, command: Command): Reply {
   if (bytes.length === 0) return no('the message is empty');
   const folder = session.folders.find(name);
   if (folder === undefined) return no('[TRYCREATE] no such folder');
+  const filed = folder.name === 'Sent' ? filedCopy(session, folder.id, bytes, flags) : undefined;
+  if (filed !== undefined) return ok(`[APPENDUID ${folder.uidValidity} ${filed}] APPEND done (the mail is already in Sent)`);
   const added = session.folders.append(folder.id, bytes, flags, internalMs);
   return ok(`[APPENDUID ${folder.uidValidity} ${added.uid}] APPEND done`);
+}
+
+/**
+ * The UID in Sent of the mail the agent filed for a message the mail program just submitted and now
+ * appends to Sent (bridge/submitted-copies.ts), its flags added; undefined for any other message.
+ */
+function filedCopy(session: Session, folderId: number, raw: Uint8Array, flags: readonly string[]): number | undefined {
+  const mailId = session.options.submitted?.take(raw);
+  if (mailId === undefined) return undefined;
+  const message = session.folders.messages(folderId).find((m) => m.mailId === mailId);
+  if (message === undefined) return undefined;
+  session.folders.setFlags(folderId, message.id, [...new Set([...message.flags, ...flags])]);
+  return message.uid;
 }
 
 function mutate(work: (session: Session, command: Command) => void, what: string): (session: Session, command: Command) => Reply {

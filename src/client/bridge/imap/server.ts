@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import type { SubmittedCopies } from '../submitted-copies.js';
 import type { MailFolders } from '../../mail-folders.js';
 import type { BridgeCredentials } from '../credentials.js';
 import { Session, type LoginCheck } from './session.js';
@@ -15,6 +16,8 @@ export interface ImapServerOptions {
   readonly credentials: BridgeCredentials;
   /** 0 picks a free port. */
   readonly port: number;
+  /** What the SMTP side just queued: an APPEND to Sent of one of these is the mail already filed there. */
+  readonly submitted?: SubmittedCopies;
   readonly log?: (line: string) => void;
 }
 
@@ -62,7 +65,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
       return;
     }
     socket.setNoDelay(true);
-    const session: Session = new Session(socket, { folders: options.folders, secureContext, login, maxLiteral: MAX_IMAP_LITERAL, ...(options.log ? { log: options.log } : {}) }, () => sessions.delete(session));
+    const session: Session = new Session(socket, { folders: options.folders, secureContext, login, maxLiteral: MAX_IMAP_LITERAL, ...(options.submitted ? { submitted: options.submitted } : {}), ...(options.log ? { log: options.log } : {}) }, () => sessions.delete(session));
     sessions.add(session);
   });
   server.on('error', (error) => options.log?.(`bridge imap: ${error.message}`));

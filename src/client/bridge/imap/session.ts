@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { MailFolders } from '../../mail-folders.js';
+import type { SubmittedCopies } from '../submitted-copies.js';
 import { dispatch, type Reply } from './commands.js';
 import { parseCommand, ParseError, type Command } from './parser.js';
 import { CommandReader, type RawCommand } from './reader.js';
@@ -24,6 +25,7 @@ export interface SessionOptions {
   readonly secureContext: SecureContext;
   readonly login: LoginCheck;
   readonly maxLiteral: number;
+  readonly submitted?: SubmittedCopies;
   readonly log?: (line: string) => void;
 }
 
