@@ -1,11 +1,12 @@
 import { toBase64Url } from '../codec/bytes.js';
 import { AuthorityConfigError, startAuthority, validateAuthorityConfig } from '../node/authority/index.js';
 import { UsageError } from './errors.js';
+import { nodeLogOf } from './process-log.js';
 import { serveFromConfig } from './serve.js';
 
-/** `umbra authority --config FILE`: a directory authority (docs/pki.md). */
+/** `umbra authority --config FILE [--log-level L]`: a directory authority (docs/pki.md). */
 export function authorityCommand(args: readonly string[]): Promise<number> {
-  return serveFromConfig('authority', args, async (text) => {
+  return serveFromConfig('authority', args, async (text, logger) => {
     let config;
     try {
       config = validateAuthorityConfig(text);
@@ -13,8 +14,8 @@ export function authorityCommand(args: readonly string[]): Promise<number> {
       if (error instanceof AuthorityConfigError) throw new UsageError(`authority: ${error.message}`);
       throw error;
     }
-    // One line per notable event (votes, tallies, documents, refusals) on stderr: the log file under umbra up.
-    const handle = await startAuthority(config, { log: (line) => void process.stderr.write(`${new Date().toISOString()} ${line}\n`) });
+    // Votes, tallies, documents, refusals: JSON lines on stderr (the log file under umbra up).
+    const handle = await startAuthority(config, { log: nodeLogOf(logger) });
     return { ready: { role: 'authority', url: handle.url, publicKey: toBase64Url(handle.publicKey) }, close: () => handle.close() };
   });
 }

@@ -16,6 +16,8 @@ Usage:
   umbra authority --config FILE     run a directory authority (docs/pki.md)
   umbra mix|gateway|provider --config FILE
                                     run one node (docs/nodes.md)
+                                    both take --log-level debug|info|warn|error (default info);
+                                    the log is JSON lines on stderr
   umbra client --dir C COMMAND      the user's agent (docs/client.md); the passphrase comes from
                                     UMBRA_PASSPHRASE or --passphrase-file FILE. While 'run' is
                                     active, the other commands go through its local API (docs/api.md).

@@ -1,11 +1,12 @@
 import { toBase64Url } from '../codec/bytes.js';
 import { NodeConfigError, startNode, validateNodeConfig } from '../node/runtime/index.js';
 import { UsageError } from './errors.js';
+import { nodeLogOf } from './process-log.js';
 import { serveFromConfig } from './serve.js';
 
-/** `umbra mix|gateway|provider --config FILE`: one node of a real deployment (docs/nodes.md). */
+/** `umbra mix|gateway|provider --config FILE [--log-level L]`: one node of a real deployment (docs/nodes.md). */
 export function nodeCommand(role: 'mix' | 'gateway' | 'provider', args: readonly string[]): Promise<number> {
-  return serveFromConfig(role, args, async (text) => {
+  return serveFromConfig(role, args, async (text, logger) => {
     let config;
     try {
       config = validateNodeConfig(text);
@@ -14,7 +15,7 @@ export function nodeCommand(role: 'mix' | 'gateway' | 'provider', args: readonly
       throw error;
     }
     if (config.role !== role) throw new UsageError(`${role}: the config is for a ${config.role}`);
-    const node = await startNode(config);
+    const node = await startNode(config, { log: nodeLogOf(logger.child({ node: config.name })) });
     return {
       ready: {
         role: node.role,

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
+import { logLevelOption, processLogger } from './process-log.js';
 
 /**
  * Runs a long-lived server from a config file until SIGINT or SIGTERM, then closes it cleanly.
- * Prints one line `ready <json>` once it serves, so scripts (and `umbra up`) can wait for it.
+ * Prints one line `ready <json>` on stdout once it serves, so scripts (and `umbra up`) can wait for
+ * it; everything else it says goes to stderr as JSON lines (`--log-level debug|info|warn|error`).
  */
 export interface Served {
   readonly ready: Record<string, unknown>;
@@ -14,9 +17,11 @@ export interface Served {
 export async function serveFromConfig(
   command: string,
   args: readonly string[],
-  start: (configText: string) => Promise<Served>,
+  start: (configText: string, logger: Logger) => Promise<Served>,
 ): Promise<number> {
-  const { config } = parseOptions(command, args, { config: { type: 'string' } });
+  const options = parseOptions(command, args, { config: { type: 'string' }, 'log-level': { type: 'string' } });
+  const level = logLevelOption(options['log-level']);
+  const { config } = options;
   if (config === undefined) throw new UsageError(`${command}: --config FILE is required`);
   let text: string;
   try {
@@ -24,13 +29,23 @@ export async function serveFromConfig(
   } catch (error) {
     throw new UsageError(`${command}: cannot read ${config}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-  const served = await start(text);
+  const logger = processLogger(command, level);
+  const own = logger.child({ component: 'process' });
+  const crashed = (error: unknown): void => {
+    own.error({ stack: error instanceof Error ? error.stack : undefined }, `crashed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
+  const served = await start(text, logger);
   process.stdout.write(`ready ${JSON.stringify(served.ready)}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+  own.info('ready');
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  own.info({ signal }, 'stopping');
   await served.close();
+  own.info('stopped');
   return 0;
 }

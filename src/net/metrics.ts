@@ -13,8 +13,13 @@ export interface CounterEntry {
   readonly value: number;
 }
 
+/** Told of every increment (a node logs its refusals from here). */
+export type CounterObserver = (name: string, reason: string, by: number) => void;
+
 export class NetMetrics {
   private readonly counters = new Map<string, Map<string, number>>();
+
+  constructor(private readonly observer?: CounterObserver) {}
 
   /** Adds `by` (default 1) to the counter `name`, split by `reason` when given. */
   inc(name: string, reason = '', by = 1): void {
@@ -25,6 +30,7 @@ export class NetMetrics {
       this.counters.set(name, byReason);
     }
     byReason.set(reason, (byReason.get(reason) ?? 0) + by);
+    this.observer?.(name, reason, by);
   }
 
   /** One counter's value; without `reason`, the sum over all its reasons. */

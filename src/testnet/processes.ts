@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, fchmodSync, mkdirSync, openSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,9 @@ import { TestnetError } from './errors.js';
 
 /**
  * Child processes of a local network: each runs `umbra <role> --config FILE`, prints one line
- * `ready {json}` when it serves, logs to `<dir>/logs/<name>.log`, and stops on SIGTERM.
+ * `ready {json}` on stdout when it serves, writes JSON log lines on stderr, and stops on SIGTERM.
+ * Its log lines go to `<dir>/logs/<name>.log` (mode 0600), appended across restarts; anything else
+ * it prints (a usage error, a warning from Node) is wrapped into a JSON line there too.
  */
 export interface Child {
   readonly name: string;
@@ -18,10 +20,13 @@ export interface Child {
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 export function startChild(name: string, role: string, configPath: string, logDir: string, timeoutMs = 90_000): Promise<Child> {
-  mkdirSync(logDir, { recursive: true });
-  const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+  const log = openLog(logDir, name);
   const child = spawn(process.execPath, [MAIN, role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr?.pipe(log);
+  const write = (line: string, stream: 'stdout' | 'stderr'): void => {
+    if (!log.writableEnded) log.write(asLogLine(line, role, name, stream));
+  };
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => write(line, 'stderr'));
+  child.once('close', () => log.end());
   return new Promise<Child>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -29,8 +34,7 @@ export function startChild(name: string, role: string, configPath: string, logDi
     }, timeoutMs);
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on('line', (line) => {
-      log.write(`${line}\n`);
-      if (!line.startsWith('ready ')) return;
+      if (!line.startsWith('ready ')) return write(line, 'stdout');
       clearTimeout(timer);
       resolve({ name, process: child, ready: JSON.parse(line.slice(6)) as Record<string, unknown> });
     });
@@ -39,6 +43,28 @@ export function startChild(name: string, role: string, configPath: string, logDi
       reject(new TestnetError(`${name} exited (${signal ?? code}) before it was ready (see ${join(logDir, `${name}.log`)})`));
     });
   });
+}
+
+function openLog(logDir: string, name: string): WriteStream {
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  const path = join(logDir, `${name}.log`);
+  const fd = openSync(path, 'a', 0o600);
+  fchmodSync(fd, 0o600); // also a file made by an older version
+  const stream = createWriteStream(path, { fd });
+  stream.on('error', () => undefined); // a full disk must not stop the network
+  return stream;
+}
+
+/** A JSON log line as it is; anything else as the message of one, at level error. */
+function asLogLine(line: string, role: string, name: string, stream: 'stdout' | 'stderr'): string {
+  if (line.startsWith('{')) {
+    try {
+      if (typeof JSON.parse(line) === 'object') return `${line}\n`;
+    } catch {
+      // not JSON after all
+    }
+  }
+  return `${JSON.stringify({ level: 'error', time: new Date().toISOString(), role, node: name, component: stream, msg: line })}\n`;
 }
 
 /** SIGTERM, then SIGKILL after a grace period; resolves when the process is gone. */

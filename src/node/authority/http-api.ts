@@ -6,6 +6,7 @@ import type { Clock } from '../../net/clock.js';
 import { HttpError } from './http-error.js';
 import type { AuthorityMetrics } from './metrics.js';
 import type { AuthorityState } from './state.js';
+import { ThrottledLog, type NodeLog } from '../log.js';
 
 /**
  * The authority's HTTP API (docs/pki.md, "Authority"): POST /v1/descriptors, POST /v1/votes and
@@ -28,12 +29,17 @@ export interface AuthorityHttpListener {
 }
 
 export class AuthorityHttpApi {
+  /** Refusals are logged throttled: anyone can send bad requests (docs/nodes.md, "Logs"). */
+  private readonly refusals: ThrottledLog;
+
   constructor(
     private readonly state: AuthorityState,
     private readonly clock: Clock,
     private readonly metrics: AuthorityMetrics,
-    private readonly log: (line: string) => void,
-  ) {}
+    private readonly log: NodeLog,
+  ) {
+    this.refusals = new ThrottledLog(log, () => clock.now());
+  }
 
   /** Answers one request; every failure becomes an error response (or a closed connection). */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -46,7 +52,7 @@ export class AuthorityHttpApi {
       if (error instanceof HttpError) {
         this.sendError(res, error);
       } else {
-        this.log(`authority: internal error: ${error instanceof Error ? error.message : String(error)}`);
+        this.log(`authority: internal error: ${error instanceof Error ? error.message : String(error)}`, 'error');
         this.sendError(res, new HttpError(500, 'internal', 'internal error'));
       }
     };
@@ -132,7 +138,7 @@ export class AuthorityHttpApi {
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       this.metrics.add('umbra_authority_descriptors_rejected_total', 1, { reason: error.code });
-      this.sendError(res, error);
+      this.sendError(res, error, 'a descriptor');
     }
   }
 
@@ -150,7 +156,7 @@ export class AuthorityHttpApi {
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       this.metrics.add(`umbra_authority_${kind}_rejected_total`, 1, { reason: error.code });
-      this.sendError(res, error);
+      this.sendError(res, error, kind === 'votes' ? 'a vote' : 'a signature');
     }
   }
 
@@ -176,8 +182,14 @@ export class AuthorityHttpApi {
     send(res, 200, 'application/octet-stream', bytes, { 'x-umbra-epoch': String(epoch) });
   }
 
-  private sendError(res: ServerResponse, error: HttpError): void {
+  /** Answers a refusal, counted and logged by code (an internal error is logged where it happens). */
+  private sendError(res: ServerResponse, error: HttpError, what = 'a request'): void {
     this.metrics.add('umbra_authority_http_errors_total', 1, { code: error.code });
+    if (error.status < 500) {
+      // A document asked for before it is made is routine for polling nodes.
+      const level = error.status === 404 ? 'info' : 'warn';
+      this.refusals.note(`${what}|${error.code}`, `authority: refused ${what}`, level, { status: error.status, code: error.code });
+    }
     // One line: JSON.stringify escapes any newline in a message.
     sendJson(res, error.status, { error: error.code, message: error.message }, { ...error.headers });
   }
@@ -187,7 +199,7 @@ export class AuthorityHttpApi {
 export async function listenAuthorityHttp(
   listen: { readonly host: string; readonly port: number },
   api: AuthorityHttpApi,
-  log: (line: string) => void,
+  log: NodeLog,
 ): Promise<AuthorityHttpListener> {
   const server = createServer(api.handle);
   server.headersTimeout = 10_000;
@@ -200,7 +212,7 @@ export async function listenAuthorityHttp(
       resolve();
     });
   });
-  server.on('error', (error) => log(`authority: server error: ${error.message}`));
+  server.on('error', (error) => log(`authority: server error: ${error.message}`, 'error'));
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

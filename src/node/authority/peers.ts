@@ -5,6 +5,7 @@ import type { Clock } from '../../net/clock.js';
 import type { AuthorityConfig, AuthorityPeer } from './config.js';
 import type { AuthorityMetrics } from './metrics.js';
 import type { AuthorityState } from './state.js';
+import { ThrottledLog, type NodeLog } from '../log.js';
 
 /**
  * The HTTP side of the voting (docs/pki.md, "Voting"): sends this authority's vote and its
@@ -20,6 +21,8 @@ export class PeerExchange {
   private readonly sharesTaken = new Map<number, Set<string>>();
   private running: Promise<void> | undefined;
   private readonly timeoutMs: number;
+  /** Failures repeat at every run while a peer is down: logged throttled, per peer and kind. */
+  private readonly failures: ThrottledLog;
 
   constructor(
     private readonly config: AuthorityConfig,
@@ -27,8 +30,16 @@ export class PeerExchange {
     private readonly crypto: Crypto,
     private readonly clock: Clock,
     private readonly metrics: AuthorityMetrics,
+    log: NodeLog,
   ) {
     this.timeoutMs = Math.max(200, Math.min(5_000, Math.floor(config.epochMs / 8)));
+    this.failures = new ThrottledLog(log, () => clock.now(), Math.max(10_000, config.epochMs));
+  }
+
+  /** Peers are named by their place in the config's list (1 = first), not by address or key. */
+  private peerFailed(peer: AuthorityPeer, kind: string, problem: string): void {
+    const place = this.config.peers.indexOf(peer) + 1;
+    this.failures.note(`${place}|${kind}`, `authority: peer authority ${place} ${problem}`, 'warn', { kind });
   }
 
   run(): Promise<void> {
@@ -72,8 +83,14 @@ export class PeerExchange {
         const { status, code } = await this.post(peer, path, body);
         // Taken, or refused for a reason that sending again will not change; 'not-ready' (a peer
         // that has not tallied yet), 5xx and no answer are retried at the next run.
-        if (status === 200 || status === 201 || (REFUSALS_THAT_END_SENDING.has(status) && code !== 'not-ready')) taken.add(hexOf(peer.publicKey));
-        else if (code !== 'not-ready') this.metrics.add('umbra_authority_peer_failures_total', 1, { kind });
+        if (status === 200 || status === 201) taken.add(hexOf(peer.publicKey));
+        else if (REFUSALS_THAT_END_SENDING.has(status) && code !== 'not-ready') {
+          taken.add(hexOf(peer.publicKey));
+          this.peerFailed(peer, kind, `refused our ${kind} (${code ?? status})`);
+        } else if (code !== 'not-ready') {
+          this.metrics.add('umbra_authority_peer_failures_total', 1, { kind });
+          this.peerFailed(peer, kind, status === 0 ? `did not answer our ${kind}` : `answered our ${kind} with status ${status}`);
+        }
       });
   }
 
@@ -106,9 +123,15 @@ export class PeerExchange {
       try {
         const fetched = await fetchConsensus(this.crypto, peer.url, epoch, { authorities: this.config.authorities, nowMs: this.clock.now() }, { timeoutMs: this.timeoutMs });
         if (fetched !== undefined && this.state.adopt(epoch, fetched.bytes)) return;
-      } catch {
+      } catch (error) {
         this.metrics.add('umbra_authority_peer_failures_total', 1, { kind: 'consensus' });
+        this.peerFailed(peer, 'consensus', `did not give its document for epoch ${epoch} (${codeOf(error)})`);
       }
     }
   }
+}
+
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : 'error';
 }

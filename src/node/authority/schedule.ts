@@ -1,6 +1,7 @@
 import { epochStart } from '../../pki/index.js';
 import { MAX_TIMER_MS, type Clock } from '../../net/clock.js';
 import type { AuthorityState } from './state.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * When the authority works: at each publish time (`publishLeadMs` before an epoch starts) it votes
@@ -15,7 +16,7 @@ export class PublishSchedule {
   constructor(
     private readonly state: AuthorityState,
     private readonly clock: Clock,
-    private readonly log: (line: string) => void,
+    private readonly log: NodeLog,
     private readonly afterTick?: () => Promise<void>,
   ) {}
 
@@ -35,11 +36,11 @@ export class PublishSchedule {
       state.prune(current);
       state.updateGauges(current);
     } catch (error) {
-      this.log(`authority: scheduled work failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.log(`authority: scheduled work failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
     }
     this.afterTick?.().then(
       () => (this.stopped ? undefined : this.catchUp()),
-      (error: unknown) => this.log(`authority: exchange with the peers failed: ${error instanceof Error ? error.message : String(error)}`),
+      (error: unknown) => this.log(`authority: exchange with the peers failed: ${error instanceof Error ? error.message : String(error)}`, 'warn'),
     );
     if (this.timer !== undefined) clock.clearTimer(this.timer);
     // Wake at the next publish time or epoch boundary, whichever comes first.
@@ -57,7 +58,7 @@ export class PublishSchedule {
     try {
       for (const epoch of [current, current + 1]) if (epoch >= 0) this.state.documentFor(epoch, now);
     } catch (error) {
-      this.log(`authority: scheduled work failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.log(`authority: scheduled work failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
     }
   }
 

@@ -7,6 +7,7 @@ import { AuthorityMetrics } from './metrics.js';
 import { PeerExchange } from './peers.js';
 import { PublishSchedule } from './schedule.js';
 import { AuthorityState } from './state.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * The directory authority (docs/pki.md, "Authority"): takes node descriptors over HTTP, votes with
@@ -19,8 +20,8 @@ export interface AuthorityDeps {
   readonly crypto?: Crypto;
   /** Default: the wall clock and Node timers. */
   readonly clock?: Clock;
-  /** One line per notable event (documents made, failures, files skipped). Default: nothing. */
-  readonly log?: (line: string) => void;
+  /** One line per notable event (documents made, refusals, failures, files skipped), with its level. Default: nothing. */
+  readonly log?: NodeLog;
 }
 
 export interface AuthorityHandle {
@@ -47,7 +48,7 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
 
   const metrics = new AuthorityMetrics();
   const state = new AuthorityState(config, { crypto, clock, metrics, log });
-  const peers = new PeerExchange(config, state, crypto, clock, metrics);
+  const peers = new PeerExchange(config, state, crypto, clock, metrics, log);
   const schedule = new PublishSchedule(state, clock, log, config.peers.length === 0 ? undefined : () => peers.run());
   const http = await listenAuthorityHttp(config.listen, new AuthorityHttpApi(state, clock, metrics, log), log);
   schedule.tick();

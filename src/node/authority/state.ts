@@ -17,6 +17,7 @@ import { HttpError } from './http-error.js';
 import type { AuthorityMetrics } from './metrics.js';
 import { AuthorityStore } from './store.js';
 import { Voting } from './voting.js';
+import type { NodeLog } from '../log.js';
 
 export type UploadOutcome = 'new' | 'replaced' | 'unchanged';
 
@@ -24,7 +25,7 @@ export interface AuthorityStateDeps {
   readonly crypto: Crypto;
   readonly clock: Clock;
   readonly metrics: AuthorityMetrics;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
 }
 
 const PKI_STATUS: Record<string, number> = {
@@ -53,7 +54,7 @@ export class AuthorityState {
   private readonly crypto: Crypto;
   private readonly clock: Clock;
   private readonly metrics: AuthorityMetrics;
-  private readonly log: (line: string) => void;
+  private readonly log: NodeLog;
   private readonly store: AuthorityStore;
   private readonly documents = new Map<number, Uint8Array>();
   private readonly descriptors = new Map<number, Map<string, Held>>();
@@ -243,7 +244,7 @@ export class AuthorityState {
       bytes = this.voting.step(epoch, now, held, allUploaded);
     } catch (error) {
       this.metrics.add('umbra_authority_documents_failed_total', 1, { reason: error instanceof PkiError ? error.code : 'storage' });
-      this.log(`authority: voting for epoch ${epoch} failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.log(`authority: voting for epoch ${epoch} failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
       return undefined;
     }
     if (bytes === undefined) return undefined;
@@ -251,7 +252,7 @@ export class AuthorityState {
       this.publish(epoch, bytes, `signed by ${this.voting.threshold === 1 ? 'this authority' : 'a majority'}`);
     } catch (error) {
       this.metrics.add('umbra_authority_documents_failed_total', 1, { reason: 'storage' });
-      this.log(`authority: could not store the document for epoch ${epoch}: ${error instanceof Error ? error.message : String(error)}`);
+      this.log(`authority: could not store the document for epoch ${epoch}: ${error instanceof Error ? error.message : String(error)}`, 'error');
       return undefined;
     }
     return bytes;
@@ -285,7 +286,7 @@ export class AuthorityState {
         verifyConsensus(this.crypto, bytes, { authorities: this.config.authorities, epoch, nowMs: doc.validUntilMs, verifyDescriptors: false });
         this.documents.set(epoch, bytes);
       } catch (error) {
-        this.log(`authority: skipping stored document ${epoch}.bin: ${error instanceof Error ? error.message : String(error)}`);
+        this.log(`authority: skipping stored document ${epoch}.bin: ${error instanceof Error ? error.message : String(error)}`, 'warn');
       }
     }
   }
@@ -302,7 +303,7 @@ export class AuthorityState {
           if (hexOf(descriptor.nodeId) !== nodeHex) throw new Error('the file name is not its node ID');
           held.set(nodeHex, { descriptor, bytes });
         } catch (error) {
-          this.log(`authority: skipping stored descriptor ${epoch}/${nodeHex}: ${error instanceof Error ? error.message : String(error)}`);
+          this.log(`authority: skipping stored descriptor ${epoch}/${nodeHex}: ${error instanceof Error ? error.message : String(error)}`, 'warn');
         }
       }
       this.descriptors.set(epoch, held);

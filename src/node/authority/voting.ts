@@ -28,6 +28,7 @@ import { dishonestVoteInput } from './dishonest.js';
 import { HttpError } from './http-error.js';
 import type { AuthorityMetrics } from './metrics.js';
 import type { AuthorityStore } from './store.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * One authority's side of the voting protocol (docs/pki.md, "Voting"), for each epoch E:
@@ -44,7 +45,7 @@ import type { AuthorityStore } from './store.js';
 export interface VotingDeps {
   readonly crypto: Crypto;
   readonly metrics: AuthorityMetrics;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
   readonly store: AuthorityStore;
 }
 
@@ -205,7 +206,7 @@ export class Voting {
         round.equivocators.add(hex);
         this.deps.store.writeEvidence(vote.epoch, hex, [earlier.bytes, bytes]);
         this.deps.metrics.add('umbra_authority_equivocations_total');
-        this.deps.log(`authority: an authority voted twice for epoch ${vote.epoch}; both votes kept as evidence, neither counts`);
+        this.deps.log(`authority: an authority voted twice for epoch ${vote.epoch}; both votes kept as evidence, neither counts`, 'warn');
       }
       throw new HttpError(409, 'equivocation', `a different vote by this authority for epoch ${vote.epoch} is held`);
     }
@@ -230,7 +231,7 @@ export class Voting {
     const round = this.round(share.epoch);
     if (round.candidate === undefined || round.digest === undefined) throw new HttpError(409, 'not-ready', `no tally for epoch ${share.epoch} yet; send again later`);
     if (!sameBytes(share.digest, round.digest)) {
-      this.deps.log(`authority: a peer signed a different document for epoch ${share.epoch}`);
+      this.deps.log(`authority: a peer signed a different document for epoch ${share.epoch}`, 'warn');
       throw new HttpError(409, 'different-document', `this authority tallied a different document for epoch ${share.epoch}`);
     }
     if (!this.deps.crypto.ed25519Verify(share.signer, consensusSignedBytes(round.candidate), share.signature)) {
@@ -268,7 +269,7 @@ export class Voting {
   private note(round: Round, epoch: number, problem: string): void {
     if (round.problem === problem) return;
     round.problem = problem;
-    this.deps.log(`authority: epoch ${epoch}: ${problem}`);
+    this.deps.log(`authority: epoch ${epoch}: ${problem}`, 'warn');
   }
 
   /** Reads back the votes and the signed tally of the current and next epochs. */
@@ -284,7 +285,7 @@ export class Voting {
           round.votes.set(hex, { vote, bytes });
           if (hex === this.ownHex) round.own = { vote, bytes, atMs: nowMs };
         } catch (error) {
-          this.deps.log(`authority: skipping stored vote ${epoch}/${hex}: ${error instanceof Error ? error.message : String(error)}`);
+          this.deps.log(`authority: skipping stored vote ${epoch}/${hex}: ${error instanceof Error ? error.message : String(error)}`, 'warn');
         }
       }
     }
@@ -298,7 +299,7 @@ export class Voting {
         round.candidate = { ...doc, signatures: Object.freeze(valid) };
         round.digest = consensusDigest(this.deps.crypto, round.candidate);
       } catch (error) {
-        this.deps.log(`authority: skipping stored tally ${epoch}.bin: ${error instanceof Error ? error.message : String(error)}`);
+        this.deps.log(`authority: skipping stored tally ${epoch}.bin: ${error instanceof Error ? error.message : String(error)}`, 'warn');
       }
     }
   }

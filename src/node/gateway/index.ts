@@ -75,7 +75,7 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
             onClientPacket(address, bytes);
           } catch (error) {
             metrics.drop('internal');
-            runtime.log(`gateway: packet handling failed: ${error instanceof Error ? error.message : String(error)}`);
+            runtime.log(`gateway: packet handling failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
           }
         });
       },

@@ -21,6 +21,7 @@ import {
 } from '../../wire/index.js';
 import type { HeldSnapshot, PirSnapshotCache } from './pir-snapshot-cache.js';
 import { RetrievalRequestError } from '../../wire/index.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * Replication of PIR snapshots between the two providers of a pair (docs/pir.md, "Mailbox
@@ -51,7 +52,7 @@ export interface PirReplicationSenderDeps {
   readonly identitySeed: Uint8Array;
   readonly consensus: PirConsensus;
   readonly metrics: NodeMetrics;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
   /** Real-time limit of one request to the partner. */
   readonly requestTimeoutMs: number;
 }
@@ -92,7 +93,7 @@ export class PirReplicationSender {
         this.deps.metrics.registry.inc('node_pir_replications_total', '', { result: 'failed' });
         if (this.lastProblem !== message) {
           this.lastProblem = message;
-          this.deps.log(`provider: PIR snapshot replication to ${partner.name} failed: ${message}`);
+          this.deps.log(`provider: PIR snapshot replication to ${partner.name} failed: ${message}`, 'error');
         }
         throw unavailable(requestId, `the snapshot could not be replicated to the partner provider ${partner.name}; retry later`);
       }

@@ -1,6 +1,7 @@
 import { ParallelScanKernel } from '../../codec/pir-scan/parallel.js';
 import type { ScanDatabase, ScanKernel } from '../../codec/pir-scan/types.js';
 import { WasmScanKernel, WasmShardedDatabase } from '../../codec/pir-scan/wasm-kernel.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * The scan kernel for each held snapshot (docs/pir.md, "Sharding and threads"): a database of
@@ -17,7 +18,7 @@ export class SnapshotScanKernels {
   constructor(
     readonly base: ScanKernel,
     readonly threads: number,
-    private readonly log: (line: string) => void,
+    private readonly log: NodeLog,
   ) {}
 
   /** Databases with scan threads running. */
@@ -34,7 +35,7 @@ export class SnapshotScanKernels {
       try {
         kernel = new ParallelScanKernel(database, { threads: this.threads, module: base.module });
       } catch (error) {
-        if (!this.warned) this.log(`provider: PIR scan threads did not start (${error instanceof Error ? error.message : String(error)}); scanning on the main thread`);
+        if (!this.warned) this.log(`provider: PIR scan threads did not start (${error instanceof Error ? error.message : String(error)}); scanning on the main thread`, 'warn');
         this.warned = true;
         return base;
       }

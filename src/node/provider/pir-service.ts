@@ -23,6 +23,7 @@ import { SnapshotScanKernels } from './pir-scan-threads.js';
 import { PirReplicationReceiver, PirReplicationSender, rowBytesOfEpoch, type PirConsensus, type ReplicationConnection } from './pir-replication.js';
 import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
 import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
+import type { NodeLog } from '../log.js';
 
 export interface PirServiceOptions {
   /**
@@ -71,7 +72,7 @@ export interface PirServiceDeps extends StoreFailureHooks {
   readonly maxResponseBytes: number;
   readonly consensus: PirConsensus;
   readonly metrics: NodeMetrics;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
   /** Throws RetrievalRequestError('epoch-not-held') for an epoch the provider does not serve. */
   readonly checkEpoch: (epoch: number, requestId: number) => void;
 }
@@ -213,11 +214,11 @@ export class PirService {
   }
 }
 
-function defaultKernel(log: (line: string) => void): ScanKernel {
+function defaultKernel(log: NodeLog): ScanKernel {
   try {
     return loadWasmScanKernel();
   } catch (error) {
-    log(`provider: the WebAssembly PIR kernel is unavailable (${error instanceof Error ? error.message : String(error)}); using the JavaScript scan`);
+    log(`provider: the WebAssembly PIR kernel is unavailable (${error instanceof Error ? error.message : String(error)}); using the JavaScript scan`, 'warn');
     return jsScanKernel;
   }
 }

@@ -10,6 +10,7 @@ import type { NodeMetrics } from '../runtime/metrics.js';
 import type { StoreFailureHooks } from './store-failures.js';
 import { epochAt } from '../../pki/index.js';
 import type { RetrievalErrorName } from '../../wire/index.js';
+import type { NodeLog } from '../log.js';
 
 /** A snapshot held, its rows loaded for the scan kernel. */
 export interface HeldSnapshot {
@@ -33,7 +34,7 @@ export interface PirSnapshotCacheDeps extends StoreFailureHooks {
   /** Largest stored ciphertext (a slot's capacity). */
   readonly capacity: number;
   readonly metrics: NodeMetrics;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
 }
 
 export interface PirSnapshotCacheSettings {
@@ -212,8 +213,8 @@ export class PirSnapshotCache {
       sequence: state.sequence++,
       maxRows: Math.max(MIN_PIR_BUCKETS, Math.floor(this.settings.maxSnapshotBytes / rowBytes)),
     });
-    if (snapshot.omitted > 0) deps.log(`provider: the PIR snapshot of epoch ${epoch} is at its row limit; ${snapshot.omitted} stored ciphertexts wait for later snapshots`);
-    if (snapshot.oversized > 0) deps.log(`provider: ${snapshot.oversized} stored ciphertexts of epoch ${epoch} exceed a PIR slot and are not served by PIR`);
+    if (snapshot.omitted > 0) deps.log(`provider: the PIR snapshot of epoch ${epoch} is at its row limit; ${snapshot.omitted} stored ciphertexts wait for later snapshots`, 'warn');
+    if (snapshot.oversized > 0) deps.log(`provider: ${snapshot.oversized} stored ciphertexts of epoch ${epoch} exceed a PIR slot and are not served by PIR`, 'warn');
     const held = this.hold(snapshot, true, fingerprint, checkedAt);
     state.latest = held;
     this.built++;

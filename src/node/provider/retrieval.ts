@@ -136,7 +136,7 @@ export class ClientRetrieval {
           },
           (error: unknown) => {
             if (error instanceof RetrievalRequestError) return this.refuse(conn, error);
-            log(`provider: a fetch failed: ${error instanceof Error ? error.message : String(error)}`);
+            log(`provider: a fetch failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
             this.refuse(conn, new RetrievalRequestError('internal', request.requestId, 'internal error'));
           },
         )

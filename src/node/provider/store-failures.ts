@@ -1,6 +1,7 @@
 import { StoreError } from '../../store/errors.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import type { RetrievalErrorName } from '../../wire/index.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * How the provider reports a mailbox store failure: counted per operation (deliver, fetch,
@@ -19,7 +20,7 @@ export class StoreFailures {
 
   constructor(
     private readonly metrics: NodeMetrics,
-    private readonly log: (line: string) => void,
+    private readonly log: NodeLog,
   ) {}
 
   /** Counts and logs a failure of `operation`; returns the error to answer a client with. */
@@ -29,7 +30,7 @@ export class StoreFailures {
     // Log a failure once per operation until it changes (a full disk repeats on every packet).
     if (this.lastProblem.get(operation) !== label) {
       this.lastProblem.set(operation, label);
-      this.log(`provider: mailbox store ${operation} failed (${label})${label === 'internal' && error instanceof Error ? `: ${error.message}` : ''}`);
+      this.log(`provider: mailbox store ${operation} failed (${label})${label === 'internal' && error instanceof Error ? `: ${error.message}` : ''}`, 'error');
     }
     return reply;
   }

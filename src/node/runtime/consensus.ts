@@ -4,6 +4,7 @@ import type { GeometryOptions, SuiteName } from '../../sphinx/index.js';
 import { AuthorityRequestError, fetchConsensus } from '../../net/authority-client.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from './metrics.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * Keeps the consensus documents a node needs (docs/nodes.md, "Consensus"): the current epoch's and,
@@ -26,7 +27,7 @@ export interface ConsensusTrackerOptions {
   readonly authorities: readonly Uint8Array[];
   readonly pollMs: number;
   readonly metrics: NodeMetrics;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
   /** Called after a new document is accepted (the new one first in `held()`). */
   readonly onChange: (doc: ConsensusDocument) => void;
 }
@@ -92,7 +93,7 @@ export class ConsensusTracker {
   poll(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.polling ??= this.fetchMissing()
-      .catch((error: unknown) => this.options.log(`node: consensus poll failed: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => this.options.log(`node: consensus poll failed: ${error instanceof Error ? error.message : String(error)}`, 'warn'))
       .finally(() => {
         this.polling = undefined;
         this.schedule();
@@ -190,7 +191,7 @@ export class ConsensusTracker {
   private note(line: string): void {
     if (line === this.lastProblem) return;
     this.lastProblem = line;
-    this.options.log(line);
+    this.options.log(line, 'warn');
   }
 
   private mismatch(doc: ConsensusDocument): { reason: string; detail: string } | undefined {

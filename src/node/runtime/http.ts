@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { NodeMetrics } from './metrics.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * The node's HTTP listener: `GET /metrics` (Prometheus text; with a `token`, only for
@@ -26,7 +27,7 @@ export interface StatusServerOptions {
   readonly health: () => Record<string, unknown>;
   /** The signed bytes of a held consensus document ('current' or an epoch), if any. */
   readonly consensus?: (which: 'current' | number) => Uint8Array | undefined;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
 }
 
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
@@ -66,7 +67,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       }
       return send(res, 200, 'application/json', `${JSON.stringify(options.health())}\n`);
     } catch (error) {
-      options.log(`node: status request failed: ${error instanceof Error ? error.message : String(error)}`);
+      options.log(`node: status request failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
       if (!res.headersSent) fail(res, 500, 'internal', 'internal error');
       else res.destroy();
     }
@@ -86,7 +87,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       resolve();
     });
   });
-  server.on('error', (error) => options.log(`node: status server error: ${error.message}`));
+  server.on('error', (error) => options.log(`node: status server error: ${error.message}`, 'error'));
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   return {

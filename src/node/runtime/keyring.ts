@@ -7,6 +7,7 @@ import { epochAt, epochStart, type EpochTiming } from '../../pki/index.js';
 import type { ReplayFilter } from '../../sphinx/index.js';
 import { destroyFile, ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { NodeMetrics } from './metrics.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * A node's Sphinx keys, one X25519 key per epoch, each with its own replay filter of two rotating
@@ -35,7 +36,7 @@ export interface KeyringOptions {
   /** The size of the next replay-filter generation for an epoch's key (read at each rotation). */
   readonly replaySizing: (epoch: number) => ReplaySizing;
   readonly metrics: NodeMetrics;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
 }
 
 const TAG_BYTES = 32;
@@ -131,7 +132,7 @@ export class SphinxKeyring {
       }
       const secret = readFileIfExists(this.keyPath(epoch));
       if (secret === undefined || secret.length !== 32) {
-        this.options.log(`node: a stored Sphinx key file for epoch ${epoch} is damaged; it is replaced`);
+        this.options.log(`node: a stored Sphinx key file for epoch ${epoch} is damaged; it is replaced`, 'warn');
         this.destroyFiles(epoch);
         continue;
       }
@@ -215,7 +216,7 @@ export class SphinxKeyring {
       writeFileAtomic(this.keyPath(epoch), secret);
     } catch (error) {
       this.options.metrics.count('node_key_errors_total', { operation: 'store' });
-      this.options.log(`node: could not store the Sphinx key for epoch ${epoch} (${codeOf(error)}); a restart will not have it`);
+      this.options.log(`node: could not store the Sphinx key for epoch ${epoch} (${codeOf(error)}); a restart will not have it`, 'error');
     }
     rmSync(this.journalPath(epoch), { force: true });
     const entry = this.entry(epoch, secret, false);
@@ -237,12 +238,12 @@ export class SphinxKeyring {
         }
       } catch (error) {
         this.options.metrics.count('node_replay_journal_errors_total', { operation: 'read' });
-        this.options.log(`node: could not read the replay journal of epoch ${epoch} (${codeOf(error)})`);
+        this.options.log(`node: could not read the replay journal of epoch ${epoch} (${codeOf(error)})`, 'error');
       }
     }
     const journal = new ReplayJournal(journalPath, (error) => {
       this.options.metrics.count('node_replay_journal_errors_total', { operation: 'write' });
-      this.options.log(`node: could not append to the replay journal of epoch ${epoch} (${codeOf(error)})`);
+      this.options.log(`node: could not append to the replay journal of epoch ${epoch} (${codeOf(error)})`, 'error');
     });
     return { epoch, secret, publicKey: this.options.crypto.x25519Base(secret), filter: new JournaledFilter(bloom, journal) };
   }
@@ -262,7 +263,7 @@ export class SphinxKeyring {
       rmSync(this.journalPath(epoch), { force: true });
     } catch (error) {
       this.options.metrics.count('node_key_errors_total', { operation: 'destroy' });
-      this.options.log(`node: could not delete the Sphinx key file of epoch ${epoch} (${codeOf(error)})`);
+      this.options.log(`node: could not delete the Sphinx key file of epoch ${epoch} (${codeOf(error)})`, 'error');
     }
   }
 

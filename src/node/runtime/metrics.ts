@@ -36,13 +36,18 @@ export const UNWRAP_BUCKETS: readonly number[] = [0.00005, 0.0001, 0.00025, 0.00
 export class NodeMetrics {
   readonly registry = new Metrics('umbra');
 
-  constructor(readonly link: NetMetrics) {
+  /** `observer` is told of every count (the node logs refusals and failures from there). */
+  constructor(
+    readonly link: NetMetrics,
+    private readonly observer?: (name: NodeCounter, labels: Readonly<Record<string, string>>, by: number) => void,
+  ) {
     // Always present, so a scrape shows zeros before the first event.
     for (const name of ['node_packets_in_total', 'node_packets_out_total', 'node_consensus_fetched_total'] as const) this.count(name, {}, 0);
   }
 
   count(name: NodeCounter, labels: Readonly<Record<string, string>> = {}, by = 1): void {
     this.registry.inc(name, NODE_COUNTERS[name], labels, by);
+    if (by > 0) this.observer?.(name, labels, by);
   }
 
   drop(reason: string, by = 1): void {

@@ -8,6 +8,7 @@ import { listenLinks, type LinkListener } from '../../net/link-listener.js';
 import { NetMetrics } from '../../net/metrics.js';
 import { NodeConfigError, nodeConfigProblems, type NodeConfig } from './config.js';
 import { ConsensusTracker } from './consensus.js';
+import { countedEventLog } from './counted-events.js';
 import { ensureDir } from './files.js';
 import { unwrapPacket } from './hop.js';
 import { encodeConsensus } from '../../pki/index.js';
@@ -18,6 +19,7 @@ import { Peers } from './peers.js';
 import { consensusReplaySizing } from './replay-sizing.js';
 import { DescriptorPublisher } from './publisher.js';
 import { IDENTITY_SEED_FILE, LINK_SEED_FILE, loadOrCreateSeed } from './seeds.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * What every gateway, mix and provider shares (docs/nodes.md): identity and link seeds, the Sphinx
@@ -29,8 +31,8 @@ export interface NodeDeps {
   readonly crypto?: Crypto;
   /** Default: the wall clock and Node timers. Tests pass a fake clock. */
   readonly clock?: Clock;
-  /** One line per notable event; never keys, addresses or payloads. Default: nothing. */
-  readonly log?: (line: string) => void;
+  /** One line per notable event, with its level (docs/nodes.md, "Logs"); never keys, addresses or payloads. Default: nothing. */
+  readonly log?: NodeLog;
 }
 
 export interface NodeStatus {
@@ -92,7 +94,7 @@ function urlHost(host: string): string {
 export class NodeRuntime {
   readonly crypto: Crypto;
   readonly clock: Clock;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
   readonly timing: EpochTiming;
   readonly sphinx: Sphinx;
   readonly packetLength: number;
@@ -100,7 +102,7 @@ export class NodeRuntime {
   readonly linkSeed: Uint8Array;
   readonly nodeId: Uint8Array;
   readonly linkKey: Uint8Array;
-  readonly linkMetrics = new NetMetrics();
+  readonly linkMetrics: NetMetrics;
   readonly metrics: NodeMetrics;
   readonly keyring: SphinxKeyring;
   readonly consensus: ConsensusTracker;
@@ -141,7 +143,9 @@ export class NodeRuntime {
     this.linkSeed = link.seed;
     this.nodeId = this.crypto.ed25519PublicKey(this.identitySeed);
     this.linkKey = this.crypto.ed25519PublicKey(this.linkSeed);
-    this.metrics = new NodeMetrics(this.linkMetrics);
+    const counted = countedEventLog(this.log, () => this.clock.now());
+    this.linkMetrics = new NetMetrics(counted.link);
+    this.metrics = new NodeMetrics(this.linkMetrics, counted.node);
     const now = this.clock.now();
     this.lastEpoch = epochAt(now, this.timing);
     this.keyring = new SphinxKeyring({
@@ -217,6 +221,8 @@ export class NodeRuntime {
       ...(link.maxConnections === undefined ? {} : { maxConnections: link.maxConnections }),
       ...(link.maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress: link.maxConnectionsPerAddress }),
     });
+    this.listener.on('accepted', (peer) => this.log(`node: link from ${peer} is up`));
+    this.listener.on('disconnected', (reason, peer) => this.log(`node: link from ${peer} is down (${reason})`, reason === 'shutdown' ? 'info' : 'warn'));
     return this.listener.port;
   }
 
@@ -323,7 +329,7 @@ export class NodeRuntime {
         try {
           await step();
         } catch (error) {
-          this.log(`node: error while closing: ${error instanceof Error ? error.message : String(error)}`);
+          this.log(`node: error while closing: ${error instanceof Error ? error.message : String(error)}`, 'error');
         }
       }
       this.log(`node: ${this.config.role} "${this.config.name}" closed`);
@@ -343,7 +349,7 @@ export class NodeRuntime {
     const self = findNode(doc, this.nodeId);
     const problem = (name: string, detail: string): void => {
       this.metrics.count('node_consensus_self_problems_total', { problem: name });
-      this.log(`node: the consensus for epoch ${doc.epoch} ${detail}`);
+      this.log(`node: the consensus for epoch ${doc.epoch} ${detail}`, 'warn');
     };
     if (self === undefined) return problem('missing', 'does not list this node');
     if (!sameBytes(self.linkPublicKey, this.linkKey)) problem('link-key', 'lists another link key for this node');
@@ -379,7 +385,7 @@ export class NodeRuntime {
         this.peers.update(this.consensus.held(now));
       }
     } catch (error) {
-      this.log(`node: epoch work failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.log(`node: epoch work failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
     }
     this.armEpochTimer();
   }

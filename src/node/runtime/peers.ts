@@ -5,6 +5,7 @@ import { connectLink, type LinkDialer } from '../../net/link-dialer.js';
 import type { NetMetrics } from '../../net/metrics.js';
 import { pinnedPeers } from '../../net/tls-identity.js';
 import type { NodeLinkOptions } from './config.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * Who a node talks to, from the consensus documents it holds (docs/nodes.md, "Peers"):
@@ -29,7 +30,7 @@ export interface PeersOptions {
   readonly packetLength: number;
   readonly linkMetrics: NetMetrics;
   readonly link: NodeLinkOptions;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
 }
 
 interface Dialing {
@@ -123,7 +124,7 @@ export class Peers {
     });
     dialer.on('up', () => this.options.log(`node: link to ${hop.name} is up`));
     dialer.on('down', (reason) => {
-      if (reason !== 'shutdown') this.options.log(`node: link to ${hop.name} is down (${reason}); reconnecting`);
+      if (reason !== 'shutdown') this.options.log(`node: link to ${hop.name} is down (${reason}); reconnecting`, 'warn');
     });
     this.dialers.set(id, { dialer, key: endpointKey(hop) });
     return dialer;

@@ -19,6 +19,7 @@ import type { Clock } from '../../net/clock.js';
 import { ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { SphinxKeyring } from './keyring.js';
 import type { NodeMetrics } from './metrics.js';
+import type { NodeLog } from '../log.js';
 
 /**
  * Makes, keeps and uploads this node's descriptors (docs/nodes.md, "Descriptors"), following
@@ -45,7 +46,7 @@ export interface PublisherOptions {
   readonly keyring: SphinxKeyring;
   readonly authorityUrls: readonly string[];
   readonly metrics: NodeMetrics;
-  readonly log: (line: string) => void;
+  readonly log: NodeLog;
 }
 
 const FIRST_RETRY_MS = 250;
@@ -104,7 +105,7 @@ export class DescriptorPublisher {
       bytes = this.descriptorFor(epoch);
     } catch (error) {
       this.options.metrics.count('node_descriptor_upload_failures_total', { reason: 'make' });
-      this.options.log(`node: could not make the descriptor for epoch ${epoch}: ${error instanceof Error ? error.message : String(error)}`);
+      this.options.log(`node: could not make the descriptor for epoch ${epoch}: ${error instanceof Error ? error.message : String(error)}`, 'error');
       return;
     }
     for (const url of this.options.authorityUrls) void this.upload(epoch, url, bytes, 0);
@@ -123,7 +124,7 @@ export class DescriptorPublisher {
       if (this.closed) return;
       if (!(error instanceof AuthorityRequestError)) {
         metrics.count('node_descriptor_upload_failures_total', { reason: 'error' });
-        log(`node: descriptor upload for epoch ${epoch} failed: ${error instanceof Error ? error.message : String(error)}`);
+        log(`node: descriptor upload for epoch ${epoch} failed: ${error instanceof Error ? error.message : String(error)}`, 'warn');
         return this.retry(epoch, url, bytes, attempt);
       }
       const code = KNOWN_CODES.has(error.code) ? error.code : error.status === 0 ? 'unreachable' : error.status >= 500 ? 'http-5xx' : 'other';
@@ -131,12 +132,12 @@ export class DescriptorPublisher {
         // The document for this epoch is already made; it is checked when fetched.
         metrics.count('node_descriptor_uploads_total', { result: 'too-late' });
         this.markAccepted(epoch, url);
-        log(`node: the document for epoch ${epoch} was made before this node's descriptor arrived`);
+        log(`node: the document for epoch ${epoch} was made before this node's descriptor arrived`, 'warn');
         return;
       }
       metrics.count('node_descriptor_upload_failures_total', { reason: code });
       if (code === 'unreachable' || code === 'http-5xx' || TRANSIENT_CODES.has(code)) return this.retry(epoch, url, bytes, attempt);
-      log(`node: an authority refused the descriptor for epoch ${epoch} (${code}); not retried`);
+      log(`node: an authority refused the descriptor for epoch ${epoch} (${code}); not retried`, 'warn');
     }
   }
 
