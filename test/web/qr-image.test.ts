@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import qrcode from 'qrcode-generator';
@@ -11,7 +12,7 @@ import { chromiumMissing, launchChromium, startRemoteServer, type RemoteServer }
  * chromium, on pictures drawn in the page: a large photo-like JPEG (a small, slightly turned code
  * on a noisy background, found only by the second search, at full size), a light code on a dark
  * screen, and the pictures it refuses with a clear reason: too large, not an image, not
- * decodable, no code, a code that is no card. The noise comes from a seeded generator.
+ * decodable, no code, a code that is no card, too many pixels. The noise comes from a seeded generator.
  */
 const CARD = `umbra:card:${Buffer.from(Array.from({ length: 240 }, (_, i) => (i * 73 + 19) % 256)).toString('base64url')}`;
 
@@ -36,6 +37,35 @@ function modulesOf(text: string): string[] {
   qr.make();
   const count = qr.getModuleCount();
   return Array.from({ length: count }, (_, r) => Array.from({ length: count }, (_, c) => (qr.isDark(r, c) ? '1' : '0')).join(''));
+}
+
+function crc32(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** A white PNG of `width` × `height` (1 bit grey): a few KiB however many pixels it has. */
+function blankPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([1, 0, 0, 0, 0], 8); // bit depth 1, grey, deflate, no filter method, no interlace
+  const row = Buffer.alloc(1 + Math.ceil(width / 8), 0xff);
+  row[0] = 0; // filter: none
+  const rows = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 type Outcome = { card: string } | { problem: string; message: string } | { text: string | null };
@@ -135,6 +165,14 @@ describe('reading a card from a picture of its QR code, in chromium', { skip: ch
     const big = await readBytes(page, new Uint8Array(0), 'image/png', 8 * 1024 * 1024 + 1);
     assert.equal('problem' in big && big.problem, 'too-large');
     assert.match('message' in big ? big.message : '', /larger than 8 MiB/);
+    const huge = blankPng(8000, 6400);
+    assert.ok(huge.length < 100_000, `${huge.length} bytes`);
+    const tooManyPixels = await readBytes(page, huge, 'image/png');
+    assert.equal('problem' in tooManyPixels && tooManyPixels.problem, 'too-large');
+    assert.match('message' in tooManyPixels ? tooManyPixels.message : '', /more than 50 million pixels/);
+    // The control: the same blank picture at a readable size is searched, and holds no code.
+    const blank = await readBytes(page, blankPng(800, 640), 'image/png');
+    assert.equal('problem' in blank && blank.problem, 'no-qr-code');
     const text = await readBytes(page, new TextEncoder().encode(CARD), 'text/plain');
     assert.equal('problem' in text && text.problem, 'not-an-image');
     const broken = await readBytes(page, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]), 'image/png');

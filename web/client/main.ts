@@ -161,16 +161,20 @@ async function addContact(uri: string, from?: string): Promise<void> {
 /** Reads the card in a picture of its QR code, in the page, and adds it as a pasted URI is added. */
 async function addContactFromImage(file: File): Promise<void> {
   const name = file.name === '' ? 'the pasted image' : file.name;
+  if (state.busy) return;
   state.notice = `Reading the QR code in ${name}…`;
   state.error = '';
+  state.busy = true;
   draw();
   let uri: string;
   try {
     uri = await readCardFromImage(file, name);
   } catch (error) {
+    state.busy = false;
     state.notice = '';
     return fail(error);
   }
+  state.busy = false;
   await addContact(uri, name);
 }
 

@@ -104,7 +104,7 @@ export function contactsView(state: State, actions: ContactActions): TemplateRes
     </form>
     <div class="qr-drop" @dragover=${dragOver} @drop=${drop}>
       <label for="card-image">Or a picture of their QR code</label>
-      <input id="card-image" type="file" accept=${IMAGE_TYPES.join(',')} @change=${choose} />
+      <input id="card-image" type="file" accept=${IMAGE_TYPES.join(',')} ?disabled=${state.busy} @change=${choose} />
       <small>A photo or a screenshot (PNG, JPEG, GIF or WebP), chosen here, dropped here or pasted. It is read in this page and goes nowhere else.</small>
     </div>
     <h2>Safety numbers</h2>
