@@ -17,6 +17,8 @@ for (const page of ['client', 'network']) {
 }
 // The sanitiser alone, as a global, for the browser tests (test/web/sanitise.test.ts): the same code and DOMPurify as the client.
 await build({ ...common, format: 'iife', globalName: 'umbraSanitise', entryPoints: [join(root, 'web', 'client', 'sanitise.ts')], outfile: join(out, 'test', 'sanitise.js') });
+// The QR code reader likewise (test/web/qr-image.test.ts), with jsQR inlined.
+await build({ ...common, format: 'iife', globalName: 'umbraQrImage', entryPoints: [join(root, 'web', 'client', 'qr-image.ts')], outfile: join(out, 'test', 'qr-image.js') });
 
 const kib = (page, name) => (statSync(join(out, page, name)).size / 1024).toFixed(1);
 const sizes = ['client', 'network'].map((page) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import qrcode from 'qrcode-generator';
 import { fromBase64Url } from '../../src/codec/bytes.js';
 import { initClient, removeApiEndpoint, startApiServer, startClient, writeApiEndpoint, type ApiServer, type ClientAgent } from '../../src/client/index.js';
 import { up, type Testnet } from '../../src/testnet/up.js';
@@ -12,8 +13,8 @@ import { chromiumMissing, launchChromium, screenshot } from './support.js';
 
 /**
  * The web client and the network view in chromium, against `umbra up` (real node processes on
- * loopback): two users who do not know each other exchange cards by URI in their browsers and
- * compare safety numbers; Alice writes to Bob in her browser and Bob's browser shows the mail
+ * loopback): two users who do not know each other exchange cards in their browsers, one by URI and
+ * one by a screenshot of the other's QR code, and compare safety numbers; Alice writes to Bob in her browser and Bob's browser shows the mail
  * arrive; the network view shows packets flowing through every node. The token never appears in
  * a URL. Each page is saved as a screenshot (UMBRA_UPDATE_SCREENSHOTS=1 refreshes docs/screenshots).
  * Waits are on what the pages show, with real-time limits that only end a stuck test.
@@ -60,6 +61,26 @@ async function startUser(name: string, provider: string): Promise<User> {
   return user;
 }
 
+/** A GIF of a QR code holding `text`, as qrcode-generator draws it (a data URL). */
+function qrGif(text: string): Buffer {
+  const qr = qrcode(0, 'M');
+  qr.addData(text, 'Byte');
+  qr.make();
+  return Buffer.from(qr.createDataURL(6, 4).replace(/^data:image\/gif;base64,/, ''), 'base64');
+}
+
+/** Hands `bytes` to the page as a file the user dropped on, or pasted into, `selector`. */
+async function dropOrPaste(page: Page, selector: string, how: 'drop' | 'paste', file: { name: string; type: string; bytes: Buffer }): Promise<void> {
+  await page.evaluate(({ selector, how, name, type, base64 }) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], name, { type }));
+    const target = document.querySelector(selector)!;
+    target.dispatchEvent(how === 'drop'
+      ? new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true })
+      : new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+  }, { selector, how, name: file.name, type: file.type, base64: file.bytes.toString('base64') });
+}
+
 async function signIn(user: User): Promise<void> {
   await user.page.goto(`${user.api.url}/`);
   await user.page.fill('#token', user.agent.apiToken());
@@ -92,7 +113,7 @@ describe('the web client and the network view in chromium', { skip: chromiumMiss
     assert.equal(await alice.page.evaluate(() => document.cookie), '');
   });
 
-  test('contacts are exchanged by card URI and their safety numbers match side by side', async () => {
+  test('contacts are exchanged by card URI and by a picture of the QR code, and their safety numbers match side by side', async () => {
     const [alice, bob] = users;
     const cards = new Map<string, string>();
     for (const user of users) {
@@ -102,11 +123,24 @@ describe('the web client and the network view in chromium', { skip: chromiumMiss
       cards.set(user.name, await user.page.inputValue('#own-card'));
       assert.match(cards.get(user.name)!, /^umbra:card:/);
     }
-    for (const [user, other] of [[alice, bob], [bob, alice]] as const) {
-      await user.page.fill('#card-uri', cards.get(other.name)!);
-      await user.page.click('form.add-contact button[type=submit]');
-      await user.page.waitForSelector(`.contact[data-name="${other.name}"] .safety-number`);
-    }
+    // Pictures that hold no card: a screenshot without a QR code (pasted), a QR code of a web address (dropped).
+    const noCode = await bob.page.locator('#contacts-title').screenshot();
+    await dropOrPaste(alice.page, 'body', 'paste', { name: 'heading.png', type: 'image/png', bytes: noCode });
+    await alice.page.waitForSelector('.error:has-text("No QR code found in heading.png")');
+    await dropOrPaste(alice.page, '.qr-drop', 'drop', { name: 'link.gif', type: 'image/gif', bytes: qrGif('https://example.org/') });
+    await alice.page.waitForSelector('.error:has-text("The QR code in link.gif is not an Umbra card")');
+    await alice.page.setInputFiles('#card-image', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(cards.get('bob')!) });
+    await alice.page.waitForSelector('.error:has-text("notes.txt is not a PNG, JPEG, GIF or WebP image")');
+    assert.deepEqual(alice.agent.contacts(), [], 'no picture without a card added anyone');
+    // Alice adds Bob from a screenshot of the QR code on his screen; Bob adds Alice by her card URI.
+    const bobsCode = await bob.page.locator('svg.qr').screenshot();
+    await alice.page.setInputFiles('#card-image', { name: 'bob-card.png', mimeType: 'image/png', buffer: bobsCode });
+    await alice.page.waitForSelector('.contact[data-name="bob"] .safety-number');
+    assert.match((await alice.page.textContent('.notice'))!, /Added bob from the QR code in bob-card\.png/);
+    assert.equal(await alice.page.locator('.error').count(), 0);
+    await bob.page.fill('#card-uri', cards.get('alice')!);
+    await bob.page.click('form.add-contact button[type=submit]');
+    await bob.page.waitForSelector('.contact[data-name="alice"] .safety-number');
     const aliceSees = (await alice.page.textContent('.contact[data-name="bob"] .safety-number'))!;
     const bobSees = (await bob.page.textContent('.contact[data-name="alice"] .safety-number'))!;
     assert.match(aliceSees, /\d{5}/);

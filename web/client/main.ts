@@ -1,5 +1,6 @@
 import { html, nothing, render } from 'lit-html';
 import { ApiError, call, forgetToken, readEvents, saveToken, savedToken, type Contact, type MailSummary, type Message, type SendRequest } from './api.js';
+import { imageAmong, readCardFromImage } from './qr-image.js';
 import { sanitiseMailHtml } from './sanitise.js';
 import { emptyDraft, forwardDraft, recipients, replyDraft, routeFromHash, state, type Status } from './state.js';
 import { composeView, fileAsBase64 } from './views-compose.js';
@@ -144,10 +145,10 @@ async function send(files: FileList | null): Promise<void> {
   }
 }
 
-async function addContact(uri: string): Promise<void> {
+async function addContact(uri: string, from?: string): Promise<void> {
   try {
     const contact = await call<Contact>('POST', '/contacts', { card_uri: uri });
-    state.notice = `Added ${contact.name}. Compare your safety numbers below.`;
+    state.notice = `Added ${contact.name}${from === undefined ? '' : ` from the QR code in ${from}`}. Compare your safety numbers below.`;
     state.error = '';
     (document.getElementById('card-uri') as HTMLTextAreaElement | null)?.form?.reset();
     await loadContacts();
@@ -155,6 +156,35 @@ async function addContact(uri: string): Promise<void> {
     return fail(error);
   }
   draw();
+}
+
+/** Reads the card in a picture of its QR code, in the page, and adds it as a pasted URI is added. */
+async function addContactFromImage(file: File): Promise<void> {
+  const name = file.name === '' ? 'the pasted image' : file.name;
+  if (state.busy) return;
+  state.notice = `Reading the QR code in ${name}…`;
+  state.error = '';
+  state.busy = true;
+  draw();
+  let uri: string;
+  try {
+    uri = await readCardFromImage(file, name);
+  } catch (error) {
+    state.busy = false;
+    state.notice = '';
+    return fail(error);
+  }
+  state.busy = false;
+  await addContact(uri, name);
+}
+
+/** An image pasted anywhere on the contacts page is read as a card's QR code. */
+function onPaste(e: ClipboardEvent): void {
+  if (!state.hasToken || state.page !== 'contacts') return;
+  const image = imageAmong(e.clipboardData?.files);
+  if (image === undefined) return;
+  e.preventDefault();
+  void addContactFromImage(image);
 }
 
 async function removeOpen(): Promise<void> {
@@ -178,7 +208,7 @@ function draw(): void {
     ${state.hasToken ? html`<li><button type="button" class="link" @click=${disconnect}>Disconnect</button></li>` : nothing}</ul></nav>`;
   const page = !state.hasToken ? tokenView(state.error, connect)
     : state.page === 'compose' ? composeView(state, { edit: (field, value) => void (state.draft[field] = value), send: (files) => void send(files) })
-    : state.page === 'contacts' ? contactsView(state, { add: (uri) => void addContact(uri), compare: () => draw() })
+    : state.page === 'contacts' ? contactsView(state, { add: (uri) => void addContact(uri), addImage: (file) => void addContactFromImage(file), compare: () => draw() })
     : state.page === 'status' ? statusView(state)
     : state.page === 'mail' ? mailView(state, {
       reply: () => { if (state.open) { state.draft = replyDraft(state.open); location.hash = '#compose'; } },
@@ -244,6 +274,7 @@ function onKey(e: KeyboardEvent): void {
 
 window.addEventListener('hashchange', route);
 document.addEventListener('keydown', onKey);
+document.addEventListener('paste', onPaste);
 state.hasToken = savedToken() !== undefined;
 if (state.hasToken) startLive();
 route();

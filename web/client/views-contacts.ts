@@ -1,14 +1,18 @@
 import { html, nothing, svg, type TemplateResult } from 'lit-html';
 import qrcode from 'qrcode-generator';
 import type { Contact } from './api.js';
+import { IMAGE_TYPES } from './qr-image.js';
 import type { State } from './state.js';
 
 /**
- * Contacts: one's own card as text and as a QR code, adding a contact from a card URI, and each
- * contact's safety number beside the one the contact reads out, so the two can be compared.
+ * Contacts: one's own card as text and as a QR code, adding a contact from a card URI or from a
+ * picture of its QR code, and each contact's safety number beside the one the contact reads out,
+ * so the two can be compared.
  */
 export interface ContactActions {
   add(uri: string): void;
+  /** A picture of a card's QR code, chosen, dropped or pasted. */
+  addImage(file: File): void;
   compare(name: string, spoken: string): void;
 }
 
@@ -67,6 +71,21 @@ export function contactsView(state: State, actions: ContactActions): TemplateRes
     const input = document.getElementById('card-uri') as HTMLTextAreaElement;
     actions.add(input.value.trim());
   };
+  const choose = (e: Event): void => {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = ''; // the same file can be chosen again
+    if (file !== undefined) actions.addImage(file);
+  };
+  const dragOver = (e: DragEvent): void => {
+    if (e.dataTransfer?.types.includes('Files') === true) e.preventDefault();
+  };
+  const drop = (e: DragEvent): void => {
+    const file = e.dataTransfer?.files[0];
+    if (file === undefined) return;
+    e.preventDefault();
+    actions.addImage(file);
+  };
   const copy = (): void => void navigator.clipboard?.writeText(state.card ?? '').catch(() => undefined);
   return html`<section aria-labelledby="contacts-title">
     <h1 id="contacts-title">Contacts</h1>
@@ -83,6 +102,11 @@ export function contactsView(state: State, actions: ContactActions): TemplateRes
       <textarea id="card-uri" name="card_uri" rows="3" required></textarea>
       <div class="actions"><button type="submit" class="primary">Add contact</button></div>
     </form>
+    <div class="qr-drop" @dragover=${dragOver} @drop=${drop}>
+      <label for="card-image">Or a picture of their QR code</label>
+      <input id="card-image" type="file" accept=${IMAGE_TYPES.join(',')} ?disabled=${state.busy} @change=${choose} />
+      <small>A photo or a screenshot (PNG, JPEG, GIF or WebP), chosen here, dropped here or pasted. It is read in this page and goes nowhere else.</small>
+    </div>
     <h2>Safety numbers</h2>
     <p>Compare each number with the one on your contact's screen, in person or on a call you trust.</p>
     ${state.contacts.length === 0 ? html`<p class="empty">No contacts yet.</p>` : html`<ul class="contacts">${state.contacts.map((c) => contactRow(c, actions))}</ul>`}
