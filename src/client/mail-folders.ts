@@ -115,10 +115,10 @@ export function normaliseFlags(flags: readonly string[]): string[] {
   return [...out];
 }
 
-/** The flags with \Seen set (first) or cleared. */
+/** The flags with \Seen set (last, as +FLAGS adds it) or cleared. */
 function withSeen(flags: readonly string[], seen: boolean): string[] {
   const rest = flags.filter((flag) => flag !== '\\Seen');
-  return seen ? ['\\Seen', ...rest] : rest;
+  return seen ? [...rest, '\\Seen'] : rest;
 }
 
 export class MailFolders {

@@ -182,7 +182,7 @@ test('a received mail\'s read flag is its \\Seen in every folder showing it, whi
 
   store.folders.setFlags(inbox.id, message.id, ['\\Seen', '\\Answered']);
   assert.deepEqual(readFlag(), [true]);
-  assert.deepEqual(store.folders.messages(inbox.id)[0].flags, ['\\Seen', '\\Answered']);
-  assert.deepEqual(store.folders.messages(archive.id)[0].flags, ['\\Seen', '\\Flagged']);
+  assert.deepEqual(store.folders.messages(inbox.id)[0].flags, ['\\Answered', '\\Seen']);
+  assert.deepEqual(store.folders.messages(archive.id)[0].flags, ['\\Flagged', '\\Seen']);
   store.close();
 });
