@@ -43,10 +43,10 @@ export class AgentApi {
   }
 
   /**
-   * Waits for the delivery status of sent mail `id` to become final (delivered or failed), from
-   * the agent's event stream; resolves with the last status line, or undefined at the timeout.
+   * Waits for the delivery status of sent mail `id` (sent #`number`) to become final (delivered or
+   * failed), from the agent's event stream; resolves with the last status line, or undefined at the timeout.
    */
-  async waitForDelivery(id: number, timeoutMs: number, onLine: (line: string) => void): Promise<'delivered' | 'failed' | undefined> {
+  async waitForDelivery(id: number, number: number, timeoutMs: number, onLine: (line: string) => void): Promise<'delivered' | 'failed' | undefined> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
@@ -69,8 +69,8 @@ export class AgentApi {
           if (event.type !== 'status' || event.id !== id) continue;
           const r = event.recipient;
           // `status` is the whole mail's; `recipient` the envelope that changed.
-          if (r !== undefined) onLine(`sent #${id} to ${r.name}${r.field === 'to' ? '' : ` (${r.field})`} is ${r.status}${r.reason !== undefined ? `: ${r.reason}` : ''} (the mail: ${event.status ?? '?'})`);
-          else onLine(`sent #${id} is ${event.status ?? '?'}${event.reason !== undefined ? `: ${event.reason}` : ''}`);
+          if (r !== undefined) onLine(`sent #${number} to ${r.name}${r.field === 'to' ? '' : ` (${r.field})`} is ${r.status}${r.reason !== undefined ? `: ${r.reason}` : ''} (the mail: ${event.status ?? '?'})`);
+          else onLine(`sent #${number} is ${event.status ?? '?'}${event.reason !== undefined ? `: ${event.reason}` : ''}`);
           if (event.status === 'delivered' || event.status === 'failed') return event.status;
         }
       }

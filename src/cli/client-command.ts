@@ -7,7 +7,7 @@ import {
   writeApiEndpoint, LOCK_FILE, type ApiEndpoint, type Client, type ClientErrorCode,
 } from '../client/index.js';
 import { AgentApiError } from './agent-api.js';
-import { addedText, contactsText, describeEvent, inboxText, mailIdArgument, mailToSend, messageText, print, queuedText, readTextFile, sentText } from './client-print.js';
+import { addedText, contactsText, describeEvent, inboxText, mailNumberArgument, mailToSend, messageText, print, queuedText, readTextFile, sentText } from './client-print.js';
 import { bridgeText, localBridgeView } from './client-bridge.js';
 import { relayCommand } from './client-relay.js';
 import { runRemote } from './client-remote.js';
@@ -23,8 +23,8 @@ import { integer } from './parse.js';
  *   card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api
  *   send --to NAME [--to NAME]… [--cc NAME]… [--bcc NAME]… --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
  *        (each option also takes a comma list: --to bob,carol)
- *   resend ID [--wait] [--timeout-ms N]   a failed sent mail, again
- *   inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N] [--imap-port N]
+ *   resend N [--wait] [--timeout-ms N]   failed sent mail #N, again
+ *   inbox [--json] | sent [--json] | read N [--sent] [--json] (inbox mail #N; --sent: sent mail #N) | run [--api-port N] [--smtp-port N] [--imap-port N]
  *   bridge [--show-password]   the mail bridge's settings for a mail program
  *   relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
  */
@@ -50,6 +50,7 @@ const OPTIONS = {
   'imap-port': { type: 'string' },
   'show-password': { type: 'boolean' },
   json: { type: 'boolean' },
+  sent: { type: 'boolean' },
   'grace-days': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
@@ -92,11 +93,11 @@ async function withClient<T>(dir: string, values: Values, use: (client: Client) 
 }
 
 /**
- * `send` (or, with `resendId`, `resend ID`) without a running agent: one is started for the mail,
- * until its packets left (or, with --wait, until the ACK).
+ * `send` (or, with `resendNumber`, `resend N`) without a running agent: one is started for the
+ * mail, until its packets left (or, with --wait, until the ACK).
  */
-async function send(dir: string, values: Values, timeoutMs: number, resendId?: number): Promise<number> {
-  const mail = resendId === undefined ? mailToSend(values) : undefined;
+async function send(dir: string, values: Values, timeoutMs: number, resendNumber?: number): Promise<number> {
+  const mail = resendNumber === undefined ? mailToSend(values) : undefined;
   let settle: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (settle = resolve));
   let sentId = -1;
@@ -110,11 +111,11 @@ async function send(dir: string, values: Values, timeoutMs: number, resendId?: n
     },
   });
   try {
-    const result = mail === undefined ? await agent.resend(resendId as number) : await agent.send(mail);
+    const result = mail === undefined ? await agent.resend(agent.mailIdOf('sent', resendNumber as number)) : await agent.send(mail);
     sentId = result.id;
     const entry = agent.sent().find((m) => m.id === result.id);
     const waiting = entry?.status === 'waiting' ? entry.reason : undefined;
-    process.stdout.write(queuedText(result.id, result.fragments, result.recipients.map((r) => ({ name: r.name, field: r.field })), '', waiting));
+    process.stdout.write(queuedText(result.number, result.fragments, result.recipients.map((r) => ({ name: r.name, field: r.field })), '', waiting));
     if (values.wait !== true && waiting !== undefined) {
       process.stdout.write('it waits in the Sent folder; a running agent (`umbra client run`) sends it once the server is back\n');
       return 0;
@@ -223,7 +224,7 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     case 'send':
       return send(dir, values, timeoutMs);
     case 'resend':
-      return send(dir, values, timeoutMs, mailIdArgument(rest[0], 'resend'));
+      return send(dir, values, timeoutMs, mailNumberArgument(rest[0], 'resend'));
     case 'inbox':
     case 'sent':
       return withClient(dir, values, (client) => {
@@ -232,9 +233,9 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
         return 0;
       });
     case 'read': {
-      const id = mailIdArgument(rest[0]);
+      const number = mailNumberArgument(rest[0], values.sent === true ? 'read --sent' : 'read');
       return withClient(dir, values, (client) => {
-        const mail = messageView(client.read(id));
+        const mail = messageView(client.read(client.mailIdOf(values.sent === true ? 'sent' : 'inbox', number)));
         print(values.json, mail, () => messageText(mail));
         return 0;
       });
@@ -272,6 +273,7 @@ export async function clientCommand(args: readonly string[]): Promise<number> {
   const dir = values.dir;
   if (dir === undefined) throw new UsageError('client: --dir DIR is required');
   const [command, ...rest] = positionals;
+  if (values.sent === true && command !== 'read') throw new UsageError('client: --sent goes with `read N` (sent mail #N)');
   const timeoutMs = integer('timeout-ms', values['timeout-ms'], 1000, 24 * 3600 * 1000, 120_000);
   try {
     const endpoint = command === 'init' ? undefined : readApiEndpoint(dir);

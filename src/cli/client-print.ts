@@ -14,13 +14,13 @@ function time(ms: unknown): string {
 }
 
 export function inboxText(mails: readonly View[]): string {
-  return mails.map((m) => `#${String(m.id)} ${m.read === true ? ' ' : '*'} ${time(m.received_ms)}  ${String(m.from)}  ${String(m.subject)}\n`).join('') || 'no mail\n';
+  return mails.map((m) => `#${String(m.number)} ${m.read === true ? ' ' : '*'} ${time(m.received_ms)}  ${String(m.from)}  ${String(m.subject)}\n`).join('') || 'no mail\n';
 }
 
 /** One line per sent mail; under it a line per recipient when there are several, else the reason of a waiting or failed mail. */
 export function sentText(mails: readonly View[]): string {
   const warning = (m: View): string => (m.warning !== undefined ? `    ${String(m.warning)}\n` : '');
-  return mails.map((m) => `#${String(m.id)} ${time(m.created_ms)}  to ${String(m.to)}  [${String(m.status)}]  ${String(m.subject)}\n${recipientLines(m)}${reasonLine(m)}${warning(m)}`).join('') || 'nothing sent\n';
+  return mails.map((m) => `#${String(m.number)} ${time(m.created_ms)}  to ${String(m.to)}  [${String(m.status)}]  ${String(m.subject)}\n${recipientLines(m)}${reasonLine(m)}${warning(m)}`).join('') || 'nothing sent\n';
 }
 
 /** "    carol (cc): delivered" per recipient, when there are several or one failed. */
@@ -44,10 +44,10 @@ export function messageText(m: View): string {
   return `From: ${String(m.from)}\nTo: ${String(m.to)}\n${cc}${bcc}Date: ${String(m.date)}\nSubject: ${String(m.subject)}\n${status}\n${String(m.text)}\n`;
 }
 
-/** What `send` prints once the mail is queued. */
-export function queuedText(id: number, fragments: number, recipients: readonly { name: string; field: string }[], where: string, waiting?: string): string {
+/** What `send` prints once the mail is queued: its number in the Sent folder. */
+export function queuedText(number: number, fragments: number, recipients: readonly { name: string; field: string }[], where: string, waiting?: string): string {
   const names = recipients.map((r) => (r.field === 'to' ? r.name : `${r.name} (${r.field})`)).join(', ');
-  return `queued #${id} to ${names} (${fragments} packets)${where}${waiting === undefined ? '' : `; ${waiting}`}\n`;
+  return `queued as sent #${number} to ${names} (${fragments} packets)${where}${waiting === undefined ? '' : `; ${waiting}`}\n`;
 }
 
 export function contactsText(contacts: readonly View[]): string {
@@ -60,13 +60,13 @@ export function addedText(contact: View): string {
 
 export function describeEvent(event: ClientEvent): string | undefined {
   switch (event.type) {
-    case 'received': return `received #${event.id} from ${event.from}: ${event.subject}`;
+    case 'received': return `received #${event.number} from ${event.from}: ${event.subject}`;
     case 'status': {
       const r = event.recipient;
-      if (r === undefined) return `sent #${event.id} is ${event.status}${event.reason !== undefined ? `: ${event.reason}` : ''}`;
-      return `sent #${event.id} to ${r.name}${r.field === 'to' ? '' : ` (${r.field})`} is ${r.status}${r.reason !== undefined ? `: ${r.reason}` : ''} (the mail: ${event.status})`;
+      if (r === undefined) return `sent #${event.number} is ${event.status}${event.reason !== undefined ? `: ${event.reason}` : ''}`;
+      return `sent #${event.number} to ${r.name}${r.field === 'to' ? '' : ` (${r.field})`} is ${r.status}${r.reason !== undefined ? `: ${r.reason}` : ''} (the mail: ${event.status})`;
     }
-    case 'resend': return `sent #${event.id}: resending ${event.shards} fragments (${event.cause})`;
+    case 'resend': return `sent #${event.number}: resending ${event.shards} fragments (${event.cause})`;
     case 'error': return `error in ${event.where}: ${event.message}`;
     default: return undefined;
   }
@@ -122,10 +122,16 @@ export function mailToSend(values: { to?: readonly string[]; cc?: readonly strin
   return { to, cc, bcc, subject: values.subject, body };
 }
 
-/** The id `read` (an id from `client inbox`) or `resend` (from `client sent`) was given. */
-export function mailIdArgument(text: string | undefined, command: 'read' | 'resend' = 'read'): number {
+/**
+ * The mail number `read` (a number from `client inbox`), `read --sent` or `resend` (from `client
+ * sent`) was given: each folder numbers its mail from 1.
+ */
+export function mailNumberArgument(text: string | undefined, command: 'read' | 'read --sent' | 'resend'): number {
   const list = command === 'read' ? 'client inbox' : 'client sent';
-  if (text === undefined) throw new UsageError(`client ${command}: give the mail id (see \`${list}\`)`);
-  if (!/^[1-9]\d{0,15}$/.test(text)) throw new UsageError(`client ${command}: the mail id is a number from \`${list}\`, not '${text}'`);
-  return Number(text);
+  if (text === undefined) throw new UsageError(`client ${command}: give the mail's number (see \`${list}\`)`);
+  const digits = text.startsWith('#') ? text.slice(1) : text;
+  if (!/^[1-9]\d{0,15}$/.test(digits) || !Number.isSafeInteger(Number(digits))) {
+    throw new UsageError(`client ${command}: the mail's number is one from \`${list}\`, not '${text}'`);
+  }
+  return Number(digits);
 }

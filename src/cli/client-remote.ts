@@ -1,7 +1,8 @@
 import type { ApiEndpoint } from '../client/index.js';
 import { AgentApi } from './agent-api.js';
 import { bridgeText, type BridgeView } from './client-bridge.js';
-import { addedText, contactsText, inboxText, mailIdArgument, mailToSend, messageText, print, queuedText, sentText } from './client-print.js';
+import { addedText, contactsText, inboxText, mailNumberArgument, mailToSend, messageText, print, queuedText, sentText } from './client-print.js';
+import { AgentApiError } from './agent-api.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -10,6 +11,7 @@ import { UsageError } from './errors.js';
  */
 export interface RemoteOptions {
   readonly json?: boolean;
+  readonly sent?: boolean;
   readonly 'show-password'?: boolean;
   readonly wait?: boolean;
   readonly timeoutMs: number;
@@ -50,14 +52,16 @@ export async function runRemote(endpoint: ApiEndpoint, command: string | undefin
       return 0;
     }
     case 'read': {
-      const mail = await api.call<View>('GET', `/api/v1/messages/${mailIdArgument(rest[0])}`);
+      const folder = options.sent === true ? 'sent' : 'inbox';
+      const id = await mailIdOf(api, folder, mailNumberArgument(rest[0], options.sent === true ? 'read --sent' : 'read'));
+      const mail = await api.call<View>('GET', `/api/v1/messages/${id}`);
       print(options.json, mail, () => messageText(mail));
       return 0;
     }
     case 'send':
       return sendRemote(api, options);
     case 'resend': {
-      const id = mailIdArgument(rest[0], 'resend');
+      const id = await mailIdOf(api, 'sent', mailNumberArgument(rest[0], 'resend'));
       const queued = await api.call<Queued>('POST', `/api/v1/messages/${id}/resend`);
       return afterQueued(api, queued, options);
     }
@@ -87,6 +91,14 @@ async function allMail(api: AgentApi, folder: 'inbox' | 'sent'): Promise<View[]>
   }
 }
 
+/** The API's id of mail `number` of a folder; 'unknown-mail' when there is none. */
+async function mailIdOf(api: AgentApi, folder: 'inbox' | 'sent', number: number): Promise<number> {
+  const page = await api.call<{ items: View[] }>('GET', `/api/v1/zk-mailbox-db?folder=${folder}&number=${number}`);
+  const id = page.items[0]?.id;
+  if (typeof id !== 'number') throw new AgentApiError(404, 'unknown-mail', `no ${folder} mail #${number}`);
+  return id;
+}
+
 async function sendRemote(api: AgentApi, options: RemoteOptions): Promise<number> {
   const mail = mailToSend(options);
   const queued = await api.call<Queued>('POST', '/api/v1/zk-send', mail);
@@ -95,6 +107,7 @@ async function sendRemote(api: AgentApi, options: RemoteOptions): Promise<number
 
 interface Queued {
   readonly id: number;
+  readonly number: number;
   readonly fragments: number;
   readonly recipients: readonly { name: string; field: string }[];
   readonly status?: string;
@@ -103,9 +116,9 @@ interface Queued {
 
 /** Says what the agent did with a sent or resent mail; with --wait, follows it until it is final. */
 async function afterQueued(api: AgentApi, queued: Queued, options: RemoteOptions): Promise<number> {
-  process.stdout.write(queuedText(queued.id, queued.fragments, queued.recipients, ' in the running agent', queued.status === 'waiting' ? queued.reason : undefined));
+  process.stdout.write(queuedText(queued.number, queued.fragments, queued.recipients, ' in the running agent', queued.status === 'waiting' ? queued.reason : undefined));
   if (options.wait !== true) return 0;
-  const outcome = await api.waitForDelivery(queued.id, options.timeoutMs, (line) => process.stdout.write(`${line}\n`));
+  const outcome = await api.waitForDelivery(queued.id, queued.number, options.timeoutMs, (line) => process.stdout.write(`${line}\n`));
   if (outcome === 'delivered') return 0;
   if (outcome === undefined) process.stdout.write('not acknowledged yet; the running agent keeps trying\n');
   return 1;

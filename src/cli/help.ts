@@ -25,8 +25,8 @@ Usage:
       card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api (the API's URL and token)
       send --to NAME [--to NAME]… [--cc NAME]… [--bcc NAME]… --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
            (--to bob,carol works too; Bcc recipients are hidden from the others)
-      resend ID [--wait] [--timeout-ms N] (a failed sent mail, again)
-      inbox [--json] | sent [--json] | read ID [--json] | run [--api-port N] [--smtp-port N] [--imap-port N]
+      resend N [--wait] [--timeout-ms N] (failed sent mail #N, again)
+      inbox [--json] | sent [--json] | read N [--sent] [--json] (inbox mail #N; --sent: sent mail #N) | run [--api-port N] [--smtp-port N] [--imap-port N]
       bridge [--show-password] (settings for a mail program: docs/bridge.md)
       relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
            (ordinary, NOT private email, only for a mail marked for it: docs/bridge.md)

@@ -12,7 +12,7 @@ import type { KdfParams } from './keystore.js';
 import { buildMail, SYNTHETIC_DOMAIN, syntheticAddress } from './mail-build.js';
 import { parseMail, type ParsedMail } from './mail-format.js';
 import type { MailFolders } from './mail-folders.js';
-import type { InboxMeta, MailRecord, SentMeta } from './mail-store.js';
+import type { InboxMeta, MailFolder, MailRecord, SentMeta } from './mail-store.js';
 import type { ClientSettings } from './settings.js';
 
 /**
@@ -31,8 +31,9 @@ export interface ContactInfo {
   readonly cardUri: string;
 }
 
-export type InboxEntry = InboxMeta & { readonly id: number };
-export type SentEntry = SentMeta & { readonly id: number };
+/** `id`: the store's row id (the API's /messages/{id}); `number`: the mail's number in its folder. */
+export type InboxEntry = InboxMeta & { readonly id: number; readonly number: number };
+export type SentEntry = SentMeta & { readonly id: number; readonly number: number };
 
 export interface MailView {
   readonly record: MailRecord;
@@ -58,7 +59,15 @@ export interface Client {
   rotateCard(graceDays: number): string;
   inbox(): InboxEntry[];
   sent(): SentEntry[];
-  /** A mail with its bytes and parsed form; an inbox mail is marked read. 'unknown-mail' if absent. */
+  /**
+   * The id of mail `number` of a folder (inbox #1 is the first mail received, sent #1 the first
+   * sent); 'unknown-mail' if there is none.
+   */
+  mailIdOf(folder: MailFolder, number: number): number;
+  /**
+   * A mail with its bytes and parsed form; an inbox mail is marked read (the read flag IMAP shows
+   * as \Seen). 'unknown-mail' if absent.
+   */
   read(id: number): MailView;
   /** Deletes a mail from the local store (inbox or sent); 'unknown-mail' if absent. */
   deleteMail(id: number): void;
@@ -207,13 +216,17 @@ export class LocalClient implements Client {
     return this.core.store.list('sent') as SentEntry[];
   }
 
+  mailIdOf(folder: MailFolder, number: number): number {
+    const id = Number.isSafeInteger(number) && number >= 1 ? this.core.store.idOf(folder, number) : undefined;
+    if (id === undefined) throw new ClientError('unknown-mail', `no ${folder === 'inbox' ? 'inbox' : 'sent'} mail #${number}`);
+    return id;
+  }
+
   read(id: number): MailView {
     const found = this.core.store.get(id);
     if (found === undefined) throw new ClientError('unknown-mail', `no mail with id ${id}`);
     let record = found.record;
-    if (record.folder === 'inbox' && !record.read) {
-      record = this.core.store.updateMeta<InboxMeta>(id, (meta) => ({ ...meta, read: true })) ?? record;
-    }
+    if (record.folder === 'inbox' && !record.read) record = this.core.store.setRead(id, true) ?? record;
     return { record, raw: found.raw, parsed: parseMail(found.raw) };
   }
 

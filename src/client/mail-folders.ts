@@ -7,7 +7,8 @@ import type Database from 'better-sqlite3';
  * (tables `folders` and `folder_mails`): folder names, flags and dates are sealed like the mail;
  * row ids, UIDs and UIDVALIDITY are in clear. A message either points at a received or sent mail
  * of the `mails` table (which the agent files into INBOX or Sent as it stores it) or holds bytes of
- * its own (APPEND).
+ * its own (APPEND). A received mail's \Seen is not kept here: it is the mail's read flag in the
+ * store, so reading it anywhere (IMAP, `umbra client read`, the API, the web client) is one change.
  */
 export const FOLDERS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS folders (
@@ -74,7 +75,9 @@ export interface FolderHost {
   digest(label: string, data: Uint8Array): Buffer;
   random(n: number): Uint8Array;
   mailRaw(mailId: number): Uint8Array | undefined;
-  /** Received mail: keeps the mail's own read flag in step with \Seen. */
+  /** A received mail's read flag (its \Seen); undefined for a sent mail, whose flags are kept here. */
+  mailRead(mailId: number): boolean | undefined;
+  /** Sets a received mail's read flag (the store then calls mailChanged). */
   setMailRead(mailId: number, read: boolean): void;
   /** The last message showing a received mail was expunged: the mail goes too. */
   mailUnreferenced(mailId: number): void;
@@ -112,6 +115,12 @@ export function normaliseFlags(flags: readonly string[]): string[] {
   return [...out];
 }
 
+/** The flags with \Seen set (last, as +FLAGS adds it) or cleared. */
+function withSeen(flags: readonly string[], seen: boolean): string[] {
+  const rest = flags.filter((flag) => flag !== '\\Seen');
+  return seen ? [...rest, '\\Seen'] : rest;
+}
+
 export class MailFolders {
   private readonly cache = new Map<number, FolderMessage[]>();
   private readonly listeners = new Set<(folderId: number) => void>();
@@ -119,10 +128,10 @@ export class MailFolders {
   constructor(private readonly host: FolderHost) {}
 
   /** Creates the standard folders and files every mail stored before folders existed. */
-  initialise(existing: readonly { id: number; folder: 'inbox' | 'sent'; internalMs: number; size: number; read: boolean }[]): void {
+  initialise(existing: readonly { id: number; folder: 'inbox' | 'sent'; internalMs: number; size: number }[]): void {
     this.host.db.transaction(() => {
       for (const name of STANDARD_FOLDERS) if (this.find(name) === undefined) this.insertFolder(name);
-      for (const mail of existing) this.fileMail(mail.id, mail.folder, mail.internalMs, mail.size, mail.read);
+      for (const mail of existing) this.fileMail(mail.id, mail.folder, mail.internalMs, mail.size);
     })();
   }
 
@@ -252,7 +261,15 @@ export class MailFolders {
 
   private message(row: MessageRow): FolderMessage {
     const state = JSON.parse(decoder.decode(this.host.open('folder_mails', 'state', row.rid, row.state))) as MessageState;
-    return { id: row.id, uid: row.uid, flags: state.flags, internalMs: state.internalMs, size: state.size, ...(row.mail === null ? {} : { mailId: row.mail }) };
+    const read = row.mail === null ? undefined : this.host.mailRead(row.mail);
+    const flags = read === undefined ? state.flags : withSeen(state.flags, read);
+    return { id: row.id, uid: row.uid, flags, internalMs: state.internalMs, size: state.size, ...(row.mail === null ? {} : { mailId: row.mail }) };
+  }
+
+  /** The flags stored for a message: a received mail's \Seen is its read flag, kept with the mail. */
+  private storedFlags(mailId: number | null, flags: readonly string[]): string[] {
+    const derived = mailId !== null && this.host.mailRead(mailId) !== undefined;
+    return derived ? flags.filter((flag) => flag !== '\\Seen') : [...flags];
   }
 
   /** The RFC 5322 bytes of a message; undefined if it is gone. */
@@ -276,12 +293,18 @@ export class MailFolders {
     return { id: Number(result.lastInsertRowid), uid: folder.uid_next, ...state, ...(mailId === null ? {} : { mailId }) };
   }
 
-  /** Files a mail the agent just stored: received mail into INBOX, sent mail into Sent. */
-  fileMail(mailId: number, kind: 'inbox' | 'sent', internalMs: number, size: number, read: boolean): void {
+  /** Files a mail the agent just stored: received mail into INBOX (\Seen is its read flag), sent mail into Sent (\Seen). */
+  fileMail(mailId: number, kind: 'inbox' | 'sent', internalMs: number, size: number): void {
     const folder = this.find(kind === 'inbox' ? 'INBOX' : 'Sent');
     if (folder === undefined) return; // not initialised yet: initialise() files it
-    this.insertMessage(folder.id, { flags: read || kind === 'sent' ? ['\\Seen'] : [], internalMs, size }, mailId, null);
+    this.insertMessage(folder.id, { flags: kind === 'sent' ? ['\\Seen'] : [], internalMs, size }, mailId, null);
     this.changed(folder.id);
+  }
+
+  /** A mail's read flag changed in the store: every folder showing it changes (cached flags, IDLE). */
+  mailChanged(mailId: number): void {
+    const rows = this.host.db.prepare('SELECT DISTINCT folder FROM folder_mails WHERE mail = ?').all(mailId) as { folder: number }[];
+    for (const { folder } of rows) this.changed(folder);
   }
 
   append(folderId: number, raw: Uint8Array, flags: readonly string[], internalMs: number): FolderMessage {
@@ -294,12 +317,16 @@ export class MailFolders {
     const row = this.host.db.prepare('SELECT id, uid, mail, rid, state FROM folder_mails WHERE id = ? AND folder = ?').get(messageId, folderId) as MessageRow | undefined;
     if (row === undefined) return undefined;
     const before = this.message(row);
-    const next: MessageState = { flags: normaliseFlags(flags), internalMs: before.internalMs, size: before.size };
-    this.host.db.prepare('UPDATE folder_mails SET state = ? WHERE id = ?').run(this.host.seal('folder_mails', 'state', row.rid, encoder.encode(JSON.stringify(next))), messageId);
-    const seen = next.flags.includes('\\Seen');
-    if (row.mail !== null && seen !== before.flags.includes('\\Seen')) this.host.setMailRead(row.mail, seen);
+    const wanted = normaliseFlags(flags);
+    const next: MessageState = { flags: this.storedFlags(row.mail, wanted), internalMs: before.internalMs, size: before.size };
+    this.host.db.transaction(() => {
+      this.host.db.prepare('UPDATE folder_mails SET state = ? WHERE id = ?').run(this.host.seal('folder_mails', 'state', row.rid, encoder.encode(JSON.stringify(next))), messageId);
+      const seen = wanted.includes('\\Seen');
+      if (row.mail !== null && this.host.mailRead(row.mail) === !seen) this.host.setMailRead(row.mail, seen);
+    })();
     this.changed(folderId);
-    return { ...before, flags: next.flags };
+    const after = this.host.db.prepare('SELECT id, uid, mail, rid, state FROM folder_mails WHERE id = ?').get(messageId) as MessageRow;
+    return this.message(after);
   }
 
   /** Copies messages into another folder (new UIDs there, flags kept); the copies in order. */
@@ -309,7 +336,8 @@ export class MailFolders {
       if (row === undefined) return undefined;
       const { flags, internalMs, size } = this.message(row);
       const raw = row.mail === null ? this.host.open('folder_mails', 'raw', row.rid, row.raw!) : null;
-      return this.insertMessage(toFolderId, { flags: [...flags], internalMs, size }, row.mail, raw);
+      const copy = this.insertMessage(toFolderId, { flags: this.storedFlags(row.mail, flags), internalMs, size }, row.mail, raw);
+      return { ...copy, flags };
     }))();
     this.changed(toFolderId);
     return copies.filter((c): c is FolderMessage => c !== undefined);

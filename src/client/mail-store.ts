@@ -4,14 +4,15 @@ import { concatBytes } from '../codec/bytes.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import { ClientError, describeError } from './errors.js';
-import { FOLDERS_SCHEMA, MailFolders } from './mail-folders.js';
+import { MailFolders } from './mail-folders.js';
+import { prepareSchema } from './mail-store-schema.js';
 import type { SentRecipient } from './sent-recipients.js';
 
 /**
  * The local mail store (docs/client.md, "Mail store"): SQLite in the client directory. Every
  * column that says anything about the user's mail (who, when, what, subject, status) is sealed with
  * XChaCha20-Poly1305 under the store key kept in the keystore, bound to its table, column and row;
- * what stays in clear is row ids, random row keys, SURB IDs (which the provider saw anyway),
+ * what stays in clear is row ids, each mail's number in its folder, random row keys, SURB IDs (which the provider saw anyway),
  * SURB creation times (for expiry) and the names of the agent's state entries ("guard").
  */
 /** 'waiting': the recipient's server is missing from the network, or a copy was not acknowledged in time; the mail is sent again. */
@@ -62,37 +63,13 @@ export interface SentMeta {
 }
 
 export type MailMeta = InboxMeta | SentMeta;
-export type MailRecord = MailMeta & { readonly id: number };
-
-const SCHEMA_VERSION = 1;
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS mails (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  folder TEXT NOT NULL CHECK (folder IN ('inbox', 'sent')),
-  rid BLOB NOT NULL UNIQUE,
-  dedup BLOB UNIQUE,
-  meta BLOB NOT NULL,
-  raw BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outgoing (
-  mkey BLOB PRIMARY KEY,
-  body BLOB NOT NULL,
-  state BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS surbs (
-  surb_id BLOB PRIMARY KEY,
-  mkey BLOB NOT NULL,
-  created_ms INTEGER NOT NULL,
-  token BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS agent_state (
-  name TEXT PRIMARY KEY,
-  value BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS surbs_by_message ON surbs (mkey);
-CREATE INDEX IF NOT EXISTS surbs_by_time ON surbs (created_ms);
-${FOLDERS_SCHEMA}`;
+export type MailFolder = MailMeta['folder'];
+/**
+ * A stored mail: `id` is the store's own row id (stable, shared by both folders, what the API's
+ * /messages/{id} takes); `number` is the mail's number in its folder (inbox #1, #2…, sent #1, #2…),
+ * what `umbra client inbox`, `sent`, `read` and `resend` show and take. Numbers are never reused.
+ */
+export type MailRecord = MailMeta & { readonly id: number; readonly number: number };
 
 const AD_LABEL = new TextEncoder().encode('umbra client store v1');
 const MKEY_LABEL = new TextEncoder().encode('umbra client message key v1');
@@ -102,6 +79,7 @@ const decoder = new TextDecoder();
 interface MailRow {
   id: number;
   folder: string;
+  number: number;
   rid: Buffer;
   meta: Buffer;
   raw?: Buffer;
@@ -131,7 +109,11 @@ export class MailStore {
       digest: (label, data) => Buffer.from(this.crypto.blake2b(16, concatBytes(encoder.encode(label), data), this.key)),
       random: (n) => this.random(n),
       mailRaw: (mailId) => this.get(mailId)?.raw,
-      setMailRead: (mailId, read) => void this.updateMeta<MailMeta>(mailId, (meta) => (meta.folder === 'inbox' ? { ...meta, read } : meta)),
+      mailRead: (mailId) => {
+        const mail = this.meta(mailId);
+        return mail?.folder === 'inbox' ? mail.read : undefined;
+      },
+      setMailRead: (mailId, read) => void this.setRead(mailId, read),
       mailUnreferenced: (mailId) => {
         if (this.meta(mailId)?.folder === 'inbox') this.live().prepare('DELETE FROM mails WHERE id = ?').run(mailId);
       },
@@ -139,7 +121,7 @@ export class MailStore {
     const initialised = (db.prepare('SELECT count(*) AS n FROM folders').get() as { n: number }).n > 0;
     if (!initialised) {
       const existing = (['inbox', 'sent'] as const).flatMap((folder) => this.list(folder)).sort((a, b) => a.id - b.id).map((mail) => ({
-        id: mail.id, folder: mail.folder, size: mail.size, read: mail.folder === 'inbox' ? mail.read : true,
+        id: mail.id, folder: mail.folder, size: mail.size,
         internalMs: mail.folder === 'inbox' ? mail.receivedMs : mail.createdMs,
       }));
       this.folders.initialise(existing);
@@ -154,11 +136,8 @@ export class MailStore {
       db = new Database(path, { timeout: 5000 });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.exec(SCHEMA);
+      prepareSchema(db);
       restrictToOwner(path);
-      const row = db.prepare('SELECT max(version) AS version FROM schema_version').get() as { version: number | null };
-      if (row.version === null) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
-      else if (row.version !== SCHEMA_VERSION) throw new ClientError('unsupported-keystore', `mail store schema ${row.version} is not supported`);
       return new MailStore(db, crypto, random, storeKey.slice());
     } catch (error) {
       db?.close();
@@ -197,21 +176,34 @@ export class MailStore {
   private record(row: MailRow): MailRecord {
     const meta = JSON.parse(decoder.decode(this.open('mails', 'meta', row.rid, row.meta))) as MailMeta;
     if (meta.folder !== row.folder) throw new ClientError('corrupt-keystore', 'a mail row was moved between folders');
-    return { ...meta, id: row.id };
+    return { ...meta, id: row.id, number: row.number };
+  }
+
+  /** The next number of a folder, taken (call inside the transaction that stores the mail). */
+  private takeNumber(folder: MailFolder): number {
+    const db = this.live();
+    const row = db.prepare('SELECT next FROM mail_numbers WHERE folder = ?').get(folder) as { next: number } | undefined;
+    const number = row?.next ?? 1;
+    db.prepare('INSERT INTO mail_numbers (folder, next) VALUES (?, ?) ON CONFLICT (folder) DO UPDATE SET next = excluded.next').run(folder, number + 1);
+    return number;
   }
 
   /** Stores a received mail; undefined when a mail with this message ID is already in the inbox. */
   addInbox(meta: Omit<InboxMeta, 'folder'>, messageId: Uint8Array, raw: Uint8Array): number | undefined {
-    const db = this.live();
     const rid = this.random(16);
     const full: InboxMeta = { ...meta, folder: 'inbox' };
-    const result = db
-      .prepare('INSERT INTO mails (folder, rid, dedup, meta, raw) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup) DO NOTHING')
-      .run('inbox', Buffer.from(rid), this.messageKey(messageId), this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full))), this.seal('mails', 'raw', rid, raw));
-    if (result.changes === 0) return undefined;
-    const id = Number(result.lastInsertRowid);
-    this.folders.fileMail(id, 'inbox', meta.receivedMs, raw.length, meta.read);
-    return id;
+    const sealedMeta = this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full)));
+    const sealedRaw = this.seal('mails', 'raw', rid, raw);
+    return this.transaction(() => {
+      const db = this.live();
+      if (this.hasInbox(messageId)) return undefined;
+      const result = db
+        .prepare('INSERT INTO mails (folder, number, rid, dedup, meta, raw) VALUES (?, ?, ?, ?, ?, ?)')
+        .run('inbox', this.takeNumber('inbox'), Buffer.from(rid), this.messageKey(messageId), sealedMeta, sealedRaw);
+      const id = Number(result.lastInsertRowid);
+      this.folders.fileMail(id, 'inbox', meta.receivedMs, raw.length);
+      return id;
+    });
   }
 
   hasInbox(messageId: Uint8Array): boolean {
@@ -219,43 +211,70 @@ export class MailStore {
   }
 
   addSent(meta: Omit<SentMeta, 'folder'>, raw: Uint8Array): number {
-    const db = this.live();
     const rid = this.random(16);
     const full: SentMeta = { ...meta, folder: 'sent' };
-    const result = db
-      .prepare('INSERT INTO mails (folder, rid, dedup, meta, raw) VALUES (?, ?, NULL, ?, ?)')
-      .run('sent', Buffer.from(rid), this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full))), this.seal('mails', 'raw', rid, raw));
-    const id = Number(result.lastInsertRowid);
-    this.folders.fileMail(id, 'sent', meta.createdMs, raw.length, true);
-    return id;
+    const sealedMeta = this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full)));
+    const sealedRaw = this.seal('mails', 'raw', rid, raw);
+    return this.transaction(() => {
+      const result = this.live()
+        .prepare('INSERT INTO mails (folder, number, rid, dedup, meta, raw) VALUES (?, ?, ?, NULL, ?, ?)')
+        .run('sent', this.takeNumber('sent'), Buffer.from(rid), sealedMeta, sealedRaw);
+      const id = Number(result.lastInsertRowid);
+      this.folders.fileMail(id, 'sent', meta.createdMs, raw.length);
+      return id;
+    });
   }
 
-  list(folder: 'inbox' | 'sent'): MailRecord[] {
-    const rows = this.live().prepare('SELECT id, folder, rid, meta FROM mails WHERE folder = ? ORDER BY id').all(folder) as MailRow[];
+  /** A folder's mail by ascending number (the order it was stored in). */
+  list(folder: MailFolder): MailRecord[] {
+    const rows = this.live().prepare('SELECT id, folder, number, rid, meta FROM mails WHERE folder = ? ORDER BY number').all(folder) as MailRow[];
     return rows.map((row) => this.record(row));
   }
 
   get(id: number): { record: MailRecord; raw: Uint8Array } | undefined {
-    const row = this.live().prepare('SELECT id, folder, rid, meta, raw FROM mails WHERE id = ?').get(id) as MailRow | undefined;
+    const row = this.live().prepare('SELECT id, folder, number, rid, meta, raw FROM mails WHERE id = ?').get(id) as MailRow | undefined;
     if (row === undefined) return undefined;
     return { record: this.record(row), raw: this.open('mails', 'raw', row.rid, row.raw!) };
   }
 
   meta(id: number): MailRecord | undefined {
-    const row = this.live().prepare('SELECT id, folder, rid, meta FROM mails WHERE id = ?').get(id) as MailRow | undefined;
+    const row = this.live().prepare('SELECT id, folder, number, rid, meta FROM mails WHERE id = ?').get(id) as MailRow | undefined;
     return row === undefined ? undefined : this.record(row);
+  }
+
+  /** The row id of mail `number` of a folder; undefined when there is none (never was, or deleted). */
+  idOf(folder: MailFolder, number: number): number | undefined {
+    const row = this.live().prepare('SELECT id FROM mails WHERE folder = ? AND number = ?').get(folder, number) as { id: number } | undefined;
+    return row?.id;
+  }
+
+  /** A mail's number in its folder, without opening its metadata. */
+  numberOf(id: number): number | undefined {
+    const row = this.live().prepare('SELECT number FROM mails WHERE id = ?').get(id) as { number: number } | undefined;
+    return row?.number;
+  }
+
+  /**
+   * Marks a received mail read or unread: the one read flag that `umbra client read`, the API,
+   * the web client and IMAP's \Seen all show and set (mail-folders.ts derives \Seen from it).
+   */
+  setRead(id: number, read: boolean): MailRecord | undefined {
+    return this.updateMeta<MailMeta>(id, (meta) => (meta.folder === 'inbox' && meta.read !== read ? { ...meta, read } : meta));
   }
 
   /** Rewrites a mail's metadata (read flag, status); the folder cannot change. */
   updateMeta<T extends MailMeta>(id: number, update: (meta: T) => T): MailRecord | undefined {
     const db = this.live();
-    const row = db.prepare('SELECT id, folder, rid, meta FROM mails WHERE id = ?').get(id) as MailRow | undefined;
+    const row = db.prepare('SELECT id, folder, number, rid, meta FROM mails WHERE id = ?').get(id) as MailRow | undefined;
     if (row === undefined) return undefined;
-    const { id: _id, ...meta } = this.record(row);
+    const { id: _id, number: _number, ...meta } = this.record(row);
     const next = update(meta as T);
     if (next.folder !== row.folder) throw new RangeError('mail store: a mail cannot change folders');
+    if (next === meta) return { ...next, id, number: row.number };
     db.prepare('UPDATE mails SET meta = ? WHERE id = ?').run(this.seal('mails', 'meta', row.rid, encoder.encode(JSON.stringify(next))), id);
-    return { ...next, id };
+    // IMAP's \Seen is the read flag: every folder showing the mail changes with it.
+    if (next.folder === 'inbox' && meta.folder === 'inbox' && next.read !== meta.read) this.folders.mailChanged(id);
+    return { ...next, id, number: row.number };
   }
 
   delete(id: number): boolean {

@@ -22,6 +22,8 @@ export interface ExternalSendRequest {
 export interface ExternalSendResult {
   /** The Sent row. */
   readonly id: number;
+  /** Its number in the Sent folder. */
+  readonly number: number;
   /** The addresses the relay took, and those it refused. */
   readonly accepted: readonly string[];
   readonly rejected: readonly string[];
@@ -98,5 +100,5 @@ export async function sendThroughRelay(store: MailStore, relay: RelayConfig | un
     },
     new Uint8Array(copy),
   );
-  return { id, accepted, rejected: rows.filter((r) => r.status === 'failed').map((r) => r.name), warning };
+  return { id, number: store.numberOf(id) ?? 0, accepted, rejected: rows.filter((r) => r.status === 'failed').map((r) => r.name), warning };
 }

@@ -60,9 +60,9 @@ export function demoLogLine(event: ClientEvent, sinceMs: number): string | undef
   const at = `${(sinceMs / 1000).toFixed(1)}s`;
   switch (event.type) {
     case 'poll': return `${at} poll of epoch ${event.epoch}: ${event.items} new items${event.error === undefined ? '' : `; failed: ${event.error}`}`;
-    case 'received': return `${at} received mail #${event.id}`;
-    case 'status': return `${at} sent mail #${event.id} is ${event.status}${event.reason === undefined ? '' : ` (${event.reason})`}`;
-    case 'resend': return `${at} sent mail #${event.id}: resending ${event.shards} fragments (${event.cause})`;
+    case 'received': return `${at} received mail #${event.number}`;
+    case 'status': return `${at} sent mail #${event.number} is ${event.status}${event.reason === undefined ? '' : ` (${event.reason})`}`;
+    case 'resend': return `${at} sent mail #${event.number}: resending ${event.shards} fragments (${event.cause})`;
     case 'consensus': return `${at} consensus of epoch ${event.epoch}`;
     case 'error': return `${at} error in ${event.where}: ${event.message}`;
     default: return undefined;

@@ -69,9 +69,10 @@ describe('umbra client: user mistakes', () => {
     assert.match(client('relay', 'clear').stdout, /relay cleared/);
   });
 
-  test('read: an id that is not a number', () => {
-    assertMistake(client('read', 'abc'), /mail id is a number.*'abc'/);
-    assertMistake(client('read', '999'), /no mail|unknown|not/i);
+  test('read: a number that is not a number, or no mail\'s', () => {
+    assertMistake(client('read', 'abc'), /the mail's number is one from `client inbox`, not 'abc'/);
+    assertMistake(client('read', '999'), /no inbox mail #999/);
+    assertMistake(client('read', '--sent', '1'), /no sent mail #1/);
   });
 
   test('contact add: a truncated card and a card with stray characters', () => {

@@ -77,19 +77,28 @@ test('umbra client commands go through the running agent', async () => {
 
   const sent = await client(alice, 'send', '--to', 'bob', '--subject', 'through the agent', '--body', 'hello');
   assert.equal(sent.code, 0, sent.stderr);
-  assert.match(sent.stdout, /queued #1 to bob .* in the running agent/);
+  assert.match(sent.stdout, /queued as sent #1 to bob .* in the running agent/);
   const listed = await client(alice, 'sent');
   assert.match(listed.stdout, /#1 .* to bob +\[(queued|sending)\]/);
+  const own = await client(alice, 'read', '--sent', '1');
+  assert.equal(own.code, 0, own.stderr);
+  assert.match(own.stdout, /Subject: through the agent\nStatus: (queued|sending)/);
 
   await net.advance(2000);
   await waitFor(() => net.count('deliver') >= 1, 'the fragment');
   await bob.agent.poll();
   const inbox = await client(bob, 'inbox', '--json');
   assert.equal(inbox.code, 0, inbox.stderr);
-  const mails = JSON.parse(inbox.stdout) as { id: number; subject: string }[];
-  assert.deepEqual(mails.map((m) => m.subject), ['through the agent']);
-  const read = await client(bob, 'read', String(mails[0].id));
+  const mails = JSON.parse(inbox.stdout) as { id: number; number: number; subject: string; read: boolean }[];
+  assert.deepEqual(mails.map((m) => [m.number, m.subject, m.read]), [[1, 'through the agent', false]]);
+  // Reading through the CLI (the API's GET /messages/{id}) is the read flag IMAP shows as \Seen.
+  const inboxFolder = bob.agent.folders().find('INBOX')!;
+  const seen = () => bob.agent.folders().messages(inboxFolder.id).map((m) => m.flags.includes('\\Seen'));
+  assert.deepEqual(seen(), [false]);
+  const read = await client(bob, 'read', '1');
   assert.match(read.stdout, /hello/);
+  assert.deepEqual(seen(), [true]);
+  assert.match((await client(bob, 'inbox')).stdout, /^#1   /);
 
   const api = await client(bob, 'api');
   assert.match(api.stdout, new RegExp(`url: ${bob.api.url}`));
@@ -131,19 +140,22 @@ test('umbra client resend sends a failed mail again through the running agent; a
   const listed = await client(carla, 'sent');
   assert.match(listed.stdout, /\[failed\]  into the void\n {4}no acknowledgement after 1 copy .*`umbra client resend 1` sends it again/);
 
-  const resent = await client(carla, 'resend', String(id));
+  const resent = await client(carla, 'resend', '1');
   assert.equal(resent.code, 0, resent.stderr);
-  assert.match(resent.stdout, new RegExp(`^queued #${id} to bob \\(\\d+ packets\\) in the running agent\\n$`));
+  assert.match(resent.stdout, /^queued as sent #1 to bob \(\d+ packets\) in the running agent\n$/);
+  assert.equal(agent.sent()[0].id, id);
   assert.equal(agent.sent()[0].status, 'queued');
   net.blackhole = false;
   await net.advance(2000);
   await waitFor(() => net.count('deliver') >= 2, 'the resent copy');
 
   for (const [args, pattern] of [
-    [['resend', String(id)], /sent mail 1 is (queued|sending), not failed: only a failed mail is sent again/],
-    [['resend', '999'], /no mail with id 999/],
-    [['resend', 'abc'], /client resend: the mail id is a number from `client sent`, not 'abc'/],
-    [['resend'], /client resend: give the mail id/],
+    [['resend', '1'], /sent mail #1 is (queued|sending), not failed: only a failed mail is sent again/],
+    [['resend', '999'], /no sent mail #999/],
+    [['resend', 'abc'], /client resend: the mail's number is one from `client sent`, not 'abc'/],
+    [['resend'], /client resend: give the mail's number/],
+    [['read', '--sent', '2'], /no sent mail #2/],
+    [['inbox', '--sent'], /--sent goes with `read N`/],
   ] as const) {
     const result = await client(carla, ...args);
     assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);

@@ -92,6 +92,7 @@ describe('the agent\'s REST API', () => {
     assert.equal(sent.status, 202);
     assert.equal(sent.json.status, 'queued');
     assert.ok(Number.isInteger(sent.json.id) && sent.json.fragments >= 1);
+    assert.equal(sent.json.number, 1, 'Alice\'s first sent mail is sent #1');
     assert.ok(!Number.isNaN(Date.parse(sent.json.estimated_delivery)));
 
     await net.advance(2000);
@@ -107,12 +108,22 @@ describe('the agent\'s REST API', () => {
     let stream = '';
     while (!stream.includes('event: received')) stream += new TextDecoder().decode((await reader.read()).value);
     assert.match(stream, /"subject":"Grüße"/);
+    assert.match(stream, /"number":1/);
     await reader.cancel();
 
     const page = await call(bob, 'GET', '/api/v1/zk-mailbox-db?folder=inbox&offset=0&limit=10');
     assert.equal(page.json.total, 1);
     assert.equal(page.json.items[0].read, false);
+    assert.equal(page.json.items[0].number, 1);
+    assert.deepEqual((await call(bob, 'GET', '/api/v1/zk-mailbox-db?folder=inbox&number=1')).json.items.map((m: { id: number }) => m.id), [id]);
+    assert.deepEqual((await call(bob, 'GET', '/api/v1/zk-mailbox-db?folder=sent&number=1')).json.items, []);
+    assertProblem(await call(bob, 'GET', '/api/v1/zk-mailbox-db?number=0'), 400, 'invalid-request');
+    const inboxFolder = bob.agent.folders().find('INBOX')!;
+    const seen = () => bob.agent.folders().messages(inboxFolder.id).map((m) => m.flags.includes('\\Seen'));
+    assert.deepEqual(seen(), [false]);
     const message = await call(bob, 'GET', `/api/v1/messages/${id}`);
+    assert.deepEqual(seen(), [true], 'read through the API: IMAP shows it \\Seen');
+    assert.equal(message.json.number, 1);
     assert.equal(message.json.text, 'Hallo Bob!\n');
     assert.equal(message.json.attachments[0].filename, 'x.csv');
     assert.match(Buffer.from(message.json.raw, 'base64').toString('utf8'), /^From: /m);

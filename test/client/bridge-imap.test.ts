@@ -91,6 +91,24 @@ describe('the bridge: IMAP with imapflow', () => {
     assert.equal(box.client.inbox()[0].read, true, '\\Seen marks the mail read for `umbra client inbox` too');
   });
 
+  test('reading a mail with the client (`umbra client read N`, the API) is \\Seen, pushed to an IDLE session; clearing \\Seen makes it unread', { timeout: 20_000 }, async () => {
+    assert.deepEqual(box.client.inbox().map((m) => [m.number, m.read]), [[1, true], [2, false], [3, false]]);
+    const watcher = imapflow(box);
+    await watcher.connect();
+    await watcher.mailboxOpen('INBOX');
+    const told = new Promise<{ uid?: number; flags: Set<string> }>((resolve) => watcher.on('flags', resolve));
+    const idling = watcher.idle();
+    box.client.read(box.client.mailIdOf('inbox', 2));
+    const update = await told;
+    assert.deepEqual([update.uid ?? 2, [...update.flags]], [2, ['\\Seen']]);
+    const fetched = must(await flow.fetchOne('2', { flags: true }, { uid: true }));
+    assert.deepEqual([...fetched.flags!], ['\\Seen']);
+    await flow.messageFlagsRemove('2', ['\\Seen'], { uid: true });
+    assert.deepEqual(box.client.inbox().map((m) => [m.number, m.read]), [[1, true], [2, false], [3, false]]);
+    await watcher.logout();
+    await idling.catch(() => undefined);
+  });
+
   test('SEARCH: header (UTF-8), body, flags, dates', async () => {
     assert.deepEqual(await flow.search({ subject: 'Zürich' }, { uid: true }), [1]);
     assert.deepEqual(await flow.search({ body: 'brown fox' }, { uid: true }), [2]);

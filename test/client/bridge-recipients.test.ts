@@ -45,7 +45,7 @@ test('several RCPT TO make one mail: To and Cc from the headers, the others Bcc,
   });
 
   const info = await mailer.sendMail({ from: 'alice@umbra', to: 'Bob <bob@umbra>', cc: 'carol@umbra', bcc: 'dave@umbra', subject: 'Over SMTP to three', text: 'Hi all.' });
-  assert.match(info.response, /^250 .*queued as #\d+ for 3 recipients/);
+  assert.match(info.response, /^250 .*queued as sent #\d+ for 3 recipients/);
   assert.equal(alice.agent.sent().length, 1, 'one mail, not one per recipient');
   const [row] = alice.agent.sent();
   assert.deepEqual(row.recipients?.map((r) => `${r.field}:${r.name}`), ['to:bob', 'cc:carol', 'bcc:dave']);

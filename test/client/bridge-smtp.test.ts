@@ -65,7 +65,7 @@ describe('the bridge: SMTP submission', () => {
       date: new Date('2026-12-05T09:00:00+05:30'),
       attachments: [{ filename: 'notes.txt', content: 'a note\n' }],
     });
-    assert.match(info.response, /^250 .*queued as #\d+/);
+    assert.match(info.response, /^250 .*queued as sent #\d+/);
     assert.equal(alice.sent().length, 1);
     await bobReceives(alice.sent()[0].fragments);
     const [mail] = bob.inbox();

@@ -162,7 +162,7 @@ describe('the web client and the network view in chromium', { skip: chromiumMiss
     await screenshot(alice.page, 'compose');
     await alice.page.click('form.compose button[type=submit]');
     await alice.page.waitForSelector('#sent-list .mail-row .badge');
-    assert.match((await alice.page.textContent('.notice'))!, /Queued as #1/);
+    assert.match((await alice.page.textContent('.notice'))!, /Queued as sent #1/);
     await bob.page.waitForSelector('#inbox-list .mail-row:has-text("Lunch on Thursday?")', { timeout: ARRIVAL_LIMIT_MS });
     await screenshot(bob.page, 'inbox');
     await bob.page.click('#inbox-list .mail-link');

@@ -42,7 +42,7 @@ function hostileMail(origin: string): Uint8Array {
 
 function standInAgent(raw: Uint8Array): ClientAgent {
   const record: MailRecord = {
-    id: 1, folder: 'inbox', messageId: '00', fromKey: 'ab'.repeat(32), fromName: 'mallory', receivedMs: Date.now(), read: false,
+    id: 1, number: 1, folder: 'inbox', messageId: '00', fromKey: 'ab'.repeat(32), fromName: 'mallory', receivedMs: Date.now(), read: false,
     subject: 'A special offer', date: 'Sat, 05 Dec 2026 12:00:00 +0000', size: raw.length, attachments: 0,
   };
   const stub = {

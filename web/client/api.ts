@@ -5,8 +5,10 @@
  */
 const TOKEN_KEY = 'umbra-api-token';
 
+/** `id`: the mail in the agent's store (for /messages/{id}); `number`: its number in its folder, as the CLI shows it. */
 export interface MailSummary {
   id: number;
+  number: number;
   folder: 'inbox' | 'sent';
   subject: string;
   from?: string;
@@ -21,6 +23,7 @@ export interface MailSummary {
 
 export interface Message {
   id: number;
+  number: number;
   folder: 'inbox' | 'sent';
   from: string;
   to: string;
@@ -96,6 +99,7 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
 export interface AgentEvent {
   type: string;
   id?: number;
+  number?: number;
   status?: string;
   reason?: string;
   subject?: string;

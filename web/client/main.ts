@@ -85,7 +85,7 @@ function startLive(): void {
   const signal = events.signal;
   readEvents((event) => {
     if (event.type === 'received') state.notice = `New mail from ${event.from ?? 'a contact'}: ${event.subject ?? ''}`;
-    if (event.type === 'status' && event.status === 'failed') state.notice = `Mail #${event.id ?? '?'} failed: ${event.reason ?? 'no reason given'}`;
+    if (event.type === 'status' && event.status === 'failed') state.notice = `Sent mail #${event.number ?? '?'} failed: ${event.reason ?? 'no reason given'}`;
     void refresh();
   }, signal).then(() => reconnect(signal), (error: unknown) => {
     if (signal.aborted) return;
@@ -132,9 +132,9 @@ async function send(files: FileList | null): Promise<void> {
     if (files !== null && files.length > 0) {
       request.attachments = await Promise.all([...files].map(async (file) => ({ filename: file.name, content_type: file.type || 'application/octet-stream', data: await fileAsBase64(file) })));
     }
-    const result = await call<{ id: number; estimated_delivery: string }>('POST', '/zk-send', request);
+    const result = await call<{ number: number; estimated_delivery: string }>('POST', '/zk-send', request);
     state.draft = emptyDraft();
-    state.notice = `Queued as #${result.id}; expected to arrive around ${new Date(result.estimated_delivery).toLocaleTimeString()}.`;
+    state.notice = `Queued as sent #${result.number}; expected to arrive around ${new Date(result.estimated_delivery).toLocaleTimeString()}.`;
     state.error = '';
     location.hash = '#sent';
   } catch (error) {

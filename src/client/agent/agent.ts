@@ -176,18 +176,18 @@ class Agent extends LocalClient implements ClientAgent {
     const found = this.core.store.get(id);
     if (found === undefined) throw new ClientError('unknown-mail', `no mail with id ${id}`);
     const { record } = found;
-    if (record.folder !== 'sent') throw new ClientError('not-failed', `mail ${id} is a received mail: only a failed sent mail is sent again`);
-    if (record.status !== 'failed') throw new ClientError('not-failed', `sent mail ${id} is ${record.status}, not failed: only a failed mail is sent again`);
+    if (record.folder !== 'sent') throw new ClientError('not-failed', `inbox mail #${record.number} is a received mail: only a failed sent mail is sent again`);
+    if (record.status !== 'failed') throw new ClientError('not-failed', `sent mail #${record.number} is ${record.status}, not failed: only a failed mail is sent again`);
     const failed = recipientsOf(record).filter((r) => r.status === 'failed');
     const gone = failed.find((r) => !this.core.endpoint.contactList().some((c) => c.key === r.key));
     if (gone !== undefined) throw new ClientError('unknown-contact', `${gone.name} is no longer a contact: the mail cannot be sent again`);
     const resent = this.outbox.resendFailed(id, this.view.now());
-    if (resent.length === 0) throw new ClientError('not-failed', `sent mail ${id} failed before failed mail was kept for a resend: send it anew`);
+    if (resent.length === 0) throw new ClientError('not-failed', `sent mail #${record.number} failed before failed mail was kept for a resend: send it anew`);
     const recipients = resent.map(({ messageId, fragments }) => {
       const r = failed.find((entry) => entry.messageId === messageId) ?? recipientsOf(record)[0];
       return { name: r.name, key: r.key, field: r.field, messageId, fragments };
     });
-    return { id, messageId: resent[0].messageId, fragments: resent.reduce((sum, r) => sum + r.fragments, 0), recipients };
+    return { id, number: record.number, messageId: resent[0].messageId, fragments: resent.reduce((sum, r) => sum + r.fragments, 0), recipients };
   }
 
   poll(): Promise<PollReport> {

@@ -29,8 +29,8 @@ export function waitingForAckReason(name: string, copies: number, untilMs: numbe
 }
 
 /** The message can no longer arrive, or used up the copies the settings allow. */
-export function failedReason(name: string, cause: FailCause, attempts: number, windowMs: number, mailId: number): string {
-  const again = `\`umbra client resend ${mailId}\` sends it again`;
+export function failedReason(name: string, cause: FailCause, attempts: number, windowMs: number, sentNumber: number): string {
+  const again = `\`umbra client resend ${sentNumber}\` sends it again`;
   if (cause === 'copies') {
     const copies = attempts === 1 ? 'copy' : 'copies';
     return `no acknowledgement after ${attempts} ${copies} of the message (${name} may be offline, or ${name}'s server down); ${again}`;

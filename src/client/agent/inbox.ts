@@ -100,7 +100,7 @@ export class Inbox {
       messageId,
       mail,
     );
-    if (id !== undefined) this.emit({ type: 'received', id, from: from.name, fromKey, subject: parsed.subject, newContact });
+    if (id !== undefined) this.emit({ type: 'received', id, number: this.core.store.numberOf(id) ?? 0, from: from.name, fromKey, subject: parsed.subject, newContact });
   }
 
   private ackOnce(key: string, messageId: Uint8Array, surb: Uint8Array, surbEpoch: number, poll: number): void {

@@ -76,7 +76,8 @@ export class Outbox {
     for (const state of states) this.checkServer(state, now);
     this.pump();
     const recipients = envelopes.map(({ contact, field }, i) => ({ name: contact.card.name, key: contact.key, field, messageId: states[i].key, fragments: states[i].total }));
-    return { id: states[0].body.mailId, messageId: states[0].key, fragments: states.reduce((sum, state) => sum + state.total, 0), recipients };
+    const id = states[0].body.mailId;
+    return { id, number: this.numberOf(id), messageId: states[0].key, fragments: states.reduce((sum, state) => sum + state.total, 0), recipients };
   }
 
   /** Messages awaiting their ACK, from the mail store: their unsent shards go back in the queue. */
@@ -296,7 +297,7 @@ export class Outbox {
     this.forgetSeals(state);
     this.enqueue(state, shards);
     this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
-    if (shards.length > 0) this.emit({ type: 'resend', id: state.body.mailId, messageId: state.key, shards: shards.length, cause: 'nack' });
+    if (shards.length > 0) this.emit({ type: 'resend', id: state.body.mailId, number: this.numberOf(state.body.mailId), messageId: state.key, shards: shards.length, cause: 'nack' });
     return 'ack';
   }
 
@@ -317,7 +318,7 @@ export class Outbox {
         this.core.store.updateOutgoingState(state.body.messageId, progressOf(state));
         this.setStatus(state, 'waiting', waitingForAckReason(name, state.resends, windowEndMs(state, this.policy())));
       });
-      this.emit({ type: 'resend', id: state.body.mailId, messageId: state.key, shards: decision.shards.length, cause: 'timeout' });
+      this.emit({ type: 'resend', id: state.body.mailId, number: this.numberOf(state.body.mailId), messageId: state.key, shards: decision.shards.length, cause: 'timeout' });
     }
   }
 
@@ -337,7 +338,12 @@ export class Outbox {
   }
 
   private fail(state: OutgoingState, name: string, cause: FailCause, attempts: number): void {
-    this.finish(state, 'failed', failedReason(name, cause, attempts, this.policy().windowMs, state.body.mailId));
+    this.finish(state, 'failed', failedReason(name, cause, attempts, this.policy().windowMs, this.numberOf(state.body.mailId)));
+  }
+
+  /** A sent mail's number in the Sent folder (0 once the user deleted it). */
+  private numberOf(mailId: number): number {
+    return this.core.store.numberOf(mailId) ?? 0;
   }
 
   /** The message's shards leave the queue and the packets built ahead (they are still pending). */
@@ -354,7 +360,7 @@ export class Outbox {
     const mail = row?.folder === 'sent' ? row : undefined;
     const entry = mail === undefined ? undefined : recipientsOf(mail).find((r) => r.messageId === state.key);
     this.emit({
-      type: 'status', id: state.body.mailId, messageId: state.key, status: mail?.status ?? status,
+      type: 'status', id: state.body.mailId, number: row?.number ?? this.numberOf(state.body.mailId), messageId: state.key, status: mail?.status ?? status,
       ...(mail === undefined ? (reason === undefined ? {} : { reason }) : mail.reason === undefined ? {} : { reason: mail.reason }),
       ...(entry === undefined ? {} : { recipient: { name: entry.name, key: entry.key, field: entry.field, status, ...(reason === undefined ? {} : { reason }) } }),
     });

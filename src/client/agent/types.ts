@@ -48,17 +48,18 @@ export interface StartOptions extends ClientDeps {
   readonly plantedReplyLeak?: boolean;
 }
 
+/** In events, `id` is the mail's row id in the store and `number` its number in its folder (inbox or sent). */
 export type ClientEvent =
-  | { readonly type: 'received'; readonly id: number; readonly from: string; readonly fromKey: string; readonly subject: string; readonly newContact: boolean }
+  | { readonly type: 'received'; readonly id: number; readonly number: number; readonly from: string; readonly fromKey: string; readonly subject: string; readonly newContact: boolean }
   /**
    * A recipient's envelope changed status: `recipient` says whose and how it is; `status` and
    * `reason` are then the whole mail's (sent-recipients.ts, mailStatusOf); `messageId` is the envelope's.
    */
   | {
-      readonly type: 'status'; readonly id: number; readonly messageId: string; readonly status: SentStatus; readonly reason?: string;
+      readonly type: 'status'; readonly id: number; readonly number: number; readonly messageId: string; readonly status: SentStatus; readonly reason?: string;
       readonly recipient?: { readonly name: string; readonly key: string; readonly field: RecipientField; readonly status: SentStatus; readonly reason?: string };
     }
-  | { readonly type: 'resend'; readonly id: number; readonly messageId: string; readonly shards: number; readonly cause: 'timeout' | 'nack' }
+  | { readonly type: 'resend'; readonly id: number; readonly number: number; readonly messageId: string; readonly shards: number; readonly cause: 'timeout' | 'nack' }
   | { readonly type: 'loop'; readonly rttMs: number }
   | { readonly type: 'poll'; readonly epoch: number; readonly startedMs: number; readonly items: number; readonly error?: string }
   | { readonly type: 'consensus'; readonly epoch: number }
@@ -85,6 +86,8 @@ export interface SendRequest {
 export interface SendResult {
   /** The sent mail's id in the local store (sent(), read(id)). */
   readonly id: number;
+  /** Its number in the Sent folder (`umbra client sent`, `resend N`). */
+  readonly number: number;
   /** Hex of the first recipient's end-to-end message ID (each recipient's: `recipients`). */
   readonly messageId: string;
   /** Sphinx packets one copy of the mail to every recipient takes (the sum over `recipients`). */

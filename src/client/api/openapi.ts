@@ -48,10 +48,11 @@ const schemas = {
   },
   ExternalSendResult: {
     type: 'object',
-    required: ['status', 'id', 'accepted', 'rejected', 'private', 'warning'],
+    required: ['status', 'id', 'number', 'accepted', 'rejected', 'private', 'warning'],
     properties: {
       status: { const: 'sent' },
       id: { type: 'integer', description: 'the mail in the sent folder' },
+      number: { type: 'integer', description: 'its number in the sent folder' },
       accepted: { type: 'array', items: { type: 'string' }, description: 'addresses the relay took' },
       rejected: { type: 'array', items: { type: 'string' }, description: 'addresses the relay refused' },
       private: { const: false },
@@ -60,11 +61,12 @@ const schemas = {
   },
   SendResult: {
     type: 'object',
-    required: ['status', 'id', 'message_id', 'fragments', 'estimated_delivery'],
+    required: ['status', 'id', 'number', 'message_id', 'fragments', 'estimated_delivery'],
     properties: {
       status: { enum: ['queued', 'waiting'], description: '`waiting`: none of the recipient\'s servers is in the network now; the mail goes when one is back (see `reason`)' },
       reason: { type: 'string', description: 'a waiting mail: what it waits for, and until when' },
       id: { type: 'integer', description: 'the mail in the sent folder' },
+      number: { type: 'integer', description: 'its number in the sent folder (`umbra client resend N`)' },
       message_id: { type: 'string', description: 'the first recipient\'s envelope' },
       fragments: { type: 'integer', description: 'Sphinx packets of one copy to every recipient (the sum over recipients)' },
       recipients: {
@@ -107,9 +109,10 @@ const schemas = {
   },
   MailSummary: {
     type: 'object',
-    required: ['id', 'folder', 'subject'],
+    required: ['id', 'number', 'folder', 'subject'],
     properties: {
-      id: { type: 'integer' },
+      id: { type: 'integer', description: 'the mail\'s id in the local store: stable, shared by both folders, what /api/v1/messages/{id} takes' },
+      number: { type: 'integer', minimum: 1, description: 'the mail\'s number in its folder, as `umbra client inbox` and `sent` show it: inbox #1 is the first mail received, sent #1 the first sent; never reused' },
       folder: { enum: ['inbox', 'sent'] },
       subject: { type: 'string' },
       from: { type: 'string' },
@@ -132,9 +135,10 @@ const schemas = {
   },
   Message: {
     type: 'object',
-    required: ['id', 'folder', 'from', 'to', 'subject', 'date', 'text', 'attachments', 'raw'],
+    required: ['id', 'number', 'folder', 'from', 'to', 'subject', 'date', 'text', 'attachments', 'raw'],
     properties: {
-      id: { type: 'integer' },
+      id: { type: 'integer', description: 'the mail\'s id in the local store: stable, shared by both folders, what /api/v1/messages/{id} takes' },
+      number: { type: 'integer', minimum: 1, description: 'the mail\'s number in its folder, as `umbra client inbox` and `sent` show it: inbox #1 is the first mail received, sent #1 the first sent; never reused' },
       folder: { enum: ['inbox', 'sent'] },
       from: { type: 'string' },
       to: { type: 'string' },
@@ -150,7 +154,7 @@ const schemas = {
       recipients: { type: 'array', items: ref('SentRecipient'), description: 'sent mail: each recipient\'s delivery' },
       private: { const: false, description: 'present (false) on ordinary email sent through the relay' },
       warning: { type: 'string', description: 'ordinary email sent through the relay: that it was not private' },
-      read: { type: 'boolean', description: 'inbox mail: always true once fetched here' },
+      read: { type: 'boolean', description: 'inbox mail: always true once fetched here (IMAP shows it \\Seen too)' },
     },
   },
   Contact: {
@@ -205,18 +209,19 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/v1/zk-mailbox-db': {
       get: {
-        operationId: 'zkMailboxDb', summary: 'The local mailbox database, a page at a time',
+        operationId: 'zkMailboxDb', summary: 'The local mailbox database, a page at a time, by ascending number',
         parameters: [
           { name: 'folder', in: 'query', schema: { enum: ['inbox', 'sent'], default: 'inbox' } },
           { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          { name: 'number', in: 'query', description: 'only the mail with this number in the folder (no items when there is none): how `umbra client read N` finds inbox mail N', schema: { type: 'integer', minimum: 1 } },
         ],
         responses: { '200': { description: 'a page', ...json(ref('MailboxPage')) }, ...errors(400, 401) },
       },
     },
     '/api/v1/messages/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
-      get: { operationId: 'getMessage', summary: 'One mail (an inbox mail is marked read)', responses: { '200': { description: 'the mail', ...json(ref('Message')) }, ...errors(400, 401, 404) } },
+      get: { operationId: 'getMessage', summary: 'One mail (an inbox mail is marked read: the read flag the mail bridge\'s IMAP shows as \\Seen)', responses: { '200': { description: 'the mail', ...json(ref('Message')) }, ...errors(400, 401, 404) } },
       delete: { operationId: 'deleteMessage', summary: 'Delete a mail from the local store', responses: { '204': { description: 'deleted' }, ...errors(400, 401, 404) } },
     },
     '/api/v1/messages/{id}/resend': {
@@ -248,7 +253,7 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/v1/events': {
       get: {
-        operationId: 'events', summary: 'Server-sent events: `received`, `status` (delivery changes), `resend`',
+        operationId: 'events', summary: 'Server-sent events: `received`, `status` (delivery changes), `resend`; each with the mail\'s `id` and its `number` in its folder',
         responses: { '200': { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(401) },
       },
     },

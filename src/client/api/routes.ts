@@ -65,7 +65,7 @@ export async function zkSend(ctx: RouteContext, req: IncomingMessage, res: Serve
     // Ordinary, NOT private email through the user's relay: only when asked for, per message.
     const to = typeof body.to === 'string' ? [body.to] : body.to;
     const external = await agentCallAsync(() => agent.sendExternal({ to, cc: body.cc ?? [], bcc: body.bcc ?? [], subject: body.subject, body: body.body, attachments }));
-    sendJson(res, 200, { status: 'sent', id: external.id, accepted: external.accepted, rejected: external.rejected, private: false, warning: external.warning });
+    sendJson(res, 200, { status: 'sent', id: external.id, number: external.number, accepted: external.accepted, rejected: external.rejected, private: false, warning: external.warning });
     return;
   }
   const result = await agentCallAsync(() => agent.send({ to: body.to, cc: body.cc ?? [], bcc: body.bcc ?? [], subject: body.subject, body: body.body, attachments }));
@@ -87,7 +87,7 @@ function queuedView(ctx: RouteContext, result: SendResult): Record<string, unkno
   const drainMs = status.rates.sendPerSecond > 0 ? ((status.queue + result.fragments) / status.rates.sendPerSecond) * 1000 : 0;
   const estimated = new Date(ctx.now() + drainMs + 3 * status.meanDelayMs);
   const recipients = result.recipients.map((r) => ({ name: r.name, key: r.key, field: r.field, message_id: r.messageId, fragments: r.fragments }));
-  return { ...waiting, id: result.id, message_id: result.messageId, fragments: result.fragments, recipients, estimated_delivery: estimated.toISOString() };
+  return { ...waiting, id: result.id, number: result.number, message_id: result.messageId, fragments: result.fragments, recipients, estimated_delivery: estimated.toISOString() };
 }
 
 export async function zkRetrieve(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -103,7 +103,9 @@ export function zkMailboxDb(ctx: RouteContext, query: URLSearchParams, res: Serv
   if (folder !== 'inbox' && folder !== 'sent') throw new ApiProblem(400, 'invalid-request', 'folder must be inbox or sent');
   const offset = wholeNumber(query.get('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
   const limit = wholeNumber(query.get('limit'), 'limit', 1, 500, 50);
-  const all = folder === 'inbox' ? ctx.agent.inbox() : ctx.agent.sent();
+  const number = query.get('number') === null ? undefined : wholeNumber(query.get('number'), 'number', 1, Number.MAX_SAFE_INTEGER, 1);
+  const mails = folder === 'inbox' ? ctx.agent.inbox() : ctx.agent.sent();
+  const all = number === undefined ? mails : mails.filter((mail) => mail.number === number);
   sendJson(res, 200, { total: all.length, offset, limit, items: all.slice(offset, offset + limit).map(mailSummary) });
 }
 

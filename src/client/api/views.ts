@@ -8,11 +8,11 @@ import { recipientNames, recipientsOf } from '../sent-recipients.js';
  */
 export function mailSummary(record: MailRecord): Record<string, unknown> {
   if (record.folder === 'inbox') {
-    return { id: record.id, folder: 'inbox', subject: record.subject, from: record.fromName, received_ms: record.receivedMs, read: record.read, size: record.size };
+    return { id: record.id, number: record.number, folder: 'inbox', subject: record.subject, from: record.fromName, received_ms: record.receivedMs, read: record.read, size: record.size };
   }
   const recipients = recipientsOf(record);
   return {
-    id: record.id, folder: 'sent', subject: record.subject, to: recipientNames(recipients), created_ms: record.createdMs, status: record.status,
+    id: record.id, number: record.number, folder: 'sent', subject: record.subject, to: recipientNames(recipients), created_ms: record.createdMs, status: record.status,
     ...(record.reason !== undefined ? { reason: record.reason } : {}), size: record.size, recipients: recipientViews(record),
     ...(record.warning === undefined ? {} : { private: false, warning: record.warning }),
   };
@@ -28,7 +28,7 @@ function recipientViews(record: SentMeta): Record<string, unknown>[] {
 export function messageView(mail: MailView): Record<string, unknown> {
   const { parsed, record } = mail;
   return {
-    id: record.id, folder: record.folder, from: parsed.from, to: parsed.to,
+    id: record.id, number: record.number, folder: record.folder, from: parsed.from, to: parsed.to,
     ...(parsed.cc === '' ? {} : { cc: parsed.cc }), ...(parsed.bcc === '' ? {} : { bcc: parsed.bcc }),
     subject: parsed.subject, date: parsed.date, text: parsed.text,
     attachments: parsed.attachments.map((file) => ({ filename: file.filename, content_type: file.contentType, size: file.data.length })),

@@ -43,5 +43,5 @@ export async function submitExternal(agent: ClientAgent, parsed: ParsedMail, mai
   const fields = { to: [] as string[], cc: [] as string[], bcc: [] as string[] };
   for (const { address } of session.envelope.rcptTo) (to.has(address.toLowerCase()) ? fields.to : cc.has(address.toLowerCase()) ? fields.cc : fields.bcc).push(address);
   const result = await agent.sendExternal({ ...mail, ...fields });
-  return `2.0.0 sent as #${result.id} through your relay as ordinary email: NOT private`;
+  return `2.0.0 sent as sent #${result.number} through your relay as ordinary email: NOT private`;
 }

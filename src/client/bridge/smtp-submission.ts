@@ -139,7 +139,7 @@ async function submit(agent: ClientAgent, stream: SMTPServerDataStream, session:
   const fields = splitRecipients(rcpts, headerKeys(contacts, parsed.to), headerKeys(contacts, parsed.cc));
   const result = await agent.send({ ...mailOf(parsed), ...fields });
   onQueued?.({ id: result.id, subject: parsed.subject ?? '', to: session.envelope.rcptTo.map((rcpt) => rcpt.address).join(', '), messageId: parsed.messageId });
-  return `2.0.0 queued as #${result.id} for ${result.recipients.length} ${result.recipients.length === 1 ? 'recipient' : 'recipients'}`;
+  return `2.0.0 queued as sent #${result.number} for ${result.recipients.length} ${result.recipients.length === 1 ? 'recipient' : 'recipients'}`;
 }
 
 /** The contact keys of the Umbra addresses a To or Cc header names (others are not ours to judge). */
