@@ -6,6 +6,7 @@ import type { Crypto } from '../crypto/types.js';
 import { ClientError, describeError } from './errors.js';
 import { FOLDERS_SCHEMA, MailFolders } from './mail-folders.js';
 import type { SentRecipient } from './sent-recipients.js';
+import { sealColumn, type ColumnSeal } from './store-seal.js';
 
 /**
  * The local mail store (docs/client.md, "Mail store"): SQLite in the client directory. Every
@@ -64,7 +65,14 @@ export interface SentMeta {
 export type MailMeta = InboxMeta | SentMeta;
 export type MailRecord = MailMeta & { readonly id: number };
 
-const SCHEMA_VERSION = 1;
+/**
+ * Version 2 keeps an outgoing message's progress in a table of its own (`outgoing_progress`): a row
+ * of `outgoing` holds the message's frame (up to megabytes), and SQLite rewrites a whole row when
+ * one of its values changes size, so each packet that left rewrote the frame. Version 1 stores are
+ * migrated on open (the sealed progress moves as it is: its AD still names outgoing.state).
+ */
+const SCHEMA_VERSION = 2;
+const SCHEMA_V1 = 1;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS mails (
@@ -77,7 +85,10 @@ CREATE TABLE IF NOT EXISTS mails (
 );
 CREATE TABLE IF NOT EXISTS outgoing (
   mkey BLOB PRIMARY KEY,
-  body BLOB NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outgoing_progress (
+  mkey BLOB PRIMARY KEY,
   state BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS surbs (
@@ -158,6 +169,7 @@ export class MailStore {
       restrictToOwner(path);
       const row = db.prepare('SELECT max(version) AS version FROM schema_version').get() as { version: number | null };
       if (row.version === null) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+      else if (row.version === SCHEMA_V1) migrateFromV1(db);
       else if (row.version !== SCHEMA_VERSION) throw new ClientError('unsupported-keystore', `mail store schema ${row.version} is not supported`);
       return new MailStore(db, crypto, random, storeKey.slice());
     } catch (error) {
@@ -177,8 +189,12 @@ export class MailStore {
   }
 
   private seal(table: string, column: string, rowKey: Uint8Array, plain: Uint8Array): Buffer {
-    const nonce = this.random(24);
-    return Buffer.from(concatBytes(nonce, this.crypto.xchacha20Poly1305Seal(this.key, nonce, plain, this.ad(table, column, rowKey))));
+    return asBuffer(sealColumn(this.crypto, this.columnSeal(table, column, rowKey), plain));
+  }
+
+  /** What sealing a value of `table.column` in row `rowKey` takes (a fresh nonce), to seal it elsewhere (store-seal.ts). */
+  private columnSeal(table: string, column: string, rowKey: Uint8Array): ColumnSeal {
+    return { key: this.key.slice(), nonce: this.random(24), ad: this.ad(table, column, rowKey) };
   }
 
   private open(table: string, column: string, rowKey: Uint8Array, sealed: Uint8Array): Uint8Array {
@@ -219,14 +235,30 @@ export class MailStore {
   }
 
   addSent(meta: Omit<SentMeta, 'folder'>, raw: Uint8Array): number {
-    const db = this.live();
     const rid = this.random(16);
+    return this.addSentSealed(meta, { rid, raw: this.seal('mails', 'raw', rid, raw), size: raw.length });
+  }
+
+  /**
+   * A sent mail whose bytes are sealed elsewhere (the packet builder): its row key, and how to seal
+   * its bytes for that row (sealColumn); `mailId` is the id its row will get if no other mail is
+   * stored first (an outgoing record names it).
+   */
+  prepareSent(): { rid: Uint8Array; seal: ColumnSeal; mailId: number } {
+    const rid = this.random(16);
+    const row = this.live().prepare("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'mails'), 0), coalesce((SELECT max(id) FROM mails), 0)) AS last").get() as { last: number };
+    return { rid, seal: this.columnSeal('mails', 'raw', rid), mailId: row.last + 1 };
+  }
+
+  /** Stores a sent mail: `raw` sealed for row key `rid` (prepareSent), `size` its length in clear. */
+  addSentSealed(meta: Omit<SentMeta, 'folder'>, sealed: { rid: Uint8Array; raw: Uint8Array; size: number }): number {
+    const { rid, raw, size } = sealed;
     const full: SentMeta = { ...meta, folder: 'sent' };
-    const result = db
+    const result = this.live()
       .prepare('INSERT INTO mails (folder, rid, dedup, meta, raw) VALUES (?, ?, NULL, ?, ?)')
-      .run('sent', Buffer.from(rid), this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full))), this.seal('mails', 'raw', rid, raw));
+      .run('sent', asBuffer(rid), this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full))), asBuffer(raw));
     const id = Number(result.lastInsertRowid);
-    this.folders.fileMail(id, 'sent', meta.createdMs, raw.length, true);
+    this.folders.fileMail(id, 'sent', meta.createdMs, size, true);
     return id;
   }
 
@@ -266,24 +298,40 @@ export class MailStore {
 
   // --- outgoing messages awaiting their ACK ---
 
+  /** A message awaiting its ACK: its body (never changes) and its progress (changes as its packets leave). */
   putOutgoing(messageId: Uint8Array, body: Uint8Array, state: Uint8Array): void {
+    this.putOutgoingSealed(messageId, this.seal('outgoing', 'body', this.messageKey(messageId), body), state);
+  }
+
+  /** How to seal an outgoing body elsewhere (sealColumn), for putOutgoingSealed. */
+  outgoingBodySeal(messageId: Uint8Array): ColumnSeal {
+    return this.columnSeal('outgoing', 'body', this.messageKey(messageId));
+  }
+
+  /** putOutgoing of a body sealed with outgoingBodySeal. */
+  putOutgoingSealed(messageId: Uint8Array, sealedBody: Uint8Array, state: Uint8Array): void {
     const mkey = this.messageKey(messageId);
-    this.live()
-      .prepare('INSERT INTO outgoing (mkey, body, state) VALUES (?, ?, ?) ON CONFLICT (mkey) DO UPDATE SET body = excluded.body, state = excluded.state')
-      .run(mkey, this.seal('outgoing', 'body', mkey, body), this.seal('outgoing', 'state', mkey, state));
+    const db = this.live();
+    db.prepare('INSERT INTO outgoing (mkey, body) VALUES (?, ?) ON CONFLICT (mkey) DO UPDATE SET body = excluded.body')
+      .run(mkey, asBuffer(sealedBody));
+    db.prepare('INSERT INTO outgoing_progress (mkey, state) VALUES (?, ?) ON CONFLICT (mkey) DO UPDATE SET state = excluded.state')
+      .run(mkey, this.seal('outgoing', 'state', mkey, state));
   }
 
   updateOutgoingState(messageId: Uint8Array, state: Uint8Array): void {
     const mkey = this.messageKey(messageId);
-    this.live().prepare('UPDATE outgoing SET state = ? WHERE mkey = ?').run(this.seal('outgoing', 'state', mkey, state), mkey);
+    this.live().prepare('UPDATE outgoing_progress SET state = ? WHERE mkey = ?').run(this.seal('outgoing', 'state', mkey, state), mkey);
   }
 
   deleteOutgoing(messageId: Uint8Array): void {
-    this.live().prepare('DELETE FROM outgoing WHERE mkey = ?').run(this.messageKey(messageId));
+    const mkey = this.messageKey(messageId);
+    const db = this.live();
+    db.prepare('DELETE FROM outgoing WHERE mkey = ?').run(mkey);
+    db.prepare('DELETE FROM outgoing_progress WHERE mkey = ?').run(mkey);
   }
 
   listOutgoing(): OutgoingRow[] {
-    const rows = this.live().prepare('SELECT mkey, body, state FROM outgoing').all() as { mkey: Buffer; body: Buffer; state: Buffer }[];
+    const rows = this.live().prepare('SELECT o.mkey, o.body, p.state FROM outgoing o JOIN outgoing_progress p ON p.mkey = o.mkey').all() as { mkey: Buffer; body: Buffer; state: Buffer }[];
     return rows.map((row) => ({ body: this.open('outgoing', 'body', row.mkey, row.body), state: this.open('outgoing', 'state', row.mkey, row.state) }));
   }
 
@@ -320,7 +368,6 @@ export class MailStore {
     return (this.live().prepare('SELECT count(*) AS n FROM surbs').get() as { n: number }).n;
   }
 
-  /** Runs `work` in one transaction. */
   /** A piece of the agent's own state (such as its guard gateway) by name, sealed like the mail. */
   getAgentState(name: string): Uint8Array | undefined {
     const row = this.live().prepare('SELECT value FROM agent_state WHERE name = ?').get(name) as { value: Buffer } | undefined;
@@ -333,6 +380,7 @@ export class MailStore {
       .run(name, this.seal('agent_state', 'value', encoder.encode(name), value));
   }
 
+  /** Runs `work` in one transaction. */
   transaction<T>(work: () => T): T {
     return this.live().transaction(work)();
   }
@@ -343,6 +391,19 @@ export class MailStore {
     this.db = undefined;
     this.key.fill(0);
   }
+}
+
+/** The bytes as a Buffer, without a copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Schema 1 → 2: the outgoing progress moves to its own table (sealed bytes unchanged), in one transaction. */
+function migrateFromV1(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec('INSERT OR REPLACE INTO outgoing_progress (mkey, state) SELECT mkey, state FROM outgoing; ALTER TABLE outgoing DROP COLUMN state');
+    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+  })();
 }
 
 /** The store and SQLite's side files (write-ahead log, shared memory) are readable by the owner only. */
