@@ -8,8 +8,12 @@ import { FOLDERS_SCHEMA } from './mail-folders.js';
  *   1: mails numbered together (one row id for inbox and sent).
  *   2: each mail also has its number in its folder (`mails.number`, unique per folder), the next
  *      of each folder in `mail_numbers`; numbers are never reused, like IMAP UIDs.
+ *   3: an outgoing message's progress has a table of its own (`outgoing_progress`): a row of
+ *      `outgoing` holds the message's frame (up to megabytes), and SQLite rewrites a whole row when
+ *      one of its values changes size, so each packet that left rewrote the frame. The sealed
+ *      progress moves as it is (its AD still names outgoing.state).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const mailsTable = (name: string): string => `
 CREATE TABLE IF NOT EXISTS ${name} (
@@ -36,7 +40,10 @@ ${mailsTable('mails')}
 ${MAIL_NUMBERS}
 CREATE TABLE IF NOT EXISTS outgoing (
   mkey BLOB PRIMARY KEY,
-  body BLOB NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outgoing_progress (
+  mkey BLOB PRIMARY KEY,
   state BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS surbs (
@@ -57,14 +64,15 @@ ${FOLDERS_SCHEMA}`;
 export function prepareSchema(db: Database.Database): void {
   const hasVersion = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get() !== undefined;
   const version = hasVersion ? (db.prepare('SELECT max(version) AS version FROM schema_version').get() as { version: number | null }).version : null;
-  if (version !== null && version !== SCHEMA_VERSION && version !== 1) {
+  if (version !== null && version !== SCHEMA_VERSION && version !== 1 && version !== 2) {
     throw new ClientError('unsupported-keystore', `mail store schema ${version} is not supported`);
   }
   db.transaction(() => {
     if (version === 1) numberMails(db); // before SCHEMA: the old `mails` has no number to build on
     db.exec(SCHEMA);
+    if (version === 1 || version === 2) separateProgress(db);
     if (version === null) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
-    else if (version === 1) db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION);
+    else if (version !== SCHEMA_VERSION) db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION);
   })();
 }
 
@@ -88,4 +96,11 @@ function numberMails(db: Database.Database): void {
   }
   db.exec(MAIL_NUMBERS);
   db.exec('INSERT INTO mail_numbers (folder, next) SELECT folder, max(number) + 1 FROM mails GROUP BY folder');
+}
+
+/** Schema 2 to 3: the outgoing progress moves to its own table, its sealed bytes unchanged. */
+function separateProgress(db: Database.Database): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('outgoing')").pluck().all() as string[];
+  if (!columns.includes('state')) return;
+  db.exec('INSERT OR REPLACE INTO outgoing_progress (mkey, state) SELECT mkey, state FROM outgoing; ALTER TABLE outgoing DROP COLUMN state');
 }

@@ -7,6 +7,7 @@ import { ClientError, describeError } from './errors.js';
 import { MailFolders } from './mail-folders.js';
 import { prepareSchema } from './mail-store-schema.js';
 import type { SentRecipient } from './sent-recipients.js';
+import { sealColumn, type ColumnSeal } from './store-seal.js';
 
 /**
  * The local mail store (docs/client.md, "Mail store"): SQLite in the client directory. Every
@@ -156,8 +157,12 @@ export class MailStore {
   }
 
   private seal(table: string, column: string, rowKey: Uint8Array, plain: Uint8Array): Buffer {
-    const nonce = this.random(24);
-    return Buffer.from(concatBytes(nonce, this.crypto.xchacha20Poly1305Seal(this.key, nonce, plain, this.ad(table, column, rowKey))));
+    return asBuffer(sealColumn(this.crypto, this.columnSeal(table, column, rowKey), plain));
+  }
+
+  /** What sealing a value of `table.column` in row `rowKey` takes (a fresh nonce), to seal it elsewhere (store-seal.ts). */
+  private columnSeal(table: string, column: string, rowKey: Uint8Array): ColumnSeal {
+    return { key: this.key.slice(), nonce: this.random(24), ad: this.ad(table, column, rowKey) };
   }
 
   private open(table: string, column: string, rowKey: Uint8Array, sealed: Uint8Array): Uint8Array {
@@ -212,15 +217,31 @@ export class MailStore {
 
   addSent(meta: Omit<SentMeta, 'folder'>, raw: Uint8Array): number {
     const rid = this.random(16);
+    return this.addSentSealed(meta, { rid, raw: this.seal('mails', 'raw', rid, raw), size: raw.length });
+  }
+
+  /**
+   * A sent mail whose bytes are sealed elsewhere (the packet builder): its row key, and how to seal
+   * its bytes for that row (sealColumn); `mailId` is the id its row will get if no other mail is
+   * stored first (an outgoing record names it).
+   */
+  prepareSent(): { rid: Uint8Array; seal: ColumnSeal; mailId: number } {
+    const rid = this.random(16);
+    const row = this.live().prepare("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'mails'), 0), coalesce((SELECT max(id) FROM mails), 0)) AS last").get() as { last: number };
+    return { rid, seal: this.columnSeal('mails', 'raw', rid), mailId: row.last + 1 };
+  }
+
+  /** Stores a sent mail: `raw` sealed for row key `rid` (prepareSent), `size` its length in clear. */
+  addSentSealed(meta: Omit<SentMeta, 'folder'>, sealed: { rid: Uint8Array; raw: Uint8Array; size: number }): number {
+    const { rid, raw, size } = sealed;
     const full: SentMeta = { ...meta, folder: 'sent' };
     const sealedMeta = this.seal('mails', 'meta', rid, encoder.encode(JSON.stringify(full)));
-    const sealedRaw = this.seal('mails', 'raw', rid, raw);
     return this.transaction(() => {
       const result = this.live()
         .prepare('INSERT INTO mails (folder, number, rid, dedup, meta, raw) VALUES (?, ?, ?, NULL, ?, ?)')
-        .run('sent', this.takeNumber('sent'), Buffer.from(rid), sealedMeta, sealedRaw);
+        .run('sent', this.takeNumber('sent'), asBuffer(rid), sealedMeta, asBuffer(raw));
       const id = Number(result.lastInsertRowid);
-      this.folders.fileMail(id, 'sent', meta.createdMs, raw.length);
+      this.folders.fileMail(id, 'sent', meta.createdMs, size);
       return id;
     });
   }
@@ -285,24 +306,40 @@ export class MailStore {
 
   // --- outgoing messages awaiting their ACK ---
 
+  /** A message awaiting its ACK: its body (never changes) and its progress (changes as its packets leave). */
   putOutgoing(messageId: Uint8Array, body: Uint8Array, state: Uint8Array): void {
+    this.putOutgoingSealed(messageId, this.seal('outgoing', 'body', this.messageKey(messageId), body), state);
+  }
+
+  /** How to seal an outgoing body elsewhere (sealColumn), for putOutgoingSealed. */
+  outgoingBodySeal(messageId: Uint8Array): ColumnSeal {
+    return this.columnSeal('outgoing', 'body', this.messageKey(messageId));
+  }
+
+  /** putOutgoing of a body sealed with outgoingBodySeal. */
+  putOutgoingSealed(messageId: Uint8Array, sealedBody: Uint8Array, state: Uint8Array): void {
     const mkey = this.messageKey(messageId);
-    this.live()
-      .prepare('INSERT INTO outgoing (mkey, body, state) VALUES (?, ?, ?) ON CONFLICT (mkey) DO UPDATE SET body = excluded.body, state = excluded.state')
-      .run(mkey, this.seal('outgoing', 'body', mkey, body), this.seal('outgoing', 'state', mkey, state));
+    const db = this.live();
+    db.prepare('INSERT INTO outgoing (mkey, body) VALUES (?, ?) ON CONFLICT (mkey) DO UPDATE SET body = excluded.body')
+      .run(mkey, asBuffer(sealedBody));
+    db.prepare('INSERT INTO outgoing_progress (mkey, state) VALUES (?, ?) ON CONFLICT (mkey) DO UPDATE SET state = excluded.state')
+      .run(mkey, this.seal('outgoing', 'state', mkey, state));
   }
 
   updateOutgoingState(messageId: Uint8Array, state: Uint8Array): void {
     const mkey = this.messageKey(messageId);
-    this.live().prepare('UPDATE outgoing SET state = ? WHERE mkey = ?').run(this.seal('outgoing', 'state', mkey, state), mkey);
+    this.live().prepare('UPDATE outgoing_progress SET state = ? WHERE mkey = ?').run(this.seal('outgoing', 'state', mkey, state), mkey);
   }
 
   deleteOutgoing(messageId: Uint8Array): void {
-    this.live().prepare('DELETE FROM outgoing WHERE mkey = ?').run(this.messageKey(messageId));
+    const mkey = this.messageKey(messageId);
+    const db = this.live();
+    db.prepare('DELETE FROM outgoing WHERE mkey = ?').run(mkey);
+    db.prepare('DELETE FROM outgoing_progress WHERE mkey = ?').run(mkey);
   }
 
   listOutgoing(): OutgoingRow[] {
-    const rows = this.live().prepare('SELECT mkey, body, state FROM outgoing').all() as { mkey: Buffer; body: Buffer; state: Buffer }[];
+    const rows = this.live().prepare('SELECT o.mkey, o.body, p.state FROM outgoing o JOIN outgoing_progress p ON p.mkey = o.mkey').all() as { mkey: Buffer; body: Buffer; state: Buffer }[];
     return rows.map((row) => ({ body: this.open('outgoing', 'body', row.mkey, row.body), state: this.open('outgoing', 'state', row.mkey, row.state) }));
   }
 
@@ -339,7 +376,6 @@ export class MailStore {
     return (this.live().prepare('SELECT count(*) AS n FROM surbs').get() as { n: number }).n;
   }
 
-  /** Runs `work` in one transaction. */
   /** A piece of the agent's own state (such as its guard gateway) by name, sealed like the mail. */
   getAgentState(name: string): Uint8Array | undefined {
     const row = this.live().prepare('SELECT value FROM agent_state WHERE name = ?').get(name) as { value: Buffer } | undefined;
@@ -352,6 +388,7 @@ export class MailStore {
       .run(name, this.seal('agent_state', 'value', encoder.encode(name), value));
   }
 
+  /** Runs `work` in one transaction. */
   transaction<T>(work: () => T): T {
     return this.live().transaction(work)();
   }
@@ -362,6 +399,11 @@ export class MailStore {
     this.db = undefined;
     this.key.fill(0);
   }
+}
+
+/** The bytes as a Buffer, without a copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The store and SQLite's side files (write-ahead log, shared memory) are readable by the owner only. */

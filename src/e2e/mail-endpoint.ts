@@ -3,9 +3,9 @@ import { DecodeError } from '../codec/errors.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import type { Crypto } from '../crypto/types.js';
 import type { Ack } from './ack.js';
-import { frame, unframe } from './padding.js';
+import { unframe } from './padding.js';
 import { decodeCard, encodeCard, MAX_CARD_BYTES, type ContactCard } from './card.js';
-import { decodeFirstContactPayload, encodeFirstContactPayload, EnvelopeKind, ratchetAd, SESSION_SECRET_BYTES } from './envelope.js';
+import { decodeFirstContactPayload, EnvelopeKind, ratchetAd, SESSION_SECRET_BYTES } from './envelope.js';
 import { E2eError } from './errors.js';
 import {
   chunkLength,
@@ -25,7 +25,8 @@ import { decodeIdentity, encodeIdentity, type Identity } from './identity.js';
 import type { Contact, Delivery, Outgoing, SealedFrame } from './mail-types.js';
 import { RatchetSession } from './ratchet.js';
 import { Reassembler, type ReassemblyLimits } from './reassembly.js';
-import { openFirstContact, sealFirstContact } from './sealed.js';
+import { firstContactHead, openFirstContact, sealFirstContact } from './sealed.js';
+import { frameShards, sealFrameWith, type FrameRecipe } from './frame-seal.js';
 import { CardSecrets } from './card-secrets.js';
 import { distinct, legacyRelationshipKey, relationshipAddress, relationshipKey } from './relationship-address.js';
 
@@ -150,21 +151,29 @@ export class MailEndpoint {
 
   /** seal without the fragments (the caller seals them, e.g. off its event loop); the ratchet steps. */
   sealFrame(to: ContactCard, mail: Uint8Array): SealedFrame {
+    return sealFrameWith(this.crypto, this.prepareFrame(to, mail.length), mail);
+  }
+
+  /**
+   * sealFrame's first half (frame-seal.ts): the ratchet steps and the header and the first contact's
+   * handshake are done here; the AEADs over the `mailLength` bytes are sealFrameWith's, on any
+   * thread. 'too-large' before anything changes.
+   */
+  prepareFrame(to: ContactCard, mailLength: number): FrameRecipe {
     const contact = this.addContact(to);
     const session = this.sendingSession(contact);
-    const ratchetMessage = session.ratchet.encrypt(mail, ratchetAd(this.identity.x25519Public, contact.card.x25519Public));
-    let kind: number = EnvelopeKind.ratchet;
-    let envelope = ratchetMessage;
-    if (session.announcedSecret !== undefined) {
-      kind = EnvelopeKind.firstContact;
-      const payload = encodeFirstContactPayload(encodeCard(this.card), session.announcedSecret, ratchetMessage);
-      // A fresh ephemeral key per seal: two first contacts never share Noise's key, nonce and AD.
-      envelope = sealFirstContact(this.crypto, this.random, this.identity, contact.card.x25519Public, payload).sealed;
-    }
-    const framed = frame(kind, envelope, chunkLength(this.params));
+    const announced = session.announcedSecret;
+    const card = announced === undefined ? undefined : encodeCard(this.card);
+    const length = chunkLength(this.params);
+    const dataShards = frameShards(mailLength, card?.length, length);
+    const ratchet = session.ratchet.encryptStep(mailLength, ratchetAd(this.identity.x25519Public, contact.card.x25519Public));
+    // A fresh ephemeral key per seal: two first contacts never share Noise's key, nonce and AD.
+    const firstContact = card === undefined || announced === undefined
+      ? undefined
+      : { card, sessionSecret: announced, seal: firstContactHead(this.crypto, this.random, this.identity, contact.card.x25519Public) };
     const messageId = this.random(MESSAGE_ID_LENGTH);
-    const addressKey = session.announcedSecret === undefined ? session.addressKey : undefined;
-    return { messageId, dataShards: framed.dataShards, recipient: contact.card.x25519Public, senderTag: contact.senderTag, frame: framed.data, addressKey };
+    const addressKey = announced === undefined ? session.addressKey : undefined;
+    return { messageId, recipient: contact.card.x25519Public, senderTag: contact.senderTag, addressKey, dataShards, mailLength, chunkLength: length, ratchet, ...(firstContact === undefined ? {} : { firstContact }) };
   }
 
   /** Fresh seals of the shards a NACK names (no byte in common with the first copies). */

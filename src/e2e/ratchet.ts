@@ -50,6 +50,19 @@ function requireKey(what: string, bytes: Uint8Array): void {
   if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_LENGTH) throw new RangeError(`ratchet: ${what} must be ${KEY_LENGTH} bytes`);
 }
 
+/** One message's step of the sending chain (RatchetSession.encryptStep). */
+export interface RatchetStep {
+  readonly messageKey: Uint8Array;
+  /** The body's associated data: the caller's AD ‖ the encrypted header. */
+  readonly bodyAd: Uint8Array;
+  readonly encryptedHeader: Uint8Array;
+}
+
+/** The ratchet message of a step: u16 encrypted-header length ‖ encrypted header ‖ ENCRYPT(mk, plaintext, AD). Pure. */
+export function encryptWithStep(crypto: Crypto, step: RatchetStep, plaintext: Uint8Array): Uint8Array {
+  return encodeMessage(step.encryptedHeader, encryptBody(crypto, step.messageKey, plaintext, step.bodyAd));
+}
+
 /**
  * One side of a ratchet session. Encrypting moves the sending chain; decrypting is transactional:
  * on any error the state is exactly as before, so a forged, tampered or replayed message never
@@ -132,16 +145,24 @@ export class RatchetSession {
    * message has no sending chain ('bad-state'); a plaintext above 16 MiB is 'too-large'.
    */
   encrypt(plaintext: Uint8Array, ad: Uint8Array): Uint8Array {
+    return encryptWithStep(this.crypto, this.encryptStep(plaintext.length, ad), plaintext);
+  }
+
+  /**
+   * `encrypt` without the body's AEAD, for a caller that encrypts a large body off its event loop
+   * (encryptWithStep, pure): the sending chain moves and the header is encrypted here; the step
+   * holds the message key, so it is as secret as the plaintext. Same errors as `encrypt`.
+   */
+  encryptStep(plaintextLength: number, ad: Uint8Array): RatchetStep {
     const state = this.state;
     if (state.cks === null || state.hks === null) throw new E2eError('bad-state', 'the receiver cannot send before its first message');
-    if (plaintext.length > MAX_PLAINTEXT_LENGTH) throw new E2eError('too-large', 'the plaintext is above 16 MiB');
+    if (plaintextLength > MAX_PLAINTEXT_LENGTH) throw new E2eError('too-large', 'the plaintext is above 16 MiB');
     if (state.ns > MAX_MESSAGE_NUMBER) throw new E2eError('bad-state', 'the sending chain is exhausted');
     const [nextCk, mk] = kdfCk(this.crypto, state.cks);
     const encryptedHeader = hencrypt(this.crypto, this.random, state.hks, { dh: state.dhs.public, pn: state.pn, n: state.ns });
-    const body = encryptBody(this.crypto, mk, plaintext, concatBytes(ad, encryptedHeader));
     state.cks = nextCk;
     state.ns += 1;
-    return encodeMessage(encryptedHeader, body);
+    return { messageKey: mk, bodyAd: concatBytes(ad, encryptedHeader), encryptedHeader };
   }
 
   /**

@@ -110,6 +110,12 @@ class SymmetricState {
     return plaintext;
   }
 
+  /** What the next encryptAndHash seals under (key, counter, AD = h): its AEAD can then run elsewhere. */
+  nextSeal(): { key: Uint8Array; counter: number; ad: Uint8Array } {
+    if (this.k === undefined) throw new Error('noise: no cipher key yet');
+    return { key: this.k.slice(), counter: this.n, ad: this.h.slice() };
+  }
+
   /** Split(): the two transport keys (HASHLEN = 32, so no truncation). */
   split(): [Uint8Array, Uint8Array] {
     return this.hkdf(new Uint8Array(0));
@@ -147,14 +153,20 @@ export function noiseXWrite(
   responderStatic: Uint8Array,
   payload: Uint8Array,
 ): NoiseXKeys & { readonly message: Uint8Array } {
+  const { state, head } = noiseXHead(crypto, suite, staticSecret, ephemeralSecret, responderStatic);
+  const encryptedPayload = state.encryptAndHash(payload);
+  return { message: concatBytes(head, encryptedPayload), ...finish(state) };
+}
+
+/** The tokens e, es, s, ss of the initiator's message: e ‖ encrypted s, and the state that seals the payload. */
+function noiseXHead(crypto: Crypto, suite: NoiseXSuite, staticSecret: Uint8Array, ephemeralSecret: Uint8Array, responderStatic: Uint8Array): { state: SymmetricState; head: Uint8Array } {
   const state = start(crypto, suite, responderStatic);
   const ephemeralPublic = crypto.x25519Base(ephemeralSecret);
   state.mixHash(ephemeralPublic); // e
   state.mixKey(crypto.x25519(ephemeralSecret, responderStatic)); // es
   const encryptedStatic = state.encryptAndHash(crypto.x25519Base(staticSecret)); // s
   state.mixKey(crypto.x25519(staticSecret, responderStatic)); // ss
-  const encryptedPayload = state.encryptAndHash(payload);
-  return { message: concatBytes(ephemeralPublic, encryptedStatic, encryptedPayload), ...finish(state) };
+  return { state, head: concatBytes(ephemeralPublic, encryptedStatic) };
 }
 
 /**
@@ -222,6 +234,39 @@ export function sealFirstContact(
     if (error instanceof LowOrderPointError) throw new E2eError('bad-card', "the recipient's X25519 key has small order");
     throw error;
   }
+}
+
+/**
+ * sealFirstContact in two steps, for a caller that seals a large payload off its event loop: the
+ * handshake (three X25519, drawing the same 32 bytes), then `sealFirstContactPayload` (one AEAD,
+ * pure: any thread). Together they give exactly sealFirstContact's `sealed` bytes. The head holds the
+ * payload's one-time key: it is as secret as the payload.
+ */
+export interface FirstContactHead {
+  /** e (32) ‖ encrypted sender key (48). */
+  readonly head: Uint8Array;
+  /** The payload's cipher key, its Noise counter and its AD (the handshake hash so far). */
+  readonly key: Uint8Array;
+  readonly counter: number;
+  readonly ad: Uint8Array;
+}
+
+export function firstContactHead(crypto: Crypto, random: RandomSource, sender: Identity, recipientX25519Public: Uint8Array): FirstContactHead {
+  if (!isKey(sender.x25519Secret)) throw new E2eError('bad-state', "the sender's X25519 secret is not 32 bytes");
+  if (!isKey(recipientX25519Public)) throw new E2eError('bad-card', "the recipient's X25519 key is not 32 bytes");
+  const ephemeralSecret = random(KEY_BYTES);
+  try {
+    const { state, head } = noiseXHead(crypto, sealedSuite(crypto), sender.x25519Secret, ephemeralSecret, recipientX25519Public);
+    return { head, ...state.nextSeal() };
+  } catch (error) {
+    if (error instanceof LowOrderPointError) throw new E2eError('bad-card', "the recipient's X25519 key has small order");
+    throw error;
+  }
+}
+
+/** The sealed first contact of `payload` under a head from firstContactHead: head ‖ encrypted payload. */
+export function sealFirstContactPayload(crypto: Crypto, head: FirstContactHead, payload: Uint8Array): Uint8Array {
+  return concatBytes(head.head, xchachaNoiseCipher(crypto).encrypt(head.key, head.counter, head.ad, payload));
 }
 
 /**

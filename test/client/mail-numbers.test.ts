@@ -141,7 +141,7 @@ test('a schema 1 store with inbox and sent interleaved is numbered per folder in
   assert.equal(migrated.numberOf(send(migrated, 'new')), 4);
   migrated.close();
   const check = new Database(path, { readonly: true });
-  assert.equal((check.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number }).v, 2);
+  assert.equal((check.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number }).v, 3);
   check.close();
   // Opened again: nothing moves.
   const reopened = openStore(path);
@@ -153,7 +153,7 @@ test('a store of a newer schema is refused', () => {
   const path = join(tempDir(), 'mail.db');
   openStore(path).close();
   const db = new Database(path);
-  db.exec('UPDATE schema_version SET version = 3');
+  db.exec('UPDATE schema_version SET version = 4');
   db.close();
   assert.throws(() => openStore(path), (error: unknown) => error instanceof ClientError && error.code === 'unsupported-keystore');
 });

@@ -12,7 +12,9 @@ import {
   SEALED_OVERHEAD,
   SEALED_PROLOGUE,
   SEALED_PROTOCOL_NAME,
+  firstContactHead,
   sealFirstContact,
+  sealFirstContactPayload,
   xchachaNoiseCipher,
   type NoiseCipher,
 } from '../../src/e2e/sealed.js';
@@ -330,3 +332,14 @@ for (const crypto of Object.values(backends)) {
     });
   });
 }
+
+test('firstContactHead then sealFirstContactPayload give sealFirstContact\'s bytes', () => {
+  for (const crypto of Object.values(backends)) {
+    const alice = createIdentity(crypto, seededRandom(crypto, 1), { name: 'alice', servers: ['mx.example:1'] });
+    const bob = createIdentity(crypto, seededRandom(crypto, 2), { name: 'bob', servers: ['mx.example:1'] });
+    const payload = new Uint8Array(10_000).fill(42);
+    const whole = sealFirstContact(crypto, seededRandom(crypto, 9), alice, bob.x25519Public, payload).sealed;
+    const split = sealFirstContactPayload(crypto, firstContactHead(crypto, seededRandom(crypto, 9), alice, bob.x25519Public), payload);
+    assert.deepEqual([...split], [...whole]);
+  }
+});

@@ -5,8 +5,8 @@ import { LocalClient } from '../local-client.js';
 import { keepAliveSystemClock, type Clock } from '../../net/clock.js';
 import { ClientError, describeError } from '../errors.js';
 import { makeBuilder, type PacketBuilder } from './builder.js';
-import { copyFor, draftMail, sealMail, type SealedMail } from './compose.js';
-import type { MailDraft } from '../mail-format.js';
+import { copyFor, draftMail, prepareEnvelope, type PreparedEnvelope, type Recipient, type SealedMail } from './compose.js';
+import type { BuildJob, EnvelopesJob } from './build-protocol.js';
 import { GatewayConnections, guardStoreIn } from './gateways.js';
 import { Inbox } from './inbox.js';
 import { LoopTracker } from './loops.js';
@@ -135,16 +135,17 @@ class Agent extends LocalClient implements ClientAgent {
 
   /**
    * Composes, seals and queues a mail without holding the event loop (docs/client.md, "Sending"):
-   * the mail's bytes, its fragments and its packets are the builder's work; here only the ratchet
-   * steps (one AEAD over each recipient's copy) and the mail store takes the message, each in its
+   * the mail's bytes, its frames, their erasure coding and the store's sealed values are the
+   * builder's work; here only each recipient's ratchet step (a header, and a first contact's
+   * handshake: no pass over the mail), the keystore write and one store transaction, each in its
    * own turn. Each recipient gets an envelope of its own, over its own session.
    */
   async send(request: SendRequest): Promise<SendResult> {
     this.live();
     const now = this.view.now();
     const { recipients, draft } = draftMail(this.core, this.core.random, request, now);
-    const build = async (copy: MailDraft) => {
-      const built = await this.builder.run({ kind: 'mail', draft: copy }).catch((error: unknown) => {
+    const build = async <J extends BuildJob>(job: J, transfer?: ArrayBuffer[]) => {
+      const built = await this.builder.run(job, transfer).catch((error: unknown) => {
         this.live(); // a builder closed under the send: 'closed'
         throw error;
       });
@@ -152,21 +153,41 @@ class Agent extends LocalClient implements ClientAgent {
       return built;
     };
     // The sender's copy lists every Bcc recipient; To and Cc recipients share one copy without them.
-    const own = await build(draft);
-    const shared = recipients.some((r) => r.field !== 'bcc') ? await build(copyFor(draft, { ...recipients[0], field: 'to' })) : undefined;
-    const envelopes: SealedMail[] = [];
-    for (const recipient of recipients) {
-      const mail = recipient.field === 'bcc' ? (await build(copyFor(draft, recipient))).mail : shared!.mail;
-      envelopes.push(sealMail(this.core, recipient, mail));
-      // The ratchet stepped: the keystore is written before anything of the message can leave (and
-      // by close() if the agent closes first). Each step in its own turn of the event loop.
-      await nextTurn();
-      this.live();
+    const own = await build({ kind: 'mail', draft });
+    const copies: { mail: Uint8Array; recipients: Recipient[] }[] = [];
+    const open = recipients.filter((r) => r.field !== 'bcc');
+    if (open.length > 0) copies.push({ mail: (await build({ kind: 'mail', draft: copyFor(draft, { ...open[0], field: 'to' }) })).mail, recipients: open });
+    for (const recipient of recipients.filter((r) => r.field === 'bcc')) copies.push({ mail: (await build({ kind: 'mail', draft: copyFor(draft, recipient) })).mail, recipients: [recipient] });
+    const prepared: PreparedEnvelope[][] = [];
+    for (const copy of copies) {
+      const made: PreparedEnvelope[] = [];
+      for (const recipient of copy.recipients) {
+        made.push(prepareEnvelope(this.core, recipient, copy.mail.length));
+        // The ratchet stepped: the keystore is written before anything of the message can leave (and
+        // by close() if the agent closes first). Each step in its own turn of the event loop.
+        await nextTurn();
+        this.live();
+      }
+      prepared.push(made);
     }
     this.core.persist();
     await nextTurn();
     this.live();
-    const result = this.outbox.add(own, envelopes, now);
+    const sent = this.core.store.prepareSent();
+    const job: EnvelopesJob = {
+      kind: 'envelopes', backend: this.core.crypto.name, params: this.core.endpoint.params, mailId: sent.mailId,
+      sent: { mail: own.mail, seal: sent.seal },
+      copies: copies.map((copy, i) => ({ mail: copy.mail, envelopes: prepared[i].map(({ recipe }) => ({ recipe, bodySeal: this.core.store.outgoingBodySeal(recipe.messageId) })) })),
+    };
+    const size = own.mail.length;
+    // The mails' bytes go to the builder without a copy: nothing here reads them again.
+    const sealed = await build(job, ownedBuffers([own.mail, ...copies.map((copy) => copy.mail)]));
+    const envelopes: SealedMail[] = prepared.flat().map(({ contact, field, recipe }, i) => {
+      const { frame, body, chunks } = sealed.envelopes[i];
+      const { messageId, recipient, senderTag, dataShards, addressKey } = recipe;
+      return { contact, field, sealed: { messageId, recipient, senderTag, dataShards, frame, addressKey }, chunks, sealedBody: body };
+    });
+    const result = this.outbox.add({ subject: own.subject, size, rid: sent.rid, sealedRaw: sealed.sentRaw, mailId: sent.mailId }, envelopes, now);
     if (this.options.plantedLeakForTests === 'burst-on-send') await this.stream.plantedBurstForTests();
     return result;
   }
@@ -241,6 +262,15 @@ class Agent extends LocalClient implements ClientAgent {
     this.wakeAll();
     this.core.close();
   }
+}
+
+/** The distinct buffers the arrays fill entirely (those can be transferred). */
+function ownedBuffers(arrays: readonly Uint8Array[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const array of arrays) {
+    if (array.buffer instanceof ArrayBuffer && array.byteOffset === 0 && array.byteLength === array.buffer.byteLength) buffers.add(array.buffer);
+  }
+  return [...buffers];
 }
 
 function nextTurn(): Promise<void> {

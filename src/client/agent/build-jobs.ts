@@ -5,7 +5,10 @@ import { fragmentPacket } from '../../e2e/sphinx-link.js';
 import { makeSuite, Sphinx } from '../../sphinx/index.js';
 import { buildMail } from '../mail-build.js';
 import { parseMail } from '../mail-parse.js';
-import type { BuildJob, BuildResult, FragmentPacketJob, FragmentsJob } from './build-protocol.js';
+import { sealFrameWith } from '../../e2e/frame-seal.js';
+import { encodeOutgoingBody } from '../outgoing-record.js';
+import { sealColumn } from '../store-seal.js';
+import type { BuildJob, BuildResult, EnvelopesJob, EnvelopesResult, FragmentPacketJob, FragmentsJob } from './build-protocol.js';
 
 /**
  * Runs one build job (build-protocol.ts). Pure: the randomness comes in; the same code runs in the
@@ -17,6 +20,8 @@ export function runBuildJob(job: BuildJob, random: RandomSource): BuildResult {
       const mail = buildMail(job.draft);
       return { mail, subject: parseMail(mail).subject };
     }
+    case 'envelopes':
+      return envelopesOf(job);
     case 'fragments':
       return { chunks: chunksOf(job) };
     case 'fragment-packet':
@@ -46,6 +51,19 @@ function chunksOf(job: FragmentsJob): Uint8Array[] {
     if (chunk === undefined) throw new RangeError(`fragment: shard ${index} of ${shards.length}`);
     return chunk.slice();
   });
+}
+
+function envelopesOf(job: EnvelopesJob): EnvelopesResult {
+  const crypto = getCrypto(job.backend);
+  const sentRaw = sealColumn(crypto, job.sent.seal, job.sent.mail);
+  const envelopes = job.copies.flatMap(({ mail, envelopes: made }) => made.map(({ recipe, bodySeal }) => {
+    const sealed = sealFrameWith(crypto, recipe, mail);
+    const { messageId, recipient, senderTag, dataShards, frame, addressKey } = sealed;
+    const body = sealColumn(crypto, bodySeal, encodeOutgoingBody({ messageId, recipient, senderTag, dataShards, frame, mailId: job.mailId, addressKey }));
+    const chunks = encodeShards(job.params, frame, dataShards).map((chunk) => chunk.slice());
+    return { frame, body, chunks };
+  }));
+  return { sentRaw, envelopes };
 }
 
 /** The SURB on the SURB path, the shard sealed with it inside, and the packet (its last hop a SURB-reply hop). */

@@ -14,7 +14,8 @@ import type { BuildJob, BuildRequest, BuildResponse, ResultOf } from './build-pr
 export type BuilderMode = 'worker' | 'inline';
 
 export interface PacketBuilder {
-  run<J extends BuildJob>(job: J): Promise<ResultOf<J>>;
+  /** `transfer`: buffers of the job handed to the thread, not copied (unusable here afterwards). */
+  run<J extends BuildJob>(job: J, transfer?: readonly ArrayBuffer[]): Promise<ResultOf<J>>;
   /** Jobs sent and not yet answered. */
   readonly pending: number;
   /** Gets ready before the first job (starts the thread), so a first send does not wait for it. */
@@ -83,14 +84,14 @@ class WorkerBuilder implements PacketBuilder {
     return this.waiting.size;
   }
 
-  run<J extends BuildJob>(job: J): Promise<ResultOf<J>> {
+  run<J extends BuildJob>(job: J, transfer: readonly ArrayBuffer[] = []): Promise<ResultOf<J>> {
     if (this.closed) return Promise.reject(new BuildError('the packet builder is closed', 'closed'));
     const id = this.nextId++;
     const seed = this.seedFrom?.();
     const request: BuildRequest = seed === undefined ? { id, job } : { id, job, seed };
     return new Promise<ResultOf<J>>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (result: unknown) => void, reject });
-      this.thread().postMessage(request);
+      this.thread().postMessage(request, [...transfer]);
     });
   }
 

@@ -1,5 +1,6 @@
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import { E2eError } from '../../e2e/errors.js';
+import type { FrameRecipe } from '../../e2e/frame-seal.js';
 import type { Contact, SealedFrame } from '../../e2e/mail-endpoint.js';
 import { hexOf } from '../../codec/bytes.js';
 import type { ClientCore } from '../directory.js';
@@ -9,14 +10,32 @@ import { SYNTHETIC_DOMAIN, syntheticAddress, type MailAddress, type MailDraft } 
 import { MAX_RECIPIENTS, RECIPIENT_FIELDS, type RecipientField } from '../sent-recipients.js';
 import type { SendRequest } from './types.js';
 
-/** One recipient's envelope: its copy of the mail, sealed to its session. */
+/**
+ * One recipient's envelope, sealed (by the packet builder's 'envelopes' job): its frame, its
+ * erasure-coded chunks, and its outgoing body sealed for the mail store (for mail `mailId`).
+ */
 export interface SealedMail {
   readonly contact: Contact;
   readonly field: RecipientField;
-  /** The recipient's copy of the RFC 5322 bytes (copyFor). */
-  readonly mail: Uint8Array;
-  /** The encrypted, framed message; its fragments are sealed later, by the packet builder. */
   readonly sealed: SealedFrame;
+  readonly chunks: readonly Uint8Array[];
+  readonly sealedBody: Uint8Array;
+}
+
+/** The sender's copy as the Sent row takes it: sealed for its row key `rid` (MailStore.prepareSent); `mailId` the id its outgoing bodies name. */
+export interface SentCopy {
+  readonly subject: string;
+  readonly size: number;
+  readonly rid: Uint8Array;
+  readonly sealedRaw: Uint8Array;
+  readonly mailId: number;
+}
+
+/** One recipient's envelope before its seal: the ratchet stepped (MailEndpoint.prepareFrame). */
+export interface PreparedEnvelope {
+  readonly contact: Contact;
+  readonly field: RecipientField;
+  readonly recipe: FrameRecipe;
 }
 
 /** A recipient of a mail, and in which field the sender named it. */
@@ -96,18 +115,18 @@ export function copyFor(draft: MailDraft, recipient: Recipient): MailDraft {
 }
 
 /**
- * Encrypts the written mail for the recipient's session (the ratchet steps: the caller persists
- * the endpoint before anything of the message can leave). One AEAD over the mail and the padded
- * frame: the erasure coding and the per-fragment seals are the packet builder's ('fragments' and
- * 'fragment-packet' jobs).
+ * Steps the recipient's session for a mail of `mailLength` bytes (the caller persists the endpoint
+ * before anything of the message can leave): the header and the first contact's handshake are
+ * done here, the AEADs over the mail, its padding and erasure coding are the packet builder's
+ * ('envelopes' job). 'too-large' before anything changed.
  */
-export function sealMail(core: ClientCore, recipient: Recipient, mail: Uint8Array): SealedMail {
+export function prepareEnvelope(core: ClientCore, recipient: Recipient, mailLength: number): PreparedEnvelope {
   const { contact, field } = recipient;
   try {
-    return { contact, field, mail, sealed: core.endpoint.sealFrame(contact.card, mail) };
+    return { contact, field, recipe: core.endpoint.prepareFrame(contact.card, mailLength) };
   } catch (error) {
     if (error instanceof E2eError && (error.code === 'too-large' || error.code === 'limit-exceeded')) {
-      throw new ClientError('too-large', `the mail is too large to send (${mail.length} bytes)`);
+      throw new ClientError('too-large', `the mail is too large to send (${mailLength} bytes)`);
     }
     throw error;
   }

@@ -10,7 +10,7 @@ import { providerForServers, RouteError } from '../routes.js';
 import { recipientsOf, withRecipientStatus } from '../sent-recipients.js';
 import type { PacketBuilder } from './builder.js';
 import { failedReason, waitingForAckReason, waitingForServerReason } from './delivery-reasons.js';
-import type { SealedMail } from './compose.js';
+import type { SealedMail, SentCopy } from './compose.js';
 import type { GatewayConnections } from './gateways.js';
 import type { NetworkView } from './network-view.js';
 import type { PacketFactory } from './packets.js';
@@ -66,7 +66,7 @@ export class Outbox {
    * Records a mail in the Sent folder (the sender's copy, one row with every recipient) and queues
    * each recipient's envelope: its fragments are sealed by the builder.
    */
-  add(copy: { readonly mail: Uint8Array; readonly subject: string }, envelopes: readonly SealedMail[], now: number): SendResult {
+  add(copy: SentCopy, envelopes: readonly SealedMail[], now: number): SendResult {
     const states = recordSent(this.core, copy, envelopes, now);
     for (const state of states) {
       this.messages.set(state.key, state);

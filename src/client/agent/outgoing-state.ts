@@ -6,7 +6,7 @@ import { replyWindowEndMs, resendMomentMs } from '../../traffic/reply-window.js'
 import type { GatewayConnection } from '../gateway-connection.js';
 import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
 import type { ClientCore } from '../directory.js';
-import type { SealedMail } from './compose.js';
+import type { SealedMail, SentCopy } from './compose.js';
 import type { ClientSettings } from '../settings.js';
 
 /**
@@ -96,9 +96,12 @@ export function resentState(row: { body: Uint8Array; state: Uint8Array }, mailId
 
 /**
  * Records a mail in the Sent folder (the sender's copy, one row with every recipient) and each
- * recipient's envelope as an outgoing record, in one transaction; the envelopes' states, to be queued.
+ * recipient's envelope as an outgoing record, in one transaction; the envelopes' states, to be
+ * queued, with every shard's chunk ready. The values come sealed (SentCopy, SealedMail); an
+ * envelope's body names the mail's row, so when another mail took the row id it was sealed for,
+ * it is sealed again here.
  */
-export function recordSent(core: ClientCore, copy: { readonly mail: Uint8Array; readonly subject: string }, envelopes: readonly SealedMail[], now: number): OutgoingState[] {
+export function recordSent(core: ClientCore, copy: SentCopy, envelopes: readonly SealedMail[], now: number): OutgoingState[] {
   const states = envelopes.map(({ sealed: outgoing }) => {
     const total = core.endpoint.totalFragments(outgoing.dataShards);
     return { outgoing, total, key: hexOf(outgoing.messageId), pending: new Set(Array.from({ length: total }, (_, i) => i)) };
@@ -108,18 +111,23 @@ export function recordSent(core: ClientCore, copy: { readonly mail: Uint8Array; 
     const recipients = envelopes.map(({ contact, field }, i) => ({ messageId: states[i].key, key: contact.key, name: contact.card.name, field, status: 'queued' as const, statusMs: now, attempts: 1 }));
     const [first] = recipients;
     const fragments = states.reduce((sum, state) => sum + state.total, 0);
-    const mailId = core.store.addSent(
-      { messageId: first.messageId, toKey: first.key, toName: first.name, recipients, createdMs: now, status: 'queued', statusMs: now, subject: copy.subject, size: copy.mail.length, fragments, attempts: 1 },
-      copy.mail,
+    const mailId = core.store.addSentSealed(
+      { messageId: first.messageId, toKey: first.key, toName: first.name, recipients, createdMs: now, status: 'queued', statusMs: now, subject: copy.subject, size: copy.size, fragments, attempts: 1 },
+      { rid: copy.rid, raw: copy.sealedRaw, size: copy.size },
     );
-    return states.map(({ outgoing, pending }) => {
+    return states.map(({ outgoing, pending }, i) => {
       const { messageId, recipient, senderTag, dataShards, frame, addressKey } = outgoing;
       const written: OutgoingBody = { messageId, recipient, senderTag, dataShards, frame, mailId, addressKey };
-      core.store.putOutgoing(messageId, encodeOutgoingBody(written), encodeOutgoingProgress({ ...fresh, pending: [...pending], failed: false }));
+      const progress = encodeOutgoingProgress({ ...fresh, pending: [...pending], failed: false });
+      if (mailId === copy.mailId) core.store.putOutgoingSealed(messageId, envelopes[i].sealedBody, progress);
+      else core.store.putOutgoing(messageId, encodeOutgoingBody(written), progress);
       return written;
     });
   });
-  return states.map(({ outgoing, total, key, pending }, i) => ({ ...fresh, body: bodies[i], key, total, outgoing, pending, fresh: new Map(), generation: 0, coding: false }));
+  return states.map(({ outgoing, total, key, pending }, i) => ({
+    ...fresh, body: bodies[i], key, total, outgoing, pending, generation: 0, coding: false,
+    fresh: new Map(envelopes[i].chunks.length === total ? envelopes[i].chunks.map((chunk, shard) => [shard, chunk]) : []),
+  }));
 }
 
 /** The state as the store keeps it; `failed`: the envelope failed (kept for a resend). */
