@@ -6,7 +6,6 @@ import type { Crypto } from '../crypto/types.js';
 import { ClientError, describeError } from './errors.js';
 import { MailFolders } from './mail-folders.js';
 import { prepareSchema } from './mail-store-schema.js';
-import type { SentRecipient } from './sent-recipients.js';
 import { sealColumn, type ColumnSeal } from './store-seal.js';
 
 /**
@@ -16,61 +15,8 @@ import { sealColumn, type ColumnSeal } from './store-seal.js';
  * what stays in clear is row ids, each mail's number in its folder, random row keys, SURB IDs (which the provider saw anyway),
  * SURB creation times (for expiry) and the names of the agent's state entries ("guard").
  */
-/** 'waiting': the recipient's server is missing from the network, or a copy was not acknowledged in time; the mail is sent again. */
-export type SentStatus = 'queued' | 'sending' | 'waiting' | 'delivered' | 'failed';
-export const SENT_STATUSES: readonly SentStatus[] = ['queued', 'sending', 'waiting', 'delivered', 'failed'];
-
-export interface InboxMeta {
-  readonly folder: 'inbox';
-  /** Hex of the end-to-end message ID. */
-  readonly messageId: string;
-  /** Hex of the sender's X25519 key (the contact key). */
-  readonly fromKey: string;
-  readonly fromName: string;
-  readonly receivedMs: number;
-  readonly read: boolean;
-  readonly subject: string;
-  /** The Date header as written by the sender. */
-  readonly date: string;
-  readonly size: number;
-  readonly attachments: number;
-}
-
-export interface SentMeta {
-  readonly folder: 'sent';
-  /** The first recipient's envelope (every envelope: `recipients`). */
-  readonly messageId: string;
-  /** The first recipient. */
-  readonly toKey: string;
-  readonly toName: string;
-  /** Every recipient's envelope and its delivery (sent-recipients.ts); absent in rows of one recipient written before. */
-  readonly recipients?: readonly SentRecipient[];
-  readonly createdMs: number;
-  /** The mail's: the sum of its recipients' (mailStatusOf). */
-  readonly status: SentStatus;
-  /** Why a message failed, in words the CLI can print. */
-  readonly reason?: string;
-  readonly statusMs: number;
-  readonly subject: string;
-  readonly size: number;
-  /** Fragments (Sphinx packets) of one copy of the message. */
-  readonly fragments: number;
-  /** Copies sent so far (1 + resends after timeouts). */
-  readonly attempts: number;
-  /** Ordinary email sent through the user's relay (relay-send.ts), not through Umbra. */
-  readonly external?: { readonly relay: string };
-  /** Why this mail was not private, for every view of it. */
-  readonly warning?: string;
-}
-
-export type MailMeta = InboxMeta | SentMeta;
-export type MailFolder = MailMeta['folder'];
-/**
- * A stored mail: `id` is the store's own row id (stable, shared by both folders, what the API's
- * /messages/{id} takes); `number` is the mail's number in its folder (inbox #1, #2…, sent #1, #2…),
- * what `umbra client inbox`, `sent`, `read` and `resend` show and take. Numbers are never reused.
- */
-export type MailRecord = MailMeta & { readonly id: number; readonly number: number };
+export { SENT_STATUSES, type InboxMeta, type MailFolder, type MailMeta, type MailRecord, type SentMeta, type SentStatus } from './mail-meta.js';
+import type { InboxMeta, MailFolder, MailMeta, MailRecord, SentMeta } from './mail-meta.js';
 
 const AD_LABEL = new TextEncoder().encode('umbra client store v1');
 const MKEY_LABEL = new TextEncoder().encode('umbra client message key v1');

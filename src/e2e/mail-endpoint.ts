@@ -25,7 +25,7 @@ import { decodeIdentity, encodeIdentity, type Identity } from './identity.js';
 import type { Contact, Delivery, Outgoing, SealedFrame } from './mail-types.js';
 import { RatchetSession } from './ratchet.js';
 import { Reassembler, type ReassemblyLimits } from './reassembly.js';
-import { firstContactHead, openFirstContact, sealFirstContact } from './sealed.js';
+import { firstContactHead, openFirstContact, sealFirstContact, storedSecret } from './sealed.js';
 import { frameShards, sealFrameWith, type FrameRecipe } from './frame-seal.js';
 import { CardSecrets } from './card-secrets.js';
 import { distinct, legacyRelationshipKey, relationshipAddress, relationshipKey } from './relationship-address.js';
@@ -155,9 +155,8 @@ export class MailEndpoint {
   }
 
   /**
-   * sealFrame's first half (frame-seal.ts): the ratchet steps and the header and the first contact's
-   * handshake are done here; the AEADs over the `mailLength` bytes are sealFrameWith's, on any
-   * thread. 'too-large' before anything changes.
+   * sealFrame's first half (frame-seal.ts): the ratchet step, header and first-contact handshake;
+   * the AEADs over the `mailLength` bytes are sealFrameWith's, on any thread. 'too-large' first.
    */
   prepareFrame(to: ContactCard, mailLength: number): FrameRecipe {
     const contact = this.addContact(to);
@@ -391,18 +390,10 @@ export class MailEndpoint {
    * contacts were sealed to, which the peer may already hold. The empty payload does not change it.
    */
   private secretOfEphemeral(contact: Contact, ephemeralSecret: Uint8Array): Uint8Array {
-    return sealFirstContact(this.crypto, fixed(ephemeralSecret), this.identity, contact.card.x25519Public, new Uint8Array(0)).sessionSecret;
+    return sealFirstContact(this.crypto, storedSecret(ephemeralSecret), this.identity, contact.card.x25519Public, new Uint8Array(0)).sessionSecret;
   }
 
   private sessionId(sessionSecret: Uint8Array): string {
     return toBase64Url(this.crypto.blake2b(32, SESSION_ID_LABEL, sessionSecret));
   }
-}
-
-/** A RandomSource that yields one stored secret: a version-1 state's ephemeral key, to recover its session secret. */
-function fixed(secret: Uint8Array): RandomSource {
-  return (length) => {
-    if (length !== secret.length) throw new Error('first contact: unexpected randomness request');
-    return secret.slice();
-  };
 }

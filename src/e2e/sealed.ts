@@ -294,3 +294,11 @@ export function openFirstContact(crypto: Crypto, recipient: Identity, sealed: Ui
     throw error;
   }
 }
+
+/** A RandomSource that yields one stored secret: a version-1 state's ephemeral key, to recover its session secret. */
+export function storedSecret(secret: Uint8Array): RandomSource {
+  return (length) => {
+    if (length !== secret.length) throw new Error('first contact: unexpected randomness request');
+    return secret.slice();
+  };
+}

@@ -24,12 +24,10 @@ const LOOKAHEAD = 4;
 
 /**
  * Sent messages until their ACK (docs/client.md, "Acknowledgements and resends"): the queue of
- * shards waiting for a send slot; their chunks erasure-coded, and each sealed with its ACK SURB
- * inside as its packet is built, by the packet builder, off the event loop, a few packets ahead of
- * the slots (a packet whose epoch or gateway
- * changed before its slot is built again); ACKs and NACKs applied, timeouts turned into resends or
- * failure (the decisions are src/traffic/resend.ts). Every change is in the mail store before it
- * matters, so a restart resumes where the agent stopped.
+ * shards waiting for a send slot, each sealed with its ACK SURB inside as its packet is built by
+ * the packet builder, off the event loop, a few packets ahead of the slots (a packet whose epoch or
+ * gateway changed before its slot is built again); ACKs and NACKs applied, timeouts turned into
+ * resends or failure (src/traffic/resend.ts). Every change is in the mail store before it matters.
  */
 export class Outbox {
   /** Fragment packets that left. */
@@ -62,10 +60,7 @@ export class Outbox {
     return this.queue.filter(waiting).length + this.ready.filter((ready) => waiting(ready.item)).length + [...this.building].filter(waiting).length;
   }
 
-  /**
-   * Records a mail in the Sent folder (the sender's copy, one row with every recipient) and queues
-   * each recipient's envelope: its fragments are sealed by the builder.
-   */
+  /** Records a mail in Sent (the sender's copy, one row with every recipient) and queues each recipient's envelope. */
   add(copy: SentCopy, envelopes: readonly SealedMail[], now: number): SendResult {
     const states = recordSent(this.core, copy, envelopes, now);
     for (const state of states) {
@@ -382,10 +377,7 @@ export class Outbox {
     this.onEmpty();
   }
 
-  /**
-   * Sends the failed envelopes of mail `mailId` again (docs/client.md, "Resending a failed mail"):
-   * the same sealed frames, each with a new window from `now`; the envelopes resent.
-   */
+  /** Sends the failed envelopes of mail `mailId` again, the same frames with a new window (docs/client.md, "Resending a failed mail"). */
   resendFailed(mailId: number, now: number): { messageId: string; fragments: number }[] {
     const states = this.core.store.listOutgoing().flatMap((row) => resentState(row, mailId, now, (dataShards) => this.core.endpoint.totalFragments(dataShards)) ?? []);
     for (const state of states) {
