@@ -9,7 +9,7 @@ import { DEMO_PASSPHRASE, prepareUsers } from '../../src/testnet/demo.js';
 import { up, type Testnet } from '../../src/testnet/up.js';
 
 /**
- * A whole Umbra network in separate processes on loopback (`umbra up`): 25 mails each way between
+ * A whole Umbra network in separate processes on loopback (`umbra up`): 12 mails each way between
  * two users, one of them 1 MiB, while one mix is SIGKILLed and restarted; every mail arrives intact
  * exactly once. Afterwards no server's database or log holds a name, subject, body or user key.
  *
@@ -26,7 +26,7 @@ import { up, type Testnet } from '../../src/testnet/up.js';
  * Every wait is on an event (a node's ready line, a client event), with limits in real time that
  * only end a test that is stuck.
  */
-const MAILS_EACH_WAY = 25;
+const MAILS_EACH_WAY = 12;
 const BIG = 1024 * 1024;
 const EPOCH_MS = 60_000;
 const CLIENT_SETTINGS = { pollsPerEpoch: 12, ackTimeoutEpochs: 1, maxResends: 10 };
@@ -150,7 +150,7 @@ async function stopAll(): Promise<void> {
   await net?.stop();
 }
 
-test('25 mails each way, one of 1 MiB, arrive intact exactly once while a mix is killed and restarted', async (t) => {
+test('12 mails each way, one of 1 MiB, arrive intact exactly once while a mix is killed and restarted', async (t) => {
   const started = Date.now();
   const mark = (what: string): void => t.diagnostic(`${what} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const alice = agent('alice');
