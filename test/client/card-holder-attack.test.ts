@@ -185,9 +185,13 @@ test('planted-leak control: with the old addressing (everything to the card addr
   const [d1, d2] = await descriptors();
   // The old addressing (session mail, ACK SURBs and loops to the card's address) planted back.
   const proto = MailEndpoint.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const { seal, ownAddress } = proto;
+  const { seal, prepareFrame, ownAddress } = proto;
   proto.seal = function (this: MailEndpoint, ...args: unknown[]) {
     return { ...(seal.apply(this, args) as object), addressKey: undefined };
+  };
+  // The agent seals in two steps (the frame's recipe here, its AEADs in the builder worker).
+  proto.prepareFrame = function (this: MailEndpoint, ...args: unknown[]) {
+    return { ...(prepareFrame.apply(this, args) as object), addressKey: undefined };
   };
   proto.ownAddress = function (this: MailEndpoint, epoch: unknown) {
     return mailboxAddress(crypto, this.card.mailboxSecret, epoch as number);
@@ -199,6 +203,7 @@ test('planted-leak control: with the old addressing (everything to the card addr
     assert.ok(carolSeen.after > carolSeen.before, `the planted leak is seen: ${carolSeen.before} → ${carolSeen.after} items at the card address`);
   } finally {
     proto.seal = seal;
+    proto.prepareFrame = prepareFrame;
     proto.ownAddress = ownAddress;
   }
 });
