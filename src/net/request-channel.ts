@@ -62,6 +62,7 @@ export class RequestChannel<R extends ChannelResponse> {
   private readonly queue: (() => void)[] = [];
   private inFlight = 0;
   private closed = false;
+  private opened = 0;
 
   constructor(private readonly options: RequestChannelOptions<R>) {}
 
@@ -99,6 +100,14 @@ export class RequestChannel<R extends ChannelResponse> {
     this.conn = undefined;
   }
 
+  /**
+   * Connections opened so far: a new one may reach a server that restarted meanwhile and forgot what
+   * the previous connection told it.
+   */
+  get connections(): number {
+    return this.opened;
+  }
+
   private connect(): Promise<WebSocketConnection> {
     if (this.closed) return Promise.reject(new Error(`the channel to ${this.options.name} is closed`));
     if (this.conn?.isOpen) return Promise.resolve(this.conn);
@@ -111,6 +120,7 @@ export class RequestChannel<R extends ChannelResponse> {
           throw new Error(`the channel to ${this.options.name} is closed`);
         }
         this.conn = conn;
+        this.opened++;
         conn.onMessage((bytes) => this.onMessage(conn, bytes));
         conn.onClose(() => {
           if (this.conn === conn) this.conn = undefined;

@@ -1,4 +1,4 @@
-import { surbUsable } from './reply-window.js';
+import { surbKept } from './reply-window.js';
 
 /**
  * When a recipient asks for the missing shards of a partial message (docs/client.md, "NACKs"). Pure:
@@ -43,14 +43,14 @@ export class PartialMessages<S> {
 
   /**
    * After poll `poll` in `epoch`: forgets SURBs of earlier epochs (a reply leaves only in its SURB's
-   * epoch: src/traffic/reply-window.ts) and the messages left without one; returns the stalled
+   * epoch, which is this one or, for a resend's SURB, the next: src/traffic/reply-window.ts) and the messages left without one; returns the stalled
    * messages due for a NACK, each with the newest SURB and its epoch (taken: a SURB is used once).
    * `nackFor` gives a message's NACK, or undefined when nothing is missing.
    */
   due<N>(poll: number, epoch: number, nackFor: (messageId: Uint8Array) => N | undefined): { surb: S; epoch: number; nack: N }[] {
     const due: { surb: S; epoch: number; nack: N }[] = [];
     for (const [key, entry] of this.entries) {
-      entry.surbs = entry.surbs.filter((s) => surbUsable(s.epoch, epoch));
+      entry.surbs = entry.surbs.filter((s) => surbKept(s.epoch, epoch));
       if (entry.surbs.length === 0) {
         this.entries.delete(key);
         continue;

@@ -17,6 +17,27 @@ export function surbUsable(surbEpoch: number, currentEpoch: number): boolean {
   return surbEpoch === currentEpoch;
 }
 
+/**
+ * Whether a reply through a SURB of `surbEpoch` is kept in `currentEpoch` to leave later or now: its
+ * epoch is the current one or the next (a resend's SURB, see `replyEpoch`); one of the next epoch
+ * waits for it. Later epochs than that are no SURB a sender makes.
+ */
+export function surbKept(surbEpoch: number, currentEpoch: number): boolean {
+  return surbEpoch === currentEpoch || surbEpoch === currentEpoch + 1;
+}
+
+/**
+ * The epoch whose keys the SURBs of a copy that leaves in `sendEpoch` are made with: the first copy's,
+ * that epoch (its ACK comes back soonest); every later copy's, the next epoch, whose keys every
+ * descriptor already carries. A copy was sent again because no ACK came in time, most often because
+ * the recipient read it only after its SURB's epoch ended (a slow server, a busy machine, a poll that
+ * failed); a resend's recipient has the rest of the epoch and all of the next one, and holds an ACK
+ * read early until the next epoch starts. Which slot a reply takes is invisible on the wire.
+ */
+export function replyEpoch(sendEpoch: number, resends: number): number {
+  return resends === 0 ? sendEpoch : sendEpoch + 1;
+}
+
 /** Whether a reply queued for a SURB of `surbEpoch` must be dropped in `currentEpoch`. */
 export function replyExpired(surbEpoch: number, currentEpoch: number): boolean {
   return surbEpoch < currentEpoch;
@@ -32,13 +53,13 @@ export interface ReplyTravel {
 }
 
 /**
- * The latest moment an ACK through a SURB made at `sentMs` can be read by its sender: the SURB's
- * epoch ends (the last moment the reply may leave), the reply crosses the mixes (each delay at most
+ * The latest moment an ACK through a SURB of copy `resends + 1`, sent at `sentMs`, can be read by its
+ * sender: the SURB's epoch ends (the last moment the reply may leave), the reply crosses the mixes (each delay at most
  * the cap), and the sender's next poll reads it; one more poll interval is allowed for a poll that
  * was slow or failed.
  */
-export function replyWindowEndMs(sentMs: number, timing: EpochTiming, travel: ReplyTravel): number {
-  const epochEnd = epochStart(epochAt(sentMs, timing) + 1, timing);
+export function replyWindowEndMs(sentMs: number, timing: EpochTiming, travel: ReplyTravel, resends = 0): number {
+  const epochEnd = epochStart(replyEpoch(epochAt(sentMs, timing), resends) + 1, timing);
   const pollInterval = timing.epochMs / travel.pollsPerEpoch;
   return Math.ceil(epochEnd + travel.mixLayers * travel.maxDelayMs + 2 * pollInterval);
 }

@@ -32,7 +32,7 @@ export interface ResendPolicy {
    * in its SURB's epoch: src/traffic/reply-window.ts). The ACK is overdue at the earlier of this and
    * ackTimeoutMs, so an attempt whose reply could not be sent in time is resent with fresh SURBs.
    */
-  readonly replyWindowEndMs?: (sentMs: number) => number;
+  readonly replyWindowEndMs?: (sentMs: number, resends: number) => number;
   /** How long a mail may take to arrive: the network's retention (servers keep a copy that long). */
   readonly windowMs: number;
   /** The longest wait between two copies (the cap of the backoff). */
@@ -55,10 +55,10 @@ export function shardSent(state: ResendState, shard: number, nowMs: number, poli
   return first;
 }
 
-/** When the ACK of an attempt whose last shard left at `sentMs` is overdue. */
-export function ackDeadline(sentMs: number, policy: Pick<ResendPolicy, 'ackTimeoutMs' | 'replyWindowEndMs' | 'resendMomentMs'>): number {
+/** When the ACK of copy `resends + 1`, whose last shard left at `sentMs`, is overdue. */
+export function ackDeadline(sentMs: number, policy: Pick<ResendPolicy, 'ackTimeoutMs' | 'replyWindowEndMs' | 'resendMomentMs'>, resends = 0): number {
   const timeout = sentMs + policy.ackTimeoutMs;
-  const due = policy.replyWindowEndMs === undefined ? timeout : Math.min(timeout, policy.replyWindowEndMs(sentMs));
+  const due = policy.replyWindowEndMs === undefined ? timeout : Math.min(timeout, policy.replyWindowEndMs(sentMs, resends));
   return policy.resendMomentMs === undefined ? due : policy.resendMomentMs(due);
 }
 
@@ -82,7 +82,7 @@ export function backoffMs(resends: number, policy: Pick<ResendPolicy, 'ackTimeou
  * waiting past the end of the window for nothing.
  */
 export function copyDeadline(state: Pick<ResendState, 'resends' | 'windowStartMs'>, sentMs: number, policy: ResendPolicy): number {
-  const overdue = ackDeadline(sentMs, policy);
+  const overdue = ackDeadline(sentMs, policy, state.resends);
   const backedOff = sentMs + backoffMs(state.resends, policy);
   const due = backedOff > overdue && policy.resendMomentMs !== undefined ? policy.resendMomentMs(backedOff) : Math.max(overdue, backedOff);
   return Math.min(due, Math.max(overdue, windowEndMs(state, policy)));

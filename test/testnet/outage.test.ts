@@ -33,6 +33,7 @@ const BOBS_SERVER = 'provider-2';
 
 let net: Testnet;
 let dir: string;
+let passed = false;
 const agents = new Map<string, ClientAgent>();
 const events = new Map<string, ClientEvent[]>();
 /** When each event came (Date.now()), by user, in the order of `events`. */
@@ -57,12 +58,29 @@ function eventOf<T extends ClientEvent>(user: string, what: string, match: (even
     };
     const timer = setTimeout(() => {
       waiters.delete(check);
-      const statuses = events.get(user)?.filter((e) => e.type === 'status' || e.type === 'resend' || e.type === 'received').slice(-12);
-      reject(new Error(`no ${what} within ${LIMIT_MS / 1000} s; ${user}'s last statuses: ${JSON.stringify(statuses)}`));
+      reject(new Error(`no ${what} within ${LIMIT_MS / 1000} s; ${diagnosis()}`));
     }, LIMIT_MS);
     waiters.add(check);
     check();
   });
+}
+
+/** What each user saw (seconds from the first event): for a test that timed out. */
+function diagnosis(): string {
+  const first = Math.min(...[...times.values()].flatMap((t) => t.slice(0, 1)));
+  const line = (user: string): string => events.get(user)!.flatMap((e, i) => {
+    const at = ((times.get(user)![i] - first) / 1000).toFixed(1);
+    if (e.type === 'status') return [`${at} #${e.id} ${e.status}`];
+    if (e.type === 'resend' || e.type === 'received') return [`${at} ${e.type} #${e.id}`];
+    if (e.type === 'poll') return [`${at} poll e${e.epoch} ${e.items}${e.error === undefined ? '' : ` (${e.error})`}`];
+    if (e.type === 'error' || e.type === 'consensus-refused' || e.type === 'integrity') return [`${at} ${e.type}: ${e.message}`];
+    return [];
+  }).slice(-40).join(', ');
+  const counts = (user: string): string => {
+    const status = agents.get(user)?.status();
+    return JSON.stringify({ packets: status?.packets, loops: status?.loops.lost, polls: status?.polls.failed });
+  };
+  return [...agents.keys()].map((user) => `${user}: ${line(user)}; ${counts(user)}`).join('\n');
 }
 
 function agent(name: string): ClientAgent {
@@ -109,7 +127,9 @@ before(async () => {
 after(async () => {
   await Promise.all([...agents.values()].map((a) => a.close()));
   await net?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  // Kept when the test failed: the nodes' logs (logs/<node>.log) tell what happened.
+  if (passed) rmSync(dir, { recursive: true, force: true });
+  else console.log(`# the network's directory is kept: ${dir}`);
 });
 
 test('the recipient\'s server stopped with SIGTERM: mail waits for it, even once it left the consensus, then arrives once it is back, exactly once, and is acknowledged', async () => {
@@ -153,4 +173,5 @@ test('the recipient\'s server stopped with SIGTERM: mail waits for it, even once
   console.log(`# stopping took ${started - killing} ms; waiting after ${waitedMs} ms, out of the consensus after ${absentMs} ms; restarted ${((restarting - started) / 1000).toFixed(1)} s after the send, in ${restarted - restarting} ms; both delivered ${deliveredMs} ms after the send`);
   console.log(`# alice: ${timeline('alice', (e) => e.type === 'status' || e.type === 'resend').join(', ')}`);
   console.log(`# bob: ${timeline('bob', (e) => e.type === 'poll' || e.type === 'received').join(', ')}`);
+  passed = true;
 });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { PartialMessages, MAX_NACKS_PER_MESSAGE, NACK_AFTER_POLLS } from '../../src/traffic/nack-policy.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../src/traffic/poll-schedule.js';
 import { ackDeadline, onDeadline, onNack, requeueShards, shardSent, type ResendState } from '../../src/traffic/resend.js';
-import { replyExpired, replyWindowEndMs, resendMomentMs, surbUsable } from '../../src/traffic/reply-window.js';
+import { replyEpoch, replyExpired, replyWindowEndMs, resendMomentMs, surbKept, surbUsable } from '../../src/traffic/reply-window.js';
 
 const SEED = 8;
 const policy = { maxResends: 2, ackTimeoutMs: 1000, windowMs: 1e12, maxIntervalMs: 8000 };
@@ -117,6 +117,29 @@ test('reply window: a reply leaves only in its SURB\'s epoch; the sender stops w
       const end = replyWindowEndMs(sentMs, timing, travel);
       // A reply through a SURB of sentMs's epoch may leave until that epoch ends: the window covers it.
       return end >= Math.floor(sentMs / timing.epochMs + 1) * timing.epochMs + 3000 && ackDeadline(sentMs, policy) <= sentMs + policy.ackTimeoutMs;
+    }),
+    { seed: SEED },
+  );
+});
+
+test('reply epoch: a resend\'s SURBs are of the next epoch, so its recipient has the rest of this epoch and all of the next to read it', () => {
+  assert.equal(replyEpoch(5, 0), 5, 'the first copy: this epoch (its ACK comes back soonest)');
+  assert.equal(replyEpoch(5, 1), 6);
+  assert.equal(replyEpoch(5, 7), 6);
+  assert.equal(surbKept(6, 5), true, 'a reply through a next-epoch SURB waits for it');
+  assert.equal(surbUsable(6, 5), false, '... and does not leave before');
+  assert.equal(surbKept(5, 5), true);
+  assert.equal(surbKept(4, 5), false);
+  assert.equal(surbKept(7, 5), false, 'no sender makes SURBs two epochs ahead');
+  const timing = { genesisMs: 0, epochMs: 8000 };
+  const travel = { maxDelayMs: 1000, mixLayers: 3, pollsPerEpoch: 4 };
+  // Sent 7 s into epoch 3: a first copy's reply must leave by 32 s, a resend's by 40 s.
+  assert.equal(replyWindowEndMs(31_000, timing, travel, 0), 32_000 + 3000 + 4000);
+  assert.equal(replyWindowEndMs(31_000, timing, travel, 2), 40_000 + 3000 + 4000);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 50 }), (sentMs, resends) => {
+      // A resend's recipient always has at least one whole epoch after the copy left.
+      return replyWindowEndMs(sentMs, timing, travel, resends) >= sentMs + timing.epochMs + 3000;
     }),
     { seed: SEED },
   );

@@ -165,9 +165,11 @@ describe('the web client and the network view in chromium', { skip: chromiumMiss
     assert.match((await alice.page.textContent('.notice'))!, /Queued as sent #1/);
     await bob.page.waitForSelector('#inbox-list .mail-row:has-text("Lunch on Thursday?")', { timeout: ARRIVAL_LIMIT_MS });
     await screenshot(bob.page, 'inbox');
+    assert.equal((await bob.page.textContent('#inbox-list .mail-row .num'))?.trim(), '1', 'the list shows the number the CLI reads it by');
     await bob.page.click('#inbox-list .mail-link');
     await bob.page.waitForSelector('.mail-text');
     assert.match((await bob.page.textContent('.mail-text'))!, /the usual place at noon\?/);
+    assert.match((await bob.page.textContent('.num-full'))!, /umbra client read 1\b/);
     await screenshot(bob.page, 'mail');
     // Reply opens a draft to Alice, quoting her.
     await bob.page.keyboard.press('r');

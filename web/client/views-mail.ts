@@ -24,6 +24,7 @@ function row(mail: MailSummary): TemplateResult {
   const who = mail.folder === 'inbox' ? mail.from ?? '' : `to ${mail.to ?? ''}`;
   return html`<li class="mail-row ${mail.folder === 'inbox' && mail.read === false ? 'unread' : ''}" data-id=${mail.id}>
     <a href="#mail/${mail.id}" class="mail-link">
+      <span class="num" title="Its number: umbra client read ${mail.folder === 'sent' ? '--sent ' : ''}${mail.number}">${mail.number}</span>
       <span class="who">${who}</span>
       <span class="subject">${mail.subject === '' ? '(no subject)' : mail.subject}</span>
       <span class="when">${when(mail.received_ms ?? mail.created_ms)}</span>
@@ -65,6 +66,7 @@ export function mailView(state: State, actions: MailActions): TemplateResult {
       <dt>From</dt><dd>${m.from}</dd>
       <dt>To</dt><dd>${m.to}</dd>
       <dt>Date</dt><dd>${m.date}</dd>
+      <dt>Number</dt><dd class="num-full">${m.number} <span class="hint">(umbra client read ${m.folder === 'sent' ? '--sent ' : ''}${m.number})</span></dd>
       ${m.folder === 'sent' ? html`<dt>Delivery</dt><dd>${deliveryBadge(m.status, m.reason)}</dd>` : nothing}
     </dl>
     <div class="actions">

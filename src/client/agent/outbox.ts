@@ -151,7 +151,7 @@ export class Outbox {
       try {
         const { recipient: key, messageId, senderTag, dataShards } = state.outgoing;
         const shard = { params: this.core.endpoint.params, recipient: key, messageId, senderTag, dataShards, shardIndex: item.shard, chunk: state.fresh.get(item.shard)! };
-        built = this.packets.fragmentJob(this.view.now(), this.gateways.main.node, recipient, shard);
+        built = this.packets.fragmentJob(this.view.now(), this.gateways.main.node, recipient, shard, state.resends);
       } catch (error) {
         if (error instanceof RouteError) return; // the next slot tries again (a newer consensus may help)
         this.finish(state, 'failed', `the message could not be sent: ${describeError(error)}`);

@@ -52,7 +52,7 @@ export function resendPolicyOf(doc: ConsensusDocument, settings: ClientSettings)
   return {
     ...(maxResends === undefined ? {} : { maxResends }),
     ackTimeoutMs,
-    replyWindowEndMs: (sentMs) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }),
+    replyWindowEndMs: (sentMs, resends) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }, resends),
     resendMomentMs: (dueMs) => resendMomentMs(dueMs, doc),
     windowMs: doc.retentionMs,
     maxIntervalMs: maxCopyIntervalMs(doc.epochMs, doc.retentionMs, ackTimeoutMs),
@@ -75,7 +75,7 @@ export function restoredState(row: { body: Uint8Array; state: Uint8Array }, now:
     resends: progress.resends, nackResends: progress.nackResends, deadlineMs: progress.deadlineMs, started: progress.started,
     windowStartMs: progress.windowStartMs ?? now, waitingSinceMs: progress.waitingSinceMs,
   };
-  if (pending.size === 0 && state.deadlineMs === undefined) state.deadlineMs = ackDeadline(now, policy);
+  if (pending.size === 0 && state.deadlineMs === undefined) state.deadlineMs = ackDeadline(now, policy, state.resends);
   return state;
 }
 

@@ -3,6 +3,7 @@ import type { RandomSource } from '../../crypto/seeded-random.js';
 import { deliveryAddress, type DeliveryTarget } from '../../e2e/relationship-address.js';
 import type { NodeDescriptor } from '../../pki/index.js';
 import { SURB_ID_LENGTH } from '../../sphinx/index.js';
+import { replyEpoch } from '../../traffic/reply-window.js';
 import type { PathHop } from '../../sphinx/sphinx.js';
 import type { GatewayFrame } from '../../wire/gateway-frame.js';
 import { pick } from '../routes.js';
@@ -30,17 +31,19 @@ export class PacketFactory {
    * What the builder needs for a fragment to the recipient's mailbox (its card's address for a
    * first contact, else the session's): both paths are chosen here (cheap), the Sphinx and seal work
    * is the builder's. It makes a fresh SURB to the sender's own address on `surbPath` (starting at a
-   * layer-1 mix, so the recipient's own gateway can carry the reply; usable in `epoch` only), seals
+   * layer-1 mix, so the recipient's own gateway can carry the reply; usable in one epoch only: this
+   * one for the first copy, the next for a copy sent again, `resends` > 0: reply-window.ts), seals
    * the shard with it inside (a whole packet payload), and builds the packet on `path`, whose last
    * hop names a random SURB ID, as a reply's does, so the provider stores it as it stores an ACK or
    * a loop. `shard` is what the seal needs besides the SURB.
    */
-  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, shard: FragmentShard): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number } {
+  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, shard: FragmentShard, resends: number): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number } {
     const { network, sphinx } = this.view;
     const epoch = this.view.epochAt(now);
+    const surbEpoch = replyEpoch(epoch, resends);
     const surbId = this.random(SURB_ID_LENGTH);
-    const surbPath = network.path(this.random, epoch, undefined, this.view.ownProvider, [
-      { type: 'recipient', recipient: this.ownAddress(epoch) },
+    const surbPath = network.path(this.random, surbEpoch, undefined, this.view.ownProvider, [
+      { type: 'recipient', recipient: this.ownAddress(surbEpoch) },
       { type: 'surb-reply', surbId },
     ]);
     const path = network.path(this.random, epoch, gateway, recipient.provider, [
@@ -50,7 +53,7 @@ export class PacketFactory {
     const { hops, userForwardPayloadLength, withSurb } = sphinx.geometry;
     const job: FragmentPacketJob = {
       kind: 'fragment-packet', backend: this.crypto.name, suite: sphinx.suite.name,
-      geometry: { hops, userForwardPayloadLength, withSurb }, path, surbPath, epoch, ...shard,
+      geometry: { hops, userForwardPayloadLength, withSurb }, path, surbPath, epoch: surbEpoch, ...shard,
     };
     return { job, firstHop: path[0].id, surbId, epoch };
   }

@@ -1,7 +1,7 @@
 import type { Ack } from '../../e2e/ack.js';
 import { ackReplyPacket } from '../../e2e/sphinx-link.js';
 import type { RandomSource } from '../../crypto/seeded-random.js';
-import { replyExpired, surbUsable } from '../../traffic/reply-window.js';
+import { replyExpired, surbKept, surbUsable } from '../../traffic/reply-window.js';
 import type { GatewayFrame } from '../../wire/gateway-frame.js';
 import { pick } from '../routes.js';
 import type { GatewayConnections } from './gateways.js';
@@ -21,9 +21,10 @@ interface QueuedReply {
  * ACKs and NACKs waiting to go back to senders through their SURBs (docs/client.md, "Replies"). A
  * SURB starts at a layer-1 mix, so a reply travels like every other packet of the client: through
  * its own (guard) gateway, in a slot of the Poisson send stream it takes from cover. No connection
- * is opened for it and nothing leaves sooner than the slot. A reply leaves only in its SURB's epoch,
- * so every mix unwraps it under the key it unwraps the cover of that moment with; one that did not
- * leave in time is dropped, and the sender resends (src/traffic/reply-window.ts).
+ * is opened for it and nothing leaves sooner than the slot. A reply leaves only in its SURB's epoch
+ * (held when read in the epoch before: a resend's SURB, reply-window.ts replyEpoch), so every mix
+ * unwraps it under the key it unwraps the cover of that moment with; one that did not leave in time
+ * is dropped, and the sender resends.
  */
 export class ReplyQueue {
   /** Replies that left. */
@@ -45,12 +46,13 @@ export class ReplyQueue {
   }
 
   /**
-   * Queues `ack` through `surb`, a SURB of `surbEpoch`; one whose epoch is not the current one, that
-   * is no SURB, or that does not start at a layer-1 mix of the consensus is dropped.
+   * Queues `ack` through `surb`, a SURB of `surbEpoch`: one of the next epoch (a resend's) waits for
+   * it; one of an earlier epoch, that is no SURB, or that does not start at a layer-1 mix of the
+   * consensus is dropped.
    */
   add(surb: Uint8Array, ack: Ack, surbEpoch: number): void {
     const current = this.view.epochAt(this.view.now());
-    if (!surbUsable(surbEpoch, current)) {
+    if (!surbKept(surbEpoch, current)) {
       this.expired++;
       return;
     }
@@ -75,15 +77,17 @@ export class ReplyQueue {
     this.expired += before - this.queue.length;
   }
 
-  /** The oldest reply still usable at `now`, for a send slot. */
+  /** The oldest reply that may leave at `now` (its SURB's epoch is the current one), for a send slot. */
   next(now: number): Outbound | undefined {
     this.expire(now);
-    const item = this.queue.shift();
-    if (item === undefined) return undefined;
+    const current = this.view.epochAt(now);
+    const at = this.queue.findIndex((queued) => surbUsable(queued.epoch, current));
+    if (at < 0) return undefined; // none, or only replies held for the next epoch
+    const [item] = this.queue.splice(at, 1);
     return {
       frame: item.frame,
       commit: () => this.sent++,
-      abort: () => this.queue.unshift(item),
+      abort: () => this.queue.splice(at, 0, item),
     };
   }
 

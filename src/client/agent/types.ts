@@ -132,6 +132,8 @@ export interface AgentStatus {
   readonly packets: {
     readonly real: number;
     readonly replies: number;
+    /** ACKs and NACKs dropped because their SURB's epoch ended before they could leave. */
+    readonly repliesExpired: number;
     readonly cover: number;
     readonly loops: number;
     readonly drops: number;

@@ -61,7 +61,11 @@ export interface PirReplicationSenderDeps {
 export class PirReplicationSender {
   /** Snapshots pushed so far. */
   replicated = 0;
-  /** Per snapshot: the partners (node ID hex) known to hold it, and the push under way. */
+  /**
+   * Per snapshot: the partners known to hold it, each as node ID hex and the link's connection
+   * number (a partner that restarted holds nothing: every new connection offers the snapshot again,
+   * one round trip when the partner still holds it), and the push under way.
+   */
   private readonly progress = new WeakMap<HeldSnapshot, { readonly replicatedTo: Set<string>; replicating: Promise<void> | undefined }>();
   private partnerLink: { key: string; link: RequestChannel<PirResponse> } | undefined;
   private lastProblem = '';
@@ -82,7 +86,7 @@ export class PirReplicationSender {
       if (doc === undefined) throw unavailable(requestId, 'no consensus document yet: the PIR partner is unknown');
       const partner = pirPartner(doc, this.deps.nodeId);
       if (partner === undefined) throw unavailable(requestId, 'the consensus names no partner provider for PIR (it needs two providers)');
-      if (state.replicatedTo.has(hexOf(partner.nodeId))) return;
+      if (this.holds(state.replicatedTo, partner)) return;
       state.replicating ??= this.push(held, state.replicatedTo, partner).finally(() => {
         state.replicating = undefined;
       });
@@ -99,6 +103,12 @@ export class PirReplicationSender {
       }
     }
     throw unavailable(requestId, 'the partner provider changed during replication; retry');
+  }
+
+  /** Whether `partner` holds the snapshot replicatedTo names: told so over the link's current connection. */
+  private holds(replicatedTo: Set<string>, partner: NodeDescriptor): boolean {
+    const link = this.linkTo(partner);
+    return link.connected && replicatedTo.has(`${hexOf(partner.nodeId)}#${link.connections}`);
   }
 
   close(): void {
@@ -146,7 +156,7 @@ export class PirReplicationSender {
       const results = await Promise.all(sends);
       if (results[results.length - 1] !== true) throw new Error('the partner did not confirm the snapshot');
     }
-    replicatedTo.add(hexOf(partner.nodeId));
+    replicatedTo.add(`${hexOf(partner.nodeId)}#${link.connections}`);
     this.replicated++;
     this.deps.metrics.registry.inc('node_pir_replications_total', '', { result: 'ok' });
     if (this.lastProblem !== '') {
