@@ -44,8 +44,7 @@ export class PirAnswers {
       state.refreshing = undefined;
     }));
     // Served from what was replicated before: a refresh under way is never waited for.
-    const ready = state.ready !== undefined && this.deps.cache.get(state.ready.snapshot.snapshotId) !== undefined ? state.ready : undefined;
-    let held = ready;
+    let held = state.ready !== undefined && this.deps.cache.get(state.ready.snapshot.snapshotId) !== undefined ? state.ready : undefined;
     if (held === undefined) {
       try {
         held = await refresh;
@@ -54,6 +53,10 @@ export class PirAnswers {
       }
     } else {
       refresh.catch(() => undefined);
+      // The partner's copy may be gone (not confirmed lately: a past epoch read again for catch-up,
+      // or a partner that restarted): that same snapshot is offered again first, one round trip
+      // when the partner holds it. Named even when that fails: only the providers' link may be down.
+      if (!this.deps.sender.partnerHolds(held)) await this.deps.sender.replicate(held, requestId).catch(() => undefined);
     }
     const { snapshotId, rows, buckets, slots, slotBytes, rowBytes } = held.snapshot;
     return encodePirInfoResponse(requestId, { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes });
@@ -98,6 +101,7 @@ export class PirAnswers {
   async query(requestId: number, snapshotId: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
     const held = this.deps.cache.get(snapshotId);
     if (held === undefined) throw new RetrievalRequestError('unknown-snapshot', requestId, 'no snapshot with that id is held here (expired, or never built)');
+    this.deps.cache.markUsed(held);
     let answer: Uint8Array;
     try {
       answer = await this.deps.batcher.answer(held.database, key);

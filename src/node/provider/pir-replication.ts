@@ -55,6 +55,12 @@ export interface PirReplicationSenderDeps {
   readonly log: NodeLog;
   /** Real-time limit of one request to the partner. */
   readonly requestTimeoutMs: number;
+  /**
+   * How long the partner's word that it holds a snapshot counts: it drops a snapshot nobody used for
+   * its grace period (a past epoch), so the origin offers it again (one round trip, which also keeps
+   * it there) before naming it after this long. Less than the partner's grace.
+   */
+  readonly reconfirmMs: number;
 }
 
 /** The origin side: pushes own snapshots to the partner named by the current consensus. */
@@ -64,9 +70,9 @@ export class PirReplicationSender {
   /**
    * Per snapshot: the partners known to hold it, each as node ID hex and the link's connection
    * number (a partner that restarted holds nothing: every new connection offers the snapshot again,
-   * one round trip when the partner still holds it), and the push under way.
+   * one round trip when the partner still holds it) with when it said so, and the push under way.
    */
-  private readonly progress = new WeakMap<HeldSnapshot, { readonly replicatedTo: Set<string>; replicating: Promise<void> | undefined }>();
+  private readonly progress = new WeakMap<HeldSnapshot, { readonly replicatedTo: Map<string, number>; replicating: Promise<void> | undefined }>();
   private partnerLink: { key: string; link: RequestChannel<PirResponse> } | undefined;
   private lastProblem = '';
 
@@ -76,7 +82,7 @@ export class PirReplicationSender {
   async replicate(held: HeldSnapshot, requestId: number): Promise<void> {
     let progress = this.progress.get(held);
     if (progress === undefined) {
-      progress = { replicatedTo: new Set(), replicating: undefined };
+      progress = { replicatedTo: new Map(), replicating: undefined };
       this.progress.set(held, progress);
     }
     const state = progress;
@@ -105,10 +111,19 @@ export class PirReplicationSender {
     throw unavailable(requestId, 'the partner provider changed during replication; retry');
   }
 
-  /** Whether `partner` holds the snapshot replicatedTo names: told so over the link's current connection. */
-  private holds(replicatedTo: Set<string>, partner: NodeDescriptor): boolean {
+  /** Whether the partner of the current consensus holds `held`, as far as this side knows now (see `holds`). */
+  partnerHolds(held: HeldSnapshot): boolean {
+    const replicatedTo = this.progress.get(held)?.replicatedTo;
+    const doc = this.deps.consensus.active(this.deps.clock.now());
+    const partner = doc === undefined ? undefined : pirPartner(doc, this.deps.nodeId);
+    return replicatedTo !== undefined && partner !== undefined && this.holds(replicatedTo, partner);
+  }
+
+  /** Whether `partner` holds the snapshot replicatedTo is of: told so lately, over the link's current connection. */
+  private holds(replicatedTo: Map<string, number>, partner: NodeDescriptor): boolean {
     const link = this.linkTo(partner);
-    return link.connected && replicatedTo.has(`${hexOf(partner.nodeId)}#${link.connections}`);
+    const toldAt = replicatedTo.get(`${hexOf(partner.nodeId)}#${link.connections}`);
+    return link.connected && toldAt !== undefined && this.deps.clock.now() - toldAt < this.deps.reconfirmMs;
   }
 
   close(): void {
@@ -132,7 +147,7 @@ export class PirReplicationSender {
     return link;
   }
 
-  private async push(held: HeldSnapshot, replicatedTo: Set<string>, partner: NodeDescriptor): Promise<void> {
+  private async push(held: HeldSnapshot, replicatedTo: Map<string, number>, partner: NodeDescriptor): Promise<void> {
     const link = this.linkTo(partner);
     const { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes } = held.snapshot;
     const unsigned = { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes, origin: this.deps.nodeId };
@@ -156,7 +171,7 @@ export class PirReplicationSender {
       const results = await Promise.all(sends);
       if (results[results.length - 1] !== true) throw new Error('the partner did not confirm the snapshot');
     }
-    replicatedTo.add(`${hexOf(partner.nodeId)}#${link.connections}`);
+    replicatedTo.set(`${hexOf(partner.nodeId)}#${link.connections}`, this.deps.clock.now());
     this.replicated++;
     this.deps.metrics.registry.inc('node_pir_replications_total', '', { result: 'ok' });
     if (this.lastProblem !== '') {
@@ -235,7 +250,11 @@ export class PirReplicationReceiver {
     if (!deps.crypto.ed25519Verify(offer.origin, pirOfferSignedBytes(offer, deps.nodeId), offer.signature)) {
       throw this.badSnapshot(requestId, 'bad-signature', 'the offer signature does not verify');
     }
-    if (deps.cache.get(offer.snapshotId) !== undefined) return encodePirAck(requestId, true);
+    const held = deps.cache.get(offer.snapshotId);
+    if (held !== undefined) {
+      deps.cache.markUsed(held); // its origin still names it: kept while clients may read it
+      return encodePirAck(requestId, true);
+    }
     const key = hexOf(offer.snapshotId);
     const previous = this.pending.get(key);
     if (previous !== undefined && previous.connection !== connection) {

@@ -129,19 +129,20 @@ export class PirService {
     const maxSnapshotBytes = Math.min(MAX_SNAPSHOT_BYTES, options.maxSnapshotBytes ?? defaultMaxSnapshotBytes(options.memoryBytes ?? totalmem(), keep));
     this.maxSnapshotBytes = maxSnapshotBytes;
     this.scanKernels = new SnapshotScanKernels(kernel, Math.max(1, Math.floor(options.scanThreads ?? availableParallelism())), deps.log);
+    const graceMs = Math.max(0, options.graceMs ?? 15_000);
     const refreshMs = options.refreshMs ?? Math.min(30_000, Math.max(500, Math.floor(deps.timing.epochMs / 32)));
     this.cache = new PirSnapshotCache(deps, {
       kernel,
       refreshMs,
       keep,
       onDrop: (held) => this.scanKernels.release(held.database),
-      graceMs: Math.max(0, options.graceMs ?? 15_000),
+      graceMs,
       rowBytes: (epoch) => rowBytesOfEpoch(deps.consensus, epoch, deps.clock.now()),
       maxSnapshotBytes,
       ...(options.rowSizing === undefined ? {} : { rowSizing: options.rowSizing }),
       ...(options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes }),
     });
-    this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
+    this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000, reconfirmMs: Math.floor(graceMs / 3) });
     const acceptBytes = Math.min(MAX_SNAPSHOT_BYTES, options.maxSnapshotBytes ?? MAX_SNAPSHOT_BYTES);
     this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes: acceptBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
     this.batcher = new PirQueryBatcher(deps.crypto, (database) => this.scanKernels.kernelFor(database), deps.metrics.registry);

@@ -110,6 +110,15 @@ export class PirSnapshotCache {
     return this.held.get(hexOf(snapshotId));
   }
 
+  /**
+   * A client read `held` (or its origin said it still names it): its (origin, epoch) list is kept
+   * `graceMs` from now, so a past epoch read for catch-up is not dropped while clients read it.
+   */
+  markUsed(held: HeldSnapshot): void {
+    const listKey = `${hexOf(held.snapshot.origin)}:${held.snapshot.epoch}`;
+    if (this.lists.has(listKey)) this.usedAt.set(listKey, this.deps.clock.now());
+  }
+
   /** The epoch's newest own snapshot, rebuilt first when it is due (single flight per epoch). */
   ownSnapshot(epoch: number): Promise<HeldSnapshot> {
     this.usedAt.set(`${hexOf(this.deps.nodeId)}:${epoch}`, this.deps.clock.now());

@@ -328,6 +328,38 @@ describe('PIR at two real providers', () => {
     }
   });
 
+  // Before: the origin counted a snapshot as replicated for good, so once the partner had dropped a
+  // past epoch's copy (nobody read it for its grace) the origin kept naming it and every query at
+  // the partner was refused: a client catching up could read nothing of that epoch, ever.
+  test('a past epoch read again after the partner dropped its copy: the origin offers it again before naming it (catch-up)', async () => {
+    const toA = link(a);
+    const toB = link(b);
+    const past = epochAt(net.clock.now(), doc);
+    await a.store.deliver(address('catch-up'), past, stored('read much later'), net.clock.now());
+    net.clock.advance(REFRESH_MS);
+    const holdsMail = async (snapshot: PirSnapshotInfo): Promise<boolean> =>
+      (await readBucket(toA, toB, snapshot, address('catch-up'))).some((item) => Buffer.from(item.ciphertext).equals(stored('read much later')));
+    let named = await info(toA, past);
+    await net.until('a snapshot with the mail, read at both', async () => {
+      net.clock.advance(REFRESH_MS);
+      named = await info(toA, past);
+      return holdsMail(named);
+    });
+    // Three epochs on, in steps of 5 s: a client keeps asking the origin about the past epoch (the
+    // origin keeps it), mail keeps coming (the partner holds newer snapshots, and prunes), but
+    // nobody queries the partner for the past epoch, so its grace there runs out.
+    for (let elapsed = 0; elapsed < 3 * EPOCH_MS + 20_000; elapsed += 5000) {
+      net.clock.advance(5000);
+      const now = epochAt(net.clock.now(), doc);
+      if (now > past) await a.store.deliver(address('now'), now, stored(`now ${net.clock.now()}`), net.clock.now());
+      await info(toA, now);
+      await info(toA, past);
+    }
+    const again = await info(toA, past);
+    assert.deepEqual(again.snapshotId, named.snapshotId, 'the same snapshot: nothing new in a past epoch');
+    assert.ok(await holdsMail(again), 'the partner answers for it again');
+  });
+
   test('with the partner gone, pir-info still names the snapshot the partner holds (no refresh shows); an epoch with none is refused pir-unavailable; a bucket fetch in the clear stays refused pir-only', async () => {
     const toA = link(a);
     const held = await info(toA, 0);
