@@ -96,8 +96,7 @@ export class PirQueryBatcher {
   }
 
   private async pass(database: ScanDatabase, queue: readonly Waiting[]): Promise<void> {
-    const kernel = this.kernelFor(database);
-    const offThread = scansAsync(kernel);
+    const offThread = scansAsync(this.kernelFor(database));
     const ready: { waiting: Waiting; selection: Uint8Array }[] = [];
     for (const waiting of queue) {
       if (offThread && ready.length > 0) await nextTurn();
@@ -111,7 +110,8 @@ export class PirQueryBatcher {
     let answers: Uint8Array[];
     try {
       const selections = ready.map((item) => item.selection);
-      if (offThread) {
+      const kernel = this.kernelFor(database); // again: a snapshot dropped meanwhile is scanned by the base kernel
+      if (scansAsync(kernel)) {
         answers = [];
         for (let start = 0; start < selections.length; start += MAX_BATCH) answers.push(...await kernel.scanBatchAsync(database, selections.slice(start, start + MAX_BATCH)));
       } else {
