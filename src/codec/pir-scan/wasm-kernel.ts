@@ -11,7 +11,7 @@ import { checkSelection, checkSelections, MAX_BATCH, MAX_ROW_BYTES, ScanError, s
  *   [64, outOffset)             the shard's slice of the selection bitmap, ceil((rows + 7) / 8) bytes
  *   [outOffset, dataOffset)     the shard's scan result, rowBytes bytes (then padding)
  *   [dataOffset, + rows*rowBytes) the rows, row k of the shard at dataOffset + k * rowBytes
- *   [masksOffset, + MAX_BATCH*128)  the batched scan's masks (64-aligned, after the rows)
+ *   [scratchOffset, + BATCH_SCRATCH_BYTES) the batched scan's XOR tables and table addresses (64-aligned, after the rows)
  *   [selsOffset, + batch*selStride) the batched scan's selection slices, one per query
  *   [outsOffset, + batch*outStride) the batched scan's results, one per query (64-aligned each)
  * outOffset is a multiple of 64 and dataOffset of 4096: 4 KiB rows are then exactly pages, which
@@ -29,13 +29,15 @@ export const MAX_SHARD_BYTES = 2 ** 30;
 const PAGE_BYTES = 65536;
 const MAX_PAGES = 65535; // 4 GiB - 64 KiB: every offset and end stays below 2^32
 const FOLD_OFFSET = 0;
+/** The batched kernel's scratch: 6144 bytes of XOR tables and 12 bytes of table addresses per selection (scan.wat). */
+const BATCH_SCRATCH_BYTES = 6144 + 12 * MAX_BATCH;
 const SELECTION_OFFSET = 64;
 
 /** The kernel's exports (see scan.wat for the exact semantics). */
 export interface ScanExports {
   scan(rows: number, count: number, rowBytes: number, selection: number, bit: number, out: number): void;
   fold(pointer: number, length: number, out: number): void;
-  scan_batch(rows: number, count: number, rowBytes: number, bit: number, batch: number, sels: number, selStride: number, outs: number, outStride: number, masks: number): void;
+  scan_batch(rows: number, count: number, rowBytes: number, bit: number, batch: number, sels: number, selStride: number, outs: number, outStride: number, scratch: number): void;
 }
 
 /** Where one shard's parts sit in its memory: plain data, so it crosses to worker threads. */
@@ -53,7 +55,7 @@ export interface ShardLayout {
 export interface BatchLayout {
   /** Selections a pass over this shard takes (MAX_BATCH unless the memory is nearly full). */
   readonly capacity: number;
-  readonly masksOffset: number;
+  readonly scratchOffset: number;
   readonly selsOffset: number;
   readonly selStride: number;
   readonly outsOffset: number;
@@ -95,16 +97,16 @@ function align64(value: number): number {
 function layoutFor(rows: number, rowBytes: number): { outOffset: number; dataOffset: number; batch: BatchLayout; pages: number } {
   const outOffset = align64(SELECTION_OFFSET + Math.ceil((rows + 7) / 8));
   const dataOffset = Math.ceil((outOffset + rowBytes) / 4096) * 4096;
-  const masksOffset = align64(dataOffset + rows * rowBytes);
-  const selsOffset = masksOffset + MAX_BATCH * 128;
-  // The kernel reads a selection byte up to 2 bytes past the shard's own (masked off): room for it.
-  const selStride = align64(Math.ceil((rows + 24) / 8));
+  const scratchOffset = align64(dataOffset + rows * rowBytes);
+  const selsOffset = scratchOffset + BATCH_SCRATCH_BYTES;
+  // The batched kernel reads a selection's bits 4 bytes at a time, up to 4 bytes past the shard's own (masked off): room for it.
+  const selStride = align64(Math.ceil((rows + 40) / 8));
   // One cache line more than the row: results 4 KiB apart would all fall into the same L1 cache set.
   const outStride = align64(rowBytes) + 64;
   for (let capacity = MAX_BATCH; capacity >= 2; capacity /= 2) {
     const outsOffset = align64(selsOffset + capacity * selStride);
     const pages = Math.ceil((outsOffset + capacity * outStride) / PAGE_BYTES);
-    if (pages <= MAX_PAGES) return { outOffset, dataOffset, batch: { capacity, masksOffset, selsOffset, selStride, outsOffset, outStride }, pages: Math.max(1, pages) };
+    if (pages <= MAX_PAGES) return { outOffset, dataOffset, batch: { capacity, scratchOffset, selsOffset, selStride, outsOffset, outStride }, pages: Math.max(1, pages) };
   }
   throw new ScanError('invalid-database', 'a shard does not fit in one WebAssembly memory');
 }
@@ -206,19 +208,13 @@ export function loadSelections(layout: ShardLayout, selections: readonly Uint8Ar
   const first = Math.floor(layout.firstRow / 8);
   const last = Math.floor((layout.firstRow + layout.rows - 1) / 8);
   selections.forEach((selection, q) => bytes.set(selection.subarray(first, last + 1), selsOffset + q * selStride));
-  const padded = evenCount(selections.length); // the kernel takes selections in pairs: an odd batch gets an empty one
-  bytes.fill(0, selsOffset + selections.length * selStride, selsOffset + padded * selStride);
-  bytes.fill(0, outsOffset, outsOffset + padded * outStride);
+  bytes.fill(0, outsOffset, outsOffset + selections.length * outStride);
 }
 
 /** Runs the batched kernel over the shard for the first `count` selections loaded. */
 export function runShardBatch(exports: ScanExports, layout: ShardLayout, count: number): void {
-  const { masksOffset, selsOffset, selStride, outsOffset, outStride } = layout.batch;
-  exports.scan_batch(layout.dataOffset, layout.rows, layout.rowBytes, layout.firstRow & 7, evenCount(count), selsOffset, selStride, outsOffset, outStride, masksOffset);
-}
-
-function evenCount(count: number): number {
-  return count + (count & 1);
+  const { scratchOffset, selsOffset, selStride, outsOffset, outStride } = layout.batch;
+  exports.scan_batch(layout.dataOffset, layout.rows, layout.rowBytes, layout.firstRow & 7, count, selsOffset, selStride, outsOffset, outStride, scratchOffset);
 }
 
 /** XORs the shard's batched results into outs. */

@@ -1,4 +1,4 @@
-import { scanMany, ScanError, type ScanDatabase, type ScanKernel } from '../../codec/pir-scan/types.js';
+import { MAX_BATCH, scanMany, ScanError, type ScanDatabase, type ScanKernel } from '../../codec/pir-scan/types.js';
 import type { Crypto } from '../../crypto/types.js';
 import { dpfEvalAll, PirError } from '../../pir/index.js';
 import type { Metrics } from '../metrics.js';
@@ -15,11 +15,26 @@ interface Waiting {
   readonly reject: (error: unknown) => void;
 }
 
+/** A kernel that scans off the calling thread (ParallelScanKernel with offThread). */
+export interface AsyncScanKernel extends ScanKernel {
+  scanBatchAsync(database: ScanDatabase, selections: readonly Uint8Array[]): Promise<Uint8Array[]>;
+}
+
+function scansAsync(kernel: ScanKernel): kernel is AsyncScanKernel {
+  return typeof (kernel as Partial<AsyncScanKernel>).scanBatchAsync === 'function';
+}
+
+/** Resolves at the next event-loop turn (after pending I/O). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * The provider's pir-query queue (docs/pir.md, "Batched answers"): queries against the same
- * snapshot that arrive in the same event-loop turn, or while a pass is running (the scan blocks the
- * loop, so they are read meanwhile and wait for the next turn), are answered by one batched pass
- * over the database. Each answer is byte for byte what pirAnswer gives for its key alone: batching
+ * snapshot that arrive in the same event-loop turn, or while a pass over it is running, are
+ * answered by one batched pass over the database. With a kernel that scans off the thread
+ * (scanBatchAsync), the event loop stays free during a pass: it evaluates one DPF key per turn and
+ * awaits the scan workers. Each answer is byte for byte what pirAnswer gives for its key alone: batching
  * changes only when an answer is sent. A bad key fails alone; the others of its batch are answered.
  * Nothing is dropped under load: the queue grows and answers come later, which shows in
  * `node_pir_answer_seconds` (arrival to answer) and `node_pir_batch_size`.
@@ -29,6 +44,8 @@ export class PirQueryBatcher {
   passes = 0;
   answered = 0;
   private readonly queues = new Map<ScanDatabase, Waiting[]>();
+  /** Databases with a pass running: their new queries wait for it to end, then share the next pass. */
+  private readonly busy = new Set<ScanDatabase>();
   private scheduled = false;
 
   constructor(
@@ -54,24 +71,35 @@ export class PirQueryBatcher {
       const queue = this.queues.get(database) ?? [];
       queue.push({ key, arrived: performance.now(), resolve, reject });
       this.queues.set(database, queue);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
   }
 
-  /** Answers every query queued so far, one batched pass per database (in passes of MAX_BATCH). */
-  private flush(): void {
-    this.scheduled = false;
-    const queues = [...this.queues];
-    this.queues.clear();
-    for (const [database, queue] of queues) this.pass(database, queue);
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
-  private pass(database: ScanDatabase, queue: readonly Waiting[]): void {
+  /** Starts a batched pass (in passes of MAX_BATCH) for every database with queries and no pass running. */
+  private flush(): void {
+    this.scheduled = false;
+    for (const [database, queue] of [...this.queues]) {
+      if (this.busy.has(database)) continue;
+      this.queues.delete(database);
+      this.busy.add(database);
+      void this.pass(database, queue).finally(() => {
+        this.busy.delete(database);
+        if (this.queues.has(database)) this.schedule();
+      });
+    }
+  }
+
+  private async pass(database: ScanDatabase, queue: readonly Waiting[]): Promise<void> {
+    const offThread = scansAsync(this.kernelFor(database));
     const ready: { waiting: Waiting; selection: Uint8Array }[] = [];
     for (const waiting of queue) {
+      if (offThread && ready.length > 0) await nextTurn();
       try {
         ready.push({ waiting, selection: dpfEvalAll(this.crypto, waiting.key, database.rows) });
       } catch (error) {
@@ -81,7 +109,14 @@ export class PirQueryBatcher {
     if (ready.length === 0) return;
     let answers: Uint8Array[];
     try {
-      answers = scanMany(this.kernelFor(database), database, ready.map((item) => item.selection));
+      const selections = ready.map((item) => item.selection);
+      const kernel = this.kernelFor(database); // again: a snapshot dropped meanwhile is scanned by the base kernel
+      if (scansAsync(kernel)) {
+        answers = [];
+        for (let start = 0; start < selections.length; start += MAX_BATCH) answers.push(...await kernel.scanBatchAsync(database, selections.slice(start, start + MAX_BATCH)));
+      } else {
+        answers = scanMany(kernel, database, selections);
+      }
     } catch (error) {
       const failure = error instanceof ScanError ? new PirError('scan-failed', error.message, { cause: error }) : error;
       for (const item of ready) item.waiting.reject(failure);

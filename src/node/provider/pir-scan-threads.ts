@@ -4,10 +4,10 @@ import { WasmScanKernel, WasmShardedDatabase } from '../../codec/pir-scan/wasm-k
 import type { NodeLog } from '../log.js';
 
 /**
- * The scan kernel for each held snapshot (docs/pir.md, "Sharding and threads"): a database of
- * several shards in WebAssembly memories is scanned by a ParallelScanKernel on `threads` threads
- * (the caller's included), started the first time it is queried and stopped when the snapshot is
- * dropped; anything else, or when threads is 1 or the workers do not start, by the base kernel.
+ * The scan kernel for each held snapshot (docs/pir.md, "Sharding and threads"): a database in
+ * WebAssembly memories is scanned off the event loop by a ParallelScanKernel of `threads` worker
+ * threads (at most one per shard; scanBatchAsync), started the first time it is queried and stopped
+ * when the snapshot is dropped; anything else, or when the workers fail, by the base kernel.
  */
 export class SnapshotScanKernels {
   private readonly parallel = new Map<ScanDatabase, ParallelScanKernel>();
@@ -28,20 +28,29 @@ export class SnapshotScanKernels {
 
   kernelFor(database: ScanDatabase): ScanKernel {
     const { base } = this;
-    if (this.threads <= 1 || !(base instanceof WasmScanKernel) || !(database instanceof WasmShardedDatabase) || database.shards.length < 2) return base;
+    if (!(base instanceof WasmScanKernel) || !(database instanceof WasmShardedDatabase)) return base;
     if (this.released.has(database)) return base;
     let kernel = this.parallel.get(database);
+    if (kernel?.failed === true) {
+      this.fallBack('a scan worker failed');
+      this.release(database);
+      return base;
+    }
     if (kernel === undefined) {
       try {
-        kernel = new ParallelScanKernel(database, { threads: this.threads, module: base.module });
+        kernel = new ParallelScanKernel(database, { threads: Math.min(this.threads, database.shards.length), module: base.module, offThread: true });
       } catch (error) {
-        if (!this.warned) this.log(`provider: PIR scan threads did not start (${error instanceof Error ? error.message : String(error)}); scanning on the main thread`, 'warn');
-        this.warned = true;
+        this.fallBack(error instanceof Error ? error.message : String(error));
         return base;
       }
       this.parallel.set(database, kernel);
     }
     return kernel;
+  }
+
+  private fallBack(reason: string): void {
+    if (!this.warned) this.log(`provider: PIR scan threads did not start or failed (${reason}); scanning on the main thread`, 'warn');
+    this.warned = true;
   }
 
   /** Stops the threads of a snapshot no longer held. */

@@ -46,7 +46,7 @@ export interface PirServiceOptions {
   readonly maxSnapshotBytes?: number;
   /** The machine's memory the default snapshot limit is sized for; default os.totalmem(). */
   readonly memoryBytes?: number;
-  /** Threads scanning one snapshot, the event loop's included; default the available parallelism. */
+  /** Worker threads scanning one snapshot off the event loop (at most one per shard); default the available parallelism. */
   readonly scanThreads?: number;
   /** Bytes of rows per shard (each its own WebAssembly memory, the unit a scan thread takes); default 64 MiB. */
   readonly shardBytes?: number;
