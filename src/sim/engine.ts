@@ -95,6 +95,10 @@ class Engine {
   private readonly sent = { real: 0, loop: 0, drop: 0 };
   private readonly latencies = { endToEnd: [] as number[], network: [] as number[] };
   private readonly mailActor: number;
+  /** Whether a packet whose whole life lies outside the log window may skip the agenda (see skipsAgenda). */
+  private readonly fastPath: boolean;
+  /** Mixes whose departures have all left in arrival order so far (the fast path waits for none). */
+  private orderedMixes: number;
   private nextMailAt = Infinity;
   private mailsWritten = 0;
 
@@ -115,6 +119,9 @@ class Engine {
     this.releaseBase = config.users + nodes + 1;
     this.queue = new EventQueue(this.releaseBase);
     this.workload = new Workload(config.users, config.workload, this.random);
+    const unbounded = config.strategy.kind === 'exponential' && config.strategy.capacity === undefined;
+    this.fastPath = unbounded && attacker === undefined && config.logWindowMs !== undefined;
+    this.orderedMixes = 3 * config.topology.mixesPerLayer;
   }
 
   run(): SimRun {
@@ -224,7 +231,36 @@ class Engine {
     packets.tx[p] = tx;
     packets.firstTx[p] = tx;
     packets.sentAt[p] = now;
-    this.arrive(p, now);
+    if (this.skipsAgenda(p, now)) packets.release(p);
+    else this.arrive(p, now);
+  }
+
+  /** How long an exponential mix holds a packet whose drawn delay is `delay` (MixSchedule's rule). */
+  private holdMs(delay: number): number {
+    return Number.isFinite(delay) && delay > 0 ? Math.min(delay, this.config.network.mixing.maxDelayMs) : 0;
+  }
+
+  /**
+   * Exponential mixing with no capacity and no attacker: a packet's path and delays are fixed when
+   * it is sent, so its departures and delivery are known at once. When all of them fall before the
+   * log window, or it is sent after the window, nothing it does is logged, and it changes no pool
+   * the log reads (every packet a node holds at a logged moment lives into the window, so takes the
+   * agenda); its delivery is recorded now and it never enters the agenda. The gateway's counts are
+   * kept (its order is what the adversary learns); the fast path waits until every mix has let a
+   * packet overtake another, after which a mix's counts no longer matter. The run is otherwise the
+   * same: no random draw depends on a release, and ties in the agenda leave in push order.
+   */
+  private skipsAgenda(p: number, now: number): boolean {
+    if (!this.fastPath || this.orderedMixes > 0 || (now >= this.logFrom && now <= this.logUntil)) return false;
+    const packets = this.packets;
+    let at = now;
+    for (let h = 1; h < DELAYED_HOPS; h++) at += this.holdMs(packets.delays[p * DELAYED_HOPS + h]);
+    if (now < this.logFrom && at >= this.logFrom) return false;
+    const gateway = packets.hops[p * HOPS];
+    this.arrivals[gateway]++;
+    this.departures[gateway]++;
+    if (at <= this.config.durationMs && packets.kind[p] === REAL) this.recordLatency(packets.message[p], now, at);
+    return true;
   }
 
   /** The attacker's view of slot `p` (built per call: the attacker keeps fields, not the view). */
@@ -273,8 +309,7 @@ class Engine {
         return;
       }
       this.held[node]++;
-      const { maxDelayMs } = this.config.network.mixing;
-      this.queue.push(this.releaseBase + p, now + (Number.isFinite(delay) && delay > 0 ? Math.min(delay, maxDelayMs) : 0));
+      this.queue.push(this.releaseBase + p, now + this.holdMs(delay));
     } else {
       const mixer = this.mixers[node];
       mixer.hold(now, delay, p);
@@ -305,7 +340,10 @@ class Engine {
   /** Packet `p` leaves `node`, whose pool held `pool` packets just before, for its next hop. */
   private depart(p: number, node: number, pool: number, now: number): void {
     const packets = this.packets;
-    if (packets.arrivalIndex[p] !== this.departures[node]) this.inOrder[node] = false;
+    if (packets.arrivalIndex[p] !== this.departures[node] && this.inOrder[node]) {
+      this.inOrder[node] = false; // only a mix can let a packet overtake another
+      this.orderedMixes--;
+    }
     this.departures[node]++;
     const inTx = packets.tx[p];
     const tx = this.transmission(-1, now);
@@ -320,12 +358,7 @@ class Engine {
     const kind = packets.kind[p];
     const message = packets.message[p];
     const sentAt = packets.sentAt[p];
-    if (kind === REAL) {
-      const timing = { genesisMs: 0, epochMs: this.config.epochMs };
-      const fetched = nextPollAt(now, epochAt(now, timing), timing, this.config.pollsPerEpoch);
-      this.latencies.endToEnd.push(fetched - this.workload.writtenAt(message));
-      this.latencies.network.push(now - sentAt);
-    }
+    if (kind === REAL) this.recordLatency(message, sentAt, now);
     const deliveryTx = packets.tx[p];
     if (deliveryTx < 0 || packets.firstTx[p] < 0) return;
     this.delivered.push({
@@ -339,6 +372,14 @@ class Engine {
       sentAt,
       deliveredAt: now,
     });
+  }
+
+  /** Real mail stored at its provider at `at`: its network latency and when its recipient fetches it. */
+  private recordLatency(message: number, sentAt: number, at: number): void {
+    const timing = { genesisMs: 0, epochMs: this.config.epochMs };
+    const fetched = nextPollAt(at, epochAt(at, timing), timing, this.config.pollsPerEpoch);
+    this.latencies.endToEnd.push(fetched - this.workload.writtenAt(message));
+    this.latencies.network.push(at - sentAt);
   }
 }
 
