@@ -4,11 +4,12 @@ import { epochAt } from '../pki/index.js';
 import { fillSlot, PoissonStreams } from '../traffic/poisson.js';
 import { nextPollAt } from '../traffic/poll-schedule.js';
 import type { SimConfig } from './config.js';
+import type { Delivered, SimRun } from './sim-run.js';
 import { EventLog } from './event-log.js';
 import { EventQueue } from './event-queue.js';
 import { makeMixer, type Mixer } from './mixers.js';
 import { DELAYED_HOPS, HOPS, PacketStore } from './packets.js';
-import { simRandom, type SimRandom } from './random.js';
+import { simRandom, wordsDrawn, type SimRandom } from './random.js';
 import { buildTopology, type SimTopology } from './topology.js';
 import { Workload } from './workload.js';
 
@@ -28,42 +29,15 @@ import { Workload } from './workload.js';
 export const REAL = 0;
 export const LOOP = 1;
 export const DROP = 2;
+export type { Delivered, SimRun } from './sim-run.js';
+
+/** The drop-cover slot's "packet" (fillSlot's makeCover): no message. */
+const noPacket = (): number => -1;
 
 interface ClientState {
   readonly streams: PoissonStreams;
   readonly drops: PoissonStreams | undefined;
   readonly queue: number[];
-}
-
-/** A delivered packet the analysis may measure. */
-export interface Delivered {
-  readonly kind: number;
-  readonly message: number;
-  readonly client: number;
-  /** The recipient user (the sender itself for a loop; −1 for drop cover). */
-  readonly recipient: number;
-  readonly provider: number;
-  readonly deliveryTx: number;
-  readonly firstTx: number;
-  readonly sentAt: number;
-  readonly deliveredAt: number;
-}
-
-export interface SimRun {
-  readonly config: SimConfig;
-  readonly topology: SimTopology;
-  readonly log: EventLog;
-  readonly delivered: Delivered[];
-  readonly sent: { real: number; loop: number; drop: number };
-  /** End-to-end (written → fetched at the recipient's poll) and network (left client → stored) latencies of real mail, ms. */
-  readonly latencies: { endToEnd: number[]; network: number[] };
-  /** Per node: every departure left in arrival order (a node whose order the adversary learns). */
-  readonly keepsOrder: boolean[];
-  readonly mailsWritten: number;
-  /** Packets refused by a full pool. */
-  readonly dropped: number;
-  /** Entries the agenda handed out (client sends, mails, packet releases, batch flushes). */
-  readonly agendaEvents: number;
 }
 
 export function simulate(config: SimConfig, attacker?: ActiveAttacker): SimRun {
@@ -87,6 +61,9 @@ class Engine {
   private readonly logUntil: number;
   private dropped = 0;
   private readonly clients: ClientState[] = [];
+  /** Per client, what its streams' peek() last said: the next send-or-loop and the next drop (Infinity: none). */
+  private readonly streamAt: Float64Array;
+  private readonly dropAt: Float64Array;
   private readonly workload: Workload;
   private readonly arrivals: number[];
   private readonly departures: number[];
@@ -99,6 +76,8 @@ class Engine {
   private readonly fastPath: boolean;
   /** Mixes whose departures have all left in arrival order so far (the fast path waits for none). */
   private orderedMixes: number;
+  /** Generator words route() takes: the mixes' uniform draws and the delays' bytes. */
+  private readonly routeWords: number;
   private nextMailAt = Infinity;
   private mailsWritten = 0;
 
@@ -119,9 +98,13 @@ class Engine {
     this.releaseBase = config.users + nodes + 1;
     this.queue = new EventQueue(this.releaseBase);
     this.workload = new Workload(config.users, config.workload, this.random);
+    this.streamAt = new Float64Array(config.users);
+    this.dropAt = new Float64Array(config.users).fill(Infinity);
     const unbounded = config.strategy.kind === 'exponential' && config.strategy.capacity === undefined;
     this.fastPath = unbounded && attacker === undefined && config.logWindowMs !== undefined;
     this.orderedMixes = 3 * config.topology.mixesPerLayer;
+    const delayWords = wordsDrawn((random) => delayMs(random, config.network.mixing.meanDelayMs, maxDelayMs));
+    this.routeWords = (config.routing === 'cascade' ? 0 : 3) + (DELAYED_HOPS - 1) * delayWords;
   }
 
   run(): SimRun {
@@ -130,6 +113,8 @@ class Engine {
       const streams = new PoissonStreams(this.random.bytes, { sendPerSecond: traffic.clientSendRate, loopPerSecond: traffic.loopRate }, 0);
       const drops = traffic.dropRate > 0 ? new PoissonStreams(this.random.bytes, { sendPerSecond: traffic.dropRate, loopPerSecond: 0 }, 0) : undefined;
       this.clients.push({ streams, drops, queue: [] });
+      this.streamAt[c] = streams.peek().at;
+      if (drops !== undefined) this.dropAt[c] = drops.peek().at;
       if (this.config.clientCover) this.queue.schedule(c, this.clientNext(c));
     }
     this.scheduleMail(0);
@@ -164,8 +149,7 @@ class Engine {
   }
 
   private clientNext(c: number): number {
-    const { streams, drops } = this.clients[c];
-    return Math.min(streams.peek().at, drops?.peek().at ?? Infinity);
+    return Math.min(this.streamAt[c], this.dropAt[c]);
   }
 
   private scheduleMail(now: number): void {
@@ -185,14 +169,19 @@ class Engine {
 
   private clientEvent(c: number, now: number): void {
     const client = this.clients[c];
-    if (client.drops !== undefined && client.drops.peek().at <= client.streams.peek().at) {
+    if (client.drops !== undefined && this.dropAt[c] <= this.streamAt[c]) {
       client.drops.take();
+      this.dropAt[c] = client.drops.peek().at;
       this.send(c, DROP, -1, now);
-    } else if (client.streams.take().kind === 'loop') {
-      this.send(c, LOOP, -1, now);
     } else {
-      const slot = fillSlot(client.queue, () => -1);
-      this.send(c, slot.real ? REAL : DROP, slot.packet, now);
+      const kind = client.streams.take().kind;
+      this.streamAt[c] = client.streams.peek().at;
+      if (kind === 'loop') {
+        this.send(c, LOOP, -1, now);
+      } else {
+        const slot = fillSlot(client.queue, noPacket);
+        this.send(c, slot.real ? REAL : DROP, slot.packet, now);
+      }
     }
     this.queue.schedule(c, this.clientNext(c));
   }
@@ -218,6 +207,10 @@ class Engine {
   }
 
   private send(c: number, kind: number, message: number, now: number): void {
+    if (kind !== REAL && this.fastPath && this.orderedMixes === 0 && now > this.logUntil) {
+      this.coverAfterWindow(c, kind);
+      return;
+    }
     const toUser = kind === REAL ? this.workload.recipientOf(message) : kind === LOOP ? c : Math.floor(this.random.uniform() * this.config.users);
     const packets = this.packets;
     const p = packets.allocate();
@@ -261,6 +254,20 @@ class Engine {
     this.departures[gateway]++;
     if (at <= this.config.durationMs && packets.kind[p] === REAL) this.recordLatency(packets.message[p], now, at);
     return true;
+  }
+
+  /**
+   * Cover sent after the log window, on the fast path: no figure reads its path or delays (only
+   * real mail's latency is recorded), so they are not computed; the generator is advanced past the
+   * words their draws take (a drop's recipient, one mix per layer, three delays), so that every
+   * later draw is the one the full path would have made. The gateway's counts are kept.
+   */
+  private coverAfterWindow(c: number, kind: number): void {
+    this.random.skip((kind === DROP ? 1 : 0) + this.routeWords);
+    this.sent[kind === LOOP ? 'loop' : 'drop']++;
+    const gateway = c % this.config.topology.gateways;
+    this.arrivals[gateway]++;
+    this.departures[gateway]++;
   }
 
   /** The attacker's view of slot `p` (built per call: the attacker keeps fields, not the view). */
