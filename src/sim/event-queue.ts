@@ -1,12 +1,12 @@
 /**
- * The simulator's agenda, a binary min-heap over parallel typed arrays, keyed by simulated time
+ * The simulator's agenda, a binary min-heap over one typed array, keyed by simulated time
  * and then push order. Two kinds of entry: actors (clients, nodes, the mail source: ids below
  * `actorCount`) have one current schedule each; an actor rescheduled earlier is pushed again and
  * the stale entry is skipped when it comes up (lazy deletion). One-shot entries (ids from
  * `actorCount` up, such as a packet's release from a mix) are pushed and popped once. Ties leave in
  * push order, so runs repeat exactly. Nothing is allocated per event.
  *
- * The moves are src/mixing/heap.ts's, written out over the arrays: the entry moving is held aside
+ * The moves are src/mixing/heap.ts's, written out over the array: the entry moving is held aside
  * and the others shift into its hole (one write per level, not a three-array swap). The entry
  * `pop` returns stays at the root until the next push or pop: most events push one entry (the
  * actor's next schedule, the packet's next release), which then takes the root's place with one
