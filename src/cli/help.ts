@@ -52,6 +52,9 @@ Options for sim:
   --strategy exponential|threshold:N|pool:N:F|timed-pool:N:F:MS   --routing stratified|cascade
   --no-cover  --gateways N  --mixes-per-layer N  --providers N  --corrupt NAME,...
   --measure N  --seed N  --json
+  --log-window-s N  keep only N s of the log from half of it before the warm-up's end, measure the
+                    mail sent in its first half (bounded memory; packets outside it skip the
+                    agenda: what makes hours of 10^5 users feasible)
 Options for sim attack (besides those of sim):
   sda: --target-rate X (the target's mails per second, default 0.5)  --rounds N (default 300)
   n-1: --node guard|gateway-I|mix-L-I  --trials N  --attack-s N  --mix-loop-rate X

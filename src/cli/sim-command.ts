@@ -44,6 +44,7 @@ export function parseSimOptions(args: readonly string[]): { config: SimConfig; j
     zipf: { type: 'string' },
     'duration-s': { type: 'string' },
     'warmup-s': { type: 'string' },
+    'log-window-s': { type: 'string' },
     strategy: { type: 'string' },
     routing: { type: 'string' },
     'no-cover': { type: 'boolean' },
@@ -63,6 +64,7 @@ export function parseSimOptions(args: readonly string[]): { config: SimConfig; j
   const d = DEFAULT_SIM_CONFIG;
   const durationS = integer('duration-s', v['duration-s'], 1, 10_000_000, d.durationMs / 1000);
   const warmupS = integer('warmup-s', v['warmup-s'], 0, durationS - 1, Math.min(d.warmupMs / 1000, Math.floor(durationS / 4)));
+  const logWindowS = integer('log-window-s', v['log-window-s'], 1, 10_000_000);
   const corrupt = v.corrupt === undefined ? [] : v.corrupt.split(',').filter((name) => name !== '');
   const config: SimConfig = {
     ...d,
@@ -84,6 +86,7 @@ export function parseSimOptions(args: readonly string[]): { config: SimConfig; j
     },
     durationMs: durationS * 1000,
     warmupMs: warmupS * 1000,
+    ...(logWindowS === undefined ? {} : { logWindowMs: logWindowS * 1000 }),
     adversary: { corrupt },
     maxMeasured: integer('measure', v.measure, 1, 1_000_000, d.maxMeasured),
     seed: integer('seed', v.seed, 0, 2 ** 31, d.seed),

@@ -4,11 +4,12 @@ import { epochAt } from '../pki/index.js';
 import { fillSlot, PoissonStreams } from '../traffic/poisson.js';
 import { nextPollAt } from '../traffic/poll-schedule.js';
 import type { SimConfig } from './config.js';
+import type { Delivered, SimRun } from './sim-run.js';
 import { EventLog } from './event-log.js';
 import { EventQueue } from './event-queue.js';
 import { makeMixer, type Mixer } from './mixers.js';
 import { DELAYED_HOPS, HOPS, PacketStore } from './packets.js';
-import { simRandom, type SimRandom } from './random.js';
+import { simRandom, wordsDrawn, type SimRandom } from './random.js';
 import { buildTopology, type SimTopology } from './topology.js';
 import { Workload } from './workload.js';
 
@@ -28,42 +29,15 @@ import { Workload } from './workload.js';
 export const REAL = 0;
 export const LOOP = 1;
 export const DROP = 2;
+export type { Delivered, SimRun } from './sim-run.js';
+
+/** The drop-cover slot's "packet" (fillSlot's makeCover): no message. */
+const noPacket = (): number => -1;
 
 interface ClientState {
   readonly streams: PoissonStreams;
   readonly drops: PoissonStreams | undefined;
   readonly queue: number[];
-}
-
-/** A delivered packet the analysis may measure. */
-export interface Delivered {
-  readonly kind: number;
-  readonly message: number;
-  readonly client: number;
-  /** The recipient user (the sender itself for a loop; −1 for drop cover). */
-  readonly recipient: number;
-  readonly provider: number;
-  readonly deliveryTx: number;
-  readonly firstTx: number;
-  readonly sentAt: number;
-  readonly deliveredAt: number;
-}
-
-export interface SimRun {
-  readonly config: SimConfig;
-  readonly topology: SimTopology;
-  readonly log: EventLog;
-  readonly delivered: Delivered[];
-  readonly sent: { real: number; loop: number; drop: number };
-  /** End-to-end (written → fetched at the recipient's poll) and network (left client → stored) latencies of real mail, ms. */
-  readonly latencies: { endToEnd: number[]; network: number[] };
-  /** Per node: every departure left in arrival order (a node whose order the adversary learns). */
-  readonly keepsOrder: boolean[];
-  readonly mailsWritten: number;
-  /** Packets refused by a full pool. */
-  readonly dropped: number;
-  /** Entries the agenda handed out (client sends, mails, packet releases, batch flushes). */
-  readonly agendaEvents: number;
 }
 
 export function simulate(config: SimConfig, attacker?: ActiveAttacker): SimRun {
@@ -87,6 +61,9 @@ class Engine {
   private readonly logUntil: number;
   private dropped = 0;
   private readonly clients: ClientState[] = [];
+  /** Per client, what its streams' peek() last said: the next send-or-loop and the next drop (Infinity: none). */
+  private readonly streamAt: Float64Array;
+  private readonly dropAt: Float64Array;
   private readonly workload: Workload;
   private readonly arrivals: number[];
   private readonly departures: number[];
@@ -95,6 +72,12 @@ class Engine {
   private readonly sent = { real: 0, loop: 0, drop: 0 };
   private readonly latencies = { endToEnd: [] as number[], network: [] as number[] };
   private readonly mailActor: number;
+  /** Whether a packet whose whole life lies outside the log window may skip the agenda (see skipsAgenda). */
+  private readonly fastPath: boolean;
+  /** Mixes whose departures have all left in arrival order so far (the fast path waits for none). */
+  private orderedMixes: number;
+  /** Generator words route() takes: the mixes' uniform draws and the delays' bytes. */
+  private readonly routeWords: number;
   private nextMailAt = Infinity;
   private mailsWritten = 0;
 
@@ -115,6 +98,13 @@ class Engine {
     this.releaseBase = config.users + nodes + 1;
     this.queue = new EventQueue(this.releaseBase);
     this.workload = new Workload(config.users, config.workload, this.random);
+    this.streamAt = new Float64Array(config.users);
+    this.dropAt = new Float64Array(config.users).fill(Infinity);
+    const unbounded = config.strategy.kind === 'exponential' && config.strategy.capacity === undefined;
+    this.fastPath = unbounded && attacker === undefined && config.logWindowMs !== undefined;
+    this.orderedMixes = 3 * config.topology.mixesPerLayer;
+    const delayWords = wordsDrawn((random) => delayMs(random, config.network.mixing.meanDelayMs, maxDelayMs));
+    this.routeWords = (config.routing === 'cascade' ? 0 : 3) + (DELAYED_HOPS - 1) * delayWords;
   }
 
   run(): SimRun {
@@ -123,6 +113,8 @@ class Engine {
       const streams = new PoissonStreams(this.random.bytes, { sendPerSecond: traffic.clientSendRate, loopPerSecond: traffic.loopRate }, 0);
       const drops = traffic.dropRate > 0 ? new PoissonStreams(this.random.bytes, { sendPerSecond: traffic.dropRate, loopPerSecond: 0 }, 0) : undefined;
       this.clients.push({ streams, drops, queue: [] });
+      this.streamAt[c] = streams.peek().at;
+      if (drops !== undefined) this.dropAt[c] = drops.peek().at;
       if (this.config.clientCover) this.queue.schedule(c, this.clientNext(c));
     }
     this.scheduleMail(0);
@@ -157,8 +149,7 @@ class Engine {
   }
 
   private clientNext(c: number): number {
-    const { streams, drops } = this.clients[c];
-    return Math.min(streams.peek().at, drops?.peek().at ?? Infinity);
+    return Math.min(this.streamAt[c], this.dropAt[c]);
   }
 
   private scheduleMail(now: number): void {
@@ -178,14 +169,19 @@ class Engine {
 
   private clientEvent(c: number, now: number): void {
     const client = this.clients[c];
-    if (client.drops !== undefined && client.drops.peek().at <= client.streams.peek().at) {
+    if (client.drops !== undefined && this.dropAt[c] <= this.streamAt[c]) {
       client.drops.take();
+      this.dropAt[c] = client.drops.peek().at;
       this.send(c, DROP, -1, now);
-    } else if (client.streams.take().kind === 'loop') {
-      this.send(c, LOOP, -1, now);
     } else {
-      const slot = fillSlot(client.queue, () => -1);
-      this.send(c, slot.real ? REAL : DROP, slot.packet, now);
+      const kind = client.streams.take().kind;
+      this.streamAt[c] = client.streams.peek().at;
+      if (kind === 'loop') {
+        this.send(c, LOOP, -1, now);
+      } else {
+        const slot = fillSlot(client.queue, noPacket);
+        this.send(c, slot.real ? REAL : DROP, slot.packet, now);
+      }
     }
     this.queue.schedule(c, this.clientNext(c));
   }
@@ -211,6 +207,10 @@ class Engine {
   }
 
   private send(c: number, kind: number, message: number, now: number): void {
+    if (kind !== REAL && this.fastPath && this.orderedMixes === 0 && now > this.logUntil) {
+      this.coverAfterWindow(c, kind);
+      return;
+    }
     const toUser = kind === REAL ? this.workload.recipientOf(message) : kind === LOOP ? c : Math.floor(this.random.uniform() * this.config.users);
     const packets = this.packets;
     const p = packets.allocate();
@@ -224,7 +224,50 @@ class Engine {
     packets.tx[p] = tx;
     packets.firstTx[p] = tx;
     packets.sentAt[p] = now;
-    this.arrive(p, now);
+    if (this.skipsAgenda(p, now)) packets.release(p);
+    else this.arrive(p, now);
+  }
+
+  /** How long an exponential mix holds a packet whose drawn delay is `delay` (MixSchedule's rule). */
+  private holdMs(delay: number): number {
+    return Number.isFinite(delay) && delay > 0 ? Math.min(delay, this.config.network.mixing.maxDelayMs) : 0;
+  }
+
+  /**
+   * Exponential mixing with no capacity and no attacker: a packet's path and delays are fixed when
+   * it is sent, so its departures and delivery are known at once. When all of them fall before the
+   * log window, or it is sent after the window, nothing it does is logged, and it changes no pool
+   * the log reads (every packet a node holds at a logged moment lives into the window, so takes the
+   * agenda); its delivery is recorded now and it never enters the agenda. The gateway's counts are
+   * kept (its order is what the adversary learns); the fast path waits until every mix has let a
+   * packet overtake another, after which a mix's counts no longer matter. The run is otherwise the
+   * same: no random draw depends on a release, and ties in the agenda leave in push order.
+   */
+  private skipsAgenda(p: number, now: number): boolean {
+    if (!this.fastPath || this.orderedMixes > 0 || (now >= this.logFrom && now <= this.logUntil)) return false;
+    const packets = this.packets;
+    let at = now;
+    for (let h = 1; h < DELAYED_HOPS; h++) at += this.holdMs(packets.delays[p * DELAYED_HOPS + h]);
+    if (now < this.logFrom && at >= this.logFrom) return false;
+    const gateway = packets.hops[p * HOPS];
+    this.arrivals[gateway]++;
+    this.departures[gateway]++;
+    if (at <= this.config.durationMs && packets.kind[p] === REAL) this.recordLatency(packets.message[p], now, at);
+    return true;
+  }
+
+  /**
+   * Cover sent after the log window, on the fast path: no figure reads its path or delays (only
+   * real mail's latency is recorded), so they are not computed; the generator is advanced past the
+   * words their draws take (a drop's recipient, one mix per layer, three delays), so that every
+   * later draw is the one the full path would have made. The gateway's counts are kept.
+   */
+  private coverAfterWindow(c: number, kind: number): void {
+    this.random.skip((kind === DROP ? 1 : 0) + this.routeWords);
+    this.sent[kind === LOOP ? 'loop' : 'drop']++;
+    const gateway = c % this.config.topology.gateways;
+    this.arrivals[gateway]++;
+    this.departures[gateway]++;
   }
 
   /** The attacker's view of slot `p` (built per call: the attacker keeps fields, not the view). */
@@ -273,8 +316,7 @@ class Engine {
         return;
       }
       this.held[node]++;
-      const { maxDelayMs } = this.config.network.mixing;
-      this.queue.push(this.releaseBase + p, now + (Number.isFinite(delay) && delay > 0 ? Math.min(delay, maxDelayMs) : 0));
+      this.queue.push(this.releaseBase + p, now + this.holdMs(delay));
     } else {
       const mixer = this.mixers[node];
       mixer.hold(now, delay, p);
@@ -305,7 +347,10 @@ class Engine {
   /** Packet `p` leaves `node`, whose pool held `pool` packets just before, for its next hop. */
   private depart(p: number, node: number, pool: number, now: number): void {
     const packets = this.packets;
-    if (packets.arrivalIndex[p] !== this.departures[node]) this.inOrder[node] = false;
+    if (packets.arrivalIndex[p] !== this.departures[node] && this.inOrder[node]) {
+      this.inOrder[node] = false; // only a mix can let a packet overtake another
+      this.orderedMixes--;
+    }
     this.departures[node]++;
     const inTx = packets.tx[p];
     const tx = this.transmission(-1, now);
@@ -320,12 +365,7 @@ class Engine {
     const kind = packets.kind[p];
     const message = packets.message[p];
     const sentAt = packets.sentAt[p];
-    if (kind === REAL) {
-      const timing = { genesisMs: 0, epochMs: this.config.epochMs };
-      const fetched = nextPollAt(now, epochAt(now, timing), timing, this.config.pollsPerEpoch);
-      this.latencies.endToEnd.push(fetched - this.workload.writtenAt(message));
-      this.latencies.network.push(now - sentAt);
-    }
+    if (kind === REAL) this.recordLatency(message, sentAt, now);
     const deliveryTx = packets.tx[p];
     if (deliveryTx < 0 || packets.firstTx[p] < 0) return;
     this.delivered.push({
@@ -339,6 +379,14 @@ class Engine {
       sentAt,
       deliveredAt: now,
     });
+  }
+
+  /** Real mail stored at its provider at `at`: its network latency and when its recipient fetches it. */
+  private recordLatency(message: number, sentAt: number, at: number): void {
+    const timing = { genesisMs: 0, epochMs: this.config.epochMs };
+    const fetched = nextPollAt(at, epochAt(at, timing), timing, this.config.pollsPerEpoch);
+    this.latencies.endToEnd.push(fetched - this.workload.writtenAt(message));
+    this.latencies.network.push(at - sentAt);
   }
 }
 

@@ -1,19 +1,24 @@
-import { siftDown, siftUp, type HeapSlots } from '../mixing/heap.js';
-
 /**
- * The simulator's agenda, a binary heap (src/mixing/heap.ts) over parallel typed arrays, keyed by
- * simulated time. Two kinds of entry: actors (clients, nodes, the mail source: ids below
+ * The simulator's agenda, a binary min-heap over one typed array, keyed by simulated time
+ * and then push order. Two kinds of entry: actors (clients, nodes, the mail source: ids below
  * `actorCount`) have one current schedule each; an actor rescheduled earlier is pushed again and
  * the stale entry is skipped when it comes up (lazy deletion). One-shot entries (ids from
  * `actorCount` up, such as a packet's release from a mix) are pushed and popped once. Ties leave in
  * push order, so runs repeat exactly. Nothing is allocated per event.
+ *
+ * The moves are src/mixing/heap.ts's, written out over the array: the entry moving is held aside
+ * and the others shift into its hole (one write per level, not a three-array swap). The entry
+ * `pop` returns stays at the root until the next push or pop: most events push one entry (the
+ * actor's next schedule, the packet's next release), which then takes the root's place with one
+ * sift down instead of a removal and an insertion.
  */
-export class EventQueue implements HeapSlots {
-  private times = new Float64Array(1024);
-  private seqs = new Float64Array(1024);
-  private ids = new Int32Array(1024);
+export class EventQueue {
+  /** Entry i is slots[3i..3i+2]: its time, its push number and its id (one cache line, not three). */
+  private slots = new Float64Array(3 * 1024);
   private length = 0;
   private seq = 0;
+  /** The root is the entry `pop` last returned, already taken. */
+  private rootTaken = false;
   private readonly scheduled: Float64Array;
   /** The time of the entry `pop` last returned. */
   at = 0;
@@ -23,7 +28,7 @@ export class EventQueue implements HeapSlots {
   }
 
   get size(): number {
-    return this.length;
+    return this.length - (this.rootTaken ? 1 : 0);
   }
 
   /** Schedules actor `actor` at `at` (replacing its earlier schedule); Infinity unschedules it. */
@@ -43,70 +48,82 @@ export class EventQueue implements HeapSlots {
 
   /** The next id due (its time in `at`), or −1 when nothing is scheduled. */
   pop(): number {
+    if (this.rootTaken) {
+      this.rootTaken = false;
+      this.removeRoot();
+    }
     while (this.length > 0) {
-      const at = this.times[0];
-      const id = this.ids[0];
-      this.removeTop();
-      if (id >= this.actorCount) {
+      const at = this.slots[0];
+      const id = this.slots[2];
+      if (id >= this.actorCount || this.scheduled[id] === at) {
+        if (id < this.actorCount) this.scheduled[id] = Infinity;
+        this.rootTaken = true;
         this.at = at;
         return id;
       }
-      if (this.scheduled[id] === at) {
-        this.scheduled[id] = Infinity;
-        this.at = at;
-        return id;
-      }
+      this.removeRoot();
     }
     return -1;
   }
 
-  less(a: number, b: number): boolean {
-    const x = this.times[a];
-    const y = this.times[b];
-    return x < y || (x === y && this.seqs[a] < this.seqs[b]);
-  }
-
-  swap(a: number, b: number): void {
-    const time = this.times[a];
-    this.times[a] = this.times[b];
-    this.times[b] = time;
-    const seq = this.seqs[a];
-    this.seqs[a] = this.seqs[b];
-    this.seqs[b] = seq;
-    const id = this.ids[a];
-    this.ids[a] = this.ids[b];
-    this.ids[b] = id;
-  }
-
   private insert(id: number, at: number): void {
-    if (this.length === this.times.length) this.grow();
-    const i = this.length++;
-    this.times[i] = at;
-    this.seqs[i] = this.seq++;
-    this.ids[i] = id;
-    siftUp(this, i);
+    const seq = this.seq++;
+    if (this.rootTaken) {
+      this.rootTaken = false;
+      this.siftDown(0, at, seq, id);
+      return;
+    }
+    if (3 * this.length === this.slots.length) this.grow();
+    this.siftUp(this.length++, at, seq, id);
   }
 
-  private removeTop(): void {
+  private removeRoot(): void {
     const last = --this.length;
-    if (last > 0) {
-      this.times[0] = this.times[last];
-      this.seqs[0] = this.seqs[last];
-      this.ids[0] = this.ids[last];
-      siftDown(this, 0, this.length);
+    const s = this.slots;
+    if (last > 0) this.siftDown(0, s[3 * last], s[3 * last + 1], s[3 * last + 2]);
+  }
+
+  /** Places (at, seq, id) at hole `i` or above it. */
+  private siftUp(i: number, at: number, seq: number, id: number): void {
+    const s = this.slots;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const t = s[3 * parent];
+      if (t < at || (t === at && s[3 * parent + 1] < seq)) break;
+      s[3 * i] = t;
+      s[3 * i + 1] = s[3 * parent + 1];
+      s[3 * i + 2] = s[3 * parent + 2];
+      i = parent;
     }
+    s[3 * i] = at;
+    s[3 * i + 1] = seq;
+    s[3 * i + 2] = id;
+  }
+
+  /** Places (at, seq, id) at hole `i` or below it, among the heap's `length` slots. */
+  private siftDown(i: number, at: number, seq: number, id: number): void {
+    const s = this.slots;
+    const size = this.length;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      const right = child + 1;
+      if (right < size && (s[3 * right] < s[3 * child] || (s[3 * right] === s[3 * child] && s[3 * right + 1] < s[3 * child + 1]))) child = right;
+      const t = s[3 * child];
+      if (at < t || (at === t && seq < s[3 * child + 1])) break;
+      s[3 * i] = t;
+      s[3 * i + 1] = s[3 * child + 1];
+      s[3 * i + 2] = s[3 * child + 2];
+      i = child;
+    }
+    s[3 * i] = at;
+    s[3 * i + 1] = seq;
+    s[3 * i + 2] = id;
   }
 
   private grow(): void {
-    const n = this.times.length * 2;
-    const times = new Float64Array(n);
-    times.set(this.times);
-    this.times = times;
-    const seqs = new Float64Array(n);
-    seqs.set(this.seqs);
-    this.seqs = seqs;
-    const ids = new Int32Array(n);
-    ids.set(this.ids);
-    this.ids = ids;
+    const slots = new Float64Array(2 * this.slots.length);
+    slots.set(this.slots);
+    this.slots = slots;
   }
 }

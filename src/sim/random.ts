@@ -14,6 +14,18 @@ export interface SimRandom {
   readonly bytes: RandomSource;
   /** A uniform number in [0, 1). */
   readonly uniform: () => number;
+  /** Advances the generator past `words` 32-bit words: the draws `bytes` or `uniform` would have taken, unread. */
+  readonly skip: (words: number) => void;
+}
+
+/** The generator words one call of `draw` takes from a SimRandom's `bytes` (a byte request takes ⌈n/4⌉). */
+export function wordsDrawn(draw: (random: RandomSource) => void): number {
+  let words = 0;
+  draw((length) => {
+    words += Math.ceil(length / 4);
+    return new Uint8Array(length).fill(0x5a);
+  });
+  return words;
 }
 
 export function simRandom(seed: number): SimRandom {
@@ -34,14 +46,40 @@ export function simRandom(seed: number): SimRandom {
   const reused = Array.from({ length: 33 }, (_, n) => new Uint8Array(n));
   const bytes: RandomSource = (length) => {
     const out = length <= 32 ? reused[length] : new Uint8Array(length);
-    for (let i = 0; i < length; i += 4) {
+    let i = 0;
+    for (; i + 4 <= length; i += 4) {
       const word = next();
       out[i] = word >>> 24;
-      if (i + 1 < length) out[i + 1] = (word >>> 16) & 0xff;
-      if (i + 2 < length) out[i + 2] = (word >>> 8) & 0xff;
-      if (i + 3 < length) out[i + 3] = word & 0xff;
+      out[i + 1] = word >>> 16;
+      out[i + 2] = word >>> 8;
+      out[i + 3] = word;
+    }
+    if (i < length) {
+      const word = next();
+      out[i] = word >>> 24;
+      if (i + 1 < length) out[i + 1] = word >>> 16;
+      if (i + 2 < length) out[i + 2] = word >>> 8;
     }
     return out;
   };
-  return { bytes, uniform: () => next() / 2 ** 32 };
+  const skip = (words: number): void => {
+    // next() on local copies of the state (the closure's variables cost a load and a store each).
+    let x = a;
+    let y = b;
+    let z = c;
+    let w = d;
+    for (let i = 0; i < words; i++) {
+      const t = (((x + y) | 0) + w) | 0;
+      w = (w + 1) | 0;
+      x = y ^ (y >>> 9);
+      y = (z + (z << 3)) | 0;
+      z = (z << 21) | (z >>> 11);
+      z = (z + t) | 0;
+    }
+    a = x;
+    b = y;
+    c = z;
+    d = w;
+  };
+  return { bytes, uniform: () => next() / 2 ** 32, skip };
 }

@@ -22,6 +22,7 @@ describe('umbra sim', () => {
       ['sim', '--params', notJson],
       ['sim', '--params', badParams],
       ['sim', '--frobnicate'],
+      ['sim', '--log-window-s', '0'],
     ]) {
       const { status, stdout, stderr } = umbra(...args);
       assert.equal(status, 2, `${args.join(' ')}: ${stderr}`);
@@ -45,6 +46,11 @@ describe('umbra sim', () => {
     assert.ok(summary.latencyMs.network.median > 200 && summary.latencyMs.network.median < 4 * 4000);
     const again = JSON.parse(umbra(...args).stdout) as typeof summary;
     assert.deepEqual(again.sender, summary.sender, 'seeded runs repeat');
+    const windowed = umbra(...args, '--log-window-s', '8');
+    assert.equal(windowed.status, 0, windowed.stderr);
+    const w = JSON.parse(windowed.stdout) as typeof summary;
+    assert.ok(w.measured > 3 && w.measured < summary.measured, `a log window measures the mail of its first half: ${w.measured}`);
+    assert.ok(Math.abs(w.sender.entropy.mean - summary.sender.entropy.mean) < 1, `${w.sender.entropy.mean} against ${summary.sender.entropy.mean}`);
   });
 
   it('sim report --quick rewrites only the generated part of the page', () => {
