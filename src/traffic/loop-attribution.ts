@@ -89,6 +89,9 @@ function checkOptions(options: AttributionOptions): void {
 /**
  * The counts of `fates` that fail the test: nodes (most suspect first), then all paths. A node on
  * every loop (the own gateway and provider) is not tested on its own: its count is the paths'.
+ * A node is suspect only when the loops that avoided it are at least minLoops and pass the test
+ * themselves: when they too are lost beyond the normal rate, the loss lies elsewhere (a gateway or
+ * provider that drops everything makes every mix look bad), and only the paths test speaks.
  * Explaining away: once a node is suspect, the loops through it are set aside and the others are
  * counted again, so the nodes that merely shared paths with it (a later layer's mixes) are judged
  * on the loops that avoided it. The threshold α / m is fixed by the first round (m: the nodes
@@ -106,10 +109,15 @@ export function suspectsOf(fates: readonly LoopFate[], options: AttributionOptio
   let remaining = fates;
   for (;;) {
     let best: Suspect | undefined;
+    const lostRemaining = remaining.filter((f) => f.lost).length;
     for (const c of nodeCounts(remaining)) {
       if (onEvery.has(c.node) || !testable(c) || c.lost === 0) continue;
       const pValue = binomialUpperTail(c.loops, c.lost, options.baselineLoss);
-      if (pValue < threshold && (best === undefined || pValue < best.pValue)) best = { scope: 'node', node: c.node, layer: c.layer, loops: c.loops, lost: c.lost, pValue };
+      if (!(pValue < threshold) || (best !== undefined && pValue >= best.pValue)) continue;
+      // The loops that avoided the node must be enough, and normal: else the loss lies elsewhere too.
+      const others = { loops: remaining.length - c.loops, lost: lostRemaining - c.lost };
+      if (!testable(others) || binomialUpperTail(others.loops, others.lost, options.baselineLoss) < threshold) continue;
+      best = { scope: 'node', node: c.node, layer: c.layer, loops: c.loops, lost: c.lost, pValue };
     }
     if (best === undefined) break;
     suspects.push(best);
