@@ -67,6 +67,7 @@ export function describeEvent(event: ClientEvent): string | undefined {
       return `sent #${event.number} to ${r.name}${r.field === 'to' ? '' : ` (${r.field})`} is ${r.status}${r.reason !== undefined ? `: ${r.reason}` : ''} (the mail: ${event.status})`;
     }
     case 'resend': return `sent #${event.number}: resending ${event.shards} fragments (${event.cause})`;
+    case 'alert': return `high alert: loops of epoch ${event.epoch} lost beyond the normal rate (${event.suspects.map((x) => (x.node === undefined ? `all paths ${x.lost}/${x.loops}` : `${x.node} ${x.lost}/${x.loops}`)).join(', ')}): cover raised, suspects avoided`;
     case 'error': return `error in ${event.where}: ${event.message}`;
     default: return undefined;
   }
