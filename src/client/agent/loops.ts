@@ -14,12 +14,14 @@ export interface LoopRoute {
 
 const MAX_RTTS = 64;
 const MAX_LOOPS_OUTSTANDING = 4096;
+/** Returned loops needed before a loop is given up by its deadline (before, only by expiry). */
+const MIN_CALIBRATION = 8;
 
 /**
  * The client's loops in flight (docs/client.md, "Loops"): each loop's SURB id, decryption token and
  * route until it comes back through the own mailbox (its round trip is recorded) or is given up as
- * lost: at the first successful poll that began `slackMs` after it was due, or when its mailbox is
- * no longer read. Each fate is attributed to the loop's nodes (`alerts`, docs/network.md, "Alerts").
+ * lost: at the first successful poll that began past its deadline (overdue), or when its mailbox
+ * is no longer read. Each fate is attributed to the loop's nodes (`alerts`, docs/network.md, "Alerts").
  */
 export class LoopTracker {
   sent = 0;
@@ -29,7 +31,9 @@ export class LoopTracker {
   alarms = 0;
   /** The latest round trips, oldest first. */
   readonly rtts: number[] = [];
-  private readonly outstanding = new Map<string, { sentMs: number; token: Uint8Array; route: LoopRoute }>();
+  private readonly outstanding = new Map<string, { sentMs: number; token: Uint8Array; route: LoopRoute; missedAt?: number }>();
+  /** How long after it was due each of the latest returned loops was still missing from a poll (0 when never missed). */
+  private readonly lags: number[] = [];
   readonly alerts = new LoopAlerts();
 
   constructor(
@@ -56,9 +60,26 @@ export class LoopTracker {
     this.alerts.record(loop.route.epoch, { hops: loop.route.hops, lost: true });
   }
 
-  /** A poll that began at `pollStartedMs` read the mailbox: loops due `slackMs` before it and not back are lost. */
-  overdue(pollStartedMs: number, slackMs: number): void {
-    for (const [key, loop] of this.outstanding) if (loop.route.dueMs + slackMs <= pollStartedMs) this.giveUp(key);
+  /**
+   * A poll that began at `pollStartedMs` read the mailbox. A loop not back is lost once it is later
+   * than twice the worst lag of the latest returned loops (how long a loop that did come back was
+   * still missing from polls after it was due), and at least `minSlackMs`; until MIN_CALIBRATION
+   * loops came back, only expiry gives loops up. So a slow mailbox (a loaded server, a slow PIR
+   * snapshot) lengthens the deadline instead of raising alarms.
+   */
+  overdue(pollStartedMs: number, minSlackMs: number): void {
+    const slackMs = this.slackMs(minSlackMs);
+    for (const [key, loop] of this.outstanding) {
+      if (loop.route.dueMs > pollStartedMs) continue;
+      if (slackMs !== undefined && loop.route.dueMs + slackMs <= pollStartedMs) this.giveUp(key);
+      else loop.missedAt = pollStartedMs;
+    }
+  }
+
+  /** The current deadline after a loop's due time (undefined while too few loops came back). */
+  slackMs(minSlackMs: number): number | undefined {
+    if (this.lags.length < MIN_CALIBRATION) return undefined;
+    return Math.max(minSlackMs, 2 * Math.max(...this.lags));
   }
 
   /**
@@ -94,6 +115,8 @@ export class LoopTracker {
     }
     this.outstanding.delete(key);
     this.alerts.record(loop.route.epoch, { hops: loop.route.hops, lost: false });
+    this.lags.push(loop.missedAt === undefined ? 0 : Math.max(0, loop.missedAt - loop.route.dueMs));
+    if (this.lags.length > MAX_RTTS) this.lags.shift();
     const rtt = Math.max(0, now - loop.sentMs);
     this.returned++;
     this.rtts.push(rtt);

@@ -3,7 +3,7 @@ import type { GatewayConnections } from './gateways.js';
 import type { LoopTracker } from './loops.js';
 import type { NetworkView } from './network-view.js';
 import type { Outbox } from './outbox.js';
-import type { Poller } from './poller.js';
+import { loopSlackMs, type Poller } from './poller.js';
 import type { ReplyQueue } from './replies.js';
 import type { MailboxRetrieval } from './retrieval.js';
 import type { SendStream } from './send-stream.js';
@@ -26,6 +26,7 @@ export function agentStatus(s: StatusSources): AgentStatus {
   const now = s.view.now();
   const rtts = [...s.loops.rtts];
   const epoch = s.view.epochAt(now);
+  const deadlineMs = s.loops.slackMs(loopSlackMs(s.view.doc.epochMs));
   const nameOf = (key: string): string => s.view.network.findByKey(key)?.name ?? 'unknown';
   return {
     nowMs: now,
@@ -48,6 +49,7 @@ export function agentStatus(s: StatusSources): AgentStatus {
       lost: s.loops.lost,
       ...(rtts.length === 0 ? {} : { lastRttMs: rtts[rtts.length - 1], meanRttMs: rtts.reduce((a, b) => a + b, 0) / rtts.length }),
       rttsMs: rtts,
+      ...(deadlineMs === undefined ? {} : { deadlineMs }),
     },
     alert: {
       high: s.loops.alerts.high(epoch),

@@ -158,6 +158,8 @@ export interface AgentStatus {
     readonly meanRttMs?: number;
     /** The latest round trips, oldest first (at most 64). */
     readonly rttsMs: readonly number[];
+    /** How long after its due time a loop not back counts as lost (docs/client.md, "Loops"); absent until enough loops came back. */
+    readonly deadlineMs?: number;
   };
   /** High alert (docs/network.md, "Alerts"): on for the epoch of an alarm and the next; the suspects, the nodes paths avoid, the alarms so far. */
   readonly alert: { readonly high: boolean; readonly suspects: readonly AlertSuspect[]; readonly avoiding: readonly string[]; readonly alarms: number };
