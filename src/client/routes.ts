@@ -149,12 +149,16 @@ export class Network {
 
 /**
  * The mix layers without the nodes (by key) of `avoid`, the suspects of a high alert (docs/network.md,
- * "Alerts"); a layer keeps all its mixes when leaving them out would leave no path (an alert never
- * stops the traffic, which would itself tell the attacker).
+ * "Alerts"); a layer keeps all its mixes when leaving them out would leave it empty, and all layers
+ * keep all when the families would allow no path (an alert never stops the traffic, which would
+ * itself tell the attacker).
  */
 function avoiding(layers: readonly (readonly NodeDescriptor[])[], avoid: ReadonlySet<string> | undefined): (readonly NodeDescriptor[])[] {
   if (avoid === undefined || avoid.size === 0) return [...layers];
-  const kept = layers.map((layer) => layer.filter((node) => !avoid.has(nodeKey(node))));
+  const kept = layers.map((layer) => {
+    const left = layer.filter((node) => !avoid.has(nodeKey(node)));
+    return left.length > 0 ? left : layer;
+  });
   return completable(kept, new Set()) ? kept : [...layers];
 }
 
