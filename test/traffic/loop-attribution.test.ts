@@ -24,7 +24,7 @@ describe('loop attribution (the alarm core)', () => {
   it('no loss, no suspect', () => {
     fc.assert(fc.property(fc.array(choicesArb(3), { maxLength: 200 }), (paths) => {
       assert.deepEqual(suspectsOf(paths.map((c) => fateOf(c, false)), DEFAULT_ATTRIBUTION), []);
-    }));
+    }), { seed: 20261206 });
   });
 
   it('every suspect has enough loops and a tail below α / m; a node on every path is never one', () => {
@@ -36,7 +36,7 @@ describe('loop attribution (the alarm core)', () => {
         assert.equal(s.pValue, binomialUpperTail(s.loops, s.lost, DEFAULT_ATTRIBUTION.baselineLoss));
         assert.ok(s.node !== 'gateway' && s.node !== 'provider');
       }
-    }));
+    }), { seed: 20261206 });
   });
 
   it('an n−1 attack at one mix names that mix and no other, once enough loops went through it and enough avoided it', () => {
@@ -54,14 +54,14 @@ describe('loop attribution (the alarm core)', () => {
       // With fewer loops, a mix that shared nearly all its loops with the attacked one can be taken for it:
       // the sample cannot tell them apart. At most one is named.
       else assert.ok(nodes.length <= 1);
-    }));
+    }), { seed: 20261206 });
   });
 
   it('a gateway that drops every loop makes no mix suspect (the paths test fires)', () => {
     fc.assert(fc.property(fc.array(choicesArb(2), { minLength: 5, maxLength: 100 }), (paths) => {
       const suspects = suspectsOf(paths.map((c) => fateOf(c, true)), DEFAULT_ATTRIBUTION);
       assert.deepEqual(suspects.map((s) => s.scope), ['paths']);
-    }));
+    }), { seed: 20261206 });
   });
 
   it('rejects options outside their ranges', () => {
@@ -85,7 +85,7 @@ describe('high alert', () => {
       assert.deepEqual([...alerts.avoided(epoch + 1)], ['mix-1-1']);
       assert.deepEqual([...alerts.avoided(epoch + 2)], []);
       assert.deepEqual(alerts.judge(), [], 'a judgement with nothing new raises nothing');
-    }));
+    }), { seed: 20261206 });
   });
 
   it('raises loop and drop rates by at most the factor, never past the gateway\'s per-client rate', () => {
@@ -97,7 +97,7 @@ describe('high alert', () => {
       assert.ok(raised.loopRate >= loop - slack && raised.loopRate <= factor * loop + slack);
       assert.ok(raised.dropRate >= drop - slack && raised.dropRate <= factor * drop + slack);
       assert.ok(send + raised.loopRate + raised.dropRate <= Math.max(gateway, send + loop + drop) + slack);
-    }));
+    }), { seed: 20261206 });
     assert.deepEqual(alertRates({ clientSendRate: 50, loopRate: 2, dropRate: 0, gatewayClientRate: 200 }), { loopRate: 4, dropRate: 0 });
   });
 });
