@@ -21,9 +21,14 @@ export interface AttributionOptions {
   readonly alpha: number;
   /** A count with fewer loops is not tested (too little to tell). */
   readonly minLoops: number;
+  /**
+   * β: a node is suspect only when the loops that avoided it look normal, their tail at least β
+   * (a lenient level: loss even mildly raised elsewhere means the node alone does not explain it).
+   */
+  readonly othersLevel: number;
 }
 
-export const DEFAULT_ATTRIBUTION: AttributionOptions = Object.freeze({ baselineLoss: 0.05, alpha: 1e-3, minLoops: 5 });
+export const DEFAULT_ATTRIBUTION: AttributionOptions = Object.freeze({ baselineLoss: 0.05, alpha: 1e-3, minLoops: 5, othersLevel: 0.01 });
 
 /** A loop's fate: its path's nodes (by key, in path order: hop i is on layer layerOf[i]) and whether it was lost. */
 export interface LoopFate {
@@ -84,14 +89,16 @@ function checkOptions(options: AttributionOptions): void {
   if (!(baselineLoss > 0 && baselineLoss < 1)) throw new RangeError(`baselineLoss must be in (0, 1): ${baselineLoss}`);
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be in (0, 1): ${alpha}`);
   if (!Number.isSafeInteger(minLoops) || minLoops < 1) throw new RangeError(`minLoops must be a positive integer: ${minLoops}`);
+  if (!(options.othersLevel > 0 && options.othersLevel < 1)) throw new RangeError(`othersLevel must be in (0, 1): ${options.othersLevel}`);
 }
 
 /**
  * The counts of `fates` that fail the test: nodes (most suspect first), then all paths. A node on
  * every loop (the own gateway and provider) is not tested on its own: its count is the paths'.
- * A node is suspect only when the loops that avoided it are at least minLoops and pass the test
- * themselves: when they too are lost beyond the normal rate, the loss lies elsewhere (a gateway or
- * provider that drops everything makes every mix look bad), and only the paths test speaks.
+ * A node is suspect only when the loops that avoided it are at least minLoops and look normal
+ * (their tail at least othersLevel): when they too are lost beyond the normal rate, the loss lies
+ * elsewhere (a gateway or provider that drops everything makes every mix look bad), and only the
+ * paths test speaks.
  * Explaining away: once a node is suspect, the loops through it are set aside and the others are
  * counted again, so the nodes that merely shared paths with it (a later layer's mixes) are judged
  * on the loops that avoided it. The threshold α / m is fixed by the first round (m: the nodes
@@ -116,7 +123,7 @@ export function suspectsOf(fates: readonly LoopFate[], options: AttributionOptio
       if (!(pValue < threshold) || (best !== undefined && pValue >= best.pValue)) continue;
       // The loops that avoided the node must be enough, and normal: else the loss lies elsewhere too.
       const others = { loops: remaining.length - c.loops, lost: lostRemaining - c.lost };
-      if (!testable(others) || binomialUpperTail(others.loops, others.lost, options.baselineLoss) < threshold) continue;
+      if (!testable(others) || binomialUpperTail(others.loops, others.lost, options.baselineLoss) < options.othersLevel) continue;
       best = { scope: 'node', node: c.node, layer: c.layer, loops: c.loops, lost: c.lost, pValue };
     }
     if (best === undefined) break;

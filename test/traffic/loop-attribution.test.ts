@@ -64,8 +64,14 @@ describe('loop attribution (the alarm core)', () => {
     }), { seed: 20261206 });
   });
 
+  it('a mix is not named when the loops that avoided it are lost beyond the normal rate too', () => {
+    // Seen on a loaded test network: 6 loops through one mix, 5 lost; of the 5 others 3 lost.
+    const fates = [...Array.from({ length: 6 }, (_, i) => fateOf([1, i % 2, 0], i < 5)), ...Array.from({ length: 5 }, (_, i) => fateOf([0, i % 2, 1], i < 3))];
+    assert.deepEqual(suspectsOf(fates, DEFAULT_ATTRIBUTION).map((s) => s.scope), ['paths']);
+  });
+
   it('rejects options outside their ranges', () => {
-    for (const bad of [{ baselineLoss: 0 }, { baselineLoss: 1 }, { alpha: 0 }, { minLoops: 0 }, { minLoops: 1.5 }]) {
+    for (const bad of [{ baselineLoss: 0 }, { baselineLoss: 1 }, { alpha: 0 }, { minLoops: 0 }, { minLoops: 1.5 }, { othersLevel: 0 }]) {
       assert.throws(() => suspectsOf([], { ...DEFAULT_ATTRIBUTION, ...bad }), RangeError);
     }
   });
