@@ -200,6 +200,8 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
         process.stdout.write(bridgeText(await localBridgeView(client), values['show-password'] === true, false));
         return 0;
       });
+    case 'status':
+      throw new UsageError(`client status: no agent runs in ${dir}; the status is a running agent's (start one with \`umbra client --dir ${dir} run\`)`);
     case 'api':
       return withClient(dir, values, (client) => {
         process.stdout.write(`no agent runs in ${dir}: start one with \`umbra client --dir ${dir} run\`\ntoken: ${client.apiToken()}\n`);
@@ -245,7 +247,7 @@ async function runLocal(dir: string, command: string | undefined, rest: readonly
     case 'relay':
       return withClient(dir, values, (client) => relayCommand(client, rest[0], values));
     default:
-      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, resend, inbox, sent, read, run, api, bridge, relay)`);
+      throw new UsageError(`client: unknown command '${command ?? ''}' (init, card, rotate-card, contact, send, resend, inbox, sent, read, run, api, bridge, relay, status)`);
   }
 }
 

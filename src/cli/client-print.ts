@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ClientEvent } from '../client/index.js';
+import type { AgentStatus, ClientEvent } from '../client/index.js';
 import { UsageError } from './errors.js';
 
 /** What `umbra client` prints, the same whether it asked a running agent or opened the directory itself. */
@@ -67,6 +67,7 @@ export function describeEvent(event: ClientEvent): string | undefined {
       return `sent #${event.number} to ${r.name}${r.field === 'to' ? '' : ` (${r.field})`} is ${r.status}${r.reason !== undefined ? `: ${r.reason}` : ''} (the mail: ${event.status})`;
     }
     case 'resend': return `sent #${event.number}: resending ${event.shards} fragments (${event.cause})`;
+    case 'alert': return `high alert: loops of epoch ${event.epoch} lost beyond the normal rate (${event.suspects.map((x) => (x.node === undefined ? `all paths ${x.lost}/${x.loops}` : `${x.node} ${x.lost}/${x.loops}`)).join(', ')}): cover raised, suspects avoided`;
     case 'error': return `error in ${event.where}: ${event.message}`;
     default: return undefined;
   }
@@ -134,4 +135,19 @@ export function mailNumberArgument(text: string | undefined, command: 'read' | '
     throw new UsageError(`client ${command}: the mail's number is one from \`${list}\`, not '${text}'`);
   }
   return Number(digits);
+}
+
+/** `umbra client status`: the running agent's state in a few lines (docs/client.md, "Status"). */
+export function statusText(s: AgentStatus): string {
+  const { loops, alert, rates } = s;
+  const lines = [
+    `epoch ${s.epoch} (consensus ${s.consensusEpoch})  gateway ${s.gateway.name} ${s.gateway.connected ? 'connected' : 'not connected'}  provider ${s.provider.name} ${s.provider.connected ? 'connected' : 'not connected'}`,
+    `rates per second: send ${rates.sendPerSecond}, loop ${rates.loopPerSecond}, drop ${rates.dropPerSecond}  queue ${s.queue}, awaiting ACK ${s.awaitingAck}`,
+    `loops: ${loops.sent} sent, ${loops.returned} back, ${loops.lost} lost${loops.meanRttMs === undefined ? '' : `, mean round trip ${Math.round(loops.meanRttMs)} ms`}`,
+    alert.high
+      ? `HIGH ALERT: ${alert.suspects.map((x) => (x.node === undefined ? `all paths ${x.lost}/${x.loops} lost` : `${x.node} (layer ${String(x.layer)}) ${x.lost}/${x.loops} lost`)).join(', ')}; avoiding ${alert.avoiding.join(', ') || 'no mix'}; cover raised`
+      : `no alert (${alert.alarms} so far)`,
+    `polls: ${s.polls.done} done, ${s.polls.failed} failed${s.polls.lastError === undefined ? '' : ` (last error: ${s.polls.lastError})`}`,
+  ];
+  return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
-import type { ApiEndpoint } from '../client/index.js';
+import type { AgentStatus, ApiEndpoint } from '../client/index.js';
 import { AgentApi } from './agent-api.js';
 import { bridgeText, type BridgeView } from './client-bridge.js';
-import { addedText, contactsText, inboxText, mailNumberArgument, mailToSend, messageText, print, queuedText, sentText } from './client-print.js';
+import { addedText, contactsText, inboxText, mailNumberArgument, mailToSend, messageText, print, queuedText, sentText, statusText } from './client-print.js';
 import { AgentApiError } from './agent-api.js';
 import { UsageError } from './errors.js';
 
@@ -68,6 +68,11 @@ export async function runRemote(endpoint: ApiEndpoint, command: string | undefin
     case 'bridge': {
       const view = await api.call<BridgeView>('GET', '/api/v1/bridge');
       process.stdout.write(bridgeText(view, options['show-password'] === true, true));
+      return 0;
+    }
+    case 'status': {
+      const status = await api.call<AgentStatus>('GET', '/api/v1/status');
+      print(options.json, status as unknown as View, () => statusText(status));
       return 0;
     }
     case 'api':

@@ -27,6 +27,7 @@ Usage:
            (--to bob,carol works too; Bcc recipients are hidden from the others)
       resend N [--wait] [--timeout-ms N] (failed sent mail #N, again)
       inbox [--json] | sent [--json] | read N [--sent] [--json] (inbox mail #N; --sent: sent mail #N) | run [--api-port N] [--smtp-port N] [--imap-port N]
+      status [--json] (the running agent's: connections, rates, loops, high alert)
       bridge [--show-password] (settings for a mail program: docs/bridge.md)
       relay set --host H [--port N] [--tls starttls|tls|none] [--user U --relay-password-file F] --from ADDRESS | relay show | relay clear
            (ordinary, NOT private email, only for a mail marked for it: docs/bridge.md)

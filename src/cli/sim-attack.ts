@@ -1,5 +1,5 @@
 import { disclosureConfig, runDisclosure, type DisclosureResult } from '../sim/disclosure.js';
-import { DEFAULT_LOOP_ALARM } from '../sim/loop-alarm.js';
+import { DEFAULT_LOOP_ALARM } from '../traffic/loop-alarm.js';
 import { DEFAULT_N_MINUS_ONE, runNMinusOne, type NMinusOneOptions, type NMinusOneResult } from '../sim/n-minus-one.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { integer, parseOptions } from './parse.js';

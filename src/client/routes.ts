@@ -20,7 +20,8 @@ import type { PathHop } from '../sphinx/sphinx.js';
  * packet to the path's layer-1 mix (src/wire/gateway-frame.ts), so a SURB's path starts at a layer-1
  * mix and any gateway can carry its reply. No two nodes of a path share a family (operator), nor
  * with the gateway that will carry it when that is known: each mix is drawn among those whose
- * family is not yet used and that leave the later layers a choice. Every mix holds the packet for
+ * family is not yet used and that leave the later layers a choice; on high alert the suspect mixes
+ * are left out (`avoid`). Every mix holds the packet for
  * an exponential delay the sender draws (delayMs, the consensus mean and cap).
  */
 export class RouteError extends Error {
@@ -104,9 +105,9 @@ export class Network {
    * undefined for a SURB, which the recipient's own gateway will carry. RouteError when a node has
    * no Sphinx key for the epoch (a stale consensus).
    */
-  path(random: RandomSource, epoch: number, gateway: NodeDescriptor | undefined, provider: NodeDescriptor, last: readonly HopCommand[]): PathHop[] {
+  path(random: RandomSource, epoch: number, gateway: NodeDescriptor | undefined, provider: NodeDescriptor, last: readonly HopCommand[], avoid?: ReadonlySet<string>): PathHop[] {
     const { meanDelayMs, maxDelayMs } = this.doc.mixing;
-    const nodes = [...this.mixesFor(random, gateway, provider), provider];
+    const nodes = [...this.mixesFor(random, gateway, provider, avoid), provider];
     return nodes.map((node, i) => {
       const publicKey = sphinxKeyFor(node, epoch);
       if (publicKey === undefined) throw new RouteError(`the consensus of epoch ${this.doc.epoch} has no key of ${node.name} for epoch ${epoch}`);
@@ -120,11 +121,11 @@ export class Network {
    * provider's: uniform among the mixes of a layer that leave the later layers a choice. RouteError
    * when the consensus has no such path.
    */
-  private mixesFor(random: RandomSource, gateway: NodeDescriptor | undefined, provider: NodeDescriptor): NodeDescriptor[] {
+  private mixesFor(random: RandomSource, gateway: NodeDescriptor | undefined, provider: NodeDescriptor, avoid?: ReadonlySet<string>): NodeDescriptor[] {
     if (gateway !== undefined && gateway.family === provider.family) {
       throw new RouteError(`the gateway ${gateway.name} and the provider ${provider.name} are of one family (${gateway.family}): no path keeps its nodes apart`);
     }
-    const mixLayers = [this.layers[1], this.layers[2], this.layers[3]];
+    const mixLayers = avoiding([this.layers[1], this.layers[2], this.layers[3]], avoid);
     const used = new Set(gateway === undefined ? [provider.family] : [gateway.family, provider.family]);
     const chosen: NodeDescriptor[] = [];
     for (let layer = 0; layer < mixLayers.length; layer++) {
@@ -144,6 +145,21 @@ export class Network {
     }
     return chosen;
   }
+}
+
+/**
+ * The mix layers without the nodes (by key) of `avoid`, the suspects of a high alert (docs/network.md,
+ * "Alerts"); a layer keeps all its mixes when leaving them out would leave it empty, and all layers
+ * keep all when the families would allow no path (an alert never stops the traffic, which would
+ * itself tell the attacker).
+ */
+function avoiding(layers: readonly (readonly NodeDescriptor[])[], avoid: ReadonlySet<string> | undefined): (readonly NodeDescriptor[])[] {
+  if (avoid === undefined || avoid.size === 0) return [...layers];
+  const kept = layers.map((layer) => {
+    const left = layer.filter((node) => !avoid.has(nodeKey(node)));
+    return left.length > 0 ? left : layer;
+  });
+  return completable(kept, new Set()) ? kept : [...layers];
 }
 
 /** Whether each of `layers` has a node whose family is distinct from `used` and from the others chosen. */

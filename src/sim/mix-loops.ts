@@ -1,5 +1,5 @@
 import { delayMs, exponential } from '../mixing/exponential.js';
-import type { LoopRecord } from './loop-alarm.js';
+import type { LoopRecord } from '../traffic/loop-alarm.js';
 import { simRandom } from './random.js';
 import type { SimNode } from './topology.js';
 

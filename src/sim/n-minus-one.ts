@@ -3,7 +3,7 @@ import { nextPollAt } from '../traffic/poll-schedule.js';
 import type { SimConfig } from './config.js';
 import type { ActiveAttacker, PacketView } from './attacker.js';
 import { LOOP, simulate, type SimRun } from './engine.js';
-import { alarmsOf, DEFAULT_LOOP_ALARM, type Alarm, type LoopAlarmOptions, type LoopRecord } from './loop-alarm.js';
+import { alarmsOf, DEFAULT_LOOP_ALARM, type Alarm, type LoopAlarmOptions, type LoopRecord } from '../traffic/loop-alarm.js';
 import { mixLoops, type AttackWindow } from './mix-loops.js';
 import { simRandom } from './random.js';
 
@@ -16,7 +16,7 @@ import { simRandom } from './random.js';
  * isolated when it leaves X with no other user's packet in X: the attacker then knows it is the
  * target's as it leaves. A trial succeeds when at least one of the target's packets is isolated.
  *
- * Detection (src/sim/loop-alarm.ts): clients' loops (in the engine, through the same nodes) and the
+ * Detection (src/traffic/loop-alarm.ts): clients' loops (in the engine, through the same nodes) and the
  * mixes' own loops (src/sim/mix-loops.ts) that reach X during the attack vanish; each party runs
  * the binomial test on its loops. A client learns of its loops at its next mailbox poll, a mix at
  * once. A trial is detected when an alarm is raised on a verdict reached between the attack's

@@ -30,6 +30,8 @@ export interface UpOptions {
   /** Test hook: these authorities vote dishonestly (an extra node, this mean delay; docs/pki.md, "Threat model"). */
   readonly dishonest?: readonly string[];
   readonly dishonestMeanDelayMs?: number;
+  /** Test hook: these mixes (by name) attack (docs/network.md, "Alerts"): 'n-1' forwards one packet per epoch and drops the rest. */
+  readonly attacks?: Readonly<Record<string, 'n-1'>>;
 }
 
 export interface AuthorityInfo {
@@ -129,6 +131,7 @@ function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void 
       epochMs: plan.epochMs,
       suite: plan.network.suite,
       geometry: plan.network.geometry,
+      ...(options.attacks?.[node.name] === undefined ? {} : { attackForTests: options.attacks[node.name] }),
     }, null, 2), { mode: 0o600 });
   }
 }

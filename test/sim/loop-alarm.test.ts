@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { alarmsOf, binomialUpperTail, DEFAULT_LOOP_ALARM, lossesForAlarm, type LoopRecord } from '../../src/sim/loop-alarm.js';
+import { alarmsOf, binomialUpperTail, DEFAULT_LOOP_ALARM, lossesForAlarm, type LoopRecord } from '../../src/traffic/loop-alarm.js';
 import { mixLoops } from '../../src/sim/mix-loops.js';
 import { simRandom } from '../../src/sim/random.js';
 import { buildTopology } from '../../src/sim/topology.js';

@@ -66,10 +66,10 @@ class Agent extends LocalClient implements ClientAgent {
     // A seeded agent (tests, simulations) seeds each job from its random source, so it stays deterministic.
     const seedFrom = options.random === undefined ? undefined : () => core.random(32);
     this.builder = makeBuilder(options.builder ?? (options.clock === undefined ? 'worker' : 'inline'), seedFrom);
-    const packets = new PacketFactory(this.view, core.crypto, core.random, (epoch) => core.endpoint.ownAddress(epoch));
+    this.loops = new LoopTracker(this.emit, (high) => this.stream.setHighAlert(high));
+    const packets = new PacketFactory(this.view, core.crypto, core.random, (epoch) => core.endpoint.ownAddress(epoch), (epoch) => this.loops.alerts.avoided(epoch));
     this.replies = new ReplyQueue(this.view, this.gateways, core.random, options.plantedReplyLeak === true);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.builder, this.emit, () => this.wakeIfDrained());
-    this.loops = new LoopTracker(this.emit);
     this.incoming = new Inbox(core, this.view, this.replies, this.emit);
     const parts = { replies: this.replies, outbox: this.outbox, loops: this.loops, inbox: this.incoming };
     this.stream = new SendStream(this.clock, core.random, this.view, this.gateways, packets, parts, this.emit, () => this.wakeIfDrained());

@@ -6,7 +6,10 @@ import { SURB_ID_LENGTH } from '../../sphinx/index.js';
 import { replyEpoch } from '../../traffic/reply-window.js';
 import type { PathHop } from '../../sphinx/sphinx.js';
 import type { GatewayFrame } from '../../wire/gateway-frame.js';
-import { pick } from '../routes.js';
+import { hexOf } from '../../codec/bytes.js';
+import { GATEWAY_LAYER, PROVIDER_LAYER } from '../../pki/index.js';
+import { nodeKey, pick } from '../routes.js';
+import type { LoopRoute } from './loops.js';
 import type { FragmentPacketJob, FragmentShard } from './build-protocol.js';
 import type { NetworkView } from './network-view.js';
 
@@ -25,6 +28,8 @@ export class PacketFactory {
     private readonly random: RandomSource,
     /** The user's own address of an epoch (ACK SURBs, loops): MailEndpoint.ownAddress. */
     private readonly ownAddress: (epoch: number) => Uint8Array,
+    /** The mixes (by key) paths leave out in an epoch: a high alert's suspects (docs/network.md, "Alerts"). */
+    private readonly avoided: (epoch: number) => ReadonlySet<string> = () => new Set(),
   ) {}
 
   /**
@@ -42,14 +47,15 @@ export class PacketFactory {
     const epoch = this.view.epochAt(now);
     const surbEpoch = replyEpoch(epoch, resends);
     const surbId = this.random(SURB_ID_LENGTH);
+    const avoid = this.avoided(epoch);
     const surbPath = network.path(this.random, surbEpoch, undefined, this.view.ownProvider, [
       { type: 'recipient', recipient: this.ownAddress(surbEpoch) },
       { type: 'surb-reply', surbId },
-    ]);
+    ], avoid);
     const path = network.path(this.random, epoch, gateway, recipient.provider, [
       { type: 'recipient', recipient: deliveryAddress(this.crypto, recipient.target, epoch) },
       { type: 'surb-reply', surbId: this.random(SURB_ID_LENGTH) },
-    ]);
+    ], avoid);
     const { hops, userForwardPayloadLength, withSurb } = sphinx.geometry;
     const job: FragmentPacketJob = {
       kind: 'fragment-packet', backend: this.crypto.name, suite: sphinx.suite.name,
@@ -61,24 +67,31 @@ export class PacketFactory {
   /** Drop cover: an empty payload to a random provider's all-zero mailbox, read by nobody. */
   cover(now: number, gateway: NodeDescriptor): GatewayFrame {
     const { network, sphinx } = this.view;
-    const path = network.path(this.random, this.view.epochAt(now), gateway, pick(this.random, network.providers), [
+    const epoch = this.view.epochAt(now);
+    const path = network.path(this.random, epoch, gateway, pick(this.random, network.providers), [
       { type: 'recipient', recipient: new Uint8Array(32) },
-    ]);
+    ], this.avoided(epoch));
     // The geometry carries a SURB in every forward packet; cover's is random bytes nobody reads.
     return frameOf(path, sphinx.newPacket(path, new Uint8Array(0), this.random, this.random(sphinx.geometry.surbLength)));
   }
 
-  /** A loop: a SURB reply through every mix layer back to the client's own mailbox. */
-  loop(now: number, gateway: NodeDescriptor): GatewayFrame & { surbId: Uint8Array; decryptionToken: Uint8Array } {
+  /**
+   * A loop: a SURB reply through every mix layer back to the client's own mailbox, and its route
+   * (the gateway on layer 0, the mixes on layers 1..3, the provider on 4; due after its delays).
+   */
+  loop(now: number, gateway: NodeDescriptor): GatewayFrame & { surbId: Uint8Array; decryptionToken: Uint8Array; route: LoopRoute } {
     const epoch = this.view.epochAt(now);
     const surbId = this.random(SURB_ID_LENGTH);
     const path = this.view.network.path(this.random, epoch, gateway, this.view.ownProvider, [
       { type: 'recipient', recipient: this.ownAddress(epoch) },
       { type: 'surb-reply', surbId },
-    ]);
+    ], this.avoided(epoch));
     const surb = this.view.sphinx.newSurb(path, this.random);
     const reply = this.view.sphinx.newPacketFromSurb(surb.surb, new Uint8Array(0));
-    return { firstHop: reply.firstHop, packet: reply.packet, surbId, decryptionToken: surb.decryptionToken };
+    const delays = path.flatMap((hop) => hop.commands.flatMap((c) => (c.type === 'delay' ? [c.delayMs] : [])));
+    const hops = [{ node: nodeKey(gateway), layer: GATEWAY_LAYER }, ...path.map((hop, i) => ({ node: hexOf(hop.id), layer: i === path.length - 1 ? PROVIDER_LAYER : i + 1 }))];
+    const route: LoopRoute = { epoch, hops, dueMs: now + delays.reduce((a, b) => a + b, 0) };
+    return { firstHop: reply.firstHop, packet: reply.packet, surbId, decryptionToken: surb.decryptionToken, route };
   }
 }
 

@@ -120,6 +120,8 @@ export class Poller {
       this.guard('catch-up', () => this.catchUp.record(epoch, history, complete));
       this.done++;
       this.lastMs = now;
+      // The mailbox was read: a loop due well before this poll began and not found is lost.
+      this.parts.loops.overdue(started, loopSlackMs(this.view.doc.epochMs));
       this.lastError = undefined;
     } else {
       this.failed++;
@@ -211,6 +213,7 @@ export class Poller {
     const cutoff = epochStart(Math.max(0, epoch - 1), this.view.doc);
     this.guard('expiry', () => this.core.store.deleteSurbsBefore(cutoff));
     this.parts.loops.expire(cutoff);
+    this.guard('alert', () => this.parts.loops.judge(epoch, (key) => this.view.network.findByKey(key)?.name ?? 'unknown'));
   }
 
   private guard<T>(where: string, work: () => T): T | undefined {
@@ -221,4 +224,12 @@ export class Poller {
       return undefined;
     }
   }
+}
+
+/**
+ * How long after it was due a loop may still be missing from a poll (docs/client.md, "Loops"): 2 s
+ * plus 1/16 epoch, room for the provider's PIR snapshot refresh (at most 1/32 epoch) and its partner's copy.
+ */
+export function loopSlackMs(epochMs: number): number {
+  return 2000 + Math.floor(epochMs / 16);
 }

@@ -1,5 +1,6 @@
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import type { ConsensusDocument } from '../../pki/index.js';
+import { alertRates } from '../../traffic/loop-alert.js';
 import { fillSlot, PoissonStreams } from '../../traffic/poisson.js';
 import type { Clock } from '../../net/clock.js';
 import { describeError } from '../errors.js';
@@ -15,7 +16,8 @@ import type { Emit, Outbound } from './types.js';
 /**
  * The client's packet streams on its one gateway connection (docs/client.md, "Traffic"): a Poisson send
  * stream whose every event carries a real packet (a reply first, else a fragment) or drop cover, a
- * Poisson loop stream, and an independent drop stream. Rates come from the consensus. An event that
+ * Poisson loop stream, and an independent drop stream. Rates come from the consensus (loop and drop
+ * raised on high alert). An event that
  * finds no open gateway connection or no usable consensus is a missed slot: dropped, never caught up.
  */
 export class SendStream {
@@ -25,6 +27,8 @@ export class SendStream {
   private streams!: PoissonStreams;
   private dropStream!: PoissonStreams;
   private rateKey = '';
+  private traffic!: ConsensusDocument['traffic'];
+  private high = false;
   private timer: unknown;
   private closed = false;
 
@@ -42,14 +46,32 @@ export class SendStream {
 
   /** Takes the consensus's rates; the streams restart only when they changed. */
   onConsensus(traffic: ConsensusDocument['traffic'], first: boolean): void {
-    const { clientSendRate, loopRate, dropRate } = traffic;
-    const rateKey = `${clientSendRate}/${loopRate}/${dropRate}`;
+    this.traffic = traffic;
+    this.restart(!first);
+  }
+
+  /** High alert raises the loop and drop rates within their budget (alertRates; docs/network.md, "Alerts"). */
+  setHighAlert(high: boolean): void {
+    if (high === this.high) return;
+    this.high = high;
+    this.restart(true);
+  }
+
+  /** The rates in use: the consensus's, raised on high alert. */
+  get rates(): { sendPerSecond: number; loopPerSecond: number; dropPerSecond: number } {
+    const { loopRate, dropRate } = this.high ? alertRates(this.traffic) : this.traffic;
+    return { sendPerSecond: this.traffic.clientSendRate, loopPerSecond: loopRate, dropPerSecond: dropRate };
+  }
+
+  private restart(reschedule: boolean): void {
+    const { sendPerSecond, loopPerSecond, dropPerSecond } = this.rates;
+    const rateKey = `${sendPerSecond}/${loopPerSecond}/${dropPerSecond}`;
     if (rateKey === this.rateKey) return;
     this.rateKey = rateKey;
     const now = this.view.now();
-    this.streams = new PoissonStreams(this.random, { sendPerSecond: clientSendRate, loopPerSecond: loopRate }, now);
-    this.dropStream = new PoissonStreams(this.random, { sendPerSecond: dropRate, loopPerSecond: 0 }, now);
-    if (!first) this.schedule();
+    this.streams = new PoissonStreams(this.random, { sendPerSecond, loopPerSecond }, now);
+    this.dropStream = new PoissonStreams(this.random, { sendPerSecond: dropPerSecond, loopPerSecond: 0 }, now);
+    if (reschedule) this.schedule();
   }
 
   schedule(): void {
@@ -164,7 +186,7 @@ export class SendStream {
       if (error instanceof RouteError) return;
       throw error;
     }
-    if (main.send(loop)) this.parts.loops.left(loop.surbId, now, loop.decryptionToken);
+    if (main.send(loop)) this.parts.loops.left(loop.surbId, now, loop.decryptionToken, loop.route);
   }
 
   /** One event of the drop stream: a cover packet, independent of the send stream. */

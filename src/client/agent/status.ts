@@ -3,7 +3,7 @@ import type { GatewayConnections } from './gateways.js';
 import type { LoopTracker } from './loops.js';
 import type { NetworkView } from './network-view.js';
 import type { Outbox } from './outbox.js';
-import type { Poller } from './poller.js';
+import { loopSlackMs, type Poller } from './poller.js';
 import type { ReplyQueue } from './replies.js';
 import type { MailboxRetrieval } from './retrieval.js';
 import type { SendStream } from './send-stream.js';
@@ -25,15 +25,17 @@ export interface StatusSources {
 export function agentStatus(s: StatusSources): AgentStatus {
   const now = s.view.now();
   const rtts = [...s.loops.rtts];
-  const { clientSendRate, loopRate, dropRate } = s.view.doc.traffic;
+  const epoch = s.view.epochAt(now);
+  const deadlineMs = s.loops.slackMs(loopSlackMs(s.view.doc.epochMs));
+  const nameOf = (key: string): string => s.view.network.findByKey(key)?.name ?? 'unknown';
   return {
     nowMs: now,
-    epoch: s.view.epochAt(now),
+    epoch,
     consensusEpoch: s.view.doc.epoch,
     ...(s.view.refusal === undefined ? {} : { consensusRefused: s.view.refusal }),
     gateway: { name: s.gateways.main.node.name, connected: s.gateways.main.ready },
     provider: { name: s.retrieval.provider.name, connected: s.retrieval.connected },
-    rates: { sendPerSecond: clientSendRate, loopPerSecond: loopRate, dropPerSecond: dropRate },
+    rates: s.stream.rates,
     meanDelayMs: s.view.doc.mixing.meanDelayMs,
     queue: s.replies.length + s.outbox.length,
     awaitingAck: s.outbox.awaitingAck,
@@ -47,6 +49,13 @@ export function agentStatus(s: StatusSources): AgentStatus {
       lost: s.loops.lost,
       ...(rtts.length === 0 ? {} : { lastRttMs: rtts[rtts.length - 1], meanRttMs: rtts.reduce((a, b) => a + b, 0) / rtts.length }),
       rttsMs: rtts,
+      ...(deadlineMs === undefined ? {} : { deadlineMs }),
+    },
+    alert: {
+      high: s.loops.alerts.high(epoch),
+      suspects: s.loops.alerts.suspects(epoch).map((x) => ({ scope: x.scope, ...(x.node === undefined ? {} : { node: nameOf(x.node), layer: x.layer }), loops: x.loops, lost: x.lost, pValue: x.pValue })),
+      avoiding: [...s.loops.alerts.avoided(epoch)].map(nameOf),
+      alarms: s.loops.alarms,
     },
     polls: {
       done: s.poller.done,

@@ -61,6 +61,8 @@ export type ClientEvent =
     }
   | { readonly type: 'resend'; readonly id: number; readonly number: number; readonly messageId: string; readonly shards: number; readonly cause: 'timeout' | 'nack' }
   | { readonly type: 'loop'; readonly rttMs: number }
+  /** High alert (docs/network.md, "Alerts"): loops of `epoch` lost beyond the normal rate, through the named nodes or all paths. */
+  | { readonly type: 'alert'; readonly epoch: number; readonly suspects: readonly AlertSuspect[] }
   | { readonly type: 'poll'; readonly epoch: number; readonly startedMs: number; readonly items: number; readonly error?: string }
   | { readonly type: 'consensus'; readonly epoch: number }
   /** A newer consensus was refused (below the minimums, or not confirmed by the mirrors); the previous one stays in use. */
@@ -114,6 +116,16 @@ export interface PollReport {
   readonly error?: string;
 }
 
+/** A count that failed the loop test: a node's (its public name and layer) or all paths'. */
+export interface AlertSuspect {
+  readonly scope: 'node' | 'paths';
+  readonly node?: string;
+  readonly layer?: number;
+  readonly loops: number;
+  readonly lost: number;
+  readonly pValue: number;
+}
+
 export interface AgentStatus {
   readonly nowMs: number;
   readonly epoch: number;
@@ -148,7 +160,11 @@ export interface AgentStatus {
     readonly meanRttMs?: number;
     /** The latest round trips, oldest first (at most 64). */
     readonly rttsMs: readonly number[];
+    /** How long after its due time a loop not back counts as lost (docs/client.md, "Loops"); absent until enough loops came back. */
+    readonly deadlineMs?: number;
   };
+  /** High alert (docs/network.md, "Alerts"): on for the epoch of an alarm and the next; the suspects, the nodes paths avoid, the alarms so far. */
+  readonly alert: { readonly high: boolean; readonly suspects: readonly AlertSuspect[]; readonly avoiding: readonly string[]; readonly alarms: number };
   readonly polls: { readonly done: number; readonly failed: number; readonly behindEpochs: number; readonly lastMs?: number; readonly lastError?: string };
   /** How the mailbox is fetched (the consensus's `retrieval`), and PIR's counts. */
   readonly retrieval: {

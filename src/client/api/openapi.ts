@@ -180,7 +180,7 @@ const schemas = {
       certificate_sha1: { type: 'string', description: 'the fingerprint of the bridge\'s self-signed certificate, to compare when a mail program asks' },
     },
   },
-  Status: { type: 'object', description: 'connection, epoch, queue, last poll, cover rates (the agent\'s status())' },
+  Status: { type: 'object', description: 'connection, epoch, queue, last poll, cover rates, loops, high alert (the agent\'s status())' },
 } as const;
 
 export const OPENAPI_DOCUMENT = {
@@ -243,7 +243,7 @@ export const OPENAPI_DOCUMENT = {
       get: { operationId: 'ownCard', summary: 'The user\'s own card', responses: { '200': { description: 'the card', ...json({ type: 'object', required: ['card_uri'], properties: { card_uri: { type: 'string' } } }) }, ...errors(401) } },
     },
     '/api/v1/status': {
-      get: { operationId: 'status', summary: 'Connection, epoch, queue, last poll, cover rates', responses: { '200': { description: 'status', ...json(ref('Status')) }, ...errors(401) } },
+      get: { operationId: 'status', summary: 'Connection, epoch, queue, last poll, cover rates, loops, high alert', responses: { '200': { description: 'status', ...json(ref('Status')) }, ...errors(401) } },
     },
     '/api/v1/bridge': {
       get: {
@@ -253,7 +253,7 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/v1/events': {
       get: {
-        operationId: 'events', summary: 'Server-sent events: `received`, `status` (delivery changes), `resend`; each with the mail\'s `id` and its `number` in its folder',
+        operationId: 'events', summary: 'Server-sent events: `received`, `status` (delivery changes), `resend`, each with the mail\'s `id` and its `number` in its folder; `alert` (high alert: the loops of an epoch lost beyond the normal rate, the suspect nodes by public name)',
         responses: { '200': { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(401) },
       },
     },

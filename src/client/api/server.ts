@@ -35,7 +35,7 @@ export interface ApiServer {
 }
 
 /** Events worth a program's attention; polls, loops and consensus changes stay inside. */
-const STREAMED: ReadonlySet<ClientEvent['type']> = new Set(['received', 'status', 'resend']);
+const STREAMED: ReadonlySet<ClientEvent['type']> = new Set(['received', 'status', 'resend', 'alert']);
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const ctx: routes.RouteContext = { agent: options.agent, now: options.now ?? Date.now, maxBodyBytes: options.maxBodyBytes ?? 24 * 2 ** 20, ...(options.bridge ? { bridge: options.bridge } : {}) };

@@ -20,7 +20,7 @@ const TOP_LEVEL_KEYS = [
   'identitySeed', 'linkSeed', 'authorityUrls', 'authorities', 'genesisMs', 'epochMs', 'graceMs',
   'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
   'maxClients', 'store', 'maxResponseBytes', 'maxClientsPerAddress', 'clientIdleTimeoutMs',
-  'clientHandshakeTimeoutMs', 'expectedClients',
+  'clientHandshakeTimeoutMs', 'expectedClients', 'attackForTests',
 ];
 const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs', 'postgres'];
 const GEOMETRY_KEYS = ['hops', 'userForwardPayloadLength', 'withSurb'];
@@ -70,6 +70,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
   const store = readStore(input, role, dataDir, epochKnown ? epochMs : undefined, problems);
   if (role !== 'provider' && input.maxResponseBytes !== undefined) problems.add('maxResponseBytes: only a provider answers fetches');
   const maxResponseBytes = problems.integer(input, 'maxResponseBytes', 'maxResponseBytes', NODE_DEFAULTS.maxResponseBytes);
+  if (input.attackForTests !== undefined && !(input.attackForTests === 'n-1' && role === 'mix')) problems.add('attackForTests: only "n-1", and only on a mix');
 
   const config: NodeConfig = {
     role,
@@ -102,6 +103,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     ...clientLimits,
     store,
     maxResponseBytes,
+    ...(input.attackForTests === 'n-1' ? { attackForTests: 'n-1' as const } : {}),
   };
   problems.addUnreported(nodeConfigProblems(config));
   if (problems.list.length > 0) throw new NodeConfigError(problems.list);

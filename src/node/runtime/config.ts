@@ -105,6 +105,11 @@ export interface NodeConfig {
   readonly store: ProviderStoreOptions | undefined;
   /** Provider only: the largest response to a fetch; larger ones are refused with 'too-large'. Default 8 MiB. */
   readonly maxResponseBytes: number;
+  /**
+   * Test networks only (`umbra up` test hook; docs/network.md, "Alerts"): 'n-1' makes a mix an
+   * n−1 attacker that forwards one packet per epoch (the target's) and silently drops every other.
+   */
+  readonly attackForTests?: 'n-1';
 }
 
 export class NodeConfigError extends ConfigError {
