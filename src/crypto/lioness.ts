@@ -24,8 +24,12 @@ const ZEROS_128 = new Uint8Array(4 * BLOCK);
 
 export class Lioness {
   private readonly crypto: Crypto;
-  private readonly subkey = new Uint8Array(BLOCK);
-  private readonly roundKeys = new Uint8Array(4 * BLOCK);
+  // Scratch, reused by every call (they are synchronous): round keys | subkey | digest. One buffer
+  // larger than V8 keeps on its heap, so native calls take views of it without copying it out first.
+  private readonly scratch = new Uint8Array(6 * BLOCK);
+  private readonly roundKeys = this.scratch.subarray(0, 4 * BLOCK);
+  private readonly subkey = this.scratch.subarray(4 * BLOCK, 5 * BLOCK);
+  private readonly digest = this.scratch.subarray(5 * BLOCK, 6 * BLOCK);
 
   constructor(crypto: Crypto) {
     this.crypto = crypto;
@@ -72,7 +76,7 @@ export class Lioness {
 
   /** L ^= BLAKE2b-256_K(R). */
   private hashRound(roundKey: Uint8Array, left: Uint8Array, right: Uint8Array): void {
-    const digest = this.crypto.blake2b(BLOCK, right, roundKey);
+    const digest = this.crypto.blake2b(BLOCK, right, roundKey, this.digest);
     for (let i = 0; i < BLOCK; i++) left[i] ^= digest[i];
   }
 
