@@ -25,7 +25,7 @@ export const UNWRAP_QUEUE_CAPACITY = 4096;
 const MAX_DEFAULT_WORKERS = 4;
 
 /** The configured number of unwrap workers, or the default: one per core, none on a single core. */
-export function unwrapWorkerCount(config: NodeConfig): number {
+export function unwrapWorkerCount(config: Pick<NodeConfig, 'unwrapWorkers'>): number {
   if (config.unwrapWorkers !== undefined) return config.unwrapWorkers;
   const cores = availableParallelism();
   return cores < 2 ? 0 : Math.min(cores, MAX_DEFAULT_WORKERS);
