@@ -1,12 +1,13 @@
 import { backends, seededRandom, type Crypto } from '../src/crypto/index.js';
 import { DEFAULT_GEOMETRY, makeSuite, Sphinx, SUITE_NAMES, type GeometryOptions, type PathHop, type SuiteName } from '../src/sphinx/index.js';
 import { rawX25519 } from './raw-x25519.js';
-import { median, round, timePerOp } from './timing.js';
+import { cpuTimePerOp, median, round, timePerOp } from './timing.js';
 
 /**
  * `npm run bench -- sphinx`: packet creation and per-hop unwrap speed for every suite and backend,
  * and unwrap_over_floor = one unwrap's time / the time of two raw X25519 multiplications on the
- * same backend (an unwrap needs exactly two: the shared secret and the blinding).
+ * same backend (an unwrap needs exactly two: the shared secret and the blinding), in CPU time.
+ * The other figures (rates, microseconds) are wall time.
  */
 const ROUNDS = 5;
 const RATIO_PAIRS = 41;
@@ -50,8 +51,9 @@ function measure(suiteName: SuiteName, crypto: Crypto, geometry: GeometryOptions
   const heavy = suiteName === 'katzenpost-x25519';
   const unwrapIterations = fast ? (heavy ? 500 : 4000) : (heavy ? 100 : 150);
   const createIterations = fast ? (heavy ? 100 : 300) : 10;
-  // The ratio is taken over many short pairs (floor, unwrap, floor) and their median: on a machine
-  // shared with other work, a short pair is seldom disturbed, and a disturbed one is an outlier.
+  // The ratio is taken in CPU time over many short triples (floor, unwrap, floor) and their
+  // median: on a machine shared with other work, time spent waiting for a core is not counted, and
+  // a triple disturbed otherwise (caches, a busy sibling core) is an outlier.
   const pairIterations = Math.max(10, Math.round(unwrapIterations / 16));
 
   const floorNs: number[] = [];
@@ -64,9 +66,9 @@ function measure(suiteName: SuiteName, crypto: Crypto, geometry: GeometryOptions
     createNs.push(timePerOp(createIterations, () => sphinx.newPacket(path, message, random, surb)));
   }
   for (let r = 0; r < RATIO_PAIRS; r++) {
-    const before = timePerOp(pairIterations, () => x25519(scalar, point));
-    const unwrap = timePerOp(pairIterations, () => sphinx.unwrap(keys[0], packet));
-    const after = timePerOp(pairIterations, () => x25519(scalar, point));
+    const before = cpuTimePerOp(pairIterations, () => x25519(scalar, point));
+    const unwrap = cpuTimePerOp(pairIterations, () => sphinx.unwrap(keys[0], packet));
+    const after = cpuTimePerOp(pairIterations, () => x25519(scalar, point));
     ratios.push(unwrap / (before + after));
   }
   return {

@@ -70,6 +70,9 @@ export class Sphinx {
   // a slot appended, the shared secret and the computed MAC. One buffer, past the size V8 keeps on
   // its heap, so native calls take views of it without first copying it off the heap.
   private readonly routingScratch: Uint8Array;
+  /** Views of routingScratch: this hop's slot, and what the next hop gets. */
+  private readonly routingSlot: Uint8Array;
+  private readonly routingNext: Uint8Array;
   private readonly secretScratch: Uint8Array;
   private readonly macScratch: Uint8Array;
 
@@ -80,6 +83,8 @@ export class Sphinx {
     const routingLength = this.geometry.routingInfoLength + this.geometry.perHopLength;
     const scratch = new Uint8Array(routingLength + 32 + this.geometry.macLength);
     this.routingScratch = scratch.subarray(0, routingLength);
+    this.routingSlot = this.routingScratch.subarray(0, this.geometry.perHopLength);
+    this.routingNext = this.routingScratch.subarray(this.geometry.perHopLength);
     this.secretScratch = scratch.subarray(routingLength, routingLength + 32);
     this.macScratch = scratch.subarray(routingLength + 32);
   }
@@ -163,7 +168,7 @@ export class Sphinx {
     routing.set(packet.subarray(geEnd, macStart));
     routing.fill(0, g.routingInfoLength);
     suite.headerStreamXor(keys, routing);
-    const commands = decodeHopCommands(routing.subarray(0, g.perHopLength), g.macLength);
+    const commands = decodeHopCommands(this.routingSlot, g.macLength);
 
     // The outgoing packet is built in one buffer; the payload is decrypted in place inside it.
     const out = new Uint8Array(g.packetLength);
@@ -187,7 +192,7 @@ export class Sphinx {
     if (nextHop !== undefined) {
       out.set(suite.additionalData, 0);
       this.exp(keys.blindingFactor, groupElement, 'bad-group-element', out.subarray(adLength, geEnd));
-      out.set(routing.subarray(g.perHopLength), geEnd);
+      out.set(this.routingNext, geEnd);
       out.set(nextHop.mac, macStart);
       return { kind: 'forward', nextHop: nextHop.nodeId, delayMs, packet: out, replayTag, commands };
     }
