@@ -7,6 +7,7 @@ import { getCrypto } from '../src/crypto/index.js';
 import { connectLink, fetchConsensus, listenLinks, pinnedPeers, uploadDescriptor } from '../src/net/index.js';
 import { DEFAULT_NETWORK_PARAMETERS, findNode, sphinxKeyFor } from '../src/pki/index.js';
 import { makeSuite, Sphinx, type PathHop } from '../src/sphinx/index.js';
+import { unwrapWorkerCount } from '../src/node/mix/index.js';
 import { startChild, stopChild, type Child } from '../src/testnet/processes.js';
 import { fakeNode, packetCounters, startBenchAuthority, tempDir, waitFor, waitForCount } from './net-support.js';
 import { median, round, timePerOp } from './timing.js';
@@ -36,6 +37,8 @@ const UNWRAP_ITERATIONS = 4_000;
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 export interface MixThroughput {
+  /** The mix's unwrap worker threads (0: on its main thread). */
+  unwrap_workers: number;
   packets: number;
   received: number;
   seconds: number;
@@ -48,7 +51,8 @@ export interface MixThroughput {
   mix_over_unwrap: number;
 }
 
-export async function benchMixThroughput(): Promise<MixThroughput> {
+/** `unwrapWorkers`: the mix's configuration (default: its own, one per core). */
+export async function benchMixThroughput(unwrapWorkers?: number): Promise<MixThroughput> {
   const crypto = getCrypto('sodium');
   const params = DEFAULT_NETWORK_PARAMETERS;
   const sphinx = new Sphinx(makeSuite(params.suite, crypto), params.geometry);
@@ -107,6 +111,7 @@ export async function benchMixThroughput(): Promise<MixThroughput> {
       suite: params.suite,
       geometry: params.geometry,
       consensusPollMs: 200,
+      ...(unwrapWorkers === undefined ? {} : { unwrapWorkers }),
     }));
     const logDir = join(dir.path, 'logs');
     try {
@@ -197,6 +202,7 @@ export async function benchMixThroughput(): Promise<MixThroughput> {
     console.log(`unwrap only: ${Math.round(unwrapPerSec)}/s (${round(median(unwrapNs) / 1000, 2)} us); mix/unwrap ${round(run.rate / unwrapPerSec)}`);
 
     return {
+      unwrap_workers: unwrapWorkers ?? unwrapWorkerCount({}),
       packets: PACKETS,
       received: run.received,
       seconds: round(run.seconds),

@@ -1,14 +1,17 @@
 import { backends, seededRandom, type Crypto } from '../src/crypto/index.js';
 import { DEFAULT_GEOMETRY, makeSuite, Sphinx, SUITE_NAMES, type GeometryOptions, type PathHop, type SuiteName } from '../src/sphinx/index.js';
 import { rawX25519 } from './raw-x25519.js';
-import { median, round, timePerOp } from './timing.js';
+import { cpuTimePerOp, median, round, timePerOp } from './timing.js';
 
 /**
  * `npm run bench -- sphinx`: packet creation and per-hop unwrap speed for every suite and backend,
  * and unwrap_over_floor = one unwrap's time / the time of two raw X25519 multiplications on the
- * same backend (an unwrap needs exactly two: the shared secret and the blinding).
+ * same backend (an unwrap needs exactly two: the shared secret and the blinding), in CPU time.
+ * The other figures (rates, microseconds) are wall time.
  */
 const ROUNDS = 5;
+const RATIO_PAIRS = 41;
+const UNWRAP_OVER_FLOOR_TARGET = 1.3;
 
 interface SuiteResult {
   suite: SuiteName;
@@ -48,18 +51,25 @@ function measure(suiteName: SuiteName, crypto: Crypto, geometry: GeometryOptions
   const heavy = suiteName === 'katzenpost-x25519';
   const unwrapIterations = fast ? (heavy ? 500 : 4000) : (heavy ? 100 : 150);
   const createIterations = fast ? (heavy ? 100 : 300) : 10;
+  // The ratio is taken in CPU time over many short triples (floor, unwrap, floor) and their
+  // median: on a machine shared with other work, time spent waiting for a core is not counted, and
+  // a triple disturbed otherwise (caches, a busy sibling core) is an outlier.
+  const pairIterations = Math.max(10, Math.round(unwrapIterations / 16));
 
   const floorNs: number[] = [];
   const unwrapNs: number[] = [];
   const ratios: number[] = [];
   const createNs: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const floor = 2 * timePerOp(unwrapIterations, () => x25519(scalar, point));
-    const unwrap = timePerOp(unwrapIterations, () => sphinx.unwrap(keys[0], packet));
-    floorNs.push(floor);
-    unwrapNs.push(unwrap);
-    ratios.push(unwrap / floor);
+    floorNs.push(2 * timePerOp(unwrapIterations, () => x25519(scalar, point)));
+    unwrapNs.push(timePerOp(unwrapIterations, () => sphinx.unwrap(keys[0], packet)));
     createNs.push(timePerOp(createIterations, () => sphinx.newPacket(path, message, random, surb)));
+  }
+  for (let r = 0; r < RATIO_PAIRS; r++) {
+    const before = cpuTimePerOp(pairIterations, () => x25519(scalar, point));
+    const unwrap = cpuTimePerOp(pairIterations, () => sphinx.unwrap(keys[0], packet));
+    const after = cpuTimePerOp(pairIterations, () => x25519(scalar, point));
+    ratios.push(unwrap / (before + after));
   }
   return {
     suite: suiteName,
@@ -89,7 +99,7 @@ export function benchSphinx(): Record<string, unknown> {
     geometry: { ...geometry, packet_bytes: results[0]?.packet_bytes },
     results,
     unwrap_over_floor: headline?.unwrap_over_floor,
-    unwrap_over_floor_target: 1.35,
-    meets_target: headline !== undefined && headline.unwrap_over_floor <= 1.35,
+    unwrap_over_floor_target: UNWRAP_OVER_FLOOR_TARGET,
+    meets_target: headline !== undefined && headline.unwrap_over_floor <= UNWRAP_OVER_FLOOR_TARGET,
   };
 }

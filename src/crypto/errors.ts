@@ -39,10 +39,11 @@ export class InvalidLengthError extends CryptoError {
 }
 
 /** Throws InvalidLengthError unless `bytes` has exactly `length` bytes. */
-export function requireLength(what: string, bytes: Uint8Array, length: number): void {
+export function requireLength(what: string, bytes: Uint8Array, length: number): Uint8Array {
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
     throw new InvalidLengthError(what, String(length), bytes instanceof Uint8Array ? bytes.length : -1);
   }
+  return bytes;
 }
 
 /** A stream cipher asked for a block number outside the range every backend supports. */

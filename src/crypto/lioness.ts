@@ -24,8 +24,16 @@ const ZEROS_128 = new Uint8Array(4 * BLOCK);
 
 export class Lioness {
   private readonly crypto: Crypto;
-  private readonly subkey = new Uint8Array(BLOCK);
-  private readonly roundKeys = new Uint8Array(4 * BLOCK);
+  // Scratch, reused by every call (they are synchronous): round keys | subkey | digest. One buffer
+  // larger than V8 keeps on its heap, so native calls take views of it without copying it out first.
+  private readonly scratch = new Uint8Array(6 * BLOCK);
+  private readonly roundKeys = this.scratch.subarray(0, 4 * BLOCK);
+  private readonly subkey = this.scratch.subarray(4 * BLOCK, 5 * BLOCK);
+  private readonly digest = this.scratch.subarray(5 * BLOCK, 6 * BLOCK);
+  private readonly k1 = this.roundKeys.subarray(0, BLOCK);
+  private readonly k2 = this.roundKeys.subarray(BLOCK, 2 * BLOCK);
+  private readonly k3 = this.roundKeys.subarray(2 * BLOCK, 3 * BLOCK);
+  private readonly k4 = this.roundKeys.subarray(3 * BLOCK, 4 * BLOCK);
 
   constructor(crypto: Crypto) {
     this.crypto = crypto;
@@ -36,10 +44,10 @@ export class Lioness {
     const k = this.expandKey(key);
     const left = data.subarray(0, BLOCK);
     const right = data.subarray(BLOCK);
-    this.streamRound(k.subarray(0, 32), left, right);
-    this.hashRound(k.subarray(32, 64), left, right);
-    this.streamRound(k.subarray(64, 96), left, right);
-    this.hashRound(k.subarray(96, 128), left, right);
+    this.streamRound(this.k1, left, right);
+    this.hashRound(this.k2, left, right);
+    this.streamRound(this.k3, left, right);
+    this.hashRound(this.k4, left, right);
     k.fill(0);
     return data;
   }
@@ -49,10 +57,10 @@ export class Lioness {
     const k = this.expandKey(key);
     const left = data.subarray(0, BLOCK);
     const right = data.subarray(BLOCK);
-    this.hashRound(k.subarray(96, 128), left, right);
-    this.streamRound(k.subarray(64, 96), left, right);
-    this.hashRound(k.subarray(32, 64), left, right);
-    this.streamRound(k.subarray(0, 32), left, right);
+    this.hashRound(this.k4, left, right);
+    this.streamRound(this.k3, left, right);
+    this.hashRound(this.k2, left, right);
+    this.streamRound(this.k1, left, right);
     k.fill(0);
     return data;
   }
@@ -72,7 +80,7 @@ export class Lioness {
 
   /** L ^= BLAKE2b-256_K(R). */
   private hashRound(roundKey: Uint8Array, left: Uint8Array, right: Uint8Array): void {
-    const digest = this.crypto.blake2b(BLOCK, right, roundKey);
+    const digest = this.crypto.blake2b(BLOCK, right, roundKey, this.digest);
     for (let i = 0; i < BLOCK; i++) left[i] ^= digest[i];
   }
 

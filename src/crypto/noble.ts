@@ -102,15 +102,20 @@ export const nobleCrypto: Crypto = {
     return out;
   },
 
-  x25519(scalar, point) {
+  x25519(scalar, point, out) {
     requireLength('X25519 scalar', scalar, 32);
     requireLength('X25519 point', point, 32);
+    if (out !== undefined) requireLength('X25519 output', out, 32);
+    let result: Uint8Array;
     try {
-      return x25519.getSharedSecret(scalar, point);
+      result = x25519.getSharedSecret(scalar, point);
     } catch {
       // With the lengths checked, noble fails only on a small-order u (it refuses them up front).
       throw new LowOrderPointError();
     }
+    if (out === undefined) return result;
+    out.set(result);
+    return out;
   },
 
   x25519Base(scalar) {
@@ -133,14 +138,18 @@ export const nobleCrypto: Crypto = {
     return verifyLikeLibsodium(publicKey, message, signature);
   },
 
-  blake2b(outLength, message, key) {
+  blake2b(outLength, message, key, out) {
     if (!Number.isInteger(outLength) || outLength < 1 || outLength > 64) {
       throw new InvalidLengthError('BLAKE2b output', '1..64', outLength);
     }
     if (key !== undefined && (key.length < 16 || key.length > 64)) {
       throw new InvalidLengthError('BLAKE2b key', '16..64', key.length);
     }
-    return blake2b(message, { dkLen: outLength, key });
+    const digest = blake2b(message, { dkLen: outLength, key });
+    if (out === undefined) return digest;
+    requireLength('BLAKE2b output', out, outLength);
+    out.set(digest);
+    return out;
   },
 
   chacha20Xor(key, nonce, input, counter = 0, out) {

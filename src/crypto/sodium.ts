@@ -19,6 +19,14 @@ function outputFor(input: Uint8Array, out: Uint8Array | undefined): Uint8Array {
   return out;
 }
 
+/** `result`, or `result` copied into `target` when the caller gave one. */
+function copyInto(result: Uint8Array, target: Uint8Array | undefined): Uint8Array {
+  if (target === undefined) return result;
+  requireLength('output', target, result.length);
+  target.set(result);
+  return target;
+}
+
 function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
   return new Uint8Array(createHmac('sha256', key).update(message).digest());
 }
@@ -33,10 +41,10 @@ export const sodiumCrypto: Crypto = {
     return out;
   },
 
-  x25519(scalar, point) {
+  x25519(scalar, point, target) {
     requireLength('X25519 scalar', scalar, 32);
     requireLength('X25519 point', point, 32);
-    const out = new Uint8Array(32);
+    const out = target === undefined ? new Uint8Array(32) : requireLength('X25519 output', target, 32);
     try {
       sodium.crypto_scalarmult(out, scalar, point);
     } catch {
@@ -82,15 +90,15 @@ export const sodiumCrypto: Crypto = {
     }
   },
 
-  blake2b(outLength, message, key) {
+  blake2b(outLength, message, key, target) {
     if (!Number.isInteger(outLength) || outLength < 1 || outLength > 64) {
       throw new InvalidLengthError('BLAKE2b output', '1..64', outLength);
     }
     if (key !== undefined && (key.length < 16 || key.length > 64)) {
       throw new InvalidLengthError('BLAKE2b key', '16..64', key.length);
     }
-    if (outLength < 16) return nobleBlake2b(message, { dkLen: outLength, key });
-    const out = new Uint8Array(outLength);
+    if (outLength < 16) return copyInto(nobleBlake2b(message, { dkLen: outLength, key }), target);
+    const out = target === undefined ? new Uint8Array(outLength) : requireLength('BLAKE2b output', target, outLength);
     if (key === undefined) sodium.crypto_generichash(out, message);
     else sodium.crypto_generichash(out, message, key);
     return out;
@@ -175,7 +183,10 @@ export const sodiumCrypto: Crypto = {
 
   constantTimeEqual(a, b) {
     if (a.length !== b.length) return false;
-    if (a.length === 0) return true;
-    return sodium.sodium_memcmp(a, b);
+    // Short inputs (MACs, tags) are compared here: a native call costs more than the comparison.
+    if (a.length > 64) return sodium.sodium_memcmp(a, b);
+    let difference = 0;
+    for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+    return difference === 0;
   },
 };

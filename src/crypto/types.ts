@@ -17,8 +17,11 @@ export interface Crypto {
   /** Cryptographically secure random bytes from the operating system. */
   randomBytes(length: number): Uint8Array;
 
-  /** RFC 7748 X25519(scalar, u): the scalar is clamped; any 32-byte u is accepted. */
-  x25519(scalar: Uint8Array, point: Uint8Array): Uint8Array;
+  /**
+   * RFC 7748 X25519(scalar, u): the scalar is clamped; any 32-byte u is accepted. With `out`
+   * (32 bytes, not overlapping the inputs) the result is written there and `out` returned.
+   */
+  x25519(scalar: Uint8Array, point: Uint8Array, out?: Uint8Array): Uint8Array;
   /** X25519(scalar, 9): the public key of a private scalar. */
   x25519Base(scalar: Uint8Array): Uint8Array;
 
@@ -27,8 +30,11 @@ export interface Crypto {
   ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
   ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 
-  /** RFC 7693 BLAKE2b with 1..64 output bytes and an optional 16..64-byte key. */
-  blake2b(outLength: number, message: Uint8Array, key?: Uint8Array): Uint8Array;
+  /**
+   * RFC 7693 BLAKE2b with 1..64 output bytes and an optional 16..64-byte key. With `out`
+   * (outLength bytes) the digest is written there and `out` returned.
+   */
+  blake2b(outLength: number, message: Uint8Array, key?: Uint8Array, out?: Uint8Array): Uint8Array;
 
   /**
    * ChaCha20 keystream XOR. An 8-byte nonce selects the original construction (64-bit counter),

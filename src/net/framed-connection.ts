@@ -48,6 +48,17 @@ export class FramedConnection {
     return this.ended;
   }
 
+  /**
+   * Stops (false) or resumes (true) reading: the receiver's backpressure, which TCP passes on to
+   * the sender. A link is not idle while its reading is stopped.
+   */
+  setReading(on: boolean): void {
+    if (this.ended) return;
+    this.lastReceived = Date.now();
+    if (on) this.socket.resume();
+    else this.socket.pause();
+  }
+
   private onData(chunk: Buffer): void {
     if (this.ended) return;
     this.lastReceived = Date.now();
@@ -67,7 +78,8 @@ export class FramedConnection {
 
   private onTick(): void {
     const now = Date.now();
-    if (now - this.lastReceived >= this.timing.idleTimeoutMs) return this.end('idle-timeout');
+    if (this.socket.isPaused()) this.lastReceived = now;
+    else if (now - this.lastReceived >= this.timing.idleTimeoutMs) return this.end('idle-timeout');
     if (now - this.lastSent >= this.timing.keepaliveMs) this.write(KEEPALIVE_FRAME);
   }
 }

@@ -65,6 +65,7 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
   private readonly timing: LinkTiming;
   private closing: Promise<void> | undefined;
   private boundPort = 0;
+  private reading = true;
 
   /** Use listenLinks(), which also waits until the port is bound. */
   constructor(private readonly options: ListenLinksOptions<P>) {
@@ -131,6 +132,12 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     this.boundPort = (this.server.address() as AddressInfo).port;
   }
 
+  /** Stops (false) or resumes (true) reading packets from every link, new ones included: backpressure. */
+  setReading(on: boolean): void {
+    this.reading = on;
+    for (const link of this.links) link.setReading(on);
+  }
+
   /** Stops listening and drops every link (counted as 'shutdown'). */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
@@ -179,6 +186,7 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
         this.emit('disconnected', reason, peer);
       });
     this.links.add(link);
+    if (!this.reading) link.setReading(false);
     this.metrics.inc(LINK_COUNTERS.accepted);
     link.write(KEEPALIVE_FRAME); // the dialer's sign that it was accepted
     this.emit('accepted', peer);

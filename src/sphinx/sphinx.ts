@@ -66,13 +66,27 @@ export class Sphinx {
   readonly geometry: Geometry;
   readonly suite: CipherSuite;
   private readonly zeroTag: Uint8Array;
+  // Scratch memory of unwrap (synchronous, so one set per instance): the routing information with
+  // a slot appended, the shared secret and the computed MAC. One buffer, past the size V8 keeps on
+  // its heap, so native calls take views of it without first copying it off the heap.
   private readonly routingScratch: Uint8Array;
+  /** Views of routingScratch: this hop's slot, and what the next hop gets. */
+  private readonly routingSlot: Uint8Array;
+  private readonly routingNext: Uint8Array;
+  private readonly secretScratch: Uint8Array;
+  private readonly macScratch: Uint8Array;
 
   constructor(suite: CipherSuite, options: GeometryOptions) {
     this.suite = suite;
     this.geometry = makeGeometry(suite, options);
     this.zeroTag = new Uint8Array(suite.payloadTagLength);
-    this.routingScratch = new Uint8Array(this.geometry.routingInfoLength + this.geometry.perHopLength);
+    const routingLength = this.geometry.routingInfoLength + this.geometry.perHopLength;
+    const scratch = new Uint8Array(routingLength + 32 + this.geometry.macLength);
+    this.routingScratch = scratch.subarray(0, routingLength);
+    this.routingSlot = this.routingScratch.subarray(0, this.geometry.perHopLength);
+    this.routingNext = this.routingScratch.subarray(this.geometry.perHopLength);
+    this.secretScratch = scratch.subarray(routingLength, routingLength + 32);
+    this.macScratch = scratch.subarray(routingLength + 32);
   }
 
   /** A forward packet carrying `message` (zero-padded to the user payload length) and, when the geometry says so, a SURB. */
@@ -138,9 +152,9 @@ export class Sphinx {
     const macStart = geEnd + g.routingInfoLength;
     const groupElement = packet.subarray(adLength, geEnd);
 
-    const sharedSecret = this.exp(privateKey, groupElement, 'bad-group-element');
-    const keys = suite.deriveKeys(sharedSecret);
-    const mac = suite.mac(keys.headerMacKey, packet.subarray(0, macStart));
+    const sharedSecret = this.exp(privateKey, groupElement, 'bad-group-element', this.secretScratch);
+    const keys = suite.deriveUnwrapKeys(sharedSecret);
+    const mac = suite.mac(keys.headerMacKey, packet.subarray(0, macStart), this.macScratch);
     if (!suite.crypto.constantTimeEqual(mac, packet.subarray(macStart, macStart + g.macLength))) {
       throw new SphinxError('bad-mac', 'header MAC does not verify');
     }
@@ -154,7 +168,7 @@ export class Sphinx {
     routing.set(packet.subarray(geEnd, macStart));
     routing.fill(0, g.routingInfoLength);
     suite.headerStreamXor(keys, routing);
-    const commands = decodeHopCommands(routing.subarray(0, g.perHopLength), g.macLength);
+    const commands = decodeHopCommands(this.routingSlot, g.macLength);
 
     // The outgoing packet is built in one buffer; the payload is decrypted in place inside it.
     const out = new Uint8Array(g.packetLength);
@@ -177,8 +191,8 @@ export class Sphinx {
 
     if (nextHop !== undefined) {
       out.set(suite.additionalData, 0);
-      out.set(this.exp(keys.blindingFactor, groupElement, 'bad-group-element'), adLength);
-      out.set(routing.subarray(g.perHopLength), geEnd);
+      this.exp(keys.blindingFactor, groupElement, 'bad-group-element', out.subarray(adLength, geEnd));
+      out.set(this.routingNext, geEnd);
       out.set(nextHop.mac, macStart);
       return { kind: 'forward', nextHop: nextHop.nodeId, delayMs, packet: out, replayTag, commands };
     }
@@ -313,9 +327,9 @@ export class Sphinx {
   }
 
   /** X25519 that reports a small-order point as the given Sphinx error. */
-  private exp(scalar: Uint8Array, point: Uint8Array, code: 'bad-group-element' | 'invalid-path'): Uint8Array {
+  private exp(scalar: Uint8Array, point: Uint8Array, code: 'bad-group-element' | 'invalid-path', out?: Uint8Array): Uint8Array {
     try {
-      return this.suite.crypto.x25519(scalar, point);
+      return this.suite.crypto.x25519(scalar, point, out);
     } catch (error) {
       if (error instanceof LowOrderPointError) throw new SphinxError(code, 'group element has small order');
       if (error instanceof CryptoError && code === 'invalid-path') throw new SphinxError(code, 'public key must be 32 bytes');

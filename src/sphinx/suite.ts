@@ -32,7 +32,13 @@ export interface CipherSuite {
   readonly payloadKeyLength: number;
 
   deriveKeys(sharedSecret: Uint8Array): HopKeys;
-  mac(key: Uint8Array, message: Uint8Array): Uint8Array;
+  /**
+   * The same keys for one unwrap: they may live in the suite's scratch memory and are valid only
+   * until the next call (unwrapping is synchronous and copies what it keeps).
+   */
+  deriveUnwrapKeys(sharedSecret: Uint8Array): HopKeys;
+  /** The header MAC; with `out` (macLength bytes) it is written there. */
+  mac(key: Uint8Array, message: Uint8Array, out?: Uint8Array): Uint8Array;
   /** XORs the header keystream (from its start) into `data`, in place. */
   headerStreamXor(keys: HopKeys, data: Uint8Array): void;
   /** Payload SPRP, in place when the suite allows; always returns the result. */

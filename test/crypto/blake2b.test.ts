@@ -101,6 +101,17 @@ for (const backend of Object.values(backends)) {
       for (const keyLength of [0, 15, 65]) {
         assert.throws(() => backend.blake2b(32, message, new Uint8Array(keyLength)), InvalidLengthError, `key ${keyLength}`);
       }
+      assert.throws(() => backend.blake2b(32, message, undefined, new Uint8Array(31)), InvalidLengthError, 'output buffer');
+    });
+
+    test('with an output buffer: the same digest, written into a view of a larger buffer (long and short outputs)', () => {
+      for (const outLength of [64, 32, 8]) {
+        const scratch = new Uint8Array(outLength + 16).fill(0xaa);
+        const out = scratch.subarray(8, 8 + outLength);
+        assert.equal(backend.blake2b(outLength, counting(200), counting(32), out), out);
+        assert.equal(toHex(out), toHex(backend.blake2b(outLength, counting(200), counting(32))));
+        assert.ok(scratch.subarray(0, 8).every((byte) => byte === 0xaa) && scratch.subarray(8 + outLength).every((byte) => byte === 0xaa));
+      }
     });
   });
 }

@@ -80,6 +80,15 @@ for (const backend of Object.values(backends)) {
       assert.throws(() => backend.x25519(new Uint8Array(31), NINE), InvalidLengthError);
       assert.throws(() => backend.x25519(hex(ALICE_PRIVATE), new Uint8Array(33)), InvalidLengthError);
       assert.throws(() => backend.x25519Base(new Uint8Array(0)), InvalidLengthError);
+      assert.throws(() => backend.x25519(hex(ALICE_PRIVATE), hex(BOB_PUBLIC), new Uint8Array(31)), InvalidLengthError);
+    });
+
+    test('with an output buffer: the same bytes, written into a view of a larger buffer', () => {
+      const scratch = new Uint8Array(96).fill(0xaa);
+      const out = scratch.subarray(32, 64);
+      assert.equal(backend.x25519(hex(ALICE_PRIVATE), hex(BOB_PUBLIC), out), out);
+      assert.equal(toHex(out), SHARED);
+      assert.ok(scratch.subarray(0, 32).every((byte) => byte === 0xaa) && scratch.subarray(64).every((byte) => byte === 0xaa));
     });
   });
 }

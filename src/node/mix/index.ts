@@ -2,15 +2,33 @@
  * A mix node (layers 1..3; docs/nodes.md, "Mix"): every packet from a previous-layer node is
  * unwrapped under this node's epoch keys, held for the delay its sender chose (capped at the
  * consensus maximum) and released to the next layer's node. Everything else is dropped and counted.
+ * Unwrapping runs on worker threads when there are several cores ("Unwrap workers"); the replay
+ * check stays on the main thread either way.
  */
-import { Forwarder } from '../runtime/hop.js';
+import { availableParallelism } from 'node:os';
+import { Forwarder, settleOutcome } from '../runtime/hop.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
 import type { NodeConfig } from '../runtime/config.js';
+import type { UnwrapResult } from '../../sphinx/index.js';
+import { UnwrapPool } from './unwrap-pool.js';
 
 export interface MixHandle extends NodeHandle {
   readonly role: 'mix';
   /** Packets waiting in the mixing schedule. */
   readonly scheduled: number;
+  /** Unwrap worker threads running (0: packets are unwrapped on the main thread). */
+  readonly unwrapWorkers: number;
+}
+
+/** Packets queued for or held by the unwrap workers at most (about 3 KiB each). */
+export const UNWRAP_QUEUE_CAPACITY = 4096;
+const MAX_DEFAULT_WORKERS = 4;
+
+/** The configured number of unwrap workers, or the default: one per core, none on a single core. */
+export function unwrapWorkerCount(config: Pick<NodeConfig, 'unwrapWorkers'>): number {
+  if (config.unwrapWorkers !== undefined) return config.unwrapWorkers;
+  const cores = availableParallelism();
+  return cores < 2 ? 0 : Math.min(cores, MAX_DEFAULT_WORKERS);
 }
 
 /**
@@ -30,23 +48,44 @@ function nMinusOneForTests(config: Pick<NodeConfig, 'genesisMs' | 'epochMs'>): (
 
 export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise<MixHandle> {
   const runtime = new NodeRuntime(config, deps, 'mix');
+  const { metrics } = runtime;
   const forwarder = new Forwarder({
     clock: runtime.clock,
     peers: runtime.peers,
     consensus: runtime.consensus,
-    metrics: runtime.metrics,
+    metrics,
     capacity: config.scheduleCapacity,
   });
-  runtime.metrics.gauge('node_schedule_depth', 'Packets held in the mixing schedule.', () => forwarder.depth);
+  metrics.gauge('node_schedule_depth', 'Packets held in the mixing schedule.', () => forwarder.depth);
   const attacker = config.attackForTests === 'n-1' ? nMinusOneForTests(config) : undefined;
-  runtime.onLinkPacket = (packet) => {
-    const result = runtime.unwrap(packet);
+  const onResult = (result: UnwrapResult | undefined): void => {
     if (result === undefined) return;
-    if (result.kind !== 'forward') return runtime.metrics.drop('not-forward');
+    if (result.kind !== 'forward') return metrics.drop('not-forward');
     if (attacker !== undefined && !attacker(runtime.clock.now())) return; // silently: an attacker counts nothing
     forwarder.forward(result);
   };
-  runtime.onClose(() => forwarder.close());
+  const workers = unwrapWorkerCount(config);
+  const pool = workers === 0 ? undefined : new UnwrapPool({
+    workers,
+    workerData: { suite: config.suite, geometry: config.geometry, backend: runtime.crypto.name },
+    packetLength: runtime.packetLength,
+    capacity: UNWRAP_QUEUE_CAPACITY,
+    onOutcome: (keys, outcome) => onResult(settleOutcome(keys, outcome, metrics)),
+    onLost: (reason, count) => metrics.drop(reason, count),
+    onPressure: (full) => runtime.setLinkReading(!full),
+    log: runtime.log,
+  });
+  if (pool !== undefined) metrics.gauge('node_unwrap_queue_depth', 'Packets queued for or held by the unwrap workers.', () => pool.depth);
+  runtime.onLinkPacket = (packet) => {
+    if (pool === undefined || pool.running === 0 || packet.length !== runtime.packetLength) return onResult(runtime.unwrap(packet));
+    const keys = runtime.keyring.candidates(runtime.clock.now());
+    if (keys.length === 0) return metrics.drop('no-key');
+    if (!pool.submit(packet, keys)) metrics.drop(pool.isClosed ? 'shutdown' : 'unwrap-queue-full');
+  };
+  runtime.onClose(async () => {
+    await pool?.close();
+    forwarder.close();
+  });
   try {
     await runtime.listenLinks();
     await runtime.start({ status: () => ({ scheduled: forwarder.depth }) });
@@ -60,6 +99,9 @@ export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise
     role: 'mix',
     get scheduled() {
       return forwarder.depth;
+    },
+    get unwrapWorkers() {
+      return pool?.running ?? 0;
     },
   };
 }

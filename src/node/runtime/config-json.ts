@@ -20,7 +20,7 @@ const TOP_LEVEL_KEYS = [
   'identitySeed', 'linkSeed', 'authorityUrls', 'authorities', 'genesisMs', 'epochMs', 'graceMs',
   'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
   'maxClients', 'store', 'maxResponseBytes', 'maxClientsPerAddress', 'clientIdleTimeoutMs',
-  'clientHandshakeTimeoutMs', 'expectedClients', 'attackForTests',
+  'clientHandshakeTimeoutMs', 'expectedClients', 'attackForTests', 'unwrapWorkers',
 ];
 const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs', 'postgres'];
 const GEOMETRY_KEYS = ['hops', 'userForwardPayloadLength', 'withSurb'];
@@ -58,6 +58,8 @@ export function validateNodeConfig(json: unknown): NodeConfig {
   const geometry = readGeometry(input, problems);
   const replayFilterLog2Bits = problems.integer(input, 'replayFilterLog2Bits', 'replayFilterLog2Bits', NODE_DEFAULTS.replayFilterLog2Bits);
   const scheduleCapacity = problems.integer(input, 'scheduleCapacity', 'scheduleCapacity', NODE_DEFAULTS.scheduleCapacity);
+  if (role !== 'mix' && input.unwrapWorkers !== undefined) problems.add('unwrapWorkers: only a mix has unwrap workers');
+  const unwrapWorkers = input.unwrapWorkers === undefined ? undefined : problems.integer(input, 'unwrapWorkers', 'unwrapWorkers', undefined);
   const consensusPollMs = problems.integer(input, 'consensusPollMs', 'consensusPollMs', epochKnown ? defaultPollMs(epochMs) : 1000);
   const link = readLink(input, problems);
   const maxClients = problems.integer(input, 'maxClients', 'maxClients', NODE_DEFAULTS.maxClients);
@@ -97,6 +99,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     replayFilterLog2Bits,
     expectedClients,
     scheduleCapacity,
+    ...(unwrapWorkers === undefined ? {} : { unwrapWorkers }),
     consensusPollMs,
     link,
     maxClients,

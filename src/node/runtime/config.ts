@@ -90,6 +90,11 @@ export interface NodeConfig {
   readonly expectedClients: number;
   /** Most packets held in the mixing schedule (gateway, mix). Default 32768. */
   readonly scheduleCapacity: number;
+  /**
+   * Mix only: worker threads that unwrap Sphinx packets (0..64; 0 unwraps on the main thread).
+   * Default: the machine's cores, at most 4 (none on a single core).
+   */
+  readonly unwrapWorkers?: number;
   /** How often the consensus is polled once the current document is held. Default min(30 s, epochMs / 8), at least 100 ms. */
   readonly consensusPollMs: number;
   readonly link: NodeLinkOptions;
@@ -270,6 +275,7 @@ function protocolProblems(config: NodeConfig): string[] {
   }
   if (!intIn(config.replayFilterLog2Bits, 10, 32)) problems.push('replayFilterLog2Bits must be an integer in 10..32');
   if (!intIn(config.scheduleCapacity, 1, 10_000_000)) problems.push('scheduleCapacity must be an integer in 1..10000000');
+  if (config.unwrapWorkers !== undefined && !intIn(config.unwrapWorkers, 0, 64)) problems.push('unwrapWorkers must be an integer in 0..64');
   if (!intIn(config.consensusPollMs, 10, 3_600_000)) problems.push('consensusPollMs must be an integer in 10..3600000');
   if (!isJsonObject(config.link)) {
     problems.push('link must be an object');

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { MixSchedule } from '../../mixing/schedule.js';
 import { MAX_DELAY_MS } from '../../pki/index.js';
-import { SphinxError, type ForwardResult, type Sphinx, type UnwrapResult } from '../../sphinx/index.js';
+import { SphinxError, type ForwardResult, type ReplayFilter, type Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import type { Clock } from '../../net/clock.js';
 import type { ConsensusTracker } from './consensus.js';
-import type { SphinxKeyring } from './keyring.js';
+import type { EpochKey, SphinxKeyring } from './keyring.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Peers } from './peers.js';
 
@@ -32,24 +32,73 @@ export function unwrapPacket(ctx: UnwrapContext, packet: Uint8Array): UnwrapResu
     metrics.drop('no-key');
     return undefined;
   }
+  return settleOutcome(keys, unwrapWithSecrets(sphinx, keys.map((key) => key.secret), packet), metrics);
+}
+
+/**
+ * What unwrapping one packet under the candidate secrets gave, before the replay check: the
+ * result, or the Sphinx error code; `keyIndex` is the secret whose MAC verified (the first one
+ * tried when none did) and `replayTag` the packet's tag under it, when the MAC verified.
+ */
+export type UnwrapOutcome =
+  | { readonly ok: true; readonly keyIndex: number; readonly result: UnwrapResult; readonly seconds: number }
+  | { readonly ok: false; readonly keyIndex: number; readonly code: string; readonly replayTag: Uint8Array | undefined; readonly seconds: number };
+
+/** A filter that only remembers the tag it was given: the replay check is settleOutcome's. */
+class TagRecorder implements ReplayFilter {
+  tag: Uint8Array | undefined;
+  readonly size = 0;
+  testAndSet(tag: Uint8Array): boolean {
+    this.tag = tag.slice();
+    return false;
+  }
+}
+
+/**
+ * The cryptographic part of a hop, with no replay filter: run inline or on an unwrap worker
+ * (src/node/mix/unwrap-pool.ts). Each secret is tried in order while the MAC fails under it.
+ */
+export function unwrapWithSecrets(sphinx: Sphinx, secrets: readonly Uint8Array[], packet: Uint8Array): UnwrapOutcome {
   const started = performance.now();
-  let reason = 'internal';
-  for (let i = 0; i < keys.length; i++) {
+  let code = 'internal';
+  let keyIndex = 0;
+  for (let i = 0; i < secrets.length; i++) {
+    const recorder = new TagRecorder();
     try {
-      const result = sphinx.unwrap(keys[i].secret, packet, keys[i].filter);
-      metrics.unwrapSeconds((performance.now() - started) / 1000);
-      if (i > 0) metrics.count('node_unwrap_previous_key_total');
-      return result;
+      const result = sphinx.unwrap(secrets[i], packet, recorder);
+      return { ok: true, keyIndex: i, result, seconds: (performance.now() - started) / 1000 };
     } catch (error) {
       if (!(error instanceof SphinxError)) break;
-      reason = error.code;
+      code = error.code;
+      keyIndex = i;
       // Only a MAC failure can mean "another epoch's key"; everything else is about the packet.
-      if (error.code !== 'bad-mac') break;
+      if (error.code !== 'bad-mac') {
+        return { ok: false, keyIndex, code, replayTag: recorder.tag, seconds: (performance.now() - started) / 1000 };
+      }
     }
   }
-  metrics.unwrapSeconds((performance.now() - started) / 1000);
-  metrics.drop(reason);
-  return undefined;
+  return { ok: false, keyIndex, code, replayTag: undefined, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * The one place where a node's replay filters are consulted: a packet whose MAC verified under a
+ * key has its tag recorded in that key's filter (even when it failed later, as inline unwrapping
+ * always did), and a tag seen before drops it as 'replay'. Drops are counted.
+ */
+export function settleOutcome(keys: readonly EpochKey[], outcome: UnwrapOutcome, metrics: NodeMetrics): UnwrapResult | undefined {
+  metrics.unwrapSeconds(outcome.seconds);
+  const key = keys[outcome.keyIndex];
+  const tag = outcome.ok ? outcome.result.replayTag : outcome.replayTag;
+  if (key !== undefined && tag !== undefined && key.filter.testAndSet(tag)) {
+    metrics.drop('replay');
+    return undefined;
+  }
+  if (!outcome.ok) {
+    metrics.drop(outcome.code);
+    return undefined;
+  }
+  if (outcome.keyIndex > 0) metrics.count('node_unwrap_previous_key_total');
+  return outcome.result;
 }
 
 interface Held {

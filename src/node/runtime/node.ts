@@ -193,6 +193,11 @@ export class NodeRuntime {
     return unwrapPacket(this, packet);
   }
 
+  /** Stops (false) or resumes (true) reading packets from previous-layer nodes (backpressure). */
+  setLinkReading(on: boolean): void {
+    this.listener?.setReading(on);
+  }
+
   /** Role-specific shutdown steps, run before the shared ones (listeners, dialers, keys). */
   onClose(closer: () => Promise<void> | void): void {
     this.roleClosers.push(closer);

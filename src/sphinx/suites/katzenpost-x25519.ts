@@ -39,8 +39,15 @@ export function katzenpostSuite(crypto: Crypto): CipherSuite {
       };
     },
 
-    mac(key, message) {
-      return crypto.hmacSha256(key, message);
+    deriveUnwrapKeys(sharedSecret): HopKeys {
+      return this.deriveKeys(sharedSecret);
+    },
+
+    mac(key, message, out) {
+      const mac = crypto.hmacSha256(key, message);
+      if (out === undefined) return mac;
+      out.set(mac);
+      return out;
     },
 
     headerStreamXor(keys, data) {

@@ -16,11 +16,27 @@ const KDF_LENGTH = 32 + 32 + LIONESS_KEY_LENGTH + 32 + 32;
 const EMPTY_KDF_INPUT = new Uint8Array(KDF_LENGTH);
 const EMPTY = new Uint8Array(0);
 
+function hopKeys(out: Uint8Array): HopKeys {
+  return {
+    headerMacKey: out.subarray(0, 32),
+    headerStreamKey: out.subarray(32, 64),
+    headerStreamIv: EMPTY,
+    payloadKey: out.subarray(64, 96),
+    blindingFactor: out.subarray(96, 128),
+    replayTag: out.subarray(128, 160),
+  };
+}
+
 export function umbraV1Suite(crypto: Crypto): CipherSuite {
   const lioness = new Lioness(crypto);
-  const expand = (sharedSecret: Uint8Array): Uint8Array => {
-    const prk = crypto.blake2b(32, KDF_LABEL, sharedSecret);
-    return crypto.chacha20Xor(prk, ZERO_NONCE12, EMPTY_KDF_INPUT);
+  // The unwrap path's scratch: prk | keys, and the views of it, made once.
+  const scratch = new Uint8Array(32 + KDF_LENGTH);
+  const scratchPrk = scratch.subarray(0, 32);
+  const scratchKeys = scratch.subarray(32);
+  const unwrapKeys = hopKeys(scratchKeys);
+  const expand = (sharedSecret: Uint8Array, prk: Uint8Array | undefined, out: Uint8Array | undefined): Uint8Array => {
+    const key = crypto.blake2b(32, KDF_LABEL, sharedSecret, prk);
+    return crypto.chacha20Xor(key, ZERO_NONCE12, EMPTY_KDF_INPUT, 0, out);
   };
   return {
     name: 'umbra-v1',
@@ -31,19 +47,16 @@ export function umbraV1Suite(crypto: Crypto): CipherSuite {
     payloadKeyLength: LIONESS_KEY_LENGTH,
 
     deriveKeys(sharedSecret): HopKeys {
-      const out = expand(sharedSecret);
-      return {
-        headerMacKey: out.subarray(0, 32),
-        headerStreamKey: out.subarray(32, 64),
-        headerStreamIv: EMPTY,
-        payloadKey: out.subarray(64, 96),
-        blindingFactor: out.subarray(96, 128),
-        replayTag: out.subarray(128, 160),
-      };
+      return hopKeys(expand(sharedSecret, undefined, undefined));
     },
 
-    mac(key, message) {
-      return crypto.blake2b(32, message, key);
+    deriveUnwrapKeys(sharedSecret): HopKeys {
+      expand(sharedSecret, scratchPrk, scratchKeys);
+      return unwrapKeys;
+    },
+
+    mac(key, message, out) {
+      return crypto.blake2b(32, message, key, out);
     },
 
     headerStreamXor(keys, data) {
