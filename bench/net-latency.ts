@@ -12,7 +12,7 @@ import { startProvider } from '../src/node/provider/index.js';
 import { decodeRetrievalResponse, encodeFetchEpoch } from '../src/wire/retrieval.js';
 import { validateNodeConfig, type NodeDeps, type NodeHandle } from '../src/node/runtime/index.js';
 import { DEFAULT_NETWORK_PARAMETERS, pathLayers, sphinxKeyFor, type NodeDescriptor } from '../src/pki/index.js';
-import { makeSuite, Sphinx, type PathHop } from '../src/sphinx/index.js';
+import { makeSuite, Sphinx, SURB_ID_LENGTH, type PathHop } from '../src/sphinx/index.js';
 import { SqliteMailboxStore } from '../src/store/index.js';
 import { packetCounters, percentile, RecordingStore, startBenchAuthority, tempDir, waitFor, waitForCount } from './net-support.js';
 import { round } from './timing.js';
@@ -130,7 +130,9 @@ export async function benchLatency(): Promise<LatencyResult> {
         return {
           id: node.nodeId,
           publicKey,
-          commands: i < FORWARDING_HOPS ? [{ type: 'delay', delayMs: delays[i] }] : [{ type: 'recipient', recipient }],
+          // The last hop as a client's fragment has it: the mailbox, and a random SURB ID, so the
+          // provider stores the uniform item it stores for every kind (docs/mailbox.md).
+          commands: i < FORWARDING_HOPS ? [{ type: 'delay', delayMs: delays[i] }] : [{ type: 'recipient', recipient }, { type: 'surb-reply', surbId: random(SURB_ID_LENGTH) }],
         };
       });
       const surb = g.withSurb ? random(g.surbLength) : undefined;
