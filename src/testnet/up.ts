@@ -30,6 +30,10 @@ export interface UpOptions {
   /** Test hook: these authorities vote dishonestly (an extra node, this mean delay; docs/pki.md, "Threat model"). */
   readonly dishonest?: readonly string[];
   readonly dishonestMeanDelayMs?: number;
+  /** Test hook: these mixes silently drop this fraction of what they forward (docs/network.md, "Reliability"). */
+  readonly faultyMixes?: Readonly<Record<string, number>>;
+  /** Overrides the plan's `reliability.mixLoopRate` (mix loops per second). */
+  readonly mixLoopRate?: number;
 }
 
 export interface AuthorityInfo {
@@ -104,7 +108,7 @@ function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void 
       peers: plan.authorities.filter((peer) => peer !== authority).map((peer) => ({ publicKey: peer.publicKey, url: urlOf(peer) })),
       genesisMs: plan.genesisMs,
       epochMs: plan.epochMs,
-      network: plan.network,
+      network: options.mixLoopRate === undefined ? plan.network : { ...plan.network, reliability: { ...plan.network.reliability, mixLoopRate: options.mixLoopRate } },
       dataDir: join(authorityDir, 'data'),
       allowedNodes: plan.nodes.map((node) => toBase64Url(crypto.ed25519PublicKey(fromBase64Url(node.identitySeed, 'identity seed', 32)))),
       ...(dishonest ? { dishonestVote: { extraNode: true, meanDelayMs: options.dishonestMeanDelayMs ?? 1 } } : {}),
@@ -129,6 +133,7 @@ function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void 
       epochMs: plan.epochMs,
       suite: plan.network.suite,
       geometry: plan.network.geometry,
+      ...(options.faultyMixes?.[node.name] === undefined ? {} : { testDropFraction: options.faultyMixes[node.name] }),
     }, null, 2), { mode: 0o600 });
   }
 }

@@ -20,7 +20,7 @@ const TOP_LEVEL_KEYS = [
   'identitySeed', 'linkSeed', 'authorityUrls', 'authorities', 'genesisMs', 'epochMs', 'graceMs',
   'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
   'maxClients', 'store', 'maxResponseBytes', 'maxClientsPerAddress', 'clientIdleTimeoutMs',
-  'clientHandshakeTimeoutMs', 'expectedClients',
+  'clientHandshakeTimeoutMs', 'expectedClients', 'testDropFraction',
 ];
 const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs', 'postgres'];
 const GEOMETRY_KEYS = ['hops', 'userForwardPayloadLength', 'withSurb'];
@@ -102,6 +102,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     ...clientLimits,
     store,
     maxResponseBytes,
+    ...(input.testDropFraction === undefined ? {} : { testDropFraction: input.testDropFraction as number }),
   };
   problems.addUnreported(nodeConfigProblems(config));
   if (problems.list.length > 0) throw new NodeConfigError(problems.list);
