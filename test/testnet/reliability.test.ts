@@ -35,11 +35,13 @@ const crypto = getCrypto();
 
 async function startNetwork(t: { after: (fn: () => Promise<void>) => void }, name: string, faulty: boolean): Promise<Testnet> {
   const dir = mkdtempSync(join(tmpdir(), `umbra-reliability-${name}-`));
-  const net = await up({ dir, epochMs: EPOCH_MS, mixLoopRate: MIX_LOOP_RATE, readyTimeoutMs: 60_000, ...(faulty ? { faultyMixes: { [FAULTY]: 0.3 } } : {}) });
+  let net: Testnet | undefined;
+  // Stop every process before removing their directory (else the removal races their writes).
   t.after(async () => {
-    await net.stop();
+    await net?.stop();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
+  net = await up({ dir, epochMs: EPOCH_MS, mixLoopRate: MIX_LOOP_RATE, readyTimeoutMs: LIMIT_MS, ...(faulty ? { faultyMixes: { [FAULTY]: 0.3 } } : {}) });
   return net;
 }
 
