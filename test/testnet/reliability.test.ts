@@ -108,7 +108,10 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   const waiters = new Set<() => void>();
   const until = (user: string, match: (event: ClientEvent) => boolean, what: string): Promise<void> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${what} within ${LIMIT_MS} ms`)), LIMIT_MS);
+      const timer = setTimeout(() => {
+        const last = [...seen].map(([name, list]) => `${name}: ${JSON.stringify(list.filter((e) => e.type !== 'loop' && e.type !== 'poll').slice(-8))}`);
+        reject(new Error(`no ${what} within ${LIMIT_MS} ms; ${last.join('; ')}`));
+      }, LIMIT_MS);
       const check = (): void => {
         if (!seen.get(user)!.some(match)) return;
         waiters.delete(check);
