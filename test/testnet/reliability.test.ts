@@ -109,8 +109,8 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   const until = (user: string, match: (event: ClientEvent) => boolean, what: string): Promise<void> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        const last = [...seen].map(([name, list]) => `${name}: ${JSON.stringify(list.filter((e) => e.type !== 'loop' && e.type !== 'poll').slice(-8))}`);
-        reject(new Error(`no ${what} within ${LIMIT_MS} ms; ${last.join('; ')}`));
+        const last = [...seen].map(([name, list]) => `${name}: ${JSON.stringify(list.filter((e) => e.type !== 'consensus').slice(-8))}, ${list.filter((e) => e.type === 'loop').length} loops back`);
+        void nodeCounters(net).then((counters) => reject(new Error(`no ${what} within ${LIMIT_MS} ms; ${last.join('; ')}; ${counters}`)));
       }, LIMIT_MS);
       const check = (): void => {
         if (!seen.get(user)!.some(match)) return;
@@ -147,6 +147,18 @@ test('control: without the fault every mix stays above the floor for 3 epochs', 
   // Measured, not merely unmeasured: the authority took the mixes' reports.
   assert.ok(await reportsTaken(net) > 0, 'no loop report reached the authority');
 });
+
+/** Each node's packet counters (in, out, exited, drops by reason), for a failure message. */
+async function nodeCounters(net: Testnet): Promise<string> {
+  const lines: string[] = [];
+  for (const node of net.file.nodes) {
+    if (node.metricsUrl === undefined) continue;
+    const text = await (await fetch(node.metricsUrl)).text().catch(() => '');
+    const keep = text.split('\n').filter((line) => /^umbra_node_packets_(in|out|exited|dropped)_total/.test(line)).map((line) => line.replace('umbra_node_packets_', ''));
+    lines.push(`${node.name}: ${keep.join(' ')}`);
+  }
+  return lines.join('; ');
+}
 
 /** Loop reports the authority took (its metrics). */
 async function reportsTaken(net: Testnet): Promise<number> {
