@@ -1,8 +1,9 @@
 /**
  * A mix's own loops and their fates (docs/network.md, "Mix loops"), per epoch of sending: a loop
- * is outstanding until it returns or its deadline passes (then it is lost); each fate counts for
- * the loop's epoch, in total and for every node the loop crossed (its path without the sender).
- * Pure: times are passed in; keys are opaque strings (hex loop IDs and node IDs).
+ * is returned when it comes back before its deadline, else lost. Fates are counted only once the
+ * deadline has passed, returned or not, so counts taken mid-epoch are not biased toward the loops
+ * that came back early. Each fate counts for the loop's epoch, in total and for every node the loop
+ * crossed (its path without the sender). Pure: times are passed in; keys are opaque strings.
  */
 export interface FateCounts {
   sent: number;
@@ -19,6 +20,7 @@ interface Outstanding {
   readonly epoch: number;
   readonly nodes: readonly string[];
   readonly deadlineMs: number;
+  back: boolean;
 }
 
 /** Most loops outstanding: older ones are given up (lost) first. */
@@ -32,21 +34,24 @@ export class LoopLedger {
   left(loopId: string, epoch: number, nodes: readonly string[], deadlineMs: number): void {
     if (this.outstanding.size >= MAX_OUTSTANDING_LOOPS) {
       const oldest = this.outstanding.keys().next().value as string;
-      this.settle(oldest, true);
+      this.settle(oldest);
     }
-    this.outstanding.set(loopId, { epoch, nodes: [...nodes], deadlineMs });
+    this.outstanding.set(loopId, { epoch, nodes: [...nodes], deadlineMs, back: false });
   }
 
-  /** A packet came back for `loopId`: true when it was an outstanding loop (now returned). */
+  /** A packet came back for `loopId`: true when it was an outstanding loop not back before. */
   returned(loopId: string): boolean {
-    return this.settle(loopId, false);
+    const loop = this.outstanding.get(loopId);
+    if (loop === undefined || loop.back) return false;
+    loop.back = true;
+    return true;
   }
 
-  /** Gives up every loop whose deadline is before `nowMs`. */
+  /** Counts the fate of every loop whose deadline is before `nowMs`; returns how many were lost. */
   expire(nowMs: number): number {
     let lost = 0;
     for (const [loopId, loop] of [...this.outstanding]) {
-      if (loop.deadlineMs < nowMs && this.settle(loopId, true)) lost++;
+      if (loop.deadlineMs < nowMs && this.settle(loopId)) lost++;
     }
     return lost;
   }
@@ -56,8 +61,11 @@ export class LoopLedger {
     return this.fates.get(epoch);
   }
 
+  /** Loops neither back nor past their deadline. */
   get outstandingCount(): number {
-    return this.outstanding.size;
+    let count = 0;
+    for (const loop of this.outstanding.values()) if (!loop.back) count++;
+    return count;
   }
 
   /** Forgets the fates of epochs before `oldestKept`. */
@@ -65,10 +73,12 @@ export class LoopLedger {
     for (const epoch of [...this.fates.keys()]) if (epoch < oldestKept) this.fates.delete(epoch);
   }
 
-  private settle(loopId: string, lost: boolean): boolean {
+  /** Counts a loop's fate; true when it was lost. */
+  private settle(loopId: string): boolean {
     const loop = this.outstanding.get(loopId);
     if (loop === undefined) return false;
     this.outstanding.delete(loopId);
+    const lost = !loop.back;
     let fates = this.fates.get(loop.epoch);
     if (fates === undefined) {
       fates = { total: { sent: 0, lost: 0 }, nodes: new Map() };
@@ -82,6 +92,6 @@ export class LoopLedger {
       if (lost) counts.lost++;
       fates.nodes.set(node, counts);
     }
-    return true;
+    return lost;
   }
 }

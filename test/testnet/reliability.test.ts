@@ -15,7 +15,7 @@ import { up, type Testnet } from '../../src/testnet/up.js';
 
 /**
  * Measured reliability over a whole network in separate processes (`umbra up`; docs/network.md,
- * "Reliability"): mixes send their own loops (10 per second each here), report their fates to the
+ * "Reliability"): mixes send their own loops (20 per second each here), report their fates to the
  * authority, whose scores go into the consensus, and path choice leaves out a mix below the floor.
  *
  * - A mix that silently drops 30 % of what it forwards (mix-3-1, `faultyMixes`) scores below the
@@ -28,7 +28,7 @@ import { up, type Testnet } from '../../src/testnet/up.js';
  * that only end a stuck test.
  */
 const EPOCH_MS = 8_000;
-const MIX_LOOP_RATE = 10;
+const MIX_LOOP_RATE = 20;
 const FAULTY = 'mix-3-1';
 const LIMIT_MS = 300_000;
 const crypto = getCrypto();

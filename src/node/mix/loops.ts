@@ -23,7 +23,7 @@ import type { NodeRuntime } from '../runtime/node.js';
  * layers, back to this mix (layer 1 → 2 → 3 → 1, layer 2 → 3 → 1 → 2, layer 3 → 1 → 2 → 3). The
  * last hop names a fresh random recipient ID, which only this mix knows, so a returning packet is
  * recognised by it. A loop not back within its deadline is lost; each fate counts against the two
- * nodes it crossed (LoopLedger). Every quarter epoch the counts of the current and previous epoch go
+ * nodes it crossed (LoopLedger). Loops start with the first whole epoch after start-up. Every quarter epoch the counts of the current and previous epoch go
  * to every authority as a signed loop report.
  *
  * Paths are drawn by choosePath weighted by declared bandwidth only, below-floor nodes included: the
@@ -37,6 +37,8 @@ export class MixLoops {
   private sendTimer: unknown;
   private reportTimer: unknown;
   private closed = false;
+  /** Loops start with the first whole epoch after start-up (links and keys settle first). */
+  private firstEpoch = Number.MAX_SAFE_INTEGER;
 
   constructor(
     private readonly runtime: NodeRuntime,
@@ -47,6 +49,7 @@ export class MixLoops {
   }
 
   start(): void {
+    this.firstEpoch = epochAt(this.runtime.clock.now(), this.runtime.timing) + 1;
     this.scheduleSend();
     this.scheduleReport();
   }
@@ -84,8 +87,9 @@ export class MixLoops {
     this.expire(now);
     const doc = consensus.active(now);
     if (doc === undefined) return;
+    const epoch = epochAt(now, this.runtime.timing);
+    if (epoch < this.firstEpoch) return;
     try {
-      const epoch = epochAt(now, this.runtime.timing);
       const { hops, others } = this.loopPath(doc, epoch);
       const loopId = this.random(RECIPIENT_ID_LENGTH);
       const last = hops[hops.length - 1];
