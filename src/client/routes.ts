@@ -3,11 +3,15 @@ import type { RandomSource } from '../crypto/seeded-random.js';
 import type { WebSocketTarget } from '../net/websocket.js';
 import { delayMs } from '../mixing/exponential.js';
 import {
+  choosePath,
+  consensusWeights,
   GATEWAY_LAYER,
+  PathChoiceError,
   pathLayers,
   PROVIDER_LAYER,
   sphinxKeyFor,
   type ConsensusDocument,
+  type ConsensusWeights,
   type NodeDescriptor,
   type PathLayers,
 } from '../pki/index.js';
@@ -16,12 +20,12 @@ import type { PathHop } from '../sphinx/sphinx.js';
 
 /**
  * Paths through the network of one consensus (docs/client.md, "Paths"): one mix of each layer 1..3,
- * chosen uniformly at random per packet → a provider. The gateway is no Sphinx hop: it forwards the
+ * chosen per packet with probability proportional to bandwidth × reliability score, mixes below the
+ * consensus reliability floor left out (docs/network.md, "Path choice") → a provider. The gateway is no Sphinx hop: it forwards the
  * packet to the path's layer-1 mix (src/wire/gateway-frame.ts), so a SURB's path starts at a layer-1
  * mix and any gateway can carry its reply. No two nodes of a path share a family (operator), nor
- * with the gateway that will carry it when that is known: each mix is drawn among those whose
- * family is not yet used and that leave the later layers a choice; on high alert the suspect mixes
- * are left out (`avoid`). Every mix holds the packet for
+ * with the gateway that will carry it when that is known; on high alert the suspect mixes are left
+ * out (`avoid`). Every mix holds the packet for
  * an exponential delay the sender draws (delayMs, the consensus mean and cap).
  */
 export class RouteError extends Error {
@@ -78,8 +82,15 @@ export function nodeKey(node: NodeDescriptor): string {
 export class Network {
   readonly layers: PathLayers;
 
-  constructor(readonly doc: ConsensusDocument) {
+  private readonly weights: ConsensusWeights;
+
+  /** `avoid`: node IDs (hex) to leave out of paths where their layer allows (suspected nodes). */
+  constructor(
+    readonly doc: ConsensusDocument,
+    readonly avoid: ReadonlySet<string> = new Set(),
+  ) {
     this.layers = pathLayers(doc);
+    this.weights = consensusWeights(doc);
   }
 
   get gateways(): readonly NodeDescriptor[] {
@@ -117,59 +128,36 @@ export class Network {
   }
 
   /**
-   * One mix of each layer 1..3, no two of one family nor of the gateway's (when given) or the
-   * provider's: uniform among the mixes of a layer that leave the later layers a choice. RouteError
-   * when the consensus has no such path.
+   * One mix of each layer 1..3 by choosePath (src/pki/path-choice.ts): weighted by bandwidth ×
+   * reliability score, below-floor and avoided mixes left out where their layer allows, no two of
+   * one family nor of the gateway's (when given) or the provider's. RouteError when the consensus
+   * has no such path.
    */
   private mixesFor(random: RandomSource, gateway: NodeDescriptor | undefined, provider: NodeDescriptor, avoid?: ReadonlySet<string>): NodeDescriptor[] {
     if (gateway !== undefined && gateway.family === provider.family) {
       throw new RouteError(`the gateway ${gateway.name} and the provider ${provider.name} are of one family (${gateway.family}): no path keeps its nodes apart`);
     }
-    const mixLayers = avoiding([this.layers[1], this.layers[2], this.layers[3]], avoid);
-    const used = new Set(gateway === undefined ? [provider.family] : [gateway.family, provider.family]);
-    const chosen: NodeDescriptor[] = [];
-    for (let layer = 0; layer < mixLayers.length; layer++) {
-      let candidates = mixLayers[layer].filter((node) => !used.has(node.family));
-      for (;;) {
-        if (candidates.length === 0) {
-          throw new RouteError(`the consensus of epoch ${this.doc.epoch} has no path whose nodes are all of different families`);
-        }
-        const node = pick(random, candidates);
-        if (completable(mixLayers.slice(layer + 1), new Set([...used, node.family]))) {
-          chosen.push(node);
-          used.add(node.family);
-          break;
-        }
-        candidates = candidates.filter((other) => other.family !== node.family);
+    const usedFamilies = gateway === undefined ? [provider.family] : [gateway.family, provider.family];
+    const choose = (avoided: ReadonlySet<string> | undefined): NodeDescriptor[] =>
+      choosePath([this.layers[1], this.layers[2], this.layers[3]], {
+        weight: this.weights.weight,
+        family: (node) => node.family,
+        excluded: (node) => this.weights.belowFloor(node) || this.avoid.has(nodeKey(node)) || avoided?.has(nodeKey(node)) === true,
+        usedFamilies,
+        random,
+      });
+    try {
+      try {
+        return choose(avoid);
+      } catch (error) {
+        // An alert never stops the traffic (which would itself tell the attacker): without a path
+        // that leaves the suspects out, they are chosen again.
+        if (!(error instanceof PathChoiceError) || avoid === undefined || avoid.size === 0) throw error;
+        return choose(undefined);
       }
+    } catch (error) {
+      if (!(error instanceof PathChoiceError)) throw error;
+      throw new RouteError(`the consensus of epoch ${this.doc.epoch} has no path whose nodes are all of different families`);
     }
-    return chosen;
   }
-}
-
-/**
- * The mix layers without the nodes (by key) of `avoid`, the suspects of a high alert (docs/network.md,
- * "Alerts"); a layer keeps all its mixes when leaving them out would leave it empty, and all layers
- * keep all when the families would allow no path (an alert never stops the traffic, which would
- * itself tell the attacker).
- */
-function avoiding(layers: readonly (readonly NodeDescriptor[])[], avoid: ReadonlySet<string> | undefined): (readonly NodeDescriptor[])[] {
-  if (avoid === undefined || avoid.size === 0) return [...layers];
-  const kept = layers.map((layer) => {
-    const left = layer.filter((node) => !avoid.has(nodeKey(node)));
-    return left.length > 0 ? left : layer;
-  });
-  return completable(kept, new Set()) ? kept : [...layers];
-}
-
-/** Whether each of `layers` has a node whose family is distinct from `used` and from the others chosen. */
-function completable(layers: readonly (readonly NodeDescriptor[])[], used: ReadonlySet<string>): boolean {
-  if (layers.length === 0) return true;
-  const tried = new Set<string>();
-  for (const node of layers[0]) {
-    if (used.has(node.family) || tried.has(node.family)) continue;
-    tried.add(node.family);
-    if (completable(layers.slice(1), new Set([...used, node.family]))) return true;
-  }
-  return false;
 }

@@ -97,6 +97,18 @@ export async function uploadDescriptor(authorityUrl: string, descriptorBytes: Ui
   return { status: parsed.status, epoch: parsed.epoch };
 }
 
+/** Posts a mix's signed loop report (docs/network.md, "Reliability"); AuthorityRequestError when refused. */
+export async function uploadLoopReport(authorityUrl: string, reportBytes: Uint8Array, options: RequestOptions = {}): Promise<'new' | 'unchanged'> {
+  const response = await request(
+    endpoint(authorityUrl, '/v1/loop-reports'),
+    { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(reportBytes) as Uint8Array<ArrayBuffer> },
+    options.timeoutMs ?? 10_000,
+  );
+  if (!response.ok) throw await errorOf(response);
+  const body = await readLimited(response, 4096);
+  return (JSON.parse(new TextDecoder().decode(body)) as { status: 'new' | 'unchanged' }).status;
+}
+
 /**
  * Fetches the document for `epoch` ('current': the authority's current epoch), reading at most
  * MAX_CONSENSUS_BYTES, and verifies it (verifyConsensus, with `epoch` checked when a number).

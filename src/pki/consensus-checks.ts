@@ -9,7 +9,7 @@ import {
 import { epochEnd, timingProblem } from './epoch.js';
 import { PkiError } from './errors.js';
 import { compareBytes, isBytes, KEY_BYTES, SIGNATURE_BYTES } from './fields.js';
-import { networkParametersProblems } from './params.js';
+import { networkParametersProblems, RELIABILITY_SCALE } from './params.js';
 
 /**
  * The rules of a consensus document (docs/pki.md, "Consensus document") that making, encoding and
@@ -40,6 +40,8 @@ export function checkUnsignedDocument(doc: Omit<ConsensusDocument, 'signatures'>
     if (doc.nodes[i].epoch !== doc.epoch) fail(`a descriptor is for epoch ${doc.nodes[i].epoch}`);
     if (i > 0 && compareBytes(doc.nodes[i - 1].nodeId, doc.nodes[i].nodeId) >= 0) fail('nodes are not in strictly ascending node-ID order');
   }
+  if (!Array.isArray(doc.scores) || doc.scores.length !== doc.nodes.length) fail('there must be one score per node');
+  if (doc.scores.some((score) => !Number.isInteger(score) || score < 0 || score > RELIABILITY_SCALE)) fail(`a score is not an integer in 0..${RELIABILITY_SCALE}`);
   const topology = topologyProblem(doc.nodes);
   if (topology !== undefined) throw new PkiError('incomplete-topology', `consensus: ${topology}`);
 }

@@ -35,6 +35,7 @@ export function consensusBody(doc: Omit<ConsensusDocument, 'signatures'>): Uint8
   writeNetworkParameters(writer, doc);
   writer.u16(doc.nodes.length);
   for (const node of doc.nodes) writer.prefixed(2, encodeDescriptor(node));
+  for (const score of doc.scores) writer.u16(score);
   return writer.finish();
 }
 
@@ -109,6 +110,8 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
     const count = reader.u16('node count');
     if (count > MAX_CONSENSUS_NODES) throw malformed(`over ${MAX_CONSENSUS_NODES} nodes`);
     for (let i = 0; i < count; i++) descriptorBytes.push(reader.prefixed(2, MAX_DESCRIPTOR_BYTES, 'descriptor'));
+    const scores: number[] = [];
+    for (let i = 0; i < count; i++) scores.push(reader.u16('score'));
     bodyLength = bytes.length - reader.remaining;
     const signatureCount = reader.u8('signature count');
     if (signatureCount > MAX_CONSENSUS_SIGNATURES) throw malformed(`over ${MAX_CONSENSUS_SIGNATURES} signatures`);
@@ -125,6 +128,7 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
       validUntilMs,
       ...params,
       nodes: [],
+      scores: Object.freeze(scores),
       signatures: Object.freeze(signatures),
     };
   } catch (error) {

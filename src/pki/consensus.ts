@@ -13,7 +13,7 @@ import {
 import { epochEnd, timingProblem } from './epoch.js';
 import { PkiError } from './errors.js';
 import { compareBytes, isBytes, KEY_BYTES } from './fields.js';
-import { copyNetworkParameters, networkParametersProblems } from './params.js';
+import { copyNetworkParameters, networkParametersProblems, RELIABILITY_SCALE } from './params.js';
 
 /**
  * Making, signing and verifying consensus documents (docs/pki.md, "Consensus document"). The
@@ -63,6 +63,7 @@ export function makeConsensus(input: ConsensusInput): ConsensusDocument {
     validUntilMs: end + graceMs,
     ...copyNetworkParameters(input.network),
     nodes: Object.freeze(nodes),
+    scores: Object.freeze(nodes.map((node) => input.scores?.get(hexOf(node.nodeId)) ?? RELIABILITY_SCALE)),
     signatures: Object.freeze([]),
   };
   checkUnsignedDocument(doc, 'invalid');

@@ -65,6 +65,11 @@ export interface NodeDescriptor {
   readonly linkPublicKey: Uint8Array;
   /** Exactly two: for `epoch` and for `epoch + 1`, in that order, with different keys. */
   readonly sphinxKeys: readonly SphinxKeyEntry[];
+  /**
+   * The Sphinx packets per second the node declares it can carry (1..MAX_BANDWIDTH): path choice
+   * weighs nodes by bandwidth × reliability (docs/network.md, "Reliability").
+   */
+  readonly bandwidth: number;
   /** Ed25519 by `nodeId` over DESCRIPTOR_SIGNATURE_LABEL ‖ the encoding before the signature. */
   readonly signature: Uint8Array;
 }
@@ -83,16 +88,21 @@ export interface DescriptorFields {
   readonly linkPublicKey: Uint8Array;
   /** Exactly `[{ epoch, publicKey }, { epoch: epoch + 1, publicKey }]`. */
   readonly sphinxKeys: readonly SphinxKeyEntry[];
+  /** Declared packets per second; default DEFAULT_BANDWIDTH. */
+  readonly bandwidth?: number;
 }
 
-export const DESCRIPTOR_VERSION = 2;
+/** 3: the declared bandwidth after the Sphinx keys. */
+export const DESCRIPTOR_VERSION = 3;
+export const DEFAULT_BANDWIDTH = 1000;
+export const MAX_BANDWIDTH = 0xffffffff;
 export const DESCRIPTOR_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x44]); // "UMBD"
-export const DESCRIPTOR_SIGNATURE_LABEL = new TextEncoder().encode('umbra node descriptor v2');
+export const DESCRIPTOR_SIGNATURE_LABEL = new TextEncoder().encode('umbra node descriptor v3');
 const ROLE_CODES: Record<NodeRole, number> = { gateway: 0, mix: 1, provider: 2 };
 const ROLES: readonly NodeRole[] = ['gateway', 'mix', 'provider'];
 
-/** magic, version, epoch, serial, node ID, role, layer, name, family, link, ws, link key, 2 Sphinx keys, signature. */
-const FIXED_BYTES = 4 + 1 + 8 + 8 + KEY_BYTES + 1 + 1 + 1 + 1 + 1 + 1 + KEY_BYTES + 2 * KEY_BYTES + SIGNATURE_BYTES;
+/** magic, version, epoch, serial, node ID, role, layer, name, family, link, ws, link key, 2 Sphinx keys, bandwidth, signature. */
+const FIXED_BYTES = 4 + 1 + 8 + 8 + KEY_BYTES + 1 + 1 + 1 + 1 + 1 + 1 + KEY_BYTES + 2 * KEY_BYTES + 4 + SIGNATURE_BYTES;
 export const MIN_DESCRIPTOR_BYTES = FIXED_BYTES + 1 + 1 + 3; // a 1-byte name and family, a 3-byte link address, no ws
 export const MAX_DESCRIPTOR_BYTES = FIXED_BYTES + 2 * MAX_NAME_BYTES + 2 * MAX_ADDRESS_BYTES;
 /** The largest epoch a descriptor may name (its epoch + 1 must stay a safe integer). */
@@ -141,6 +151,7 @@ function descriptorProblem(d: Omit<NodeDescriptor, 'signature'>): string | undef
     if (!isBytes(entry.publicKey, KEY_BYTES)) return `Sphinx key ${i} is not 32 bytes`;
   }
   if (sameBytes(keys[0].publicKey, keys[1].publicKey)) return 'the two Sphinx keys must differ';
+  if (!Number.isInteger(d.bandwidth) || d.bandwidth < 1 || d.bandwidth > MAX_BANDWIDTH) return `the bandwidth must be an integer in 1..${MAX_BANDWIDTH}`;
   return undefined;
 }
 
@@ -172,7 +183,7 @@ function descriptorBody(d: Omit<NodeDescriptor, 'signature'>): Uint8Array {
     .text(1, d.addresses.ws ?? '')
     .bytes(d.linkPublicKey);
   for (const entry of d.sphinxKeys) writer.bytes(entry.publicKey);
-  return writer.finish();
+  return writer.u32(d.bandwidth).finish();
 }
 
 function copyKeys(keys: readonly SphinxKeyEntry[]): SphinxKeyEntry[] {
@@ -205,6 +216,7 @@ export function makeDescriptor(crypto: Crypto, identitySeed: Uint8Array, fields:
     addresses,
     linkPublicKey: isBytes(fields.linkPublicKey) ? fields.linkPublicKey.slice() : fields.linkPublicKey,
     sphinxKeys: copyKeys(fields.sphinxKeys),
+    bandwidth: fields.bandwidth ?? DEFAULT_BANDWIDTH,
   } as const;
   const problem = descriptorProblem(unsigned);
   if (problem !== undefined) throw new PkiError('invalid', problem);
@@ -252,6 +264,7 @@ function parseDescriptor(bytes: Uint8Array): { descriptor: NodeDescriptor; bodyL
     const [name, family, link, ws] = texts as string[];
     const linkPublicKey = reader.bytesOf(KEY_BYTES, 'link public key');
     const sphinxKeys = [0, 1].map((i) => ({ epoch: epoch + i, publicKey: reader.bytesOf(KEY_BYTES, 'Sphinx key') }));
+    const bandwidth = reader.u32('bandwidth');
     const bodyLength = bytes.length - reader.remaining;
     const signature = reader.bytesOf(SIGNATURE_BYTES, 'signature');
     reader.end();
@@ -268,6 +281,7 @@ function parseDescriptor(bytes: Uint8Array): { descriptor: NodeDescriptor; bodyL
       addresses: ws === '' ? { link } : { link, ws },
       linkPublicKey,
       sphinxKeys,
+      bandwidth,
       signature,
     };
     const problem = descriptorProblem(descriptor);

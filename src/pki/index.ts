@@ -10,3 +10,6 @@ export * from './params.js';
 export * from './vote.js';
 export * from './tally.js';
 export * from './signature-share.js';
+export * from './path-choice.js';
+export * from './loop-report.js';
+export * from './reliability.js';

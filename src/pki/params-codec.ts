@@ -7,7 +7,7 @@ import { PKI_SUITE_NAMES, RETRIEVAL_MODES, type NetworkParameters, type Retrieva
 
 /**
  * The binary form of the network parameters (docs/pki.md, "Consensus document"), shared by the
- * consensus document and the authorities' votes: suite, geometry, mixing, traffic, retrieval, PIR, retention.
+ * consensus document and the authorities' votes: suite, geometry, mixing, traffic, retrieval, PIR, retention, reliability.
  * Reading checks the encoding only; networkParametersProblems checks the rules.
  */
 
@@ -41,6 +41,8 @@ export function writeNetworkParameters(writer: ByteWriter, params: NetworkParame
   writeF64(writer, params.traffic.dropRate);
   writeF64(writer, params.traffic.gatewayClientRate);
   writer.u8(RETRIEVAL_MODES.indexOf(params.retrieval)).u32(params.pir.rowBytes).u16(params.pir.queriesPerPoll).u64(params.retentionMs);
+  writeF64(writer, params.reliability.mixLoopRate);
+  writer.u16(params.reliability.floor);
 }
 
 /** Reads what writeNetworkParameters wrote (DecodeError on truncation, PkiError 'malformed' on a bad code). */
@@ -63,6 +65,8 @@ export function readNetworkParameters(reader: ByteReader): NetworkParameters {
   const rowBytes = reader.u32('PIR row bytes');
   const queriesPerPoll = reader.u16('PIR queries per poll');
   const retentionMs = reader.u64('retention');
+  const mixLoopRate = readF64(reader, 'mix loop rate');
+  const floor = reader.u16('reliability floor');
   return {
     suite: suite as SuiteName,
     geometry: Object.freeze({ hops, userForwardPayloadLength, withSurb: surbFlag === 1 }),
@@ -71,5 +75,6 @@ export function readNetworkParameters(reader: ByteReader): NetworkParameters {
     retrieval,
     pir: Object.freeze({ rowBytes, queriesPerPoll }),
     retentionMs,
+    reliability: Object.freeze({ mixLoopRate, floor }),
   };
 }

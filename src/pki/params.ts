@@ -40,6 +40,20 @@ export interface PirParameters {
   readonly queriesPerPoll: number;
 }
 
+/**
+ * Measured reliability (docs/network.md, "Reliability"): mixes send their own loops at
+ * `mixLoopRate`, and path choice leaves out a node whose consensus score is below `floor`.
+ */
+export interface ReliabilityParameters {
+  /** λ of each mix's own loop stream, per second (0: mixes send no loops). */
+  readonly mixLoopRate: number;
+  /** Per-mille (0..1000): a node whose score is below it is left out of paths. */
+  readonly floor: number;
+}
+
+/** Reliability scores and the floor are per-mille integers: 1000 is a node that loses nothing. */
+export const RELIABILITY_SCALE = 1000;
+
 export interface NetworkParameters {
   readonly suite: SuiteName;
   readonly geometry: GeometryOptions;
@@ -52,6 +66,7 @@ export interface NetworkParameters {
    * parameters"): senders resend over this window, and a mail is reported failed only after it.
    */
   readonly retentionMs: number;
+  readonly reliability: ReliabilityParameters;
 }
 
 /** Mail's default retention: 7 days. */
@@ -70,6 +85,7 @@ export const DEFAULT_NETWORK_PARAMETERS: NetworkParameters = Object.freeze({
   // are read in turn (docs/pir.md, "The client").
   pir: Object.freeze({ rowBytes: 16_384, queriesPerPoll: 32 }),
   retentionMs: DEFAULT_RETENTION_MS,
+  reliability: Object.freeze({ mixLoopRate: 0.2, floor: 800 }),
 });
 
 /** Bounds of the PIR parameters a consensus may carry (what fits the row format and a response). */
@@ -138,6 +154,13 @@ export function networkParametersProblems(params: NetworkParameters): string[] {
   if (!Number.isSafeInteger(params.retentionMs) || params.retentionMs < 1000 || params.retentionMs > MAX_RETENTION_MS) {
     problems.push(`retentionMs must be an integer in 1000..${MAX_RETENTION_MS} (366 days)`);
   }
+  const r = params.reliability;
+  if (typeof r !== 'object' || r === null) {
+    problems.push('reliability is missing');
+  } else {
+    if (!isRate(r.mixLoopRate, false)) problems.push(`reliability.mixLoopRate must be a number in [0, ${MAX_RATE}]`);
+    if (!Number.isInteger(r.floor) || r.floor < 0 || r.floor > RELIABILITY_SCALE) problems.push(`reliability.floor must be an integer in 0..${RELIABILITY_SCALE}`);
+  }
   return problems;
 }
 
@@ -157,5 +180,6 @@ export function copyNetworkParameters(params: NetworkParameters): NetworkParamet
     retrieval: params.retrieval,
     pir: Object.freeze({ rowBytes: params.pir.rowBytes, queriesPerPoll: params.pir.queriesPerPoll }),
     retentionMs: params.retentionMs,
+    reliability: Object.freeze({ mixLoopRate: params.reliability.mixLoopRate, floor: params.reliability.floor }),
   });
 }

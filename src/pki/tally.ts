@@ -15,6 +15,7 @@ import type { Vote } from './vote.js';
  * - a node is listed when t votes carry exactly the same descriptor bytes for it;
  * - each parameter (grace and every network parameter) takes the value that t votes carry
  *   exactly; if a parameter has no such value there is no document;
+ * - a listed node's reliability score is the lower median of the scores the votes give it;
  * - a voter with two different votes counts for nothing; a vote for another epoch or timing,
  *   or by a key that is not listed, is ignored.
  *
@@ -52,6 +53,8 @@ const PARAMETERS: readonly (readonly [string, (vote: Vote) => Scalar])[] = [
   ['pir.rowBytes', (v) => v.network.pir.rowBytes],
   ['pir.queriesPerPoll', (v) => v.network.pir.queriesPerPoll],
   ['retentionMs', (v) => v.network.retentionMs],
+  ['reliability.mixLoopRate', (v) => v.network.reliability.mixLoopRate],
+  ['reliability.floor', (v) => v.network.reliability.floor],
 ];
 
 /** The votes that count: listed voter, this epoch and timing, one vote per voter (an equivocating voter's are all dropped). */
@@ -90,6 +93,26 @@ function majorityNodes(votes: readonly Vote[], threshold: number): NodeDescripto
   return [...byDescriptor.values()].filter((entry) => entry.count >= threshold).map((entry) => entry.descriptor);
 }
 
+/**
+ * Each listed node's score: the lower median of the scores the counted votes listing it give
+ * (sorted, element floor((k − 1) / 2) of k). Fewer than half the voters cannot move it outside the
+ * range the others voted.
+ */
+export function medianScores(votes: readonly Vote[], nodes: readonly NodeDescriptor[]): Map<string, number> {
+  const byNode = new Map<string, number[]>();
+  for (const node of nodes) byNode.set(hexOf(node.nodeId), []);
+  for (const vote of votes) {
+    vote.nodes.forEach((node, i) => byNode.get(hexOf(node.nodeId))?.push(vote.scores[i]));
+  }
+  const scores = new Map<string, number>();
+  for (const [key, list] of byNode) {
+    if (list.length === 0) continue;
+    list.sort((a, b) => a - b);
+    scores.set(key, list[Math.floor((list.length - 1) / 2)]);
+  }
+  return scores;
+}
+
 /** Tallies the votes into the unsigned consensus document for `input.epoch`, or says why there is none. */
 export function tallyVotes(input: TallyInput): TallyResult {
   const threshold = majority(input.authorities.length);
@@ -116,7 +139,9 @@ export function tallyVotes(input: TallyInput): TallyResult {
     retrieval: get<RetrievalMode>('retrieval'),
     pir: { rowBytes: get('pir.rowBytes'), queriesPerPoll: get('pir.queriesPerPoll') },
     retentionMs: get('retentionMs'),
+    reliability: { mixLoopRate: get('reliability.mixLoopRate'), floor: get('reliability.floor') },
   };
+  const descriptors = majorityNodes(votes, threshold);
   try {
     const doc = makeConsensus({
       epoch: input.epoch,
@@ -124,7 +149,8 @@ export function tallyVotes(input: TallyInput): TallyResult {
       epochMs: input.epochMs,
       graceMs: get<number>('graceMs'),
       network,
-      descriptors: majorityNodes(votes, threshold),
+      descriptors,
+      scores: medianScores(votes, descriptors),
     });
     return { ok: true, doc, voters };
   } catch (error) {

@@ -1,16 +1,17 @@
-import { ByteReader, ByteWriter, concatBytes, sameBytes } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, concatBytes, hexOf, sameBytes } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { MAX_CONSENSUS_NODES } from './consensus-document.js';
 import { decodeDescriptor, decodeDescriptorUnverified, encodeDescriptor, MAX_DESCRIPTOR_BYTES, type NodeDescriptor } from './descriptor.js';
 import { MAX_EPOCH_MS, timingProblem, type EpochTiming } from './epoch.js';
 import { PkiError } from './errors.js';
 import { compareBytes, isBytes, KEY_BYTES, SIGNATURE_BYTES } from './fields.js';
-import { copyNetworkParameters, networkParametersProblems, type NetworkParameters } from './params.js';
+import { copyNetworkParameters, networkParametersProblems, RELIABILITY_SCALE, type NetworkParameters } from './params.js';
 import { readNetworkParameters, writeNetworkParameters } from './params-codec.js';
 
 /**
  * An authority's vote for one epoch (docs/pki.md, "Voting"): what it would publish alone — its
- * timing, grace, network parameters and the descriptors it holds — signed with its identity key.
+ * timing, grace, network parameters, the descriptors it holds and its reliability score of each
+ * node — signed with its identity key.
  * Votes are tallied by tallyVotes (tally.ts) into the consensus document.
  */
 export interface Vote extends EpochTiming {
@@ -21,6 +22,8 @@ export interface Vote extends EpochTiming {
   readonly network: NetworkParameters;
   /** Strictly ascending by node ID, all for `epoch`. */
   readonly nodes: readonly NodeDescriptor[];
+  /** The voter's per-mille reliability score of each node, in the order of `nodes`. */
+  readonly scores: readonly number[];
   readonly signature: Uint8Array;
 }
 
@@ -30,13 +33,16 @@ export interface VoteInput extends EpochTiming {
   readonly network: NetworkParameters;
   /** In any order, one per node, all for `epoch`. */
   readonly descriptors: readonly NodeDescriptor[];
+  /** Per-mille scores by node ID (hex); a node left out scores RELIABILITY_SCALE. */
+  readonly scores?: ReadonlyMap<string, number>;
 }
 
 export const VOTE_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x56]); // "UMBV"
-export const VOTE_VERSION = 1;
-export const VOTE_SIGNATURE_LABEL = new TextEncoder().encode('umbra authority vote v1');
-/** magic, version, epoch, voter, genesis, epoch length, grace, parameters (at most 86), node count, nodes, signature. */
-export const MAX_VOTE_BYTES = 4 + 1 + 8 + KEY_BYTES + 8 * 3 + 86 + 2 + MAX_CONSENSUS_NODES * (2 + MAX_DESCRIPTOR_BYTES) + SIGNATURE_BYTES;
+/** 2: the reliability parameters, and a per-mille score (u16) per node after the descriptors. */
+export const VOTE_VERSION = 2;
+export const VOTE_SIGNATURE_LABEL = new TextEncoder().encode('umbra authority vote v2');
+/** magic, version, epoch, voter, genesis, epoch length, grace, parameters (at most 96), node count, nodes, scores, signature. */
+export const MAX_VOTE_BYTES = 4 + 1 + 8 + KEY_BYTES + 8 * 3 + 96 + 2 + MAX_CONSENSUS_NODES * (2 + MAX_DESCRIPTOR_BYTES + 2) + SIGNATURE_BYTES;
 
 function invalid(detail: string): PkiError {
   return new PkiError('invalid', `vote: ${detail}`);
@@ -59,6 +65,8 @@ function voteProblem(vote: Omit<Vote, 'voter' | 'signature'>): string | undefine
     if (vote.nodes[i].epoch !== vote.epoch) return `a descriptor is for epoch ${vote.nodes[i].epoch}`;
     if (i > 0 && compareBytes(vote.nodes[i - 1].nodeId, vote.nodes[i].nodeId) >= 0) return 'nodes are not in strictly ascending node-ID order (one descriptor per node)';
   }
+  if (!Array.isArray(vote.scores) || vote.scores.length !== vote.nodes.length) return 'there must be one score per node';
+  if (vote.scores.some((score) => !Number.isInteger(score) || score < 0 || score > RELIABILITY_SCALE)) return `a score is not an integer in 0..${RELIABILITY_SCALE}`;
   return undefined;
 }
 
@@ -74,6 +82,7 @@ function voteBody(vote: Omit<Vote, 'signature'>): Uint8Array {
   writeNetworkParameters(writer, vote.network);
   writer.u16(vote.nodes.length);
   for (const node of vote.nodes) writer.prefixed(2, encodeDescriptor(node));
+  for (const score of vote.scores) writer.u16(score);
   return writer.finish();
 }
 
@@ -89,6 +98,7 @@ export function makeVote(crypto: Crypto, authoritySeed: Uint8Array, input: VoteI
     graceMs: input.graceMs,
     network: copyNetworkParameters(input.network),
     nodes,
+    scores: Object.freeze(nodes.map((node) => input.scores?.get(hexOf(node.nodeId)) ?? RELIABILITY_SCALE)),
   };
   const problem = voteProblem(unsigned);
   if (problem !== undefined) throw invalid(problem);
@@ -131,9 +141,11 @@ export function decodeVote(crypto: Crypto, bytes: Uint8Array, options: DecodeVot
     const count = reader.u16('node count');
     if (count > MAX_CONSENSUS_NODES) throw malformed(`over ${MAX_CONSENSUS_NODES} nodes`);
     for (let i = 0; i < count; i++) descriptorBytes.push(reader.prefixed(2, MAX_DESCRIPTOR_BYTES, 'descriptor'));
+    const scores: number[] = [];
+    for (let i = 0; i < count; i++) scores.push(reader.u16('score'));
     reader.end();
     const nodes = descriptorBytes.map((encoded) => decodeDescriptorUnverified(encoded));
-    unsigned = { epoch, voter, genesisMs, epochMs, graceMs, network, nodes: Object.freeze(nodes) };
+    unsigned = { epoch, voter, genesisMs, epochMs, graceMs, network, nodes: Object.freeze(nodes), scores: Object.freeze(scores) };
   } catch (error) {
     if (error instanceof PkiError) throw error;
     throw malformed(error instanceof Error ? error.message : 'does not parse');

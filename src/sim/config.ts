@@ -107,7 +107,7 @@ export function parametersFromJson(json: unknown): { network: NetworkParameters;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SimConfigError('the parameter file must hold a JSON object');
   const top = json as Record<string, unknown>;
   const given = (typeof top.network === 'object' && top.network !== null ? top.network : top) as Record<string, unknown>;
-  const merged = (name: 'geometry' | 'mixing' | 'traffic' | 'pir'): never =>
+  const merged = (name: 'geometry' | 'mixing' | 'traffic' | 'pir' | 'reliability'): never =>
     ({ ...DEFAULT_NETWORK_PARAMETERS[name], ...((given[name] as object | undefined) ?? {}) }) as never;
   const network: NetworkParameters = {
     suite: (given.suite ?? DEFAULT_NETWORK_PARAMETERS.suite) as NetworkParameters['suite'],
@@ -117,6 +117,7 @@ export function parametersFromJson(json: unknown): { network: NetworkParameters;
     retrieval: (given.retrieval ?? DEFAULT_NETWORK_PARAMETERS.retrieval) as NetworkParameters['retrieval'],
     pir: merged('pir'),
     retentionMs: (given.retentionMs ?? DEFAULT_NETWORK_PARAMETERS.retentionMs) as number,
+    reliability: merged('reliability'),
   };
   const problems = networkParametersProblems(network);
   if (problems.length > 0) throw new SimConfigError(`the parameter file: ${problems[0]}`);

@@ -1,6 +1,9 @@
 import { Network } from '../client/routes.js';
 import {
   CONSENSUS_VERSION,
+  DEFAULT_BANDWIDTH,
+  DESCRIPTOR_VERSION,
+  RELIABILITY_SCALE,
   GATEWAY_LAYER,
   PROVIDER_LAYER,
   type ConsensusDocument,
@@ -46,7 +49,7 @@ function simulatedKey(tag: number, index: number): Uint8Array {
 function descriptor(index: number, name: string, role: NodeRole, layer: number): NodeDescriptor {
   const withWs = role !== 'mix';
   return {
-    version: 2,
+    version: DESCRIPTOR_VERSION,
     epoch: 0,
     serial: 0,
     nodeId: simulatedKey(1, index),
@@ -61,6 +64,7 @@ function descriptor(index: number, name: string, role: NodeRole, layer: number):
       { epoch: 0, publicKey: simulatedKey(3, index) },
       { epoch: 1, publicKey: simulatedKey(4, index) },
     ],
+    bandwidth: DEFAULT_BANDWIDTH,
     signature: new Uint8Array(64),
   };
 }
@@ -81,6 +85,7 @@ export function buildTopology(shape: TopologyShape, params: NetworkParameters, e
     validUntilMs: Number.MAX_SAFE_INTEGER,
     ...params,
     nodes: nodes.map((node) => node.descriptor),
+    scores: nodes.map(() => RELIABILITY_SCALE),
     signatures: [],
   };
   return {

@@ -56,6 +56,8 @@ export const TESTNET_NETWORK: NetworkParameters = {
   // pages (144 items) per epoch, so a 1 MiB mail (about 520 fragments, 44 pages of 12) is read
   // within a few of the short epochs' polls.
   pir: { rowBytes: 32_768, queriesPerPoll: 48 },
+  // Each mix loops as often as a client; nodes under 80 % measured reliability leave paths.
+  reliability: { mixLoopRate: 2, floor: 800 },
 };
 
 /**

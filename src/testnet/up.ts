@@ -32,6 +32,10 @@ export interface UpOptions {
   readonly dishonestMeanDelayMs?: number;
   /** Test hook: these mixes (by name) attack (docs/network.md, "Alerts"): 'n-1' forwards one packet per epoch and drops the rest. */
   readonly attacks?: Readonly<Record<string, 'n-1'>>;
+  /** Test hook: these mixes silently drop this fraction of what they forward (docs/network.md, "Reliability"). */
+  readonly faultyMixes?: Readonly<Record<string, number>>;
+  /** Overrides the plan's `reliability.mixLoopRate` (mix loops per second). */
+  readonly mixLoopRate?: number;
 }
 
 export interface AuthorityInfo {
@@ -106,7 +110,7 @@ function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void 
       peers: plan.authorities.filter((peer) => peer !== authority).map((peer) => ({ publicKey: peer.publicKey, url: urlOf(peer) })),
       genesisMs: plan.genesisMs,
       epochMs: plan.epochMs,
-      network: plan.network,
+      network: options.mixLoopRate === undefined ? plan.network : { ...plan.network, reliability: { ...plan.network.reliability, mixLoopRate: options.mixLoopRate } },
       dataDir: join(authorityDir, 'data'),
       allowedNodes: plan.nodes.map((node) => toBase64Url(crypto.ed25519PublicKey(fromBase64Url(node.identitySeed, 'identity seed', 32)))),
       ...(dishonest ? { dishonestVote: { extraNode: true, meanDelayMs: options.dishonestMeanDelayMs ?? 1 } } : {}),
@@ -132,6 +136,7 @@ function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void 
       suite: plan.network.suite,
       geometry: plan.network.geometry,
       ...(options.attacks?.[node.name] === undefined ? {} : { attackForTests: options.attacks[node.name] }),
+      ...(options.faultyMixes?.[node.name] === undefined ? {} : { testDropFraction: options.faultyMixes[node.name] }),
     }, null, 2), { mode: 0o600 });
   }
 }

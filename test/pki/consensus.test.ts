@@ -220,7 +220,7 @@ for (const crypto of Object.values(backends)) {
           fc.constantFrom('bucket', 'download', 'pir' as const),
           fc.integer({ min: 0, max: timing.epochMs }),
           (suite, geometry, mixing, traffic, retrieval, graceMs) => {
-            const network: NetworkParameters = { suite, geometry, mixing, traffic, retrieval, pir: { rowBytes: 4096 + 64 * (graceMs % 100), queriesPerPoll: 1 + (graceMs % 64) }, retentionMs: 1000 + graceMs * 7919 };
+            const network: NetworkParameters = { suite, geometry, mixing, traffic, retrieval, pir: { rowBytes: 4096 + 64 * (graceMs % 100), queriesPerPoll: 1 + (graceMs % 64) }, retentionMs: 1000 + graceMs * 7919, reliability: { mixLoopRate: graceMs / 7, floor: graceMs % 1001 } };
             const doc = signConsensus(crypto, makeConsensus({ ...input, graceMs, network, descriptors: small }), authoritySeeds[0]);
             const bytes = encodeConsensus(doc);
             const decoded = verify(bytes, { authorities: [authorities[0]], verifyDescriptors: false, nowMs: timing.genesisMs });

@@ -167,7 +167,7 @@ for (const crypto of Object.values(backends)) {
         edited[roleOffset + 1] = layer;
         expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, edited)));
       }
-      for (const version of [1, 3]) {
+      for (const version of [2, 4]) {
         const badVersion = bytes.slice();
         badVersion[4] = version;
         expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, badVersion)));
@@ -178,14 +178,18 @@ for (const crypto of Object.values(backends)) {
       bidi[familyOffset] = 0x2e; // '.' is allowed; a control byte is not
       bidi[familyOffset + 1] = 0x07;
       expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, bidi)));
-      // A small-order Sphinx key (the last 64 bytes before the signature are the two keys).
+      // A small-order Sphinx key (the two keys, then the 4-byte bandwidth, then the signature).
       const smallOrder = bytes.slice();
-      smallOrder.set(SMALL_ORDER_POINTS[0], bytes.length - 64 - 32);
+      smallOrder.set(SMALL_ORDER_POINTS[0], bytes.length - 64 - 4 - 32);
       expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, smallOrder)));
       // Equal Sphinx keys.
       const equalKeys = bytes.slice();
-      equalKeys.set(bytes.subarray(bytes.length - 128, bytes.length - 96), bytes.length - 96);
+      equalKeys.set(bytes.subarray(bytes.length - 132, bytes.length - 100), bytes.length - 100);
       expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, equalKeys)));
+      // A zero bandwidth.
+      const zeroBandwidth = bytes.slice();
+      zeroBandwidth.fill(0, bytes.length - 68, bytes.length - 64);
+      expectCode('malformed', () => decodeDescriptor(crypto, resign(crypto, seed, zeroBandwidth)));
     });
 
     test('an expected epoch that differs is wrong-epoch', () => {

@@ -85,7 +85,7 @@ const TOP_LEVEL_KEYS = [
   'dishonestVote',
 ];
 const URL_PATTERN = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\/?$/;
-const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir', 'retentionMs'];
+const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir', 'retentionMs', 'reliability'];
 
 /** "host:port" with port 0..65535 (0: any free port). */
 export function parseListen(text: unknown): { host: string; port: number } | undefined {
@@ -272,7 +272,7 @@ function readNetwork(given: unknown, problems: ConfigProblems): NetworkParameter
     return DEFAULT_NETWORK_PARAMETERS;
   }
   problems.unknownFields(given, NETWORK_KEYS, 'network.');
-  const merged = (name: 'geometry' | 'mixing' | 'traffic' | 'pir'): JsonObject => {
+  const merged = (name: 'geometry' | 'mixing' | 'traffic' | 'pir' | 'reliability'): JsonObject => {
     const defaults = DEFAULT_NETWORK_PARAMETERS[name];
     const value = given[name];
     if (value === undefined) return { ...defaults };
@@ -291,5 +291,6 @@ function readNetwork(given: unknown, problems: ConfigProblems): NetworkParameter
     retrieval: (given.retrieval ?? DEFAULT_NETWORK_PARAMETERS.retrieval) as NetworkParameters['retrieval'],
     pir: merged('pir') as unknown as NetworkParameters['pir'],
     retentionMs: (given.retentionMs ?? DEFAULT_NETWORK_PARAMETERS.retentionMs) as number,
+    reliability: merged('reliability') as unknown as NetworkParameters['reliability'],
   };
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toBase64Url } from '../../codec/bytes.js';
-import { MAX_VOTE_BYTES, SIGNATURE_SHARE_BYTES } from '../../pki/index.js';
+import { MAX_LOOP_REPORT_BYTES, MAX_VOTE_BYTES, SIGNATURE_SHARE_BYTES } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
 import { HttpError } from './http-error.js';
 import type { AuthorityMetrics } from './metrics.js';
@@ -9,8 +9,8 @@ import type { AuthorityState } from './state.js';
 import { ThrottledLog, type NodeLog } from '../log.js';
 
 /**
- * The authority's HTTP API (docs/pki.md, "Authority"): POST /v1/descriptors, POST /v1/votes and
- * POST /v1/signatures (from peer authorities), GET /v1/consensus/<epoch | current>, GET /healthz,
+ * The authority's HTTP API (docs/pki.md, "Authority"): POST /v1/descriptors, POST /v1/loop-reports
+ * (from mixes), POST /v1/votes and POST /v1/signatures (from peer authorities), GET /v1/consensus/<epoch | current>, GET /healthz,
  * GET /metrics. Errors are JSON
  * `{ error, message }` with a fixed code, counted by code.
  */
@@ -81,6 +81,10 @@ export class AuthorityHttpApi {
       only('POST');
       return this.handlePeerPost(req, res, 'votes', MAX_VOTE_BYTES, (body) => this.state.receiveVote(body));
     }
+    if (path === '/v1/loop-reports') {
+      only('POST');
+      return this.handlePeerPost(req, res, 'loop_reports', MAX_LOOP_REPORT_BYTES, (body) => this.state.receiveLoopReport(body));
+    }
     if (path === '/v1/signatures') {
       only('POST');
       return this.handlePeerPost(req, res, 'signatures', SIGNATURE_SHARE_BYTES, (body) => this.state.receiveSignature(body));
@@ -143,7 +147,7 @@ export class AuthorityHttpApi {
   }
 
   /** A vote or a signature from a peer authority: counted by result or refusal reason. */
-  private async handlePeerPost(req: IncomingMessage, res: ServerResponse, kind: 'votes' | 'signatures', limit: number, take: (body: Uint8Array) => 'new' | 'unchanged'): Promise<void> {
+  private async handlePeerPost(req: IncomingMessage, res: ServerResponse, kind: 'votes' | 'signatures' | 'loop_reports', limit: number, take: (body: Uint8Array) => 'new' | 'unchanged'): Promise<void> {
     try {
       const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
       if (type !== 'application/octet-stream') {
@@ -156,7 +160,7 @@ export class AuthorityHttpApi {
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       this.metrics.add(`umbra_authority_${kind}_rejected_total`, 1, { reason: error.code });
-      this.sendError(res, error, kind === 'votes' ? 'a vote' : 'a signature');
+      this.sendError(res, error, kind === 'votes' ? 'a vote' : kind === 'signatures' ? 'a signature' : 'a loop report');
     }
   }
 

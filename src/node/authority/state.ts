@@ -14,6 +14,7 @@ import {
 import type { Clock } from '../../net/clock.js';
 import type { AuthorityConfig } from './config.js';
 import { HttpError } from './http-error.js';
+import { LoopReportBook } from './loop-reports.js';
 import type { AuthorityMetrics } from './metrics.js';
 import { AuthorityStore } from './store.js';
 import { Voting } from './voting.js';
@@ -59,6 +60,8 @@ export class AuthorityState {
   private readonly documents = new Map<number, Uint8Array>();
   private readonly descriptors = new Map<number, Map<string, Held>>();
   readonly voting: Voting;
+  /** The mixes' loop reports, scored into this authority's votes. */
+  readonly loopReports: LoopReportBook;
   /** The signatures (hex) of the descriptors a published document holds, to recognise re-uploads. */
   private readonly included = new Map<number, Set<string>>();
 
@@ -75,7 +78,9 @@ export class AuthorityState {
     this.store = new AuthorityStore(config.dataDir);
     this.restoreDocuments();
     this.restoreDescriptors();
-    this.voting = new Voting(config, { crypto: this.crypto, metrics: this.metrics, log: this.log, store: this.store }, this.clock.now());
+    this.loopReports = new LoopReportBook(this.crypto, (nodeId) => this.admitted(nodeId));
+    const scores = (epoch: number): Map<string, number> => this.loopReports.scoresFor(epoch);
+    this.voting = new Voting(config, { crypto: this.crypto, metrics: this.metrics, log: this.log, store: this.store, scores }, this.clock.now());
   }
 
   /** The current epoch, or -1 before genesis. */
@@ -173,9 +178,7 @@ export class AuthorityState {
       throw error;
     }
     const nodeHex = hexOf(descriptor.nodeId);
-    const allowed = this.config.allowedNodes;
-    const admitted = allowed === undefined ? this.config.openAdmission === true : allowed.some((key) => sameBytes(key, descriptor.nodeId));
-    if (!admitted) {
+    if (!this.admitted(descriptor.nodeId)) {
       throw new HttpError(403, 'unknown-node', `node ${nodeHex} is not on this authority's list`);
     }
     const now = this.clock.now();
@@ -210,6 +213,16 @@ export class AuthorityState {
     return { result: earlier === undefined ? 'new' : 'replaced', descriptor };
   }
 
+  /** A mix's signed loop report (loop-reports.ts); refusals are HttpErrors. */
+  receiveLoopReport(body: Uint8Array): 'new' | 'unchanged' {
+    return this.loopReports.receive(body, this.currentEpoch(this.clock.now()));
+  }
+
+  private admitted(nodeId: Uint8Array): boolean {
+    const allowed = this.config.allowedNodes;
+    return allowed === undefined ? this.config.openAdmission === true : allowed.some((key) => sameBytes(key, nodeId));
+  }
+
   /** Forgets documents past retention and descriptors of epochs before `current`, on disk too. */
   prune(current: number): void {
     const oldestKept = current - this.config.retainEpochs + 1;
@@ -223,6 +236,7 @@ export class AuthorityState {
     for (const epoch of [...this.descriptors.keys()]) if (epoch < current) this.descriptors.delete(epoch);
     this.store.pruneDescriptorsBefore(current);
     this.voting.prune(current);
+    this.loopReports.prune(current);
   }
 
   updateGauges(current: number): void {

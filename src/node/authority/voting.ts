@@ -47,6 +47,8 @@ export interface VotingDeps {
   readonly metrics: AuthorityMetrics;
   readonly log: NodeLog;
   readonly store: AuthorityStore;
+  /** This authority's per-mille reliability scores to vote for an epoch (by node ID hex). */
+  readonly scores?: (epoch: number) => ReadonlyMap<string, number>;
 }
 
 interface HeldVote {
@@ -152,7 +154,8 @@ export class Voting {
     }
     round.completeSinceMs ??= now;
     if (!allUploaded && now < round.completeSinceMs + this.settleMs) return false;
-    const honest = { ...this.timing, epoch, graceMs: this.config.graceMs, network: this.config.network, descriptors };
+    const scores = this.deps.scores?.(epoch);
+    const honest = { ...this.timing, epoch, graceMs: this.config.graceMs, network: this.config.network, descriptors, ...(scores === undefined ? {} : { scores }) };
     const lie = this.config.dishonestVote;
     const input = lie === undefined ? honest : dishonestVoteInput(this.deps.crypto, this.config.identitySeed, honest, lie);
     const { vote, bytes } = makeVote(this.deps.crypto, this.config.identitySeed, input);

@@ -1,12 +1,15 @@
 /**
  * A mix node (layers 1..3; docs/nodes.md, "Mix"): every packet from a previous-layer node is
  * unwrapped under this node's epoch keys, held for the delay its sender chose (capped at the
- * consensus maximum) and released to the next layer's node. Everything else is dropped and counted.
- * Unwrapping runs on worker threads when there are several cores ("Unwrap workers"); the replay
- * check stays on the main thread either way.
+ * consensus maximum) and released to the next layer's node. A packet whose last hop is this mix is
+ * one of its own loops coming back (docs/network.md, "Mix loops"). Everything else is dropped and
+ * counted. Unwrapping runs on worker threads when there are several cores ("Unwrap workers"); the
+ * replay check stays on the main thread either way.
  */
 import { availableParallelism } from 'node:os';
+import { hexOf } from '../../codec/bytes.js';
 import { Forwarder, settleOutcome } from '../runtime/hop.js';
+import { MixLoops } from './loops.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
 import type { NodeConfig } from '../runtime/config.js';
 import type { UnwrapResult } from '../../sphinx/index.js';
@@ -58,10 +61,15 @@ export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise
   });
   metrics.gauge('node_schedule_depth', 'Packets held in the mixing schedule.', () => forwarder.depth);
   const attacker = config.attackForTests === 'n-1' ? nMinusOneForTests(config) : undefined;
+  const loops = new MixLoops(runtime, config.family ?? `node-${hexOf(runtime.nodeId).slice(0, 16)}`);
+  const dropFraction = config.testDropFraction ?? 0;
   const onResult = (result: UnwrapResult | undefined): void => {
     if (result === undefined) return;
+    if (result.kind === 'deliver' && loops.returned(result.recipient)) return;
     if (result.kind !== 'forward') return metrics.drop('not-forward');
     if (attacker !== undefined && !attacker(runtime.clock.now())) return; // silently: an attacker counts nothing
+    // Test networks only: a faulty mix loses packets without a trace.
+    if (dropFraction > 0 && uniform32(runtime.crypto.randomBytes(4)) < dropFraction * 2 ** 32) return;
     forwarder.forward(result);
   };
   const workers = unwrapWorkerCount(config);
@@ -83,12 +91,14 @@ export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise
     if (!pool.submit(packet, keys)) metrics.drop(pool.isClosed ? 'shutdown' : 'unwrap-queue-full');
   };
   runtime.onClose(async () => {
+    loops.close();
     await pool?.close();
     forwarder.close();
   });
   try {
     await runtime.listenLinks();
     await runtime.start({ status: () => ({ scheduled: forwarder.depth }) });
+    loops.start();
   } catch (error) {
     await runtime.close();
     throw error;
@@ -104,4 +114,8 @@ export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise
       return pool?.running ?? 0;
     },
   };
+}
+
+function uniform32(bytes: Uint8Array): number {
+  return ((bytes[0] << 24) >>> 0) + (bytes[1] << 16) + (bytes[2] << 8) + bytes[3];
 }

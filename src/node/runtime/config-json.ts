@@ -20,7 +20,7 @@ const TOP_LEVEL_KEYS = [
   'identitySeed', 'linkSeed', 'authorityUrls', 'authorities', 'genesisMs', 'epochMs', 'graceMs',
   'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
   'maxClients', 'store', 'maxResponseBytes', 'maxClientsPerAddress', 'clientIdleTimeoutMs',
-  'clientHandshakeTimeoutMs', 'expectedClients', 'attackForTests', 'unwrapWorkers',
+  'clientHandshakeTimeoutMs', 'expectedClients', 'attackForTests', 'unwrapWorkers', 'testDropFraction',
 ];
 const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs', 'postgres'];
 const GEOMETRY_KEYS = ['hops', 'userForwardPayloadLength', 'withSurb'];
@@ -107,6 +107,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     store,
     maxResponseBytes,
     ...(input.attackForTests === 'n-1' ? { attackForTests: 'n-1' as const } : {}),
+    ...(input.testDropFraction === undefined ? {} : { testDropFraction: input.testDropFraction as number }),
   };
   problems.addUnreported(nodeConfigProblems(config));
   if (problems.list.length > 0) throw new NodeConfigError(problems.list);

@@ -115,6 +115,11 @@ export interface NodeConfig {
    * n−1 attacker that forwards one packet per epoch (the target's) and silently drops every other.
    */
   readonly attackForTests?: 'n-1';
+  /**
+   * Test networks only, mix only: silently drop this fraction (0..1) of the packets it should
+   * forward (a faulty or malicious mix, for the reliability tests). Default 0.
+   */
+  readonly testDropFraction?: number;
 }
 
 export class NodeConfigError extends ConfigError {
@@ -274,6 +279,8 @@ function protocolProblems(config: NodeConfig): string[] {
     if (typeof g.withSurb !== 'boolean') problems.push('geometry.withSurb must be a boolean');
   }
   if (!intIn(config.replayFilterLog2Bits, 10, 32)) problems.push('replayFilterLog2Bits must be an integer in 10..32');
+  const drop = config.testDropFraction;
+  if (drop !== undefined && (typeof drop !== 'number' || !(drop >= 0 && drop <= 1) || config.role !== 'mix')) problems.push('testDropFraction: a number in 0..1, for a mix only');
   if (!intIn(config.scheduleCapacity, 1, 10_000_000)) problems.push('scheduleCapacity must be an integer in 1..10000000');
   if (config.unwrapWorkers !== undefined && !intIn(config.unwrapWorkers, 0, 64)) problems.push('unwrapWorkers must be an integer in 0..64');
   if (!intIn(config.consensusPollMs, 10, 3_600_000)) problems.push('consensusPollMs must be an integer in 10..3600000');

@@ -26,6 +26,8 @@ export const NODE_COUNTERS = Object.freeze({
   node_replay_journal_errors_total: 'Failures to write or read a replay-tag journal.',
   node_replay_filter_rotations_total: 'Replay-filter generations retired because they were full (tags older than two generations are forgotten).',
   node_key_errors_total: 'Failures to store or destroy a Sphinx key file.',
+  node_mix_loops_total: 'Mix: own loops, by fate (sent, returned, lost, unroutable).',
+  node_loop_reports_total: 'Mix: loop reports posted to an authority, by result.',
 });
 
 export type NodeCounter = keyof typeof NODE_COUNTERS;

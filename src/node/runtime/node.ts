@@ -161,6 +161,7 @@ export class NodeRuntime {
     this.keyring.load(now);
     this.peers = new Peers({
       layer: config.layer,
+      mixRing: role === 'mix',
       linkSeed: this.linkSeed,
       packetLength: this.packetLength,
       linkMetrics: this.linkMetrics,

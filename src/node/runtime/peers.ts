@@ -14,6 +14,8 @@ import type { NodeLog } from '../log.js';
  * - links out: one LinkDialer per node of the next layer, by node ID, created when the first packet
  *   for it is released, closed when the node leaves every document held or changes its link
  *   address or key.
+ * - mixes also close the ring of mix layers for their own loops (docs/network.md, "Mix loops"):
+ *   layer 3 may send to layer 1, and layer 1 accepts layer 3.
  * The union of the documents held (previous, current, next epoch) is used, so links keep working
  * across an epoch boundary.
  */
@@ -26,6 +28,8 @@ export interface NextHop {
 
 export interface PeersOptions {
   readonly layer: number;
+  /** A mix: the mix layers form a ring (3 → 1) for mix loops. */
+  readonly mixRing?: boolean;
   readonly linkSeed: Uint8Array;
   readonly packetLength: number;
   readonly linkMetrics: NetMetrics;
@@ -64,18 +68,21 @@ export class Peers {
   /** Rebuilds both lists from the documents held, most relevant first (current, next, previous). */
   update(docs: readonly ConsensusDocument[]): void {
     const { layer } = this.options;
+    const ring = this.options.mixRing === true;
+    const isPrevious = (other: number): boolean => other === layer - 1 || (ring && layer === 1 && other === 3);
+    const isNext = (other: number): boolean => other === layer + 1 || (ring && layer === 3 && other === 1);
     const inbound = new Map<string, { linkKey: Uint8Array; peer: string }>();
     const next = new Map<string, NextHop>();
     const pinnedAddresses = new Set<string>();
     for (const doc of docs) {
       for (const node of doc.nodes) {
         const id = hexOf(node.nodeId);
-        if (node.layer === layer - 1) {
+        if (isPrevious(node.layer)) {
           const keyHex = hexOf(node.linkPublicKey);
           if (!inbound.has(keyHex)) inbound.set(keyHex, { linkKey: node.linkPublicKey, peer: id });
           const address = parseHostPort(node.addresses.link);
           if (address !== undefined) pinnedAddresses.add(addressKey(address.host));
-        } else if (node.layer === layer + 1 && !next.has(id)) {
+        } else if (isNext(node.layer) && !next.has(id)) {
           const address = parseHostPort(node.addresses.link);
           if (address !== undefined) next.set(id, { name: node.name, host: address.host, port: address.port, linkKey: node.linkPublicKey });
         }

@@ -171,7 +171,8 @@ before(async () => {
       epochMs: EPOCH_MS,
       dataDir: tempDir(),
       openAdmission: true,
-      network: { geometry: GEOMETRY, mixing: { meanDelayMs: 10, maxDelayMs: 120_000 }, traffic: { gatewayClientRate: GATEWAY_RATE }, retrieval: 'bucket' },
+      // No mix loops: the counts below are of this test's packets only (mix loops: test/testnet/reliability.test.ts).
+      network: { geometry: GEOMETRY, mixing: { meanDelayMs: 10, maxDelayMs: 120_000 }, traffic: { gatewayClientRate: GATEWAY_RATE }, retrieval: 'bucket', reliability: { mixLoopRate: 0 } },
     }),
     { crypto, clock },
   );

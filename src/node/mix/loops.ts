@@ -1,0 +1,173 @@
+import { hexOf } from '../../codec/bytes.js';
+import { systemRandom, type RandomSource } from '../../crypto/seeded-random.js';
+import { delayMs, exponential } from '../../mixing/exponential.js';
+import { AuthorityRequestError, uploadLoopReport } from '../../net/authority-client.js';
+import {
+  choosePath,
+  epochAt,
+  findNode,
+  makeLoopReport,
+  pathLayers,
+  sphinxKeyFor,
+  type ConsensusDocument,
+  type NodeDescriptor,
+} from '../../pki/index.js';
+import { RECIPIENT_ID_LENGTH } from '../../sphinx/index.js';
+import type { PathHop } from '../../sphinx/sphinx.js';
+import { LoopLedger } from '../../traffic/loop-ledger.js';
+import type { NodeRuntime } from '../runtime/node.js';
+
+/**
+ * A mix's own loops (docs/network.md, "Mix loops"): a Poisson stream at the consensus's
+ * `reliability.mixLoopRate` of packets through one mix of each other layer, on the ring of mix
+ * layers, back to this mix (layer 1 → 2 → 3 → 1, layer 2 → 3 → 1 → 2, layer 3 → 1 → 2 → 3). The
+ * last hop names a fresh random recipient ID, which only this mix knows, so a returning packet is
+ * recognised by it. A loop not back within its deadline is lost; each fate counts against the two
+ * nodes it crossed (LoopLedger). Loops start with the first whole epoch after start-up. Every quarter epoch the counts of the current and previous epoch go
+ * to every authority as a signed loop report.
+ *
+ * Paths are drawn by choosePath weighted by declared bandwidth only, below-floor nodes included: the
+ * loops must keep measuring a node that was left out of client paths, so that it can come back.
+ */
+const LOOP_SLACK_MS = 2_000;
+
+export class MixLoops {
+  private readonly ledger = new LoopLedger();
+  private readonly random: RandomSource;
+  private sendTimer: unknown;
+  private reportTimer: unknown;
+  private closed = false;
+  /** Loops start with the first whole epoch after start-up (links and keys settle first). */
+  private firstEpoch = Number.MAX_SAFE_INTEGER;
+
+  constructor(
+    private readonly runtime: NodeRuntime,
+    private readonly family: string,
+  ) {
+    this.random = systemRandom(runtime.crypto);
+    runtime.metrics.gauge('node_mix_loops_outstanding', 'Mix: own loops not yet returned or given up.', () => this.ledger.outstandingCount);
+  }
+
+  start(): void {
+    this.firstEpoch = epochAt(this.runtime.clock.now(), this.runtime.timing) + 1;
+    this.scheduleSend();
+    this.scheduleReport();
+  }
+
+  /** A packet whose last hop is this mix, for recipient `recipient`: true when it was one of its loops. */
+  returned(recipient: Uint8Array | undefined): boolean {
+    if (recipient === undefined || !this.ledger.returned(hexOf(recipient))) return false;
+    this.runtime.metrics.count('node_mix_loops_total', { fate: 'returned' });
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    const { clock } = this.runtime;
+    if (this.sendTimer !== undefined) clock.clearTimer(this.sendTimer);
+    if (this.reportTimer !== undefined) clock.clearTimer(this.reportTimer);
+  }
+
+  private scheduleSend(): void {
+    if (this.closed) return;
+    const { clock, consensus } = this.runtime;
+    const rate = consensus.active(clock.now())?.reliability.mixLoopRate ?? 0;
+    // No document or no loops: look again in a second.
+    const waitMs = rate > 0 ? exponential(this.random, 1000 / rate) : 1000;
+    this.sendTimer = clock.setTimer(() => {
+      this.sendTimer = undefined;
+      if (rate > 0) this.sendOne();
+      this.scheduleSend();
+    }, Math.min(waitMs, 60_000));
+  }
+
+  private sendOne(): void {
+    const { clock, consensus, metrics } = this.runtime;
+    const now = clock.now();
+    this.expire(now);
+    const doc = consensus.active(now);
+    if (doc === undefined) return;
+    const epoch = epochAt(now, this.runtime.timing);
+    if (epoch < this.firstEpoch) return;
+    try {
+      const { hops, others } = this.loopPath(doc, epoch);
+      const loopId = this.random(RECIPIENT_ID_LENGTH);
+      const last = hops[hops.length - 1];
+      const path: PathHop[] = [...hops.slice(0, -1), { ...last, commands: [{ type: 'recipient', recipient: loopId }] }];
+      const { sphinx } = this.runtime;
+      const packet = sphinx.newPacket(path, new Uint8Array(0), this.random, sphinx.geometry.withSurb ? this.random(sphinx.geometry.surbLength) : undefined);
+      const first = this.runtime.peers.nextHop(path[0].id);
+      const dialer = first === undefined ? undefined : this.runtime.peers.dialer(first);
+      if (dialer === undefined || !dialer.send(packet)) return metrics.count('node_mix_loops_total', { fate: 'unroutable' });
+      const deadline = now + 2 * doc.mixing.maxDelayMs + LOOP_SLACK_MS;
+      this.ledger.left(hexOf(loopId), epoch, others.map((node) => hexOf(node.nodeId)), deadline);
+      metrics.count('node_mix_loops_total', { fate: 'sent' });
+    } catch {
+      metrics.count('node_mix_loops_total', { fate: 'unroutable' });
+    }
+  }
+
+  /** The loop's hops (the two other layers on the ring, then this mix) and the two nodes it crosses. */
+  private loopPath(doc: ConsensusDocument, epoch: number): { hops: PathHop[]; others: NodeDescriptor[] } {
+    const layer = this.runtime.config.layer;
+    const layers = pathLayers(doc);
+    const ring = [1, 2, 3].map((offset) => ((layer - 1 + offset) % 3) + 1).slice(0, 2);
+    const others = choosePath(ring.map((l) => layers[l]), {
+      weight: (node) => node.bandwidth,
+      family: (node) => node.family,
+      usedFamilies: [this.family],
+      random: this.random,
+    });
+    const self = findNode(doc, this.runtime.nodeId);
+    if (self === undefined) throw new Error('this mix is not in the consensus');
+    const { meanDelayMs, maxDelayMs } = doc.mixing;
+    const hops = [...others, self].map((node): PathHop => {
+      const publicKey = sphinxKeyFor(node, epoch);
+      if (publicKey === undefined) throw new Error('no Sphinx key for the epoch');
+      return { id: node.nodeId, publicKey, commands: [{ type: 'delay', delayMs: delayMs(this.random, meanDelayMs, maxDelayMs) }] };
+    });
+    return { hops, others };
+  }
+
+  private expire(now: number): void {
+    const lost = this.ledger.expire(now);
+    if (lost > 0) this.runtime.metrics.count('node_mix_loops_total', { fate: 'lost' }, lost);
+  }
+
+  private scheduleReport(): void {
+    if (this.closed) return;
+    const { clock, timing } = this.runtime;
+    this.reportTimer = clock.setTimer(() => {
+      this.reportTimer = undefined;
+      this.report();
+      this.scheduleReport();
+    }, Math.max(500, Math.floor(timing.epochMs / 4)));
+  }
+
+  /** Signs the counts of the current and the previous epoch and posts them to every authority. */
+  private report(): void {
+    const { clock, timing, crypto, identitySeed, config, metrics } = this.runtime;
+    const now = clock.now();
+    this.expire(now);
+    const current = epochAt(now, timing);
+    this.ledger.prune(current - 1);
+    for (const epoch of [current - 1, current]) {
+      const fates = this.ledger.fatesOf(epoch);
+      if (fates === undefined || epoch < 0) continue;
+      let bytes: Uint8Array;
+      try {
+        const nodes = [...fates.nodes].map(([hex, counts]) => ({ nodeId: Uint8Array.from(Buffer.from(hex, 'hex')), ...counts }));
+        bytes = makeLoopReport(crypto, identitySeed, { epoch, serial: now, total: { ...fates.total }, nodes }).bytes;
+      } catch {
+        metrics.count('node_loop_reports_total', { result: 'invalid' });
+        continue;
+      }
+      for (const url of config.authorityUrls) {
+        uploadLoopReport(url, bytes, { timeoutMs: 5_000 }).then(
+          (result) => metrics.count('node_loop_reports_total', { result }),
+          (error: unknown) => metrics.count('node_loop_reports_total', { result: error instanceof AuthorityRequestError ? 'refused' : 'unreachable' }),
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { hexOf } from '../../src/codec/bytes.js';
+import { getCrypto } from '../../src/crypto/index.js';
+import { seededRandom } from '../../src/crypto/seeded-random.js';
+import { decodeLoopReport, makeLoopReport, PkiError, reliabilityScores, type LoopReport } from '../../src/pki/index.js';
+import { uniformUnit } from '../../src/pki/path-choice.js';
+
+/** Loop reports (codec, signature) and the authorities' reliability scores (docs/network.md, "Reliability"). */
+const crypto = getCrypto();
+const seeds = Array.from({ length: 8 }, (_, i) => new Uint8Array(32).fill(i + 1));
+const ids = seeds.map((seed) => crypto.ed25519PublicKey(seed));
+
+test('a loop report round-trips; a changed byte, a self-entry or more lost than sent is refused', () => {
+  fc.assert(
+    fc.property(
+      fc.nat({ max: 2 ** 40 }),
+      fc.array(fc.tuple(fc.integer({ min: 1, max: 7 }), fc.nat({ max: 1000 }), fc.nat({ max: 1000 })), { maxLength: 7 }),
+      (epoch, raw) => {
+        const entries = new Map<number, { sent: number; lost: number }>();
+        for (const [index, a, b] of raw) entries.set(index, { sent: Math.max(a, b), lost: Math.min(a, b) });
+        const nodes = [...entries].map(([index, counts]) => ({ nodeId: ids[index], ...counts }));
+        const total = { sent: 5000, lost: 3000 };
+        const { report, bytes } = makeLoopReport(crypto, seeds[0], { epoch, serial: 7, total, nodes });
+        const decoded = decodeLoopReport(crypto, bytes);
+        assert.deepEqual(decoded, report);
+        const flipped = bytes.slice();
+        flipped[20] ^= 1;
+        assert.throws(() => decodeLoopReport(crypto, flipped), PkiError);
+      },
+    ),
+    { numRuns: 50 },
+  );
+  assert.throws(() => makeLoopReport(crypto, seeds[0], { epoch: 1, serial: 1, total: { sent: 10, lost: 0 }, nodes: [{ nodeId: ids[0], sent: 1, lost: 0 }] }), /itself/);
+  assert.throws(() => makeLoopReport(crypto, seeds[0], { epoch: 1, serial: 1, total: { sent: 10, lost: 11 }, nodes: [] }), /more loops lost/);
+  assert.throws(() => decodeLoopReport(crypto, new Uint8Array(10)), (error: unknown) => error instanceof PkiError && error.code === 'malformed');
+});
+
+/**
+ * A layered network of 2 mixes per layer (ids 0..5: layer 1 = 0,1; 2 = 2,3; 3 = 4,5) where each
+ * mix sends `loops` loops through one random mix of each other layer; `dropper` loses `rate` of
+ * what it forwards. Returns each mix's honest report.
+ */
+function simulate(loops: number, dropper: number, rate: number, seed: number): LoopReport[] {
+  const random = seededRandom(crypto, seed);
+  const layerOf = (i: number): number => Math.floor(i / 2);
+  const reports: LoopReport[] = [];
+  for (let reporter = 0; reporter < 6; reporter++) {
+    const counts = new Map<number, { sent: number; lost: number }>();
+    const total = { sent: 0, lost: 0 };
+    for (let n = 0; n < loops; n++) {
+      const path = [0, 1, 2].filter((layer) => layer !== layerOf(reporter)).map((layer) => 2 * layer + (uniformUnit(random) < 0.5 ? 0 : 1));
+      const lost = path.some((node) => node === dropper && uniformUnit(random) < rate) || uniformUnit(random) < 0.02;
+      total.sent++;
+      if (lost) total.lost++;
+      for (const node of path) {
+        const entry = counts.get(node) ?? { sent: 0, lost: 0 };
+        entry.sent++;
+        if (lost) entry.lost++;
+        counts.set(node, entry);
+      }
+    }
+    const nodes = [...counts].map(([index, c]) => ({ nodeId: ids[index], ...c }));
+    reports.push(makeLoopReport(crypto, seeds[reporter], { epoch: 3, serial: 1, total, nodes }).report);
+  }
+  return reports;
+}
+
+test('a mix dropping 30 % scores about 700; the mixes sharing its paths stay near 1000 (seeded)', () => {
+  for (const seed of [1, 2, 3]) {
+    const scores = reliabilityScores(simulate(200, 4, 0.3, seed));
+    const score = (i: number): number => scores.get(hexOf(ids[i]))!;
+    assert.ok(score(4) < 800 && score(4) > 550, `dropper ${score(4)}`);
+    for (const i of [0, 1, 2, 3, 5]) assert.ok(score(i) >= 900, `mix ${i}: ${score(i)}`);
+  }
+});
+
+test('control: with no dropper every mix stays above the floor', () => {
+  const scores = reliabilityScores(simulate(200, -1, 0.3, 9));
+  for (let i = 0; i < 6; i++) assert.ok(scores.get(hexOf(ids[i]))! >= 900, `mix ${i}: ${scores.get(hexOf(ids[i]))}`);
+});
+
+test('one lying reporter neither sinks an honest mix nor rescues the dropper', () => {
+  const honest = simulate(200, 4, 0.3, 5);
+  // Reporter 0 claims every loop through mix 5 was lost and none through the dropper.
+  const liar = makeLoopReport(crypto, seeds[0], {
+    epoch: 3, serial: 2, total: { sent: 200, lost: 100 },
+    nodes: [{ nodeId: ids[4], sent: 100, lost: 0 }, { nodeId: ids[5], sent: 100, lost: 100 }],
+  }).report;
+  const scores = reliabilityScores([liar, ...honest.slice(1)]);
+  assert.ok(scores.get(hexOf(ids[4]))! < 800, `dropper ${scores.get(hexOf(ids[4]))}`);
+  assert.ok(scores.get(hexOf(ids[5]))! >= 900, `honest ${scores.get(hexOf(ids[5]))}`);
+  // A reporter's claims about itself never count.
+  assert.equal(reliabilityScores([liar]).get(hexOf(ids[0])), undefined);
+});

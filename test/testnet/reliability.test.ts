@@ -1,0 +1,167 @@
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startClient, type ClientAgent, type ClientEvent } from '../../src/client/index.js';
+import { Network } from '../../src/client/routes.js';
+import { fromBase64Url, hexOf } from '../../src/codec/bytes.js';
+import { getCrypto } from '../../src/crypto/index.js';
+import { seededRandom } from '../../src/crypto/seeded-random.js';
+import { fetchConsensus } from '../../src/net/authority-client.js';
+import { epochAt, type ConsensusDocument } from '../../src/pki/index.js';
+import { DEMO_PASSPHRASE, prepareUsers } from '../../src/testnet/demo.js';
+import { up, type Testnet } from '../../src/testnet/up.js';
+
+/**
+ * Measured reliability over a whole network in separate processes (`umbra up`; docs/network.md,
+ * "Reliability"): mixes send their own loops (20 per second each here), report their fates to the
+ * authority, whose scores go into the consensus, and path choice leaves out a mix below the floor.
+ *
+ * - A mix that silently drops 30 % of what it forwards (mix-3-1, `faultyMixes`) scores below the
+ *   floor in the consensus of one of the 3 epochs after the network is up, every other mix stays
+ *   above it, the client's path choice on that document never picks the faulty mix, and mail keeps
+ *   arriving (Alice → Bob, delivered and acknowledged).
+ * - Control: the same network without the fault keeps every mix above the floor for those epochs.
+ *
+ * Waits are on consensus documents (polled every 250 ms) and client events, with real-time limits
+ * that only end a stuck test.
+ */
+const EPOCH_MS = 8_000;
+const MIX_LOOP_RATE = 20;
+const FAULTY = 'mix-3-1';
+const LIMIT_MS = 300_000;
+const crypto = getCrypto();
+
+async function startNetwork(t: { after: (fn: () => Promise<void>) => void }, name: string, faulty: boolean): Promise<Testnet> {
+  const dir = mkdtempSync(join(tmpdir(), `umbra-reliability-${name}-`));
+  let net: Testnet | undefined;
+  // Stop every process before removing their directory (else the removal races their writes).
+  t.after(async () => {
+    await net?.stop();
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  });
+  net = await up({ dir, epochMs: EPOCH_MS, mixLoopRate: MIX_LOOP_RATE, readyTimeoutMs: LIMIT_MS, ...(faulty ? { faultyMixes: { [FAULTY]: 0.3 } } : {}) });
+  return net;
+}
+
+/** The verified document for `epoch`, once the authority has it. */
+async function documentFor(net: Testnet, epoch: number): Promise<ConsensusDocument> {
+  const keys = net.authorities.map((authority) => fromBase64Url(authority.publicKey, 'key', 32));
+  const deadline = Date.now() + 5 * EPOCH_MS;
+  for (;;) {
+    const fetched = await fetchConsensus(crypto, net.authorityUrl, epoch, { authorities: keys, nowMs: Date.now() }).catch(() => undefined);
+    if (fetched !== undefined) return fetched.doc;
+    if (Date.now() > deadline) throw new Error(`no document for epoch ${epoch}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Each mix's score in `doc`, by name. */
+function mixScores(doc: ConsensusDocument): Map<string, number> {
+  const scores = new Map<string, number>();
+  doc.nodes.forEach((node, i) => {
+    if (node.role === 'mix') scores.set(node.name, doc.scores[i]);
+  });
+  return scores;
+}
+
+/** The documents of the 3 epochs after the current one, stopping at the first that `done` accepts. */
+async function nextDocuments(net: Testnet, done: (doc: ConsensusDocument) => boolean): Promise<ConsensusDocument[]> {
+  const first = epochAt(Date.now(), net.file) + 1;
+  const docs: ConsensusDocument[] = [];
+  for (let epoch = first; epoch <= first + 2; epoch++) {
+    const doc = await documentFor(net, epoch);
+    docs.push(doc);
+    if (done(doc)) break;
+  }
+  return docs;
+}
+
+test('a mix dropping 30 % falls below the reliability floor within 3 epochs and leaves paths; mail keeps arriving', async (t) => {
+  const net = await startNetwork(t, 'faulty', true);
+  const docs = await nextDocuments(net, (doc) => mixScores(doc).get(FAULTY)! < doc.reliability.floor);
+  const trace = docs.map((doc) => `epoch ${doc.epoch}: ${[...mixScores(doc)].map(([name, score]) => `${name} ${score}`).join(', ')}`).join('; ');
+  t.diagnostic(trace);
+  const doc = docs[docs.length - 1];
+  const scores = mixScores(doc);
+  assert.ok(scores.get(FAULTY)! < doc.reliability.floor, `the faulty mix stays above the floor: ${trace}`);
+  for (const [name, score] of scores) if (name !== FAULTY) assert.ok(score >= doc.reliability.floor, `${name} fell below the floor: ${trace}`);
+  assert.ok(await reportsTaken(net) > 0, 'no loop report reached the authority');
+
+  // The client's path choice on that document never picks it.
+  const network = new Network(doc);
+  const faultyId = hexOf(doc.nodes.find((node) => node.name === FAULTY)!.nodeId);
+  const random = seededRandom(crypto, 1);
+  for (let i = 0; i < 500; i++) {
+    const path = network.path(random, doc.epoch, network.gateways[0], network.providers[i % 2], []);
+    assert.ok(!path.some((hop) => hexOf(hop.id) === faultyId));
+  }
+
+  // Mail keeps arriving.
+  await prepareUsers(net, { pollsPerEpoch: 4, ackTimeoutEpochs: 1 });
+  const agents: ClientAgent[] = [];
+  t.after(async () => {
+    await Promise.all(agents.map((agent) => agent.close()));
+  });
+  const seen = new Map<string, ClientEvent[]>([['alice', []], ['bob', []]]);
+  const waiters = new Set<() => void>();
+  const until = (user: string, match: (event: ClientEvent) => boolean, what: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const last = [...seen].map(([name, list]) => `${name}: ${JSON.stringify(list.filter((e) => e.type !== 'consensus').slice(-8))}, ${list.filter((e) => e.type === 'loop').length} loops back`);
+        void nodeCounters(net).then((counters) => reject(new Error(`no ${what} within ${LIMIT_MS} ms; ${last.join('; ')}; ${counters}`)));
+      }, LIMIT_MS);
+      const check = (): void => {
+        if (!seen.get(user)!.some(match)) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      waiters.add(check);
+      check();
+    });
+  for (const user of net.file.users) {
+    agents.push(await startClient(user.dir, DEMO_PASSPHRASE, {
+      requestTimeoutMs: 20_000,
+      onEvent: (event) => {
+        seen.get(user.name)?.push(event);
+        for (const check of [...waiters]) check();
+      },
+    }));
+  }
+  const alice = agents[net.file.users.findIndex((user) => user.name === 'alice')];
+  const sent = await alice.send({ to: 'bob', subject: 'through a network that defends itself', body: 'hello' });
+  await until('bob', (event) => event.type === 'received' && event.subject === 'through a network that defends itself', 'mail at Bob');
+  await until('alice', (event) => event.type === 'status' && event.id === sent.id && event.status === 'delivered', 'the acknowledgement');
+});
+
+test('control: without the fault every mix stays above the floor for 3 epochs', async (t) => {
+  const net = await startNetwork(t, 'control', false);
+  const docs = await nextDocuments(net, () => false);
+  const trace = docs.map((doc) => `epoch ${doc.epoch}: ${[...mixScores(doc)].map(([name, score]) => `${name} ${score}`).join(', ')}`).join('; ');
+  t.diagnostic(trace);
+  assert.equal(docs.length, 3);
+  for (const doc of docs) for (const [name, score] of mixScores(doc)) assert.ok(score >= doc.reliability.floor, `${name} fell below the floor: ${trace}`);
+  assert.ok(docs.every((doc) => doc.reliability.mixLoopRate === MIX_LOOP_RATE));
+  // Measured, not merely unmeasured: the authority took the mixes' reports.
+  assert.ok(await reportsTaken(net) > 0, 'no loop report reached the authority');
+});
+
+/** Each node's packet counters (in, out, exited, drops by reason), for a failure message. */
+async function nodeCounters(net: Testnet): Promise<string> {
+  const lines: string[] = [];
+  for (const node of net.file.nodes) {
+    if (node.metricsUrl === undefined) continue;
+    const text = await (await fetch(node.metricsUrl)).text().catch(() => '');
+    const keep = text.split('\n').filter((line) => /^umbra_node_packets_(in|out|exited|dropped)_total/.test(line)).map((line) => line.replace('umbra_node_packets_', ''));
+    lines.push(`${node.name}: ${keep.join(' ')}`);
+  }
+  return lines.join('; ');
+}
+
+/** Loop reports the authority took (its metrics). */
+async function reportsTaken(net: Testnet): Promise<number> {
+  const text = await (await fetch(`${net.authorityUrl}/metrics`)).text();
+  return [...text.matchAll(/^umbra_authority_loop_reports_received_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+}
