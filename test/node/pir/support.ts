@@ -94,6 +94,9 @@ export class TestNetwork {
       replayFilterLog2Bits: 16,
       consensusPollMs: 1000,
       link: { reconnectInitialMs: 20, reconnectMaxMs: 200 },
+      // Mixes unwrap inline: on the fake clock a packet must be unwrapped and scheduled in the turn
+      // it is counted in (a worker thread would let the clock move while it waits).
+      ...(role === 'mix' ? { unwrapWorkers: 0 } : {}),
       ...this.options.nodeConfig,
       ...extra,
     });
