@@ -19,9 +19,9 @@ const MAILS = 4;
 const AWAY_EPOCHS = 6;
 
 /** Resolves when `done` holds, checked on every client event; rejects past the guard (a stuck test). */
-function eventually(subscribe: (check: () => void) => void, done: () => boolean, what: string, guardMs: number): Promise<void> {
+function eventually(subscribe: (check: () => void) => void, done: () => boolean, what: string, guardMs: number, state?: () => unknown): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${what} within ${guardMs / 1000} s`)), guardMs);
+    const timer = setTimeout(() => reject(new Error(`no ${what} within ${guardMs / 1000} s${state === undefined ? '' : `; ${JSON.stringify(state())}`}`)), guardMs);
     subscribe(() => {
       if (!done()) return;
       clearTimeout(timer);
@@ -86,7 +86,8 @@ test('an agent stopped for 6 epochs reads every mail it missed, exactly once, wi
   const received = (): string[] => bobEvents.flatMap((e) => (e.type === 'received' ? [e.subject] : []));
   await eventually(subscribe, () => received().length >= MAILS, `all ${MAILS} mails at Bob`, 240_000);
   // Caught up: a few more polls, and nothing arrives twice.
-  await eventually(subscribe, () => bobAgent.status().polls.behindEpochs === 0, 'the end of the catch-up', 120_000);
+  const polls = (): unknown => ({ polls: bobAgent.status().polls, last: bobEvents.filter((e) => e.type === 'poll').slice(-6) });
+  await eventually(subscribe, () => bobAgent.status().polls.behindEpochs === 0, 'the end of the catch-up', 120_000, polls);
   const pollsThen = bobAgent.status().polls.done;
   await eventually(subscribe, () => bobAgent.status().polls.done >= pollsThen + 4, 'four more polls', 120_000);
   assert.deepEqual(received().sort(), Array.from({ length: MAILS }, (_, n) => `missed ${n}`));

@@ -69,9 +69,9 @@ test('umbra up keeps JSON logs per node, with state changes and refusals, and no
   const status = await postGarbageDescriptor(net.authorityUrl);
   assert.ok(status >= 400 && status < 500, `status ${status}`);
   await handshakeWithoutCertificate(mix.linkPort);
-  const refusedDescriptor = await waitForLine(dir, net.authorities[0].name, (line) => line.msg === 'refused a descriptor');
+  // Ours (a node's own upload may be refused too, e.g. one that arrives after its epoch's vote).
+  const refusedDescriptor = await waitForLine(dir, net.authorities[0].name, (line) => line.msg === 'refused a descriptor' && line.status === status);
   assert.equal(refusedDescriptor.level, 'warn');
-  assert.equal(refusedDescriptor.status, status);
   const refusedLink = await waitForLine(dir, 'mix-1-1', (line) => line.msg === 'refused a link connection');
   assert.equal(refusedLink.level, 'warn');
   assert.match(String(refusedLink.reason), /^(handshake-failed|no-certificate)$/);

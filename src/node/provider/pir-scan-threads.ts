@@ -5,10 +5,13 @@ import type { NodeLog } from '../log.js';
 
 /**
  * The scan kernel for each held snapshot (docs/pir.md, "Sharding and threads"): a database in
- * WebAssembly memories is scanned off the event loop by a ParallelScanKernel of `threads` worker
- * threads (at most one per shard; scanBatchAsync), started the first time it is queried and stopped
+ * WebAssembly memories of at least OFF_THREAD_MIN_BYTES is scanned off the event loop by a
+ * ParallelScanKernel of `threads` worker threads (at most one per shard; scanBatchAsync), started the first time it is queried and stopped
  * when the snapshot is dropped; anything else, or when the workers fail, by the base kernel.
  */
+/** Databases smaller than this are scanned on the event loop (a pass of 8 MiB takes about 1 ms). */
+export const OFF_THREAD_MIN_BYTES = 8 * 2 ** 20;
+
 export class SnapshotScanKernels {
   private readonly parallel = new Map<ScanDatabase, ParallelScanKernel>();
   /** Snapshots dropped: a query queued before the drop is scanned by the base kernel, starting no threads. */
@@ -29,6 +32,9 @@ export class SnapshotScanKernels {
   kernelFor(database: ScanDatabase): ScanKernel {
     const { base } = this;
     if (!(base instanceof WasmScanKernel) || !(database instanceof WasmShardedDatabase)) return base;
+    // A small database is scanned in well under a millisecond: starting its threads (a new snapshot
+    // every refresh) would cost far more than the pass holds the event loop.
+    if (database.rows * database.rowBytes < OFF_THREAD_MIN_BYTES) return base;
     if (this.released.has(database)) return base;
     let kernel = this.parallel.get(database);
     if (kernel?.failed === true) {
