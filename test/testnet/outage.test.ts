@@ -65,22 +65,27 @@ function eventOf<T extends ClientEvent>(user: string, what: string, match: (even
   });
 }
 
-/** What each user saw (seconds from the first event): for a test that timed out. */
-function diagnosis(): string {
-  const first = Math.min(...[...times.values()].flatMap((t) => t.slice(0, 1)));
-  const line = (user: string): string => events.get(user)!.flatMap((e, i) => {
-    const at = ((times.get(user)![i] - first) / 1000).toFixed(1);
+/** `user`'s events that `keep` accepts, each as seconds from `fromMs` and what it was. */
+function timeline(user: string, fromMs: number, keep: (e: ClientEvent) => boolean = () => true): string[] {
+  return events.get(user)!.flatMap((e, i) => {
+    if (!keep(e)) return [];
+    const at = `${((times.get(user)![i] - fromMs) / 1000).toFixed(1)}s`;
     if (e.type === 'status') return [`${at} #${e.id} ${e.status}`];
     if (e.type === 'resend' || e.type === 'received') return [`${at} ${e.type} #${e.id}`];
     if (e.type === 'poll') return [`${at} poll e${e.epoch} ${e.items}${e.error === undefined ? '' : ` (${e.error})`}`];
     if (e.type === 'error' || e.type === 'consensus-refused' || e.type === 'integrity') return [`${at} ${e.type}: ${e.message}`];
     return [];
-  }).slice(-40).join(', ');
+  });
+}
+
+/** What each user saw (from the first event) and its counters: for a test that timed out. */
+function diagnosis(): string {
+  const first = Math.min(...[...times.values()].flatMap((t) => t.slice(0, 1)));
   const counts = (user: string): string => {
     const status = agents.get(user)?.status();
     return JSON.stringify({ packets: status?.packets, loops: status?.loops.lost, polls: status?.polls.failed });
   };
-  return [...agents.keys()].map((user) => `${user}: ${line(user)}; ${counts(user)}`).join('\n');
+  return [...agents.keys()].map((user) => `${user}: ${timeline(user, first).slice(-40).join(', ')}; ${counts(user)}`).join('\n');
 }
 
 function agent(name: string): ClientAgent {
@@ -168,10 +173,8 @@ test('the recipient\'s server stopped with SIGTERM: mail waits for it, even once
   const deliveredMs = Date.now() - started;
   const statuses = (id: number) => events.get('alice')!.flatMap((e) => (e.type === 'status' && e.id === id ? [e.status] : []));
   for (const sent of [first, second]) assert.ok(!statuses(sent.id).includes('failed'), `never failed: ${statuses(sent.id).join(', ')}`);
-  const timeline = (user: string, keep: (e: ClientEvent) => boolean) =>
-    events.get(user)!.flatMap((e, i) => (keep(e) ? [`${((times.get(user)![i] - started) / 1000).toFixed(1)}s ${e.type}${e.type === 'status' ? ` #${e.id} ${e.status}` : ''}${e.type === 'poll' && e.error !== undefined ? ' failed' : ''}`] : []));
   console.log(`# stopping took ${started - killing} ms; waiting after ${waitedMs} ms, out of the consensus after ${absentMs} ms; restarted ${((restarting - started) / 1000).toFixed(1)} s after the send, in ${restarted - restarting} ms; both delivered ${deliveredMs} ms after the send`);
-  console.log(`# alice: ${timeline('alice', (e) => e.type === 'status' || e.type === 'resend').join(', ')}`);
-  console.log(`# bob: ${timeline('bob', (e) => e.type === 'poll' || e.type === 'received').join(', ')}`);
+  console.log(`# alice: ${timeline('alice', started, (e) => e.type === 'status' || e.type === 'resend').join(', ')}`);
+  console.log(`# bob: ${timeline('bob', started, (e) => e.type === 'poll' || e.type === 'received').join(', ')}`);
   passed = true;
 });
