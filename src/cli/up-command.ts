@@ -80,6 +80,8 @@ export async function upCommand(args: readonly string[]): Promise<number> {
     brokenNode.then(() => 'broken' as const),
   ]);
   process.stdout.write(stopped === 'asked' ? 'stopping\n' : 'stopping: a node keeps dying (see above)\n');
+  // Ctrl-C reaches the nodes too (one process group): their exits while the agents close are no failures.
+  net.stopRestarts();
   await web?.close();
   await net.stop();
   return stopped === 'asked' ? demoCode : 1;

@@ -71,6 +71,8 @@ export interface Testnet {
   restart(name: string): Promise<void>;
   /** The process ID of a node's current process (undefined when it is not running). */
   pidOf(name: string): number | undefined;
+  /** No node is restarted from now on (a stop is under way: nodes that exit meanwhile are not failures). */
+  stopRestarts(): void;
   stop(): Promise<void>;
 }
 
@@ -249,6 +251,9 @@ export async function up(options: UpOptions): Promise<Testnet> {
     pidOf(name) {
       const child = children.get(name);
       return child === undefined || child.process.exitCode !== null || child.process.signalCode !== null ? undefined : child.process.pid;
+    },
+    stopRestarts() {
+      supervisor.stop();
     },
     async stop() {
       await view.close();
