@@ -1,4 +1,5 @@
-import { RELAY_TLS_MODES, type Client, type RelayView } from '../client/index.js';
+import type { Client } from '../client/index.js';
+import { RELAY_TLS_MODES, type RelayView } from '../client/relay.js';
 import { UsageError } from './errors.js';
 import { choice, integer } from './parse.js';
 import { print, readTextFile } from './client-print.js';

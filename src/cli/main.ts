@@ -1,19 +1,15 @@
 #!/usr/bin/env node
-import { authorityCommand } from './authority-command.js';
-import { clientCommand } from './client-command.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { HELP } from './help.js';
-import { keygenCommand } from './keygen.js';
-import { nodeCommand } from './node-command.js';
-import { simAttackCommand } from './sim-attack.js';
-import { simCommand } from './sim-command.js';
-import { sphinxWalkCommand } from './sphinx-walk/command.js';
-import { upCommand } from './up-command.js';
 import { packageVersion } from './version.js';
 import { TestnetError } from '../testnet/errors.js';
 
-/** The `umbra` command: picks the subcommand; each returns its exit code. */
-function run(args: readonly string[]): number | Promise<number> {
+/**
+ * The `umbra` command: picks the subcommand; each returns its exit code. A subcommand's modules are
+ * loaded only when it runs, so a quick command (a mistake, `help`, `client status`) does not pay
+ * for loading every node, the simulator and the mail bridge.
+ */
+async function run(args: readonly string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case undefined:
@@ -32,21 +28,21 @@ function run(args: readonly string[]): number | Promise<number> {
         process.stdout.write(HELP);
         return EXIT_OK;
       }
-      return sphinxWalkCommand(rest);
+      return (await import('./sphinx-walk/command.js')).sphinxWalkCommand(rest);
     case 'keygen':
-      return keygenCommand(rest);
+      return (await import('./keygen.js')).keygenCommand(rest);
     case 'authority':
-      return authorityCommand(rest);
+      return (await import('./authority-command.js')).authorityCommand(rest);
     case 'mix':
     case 'gateway':
     case 'provider':
-      return nodeCommand(command, rest);
+      return (await import('./node-command.js')).nodeCommand(command, rest);
     case 'up':
-      return upCommand(rest);
+      return (await import('./up-command.js')).upCommand(rest);
     case 'client':
-      return clientCommand(rest);
+      return (await import('./client-command.js')).clientCommand(rest);
     case 'sim':
-      return rest[0] === 'attack' ? simAttackCommand(rest.slice(1)) : simCommand(rest);
+      return rest[0] === 'attack' ? (await import('./sim-attack.js')).simAttackCommand(rest.slice(1)) : (await import('./sim-command.js')).simCommand(rest);
     default:
       throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`);
   }
@@ -67,10 +63,4 @@ function fail(error: unknown): void {
   }
 }
 
-try {
-  const result = run(process.argv.slice(2));
-  if (typeof result === 'number') process.exitCode = result;
-  else result.then((code) => (process.exitCode = code), fail);
-} catch (error) {
-  fail(error);
-}
+run(process.argv.slice(2)).then((code) => (process.exitCode = code), fail);

@@ -7,7 +7,7 @@ import { DEFAULT_FRAGMENT_PARAMS, type FragmentParams } from '../e2e/fragment.js
 import { MailEndpoint } from '../e2e/mail-endpoint.js';
 import { ClientError } from './errors.js';
 import { newKeystoreKeys, openKeystore, readKeystoreFile, sealKeystore, writeFileAtomic, type KdfParams, type KeystoreKeys } from './keystore.js';
-import { acquireLock, type DirectoryLock } from './lock.js';
+import { acquireLock, LOCK_FILE, type DirectoryLock } from './lock.js';
 import { MailStore } from './mail-store.js';
 import { decodePayload, encodePayload, type ClientSettings } from './settings.js';
 
@@ -19,7 +19,7 @@ import { decodePayload, encodePayload, type ClientSettings } from './settings.js
  */
 export const KEYSTORE_FILE = 'keystore';
 export const MAIL_DB_FILE = 'mail.db';
-export const LOCK_FILE = 'lock';
+export { LOCK_FILE };
 
 export interface ClientDeps {
   /** Default: the sodium backend. */

@@ -1,6 +1,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ClientError } from './errors.js';
 
+/** The lock's file name in a client directory. */
+export const LOCK_FILE = 'lock';
+
 /**
  * One process at a time owns a client directory: the keystore and the mail store are rewritten
  * after every change, and two writers would undo each other's ratchet steps. The lock is a file
