@@ -390,7 +390,8 @@ describe('client agent', () => {
     const before = alice.agent.status().packets.cover;
     await net.advance(8000, 250);
     await waitFor(() => net.arrivals.length === alice.agent.status().packets.cover, 'the cover packets');
-    assert.ok(alice.agent.status().packets.cover > before);
+    const errors = alice.events.filter((e) => e.type === 'error');
+    assert.ok(alice.agent.status().packets.cover > before, `no cover in a whole epoch: ${JSON.stringify({ before, packets: alice.agent.status().packets, errors })}`);
     assert.equal(alice.agent.status().packets.missedSlots, 0);
     assert.equal(net.count('error'), 0);
     assert.equal(net.count('cover'), alice.agent.status().packets.cover);

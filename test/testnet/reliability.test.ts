@@ -22,7 +22,10 @@ import { up, type Testnet } from '../../src/testnet/up.js';
  *   floor in the consensus of one of the 3 epochs after the network is up, every other mix stays
  *   above it, the client's path choice on that document never picks the faulty mix, and mail keeps
  *   arriving (Alice → Bob, delivered and acknowledged).
- * - Control: the same network without the fault keeps every mix above the floor for those epochs.
+ * - The control is in the same network: every other mix, on the same paths and the same loaded
+ *   machine, stays above the floor in every one of those documents (a method that marked healthy
+ *   mixes too, or scored from noise, fails there). A network of its own for the control took
+ *   another 37 s and showed nothing more.
  *
  * Waits are on consensus documents (polled every 250 ms) and client events, with real-time limits
  * that only end a stuck test.
@@ -33,15 +36,15 @@ const FAULTY = 'mix-3-1';
 const LIMIT_MS = 300_000;
 const crypto = getCrypto();
 
-async function startNetwork(t: { after: (fn: () => Promise<void>) => void }, name: string, faulty: boolean): Promise<Testnet> {
-  const dir = mkdtempSync(join(tmpdir(), `umbra-reliability-${name}-`));
+async function startNetwork(t: { after: (fn: () => Promise<void>) => void }): Promise<Testnet> {
+  const dir = mkdtempSync(join(tmpdir(), 'umbra-reliability-'));
   let net: Testnet | undefined;
   // Stop every process before removing their directory (else the removal races their writes).
   t.after(async () => {
     await net?.stop();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
-  net = await up({ dir, epochMs: EPOCH_MS, mixLoopRate: MIX_LOOP_RATE, readyTimeoutMs: LIMIT_MS, ...(faulty ? { faultyMixes: { [FAULTY]: 0.3 } } : {}) });
+  net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', mixLoopRate: MIX_LOOP_RATE, readyTimeoutMs: LIMIT_MS, faultyMixes: { [FAULTY]: 0.3 } });
   return net;
 }
 
@@ -79,14 +82,18 @@ async function nextDocuments(net: Testnet, done: (doc: ConsensusDocument) => boo
 }
 
 test('a mix dropping 30 % falls below the reliability floor within 3 epochs and leaves paths; mail keeps arriving', async (t) => {
-  const net = await startNetwork(t, 'faulty', true);
+  const net = await startNetwork(t);
   const docs = await nextDocuments(net, (doc) => mixScores(doc).get(FAULTY)! < doc.reliability.floor);
   const trace = docs.map((doc) => `epoch ${doc.epoch}: ${[...mixScores(doc)].map(([name, score]) => `${name} ${score}`).join(', ')}`).join('; ');
   t.diagnostic(trace);
   const doc = docs[docs.length - 1];
   const scores = mixScores(doc);
   assert.ok(scores.get(FAULTY)! < doc.reliability.floor, `the faulty mix stays above the floor: ${trace}`);
-  for (const [name, score] of scores) if (name !== FAULTY) assert.ok(score >= doc.reliability.floor, `${name} fell below the floor: ${trace}`);
+  for (const each of docs) {
+    for (const [name, score] of mixScores(each)) if (name !== FAULTY) assert.ok(score >= each.reliability.floor, `${name} fell below the floor: ${trace}`);
+  }
+  assert.ok(docs.every((each) => each.reliability.mixLoopRate === MIX_LOOP_RATE));
+  // Measured, not merely unmeasured: the authority took the mixes' reports.
   assert.ok(await reportsTaken(net) > 0, 'no loop report reached the authority');
 
   // The client's path choice on that document never picks it.
@@ -134,18 +141,6 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   const sent = await alice.send({ to: 'bob', subject: 'through a network that defends itself', body: 'hello' });
   await until('bob', (event) => event.type === 'received' && event.subject === 'through a network that defends itself', 'mail at Bob');
   await until('alice', (event) => event.type === 'status' && event.id === sent.id && event.status === 'delivered', 'the acknowledgement');
-});
-
-test('control: without the fault every mix stays above the floor for 3 epochs', async (t) => {
-  const net = await startNetwork(t, 'control', false);
-  const docs = await nextDocuments(net, () => false);
-  const trace = docs.map((doc) => `epoch ${doc.epoch}: ${[...mixScores(doc)].map(([name, score]) => `${name} ${score}`).join(', ')}`).join('; ');
-  t.diagnostic(trace);
-  assert.equal(docs.length, 3);
-  for (const doc of docs) for (const [name, score] of mixScores(doc)) assert.ok(score >= doc.reliability.floor, `${name} fell below the floor: ${trace}`);
-  assert.ok(docs.every((doc) => doc.reliability.mixLoopRate === MIX_LOOP_RATE));
-  // Measured, not merely unmeasured: the authority took the mixes' reports.
-  assert.ok(await reportsTaken(net) > 0, 'no loop report reached the authority');
 });
 
 /** Each node's packet counters (in, out, exited, drops by reason), for a failure message. */
