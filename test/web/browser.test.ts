@@ -91,7 +91,7 @@ async function signIn(user: User): Promise<void> {
 describe('the web client and the network view in chromium', { skip: chromiumMissing() }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'umbra-web-'));
-    [net, browser] = await Promise.all([up({ dir: join(dir, 'net'), epochMs: EPOCH_MS }), launchChromium()]);
+    [net, browser] = await Promise.all([up({ dir: join(dir, 'net'), epochMs: EPOCH_MS, parameters: 'fast' }), launchChromium()]);
     users.push(...(await Promise.all([startUser('alice', 'provider-1'), startUser('bob', 'provider-2')])));
   });
 
@@ -189,6 +189,7 @@ describe('the web client and the network view in chromium', { skip: chromiumMiss
     assert.match(text, /gateway-1 connected/);
     assert.match(text, /Epoch\d+/);
     assert.match(text, /packets\/s/);
+    assert.match(text, /Alertnormal/, 'no alert on a healthy network');
     await screenshot(alice.page, 'status');
     await alice.page.setViewportSize({ width: 390, height: 800 });
     await alice.page.goto(`${alice.api.url}/#inbox`);

@@ -35,6 +35,8 @@ export interface Status {
   polls: { done: number; failed: number; lastMs?: number; lastError?: string };
   retrieval: { mode: string; partner?: string };
   inbox: { total: number; unread: number };
+  /** High alert (docs/network.md, "Alerts"): loops lost beyond the normal rate. */
+  alert: { high: boolean; suspects: { scope: string; node?: string; layer?: number; loops: number; lost: number }[]; avoiding: string[]; alarms: number };
 }
 
 export interface State {

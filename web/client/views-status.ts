@@ -1,5 +1,5 @@
 import { html, nothing, type TemplateResult } from 'lit-html';
-import type { State } from './state.js';
+import type { State, Status } from './state.js';
 
 /** The agent's status (GET /api/v1/status), and the form that takes the API token once. */
 function connection(name: string, connected: boolean): TemplateResult {
@@ -12,10 +12,19 @@ function ago(nowMs: number, thenMs: number | undefined): string {
   return `${seconds} s ago (${new Date(thenMs).toLocaleTimeString()})`;
 }
 
+/** The alert row: normal, or high alert with the suspects and the mixes left out of paths. */
+function alertCell(alert: Status['alert']): TemplateResult {
+  if (!alert.high) return html`<span class="badge badge-delivered">normal</span>${alert.alarms > 0 ? ` (${alert.alarms} alarms so far)` : ''}`;
+  const suspects = alert.suspects.map((x) => (x.node === undefined ? `all paths (${x.lost} of ${x.loops} loops lost)` : `${x.node}, layer ${x.layer} (${x.lost} of ${x.loops} loops lost)`));
+  return html`<span class="badge badge-failed" role="alert">high alert</span> loops were lost beyond the normal rate:
+    ${suspects.join('; ')}.${alert.avoiding.length > 0 ? ` Paths leave out ${alert.avoiding.join(', ')}.` : ''} More loops are sent until it passes.`;
+}
+
 export function statusView(state: State): TemplateResult {
   const s = state.status;
   if (s === undefined) return html`<p class="empty">Loading…</p>`;
   const rows: [string, TemplateResult | string][] = [
+    ['Alert', alertCell(s.alert)],
     ['Gateway', connection(s.gateway.name, s.gateway.connected)],
     ['Mailbox server', connection(s.provider.name, s.provider.connected)],
     ['Epoch', `${s.epoch} (consensus of epoch ${s.consensusEpoch})`],
