@@ -7,12 +7,15 @@ Usage:
   umbra sphinx-walk [options]       walk one Sphinx packet and its SURB reply through in-process
                                     mix nodes, showing what each node sees
   umbra keygen                      print fresh node keys (identity and link seeds) as JSON
-  umbra up [--dir D] [--epoch-ms N] [--authorities N] [--fresh] [--demo] [--web]
+  umbra up [--dir D] [--epoch-ms N] [--authorities N] [--fresh] [--fast] [--demo] [--web]
                                     run a whole network on loopback until Ctrl-C;
                                     --demo: Alice mails Bob across it, then it stops
                                     --web: the demo users' agents run with their web
                                     clients (URLs printed), until Ctrl-C;
                                     --authorities N: N voting authorities (default 1)
+                                    runs the recommended parameters (500 ms mixing delays,
+                                    1 packet/s per user) with 8 s epochs; --fast: 20 ms
+                                    delays and 50 packets/s, for tests (it mixes little)
   umbra authority --config FILE     run a directory authority (docs/pki.md)
   umbra mix|gateway|provider --config FILE
                                     run one node (docs/nodes.md)

@@ -8,7 +8,7 @@ import { UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
 
 /**
- * `umbra up [--dir D] [--epoch-ms N] [--authorities N] [--fresh] [--demo] [--web]`: a whole network on loopback until Ctrl-C
+ * `umbra up [--dir D] [--epoch-ms N] [--authorities N] [--fresh] [--fast] [--demo] [--web]`: a whole network on loopback until Ctrl-C
  * (docs/network.md). Prints each node as it starts, then one line `ready` when traffic can flow.
  * The demo users Alice and Bob (each the other's contact) exist in every run; with --demo, Alice
  * mails Bob across it, the result is printed, and everything stops. With --web (after the demo
@@ -18,7 +18,7 @@ import { parseOptions } from './parse.js';
  * and restarted with backoff; one that keeps dying stops the whole network with exit code 1.
  */
 export async function upCommand(args: readonly string[]): Promise<number> {
-  const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, authorities: { type: 'string' }, demo: { type: 'boolean' }, fresh: { type: 'boolean' }, web: { type: 'boolean' } });
+  const values = parseOptions('up', args, { dir: { type: 'string' }, 'epoch-ms': { type: 'string' }, authorities: { type: 'string' }, demo: { type: 'boolean' }, fresh: { type: 'boolean' }, web: { type: 'boolean' }, fast: { type: 'boolean' } });
   const epochMs = values['epoch-ms'] === undefined ? DEFAULT_TESTNET_EPOCH_MS : Number(values['epoch-ms']);
   if (!Number.isInteger(epochMs) || epochMs < 1000) throw new UsageError(`up: --epoch-ms must be a whole number of at least 1000`);
   const authorities = values.authorities === undefined ? undefined : Number(values.authorities);
@@ -32,7 +32,7 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   const brokenNode = new Promise<void>((resolve) => (gaveUp = resolve));
   const log = (line: string): void => void process.stdout.write(`  ${line}\n`);
   const net = await up({
-    dir, epochMs, log,
+    dir, epochMs, log, parameters: values.fast === true ? 'fast' : 'recommended',
     ...(authorities === undefined ? {} : { authorities }),
     onSupervision: (event) => {
       log(describeSupervision(event));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fromBase64Url } from '../codec/bytes.js';
 import { initClient, KEYSTORE_FILE, openClient, startClient, type ClientAgent, type ClientSettings } from '../client/index.js';
 import type { ClientEvent } from '../client/agent/types.js';
+import { consensusBelowMinimums, DEFAULT_CONSENSUS_MINIMUMS } from '../traffic/consensus-minimums.js';
 import type { Testnet } from './up.js';
 
 /**
@@ -12,7 +13,10 @@ import type { Testnet } from './up.js';
  */
 export const DEMO_PASSPHRASE = 'umbra local demo';
 
-/** A throwaway loopback network runs fast (short delays, no drop stream): its users lower the minimums. */
+/**
+ * A network on the fast set (short delays, no drop stream) runs below the client's minimums: its
+ * users lower them. On the recommended set they keep the defaults, as any user would.
+ */
 const DEMO_POLICY = Object.freeze({
   minimums: Object.freeze({ clientSendRate: 0, loopRate: 0, dropRate: 0, meanDelayMs: 0, retrieval: Object.freeze(['bucket', 'download', 'pir'] as const) }),
 });
@@ -22,6 +26,7 @@ export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSe
   // Users ask the first authority and trust them all: a document needs a majority of their signatures.
   const authority = { url: net.authorityUrl, publicKeys: net.authorities.map((a) => fromBase64Url(a.publicKey, 'authority key', 32)) };
   const cards = new Map<string, string>();
+  const belowMinimums = consensusBelowMinimums(net.plan.network, DEFAULT_CONSENSUS_MINIMUMS, { allowModeChange: false }).length > 0;
   // Every node mirrors the consensus on its status listener: the partition check asks two of them.
   const mirrors = net.file.nodes.flatMap((node) => (node.metricsUrl === undefined ? [] : [node.metricsUrl.replace(/\/metrics$/, '')])).slice(0, 16);
   for (const user of net.file.users) {
@@ -33,7 +38,7 @@ export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSe
       await client.close();
     } else {
       const made = await initClient(user.dir, {
-        ...settings, name: user.name, passphrase: DEMO_PASSPHRASE, authority, ...DEMO_POLICY, mirrors,
+        ...settings, name: user.name, passphrase: DEMO_PASSPHRASE, authority, ...(belowMinimums ? DEMO_POLICY : {}), mirrors,
         ...(server !== undefined ? { servers: [server] } : {}),
       });
       cards.set(user.name, made.cardUri);

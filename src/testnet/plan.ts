@@ -5,8 +5,10 @@ import { freePort } from './ports.js';
 
 /**
  * The shape of a local test network (`umbra up`): one directory authority or several voting ones, a gateway, three mix layers of
- * two nodes, two providers, all on loopback, with short epochs and fast rates so mail moves
- * in seconds. Written once into `<dir>/plan.json`, so a restart keeps keys, genesis and names.
+ * two nodes, two providers, all on loopback, with short epochs so mail moves in seconds. Its
+ * parameters are the recommended set (the default consensus, docs/privacy.md "Recommendation"),
+ * or the fast set for tests. Written once into `<dir>/plan.json`, so a restart keeps keys,
+ * genesis, names and parameters.
  *
  * Six operators (families) run it: one the gateway, one each mix layer, one each provider, so a
  * path's five nodes are of five families and each provider's PIR partner is of another operator.
@@ -45,6 +47,10 @@ export interface NetworkPlan {
   readonly users: readonly { readonly name: string; readonly provider: string }[];
 }
 
+/**
+ * The fast set, for tests that must finish in seconds: 20 ms mixing delays, 50 packets a second per
+ * client, no drop stream. It mixes little (docs/privacy.md, the `testnet` row): never a deployment.
+ */
 export const TESTNET_NETWORK: NetworkParameters = {
   ...DEFAULT_NETWORK_PARAMETERS,
   mixing: { meanDelayMs: 20, maxDelayMs: 1_000 },
@@ -60,11 +66,19 @@ export const TESTNET_NETWORK: NetworkParameters = {
   reliability: { mixLoopRate: 2, floor: 800 },
 };
 
+/** `recommended`: the default consensus (src/pki/params.ts); `fast`: TESTNET_NETWORK. */
+export type ParameterSet = 'recommended' | 'fast';
+
+export const PARAMETER_SETS: Readonly<Record<ParameterSet, NetworkParameters>> = Object.freeze({
+  recommended: DEFAULT_NETWORK_PARAMETERS,
+  fast: TESTNET_NETWORK,
+});
+
 /**
  * `minimal`: one node per layer (a gateway, three mixes, one provider) and no PIR partner, for
  * tests of the authorities that need a complete topology but carry no mail.
  */
-export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, authorityCount = 1, minimal = false): Promise<NetworkPlan> {
+export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, authorityCount = 1, minimal = false, parameters: ParameterSet = 'recommended'): Promise<NetworkPlan> {
   const perLayer = minimal ? [1] : [1, 2];
   const shapes: Omit<NodePlan, 'linkPort' | 'metricsPort' | 'identitySeed'>[] = [{ name: 'gateway-1', family: 'operator-gateway', role: 'gateway', layer: 0 }];
   for (const layer of [1, 2, 3]) for (const i of perLayer) shapes.push({ name: `mix-${layer}-${i}`, family: `operator-mix-${layer}`, role: 'mix', layer });
@@ -96,7 +110,7 @@ export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, a
     genesisMs: nowMs - (nowMs % 1000),
     epochMs,
     authorities,
-    network: TESTNET_NETWORK,
+    network: PARAMETER_SETS[parameters],
     nodes,
     users: [
       { name: 'alice', provider: 'provider-1' },

@@ -4,7 +4,7 @@ import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
 import { fetchConsensus } from '../net/authority-client.js';
 import { startNetworkView } from './network-view.js';
-import { makePlan, type AuthorityPlan, type NetworkPlan, type NodePlan } from './plan.js';
+import { makePlan, type AuthorityPlan, type NetworkPlan, type NodePlan, type ParameterSet } from './plan.js';
 import { startChild, stopChild, type Child } from './processes.js';
 import { TestnetError } from './errors.js';
 import { describeSupervision, Supervisor, type SupervisionEvent, type SupervisionPolicy } from './supervisor.js';
@@ -34,6 +34,8 @@ export interface UpOptions {
   readonly attacks?: Readonly<Record<string, 'n-1'>>;
   /** Test hook: these mixes silently drop this fraction of what they forward (docs/network.md, "Reliability"). */
   readonly faultyMixes?: Readonly<Record<string, number>>;
+  /** A new plan's parameters (default `recommended`, the default consensus; `fast` for tests); a kept plan keeps its own. */
+  readonly parameters?: ParameterSet;
   /** Overrides the plan's `reliability.mixLoopRate` (mix loops per second). */
   readonly mixLoopRate?: number;
 }
@@ -78,7 +80,7 @@ export interface Testnet {
 
 export const DEFAULT_TESTNET_EPOCH_MS = 8_000;
 
-function loadOrMakePlan(dir: string, epochMs: number, authorities: number | undefined, minimal: boolean): Promise<NetworkPlan> {
+function loadOrMakePlan(dir: string, epochMs: number, authorities: number | undefined, minimal: boolean, parameters: ParameterSet): Promise<NetworkPlan> {
   const path = join(dir, 'plan.json');
   if (existsSync(path)) {
     const plan = JSON.parse(readFileSync(path, 'utf8')) as NetworkPlan;
@@ -90,7 +92,7 @@ function loadOrMakePlan(dir: string, epochMs: number, authorities: number | unde
     }
     return Promise.resolve(plan);
   }
-  return makePlan(getCrypto(), Date.now(), epochMs, authorities ?? 1, minimal).then((plan) => {
+  return makePlan(getCrypto(), Date.now(), epochMs, authorities ?? 1, minimal, parameters).then((plan) => {
     writeFileSync(path, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
     return plan;
   });
@@ -173,7 +175,7 @@ export async function up(options: UpOptions): Promise<Testnet> {
   const dir = resolve(options.dir);
   const log = options.log ?? (() => {});
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const plan = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS, options.authorities, options.minimalNodes === true);
+  const plan = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS, options.authorities, options.minimalNodes === true, options.parameters ?? 'recommended');
   const authorities: AuthorityInfo[] = plan.authorities.map((authority) => ({ name: authority.name, url: urlOf(authority), publicKey: authority.publicKey }));
   const authorityUrl = authorities[0].url;
   const isAuthority = (name: string): boolean => authorities.some((authority) => authority.name === name);

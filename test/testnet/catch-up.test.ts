@@ -32,7 +32,7 @@ function eventually(subscribe: (check: () => void) => void, done: () => boolean,
 
 test('an agent stopped for 6 epochs reads every mail it missed, exactly once, with polls of one size', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-catchup-'));
-  const net = await up({ dir, epochMs: EPOCH_MS, readyTimeoutMs: 120_000 });
+  const net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', readyTimeoutMs: 120_000 });
   const agents: ClientAgent[] = [];
   t.after(async () => {
     await Promise.all(agents.map((a) => a.close().catch(() => undefined)));

@@ -59,7 +59,7 @@ async function waitForLine(dir: string, name: string, match: (line: Line) => boo
 
 test('umbra up keeps JSON logs per node, with state changes and refusals, and no secrets or client addresses', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-logs-'));
-  const net = await up({ dir, epochMs: 2_000, minimalNodes: true, readyTimeoutMs: 60_000 });
+  const net = await up({ dir, epochMs: 2_000, parameters: 'fast', minimalNodes: true, readyTimeoutMs: 60_000 });
   t.after(async () => {
     await net.stop();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });

@@ -42,7 +42,7 @@ async function startRun(attack: boolean): Promise<Run> {
   // No mix loops: the clients' own loops are what is tested here. With them, the mixes' reports
   // drop the attacker below the reliability floor within an epoch or two (docs/network.md,
   // "Reliability"), the clients' paths leave it, and their loops no longer meet it.
-  const net = await up({ dir, epochMs: EPOCH_MS, readyTimeoutMs: LIMIT_MS, mixLoopRate: 0, ...(attack ? { attacks: { [ATTACKED]: 'n-1' as const } } : {}) });
+  const net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', readyTimeoutMs: LIMIT_MS, mixLoopRate: 0, ...(attack ? { attacks: { [ATTACKED]: 'n-1' as const } } : {}) });
   await prepareUsers(net, { pollsPerEpoch: 4 });
   const agents = new Map<string, ClientAgent>();
   const alerts = new Map<string, { event: AlertEvent; atMs: number; epochNow: number }[]>();

@@ -123,7 +123,7 @@ function progress(): string {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'umbra-net-'));
-  net = await up({ dir, epochMs: EPOCH_MS, readyTimeoutMs: READY_TIMEOUT_MS });
+  net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', readyTimeoutMs: READY_TIMEOUT_MS });
   await prepareUsers(net, CLIENT_SETTINGS);
   for (const user of net.file.users) {
     received.set(user.name, []);

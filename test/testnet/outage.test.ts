@@ -120,7 +120,7 @@ function countUpTo(name: string, top: number): number {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'umbra-outage-'));
-  net = await up({ dir, epochMs: EPOCH_MS, readyTimeoutMs: LIMIT_MS });
+  net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', readyTimeoutMs: LIMIT_MS });
   await prepareUsers(net, CLIENT_SETTINGS);
   for (const user of net.file.users) {
     events.set(user.name, []);

@@ -77,7 +77,7 @@ describe('umbra up supervision', () => {
     const dir = mkdtempSync(join(tmpdir(), 'umbra-supervise-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const seen = eventsOf();
-    const net = await up({ dir, epochMs: 4_000, readyTimeoutMs: 120_000, supervision: { ...FAST, firstDelayMs: 200 }, onSupervision: seen.on });
+    const net = await up({ dir, epochMs: 4_000, parameters: 'fast', readyTimeoutMs: 120_000, supervision: { ...FAST, firstDelayMs: 200 }, onSupervision: seen.on });
     t.after(() => net.stop());
     const before = net.pidOf('mix-2-1');
     assert.ok(before !== undefined);

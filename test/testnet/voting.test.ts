@@ -30,7 +30,7 @@ test('five authorities outvote a liar, survive two failures and stall safely at 
   const stage = (what: string): void => t.diagnostic(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
   const lines: string[] = [];
   const net = await up({
-    dir, epochMs: EPOCH_MS, authorities: 5, minimalNodes: true, dishonest: ['authority-5'], dishonestMeanDelayMs: 1,
+    dir, epochMs: EPOCH_MS, parameters: 'fast', authorities: 5, minimalNodes: true, dishonest: ['authority-5'], dishonestMeanDelayMs: 1,
     readyTimeoutMs: 60_000, log: (line) => lines.push(line),
   });
   // Stop every process before removing their directory (else the removal races their writes).
