@@ -78,7 +78,10 @@ export class AuthorityState {
     this.store = new AuthorityStore(config.dataDir);
     this.restoreDocuments();
     this.restoreDescriptors();
-    this.loopReports = new LoopReportBook(this.crypto, (nodeId) => this.admitted(nodeId));
+    this.loopReports = new LoopReportBook(this.crypto, (nodeId) => this.admitted(nodeId), this.store);
+    for (const problem of this.loopReports.restore(this.currentEpoch(this.clock.now()))) {
+      this.log(`authority: skipping stored loop report ${problem}`, 'warn');
+    }
     const scores = (epoch: number): Map<string, number> => this.loopReports.scoresFor(epoch);
     this.voting = new Voting(config, { crypto: this.crypto, metrics: this.metrics, log: this.log, store: this.store, scores }, this.clock.now());
   }
@@ -237,6 +240,7 @@ export class AuthorityState {
     this.store.pruneDescriptorsBefore(current);
     this.voting.prune(current);
     this.loopReports.prune(current);
+    this.store.pruneMeasurementsBefore(current - 1);
   }
 
   updateGauges(current: number): void {
