@@ -86,10 +86,14 @@ export class LoopReportBook {
     return this.byEpoch.get(epoch) ?? new Map();
   }
 
-  /** The per-mille scores this authority votes for `epoch`, by node ID (hex). */
+  /** The reports the vote for `epoch` reads: those of epochs e − 2 and e − 1. */
+  reportsFor(epoch: number): LoopReport[] {
+    return [epoch - 2, epoch - 1].flatMap((e) => [...(this.byEpoch.get(e)?.values() ?? [])]);
+  }
+
+  /** The per-mille scores from the reports alone for `epoch`, by node ID (hex); the state adds its probes. */
   scoresFor(epoch: number): Map<string, number> {
-    const reports = [epoch - 2, epoch - 1].flatMap((e) => [...(this.byEpoch.get(e)?.values() ?? [])]);
-    return reliabilityScores(reports);
+    return reliabilityScores(this.reportsFor(epoch));
   }
 
   /** Reports held per epoch. */
