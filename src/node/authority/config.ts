@@ -48,7 +48,7 @@ export interface AuthorityConfig {
    * "Authority probes"); 0: never. Default a 16th of an epoch, 250 ms..60 s.
    */
   readonly probeIntervalMs: number;
-  /** How long a probe waits for the node's TLS handshake. Default the interval, at most 5 s. */
+  /** How long a probe waits for the node's TLS handshake. Default 5 s. */
   readonly probeTimeoutMs: number;
   /** Where every other listed authority answers ("http://host:port"), by its public key. */
   readonly peers: readonly AuthorityPeer[];
@@ -220,7 +220,7 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
   const retainEpochs = integer('retainEpochs', DEFAULT_RETAIN_EPOCHS);
   const maxNodesPerEpoch = integer('maxNodesPerEpoch', MAX_CONSENSUS_NODES);
   const probeIntervalMs = integer('probeIntervalMs', defaultProbeIntervalMs(epochMs));
-  const probeTimeoutMs = integer('probeTimeoutMs', Math.max(50, Math.min(5000, probeIntervalMs || 5000)));
+  const probeTimeoutMs = integer('probeTimeoutMs', 5000);
   let allowedNodes: Uint8Array[] | undefined;
   if (input.allowedNodes !== undefined) {
     if (!Array.isArray(input.allowedNodes)) problems.add('allowedNodes must be an array of base64url public keys');
