@@ -26,6 +26,12 @@ export interface ListenLinksOptions<P> {
    * who it is); undefined refuses it. Gateways and providers accept only the adjacent layer.
    */
   readonly isKnownPeer: (linkKey: Uint8Array) => P | undefined;
+  /**
+   * Whether a key that is no peer's is a directory authority's probing this node's liveness
+   * (docs/network.md, "Authority probes"): its handshake completes, then the connection is closed
+   * at once, counted in `probes_answered` and not as a refusal.
+   */
+  readonly isProber?: (linkKey: Uint8Array) => boolean;
   readonly packetLength: number;
   /** Called once per packet, in arrival order per link. The packet is the receiver's to keep. */
   readonly onPacket: (packet: Uint8Array, peer: P) => void;
@@ -48,6 +54,8 @@ export interface ListenLinksOptions<P> {
 export interface LinkListenerEvents<P> {
   /** A pinned, known peer's link is up. */
   accepted: [peer: P];
+  /** An authority's probe was answered (and its connection closed). */
+  probed: [];
   /** A connection was refused before carrying anything. */
   rejected: [reason: RejectReason];
   /** An accepted peer's link ended. */
@@ -165,6 +173,12 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     const linkKey = linkKeyOf(cert);
     if (linkKey === undefined) return refuse('not-ed25519');
     const peer = this.options.isKnownPeer(linkKey);
+    if (peer === undefined && this.options.isProber?.(linkKey) === true) {
+      socket.destroy();
+      this.metrics.inc(LINK_COUNTERS.probed);
+      this.emit('probed');
+      return;
+    }
     if (peer === undefined) return refuse('unknown-peer');
     this.admission.established(socket);
     this.admission.promote(socket);

@@ -28,6 +28,7 @@ export const LINK_COUNTERS = Object.freeze({
   dropped: 'packets_dropped',
   handlerErrors: 'packet_handler_errors',
   dials: 'dial_attempts',
+  probed: 'probes_answered',
 });
 
 /** Why a connection was refused before it carried any packet. */

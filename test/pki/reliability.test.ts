@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { hexOf } from '../../src/codec/bytes.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { seededRandom } from '../../src/crypto/seeded-random.js';
-import { decodeLoopReport, makeLoopReport, PkiError, reliabilityScores, type LoopReport } from '../../src/pki/index.js';
+import { decodeLoopReport, makeLoopReport, MIN_PROBES, PkiError, probeScore, reliabilityScores, reporterScores, type LoopReport } from '../../src/pki/index.js';
 import { uniformUnit } from '../../src/pki/path-choice.js';
 
 /** Loop reports (codec, signature) and the authorities' reliability scores (docs/network.md, "Reliability"). */
@@ -93,4 +93,75 @@ test('one lying reporter neither sinks an honest mix nor rescues the dropper', (
   assert.ok(scores.get(hexOf(ids[5]))! >= 900, `honest ${scores.get(hexOf(ids[5]))}`);
   // A reporter's claims about itself never count.
   assert.equal(reliabilityScores([liar]).get(hexOf(ids[0])), undefined);
+});
+
+/** Unsigned reports (the score does not verify signatures; the authority did on arrival). */
+const FLOOR = 800;
+const target = new Uint8Array(32).fill(200);
+const targetHex = hexOf(target);
+const countsArb = fc
+  .tuple(fc.integer({ min: 8, max: 300 }), fc.nat({ max: 300 }), fc.nat({ max: 300 }), fc.nat({ max: 300 }))
+  .map(([throughSent, a, otherSent, b]) => ({ throughSent, throughLost: a % (throughSent + 1), otherSent, otherLost: b % (otherSent + 1) }));
+type Counts = { throughSent: number; throughLost: number; otherSent: number; otherLost: number };
+
+function unsignedReport(reporter: number, c: Counts): LoopReport {
+  return {
+    epoch: 3, serial: 1, reporter: new Uint8Array(32).fill(reporter),
+    total: { sent: c.throughSent + c.otherSent, lost: c.throughLost + c.otherLost },
+    nodes: [{ nodeId: target, sent: c.throughSent, lost: c.throughLost }],
+    signature: new Uint8Array(64),
+  };
+}
+
+const alone = (report: LoopReport): number => reporterScores([report]).get(targetHex)!;
+
+test('property: liars fewer than half the reporters keep the score within the honest reporters\' range; half cannot sink it', () => {
+  fc.assert(
+    fc.property(fc.array(countsArb, { minLength: 1, maxLength: 7 }), fc.array(countsArb, { maxLength: 7 }), (honestCounts, liarCounts) => {
+      const honest = honestCounts.map((c, i) => unsignedReport(i + 1, c));
+      const own = honest.map(alone);
+      const low = Math.min(...own);
+      const high = Math.max(...own);
+      const liars = liarCounts.slice(0, honest.length).map((c, i) => unsignedReport(100 + i, c)); // at most half
+      const score = reliabilityScores([...honest, ...liars]).get(targetHex)!;
+      assert.ok(score >= low, `half the reporters or fewer sank it: ${score} < ${low}`);
+      if (liars.length < honest.length) {
+        assert.ok(score <= high, `a minority lifted it: ${score} > ${high}`);
+        // Hence across the floor in neither direction.
+        if (low >= FLOOR) assert.ok(score >= FLOOR);
+        if (high < FLOOR) assert.ok(score < FLOOR);
+      }
+    }),
+    { numRuns: 300, seed: 13 },
+  );
+});
+
+test('property: no number of reporters holds a node above what the authority\'s probes found; answered probes change nothing', () => {
+  fc.assert(
+    fc.property(fc.array(countsArb, { maxLength: 9 }), fc.integer({ min: MIN_PROBES, max: 200 }), fc.nat({ max: 200 }), (counts, sent, lostRaw) => {
+      const reports = counts.map((c, i) => unsignedReport(i + 1, c));
+      const lost = lostRaw % (sent + 1);
+      const probed = probeScore({ sent, lost })!;
+      const score = reliabilityScores(reports, new Map([[targetHex, { sent, lost }]])).get(targetHex)!;
+      assert.equal(score, Math.min(reporterScores(reports).get(targetHex) ?? 1000, probed));
+      assert.ok(score <= probed);
+      // A node that answers under 80 % of the probes is below the floor, whatever anyone reports.
+      if (sent - lost < 0.795 * sent) assert.ok(score < FLOOR);
+      // All answered: exactly the reporters' score (1000 with none).
+      assert.equal(reliabilityScores(reports, new Map([[targetHex, { sent, lost: 0 }]])).get(targetHex), reporterScores(reports).get(targetHex) ?? 1000);
+    }),
+    { numRuns: 300, seed: 14 },
+  );
+});
+
+test('gateways and providers, which no mix loop crosses, are scored by the probes alone; too few probes say nothing', () => {
+  const gateway = hexOf(new Uint8Array(32).fill(201));
+  const provider = hexOf(new Uint8Array(32).fill(202));
+  const fresh = hexOf(new Uint8Array(32).fill(203));
+  const probes = new Map([[gateway, { sent: 20, lost: 0 }], [provider, { sent: 20, lost: 20 }], [fresh, { sent: MIN_PROBES - 1, lost: MIN_PROBES - 1 }]]);
+  const scores = reliabilityScores([], probes);
+  assert.equal(scores.get(gateway), 1000);
+  assert.equal(scores.get(provider), 0);
+  assert.equal(scores.has(fresh), false);
+  assert.equal(probeScore({ sent: 8, lost: 1 }), 875);
 });

@@ -43,6 +43,13 @@ export interface AuthorityConfig {
   readonly openAdmission?: boolean;
   /** The most descriptors held for one epoch. Default (and at most) MAX_CONSENSUS_NODES. */
   readonly maxNodesPerEpoch: number;
+  /**
+   * How often this authority probes every node of the current document (docs/network.md,
+   * "Authority probes"); 0: never. Default a 16th of an epoch, 250 ms..60 s.
+   */
+  readonly probeIntervalMs: number;
+  /** How long a probe waits for the node's TLS handshake. Default 5 s. */
+  readonly probeTimeoutMs: number;
   /** Where every other listed authority answers ("http://host:port"), by its public key. */
   readonly peers: readonly AuthorityPeer[];
   /**
@@ -81,11 +88,18 @@ const TOP_LEVEL_KEYS = [
   'allowedNodes',
   'openAdmission',
   'maxNodesPerEpoch',
+  'probeIntervalMs',
+  'probeTimeoutMs',
   'peers',
   'dishonestVote',
 ];
 const URL_PATTERN = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\/?$/;
 const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir', 'retentionMs', 'reliability'];
+
+/** A 16th of an epoch, 250 ms..60 s (so 16 probes of each node per epoch for epochs of 4 s..16 min). */
+export function defaultProbeIntervalMs(epochMs: number): number {
+  return Number.isSafeInteger(epochMs) ? Math.min(60_000, Math.max(250, Math.floor(epochMs / 16)), Math.max(100, epochMs)) : 0;
+}
 
 /** "host:port" with port 0..65535 (0: any free port). */
 export function parseListen(text: unknown): { host: string; port: number } | undefined {
@@ -142,6 +156,10 @@ export function authorityConfigProblems(config: AuthorityConfig, crypto: Crypto 
   if (!intIn(config.maxNodesPerEpoch, 1, MAX_CONSENSUS_NODES)) {
     problems.push(`maxNodesPerEpoch must be an integer in 1..${MAX_CONSENSUS_NODES}`);
   }
+  if (!Number.isSafeInteger(config.probeIntervalMs) || (config.probeIntervalMs !== 0 && (config.probeIntervalMs < 100 || (epochOk && config.probeIntervalMs > config.epochMs)))) {
+    problems.push('probeIntervalMs must be 0 (no probes) or an integer in 100..epochMs');
+  }
+  if (!intIn(config.probeTimeoutMs, 50, 60_000)) problems.push('probeTimeoutMs must be an integer in 50..60000');
   problems.push(...peerProblems(config, crypto));
   const lie = config.dishonestVote;
   if (lie !== undefined && (typeof lie.extraNode !== 'boolean' || (lie.meanDelayMs !== undefined && !intIn(lie.meanDelayMs, 0, 0xffffffff)))) {
@@ -201,6 +219,8 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
   const publishLeadMs = integer('publishLeadMs', quarter);
   const retainEpochs = integer('retainEpochs', DEFAULT_RETAIN_EPOCHS);
   const maxNodesPerEpoch = integer('maxNodesPerEpoch', MAX_CONSENSUS_NODES);
+  const probeIntervalMs = integer('probeIntervalMs', defaultProbeIntervalMs(epochMs));
+  const probeTimeoutMs = integer('probeTimeoutMs', 5000);
   let allowedNodes: Uint8Array[] | undefined;
   if (input.allowedNodes !== undefined) {
     if (!Array.isArray(input.allowedNodes)) problems.add('allowedNodes must be an array of base64url public keys');
@@ -225,6 +245,8 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
     ...(allowedNodes === undefined ? {} : { allowedNodes }),
     ...(openAdmission ? { openAdmission } : {}),
     maxNodesPerEpoch,
+    probeIntervalMs,
+    probeTimeoutMs,
     peers,
     ...(dishonestVote === undefined ? {} : { dishonestVote }),
   };

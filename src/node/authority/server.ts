@@ -4,7 +4,10 @@ import { systemClock, type Clock } from '../../net/clock.js';
 import { AuthorityConfigError, authorityConfigProblems, type AuthorityConfig } from './config.js';
 import { AuthorityHttpApi, listenAuthorityHttp } from './http-api.js';
 import { AuthorityMetrics } from './metrics.js';
+import { probeLink } from '../../net/link-probe.js';
+import { tlsIdentity } from '../../net/tls-identity.js';
 import { PeerExchange } from './peers.js';
+import { AuthorityProber, type ProbeNode } from './prober.js';
 import { PublishSchedule } from './schedule.js';
 import { AuthorityState } from './state.js';
 import type { NodeLog } from '../log.js';
@@ -22,6 +25,8 @@ export interface AuthorityDeps {
   readonly clock?: Clock;
   /** One line per notable event (documents made, refusals, failures, files skipped), with its level. Default: nothing. */
   readonly log?: NodeLog;
+  /** How a node is probed (docs/network.md, "Authority probes"). Default: `probeLink` to its link address, with this authority's certificate. */
+  readonly probe?: ProbeNode;
 }
 
 export interface AuthorityHandle {
@@ -32,6 +37,8 @@ export interface AuthorityHandle {
   readonly publicKey: Uint8Array;
   /** Runs the schedule now: makes every document that is due. The timer calls it too. */
   tick(): void;
+  /** Probes every node of the current epoch now; resolves once the counts are stored. The timer calls it too. */
+  probeRound(): Promise<void>;
   /** The stored document for `epoch`, exactly the served bytes, if made. */
   documentBytes(epoch: number): Uint8Array | undefined;
   readonly metrics: AuthorityMetrics;
@@ -52,17 +59,35 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
   const schedule = new PublishSchedule(state, clock, log, config.peers.length === 0 ? undefined : () => peers.run());
   const http = await listenAuthorityHttp(config.listen, new AuthorityHttpApi(state, clock, metrics, log), log);
   schedule.tick();
+  const prober = new AuthorityProber(config.probeIntervalMs, {
+    clock,
+    book: state.probes,
+    metrics,
+    log,
+    probe: deps.probe ?? defaultProbe(config, config.probeTimeoutMs),
+    epochAt: (now) => state.currentEpoch(now),
+    nodesOf: (epoch) => state.nodesOf(epoch),
+  });
+  prober.start();
 
   return {
     url: http.url,
     port: http.port,
     publicKey: state.publicKey,
     tick: schedule.tick,
+    probeRound: () => prober.round(),
     documentBytes: (epoch) => state.document(epoch),
     metrics,
-    close: () => {
+    close: async () => {
       schedule.stop();
-      return http.close();
+      await prober.stop();
+      await http.close();
     },
   };
+}
+
+/** TLS to the node's link address, presenting a certificate of this authority's identity key (nodes know it). */
+function defaultProbe(config: AuthorityConfig, timeoutMs: number): ProbeNode {
+  const identity = tlsIdentity(config.identitySeed);
+  return (node, signal) => probeLink({ address: node.addresses.link, linkKey: node.linkPublicKey }, identity, timeoutMs, signal);
 }

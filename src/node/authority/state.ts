@@ -7,6 +7,7 @@ import {
   epochEnd,
   epochStart,
   PkiError,
+  reliabilityScores,
   verifyConsensus,
   type EpochTiming,
   type NodeDescriptor,
@@ -16,6 +17,7 @@ import type { AuthorityConfig } from './config.js';
 import { HttpError } from './http-error.js';
 import { LoopReportBook } from './loop-reports.js';
 import type { AuthorityMetrics } from './metrics.js';
+import { ProbeBook } from './probes.js';
 import { AuthorityStore } from './store.js';
 import { Voting } from './voting.js';
 import type { NodeLog } from '../log.js';
@@ -62,8 +64,12 @@ export class AuthorityState {
   readonly voting: Voting;
   /** The mixes' loop reports, scored into this authority's votes. */
   readonly loopReports: LoopReportBook;
+  /** This authority's own probe counts, scored into its votes with the reports. */
+  readonly probes: ProbeBook;
   /** The signatures (hex) of the descriptors a published document holds, to recognise re-uploads. */
   private readonly included = new Map<number, Set<string>>();
+  /** The nodes of the last document probed, decoded once. */
+  private documentNodes: { epoch: number; nodes: readonly NodeDescriptor[] } | undefined;
 
   constructor(
     private readonly config: AuthorityConfig,
@@ -78,8 +84,12 @@ export class AuthorityState {
     this.store = new AuthorityStore(config.dataDir);
     this.restoreDocuments();
     this.restoreDescriptors();
-    this.loopReports = new LoopReportBook(this.crypto, (nodeId) => this.admitted(nodeId));
-    const scores = (epoch: number): Map<string, number> => this.loopReports.scoresFor(epoch);
+    this.loopReports = new LoopReportBook(this.crypto, (nodeId) => this.admitted(nodeId), this.store);
+    this.probes = new ProbeBook(this.store);
+    const startEpoch = this.currentEpoch(this.clock.now());
+    for (const problem of this.loopReports.restore(startEpoch)) this.log(`authority: skipping stored loop report ${problem}`, 'warn');
+    for (const problem of this.probes.restore(startEpoch)) this.log(`authority: skipping stored probe counts ${problem}`, 'warn');
+    const scores = (epoch: number): Map<string, number> => this.scoresFor(epoch);
     this.voting = new Voting(config, { crypto: this.crypto, metrics: this.metrics, log: this.log, store: this.store, scores }, this.clock.now());
   }
 
@@ -213,6 +223,21 @@ export class AuthorityState {
     return { result: earlier === undefined ? 'new' : 'replaced', descriptor };
   }
 
+  /** The per-mille scores this authority votes for `epoch` (docs/network.md, "Score"), by node ID hex. */
+  scoresFor(epoch: number): Map<string, number> {
+    return reliabilityScores(this.loopReports.reportsFor(epoch), this.probes.countsFor(epoch));
+  }
+
+  /** The nodes to probe during `epoch`: those of its document, else the descriptors held for it. */
+  nodesOf(epoch: number): NodeDescriptor[] {
+    const bytes = this.documents.get(epoch);
+    if (bytes !== undefined) {
+      if (this.documentNodes?.epoch !== epoch) this.documentNodes = { epoch, nodes: decodeConsensusUnverified(this.crypto, bytes, false).doc.nodes };
+      return [...this.documentNodes.nodes];
+    }
+    return [...(this.descriptors.get(epoch)?.values() ?? [])].map((held) => held.descriptor);
+  }
+
   /** A mix's signed loop report (loop-reports.ts); refusals are HttpErrors. */
   receiveLoopReport(body: Uint8Array): 'new' | 'unchanged' {
     return this.loopReports.receive(body, this.currentEpoch(this.clock.now()));
@@ -237,6 +262,8 @@ export class AuthorityState {
     this.store.pruneDescriptorsBefore(current);
     this.voting.prune(current);
     this.loopReports.prune(current);
+    this.probes.prune(current);
+    this.store.pruneMeasurementsBefore(current - 1);
   }
 
   updateGauges(current: number): void {

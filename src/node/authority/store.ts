@@ -9,6 +9,9 @@ import { join } from 'node:path';
  *   candidates/<epoch>.bin                 the document this authority tallied and signed, with
  *                                          the peers' signatures gathered so far
  *   evidence/<epoch>/<authority ID hex>-<1|2>.bin  both votes of an authority that voted twice
+ *   loop-reports/<epoch>/<node ID hex>.bin  the latest loop report of each reporter and epoch
+ *                                          (mode 0600: what the nodes measured, for this authority only)
+ *   probes/<epoch>.json                    this authority's own probe counts of the epoch (mode 0600)
  * Files are written to a temporary name, flushed and renamed, so a crash leaves either the old
  * file or the new one. Documents are written before they are served: a restarted authority
  * serves the same bytes and never signs a second, different document for an epoch.
@@ -16,7 +19,10 @@ import { join } from 'node:path';
 const EPOCH_NAME = /^(0|[1-9][0-9]{0,15})$/;
 const DOCUMENT_NAME = /^(0|[1-9][0-9]{0,15})\.bin$/;
 const DESCRIPTOR_NAME = /^([0-9a-f]{64})\.bin$/;
-const SUBDIRS = ['consensus', 'descriptors', 'votes', 'candidates', 'evidence'] as const;
+const SUBDIRS = ['consensus', 'descriptors', 'votes', 'candidates', 'evidence', 'loop-reports', 'probes'] as const;
+const PROBES_NAME = /^(0|[1-9][0-9]{0,15})\.json$/;
+/** Files that are the nodes' measurements or this authority's own, not published documents. */
+const PRIVATE_MODE = 0o600;
 type Subdir = (typeof SUBDIRS)[number];
 
 export class AuthorityStore {
@@ -96,6 +102,39 @@ export class AuthorityStore {
     return all;
   }
 
+  /** A reporter's latest loop report for `epoch` (replaces the one held). */
+  writeLoopReport(epoch: number, reporterHex: string, bytes: Uint8Array): void {
+    const dir = join(this.dataDir, 'loop-reports', String(epoch));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeAtomically(dir, `${reporterHex}.bin`, bytes, PRIVATE_MODE);
+  }
+
+  /** Every stored loop report, by epoch then reporter ID hex (unparsed: the caller verifies). */
+  readLoopReports(): Map<number, Map<string, Uint8Array>> {
+    return this.readTree('loop-reports');
+  }
+
+  /** This authority's probe counts for `epoch` (JSON, written whole). */
+  writeProbes(epoch: number, bytes: Uint8Array): void {
+    writeAtomically(join(this.dataDir, 'probes'), `${epoch}.json`, bytes, PRIVATE_MODE);
+  }
+
+  /** Every stored probe file, by epoch (unparsed: the caller checks). */
+  readProbes(): Map<number, Uint8Array> {
+    return readFlat(join(this.dataDir, 'probes'), PROBES_NAME);
+  }
+
+  /** Removes loop reports and probe counts of every epoch below `epoch`. */
+  pruneMeasurementsBefore(epoch: number): void {
+    const reports = join(this.dataDir, 'loop-reports');
+    for (const name of readdirSync(reports)) if (EPOCH_NAME.test(name) && Number(name) < epoch) rmSync(join(reports, name), { recursive: true, force: true });
+    const probes = join(this.dataDir, 'probes');
+    for (const name of readdirSync(probes)) {
+      const match = PROBES_NAME.exec(name);
+      if (match !== null && Number(match[1]) < epoch) rmSync(join(probes, name), { force: true });
+    }
+  }
+
   writeDocument(epoch: number, bytes: Uint8Array): void {
     writeAtomically(this.consensusDir, `${epoch}.bin`, bytes);
   }
@@ -129,18 +168,18 @@ export class AuthorityStore {
 }
 
 /** `<epoch>.bin` files of a directory, by epoch. */
-function readFlat(dir: string): Map<number, Uint8Array> {
+function readFlat(dir: string, pattern = DOCUMENT_NAME): Map<number, Uint8Array> {
   const files = new Map<number, Uint8Array>();
   for (const name of readdirSync(dir)) {
-    const match = DOCUMENT_NAME.exec(name);
+    const match = pattern.exec(name);
     if (match !== null) files.set(Number(match[1]), new Uint8Array(readFileSync(join(dir, name))));
   }
   return files;
 }
 
-function writeAtomically(dir: string, name: string, bytes: Uint8Array): void {
+function writeAtomically(dir: string, name: string, bytes: Uint8Array, mode = 0o644): void {
   const temporary = join(dir, `.${name}.${process.pid}.tmp`);
-  const fd = openSync(temporary, 'w', 0o644);
+  const fd = openSync(temporary, 'w', mode);
   try {
     let offset = 0;
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);

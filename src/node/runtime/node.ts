@@ -6,6 +6,7 @@ import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { listenLinks, type LinkListener } from '../../net/link-listener.js';
 import { NetMetrics } from '../../net/metrics.js';
+import { sameLinkKey } from '../../net/tls-identity.js';
 import { NodeConfigError, nodeConfigProblems, type NodeConfig } from './config.js';
 import { ConsensusTracker } from './consensus.js';
 import { countedEventLog } from './counted-events.js';
@@ -213,6 +214,7 @@ export class NodeRuntime {
       port: config.linkPort,
       seed: this.linkSeed,
       isKnownPeer: this.peers.isKnownPeer,
+      isProber: (linkKey) => config.authorities.some((key) => sameLinkKey(key, linkKey)),
       isPinnedAddress: this.peers.isPinnedAddress,
       packetLength: this.packetLength,
       maxFrameBytes: this.packetLength + 1,

@@ -32,6 +32,9 @@ test('a minimal configuration gets the defaults', () => {
   assert.equal(config.publishLeadMs, DEFAULT_EPOCH_MS / 4);
   assert.deepEqual(config.network, DEFAULT_NETWORK_PARAMETERS);
   assert.equal(config.retainEpochs, 16);
+  assert.equal(config.probeIntervalMs, 60_000); // a 16th of 20 minutes is 75 s: capped
+  assert.equal(config.probeTimeoutMs, 5000);
+  assert.equal(validateAuthorityConfig({ ...minimal, epochMs: 2000 }).probeIntervalMs, 250);
   assert.equal(config.allowedNodes, undefined);
   assert.deepEqual(validateAuthorityConfig(JSON.stringify(minimal)), config);
 });
@@ -81,6 +84,9 @@ test("the authority's own key must be listed; bad JSON and non-objects are refus
   assert.ok(problemsOf({ ...minimal, authorities: [toBase64Url(otherKey)] }).some((p) => p.includes('own public key')));
   assert.ok(problemsOf({ ...minimal, authorities: [toBase64Url(key), toBase64Url(key)] }).some((p) => p.includes('twice')));
   assert.ok(problemsOf({ ...minimal, publishLeadMs: DEFAULT_EPOCH_MS }).some((p) => p.startsWith('publishLeadMs')));
+  assert.ok(problemsOf({ ...minimal, probeIntervalMs: 50 }).some((p) => p.startsWith('probeIntervalMs')));
+  assert.ok(problemsOf({ ...minimal, probeTimeoutMs: 0 }).some((p) => p.startsWith('probeTimeoutMs')));
+  assert.equal(validateAuthorityConfig({ ...minimal, probeIntervalMs: 0 }).probeIntervalMs, 0);
   assert.deepEqual(problemsOf('{'), ['the configuration is not valid JSON']);
   assert.deepEqual(problemsOf([]), ['the configuration must be a JSON object']);
 });

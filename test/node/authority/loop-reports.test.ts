@@ -1,9 +1,13 @@
 import * as assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { hexOf, sameBytes } from '../../../src/codec/bytes.js';
 import { getCrypto } from '../../../src/crypto/index.js';
 import { HttpError } from '../../../src/node/authority/http-error.js';
 import { LoopReportBook } from '../../../src/node/authority/loop-reports.js';
+import { AuthorityStore } from '../../../src/node/authority/store.js';
 import { makeLoopReport } from '../../../src/pki/index.js';
 
 /** The loop reports an authority takes (docs/network.md, "Loop reports"): who, which epochs, which serial. */
@@ -51,4 +55,53 @@ test('an authority takes admitted reporters for the current or previous epoch, t
   assert.deepEqual(book.held(), { 4: 1, 5: 1 });
   book.prune(7);
   assert.deepEqual(book.held(), {});
+});
+
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'umbra-loop-reports-'));
+  dirs.push(dir);
+  return dir;
+}
+
+test('the reports survive a restart: on disk (mode 0600) before they are taken, read back and verified at start', () => {
+  const dataDir = tempDir();
+  const isAdmitted = (nodeId: Uint8Array): boolean => admitted.some((key) => sameBytes(key, nodeId));
+  const book = new LoopReportBook(crypto, isAdmitted, new AuthorityStore(dataDir));
+  assert.deepEqual(book.restore(5), []);
+  book.receive(report(0, 4, 1, 0), 5);
+  book.receive(report(0, 5, 10, 10), 5);
+  book.receive(report(0, 5, 11, 20), 5);
+  book.receive(report(1, 5, 3, 5), 5);
+  const file = join(dataDir, 'loop-reports', '5', `${hexOf(ids[0])}.bin`);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+
+  const restarted = new LoopReportBook(crypto, isAdmitted, new AuthorityStore(dataDir));
+  assert.deepEqual(restarted.restore(5), []);
+  assert.deepEqual(restarted.held(), book.held());
+  for (const epoch of [4, 5]) {
+    for (const [reporter, held] of book.reportsOf(epoch)) assert.deepEqual(restarted.reportsOf(epoch).get(reporter), held);
+  }
+  for (const epoch of [5, 6, 7]) assert.deepEqual(restarted.scoresFor(epoch), book.scoresFor(epoch));
+  assert.equal(restarted.scoresFor(6).get(hexOf(ids[1])), 800);
+  // The serial still orders reports after the restart.
+  assert.equal(restarted.receive(report(0, 5, 11, 0), 5), 'unchanged');
+
+  // A changed file, one under another reporter's name, or a reporter no longer admitted is skipped.
+  const bytes = readFileSync(file);
+  writeFileSync(join(dataDir, 'loop-reports', '5', `${hexOf(ids[2])}.bin`), bytes);
+  bytes[40] ^= 1;
+  writeFileSync(file, bytes);
+  const skipping = new LoopReportBook(crypto, (nodeId) => sameBytes(nodeId, ids[0]), new AuthorityStore(dataDir));
+  const problems = skipping.restore(5);
+  assert.equal(problems.length, 3, problems.join('\n'));
+  assert.deepEqual(skipping.held(), { 4: 1 });
+  // A restart two epochs on reads nothing older than the previous epoch.
+  const later = new LoopReportBook(crypto, isAdmitted, new AuthorityStore(dataDir));
+  later.restore(7);
+  assert.deepEqual(later.held(), {});
 });

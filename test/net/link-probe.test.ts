@@ -1,0 +1,63 @@
+import * as assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { listenLinks } from '../../src/net/link-listener.js';
+import { probeLink } from '../../src/net/link-probe.js';
+import { LINK_COUNTERS } from '../../src/net/link-settings.js';
+import { NetMetrics } from '../../src/net/metrics.js';
+import { sameLinkKey, tlsIdentity } from '../../src/net/tls-identity.js';
+import { PACKET_LENGTH, seed } from './support.js';
+
+/** An authority's liveness probe of a node's link listener (docs/network.md, "Authority probes"). */
+const NODE = seed(0x11);
+const AUTHORITY = seed(0x22);
+const STRANGER = seed(0x33);
+
+test('a node answers a listed authority\'s probe quietly; a wrong key, a closed port and a silent one are not answers', async () => {
+  const metrics = new NetMetrics();
+  const authorityKey = tlsIdentity(AUTHORITY).linkKey;
+  const listener = await listenLinks<string>({
+    seed: NODE,
+    isKnownPeer: () => undefined,
+    isProber: (linkKey) => sameLinkKey(linkKey, authorityKey),
+    packetLength: PACKET_LENGTH,
+    onPacket: () => undefined,
+    metrics,
+  });
+  const address = `127.0.0.1:${listener.port}`;
+  try {
+    const nodeKey = tlsIdentity(NODE).linkKey;
+    const probed = once(listener, 'probed');
+    assert.equal(await probeLink({ address, linkKey: nodeKey }, tlsIdentity(AUTHORITY), 2000), 'answered');
+    await probed;
+    assert.equal(metrics.get(LINK_COUNTERS.probed), 1);
+    assert.equal(metrics.get(LINK_COUNTERS.rejected), 0, 'a probe is not a refusal');
+    // Someone else's key: the node presents its certificate (so the probe is answered) but refuses the stranger.
+    const rejected = once(listener, 'rejected');
+    assert.equal(await probeLink({ address, linkKey: nodeKey }, tlsIdentity(STRANGER), 2000), 'answered');
+    assert.deepEqual(await rejected, ['unknown-peer']);
+    // The descriptor pins another key: not this node.
+    assert.equal(await probeLink({ address, linkKey: tlsIdentity(STRANGER).linkKey }, tlsIdentity(AUTHORITY), 2000), 'pin-mismatch');
+  } finally {
+    await listener.close();
+  }
+  assert.equal(await probeLink({ address, linkKey: tlsIdentity(NODE).linkKey }, tlsIdentity(AUTHORITY), 2000), 'unreachable');
+  assert.equal(await probeLink({ address: 'not an address', linkKey: tlsIdentity(NODE).linkKey }, tlsIdentity(AUTHORITY), 2000), 'unreachable');
+  // A port that accepts TCP and never answers TLS: the probe times out.
+  const held = new Set<Socket>();
+  const silent = createServer((socket) => held.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as { port: number }).port;
+  try {
+    assert.equal(await probeLink({ address: `127.0.0.1:${port}`, linkKey: tlsIdentity(NODE).linkKey }, tlsIdentity(AUTHORITY), 200), 'timeout');
+    const cut = new AbortController();
+    const pending = probeLink({ address: `127.0.0.1:${port}`, linkKey: tlsIdentity(NODE).linkKey }, tlsIdentity(AUTHORITY), 5000, cut.signal);
+    cut.abort();
+    assert.equal(await pending, 'unreachable');
+  } finally {
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+});
+

@@ -1,0 +1,85 @@
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { hexOf } from '../../../src/codec/bytes.js';
+import { getCrypto } from '../../../src/crypto/index.js';
+import { AuthorityMetrics } from '../../../src/node/authority/metrics.js';
+import { AuthorityProber } from '../../../src/node/authority/prober.js';
+import { ProbeBook } from '../../../src/node/authority/probes.js';
+import { AuthorityStore } from '../../../src/node/authority/store.js';
+import { makeFixtureNetwork } from '../../pki/network-fixture.js';
+import { FakeClock } from './fake-clock.js';
+
+/** The authority's probe counts and rounds (docs/network.md, "Authority probes"). */
+const crypto = getCrypto();
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const a = 'a'.repeat(64);
+const b = 'b'.repeat(64);
+
+test('probe counts add up per epoch, the vote reads the two before it, and a restart reads back what was stored', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'umbra-probes-'));
+  dirs.push(dataDir);
+  const book = new ProbeBook(new AuthorityStore(dataDir));
+  book.record(4, new Map([[a, true], [b, false]]));
+  book.record(5, new Map([[a, true], [b, false]]));
+  book.record(5, new Map([[a, false]]));
+  assert.deepEqual(book.countsFor(6), new Map([[a, { sent: 3, lost: 1 }], [b, { sent: 2, lost: 2 }]]));
+  assert.deepEqual(book.countsFor(5), new Map([[a, { sent: 1, lost: 0 }], [b, { sent: 1, lost: 1 }]]));
+
+  const restarted = new ProbeBook(new AuthorityStore(dataDir));
+  assert.deepEqual(restarted.restore(5), []);
+  assert.deepEqual(restarted.held(), book.held());
+  for (const epoch of [5, 6, 7]) assert.deepEqual(restarted.countsFor(epoch), book.countsFor(epoch));
+
+  // A file that is not counts is skipped (and said why); epochs before the previous are not read.
+  writeFileSync(join(dataDir, 'probes', '5.json'), JSON.stringify({ epoch: 5, nodes: { [a]: [1, 2] } }));
+  const skipping = new ProbeBook(new AuthorityStore(dataDir));
+  const problems = skipping.restore(5);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /^5\.json: .*lost ≤ sent/);
+  assert.deepEqual(skipping.held(), { 4: 2 });
+  const later = new ProbeBook(new AuthorityStore(dataDir));
+  later.restore(7);
+  assert.deepEqual(later.held(), {});
+  book.prune(6);
+  assert.deepEqual(book.held(), { 5: 2 });
+});
+
+test('a round probes every node of the epoch and counts for the epoch it started in; one cut short by stop is not counted', async () => {
+  const nodes = makeFixtureNetwork(crypto, { epoch: 3 }).map((node) => node.descriptor);
+  const clock = new FakeClock(1000);
+  const book = new ProbeBook();
+  const metrics = new AuthorityMetrics();
+  let hang = false;
+  let started = 0;
+  const prober = new AuthorityProber(100, {
+    clock, book, metrics, log: () => undefined,
+    epochAt: () => 3,
+    nodesOf: (epoch) => (epoch === 3 ? nodes : []),
+    probe: (node, signal) => {
+      started++;
+      if (!hang) return Promise.resolve(node.layer === 4 ? 'timeout' : 'answered');
+      return new Promise((resolve) => signal.addEventListener('abort', () => resolve('unreachable')));
+    },
+  });
+  await prober.round();
+  const counts = book.countsFor(5);
+  assert.equal(counts.size, nodes.length);
+  for (const node of nodes) assert.deepEqual(counts.get(hexOf(node.nodeId)), { sent: 1, lost: node.layer === 4 ? 1 : 0 });
+  assert.equal(metrics.get('umbra_authority_probes_total', { outcome: 'timeout' }), 2);
+  assert.equal(metrics.get('umbra_authority_probes_total', { outcome: 'answered' }), nodes.length - 2);
+
+  hang = true;
+  const round = prober.round();
+  assert.equal(prober.round(), round, 'one round at a time');
+  await prober.stop();
+  await round;
+  assert.equal(started, 2 * nodes.length);
+  assert.deepEqual(book.countsFor(5).get(hexOf(nodes[0].nodeId)), { sent: 1, lost: 0 }, 'the cut round is not counted');
+});
