@@ -8,8 +8,10 @@
  * files come first, in one slot after the other, while the other slot works through the rest.
  *
  * Each file runs in its own `node --test` process; its report is written whole when it ends (so
- * two reports never interleave), and a summary closes the run. The exit code is 1 when any test
- * failed or any file did not finish.
+ * two reports never interleave), and a summary closes the run. A file still running after
+ * FILE_LIMIT_MS is stuck (the slowest take about two minutes): its whole process group, the node
+ * processes it started included, is killed and it counts as failed. The exit code is 1 when any
+ * test failed or any file did not finish.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -18,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SLOTS = 2;
+/** UMBRA_TEST_FILE_LIMIT_MS overrides it (to check this runner itself). */
+const FILE_LIMIT_MS = Number(process.env.UMBRA_TEST_FILE_LIMIT_MS ?? 10 * 60_000);
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).sort().flatMap((name) => {
@@ -43,21 +47,39 @@ function countOf(report: string, name: string): number {
 
 const children = new Set<ReturnType<typeof spawn>>();
 
+function killGroup(child: ReturnType<typeof spawn>, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
 function runFile(file: string): Promise<FileResult> {
   const started = Date.now();
   const reporter = process.stdout.isTTY ? ['--test-reporter=spec'] : [];
-  const child = spawn(process.execPath, ['--test', ...reporter, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that a stuck file is killed with every process it started.
+  const child = spawn(process.execPath, ['--test', ...reporter, file], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.add(child);
   const out: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => out.push(chunk));
+  let stuck = false;
+  const limit = setTimeout(() => {
+    stuck = true;
+    killGroup(child, 'SIGKILL');
+  }, FILE_LIMIT_MS);
+  // Whatever it left running goes with it (and its output pipe closes, which ends the report).
+  child.on('exit', () => killGroup(child, 'SIGKILL'));
   return new Promise((resolve) => {
     child.on('close', (code) => {
+      clearTimeout(limit);
       children.delete(child);
+      if (stuck) out.push(Buffer.from(`\n# STUCK: still running after ${FILE_LIMIT_MS / 60_000} min; killed with every process it started\n`));
       const report = Buffer.concat(out).toString('utf8');
       const name = relative(here, file);
       process.stdout.write(`\n# file ${name}\n${report}`);
-      resolve({ file: name, code: code ?? 1, tests: countOf(report, 'tests'), failed: countOf(report, 'fail'), seconds: (Date.now() - started) / 1000 });
+      resolve({ file: name, code: stuck ? 1 : code ?? 1, tests: countOf(report, 'tests'), failed: countOf(report, 'fail'), seconds: (Date.now() - started) / 1000 });
     });
   });
 }
@@ -90,7 +112,7 @@ async function slot(): Promise<void> {
 }
 
 const stop = (): void => {
-  for (const child of children) child.kill('SIGINT');
+  for (const child of children) killGroup(child, 'SIGINT');
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -75,10 +75,15 @@ describe('umbra up supervision', () => {
 
   test('a real node SIGKILLed behind umbra up\'s back comes back on its own ports', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'umbra-supervise-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const seen = eventsOf();
-    const net = await up({ dir, epochMs: 4_000, parameters: 'fast', readyTimeoutMs: 120_000, supervision: { ...FAST, firstDelayMs: 200 }, onSupervision: seen.on });
-    t.after(() => net.stop());
+    let net: Awaited<ReturnType<typeof up>> | undefined;
+    // One hook, in this order: removing the directory under running nodes fails (they write to it),
+    // and a hook that throws skips the ones after it, which left every node running.
+    t.after(async () => {
+      await net?.stop();
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    });
+    net = await up({ dir, epochMs: 4_000, parameters: 'fast', readyTimeoutMs: 120_000, supervision: { ...FAST, firstDelayMs: 200 }, onSupervision: seen.on });
     const before = net.pidOf('mix-2-1');
     assert.ok(before !== undefined);
     const exited = seen.next('exited');
