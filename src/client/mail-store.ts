@@ -7,6 +7,7 @@ import { ClientError, describeError } from './errors.js';
 import { MailFolders } from './mail-folders.js';
 import { prepareSchema } from './mail-store-schema.js';
 import { sealColumn, type ColumnSeal } from './store-seal.js';
+import { StoreCheckpoints } from './store-checkpoints.js';
 import { dropOrphanPieces, dropPieces, IN_PIECES, needsPieces, readPieces, stagePieces, type PiecedColumn } from './store-pieces.js';
 
 /**
@@ -42,12 +43,14 @@ export class MailStore {
   private db: Database.Database | undefined;
   /** The folders and UIDs the bridge's IMAP shows (mail-folders.ts). */
   readonly folders: MailFolders;
+  private checkpoints: StoreCheckpoints | undefined;
 
   private constructor(
     db: Database.Database,
     private readonly crypto: Crypto,
     private readonly random: RandomSource,
     private readonly key: Uint8Array,
+    private readonly path: string,
   ) {
     this.db = db;
     this.folders = new MailFolders({
@@ -87,12 +90,20 @@ export class MailStore {
       prepareSchema(db);
       dropOrphanPieces(db); // a send that stopped before its rows were written
       restrictToOwner(path);
-      return new MailStore(db, crypto, random, storeKey.slice());
+      return new MailStore(db, crypto, random, storeKey.slice(), path);
     } catch (error) {
       db?.close();
       if (error instanceof ClientError) throw error;
       throw new ClientError('corrupt-keystore', `the mail store ${path} cannot be opened: ${describeError(error)}`);
     }
+  }
+
+  /**
+   * Checkpoints the write-ahead log on a thread of its own from now on (store-checkpoints.ts): the
+   * agent's, whose event loop times the send slots. Offline commands keep SQLite's own.
+   */
+  checkpointOffThread(): void {
+    if (this.checkpoints === undefined) this.checkpoints = StoreCheckpoints.start(this.live(), this.path);
   }
 
   private live(): Database.Database {
@@ -188,6 +199,7 @@ export class MailStore {
   async stageSealed(column: PiecedColumn, rowKey: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
     if (!needsPieces(sealed)) return sealed;
     await stagePieces(() => this.live(), column, this.pieceOwner(column, rowKey), sealed, nextTurn);
+    this.checkpoints?.nudge();
     return IN_PIECES;
   }
 
@@ -369,6 +381,8 @@ export class MailStore {
 
   close(): void {
     if (this.db === undefined) return;
+    this.checkpoints?.close();
+    this.checkpoints = undefined;
     this.db.close();
     this.db = undefined;
     this.key.fill(0);

@@ -86,6 +86,7 @@ class Agent extends LocalClient implements ClientAgent {
 
   async start(): Promise<void> {
     this.builder.start();
+    this.core.store.checkpointOffThread();
     this.applyConsensus(await this.view.fetch(this.view.now()), true);
     this.outbox.restore(this.view.now());
     await this.gateways.main.ensure();
@@ -170,8 +171,7 @@ class Agent extends LocalClient implements ClientAgent {
       }
       prepared.push(made);
     }
-    this.core.persist();
-    await nextTurn();
+    await this.core.persistInBackground(); // written and synced off the event loop
     this.live();
     const sent = this.core.store.prepareSent();
     const job: EnvelopesJob = {
