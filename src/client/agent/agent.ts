@@ -138,8 +138,9 @@ class Agent extends LocalClient implements ClientAgent {
    * Composes, seals and queues a mail without holding the event loop (docs/client.md, "Sending"):
    * the mail's bytes, its frames, their erasure coding and the store's sealed values are the
    * builder's work; here only each recipient's ratchet step (a header, and a first contact's
-   * handshake: no pass over the mail), the keystore write and one store transaction, each in its
-   * own turn. Each recipient gets an envelope of its own, over its own session.
+   * handshake: no pass over the mail), beginning the keystore write (synced off the event loop),
+   * the store's large values in 64 KiB pieces and one small store transaction, each in its own
+   * turn. Each recipient gets an envelope of its own, over its own session.
    */
   async send(request: SendRequest): Promise<SendResult> {
     this.live();
