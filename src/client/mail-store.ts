@@ -98,10 +98,7 @@ export class MailStore {
     }
   }
 
-  /**
-   * Checkpoints the write-ahead log on a thread of its own from now on (store-checkpoints.ts): the
-   * agent's, whose event loop times the send slots. Offline commands keep SQLite's own.
-   */
+  /** From now on the write-ahead log is checkpointed on a thread of its own (store-checkpoints.ts; the agent's). */
   checkpointOffThread(): void {
     if (this.checkpoints === undefined) this.checkpoints = StoreCheckpoints.start(this.live(), this.path);
   }
@@ -191,14 +188,14 @@ export class MailStore {
   }
 
   /**
-   * Writes a large sealed value ahead of the row that will name it (store-pieces.ts): in pieces,
-   * one small transaction per turn of the event loop. Returns what the row's column then takes:
-   * the value itself when it is small (nothing written), IN_PIECES otherwise. The sent mail's
-   * bytes are staged for its row key `rid` (prepareSent), an outgoing body for its message ID.
+   * Writes a large sealed value ahead of its row, in pieces, one small transaction per turn of the
+   * event loop (store-pieces.ts): a sent mail's bytes for its row key `rid` (prepareSent), an
+   * outgoing body for its message ID. Returns what the row's column takes: IN_PIECES, or the value
+   * itself when small (nothing written).
    */
   async stageSealed(column: PiecedColumn, rowKey: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
     if (!needsPieces(sealed)) return sealed;
-    await stagePieces(() => this.live(), column, this.pieceOwner(column, rowKey), sealed, nextTurn);
+    await stagePieces(() => this.live(), column, this.pieceOwner(column, rowKey), sealed);
     this.checkpoints?.nudge();
     return IN_PIECES;
   }
@@ -387,10 +384,6 @@ export class MailStore {
     this.db = undefined;
     this.key.fill(0);
   }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The bytes as a Buffer, without a copy. */

@@ -46,10 +46,10 @@ export function needsPieces(sealed: Uint8Array): boolean {
 
 /**
  * Writes `sealed` as the pieces of `column` for row key `owner`, one small transaction per turn of
- * the event loop (`nextTurn` between them; `live` is asked before each, and throws to stop). Any
+ * the event loop (`db` is asked before each, and throws to stop: a store closed meanwhile). Any
  * pieces left from an earlier attempt for the same owner are replaced.
  */
-export async function stagePieces(db: () => Database.Database, column: PiecedColumn, owner: Uint8Array, sealed: Uint8Array, nextTurn: () => Promise<void>): Promise<void> {
+export async function stagePieces(db: () => Database.Database, column: PiecedColumn, owner: Uint8Array, sealed: Uint8Array): Promise<void> {
   const ownerBuffer = Buffer.from(owner);
   db().prepare('DELETE FROM pieces WHERE col = ? AND owner = ?').run(column, ownerBuffer);
   const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
@@ -57,6 +57,10 @@ export async function stagePieces(db: () => Database.Database, column: PiecedCol
     await nextTurn();
     db().prepare('INSERT INTO pieces (col, owner, seq, data) VALUES (?, ?, ?, ?)').run(column, ownerBuffer, seq, bytes.subarray(offset, offset + PIECE_BYTES));
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The value of `column` for `owner` put back together (empty when there are no pieces). */
