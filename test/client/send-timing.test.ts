@@ -256,19 +256,22 @@ function middle(values: readonly number[]): number {
   return [...values].sort((a, b) => a - b)[values.length >> 1];
 }
 
-/** The longest stall during each of `sends` sends of 1 MB, and during as long an idle window before each. */
+/** The longest stall during each of `sends` sends of 1 MB, and during an idle window before each. */
 async function stallsWhileSending(label: string, sends: number): Promise<{ sending: number[]; idle: number[] }> {
   const { agent } = await startSender(label, 'worker');
   const sending: number[] = [];
   const idle: number[] = [];
+  let windowMs = 800; // the idle window is as long as the last send's (a longer window holds more of the machine's stalls)
   for (let i = 0; i < sends; i++) {
     const quiet = gapTracker();
-    await sleep(500);
+    await sleep(windowMs);
     idle.push(quiet.stop());
+    const from = performance.now();
     const tracker = gapTracker();
     await agent.send({ to: 'bob', subject: `one megabyte ${i}`, body: ONE_MB });
     await sleep(STALL_TAIL_MS);
     sending.push(tracker.stop());
+    windowMs = performance.now() - from;
   }
   await agent.close();
   return { sending, idle };
