@@ -107,9 +107,10 @@ export class ClientCore {
    */
   async persistInBackground(): Promise<void> {
     this.live();
+    const bytes = this.sealedKeystore();
     const write = ++this.writes;
     this.writing++;
-    const written = writeFileAtomicInBackground(join(this.dir, KEYSTORE_FILE), this.sealedKeystore(), this.secure, () => this.writes === write && !this.closed);
+    const written = writeFileAtomicInBackground(join(this.dir, KEYSTORE_FILE), bytes, this.secure, () => this.writes === write && !this.closed);
     this.newestWrite = written;
     try {
       if (await written) return;
