@@ -5,6 +5,7 @@ import { after, describe, test } from 'node:test';
 import { ClientError, DEFAULT_KDF, initClient, KEYSTORE_FILE, openClient } from '../../src/client/index.js';
 import { KEYSTORE_HEADER_BYTES, KEYSTORE_MAGIC, writeFileAtomic, writeFileAtomicInBackground } from '../../src/client/keystore.js';
 import { seededRandom } from '../../src/crypto/seeded-random.js';
+import { ClientCore } from '../../src/client/directory.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { DEFAULT_CONSENSUS_MINIMUMS } from '../../src/traffic/consensus-minimums.js';
 import { FAST_KDF, removeTempDirs, tempDir } from './support.js';
@@ -219,4 +220,21 @@ test('a keystore write synced in the background never replaces a newer one', asy
   assert.equal(await older, false);
   assert.deepEqual([...readFileSync(path)], [3]);
   assert.deepEqual(readdirSync(dir), ['file'], 'no temporary file is left');
+});
+
+test('a keystore write still in the background when the client closes is overtaken by the close', async () => {
+  const { dir, passphrase } = await newClient();
+  const core = await ClientCore.open(dir, passphrase);
+  const pending = core.persistInBackground();
+  core.close(); // writes the keystore itself: the background write must not replace it after the lock is gone
+  await pending;
+  assert.deepEqual(readdirSync(dir).filter((file) => file.endsWith('.tmp')), []);
+  const reopened = await openClient(dir, passphrase);
+  await reopened.close();
+  // And one that finishes: on disk when it resolves.
+  const again = await ClientCore.open(dir, passphrase);
+  await again.persistInBackground();
+  again.close();
+  const last = await openClient(dir, passphrase);
+  await last.close();
 });
