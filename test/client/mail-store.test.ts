@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -7,7 +8,7 @@ import { MailStore } from '../../src/client/mail-store.js';
 import { SCHEMA_VERSION } from '../../src/client/mail-store-schema.js';
 import { sealColumn } from '../../src/client/store-seal.js';
 import { IN_PIECES, PIECE_BYTES } from '../../src/client/store-pieces.js';
-import { removeTempDirs, tempDir } from './support.js';
+import { removeTempDirs, tempDir, waitFor } from './support.js';
 
 after(() => removeTempDirs());
 const crypto = getCrypto('sodium');
@@ -110,4 +111,16 @@ test('pieces staged for a mail whose row was never written (a send stopped, a cr
   assert.equal(pieceRows(path, 'mails.raw'), 0, 'what a crash left is dropped on open');
   assert.ok(Buffer.from(reopened.listOutgoing()[0].body).equals(Buffer.from(bytes(PIECE_BYTES * 2, 3))));
   reopened.close();
+});
+
+test('the agent\'s store is checkpointed by a thread of its own: the log reaches the database file without a checkpoint on this thread', async () => {
+  const path = join(tempDir(), 'mail.db');
+  const store = MailStore.open(path, key, crypto, systemRandom(crypto));
+  store.checkpointOffThread(); // this connection no longer checkpoints
+  const before = statSync(path).size;
+  // 3 MB of pieces: under SQLite's own threshold (1000 pages) anyway, so only the thread moves them.
+  const sent = store.prepareSent();
+  await store.stageSealed('mails.raw', sent.rid, sealColumn(crypto, sent.seal, bytes(3 << 20, 1)));
+  await waitFor(() => statSync(path).size > before + (2 << 20), 'the checkpoint thread to copy the log into the database file', 10_000);
+  store.close();
 });
