@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open as openFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sodiumModule from 'sodium-native';
 import { ByteReader, ByteWriter, concatBytes, hexOf } from '../codec/bytes.js';
@@ -239,4 +240,44 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, random: RandomS
   } catch {
     // Some platforms cannot fsync a directory; the rename itself is atomic.
   }
+}
+
+/**
+ * writeFileAtomic with the writing and syncing done off the event loop (the file system's thread
+ * pool), for a write the event loop must not wait for (a send: docs/client.md, "Sending"). Before
+ * the file replaces `path`, `stillWanted` is asked: false (a newer write went first) leaves `path`
+ * as it is; the answer is returned. The rename itself is on the event loop, so no write made in
+ * between by writeFileAtomic is ever replaced by an older one.
+ */
+export async function writeFileAtomicInBackground(path: string, bytes: Uint8Array, random: RandomSource, stillWanted: () => boolean): Promise<boolean> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${hexOf(random(6))}.tmp`);
+  try {
+    const file = await openFile(tmp, 'wx', 0o600);
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    if (!stillWanted()) {
+      await rm(tmp, { force: true });
+      return false;
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  try {
+    const dirHandle = await openFile(dir, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename itself is atomic.
+  }
+  return true;
 }

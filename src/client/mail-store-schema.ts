@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ClientError } from './errors.js';
 import { FOLDERS_SCHEMA } from './mail-folders.js';
+import { PIECES_SCHEMA } from './store-pieces.js';
 
 /**
  * The tables of the mail store (mail-store.ts) and the upgrade of a store written by an earlier
@@ -12,8 +13,11 @@ import { FOLDERS_SCHEMA } from './mail-folders.js';
  *      `outgoing` holds the message's frame (up to megabytes), and SQLite rewrites a whole row when
  *      one of its values changes size, so each packet that left rewrote the frame. The sealed
  *      progress moves as it is (its AD still names outgoing.state).
+ *   4: a large sealed value (a sent mail's bytes, an outgoing message's body) may be kept in
+ *      `pieces`, written in small transactions before the row that names it (store-pieces.ts); the
+ *      row's own column is then empty. Triggers drop a row's pieces with it.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const mailsTable = (name: string): string => `
 CREATE TABLE IF NOT EXISTS ${name} (
@@ -57,6 +61,7 @@ CREATE TABLE IF NOT EXISTS agent_state (
   value BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS surbs_by_message ON surbs (mkey);
+${PIECES_SCHEMA}
 CREATE INDEX IF NOT EXISTS surbs_by_time ON surbs (created_ms);
 ${FOLDERS_SCHEMA}`;
 
@@ -64,7 +69,7 @@ ${FOLDERS_SCHEMA}`;
 export function prepareSchema(db: Database.Database): void {
   const hasVersion = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get() !== undefined;
   const version = hasVersion ? (db.prepare('SELECT max(version) AS version FROM schema_version').get() as { version: number | null }).version : null;
-  if (version !== null && version !== SCHEMA_VERSION && version !== 1 && version !== 2) {
+  if (version !== null && version !== SCHEMA_VERSION && version !== 1 && version !== 2 && version !== 3) {
     throw new ClientError('unsupported-keystore', `mail store schema ${version} is not supported`);
   }
   db.transaction(() => {

@@ -7,6 +7,8 @@ import { ClientError, describeError } from './errors.js';
 import { MailFolders } from './mail-folders.js';
 import { prepareSchema } from './mail-store-schema.js';
 import { sealColumn, type ColumnSeal } from './store-seal.js';
+import { StoreCheckpoints } from './store-checkpoints.js';
+import { dropOrphanPieces, dropPieces, IN_PIECES, needsPieces, readPieces, stagePieces, type PiecedColumn } from './store-pieces.js';
 
 /**
  * The local mail store (docs/client.md, "Mail store"): SQLite in the client directory. Every
@@ -41,12 +43,14 @@ export class MailStore {
   private db: Database.Database | undefined;
   /** The folders and UIDs the bridge's IMAP shows (mail-folders.ts). */
   readonly folders: MailFolders;
+  private checkpoints: StoreCheckpoints | undefined;
 
   private constructor(
     db: Database.Database,
     private readonly crypto: Crypto,
     private readonly random: RandomSource,
     private readonly key: Uint8Array,
+    private readonly path: string,
   ) {
     this.db = db;
     this.folders = new MailFolders({
@@ -84,13 +88,19 @@ export class MailStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       prepareSchema(db);
+      dropOrphanPieces(db); // a send that stopped before its rows were written
       restrictToOwner(path);
-      return new MailStore(db, crypto, random, storeKey.slice());
+      return new MailStore(db, crypto, random, storeKey.slice(), path);
     } catch (error) {
       db?.close();
       if (error instanceof ClientError) throw error;
       throw new ClientError('corrupt-keystore', `the mail store ${path} cannot be opened: ${describeError(error)}`);
     }
+  }
+
+  /** From now on the write-ahead log is checkpointed on a thread of its own (store-checkpoints.ts; the agent's). */
+  checkpointOffThread(): void {
+    if (this.checkpoints === undefined) this.checkpoints = StoreCheckpoints.start(this.live(), this.path);
   }
 
   private live(): Database.Database {
@@ -177,7 +187,29 @@ export class MailStore {
     return { rid, seal: this.columnSeal('mails', 'raw', rid), mailId: row.last + 1 };
   }
 
-  /** Stores a sent mail: `raw` sealed for row key `rid` (prepareSent), `size` its length in clear. */
+  /**
+   * Writes a large sealed value ahead of its row, in pieces, one small transaction per turn of the
+   * event loop (store-pieces.ts): a sent mail's bytes for its row key `rid` (prepareSent), an
+   * outgoing body for its message ID. Returns what the row's column takes: IN_PIECES, or the value
+   * itself when small (nothing written).
+   */
+  async stageSealed(column: PiecedColumn, rowKey: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
+    if (!needsPieces(sealed)) return sealed;
+    await stagePieces(() => this.live(), column, this.pieceOwner(column, rowKey), sealed);
+    this.checkpoints?.nudge();
+    return IN_PIECES;
+  }
+
+  /** Forgets what stageSealed wrote for a row that will not be written (the send stopped); nothing once closed. */
+  dropStaged(column: PiecedColumn, rowKey: Uint8Array): void {
+    if (this.db !== undefined) dropPieces(this.db, column, this.pieceOwner(column, rowKey));
+  }
+
+  private pieceOwner(column: PiecedColumn, rowKey: Uint8Array): Uint8Array {
+    return column === 'outgoing.body' ? this.messageKey(rowKey) : rowKey;
+  }
+
+  /** Stores a sent mail: `raw` sealed for row key `rid` (prepareSent), or IN_PIECES when stageSealed wrote it; `size` its length in clear. */
   addSentSealed(meta: Omit<SentMeta, 'folder'>, sealed: { rid: Uint8Array; raw: Uint8Array; size: number }): number {
     const { rid, raw, size } = sealed;
     const full: SentMeta = { ...meta, folder: 'sent' };
@@ -201,7 +233,8 @@ export class MailStore {
   get(id: number): { record: MailRecord; raw: Uint8Array } | undefined {
     const row = this.live().prepare('SELECT id, folder, number, rid, meta, raw FROM mails WHERE id = ?').get(id) as MailRow | undefined;
     if (row === undefined) return undefined;
-    return { record: this.record(row), raw: this.open('mails', 'raw', row.rid, row.raw!) };
+    const raw = row.raw!.length === 0 ? readPieces(this.live(), 'mails.raw', row.rid) : row.raw!;
+    return { record: this.record(row), raw: this.open('mails', 'raw', row.rid, raw) };
   }
 
   meta(id: number): MailRecord | undefined {
@@ -262,10 +295,11 @@ export class MailStore {
     return this.columnSeal('outgoing', 'body', this.messageKey(messageId));
   }
 
-  /** putOutgoing of a body sealed with outgoingBodySeal. */
+  /** putOutgoing of a body sealed with outgoingBodySeal, or IN_PIECES for one stageSealed wrote. */
   putOutgoingSealed(messageId: Uint8Array, sealedBody: Uint8Array, state: Uint8Array): void {
     const mkey = this.messageKey(messageId);
     const db = this.live();
+    if (sealedBody.length > 0) dropPieces(db, 'outgoing.body', mkey); // pieces staged for a body written whole after all
     db.prepare('INSERT INTO outgoing (mkey, body) VALUES (?, ?) ON CONFLICT (mkey) DO UPDATE SET body = excluded.body')
       .run(mkey, asBuffer(sealedBody));
     db.prepare('INSERT INTO outgoing_progress (mkey, state) VALUES (?, ?) ON CONFLICT (mkey) DO UPDATE SET state = excluded.state')
@@ -286,7 +320,10 @@ export class MailStore {
 
   listOutgoing(): OutgoingRow[] {
     const rows = this.live().prepare('SELECT o.mkey, o.body, p.state FROM outgoing o JOIN outgoing_progress p ON p.mkey = o.mkey').all() as { mkey: Buffer; body: Buffer; state: Buffer }[];
-    return rows.map((row) => ({ body: this.open('outgoing', 'body', row.mkey, row.body), state: this.open('outgoing', 'state', row.mkey, row.state) }));
+    return rows.map((row) => {
+      const body = row.body.length === 0 ? readPieces(this.live(), 'outgoing.body', row.mkey) : row.body;
+      return { body: this.open('outgoing', 'body', row.mkey, body), state: this.open('outgoing', 'state', row.mkey, row.state) };
+    });
   }
 
   // --- ACK SURBs: their decryption tokens, by SURB ID ---
@@ -341,6 +378,8 @@ export class MailStore {
 
   close(): void {
     if (this.db === undefined) return;
+    this.checkpoints?.close();
+    this.checkpoints = undefined;
     this.db.close();
     this.db = undefined;
     this.key.fill(0);

@@ -307,6 +307,23 @@ describe('client agent', () => {
     assert.equal(alice.agent.status().awaitingAck, 0);
   });
 
+  test('a mail whose store values are staged in pieces survives a restart: its Sent copy reads back, every fragment goes out', async () => {
+    const net = await network({ label: 'restart-pieces', traffic: { clientSendRate: 40, loopRate: 0, dropRate: 0 } });
+    const alice = await user(net, 'alice');
+    const bob = await user(net, 'bob');
+    alice.agent.addContact(bob.init.cardUri);
+    // Over one store piece (64 KiB): the Sent copy and the outgoing body are written in pieces.
+    const body = 'x'.repeat(70_000);
+    const sent = await alice.agent.send({ to: 'bob', subject: 'pieces', body });
+    await restart(net, alice);
+    assert.equal(alice.agent.read(sent.id).parsed.text, body + '\n', 'the Sent copy reads back from its pieces');
+    assert.equal(alice.agent.sent()[0].status, 'queued');
+    while (alice.agent.status().queue > 0) await net.advance(500);
+    await waitFor(() => net.count('deliver') === sent.fragments, 'every fragment, after the restart');
+    assert.equal((await bob.agent.poll()).received, 1);
+    assert.equal(bob.agent.read(bob.agent.inbox()[0].id).parsed.text, body + '\n');
+  });
+
   test('what does not open is skipped; a too-large bucket is fetched in smaller parts; contacts are named unambiguously', async () => {
     const net = await network({ label: 'junk', traffic: { clientSendRate: 20, loopRate: 0, dropRate: 0 } });
     const alice = await user(net, 'alice');

@@ -1,9 +1,11 @@
 import * as assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ClientError, DEFAULT_KDF, initClient, KEYSTORE_FILE, openClient } from '../../src/client/index.js';
-import { KEYSTORE_HEADER_BYTES, KEYSTORE_MAGIC } from '../../src/client/keystore.js';
+import { KEYSTORE_HEADER_BYTES, KEYSTORE_MAGIC, writeFileAtomic, writeFileAtomicInBackground } from '../../src/client/keystore.js';
+import { seededRandom } from '../../src/crypto/seeded-random.js';
+import { ClientCore } from '../../src/client/directory.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { DEFAULT_CONSENSUS_MINIMUMS } from '../../src/traffic/consensus-minimums.js';
 import { FAST_KDF, removeTempDirs, tempDir } from './support.js';
@@ -200,4 +202,39 @@ describe('contacts', () => {
     assert.equal(reopened.contacts()[0].cardUri, bob.result.cardUri);
     await reopened.close();
   });
+});
+
+test('a keystore write synced in the background never replaces a newer one', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'file');
+  const random = seededRandom(getCrypto('sodium'), new Uint8Array(32).fill(1));
+  let writes = 1; // writes begun: a background write is wanted while it is the last one
+  assert.equal(await writeFileAtomicInBackground(path, new Uint8Array([1]), random, () => writes === 1), true);
+  assert.deepEqual([...readFileSync(path)], [1]);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  // A background write begun, then a newer one written at once: the older leaves the file alone.
+  const second = ++writes;
+  const older = writeFileAtomicInBackground(path, new Uint8Array([2]), random, () => writes === second);
+  writes++;
+  writeFileAtomic(path, new Uint8Array([3]), random);
+  assert.equal(await older, false);
+  assert.deepEqual([...readFileSync(path)], [3]);
+  assert.deepEqual(readdirSync(dir), ['file'], 'no temporary file is left');
+});
+
+test('a keystore write still in the background when the client closes is overtaken by the close', async () => {
+  const { dir, passphrase } = await newClient();
+  const core = await ClientCore.open(dir, passphrase);
+  const pending = core.persistInBackground();
+  core.close(); // writes the keystore itself: the background write must not replace it after the lock is gone
+  await pending;
+  assert.deepEqual(readdirSync(dir).filter((file) => file.endsWith('.tmp')), []);
+  const reopened = await openClient(dir, passphrase);
+  await reopened.close();
+  // And one that finishes: on disk when it resolves.
+  const again = await ClientCore.open(dir, passphrase);
+  await again.persistInBackground();
+  again.close();
+  const last = await openClient(dir, passphrase);
+  await last.close();
 });

@@ -7,6 +7,7 @@ import { getCrypto } from '../../src/crypto/index.js';
 import { seededRandom } from '../../src/crypto/seeded-random.js';
 import { ClientError } from '../../src/client/errors.js';
 import { MailStore } from '../../src/client/mail-store.js';
+import { SCHEMA_VERSION } from '../../src/client/mail-store-schema.js';
 import { removeTempDirs, tempDir } from './support.js';
 
 /**
@@ -141,7 +142,7 @@ test('a schema 1 store with inbox and sent interleaved is numbered per folder in
   assert.equal(migrated.numberOf(send(migrated, 'new')), 4);
   migrated.close();
   const check = new Database(path, { readonly: true });
-  assert.equal((check.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number }).v, 3);
+  assert.equal((check.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number }).v, SCHEMA_VERSION);
   check.close();
   // Opened again: nothing moves.
   const reopened = openStore(path);
@@ -153,7 +154,7 @@ test('a store of a newer schema is refused', () => {
   const path = join(tempDir(), 'mail.db');
   openStore(path).close();
   const db = new Database(path);
-  db.exec('UPDATE schema_version SET version = 4');
+  db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
   db.close();
   assert.throws(() => openStore(path), (error: unknown) => error instanceof ClientError && error.code === 'unsupported-keystore');
 });

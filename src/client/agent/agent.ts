@@ -86,6 +86,7 @@ class Agent extends LocalClient implements ClientAgent {
 
   async start(): Promise<void> {
     this.builder.start();
+    this.core.store.checkpointOffThread();
     this.applyConsensus(await this.view.fetch(this.view.now()), true);
     this.outbox.restore(this.view.now());
     await this.gateways.main.ensure();
@@ -137,8 +138,9 @@ class Agent extends LocalClient implements ClientAgent {
    * Composes, seals and queues a mail without holding the event loop (docs/client.md, "Sending"):
    * the mail's bytes, its frames, their erasure coding and the store's sealed values are the
    * builder's work; here only each recipient's ratchet step (a header, and a first contact's
-   * handshake: no pass over the mail), the keystore write and one store transaction, each in its
-   * own turn. Each recipient gets an envelope of its own, over its own session.
+   * handshake: no pass over the mail), beginning the keystore write (synced off the event loop),
+   * the store's large values in 64 KiB pieces and one small store transaction, each in its own
+   * turn. Each recipient gets an envelope of its own, over its own session.
    */
   async send(request: SendRequest): Promise<SendResult> {
     this.live();
@@ -170,8 +172,7 @@ class Agent extends LocalClient implements ClientAgent {
       }
       prepared.push(made);
     }
-    this.core.persist();
-    await nextTurn();
+    await this.core.persistInBackground(); // written and synced off the event loop
     this.live();
     const sent = this.core.store.prepareSent();
     const job: EnvelopesJob = {
@@ -182,14 +183,38 @@ class Agent extends LocalClient implements ClientAgent {
     const size = own.mail.length;
     // The mails' bytes go to the builder without a copy: nothing here reads them again.
     const sealed = await build(job, ownedBuffers([own.mail, ...copies.map((copy) => copy.mail)]));
+    const stored = await this.stageSealed(sent.rid, sealed.sentRaw, prepared.flat().map(({ recipe }, i) => ({ messageId: recipe.messageId, body: sealed.envelopes[i].body })));
     const envelopes: SealedMail[] = prepared.flat().map(({ contact, field, recipe }, i) => {
-      const { frame, body, chunks } = sealed.envelopes[i];
+      const { frame, chunks } = sealed.envelopes[i];
       const { messageId, recipient, senderTag, dataShards, addressKey } = recipe;
-      return { contact, field, sealed: { messageId, recipient, senderTag, dataShards, frame, addressKey }, chunks, sealedBody: body };
+      return { contact, field, sealed: { messageId, recipient, senderTag, dataShards, frame, addressKey }, chunks, sealedBody: stored.bodies[i] };
     });
-    const result = this.outbox.add({ subject: own.subject, size, rid: sent.rid, sealedRaw: sealed.sentRaw, mailId: sent.mailId }, envelopes, now);
+    const result = this.outbox.add({ subject: own.subject, size, rid: sent.rid, sealedRaw: stored.sentRaw, mailId: sent.mailId }, envelopes, now);
     if (this.options.plantedLeakForTests === 'burst-on-send') await this.stream.plantedBurstForTests();
     return result;
+  }
+
+  /**
+   * Writes a send's large sealed values (the Sent row's bytes, each outgoing body) to the store
+   * ahead of their rows, in small transactions, one per turn of the event loop (store-pieces.ts):
+   * the one transaction that then records the mail (Outbox.add) is small. What each row's column
+   * takes is returned. A send stopped here leaves no pieces behind (nor does a crash: the next open
+   * drops pieces no row names).
+   */
+  private async stageSealed(rid: Uint8Array, sentRaw: Uint8Array, bodies: readonly { messageId: Uint8Array; body: Uint8Array }[]): Promise<{ sentRaw: Uint8Array; bodies: Uint8Array[] }> {
+    const store = this.core.store;
+    try {
+      const raw = await store.stageSealed('mails.raw', rid, sentRaw);
+      const staged: Uint8Array[] = [];
+      for (const { messageId, body } of bodies) staged.push(await store.stageSealed('outgoing.body', messageId, body));
+      this.live();
+      return { sentRaw: raw, bodies: staged };
+    } catch (error) {
+      store.dropStaged('mails.raw', rid);
+      for (const { messageId } of bodies) store.dropStaged('outgoing.body', messageId);
+      this.live(); // closed under the send: 'closed'
+      throw error;
+    }
   }
 
   async resend(id: number): Promise<SendResult> {

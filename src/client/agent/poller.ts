@@ -170,8 +170,11 @@ export class Poller {
         else if (outcome === 'loop') counts.loops++;
       }
     }
-    // Mails are in the store already: a crash before this write re-reads them (deduplicated).
-    if (counts.received > 0) this.core.persist();
+    // Mails are in the store already: a crash before this write re-reads them (deduplicated). Synced
+    // off the event loop, which times the send slots (a receipt must not show as a gap either).
+    if (counts.received > 0) {
+      this.core.persistInBackground().catch((error: unknown) => this.emit({ type: 'error', where: 'keystore', message: describeError(error) }));
+    }
     return counts;
   }
 
