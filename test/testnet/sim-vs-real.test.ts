@@ -20,7 +20,8 @@
  * measured the standard error of the mean entropy is about 0.03 bit and that of the median latency
  * about 4 % (the three-hop sum of 500 ms exponentials: median ≈ 1.34 s, sd ≈ 0.87 s); the seeds'
  * spread is of that order; the real nodes add processing and timer lateness (milliseconds a hop).
- * The control: a simulator whose mixes hold 10 × shorter (50 ms) must fall outside both.
+ * The control: a simulator whose mixes hold 10 × shorter (50 ms) must fall outside both. And the
+ * recording's ground truth must be whole: with every node corrupt, every sender is named (0 bits).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -100,4 +101,8 @@ test('the simulator agrees with umbra up on sender entropy and latency', { timeo
   assert.ok(agrees(real, seeds[0]), `real ${describe(real)} against simulated ${describe(seeds[0])}`);
   assert.ok(!agrees(real, control), 'the control (10 × shorter delays) is told apart');
   assert.ok(Math.abs(real.senderEntropy.mean - control.senderEntropy.mean) > ENTROPY_TOLERANCE_BITS, 'the control differs in entropy too');
+  // The records' ground truth is whole: with every node revealing its mapping, each packet's sender is known.
+  const revealed = linkFigures({ ...run, config: { ...run.config, adversary: { corrupt: run.topology.nodes.map((n) => n.name) } } }, WARMUP_MS, MEASURE_UNTIL_MS);
+  t.diagnostic(`every node corrupt: ${describe(revealed)}`);
+  assert.ok(revealed.senderEntropy.mean === 0 && revealed.timingAttackSuccess === 1, 'every mapping revealed names every sender');
 });
