@@ -1,5 +1,5 @@
 /**
- * Users of an `umbra up` network that send only what every idle client sends (helpers for
+ * Users of an `umbra up` network that send only what every idle client sends (support for
  * test/testnet/sim-vs-real.test.ts, not a test file): the Loopix streams of src/traffic/poisson.ts
  * at the consensus's rates, a send stream whose every slot carries drop cover (no mail is queued),
  * a loop stream to the user's own mailbox and a drop stream, as the client agent and the simulator
