@@ -38,7 +38,15 @@ export interface UpOptions {
   readonly parameters?: ParameterSet;
   /** Overrides the plan's `reliability.mixLoopRate` (mix loops per second). */
   readonly mixLoopRate?: number;
+  /**
+   * Test hook: every gateway, mix and provider appends its packet events to `<dir>/<node>/packets.log`
+   * (`recordPacketsForTests`, src/node/runtime/packet-record.ts), for src/sim/recorded-run.ts.
+   */
+  readonly recordPackets?: boolean;
 }
+
+/** Where a node records its packet events when `recordPackets` is set. */
+export const packetLogOf = (dir: string, node: string): string => join(resolve(dir), node, 'packets.log');
 
 export interface AuthorityInfo {
   readonly name: string;
@@ -141,6 +149,7 @@ function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void 
       geometry: plan.network.geometry,
       ...(options.attacks?.[node.name] === undefined ? {} : { attackForTests: options.attacks[node.name] }),
       ...(options.faultyMixes?.[node.name] === undefined ? {} : { testDropFraction: options.faultyMixes[node.name] }),
+      ...(options.recordPackets === true ? { recordPacketsForTests: packetLogOf(dir, node.name) } : {}),
     }, null, 2), { mode: 0o600 });
   }
 }

@@ -12,6 +12,7 @@ import type { NodeConfig } from '../runtime/config.js';
 import { gatewayFrameLength, parseGatewayFrame } from '../../wire/gateway-frame.js';
 import { clientAdmission } from '../runtime/client-admission.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
+import { openPacketRecorder } from '../runtime/packet-record.js';
 import { AddressRateLimiter, gatewayBurst } from './token-bucket.js';
 
 export { AddressRateLimiter, gatewayBurst, TokenBucket } from './token-bucket.js';
@@ -36,7 +37,10 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
   runtime.onLinkPacket = () => metrics.drop('unexpected-link');
 
   const rateLimiter = new AddressRateLimiter();
-  const onClientPacket = (address: string, bytes: Uint8Array): void => {
+  // Test networks only: every packet forwarded, by client connection (src/node/runtime/packet-record.ts).
+  const recorder = openPacketRecorder(config.recordPacketsForTests, runtime.crypto);
+  let connections = 0;
+  const onClientPacket = (address: string, bytes: Uint8Array, connection: number): void => {
     metrics.count('node_packets_in_total');
     const now = clock.now();
     const doc = runtime.consensus.active(now);
@@ -50,14 +54,18 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
     if (next === undefined) return metrics.drop('unknown-next-hop');
     if (closed) return metrics.drop('shutdown');
     const dialer = runtime.peers.dialer(next);
+    const packet = frame.packet.slice();
     if (dialer === undefined) metrics.drop('unknown-next-hop');
-    else if (dialer.send(frame.packet.slice())) metrics.count('node_packets_out_total');
-    else metrics.drop(dialer.state === 'closed' ? 'link-closed' : 'link-queue-full');
+    else if (dialer.send(packet)) {
+      metrics.count('node_packets_out_total');
+      if (recorder !== undefined) recorder.departure(packet, 1, recorder.arrival(packet, `c${connection}`));
+    } else metrics.drop(dialer.state === 'closed' ? 'link-closed' : 'link-queue-full');
   };
 
   runtime.onClose(async () => {
     closed = true;
     await ws?.close();
+    recorder?.close();
   });
   try {
     await runtime.listenLinks();
@@ -70,9 +78,10 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
       maxConnections: config.maxClients,
       admission: clientAdmission(config, runtime.linkMetrics),
       onConnection: (conn, address) => {
+        const connection = connections++;
         conn.onMessage((bytes) => {
           try {
-            onClientPacket(address, bytes);
+            onClientPacket(address, bytes, connection);
           } catch (error) {
             metrics.drop('internal');
             runtime.log(`gateway: packet handling failed: ${error instanceof Error ? error.message : String(error)}`, 'error');

@@ -14,6 +14,7 @@ import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js'
 import type { NodeConfig } from '../runtime/config.js';
 import type { UnwrapResult } from '../../sphinx/index.js';
 import { UnwrapPool } from './unwrap-pool.js';
+import { openPacketRecorder } from '../runtime/packet-record.js';
 
 export interface MixHandle extends NodeHandle {
   readonly role: 'mix';
@@ -52,25 +53,28 @@ function nMinusOneForTests(config: Pick<NodeConfig, 'genesisMs' | 'epochMs'>): (
 export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise<MixHandle> {
   const runtime = new NodeRuntime(config, deps, 'mix');
   const { metrics } = runtime;
+  // Test networks only: every packet in and out (src/node/runtime/packet-record.ts).
+  const recorder = openPacketRecorder(config.recordPacketsForTests, runtime.crypto);
   const forwarder = new Forwarder({
     clock: runtime.clock,
     peers: runtime.peers,
     consensus: runtime.consensus,
     metrics,
     capacity: config.scheduleCapacity,
+    ...(recorder === undefined ? {} : { recorder }),
   });
   metrics.gauge('node_schedule_depth', 'Packets held in the mixing schedule.', () => forwarder.depth);
   const attacker = config.attackForTests === 'n-1' ? nMinusOneForTests(config) : undefined;
   const loops = new MixLoops(runtime, config.family ?? `node-${hexOf(runtime.nodeId).slice(0, 16)}`);
   const dropFraction = config.testDropFraction ?? 0;
-  const onResult = (result: UnwrapResult | undefined): void => {
+  const onResult = (result: UnwrapResult | undefined, input?: string): void => {
     if (result === undefined) return;
     if (result.kind === 'deliver' && loops.returned(result.recipient)) return;
     if (result.kind !== 'forward') return metrics.drop('not-forward');
     if (attacker !== undefined && !attacker(runtime.clock.now())) return; // silently: an attacker counts nothing
     // Test networks only: a faulty mix loses packets without a trace.
     if (dropFraction > 0 && uniform32(runtime.crypto.randomBytes(4)) < dropFraction * 2 ** 32) return;
-    forwarder.forward(result);
+    forwarder.forward(result, input);
   };
   const workers = unwrapWorkerCount(config);
   const pool = workers === 0 ? undefined : new UnwrapPool({
@@ -78,22 +82,24 @@ export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise
     workerData: { suite: config.suite, geometry: config.geometry, backend: runtime.crypto.name },
     packetLength: runtime.packetLength,
     capacity: UNWRAP_QUEUE_CAPACITY,
-    onOutcome: (keys, outcome) => onResult(settleOutcome(keys, outcome, metrics)),
+    onOutcome: (keys, outcome, input) => onResult(settleOutcome(keys, outcome, metrics), input),
     onLost: (reason, count) => metrics.drop(reason, count),
     onPressure: (full) => runtime.setLinkReading(!full),
     log: runtime.log,
   });
   if (pool !== undefined) metrics.gauge('node_unwrap_queue_depth', 'Packets queued for or held by the unwrap workers.', () => pool.depth);
   runtime.onLinkPacket = (packet) => {
-    if (pool === undefined || pool.running === 0 || packet.length !== runtime.packetLength) return onResult(runtime.unwrap(packet));
+    const input = recorder?.arrival(packet, 'link');
+    if (pool === undefined || pool.running === 0 || packet.length !== runtime.packetLength) return onResult(runtime.unwrap(packet), input);
     const keys = runtime.keyring.candidates(runtime.clock.now());
     if (keys.length === 0) return metrics.drop('no-key');
-    if (!pool.submit(packet, keys)) metrics.drop(pool.isClosed ? 'shutdown' : 'unwrap-queue-full');
+    if (!pool.submit(packet, keys, input)) metrics.drop(pool.isClosed ? 'shutdown' : 'unwrap-queue-full');
   };
   runtime.onClose(async () => {
     loops.close();
     await pool?.close();
     forwarder.close();
+    recorder?.close();
   });
   try {
     await runtime.listenLinks();

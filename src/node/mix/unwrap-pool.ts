@@ -21,7 +21,8 @@ export interface UnwrapPoolOptions {
   readonly packetLength: number;
   /** Packets queued or in workers at most. */
   readonly capacity: number;
-  readonly onOutcome: (keys: readonly EpochKey[], outcome: UnwrapOutcome) => void;
+  /** Each outcome, with the keys and the `tag` its packet was submitted with. */
+  readonly onOutcome: (keys: readonly EpochKey[], outcome: UnwrapOutcome, tag: string | undefined) => void;
   /** Packets lost: in a worker that died ('internal'), or queued at shutdown ('shutdown'). */
   readonly onLost: (reason: 'internal' | 'shutdown', count: number) => void;
   /** true: the pool is nearly full (stop reading links); false: it has room again. */
@@ -36,6 +37,7 @@ interface Slot {
 
 interface Pending {
   readonly keys: readonly EpochKey[];
+  readonly tags: readonly (string | undefined)[];
   readonly count: number;
   readonly slot: Slot;
 }
@@ -43,7 +45,7 @@ interface Pending {
 export class UnwrapPool {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
-  private open: { keys: readonly EpochKey[]; packets: Uint8Array; count: number } | undefined;
+  private open: { keys: readonly EpochKey[]; tags: (string | undefined)[]; packets: Uint8Array; count: number } | undefined;
   private nextBatch = 0;
   private queued = 0;
   private pressured = false;
@@ -69,13 +71,17 @@ export class UnwrapPool {
     return this.slots.length;
   }
 
-  /** Queues a packet to be unwrapped under `keys` (tried in order); false when full or closed. */
-  submit(packet: Uint8Array, keys: readonly EpochKey[]): boolean {
+  /**
+   * Queues a packet to be unwrapped under `keys` (tried in order); false when full or closed.
+   * `tag` comes back with its outcome (the packet recorder's hash, test networks only).
+   */
+  submit(packet: Uint8Array, keys: readonly EpochKey[], tag?: string): boolean {
     const { packetLength, capacity } = this.options;
     if (this.closed || this.slots.length === 0 || this.queued >= capacity || packet.length !== packetLength) return false;
     if (this.open !== undefined && !sameKeys(this.open.keys, keys)) this.flush();
-    this.open ??= { keys, packets: new Uint8Array(BATCH_PACKETS * packetLength), count: 0 };
+    this.open ??= { keys, tags: [], packets: new Uint8Array(BATCH_PACKETS * packetLength), count: 0 };
     this.open.packets.set(packet, this.open.count * packetLength);
+    this.open.tags.push(tag);
     this.open.count++;
     this.queued++;
     if (this.open.count === BATCH_PACKETS) this.flush();
@@ -112,7 +118,7 @@ export class UnwrapPool {
     const id = this.nextBatch++;
     const packets = batch.packets.subarray(0, batch.count * this.options.packetLength);
     const message: UnwrapBatch = { batch: id, secrets: batch.keys.map((key) => key.secret), packets, count: batch.count };
-    this.pending.set(id, { keys: batch.keys, count: batch.count, slot });
+    this.pending.set(id, { keys: batch.keys, tags: batch.tags, count: batch.count, slot });
     slot.inHand += batch.count;
     slot.worker.postMessage(message, [batch.packets.buffer as ArrayBuffer]);
   }
@@ -124,7 +130,7 @@ export class UnwrapPool {
     pending.slot.inHand -= pending.count;
     this.queued -= pending.count;
     this.updatePressure();
-    for (const outcome of answer.outcomes) this.options.onOutcome(pending.keys, outcome);
+    answer.outcomes.forEach((outcome, i) => this.options.onOutcome(pending.keys, outcome, pending.tags[i]));
   }
 
   private spawn(): Slot {

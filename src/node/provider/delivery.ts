@@ -1,5 +1,6 @@
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { NodeRuntime } from '../runtime/node.js';
+import type { PacketRecorder } from '../runtime/packet-record.js';
 import { epochAt } from '../../pki/index.js';
 import { encodeStoredItem } from '../../wire/index.js';
 import type { StoreFailures } from './store-failures.js';
@@ -22,6 +23,8 @@ export class MailboxDelivery {
     private readonly runtime: NodeRuntime,
     private readonly store: MailboxStore,
     private readonly failures: StoreFailures,
+    /** Test networks only: records each packet that reaches this last hop. */
+    private readonly recorder?: PacketRecorder,
   ) {
     runtime.metrics.count('node_packets_exited_total', {}, 0);
   }
@@ -29,6 +32,7 @@ export class MailboxDelivery {
   /** Handles one packet from a link. */
   readonly onPacket = (packet: Uint8Array): void => {
     const { metrics } = this.runtime;
+    this.recorder?.delivery(packet);
     const result = this.runtime.unwrap(packet);
     if (result === undefined) return;
     if (result.kind === 'forward') return metrics.drop('not-last-hop');

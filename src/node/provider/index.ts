@@ -11,6 +11,7 @@ import { SqliteMailboxStore } from '../../store/sqlite.js';
 import type { NodeConfig } from '../runtime/config.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
 import { MailboxDelivery } from './delivery.js';
+import { openPacketRecorder } from '../runtime/packet-record.js';
 import type { PirServiceOptions, PirStatus } from './pir-service.js';
 import { MailboxRetention } from './retention.js';
 import { ClientRetrieval } from './retrieval.js';
@@ -58,7 +59,9 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
   const { metrics, clock, log } = runtime;
   const failures = new StoreFailures(metrics, log);
   const retrieval = new ClientRetrieval({ runtime, config, store, failures, maxCiphertextBytes, pir: deps.pir });
-  const delivery = new MailboxDelivery(runtime, store, failures);
+  const recorder = openPacketRecorder(config.recordPacketsForTests, runtime.crypto);
+  const delivery = new MailboxDelivery(runtime, store, failures, recorder);
+  runtime.onClose(() => recorder?.close());
   const retention = new MailboxRetention({ store, clock, metrics, failures, retentionMs: storeOptions.retentionMs, epochMs: config.epochMs });
   runtime.onLinkPacket = delivery.onPacket;
   metrics.gauge('node_clients', 'Open client WebSocket connections.', () => retrieval.connections);

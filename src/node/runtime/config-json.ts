@@ -21,6 +21,7 @@ const TOP_LEVEL_KEYS = [
   'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
   'maxClients', 'store', 'maxResponseBytes', 'maxClientsPerAddress', 'clientIdleTimeoutMs',
   'clientHandshakeTimeoutMs', 'expectedClients', 'attackForTests', 'unwrapWorkers', 'testDropFraction',
+  'recordPacketsForTests',
 ];
 const STORE_KEYS = ['path', 'maxDatabaseBytes', 'retentionMs', 'postgres'];
 const GEOMETRY_KEYS = ['hops', 'userForwardPayloadLength', 'withSurb'];
@@ -73,6 +74,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
   if (role !== 'provider' && input.maxResponseBytes !== undefined) problems.add('maxResponseBytes: only a provider answers fetches');
   const maxResponseBytes = problems.integer(input, 'maxResponseBytes', 'maxResponseBytes', NODE_DEFAULTS.maxResponseBytes);
   if (input.attackForTests !== undefined && !(input.attackForTests === 'n-1' && role === 'mix')) problems.add('attackForTests: only "n-1", and only on a mix');
+  if (input.recordPacketsForTests !== undefined && (typeof input.recordPacketsForTests !== 'string' || input.recordPacketsForTests === '')) problems.add('recordPacketsForTests: a file path');
 
   const config: NodeConfig = {
     role,
@@ -108,6 +110,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     maxResponseBytes,
     ...(input.attackForTests === 'n-1' ? { attackForTests: 'n-1' as const } : {}),
     ...(input.testDropFraction === undefined ? {} : { testDropFraction: input.testDropFraction as number }),
+    ...(typeof input.recordPacketsForTests === 'string' ? { recordPacketsForTests: input.recordPacketsForTests } : {}),
   };
   problems.addUnreported(nodeConfigProblems(config));
   if (problems.list.length > 0) throw new NodeConfigError(problems.list);

@@ -120,6 +120,12 @@ export interface NodeConfig {
    * forward (a faulty or malicious mix, for the reliability tests). Default 0.
    */
   readonly testDropFraction?: number;
+  /**
+   * Test networks only (`umbra up` test hook; src/node/runtime/packet-record.ts): append one line
+   * per packet event (arrival, departure, delivery; opaque hashes and connection indexes only) to
+   * this file, for comparing the simulator with the real network. Off by default.
+   */
+  readonly recordPacketsForTests?: string;
 }
 
 export class NodeConfigError extends ConfigError {

@@ -6,6 +6,7 @@ import type { Clock } from '../../net/clock.js';
 import type { ConsensusTracker } from './consensus.js';
 import type { EpochKey, SphinxKeyring } from './keyring.js';
 import type { NodeMetrics } from './metrics.js';
+import type { PacketRecorder } from './packet-record.js';
 import type { Peers } from './peers.js';
 
 /**
@@ -104,6 +105,8 @@ export function settleOutcome(keys: readonly EpochKey[], outcome: UnwrapOutcome,
 interface Held {
   readonly packet: Uint8Array;
   readonly next: string;
+  /** The recorder's hash of the packet as it arrived (test networks only). */
+  readonly input?: string;
 }
 
 export interface ForwarderOptions {
@@ -112,6 +115,8 @@ export interface ForwarderOptions {
   readonly consensus: ConsensusTracker;
   readonly metrics: NodeMetrics;
   readonly capacity: number;
+  /** Test networks only: records each departure (src/node/runtime/packet-record.ts). */
+  readonly recorder?: PacketRecorder;
 }
 
 /**
@@ -135,7 +140,8 @@ export class Forwarder {
     return this.schedule.size;
   }
 
-  forward(result: ForwardResult): void {
+  /** Holds `result` for its delay; `input` is the recorder's hash of the packet it came from. */
+  forward(result: ForwardResult, input?: string): void {
     const { clock, peers, consensus, metrics } = this.options;
     if (this.closed) return metrics.drop('shutdown');
     const next = peers.nextHop(result.nextHop);
@@ -143,7 +149,7 @@ export class Forwarder {
     const now = clock.now();
     const maxDelay = consensus.active(now)?.mixing.maxDelayMs ?? 0;
     const delay = Math.min(result.delayMs ?? 0, maxDelay);
-    if (!this.schedule.hold(now, delay, { packet: result.packet, next })) return metrics.drop('schedule-full');
+    if (!this.schedule.hold(now, delay, { packet: result.packet, next, ...(input === undefined ? {} : { input }) })) return metrics.drop('schedule-full');
     this.release();
   }
 
@@ -157,17 +163,23 @@ export class Forwarder {
 
   /** Sends everything due, then arms the timer for the next release. */
   private release(): void {
-    const { clock, peers, metrics } = this.options;
+    const { clock, peers, metrics, recorder } = this.options;
     if (this.closed) return;
-    for (const item of this.schedule.due(clock.now())) {
+    const due = this.schedule.due(clock.now());
+    // What the node held just before each departure, the departing packet included.
+    let pool = this.schedule.size + due.length;
+    for (const item of due) {
       try {
         const dialer = peers.dialer(item.next);
         if (dialer === undefined) metrics.drop('unknown-next-hop');
-        else if (dialer.send(item.packet)) metrics.count('node_packets_out_total');
-        else metrics.drop(dialer.state === 'closed' ? 'link-closed' : 'link-queue-full');
+        else if (dialer.send(item.packet)) {
+          metrics.count('node_packets_out_total');
+          recorder?.departure(item.packet, pool, item.input ?? '-');
+        } else metrics.drop(dialer.state === 'closed' ? 'link-closed' : 'link-queue-full');
       } catch {
         metrics.drop('internal'); // a bug: one packet lost, the schedule goes on
       }
+      pool--;
     }
     this.arm();
   }
