@@ -1,7 +1,7 @@
 import { hexOf, sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
-import { epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
+import { encodeConsensus, epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
 import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { listenLinks, type LinkListener } from '../../net/link-listener.js';
@@ -12,7 +12,6 @@ import { ConsensusTracker } from './consensus.js';
 import { countedEventLog } from './counted-events.js';
 import { ensureDir } from './files.js';
 import { unwrapPacket } from './hop.js';
-import { encodeConsensus } from '../../pki/index.js';
 import { startStatusServer, type StatusServer } from './http.js';
 import { SphinxKeyring } from './keyring.js';
 import { NodeMetrics } from './metrics.js';
