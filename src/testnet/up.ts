@@ -194,6 +194,30 @@ function roleOf(plan: NetworkPlan, name: string): string {
   return node.role;
 }
 
+const authorityInfos = (plan: NetworkPlan): AuthorityInfo[] =>
+  plan.authorities.map((authority) => ({ name: authority.name, url: urlOf(authority), publicKey: authority.publicKey }));
+
+/** `<dir>/network.json`: the plan as it came up (moved ports included) and what each node's ready line said. */
+function writeNetworkFile(dir: string, plan: NetworkPlan, children: ReadonlyMap<string, Child>): NetworkFile {
+  const authorities = authorityInfos(plan);
+  const file: NetworkFile = {
+    dir,
+    genesisMs: plan.genesisMs,
+    epochMs: plan.epochMs,
+    authority: { url: authorities[0].url, publicKey: authorities[0].publicKey },
+    authorities,
+    nodes: plan.nodes.map((node) => {
+      const ready = children.get(node.name)?.ready ?? {};
+      // network.json is for reading, not a secret: the identity seed stays in plan.json (mode 0600).
+      const { identitySeed: _secret, ...shown } = node;
+      return { ...shown, nodeId: ready.nodeId as string, wsUrl: ready.wsUrl as string | undefined, metricsUrl: ready.metricsUrl as string };
+    }),
+    users: plan.users.map((user) => ({ ...user, dir: join(dir, 'users', user.name) })),
+  };
+  writeFileSync(join(dir, 'network.json'), `${JSON.stringify(file, null, 2)}\n`);
+  return file;
+}
+
 export async function up(options: UpOptions): Promise<Testnet> {
   const dir = resolve(options.dir);
   const log = options.log ?? (() => {});
@@ -255,23 +279,9 @@ export async function up(options: UpOptions): Promise<Testnet> {
     await stopAll();
     throw error;
   }
-  const authorities: AuthorityInfo[] = plan.authorities.map((authority) => ({ name: authority.name, url: urlOf(authority), publicKey: authority.publicKey }));
+  const authorities = authorityInfos(plan);
   const authorityUrl = authorities[0].url;
-  const file: NetworkFile = {
-    dir,
-    genesisMs: plan.genesisMs,
-    epochMs: plan.epochMs,
-    authority: { url: authorityUrl, publicKey: authorities[0].publicKey },
-    authorities,
-    nodes: plan.nodes.map((node) => {
-      const ready = children.get(node.name)?.ready ?? {};
-      // network.json is for reading, not a secret: the identity seed stays in plan.json (mode 0600).
-      const { identitySeed: _secret, ...shown } = node;
-      return { ...shown, nodeId: ready.nodeId as string, wsUrl: ready.wsUrl as string | undefined, metricsUrl: ready.metricsUrl as string };
-    }),
-    users: plan.users.map((user) => ({ ...user, dir: join(dir, 'users', user.name) })),
-  };
-  writeFileSync(join(dir, 'network.json'), `${JSON.stringify(file, null, 2)}\n`);
+  const file = writeNetworkFile(dir, plan, children);
   const view = await startNetworkView(file).catch(async (error: unknown) => {
     await stopAll();
     throw error;
