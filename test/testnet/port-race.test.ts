@@ -10,7 +10,7 @@ import { fetchConsensus } from '../../src/net/authority-client.js';
 import { PortInUseError } from '../../src/testnet/errors.js';
 import type { NetworkPlan } from '../../src/testnet/plan.js';
 import { freePort, type PortAllocator } from '../../src/testnet/ports.js';
-import { up } from '../../src/testnet/up.js';
+import { up, type Testnet } from '../../src/testnet/up.js';
 
 /**
  * The race of `umbra up` (docs/network.md, "`umbra up` and supervision"): a port drawn for a node is
@@ -36,7 +36,10 @@ const planOf = (dir: string): NetworkPlan => JSON.parse(readFileSync(join(dir, '
 test('a node and an authority whose first ports are taken are moved to fresh ones: every node comes up, the consensus lists the new address', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-port-race-'));
   const servers: Server[] = [];
+  let net: Testnet | undefined;
+  // Every process stops before the directory goes (else the removal races their writes).
   t.after(async () => {
+    await net?.stop();
     await closeAll(servers);
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
@@ -50,8 +53,7 @@ test('a node and an authority whose first ports are taken are moved to fresh one
     return owner === 'mix-2-1' ? busyMixLink : owner === 'authority-2' ? busyAuthority : freePort();
   };
   const lines: string[] = [];
-  const net = await up({ dir, epochMs: EPOCH_MS, authorities: 2, minimalNodes: true, readyTimeoutMs: 30_000, allocatePort: allocate, log: (line) => lines.push(line) });
-  t.after(() => net.stop());
+  net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', authorities: 2, minimalNodes: true, readyTimeoutMs: 30_000, allocatePort: allocate, log: (line) => lines.push(line) });
   for (const name of [...net.plan.authorities.map((a) => a.name), ...net.plan.nodes.map((n) => n.name)]) assert.ok(net.pidOf(name) !== undefined, `${name} is running`);
   assert.ok(lines.includes('mix-2-1: a port of its own was taken before it could listen; starting it again on fresh ports'), lines.join('\n'));
   assert.ok(lines.includes('authority-2: a port of its own was taken before it could listen; starting it again on fresh ports'), lines.join('\n'));
@@ -83,7 +85,7 @@ test('a node that finds its ports taken at every start fails with a clear messag
   // Every port mix-1-1 is ever given is one the test holds.
   const allocate: PortAllocator = async (owner) => (owner === 'mix-1-1' ? busyPort(servers) : freePort());
   const lines: string[] = [];
-  await assert.rejects(up({ dir, epochMs: EPOCH_MS, minimalNodes: true, readyTimeoutMs: 30_000, allocatePort: allocate, log: (line) => lines.push(line) }), (error: unknown) =>
+  await assert.rejects(up({ dir, epochMs: EPOCH_MS, parameters: 'fast', minimalNodes: true, readyTimeoutMs: 30_000, allocatePort: allocate, log: (line) => lines.push(line) }), (error: unknown) =>
     error instanceof PortInUseError && error.node === 'mix-1-1' && /^mix-1-1 found a port of its own in use at each of 4 starts, on fresh ports after the first; giving up \(mix-1-1 could not listen: a port of its own is in use \(see .*mix-1-1\.log\)\)$/.test(error.message));
   assert.equal(lines.filter((line) => line.startsWith('mix-1-1: a port of its own was taken')).length, 3);
   const log = readFileSync(join(dir, 'logs', 'mix-1-1.log'), 'utf8');
