@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
+import { AddressInUseError, EXIT_ADDRESS_IN_USE, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { HELP } from './help.js';
 import { packageVersion } from './version.js';
 import { TestnetError } from '../testnet/errors.js';
@@ -52,6 +52,9 @@ function fail(error: unknown): void {
   if (error instanceof UsageError) {
     process.stderr.write(`umbra: ${error.message} (see 'umbra help')\n`);
     process.exitCode = EXIT_USAGE;
+  } else if (error instanceof AddressInUseError) {
+    process.stderr.write(`umbra: ${error.message}\n`);
+    process.exitCode = EXIT_ADDRESS_IN_USE;
   } else if (error instanceof TestnetError) {
     process.stderr.write(`umbra: ${error.message}\n`);
     process.exitCode = EXIT_FAILED;

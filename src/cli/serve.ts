@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { UsageError } from './errors.js';
+import { addressInUse, UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
 import { logLevelOption, processLogger } from './process-log.js';
 
@@ -8,6 +8,7 @@ import { logLevelOption, processLogger } from './process-log.js';
  * Runs a long-lived server from a config file until SIGINT or SIGTERM, then closes it cleanly.
  * Prints one line `ready <json>` on stdout once it serves, so scripts (and `umbra up`) can wait for
  * it; everything else it says goes to stderr as JSON lines (`--log-level debug|info|warn|error`).
+ * When one of its ports is in use it exits with code 3 (EXIT_ADDRESS_IN_USE) and says which.
  */
 export interface Served {
   readonly ready: Record<string, unknown>;
@@ -37,7 +38,10 @@ export async function serveFromConfig(
   };
   process.on('uncaughtException', crashed);
   process.on('unhandledRejection', crashed);
-  const served = await start(text, logger);
+  // A taken port is its own exit code (3): `umbra up` then moves the node to fresh ports.
+  const served = await start(text, logger).catch((error: unknown) => {
+    throw addressInUse(command, error) ?? error;
+  });
   process.stdout.write(`ready ${JSON.stringify(served.ready)}\n`);
   own.info('ready');
   const signal = await new Promise<string>((resolve) => {

@@ -9,3 +9,11 @@ export class TestnetError extends Error {
     this.name = 'TestnetError';
   }
 }
+
+/** A node's process exited before it was ready because a port of its own was in use (its exit code 3). */
+export class PortInUseError extends TestnetError {
+  constructor(readonly node: string, message: string) {
+    super(message);
+    this.name = 'PortInUseError';
+  }
+}

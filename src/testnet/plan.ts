@@ -1,7 +1,8 @@
 import { toBase64Url } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { DEFAULT_NETWORK_PARAMETERS, type NetworkParameters } from '../pki/index.js';
-import { freePort } from './ports.js';
+import { TestnetError } from './errors.js';
+import { distinctPort, osPortAllocator, type PortAllocator } from './ports.js';
 
 /**
  * The shape of a local test network (`umbra up`): one directory authority or several voting ones, a gateway, three mix layers of
@@ -78,33 +79,26 @@ export const PARAMETER_SETS: Readonly<Record<ParameterSet, NetworkParameters>> =
  * `minimal`: one node per layer (a gateway, three mixes, one provider) and no PIR partner, for
  * tests of the authorities that need a complete topology but carry no mail.
  */
-export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, authorityCount = 1, minimal = false, parameters: ParameterSet = 'recommended'): Promise<NetworkPlan> {
+export async function makePlan(
+  crypto: Crypto, nowMs: number, epochMs: number, authorityCount = 1, minimal = false, parameters: ParameterSet = 'recommended',
+  allocate: PortAllocator = osPortAllocator,
+): Promise<NetworkPlan> {
   const perLayer = minimal ? [1] : [1, 2];
   const shapes: Omit<NodePlan, 'linkPort' | 'metricsPort' | 'identitySeed'>[] = [{ name: 'gateway-1', family: 'operator-gateway', role: 'gateway', layer: 0 }];
   for (const layer of [1, 2, 3]) for (const i of perLayer) shapes.push({ name: `mix-${layer}-${i}`, family: `operator-mix-${layer}`, role: 'mix', layer });
   for (const i of perLayer) shapes.push({ name: `provider-${i}`, family: `operator-provider-${i}`, role: 'provider', layer: 4 });
-  // The OS may hand out a port again once it is released: draw until every port is distinct.
+  // Every port of the plan is distinct.
   const taken = new Set<number>();
-  const port = async (): Promise<number> => {
-    for (;;) {
-      const candidate = await freePort();
-      if (!taken.has(candidate)) {
-        taken.add(candidate);
-        return candidate;
-      }
-    }
-  };
   const nodes: NodePlan[] = [];
   for (const shape of shapes) {
-    const withWs = shape.role !== 'mix';
     const identitySeed = toBase64Url(crypto.randomBytes(32));
-    nodes.push({ ...shape, identitySeed, linkPort: await port(), metricsPort: await port(), ...(withWs ? { wsPort: await port() } : {}) });
+    nodes.push({ ...shape, identitySeed, ...await drawNodePorts(shape.name, shape.role !== 'mix', allocate, taken) });
   }
   const authorities: AuthorityPlan[] = [];
   for (let i = 1; i <= authorityCount; i++) {
     const seed = crypto.randomBytes(32);
     const name = authorityCount === 1 ? 'authority' : `authority-${i}`;
-    authorities.push({ name, seed: toBase64Url(seed), publicKey: toBase64Url(crypto.ed25519PublicKey(seed)), port: await port() });
+    authorities.push({ name, seed: toBase64Url(seed), publicKey: toBase64Url(crypto.ed25519PublicKey(seed)), port: await distinctPort(allocate, name, taken) });
   }
   return {
     genesisMs: nowMs - (nowMs % 1000),
@@ -117,4 +111,37 @@ export async function makePlan(crypto: Crypto, nowMs: number, epochMs: number, a
       { name: 'bob', provider: minimal ? 'provider-1' : 'provider-2' },
     ],
   };
+}
+
+async function drawNodePorts(name: string, withWs: boolean, allocate: PortAllocator, taken: Set<number>): Promise<Pick<NodePlan, 'linkPort' | 'wsPort' | 'metricsPort'>> {
+  const linkPort = await distinctPort(allocate, name, taken);
+  const metricsPort = await distinctPort(allocate, name, taken);
+  return { linkPort, metricsPort, ...(withWs ? { wsPort: await distinctPort(allocate, name, taken) } : {}) };
+}
+
+/** Every port a plan names (its nodes' and its authorities'). */
+export function portsOfPlan(plan: NetworkPlan): Set<number> {
+  const ports = new Set<number>();
+  for (const node of plan.nodes) for (const port of [node.linkPort, node.wsPort, node.metricsPort]) if (port !== undefined) ports.add(port);
+  for (const authority of plan.authorities) ports.add(authority.port);
+  return ports;
+}
+
+/**
+ * The plan with new ports for the node or authority `name` (all of its ports: which one was taken
+ * is not known), each distinct from every port the plan names now, its old ones included. For a
+ * plan nobody has seen yet: the nodes learn each other's ports from the consensus, the authorities'
+ * from their configs (rewritten), the users from network.json (written once the network is up).
+ */
+export async function withFreshPorts(plan: NetworkPlan, name: string, allocate: PortAllocator): Promise<NetworkPlan> {
+  const taken = portsOfPlan(plan);
+  const node = plan.nodes.find((n) => n.name === name);
+  if (node !== undefined) {
+    const ports = await drawNodePorts(name, node.wsPort !== undefined, allocate, taken);
+    return { ...plan, nodes: plan.nodes.map((n) => (n === node ? { ...n, ...ports } : n)) };
+  }
+  const authority = plan.authorities.find((a) => a.name === name);
+  if (authority === undefined) throw new TestnetError(`no node ${name}`);
+  const port = await distinctPort(allocate, name, taken);
+  return { ...plan, authorities: plan.authorities.map((a) => (a === authority ? { ...a, port } : a)) };
 }

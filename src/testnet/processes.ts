@@ -3,11 +3,13 @@ import { createWriteStream, fchmodSync, mkdirSync, openSync, type WriteStream } 
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { TestnetError } from './errors.js';
+import { EXIT_ADDRESS_IN_USE } from '../cli/errors.js';
+import { PortInUseError, TestnetError } from './errors.js';
 
 /**
  * Child processes of a local network: each runs `umbra <role> --config FILE`, prints one line
- * `ready {json}` on stdout when it serves, writes JSON log lines on stderr, and stops on SIGTERM.
+ * `ready {json}` on stdout when it serves, writes JSON log lines on stderr, and stops on SIGTERM;
+ * one that exits with code 3 before it is ready found a port of its own in use (PortInUseError).
  * Its log lines go to `<dir>/logs/<name>.log` (mode 0600), appended across restarts; anything else
  * it prints (a usage error, a warning from Node) is wrapped into a JSON line there too.
  */
@@ -40,7 +42,10 @@ export function startChild(name: string, role: string, configPath: string, logDi
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new TestnetError(`${name} exited (${signal ?? code}) before it was ready (see ${join(logDir, `${name}.log`)})`));
+      const see = `see ${join(logDir, `${name}.log`)}`;
+      reject(code === EXIT_ADDRESS_IN_USE
+        ? new PortInUseError(name, `${name} could not listen: a port of its own is in use (${see})`)
+        : new TestnetError(`${name} exited (${signal ?? code}) before it was ready (${see})`));
     });
   });
 }

@@ -4,7 +4,9 @@ import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
 import { fetchConsensus } from '../net/authority-client.js';
 import { startNetworkView } from './network-view.js';
-import { makePlan, type AuthorityPlan, type NetworkPlan, type NodePlan, type ParameterSet } from './plan.js';
+import { makePlan, withFreshPorts, type AuthorityPlan, type NetworkPlan, type NodePlan, type ParameterSet } from './plan.js';
+import { MAX_PORT_MOVES, startMovingPorts, type MovingStart } from './port-moves.js';
+import { osPortAllocator, type PortAllocator } from './ports.js';
 import { startChild, stopChild, type Child } from './processes.js';
 import { TestnetError } from './errors.js';
 import { describeSupervision, Supervisor, type SupervisionEvent, type SupervisionPolicy } from './supervisor.js';
@@ -43,6 +45,8 @@ export interface UpOptions {
    * (`recordPacketsForTests`, src/node/runtime/packet-record.ts), for src/sim/recorded-run.ts.
    */
   readonly recordPackets?: boolean;
+  /** Where the ports of a new plan, and of a node moved off a taken port, come from (default: the OS; a test's hook). */
+  readonly allocatePort?: PortAllocator;
 }
 
 /** Where a node records its packet events when `recordPackets` is set. */
@@ -88,8 +92,15 @@ export interface Testnet {
 
 export const DEFAULT_TESTNET_EPOCH_MS = 8_000;
 
-function loadOrMakePlan(dir: string, epochMs: number, authorities: number | undefined, minimal: boolean, parameters: ParameterSet): Promise<NetworkPlan> {
-  const path = join(dir, 'plan.json');
+const planPath = (dir: string): string => join(dir, 'plan.json');
+
+function savePlan(dir: string, plan: NetworkPlan): void {
+  writeFileSync(planPath(dir), `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** The kept plan of `dir`, or a new one (`made`: nothing outside this run has seen its ports yet). */
+function loadOrMakePlan(dir: string, epochMs: number, authorities: number | undefined, minimal: boolean, parameters: ParameterSet, allocate: PortAllocator): Promise<{ plan: NetworkPlan; made: boolean }> {
+  const path = planPath(dir);
   if (existsSync(path)) {
     const plan = JSON.parse(readFileSync(path, 'utf8')) as NetworkPlan;
     if (plan.nodes.some((node) => typeof node.identitySeed !== 'string' || typeof node.family !== 'string') || !Array.isArray(plan.authorities)) {
@@ -98,11 +109,11 @@ function loadOrMakePlan(dir: string, epochMs: number, authorities: number | unde
     if (authorities !== undefined && plan.authorities.length !== authorities) {
       return Promise.reject(new TestnetError(`${path} has ${plan.authorities.length} authorities, not ${authorities}: use --fresh for a new network`));
     }
-    return Promise.resolve(plan);
+    return Promise.resolve({ plan, made: false });
   }
-  return makePlan(getCrypto(), Date.now(), epochMs, authorities ?? 1, minimal, parameters).then((plan) => {
-    writeFileSync(path, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
-    return plan;
+  return makePlan(getCrypto(), Date.now(), epochMs, authorities ?? 1, minimal, parameters, allocate).then((plan) => {
+    savePlan(dir, plan);
+    return { plan, made: true };
   });
 }
 
@@ -128,30 +139,33 @@ function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void 
       ...(dishonest ? { dishonestVote: { extraNode: true, meanDelayMs: options.dishonestMeanDelayMs ?? 1 } } : {}),
     }, null, 2), { mode: 0o600 });
   }
-  for (const node of plan.nodes) {
-    const nodeDir = join(dir, node.name);
-    mkdirSync(nodeDir, { recursive: true });
-    writeFileSync(join(nodeDir, 'config.json'), JSON.stringify({
-      role: node.role,
-      name: node.name,
-      family: node.family,
-      identitySeed: node.identitySeed,
-      layer: node.layer,
-      linkPort: node.linkPort,
-      ...(node.wsPort !== undefined ? { wsPort: node.wsPort } : {}),
-      metricsPort: node.metricsPort,
-      dataDir: join(nodeDir, 'data'),
-      authorityUrls: plan.authorities.map(urlOf),
-      authorities: keys,
-      genesisMs: plan.genesisMs,
-      epochMs: plan.epochMs,
-      suite: plan.network.suite,
-      geometry: plan.network.geometry,
-      ...(options.attacks?.[node.name] === undefined ? {} : { attackForTests: options.attacks[node.name] }),
-      ...(options.faultyMixes?.[node.name] === undefined ? {} : { testDropFraction: options.faultyMixes[node.name] }),
-      ...(options.recordPackets === true ? { recordPacketsForTests: packetLogOf(dir, node.name) } : {}),
-    }, null, 2), { mode: 0o600 });
-  }
+  for (const node of plan.nodes) writeNodeConfig(dir, plan, node, options);
+}
+
+function writeNodeConfig(dir: string, plan: NetworkPlan, node: NodePlan, options: UpOptions): void {
+  const keys = plan.authorities.map((authority) => authority.publicKey);
+  const nodeDir = join(dir, node.name);
+  mkdirSync(nodeDir, { recursive: true });
+  writeFileSync(join(nodeDir, 'config.json'), JSON.stringify({
+    role: node.role,
+    name: node.name,
+    family: node.family,
+    identitySeed: node.identitySeed,
+    layer: node.layer,
+    linkPort: node.linkPort,
+    ...(node.wsPort !== undefined ? { wsPort: node.wsPort } : {}),
+    metricsPort: node.metricsPort,
+    dataDir: join(nodeDir, 'data'),
+    authorityUrls: plan.authorities.map(urlOf),
+    authorities: keys,
+    genesisMs: plan.genesisMs,
+    epochMs: plan.epochMs,
+    suite: plan.network.suite,
+    geometry: plan.network.geometry,
+    ...(options.attacks?.[node.name] === undefined ? {} : { attackForTests: options.attacks[node.name] }),
+    ...(options.faultyMixes?.[node.name] === undefined ? {} : { testDropFraction: options.faultyMixes[node.name] }),
+    ...(options.recordPackets === true ? { recordPacketsForTests: packetLogOf(dir, node.name) } : {}),
+  }, null, 2), { mode: 0o600 });
 }
 
 /** Waits until an authority serves a consensus, signed by a majority of them, that lists every node of the plan. */
@@ -180,52 +194,17 @@ function roleOf(plan: NetworkPlan, name: string): string {
   return node.role;
 }
 
-export async function up(options: UpOptions): Promise<Testnet> {
-  const dir = resolve(options.dir);
-  const log = options.log ?? (() => {});
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const plan = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS, options.authorities, options.minimalNodes === true, options.parameters ?? 'recommended');
-  const authorities: AuthorityInfo[] = plan.authorities.map((authority) => ({ name: authority.name, url: urlOf(authority), publicKey: authority.publicKey }));
-  const authorityUrl = authorities[0].url;
-  const isAuthority = (name: string): boolean => authorities.some((authority) => authority.name === name);
-  writeConfigs(dir, plan, options);
-  const logDir = join(dir, 'logs');
-  const children = new Map<string, Child>();
-  const onSupervision = options.onSupervision ?? ((event: SupervisionEvent) => log(describeSupervision(event)));
-  const supervisor = new Supervisor((name) => start(name, roleOf(plan, name)), onSupervision, options.supervision);
-  const stopAll = async (): Promise<void> => {
-    supervisor.stop();
-    await Promise.all([...children.values()].filter((c) => !isAuthority(c.name)).map((c) => stopChild(c.process)));
-    await Promise.all([...children.values()].filter((c) => isAuthority(c.name)).map((c) => stopChild(c.process)));
-  };
-  const start = async (name: string, role: string): Promise<Child> => {
-    const child = await startChild(name, role, join(dir, name, 'config.json'), logDir, options.readyTimeoutMs);
-    children.set(name, child);
-    supervisor.watch(child);
-    return child;
-  };
-  try {
-    const authorityStarts = await Promise.allSettled(authorities.map((authority) => start(authority.name, 'authority')));
-    const authorityFailed = authorityStarts.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (authorityFailed !== undefined) throw authorityFailed.reason;
-    for (const authority of authorities) log(`${authority.name.padEnd(11)} ${authority.url}  key ${authority.publicKey}`);
-    if (authorities.length > 1) log(`a consensus needs ${Math.floor(authorities.length / 2) + 1} of ${authorities.length} authority signatures`);
-    // Every start is waited for, so that none becomes ready after a failure and is left running.
-    const outcomes = await Promise.allSettled(plan.nodes.map((node) => start(node.name, node.role)));
-    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    const started = outcomes.map((outcome) => (outcome as PromiseFulfilledResult<Child>).value);
-    for (const child of started) log(`${child.name.padEnd(11)}${String(child.ready.wsUrl ?? `link :${String(child.ready.linkPort)}`)}`);
-    await waitForConsensus(plan, options.readyTimeoutMs ?? plan.epochMs * 3 + 10_000);
-  } catch (error) {
-    await stopAll();
-    throw error;
-  }
+const authorityInfos = (plan: NetworkPlan): AuthorityInfo[] =>
+  plan.authorities.map((authority) => ({ name: authority.name, url: urlOf(authority), publicKey: authority.publicKey }));
+
+/** `<dir>/network.json`: the plan as it came up (moved ports included) and what each node's ready line said. */
+function writeNetworkFile(dir: string, plan: NetworkPlan, children: ReadonlyMap<string, Child>): NetworkFile {
+  const authorities = authorityInfos(plan);
   const file: NetworkFile = {
     dir,
     genesisMs: plan.genesisMs,
     epochMs: plan.epochMs,
-    authority: { url: authorityUrl, publicKey: authorities[0].publicKey },
+    authority: { url: authorities[0].url, publicKey: authorities[0].publicKey },
     authorities,
     nodes: plan.nodes.map((node) => {
       const ready = children.get(node.name)?.ready ?? {};
@@ -236,6 +215,73 @@ export async function up(options: UpOptions): Promise<Testnet> {
     users: plan.users.map((user) => ({ ...user, dir: join(dir, 'users', user.name) })),
   };
   writeFileSync(join(dir, 'network.json'), `${JSON.stringify(file, null, 2)}\n`);
+  return file;
+}
+
+export async function up(options: UpOptions): Promise<Testnet> {
+  const dir = resolve(options.dir);
+  const log = options.log ?? (() => {});
+  const allocate = options.allocatePort ?? osPortAllocator;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const loaded = await loadOrMakePlan(dir, options.epochMs ?? DEFAULT_TESTNET_EPOCH_MS, options.authorities, options.minimalNodes === true, options.parameters ?? 'recommended', allocate);
+  // Moved off a taken port while the network comes up (the last change before anyone sees the plan).
+  let plan = loaded.plan;
+  const isAuthority = (name: string): boolean => plan.authorities.some((authority) => authority.name === name);
+  writeConfigs(dir, plan, options);
+  const logDir = join(dir, 'logs');
+  const children = new Map<string, Child>();
+  const onSupervision = options.onSupervision ?? ((event: SupervisionEvent) => log(describeSupervision(event)));
+  const supervisor = new Supervisor((name) => start(name), onSupervision, options.supervision);
+  const stopAll = async (): Promise<void> => {
+    supervisor.stop();
+    await Promise.all([...children.values()].filter((c) => !isAuthority(c.name)).map((c) => stopChild(c.process)));
+    await Promise.all([...children.values()].filter((c) => isAuthority(c.name)).map((c) => stopChild(c.process)));
+  };
+  const start = async (name: string): Promise<Child> => {
+    const child = await startChild(name, roleOf(plan, name), join(dir, name, 'config.json'), logDir, options.readyTimeoutMs);
+    children.set(name, child);
+    supervisor.watch(child);
+    return child;
+  };
+  // A kept plan's ports are fixed: the consensus and the users' settings and cards name them.
+  const fixed = loaded.made ? undefined : `its ports are fixed by ${planPath(dir)} (the consensus and the users name them): free the port, or start afresh (umbra up --fresh)`;
+  const moving = (rewrite: (name: string) => void, restartTogether?: (started: readonly Child[]) => Promise<void>): MovingStart<Child> => ({
+    start,
+    log,
+    maxMoves: MAX_PORT_MOVES,
+    ...(fixed === undefined ? { move: (name: string) => moveToFreshPorts(name, rewrite) } : { fixed }),
+    ...(restartTogether === undefined ? {} : { restartTogether }),
+  });
+  const moveToFreshPorts = async (name: string, rewrite: (name: string) => void): Promise<void> => {
+    plan = await withFreshPorts(plan, name, allocate);
+    savePlan(dir, plan);
+    rewrite(name);
+  };
+  try {
+    // Each authority has the others' URLs in its config: when one moves, all are rewritten (no node
+    // runs yet) and started again.
+    await startMovingPorts(plan.authorities.map((authority) => authority.name), moving(
+      () => writeConfigs(dir, plan, options),
+      async (started) => {
+        for (const child of started) supervisor.expectExit(child.name);
+        await Promise.all(started.map((child) => stopChild(child.process)));
+      },
+    ));
+    for (const authority of plan.authorities) log(`${authority.name.padEnd(11)} ${urlOf(authority)}  key ${authority.publicKey}`);
+    if (plan.authorities.length > 1) log(`a consensus needs ${Math.floor(plan.authorities.length / 2) + 1} of ${plan.authorities.length} authority signatures`);
+    // A node learns the others' ports from the consensus: a moved node's own config is all there is to rewrite.
+    const started = await startMovingPorts(plan.nodes.map((node) => node.name), moving((name) => {
+      for (const node of plan.nodes) if (node.name === name) writeNodeConfig(dir, plan, node, options);
+    }));
+    for (const child of started) log(`${child.name.padEnd(11)}${String(child.ready.wsUrl ?? `link :${String(child.ready.linkPort)}`)}`);
+    await waitForConsensus(plan, options.readyTimeoutMs ?? plan.epochMs * 3 + 10_000);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  const authorities = authorityInfos(plan);
+  const authorityUrl = authorities[0].url;
+  const file = writeNetworkFile(dir, plan, children);
   const view = await startNetworkView(file).catch(async (error: unknown) => {
     await stopAll();
     throw error;
@@ -257,7 +303,7 @@ export async function up(options: UpOptions): Promise<Testnet> {
       await exited;
     },
     async restart(name) {
-      await start(name, roleOf(plan, name));
+      await start(name);
     },
     pidOf(name) {
       const child = children.get(name);
