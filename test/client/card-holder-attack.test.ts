@@ -69,13 +69,11 @@ async function pollUntil(what: string, agents: readonly ClientAgent[], condition
 
 /** What Mallory, holding a card and nothing else, can do against the card owner's provider. */
 class CardHolder {
-  private readonly pir: PirRetrieval;
   private readonly fetcher: MailboxFetcher;
 
-  constructor(private readonly cardUri: string, provider: NodeDescriptor, partner: NodeDescriptor) {
-    this.pir = new PirRetrieval({ crypto, provider, partner, timeoutMs: 10_000, pir: DEFAULT_NETWORK_PARAMETERS.pir });
+  constructor(private readonly cardUri: string, private readonly provider: NodeDescriptor, private readonly partner: NodeDescriptor) {
     this.fetcher = new MailboxFetcher(provider, 10_000, 1 << 20);
-    closers.push(() => this.pir.close(), () => this.fetcher.close());
+    closers.push(() => this.fetcher.close());
   }
 
   /** The card's address of the current epoch (the card as she holds it, whatever its owner did since). */
@@ -105,13 +103,28 @@ class CardHolder {
     ];
   }
 
-  /** Items under the card's address in this epoch, read by PIR from a snapshot that holds everything stored so far. */
+  /**
+   * Items under the card's address in this epoch, read by PIR from a snapshot that holds everything
+   * stored so far: every page of the bucket (a reader takes the further pages of a full bucket in
+   * later polls, and never again what it read: one long-lived reader counted only what was new).
+   */
   async count(): Promise<number> {
     net.clock.advance(600); // past the snapshot refresh
     const address = hexOf(this.address());
-    const fetched = await this.pir.fetch([[this.epoch(), this.address()]]);
-    assert.equal(fetched.mismatches.length, 0);
-    return fetched.results[0].filter((item) => hexOf(item.address) === address).length;
+    // A reader of its own each time: one remembers the pages it read and does not read them again.
+    const pir = new PirRetrieval({ crypto, provider: this.provider, partner: this.partner, timeoutMs: 10_000, pir: DEFAULT_NETWORK_PARAMETERS.pir });
+    const seen = new Set<string>();
+    try {
+      for (let poll = 0; poll < 64; poll++) {
+        const fetched = await pir.fetch([[this.epoch(), this.address()]]);
+        assert.equal(fetched.mismatches.length, 0);
+        for (const item of fetched.results[0]) if (hexOf(item.address) === address) seen.add(hexOf(item.ciphertext));
+        if (fetched.more === 0) break;
+      }
+    } finally {
+      pir.close();
+    }
+    return seen.size;
   }
 }
 

@@ -211,24 +211,18 @@ test('planted leak: building on the event loop and catching up missed slots is d
  * (one transaction writing 2 MB, SQLite's checkpoint and the keystore's fsync on the event loop),
  * 90–110 ms for 4 MB.
  *
- * One send's figure is as noisy as the machine: the median of STALL_SENDS sends is taken (a stall
- * of the send itself is in each of them; a neighbour's burst of work, in some). The bound has
- * room for a loaded machine: STALL_BOUND_MS, or more when the machine stalls the loop by itself
- * (the median of idle windows as long, before each send, plus STALL_BOUND_MS / 2), at most
- * STALL_BOUND_CAP_MS. The planted control holds the event loop for PLANTED_STALL_MS in the write
- * of each mail (as one large synchronous write does) and must exceed the cap. A regression to one
- * large write is caught exactly by the next test, which counts bytes, not milliseconds.
+ * One send's figure is as noisy as the machine: a neighbour's burst of work, or a garbage
+ * collection, lands in some sends (at load 12–20 one send in five read 115–164 ms), while a stall
+ * of the send itself is in every one. So the least of STALL_SENDS sends is taken, and it must stay
+ * under STALL_BOUND_MS. The planted control holds the event loop for PLANTED_STALL_MS in the write
+ * of each mail (as one large synchronous write does): the least of its sends must exceed it. The
+ * median and the idle windows are printed. A regression to one large write is caught exactly by
+ * the next test, which counts bytes, not milliseconds.
  */
 const STALL_SENDS = 5;
 const STALL_TAIL_MS = 300;
-const STALL_BOUND_MS = 60;
-const STALL_BOUND_CAP_MS = 110;
+const STALL_BOUND_MS = 75;
 const PLANTED_STALL_MS = 150;
-
-/** The bound for a machine whose idle windows stalled `idle` ms (median). */
-function stallBound(idle: number): number {
-  return Math.min(STALL_BOUND_CAP_MS, Math.max(STALL_BOUND_MS, idle + STALL_BOUND_MS / 2));
-}
 
 /** Records the longest gap between the callbacks of a 1 ms timer chain, until stopped. */
 function gapTracker(): { stop(): number } {
@@ -281,9 +275,9 @@ const ms = (values: readonly number[]) => values.map((value) => value.toFixed(0)
 
 test('sending 1 MB holds the event loop only briefly; a planted blocking write is detected', async (t) => {
   const steps = await stallsWhileSending('stall-steps', STALL_SENDS);
-  const bound = stallBound(middle(steps.idle));
-  t.diagnostic(`longest stall per send ${ms(steps.sending)} ms (median ${middle(steps.sending).toFixed(0)}); idle windows ${ms(steps.idle)} ms; bound ${bound.toFixed(0)} ms`);
-  assert.ok(middle(steps.sending) < bound, `send() of 1 MB held the event loop ${middle(steps.sending).toFixed(0)} ms (median of ${STALL_SENDS}), over ${bound.toFixed(0)} ms`);
+  const least = Math.min(...steps.sending);
+  t.diagnostic(`longest stall per send ${ms(steps.sending)} ms (least ${least.toFixed(0)}, median ${middle(steps.sending).toFixed(0)}); idle windows ${ms(steps.idle)} ms; bound ${STALL_BOUND_MS} ms`);
+  assert.ok(least < STALL_BOUND_MS, `every one of ${STALL_SENDS} sends of 1 MB held the event loop over ${STALL_BOUND_MS} ms: ${ms(steps.sending)} ms`);
 
   // The control: each mail's row written in one synchronous write that holds the loop PLANTED_STALL_MS.
   const addSentSealed = Object.getOwnPropertyDescriptor(MailStore.prototype, 'addSentSealed')!;
@@ -302,7 +296,7 @@ test('sending 1 MB holds the event loop only briefly; a planted blocking write i
     Object.defineProperty(MailStore.prototype, 'addSentSealed', addSentSealed);
   }
   t.diagnostic(`planted ${PLANTED_STALL_MS} ms write: longest stall per send ${ms(planted.sending)} ms`);
-  assert.ok(middle(planted.sending) > STALL_BOUND_CAP_MS, `the planted ${PLANTED_STALL_MS} ms write was not seen (${ms(planted.sending)} ms)`);
+  assert.ok(Math.min(...planted.sending) >= PLANTED_STALL_MS, `the planted ${PLANTED_STALL_MS} ms write was not seen (${ms(planted.sending)} ms)`);
 });
 
 /**
