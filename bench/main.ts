@@ -2,6 +2,7 @@ import { benchAez } from './aez.js';
 import { benchE2e } from './e2e.js';
 import { benchNet } from './net.js';
 import { benchPir } from './pir.js';
+import { benchPirRebuilds } from './pir-rebuilds.js';
 import { benchPrivacy } from './privacy.js';
 import { benchSim } from './sim.js';
 import { benchSphinx } from './sphinx.js';
@@ -12,6 +13,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   aez: benchAez,
   e2e: benchE2e,
   pir: benchPir,
+  'pir-rebuilds': benchPirRebuilds,
   net: benchNet,
   privacy: benchPrivacy,
   sim: benchSim,

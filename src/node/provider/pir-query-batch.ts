@@ -50,7 +50,7 @@ export class PirQueryBatcher {
 
   constructor(
     private readonly crypto: Crypto,
-    /** The kernel that scans a database (a held snapshot's own ParallelScanKernel, or the base kernel). */
+    /** The kernel that scans a database (the scan-thread pool's kernel for a held snapshot, or the base kernel). */
     private readonly kernelFor: (database: ScanDatabase) => ScanKernel,
     private readonly metrics: Metrics,
   ) {

@@ -7,7 +7,7 @@
  *   announced (pir-offer, pir-chunk), and the partner's taken in;
  * - the answers to clients (pir-answers.ts): pir-info and pir-query.
  */
-import { availableParallelism, totalmem } from 'node:os';
+import { totalmem } from 'node:os';
 import type { ScanKernel } from '../../codec/pir-scan/types.js';
 import { jsScanKernel } from '../../codec/pir-scan/js-kernel.js';
 import { loadWasmScanKernel } from '../../codec/pir-scan/wasm-kernel.js';
@@ -19,7 +19,7 @@ import type { NodeMetrics } from '../runtime/metrics.js';
 import type { StoreFailureHooks } from './store-failures.js';
 import { PirAnswers } from './pir-answers.js';
 import { PirQueryBatcher } from './pir-query-batch.js';
-import { SnapshotScanKernels } from './pir-scan-threads.js';
+import { defaultScanThreads, SnapshotScanKernels } from './pir-scan-threads.js';
 import { PirReplicationReceiver, PirReplicationSender, rowBytesOfEpoch, type PirConsensus, type ReplicationConnection } from './pir-replication.js';
 import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
 import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
@@ -46,7 +46,7 @@ export interface PirServiceOptions {
   readonly maxSnapshotBytes?: number;
   /** The machine's memory the default snapshot limit is sized for; default os.totalmem(). */
   readonly memoryBytes?: number;
-  /** Worker threads scanning one snapshot off the event loop (at most one per shard); default the available parallelism. */
+  /** Size of the provider's one scan-thread pool, shared by every snapshot (0: scan on the event loop); default min(cores - 1, 2), at least 1. */
   readonly scanThreads?: number;
   /** Bytes of rows per shard (each its own WebAssembly memory, the unit a scan thread takes); default 64 MiB. */
   readonly shardBytes?: number;
@@ -89,7 +89,7 @@ export interface PirStatus {
   /** pir-query answers computed, and the batched passes over a database that computed them. */
   readonly answered: number;
   readonly passes: number;
-  /** Threads scanning one snapshot, and the snapshots whose scan threads are running. */
+  /** Size of the scan-thread pool, and the snapshots handed to it. */
   readonly scanThreads: number;
   readonly threadedSnapshots: number;
 }
@@ -128,7 +128,7 @@ export class PirService {
     const keep = Math.max(1, options.keep ?? 3);
     const maxSnapshotBytes = Math.min(MAX_SNAPSHOT_BYTES, options.maxSnapshotBytes ?? defaultMaxSnapshotBytes(options.memoryBytes ?? totalmem(), keep));
     this.maxSnapshotBytes = maxSnapshotBytes;
-    this.scanKernels = new SnapshotScanKernels(kernel, Math.max(1, Math.floor(options.scanThreads ?? availableParallelism())), deps.log);
+    this.scanKernels = new SnapshotScanKernels(kernel, Math.max(0, Math.floor(options.scanThreads ?? defaultScanThreads())), deps.log);
     const graceMs = Math.max(0, options.graceMs ?? 15_000);
     const refreshMs = options.refreshMs ?? Math.min(30_000, Math.max(500, Math.floor(deps.timing.epochMs / 32)));
     this.cache = new PirSnapshotCache(deps, {
@@ -211,7 +211,7 @@ export class PirService {
     this.receiver.close();
     this.sender.close();
     this.cache.clear();
-    this.scanKernels.close();
+    void this.scanKernels.close(); // the threads stop once the passes queued are done
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * The provider's PIR scan runs off the event loop (docs/pir.md, "Sharding and threads"): a
- * ParallelScanKernel with offThread answers batches in worker threads only, and the provider's
- * query batcher awaits it, so the event loop keeps turning while the database is read. The
- * planted-leak control runs the same pass with the main-thread kernel and sees the loop stand still.
+ * ParallelScanKernel with offThread, and the provider's scan-thread pool, answer batches in worker
+ * threads only, and the provider's query batcher awaits them, so the event loop keeps turning while
+ * the database is read. The planted-leak control runs the same pass with the main-thread kernel and
+ * sees the loop stand still.
  */
 import * as assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -14,8 +15,9 @@ import { loadWasmScanKernel, WasmShardedDatabase, type WasmScanKernel } from '..
 import { getCrypto, seededRandom } from '../../../src/crypto/index.js';
 import { silentLog } from '../../../src/node/log.js';
 import { Metrics } from '../../../src/node/metrics.js';
-import { PirQueryBatcher } from '../../../src/node/provider/pir-query-batch.js';
+import { PirQueryBatcher, type AsyncScanKernel } from '../../../src/node/provider/pir-query-batch.js';
 import { SnapshotScanKernels } from '../../../src/node/provider/pir-scan-threads.js';
+import { PooledScanKernel } from '../../../src/codec/pir-scan/scan-pool.js';
 import { pirAnswer, pirQuery } from '../../../src/pir/index.js';
 import { referenceScan } from '../../pir/support.js';
 
@@ -35,7 +37,8 @@ function turnCounter(): { readonly turns: () => number; stop(): void } {
 
 /** Wraps a kernel so that each scan records the turns counted when it started and when it ended. */
 function instrumented(kernel: ScanKernel, turns: () => number, spans: number[]): ScanKernel {
-  const parallel = kernel instanceof ParallelScanKernel ? kernel : undefined;
+  const offThread = kernel as Partial<AsyncScanKernel>;
+  const parallel = typeof offThread.scanBatchAsync === 'function' ? offThread as AsyncScanKernel : undefined;
   return {
     name: kernel.name,
     scan: (database, selection) => kernel.scan(database, selection),
@@ -105,11 +108,11 @@ describe('PIR scan off the event loop', () => {
     const threads = new SnapshotScanKernels(base, 2, silentLog);
     try {
       const offThread = threads.kernelFor(database);
-      assert.ok(offThread instanceof ParallelScanKernel, 'the provider scans a WebAssembly database in worker threads');
+      assert.ok(offThread instanceof PooledScanKernel, 'the provider scans a WebAssembly database on its scan-thread pool');
       const spans = await run((turns, recorded) => instrumented(offThread, turns, recorded));
       assert.ok(spans.length >= 1 && spans.every((turns) => turns >= 1), `the event loop turned during every pass (${spans.join(', ')})`);
     } finally {
-      threads.close();
+      await threads.close();
     }
     // Control: the same pass on the main thread leaves no turn between its start and its end.
     const blocking = await run((turns, recorded) => instrumented(base, turns, recorded));
