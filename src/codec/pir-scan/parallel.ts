@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { CONTROL, type WorkerData } from './scan-worker-protocol.js';
+import { claimShard, claimTag, CONTROL, type WorkerData } from './scan-worker-protocol.js';
 import { checkSelection, checkSelections, ScanError, type ScanDatabase, type ScanKernel } from './types.js';
 import { batchCapacity, collectShard, collectShardBatch, loadScanModule, loadSelection, loadSelections, runShard, runShardBatch, WasmScanKernel, type WasmShardedDatabase } from './wasm-kernel.js';
 
@@ -166,22 +166,25 @@ export class ParallelScanKernel implements ScanKernel {
     const c = this.control;
     const count = this.database.shards.length;
     this.await(CONTROL.ready, this.workers.length, 'start');
-    this.start(batch);
-    for (let k = Atomics.add(c, CONTROL.next, 1); k < count; k = Atomics.add(c, CONTROL.next, 1)) {
+    const tag = this.start(batch);
+    for (let k = claimShard(c, tag, count); k !== undefined; k = claimShard(c, tag, count)) {
       scanShard(k);
       Atomics.add(c, CONTROL.done, 1);
     }
     this.await(CONTROL.done, count, 'scan');
   }
 
-  /** Starts a scan generation over every shard (batch 0: single scans). */
-  private start(batch: number): void {
+  /** Starts a scan generation over every shard (batch 0: single scans); returns its claim tag. */
+  private start(batch: number): number {
     const c = this.control;
+    const generation = Atomics.load(c, CONTROL.generation) + 1;
+    const tag = claimTag(generation);
     Atomics.store(c, CONTROL.batch, batch);
     Atomics.store(c, CONTROL.done, 0);
-    Atomics.store(c, CONTROL.next, 0);
-    Atomics.add(c, CONTROL.generation, 1);
+    Atomics.store(c, CONTROL.next, tag);
+    Atomics.store(c, CONTROL.generation, generation);
     Atomics.notify(c, CONTROL.generation);
+    return tag;
   }
 
   /** Stops the workers once the passes already started are done. The kernel cannot scan afterwards. */

@@ -4,7 +4,7 @@ import type { MessagePort } from 'node:worker_threads';
 /** Slots of the Int32Array that ParallelScanKernel and its workers share (parallel.ts). */
 export const CONTROL = {
   generation: 0, // bumped by the caller to start a scan (or to stop, with stop = 1)
-  next: 1, // the next shard to take: every thread takes shards with Atomics.add until none is left
+  next: 1, // the next shard to take, tagged with its scan (claimTag): threads take shards with compareExchange until none is left
   done: 2, // shards finished in this scan; workers notify on it
   ready: 3, // workers that have instantiated the kernel over every shard
   stop: 4, // 1: workers exit
@@ -12,6 +12,25 @@ export const CONTROL = {
   batch: 6, // 0: this scan is a single scan; n >= 1: a batched scan of n selections
   length: 7,
 } as const;
+
+/**
+ * A claim on CONTROL.next: the scan's tag (its generation, 15 bits) above the shard index (16 bits).
+ * A thread late from an earlier scan finds another tag and takes nothing: with a bare counter, one
+ * that added to it just after the caller reset it took shard 0 of the new scan with the old scan's
+ * batch size, and that scan's answers were wrong.
+ */
+export function claimTag(generation: number): number {
+  return (generation & 0x7fff) << 16;
+}
+
+/** The next shard of the scan tagged `tag`, claimed; undefined when none is left (or the scan is over). */
+export function claimShard(control: Int32Array, tag: number, count: number): number | undefined {
+  for (;;) {
+    const claim = Atomics.load(control, CONTROL.next);
+    if ((claim & ~0xffff) !== tag || (claim & 0xffff) >= count) return undefined;
+    if (Atomics.compareExchange(control, CONTROL.next, claim, claim + 1) === claim) return claim & 0xffff;
+  }
+}
 
 /** What each worker is given at start (structured-cloned; the memories are shared, not copied). */
 export interface WorkerData {

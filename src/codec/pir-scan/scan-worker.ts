@@ -1,5 +1,5 @@
 import { workerData } from 'node:worker_threads';
-import { CONTROL, type WorkerData } from './scan-worker-protocol.js';
+import { claimShard, claimTag, CONTROL, type WorkerData } from './scan-worker-protocol.js';
 import { instantiateScan, runShard, runShardBatch } from './wasm-kernel.js';
 
 /**
@@ -18,7 +18,8 @@ try {
     generation = Atomics.load(control, CONTROL.generation);
     if (Atomics.load(control, CONTROL.stop) !== 0) break;
     const batch = Atomics.load(control, CONTROL.batch);
-    for (let k = Atomics.add(control, CONTROL.next, 1); k < shards.length; k = Atomics.add(control, CONTROL.next, 1)) {
+    const tag = claimTag(generation);
+    for (let k = claimShard(control, tag, shards.length); k !== undefined; k = claimShard(control, tag, shards.length)) {
       if (batch === 0) runShard(kernels[k], shards[k]);
       else runShardBatch(kernels[k], shards[k], batch);
       Atomics.add(control, CONTROL.done, 1);

@@ -77,7 +77,7 @@ describe('PIR scan off the event loop', () => {
         const batches = sizes.map((size) => Array.from({ length: size }, () => pick(Math.ceil(517 / 8))));
         const results = await Promise.all(batches.map((selections) => kernel.scanBatchAsync(database, selections)));
         results.forEach((outs, b) => assert.deepEqual(outs, batches[b].map((selection) => referenceScan(database, selection))));
-      }), { numRuns: 25 });
+      }), { numRuns: 25, seed: Number(process.env.FC_SEED ?? 1), path: process.env.FC_PATH });
     } finally {
       await kernel.close();
     }
