@@ -139,20 +139,20 @@ export function dpfGen(crypto: Crypto, random: RandomSource, index: number, doma
   const depth = dpfDepth(domain);
   const root0 = randomSeed(random);
   const root1 = randomSeed(random);
-  const prg = new Prg(crypto);
+  const prg = new Prg(crypto, 2);
   // seeds: party 0's current seed in bytes 0..15, party 1's in 16..31.
   const seeds = new Uint8Array(2 * SEED_BYTES);
   seeds.set(root0, 0);
   seeds.set(root1, SEED_BYTES);
   const seeds32 = new Uint32Array(seeds.buffer);
-  const blocks = new Uint8Array(2 * BLOCK_BYTES);
+  const blocks = prg.blocks;
   let t0 = 0;
   let t1 = 1;
   const seedCorrections = new Uint8Array(depth * SEED_BYTES);
   const bitCorrections = new Uint8Array(depth);
   const leaf = Math.floor(index / LEAF_OUTPUTS);
   for (let level = 0; level < depth; level++) {
-    prg.expand(seeds32, 0, 2, blocks);
+    prg.expand(seeds32, 0, 2);
     const bit = Math.floor(leaf / 2 ** (depth - 1 - level)) & 1; // the path goes right when 1
     const keep = bit * SEED_BYTES; // offset of the kept child's seed in a block
     const lose = (1 - bit) * SEED_BYTES;
@@ -177,7 +177,7 @@ export function dpfGen(crypto: Crypto, random: RandomSource, index: number, doma
   }
   // The leaf: V(s0) ^ V(s1) ^ CW_out must be the unit block with bit (index mod 128) set, since
   // exactly one of t0, t1 is 1 on the path.
-  prg.expand(seeds32, 0, 2, blocks);
+  prg.expand(seeds32, 0, 2);
   const outputCorrection = new Uint8Array(SEED_BYTES);
   for (let k = 0; k < SEED_BYTES; k++) outputCorrection[k] = blocks[VALUE_BLOCK + k] ^ blocks[BLOCK_BYTES + VALUE_BLOCK + k];
   const offset = index % LEAF_OUTPUTS;
@@ -186,6 +186,18 @@ export function dpfGen(crypto: Crypto, random: RandomSource, index: number, doma
     encodeKey(0, domain, root0, seedCorrections, bitCorrections, outputCorrection),
     encodeKey(1, domain, root1, seedCorrections, bitCorrections, outputCorrection),
   ];
+}
+
+/** One PRG of BATCH blocks per Crypto, kept: full-domain evaluation is synchronous, so it is never shared by two at once. */
+const evalPrgs = new WeakMap<Crypto, Prg>();
+
+function evalPrg(crypto: Crypto): Prg {
+  let prg = evalPrgs.get(crypto);
+  if (prg === undefined) {
+    prg = new Prg(crypto, BATCH);
+    evalPrgs.set(crypto, prg);
+  }
+  return prg;
 }
 
 function decodeFor(keyBytes: Uint8Array, domain: number): DpfKey {
@@ -205,9 +217,8 @@ export function dpfEvalAll(crypto: Crypto, keyBytes: Uint8Array, domain: number)
   const key = decodeFor(keyBytes, domain);
   const { depth } = key;
   const leaves = Math.ceil(domain / LEAF_OUTPUTS);
-  const prg = new Prg(crypto);
-  const blocks = new Uint8Array(BATCH * BLOCK_BYTES);
-  const blocks32 = new Uint32Array(blocks.buffer);
+  const prg = evalPrg(crypto);
+  const { blocks, blocks32 } = prg;
   let seeds32 = new Uint32Array(SEED_BYTES / 4);
   seeds32.set(new Uint32Array(key.seed.buffer, key.seed.byteOffset, 4));
   let controls = Uint8Array.of(key.party);
@@ -225,7 +236,7 @@ export function dpfEvalAll(crypto: Crypto, keyBytes: Uint8Array, domain: number)
     const tRight = key.bitCorrections[level] >> 1;
     for (let start = 0; start < count; start += BATCH) {
       const batch = Math.min(BATCH, count - start);
-      prg.expand(seeds32, start, batch, blocks);
+      prg.expand(seeds32, start, batch);
       for (let i = 0; i < batch; i++) {
         const parent = start + i;
         const t = controls[parent];
@@ -260,7 +271,7 @@ export function dpfEvalAll(crypto: Crypto, keyBytes: Uint8Array, domain: number)
   const valueWord = VALUE_BLOCK / 4;
   for (let start = 0; start < count; start += BATCH) {
     const batch = Math.min(BATCH, count - start);
-    prg.expand(seeds32, start, batch, blocks);
+    prg.expand(seeds32, start, batch);
     for (let i = 0; i < batch; i++) {
       const leaf = start + i;
       const mask = -controls[leaf] | 0;
@@ -283,21 +294,21 @@ export function dpfEval(crypto: Crypto, keyBytes: Uint8Array, domain: number, x:
   if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= domain) {
     throw new PirError('invalid-index', `the point must be an integer in 0..${domain - 1}`);
   }
-  const prg = new Prg(crypto);
+  const prg = new Prg(crypto, 1);
+  const block = prg.blocks;
   const seed = Uint8Array.from(key.seed);
   const seed32 = new Uint32Array(seed.buffer);
-  const block = new Uint8Array(BLOCK_BYTES);
   let t = key.party as number;
   const leaf = Math.floor(x / LEAF_OUTPUTS);
   for (let level = 0; level < key.depth; level++) {
-    prg.expand(seed32, 0, 1, block);
+    prg.expand(seed32, 0, 1);
     const bit = Math.floor(leaf / 2 ** (key.depth - 1 - level)) & 1;
     for (let k = 0; k < SEED_BYTES; k++) {
       seed[k] = block[bit * SEED_BYTES + k] ^ (t === 1 ? key.seedCorrections[level * SEED_BYTES + k] : 0);
     }
     t = ((block[CONTROL_BYTE] >> bit) & 1) ^ (t & (key.bitCorrections[level] >> bit) & 1);
   }
-  prg.expand(seed32, 0, 1, block);
+  prg.expand(seed32, 0, 1);
   const offset = x % LEAF_OUTPUTS;
   const byte = block[VALUE_BLOCK + (offset >> 3)] ^ (t === 1 ? key.outputCorrection[offset >> 3] : 0);
   return ((byte >> (offset & 7)) & 1) as 0 | 1;

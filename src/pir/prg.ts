@@ -24,19 +24,35 @@ export const VALUE_BLOCK = 48;
 const NONCE = new Uint8Array(8);
 const ZERO_BLOCK = new Uint8Array(BLOCK_BYTES);
 
-/** Expands seeds in batches: all the nodes of a level (or a chunk of it) in one pass, no allocation per seed beyond a view. */
+/**
+ * Expands seeds in batches: all the nodes of a level (or a chunk of it) in one pass into the PRG's
+ * own block buffer. The buffer's 64-byte views are made once per PRG (making a view costs about as
+ * much as half a ChaCha20 call), so nothing is allocated per seed; dpfEvalAll keeps one PRG of
+ * 1024 blocks for the life of the process.
+ */
 export class Prg {
+  /** The output: G(seed first + i) at blocks[64 i, 64 i + 64) after expand(). */
+  readonly blocks: Uint8Array;
+  readonly blocks32: Uint32Array;
+  private readonly views: Uint8Array[];
   private readonly key = new Uint8Array(32);
   private readonly key32 = new Uint32Array(this.key.buffer);
 
-  constructor(private readonly crypto: Crypto) {}
+  constructor(private readonly crypto: Crypto, readonly capacity: number) {
+    this.blocks = new Uint8Array(capacity * BLOCK_BYTES);
+    this.blocks32 = new Uint32Array(this.blocks.buffer);
+    this.views = Array.from({ length: capacity }, (_, i) => this.blocks.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES));
+  }
 
   /**
    * Writes G(seed) for seeds first .. first + count - 1 of `seeds` (16 bytes each, 4 words each in
-   * seeds32, its Uint32Array view) into out[0 .. 64 * count).
+   * seeds32, its Uint32Array view) into blocks[0 .. 64 * count); count <= capacity.
    */
-  expand(seeds32: Uint32Array, first: number, count: number, out: Uint8Array): void {
+  expand(seeds32: Uint32Array, first: number, count: number): void {
+    if (count > this.capacity) throw new RangeError(`at most ${this.capacity} seeds per expansion`);
+    const key = this.key;
     const key32 = this.key32;
+    const views = this.views;
     const crypto = this.crypto;
     for (let i = 0; i < count; i++) {
       const s = (first + i) * 4;
@@ -44,7 +60,7 @@ export class Prg {
       key32[1] = seeds32[s + 1];
       key32[2] = seeds32[s + 2];
       key32[3] = seeds32[s + 3];
-      crypto.chacha20Xor(this.key, NONCE, ZERO_BLOCK, 0, out.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES));
+      crypto.chacha20Xor(key, NONCE, ZERO_BLOCK, 0, views[i]);
     }
   }
 }
