@@ -162,6 +162,16 @@ export const nobleCrypto: Crypto = {
     return target;
   },
 
+  chacha20Stream(key, nonce, out) {
+    requireLength('ChaCha20 key', key, 32);
+    if (!(out instanceof Uint8Array)) throw new InvalidLengthError('ChaCha20 keystream output', 'a byte array of any length', -1);
+    if (nonce.length !== 8 && nonce.length !== 12) throw new InvalidLengthError('ChaCha20 nonce', '8 or 12', nonce.length);
+    checkChachaCounter(0, out.length);
+    out.fill(0);
+    (nonce.length === 8 ? chacha20orig : chacha20)(key, nonce, out, out, 0);
+    return out;
+  },
+
   xchacha20Xor(key, nonce, input, out) {
     requireLength('XChaCha20 key', key, 32);
     requireLength('XChaCha20 nonce', nonce, 24);

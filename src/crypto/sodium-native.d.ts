@@ -9,6 +9,8 @@ declare module 'sodium-native' {
     crypto_sign_detached(sig: Bytes, message: Bytes, sk: Bytes): void;
     crypto_sign_verify_detached(sig: Bytes, message: Bytes, pk: Bytes): boolean;
     crypto_generichash(out: Bytes, message: Bytes, key?: Bytes): void;
+    crypto_stream_chacha20(out: Bytes, nonce: Bytes, key: Bytes): void;
+    crypto_stream_chacha20_ietf(out: Bytes, nonce: Bytes, key: Bytes): void;
     crypto_stream_chacha20_xor_ic(out: Bytes, message: Bytes, nonce: Bytes, ic: number, key: Bytes): void;
     crypto_stream_chacha20_ietf_xor_ic(out: Bytes, message: Bytes, nonce: Bytes, ic: number, key: Bytes): void;
     crypto_stream_xchacha20_xor(out: Bytes, message: Bytes, nonce: Bytes, key: Bytes): void;

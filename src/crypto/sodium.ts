@@ -114,6 +114,17 @@ export const sodiumCrypto: Crypto = {
     return target;
   },
 
+  chacha20Stream(key, nonce, out) {
+    requireLength('ChaCha20 key', key, 32);
+    if (!(out instanceof Uint8Array)) throw new InvalidLengthError('ChaCha20 keystream output', 'a byte array of any length', -1);
+    if (nonce.length !== 8 && nonce.length !== 12) throw new InvalidLengthError('ChaCha20 nonce', '8 or 12', nonce.length);
+    checkChachaCounter(0, out.length);
+    if (out.length === 0) return out;
+    if (nonce.length === 8) sodium.crypto_stream_chacha20(out, nonce, key);
+    else sodium.crypto_stream_chacha20_ietf(out, nonce, key);
+    return out;
+  },
+
   xchacha20Xor(key, nonce, input, out) {
     requireLength('XChaCha20 key', key, 32);
     requireLength('XChaCha20 nonce', nonce, 24);

@@ -42,6 +42,12 @@ export interface Crypto {
    * must lie in 0 .. 2^32 - 2, else CounterRangeError (chacha-counter.ts says why).
    */
   chacha20Xor(key: Uint8Array, nonce: Uint8Array, input: Uint8Array, counter?: number, out?: Uint8Array): Uint8Array;
+  /**
+   * The ChaCha20 keystream itself from block 0, out.length bytes written into `out` (returned):
+   * chacha20Xor(key, nonce, zeros) without reading an input, for callers that want many short
+   * keystreams under different keys (the PIR DPF's PRG). Nonces and the block range as chacha20Xor.
+   */
+  chacha20Stream(key: Uint8Array, nonce: Uint8Array, out: Uint8Array): Uint8Array;
   /** XChaCha20 keystream XOR with a 24-byte nonce. */
   xchacha20Xor(key: Uint8Array, nonce: Uint8Array, input: Uint8Array, out?: Uint8Array): Uint8Array;
 

@@ -22,7 +22,6 @@ export const CONTROL_BYTE = 32;
 export const VALUE_BLOCK = 48;
 
 const NONCE = new Uint8Array(8);
-const ZERO_BLOCK = new Uint8Array(BLOCK_BYTES);
 
 /**
  * Expands seeds in batches: all the nodes of a level (or a chunk of it) in one pass into the PRG's
@@ -60,7 +59,7 @@ export class Prg {
       key32[1] = seeds32[s + 1];
       key32[2] = seeds32[s + 2];
       key32[3] = seeds32[s + 3];
-      crypto.chacha20Xor(key, NONCE, ZERO_BLOCK, 0, views[i]);
+      crypto.chacha20Stream(key, NONCE, views[i]);
     }
   }
 }

@@ -137,6 +137,25 @@ for (const backend of Object.values(backends)) {
       });
     }
 
+    for (const vector of STROMBERGSON) {
+      test(`chacha20Stream, 8-byte nonce: ${vector.name} (the keystream written into out, from block 0)`, () => {
+        const out = new Uint8Array(128).fill(0xa5); // whatever out held is overwritten
+        assert.equal(backend.chacha20Stream(hex(vector.key), hex(vector.iv), out), out);
+        assert.equal(toHex(out), vector.keystream);
+        // A 64-byte view into a larger buffer: only the view is written.
+        const wide = new Uint8Array(192).fill(0x5a);
+        backend.chacha20Stream(hex(vector.key), hex(vector.iv), wide.subarray(64, 128));
+        assert.equal(toHex(wide.subarray(64, 128)), vector.keystream.slice(0, 128));
+        assert.ok(wide.subarray(0, 64).every((byte) => byte === 0x5a) && wide.subarray(128).every((byte) => byte === 0x5a));
+      });
+    }
+
+    test('chacha20Stream with a 12-byte nonce is chacha20Xor of zeros from block 0 (RFC 8439 nonce)', () => {
+      const nonce = hex('000000090000004a00000000');
+      assert.deepEqual(backend.chacha20Stream(KEY_00_1F, nonce, new Uint8Array(200)), backend.chacha20Xor(KEY_00_1F, nonce, zeros(200)));
+      assert.equal(backend.chacha20Stream(KEY_00_1F, nonce, new Uint8Array(0)).length, 0);
+    });
+
     test('in place: `out` may be the input itself', () => {
       const buffer = SUNSCREEN.slice();
       const result = backend.chacha20Xor(KEY_00_1F, hex('000000000000004a00000000'), buffer, 1, buffer);

@@ -159,6 +159,22 @@ describe(`cross-backend agreement (${all.map((b) => b.name).join(' = ')})`, () =
     );
   });
 
+  test('ChaCha20 keystream (chacha20Stream) with 8- and 12-byte nonces equals chacha20Xor of zeros', () => {
+    fc.assert(
+      fc.property(key32, fc.constantFrom(8, 12), bytes(12, 12), fc.integer({ min: 0, max: 300 }), fc.constantFrom(0, 1, 3), (key, nonceLength, nonce12, length, shift) => {
+        const nonce = nonce12.subarray(0, nonceLength);
+        // `out` a view at a byte offset (noble works in 32-bit words); the bytes around it stay as they were.
+        agree((b) => {
+          const buffer = new Uint8Array(length + 8).fill(0xff);
+          b.chacha20Stream(key, nonce, buffer.subarray(shift, shift + length));
+          return buffer;
+        });
+        assert.deepEqual(all[0].chacha20Stream(key, nonce, new Uint8Array(length)), all[0].chacha20Xor(key, nonce, new Uint8Array(length)));
+      }),
+      RUNS,
+    );
+  });
+
   test('XChaCha20, any placement', () => {
     fc.assert(
       fc.property(key32, bytes(24, 24), message, placement, (key, nonce, input, how) => {
@@ -235,6 +251,8 @@ describe(`cross-backend agreement (${all.map((b) => b.name).join(' = ')})`, () =
       ['chacha20 key', length(0, 64, is(32)), (b, n) => b.chacha20Xor(z(n), z(12), z(10))],
       ['chacha20 nonce', length(0, 32, (n) => n === 8 || n === 12), (b, n) => b.chacha20Xor(z(32), z(n), z(10))],
       ['chacha20 out', length(0, 40, is(10)), (b, n) => b.chacha20Xor(z(32), z(8), z(10), 0, z(n))],
+      ['chacha20Stream key', length(0, 64, is(32)), (b, n) => b.chacha20Stream(z(n), z(8), z(64))],
+      ['chacha20Stream nonce', length(0, 32, (n) => n === 8 || n === 12), (b, n) => b.chacha20Stream(z(32), z(n), z(64))],
       ['xchacha20 key', length(0, 64, is(32)), (b, n) => b.xchacha20Xor(z(n), z(24), z(10))],
       ['xchacha20 nonce', length(0, 64, is(24)), (b, n) => b.xchacha20Xor(z(32), z(n), z(10))],
       ['xchacha20 out', length(0, 40, is(10)), (b, n) => b.xchacha20Xor(z(32), z(24), z(10), z(n))],
