@@ -82,7 +82,8 @@ export function nodeKey(node: NodeDescriptor): string {
 export class Network {
   readonly layers: PathLayers;
 
-  private readonly weights: ConsensusWeights;
+  /** Each node's weight (bandwidth × score) and whether it is below the floor, from `doc`. */
+  readonly weights: ConsensusWeights;
 
   /** `avoid`: node IDs (hex) to leave out of paths where their layer allows (suspected nodes). */
   constructor(
