@@ -53,7 +53,9 @@ export function pick<T>(random: RandomSource, list: readonly T[]): T {
 
 /**
  * The provider a card's servers name: the first server entry equal (ASCII case-insensitively) to
- * the WebSocket address ("host:port") a provider of the consensus publishes.
+ * the WebSocket address ("host:port") a provider of the consensus publishes. Its reliability score
+ * is not consulted: the card's owner reads its mailbox at this one provider only, so mail sent to
+ * another would not be read (docs/network.md, "Path choice").
  */
 export function providerForServers(doc: Pick<ConsensusDocument, 'nodes'>, servers: readonly string[]): NodeDescriptor | undefined {
   const providers = doc.nodes.filter((node) => node.layer === PROVIDER_LAYER && node.addresses.ws !== undefined);
