@@ -53,7 +53,9 @@ export function pick<T>(random: RandomSource, list: readonly T[]): T {
 
 /**
  * The provider a card's servers name: the first server entry equal (ASCII case-insensitively) to
- * the WebSocket address ("host:port") a provider of the consensus publishes.
+ * the WebSocket address ("host:port") a provider of the consensus publishes. Its reliability score
+ * is not consulted: the card's owner reads its mailbox at this one provider only, so mail sent to
+ * another would not be read (docs/network.md, "Path choice").
  */
 export function providerForServers(doc: Pick<ConsensusDocument, 'nodes'>, servers: readonly string[]): NodeDescriptor | undefined {
   const providers = doc.nodes.filter((node) => node.layer === PROVIDER_LAYER && node.addresses.ws !== undefined);
@@ -82,7 +84,8 @@ export function nodeKey(node: NodeDescriptor): string {
 export class Network {
   readonly layers: PathLayers;
 
-  private readonly weights: ConsensusWeights;
+  /** Each node's weight (bandwidth × score) and whether it is below the floor, from `doc`. */
+  readonly weights: ConsensusWeights;
 
   /** `avoid`: node IDs (hex) to leave out of paths where their layer allows (suspected nodes). */
   constructor(
