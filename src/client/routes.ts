@@ -133,13 +133,12 @@ export class Network {
   /**
    * One mix of each layer 1..3 by choosePath (src/pki/path-choice.ts): weighted by bandwidth ×
    * reliability score, below-floor and avoided mixes left out where their layer allows, no two of
-   * one family nor of the gateway's (when given) or the provider's. RouteError when the consensus
-   * has no such path.
+   * one family nor of the gateway's (when given) or the provider's (the gateway and the provider
+   * may share one). RouteError when the consensus has no such path.
    */
   private mixesFor(random: RandomSource, gateway: NodeDescriptor | undefined, provider: NodeDescriptor, avoid?: ReadonlySet<string>): NodeDescriptor[] {
-    if (gateway !== undefined && gateway.family === provider.family) {
-      throw new RouteError(`the gateway ${gateway.name} and the provider ${provider.name} are of one family (${gateway.family}): no path keeps its nodes apart`);
-    }
+    // A gateway and a provider of one family (a client's guard and a recipient's server, neither
+    // of which the sender can change) still get a path: its mixes are all of other families.
     const usedFamilies = gateway === undefined ? [provider.family] : [gateway.family, provider.family];
     const choose = (avoided: ReadonlySet<string> | undefined): NodeDescriptor[] =>
       choosePath([this.layers[1], this.layers[2], this.layers[3]], {
