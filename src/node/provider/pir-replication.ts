@@ -4,7 +4,7 @@ import { type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js'
 import { encodeSnapshotDelta } from '../../pir/snapshot-delta.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
-import { RequestChannel, RequestRefusal } from '../../net/request-channel.js';
+import { RequestChannel, RequestRefusal, type WebSocketConnector } from '../../net/request-channel.js';
 import {
   encodePirChunk,
   encodePirDelta,
@@ -63,6 +63,8 @@ export interface PirReplicationSenderDeps {
   readonly reconfirmMs: number;
   /** The snapshot held here with that id (the base of a delta), or undefined. */
   readonly snapshot: (snapshotId: Uint8Array) => HeldSnapshot | undefined;
+  /** How the link to the partner connects (a test hook; default connectWebSocket). */
+  readonly connect?: WebSocketConnector;
 }
 
 /** The origin side: pushes own snapshots to the partner named by the current consensus. */
@@ -146,6 +148,7 @@ export class PirReplicationSender {
       timeoutMs: this.deps.requestTimeoutMs,
       maxMessageBytes: 64 * 1024,
       decode: decodePirResponse,
+      ...(this.deps.connect === undefined ? {} : { connect: this.deps.connect }),
     });
     this.partnerLink = { key, link };
     return link;

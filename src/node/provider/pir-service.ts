@@ -25,6 +25,7 @@ import { PirReplicationReceiver, PirReplicationSender, rowBytesOfEpoch, type Pir
 import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
 import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
 import type { NodeLog } from '../log.js';
+import type { WebSocketConnector } from '../../net/request-channel.js';
 
 export interface PirServiceOptions {
   /**
@@ -59,6 +60,8 @@ export interface PirServiceOptions {
   readonly rowSizing?: RowSizing;
   /** Real-time limit of one replication request to the partner; default 10 s. */
   readonly requestTimeoutMs?: number;
+  /** Test hook: how the replication link to the partner connects (default connectWebSocket). Never set in a deployment. */
+  readonly partnerConnect?: WebSocketConnector;
 }
 
 export interface PirServiceDeps extends StoreFailureHooks {
@@ -143,7 +146,7 @@ export class PirService {
       ...(options.rowSizing === undefined ? {} : { rowSizing: options.rowSizing }),
       ...(options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes }),
     });
-    this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000, reconfirmMs: Math.floor(graceMs / 3), snapshot: (id) => this.cache.get(id) });
+    this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000, reconfirmMs: Math.floor(graceMs / 3), snapshot: (id) => this.cache.get(id), ...(options.partnerConnect === undefined ? {} : { connect: options.partnerConnect }) });
     const acceptBytes = Math.min(MAX_SNAPSHOT_BYTES, options.maxSnapshotBytes ?? MAX_SNAPSHOT_BYTES);
     this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes: acceptBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
     this.batcher = new PirQueryBatcher(deps.crypto, (database) => this.scanKernels.kernelFor(database), deps.metrics.registry);
