@@ -65,16 +65,33 @@ function pageKey(content: Uint8Array): number | undefined {
   return view.getUint32(4) * 2 ** 32 + view.getUint32(8);
 }
 
+/** The first index from `from` where `a` and `b` differ (their length when none), a word at a time when both are aligned alike. */
+function firstDifference(a: Uint8Array, b: Uint8Array, from: number): number {
+  const n = a.length;
+  let i = from;
+  if (a.byteOffset % 4 === b.byteOffset % 4) {
+    while (i < n && (a.byteOffset + i) % 4 !== 0) {
+      if (a[i] !== b[i]) return i;
+      i++;
+    }
+    const words = (n - i) >> 2;
+    if (words > 0) {
+      const wa = new Int32Array(a.buffer, a.byteOffset + i, words);
+      const wb = new Int32Array(b.buffer, b.byteOffset + i, words);
+      let w = 0;
+      while (w < words && wa[w] === wb[w]) w++;
+      i += w * 4;
+    }
+  }
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
 /** The changed byte ranges of `next` against `base` (same length), gaps of up to a range header merged. */
 function changedRanges(base: Uint8Array, next: Uint8Array): [number, number][] {
   const ranges: [number, number][] = [];
-  let i = 0;
   const n = next.length;
-  while (i < n) {
-    if (base[i] === next[i]) {
-      i++;
-      continue;
-    }
+  for (let i = firstDifference(base, next, 0); i < n; i = firstDifference(base, next, i)) {
     let end = i + 1;
     while (end < n && base[end] !== next[end]) end++;
     const last = ranges[ranges.length - 1];

@@ -74,11 +74,11 @@ export class PirReplicationReceiver {
    * A snapshot offered as a delta from `baseId`: the delta (deltaBytes) follows in pir-chunks.
    * Refused 'unknown-snapshot' when the base is not held here (the origin then offers it whole),
    * 'bad-snapshot' when the base is not of the same origin, epoch and row size, or the delta would
-   * be larger than the snapshot, on top of every check of a whole offer.
+   * be more than half the snapshot (maxDeltaBytes), on top of every check of a whole offer.
    */
   delta(requestId: number, offer: PirOffer, baseId: Uint8Array, deltaBytes: number, connection: ReplicationConnection): Uint8Array {
     if (this.checkOffer(requestId, offer)) return encodePirAck(requestId, true);
-    if (deltaBytes > offer.rows * offer.rowBytes) throw this.badSnapshot(requestId, 'too-large', 'the delta is larger than the snapshot it gives');
+    if (deltaBytes > maxDeltaBytes(offer)) throw this.badSnapshot(requestId, 'too-large', 'a delta is at most half the snapshot it gives: send it whole');
     this.baseOf(requestId, offer, baseId);
     return this.start(requestId, offer, connection, baseId, deltaBytes);
   }
@@ -227,6 +227,14 @@ export class PirReplicationReceiver {
     this.deps.metrics.registry.inc('node_pir_received_total', '', { result });
     return new RetrievalRequestError('bad-snapshot', requestId, message);
   }
+}
+
+/**
+ * The longest delta of a snapshot: half of it. A delta being received thus adds at most half a
+ * snapshot to what a whole transfer holds (docs/pir.md, "Memory"); the origin sends longer ones whole.
+ */
+export function maxDeltaBytes(shape: { readonly rows: number; readonly rowBytes: number }): number {
+  return Math.floor((shape.rows * shape.rowBytes) / 2);
 }
 
 /** The consensus's pir.rowBytes for `epoch` (that epoch's document, else the active one), or undefined without one. */

@@ -12,6 +12,7 @@ import {
   pirOfferSignedBytes,
   pirPartner,
   PIR_CHUNK_BYTES,
+  RETRIEVAL_ERRORS,
   type PirOffer,
   type PirResponse,
   decodePirResponse,
@@ -20,6 +21,8 @@ import type { HeldSnapshot } from './pir-snapshot-cache.js';
 import { databaseRows, readRange } from './snapshot-rows.js';
 import { RetrievalRequestError } from '../../wire/index.js';
 import type { NodeLog } from '../log.js';
+
+import { maxDeltaBytes } from './pir-replication-receiver.js';
 
 export { PirReplicationReceiver, rowBytesOfEpoch, type PirReplicationReceiverDeps } from './pir-replication-receiver.js';
 
@@ -80,6 +83,8 @@ export class PirReplicationSender {
   private partnerLink: { key: string; link: RequestChannel<PirResponse> } | undefined;
   /** Per epoch: the snapshot last pushed (or confirmed) and over which partner connection: the base of the next one's delta. */
   private readonly lastPushed = new Map<number, { readonly snapshotId: Uint8Array; readonly connectionKey: string }>();
+  /** The partner connection that answered pir-delta unknown-command (a version before deltas): no more deltas on it. */
+  private noDeltasOn: string | undefined;
   private lastProblem = '';
 
   constructor(private readonly deps: PirReplicationSenderDeps) {}
@@ -160,7 +165,7 @@ export class PirReplicationSender {
     const unsigned = { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes, origin: this.deps.nodeId };
     const offer: PirOffer = { ...unsigned, signature: this.deps.crypto.ed25519Sign(this.deps.identitySeed, pirOfferSignedBytes(unsigned, partner.nodeId)) };
     const base = this.baseFor(held, partner, link);
-    const sent = (base === undefined ? undefined : await this.pushDelta(link, held, offer, base)) ?? (await this.pushWhole(link, held, offer));
+    const sent = (base === undefined ? undefined : await this.pushDelta(link, partner, held, offer, base)) ?? (await this.pushWhole(link, held, offer));
     const connectionKey = `${hexOf(partner.nodeId)}#${link.connections}`;
     replicatedTo.set(connectionKey, this.deps.clock.now());
     this.lastPushed.set(epoch, { snapshotId, connectionKey });
@@ -182,7 +187,8 @@ export class PirReplicationSender {
    */
   private baseFor(held: HeldSnapshot, partner: NodeDescriptor, link: RequestChannel<PirResponse>): HeldSnapshot | undefined {
     const last = this.lastPushed.get(held.snapshot.epoch);
-    if (last === undefined || last.connectionKey !== `${hexOf(partner.nodeId)}#${link.connections}` || !link.connected) return undefined;
+    const connectionKey = `${hexOf(partner.nodeId)}#${link.connections}`;
+    if (last === undefined || last.connectionKey !== connectionKey || !link.connected || this.noDeltasOn === connectionKey) return undefined;
     if (sameBytes(last.snapshotId, held.snapshot.snapshotId)) return undefined;
     const base = this.deps.snapshot(last.snapshotId);
     return base !== undefined && base.own && base.snapshot.rowBytes === held.snapshot.rowBytes ? base : undefined;
@@ -193,10 +199,9 @@ export class PirReplicationSender {
    * than half the snapshot or the partner refused it (no base, rows that do not hash to the id, a
    * partner without deltas): the caller then sends it whole.
    */
-  private async pushDelta(link: RequestChannel<PirResponse>, held: HeldSnapshot, offer: PirOffer, base: HeldSnapshot): Promise<SentKind | undefined> {
+  private async pushDelta(link: RequestChannel<PirResponse>, partner: NodeDescriptor, held: HeldSnapshot, offer: PirOffer, base: HeldSnapshot): Promise<SentKind | undefined> {
     const { registry } = this.deps.metrics;
-    const whole = held.snapshot.rows * held.snapshot.rowBytes;
-    const delta = encodeSnapshotDelta(databaseRows(base.snapshot.snapshotId, base.database), databaseRows(offer.snapshotId, held.database), Math.floor(whole / 2));
+    const delta = encodeSnapshotDelta(databaseRows(base.snapshot.snapshotId, base.database), databaseRows(offer.snapshotId, held.database), maxDeltaBytes(offer));
     if (delta === undefined) {
       registry.inc('node_pir_delta_fallbacks_total', FALLBACK_HELP, { reason: 'larger' });
       return undefined;
@@ -209,6 +214,7 @@ export class PirReplicationSender {
       return 'delta';
     } catch (error) {
       if (!(error instanceof RequestRefusal)) throw error;
+      if (error.code === RETRIEVAL_ERRORS['unknown-command']) this.noDeltasOn = `${hexOf(partner.nodeId)}#${link.connections}`;
       registry.inc('node_pir_delta_fallbacks_total', FALLBACK_HELP, { reason: 'refused' });
       this.deps.log(`provider: the PIR partner refused a snapshot delta (${error.reason}: ${error.message}); sending the snapshot whole`, 'warn');
       return undefined;

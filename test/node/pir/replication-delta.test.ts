@@ -3,7 +3,7 @@
  * lifecycle (provider)"): the first snapshot of an epoch goes whole, a later one with a few more
  * mails as a delta from it, far smaller, and the partner's answers over it are right; a delta the
  * partner refuses is followed by the snapshot whole; the partner refuses deltas from a base it
- * does not hold, from another origin's snapshot, or larger than their snapshot.
+ * does not hold, from another origin's snapshot, or more than half their snapshot.
  */
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -29,7 +29,13 @@ const links: RequestChannel<PirResponse>[] = [];
 let tamperNextDelta = false;
 const deltaIds = new Set<string>();
 
+/** Makes every pir-delta A sends an unknown request, as to a partner of a version before deltas (set by a test). */
+let olderPartner = false;
+let deltaOffers = 0;
+
 function tamperOutgoing(bytes: Uint8Array): Uint8Array {
+  if (bytes[0] === 0x07) deltaOffers++;
+  if (bytes[0] === 0x07 && olderPartner) return Uint8Array.of(0x7f, ...bytes.subarray(1));
   if (!tamperNextDelta) return bytes;
   if (bytes[0] === 0x07) deltaIds.add(Buffer.from(bytes.subarray(13, 45)).toString('hex'));
   if (bytes[0] !== 0x06 || !deltaIds.has(Buffer.from(bytes.subarray(5, 37)).toString('hex'))) return bytes;
@@ -189,7 +195,7 @@ describe('incremental PIR replication at two real providers', () => {
     assert.deepEqual(await readMail(next, address(2003)), mail.get(2003));
   });
 
-  test('the partner refuses a delta from a base it does not hold, from another origin\'s snapshot, or larger than its snapshot', async () => {
+  test('the partner refuses a delta from a base it does not hold, from another origin\'s snapshot, or more than half its snapshot', async () => {
     const toB = link(b);
     const current = await info(link(a), 0);
     const ownOfB = await info(toB, 0); // B's own snapshot of the epoch (its origin is B)
@@ -203,12 +209,27 @@ describe('incremental PIR replication at two real providers', () => {
     const badDelta = received('bad-delta');
     assert.equal(await refusal(toB.request((id) => encodePirDelta(id, offer, ownOfB.snapshotId, 1000))), RETRIEVAL_ERRORS['bad-snapshot']);
     assert.equal(received('bad-delta'), badDelta + 1);
-    assert.equal(await refusal(toB.request((id) => encodePirDelta(id, offer, current.snapshotId, rows * rowBytes + 1))), RETRIEVAL_ERRORS['bad-snapshot']);
+    assert.equal(await refusal(toB.request((id) => encodePirDelta(id, offer, current.snapshotId, Math.floor((rows * rowBytes) / 2) + 1))), RETRIEVAL_ERRORS['bad-snapshot']);
     // Every check of a whole offer holds for a delta: a signature by another key is refused.
     const forged = { ...offer, signature: crypto.ed25519Sign(crypto.randomBytes(32), pirOfferSignedBytes(shape, b.nodeId)) };
     assert.equal(await refusal(toB.request((id) => encodePirDelta(id, forged, current.snapshotId, 1000))), RETRIEVAL_ERRORS['bad-snapshot']);
     // The genuine base and a fitting length: accepted, the chunks would follow.
     const started = await toB.request((id) => encodePirDelta(id, offer, current.snapshotId, 1000));
     assert.deepEqual(started.type === 'pir-ack' && started.complete, false);
+  });
+
+  test('a partner of a version before deltas answers pir-delta unknown-command: the snapshot goes whole, and no more deltas are offered on that connection', async () => {
+    const toA = readers?.[0] ?? link(a);
+    let named = await info(toA, 0);
+    olderPartner = true;
+    const [offersBefore, refusedBefore, wholeBefore] = [deltaOffers, a.metrics.registry.value('node_pir_delta_fallbacks_total', { reason: 'refused' }) ?? 0, pushes('whole')];
+    for (let round = 0; round < 2; round++) {
+      await deliver(3000 + round, `to an older partner ${round}`, 1600);
+      named = await nextSnapshot(named);
+      assert.deepEqual(await readMail(named, address(3000 + round)), mail.get(3000 + round));
+    }
+    assert.equal(deltaOffers, offersBefore + 1, 'one delta offered, none after the unknown-command');
+    assert.equal(a.metrics.registry.value('node_pir_delta_fallbacks_total', { reason: 'refused' }), refusedBefore + 1);
+    assert.equal(pushes('whole'), wholeBefore + 2);
   });
 });
