@@ -25,6 +25,7 @@ export function nodeCommand(role: 'mix' | 'gateway' | 'provider', args: readonly
         linkPort: node.linkPort,
         wsUrl: node.wsUrl,
         metricsUrl: node.metricsUrl,
+        mirrorUrl: node.mirrorUrl,
       },
       close: () => node.close(),
     };

@@ -6,7 +6,7 @@ import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { listenLinks, type LinkListener } from '../../net/link-listener.js';
 import { NetMetrics } from '../../net/metrics.js';
-import { sameLinkKey } from '../../net/tls-identity.js';
+import { sameLinkKey, tlsIdentity } from '../../net/tls-identity.js';
 import { NodeConfigError, nodeConfigProblems, type NodeConfig } from './config.js';
 import { ConsensusTracker } from './consensus.js';
 import { countedEventLog } from './counted-events.js';
@@ -77,6 +77,11 @@ export interface NodeHandle {
   readonly metricsUrl: string;
   /** `http://host:port/healthz`. */
   readonly healthUrl: string;
+  /**
+   * The consensus mirror as a client's settings name it: `https://host:port#<link key>` (the status
+   * port, over TLS 1.3 with the link certificate; docs/client.md, "Consensus").
+   */
+  readonly mirrorUrl: string;
   readonly metrics: NodeMetrics;
   status(): NodeStatus;
   /** Polls the authorities now (also done on the node's own schedule). */
@@ -249,6 +254,8 @@ export class NodeRuntime {
         const doc = which === 'current' ? this.consensus.get(epochAt(this.clock.now(), this.timing)) : this.consensus.get(which);
         return doc === undefined ? undefined : encodeConsensus(doc);
       },
+      // The mirror answers over TLS, with the certificate the links use: clients pin the link key.
+      tls: tlsIdentity(this.linkSeed),
       log: this.log,
     });
     const advertised = urlHost(config.advertiseHost);
@@ -269,6 +276,7 @@ export class NodeRuntime {
       linkPublicKey: this.linkKey,
       keyring: this.keyring,
       authorityUrls: config.authorityUrls,
+      authorities: config.authorities,
       metrics: this.metrics,
       log: this.log,
     });
@@ -312,6 +320,7 @@ export class NodeRuntime {
       metricsPort,
       metricsUrl: `http://${metricsHost}:${metricsPort}/metrics`,
       healthUrl: `http://${metricsHost}:${metricsPort}/healthz`,
+      mirrorUrl: `https://${metricsHost}:${metricsPort}#${toBase64Url(this.linkKey)}`,
       metrics: this.metrics,
       status: () => this.status(),
       pollConsensus: () => this.consensus.poll(),

@@ -110,10 +110,10 @@ describe('authority over HTTP', () => {
 
     // A network starting in the middle of epoch 0 uploads for epochs 0 and 1.
     const network0 = makeFixtureNetwork(crypto, { epoch: 0 });
-    for (const node of network0) assert.deepEqual(await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor)), { status: 'new', epoch: 0 });
-    assert.equal((await uploadDescriptor(authority.url, encodeDescriptor(network0[0].descriptor))).status, 'unchanged');
+    for (const node of network0) assert.deepEqual(await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor)), { status: 'new', epoch: 0 });
+    assert.equal((await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(network0[0].descriptor))).status, 'unchanged');
     const network1 = makeFixtureNetwork(crypto, { epoch: 1 });
-    for (const node of network1) await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor));
+    for (const node of network1) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
 
     // Epoch 0's publish time has passed: the first request makes the document.
     const current = await fetchConsensus(crypto, authority.url, 'current', verifyOptions(clock));
@@ -143,14 +143,14 @@ describe('authority over HTTP', () => {
 
     // Once published, a new descriptor for that epoch is too late; an included one is unchanged.
     const late = makeFixtureNode(crypto, 'late-mix', 'mix', 2, 1, 30000).descriptor;
-    await assert.rejects(uploadDescriptor(authority.url, encodeDescriptor(late)), (e: unknown) => e instanceof AuthorityRequestError && e.status === 409 && e.code === 'too-late');
-    assert.equal((await uploadDescriptor(authority.url, encodeDescriptor(network1[3].descriptor))).status, 'unchanged');
+    await assert.rejects(uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(late)), (e: unknown) => e instanceof AuthorityRequestError && e.status === 409 && e.code === 'too-late');
+    assert.equal((await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(network1[3].descriptor))).status, 'unchanged');
 
     // At the boundary, epoch 1 is current.
     clock.advanceTo(epochStart(1, timing));
     assert.equal((await fetchConsensus(crypto, authority.url, 'current', verifyOptions(clock)))?.doc.epoch, 1);
     const network2 = makeFixtureNetwork(crypto, { epoch: 2 });
-    for (const node of network2) await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor));
+    for (const node of network2) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
     const metrics = new TextDecoder().decode((await get(authority.url, '/metrics')).bytes);
     assert.equal(metricValue(metrics, 'umbra_authority_documents_published_total'), 2);
     assert.equal(metricValue(metrics, 'umbra_authority_descriptors_accepted_total{result="new"}'), 27);
@@ -305,7 +305,7 @@ describe('authority over HTTP', () => {
       { clock },
     );
     running.add(other);
-    for (const node of makeFixtureNetwork(crypto, { epoch: 0, label: 'other' })) await uploadDescriptor(other.url, encodeDescriptor(node.descriptor));
+    for (const node of makeFixtureNetwork(crypto, { epoch: 0, label: 'other' })) await uploadDescriptor({ url: other.url, keys: [otherKey] }, encodeDescriptor(node.descriptor));
     await assert.rejects(fetchConsensus(crypto, other.url, 0, verifyOptions(clock)), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'unknown-authority');
     assert.equal((await fetchConsensus(crypto, other.url, 0, { authorities: [otherKey], nowMs: clock.now() }))?.doc.epoch, 0);
     await stop(other);

@@ -77,7 +77,7 @@ test('one authority of three: refuses bad votes, detects equivocation, publishes
   let authority = await startAuthority(config, { clock });
   running.add(authority);
   const nodes: NodeDescriptor[] = makeFixtureNetwork(crypto, { epoch: 1 }).map((node) => node.descriptor);
-  for (const node of nodes) await uploadDescriptor(authority.url, encodeDescriptor(node));
+  for (const node of nodes) await uploadDescriptor({ url: authority.url, keys: [keys[0]] }, encodeDescriptor(node));
   const voteOf = (i: number, descriptors = nodes, epoch = 1, seed = seeds[i]) =>
     makeVote(crypto, seed, { ...timing, epoch, graceMs: config.graceMs, network: config.network, descriptors });
 
