@@ -120,7 +120,7 @@ function pinned(keys: readonly Uint8Array[], key: Uint8Array): boolean {
 }
 
 export interface PinnedRequest {
-  readonly method: 'GET' | 'POST';
+  readonly method: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: Uint8Array;
 }
