@@ -86,7 +86,12 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       else res.destroy();
     }
   });
+  // A connection whose first bytes were read to tell TLS from cleartext can report its parse error
+  // twice (once for those bytes, once at its end): it is answered and counted once.
+  const answered = new WeakSet<Duplex>();
   server.on('clientError', (_error: Error, socket: Duplex) => {
+    if (answered.has(socket)) return void socket.destroy();
+    answered.add(socket);
     metrics.count('node_http_errors_total', { code: 'bad-request' });
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();

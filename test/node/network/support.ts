@@ -294,11 +294,19 @@ export async function startForger(crypto: Crypto, authorityUrl: string, authorit
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       void (async () => {
-        const upstream = await httpsFetch(`${authorityUrl}${req.url ?? '/'}`, authorityKey, {
+        const ask = () => httpsFetch(`${authorityUrl}${req.url ?? '/'}`, authorityKey, {
           method: req.method ?? 'GET',
           headers: req.headers['content-type'] === undefined ? {} : { 'content-type': req.headers['content-type'] },
           ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
         });
+        let upstream = await ask();
+        // A document not made yet is waited for (up to 2 s): a node that asks just before the test's
+        // clock reaches the publish time still gets a forgery, not a 404 and then the real one elsewhere.
+        for (let tries = 0; upstream.status === 404 && /^\/v1\/consensus\/\d+$/.test(req.url ?? '') && tries < 20; tries++) {
+          await upstream.body?.cancel();
+          await sleep(100);
+          upstream = await ask();
+        }
         let body: Uint8Array = new Uint8Array(await upstream.arrayBuffer());
         const consensus = /^\/v1\/consensus\/(\d+)$/.exec(req.url ?? '');
         if (upstream.status === 200 && consensus !== null) {
