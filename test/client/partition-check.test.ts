@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ClientError, initClient, startClient, type ClientAgent } from '../../src/client/index.js';
 import { decodeConsensusUnverified, encodeConsensus, signConsensus } from '../../src/pki/index.js';
+import { mirrorUrlOf } from '../../src/node/runtime/index.js';
 import { crypto, TestNetwork } from '../node/pir/support.js';
 import { FAST_KDF, TEST_NETWORK_POLICY } from './support.js';
 
@@ -45,7 +46,7 @@ after(async () => {
 });
 
 function mirrorOf(index: number): string {
-  return net.nodes[index].mirrorUrl;
+  return mirrorUrlOf(net.nodes[index]);
 }
 
 async function start(name: string, mirrors: string[]): Promise<ClientAgent> {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { toBase64Url } from '../../codec/bytes.js';
 import { TLS_VERSIONS } from '../../net/link-settings.js';
 import type { TlsIdentity } from '../../net/tls-identity.js';
 import type { NodeMetrics } from './metrics.js';
@@ -38,6 +39,14 @@ export interface StatusServerOptions {
   /** The certificate the TLS side presents (the node's link identity); without it the port is cleartext only. */
   readonly tls?: TlsIdentity;
   readonly log: NodeLog;
+}
+
+/**
+ * A node's consensus mirror as client settings name it (docs/client.md, "Partition check"):
+ * `https://host:port#<link key>`, the status port over TLS 1.3 with the link certificate.
+ */
+export function mirrorUrlOf(node: { readonly metricsUrl: string; readonly linkKey: Uint8Array }): string {
+  return `${node.metricsUrl.replace(/^http:/, 'https:').replace(/\/metrics$/, '')}#${toBase64Url(node.linkKey)}`;
 }
 
 /** How long a new connection may wait before its first byte says whether it is TLS. */

@@ -77,11 +77,6 @@ export interface NodeHandle {
   readonly metricsUrl: string;
   /** `http://host:port/healthz`. */
   readonly healthUrl: string;
-  /**
-   * The consensus mirror as a client's settings name it: `https://host:port#<link key>` (the status
-   * port, over TLS 1.3 with the link certificate; docs/client.md, "Consensus").
-   */
-  readonly mirrorUrl: string;
   readonly metrics: NodeMetrics;
   status(): NodeStatus;
   /** Polls the authorities now (also done on the node's own schedule). */
@@ -245,17 +240,14 @@ export class NodeRuntime {
     if (options.status !== undefined) this.extraStatus = options.status;
     const { config } = this;
     this.statusServer = await startStatusServer({
-      host: config.metricsHost,
-      port: config.metricsPort,
-      metrics: this.metrics,
+      host: config.metricsHost, port: config.metricsPort, metrics: this.metrics,
       ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
       health: () => this.health(),
       consensus: (which) => {
         const doc = which === 'current' ? this.consensus.get(epochAt(this.clock.now(), this.timing)) : this.consensus.get(which);
         return doc === undefined ? undefined : encodeConsensus(doc);
       },
-      // The mirror answers over TLS, with the certificate the links use: clients pin the link key.
-      tls: tlsIdentity(this.linkSeed),
+      tls: tlsIdentity(this.linkSeed), // the mirror answers over TLS with the link certificate (mirrorUrlOf)
       log: this.log,
     });
     const advertised = urlHost(config.advertiseHost);
@@ -320,7 +312,6 @@ export class NodeRuntime {
       metricsPort,
       metricsUrl: `http://${metricsHost}:${metricsPort}/metrics`,
       healthUrl: `http://${metricsHost}:${metricsPort}/healthz`,
-      mirrorUrl: `https://${metricsHost}:${metricsPort}#${toBase64Url(this.linkKey)}`,
       metrics: this.metrics,
       status: () => this.status(),
       pollConsensus: () => this.consensus.poll(),

@@ -23,7 +23,7 @@ import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '.
 import { startGateway, type GatewayHandle } from '../../../src/node/gateway/index.js';
 import { startMix, type MixHandle } from '../../../src/node/mix/index.js';
 import { startProvider, type ProviderHandle } from '../../../src/node/provider/index.js';
-import { parseKey32, validateNodeConfig, type NodeConfig, type NodeDeps, type NodeHandle } from '../../../src/node/runtime/index.js';
+import { mirrorUrlOf, parseKey32, validateNodeConfig, type NodeConfig, type NodeDeps, type NodeHandle } from '../../../src/node/runtime/index.js';
 import { epochStart, type ConsensusDocument } from '../../../src/pki/index.js';
 import { makeSuite, Sphinx } from '../../../src/sphinx/index.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
@@ -233,8 +233,8 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     const doc = await consensus(0);
     for (const node of allNodes()) {
       // Over TLS with the node's link certificate: the mirror entry carries the link key after '#'.
-      assert.equal(node.mirrorUrl, `https://127.0.0.1:${node.metricsPort}#${toBase64Url(node.linkKey)}`);
-      const mirror = mirrorTarget(node.mirrorUrl, [authorityKey]);
+      assert.equal(mirrorUrlOf(node), `https://127.0.0.1:${node.metricsPort}#${toBase64Url(node.linkKey)}`);
+      const mirror = mirrorTarget(mirrorUrlOf(node), [authorityKey]);
       const fetched = await fetchConsensus(crypto, mirror.url, 'current', { authorities: [authorityKey], nowMs: clock.now() }, { tlsKeys: mirror.keys });
       assert.ok(fetched !== undefined, `${node.name} serves the current document`);
       // Pinned to the authority's key instead, the node's TLS key is refused.
