@@ -134,6 +134,7 @@ export async function pinnedFetch(target: PinnedHttpsTarget, path: string, init:
   const { host, port, base } = parseTarget(target);
   const keys = target.keys.map((key) => new Uint8Array(key));
   const url = target.url;
+  const deadline = Date.now() + timeoutMs; // one bound for the handshake and the answer together
   const socket = await dialTlsPinned({ url, host, port }, timeoutMs, (presented) =>
     presented !== undefined && pinned(keys, presented) ? undefined : new TlsKeyMismatchError(url, presented === undefined ? undefined : hexOf(presented), target.pinnedBy ?? 'the settings', keys.length));
   const body = init.body === undefined ? undefined : Buffer.from(init.body);
@@ -143,7 +144,7 @@ export async function pinnedFetch(target: PinnedHttpsTarget, path: string, init:
       method: init.method,
       path: `${base}${path}`,
       headers: { host: `${host.includes(':') ? `[${host}]` : host}:${port}`, connection: 'close', ...(body === undefined ? {} : { 'content-length': String(body.length) }), ...(init.headers ?? {}) },
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
     });
     req.once('error', (error) => {
       socket.destroy();

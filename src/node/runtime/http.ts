@@ -108,7 +108,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.maxHeadersCount = 64;
-  const listener = listenBoth(server, options.tls);
+  const { listener, destroyAll } = listenBoth(server, options.tls);
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(options.port, options.host, () => {
@@ -125,6 +125,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       closing ??= new Promise<void>((resolve) => {
         listener.close(() => resolve());
         server.closeAllConnections();
+        destroyAll(); // those not handed to the HTTP server yet (first byte or TLS handshake pending)
       });
       return closing;
     },
@@ -135,18 +136,17 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
  * A TCP listener handing each connection to `server`: as it is when its first byte is not a TLS
  * handshake, through TLS 1.3 with `identity` when it is (and `identity` is given).
  */
-function listenBoth(server: Server, identity: TlsIdentity | undefined): ReturnType<typeof createTcpServer> {
+function listenBoth(server: Server, identity: TlsIdentity | undefined): { listener: ReturnType<typeof createTcpServer>; destroyAll(): void } {
   const tls = identity === undefined ? undefined : createTlsServer({ key: identity.key, cert: identity.cert, ...TLS_VERSIONS }, (socket) => server.emit('connection', socket));
   tls?.on('tlsClientError', (_error, socket) => socket.destroy());
-  const pending = new Set<Socket>();
+  const open = new Set<Socket>();
   const listener = createTcpServer({ pauseOnConnect: true }, (socket) => {
-    pending.add(socket);
+    open.add(socket);
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
     socket.on('error', () => socket.destroy());
-    socket.once('close', () => pending.delete(socket));
+    socket.once('close', () => open.delete(socket));
     socket.once('readable', () => {
       const first = socket.read(1) as Buffer | null;
-      pending.delete(socket);
       socket.setTimeout(0);
       if (first === null) return void socket.destroy();
       socket.unshift(first);
@@ -154,10 +154,12 @@ function listenBoth(server: Server, identity: TlsIdentity | undefined): ReturnTy
       else server.emit('connection', socket);
     });
   });
-  listener.once('close', () => {
-    for (const socket of pending) socket.destroy();
-  });
-  return listener;
+  return {
+    listener,
+    destroyAll: () => {
+      for (const socket of open) socket.destroy();
+    },
+  };
 }
 
 /** True without a token, or when the request bears it (compared in constant time). */

@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import { toBase64Url } from '../../../src/codec/bytes.js';
 import { getCrypto } from '../../../src/crypto/index.js';
 import { NetMetrics } from '../../../src/net/metrics.js';
+import { tlsIdentity } from '../../../src/net/tls-identity.js';
 import { startStatusServer } from '../../../src/node/runtime/http.js';
 import { NodeMetrics } from '../../../src/node/runtime/index.js';
 import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '../../../src/node/authority/index.js';
@@ -135,4 +136,27 @@ test("a node's status listener does not read a body it does not want", async () 
   } finally {
     await server.close();
   }
+});
+
+test("a node's status port: the mirror over TLS with the link certificate, refused in the clear; close() does not wait for silent connections", async () => {
+  const metrics = new NodeMetrics(new NetMetrics());
+  const linkSeed = testSeed(crypto, 'status link');
+  const documentBytes = new Uint8Array(300).fill(0x5a);
+  const server = await startStatusServer({
+    host: '127.0.0.1', port: 0, metrics, health: () => ({ status: 'ok' }), consensus: () => documentBytes, tls: tlsIdentity(linkSeed), log: () => undefined,
+  });
+  const tlsUrl = `https://127.0.0.1:${server.port}`;
+  const cleartextUrl = `http://127.0.0.1:${server.port}`;
+  const mirrored = await httpsFetch(`${tlsUrl}/v1/consensus/current`, crypto.ed25519PublicKey(linkSeed));
+  assert.deepEqual(new Uint8Array(await mirrored.arrayBuffer()), documentBytes);
+  const refused = await fetch(`${cleartextUrl}/v1/consensus/current`);
+  assert.equal(refused.status, 403);
+  assert.match(await refused.text(), /"error":"tls-required"/);
+  assert.equal((await fetch(`${cleartextUrl}/healthz`)).status, 200);
+  // A connection that never sends its first byte, and one stuck before its TLS handshake ends.
+  const silent = connectTcp(server.port, '127.0.0.1');
+  const halfTls = connectTcp(server.port, '127.0.0.1', () => halfTls.write(Uint8Array.of(0x16, 0x03, 0x01)));
+  for (const socket of [silent, halfTls]) socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => halfTls.once('connect', () => resolve()));
+  await server.close();
 });
