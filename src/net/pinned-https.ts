@@ -103,8 +103,9 @@ interface Parsed {
 }
 
 function parseTarget(target: PinnedHttpsTarget): Parsed {
-  const problems = httpsUrlProblems('the URL', target.url);
-  if (problems.length > 0) throw new PinnedHttpsTargetError(/^http:/i.test(target.url) ? 'cleartext' : 'bad-target', `${target.url}: ${problems[0]}`);
+  if (/^http:\/\//i.test(target.url)) throw new PinnedHttpsTargetError('cleartext', `${target.url}: cleartext http:// is refused, the authority API and mirrors are TLS only (https://)`);
+  const problems = httpsUrlProblems(target.url, target.url);
+  if (problems.length > 0) throw new PinnedHttpsTargetError('bad-target', problems[0]);
   if (target.keys.length === 0 || !target.keys.every((key) => key instanceof Uint8Array && key.length === 32)) {
     throw new PinnedHttpsTargetError('bad-target', `${target.url}: the keys pinned for it must be 1 or more of 32 bytes`);
   }
