@@ -3,6 +3,7 @@ import { benchE2e } from './e2e.js';
 import { benchNet } from './net.js';
 import { benchPir } from './pir.js';
 import { benchPirRebuilds } from './pir-rebuilds.js';
+import { benchPirReplication } from './pir-replication.js';
 import { benchPrivacy } from './privacy.js';
 import { benchSim } from './sim.js';
 import { benchSphinx } from './sphinx.js';
@@ -14,6 +15,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   e2e: benchE2e,
   pir: benchPir,
   'pir-rebuilds': benchPirRebuilds,
+  'pir-replication': benchPirReplication,
   net: benchNet,
   privacy: benchPrivacy,
   sim: benchSim,

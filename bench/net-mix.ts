@@ -92,7 +92,7 @@ export async function benchMixThroughput(unwrapWorkers?: number): Promise<MixThr
       sink: node('bench-sink-3', 'mix', 3, `127.0.0.1:${sink.port}`, crypto.ed25519PublicKey(sinkSeed)),
       provider: node('bench-provider', 'provider', 4, '127.0.0.1:4', crypto.ed25519PublicKey(crypto.randomBytes(32)), '127.0.0.1:5'),
     };
-    for (const fake of Object.values(fakes)) await uploadDescriptor(authority.url, fake.descriptor);
+    for (const fake of Object.values(fakes)) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, fake.descriptor);
 
     // The mix, in its own process.
     const mixDir = join(dir.path, 'mix');

@@ -9,6 +9,15 @@ import { TestnetError } from '../testnet/errors.js';
  * loaded only when it runs, so a quick command (a mistake, `help`, `client status`) does not pay
  * for loading every node, the simulator and the mail bridge.
  */
+const SUBCOMMANDS = new Set(['sphinx-walk', 'keygen', 'authority', 'mix', 'gateway', 'provider', 'up', 'client', 'sim']);
+
+/** `--help` or `-h` among a subcommand's arguments (before a `--`): the help, whatever else is given. */
+function asksForHelp(rest: readonly string[]): boolean {
+  const end = rest.indexOf('--');
+  const options = end === -1 ? rest : rest.slice(0, end);
+  return options.includes('--help') || options.includes('-h');
+}
+
 async function run(args: readonly string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
@@ -23,11 +32,13 @@ async function run(args: readonly string[]): Promise<number> {
     case '-v':
       process.stdout.write(`umbra ${packageVersion()}\n`);
       return EXIT_OK;
+  }
+  if (SUBCOMMANDS.has(command) && asksForHelp(rest)) {
+    process.stdout.write(HELP);
+    return EXIT_OK;
+  }
+  switch (command) {
     case 'sphinx-walk':
-      if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write(HELP);
-        return EXIT_OK;
-      }
       return (await import('./sphinx-walk/command.js')).sphinxWalkCommand(rest);
     case 'keygen':
       return (await import('./keygen.js')).keygenCommand(rest);

@@ -1,5 +1,5 @@
 import { toBase64Url } from '../codec/bytes.js';
-import { NodeConfigError, startNode, validateNodeConfig } from '../node/runtime/index.js';
+import { mirrorUrlOf, NodeConfigError, startNode, validateNodeConfig } from '../node/runtime/index.js';
 import { UsageError } from './errors.js';
 import { nodeLogOf } from './process-log.js';
 import { serveFromConfig } from './serve.js';
@@ -25,6 +25,7 @@ export function nodeCommand(role: 'mix' | 'gateway' | 'provider', args: readonly
         linkPort: node.linkPort,
         wsUrl: node.wsUrl,
         metricsUrl: node.metricsUrl,
+        mirrorUrl: mirrorUrlOf(node),
       },
       close: () => node.close(),
     };

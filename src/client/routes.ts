@@ -53,7 +53,9 @@ export function pick<T>(random: RandomSource, list: readonly T[]): T {
 
 /**
  * The provider a card's servers name: the first server entry equal (ASCII case-insensitively) to
- * the WebSocket address ("host:port") a provider of the consensus publishes.
+ * the WebSocket address ("host:port") a provider of the consensus publishes. Its reliability score
+ * is not consulted: the card's owner reads its mailbox at this one provider only, so mail sent to
+ * another would not be read (docs/network.md, "Path choice").
  */
 export function providerForServers(doc: Pick<ConsensusDocument, 'nodes'>, servers: readonly string[]): NodeDescriptor | undefined {
   const providers = doc.nodes.filter((node) => node.layer === PROVIDER_LAYER && node.addresses.ws !== undefined);
@@ -82,7 +84,8 @@ export function nodeKey(node: NodeDescriptor): string {
 export class Network {
   readonly layers: PathLayers;
 
-  private readonly weights: ConsensusWeights;
+  /** Each node's weight (bandwidth × score) and whether it is below the floor, from `doc`. */
+  readonly weights: ConsensusWeights;
 
   /** `avoid`: node IDs (hex) to leave out of paths where their layer allows (suspected nodes). */
   constructor(
@@ -130,13 +133,12 @@ export class Network {
   /**
    * One mix of each layer 1..3 by choosePath (src/pki/path-choice.ts): weighted by bandwidth ×
    * reliability score, below-floor and avoided mixes left out where their layer allows, no two of
-   * one family nor of the gateway's (when given) or the provider's. RouteError when the consensus
-   * has no such path.
+   * one family nor of the gateway's (when given) or the provider's (the gateway and the provider
+   * may share one). RouteError when the consensus has no such path.
    */
   private mixesFor(random: RandomSource, gateway: NodeDescriptor | undefined, provider: NodeDescriptor, avoid?: ReadonlySet<string>): NodeDescriptor[] {
-    if (gateway !== undefined && gateway.family === provider.family) {
-      throw new RouteError(`the gateway ${gateway.name} and the provider ${provider.name} are of one family (${gateway.family}): no path keeps its nodes apart`);
-    }
+    // A gateway and a provider of one family (a client's guard and a recipient's server, neither
+    // of which the sender can change) still get a path: its mixes are all of other families.
     const usedFamilies = gateway === undefined ? [provider.family] : [gateway.family, provider.family];
     const choose = (avoided: ReadonlySet<string> | undefined): NodeDescriptor[] =>
       choosePath([this.layers[1], this.layers[2], this.layers[3]], {

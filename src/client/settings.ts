@@ -2,6 +2,7 @@ import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
 import { intIn } from '../codec/schema.js';
 import { MAX_BUCKETS } from '../store/mailbox.js';
 import { DEFAULT_CONSENSUS_MINIMUMS, minimumsProblems, type ConsensusMinimums } from '../traffic/consensus-minimums.js';
+import { httpsUrlProblems, mirrorEntryProblems } from '../net/pinned-https.js';
 import { ClientError } from './errors.js';
 
 /**
@@ -9,7 +10,10 @@ import { ClientError } from './errors.js';
  * (docs/client.md, "Settings"). Everything has a default but the authority.
  */
 export interface AuthoritySettings {
-  /** "http://host:port" of a directory authority (or a mirror). */
+  /**
+   * "https://host:port" of a directory authority (or a mirror that is one): TLS 1.3, and its certificate
+   * must carry one of `publicKeys` (docs/client.md, "Consensus"). Cleartext http:// is refused.
+   */
   readonly url: string;
   /** The trusted authorities' Ed25519 public keys (32 bytes each). */
   readonly publicKeys: readonly Uint8Array[];
@@ -38,7 +42,11 @@ export interface ClientSettings {
   readonly maxBuckets: number;
   /** Follow a consensus into another retrieval mode than the one the agent started with; default false. */
   readonly allowRetrievalChange: boolean;
-  /** Consensus mirrors ("http://host:port") the partition check asks besides the authority. */
+  /**
+   * Consensus mirrors the partition check asks besides the authority, over TLS 1.3: "https://host:port"
+   * for an authority (pinned to `authority.publicKeys`), "https://host:port#<key>" for another server,
+   * a node's status listener for instance, whose certificate must carry <key> (its link key, base64url).
+   */
   readonly mirrors: readonly string[];
   /** Mirrors that must confirm each consensus before it is used (0 turns the check off); default 2. */
   readonly mirrorsRequired: number;
@@ -56,7 +64,6 @@ export const MAX_MIRRORS = 16;
 export type SettingsInput = Pick<ClientSettings, 'authority'> &
   Partial<Omit<ClientSettings, 'authority' | 'minimums'>> & { readonly minimums?: Partial<ConsensusMinimums> };
 
-const URL_PATTERN = /^https?:\/\/[^\s]+$/;
 
 /** Every problem with a settings object (empty when there is none). */
 export function settingsProblems(settings: ClientSettings): string[] {
@@ -65,7 +72,7 @@ export function settingsProblems(settings: ClientSettings): string[] {
   if (typeof a !== 'object' || a === null) {
     problems.push('authority is missing');
   } else {
-    if (typeof a.url !== 'string' || !URL_PATTERN.test(a.url)) problems.push('authority.url must be an http:// or https:// URL');
+    problems.push(...httpsUrlProblems('authority.url', a.url));
     if (!Array.isArray(a.publicKeys) || a.publicKeys.length === 0 || a.publicKeys.length > 16) {
       problems.push('authority.publicKeys must list 1..16 keys');
     } else if (!a.publicKeys.every((key) => key instanceof Uint8Array && key.length === 32)) {
@@ -98,14 +105,25 @@ function privacyProblems(settings: ClientSettings): string[] {
   }
   if (typeof settings.allowRetrievalChange !== 'boolean') problems.push('allowRetrievalChange must be a boolean');
   const mirrors = settings.mirrors;
-  if (!Array.isArray(mirrors) || mirrors.length > MAX_MIRRORS || !mirrors.every((url) => typeof url === 'string' && URL_PATTERN.test(url))) {
-    problems.push(`mirrors must list 0..${MAX_MIRRORS} http:// or https:// URLs`);
-  } else if (new Set(mirrors).size !== mirrors.length || mirrors.includes(settings.authority?.url)) {
+  if (!Array.isArray(mirrors) || mirrors.length > MAX_MIRRORS) {
+    problems.push(`mirrors must list 0..${MAX_MIRRORS} https:// URLs`);
+  } else if (mirrors.some((entry, i) => mirrorEntryProblems(`mirrors[${i}]`, entry).length > 0)) {
+    mirrors.forEach((entry, i) => problems.push(...mirrorEntryProblems(`mirrors[${i}]`, entry)));
+  } else if (new Set(mirrors.map(mirrorUrl)).size !== mirrors.length || mirrors.some((entry) => mirrorUrl(entry) === settings.authority?.url)) {
     problems.push('mirrors must differ from each other and from authority.url');
   }
   if (!intIn(settings.mirrorsRequired, 0, MAX_MIRRORS)) problems.push(`mirrorsRequired must be an integer in 0..${MAX_MIRRORS}`);
   return problems;
 }
+
+/** The URL of a mirror entry, without the key after '#'. */
+const mirrorUrl = (entry: string): string => entry.split('#')[0];
+
+/**
+ * Keystores written when the authority API was cleartext hold http:// URLs: the same host and port
+ * now answer TLS only, and the stored keys pin them, so such a URL is read as https://.
+ */
+const upgradeStoredUrl = (url: unknown): unknown => (typeof url === 'string' ? url.replace(/^http:\/\//i, 'https://') : url);
 
 /** Fills the defaults and checks; 'bad-options' lists every problem. */
 export function makeSettings(input: SettingsInput): ClientSettings {
@@ -164,7 +182,7 @@ export function settingsFromJson(json: unknown): ClientSettings {
   }
   try {
     return makeSettings({
-      authority: { url: authority.url as string, publicKeys, ...(authority.threshold === undefined ? {} : { threshold: authority.threshold as number }) },
+      authority: { url: upgradeStoredUrl(authority.url) as string, publicKeys, ...(authority.threshold === undefined ? {} : { threshold: authority.threshold as number }) },
       buckets: j.buckets as number,
       pollsPerEpoch: j.pollsPerEpoch as number,
       ackTimeoutEpochs: j.ackTimeoutEpochs as number,
@@ -173,7 +191,7 @@ export function settingsFromJson(json: unknown): ClientSettings {
       minimums: j.minimums as Partial<ConsensusMinimums> | undefined,
       maxBuckets: j.maxBuckets as number | undefined,
       allowRetrievalChange: j.allowRetrievalChange as boolean | undefined,
-      mirrors: j.mirrors as string[] | undefined,
+      mirrors: Array.isArray(j.mirrors) ? (j.mirrors.map(upgradeStoredUrl) as string[]) : (j.mirrors as undefined),
       mirrorsRequired: j.mirrorsRequired as number | undefined,
     });
   } catch (error) {

@@ -10,7 +10,7 @@ import type { Crypto } from './types.js';
  *
  * The message is split into L (32 bytes, one ChaCha20 key) and R (the rest):
  *   R ^= S(L ^ K1);  L ^= H_K2(R);  R ^= S(L ^ K3);  L ^= H_K4(R)
- * Both directions work in place on the given buffer.
+ * Both directions work in place on the given buffer; decryption can also write to another.
  *
  * The cipher takes one 32-byte key and expands it to the four round keys with ChaCha20. Four
  * independent round keys would let a changed K1 alone go unnoticed: decryption would undo every
@@ -40,52 +40,57 @@ export class Lioness {
   }
 
   encrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-    this.check(key, data);
-    const k = this.expandKey(key);
-    const left = data.subarray(0, BLOCK);
+    this.check(key, data, data);
+    this.expandKey(key);
     const right = data.subarray(BLOCK);
-    this.streamRound(this.k1, left, right);
-    this.hashRound(this.k2, left, right);
-    this.streamRound(this.k3, left, right);
-    this.hashRound(this.k4, left, right);
-    k.fill(0);
+    this.streamRound(this.k1, data, right, right);
+    this.hashRound(this.k2, data, data, right);
+    this.streamRound(this.k3, data, right, right);
+    this.hashRound(this.k4, data, data, right);
+    this.roundKeys.fill(0);
     return data;
   }
 
-  decrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-    this.check(key, data);
-    const k = this.expandKey(key);
-    const left = data.subarray(0, BLOCK);
-    const right = data.subarray(BLOCK);
-    this.hashRound(this.k4, left, right);
-    this.streamRound(this.k3, left, right);
-    this.hashRound(this.k2, left, right);
-    this.streamRound(this.k1, left, right);
-    k.fill(0);
-    return data;
+  /**
+   * Deciphers `data` into `out` (by default `data` itself, in place). A separate `out` of the same
+   * length saves the caller copying the ciphertext first: the first two rounds read `data` and
+   * write `out`, the last two work in place on `out`. `out` must not otherwise overlap `data`.
+   */
+  decrypt(key: Uint8Array, data: Uint8Array, out: Uint8Array = data): Uint8Array {
+    this.check(key, data, out);
+    this.expandKey(key);
+    const rightIn = data.subarray(BLOCK);
+    const right = out === data ? rightIn : out.subarray(BLOCK);
+    this.hashRound(this.k4, data, out, rightIn);
+    this.streamRound(this.k3, out, rightIn, right);
+    this.hashRound(this.k2, out, out, right);
+    this.streamRound(this.k1, out, right, right);
+    this.roundKeys.fill(0);
+    return out;
   }
 
   /** K1 | K2 | K3 | K4 = ChaCha20(key, zero nonce) keystream, into a reused scratch buffer. */
-  private expandKey(key: Uint8Array): Uint8Array {
-    return this.crypto.chacha20Xor(key, ZERO_NONCE, ZEROS_128, 0, this.roundKeys);
+  private expandKey(key: Uint8Array): void {
+    this.crypto.chacha20Xor(key, ZERO_NONCE, ZEROS_128, 0, this.roundKeys);
   }
 
-  /** R ^= ChaCha20(L ^ K). */
-  private streamRound(roundKey: Uint8Array, left: Uint8Array, right: Uint8Array): void {
+  /** R' = R ^ ChaCha20(L ^ K), where L is the first BLOCK bytes of `left`. */
+  private streamRound(roundKey: Uint8Array, left: Uint8Array, right: Uint8Array, rightOut: Uint8Array): void {
     const subkey = this.subkey;
     for (let i = 0; i < BLOCK; i++) subkey[i] = left[i] ^ roundKey[i];
-    this.crypto.chacha20Xor(subkey, ZERO_NONCE, right, 0, right);
+    this.crypto.chacha20Xor(subkey, ZERO_NONCE, right, 0, rightOut);
     subkey.fill(0);
   }
 
-  /** L ^= BLAKE2b-256_K(R). */
-  private hashRound(roundKey: Uint8Array, left: Uint8Array, right: Uint8Array): void {
+  /** L' = L ^ BLAKE2b-256_K(R), L and L' the first BLOCK bytes of `left` and `leftOut`. */
+  private hashRound(roundKey: Uint8Array, left: Uint8Array, leftOut: Uint8Array, right: Uint8Array): void {
     const digest = this.crypto.blake2b(BLOCK, right, roundKey, this.digest);
-    for (let i = 0; i < BLOCK; i++) left[i] ^= digest[i];
+    for (let i = 0; i < BLOCK; i++) leftOut[i] = left[i] ^ digest[i];
   }
 
-  private check(key: Uint8Array, data: Uint8Array): void {
+  private check(key: Uint8Array, data: Uint8Array, out: Uint8Array): void {
     requireLength('LIONESS key', key, LIONESS_KEY_LENGTH);
     if (data.length <= BLOCK) throw new InvalidLengthError('LIONESS message', `> ${BLOCK}`, data.length);
+    requireLength('LIONESS output', out, data.length);
   }
 }

@@ -24,3 +24,15 @@ declare module 'sodium-native' {
   };
   export default sodium;
 }
+
+// The two functions of sodium-native's native binding that src/crypto/sodium-binding.ts calls.
+declare module 'sodium-native/binding.js' {
+  const binding: {
+    crypto_generichash(
+      out: ArrayBufferLike, outOffset: number, outLength: number,
+      message: ArrayBufferLike, messageOffset: number, messageLength: number,
+      key: ArrayBufferLike, keyOffset: number, keyLength: number): number;
+    crypto_stream_chacha20_ietf_xor_ic(out: Uint8Array, message: Uint8Array, nonce: Uint8Array, ic: number, key: Uint8Array): number;
+  };
+  export default binding;
+}

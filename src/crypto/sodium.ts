@@ -4,13 +4,15 @@ import sodium from 'sodium-native';
 import { checkChachaCounter } from './chacha-counter.js';
 import { AuthenticationError, InvalidLengthError, LowOrderPointError, requireLength } from './errors.js';
 import { hkdfExpandWith, hkdfWith } from './hkdf-expand.js';
+import { sodiumBlake2b, sodiumChaCha20IetfXor } from './sodium-binding.js';
 import type { Crypto } from './types.js';
 
 /**
  * libsodium through sodium-native: the fastest backend on Node for everything on the packet path.
  * HMAC-SHA256, HKDF, SHA-512/256 and AES-CTR come from node:crypto (OpenSSL), which libsodium
  * either lacks or does not expose through sodium-native; BLAKE2b outputs under 16 bytes (which
- * libsodium refuses) come from @noble/hashes.
+ * libsodium refuses) come from @noble/hashes. BLAKE2b and IETF ChaCha20, called several times per
+ * packet, skip sodium-native's argument re-checks (sodium-binding.ts).
  */
 
 function outputFor(input: Uint8Array, out: Uint8Array | undefined): Uint8Array {
@@ -99,8 +101,7 @@ export const sodiumCrypto: Crypto = {
     }
     if (outLength < 16) return copyInto(nobleBlake2b(message, { dkLen: outLength, key }), target);
     const out = target === undefined ? new Uint8Array(outLength) : requireLength('BLAKE2b output', target, outLength);
-    if (key === undefined) sodium.crypto_generichash(out, message);
-    else sodium.crypto_generichash(out, message, key);
+    sodiumBlake2b(out, message, key);
     return out;
   },
 
@@ -109,7 +110,7 @@ export const sodiumCrypto: Crypto = {
     const target = outputFor(input, out);
     if (nonce.length === 8 || nonce.length === 12) checkChachaCounter(counter, input.length);
     if (nonce.length === 8) sodium.crypto_stream_chacha20_xor_ic(target, input, nonce, counter, key);
-    else if (nonce.length === 12) sodium.crypto_stream_chacha20_ietf_xor_ic(target, input, nonce, counter, key);
+    else if (nonce.length === 12) sodiumChaCha20IetfXor(target, input, nonce, counter, key);
     else throw new InvalidLengthError('ChaCha20 nonce', '8 or 12', nonce.length);
     return target;
   },

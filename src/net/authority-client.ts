@@ -1,10 +1,14 @@
 import type { Crypto } from '../crypto/types.js';
+import { PinnedHttpsTargetError, pinnedFetch, TlsKeyMismatchError, type PinnedHttpsTarget, type PinnedRequest } from './pinned-https.js';
 import { decodeConsensusUnverified, MAX_CONSENSUS_BYTES, verifyConsensus, type ConsensusDocument, type VerifyConsensusOptions } from '../pki/index.js';
 
 /**
  * What nodes and clients use to talk to an authority (docs/pki.md, "HTTP API"): upload a
- * descriptor, fetch and verify a consensus document. Any mirror serving the same paths works:
- * documents are trusted for their signatures, not for where they come from.
+ * descriptor, fetch and verify a consensus document. Every request is HTTPS (TLS 1.3) to a pinned
+ * key (pinned-https.ts): an authority's certificate carries its identity key, so a consensus fetch
+ * pins the keys trusted to sign the consensus, and an upload the keys its caller trusts. Any
+ * mirror serving the same paths works: documents are trusted for their signatures, not for where
+ * they come from; the TLS keeps what is fetched from whoever watches the link.
  */
 export class AuthorityRequestError extends Error {
   /** The HTTP status (0 when there was no response) and the authority's error code. */
@@ -28,15 +32,22 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
 }
 
-function endpoint(authorityUrl: string, path: string): string {
-  return `${authorityUrl.replace(/\/+$/, '')}${path}`;
+export interface FetchOptions extends RequestOptions {
+  /** The keys the server's TLS certificate may carry; default the authorities trusted to sign (`verify.authorities`). */
+  readonly tlsKeys?: readonly Uint8Array[];
 }
 
-async function request(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+/**
+ * A pinned HTTPS request; every failure is an AuthorityRequestError: 'cleartext' for an http:// URL,
+ * 'wrong-key' when the server's key is not pinned, 'unreachable' when there is no answer.
+ */
+async function request(target: PinnedHttpsTarget, path: string, init: PinnedRequest, timeoutMs: number): Promise<Response> {
   try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    return await pinnedFetch(target, path, init, timeoutMs);
   } catch (error) {
-    throw new AuthorityRequestError(0, 'unreachable', `${url}: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof TlsKeyMismatchError) throw new AuthorityRequestError(0, 'wrong-key', error.message);
+    if (error instanceof PinnedHttpsTargetError) throw new AuthorityRequestError(0, error.code, error.message);
+    throw new AuthorityRequestError(0, 'unreachable', `${target.url}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -85,10 +96,11 @@ async function readLimited(response: Response, limit: number): Promise<Uint8Arra
 }
 
 /** POSTs an encoded descriptor. Refusals are AuthorityRequestError with the authority's code. */
-export async function uploadDescriptor(authorityUrl: string, descriptorBytes: Uint8Array, options: RequestOptions = {}): Promise<UploadResult> {
+export async function uploadDescriptor(authority: PinnedHttpsTarget, descriptorBytes: Uint8Array, options: RequestOptions = {}): Promise<UploadResult> {
   const response = await request(
-    endpoint(authorityUrl, '/v1/descriptors'),
-    { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(descriptorBytes) as Uint8Array<ArrayBuffer> },
+    authority,
+    '/v1/descriptors',
+    { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: descriptorBytes },
     options.timeoutMs ?? 10_000,
   );
   if (!response.ok) throw await errorOf(response);
@@ -98,10 +110,11 @@ export async function uploadDescriptor(authorityUrl: string, descriptorBytes: Ui
 }
 
 /** Posts a mix's signed loop report (docs/network.md, "Reliability"); AuthorityRequestError when refused. */
-export async function uploadLoopReport(authorityUrl: string, reportBytes: Uint8Array, options: RequestOptions = {}): Promise<'new' | 'unchanged'> {
+export async function uploadLoopReport(authority: PinnedHttpsTarget, reportBytes: Uint8Array, options: RequestOptions = {}): Promise<'new' | 'unchanged'> {
   const response = await request(
-    endpoint(authorityUrl, '/v1/loop-reports'),
-    { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(reportBytes) as Uint8Array<ArrayBuffer> },
+    authority,
+    '/v1/loop-reports',
+    { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: reportBytes },
     options.timeoutMs ?? 10_000,
   );
   if (!response.ok) throw await errorOf(response);
@@ -119,7 +132,7 @@ export async function fetchConsensus(
   authorityUrl: string,
   epoch: number | 'current',
   verify: Omit<VerifyConsensusOptions, 'epoch'>,
-  options: RequestOptions = {},
+  options: FetchOptions = {},
 ): Promise<{ doc: ConsensusDocument; bytes: Uint8Array } | undefined> {
   const result = await fetchConsensusOrReason(crypto, authorityUrl, epoch, verify, options);
   return 'missing' in result ? undefined : result;
@@ -131,10 +144,11 @@ async function fetchConsensusOrReason(
   authorityUrl: string,
   epoch: number | 'current',
   verify: Omit<VerifyConsensusOptions, 'epoch'>,
-  options: RequestOptions,
+  options: FetchOptions,
 ): Promise<{ doc: ConsensusDocument; bytes: Uint8Array } | { missing: string }> {
   const which = epoch === 'current' ? 'current' : String(epoch);
-  const response = await request(endpoint(authorityUrl, `/v1/consensus/${which}`), { method: 'GET' }, options.timeoutMs ?? 10_000);
+  const target = { url: authorityUrl, keys: options.tlsKeys ?? verify.authorities, pinnedBy: 'the trusted authority keys' };
+  const response = await request(target, `/v1/consensus/${which}`, { method: 'GET' }, options.timeoutMs ?? 10_000);
   if (response.status === 404) return { missing: (await errorOf(response)).message };
   if (!response.ok) throw await errorOf(response);
   const bytes = await readLimited(response, MAX_CONSENSUS_BYTES);
@@ -145,7 +159,7 @@ async function fetchConsensusOrReason(
 
 /** Where an authority (or a mirror) answers, and whose signatures a consensus needs. */
 export interface AuthorityEndpoint {
-  /** "http://host:port". */
+  /** "https://host:port": its TLS certificate must carry one of `publicKeys`. */
   readonly url: string;
   /** The trusted authorities' Ed25519 public keys (32 bytes each). */
   readonly publicKeys: readonly Uint8Array[];
@@ -185,8 +199,8 @@ export async function fetchCurrentConsensus(crypto: Crypto, authority: Authority
  * verified: the partition check compares it with the verified one. AuthorityRequestError when the
  * mirror has none ('not-found'), cannot be reached, or serves bytes that do not decode ('malformed').
  */
-export async function fetchMirrorDigest(crypto: Crypto, mirrorUrl: string, epoch: number, options: RequestOptions = {}): Promise<Uint8Array> {
-  const response = await request(endpoint(mirrorUrl, `/v1/consensus/${epoch}`), { method: 'GET' }, options.timeoutMs ?? 10_000);
+export async function fetchMirrorDigest(crypto: Crypto, mirror: PinnedHttpsTarget, epoch: number, options: RequestOptions = {}): Promise<Uint8Array> {
+  const response = await request(mirror, `/v1/consensus/${epoch}`, { method: 'GET' }, options.timeoutMs ?? 10_000);
   if (response.status === 404) {
     await response.body?.cancel();
     throw new AuthorityRequestError(404, 'not-found', `no document for epoch ${epoch}`);

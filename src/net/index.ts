@@ -10,6 +10,7 @@ export * from './link-dialer.js';
 export * from './link-listener.js';
 export * from './link-settings.js';
 export * from './metrics.js';
+export * from './pinned-https.js';
 export * from './request-channel.js';
 export * from './tls-identity.js';
 export * from './websocket.js';

@@ -66,6 +66,26 @@ export function targetAddress(target: WebSocketTarget): { host: string; port: nu
 export function dialPinnedTls(target: WebSocketTarget, timeoutMs: number, localAddress?: string): Promise<TLSSocket> {
   const { host, port } = targetAddress(target);
   const expected = new Uint8Array(target.linkKey);
+  return dialTlsPinned({ url: target.url, host, port, ...(localAddress === undefined ? {} : { localAddress }) }, timeoutMs, (presented) =>
+    presented !== undefined && sameLinkKey(presented, expected) ? undefined : new LinkKeyMismatchError(target.url, hexOf(expected), presented === undefined ? undefined : hexOf(presented)));
+}
+
+/** Where `dialTlsPinned` goes: `url` only names it in errors. */
+export interface TlsAddress {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly localAddress?: string;
+}
+
+/**
+ * Opens TLS 1.3 (no CA: the certificate is self-signed) and hands the Ed25519 key of the server's
+ * certificate (undefined when it has none) to `refusal`: the socket is resolved when it returns
+ * undefined, destroyed and the returned error rejected otherwise, before a byte of the application is
+ * written. Error on a timeout or a failed connect.
+ */
+export function dialTlsPinned(address: TlsAddress, timeoutMs: number, refusal: (presented: Uint8Array | undefined) => Error | undefined): Promise<TLSSocket> {
+  const { host, port, localAddress } = address;
   return new Promise<TLSSocket>((resolve, reject) => {
     const socket = connect({ host, port, ...(localAddress === undefined ? {} : { localAddress }), ...TLS_VERSIONS, rejectUnauthorized: false }); // self-signed: pinned below
     socket.setNoDelay(true);
@@ -74,16 +94,16 @@ export function dialPinnedTls(target: WebSocketTarget, timeoutMs: number, localA
       socket.destroy();
       reject(error);
     };
-    const timer = setTimeout(() => fail(new Error(`${target.url}: no TLS connection within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => fail(new Error(`${address.url}: no TLS connection within ${timeoutMs} ms`)), timeoutMs);
     socket.once('error', fail);
     socket.once('secureConnect', () => {
       clearTimeout(timer);
       socket.off('error', fail);
-      socket.on('error', () => undefined); // from here the WebSocket reports errors
-      const presented = linkKeyOf(socket.getPeerX509Certificate());
-      if (presented === undefined || !sameLinkKey(presented, expected)) {
+      socket.on('error', () => undefined); // from here the protocol above reports errors
+      const error = refusal(linkKeyOf(socket.getPeerX509Certificate()));
+      if (error !== undefined) {
         socket.destroy();
-        reject(new LinkKeyMismatchError(target.url, hexOf(expected), presented === undefined ? undefined : hexOf(presented)));
+        reject(error);
         return;
       }
       resolve(socket);

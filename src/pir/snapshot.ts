@@ -281,12 +281,11 @@ export function buildSnapshot(options: BuildSnapshotOptions): Snapshot {
 }
 
 /**
- * The snapshot id that `data` (rows × rowBytes bytes) carries, recomputed from its rows, or
- * undefined when it is not a well-formed snapshot of that shape: a row's header or slot lengths out
- * of range, a row in the wrong place, or an embedded path that is not the tree's. A partner runs
- * this on every replicated snapshot before it answers queries over it.
+ * The tree over `data`'s rows (levels[0] = the leaves, last = [root]), or undefined when a row's
+ * content is not well formed for the shape: header or slot lengths out of range, or a row in the
+ * wrong place. Only the content of each row is read, never its path.
  */
-export function snapshotRoot(crypto: Crypto, origin: Uint8Array, shape: SnapshotShape, data: Uint8Array): Uint8Array | undefined {
+function contentLevels(crypto: Crypto, origin: Uint8Array, shape: SnapshotShape, data: Uint8Array): Uint8Array[][] | undefined {
   if (shapeProblem(shape) !== undefined) return undefined;
   const { rows, rowBytes } = shape;
   if (!(data instanceof Uint8Array) || data.length !== rows * rowBytes) return undefined;
@@ -298,13 +297,41 @@ export function snapshotRoot(crypto: Crypto, origin: Uint8Array, shape: Snapshot
     if (parsed === undefined || (r < shape.buckets && (parsed.bucket !== r || parsed.page !== 0)) || (r >= shape.buckets && parsed.page === 0)) return undefined;
     leaves.push(leafHash(crypto, origin, shape, r, content));
   }
-  const levels = merkleLevels(crypto, leaves);
+  return merkleLevels(crypto, leaves);
+}
+
+/**
+ * The snapshot id that `data` (rows × rowBytes bytes) carries, recomputed from its rows, or
+ * undefined when it is not a well-formed snapshot of that shape: a row's header or slot lengths out
+ * of range, a row in the wrong place, or an embedded path that is not the tree's. A partner runs
+ * this on every snapshot replicated whole before it answers queries over it.
+ */
+export function snapshotRoot(crypto: Crypto, origin: Uint8Array, shape: SnapshotShape, data: Uint8Array): Uint8Array | undefined {
+  const levels = contentLevels(crypto, origin, shape, data);
+  if (levels === undefined) return undefined;
+  const { rows, rowBytes } = shape;
+  const contentBytes = contentBytesOf(rowBytes);
   const expected = new Uint8Array(data.length);
   writePaths(expected, rows, rowBytes, levels);
   for (let r = 0; r < rows; r++) {
     const start = r * rowBytes + contentBytes;
     if (!crypto.constantTimeEqual(data.subarray(start, (r + 1) * rowBytes), expected.subarray(start, (r + 1) * rowBytes))) return undefined;
   }
+  return levels[levels.length - 1][0];
+}
+
+/**
+ * Completes a snapshot whose rows' contents are in place (one rebuilt from a delta): checks every
+ * row's content as snapshotRoot does, writes every row's Merkle path (over whatever the path area
+ * held) and returns the root, or undefined when a row is not well formed. The caller compares the
+ * root with the id it expects.
+ */
+export function sealSnapshot(crypto: Crypto, origin: Uint8Array, shape: SnapshotShape, data: Uint8Array): Uint8Array | undefined {
+  const levels = contentLevels(crypto, origin, shape, data);
+  if (levels === undefined) return undefined;
+  const { rows, rowBytes } = shape;
+  for (let r = 0; r < rows; r++) data.fill(0, r * rowBytes + contentBytesOf(rowBytes), (r + 1) * rowBytes);
+  writePaths(data, rows, rowBytes, levels);
   return levels[levels.length - 1][0];
 }
 

@@ -43,5 +43,9 @@ export interface CipherSuite {
   headerStreamXor(keys: HopKeys, data: Uint8Array): void;
   /** Payload SPRP, in place when the suite allows; always returns the result. */
   sprpEncrypt(payloadKey: Uint8Array, data: Uint8Array): Uint8Array;
-  sprpDecrypt(payloadKey: Uint8Array, data: Uint8Array): Uint8Array;
+  /**
+   * The inverse; with `out` (data's length, not overlapping it) the plaintext is written there and
+   * `out` returned, so that unwrapping deciphers straight into the outgoing packet.
+   */
+  sprpDecrypt(payloadKey: Uint8Array, data: Uint8Array, out?: Uint8Array): Uint8Array;
 }

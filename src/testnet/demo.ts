@@ -27,8 +27,8 @@ export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSe
   const authority = { url: net.authorityUrl, publicKeys: net.authorities.map((a) => fromBase64Url(a.publicKey, 'authority key', 32)) };
   const cards = new Map<string, string>();
   const belowMinimums = consensusBelowMinimums(net.plan.network, DEFAULT_CONSENSUS_MINIMUMS, { allowModeChange: false }).length > 0;
-  // Every node mirrors the consensus on its status listener: the partition check asks two of them.
-  const mirrors = net.file.nodes.flatMap((node) => (node.metricsUrl === undefined ? [] : [node.metricsUrl.replace(/\/metrics$/, '')])).slice(0, 16);
+  // Every node mirrors the consensus on its status listener (over TLS, pinned to its link key): the partition check asks two of them.
+  const mirrors = net.file.nodes.flatMap((node) => (node.mirrorUrl === undefined ? [] : [node.mirrorUrl])).slice(0, 16);
   for (const user of net.file.users) {
     const provider = net.file.nodes.find((node) => node.name === user.provider);
     const server = provider?.wsUrl?.replace(/^wss:\/\//, '');

@@ -66,7 +66,7 @@ export interface NetworkFile {
   readonly authority: { readonly url: string; readonly publicKey: string };
   /** Every authority (network.json always has them; optional for hand-made files). */
   readonly authorities?: readonly AuthorityInfo[];
-  readonly nodes: readonly (Omit<NodePlan, 'identitySeed'> & { readonly nodeId?: string; readonly wsUrl?: string; readonly metricsUrl?: string })[];
+  readonly nodes: readonly (Omit<NodePlan, 'identitySeed'> & { readonly nodeId?: string; readonly wsUrl?: string; readonly metricsUrl?: string; readonly mirrorUrl?: string })[];
   readonly users: readonly { readonly name: string; readonly provider: string; readonly dir: string }[];
 }
 
@@ -117,7 +117,8 @@ function loadOrMakePlan(dir: string, epochMs: number, authorities: number | unde
   });
 }
 
-const urlOf = (authority: AuthorityPlan): string => `http://127.0.0.1:${authority.port}`;
+/** The authority's API: TLS 1.3 only, its certificate carrying the authority's key (docs/links.md, "Authority API"). */
+const urlOf = (authority: AuthorityPlan): string => `https://127.0.0.1:${authority.port}`;
 
 function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void {
   const crypto = getCrypto();
@@ -210,7 +211,7 @@ function writeNetworkFile(dir: string, plan: NetworkPlan, children: ReadonlyMap<
       const ready = children.get(node.name)?.ready ?? {};
       // network.json is for reading, not a secret: the identity seed stays in plan.json (mode 0600).
       const { identitySeed: _secret, ...shown } = node;
-      return { ...shown, nodeId: ready.nodeId as string, wsUrl: ready.wsUrl as string | undefined, metricsUrl: ready.metricsUrl as string };
+      return { ...shown, nodeId: ready.nodeId as string, wsUrl: ready.wsUrl as string | undefined, metricsUrl: ready.metricsUrl as string, mirrorUrl: ready.mirrorUrl as string | undefined };
     }),
     users: plan.users.map((user) => ({ ...user, dir: join(dir, 'users', user.name) })),
   };

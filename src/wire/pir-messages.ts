@@ -17,6 +17,8 @@ export type { PirSnapshotInfo, SnapshotShape } from '../pir/snapshot.js';
  *   pir-query    0x04 ‖ request id (u32) ‖ snapshot id (32) ‖ DPF key (38 … 463 bytes, the rest)
  *   pir-offer    0x05 ‖ request id (u32) ‖ shape ‖ origin node ID (32) ‖ signature (64)   [provider → partner]
  *   pir-chunk    0x06 ‖ request id (u32) ‖ snapshot id (32) ‖ offset (u32) ‖ bytes (1 … 61 440)  [provider → partner]
+ *   pir-delta    0x07 ‖ request id (u32) ‖ shape ‖ origin node ID (32) ‖ signature (64) ‖ base snapshot id (32)
+ *                ‖ delta bytes (u32)   [provider → partner; the chunks then carry the delta, src/pir/snapshot-delta.ts]
  *
  *   info         0x83 ‖ request id (u32) ‖ shape
  *
@@ -27,12 +29,15 @@ export type { PirSnapshotInfo, SnapshotShape } from '../pir/snapshot.js';
  *   error        0xE0 ‖ request id (u32) ‖ code (u16) ‖ length (u16) ‖ UTF-8 reason   (retrieval-errors.ts)
  *
  * Each snapshot is replicated from the provider that built it to its partner (pir-partner.ts) with
- * pir-offer (signed by the builder's identity key) and pir-chunk before the builder answers pir-info.
+ * pir-offer (signed by the builder's identity key) and pir-chunk before the builder answers pir-info;
+ * when the partner holds an earlier snapshot of the epoch, pir-delta (the same signature) and
+ * pir-chunk carrying only the changes from that base.
  */
 export const PIR_INFO = 0x03;
 export const PIR_QUERY = 0x04;
 export const PIR_OFFER = 0x05;
 export const PIR_CHUNK = 0x06;
+export const PIR_DELTA = 0x07;
 export const PIR_INFO_RESPONSE = 0x83;
 export const PIR_ANSWER = 0x84;
 export const PIR_ACK = 0x85;
@@ -47,6 +52,7 @@ export const PIR_QUERY_HEADER_BYTES = MESSAGE_HEADER_BYTES + SNAPSHOT_ID_BYTES;
 /** epoch, snapshot id, rows, buckets, slots, slot bytes, row bytes. */
 export const PIR_SHAPE_BYTES = 8 + SNAPSHOT_ID_BYTES + 20;
 export const PIR_OFFER_BYTES = MESSAGE_HEADER_BYTES + PIR_SHAPE_BYTES + NODE_ID_BYTES + SIGNATURE_BYTES;
+export const PIR_DELTA_BYTES = PIR_OFFER_BYTES + SNAPSHOT_ID_BYTES + 4;
 export const PIR_CHUNK_HEADER_BYTES = MESSAGE_HEADER_BYTES + SNAPSHOT_ID_BYTES + 4;
 /** The largest chunk of snapshot data in one pir-chunk (60 KiB: the message stays below 64 KiB). */
 export const PIR_CHUNK_BYTES = 60 * 1024;
@@ -70,7 +76,8 @@ export type PirRequest =
   | { readonly type: 'pir-info'; readonly requestId: number; readonly epoch: number }
   | { readonly type: 'pir-query'; readonly requestId: number; readonly snapshotId: Uint8Array; readonly key: Uint8Array }
   | { readonly type: 'pir-offer'; readonly requestId: number; readonly offer: PirOffer }
-  | { readonly type: 'pir-chunk'; readonly requestId: number; readonly snapshotId: Uint8Array; readonly offset: number; readonly data: Uint8Array };
+  | { readonly type: 'pir-chunk'; readonly requestId: number; readonly snapshotId: Uint8Array; readonly offset: number; readonly data: Uint8Array }
+  | { readonly type: 'pir-delta'; readonly requestId: number; readonly offer: PirOffer; readonly baseId: Uint8Array; readonly deltaBytes: number };
 
 export type PirResponse =
   | { readonly type: 'pir-info'; readonly requestId: number; readonly info: PirSnapshotInfo }
@@ -80,7 +87,7 @@ export type PirResponse =
 
 /** True when the first byte names a PIR request (the provider dispatches on it). */
 export function isPirRequest(bytes: Uint8Array): boolean {
-  return bytes.length > 0 && bytes[0] >= PIR_INFO && bytes[0] <= PIR_CHUNK;
+  return bytes.length > 0 && bytes[0] >= PIR_INFO && bytes[0] <= PIR_DELTA;
 }
 
 function checkShape(shape: SnapshotShape): void {
@@ -132,6 +139,23 @@ export function encodePirOffer(requestId: number, offer: PirOffer): Uint8Array {
   return writeShape(writer, offer, offer.snapshotId).bytes(offer.origin).bytes(offer.signature).finish();
 }
 
+/**
+ * A snapshot offered as a delta from `baseId`, an earlier snapshot of its origin and epoch that the
+ * partner holds: the offer's fields and signature as in pir-offer, then the base and the length of
+ * the delta that the pir-chunks carry.
+ */
+export function encodePirDelta(requestId: number, offer: PirOffer, baseId: Uint8Array, deltaBytes: number): Uint8Array {
+  checkBytes(offer.snapshotId, SNAPSHOT_ID_BYTES, 'a snapshot id');
+  checkBytes(offer.origin, NODE_ID_BYTES, 'an origin node ID');
+  checkBytes(offer.signature, SIGNATURE_BYTES, 'a signature');
+  checkBytes(baseId, SNAPSHOT_ID_BYTES, 'a base snapshot id');
+  checkShape(offer);
+  checkU32(deltaBytes, 'deltaBytes');
+  if (deltaBytes < 1) throw new RangeError('a delta is at least 1 byte');
+  const writer = messageWriter(PIR_DELTA, requestId, PIR_DELTA_BYTES);
+  return writeShape(writer, offer, offer.snapshotId).bytes(offer.origin).bytes(offer.signature).bytes(baseId).u32(deltaBytes).finish();
+}
+
 export function encodePirChunk(requestId: number, snapshotId: Uint8Array, offset: number, data: Uint8Array): Uint8Array {
   checkBytes(snapshotId, SNAPSHOT_ID_BYTES, 'a snapshot id');
   checkU32(offset, 'offset');
@@ -171,6 +195,16 @@ export function decodePirRequest(bytes: Uint8Array): PirRequest {
       const shape = refuseMalformed(requestId, () => readShape(fields));
       const offer: PirOffer = { ...shape, origin: fields.bytesOf(NODE_ID_BYTES, 'origin'), signature: fields.bytesOf(SIGNATURE_BYTES, 'signature') };
       return { type: 'pir-offer', requestId, offer };
+    }
+    case PIR_DELTA: {
+      exactly(bytes, PIR_DELTA_BYTES, 'pir-delta', requestId);
+      const fields = reader();
+      const shape = refuseMalformed(requestId, () => readShape(fields));
+      const offer: PirOffer = { ...shape, origin: fields.bytesOf(NODE_ID_BYTES, 'origin'), signature: fields.bytesOf(SIGNATURE_BYTES, 'signature') };
+      const baseId = fields.bytesOf(SNAPSHOT_ID_BYTES, 'base snapshot id');
+      const deltaBytes = fields.u32('delta bytes');
+      if (deltaBytes < 1) throw new RetrievalRequestError('malformed', requestId, 'a delta is at least 1 byte');
+      return { type: 'pir-delta', requestId, offer, baseId, deltaBytes };
     }
     default: {
       if (bytes.length <= PIR_CHUNK_HEADER_BYTES || bytes.length > PIR_CHUNK_HEADER_BYTES + PIR_CHUNK_BYTES) {

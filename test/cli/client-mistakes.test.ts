@@ -15,7 +15,7 @@ const root = mkdtempSync(join(tmpdir(), 'umbra-cli-mistakes-'));
 const dir = join(root, 'alice');
 const passFile = join(root, 'pass');
 const PASSPHRASE = 'a passphrase for the command-line tests';
-const authority = { url: 'http://127.0.0.1:9', publicKeys: [getCrypto('sodium').ed25519PublicKey(new Uint8Array(32).fill(7))] };
+const authority = { url: 'https://127.0.0.1:9', publicKeys: [getCrypto('sodium').ed25519PublicKey(new Uint8Array(32).fill(7))] };
 
 function client(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return umbra('client', '--dir', dir, '--passphrase-file', passFile, ...args);

@@ -22,6 +22,14 @@ describe('umbra command line', () => {
       assert.match(stdout, /umbra sphinx-walk \[options\]/);
       assert.match(stdout, /umbra up .*\[--demo\]/);
     }
+    // Any subcommand asked for help shows it, with whatever else is given; an unknown one does not.
+    for (const args of [['sim', '--help'], ['up', '-h'], ['client', 'send', '--to', 'bob', '--help'], ['authority', '--help']]) {
+      const { status, stdout, stderr } = umbra(...args);
+      assert.equal(status, 0, `${args.join(' ')}: ${stderr}`);
+      assert.match(stdout, /umbra sim \[options\]/);
+    }
+    assert.equal(umbra('frobnicate', '--help').status, 2);
+    assert.equal(umbra('client', 'send', '--body', '--', '--help').status === 0, false, 'after --, --help is an argument');
     const manifest = JSON.parse(readFileSync(PACKAGE, 'utf8')) as { version: string };
     for (const args of [['version'], ['--version']]) {
       const { status, stdout } = umbra(...args);

@@ -6,8 +6,8 @@
  * the agent starts and the bucket count climbs to 2^20: these tests fail.
  */
 import * as assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:https';
+import { createPinnedServer, httpsFetch } from '../net/https-fetch.js';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ClientError, initClient, startClient, type ClientAgent, type ClientEvent } from '../../src/client/index.js';
@@ -76,13 +76,16 @@ describe('bucket bound', () => {
   });
 });
 
-/** A consensus mirror in front of `authorityUrl`; once `lying` is set it serves each document with one parameter changed. */
-async function proxyMirror(authorityUrl: string): Promise<{ url: string; lying: boolean }> {
+/**
+ * A consensus mirror in front of `authorityUrl`, over TLS with its own key (`url` is its mirror entry,
+ * the key after '#'); once `lying` is set it serves each document with one parameter changed.
+ */
+async function proxyMirror(authorityUrl: string, authorityKey: Uint8Array): Promise<{ url: string; lying: boolean }> {
   const crypto = getCrypto('sodium');
   const mirror = { url: '', lying: false };
-  const server = createServer((req, res) => {
+  const { server, mirrorEntry } = createPinnedServer(crypto.randomBytes(32), (req, res) => {
     void (async () => {
-      const upstream = await fetch(`${authorityUrl}${req.url ?? '/'}`);
+      const upstream = await httpsFetch(`${authorityUrl}${req.url ?? '/'}`, authorityKey);
       if (!upstream.ok) return void res.writeHead(upstream.status).end();
       let bytes: Uint8Array = new Uint8Array(await upstream.arrayBuffer());
       if (mirror.lying) {
@@ -94,15 +97,15 @@ async function proxyMirror(authorityUrl: string): Promise<{ url: string; lying: 
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  mirror.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  mirror.url = mirrorEntry();
   return mirror;
 }
 
 describe('a refusal after the start', () => {
   test('a later consensus a mirror contradicts is refused: the previous one stays, an event and status report it', async () => {
     const net = await network({ label: 'later', traffic: { clientSendRate: 2, loopRate: 0, dropRate: 0 } });
-    const honest = await proxyMirror(net.authority.url);
-    const liar = await proxyMirror(net.authority.url);
+    const honest = await proxyMirror(net.authority.url, net.authorityKey);
+    const liar = await proxyMirror(net.authority.url, net.authorityKey);
     const dir = await initUser(net, 'erin', { mirrors: [honest.url, liar.url], mirrorsRequired: 2 });
     const events: ClientEvent[] = [];
     const agent = await startClient(dir, 'pw', { clock: net.clock, onEvent: (event) => events.push(event) });
@@ -114,7 +117,7 @@ describe('a refusal after the start', () => {
     await agent.poll(); // a poll in the new epoch asks for its consensus
     const refused = events.filter((event) => event.type === 'consensus-refused');
     assert.ok(refused.length > 0, 'reported as an event');
-    assert.ok(refused.every((event) => event.type === 'consensus-refused' && event.code === 'consensus-mismatch' && event.message.includes(liar.url)));
+    assert.ok(refused.every((event) => event.type === 'consensus-refused' && event.code === 'consensus-mismatch' && event.message.includes(liar.url.split('#')[0])));
     const status = agent.status();
     assert.equal(status.consensusEpoch, startEpoch, 'the previous consensus stays in use');
     assert.equal(status.consensusRefused?.code, 'consensus-mismatch');

@@ -28,7 +28,7 @@ export interface Mailbox {
 
 export async function openMailbox(name: string): Promise<Mailbox> {
   const dir = join(tempDir('umbra-imap-'), name);
-  await initClient(dir, { name, passphrase: 'pass', authority: { url: 'http://127.0.0.1:9', publicKeys: [new Uint8Array(32).fill(1)] }, servers: ['127.0.0.1:4001'], kdf: FAST_KDF });
+  await initClient(dir, { name, passphrase: 'pass', authority: { url: 'https://127.0.0.1:9', publicKeys: [new Uint8Array(32).fill(1)] }, servers: ['127.0.0.1:4001'], kdf: FAST_KDF });
   const open = async (): Promise<{ client: Client; server: ImapServer; credentials: BridgeCredentials }> => {
     const client = await openClient(dir, 'pass');
     const credentials = await client.bridgeCredentials();

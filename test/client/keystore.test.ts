@@ -15,7 +15,7 @@ import { FAST_KDF, removeTempDirs, tempDir } from './support.js';
  * written atomically, refusing wrong passphrases and damaged files with typed errors.
  */
 const crypto = getCrypto('sodium');
-const authority = { url: 'http://127.0.0.1:9', publicKeys: [crypto.ed25519PublicKey(new Uint8Array(32).fill(7))] };
+const authority = { url: 'https://127.0.0.1:9', publicKeys: [crypto.ed25519PublicKey(new Uint8Array(32).fill(7))] };
 after(removeTempDirs);
 
 async function newClient(name = 'Alice', passphrase = 'correct horse battery staple') {
@@ -147,14 +147,14 @@ describe('keystore', () => {
 
   test('the privacy settings have safe defaults and are kept in the keystore', async () => {
     const dir = join(tempDir(), 'p');
-    await initClient(dir, { name: 'P', passphrase: 'p', authority, servers: ['127.0.0.1:1'], kdf: FAST_KDF, mirrors: ['http://127.0.0.1:10'], minimums: { dropRate: 0 } });
+    await initClient(dir, { name: 'P', passphrase: 'p', authority, servers: ['127.0.0.1:1'], kdf: FAST_KDF, mirrors: ['https://127.0.0.1:10'], minimums: { dropRate: 0 } });
     const client = await openClient(dir, 'p');
     const { settings } = client;
     await client.close();
     assert.deepEqual(settings.minimums, { ...DEFAULT_CONSENSUS_MINIMUMS, dropRate: 0 });
     assert.equal(settings.maxBuckets, 256);
     assert.equal(settings.allowRetrievalChange, false);
-    assert.deepEqual(settings.mirrors, ['http://127.0.0.1:10']);
+    assert.deepEqual(settings.mirrors, ['https://127.0.0.1:10']);
     assert.equal(settings.mirrorsRequired, 2);
   });
 

@@ -7,12 +7,13 @@
  * and the second test fails.
  */
 import * as assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:https';
+import { createPinnedServer, httpsFetch } from '../net/https-fetch.js';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ClientError, initClient, startClient, type ClientAgent } from '../../src/client/index.js';
 import { decodeConsensusUnverified, encodeConsensus, signConsensus } from '../../src/pki/index.js';
+import { mirrorUrlOf } from '../../src/node/runtime/index.js';
 import { crypto, TestNetwork } from '../node/pir/support.js';
 import { FAST_KDF, TEST_NETWORK_POLICY } from './support.js';
 
@@ -24,17 +25,18 @@ const agents: ClientAgent[] = [];
 before(async () => {
   net = await TestNetwork.start({ label: 'mirrors', retrieval: 'download', genesisMs: 2_200_000_000_000 });
   // A mirror that serves, for every epoch, a document the authority signed with one parameter changed.
-  liar = createServer((req, res) => {
+  const pinned = createPinnedServer(crypto.randomBytes(32), (req, res) => {
     void (async () => {
-      const upstream = await fetch(`${net.authority.url}${req.url ?? '/'}`);
+      const upstream = await httpsFetch(`${net.authority.url}${req.url ?? '/'}`, net.authorityKey);
       if (!upstream.ok) return void res.writeHead(upstream.status).end();
       const { doc } = decodeConsensusUnverified(crypto, new Uint8Array(await upstream.arrayBuffer()), false);
       const other = signConsensus(crypto, { ...doc, mixing: { ...doc.mixing, maxDelayMs: doc.mixing.maxDelayMs + 1 } }, net.authoritySeed);
       res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(encodeConsensus(other));
     })();
   });
+  liar = pinned.server;
   await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
-  liarUrl = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+  liarUrl = pinned.mirrorEntry();
 });
 
 after(async () => {
@@ -44,7 +46,7 @@ after(async () => {
 });
 
 function mirrorOf(index: number): string {
-  return net.nodes[index].metricsUrl.replace(/\/metrics$/, '');
+  return mirrorUrlOf(net.nodes[index]);
 }
 
 async function start(name: string, mirrors: string[]): Promise<ClientAgent> {
@@ -66,10 +68,10 @@ test('two nodes mirroring the same document confirm it', async () => {
 
 test('a mirror serving a different document is detected: consensus-mismatch, the agent does not start', async () => {
   await assert.rejects(start('bob', [mirrorOf(2), liarUrl]), (error: unknown) =>
-    error instanceof ClientError && error.code === 'consensus-mismatch' && error.message.includes(liarUrl));
+    error instanceof ClientError && error.code === 'consensus-mismatch' && error.message.includes(liarUrl.split('#')[0]));
 });
 
 test('fewer confirming mirrors than required: no-consensus', async () => {
-  await assert.rejects(start('carol', [mirrorOf(3), 'http://127.0.0.1:9']), (error: unknown) =>
+  await assert.rejects(start('carol', [mirrorOf(3), 'https://127.0.0.1:9']), (error: unknown) =>
     error instanceof ClientError && error.code === 'no-consensus' && /only 1 of the 2 mirrors/.test(error.message));
 });

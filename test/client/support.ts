@@ -276,7 +276,7 @@ export class SimNet {
     if (this.uploaded.has(epoch)) return;
     this.uploaded.add(epoch);
     for (const node of this.nodes) {
-      if (!this.withdrawn.has(node.name)) await uploadDescriptor(this.authority.url, encodeDescriptor(this.descriptor(node, epoch)));
+      if (!this.withdrawn.has(node.name)) await uploadDescriptor({ url: this.authority.url, keys: [this.authorityKey] }, encodeDescriptor(this.descriptor(node, epoch)));
     }
   }
 

@@ -37,6 +37,9 @@ const EPOCHS = Number(process.env.UMBRA_UNOBSERVABILITY_EPOCHS ?? 6);
 /** The shift (in mean gaps) the run must find with power 0.8: 5 % in the soak run, 10 % by default. */
 const SIZED_FOR = EPOCHS >= 25 ? 0.05 : 0.1;
 
+/** The most the largest epoch's bytes may exceed the median epoch's on any link, in the active period. */
+const MAX_EPOCH_SPREAD = 1.3;
+
 /**
  * Comparisons that find a difference today, each a known leak being fixed elsewhere. Each that
  * shows in every run is asserted to still show (so that this table is emptied as the fixes land).
@@ -131,6 +134,20 @@ test('an observer of every link finds no difference between idle and active peri
   t.diagnostic(`power of the gateway timing (${timing.n} and ${timing.m} gaps, level ${level.toPrecision(3)}): ${powers.map((p) => `${p.shift * 100} %: ${p.power}`).join(', ')}`);
   const sized = powers.find((p) => p.shift === SIZED_FOR)!;
   assert.ok(sized.power >= 0.8, `too few samples to find a ${SIZED_FOR * 100} % shift: power ${sized.power}`);
+
+  // Bytes per epoch: with six epochs a period the KS test cannot reach the family's level, so the
+  // largest epoch / median is bounded as well. Poisson streams at these rates put it near 1.1 on the
+  // gateway link and at 1.00 on the mailbox links (fixed PIR volume); with rows sized to the
+  // fullest bucket, a 200 KB mail put it at up to 5.7 on the mailbox links (the leak that
+  // test/client/pir-volume.test.ts plants as its control, with an observer of those links).
+  for (const role of [...new Set(result.links.map((link) => roleOf(result, link)))]) {
+    const spreadOf = (p: Period): number => {
+      const records = [...observed(result, role, 'up', p).records, ...observed(result, role, 'down', p).records];
+      const epochs = bytesPerWindow(records, p.from, p.to, EPOCH_MS);
+      return Math.max(...epochs) / median(epochs);
+    };
+    assert.ok(spreadOf(result.active) <= MAX_EPOCH_SPREAD, `bytes per epoch on the ${role} link: largest / median ${spreadOf(result.active).toFixed(2)} in the active period`);
+  }
 
   const control = compare(result, result.idle, result.leaky);
   t.diagnostic(`idle against the planted leak:\n${table(control)}`);

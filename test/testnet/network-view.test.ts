@@ -71,7 +71,7 @@ describe('the network view server', () => {
     const port = (metricsServer.address() as AddressInfo).port;
     const node = { family: 'f', linkPort: 1, metricsPort: port };
     const file: NetworkFile = {
-      dir: '/nonexistent', genesisMs: 0, epochMs: 1000, authority: { url: 'http://127.0.0.1:1', publicKey: '' },
+      dir: '/nonexistent', genesisMs: 0, epochMs: 1000, authority: { url: 'https://127.0.0.1:1', publicKey: '' },
       nodes: [
         { ...node, name: 'mix-1-1', role: 'mix', layer: 1, metricsUrl: `http://127.0.0.1:${port}/metrics` },
         // Port 1 on loopback: nothing listens there, so this node does not answer.

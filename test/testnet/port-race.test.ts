@@ -63,11 +63,11 @@ test('a node and an authority whose first ports are taken are moved to fresh one
   const mix = saved.nodes.find((node) => node.name === 'mix-2-1');
   const authority2 = saved.authorities.find((a) => a.name === 'authority-2');
   assert.ok(mix !== undefined && mix.linkPort !== busyMixLink && authority2 !== undefined && authority2.port !== busyAuthority);
-  assert.deepEqual(net.authorities.map((a) => a.url), saved.authorities.map((a) => `http://127.0.0.1:${a.port}`), 'users are told the moved authority URL');
+  assert.deepEqual(net.authorities.map((a) => a.url), saved.authorities.map((a) => `https://127.0.0.1:${a.port}`), 'users are told the moved authority URL');
   const config = JSON.parse(readFileSync(join(dir, 'mix-2-1', 'config.json'), 'utf8')) as { linkPort: number; metricsPort: number };
   assert.deepEqual([config.linkPort, config.metricsPort], [mix.linkPort, mix.metricsPort]);
   const peers = (JSON.parse(readFileSync(join(dir, 'authority-1', 'config.json'), 'utf8')) as { peers: { url: string }[] }).peers;
-  assert.deepEqual(peers.map((peer) => peer.url), [`http://127.0.0.1:${authority2.port}`], "authority-1's peer is the moved authority");
+  assert.deepEqual(peers.map((peer) => peer.url), [`https://127.0.0.1:${authority2.port}`], "authority-1's peer is the moved authority");
   assert.equal(net.file.nodes.find((node) => node.name === 'mix-2-1')?.metricsUrl, `http://127.0.0.1:${mix.metricsPort}/metrics`);
   // Both authorities signed (a consensus needs 2 of 2), and it routes to the moved mix's new port.
   const keys = net.authorities.map((a) => fromBase64Url(a.publicKey, 'authority key', 32));

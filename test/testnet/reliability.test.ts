@@ -12,6 +12,7 @@ import { fetchConsensus } from '../../src/net/authority-client.js';
 import { epochAt, type ConsensusDocument } from '../../src/pki/index.js';
 import { DEMO_PASSPHRASE, prepareUsers } from '../../src/testnet/demo.js';
 import { up, type Testnet } from '../../src/testnet/up.js';
+import { httpsFetch } from '../net/https-fetch.js';
 
 /**
  * Measured reliability over a whole network in separate processes (`umbra up`; docs/network.md,
@@ -157,6 +158,6 @@ async function nodeCounters(net: Testnet): Promise<string> {
 
 /** Loop reports the authority took (its metrics). */
 async function reportsTaken(net: Testnet): Promise<number> {
-  const text = await (await fetch(`${net.authorityUrl}/metrics`)).text();
+  const text = await (await httpsFetch(`${net.authorityUrl}/metrics`, fromBase64Url(net.authorities[0].publicKey, 'authority key', 32))).text();
   return [...text.matchAll(/^umbra_authority_loop_reports_received_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
 }

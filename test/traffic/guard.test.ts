@@ -1,30 +1,138 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { DecodeError } from '../../src/codec/errors.js';
-import type { NodeDescriptor } from '../../src/pki/index.js';
+import { getCrypto } from '../../src/crypto/index.js';
+import { seededRandom } from '../../src/crypto/seeded-random.js';
+import { consensusWeights, type NodeDescriptor } from '../../src/pki/index.js';
 import {
+  chooseGuard,
   decodeGuard,
   encodeGuard,
   GUARD_MAX_LIFETIME_MS,
   GUARD_MIN_LIFETIME_MS,
+  guardGateway,
   keptGuard,
   newGuard,
+  type GatewayScores,
 } from '../../src/traffic/guard.js';
 
-/** The guard's rotation rule: kept for its lifetime while in the consensus, then chosen anew. */
-
-const gateway = (n: number) => ({ nodeId: new Uint8Array(32).fill(n), name: `gw${n}` }) as unknown as NodeDescriptor;
-const gateways = [gateway(1), gateway(2), gateway(3)];
+/**
+ * The guard's choice and rotation rule: drawn by bandwidth × score among the gateways at or above
+ * the reliability floor (all when none is), kept for its lifetime while in the consensus and not
+ * below the floor (unless every gateway is), then chosen anew.
+ */
+const crypto = getCrypto();
 const T = 1_800_000_000_000;
+
+const gateway = (n: number, bandwidth = 1000) => ({ nodeId: new Uint8Array(32).fill(n), name: `gw${n}`, bandwidth }) as unknown as NodeDescriptor;
+const gateways = [gateway(1), gateway(2), gateway(3)];
+
+/** Scores as a consensus document gives them (consensusWeights), with `floor`. */
+function scoresOf(nodes: readonly NodeDescriptor[], scores: readonly number[], floor: number): GatewayScores {
+  return consensusWeights({ nodes, scores, reliability: { mixLoopRate: 0, floor } });
+}
+
+const allGood = scoresOf(gateways, [1000, 1000, 1000], 800);
 
 test('a guard is kept until its lifetime ends or it leaves the consensus', () => {
   const guard = newGuard(gateway(2).nodeId, T, 0.5);
   assert.equal(guard.expiresMs - guard.chosenMs, (GUARD_MIN_LIFETIME_MS + GUARD_MAX_LIFETIME_MS) / 2);
-  assert.equal(keptGuard(guard, gateways, T)?.name, 'gw2');
-  assert.equal(keptGuard(guard, gateways, guard.expiresMs - 1)?.name, 'gw2');
-  assert.equal(keptGuard(guard, gateways, guard.expiresMs), undefined, 'expired');
-  assert.equal(keptGuard(guard, [gateway(1), gateway(3)], T + 1000), undefined, 'gone from the consensus');
-  assert.equal(keptGuard(guard, gateways, T - 1), undefined, 'a guard from the future (a clock set back) is not trusted');
+  assert.equal(keptGuard(guard, gateways, allGood, T)?.name, 'gw2');
+  assert.equal(keptGuard(guard, gateways, allGood, guard.expiresMs - 1)?.name, 'gw2');
+  assert.equal(keptGuard(guard, gateways, allGood, guard.expiresMs), undefined, 'expired');
+  assert.equal(keptGuard(guard, [gateway(1), gateway(3)], allGood, T + 1000), undefined, 'gone from the consensus');
+  assert.equal(keptGuard(guard, gateways, allGood, T - 1), undefined, 'a guard from the future (a clock set back) is not trusted');
+});
+
+test('a guard below the floor is replaced while another gateway is above it; a lower score above the floor keeps it', () => {
+  const guard = newGuard(gateway(2).nodeId, T, 0.5);
+  assert.equal(keptGuard(guard, gateways, scoresOf(gateways, [1000, 799, 1000], 800), T), undefined, 'below the floor');
+  assert.equal(keptGuard(guard, gateways, scoresOf(gateways, [1000, 800, 1000], 800), T)?.name, 'gw2', 'at the floor');
+  assert.equal(keptGuard(guard, gateways, scoresOf(gateways, [1000, 810, 1000], 800), T)?.name, 'gw2', 'far below the others, still above the floor');
+  assert.equal(keptGuard(guard, gateways, scoresOf(gateways, [100, 500, 700], 800), T)?.name, 'gw2', 'every gateway below the floor: no move');
+});
+
+const gatewaysArb = fc
+  .array(fc.record({ bandwidth: fc.integer({ min: 1, max: 1_000_000 }), score: fc.integer({ min: 0, max: 1000 }) }), { minLength: 1, maxLength: 8 })
+  .map((list) => ({ nodes: list.map((g, i) => gateway(i + 1, g.bandwidth)), scores: list.map((g) => g.score) }));
+
+test('a new guard is never below the floor when a gateway at or above it exists; else it is one of all', () => {
+  fc.assert(
+    fc.property(gatewaysArb, fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 2 ** 31 }), ({ nodes, scores }, floor, seed) => {
+      const weights = scoresOf(nodes, scores, floor);
+      const random = seededRandom(crypto, seed);
+      const anyAbove = scores.some((score) => score >= floor);
+      for (let i = 0; i < 4; i++) {
+        const { guard, gateway: chosen } = chooseGuard(nodes, weights, T, random);
+        assert.ok(nodes.includes(chosen));
+        assert.deepEqual(guard.nodeId, chosen.nodeId);
+        if (anyAbove) assert.ok(!weights.belowFloor(chosen), `score ${scores[nodes.indexOf(chosen)]} < floor ${floor}`);
+        assert.ok(guard.expiresMs >= T + GUARD_MIN_LIFETIME_MS && guard.expiresMs < T + GUARD_MAX_LIFETIME_MS);
+      }
+    }),
+    { seed: 20261206, numRuns: 400 },
+  );
+});
+
+test('a kept guard stays exactly when it is in the consensus, in its lifetime, and not below the floor (or all are)', () => {
+  fc.assert(
+    fc.property(
+      gatewaysArb,
+      fc.integer({ min: 0, max: 1000 }),
+      fc.nat(7),
+      fc.boolean(),
+      fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+      ({ nodes, scores }, floor, index, present, age) => {
+        const weights = scoresOf(nodes, scores, floor);
+        const own = nodes[index % nodes.length];
+        const guard = newGuard(own.nodeId, T, 0.5);
+        const now = T + Math.floor(age * (guard.expiresMs - T));
+        const inConsensus = present ? nodes : nodes.filter((node) => node !== own);
+        const below = weights.belowFloor(own);
+        const kept = keptGuard(guard, inConsensus, weights, now);
+        const expected = present && (!below || inConsensus.every((node) => weights.belowFloor(node)));
+        assert.equal(kept, expected ? own : undefined);
+      },
+    ),
+    { seed: 20261207, numRuns: 400 },
+  );
+});
+
+test('new guards follow bandwidth × score among the gateways above the floor (chi-square, seeded)', () => {
+  // Weights 1000×1000, 2000×900, 3000×1000, 4000×850; the fifth is heavy but below the floor.
+  const nodes = [gateway(1, 1000), gateway(2, 2000), gateway(3, 3000), gateway(4, 4000), gateway(5, 50_000)];
+  const scores = [1000, 900, 1000, 850, 799];
+  const weights = scoresOf(nodes, scores, 800);
+  const expectedWeights = [1000 * 1000, 2000 * 900, 3000 * 1000, 4000 * 850];
+  const random = seededRandom(crypto, 13);
+  const draws = 40_000;
+  const counts = new Array<number>(nodes.length).fill(0);
+  for (let i = 0; i < draws; i++) counts[nodes.indexOf(guardGateway(nodes, weights, random))]++;
+  assert.equal(counts[4], 0, 'the gateway below the floor is never drawn');
+  const total = expectedWeights.reduce((a, b) => a + b, 0);
+  const chi = expectedWeights.reduce((sum, w, i) => sum + (counts[i] - (draws * w) / total) ** 2 / ((draws * w) / total), 0);
+  // 3 degrees of freedom: P(χ² > 16.27) = 0.001.
+  assert.ok(chi < 16.27, `χ² = ${chi.toFixed(2)}, counts ${counts.join(',')}`);
+});
+
+test('with every gateway below the floor, new guards still follow the weights (least unreliable likeliest)', () => {
+  const nodes = [gateway(1), gateway(2)];
+  const weights = scoresOf(nodes, [100, 700], 800);
+  const random = seededRandom(crypto, 17);
+  let second = 0;
+  const draws = 8000;
+  for (let i = 0; i < draws; i++) if (guardGateway(nodes, weights, random) === nodes[1]) second++;
+  const p = 700 / 800;
+  const sd = Math.sqrt(draws * p * (1 - p));
+  assert.ok(Math.abs(second - draws * p) < 5 * sd, `${second} of ${draws}, ${draws * p} expected`);
+});
+
+test('the choice is deterministic under a seed', () => {
+  const weights = scoresOf(gateways, [900, 1000, 950], 800);
+  const a = chooseGuard(gateways, weights, T, seededRandom(crypto, 5));
+  const b = chooseGuard(gateways, weights, T, seededRandom(crypto, 5));
+  assert.deepEqual(a.guard, b.guard);
 });
 
 test('lifetimes spread over [30, 60) days; the encoding round-trips; bad input is a typed error', () => {

@@ -10,11 +10,13 @@ import {
   encodePirAck,
   encodePirAnswer,
   encodePirChunk,
+  encodePirDelta,
   encodePirInfo,
   encodePirInfoResponse,
   encodePirOffer,
   encodePirQuery,
   pirOfferSignedBytes,
+  PIR_DELTA_BYTES,
   PIR_OFFER_BYTES,
 } from '../../src/wire/pir-messages.js';
 import { pirPartner } from '../../src/wire/pir-partner.js';
@@ -32,6 +34,11 @@ describe('PIR message bytes (docs/network.md)', () => {
     assert.equal(hex(encodePirOffer(5, offer)), '05000000050000000000000063303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f000000800000004000000003000003e800001000505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeaf');
     assert.equal(hex(pirOfferSignedBytes(offer, fill(32, 0x90))), '756d6272612f7069722d6f666665722f76320000000000000063303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f000000800000004000000003000003e800001000505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeaf');
     assert.equal(hex(encodePirChunk(6, fill(32, 0x21), 61440, fill(5, 0xe0))), '06000000062122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f400000f000e0e1e2e3e4');
+    // pir-delta: the pir-offer fields and signature, then the base snapshot id and the delta's length.
+    const delta = encodePirDelta(11, offer, fill(32, 0xb0), 70_000);
+    assert.equal(hex(delta.subarray(0, 5)), '070000000b');
+    assert.equal(hex(delta.subarray(5, PIR_OFFER_BYTES)), hex(encodePirOffer(5, offer).subarray(5)));
+    assert.equal(hex(delta.subarray(PIR_OFFER_BYTES)), 'b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf00011170');
   });
 
   test('responses', () => {
@@ -53,6 +60,9 @@ describe('PIR messages', () => {
     const encoded = encodePirOffer(9, offer);
     assert.equal(encoded.length, PIR_OFFER_BYTES);
     assert.deepEqual(decodePirRequest(encoded), { type: 'pir-offer', requestId: 9, offer });
+    const delta = encodePirDelta(14, offer, ORIGIN, 1234);
+    assert.equal(delta.length, PIR_DELTA_BYTES);
+    assert.deepEqual(decodePirRequest(delta), { type: 'pir-delta', requestId: 14, offer, baseId: ORIGIN, deltaBytes: 1234 });
     assert.deepEqual(decodePirRequest(encodePirChunk(10, id, 4096, Uint8Array.of(1, 2, 3))), { type: 'pir-chunk', requestId: 10, snapshotId: id, offset: 4096, data: Uint8Array.of(1, 2, 3) });
     const info = { epoch: 5, snapshotId: id, rows: 40, buckets: 32, slots: 5, slotBytes: 2673, rowBytes: 16_384 };
     assert.deepEqual(decodePirResponse(encodePirInfoResponse(11, info)), { type: 'pir-info', requestId: 11, info });
@@ -79,6 +89,14 @@ describe('PIR messages', () => {
     assert.deepEqual(refused(encodePirQuery(6, id, new Uint8Array(0)).subarray(0, 20)), ['malformed', 6]);
     assert.deepEqual(refused(encodePirOffer(7, { epoch: 3, snapshotId: id, rows: 16, buckets: 16, slots: 2, slotBytes: 136, rowBytes: 4096, origin: ORIGIN, signature: new Uint8Array(64) }).subarray(0, 100)), ['malformed', 7]);
     assert.deepEqual(refused(encodePirChunk(8, id, 0, Uint8Array.of(1)).subarray(0, 41)), ['malformed', 8]);
+    const offer = { epoch: 3, snapshotId: id, rows: 16, buckets: 16, slots: 2, slotBytes: 136, rowBytes: 4096, origin: ORIGIN, signature: new Uint8Array(64) };
+    const delta = encodePirDelta(9, offer, id, 1);
+    assert.deepEqual(refused(delta.subarray(0, PIR_DELTA_BYTES - 1)), ['malformed', 9]);
+    assert.deepEqual(refused(Uint8Array.of(...delta, 0)), ['malformed', 9]);
+    const empty = delta.slice();
+    empty[PIR_DELTA_BYTES - 1] = 0;
+    assert.deepEqual(refused(empty), ['malformed', 9], 'a delta of no bytes');
+    assert.throws(() => encodePirDelta(9, offer, id, 0), RangeError);
   });
 
   test('partners: the next provider in node-ID order, cyclically; none with a single provider', () => {

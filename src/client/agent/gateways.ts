@@ -5,10 +5,10 @@ import { DecodeError } from '../../codec/errors.js';
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import type { NodeDescriptor } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
-import { decodeGuard, encodeGuard, keptGuard, newGuard, type Guard } from '../../traffic/guard.js';
+import { chooseGuard, decodeGuard, encodeGuard, keptGuard, type Guard } from '../../traffic/guard.js';
 import { GatewayConnection } from '../gateway-connection.js';
 import type { MailStore } from '../mail-store.js';
-import { pick, type Network } from '../routes.js';
+import type { Network } from '../routes.js';
 import type { Emit } from './types.js';
 
 /** Where the guard gateway is kept between runs. */
@@ -55,7 +55,8 @@ export class GatewayConnections {
 
   /**
    * The connection stays while its gateway stays at its address, and takes its new descriptor; it
-   * goes to the guard, chosen anew only when the kept one expired or left the consensus.
+   * goes to the guard, chosen anew only when the kept one expired, left the consensus, or fell below
+   * its reliability floor while another gateway is above it (src/traffic/guard.ts).
    */
   onConsensus(network: Network, first: boolean): void {
     const guard = this.guardIn(network);
@@ -72,16 +73,15 @@ export class GatewayConnections {
     this.main?.close();
   }
 
-  /** The kept guard's gateway in this consensus, else a new guard, stored before it is used. */
+  /** The kept guard's gateway in this consensus, else a new guard (weighted draw), stored before it is used. */
   private guardIn(network: Network): NodeDescriptor {
     const now = this.clock.now();
     const stored = this.guards.load();
-    const kept = stored === undefined ? undefined : keptGuard(stored, network.gateways, now);
+    const kept = stored === undefined ? undefined : keptGuard(stored, network.gateways, network.weights, now);
     if (kept !== undefined) return kept;
-    const node = pick(this.random, network.gateways);
-    const fraction = new DataView(this.random(4).slice().buffer).getUint32(0) / 2 ** 32;
-    this.guards.save(newGuard(node.nodeId, now, fraction));
-    return node;
+    const { guard, gateway } = chooseGuard(network.gateways, network.weights, now, this.random);
+    this.guards.save(guard);
+    return gateway;
   }
 
   /** A connection to `node` (not yet connecting). */

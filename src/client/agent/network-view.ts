@@ -5,6 +5,7 @@ import { makeSuite, Sphinx } from '../../sphinx/index.js';
 import { consensusBelowMinimums } from '../../traffic/consensus-minimums.js';
 import { chooseMirrors, judgeMirrors, type MirrorAnswer } from '../../traffic/mirror-check.js';
 import { fetchMirrorDigest } from '../../net/authority-client.js';
+import { mirrorTarget } from '../../net/pinned-https.js';
 import type { ClientCore } from '../directory.js';
 import { fetchCurrentConsensus } from '../setup.js';
 import type { Clock } from '../../net/clock.js';
@@ -102,9 +103,9 @@ export class NetworkView {
 
   private async askMirror(mirror: string, epoch: number): Promise<MirrorAnswer> {
     try {
-      return { mirror, digest: await fetchMirrorDigest(this.core.crypto, mirror, epoch, { timeoutMs: this.timeoutMs }) };
+      return { mirror: mirror.split('#')[0], digest: await fetchMirrorDigest(this.core.crypto, mirrorTarget(mirror, this.core.settings.authority.publicKeys), epoch, { timeoutMs: this.timeoutMs }) };
     } catch (error) {
-      return { mirror, failure: describeError(error) };
+      return { mirror: mirror.split('#')[0], failure: describeError(error) };
     }
   }
 

@@ -50,7 +50,7 @@ export interface AuthorityConfig {
   readonly probeIntervalMs: number;
   /** How long a probe waits for the node's TLS handshake. Default 5 s. */
   readonly probeTimeoutMs: number;
-  /** Where every other listed authority answers ("http://host:port"), by its public key. */
+  /** Where every other listed authority answers ("https://host:port"; its certificate must carry `publicKey`), by its public key. */
   readonly peers: readonly AuthorityPeer[];
   /**
    * Test networks only: this authority votes dishonestly (an extra node of its own making, and/or
@@ -93,7 +93,7 @@ const TOP_LEVEL_KEYS = [
   'peers',
   'dishonestVote',
 ];
-const URL_PATTERN = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\/?$/;
+const URL_PATTERN = /^https:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\/?$/;
 const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir', 'retentionMs', 'reliability'];
 
 /** A 16th of an epoch, 250 ms..60 s (so 16 probes of each node per epoch for epochs of 4 s..16 min). */
@@ -175,7 +175,7 @@ function peerProblems(config: AuthorityConfig, crypto: Crypto): string[] {
   const problems: string[] = [];
   const own = crypto.ed25519PublicKey(config.identitySeed);
   config.peers.forEach((peer, i) => {
-    if (typeof peer.url !== 'string' || !URL_PATTERN.test(peer.url)) problems.push(`peers[${i}].url must be an http:// or https:// URL without a path`);
+    if (typeof peer.url !== 'string' || !URL_PATTERN.test(peer.url)) problems.push(`peers[${i}].url must be an https:// URL without a path (the authority API is TLS only; cleartext http:// is refused)`);
     if (!(peer.publicKey instanceof Uint8Array) || !config.authorities.some((key) => sameBytes(key, peer.publicKey))) problems.push(`peers[${i}].publicKey is not among the authorities`);
     else if (sameBytes(peer.publicKey, own)) problems.push(`peers[${i}] is this authority itself`);
     else if (config.peers.findIndex((other) => other.publicKey instanceof Uint8Array && sameBytes(other.publicKey, peer.publicKey)) !== i) problems.push(`peers[${i}] is listed twice`);

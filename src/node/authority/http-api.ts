@@ -1,8 +1,11 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { toBase64Url } from '../../codec/bytes.js';
 import { MAX_LOOP_REPORT_BYTES, MAX_VOTE_BYTES, SIGNATURE_SHARE_BYTES } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
+import { TLS_VERSIONS } from '../../net/link-settings.js';
+import type { TlsIdentity } from '../../net/tls-identity.js';
 import { HttpError } from './http-error.js';
 import type { AuthorityMetrics } from './metrics.js';
 import type { AuthorityState } from './state.js';
@@ -12,7 +15,9 @@ import { ThrottledLog, type NodeLog } from '../log.js';
  * The authority's HTTP API (docs/pki.md, "Authority"): POST /v1/descriptors, POST /v1/loop-reports
  * (from mixes), POST /v1/votes and POST /v1/signatures (from peer authorities), GET /v1/consensus/<epoch | current>, GET /healthz,
  * GET /metrics. Errors are JSON
- * `{ error, message }` with a fixed code, counted by code.
+ * `{ error, message }` with a fixed code, counted by code. It is served over TLS 1.3 only (https://),
+ * with a certificate of the authority's identity key, which clients and nodes pin (docs/links.md,
+ * "Authority API"); there is no cleartext listener.
  */
 
 /** The largest descriptor upload read (a descriptor is under 1 KiB). */
@@ -21,7 +26,7 @@ export const MAX_UPLOAD_BYTES = 64 * 1024;
 const DRAIN_LIMIT = 1024 * 1024;
 
 export interface AuthorityHttpListener {
-  /** "http://host:port" of the listener. */
+  /** "https://host:port" of the listener. */
   readonly url: string;
   readonly port: number;
   /** Stops the listener, closing open connections. */
@@ -203,9 +208,12 @@ export class AuthorityHttpApi {
 export async function listenAuthorityHttp(
   listen: { readonly host: string; readonly port: number },
   api: AuthorityHttpApi,
+  identity: TlsIdentity,
   log: NodeLog,
 ): Promise<AuthorityHttpListener> {
-  const server = createServer(api.handle);
+  const server = createServer({ key: identity.key, cert: identity.cert, ...TLS_VERSIONS }, api.handle);
+  // A handshake that fails (a cleartext request, a client refusing our key) closes the connection.
+  server.on('tlsClientError', (_error, socket) => socket.destroy());
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.maxHeadersCount = 64;
@@ -220,7 +228,7 @@ export async function listenAuthorityHttp(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `https://${host}:${address.port}`,
     port: address.port,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import { hexOf } from '../../codec/bytes.js';
 import type { Crypto } from '../../crypto/types.js';
 import { fetchConsensus } from '../../net/authority-client.js';
+import { pinnedFetch } from '../../net/pinned-https.js';
 import type { Clock } from '../../net/clock.js';
 import type { AuthorityConfig, AuthorityPeer } from './config.js';
 import type { AuthorityMetrics } from './metrics.js';
@@ -96,12 +97,9 @@ export class PeerExchange {
 
   private async post(peer: AuthorityPeer, path: string, body: Uint8Array): Promise<{ status: number; code?: string }> {
     try {
-      const response = await fetch(`${peer.url}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: new Uint8Array(body) as Uint8Array<ArrayBuffer>,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      // Pinned to the peer's own key: its API's certificate carries it (docs/links.md, "Authority API").
+      const target = { url: peer.url, keys: [peer.publicKey], pinnedBy: 'the configuration' };
+      const response = await pinnedFetch(target, path, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body }, this.timeoutMs);
       const text = (await response.text()).slice(0, 4096);
       let code: string | undefined;
       try {
@@ -121,7 +119,7 @@ export class PeerExchange {
     for (const peer of this.config.peers) {
       if (this.state.document(epoch) !== undefined) return;
       try {
-        const fetched = await fetchConsensus(this.crypto, peer.url, epoch, { authorities: this.config.authorities, nowMs: this.clock.now() }, { timeoutMs: this.timeoutMs });
+        const fetched = await fetchConsensus(this.crypto, peer.url, epoch, { authorities: this.config.authorities, nowMs: this.clock.now() }, { timeoutMs: this.timeoutMs, tlsKeys: [peer.publicKey] });
         if (fetched !== undefined && this.state.adopt(epoch, fetched.bytes)) return;
       } catch (error) {
         this.metrics.add('umbra_authority_peer_failures_total', 1, { kind: 'consensus' });

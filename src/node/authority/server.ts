@@ -30,7 +30,7 @@ export interface AuthorityDeps {
 }
 
 export interface AuthorityHandle {
-  /** "http://host:port" of the listener. */
+  /** "https://host:port" of the listener (TLS 1.3, a certificate of the identity key). */
   readonly url: string;
   readonly port: number;
   /** The authority's Ed25519 public key (its ID in consensus signatures). */
@@ -57,7 +57,8 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
   const state = new AuthorityState(config, { crypto, clock, metrics, log });
   const peers = new PeerExchange(config, state, crypto, clock, metrics, log);
   const schedule = new PublishSchedule(state, clock, log, config.peers.length === 0 ? undefined : () => peers.run());
-  const http = await listenAuthorityHttp(config.listen, new AuthorityHttpApi(state, clock, metrics, log), log);
+  // The API's certificate carries the identity key: what clients and nodes pin (docs/links.md, "Authority API").
+  const http = await listenAuthorityHttp(config.listen, new AuthorityHttpApi(state, clock, metrics, log), tlsIdentity(config.identitySeed), log);
   schedule.tick();
   const prober = new AuthorityProber(config.probeIntervalMs, {
     clock,

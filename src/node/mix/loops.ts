@@ -163,7 +163,7 @@ export class MixLoops {
         continue;
       }
       for (const url of config.authorityUrls) {
-        uploadLoopReport(url, bytes, { timeoutMs: 5_000 }).then(
+        uploadLoopReport({ url, keys: config.authorities, pinnedBy: 'the node configuration' }, bytes, { timeoutMs: 5_000 }).then(
           (result) => metrics.count('node_loop_reports_total', { result }),
           (error: unknown) => metrics.count('node_loop_reports_total', { result: error instanceof AuthorityRequestError ? 'refused' : 'unreachable' }),
         );

@@ -1,40 +1,43 @@
-import type { ScanDatabase } from '../../codec/pir-scan/types.js';
 import type { Crypto } from '../../crypto/types.js';
 import { hexOf, sameBytes } from '../../codec/bytes.js';
-import { type ConsensusDocument, type EpochTiming, type NodeDescriptor } from '../../pki/index.js';
-import { shapeProblem, snapshotRoot } from '../../pir/snapshot.js';
+import { type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js';
+import { encodeSnapshotDelta } from '../../pir/snapshot-delta.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
-import { epochAt } from '../../pki/index.js';
-import { RequestChannel } from '../../net/request-channel.js';
+import { RequestChannel, RequestRefusal, type WebSocketConnector } from '../../net/request-channel.js';
 import {
-  encodePirAck,
   encodePirChunk,
+  encodePirDelta,
   encodePirOffer,
   pirOfferSignedBytes,
   pirPartner,
-  PIR_ANSWER_HEADER_BYTES,
   PIR_CHUNK_BYTES,
+  RETRIEVAL_ERRORS,
   type PirOffer,
   type PirResponse,
   decodePirResponse,
 } from '../../wire/index.js';
-import type { HeldSnapshot, PirSnapshotCache } from './pir-snapshot-cache.js';
+import type { HeldSnapshot } from './pir-snapshot-cache.js';
+import { databaseRows, readRange } from './snapshot-rows.js';
 import { RetrievalRequestError } from '../../wire/index.js';
 import type { NodeLog } from '../log.js';
 
+import { maxDeltaBytes } from './pir-replication-receiver.js';
+
+export { PirReplicationReceiver, rowBytesOfEpoch, type PirReplicationReceiverDeps } from './pir-replication-receiver.js';
+
 /**
  * Replication of PIR snapshots between the two providers of a pair (docs/pir.md, "Mailbox
- * retrieval"). A snapshot is pushed to the partner before it is announced to a client: pir-offer
- * (signed by the origin's identity key), then pir-chunk in order, once per snapshot and partner.
+ * retrieval"): the origin's side here, the partner's in pir-replication-receiver.ts. A snapshot is
+ * pushed to the partner before it is announced to a client, once per snapshot and partner:
+ * - whole: pir-offer (signed by the origin's identity key), then pir-chunk in order with its rows;
+ * - as a delta, when the partner took an earlier snapshot of the epoch over the current
+ *   connection: pir-delta (the same signature, naming that base), then pir-chunk in order with the
+ *   delta (src/pir/snapshot-delta.ts). A delta larger than half the snapshot is not sent, and one
+ *   the partner refuses (no base, rows that do not hash to the id, a partner that does not know
+ *   pir-delta) is followed by the snapshot whole.
  * The partner takes an offer only from the provider whose partner it is in a consensus document
- * it holds, and holds the data only once it hashes to the offered id (snapshotRoot).
- *
- * A transfer belongs to the connection whose verified offer started it: only that connection's
- * chunks feed it, and only a new offer on that connection starts it over. The same offer replayed
- * on another connection changes nothing (refused 'busy' while under way, acknowledged complete
- * once held), a chunk from another connection is refused 'unknown-snapshot', and a transfer whose
- * connection closes is dropped.
+ * it holds, and holds the data only once it hashes to the offered id.
  */
 
 /** The connection a replication request came on: compared by identity only. */
@@ -61,6 +64,10 @@ export interface PirReplicationSenderDeps {
    * it there) before naming it after this long. Less than the partner's grace.
    */
   readonly reconfirmMs: number;
+  /** The snapshot held here with that id (the base of a delta), or undefined. */
+  readonly snapshot: (snapshotId: Uint8Array) => HeldSnapshot | undefined;
+  /** How the link to the partner connects (a test hook; default connectWebSocket). */
+  readonly connect?: WebSocketConnector;
 }
 
 /** The origin side: pushes own snapshots to the partner named by the current consensus. */
@@ -74,6 +81,10 @@ export class PirReplicationSender {
    */
   private readonly progress = new WeakMap<HeldSnapshot, { readonly replicatedTo: Map<string, number>; replicating: Promise<void> | undefined }>();
   private partnerLink: { key: string; link: RequestChannel<PirResponse> } | undefined;
+  /** Per epoch: the snapshot last pushed (or confirmed) and over which partner connection: the base of the next one's delta. */
+  private readonly lastPushed = new Map<number, { readonly snapshotId: Uint8Array; readonly connectionKey: string }>();
+  /** The partner connection that answered pir-delta unknown-command (a version before deltas): no more deltas on it. */
+  private noDeltasOn: string | undefined;
   private lastProblem = '';
 
   constructor(private readonly deps: PirReplicationSenderDeps) {}
@@ -142,6 +153,7 @@ export class PirReplicationSender {
       timeoutMs: this.deps.requestTimeoutMs,
       maxMessageBytes: 64 * 1024,
       decode: decodePirResponse,
+      ...(this.deps.connect === undefined ? {} : { connect: this.deps.connect }),
     });
     this.partnerLink = { key, link };
     return link;
@@ -151,204 +163,99 @@ export class PirReplicationSender {
     const link = this.linkTo(partner);
     const { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes } = held.snapshot;
     const unsigned = { epoch, snapshotId, rows, buckets, slots, slotBytes, rowBytes, origin: this.deps.nodeId };
-    const signature = this.deps.crypto.ed25519Sign(this.deps.identitySeed, pirOfferSignedBytes(unsigned, partner.nodeId));
-    const offered = await link.request((id) => encodePirOffer(id, { ...unsigned, signature }));
-    if (offered.type !== 'pir-ack') throw new Error('the partner answered the offer with something else');
-    if (!offered.complete) {
-      const total = rows * rowBytes;
-      const sends: Promise<boolean>[] = [];
-      for (let offset = 0; offset < total; offset += PIR_CHUNK_BYTES) {
-        const chunk = readRange(held.database, offset, Math.min(PIR_CHUNK_BYTES, total - offset));
-        const last = offset + chunk.length === total;
-        // Up to four in flight (the request channel queues the rest); the partner takes them in order.
-        sends.push(
-          link.request((id) => encodePirChunk(id, snapshotId, offset, chunk)).then((response) => {
-            if (response.type !== 'pir-ack' || response.complete !== last) throw new Error('the partner acknowledged a chunk out of step');
-            return response.complete;
-          }),
-        );
-      }
-      const results = await Promise.all(sends);
-      if (results[results.length - 1] !== true) throw new Error('the partner did not confirm the snapshot');
-    }
-    replicatedTo.set(`${hexOf(partner.nodeId)}#${link.connections}`, this.deps.clock.now());
+    const offer: PirOffer = { ...unsigned, signature: this.deps.crypto.ed25519Sign(this.deps.identitySeed, pirOfferSignedBytes(unsigned, partner.nodeId)) };
+    const base = this.baseFor(held, partner, link);
+    const sent = (base === undefined ? undefined : await this.pushDelta(link, partner, held, offer, base)) ?? (await this.pushWhole(link, held, offer));
+    const connectionKey = `${hexOf(partner.nodeId)}#${link.connections}`;
+    replicatedTo.set(connectionKey, this.deps.clock.now());
+    this.lastPushed.set(epoch, { snapshotId, connectionKey });
+    for (const known of this.lastPushed.keys()) if (known < epoch - 3) this.lastPushed.delete(known);
     this.replicated++;
-    this.deps.metrics.registry.inc('node_pir_replications_total', '', { result: 'ok' });
+    const { registry } = this.deps.metrics;
+    registry.inc('node_pir_replications_total', '', { result: 'ok' });
+    registry.inc('node_pir_replications_sent_total', SENT_HELP, { kind: sent });
     if (this.lastProblem !== '') {
       this.lastProblem = '';
       this.deps.log(`provider: PIR snapshot replication to ${partner.name} works again`);
     }
   }
-}
 
-export interface PirReplicationReceiverDeps {
-  readonly crypto: Crypto;
-  readonly clock: Clock;
-  readonly timing: EpochTiming;
-  readonly nodeId: Uint8Array;
-  readonly consensus: PirConsensus;
-  readonly metrics: NodeMetrics;
-  readonly maxResponseBytes: number;
-  /** Largest snapshot accepted. */
-  readonly maxSnapshotBytes: number;
-  /** Where a complete, verified snapshot goes. */
-  readonly cache: PirSnapshotCache;
-  /** Takes rows of any size (PirServiceOptions.rowSizing, a test hook); else only the consensus's. */
-  readonly anyRowBytes?: boolean;
-  /** Throws for an epoch this provider does not serve (past its retention, or not begun). */
-  readonly checkEpoch: (epoch: number, requestId: number) => void;
-}
-
-interface PendingTransfer {
-  readonly offer: PirOffer;
-  readonly connection: ReplicationConnection;
-  readonly rowBytes: number;
-  readonly buffer: Uint8Array;
-  received: number;
-  readonly timer: ReturnType<typeof setTimeout>;
-}
-
-const MAX_PENDING = 4;
-const PENDING_TIMEOUT_MS = 30_000;
-
-/** The partner side: takes pir-offer and pir-chunk, and holds the snapshot once verified. */
-export class PirReplicationReceiver {
-  /** Snapshots received and held so far. */
-  received = 0;
-  private readonly pending = new Map<string, PendingTransfer>();
-
-  constructor(private readonly deps: PirReplicationReceiverDeps) {}
-
-  offer(requestId: number, offer: PirOffer, connection: ReplicationConnection): Uint8Array {
-    const { deps } = this;
-    const now = deps.clock.now();
-    const problem = shapeProblem(offer);
-    if (problem !== undefined) throw this.badSnapshot(requestId, 'bad-shape', `the offered shape is invalid: ${problem}`);
-    // Rows are the size the consensus fixes, never what the content would like.
-    const fixed = rowBytesOfEpoch(deps.consensus, offer.epoch, now);
-    if (fixed !== undefined && offer.rowBytes !== fixed && deps.anyRowBytes !== true) throw this.badSnapshot(requestId, 'bad-shape', `rows must be ${fixed} bytes (the consensus's pir.rowBytes), not ${offer.rowBytes}`);
-    const { rowBytes } = offer;
-    if (rowBytes + PIR_ANSWER_HEADER_BYTES > deps.maxResponseBytes || offer.rows * rowBytes > deps.maxSnapshotBytes || offer.rows * rowBytes > 2 ** 32) {
-      throw this.badSnapshot(requestId, 'too-large', 'the offered snapshot exceeds this provider\'s limits');
-    }
-    const current = epochAt(now, deps.timing);
-    // The current epochs, and older ones within retention: clients catching up read those (docs/client.md, "Catch-up").
-    let served = offer.epoch <= current + 1;
-    if (served && offer.epoch < current - 2) {
-      try {
-        deps.checkEpoch(offer.epoch, requestId);
-      } catch {
-        served = false;
-      }
-    }
-    if (!served) throw this.badSnapshot(requestId, 'wrong-epoch', 'the offered epoch is neither a current one nor within retention');
-    const authorised = deps.consensus.held(now).some((doc) => {
-      const partner = pirPartner(doc, offer.origin);
-      return partner !== undefined && sameBytes(partner.nodeId, deps.nodeId);
-    });
-    if (!authorised) throw this.badSnapshot(requestId, 'not-partner', 'this provider is not the PIR partner of the offering node in any consensus it holds');
-    if (!deps.crypto.ed25519Verify(offer.origin, pirOfferSignedBytes(offer, deps.nodeId), offer.signature)) {
-      throw this.badSnapshot(requestId, 'bad-signature', 'the offer signature does not verify');
-    }
-    const held = deps.cache.get(offer.snapshotId);
-    if (held !== undefined) {
-      deps.cache.markUsed(held); // its origin still names it: kept while clients may read it
-      return encodePirAck(requestId, true);
-    }
-    const key = hexOf(offer.snapshotId);
-    const previous = this.pending.get(key);
-    if (previous !== undefined && previous.connection !== connection) {
-      deps.metrics.registry.inc('node_pir_received_total', '', { result: 'other-connection' });
-      throw new RetrievalRequestError('busy', requestId, 'a transfer of that snapshot is under way on another connection');
-    }
-    if (previous !== undefined) {
-      clearTimeout(previous.timer);
-      this.pending.delete(key);
-    } else if (this.pending.size >= MAX_PENDING) {
-      throw new RetrievalRequestError('busy', requestId, 'too many snapshot transfers under way');
-    }
-    const timer = setTimeout(() => {
-      if (this.pending.get(key)?.timer === timer) this.pending.delete(key);
-    }, PENDING_TIMEOUT_MS);
-    timer.unref?.();
-    this.pending.set(key, { offer, connection, rowBytes, buffer: new Uint8Array(offer.rows * rowBytes), received: 0, timer });
-    return encodePirAck(requestId, false);
+  /**
+   * The snapshot to send `held` as a delta from: the last one of its epoch that the partner took
+   * over the link's current connection (a partner that restarted holds nothing), if this provider
+   * still holds it with the same row size.
+   */
+  private baseFor(held: HeldSnapshot, partner: NodeDescriptor, link: RequestChannel<PirResponse>): HeldSnapshot | undefined {
+    const last = this.lastPushed.get(held.snapshot.epoch);
+    const connectionKey = `${hexOf(partner.nodeId)}#${link.connections}`;
+    if (last === undefined || last.connectionKey !== connectionKey || !link.connected || this.noDeltasOn === connectionKey) return undefined;
+    if (sameBytes(last.snapshotId, held.snapshot.snapshotId)) return undefined;
+    const base = this.deps.snapshot(last.snapshotId);
+    return base !== undefined && base.own && base.snapshot.rowBytes === held.snapshot.rowBytes ? base : undefined;
   }
 
-  chunk(requestId: number, snapshotId: Uint8Array, offset: number, data: Uint8Array, connection: ReplicationConnection): Uint8Array {
-    const { deps } = this;
-    const key = hexOf(snapshotId);
-    const pending = this.pending.get(key);
-    if (pending === undefined) {
-      if (deps.cache.get(snapshotId) !== undefined) return encodePirAck(requestId, true);
-      throw new RetrievalRequestError('unknown-snapshot', requestId, 'no transfer of that snapshot was offered');
+  /**
+   * Offers `held` as a delta from `base`: what was sent, or undefined when the delta would be more
+   * than half the snapshot or the partner refused it (no base, rows that do not hash to the id, a
+   * partner without deltas): the caller then sends it whole.
+   */
+  private async pushDelta(link: RequestChannel<PirResponse>, partner: NodeDescriptor, held: HeldSnapshot, offer: PirOffer, base: HeldSnapshot): Promise<SentKind | undefined> {
+    const { registry } = this.deps.metrics;
+    const delta = encodeSnapshotDelta(databaseRows(base.snapshot.snapshotId, base.database), databaseRows(offer.snapshotId, held.database), maxDeltaBytes(offer));
+    if (delta === undefined) {
+      registry.inc('node_pir_delta_fallbacks_total', FALLBACK_HELP, { reason: 'larger' });
+      return undefined;
     }
-    if (pending.connection !== connection) {
-      deps.metrics.registry.inc('node_pir_received_total', '', { result: 'other-connection' });
-      throw new RetrievalRequestError('unknown-snapshot', requestId, 'no transfer of that snapshot was offered on this connection');
-    }
-    if (offset !== pending.received || offset + data.length > pending.buffer.length) {
-      clearTimeout(pending.timer);
-      this.pending.delete(key);
-      throw this.badSnapshot(requestId, 'out-of-order', 'chunks must arrive in order and within the snapshot');
-    }
-    pending.buffer.set(data, offset);
-    pending.received += data.length;
-    if (pending.received < pending.buffer.length) return encodePirAck(requestId, false);
-    clearTimeout(pending.timer);
-    this.pending.delete(key);
-    const { offer } = pending;
-    const root = snapshotRoot(deps.crypto, offer.origin, offer, pending.buffer);
-    if (root === undefined || !sameBytes(root, offer.snapshotId)) throw this.badSnapshot(requestId, 'bad-data', 'the snapshot data does not hash to the offered id');
-    deps.cache.hold({ ...offer, data: pending.buffer, placed: 0, omitted: 0, oversized: 0 }, false, '', deps.clock.now());
-    this.received++;
-    deps.metrics.registry.inc('node_pir_received_total', '', { result: 'ok' });
-    return encodePirAck(requestId, true);
-  }
-
-  /** Drops the transfers a closed connection was making. */
-  connectionClosed(connection: ReplicationConnection): void {
-    for (const [key, pending] of this.pending) {
-      if (pending.connection !== connection) continue;
-      clearTimeout(pending.timer);
-      this.pending.delete(key);
+    try {
+      const offered = await link.request((id) => encodePirDelta(id, offer, base.snapshot.snapshotId, delta.length));
+      if (offered.type !== 'pir-ack') throw new Error('the partner answered the delta offer with something else');
+      if (offered.complete) return 'held';
+      await this.sendChunks(link, offer.snapshotId, delta.length, (offset, length) => delta.subarray(offset, offset + length), 'delta');
+      return 'delta';
+    } catch (error) {
+      if (!(error instanceof RequestRefusal)) throw error;
+      if (error.code === RETRIEVAL_ERRORS['unknown-command']) this.noDeltasOn = `${hexOf(partner.nodeId)}#${link.connections}`;
+      registry.inc('node_pir_delta_fallbacks_total', FALLBACK_HELP, { reason: 'refused' });
+      this.deps.log(`provider: the PIR partner refused a snapshot delta (${error.reason}: ${error.message}); sending the snapshot whole`, 'warn');
+      return undefined;
     }
   }
 
-  /** Abandons the transfers under way. */
-  close(): void {
-    for (const pending of this.pending.values()) clearTimeout(pending.timer);
-    this.pending.clear();
+  private async pushWhole(link: RequestChannel<PirResponse>, held: HeldSnapshot, offer: PirOffer): Promise<SentKind> {
+    const offered = await link.request((id) => encodePirOffer(id, offer));
+    if (offered.type !== 'pir-ack') throw new Error('the partner answered the offer with something else');
+    if (offered.complete) return 'held';
+    const total = held.snapshot.rows * held.snapshot.rowBytes;
+    await this.sendChunks(link, offer.snapshotId, total, (offset, length) => readRange(held.database, offset, length), 'whole');
+    return 'whole';
   }
 
-  private badSnapshot(requestId: number, result: string, message: string): RetrievalRequestError {
-    this.deps.metrics.registry.inc('node_pir_received_total', '', { result });
-    return new RetrievalRequestError('bad-snapshot', requestId, message);
+  /** pir-chunks of `total` bytes in order, up to four in flight (the request channel queues the rest); the last must complete the transfer. */
+  private async sendChunks(link: RequestChannel<PirResponse>, snapshotId: Uint8Array, total: number, read: (offset: number, length: number) => Uint8Array, kind: 'whole' | 'delta'): Promise<void> {
+    const sends: Promise<boolean>[] = [];
+    for (let offset = 0; offset < total; offset += PIR_CHUNK_BYTES) {
+      const chunk = read(offset, Math.min(PIR_CHUNK_BYTES, total - offset));
+      const last = offset + chunk.length === total;
+      sends.push(
+        link.request((id) => encodePirChunk(id, snapshotId, offset, chunk)).then((response) => {
+          if (response.type !== 'pir-ack' || response.complete !== last) throw new Error('the partner acknowledged a chunk out of step');
+          this.deps.metrics.registry.inc('node_pir_replicated_bytes_total', BYTES_HELP, { kind }, chunk.length);
+          return response.complete;
+        }),
+      );
+    }
+    const results = await Promise.all(sends);
+    if (results[results.length - 1] !== true) throw new Error('the partner did not confirm the snapshot');
   }
 }
 
-/** The consensus's pir.rowBytes for `epoch` (that epoch's document, else the active one), or undefined without one. */
-export function rowBytesOfEpoch(consensus: PirConsensus, epoch: number, nowMs: number): number | undefined {
-  const doc = consensus.held(nowMs).find((held) => held.epoch === epoch) ?? consensus.active(nowMs);
-  return doc?.pir.rowBytes;
-}
+/** How a push ended: the snapshot sent whole, as a delta, or already held by the partner (the offer alone). */
+type SentKind = 'whole' | 'delta' | 'held';
+
+const SENT_HELP = 'Provider: PIR snapshots the partner provider took, by what was sent (whole, delta, or nothing: it held it).';
+const BYTES_HELP = 'Provider: bytes of PIR snapshots (whole) and of snapshot deltas sent to the partner provider in pir-chunks.';
+const FALLBACK_HELP = 'Provider: PIR snapshots sent whole although the partner held an earlier one of the epoch, by reason (the delta was larger than half, or refused).';
 
 function unavailable(requestId: number, message: string): RetrievalRequestError {
   return new RetrievalRequestError('pir-unavailable', requestId, message);
-}
-
-/** Bytes [offset, offset + length) of the database's rows, copied. */
-function readRange(database: ScanDatabase, offset: number, length: number): Uint8Array {
-  if ('data' in database) return database.data.slice(offset, offset + length);
-  const out = new Uint8Array(length);
-  const end = offset + length;
-  for (const shard of database.shards) {
-    const start = shard.firstRow * database.rowBytes;
-    const stop = start + shard.data.length;
-    if (stop <= offset || start >= end) continue;
-    const from = Math.max(offset, start);
-    const to = Math.min(end, stop);
-    out.set(shard.data.subarray(from - start, to - start), from - offset);
-  }
-  return out;
 }

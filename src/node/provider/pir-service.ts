@@ -3,8 +3,9 @@
  * protocols"). It composes three parts:
  * - the snapshot cache (pir-snapshot-cache.ts): per epoch, a snapshot of the stored ciphertexts
  *   laid out as a PIR database (src/pir/snapshot.ts), and the partner's snapshots;
- * - replication (pir-replication.ts): own snapshots pushed to the partner provider before they are
- *   announced (pir-offer, pir-chunk), and the partner's taken in;
+ * - replication (pir-replication.ts, pir-replication-receiver.ts): own snapshots pushed to the
+ *   partner provider before they are announced (pir-offer or pir-delta, pir-chunk), and the
+ *   partner's taken in;
  * - the answers to clients (pir-answers.ts): pir-info and pir-query.
  */
 import { totalmem } from 'node:os';
@@ -24,6 +25,7 @@ import { PirReplicationReceiver, PirReplicationSender, rowBytesOfEpoch, type Pir
 import { PirSnapshotCache, type RowSizing } from './pir-snapshot-cache.js';
 import { RetrievalRequestError, type PirRequest } from '../../wire/index.js';
 import type { NodeLog } from '../log.js';
+import type { WebSocketConnector } from '../../net/request-channel.js';
 
 export interface PirServiceOptions {
   /**
@@ -58,6 +60,8 @@ export interface PirServiceOptions {
   readonly rowSizing?: RowSizing;
   /** Real-time limit of one replication request to the partner; default 10 s. */
   readonly requestTimeoutMs?: number;
+  /** Test hook: how the replication link to the partner connects (default connectWebSocket). Never set in a deployment. */
+  readonly partnerConnect?: WebSocketConnector;
 }
 
 export interface PirServiceDeps extends StoreFailureHooks {
@@ -142,7 +146,7 @@ export class PirService {
       ...(options.rowSizing === undefined ? {} : { rowSizing: options.rowSizing }),
       ...(options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes }),
     });
-    this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000, reconfirmMs: Math.floor(graceMs / 3) });
+    this.sender = new PirReplicationSender({ ...deps, requestTimeoutMs: options.requestTimeoutMs ?? 10_000, reconfirmMs: Math.floor(graceMs / 3), snapshot: (id) => this.cache.get(id), ...(options.partnerConnect === undefined ? {} : { connect: options.partnerConnect }) });
     const acceptBytes = Math.min(MAX_SNAPSHOT_BYTES, options.maxSnapshotBytes ?? MAX_SNAPSHOT_BYTES);
     this.receiver = new PirReplicationReceiver({ ...deps, maxSnapshotBytes: acceptBytes, cache: this.cache, anyRowBytes: options.rowSizing !== undefined });
     this.batcher = new PirQueryBatcher(deps.crypto, (database) => this.scanKernels.kernelFor(database), deps.metrics.registry);
@@ -153,6 +157,10 @@ export class PirService {
     registry.inc('node_pir_snapshots_built_total', 'Provider: PIR snapshots built.', {}, 0);
     registry.inc('node_pir_replications_total', 'Provider: PIR snapshots pushed to the partner provider, by result.', { result: 'ok' }, 0);
     registry.inc('node_pir_received_total', 'Provider: PIR snapshots received from the partner provider, by result.', { result: 'ok' }, 0);
+    for (const kind of ['whole', 'delta'] as const) {
+      registry.inc('node_pir_replicated_bytes_total', 'Provider: bytes of PIR snapshots (whole) and of snapshot deltas sent to the partner provider in pir-chunks.', { kind }, 0);
+      registry.inc('node_pir_received_bytes_total', 'Provider: bytes of PIR snapshots (whole) and of snapshot deltas received from the partner provider in pir-chunks.', { kind }, 0);
+    }
     this.scheduleRefresh(refreshMs);
   }
 
@@ -195,6 +203,8 @@ export class PirService {
         return this.answers.query(request.requestId, request.snapshotId, request.key);
       case 'pir-offer':
         return this.receiver.offer(request.requestId, request.offer, connection);
+      case 'pir-delta':
+        return this.receiver.delta(request.requestId, request.offer, request.baseId, request.deltaBytes, connection);
       case 'pir-chunk':
         return this.receiver.chunk(request.requestId, request.snapshotId, request.offset, request.data, connection);
     }

@@ -3,6 +3,7 @@ import { intIn, isJsonObject, ConfigError } from '../../codec/schema.js';
 import { MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, type NodeRole } from '../../pki/index.js';
 import { familyProblem, nameProblem } from '../../pki/fields.js';
 import { MAX_HOPS_LIMIT, type GeometryOptions, type SuiteName } from '../../sphinx/index.js';
+import { httpsUrlProblems } from '../../net/pinned-https.js';
 
 /**
  * The configuration of a gateway, mix or provider (docs/nodes.md, "Configuration").
@@ -67,7 +68,10 @@ export interface NodeConfig {
   readonly identitySeed: Uint8Array | undefined;
   /** Ed25519 link seed; undefined: read from (or generated into) `<dataDir>/link.seed`. */
   readonly linkSeed: Uint8Array | undefined;
-  /** Base URLs of the authorities (or mirrors): descriptors go to each, documents come from the first that answers. */
+  /**
+   * Base URLs (https://) of the authorities: descriptors go to each, documents come from the first that
+   * answers. Each server's TLS certificate must carry one of `authorities` (docs/links.md, "Authority API").
+   */
   readonly authorityUrls: readonly string[];
   /** The trusted authorities' Ed25519 public keys (consensus signatures are checked against these). */
   readonly authorities: readonly Uint8Array[];
@@ -247,16 +251,7 @@ function authorityProblems(config: NodeConfig): string[] {
   if (!Array.isArray(config.authorityUrls) || config.authorityUrls.length === 0 || config.authorityUrls.length > MAX_CONSENSUS_SIGNATURES) {
     problems.push(`authorityUrls must list 1..${MAX_CONSENSUS_SIGNATURES} URLs`);
   } else {
-    config.authorityUrls.forEach((url, i) => {
-      let ok = false;
-      try {
-        const parsed = new URL(url);
-        ok = (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.search === '' && parsed.hash === '';
-      } catch {
-        ok = false;
-      }
-      if (!ok) problems.push(`authorityUrls[${i}] must be an http:// or https:// URL without query or fragment`);
-    });
+    config.authorityUrls.forEach((url, i) => problems.push(...httpsUrlProblems(`authorityUrls[${i}]`, url)));
   }
   if (!Array.isArray(config.authorities) || config.authorities.length === 0 || config.authorities.length > MAX_CONSENSUS_SIGNATURES) {
     problems.push(`authorities must list 1..${MAX_CONSENSUS_SIGNATURES} public keys`);

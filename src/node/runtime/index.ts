@@ -2,6 +2,7 @@
 export * from './config.js';
 export * from './config-json.js';
 export { ConsensusTracker } from './consensus.js';
+export { mirrorUrlOf } from './http.js';
 export { Forwarder, settleOutcome, unwrapPacket, unwrapWithSecrets, type UnwrapOutcome } from './hop.js';
 export { SphinxKeyring, type EpochKey } from './keyring.js';
 export { NODE_COUNTERS, NodeMetrics, UNWRAP_BUCKETS } from './metrics.js';

@@ -6,7 +6,7 @@ import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { listenLinks, type LinkListener } from '../../net/link-listener.js';
 import { NetMetrics } from '../../net/metrics.js';
-import { sameLinkKey } from '../../net/tls-identity.js';
+import { sameLinkKey, tlsIdentity } from '../../net/tls-identity.js';
 import { NodeConfigError, nodeConfigProblems, type NodeConfig } from './config.js';
 import { ConsensusTracker } from './consensus.js';
 import { countedEventLog } from './counted-events.js';
@@ -240,15 +240,14 @@ export class NodeRuntime {
     if (options.status !== undefined) this.extraStatus = options.status;
     const { config } = this;
     this.statusServer = await startStatusServer({
-      host: config.metricsHost,
-      port: config.metricsPort,
-      metrics: this.metrics,
+      host: config.metricsHost, port: config.metricsPort, metrics: this.metrics,
       ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
       health: () => this.health(),
       consensus: (which) => {
         const doc = which === 'current' ? this.consensus.get(epochAt(this.clock.now(), this.timing)) : this.consensus.get(which);
         return doc === undefined ? undefined : encodeConsensus(doc);
       },
+      tls: tlsIdentity(this.linkSeed), // the mirror answers over TLS with the link certificate (mirrorUrlOf)
       log: this.log,
     });
     const advertised = urlHost(config.advertiseHost);
@@ -269,6 +268,7 @@ export class NodeRuntime {
       linkPublicKey: this.linkKey,
       keyring: this.keyring,
       authorityUrls: config.authorityUrls,
+      authorities: config.authorities,
       metrics: this.metrics,
       log: this.log,
     });

@@ -45,6 +45,8 @@ export interface PublisherOptions {
   readonly linkPublicKey: Uint8Array;
   readonly keyring: SphinxKeyring;
   readonly authorityUrls: readonly string[];
+  /** The keys the authorities' TLS certificates may carry (the trusted authority keys). */
+  readonly authorities: readonly Uint8Array[];
   readonly metrics: NodeMetrics;
   readonly log: NodeLog;
 }
@@ -115,7 +117,7 @@ export class DescriptorPublisher {
     if (this.closed) return;
     const { metrics, log } = this.options;
     try {
-      const result = await uploadDescriptor(url, bytes, { timeoutMs: UPLOAD_TIMEOUT_MS });
+      const result = await uploadDescriptor({ url, keys: this.options.authorities, pinnedBy: 'the node configuration' }, bytes, { timeoutMs: UPLOAD_TIMEOUT_MS });
       if (this.closed) return;
       metrics.count('node_descriptor_uploads_total', { result: result.status });
       this.markAccepted(epoch, url);

@@ -58,8 +58,11 @@ export function katzenpostSuite(crypto: Crypto): CipherSuite {
       return aezSprpEncrypt(payloadKey.subarray(0, AEZ_KEY_LENGTH), payloadKey.subarray(AEZ_KEY_LENGTH), data);
     },
 
-    sprpDecrypt(payloadKey, data) {
-      return aezSprpDecrypt(payloadKey.subarray(0, AEZ_KEY_LENGTH), payloadKey.subarray(AEZ_KEY_LENGTH), data);
+    sprpDecrypt(payloadKey, data, out) {
+      const plaintext = aezSprpDecrypt(payloadKey.subarray(0, AEZ_KEY_LENGTH), payloadKey.subarray(AEZ_KEY_LENGTH), data);
+      if (out === undefined) return plaintext;
+      out.set(plaintext);
+      return out;
     },
   };
 }

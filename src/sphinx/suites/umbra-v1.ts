@@ -67,8 +67,8 @@ export function umbraV1Suite(crypto: Crypto): CipherSuite {
       return lioness.encrypt(payloadKey, data);
     },
 
-    sprpDecrypt(payloadKey, data) {
-      return lioness.decrypt(payloadKey, data);
+    sprpDecrypt(payloadKey, data, out) {
+      return lioness.decrypt(payloadKey, data, out);
     },
   };
 }

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -19,6 +19,7 @@ import { encodeDescriptor, epochStart, makeDescriptor, pathLayers, verifyConsens
 import { flipBit } from '../../support/bytes.js';
 import { makeFixtureNetwork, makeFixtureNode, testSeed } from '../../pki/network-fixture.js';
 import { FakeClock } from './fake-clock.js';
+import { httpsFetch } from '../../net/https-fetch.js';
 
 const crypto = getCrypto('sodium');
 const GENESIS = 1_700_000_000_000;
@@ -66,16 +67,16 @@ async function stop(handle: AuthorityHandle): Promise<void> {
 }
 
 async function post(url: string, body: Uint8Array, contentType: string | null = 'application/octet-stream') {
-  const response = await fetch(`${url}/v1/descriptors`, {
+  const response = await httpsFetch(`${url}/v1/descriptors`, authorityKey, {
     method: 'POST',
     headers: contentType === null ? {} : { 'content-type': contentType },
-    body: new Uint8Array(body) as Uint8Array<ArrayBuffer>,
+    body,
   });
   return { status: response.status, text: await response.text() };
 }
 
 async function get(url: string, path: string, method = 'GET') {
-  const response = await fetch(`${url}${path}`, { method });
+  const response = await httpsFetch(`${url}${path}`, authorityKey, { method });
   return { status: response.status, headers: response.headers, bytes: new Uint8Array(await response.arrayBuffer()) };
 }
 
@@ -100,7 +101,7 @@ describe('authority over HTTP', () => {
     const clock = new FakeClock(GENESIS + 100); // epoch 0
     const log: string[] = [];
     let authority = await start(dataDir, clock, {}, { log: (line) => log.push(line) });
-    assert.match(authority.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(authority.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     assert.deepEqual(authority.publicKey, authorityKey);
 
     // Nothing uploaded yet: no document, and the reason is given.
@@ -110,10 +111,10 @@ describe('authority over HTTP', () => {
 
     // A network starting in the middle of epoch 0 uploads for epochs 0 and 1.
     const network0 = makeFixtureNetwork(crypto, { epoch: 0 });
-    for (const node of network0) assert.deepEqual(await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor)), { status: 'new', epoch: 0 });
-    assert.equal((await uploadDescriptor(authority.url, encodeDescriptor(network0[0].descriptor))).status, 'unchanged');
+    for (const node of network0) assert.deepEqual(await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor)), { status: 'new', epoch: 0 });
+    assert.equal((await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(network0[0].descriptor))).status, 'unchanged');
     const network1 = makeFixtureNetwork(crypto, { epoch: 1 });
-    for (const node of network1) await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor));
+    for (const node of network1) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
 
     // Epoch 0's publish time has passed: the first request makes the document.
     const current = await fetchConsensus(crypto, authority.url, 'current', verifyOptions(clock));
@@ -143,14 +144,14 @@ describe('authority over HTTP', () => {
 
     // Once published, a new descriptor for that epoch is too late; an included one is unchanged.
     const late = makeFixtureNode(crypto, 'late-mix', 'mix', 2, 1, 30000).descriptor;
-    await assert.rejects(uploadDescriptor(authority.url, encodeDescriptor(late)), (e: unknown) => e instanceof AuthorityRequestError && e.status === 409 && e.code === 'too-late');
-    assert.equal((await uploadDescriptor(authority.url, encodeDescriptor(network1[3].descriptor))).status, 'unchanged');
+    await assert.rejects(uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(late)), (e: unknown) => e instanceof AuthorityRequestError && e.status === 409 && e.code === 'too-late');
+    assert.equal((await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(network1[3].descriptor))).status, 'unchanged');
 
     // At the boundary, epoch 1 is current.
     clock.advanceTo(epochStart(1, timing));
     assert.equal((await fetchConsensus(crypto, authority.url, 'current', verifyOptions(clock)))?.doc.epoch, 1);
     const network2 = makeFixtureNetwork(crypto, { epoch: 2 });
-    for (const node of network2) await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor));
+    for (const node of network2) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
     const metrics = new TextDecoder().decode((await get(authority.url, '/metrics')).bytes);
     assert.equal(metricValue(metrics, 'umbra_authority_documents_published_total'), 2);
     assert.equal(metricValue(metrics, 'umbra_authority_descriptors_accepted_total{result="new"}'), 27);
@@ -198,7 +199,8 @@ describe('authority over HTTP', () => {
     // A declared body far over the limit is answered without being read.
     const early = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const url = new URL(authority.url);
-      const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: '/v1/descriptors', headers: { 'content-type': 'application/octet-stream', 'content-length': String(50 * 1024 * 1024) } }, (res) => {
+      // Unverified TLS: this looks at the HTTP answer, not at pinning.
+      const req = httpsRequest({ host: url.hostname, port: url.port, rejectUnauthorized: false, method: 'POST', path: '/v1/descriptors', headers: { 'content-type': 'application/octet-stream', 'content-length': String(50 * 1024 * 1024) } }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
@@ -305,8 +307,12 @@ describe('authority over HTTP', () => {
       { clock },
     );
     running.add(other);
-    for (const node of makeFixtureNetwork(crypto, { epoch: 0, label: 'other' })) await uploadDescriptor(other.url, encodeDescriptor(node.descriptor));
-    await assert.rejects(fetchConsensus(crypto, other.url, 0, verifyOptions(clock)), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'unknown-authority');
+    for (const node of makeFixtureNetwork(crypto, { epoch: 0, label: 'other' })) await uploadDescriptor({ url: other.url, keys: [otherKey] }, encodeDescriptor(node.descriptor));
+    // Its TLS key is not a trusted one: refused before a byte of the request is sent.
+    await assert.rejects(fetchConsensus(crypto, other.url, 0, verifyOptions(clock)), (e: unknown) =>
+      e instanceof AuthorityRequestError && e.code === 'wrong-key' && /presented TLS key .* not among the 1 key pinned for it .*connection refused/.test(e.message));
+    // Reached with its own key pinned, its document still does not verify against the trusted key.
+    await assert.rejects(fetchConsensus(crypto, other.url, 0, verifyOptions(clock), { tlsKeys: [otherKey] }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'unknown-authority');
     assert.equal((await fetchConsensus(crypto, other.url, 0, { authorities: [otherKey], nowMs: clock.now() }))?.doc.epoch, 0);
     await stop(other);
   });

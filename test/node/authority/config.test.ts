@@ -101,10 +101,10 @@ test('several authorities: every other one needs a peer URL, and peers must be l
   const stranger = toBase64Url(crypto.ed25519PublicKey(testSeed(crypto, 'config stranger')));
   const several = { ...minimal, authorities: [toBase64Url(key), other] };
   assert.ok(problemsOf(several).some((problem) => /peers must give a URL for every other authority/.test(problem)));
-  const config = validateAuthorityConfig({ ...several, peers: [{ publicKey: other, url: 'http://127.0.0.1:7001/' }] });
-  assert.deepEqual(config.peers.map((peer) => peer.url), ['http://127.0.0.1:7001']);
+  const config = validateAuthorityConfig({ ...several, peers: [{ publicKey: other, url: 'https://127.0.0.1:7001/' }] });
+  assert.deepEqual(config.peers.map((peer) => peer.url), ['https://127.0.0.1:7001']);
   const problems = problemsOf({ ...several, peers: [{ publicKey: other, url: 'ftp://x' }, { publicKey: stranger, url: 'http://127.0.0.1:7002' }, { publicKey: toBase64Url(key), url: 'http://127.0.0.1:7003' }] });
-  for (const pattern of [/peers\[0\]\.url/, /peers\[1\]\.publicKey is not among the authorities/, /peers\[2\] is this authority itself/]) {
+  for (const pattern of [/peers\[0\]\.url/, /peers\[1\]\.url must be an https:\/\/ URL.*cleartext http:\/\/ is refused/, /peers\[1\]\.publicKey is not among the authorities/, /peers\[2\] is this authority itself/]) {
     assert.ok(problems.some((problem) => pattern.test(problem)), `${pattern} not in ${JSON.stringify(problems)}`);
   }
   assert.ok(problemsOf({ ...minimal, threshold: 1 }).some((problem) => /majority/.test(problem)));

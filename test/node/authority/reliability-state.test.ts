@@ -60,7 +60,7 @@ test('loop reports taken before a restart score the vote made after it', async (
   const clock = new FakeClock(GENESIS + 100); // epoch 0, before epoch 1's publish time
   let authority = await startTestAuthority(dataDir, clock, { probeIntervalMs: 0 });
   const network = makeFixtureNetwork(crypto, { epoch: 1 });
-  for (const node of network) await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor));
+  for (const node of network) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
   const mix = (layer: number, i: number): FixtureNode => network.find((n) => n.descriptor.name === `net-mix-${layer}-${i}`)!;
   // Two layer-1 mixes report: 20 of the 50 loops through mix 2-0 lost, none of the others.
   for (const reporter of [mix(1, 0), mix(1, 1)]) {
@@ -68,7 +68,7 @@ test('loop reports taken before a restart score the vote made after it', async (
       epoch: 0, serial: 1, total: { sent: 100, lost: 20 },
       nodes: [{ nodeId: mix(2, 0).descriptor.nodeId, sent: 50, lost: 20 }, { nodeId: mix(2, 1).descriptor.nodeId, sent: 50, lost: 0 }],
     });
-    assert.equal(await uploadLoopReport(authority.url, report.bytes), 'new');
+    assert.equal(await uploadLoopReport({ url: authority.url, keys: [authorityKey] }, report.bytes), 'new');
   }
   await stop(authority);
 
@@ -96,9 +96,9 @@ test('the authority\'s probes score gateways and providers, hold an unreachable 
   };
   const clock = new FakeClock(GENESIS + 100);
   let authority = await startTestAuthority(dataDir, clock, { probeIntervalMs: 0 }, { probe });
-  for (const node of network) await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor));
+  for (const node of network) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
   // Epoch 0 has no document: its round probes the descriptors held for it (none), so hold epoch 0's too.
-  for (const node of makeFixtureNetwork(crypto, { epoch: 0 })) await uploadDescriptor(authority.url, encodeDescriptor(node.descriptor));
+  for (const node of makeFixtureNetwork(crypto, { epoch: 0 })) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
   for (let i = 0; i < 6; i++) await authority.probeRound();
   assert.equal(probed.length, 6 * network.length);
   // Both layer-1 mixes lie for the unreachable mix: every loop through it came back.
@@ -107,7 +107,7 @@ test('the authority\'s probes score gateways and providers, hold an unreachable 
       epoch: 0, serial: 1, total: { sent: 100, lost: 0 },
       nodes: [{ nodeId: named('net-mix-2-0').descriptor.nodeId, sent: 50, lost: 0 }, { nodeId: named('net-mix-2-1').descriptor.nodeId, sent: 50, lost: 0 }],
     });
-    await uploadLoopReport(authority.url, report.bytes);
+    await uploadLoopReport({ url: authority.url, keys: [authorityKey] }, report.bytes);
   }
   const file = join(dataDir, 'probes', '0.json');
   assert.equal(statSync(file).mode & 0o777, 0o600);

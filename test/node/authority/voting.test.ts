@@ -21,6 +21,7 @@ import {
 import { flipBit } from '../../support/bytes.js';
 import { makeFixtureNetwork, testSeed } from '../../pki/network-fixture.js';
 import { FakeClock } from './fake-clock.js';
+import { httpsFetch } from '../../net/https-fetch.js';
 
 /**
  * One authority of three over HTTP, its peers played by the test (docs/pki.md, "Voting", "Threat
@@ -48,7 +49,7 @@ function configFor(dataDir: string) {
     identitySeed: toBase64Url(seeds[0]),
     authorities: keys.map(toBase64Url),
     // Nobody answers there: the test plays the peers.
-    peers: [1, 2].map((i) => ({ publicKey: toBase64Url(keys[i]), url: 'http://127.0.0.1:1' })),
+    peers: [1, 2].map((i) => ({ publicKey: toBase64Url(keys[i]), url: 'https://127.0.0.1:1' })),
     genesisMs: GENESIS,
     epochMs: EPOCH_MS,
     dataDir,
@@ -58,13 +59,13 @@ function configFor(dataDir: string) {
 }
 
 async function post(url: string, path: string, body: Uint8Array): Promise<{ status: number; code?: string }> {
-  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(body) as Uint8Array<ArrayBuffer> });
+  const response = await httpsFetch(`${url}${path}`, keys[0], { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body });
   const parsed = JSON.parse(await response.text()) as { error?: string };
   return { status: response.status, ...(parsed.error === undefined ? {} : { code: parsed.error }) };
 }
 
 async function metric(url: string, line: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await httpsFetch(`${url}/metrics`, keys[0])).text();
   const found = text.split('\n').find((l) => l.startsWith(`${line} `));
   return found === undefined ? 0 : Number(found.slice(line.length + 1));
 }
@@ -77,7 +78,7 @@ test('one authority of three: refuses bad votes, detects equivocation, publishes
   let authority = await startAuthority(config, { clock });
   running.add(authority);
   const nodes: NodeDescriptor[] = makeFixtureNetwork(crypto, { epoch: 1 }).map((node) => node.descriptor);
-  for (const node of nodes) await uploadDescriptor(authority.url, encodeDescriptor(node));
+  for (const node of nodes) await uploadDescriptor({ url: authority.url, keys: [keys[0]] }, encodeDescriptor(node));
   const voteOf = (i: number, descriptors = nodes, epoch = 1, seed = seeds[i]) =>
     makeVote(crypto, seed, { ...timing, epoch, graceMs: config.graceMs, network: config.network, descriptors });
 
@@ -103,9 +104,9 @@ test('one authority of three: refuses bad votes, detects equivocation, publishes
   assert.ok(existsSync(join(dataDir, 'evidence', '1', `${hexOf(keys[1])}-2.bin`)));
   assert.equal(await metric(authority.url, 'umbra_authority_equivocations_total'), 1);
   // Published as evidence: anyone can check both votes' signatures.
-  const evidence = (await (await fetch(`${authority.url}/v1/evidence/1`)).json()) as { equivocations: { authorityId: string; votes: string[] }[] };
+  const evidence = (await (await httpsFetch(`${authority.url}/v1/evidence/1`, keys[0])).json()) as { equivocations: { authorityId: string; votes: string[] }[] };
   assert.deepEqual(evidence.equivocations, [{ authorityId: toBase64Url(keys[1]), votes: [toBase64Url(vote1.bytes), toBase64Url(second.bytes)] }]);
-  assert.deepEqual(((await (await fetch(`${authority.url}/v1/evidence/0`)).json()) as { equivocations: unknown[] }).equivocations, []);
+  assert.deepEqual(((await (await httpsFetch(`${authority.url}/v1/evidence/0`, keys[0])).json()) as { equivocations: unknown[] }).equivocations, []);
 
   // At the vote time it votes; after the tally time it tallies its own and authority 2's votes (2 of 3).
   clock.advanceTo(epochStart(1, timing) - LEAD_MS);
@@ -140,5 +141,5 @@ test('one authority of three: refuses bad votes, detects equivocation, publishes
   await authority.close();
   authority = await startAuthority(config, { clock });
   running.add(authority);
-  assert.deepEqual(new Uint8Array(await (await fetch(`${authority.url}/v1/consensus/1`)).arrayBuffer()), published);
+  assert.deepEqual(new Uint8Array(await (await httpsFetch(`${authority.url}/v1/consensus/1`, keys[0])).arrayBuffer()), published);
 });

@@ -28,7 +28,7 @@ function config(extra: Record<string, unknown>) {
   const dataDir = mkdtempSync(join(tmpdir(), 'umbra-metrics-'));
   dirs.push(dataDir);
   return validateNodeConfig({
-    role: 'mix', name: 'mix-1', layer: 1, dataDir, authorityUrls: ['http://127.0.0.1:1'], authorities: [toBase64Url(new Uint8Array(32).fill(7))],
+    role: 'mix', name: 'mix-1', layer: 1, dataDir, authorityUrls: ['https://127.0.0.1:1'], authorities: [toBase64Url(new Uint8Array(32).fill(7))],
     genesisMs: GENESIS, epochMs: 4000, replayFilterLog2Bits: 12, ...extra,
   });
 }

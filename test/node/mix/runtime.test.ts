@@ -50,7 +50,7 @@ function minimal(extra: Record<string, unknown> = {}): Record<string, unknown> {
     name: 'mix-1',
     layer: 1,
     dataDir: '/tmp/umbra-mix-1',
-    authorityUrls: ['http://127.0.0.1:8000'],
+    authorityUrls: ['https://127.0.0.1:8000'],
     authorities: [KEY],
     genesisMs: GENESIS,
     ...extra,
@@ -304,7 +304,7 @@ test('a mix whose authority is unreachable starts, says so, keeps retrying, and 
   const clock = new FakeClock(GENESIS + 10);
   const dataDir = tempDir();
   const logs: string[] = [];
-  const config = validateNodeConfig(minimal({ dataDir, epochMs: EPOCH_MS, authorityUrls: ['http://127.0.0.1:1'], consensusPollMs: 500, replayFilterLog2Bits: 12 }));
+  const config = validateNodeConfig(minimal({ dataDir, epochMs: EPOCH_MS, authorityUrls: ['https://127.0.0.1:1'], consensusPollMs: 500, replayFilterLog2Bits: 12 }));
   const node = await startMix(config, { crypto, clock, log: (line) => logs.push(line) });
   try {
     const deadline = Date.now() + 10_000;

@@ -15,6 +15,7 @@ import { hexOf, toBase64Url } from '../../../src/codec/bytes.js';
 import { getCrypto, seededRandom } from '../../../src/crypto/index.js';
 import { encodeConsensus } from '../../../src/pki/index.js';
 import { fetchConsensus } from '../../../src/net/authority-client.js';
+import { mirrorTarget } from '../../../src/net/pinned-https.js';
 import { connectLink } from '../../../src/net/link-dialer.js';
 import { encodeGatewayFrame, gatewayFrameLength, parseGatewayFrame } from '../../../src/wire/gateway-frame.js';
 import { connectWebSocket } from '../../../src/net/websocket.js';
@@ -22,7 +23,7 @@ import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '.
 import { startGateway, type GatewayHandle } from '../../../src/node/gateway/index.js';
 import { startMix, type MixHandle } from '../../../src/node/mix/index.js';
 import { startProvider, type ProviderHandle } from '../../../src/node/provider/index.js';
-import { parseKey32, validateNodeConfig, type NodeConfig, type NodeDeps, type NodeHandle } from '../../../src/node/runtime/index.js';
+import { mirrorUrlOf, parseKey32, validateNodeConfig, type NodeConfig, type NodeDeps, type NodeHandle } from '../../../src/node/runtime/index.js';
 import { epochStart, type ConsensusDocument } from '../../../src/pki/index.js';
 import { makeSuite, Sphinx } from '../../../src/sphinx/index.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
@@ -176,7 +177,7 @@ before(async () => {
     }),
     { crypto, clock },
   );
-  forger = await startForger(crypto, authority.url);
+  forger = await startForger(crypto, authority.url, authoritySeed);
   const starts: Promise<unknown>[] = [];
   starts.push(startGateway(nodeConfig('gateway', 'gateway'), depsFor('gateway')).then((handle) => (gateway = handle)));
   for (const layer of [1, 2, 3]) {
@@ -231,9 +232,19 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
   test('every node mirrors the signed consensus it holds; clients verify it by its signatures', async () => {
     const doc = await consensus(0);
     for (const node of allNodes()) {
-      const mirror = node.metricsUrl.replace(/\/metrics$/, '');
-      const fetched = await fetchConsensus(crypto, mirror, 'current', { authorities: [authorityKey], nowMs: clock.now() });
+      // Over TLS with the node's link certificate: the mirror entry carries the link key after '#'.
+      assert.equal(mirrorUrlOf(node), `https://127.0.0.1:${node.metricsPort}#${toBase64Url(node.linkKey)}`);
+      const mirror = mirrorTarget(mirrorUrlOf(node), [authorityKey]);
+      const fetched = await fetchConsensus(crypto, mirror.url, 'current', { authorities: [authorityKey], nowMs: clock.now() }, { tlsKeys: mirror.keys });
       assert.ok(fetched !== undefined, `${node.name} serves the current document`);
+      // Pinned to the authority's key instead, the node's TLS key is refused.
+      await assert.rejects(fetchConsensus(crypto, mirror.url, 'current', { authorities: [authorityKey], nowMs: clock.now() }), (e: unknown) => (e as { code?: string }).code === 'wrong-key');
+      // Over cleartext the same port serves /healthz but not the consensus.
+      const cleartext = node.metricsUrl.replace(/\/metrics$/, '');
+      assert.equal((await fetch(`${cleartext}/healthz`)).status, 200);
+      const refused = await fetch(`${cleartext}/v1/consensus/current`);
+      assert.equal(refused.status, 403);
+      assert.match(await refused.text(), /"error":"tls-required"/);
       assert.deepEqual(fetched.bytes, encodeConsensus(doc), `${node.name} serves the authority's bytes`);
     }
   });

@@ -1,5 +1,6 @@
 /** Helpers for the whole-network tests (not a test file itself). */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:https';
+import { createPinnedServer, httpsFetch } from '../../net/https-fetch.js';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Crypto, RandomSource } from '../../../src/crypto/index.js';
@@ -283,19 +284,29 @@ export class FaultyStore implements MailboxStore {
  * documents come back forged: epoch 0's with a broken signature, later ones re-signed by a key
  * nobody trusts.
  */
-export async function startForger(crypto: Crypto, authorityUrl: string): Promise<{ url: string; forged: number; close(): Promise<void> }> {
+export async function startForger(crypto: Crypto, authorityUrl: string, authoritySeed: Uint8Array): Promise<{ url: string; forged: number; close(): Promise<void> }> {
   const rogueSeed = crypto.blake2b(32, encoder.encode('umbra test rogue authority'));
   const state = { forged: 0 };
-  const server: Server = createServer((req, res) => {
+  // It answers with the authority's own TLS key (the node pins that key): what it serves still has to verify.
+  const authorityKey = crypto.ed25519PublicKey(authoritySeed);
+  const { server }: { server: Server } = createPinnedServer(authoritySeed, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       void (async () => {
-        const upstream = await fetch(`${authorityUrl}${req.url ?? '/'}`, {
-          method: req.method,
+        const ask = () => httpsFetch(`${authorityUrl}${req.url ?? '/'}`, authorityKey, {
+          method: req.method ?? 'GET',
           headers: req.headers['content-type'] === undefined ? {} : { 'content-type': req.headers['content-type'] },
           ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
         });
+        let upstream = await ask();
+        // A document not made yet is waited for (up to 2 s): a node that asks just before the test's
+        // clock reaches the publish time still gets a forgery, not a 404 and then the real one elsewhere.
+        for (let tries = 0; upstream.status === 404 && /^\/v1\/consensus\/\d+$/.test(req.url ?? '') && tries < 20; tries++) {
+          await upstream.body?.cancel();
+          await sleep(100);
+          upstream = await ask();
+        }
         let body: Uint8Array = new Uint8Array(await upstream.arrayBuffer());
         const consensus = /^\/v1\/consensus\/(\d+)$/.exec(req.url ?? '');
         if (upstream.status === 200 && consensus !== null) {
@@ -319,7 +330,7 @@ export async function startForger(crypto: Crypto, authorityUrl: string): Promise
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`,
     get forged() {
       return state.forged;
     },
