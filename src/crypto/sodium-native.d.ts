@@ -25,7 +25,7 @@ declare module 'sodium-native' {
   export default sodium;
 }
 
-// The two functions of sodium-native's native binding that src/crypto/sodium-binding.ts calls.
+// The three functions of sodium-native's native binding that src/crypto/sodium-binding.ts calls.
 declare module 'sodium-native/binding.js' {
   const binding: {
     crypto_generichash(
@@ -33,6 +33,7 @@ declare module 'sodium-native/binding.js' {
       message: ArrayBufferLike, messageOffset: number, messageLength: number,
       key: ArrayBufferLike, keyOffset: number, keyLength: number): number;
     crypto_stream_chacha20_ietf_xor_ic(out: Uint8Array, message: Uint8Array, nonce: Uint8Array, ic: number, key: Uint8Array): number;
+    crypto_stream_chacha20(out: Uint8Array, nonce: Uint8Array, key: Uint8Array): number;
   };
   export default binding;
 }

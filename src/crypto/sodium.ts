@@ -4,7 +4,7 @@ import sodium from 'sodium-native';
 import { checkChachaCounter } from './chacha-counter.js';
 import { AuthenticationError, InvalidLengthError, LowOrderPointError, requireLength } from './errors.js';
 import { hkdfExpandWith, hkdfWith } from './hkdf-expand.js';
-import { sodiumBlake2b, sodiumChaCha20IetfXor } from './sodium-binding.js';
+import { sodiumBlake2b, sodiumChaCha20IetfXor, sodiumChaCha20Stream } from './sodium-binding.js';
 import type { Crypto } from './types.js';
 
 /**
@@ -12,7 +12,8 @@ import type { Crypto } from './types.js';
  * HMAC-SHA256, HKDF, SHA-512/256 and AES-CTR come from node:crypto (OpenSSL), which libsodium
  * either lacks or does not expose through sodium-native; BLAKE2b outputs under 16 bytes (which
  * libsodium refuses) come from @noble/hashes. BLAKE2b and IETF ChaCha20, called several times per
- * packet, skip sodium-native's argument re-checks (sodium-binding.ts).
+ * packet, and the original ChaCha20's keystream (the PIR DPF's PRG, a thousand calls per evaluation)
+ * skip sodium-native's argument re-checks (sodium-binding.ts).
  */
 
 function outputFor(input: Uint8Array, out: Uint8Array | undefined): Uint8Array {
@@ -121,7 +122,7 @@ export const sodiumCrypto: Crypto = {
     if (nonce.length !== 8 && nonce.length !== 12) throw new InvalidLengthError('ChaCha20 nonce', '8 or 12', nonce.length);
     checkChachaCounter(0, out.length);
     if (out.length === 0) return out;
-    if (nonce.length === 8) sodium.crypto_stream_chacha20(out, nonce, key);
+    if (nonce.length === 8) sodiumChaCha20Stream(out, nonce, key);
     else sodium.crypto_stream_chacha20_ietf(out, nonce, key);
     return out;
   },

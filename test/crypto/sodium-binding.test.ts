@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as fc from 'fast-check';
 import sodium from 'sodium-native';
-import { sodiumBindingDirect, sodiumBlake2b, sodiumChaCha20IetfXor } from '../../src/crypto/sodium-binding.js';
+import { sodiumBindingDirect, sodiumBlake2b, sodiumChaCha20IetfXor, sodiumChaCha20Stream } from '../../src/crypto/sodium-binding.js';
 
 /**
  * The direct calls into sodium-native's binding (src/crypto/sodium-binding.ts) compute what its
@@ -48,5 +48,23 @@ test('binding ChaCha20 = sodium-native crypto_stream_chacha20_ietf_xor_ic, in pl
       const actual = inPlace ? input : new Uint8Array(length);
       sodiumChaCha20IetfXor(actual, input, nonce, counter, key);
       assert.deepEqual(actual, expected);
+    }), RUNS);
+});
+
+test('binding ChaCha20 keystream = sodium-native crypto_stream_chacha20 (8-byte nonce), into a view at any offset', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 700 }), fc.integer({ min: 0, max: 2 ** 31 }),
+    (offset, length, seed) => {
+      const memory = new Uint8Array(40 + offset + length + 5);
+      for (let i = 0; i < memory.length; i++) memory[i] = (seed + i * 53) & 0xff;
+      const key = memory.subarray(0, 32);
+      const nonce = memory.subarray(32, 40);
+      const expected = new Uint8Array(length);
+      sodium.crypto_stream_chacha20(expected, nonce, key);
+      const before = memory.slice();
+      sodiumChaCha20Stream(memory.subarray(40 + offset, 40 + offset + length), nonce, key);
+      assert.deepEqual(memory.subarray(40 + offset, 40 + offset + length), expected);
+      assert.deepEqual(memory.subarray(0, 40 + offset), before.subarray(0, 40 + offset));
+      assert.deepEqual(memory.subarray(40 + offset + length), before.subarray(40 + offset + length));
     }), RUNS);
 });
