@@ -37,11 +37,11 @@ const MAILS = 30;
 /**
  * The epoch (after the one Bob left in) of Alice's mail n: spread over all but the last 3 epochs
  * away, so every mail is in an epoch only catch-up reads (a poll reads the current and the previous
- * epoch first). When they are in distinct epochs (AWAY_EPOCHS − 3 ≥ MAILS) the order in which they
+ * epoch first). When they are in distinct epochs (AWAY_EPOCHS − 4 ≥ MAILS) the order in which they
  * reach Bob's server is the order Alice sent them.
  */
 const mailEpoch = (n: number): number => 1 + Math.floor((n * (AWAY_EPOCHS - 4)) / MAILS);
-const ORDERED = AWAY_EPOCHS - 3 >= MAILS;
+const ORDERED = AWAY_EPOCHS - 4 >= MAILS;
 const OUTAGE_EPOCHS = 10;
 const OUTAGE_MAILS = 5;
 const POLLS_PER_EPOCH = 4;
