@@ -1,5 +1,7 @@
 /**
  * `npm test`: every test file, two at a time (the machine's two cores), never two networks at once.
+ * The long tests (test/long: minutes of epochs each) are not among them: `npm run test:long` runs
+ * them with this runner (`node dist/test/lanes.js long`: the files under that folder only).
  *
  * A network file starts a whole network of node processes (`umbra up`): the files under
  * test/testnet and any other that imports src/testnet/up.ts. Their timing is real, and two of them
@@ -20,13 +22,21 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SLOTS = 2;
-/** UMBRA_TEST_FILE_LIMIT_MS overrides it (to check this runner itself). */
-const FILE_LIMIT_MS = Number(process.env.UMBRA_TEST_FILE_LIMIT_MS ?? 10 * 60_000);
+/** The folder of the long tests: left out by default, the only one run when named. */
+const LONG = 'long';
+/** The folder to run (a folder of dist/test, e.g. `long`), from the first argument; default every file but the long ones. */
+const folder = process.argv[2];
+if (folder !== undefined && (folder.includes('..') || !statSync(join(here, folder), { throwIfNoEntry: false })?.isDirectory())) {
+  process.stderr.write(`no test folder ${folder} under ${here}\n`);
+  process.exit(2);
+}
+/** UMBRA_TEST_FILE_LIMIT_MS overrides it (to check this runner itself); a long test file may take 30 minutes. */
+const FILE_LIMIT_MS = Number(process.env.UMBRA_TEST_FILE_LIMIT_MS ?? (folder === LONG ? 30 : 10) * 60_000);
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).sort().flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return testFiles(path);
+    if (statSync(path).isDirectory()) return folder === undefined && dir === here && name === LONG ? [] : testFiles(path);
     return name.endsWith('.test.js') ? [path] : [];
   });
 }
@@ -84,8 +94,8 @@ function runFile(file: string): Promise<FileResult> {
   });
 }
 
-const files = testFiles(here);
-const isNetwork = (file: string): boolean => relative(here, file).split(sep)[0] === 'testnet' || readFileSync(file, 'utf8').includes('/testnet/up.js');
+const files = testFiles(folder === undefined ? here : join(here, folder));
+const isNetwork = (file: string): boolean => ['testnet', LONG].includes(relative(here, file).split(sep)[0]) || readFileSync(file, 'utf8').includes('/testnet/up.js');
 const networks = files.filter(isNetwork);
 const others = files.filter((file) => !isNetwork(file));
 let networkRunning = false;

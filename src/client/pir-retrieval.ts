@@ -16,7 +16,7 @@ import { wsTarget } from './routes.js';
 
 /**
  * Mailbox retrieval by two-server PIR (docs/pir.md, "Mailbox retrieval"; docs/network.md): per poll,
- * one pir-info per epoch at the own provider, then the consensus's fixed budget of DPF queries (the
+ * one pir-info per epoch at the own provider (three from epoch 2 on: paddingEpochs), then the consensus's fixed budget of DPF queries (the
  * first pages of the pairs' buckets, further pages, dummies): key 0 to the own provider, key 1 to
  * its partner (the next provider of the consensus in node-ID order), both over the same snapshot id. The XOR of the two answers is the row of the address's
  * bucket; it is accepted only when its Merkle path leads to the snapshot id (src/pir/snapshot.ts), so a
@@ -67,6 +67,24 @@ interface Query {
   readonly key: string;
   readonly page?: number;
   readonly pairs: readonly number[];
+}
+
+/**
+ * pir-info requests of every poll from epoch 2 on: the current, the previous and the history epoch
+ * (docs/client.md, "Catch-up").
+ */
+export const PIR_INFOS_PER_POLL = 3;
+
+/**
+ * The epochs a poll also asks pir-info for, so that it asks PIR_INFOS_PER_POLL in all: when its
+ * pairs name fewer (the history epoch is the previous one, read for its mail under the addresses of
+ * the epoch before), the epochs below the oldest it names, as a cover poll would ask. Without them
+ * such a poll would be one request short on the provider link, and tell itself apart.
+ */
+export function paddingEpochs(epochs: readonly number[]): number[] {
+  const padding: number[] = [];
+  for (let epoch = Math.min(...epochs) - 1; epochs.length + padding.length < PIR_INFOS_PER_POLL && epoch >= 0; epoch--) padding.push(epoch);
+  return padding;
 }
 
 export class PirRetrieval {
@@ -138,7 +156,7 @@ export class PirRetrieval {
     const infos = new Map<number, PirSnapshotInfo | undefined>();
     const newest = Math.max(...epochs);
     const skipped: number[] = [];
-    await Promise.all(epochs.map(async (epoch) => {
+    const asked = epochs.map(async (epoch) => {
       try {
         infos.set(epoch, await this.info(epoch));
       } catch (error) {
@@ -147,7 +165,10 @@ export class PirRetrieval {
         infos.set(epoch, undefined);
         skipped.push(epoch);
       }
-    }));
+    });
+    // Padding: asked, never used (a failure of its own fails nothing; the others' do).
+    const padded = paddingEpochs(epochs).map((epoch) => this.info(epoch).catch(() => undefined));
+    await Promise.all([...asked, ...padded]);
     this.backlog.keepEpochs(epochs);
     for (const epoch of this.cursors.keys()) if (!epochs.includes(epoch)) this.cursors.delete(epoch);
     const mismatches: PirMismatch[] = [];
