@@ -1,0 +1,124 @@
+import { performance } from 'node:perf_hooks';
+import { getCrypto } from '../src/crypto/index.js';
+import { BloomReplayFilter } from '../src/mixing/bloom-replay.js';
+import type { EpochKey } from '../src/node/runtime/keyring.js';
+import { UnwrapPool } from '../src/node/mix/unwrap-pool.js';
+import { DEFAULT_NETWORK_PARAMETERS } from '../src/pki/index.js';
+import { makeSuite, Sphinx, type PathHop } from '../src/sphinx/index.js';
+
+/**
+ * The mix's unwrap pool alone (src/node/mix/unwrap-pool.ts, the code a mix runs): packets for one
+ * key are submitted on this thread and unwrapped by 1 or 2 worker threads, with no TLS link and no
+ * sender sharing the cores. Rounds alternate between 1 and 2 workers; each figure is the median
+ * of its rounds, and `pool_scaling` = 2 workers ÷ 1 in the same run. This is what the unwrap
+ * workers add with the cores free; the mix process figures (bench/net-mix.ts) show what is left
+ * when the bench's own sender and receiver, and the mix's TLS, share the same two cores.
+ */
+const PACKETS = 4_000;
+const ROUNDS = 5;
+
+export interface PoolScaling {
+  readonly packets: number;
+  readonly rounds: number;
+  readonly pool_pkts_per_sec_1_worker: number;
+  readonly pool_pkts_per_sec_2_workers: number;
+  readonly pool_scaling: number;
+  /** One unwrap as timed inside a worker (median of the rounds' means), with 1 and with 2 workers. */
+  readonly unwrap_us_in_worker_1: number;
+  readonly unwrap_us_in_worker_2: number;
+  /** The share of the time the submitting (main) thread was busy, with 1 and with 2 workers. */
+  readonly main_thread_busy_1: number;
+  readonly main_thread_busy_2: number;
+}
+
+interface Round {
+  readonly perSec: number;
+  readonly unwrapUs: number;
+  readonly mainBusy: number;
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** Packets per second through a pool of `workers` for `packets`, all submitted at once. */
+async function throughput(workers: number, packets: readonly Uint8Array[], key: EpochKey, packetLength: number): Promise<Round> {
+  let done = 0;
+  let failed = 0;
+  let unwrapSeconds = 0;
+  let finish = (): void => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const pool = new UnwrapPool({
+    workers,
+    workerData: { suite: DEFAULT_NETWORK_PARAMETERS.suite, geometry: DEFAULT_NETWORK_PARAMETERS.geometry, backend: 'sodium' },
+    packetLength,
+    capacity: packets.length + 64,
+    onOutcome: (_keys, outcome) => {
+      if (!outcome.ok) failed++;
+      unwrapSeconds += outcome.seconds;
+      if (++done === packets.length) finish();
+    },
+    onLost: (reason, count) => {
+      throw new Error(`the pool lost ${count} packets (${reason})`);
+    },
+    onPressure: () => undefined,
+    log: () => undefined,
+  });
+  try {
+    // The workers load their modules first: a small batch through each before the clock starts.
+    await warm(pool, packets.slice(0, 64), key);
+    done = 0;
+    unwrapSeconds = 0;
+    const start = process.hrtime.bigint();
+    const elu = performance.eventLoopUtilization();
+    for (const packet of packets) if (!pool.submit(packet, [key])) throw new Error('the pool refused a packet');
+    await finished;
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const mainBusy = performance.eventLoopUtilization(elu).utilization;
+    if (failed > 0) throw new Error(`${failed} packets did not unwrap`);
+    return { perSec: packets.length / seconds, unwrapUs: (unwrapSeconds / packets.length) * 1e6, mainBusy };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Resolves once `packets` came back from the pool (the outcome counter is reset by the caller). */
+async function warm(pool: UnwrapPool, packets: readonly Uint8Array[], key: EpochKey): Promise<void> {
+  for (const packet of packets) pool.submit(packet, [key]);
+  while (pool.depth > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+export async function benchPoolScaling(): Promise<PoolScaling> {
+  const crypto = getCrypto('sodium');
+  const params = DEFAULT_NETWORK_PARAMETERS;
+  const sphinx = new Sphinx(makeSuite(params.suite, crypto), params.geometry);
+  const g = sphinx.geometry;
+  const random = (length: number): Uint8Array => crypto.randomBytes(length);
+  const secret = random(32);
+  const publicKey = crypto.x25519Base(secret);
+  const key: EpochKey = { epoch: 0, secret, publicKey, filter: new BloomReplayFilter(16) };
+  const path: PathHop[] = [
+    { id: random(32), publicKey, commands: [{ type: 'delay', delayMs: 0 }] },
+    { id: random(32), publicKey: crypto.x25519Base(random(32)), commands: [{ type: 'recipient', recipient: random(32) }] },
+  ];
+  const packets: Uint8Array[] = [];
+  for (let i = 0; i < PACKETS; i++) packets.push(sphinx.newPacket(path, random(g.userForwardPayloadLength), random, g.withSurb ? random(g.surbLength) : undefined));
+  const one: Round[] = [];
+  const two: Round[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    one.push(await throughput(1, packets, key, g.packetLength));
+    two.push(await throughput(2, packets, key, g.packetLength));
+  }
+  const oneWorker = Math.round(median(one.map((r) => r.perSec)));
+  const twoWorkers = Math.round(median(two.map((r) => r.perSec)));
+  const rounded = (value: number): number => Math.round(value * 1000) / 1000;
+  return {
+    packets: PACKETS,
+    rounds: ROUNDS,
+    pool_pkts_per_sec_1_worker: oneWorker,
+    pool_pkts_per_sec_2_workers: twoWorkers,
+    pool_scaling: rounded(twoWorkers / oneWorker),
+    unwrap_us_in_worker_1: rounded(median(one.map((r) => r.unwrapUs))),
+    unwrap_us_in_worker_2: rounded(median(two.map((r) => r.unwrapUs))),
+    main_thread_busy_1: rounded(median(one.map((r) => r.mainBusy))),
+    main_thread_busy_2: rounded(median(two.map((r) => r.mainBusy))),
+  };
+}
