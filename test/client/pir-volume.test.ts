@@ -30,6 +30,7 @@ import { decodePirResponse, encodePirInfoResponse, PIR_ANSWER, PIR_ANSWER_HEADER
 import { TestNetwork } from '../node/pir/support.js';
 import { RecordingRelay } from './recording-relay.js';
 import { FAST_KDF, TEST_NETWORK_POLICY } from './support.js';
+import { interceptedConnection } from '../support/intercepted-connection.js';
 
 const POLLS_PER_WINDOW = 4;
 const IDLE_WINDOWS = 3;
@@ -57,26 +58,16 @@ function relayed(relay: RecordingRelay): number {
  * send larger ones (the bytes on the wire are the providers'; the client's rows fail their check).
  */
 function consensusSized(conn: WebSocketConnection): WebSocketConnection {
-  return {
-    send: (bytes) => conn.send(bytes),
-    onMessage: (callback) =>
-      conn.onMessage((bytes) => {
-        if (bytes[0] === PIR_INFO_RESPONSE) {
-          const response = decodePirResponse(bytes);
-          if (response.type === 'pir-info') return callback(encodePirInfoResponse(response.requestId, { ...response.info, rowBytes: ROW_BYTES, slots: slotsPerPage(ROW_BYTES, response.info.slotBytes) }));
-        }
-        if (bytes[0] === PIR_ANSWER) return callback(bytes.subarray(0, PIR_ANSWER_HEADER_BYTES + ROW_BYTES));
-        return callback(bytes);
-      }),
-    onClose: (callback) => conn.onClose(callback),
-    close: (code) => conn.close(code),
-    get isOpen() {
-      return conn.isOpen;
+  return interceptedConnection(conn, {
+    incoming: (bytes) => {
+      if (bytes[0] === PIR_INFO_RESPONSE) {
+        const response = decodePirResponse(bytes);
+        if (response.type === 'pir-info') return encodePirInfoResponse(response.requestId, { ...response.info, rowBytes: ROW_BYTES, slots: slotsPerPage(ROW_BYTES, response.info.slotBytes) });
+      }
+      if (bytes[0] === PIR_ANSWER) return bytes.subarray(0, PIR_ANSWER_HEADER_BYTES + ROW_BYTES);
+      return bytes;
     },
-    get bufferedAmount() {
-      return conn.bufferedAmount;
-    },
-  };
+  });
 }
 
 interface Run {

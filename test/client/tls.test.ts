@@ -24,6 +24,7 @@ import { PIR_QUERY, PIR_QUERY_HEADER_BYTES } from '../../src/wire/pir-messages.j
 import { crypto, TestNetwork } from '../node/pir/support.js';
 import { exposes, RecordingRelay } from './recording-relay.js';
 import { FAST_KDF, TEST_NETWORK_POLICY } from './support.js';
+import { interceptedConnection } from '../support/intercepted-connection.js';
 
 const GENESIS = 2_100_000_000_000;
 let net: TestNetwork;
@@ -44,21 +45,12 @@ const portOf = (url: string): number => Number(new URL(url).port);
 
 /** Sends through `conn`, recording each message first (what the client itself knows it sent). */
 function recordingSends(conn: WebSocketConnection, sent: Uint8Array[]): WebSocketConnection {
-  return {
-    send: (bytes) => {
+  return interceptedConnection(conn, {
+    outgoing: (bytes) => {
       sent.push(bytes.slice());
-      return conn.send(bytes);
+      return bytes;
     },
-    onMessage: (callback) => conn.onMessage(callback),
-    onClose: (callback) => conn.onClose(callback),
-    close: (code) => conn.close(code),
-    get isOpen() {
-      return conn.isOpen;
-    },
-    get bufferedAmount() {
-      return conn.bufferedAmount;
-    },
-  };
+  });
 }
 
 /** A connector that dials `redirect(url)`'s port instead of the target's (same pinned key). */

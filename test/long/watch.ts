@@ -7,6 +7,7 @@
 import type { ClientEvent } from '../../src/client/index.js';
 import type { WebSocketConnector } from '../../src/net/request-channel.js';
 import { connectWebSocket, type WebSocketConnection } from '../../src/net/websocket.js';
+import { interceptedConnection } from '../support/intercepted-connection.js';
 
 export class Watch {
   private readonly events = new Map<string, ClientEvent[]>();
@@ -105,24 +106,10 @@ export class LinkObserver {
 
   private observed(conn: WebSocketConnection, server: string): WebSocketConnection {
     const note = (direction: string, bytes: Uint8Array): void => void this.window.push(`${server} ${direction} ${bytes.length} B`);
-    return {
-      send: (bytes) => {
-        note('out', bytes);
-        return conn.send(bytes);
-      },
-      onMessage: (callback) =>
-        conn.onMessage((bytes) => {
-          note('in', bytes);
-          callback(bytes);
-        }),
-      onClose: (callback) => conn.onClose(callback),
-      close: (code) => conn.close(code),
-      get isOpen() {
-        return conn.isOpen;
-      },
-      get bufferedAmount() {
-        return conn.bufferedAmount;
-      },
+    const noted = (direction: string) => (bytes: Uint8Array): Uint8Array => {
+      note(direction, bytes);
+      return bytes;
     };
+    return interceptedConnection(conn, { outgoing: noted('out'), incoming: noted('in') });
   }
 }

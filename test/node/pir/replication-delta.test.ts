@@ -8,7 +8,7 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RequestChannel, RequestRefusal, type WebSocketConnector } from '../../../src/net/request-channel.js';
-import { connectWebSocket, type WebSocketConnection } from '../../../src/net/websocket.js';
+import { connectWebSocket } from '../../../src/net/websocket.js';
 import type { ProviderHandle } from '../../../src/node/provider/index.js';
 import { openRow, type OpenedRow } from '../../../src/pir/snapshot.js';
 import { rowOfPage } from '../../../src/pir/snapshot-pages.js';
@@ -17,6 +17,7 @@ import { bucketOf } from '../../../src/store/mailbox.js';
 import { decodePirResponse, encodePirDelta, encodePirInfo, encodePirQuery, pirOfferSignedBytes, type PirResponse, type PirSnapshotInfo } from '../../../src/wire/pir-messages.js';
 import { RETRIEVAL_ERRORS } from '../../../src/wire/retrieval-errors.js';
 import { crypto, TestNetwork } from './support.js';
+import { interceptedConnection } from '../../support/intercepted-connection.js';
 
 const GENESIS = 1_910_000_000_000;
 const REFRESH_MS = 500;
@@ -49,19 +50,7 @@ function tamperOutgoing(bytes: Uint8Array): Uint8Array {
 const partnerConnect: WebSocketConnector = async (target, options) => {
   const conn = await connectWebSocket(target, options);
   if (target.url !== b?.wsUrl) return conn;
-  const wrapped: WebSocketConnection = {
-    send: (bytes) => conn.send(tamperOutgoing(bytes)),
-    onMessage: (callback) => conn.onMessage(callback),
-    onClose: (callback) => conn.onClose(callback),
-    close: (code) => conn.close(code),
-    get isOpen() {
-      return conn.isOpen;
-    },
-    get bufferedAmount() {
-      return conn.bufferedAmount;
-    },
-  };
-  return wrapped;
+  return interceptedConnection(conn, { outgoing: tamperOutgoing });
 };
 
 function link(provider: ProviderHandle): RequestChannel<PirResponse> {

@@ -15,9 +15,10 @@ import { startMix } from '../../../src/node/mix/index.js';
 import { startProvider, type PirServiceOptions, type ProviderHandle } from '../../../src/node/provider/index.js';
 import { validateNodeConfig, type NodeHandle } from '../../../src/node/runtime/index.js';
 import type { WebSocketConnector } from '../../../src/net/request-channel.js';
-import { connectWebSocket, type WebSocketConnection } from '../../../src/net/websocket.js';
+import { connectWebSocket } from '../../../src/net/websocket.js';
 import type { PirParameters, RetrievalMode } from '../../../src/pki/index.js';
 import { FakeClock } from '../authority/fake-clock.js';
+import { interceptedConnection } from '../../support/intercepted-connection.js';
 
 export const crypto = getCrypto('sodium');
 export const EPOCH_MS = 60_000;
@@ -170,19 +171,7 @@ export function tamperingConnector(url: () => string | undefined, tamper: (bytes
   return async (target, options) => {
     const conn = await connectWebSocket(target, options);
     if (target.url !== url()) return conn;
-    const wrapped: WebSocketConnection = {
-      send: (bytes) => conn.send(bytes),
-      onMessage: (callback) => conn.onMessage((bytes) => callback(active() ? tamper(bytes) : bytes)),
-      onClose: (callback) => conn.onClose(callback),
-      close: (code) => conn.close(code),
-      get isOpen() {
-        return conn.isOpen;
-      },
-      get bufferedAmount() {
-        return conn.bufferedAmount;
-      },
-    };
-    return wrapped;
+    return interceptedConnection(conn, { incoming: (bytes) => (active() ? tamper(bytes) : bytes) });
   };
 }
 
