@@ -30,6 +30,7 @@ import { DEFAULT_NETWORK_PARAMETERS, epochAt, findNode, type ConsensusDocument, 
 import { dpfGen, dpfKeyLength, pirDecode, pirQuery } from '../../../src/pir/index.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
 import { crypto, EPOCH_MS, flipAnswerBit, tamperingConnector, TestNetwork } from './support.js';
+import { info, refusal } from './requests.js';
 
 const GENESIS = 1_900_000_000_000;
 const REFRESH_MS = 500;
@@ -56,21 +57,6 @@ function stored(label: string): Uint8Array {
   return out;
 }
 
-async function info(l: RequestChannel<PirResponse>, epoch: number): Promise<PirSnapshotInfo> {
-  const response = await l.request((id) => encodePirInfo(id, epoch));
-  assert.equal(response.type, 'pir-info');
-  return (response as { info: PirSnapshotInfo }).info;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RequestRefusal, String(error));
-    return error.code;
-  }
-  assert.fail('accepted');
-}
 
 /** One row by PIR: key 0 to the own provider, key 1 to the partner; the XOR, checked. */
 async function readRow(toA: RequestChannel<PirResponse>, toB: RequestChannel<PirResponse>, snapshot: PirSnapshotInfo, index: number): Promise<OpenedRow> {

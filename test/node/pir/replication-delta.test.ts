@@ -7,17 +7,18 @@
  */
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { RequestChannel, RequestRefusal, type WebSocketConnector } from '../../../src/net/request-channel.js';
+import { RequestChannel, type WebSocketConnector } from '../../../src/net/request-channel.js';
 import { connectWebSocket } from '../../../src/net/websocket.js';
 import type { ProviderHandle } from '../../../src/node/provider/index.js';
 import { openRow, type OpenedRow } from '../../../src/pir/snapshot.js';
 import { rowOfPage } from '../../../src/pir/snapshot-pages.js';
 import { pirDecode, pirQuery } from '../../../src/pir/index.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
-import { decodePirResponse, encodePirDelta, encodePirInfo, encodePirQuery, pirOfferSignedBytes, type PirResponse, type PirSnapshotInfo } from '../../../src/wire/pir-messages.js';
+import { decodePirResponse, encodePirDelta, encodePirQuery, pirOfferSignedBytes, type PirResponse, type PirSnapshotInfo } from '../../../src/wire/pir-messages.js';
 import { RETRIEVAL_ERRORS } from '../../../src/wire/retrieval-errors.js';
 import { crypto, TestNetwork } from './support.js';
 import { interceptedConnection } from '../../support/intercepted-connection.js';
+import { info, refusal } from './requests.js';
 
 const GENESIS = 1_910_000_000_000;
 const REFRESH_MS = 500;
@@ -70,21 +71,6 @@ function stored(label: string, length: number): Uint8Array {
   return out;
 }
 
-async function info(l: RequestChannel<PirResponse>, epoch: number): Promise<PirSnapshotInfo> {
-  const response = await l.request((id) => encodePirInfo(id, epoch));
-  assert.equal(response.type, 'pir-info');
-  return (response as { info: PirSnapshotInfo }).info;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RequestRefusal, String(error));
-    return error.code;
-  }
-  assert.fail('accepted');
-}
 
 let readers: RequestChannel<PirResponse>[] | undefined;
 
