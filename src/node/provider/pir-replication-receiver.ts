@@ -7,7 +7,7 @@ import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
 import { encodePirAck, pirOfferSignedBytes, pirPartner, PIR_ANSWER_HEADER_BYTES, RetrievalRequestError, type PirOffer } from '../../wire/index.js';
 import type { HeldSnapshot, PirSnapshotCache } from './pir-snapshot-cache.js';
-import type { PirConsensus, ReplicationConnection } from './pir-replication.js';
+import { maxDeltaBytes, rowBytesOfEpoch, type PirConsensus, type ReplicationConnection } from './pir-replication-shared.js';
 import { databaseRows } from './snapshot-rows.js';
 
 /**
@@ -229,16 +229,3 @@ export class PirReplicationReceiver {
   }
 }
 
-/**
- * The longest delta of a snapshot: half of it. A delta being received thus adds at most half a
- * snapshot to what a whole transfer holds (docs/pir.md, "Memory"); the origin sends longer ones whole.
- */
-export function maxDeltaBytes(shape: { readonly rows: number; readonly rowBytes: number }): number {
-  return Math.floor((shape.rows * shape.rowBytes) / 2);
-}
-
-/** The consensus's pir.rowBytes for `epoch` (that epoch's document, else the active one), or undefined without one. */
-export function rowBytesOfEpoch(consensus: PirConsensus, epoch: number, nowMs: number): number | undefined {
-  const doc = consensus.held(nowMs).find((held) => held.epoch === epoch) ?? consensus.active(nowMs);
-  return doc?.pir.rowBytes;
-}

@@ -1,6 +1,6 @@
 import type { Crypto } from '../../crypto/types.js';
 import { hexOf, sameBytes } from '../../codec/bytes.js';
-import { type ConsensusDocument, type NodeDescriptor } from '../../pki/index.js';
+import { type NodeDescriptor } from '../../pki/index.js';
 import { encodeSnapshotDelta } from '../../pir/snapshot-delta.js';
 import type { Clock } from '../../net/clock.js';
 import type { NodeMetrics } from '../runtime/metrics.js';
@@ -22,9 +22,7 @@ import { databaseRows, readRange } from './snapshot-rows.js';
 import { RetrievalRequestError } from '../../wire/index.js';
 import type { NodeLog } from '../log.js';
 
-import { maxDeltaBytes } from './pir-replication-receiver.js';
-
-export { PirReplicationReceiver, rowBytesOfEpoch, type PirReplicationReceiverDeps } from './pir-replication-receiver.js';
+import { maxDeltaBytes, type PirConsensus } from './pir-replication-shared.js';
 
 /**
  * Replication of PIR snapshots between the two providers of a pair (docs/pir.md, "Mailbox
@@ -39,14 +37,6 @@ export { PirReplicationReceiver, rowBytesOfEpoch, type PirReplicationReceiverDep
  * The partner takes an offer only from the provider whose partner it is in a consensus document
  * it holds, and holds the data only once it hashes to the offered id.
  */
-
-/** The connection a replication request came on: compared by identity only. */
-export type ReplicationConnection = object;
-
-export interface PirConsensus {
-  held(nowMs?: number): ConsensusDocument[];
-  active(nowMs?: number): ConsensusDocument | undefined;
-}
 
 export interface PirReplicationSenderDeps {
   readonly crypto: Crypto;
