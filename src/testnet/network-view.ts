@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { readApiEndpoint } from '../client/api/discovery.js';
 import { builtPageDir, loopbackHost, PAGE_HEADERS, sendPlain, StaticPage } from '../net/static-page.js';
 import { byLabel, histogram, MAX_METRICS_BYTES, parsePrometheus, total, type Sample } from './prometheus.js';
-import type { NetworkFile } from './up.js';
+import type { NetworkFile } from './network-file.js';
 
 /**
  * The live network view of `umbra up` (docs/web.md, "The network view"): a page on 127.0.0.1 and

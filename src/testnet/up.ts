@@ -10,6 +10,7 @@ import { osPortAllocator, type PortAllocator } from './ports.js';
 import { startChild, stopChild, type Child } from './processes.js';
 import { TestnetError } from './errors.js';
 import { describeSupervision, Supervisor, type SupervisionEvent, type SupervisionPolicy } from './supervisor.js';
+import type { AuthorityInfo, NetworkFile } from './network-file.js';
 
 /**
  * `umbra up`: a whole Umbra network on loopback in child processes (one authority or several voting
@@ -52,23 +53,7 @@ export interface UpOptions {
 /** Where a node records its packet events when `recordPackets` is set. */
 export const packetLogOf = (dir: string, node: string): string => join(resolve(dir), node, 'packets.log');
 
-export interface AuthorityInfo {
-  readonly name: string;
-  readonly url: string;
-  readonly publicKey: string;
-}
-
-export interface NetworkFile {
-  readonly dir: string;
-  readonly genesisMs: number;
-  readonly epochMs: number;
-  /** The first authority (the one users ask; they trust all). */
-  readonly authority: { readonly url: string; readonly publicKey: string };
-  /** Every authority (network.json always has them; optional for hand-made files). */
-  readonly authorities?: readonly AuthorityInfo[];
-  readonly nodes: readonly (Omit<NodePlan, 'identitySeed'> & { readonly nodeId?: string; readonly wsUrl?: string; readonly metricsUrl?: string; readonly mirrorUrl?: string })[];
-  readonly users: readonly { readonly name: string; readonly provider: string; readonly dir: string }[];
-}
+export type { AuthorityInfo, NetworkFile } from './network-file.js';
 
 export interface Testnet {
   readonly dir: string;
