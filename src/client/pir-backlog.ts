@@ -50,10 +50,12 @@ export class PirBacklog {
     return pages;
   }
 
-  /** Items of the tracked buckets on pages not read yet (the first pages are read every poll). */
-  unread(slots: number): number {
+  /** Items of the tracked buckets on pages not read yet (the first pages are read every poll); of one epoch's buckets when given. */
+  unread(slots: number, epoch?: number): number {
     let unread = 0;
-    for (const state of this.buckets.values()) unread += Math.max(0, state.total - slots * (1 + state.done.size));
+    for (const state of this.buckets.values()) {
+      if (epoch === undefined || state.epoch === epoch) unread += Math.max(0, state.total - slots * (1 + state.done.size));
+    }
     return unread;
   }
 

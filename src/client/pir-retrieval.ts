@@ -57,6 +57,8 @@ export interface PirFetchResult {
   readonly deferred?: number;
   /** Older epochs whose pir-info was refused for now (read in a later poll). */
   readonly skipped?: readonly number[];
+  /** The epochs of this poll with pages left for later polls (unread or deferred): one not listed was read whole. */
+  readonly unfinished?: readonly number[];
 }
 
 /** One PIR query of a poll: the row, and for a real page which bucket and pairs it serves ('' key: a dummy). */
@@ -210,7 +212,8 @@ export class PirRetrieval {
       for (const i of query.pairs) results[i].push(...opened.items);
     }
     const slots = held.length > 0 ? infos.get(held[0])!.slots : 1;
-    return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred, skipped };
+    const unfinished = held.filter((epoch, g) => this.backlog.unread(slots, epoch) > 0 || plan.groups[g].pages.length < this.backlogOf(epoch, runs).length);
+    return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred, skipped, unfinished };
   }
 
   /**

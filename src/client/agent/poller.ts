@@ -13,7 +13,7 @@ import type { Inbox } from './inbox.js';
 import type { LoopTracker } from './loops.js';
 import type { NetworkView } from './network-view.js';
 import type { Outbox } from './outbox.js';
-import type { MailboxRetrieval } from './retrieval.js';
+import type { FetchResult, MailboxRetrieval } from './retrieval.js';
 import type { Emit, PollReport } from './types.js';
 
 type Outcome = 'received' | 'ack' | 'loop' | 'other';
@@ -116,7 +116,7 @@ export class Poller {
     const integrityError = this.reportMismatches(fetched.mismatches);
     if (integrityError === undefined) {
       // The history epoch is read through once nothing of it waits for a later poll.
-      const complete = fetched.more === 0 && (fetched.deferred ?? 0) === 0 && !(history !== undefined && (fetched.skipped ?? []).includes(history.epoch));
+      const complete = historyReadWhole(fetched, history?.epoch);
       this.guard('catch-up', () => this.catchUp.record(epoch, history, complete));
       this.done++;
       this.lastMs = now;
@@ -235,4 +235,16 @@ export class Poller {
  */
 export function loopSlackMs(epochMs: number): number {
   return 2000 + Math.floor(epochMs / 16);
+}
+
+/**
+ * Whether a poll read its history epoch whole: nothing of that epoch left for a later poll and its
+ * snapshot not refused. What other epochs of the poll still have to read (a busy current epoch)
+ * does not hold the catch-up back; without per-epoch figures (bucket and download retrieval),
+ * nothing may be left anywhere.
+ */
+export function historyReadWhole(fetched: FetchResult, historyEpoch: number | undefined): boolean {
+  if (historyEpoch !== undefined && (fetched.skipped ?? []).includes(historyEpoch)) return false;
+  if (fetched.unfinished !== undefined) return historyEpoch === undefined || !fetched.unfinished.includes(historyEpoch);
+  return fetched.more === 0 && (fetched.deferred ?? 0) === 0;
 }

@@ -32,6 +32,8 @@ export interface FetchResult {
   readonly deferred?: number;
   /** PIR: older epochs the provider refused for now (read in a later poll). */
   readonly skipped?: readonly number[];
+  /** PIR: the epochs with pages left for later polls; one not listed was read whole. */
+  readonly unfinished?: readonly number[];
 }
 
 export interface MailboxRetrieval {
