@@ -192,8 +192,7 @@ export class PirRetrieval {
     }
     // Round two: the rest of the budget, backlog pages this snapshot carries, then dummies, within each epoch's share.
     const shares = held.map((epoch) => firsts.filter((q) => q.epoch === epoch).length);
-    const backlogs = held.map((epoch) => this.backlogOf(epoch, runs));
-    const plan = planPirPoll(budget, held.map((_, g) => ({ firstPages: shares[g], backlog: backlogs[g] })));
+    const plan = planPirPoll(budget, held.map((epoch, g) => ({ firstPages: shares[g], backlog: this.backlogOf(epoch, runs) })));
     const seconds: Query[] = [];
     held.forEach((epoch, g) => {
       const info = infos.get(epoch)!;
@@ -213,8 +212,7 @@ export class PirRetrieval {
       for (const i of query.pairs) results[i].push(...opened.items);
     }
     const slots = held.length > 0 ? infos.get(held[0])!.slots : 1;
-    // Unfinished: items of the epoch this snapshot did not carry, or backlog pages the plan deferred.
-    const unfinished = held.filter((epoch, g) => this.backlog.unread(slots, epoch) > 0 || plan.groups[g].pages.length < backlogs[g].length);
+    const unfinished = held.filter((epoch, g) => this.backlog.unread(slots, epoch) > 0 || plan.groups[g].pages.length < this.backlogOf(epoch, runs).length);
     return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred, skipped, unfinished };
   }
 
