@@ -17,7 +17,10 @@ interface BucketState {
   readonly epoch: number;
   pages: number;
   total: number;
+  /** Full pages read (for good). */
   readonly done: Set<number>;
+  /** Items last seen on each page past the first that was not full when read. */
+  readonly partial: Map<number, number>;
 }
 
 export function bucketKey(epoch: number, buckets: number, bucket: number): string {
@@ -29,16 +32,22 @@ export class PirBacklog {
 
   /** Takes a bucket's first page: its page count now. */
   sawFirstPage(key: string, epoch: number, row: OpenedRow): void {
-    const state = this.buckets.get(key) ?? { epoch, pages: 1, total: 0, done: new Set<number>() };
+    const state = this.buckets.get(key) ?? { epoch, pages: 1, total: 0, done: new Set<number>(), partial: new Map<number, number>() };
     state.pages = row.pages;
     state.total = row.total;
     this.buckets.set(key, state);
   }
 
-  /** Takes a further page: read once for good when it is full. */
+  /** Takes a further page: read once for good when it is full; a page not full yet counts the items it held. */
   sawPage(key: string, row: OpenedRow, slots: number): void {
     const state = this.buckets.get(key);
-    if (state !== undefined && row.items.length === slots) state.done.add(row.page);
+    if (state === undefined) return;
+    if (row.items.length === slots) {
+      state.done.add(row.page);
+      state.partial.delete(row.page);
+    } else {
+      state.partial.set(row.page, row.items.length);
+    }
   }
 
   /** The bucket's pages (past the first) not read yet, lowest first. */
@@ -50,13 +59,29 @@ export class PirBacklog {
     return pages;
   }
 
-  /** Items of the tracked buckets on pages not read yet (the first pages are read every poll); of one epoch's buckets when given. */
+  /**
+   * Items of the tracked buckets not read yet (the first pages are read every poll; a page not full
+   * when read counts the items it held then); of one epoch's buckets when given.
+   */
   unread(slots: number, epoch?: number): number {
     let unread = 0;
     for (const state of this.buckets.values()) {
-      if (epoch === undefined || state.epoch === epoch) unread += Math.max(0, state.total - slots * (1 + state.done.size));
+      if (epoch !== undefined && state.epoch !== epoch) continue;
+      let read = slots * (1 + state.done.size);
+      for (const count of state.partial.values()) read += count;
+      unread += Math.max(0, state.total - read);
     }
     return unread;
+  }
+
+  /**
+   * Whether every item of the buckets `keys` (all of one epoch) has been read: each bucket's first
+   * page seen (the buckets of an epoch with more of them than its share are read in turn over the
+   * polls) and nothing of them left on further pages.
+   */
+  readWhole(epoch: number, keys: Iterable<string>, slots: number): boolean {
+    for (const key of keys) if (!this.buckets.has(key)) return false;
+    return this.unread(slots, epoch) === 0;
   }
 
   /** Forgets the buckets of epochs no longer polled. */

@@ -212,7 +212,8 @@ export class PirRetrieval {
       for (const i of query.pairs) results[i].push(...opened.items);
     }
     const slots = held.length > 0 ? infos.get(held[0])!.slots : 1;
-    const unfinished = held.filter((epoch, g) => this.backlog.unread(slots, epoch) > 0 || plan.groups[g].pages.length < this.backlogOf(epoch, runs).length);
+    // Unfinished: a bucket of the epoch's pairs not read yet (more buckets than its share) or items of it on pages not read (deferred, or not in this snapshot).
+    const unfinished = held.filter((epoch) => !this.backlog.readWhole(epoch, this.keysOf(pairs, epoch, infos.get(epoch)!), slots));
     return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred, skipped, unfinished };
   }
 
@@ -251,6 +252,13 @@ export class PirRetrieval {
       for (let d = 0; d < choice.dummies; d++) queries.push(this.dummy(epoch, info));
     });
     return queries;
+  }
+
+  /** The bucket keys of the pairs of `epoch` in its snapshot. */
+  private keysOf(pairs: readonly (readonly [number, Uint8Array])[], epoch: number, info: PirSnapshotInfo): Set<string> {
+    const keys = new Set<string>();
+    for (const [e, address] of pairs) if (e === epoch) keys.add(bucketKey(epoch, info.buckets, bucketOf(address, epoch, info.buckets)));
+    return keys;
   }
 
   private dummy(epoch: number, info: PirSnapshotInfo): Query {
