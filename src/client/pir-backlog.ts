@@ -21,6 +21,8 @@ interface BucketState {
   readonly done: Set<number>;
   /** Items last seen on each page past the first that was not full when read. */
   readonly partial: Map<number, number>;
+  /** The snapshot the first page was last read from. */
+  snapshot: string;
 }
 
 export function bucketKey(epoch: number, buckets: number, bucket: number): string {
@@ -30,11 +32,12 @@ export function bucketKey(epoch: number, buckets: number, bucket: number): strin
 export class PirBacklog {
   private readonly buckets = new Map<string, BucketState>();
 
-  /** Takes a bucket's first page: its page count now. */
-  sawFirstPage(key: string, epoch: number, row: OpenedRow): void {
-    const state = this.buckets.get(key) ?? { epoch, pages: 1, total: 0, done: new Set<number>(), partial: new Map<number, number>() };
+  /** Takes a bucket's first page, read from snapshot `snapshot` (its ID in hex): its page count now. */
+  sawFirstPage(key: string, epoch: number, row: OpenedRow, snapshot: string): void {
+    const state = this.buckets.get(key) ?? { epoch, pages: 1, total: 0, done: new Set<number>(), partial: new Map<number, number>(), snapshot };
     state.pages = row.pages;
     state.total = row.total;
+    state.snapshot = snapshot;
     this.buckets.set(key, state);
   }
 
@@ -75,12 +78,13 @@ export class PirBacklog {
   }
 
   /**
-   * Whether every item of the buckets `keys` (all of one epoch) has been read: each bucket's first
-   * page seen (the buckets of an epoch with more of them than its share are read in turn over the
-   * polls) and nothing of them left on further pages.
+   * Whether every item of the buckets `keys` (all of one epoch) in snapshot `snapshot` has been
+   * read: each bucket's first page seen in that snapshot (the buckets of an epoch with more of them
+   * than its share are read in turn over the polls; one read in an earlier snapshot may have had
+   * mail since) and nothing of them left on further pages.
    */
-  readWhole(epoch: number, keys: Iterable<string>, slots: number): boolean {
-    for (const key of keys) if (!this.buckets.has(key)) return false;
+  readWhole(epoch: number, keys: Iterable<string>, slots: number, snapshot: string): boolean {
+    for (const key of keys) if (this.buckets.get(key)?.snapshot !== snapshot) return false;
     return this.unread(slots, epoch) === 0;
   }
 

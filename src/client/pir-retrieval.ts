@@ -186,7 +186,7 @@ export class PirRetrieval {
         mismatches.push(this.mismatch(query, 'the row is not the bucket\'s first page'));
         continue;
       }
-      this.backlog.sawFirstPage(query.key, query.epoch, opened);
+      this.backlog.sawFirstPage(query.key, query.epoch, opened, hexOf(query.info.snapshotId));
       runs.set(query.key, { info: query.info, opened });
       for (const i of query.pairs) results[i].push(...opened.items);
     }
@@ -212,8 +212,11 @@ export class PirRetrieval {
       for (const i of query.pairs) results[i].push(...opened.items);
     }
     const slots = held.length > 0 ? infos.get(held[0])!.slots : 1;
-    // Unfinished: a bucket of the epoch's pairs not read yet (more buckets than its share) or items of it on pages not read (deferred, or not in this snapshot).
-    const unfinished = held.filter((epoch) => !this.backlog.readWhole(epoch, this.keysOf(pairs, epoch, infos.get(epoch)!), slots));
+    // Unfinished: a bucket of the epoch's pairs not read in this snapshot yet (more buckets than its share) or items of it on pages not read (deferred, or not in this snapshot).
+    const unfinished = held.filter((epoch) => {
+      const info = infos.get(epoch)!;
+      return !this.backlog.readWhole(epoch, this.keysOf(pairs, epoch, info), slots, hexOf(info.snapshotId));
+    });
     return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred, skipped, unfinished };
   }
 

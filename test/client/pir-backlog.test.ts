@@ -13,6 +13,7 @@ import type { OpenedRow } from '../../src/pir/snapshot.js';
 
 const SLOTS = 4;
 const EPOCH = 30;
+const SNAPSHOT = 'aa';
 
 function row(bucket: number, page: number, total: number): OpenedRow {
   const pages = Math.max(1, Math.ceil(total / SLOTS));
@@ -23,7 +24,7 @@ function row(bucket: number, page: number, total: number): OpenedRow {
 
 function readBucket(backlog: PirBacklog, bucket: number, total: number, skip: ReadonlySet<number> = new Set()): string {
   const key = bucketKey(EPOCH, 64, bucket);
-  backlog.sawFirstPage(key, EPOCH, row(bucket, 0, total));
+  backlog.sawFirstPage(key, EPOCH, row(bucket, 0, total), SNAPSHOT);
   for (const { page } of backlog.wanted(key)) if (!skip.has(page)) backlog.sawPage(key, row(bucket, page, total), SLOTS);
   return key;
 }
@@ -32,26 +33,34 @@ test('a bucket whose last page is not full is read whole once that page was read
   const backlog = new PirBacklog();
   const key = readBucket(backlog, 3, SLOTS + 1);
   assert.equal(backlog.unread(SLOTS, EPOCH), 0);
-  assert.equal(backlog.readWhole(EPOCH, [key], SLOTS), true);
+  assert.equal(backlog.readWhole(EPOCH, [key], SLOTS, SNAPSHOT), true);
 });
 
 test('a partial page read before the bucket grew counts only what it held then', () => {
   const backlog = new PirBacklog();
   const key = readBucket(backlog, 3, SLOTS + 1);
-  backlog.sawFirstPage(key, EPOCH, row(3, 0, SLOTS + 3));
+  backlog.sawFirstPage(key, EPOCH, row(3, 0, SLOTS + 3), SNAPSHOT);
   assert.equal(backlog.unread(SLOTS, EPOCH), 2);
-  assert.equal(backlog.readWhole(EPOCH, [key], SLOTS), false);
+  assert.equal(backlog.readWhole(EPOCH, [key], SLOTS, SNAPSHOT), false);
   backlog.sawPage(key, row(3, 1, SLOTS + 3), SLOTS);
-  assert.equal(backlog.readWhole(EPOCH, [key], SLOTS), true);
+  assert.equal(backlog.readWhole(EPOCH, [key], SLOTS, SNAPSHOT), true);
 });
 
 test('a bucket of the epoch not read yet keeps the epoch unfinished', () => {
   const backlog = new PirBacklog();
   const seen = readBucket(backlog, 1, 2);
   const notYet = bucketKey(EPOCH, 64, 2);
-  assert.equal(backlog.readWhole(EPOCH, [seen, notYet], SLOTS), false);
+  assert.equal(backlog.readWhole(EPOCH, [seen, notYet], SLOTS, SNAPSHOT), false);
   readBucket(backlog, 2, 0);
-  assert.equal(backlog.readWhole(EPOCH, [seen, notYet], SLOTS), true);
+  assert.equal(backlog.readWhole(EPOCH, [seen, notYet], SLOTS, SNAPSHOT), true);
+});
+
+test('a bucket read from an earlier snapshot of the epoch is read again before the epoch counts as read', () => {
+  const backlog = new PirBacklog();
+  const key = readBucket(backlog, 1, 1);
+  assert.equal(backlog.readWhole(EPOCH, [key], SLOTS, 'bb'), false);
+  backlog.sawFirstPage(key, EPOCH, row(1, 0, 2), 'bb');
+  assert.equal(backlog.readWhole(EPOCH, [key], SLOTS, 'bb'), true);
 });
 
 test('property: an epoch is read whole exactly when every bucket and every page holding items was read', () => {
@@ -73,7 +82,7 @@ test('property: an epoch is read whole exactly when every bucket and every page 
           keys.push(readBucket(backlog, b, total, skip));
           if (skipPage !== null && skipPage * SLOTS < total) missing = true;
         });
-        assert.equal(backlog.readWhole(EPOCH, keys, SLOTS), !missing);
+        assert.equal(backlog.readWhole(EPOCH, keys, SLOTS, SNAPSHOT), !missing);
       },
     ),
     { seed: 20261206, numRuns: 300 },
