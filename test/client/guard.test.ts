@@ -6,9 +6,11 @@ import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir, waitFor
 
 /**
  * The guard gateway against real WebSocket gateways and a real authority on a fake clock: the agent
- * enters through the same gateway at every start, and a guard that leaves the consensus is
- * replaced by one that is kept in turn. Without the guard (a random gateway at every start, as
- * before) four starts among six gateways agree by chance only once in 216 runs.
+ * enters through the same gateway at every start; a guard missing from the consensus is stood in
+ * for by another gateway, kept across starts while the absence lasts, and the agent goes back to
+ * its guard once it is listed again (a gateway knocked out for an epoch does not move its clients
+ * for good). Without the guard (a random gateway at every start, as before) four starts among six
+ * gateways agree by chance only once in 216 runs.
  */
 let net: SimNet | undefined;
 const agents: ClientAgent[] = [];
@@ -18,7 +20,7 @@ after(async () => {
   removeTempDirs();
 });
 
-test('the agent keeps its guard gateway across starts; a guard gone from the consensus is replaced and the replacement kept', async () => {
+test('the agent keeps its guard gateway across starts; a guard missing from the consensus has a stand-in, kept while it is missing, and is taken back when listed again', async () => {
   const sim = await SimNet.start({ label: 'guard', gateways: 6, epochMs: 8000, traffic: { clientSendRate: 1, loopRate: 0, dropRate: 0 } });
   net = sim;
   const dir = join(tempDir(), 'alice');
@@ -38,19 +40,29 @@ test('the agent keeps its guard gateway across starts; a guard gone from the con
   }
 
   // The guard stops publishing descriptors (the next epoch's is uploaded already): the consensus
-  // two epochs on lacks it, and the agent chooses a new guard when it takes that consensus.
+  // two epochs on lacks it, and the agent enters through a stand-in when it takes that consensus.
   sim.withdrawn.add(guard);
   const lastWithGuard = sim.epoch + 1;
   await sim.advance(3 * sim.epochMs, 250);
   await agent.poll(); // takes the newest consensus
   assert.ok(agent.status().consensusEpoch > lastWithGuard, 'a consensus without the old guard');
-  const replacement = agent.status().gateway.name;
-  assert.notEqual(replacement, guard);
-  await waitFor(() => agent.status().gateway.connected, 'the connection to the new guard');
+  const standIn = agent.status().gateway.name;
+  assert.notEqual(standIn, guard);
+  await waitFor(() => agent.status().gateway.connected, 'the connection to the stand-in');
   for (let run = 0; run < 2; run++) {
     await agent.close();
     agent = await start();
-    assert.equal(agent.status().gateway.name, replacement, 'the replacement is kept');
+    assert.equal(agent.status().gateway.name, standIn, 'the stand-in is kept while the guard is missing');
   }
+
+  // The guard publishes again: the agent goes back to it when it takes a consensus listing it.
+  sim.withdrawn.delete(guard);
+  await sim.advance(3 * sim.epochMs, 250);
+  await agent.poll();
+  assert.equal(agent.status().gateway.name, guard, 'back to the guard');
+  await waitFor(() => agent.status().gateway.connected, 'the connection to the guard');
+  await agent.close();
+  agent = await start();
+  assert.equal(agent.status().gateway.name, guard, 'and it is still the guard at the next start');
   await agent.close();
 });

@@ -9,11 +9,14 @@ import {
   chooseGuard,
   decodeGuard,
   encodeGuard,
+  GUARD_ABSENCE_GRACE_MS,
   GUARD_MAX_LIFETIME_MS,
   GUARD_MIN_LIFETIME_MS,
   guardGateway,
   keptGuard,
   newGuard,
+  sameGuard,
+  stepGuard,
   type GatewayScores,
 } from '../../src/traffic/guard.js';
 
@@ -144,5 +147,64 @@ test('lifetimes spread over [30, 60) days; the encoding round-trips; bad input i
   assert.deepEqual(decodeGuard(encodeGuard(guard)), guard);
   const bytes = encodeGuard(guard);
   assert.throws(() => decodeGuard(bytes.subarray(1)), DecodeError);
-  assert.throws(() => decodeGuard(Uint8Array.of(2, ...bytes.subarray(1))), DecodeError);
+  assert.throws(() => decodeGuard(Uint8Array.of(3, ...bytes.subarray(1))), DecodeError);
+  const v1 = Uint8Array.of(1, ...bytes.subarray(1, 1 + 32 + 16));
+  assert.deepEqual(decodeGuard(v1), guard, 'a record of version 1 (no absence) still decodes');
+  const missing = { ...guard, absence: { sinceMs: T + 5, standInId: gateway(1).nodeId } };
+  assert.deepEqual(decodeGuard(encodeGuard(missing)), missing);
+  const strayStandIn = encodeGuard(guard);
+  strayStandIn[strayStandIn.length - 1] = 7;
+  assert.throws(() => decodeGuard(strayStandIn), DecodeError, 'a stand-in without an absence');
+});
+
+test('a guard missing from the consensus: a stand-in carries the traffic, the guard comes back when listed, the stand-in becomes the guard only after the grace', () => {
+  const random = seededRandom(crypto, 11);
+  const guard = newGuard(gateway(2).nodeId, T, 0.5);
+  const without = [gateway(1), gateway(3)];
+  const scores = scoresOf(gateways, [1000, 1000, 1000], 800);
+  const first = stepGuard(guard, without, scores, T + 1000, random);
+  assert.notEqual(first.gateway.name, 'gw2');
+  assert.deepEqual(first.guard.nodeId, guard.nodeId, 'the guard is kept');
+  assert.equal(first.guard.absence?.sinceMs, T + 1000);
+  assert.deepEqual(first.guard.absence?.standInId, first.gateway.nodeId);
+  // Later consensuses without it: the same stand-in, the same start of the absence.
+  for (const later of [T + 60_000, T + GUARD_ABSENCE_GRACE_MS]) {
+    const next = stepGuard(first.guard, without, scores, later, random);
+    assert.equal(next.gateway.name, first.gateway.name);
+    assert.ok(sameGuard(next.guard, first.guard));
+  }
+  // Listed again: back to the guard, the absence over.
+  const back = stepGuard(first.guard, gateways, scores, T + 120_000, random);
+  assert.equal(back.gateway.name, 'gw2');
+  assert.deepEqual(back.guard, guard);
+  // A stand-in that leaves too is drawn again; the absence keeps its start.
+  const standInGone = stepGuard(first.guard, [gateway(4), gateway(5)], scoresOf([gateway(4), gateway(5)], [1000, 1000], 800), T + 3000, random);
+  assert.ok(['gw4', 'gw5'].includes(standInGone.gateway.name));
+  assert.equal(standInGone.guard.absence?.sinceMs, T + 1000);
+  // Missing for the whole grace: the stand-in becomes the guard, with a lifetime of its own.
+  const after = stepGuard(first.guard, without, scores, T + 1000 + GUARD_ABSENCE_GRACE_MS, random);
+  assert.equal(after.gateway.name, first.gateway.name);
+  assert.deepEqual(after.guard.nodeId, first.gateway.nodeId);
+  assert.equal(after.guard.absence, undefined);
+  assert.equal(after.guard.chosenMs, T + 1000 + GUARD_ABSENCE_GRACE_MS);
+});
+
+test('property: stepGuard keeps a listed usable guard, never enters through a gateway outside the consensus, and never replaces the guard before the grace ends', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 6 }), fc.nat(2 * GUARD_ABSENCE_GRACE_MS), fc.boolean(), fc.nat(1000), (ids, guardId, elapsedMs, wasMissing, seed) => {
+      const listed = [...new Set(ids)].map((n) => gateway(n));
+      const scores = scoresOf(listed, listed.map(() => 1000), 800);
+      const base = newGuard(gateway(guardId).nodeId, T, 0.5);
+      const stored = wasMissing ? { ...base, absence: { sinceMs: T, standInId: gateway(((guardId + 1) % 6) + 1).nodeId } } : base;
+      const now = T + elapsedMs;
+      const { guard, gateway: entry } = stepGuard(stored, listed, scores, now, seededRandom(crypto, seed));
+      assert.ok(listed.some((g) => g.name === entry.name), 'enters through a listed gateway');
+      const guardListed = listed.some((g) => g.name === `gw${guardId}`);
+      if (now >= base.expiresMs) return;
+      if (guardListed) assert.equal(entry.name, `gw${guardId}`);
+      else if (now - (stored.absence?.sinceMs ?? now) < GUARD_ABSENCE_GRACE_MS) assert.deepEqual(guard.nodeId, base.nodeId, 'kept through the grace');
+      else assert.deepEqual(guard.nodeId, entry.nodeId, 'the stand-in became the guard');
+    }),
+    { seed: 20261206, numRuns: 300 },
+  );
 });

@@ -5,7 +5,7 @@ import { DecodeError } from '../../codec/errors.js';
 import type { RandomSource } from '../../crypto/seeded-random.js';
 import type { NodeDescriptor } from '../../pki/index.js';
 import type { Clock } from '../../net/clock.js';
-import { chooseGuard, decodeGuard, encodeGuard, keptGuard, type Guard } from '../../traffic/guard.js';
+import { decodeGuard, encodeGuard, sameGuard, stepGuard, type Guard } from '../../traffic/guard.js';
 import { GatewayConnection } from '../gateway-connection.js';
 import type { MailStore } from '../mail-store.js';
 import type { Network } from '../routes.js';
@@ -55,8 +55,9 @@ export class GatewayConnections {
 
   /**
    * The connection stays while its gateway stays at its address, and takes its new descriptor; it
-   * goes to the guard, chosen anew only when the kept one expired, left the consensus, or fell below
-   * its reliability floor while another gateway is above it (src/traffic/guard.ts).
+   * goes to the guard, chosen anew only when the kept one expired, was missing from the consensus
+   * for the whole grace (a stand-in carries the traffic meanwhile), or fell below its reliability
+   * floor while another gateway is above it (src/traffic/guard.ts).
    */
   onConsensus(network: Network, first: boolean): void {
     const guard = this.guardIn(network);
@@ -73,14 +74,14 @@ export class GatewayConnections {
     this.main?.close();
   }
 
-  /** The kept guard's gateway in this consensus, else a new guard (weighted draw), stored before it is used. */
+  /**
+   * The gateway to enter through under this consensus (stepGuard): the kept guard's, its stand-in's
+   * while it is missing from the consensus, else a new guard's; the record is stored before it is used.
+   */
   private guardIn(network: Network): NodeDescriptor {
-    const now = this.clock.now();
     const stored = this.guards.load();
-    const kept = stored === undefined ? undefined : keptGuard(stored, network.gateways, network.weights, now);
-    if (kept !== undefined) return kept;
-    const { guard, gateway } = chooseGuard(network.gateways, network.weights, now, this.random);
-    this.guards.save(guard);
+    const { guard, gateway } = stepGuard(stored, network.gateways, network.weights, this.clock.now(), this.random);
+    if (stored === undefined || !sameGuard(stored, guard)) this.guards.save(guard);
     return gateway;
   }
 
