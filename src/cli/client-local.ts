@@ -1,4 +1,6 @@
 import { fromBase64Url } from '../codec/bytes.js';
+import { DecodeError } from '../codec/errors.js';
+import { parseHostPort } from '../pki/fields.js';
 import {
   contactView, DEFAULT_GRACE_DAYS, initClient, MAX_GRACE_DAYS, mailSummary, messageView, openClient, startApiServer, startBridge, startClient, writeApiEndpoint, removeApiEndpoint,
   type Client,
@@ -100,6 +102,26 @@ async function run(dir: string, values: Values): Promise<number> {
   return 0;
 }
 
+/** `--authority-key`: the authority's public key as network.json gives it (32 bytes, base64url). */
+function authorityKey(text: string): Uint8Array {
+  let key: Uint8Array | undefined;
+  try {
+    key = fromBase64Url(text, 'authority key', 32);
+  } catch (error) {
+    if (!(error instanceof DecodeError)) throw error;
+  }
+  if (key === undefined || key.length !== 32) {
+    throw new UsageError(`client init: --authority-key must be the authority's public key as network.json gives it (43 base64url characters), not '${text.slice(0, 60)}'`);
+  }
+  return key;
+}
+
+/** `--server`: a mailbox server's WebSocket address, HOST:PORT (a provider's `ws` in network.json). */
+function serverAddress(text: string): string {
+  if (parseHostPort(text) === undefined) throw new UsageError(`client init: --server must be a mailbox server's HOST:PORT (port 1 to 65535), not '${text.slice(0, 60)}'`);
+  return text;
+}
+
 /** Commands run in this process, on the directory itself (no agent is running). */
 export async function runLocal(dir: string, command: string | undefined, rest: readonly string[], values: Values, timeoutMs: number): Promise<number> {
   switch (command) {
@@ -110,8 +132,8 @@ export async function runLocal(dir: string, command: string | undefined, rest: r
       const result = await initClient(dir, {
         name: values.name,
         passphrase: passphrase(values),
-        authority: { url: values.authority, publicKeys: [fromBase64Url(values['authority-key'], 'authority key', 32)] },
-        ...(values.server !== undefined ? { servers: values.server } : {}),
+        authority: { url: values.authority, publicKeys: [authorityKey(values['authority-key'])] },
+        ...(values.server !== undefined ? { servers: values.server.map(serverAddress) } : {}),
         ...(values.mirror !== undefined ? { mirrors: values.mirror } : {}),
       });
       process.stdout.write(`${result.cardUri}\n`);

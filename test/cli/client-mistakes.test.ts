@@ -40,6 +40,20 @@ describe('umbra client: user mistakes', () => {
     assert.equal(statSync(join(dir, 'mail.db')).mode & 0o777, 0o600);
   });
 
+  test('init: an authority key that is not one, a server that is not HOST:PORT (nothing is made)', () => {
+    const fresh = join(root, 'fresh');
+    const init = (...extra: string[]) =>
+      umbra('client', '--dir', fresh, '--passphrase-file', passFile, 'init', '--name', 'carol', '--authority', authority.url, ...extra);
+    const key = Buffer.from(authority.publicKeys[0]).toString('base64url');
+    for (const bad of ['bad', 'AAAA', `${key}AAAA`, '']) {
+      assertMistake(init('--authority-key', bad), /--authority-key must be the authority's public key/);
+    }
+    for (const bad of ['nonsense', 'host:0', '127.0.0.1:99999']) {
+      assertMistake(init('--authority-key', key, '--server', bad), /--server must be a mailbox server's HOST:PORT/);
+    }
+    assert.throws(() => statSync(fresh), /ENOENT/, 'no directory was made');
+  });
+
   test('a missing passphrase file', () => {
     assertMistake(umbra('client', '--dir', dir, '--passphrase-file', join(root, 'nope'), 'card'), /--passphrase-file.*no such file/);
   });
