@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_PASSPHRASE, exchange, prepareUsers } from '../testnet/demo.js';
 import { describeSupervision } from '../testnet/supervisor.js';
@@ -6,6 +6,32 @@ import { DEFAULT_TESTNET_EPOCH_MS, up } from '../testnet/up.js';
 import { startWebAgents } from '../testnet/web-agents.js';
 import { UsageError } from './errors.js';
 import { parseOptions } from './parse.js';
+
+/**
+ * --dir: a network directory `umbra up` made (it holds plan.json), an empty one, or a new one. --fresh
+ * (new keys, ports and users; a kept directory reuses them, ports included) removes only such a
+ * directory: `--fresh --dir` naming any other never deletes it.
+ */
+function prepareDir(dir: string, fresh: boolean): void {
+  const code = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
+  let entries: string[] | undefined;
+  try {
+    if (!statSync(dir).isDirectory()) throw new UsageError(`up: --dir ${dir} is not a directory`);
+    entries = readdirSync(dir);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    if (code(error) !== 'ENOENT') throw new UsageError(`up: cannot use --dir ${dir} (${code(error)})`);
+  }
+  if (entries !== undefined && entries.length > 0 && !entries.includes('plan.json')) {
+    throw new UsageError(`up: ${dir} is not a network directory of umbra up (it holds no plan.json): name a new or empty directory`);
+  }
+  if (fresh && entries !== undefined) rmSync(dir, { recursive: true, force: true });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new UsageError(`up: cannot make --dir ${dir} (${code(error)})`);
+  }
+}
 
 /**
  * `umbra up [--dir D] [--epoch-ms N] [--authorities N] [--fresh] [--fast] [--demo] [--web]`: a whole network on loopback until Ctrl-C
@@ -26,8 +52,7 @@ export async function upCommand(args: readonly string[]): Promise<number> {
     throw new UsageError(`up: --authorities must be a whole number from 1 to 16`);
   }
   const dir = values.dir ?? join('.umbra', 'testnet');
-  // --fresh: new keys, ports and users (a kept directory reuses them, ports included).
-  if (values.fresh === true) rmSync(dir, { recursive: true, force: true });
+  prepareDir(dir, values.fresh === true);
   let gaveUp: (() => void) | undefined;
   const brokenNode = new Promise<void>((resolve) => (gaveUp = resolve));
   const log = (line: string): void => void process.stdout.write(`  ${line}\n`);

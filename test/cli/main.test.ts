@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { umbra } from './run-umbra.js';
@@ -13,6 +15,32 @@ describe('umbra command line', () => {
     assert.equal(stdout, '');
     assert.match(stderr, /^umbra: unknown command 'frobnicate'/);
     assert.equal(stderr.trimEnd().split('\n').length, 1, 'one line, no stack trace');
+  });
+
+  it('up --dir: a file, or a directory up did not make, is one line and exit code 2; --fresh never deletes such a directory', () => {
+    const root = mkdtempSync(join(tmpdir(), 'umbra-up-dir-'));
+    try {
+      const file = join(root, 'a-file');
+      writeFileSync(file, 'keep');
+      const precious = join(root, 'precious');
+      const mine = join(precious, 'notes.txt');
+      mkdirSync(precious);
+      writeFileSync(mine, 'my notes');
+      for (const [args, pattern] of [
+        [['up', '--dir', file], /is not a directory/],
+        [['up', '--fresh', '--dir', precious], /not a network directory of umbra up/],
+        [['up', '--dir', precious], /not a network directory of umbra up/],
+      ] as const) {
+        const { status, stderr } = umbra(...args);
+        assert.equal(status, 2, stderr);
+        assert.match(stderr, pattern);
+        assert.equal(stderr.trimEnd().split('\n').length, 1, 'one line, no stack trace');
+      }
+      assert.equal(readFileSync(mine, 'utf8'), 'my notes', 'nothing deleted');
+      assert.equal(readFileSync(file, 'utf8'), 'keep');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('help and version', () => {
