@@ -25,7 +25,7 @@ export function waitingForServerReason(name: string, servers: readonly string[],
 /** A copy was not acknowledged in time: another goes after the backoff. */
 export function waitingForAckReason(name: string, copies: number, untilMs: number): string {
   const sent = copies === 1 ? 'one copy' : `${copies} copies`;
-  return `waiting for ${name}'s server: no acknowledgement after ${sent} (${name} may be offline, or the server down); sending again until ${day(untilMs)}`;
+  return `waiting for ${name}'s server: no acknowledgement after ${sent} (${name} may not have read it yet, be offline, or the server down); sending again until ${day(untilMs)}`;
 }
 
 /** The message can no longer arrive, or used up the copies the settings allow. */
