@@ -34,8 +34,21 @@ export function surbKept(surbEpoch: number, currentEpoch: number): boolean {
  * failed); a resend's recipient has the rest of the epoch and all of the next one, and holds an ACK
  * read early until the next epoch starts. Which slot a reply takes is invisible on the wire.
  */
-export function replyEpoch(sendEpoch: number, resends: number): number {
-  return resends === 0 ? sendEpoch : sendEpoch + 1;
+export function replyEpoch(sendEpoch: number, resends: number, readAfterEpoch = false): number {
+  return resends === 0 && !readAfterEpoch ? sendEpoch : sendEpoch + 1;
+}
+
+/**
+ * Whether a copy leaving at `sentMs` will most likely be read only after its epoch ends: it reaches
+ * the mailbox (the mixes' mean delays) after the recipient's last poll of the epoch (polls sit at
+ * (i + ½)/k of it, docs/client.md, "Polls"; the sender's own k stands for the recipient's). Such a
+ * first copy gets SURBs of the next epoch (`replyEpoch`), as a resend does: with SURBs of its own
+ * epoch its ACK could not leave, and the mail would wait for a resend (about one copy in 2k).
+ */
+export function readAfterItsEpoch(sentMs: number, timing: EpochTiming, travel: Pick<ReplyTravel, 'meanDelayMs' | 'mixLayers' | 'pollsPerEpoch'>): boolean {
+  const start = epochStart(epochAt(sentMs, timing), timing);
+  const lastPoll = start + ((travel.pollsPerEpoch - 0.5) * timing.epochMs) / travel.pollsPerEpoch;
+  return sentMs + travel.mixLayers * travel.meanDelayMs >= lastPoll;
 }
 
 /** Whether a reply queued for a SURB of `surbEpoch` must be dropped in `currentEpoch`. */
@@ -46,6 +59,8 @@ export function replyExpired(surbEpoch: number, currentEpoch: number): boolean {
 export interface ReplyTravel {
   /** The consensus's cap on one mix's delay. */
   readonly maxDelayMs: number;
+  /** The consensus's mean delay of one mix. */
+  readonly meanDelayMs: number;
   /** Mix layers a reply crosses. */
   readonly mixLayers: number;
   /** The sender's mailbox polls per epoch. */
@@ -54,12 +69,12 @@ export interface ReplyTravel {
 
 /**
  * The latest moment an ACK through a SURB of copy `resends + 1`, sent at `sentMs`, can be read by its
- * sender: the SURB's epoch ends (the last moment the reply may leave), the reply crosses the mixes (each delay at most
+ * sender (the SURB's epoch as `replyEpoch` chose it, a first copy sent late in its epoch included): the SURB's epoch ends (the last moment the reply may leave), the reply crosses the mixes (each delay at most
  * the cap), and the sender's next poll reads it; one more poll interval is allowed for a poll that
  * was slow or failed.
  */
 export function replyWindowEndMs(sentMs: number, timing: EpochTiming, travel: ReplyTravel, resends = 0): number {
-  const epochEnd = epochStart(replyEpoch(epochAt(sentMs, timing), resends) + 1, timing);
+  const epochEnd = epochStart(replyEpoch(epochAt(sentMs, timing), resends, readAfterItsEpoch(sentMs, timing, travel)) + 1, timing);
   const pollInterval = timing.epochMs / travel.pollsPerEpoch;
   return Math.ceil(epochEnd + travel.mixLayers * travel.maxDelayMs + 2 * pollInterval);
 }

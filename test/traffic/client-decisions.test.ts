@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { PartialMessages, MAX_NACKS_PER_MESSAGE, NACK_AFTER_POLLS } from '../../src/traffic/nack-policy.js';
 import { nextPollAt, pollEpochs, pollFetches } from '../../src/traffic/poll-schedule.js';
 import { ackDeadline, onDeadline, onNack, requeueShards, shardSent, type ResendState } from '../../src/traffic/resend.js';
-import { replyEpoch, replyExpired, replyWindowEndMs, resendMomentMs, surbKept, surbUsable } from '../../src/traffic/reply-window.js';
+import { readAfterItsEpoch, replyEpoch, replyExpired, replyWindowEndMs, resendMomentMs, surbKept, surbUsable } from '../../src/traffic/reply-window.js';
 
 const SEED = 8;
 const policy = { maxResends: 2, ackTimeoutMs: 1000, windowMs: 1e12, maxIntervalMs: 8000 };
@@ -105,7 +105,7 @@ test('reply window: a reply leaves only in its SURB\'s epoch; the sender stops w
   assert.equal(replyExpired(6, 7), true);
   assert.equal(replyExpired(7, 7), false);
   const timing = { genesisMs: 0, epochMs: 60_000 };
-  const travel = { maxDelayMs: 1000, mixLayers: 3, pollsPerEpoch: 4 };
+  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4 };
   // Sent 10 s into epoch 2: the reply may leave until 180 s, cross 3 mixes (3 s at most) and be read
   // within two poll intervals (30 s).
   assert.equal(replyWindowEndMs(130_000, timing, travel), 180_000 + 3000 + 30_000);
@@ -132,10 +132,26 @@ test('reply epoch: a resend\'s SURBs are of the next epoch, so its recipient has
   assert.equal(surbKept(4, 5), false);
   assert.equal(surbKept(7, 5), false, 'no sender makes SURBs two epochs ahead');
   const timing = { genesisMs: 0, epochMs: 8000 };
-  const travel = { maxDelayMs: 1000, mixLayers: 3, pollsPerEpoch: 4 };
-  // Sent 7 s into epoch 3: a first copy's reply must leave by 32 s, a resend's by 40 s.
-  assert.equal(replyWindowEndMs(31_000, timing, travel, 0), 32_000 + 3000 + 4000);
-  assert.equal(replyWindowEndMs(31_000, timing, travel, 2), 40_000 + 3000 + 4000);
+  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4 };
+  // Sent 5 s into epoch 3: a first copy's reply must leave by 32 s, a resend's by 40 s.
+  assert.equal(replyWindowEndMs(29_000, timing, travel, 0), 32_000 + 3000 + 4000);
+  assert.equal(replyWindowEndMs(29_000, timing, travel, 2), 40_000 + 3000 + 4000);
+  // Sent 6.5 s into epoch 3: it reaches the mailbox after the last poll of the epoch (7 s), so even
+  // the first copy's SURBs are of the next epoch, and its reply may leave until 40 s.
+  assert.equal(readAfterItsEpoch(30_500, timing, travel), true);
+  assert.equal(readAfterItsEpoch(29_000, timing, travel), false);
+  assert.equal(replyEpoch(3, 0, true), 4);
+  assert.equal(replyWindowEndMs(30_500, timing, travel, 0), 40_000 + 3000 + 4000);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 2000 }), (sentMs, polls, mean) => {
+      const t = { ...travel, pollsPerEpoch: polls, meanDelayMs: mean };
+      const epoch = Math.floor(sentMs / timing.epochMs);
+      const lastPoll = epoch * timing.epochMs + ((polls - 0.5) * timing.epochMs) / polls;
+      // Late exactly when the copy reaches the mailbox after the epoch's last poll.
+      return readAfterItsEpoch(sentMs, timing, t) === sentMs + 3 * mean >= lastPoll;
+    }),
+    { seed: SEED },
+  );
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 50 }), (sentMs, resends) => {
       // A resend's recipient always has at least one whole epoch after the copy left.
@@ -149,7 +165,7 @@ test('resend moment: a resend due in an epoch\'s second half waits for the next 
   const timing = { genesisMs: 1000, epochMs: 8000 };
   assert.equal(resendMomentMs(1000 + 8000 * 3 + 1000, timing), 1000 + 8000 * 3 + 1000, 'early in epoch 3: at once');
   assert.equal(resendMomentMs(1000 + 8000 * 3 + 7000, timing), 1000 + 8000 * 4, 'late in epoch 3: at the start of epoch 4');
-  const travel = { maxDelayMs: 1000, mixLayers: 3, pollsPerEpoch: 4 };
+  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4 };
   const policy = { maxResends: 2, ackTimeoutMs: 60_000, replyWindowEndMs: (sentMs: number) => replyWindowEndMs(sentMs, timing, travel), resendMomentMs: (due: number) => resendMomentMs(due, timing) };
   fc.assert(
     fc.property(fc.integer({ min: 1000, max: 1e9 }), (sentMs) => {

@@ -67,7 +67,7 @@ class Agent extends LocalClient implements ClientAgent {
     const seedFrom = options.random === undefined ? undefined : () => core.random(32);
     this.builder = makeBuilder(options.builder ?? (options.clock === undefined ? 'worker' : 'inline'), seedFrom);
     this.loops = new LoopTracker(this.emit, (high) => this.stream.setHighAlert(high));
-    const packets = new PacketFactory(this.view, core.crypto, core.random, (epoch) => core.endpoint.ownAddress(epoch), (epoch) => this.loops.alerts.avoided(epoch));
+    const packets = new PacketFactory(this.view, core.crypto, core.random, (epoch) => core.endpoint.ownAddress(epoch), (epoch) => this.loops.alerts.avoided(epoch), core.settings.pollsPerEpoch);
     this.replies = new ReplyQueue(this.view, this.gateways, core.random, options.plantedReplyLeak === true);
     this.outbox = new Outbox(core, this.view, packets, this.gateways, this.builder, this.emit, () => this.wakeIfDrained());
     this.incoming = new Inbox(core, this.view, this.replies, this.emit);

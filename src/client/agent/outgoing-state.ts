@@ -52,7 +52,7 @@ export function resendPolicyOf(doc: ConsensusDocument, settings: ClientSettings)
   return {
     ...(maxResends === undefined ? {} : { maxResends }),
     ackTimeoutMs,
-    replyWindowEndMs: (sentMs, resends) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch }, resends),
+    replyWindowEndMs: (sentMs, resends) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, meanDelayMs: doc.mixing.meanDelayMs, mixLayers: 3, pollsPerEpoch }, resends),
     resendMomentMs: (dueMs) => resendMomentMs(dueMs, doc),
     windowMs: doc.retentionMs,
     maxIntervalMs: maxCopyIntervalMs(doc.epochMs, doc.retentionMs, ackTimeoutMs),

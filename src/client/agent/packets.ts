@@ -3,7 +3,7 @@ import type { RandomSource } from '../../crypto/seeded-random.js';
 import { deliveryAddress, type DeliveryTarget } from '../../e2e/relationship-address.js';
 import type { NodeDescriptor } from '../../pki/index.js';
 import { SURB_ID_LENGTH } from '../../sphinx/index.js';
-import { replyEpoch } from '../../traffic/reply-window.js';
+import { readAfterItsEpoch, replyEpoch } from '../../traffic/reply-window.js';
 import type { PathHop } from '../../sphinx/sphinx.js';
 import type { GatewayFrame } from '../../wire/gateway-frame.js';
 import { hexOf } from '../../codec/bytes.js';
@@ -30,6 +30,8 @@ export class PacketFactory {
     private readonly ownAddress: (epoch: number) => Uint8Array,
     /** The mixes (by key) paths leave out in an epoch: a high alert's suspects (docs/network.md, "Alerts"). */
     private readonly avoided: (epoch: number) => ReadonlySet<string> = () => new Set(),
+    /** The user's mailbox polls per epoch (the settings'), standing for the recipient's in `readAfterItsEpoch`. */
+    private readonly pollsPerEpoch = 4,
   ) {}
 
   /**
@@ -37,7 +39,8 @@ export class PacketFactory {
    * first contact, else the session's): both paths are chosen here (cheap), the Sphinx and seal work
    * is the builder's. It makes a fresh SURB to the sender's own address on `surbPath` (starting at a
    * layer-1 mix, so the recipient's own gateway can carry the reply; usable in one epoch only: this
-   * one for the first copy, the next for a copy sent again, `resends` > 0: reply-window.ts), seals
+   * one for the first copy, the next for a copy sent again (`resends` > 0) or one leaving too late in
+   * its epoch to be read in it: reply-window.ts), seals
    * the shard with it inside (a whole packet payload), and builds the packet on `path`, whose last
    * hop names a random SURB ID, as a reply's does, so the provider stores it as it stores an ACK or
    * a loop. `shard` is what the seal needs besides the SURB.
@@ -45,7 +48,9 @@ export class PacketFactory {
   fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, shard: FragmentShard, resends: number): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number } {
     const { network, sphinx } = this.view;
     const epoch = this.view.epochAt(now);
-    const surbEpoch = replyEpoch(epoch, resends);
+    const { doc } = this.view;
+    const late = readAfterItsEpoch(now, doc, { meanDelayMs: doc.mixing.meanDelayMs, mixLayers: 3, pollsPerEpoch: this.pollsPerEpoch });
+    const surbEpoch = replyEpoch(epoch, resends, late);
     const surbId = this.random(SURB_ID_LENGTH);
     const avoid = this.avoided(epoch);
     const surbPath = network.path(this.random, surbEpoch, undefined, this.view.ownProvider, [
