@@ -1,9 +1,25 @@
-import type { SentRecipient } from './sent-recipients.js';
-
 /** What the mail store (mail-store.ts) keeps about each mail: the metadata sealed in `mails.meta`. */
 /** 'waiting': the recipient's server is missing from the network, or a copy was not acknowledged in time; the mail is sent again. */
 export type SentStatus = 'queued' | 'sending' | 'waiting' | 'delivered' | 'failed';
 export const SENT_STATUSES: readonly SentStatus[] = ['queued', 'sending', 'waiting', 'delivered', 'failed'];
+
+export type RecipientField = 'to' | 'cc' | 'bcc';
+
+/** One recipient's envelope of a sent mail and its delivery (sent-recipients.ts). */
+export interface SentRecipient {
+  /** Hex of the envelope's end-to-end message ID. */
+  readonly messageId: string;
+  /** Hex of the contact's X25519 key. */
+  readonly key: string;
+  readonly name: string;
+  readonly field: RecipientField;
+  readonly status: SentStatus;
+  readonly statusMs: number;
+  /** Why the envelope failed. */
+  readonly reason?: string;
+  /** Copies of the envelope sent so far (1 + resends after timeouts). */
+  readonly attempts: number;
+}
 
 export interface InboxMeta {
   readonly folder: 'inbox';

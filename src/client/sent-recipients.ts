@@ -1,4 +1,6 @@
-import type { SentMeta, SentStatus } from './mail-store.js';
+import type { RecipientField, SentMeta, SentRecipient, SentStatus } from './mail-meta.js';
+
+export type { RecipientField, SentRecipient } from './mail-meta.js';
 
 /**
  * Delivery per recipient of a sent mail (docs/client.md, "Several recipients"). Each recipient's
@@ -6,25 +8,9 @@ import type { SentMeta, SentStatus } from './mail-store.js';
  * folder keeps one row for the mail, whose `recipients` say how each envelope is doing and whose
  * `status` sums them up (mailStatusOf).
  */
-export type RecipientField = 'to' | 'cc' | 'bcc';
 export const RECIPIENT_FIELDS: readonly RecipientField[] = ['to', 'cc', 'bcc'];
 /** The most recipients a mail takes, To, Cc and Bcc together (each is an envelope of its own). */
 export const MAX_RECIPIENTS = 100;
-
-export interface SentRecipient {
-  /** Hex of the envelope's end-to-end message ID. */
-  readonly messageId: string;
-  /** Hex of the contact's X25519 key. */
-  readonly key: string;
-  readonly name: string;
-  readonly field: RecipientField;
-  readonly status: SentStatus;
-  readonly statusMs: number;
-  /** Why the envelope failed. */
-  readonly reason?: string;
-  /** Copies of the envelope sent so far (1 + resends after timeouts). */
-  readonly attempts: number;
-}
 
 /** The recipients of a sent row; a row written before there were several is its one To recipient. */
 export function recipientsOf(meta: SentMeta): readonly SentRecipient[] {
