@@ -1,23 +1,23 @@
 import { ANY, bad, no, ok, type CommandSpec, type Reply } from './reply.js';
 import { textOf, type Command } from './parser.js';
-import type { Session } from './session.js';
+import type { ImapSession } from './session-types.js';
 
 /**
  * CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN and AUTHENTICATE PLAIN (RFC 3501 6.1 and 6.2,
  * RFC 4959 SASL-IR, RFC 2971 ID). Logging in is refused before STARTTLS (LOGINDISABLED), so the
  * bridge password never crosses even the loopback in clear.
  */
-function capability(session: Session): Reply {
+function capability(session: ImapSession): Reply {
   session.write([`* CAPABILITY ${session.capabilities()}\r\n`]);
   return ok('CAPABILITY done');
 }
 
-function startTls(session: Session): Reply {
+function startTls(session: ImapSession): Reply {
   if (session.tls) return bad('TLS is already on');
   return { status: 'OK', text: 'begin TLS negotiation now', afterReply: () => session.startTls() };
 }
 
-async function login(session: Session, username: string, password: string): Promise<Reply> {
+async function login(session: ImapSession, username: string, password: string): Promise<Reply> {
   if (!(await session.options.login.check(username, password))) {
     return no('[AUTHENTICATIONFAILED] wrong user name or bridge password (umbra client bridge --show-password)');
   }
@@ -25,14 +25,14 @@ async function login(session: Session, username: string, password: string): Prom
   return ok(`[CAPABILITY ${session.capabilities()}] logged in`);
 }
 
-async function loginCommand(session: Session, command: Command): Promise<Reply> {
+async function loginCommand(session: ImapSession, command: Command): Promise<Reply> {
   if (!session.tls) return no('[PRIVACYREQUIRED] use STARTTLS first');
   const [user, pass] = command.args.map(textOf);
   if (user === undefined || pass === undefined || command.args.length !== 2) return bad('LOGIN takes a user name and a password');
   return login(session, user, pass);
 }
 
-async function authenticate(session: Session, command: Command): Promise<Reply> {
+async function authenticate(session: ImapSession, command: Command): Promise<Reply> {
   if (!session.tls) return no('[PRIVACYREQUIRED] use STARTTLS first');
   const mechanism = textOf(command.args[0])?.toUpperCase();
   if (mechanism !== 'PLAIN') return no('only AUTHENTICATE PLAIN is offered');

@@ -3,7 +3,7 @@ import { AUTHENTICATED, bad, no, ok, type CommandSpec, type Reply } from './repl
 import { textOf, type Command } from './parser.js';
 import { parseImapDateTime, str, toBuffer } from './response.js';
 import { SelectedFolder } from './selected.js';
-import type { Session } from './session.js';
+import type { ImapSession } from './session-types.js';
 
 /**
  * Folder commands (RFC 3501 6.3): SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE,
@@ -23,7 +23,7 @@ function folderArg(command: Command, index: number): string | undefined {
   return textOf(command.args[index]);
 }
 
-async function select(session: Session, command: Command, readOnly: boolean): Promise<Reply> {
+async function select(session: ImapSession, command: Command, readOnly: boolean): Promise<Reply> {
   session.selected = undefined;
   session.state = 'authenticated';
   const name = folderArg(command, 0);
@@ -59,7 +59,7 @@ function patternOf(reference: string, pattern: string): RegExp {
   return new RegExp(`^${escaped}$`, /^inbox$/i.test(full) ? 'i' : '');
 }
 
-async function list(session: Session, command: Command, subscribedOnly: boolean): Promise<Reply> {
+async function list(session: ImapSession, command: Command, subscribedOnly: boolean): Promise<Reply> {
   const reference = folderArg(command, 0);
   const pattern = folderArg(command, 1);
   if (reference === undefined || pattern === undefined || command.args.length !== 2) return bad(`${command.name} takes a reference and a pattern`);
@@ -77,7 +77,7 @@ async function list(session: Session, command: Command, subscribedOnly: boolean)
   return ok(`${kind} done`);
 }
 
-async function status(session: Session, command: Command): Promise<Reply> {
+async function status(session: ImapSession, command: Command): Promise<Reply> {
   const name = folderArg(command, 0);
   const items = command.args[1];
   if (name === undefined || items?.kind !== 'list') return bad('STATUS takes a folder and a list of items');
@@ -98,7 +98,7 @@ async function status(session: Session, command: Command): Promise<Reply> {
   return ok('STATUS done');
 }
 
-function append(session: Session, command: Command): Reply {
+function append(session: ImapSession, command: Command): Reply {
   const name = folderArg(command, 0);
   const args = command.args.slice(1);
   const message = args[args.length - 1];
@@ -125,7 +125,7 @@ function append(session: Session, command: Command): Reply {
  * The UID in Sent of the mail the agent filed for a message the mail program just submitted and now
  * appends to Sent (bridge/submitted-copies.ts), its flags added; undefined for any other message.
  */
-function filedCopy(session: Session, folderId: number, raw: Uint8Array, flags: readonly string[]): number | undefined {
+function filedCopy(session: ImapSession, folderId: number, raw: Uint8Array, flags: readonly string[]): number | undefined {
   const mailId = session.options.submitted?.take(raw);
   if (mailId === undefined) return undefined;
   const message = session.folders.messages(folderId).find((m) => m.mailId === mailId);
@@ -134,7 +134,7 @@ function filedCopy(session: Session, folderId: number, raw: Uint8Array, flags: r
   return message.uid;
 }
 
-function mutate(work: (session: Session, command: Command) => void, what: string): (session: Session, command: Command) => Reply {
+function mutate(work: (session: ImapSession, command: Command) => void, what: string): (session: ImapSession, command: Command) => Reply {
   return (session, command) => {
     try {
       work(session, command);

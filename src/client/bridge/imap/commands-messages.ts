@@ -5,16 +5,16 @@ import { parseMime, type MimePart } from './mime.js';
 import { textOf, type Command, type Token } from './parser.js';
 import { matches, parseSearch, SearchError } from './search.js';
 import { formatUidSet, parseSequenceSet } from './sequence.js';
-import type { Session } from './session.js';
+import type { ImapSession } from './session-types.js';
 
 /**
  * Commands on the selected folder (RFC 3501 6.4, with their UID forms): FETCH, STORE, SEARCH,
  * COPY, MOVE (RFC 6851), EXPUNGE and UID EXPUNGE (RFC 4315), CHECK, CLOSE, UNSELECT and IDLE
  * (RFC 2177). COPY and MOVE answer with COPYUID.
  */
-type UidHandler = (session: Session, args: readonly Token[], byUid: boolean) => Promise<Reply> | Reply;
+type UidHandler = (session: ImapSession, args: readonly Token[], byUid: boolean) => Promise<Reply> | Reply;
 
-function targets(session: Session, arg: Token | undefined, byUid: boolean): { seq: number; message: FolderMessage }[] | undefined {
+function targets(session: ImapSession, arg: Token | undefined, byUid: boolean): { seq: number; message: FolderMessage }[] | undefined {
   const text = textOf(arg);
   const set = text === undefined || arg?.kind !== 'atom' ? undefined : parseSequenceSet(text);
   return set === undefined ? undefined : session.selected!.resolve(set, byUid);
@@ -24,9 +24,9 @@ function targets(session: Session, arg: Token | undefined, byUid: boolean): { se
  * The bytes and structure of the message fetched last, kept for the next FETCH: a mail program
  * downloading a large attachment asks for it in many partial pieces.
  */
-const lastFetched = new WeakMap<Session, { id: number; raw: Buffer; mime?: MimePart }>();
+const lastFetched = new WeakMap<ImapSession, { id: number; raw: Buffer; mime?: MimePart }>();
 
-function contentOf(session: Session, messageId: number): { raw: () => Buffer; mime: () => MimePart } {
+function contentOf(session: ImapSession, messageId: number): { raw: () => Buffer; mime: () => MimePart } {
   const entry = (): { id: number; raw: Buffer; mime?: MimePart } => {
     let cached = lastFetched.get(session);
     if (cached?.id !== messageId) {
@@ -41,11 +41,11 @@ function contentOf(session: Session, messageId: number): { raw: () => Buffer; mi
   } };
 }
 
-function shownFlags(session: Session, message: FolderMessage): string[] {
+function shownFlags(session: ImapSession, message: FolderMessage): string[] {
   return session.selected!.recent.has(message.uid) ? [...message.flags, '\\Recent'] : [...message.flags];
 }
 
-async function fetch(session: Session, args: readonly Token[], byUid: boolean): Promise<Reply> {
+async function fetch(session: ImapSession, args: readonly Token[], byUid: boolean): Promise<Reply> {
   const found = targets(session, args[0], byUid);
   if (found === undefined || args.length !== 2) return bad('FETCH takes a sequence set and items');
   let items;
@@ -71,7 +71,7 @@ async function fetch(session: Session, args: readonly Token[], byUid: boolean): 
   return ok(`${byUid ? 'UID ' : ''}FETCH done`);
 }
 
-async function store(session: Session, args: readonly Token[], byUid: boolean): Promise<Reply> {
+async function store(session: ImapSession, args: readonly Token[], byUid: boolean): Promise<Reply> {
   const found = targets(session, args[0], byUid);
   const action = textOf(args[1])?.toUpperCase();
   const match = action === undefined ? null : /^([+-]?)FLAGS(\.SILENT)?$/.exec(action);
@@ -99,7 +99,7 @@ async function store(session: Session, args: readonly Token[], byUid: boolean): 
   return ok(`${byUid ? 'UID ' : ''}STORE done`);
 }
 
-async function search(session: Session, args: readonly Token[], byUid: boolean): Promise<Reply> {
+async function search(session: ImapSession, args: readonly Token[], byUid: boolean): Promise<Reply> {
   let key;
   try {
     key = parseSearch(args);
@@ -119,7 +119,7 @@ async function search(session: Session, args: readonly Token[], byUid: boolean):
   return ok(`${byUid ? 'UID ' : ''}SEARCH done`);
 }
 
-async function copyOrMove(session: Session, args: readonly Token[], byUid: boolean, move: boolean): Promise<Reply> {
+async function copyOrMove(session: ImapSession, args: readonly Token[], byUid: boolean, move: boolean): Promise<Reply> {
   const found = targets(session, args[0], byUid);
   const name = textOf(args[1]);
   const what = move ? 'MOVE' : 'COPY';
@@ -137,7 +137,7 @@ async function copyOrMove(session: Session, args: readonly Token[], byUid: boole
   return ok(`${byUid ? 'UID ' : ''}MOVE done`);
 }
 
-async function expunge(session: Session, only: ReadonlySet<number> | undefined, silent: boolean): Promise<Reply> {
+async function expunge(session: ImapSession, only: ReadonlySet<number> | undefined, silent: boolean): Promise<Reply> {
   const selected = session.selected!;
   if (selected.readOnly) return no('[READ-ONLY] the folder was opened with EXAMINE');
   const doomed = session.folders.messages(selected.folder.id).filter((m) => m.flags.includes('\\Deleted') && (only === undefined || only.has(m.uid)));
@@ -147,7 +147,7 @@ async function expunge(session: Session, only: ReadonlySet<number> | undefined, 
   return ok('EXPUNGE done');
 }
 
-async function idle(session: Session): Promise<Reply> {
+async function idle(session: ImapSession): Promise<Reply> {
   const push = (): void => {
     const updates = session.selected?.update(true) ?? [];
     if (updates.length > 0) void session.send(updates);
@@ -174,11 +174,11 @@ const uidCommands: Record<string, UidHandler> = {
   },
 };
 
-function plain(name: string): (session: Session, command: Command) => Promise<Reply> | Reply {
+function plain(name: string): (session: ImapSession, command: Command) => Promise<Reply> | Reply {
   return (session, command) => uidCommands[name](session, command.args, false);
 }
 
-function deselect(session: Session): void {
+function deselect(session: ImapSession): void {
   session.selected = undefined;
   session.state = 'authenticated';
 }

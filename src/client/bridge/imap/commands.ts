@@ -3,7 +3,7 @@ import { folderCommands } from './commands-folders.js';
 import { messageCommands } from './commands-messages.js';
 import type { Command } from './parser.js';
 import { bad, type CommandSpec, type Reply } from './reply.js';
-import type { Session } from './session.js';
+import type { ImapSession } from './session-types.js';
 
 export type { Reply } from './reply.js';
 
@@ -13,7 +13,7 @@ export type { Reply } from './reply.js';
  */
 const table: ReadonlyMap<string, CommandSpec> = new Map([...authCommands, ...folderCommands, ...messageCommands]);
 
-export async function dispatch(session: Session, command: Command): Promise<Reply> {
+export async function dispatch(session: ImapSession, command: Command): Promise<Reply> {
   const spec = table.get(command.name);
   if (spec === undefined) return bad(`unknown command ${command.name.slice(0, 40)}`);
   if (!spec.states.includes(session.state)) {

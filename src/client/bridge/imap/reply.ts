@@ -1,5 +1,5 @@
 import type { Command } from './parser.js';
-import type { Session, SessionState } from './session.js';
+import type { ImapSession, SessionState } from './session-types.js';
 
 /** What a command handler answers, and in which states a command is valid (RFC 3501 section 3). */
 export interface Reply {
@@ -9,7 +9,7 @@ export interface Reply {
   readonly afterReply?: () => void;
 }
 
-export type Handler = (session: Session, command: Command) => Promise<Reply> | Reply;
+export type Handler = (session: ImapSession, command: Command) => Promise<Reply> | Reply;
 
 export interface CommandSpec {
   readonly states: readonly SessionState[];

@@ -1,39 +1,25 @@
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import type { MailFolders } from '../../mail-folders.js';
-import type { SubmittedCopies } from '../submitted-copies.js';
 import { dispatch, type Reply } from './commands.js';
 import { parseCommand, ParseError, type Command } from './parser.js';
 import { CommandReader, type RawCommand } from './reader.js';
 import { toBuffer, type Chunk } from './response.js';
 import type { SelectedFolder } from './selected.js';
+import type { ImapSession, SessionOptions, SessionState } from './session-types.js';
+
+export type { ImapSession, LoginCheck, SessionOptions, SessionState } from './session-types.js';
 
 /**
  * One IMAP connection (RFC 3501 section 3): its state (not authenticated, authenticated,
  * selected, logout), the commands it reads one at a time in order, STARTTLS, and the untagged
  * updates that tell the mail program what changed in its selected folder.
  */
-export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
-
-export interface LoginCheck {
-  /** Resolves true for the right user name and password; wrong ones are answered after a delay once they pile up. */
-  check(username: string, password: string): Promise<boolean>;
-}
-
-export interface SessionOptions {
-  readonly folders: MailFolders;
-  readonly secureContext: SecureContext;
-  readonly login: LoginCheck;
-  readonly maxLiteral: number;
-  readonly submitted?: SubmittedCopies;
-  readonly log?: (line: string) => void;
-}
-
 const MAX_LINE = 64 * 1024;
 const MAX_QUEUED = 64;
 const IDLE_TIMEOUT_MS = { unauthenticated: 60_000, authenticated: 30 * 60_000 };
 
-export class Session {
+export class Session implements ImapSession {
   state: SessionState = 'not-authenticated';
   tls = false;
   selected: SelectedFolder | undefined;
