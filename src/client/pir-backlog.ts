@@ -68,28 +68,33 @@ export class PirBacklog {
    */
   unread(slots: number, epoch?: number): number {
     let unread = 0;
-    for (const state of this.buckets.values()) {
-      if (epoch !== undefined && state.epoch !== epoch) continue;
-      let read = slots * (1 + state.done.size);
-      for (const count of state.partial.values()) read += count;
-      unread += Math.max(0, state.total - read);
-    }
+    for (const state of this.buckets.values()) if (epoch === undefined || state.epoch === epoch) unread += unreadOf(state, slots);
     return unread;
   }
 
   /**
-   * Whether every item of the buckets `keys` (all of one epoch) in snapshot `snapshot` has been
+   * Whether every item of the buckets `keys` (of one epoch) in snapshot `snapshot` has been
    * read: each bucket's first page seen in that snapshot (the buckets of an epoch with more of them
    * than its share are read in turn over the polls; one read in an earlier snapshot may have had
    * mail since) and nothing of them left on further pages.
    */
-  readWhole(epoch: number, keys: Iterable<string>, slots: number, snapshot: string): boolean {
-    for (const key of keys) if (this.buckets.get(key)?.snapshot !== snapshot) return false;
-    return this.unread(slots, epoch) === 0;
+  readWhole(keys: Iterable<string>, slots: number, snapshot: string): boolean {
+    for (const key of keys) {
+      const state = this.buckets.get(key);
+      if (state === undefined || state.snapshot !== snapshot || unreadOf(state, slots) > 0) return false;
+    }
+    return true;
   }
 
   /** Forgets the buckets of epochs no longer polled. */
   keepEpochs(epochs: readonly number[]): void {
     for (const [key, state] of this.buckets) if (!epochs.includes(state.epoch)) this.buckets.delete(key);
   }
+}
+
+/** A bucket's items not read yet: past its first page, on pages neither read full nor counted as read partly. */
+function unreadOf(state: BucketState, slots: number): number {
+  let read = slots * (1 + state.done.size);
+  for (const count of state.partial.values()) read += count;
+  return Math.max(0, state.total - read);
 }

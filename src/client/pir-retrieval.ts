@@ -215,7 +215,7 @@ export class PirRetrieval {
     // Unfinished: a bucket of the epoch's pairs not read in this snapshot yet (more buckets than its share) or items of it on pages not read (deferred, or not in this snapshot).
     const unfinished = held.filter((epoch) => {
       const info = infos.get(epoch)!;
-      return !this.backlog.readWhole(epoch, this.keysOf(pairs, epoch, info), slots, hexOf(info.snapshotId));
+      return !this.backlog.readWhole(this.keysOf(pairs, epoch, info), info.slots, hexOf(info.snapshotId));
     });
     return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred, skipped, unfinished };
   }
