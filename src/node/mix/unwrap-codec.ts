@@ -2,20 +2,22 @@ import type { RoutingCommand, UnwrapResult } from '../../sphinx/index.js';
 import type { UnwrapOutcome } from '../runtime/hop.js';
 
 /**
- * A batch's unwrap outcomes as one buffer (docs/nodes.md, "Unwrap workers"): the worker encodes
- * them into a buffer the main thread lent it and moves it back; the main thread copies each record
- * out once and lends the buffer again, so no outcome is cloned field by field and no buffer is
- * allocated per batch. Records follow one another, one per packet, in order:
+ * A batch's unwrap outcomes as one buffer of records (docs/nodes.md, "Unwrap workers"), plus the
+ * results' bytes as they are: the worker encodes the records into a buffer the main thread lent
+ * it and moves that buffer back with each result's own byte array (a forward packet, or a
+ * payload); the main thread reads the records into small copies and lends the buffer again, so no
+ * outcome is cloned field by field, no packet is copied, and each packet owns its memory.
+ * Records follow one another, one per packet, in order:
  *
  *   kind u8 (0 error, 1 forward, 2 deliver, 3 surb-reply) | key index u8 | tag length u8 |
- *   n u8 | seconds f64 | bytes length u32 | tag | then, for an error, its code (n ASCII bytes);
- *   for a result, n commands and the bytes (a forward packet, or a payload)
+ *   n u8 | seconds f64 | tag | then, for an error, its code (n ASCII bytes); for a result,
+ *   its n commands (its bytes are the next of the byte arrays)
  *
  * A command is type u8 (0 next hop, 1 recipient, 2 SURB reply, 3 delay) and then: next hop,
  * node ID (32) | MAC length u8 | MAC; recipient, 32 bytes; SURB reply, 16 bytes; delay, u32 ms.
  * Numbers are little-endian. This layout never leaves the node.
  */
-const HEAD = 16;
+const HEAD = 12;
 const KINDS = ['error', 'forward', 'deliver', 'surb-reply'] as const;
 const NODE_ID = 32;
 const RECIPIENT = 32;
@@ -37,7 +39,7 @@ function bytesOf(result: UnwrapResult): Uint8Array {
 function recordLength(outcome: UnwrapOutcome): number {
   if (!outcome.ok) return HEAD + (outcome.replayTag?.length ?? 0) + outcome.code.length;
   const { result } = outcome;
-  let length = HEAD + result.replayTag.length + bytesOf(result).length;
+  let length = HEAD + result.replayTag.length;
   for (const command of result.commands) length += commandLength(command);
   return length;
 }
@@ -52,15 +54,16 @@ function byte(value: number, what: string): number {
   return value;
 }
 
-/** Where encodeOutcomes wrote: `length` bytes at the start of `buffer`. */
+/** Where encodeOutcomes wrote: `length` bytes at the start of `buffer`, and the results' bytes in order. */
 export interface EncodedOutcomes {
   readonly buffer: ArrayBuffer;
   readonly length: number;
+  readonly bytes: Uint8Array[];
 }
 
 /**
- * The outcomes of one batch, in order, written at the start of `into` when they fit there (the
- * buffer is reused batch after batch), or else of a new buffer of exactly their size.
+ * The records of one batch's outcomes, in order, written at the start of `into` when they fit
+ * there (the buffer is reused batch after batch), or else of a new buffer of exactly their size.
  */
 export function encodeOutcomes(outcomes: readonly UnwrapOutcome[], into?: ArrayBuffer): EncodedOutcomes {
   let total = 0;
@@ -68,20 +71,29 @@ export function encodeOutcomes(outcomes: readonly UnwrapOutcome[], into?: ArrayB
   const buffer = into !== undefined && into.byteLength >= total ? into : new ArrayBuffer(total);
   const out = new Uint8Array(buffer);
   const view = new DataView(buffer);
+  const bytes: Uint8Array[] = [];
   let offset = 0;
-  for (const outcome of outcomes) offset = writeRecord(out, view, offset, outcome);
-  return { buffer, length: total };
+  for (const outcome of outcomes) {
+    offset = writeRecord(out, view, offset, outcome);
+    if (outcome.ok) bytes.push(bytesOf(outcome.result));
+  }
+  return { buffer, length: total, bytes };
+}
+
+/** The buffers to move with an answer: those of the results' bytes, each once. */
+export function transferablesOf(bytes: readonly Uint8Array[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const array of bytes) if (array.buffer instanceof ArrayBuffer) buffers.add(array.buffer);
+  return [...buffers];
 }
 
 function writeRecord(out: Uint8Array, view: DataView, start: number, outcome: UnwrapOutcome): number {
   const tag = outcome.ok ? outcome.result.replayTag : outcome.replayTag;
-  const bytes = outcome.ok ? bytesOf(outcome.result) : undefined;
   out[start] = outcome.ok ? KINDS.indexOf(outcome.result.kind) : 0;
   out[start + 1] = byte(outcome.keyIndex, 'a key index');
   out[start + 2] = byte(tag?.length ?? 0, 'a replay tag length');
   out[start + 3] = byte(outcome.ok ? outcome.result.commands.length : outcome.code.length, 'a command count or error code length');
   view.setFloat64(start + 4, outcome.seconds, true);
-  view.setUint32(start + 12, bytes?.length ?? 0, true);
   let offset = start + HEAD;
   if (tag !== undefined) {
     out.set(tag, offset);
@@ -92,8 +104,7 @@ function writeRecord(out: Uint8Array, view: DataView, start: number, outcome: Un
     return offset + outcome.code.length;
   }
   for (const command of outcome.result.commands) offset = writeCommand(out, view, offset, command);
-  out.set(bytes as Uint8Array, offset);
-  return offset + (bytes as Uint8Array).length;
+  return offset;
 }
 
 function writeCommand(out: Uint8Array, view: DataView, offset: number, command: RoutingCommand): number {
@@ -120,38 +131,18 @@ function writeCommand(out: Uint8Array, view: DataView, offset: number, command: 
 }
 
 /**
- * Reads `count` outcomes from `bytes`, which must hold exactly their records. Each record is
- * copied once and its outcome's byte arrays are views of that copy, so `bytes` can be written
- * again at once. Bytes that are not such records: RangeError.
+ * Reads `count` outcomes from `records`, which must hold exactly their records, with `bytes`, the
+ * results' byte arrays in order (used as they are). Everything else is copied out of `records`, so
+ * it can be written again at once. Records or bytes that do not match: RangeError.
  */
-export function decodeOutcomes(bytes: Uint8Array, count: number): UnwrapOutcome[] {
+export function decodeOutcomes(records: Uint8Array, count: number, bytes: readonly Uint8Array[]): UnwrapOutcome[] {
+  const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
   const outcomes: UnwrapOutcome[] = [];
-  let offset = 0;
-  for (let i = 0; i < count; i++) {
-    const end = offset + recordLengthAt(bytes, offset);
-    const record = take(bytes, offset, end - offset).slice();
-    if (readRecord(record, new DataView(record.buffer), outcomes) !== record.length) throw new RangeError('an outcome record does not end where its lengths say');
-    offset = end;
-  }
-  if (offset !== bytes.length) throw new RangeError('bytes are left after the outcomes');
+  const reader = { offset: 0, next: 0 };
+  for (let i = 0; i < count; i++) outcomes.push(readRecord(records, view, reader, bytes));
+  if (reader.offset !== records.length) throw new RangeError('bytes are left after the outcomes');
+  if (reader.next !== bytes.length) throw new RangeError('byte arrays are left after the outcomes');
   return outcomes;
-}
-
-/** A record's length, from its head and its commands' types. */
-function recordLengthAt(bytes: Uint8Array, start: number): number {
-  const head = take(bytes, start, HEAD);
-  const n = head[3];
-  let offset = start + HEAD + head[2];
-  if (head[0] === 0) return offset + n - start;
-  for (let i = 0; i < n; i++) {
-    const type = take(bytes, offset, 1)[0];
-    if (type === 0) offset += 2 + NODE_ID + take(bytes, offset + 1 + NODE_ID, 1)[0];
-    else if (type === 1) offset += 1 + RECIPIENT;
-    else if (type === 2) offset += 1 + SURB_ID;
-    else if (type === 3) offset += 5;
-    else throw new RangeError(`unknown command type ${type}`);
-  }
-  return offset + (head[12] | (head[13] << 8) | (head[14] << 16)) + head[15] * 0x1000000 - start;
 }
 
 function take(bytes: Uint8Array, offset: number, length: number): Uint8Array {
@@ -159,29 +150,31 @@ function take(bytes: Uint8Array, offset: number, length: number): Uint8Array {
   return bytes.subarray(offset, offset + length);
 }
 
-/** Reads the record that `bytes` starts with into `outcomes`; returns the offset after it. */
-function readRecord(bytes: Uint8Array, view: DataView, outcomes: UnwrapOutcome[]): number {
-  const kind = KINDS[bytes[0]];
-  if (kind === undefined) throw new RangeError(`unknown outcome kind ${bytes[0]}`);
-  const keyIndex = bytes[1];
-  const tagLength = bytes[2];
-  const n = bytes[3];
-  const seconds = view.getFloat64(4, true);
-  const length = view.getUint32(12, true);
-  let offset = HEAD;
-  const tag = tagLength === 0 ? undefined : take(bytes, offset, tagLength);
+/** Reads the record at `reader.offset`, and moves the reader past it and its bytes. */
+function readRecord(records: Uint8Array, view: DataView, reader: { offset: number; next: number }, bytes: readonly Uint8Array[]): UnwrapOutcome {
+  const head = take(records, reader.offset, HEAD);
+  const kind = KINDS[head[0]];
+  if (kind === undefined) throw new RangeError(`unknown outcome kind ${head[0]}`);
+  const keyIndex = head[1];
+  const tagLength = head[2];
+  const n = head[3];
+  const seconds = view.getFloat64(reader.offset + 4, true);
+  let offset = reader.offset + HEAD;
+  const tag = tagLength === 0 ? undefined : take(records, offset, tagLength).slice();
   offset += tagLength;
   if (kind === 'error') {
-    const code = String.fromCharCode(...take(bytes, offset, n));
-    outcomes.push({ ok: false, keyIndex, code, replayTag: tag, seconds });
-    return offset + n;
+    const code = String.fromCharCode(...take(records, offset, n));
+    reader.offset = offset + n;
+    return { ok: false, keyIndex, code, replayTag: tag, seconds };
   }
   if (tag === undefined) throw new RangeError('a result without a replay tag');
   const commands: RoutingCommand[] = [];
-  for (let i = 0; i < n; i++) offset = readCommand(bytes, view, offset, commands);
-  const data = take(bytes, offset, length);
-  outcomes.push({ ok: true, keyIndex, result: resultOf(kind, tag, commands, data), seconds });
-  return offset + length;
+  for (let i = 0; i < n; i++) offset = readCommand(records, view, offset, commands);
+  const data = bytes[reader.next];
+  if (data === undefined) throw new RangeError('a result without its bytes');
+  reader.offset = offset;
+  reader.next++;
+  return { ok: true, keyIndex, result: resultOf(kind, tag, commands, data), seconds };
 }
 
 function readCommand(bytes: Uint8Array, view: DataView, offset: number, commands: RoutingCommand[]): number {
@@ -189,16 +182,16 @@ function readCommand(bytes: Uint8Array, view: DataView, offset: number, commands
   const body = offset + 1;
   switch (type) {
     case 0: {
-      const nodeId = take(bytes, body, NODE_ID);
+      const nodeId = take(bytes, body, NODE_ID).slice();
       const macLength = take(bytes, body + NODE_ID, 1)[0];
-      commands.push({ type: 'next-hop', nodeId, mac: take(bytes, body + NODE_ID + 1, macLength) });
+      commands.push({ type: 'next-hop', nodeId, mac: take(bytes, body + NODE_ID + 1, macLength).slice() });
       return body + NODE_ID + 1 + macLength;
     }
     case 1:
-      commands.push({ type: 'recipient', recipient: take(bytes, body, RECIPIENT) });
+      commands.push({ type: 'recipient', recipient: take(bytes, body, RECIPIENT).slice() });
       return body + RECIPIENT;
     case 2:
-      commands.push({ type: 'surb-reply', surbId: take(bytes, body, SURB_ID) });
+      commands.push({ type: 'surb-reply', surbId: take(bytes, body, SURB_ID).slice() });
       return body + SURB_ID;
     case 3:
       take(bytes, body, 4);

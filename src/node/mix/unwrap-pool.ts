@@ -14,8 +14,9 @@ import type { UnwrapAnswer, UnwrapBatch, UnwrapWorkerData } from './unwrap-proto
  * of later turns fill the waiting batches up instead of making small ones. Each
  * outcome comes back to `onOutcome` with the keys it was tried under, on the main thread, where
  * the replay check is made. A batch's packets are copied into a buffer only when it leaves for a
- * worker, and its outcomes come back in a second buffer (src/node/mix/unwrap-codec.ts); both
- * buffers go round again, so the pool allocates none per batch. At most `capacity` packets are
+ * worker; its outcomes come back as records in a second buffer (src/node/mix/unwrap-codec.ts)
+ * with each result's bytes moved as they are; both buffers go round again, so the pool
+ * allocates none per batch. At most `capacity` packets are
  * queued or in a worker: `submit` refuses more, and `onPressure` says when to stop and resume
  * reading links. A worker that dies loses its packets (counted) and is replaced a few times.
  */
@@ -23,7 +24,7 @@ export const BATCH_PACKETS = 32;
 /** Batches a worker holds at once: the one it unwraps and the next. */
 export const IN_FLIGHT = 2;
 const MAX_RESTARTS = 5;
-/** Room for one outcome beyond its packet: its record's head, tag and commands (more is allocated when needed). */
+/** Room for one outcome's record (head, tag, commands or error code); a worker makes a larger buffer when needed. */
 const OUTCOME_ROOM = 512;
 
 export interface UnwrapPoolOptions {
@@ -154,7 +155,7 @@ export class UnwrapPool {
     const count = batch.packets.length;
     const packets = new Uint8Array(this.sparePackets.pop() ?? new ArrayBuffer(BATCH_PACKETS * packetLength));
     for (let i = 0; i < count; i++) packets.set(batch.packets[i], i * packetLength);
-    const answer = this.spareAnswers.pop() ?? new ArrayBuffer(BATCH_PACKETS * (packetLength + OUTCOME_ROOM));
+    const answer = this.spareAnswers.pop() ?? new ArrayBuffer(BATCH_PACKETS * OUTCOME_ROOM);
     // The worker's copies of the secrets are moved, and zeroed there once the batch is done.
     const secrets = batch.keys.map((key) => key.secret.slice());
     const id = this.nextBatch++;
@@ -174,7 +175,7 @@ export class UnwrapPool {
     this.queued -= pending.count;
     let outcomes: UnwrapOutcome[] | undefined;
     try {
-      outcomes = decodeOutcomes(new Uint8Array(answer.outcomes, 0, answer.length), pending.count);
+      outcomes = decodeOutcomes(new Uint8Array(answer.outcomes, 0, answer.length), pending.count, answer.bytes);
     } catch (error) {
       this.options.log(`mix: an unwrap worker's answer did not decode (${(error as Error).message})`, 'error');
       this.options.onLost('internal', pending.count);
@@ -191,7 +192,7 @@ export class UnwrapPool {
     const { packetLength } = this.options;
     const keep = IN_FLIGHT * this.slots.length;
     if (this.sparePackets.length < keep && answer.packets.byteLength === BATCH_PACKETS * packetLength) this.sparePackets.push(answer.packets);
-    if (this.spareAnswers.length < keep && answer.outcomes.byteLength >= BATCH_PACKETS * (packetLength + OUTCOME_ROOM)) this.spareAnswers.push(answer.outcomes);
+    if (this.spareAnswers.length < keep && answer.outcomes.byteLength >= BATCH_PACKETS * OUTCOME_ROOM) this.spareAnswers.push(answer.outcomes);
   }
 
   private spawn(): Slot {

@@ -5,8 +5,9 @@ import type { GeometryOptions, SuiteName } from '../../sphinx/index.js';
  * Messages between a mix's main thread and its unwrap workers (docs/nodes.md, "Unwrap workers").
  * A batch carries packets laid end to end in one moved buffer, the candidate secrets they are
  * tried under (moved copies) and a buffer for the answer; the answer carries the batch's outcomes,
- * in order, encoded in that buffer (src/node/mix/unwrap-codec.ts), and moves both buffers back to
- * be used again. No replay filter ever leaves the main thread.
+ * in order, as records in that buffer (src/node/mix/unwrap-codec.ts) and each result's bytes in
+ * its own moved array, and moves both buffers back to be used again. No replay filter ever
+ * leaves the main thread.
  */
 export interface UnwrapWorkerData {
   readonly suite: SuiteName;
@@ -29,6 +30,8 @@ export interface UnwrapAnswer {
   /** `count` outcome records (encodeOutcomes) in its first `length` bytes. */
   readonly outcomes: ArrayBuffer;
   readonly length: number;
+  /** Each result's bytes (a forward packet, or a payload), in the order of the results; moved. */
+  readonly bytes: readonly Uint8Array[];
   /** The batch's packet buffer, moved back for the next batch. */
   readonly packets: ArrayBuffer;
 }

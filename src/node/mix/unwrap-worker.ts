@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { getCrypto } from '../../crypto/index.js';
 import { makeSuite, Sphinx } from '../../sphinx/index.js';
 import { unwrapWithSecrets, type UnwrapOutcome } from '../runtime/hop.js';
-import { encodeOutcomes } from './unwrap-codec.js';
+import { encodeOutcomes, transferablesOf } from './unwrap-codec.js';
 import type { UnwrapAnswer, UnwrapBatch, UnwrapWorkerData } from './unwrap-protocol.js';
 
 const data = workerData as UnwrapWorkerData;
@@ -20,7 +20,7 @@ parentPort?.on('message', (message: UnwrapBatch) => {
     outcomes.push(unwrapWithSecrets(sphinx, message.secrets, message.packets.subarray(i * packetLength, (i + 1) * packetLength)));
   }
   for (const secret of message.secrets) secret.fill(0);
-  const { buffer, length } = encodeOutcomes(outcomes, message.answer);
-  const answer: UnwrapAnswer = { batch: message.batch, outcomes: buffer, length, packets: message.packets.buffer as ArrayBuffer };
-  parentPort?.postMessage(answer, [answer.outcomes, answer.packets]);
+  const { buffer, length, bytes } = encodeOutcomes(outcomes, message.answer);
+  const answer: UnwrapAnswer = { batch: message.batch, outcomes: buffer, length, bytes, packets: message.packets.buffer as ArrayBuffer };
+  parentPort?.postMessage(answer, [buffer, answer.packets, ...transferablesOf(bytes)]);
 });

@@ -1,7 +1,7 @@
 /**
  * The unwrap workers' outcome encoding (src/node/mix/unwrap-codec.ts): every outcome a worker can
- * give comes back equal on the main thread, as a copy that does not share the answer buffer, and
- * a damaged answer is refused.
+ * give comes back equal on the main thread, sharing nothing with the answer buffer (the results'
+ * bytes are the arrays the worker moved), and a damaged answer is refused.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -68,13 +68,15 @@ describe('unwrap outcome encoding', () => {
     fc.assert(
       fc.property(outcomes, fc.integer({ min: 0, max: 200_000 }), (given, room) => {
         const into = new ArrayBuffer(room);
-        const { buffer, length } = encodeOutcomes(given, into);
+        const { buffer, length, bytes } = encodeOutcomes(given, into);
         assert.ok(length <= buffer.byteLength);
         if (length <= room) assert.equal(buffer, into);
+        assert.equal(bytes.length, given.filter((outcome) => outcome.ok).length);
+        // As the main thread gets it: the records in a buffer of their own, the bytes cloned.
         const view = new Uint8Array(buffer, 0, length);
-        const decoded = decodeOutcomes(view, given.length);
+        const decoded = decodeOutcomes(view, given.length, bytes.map((array) => array.slice()));
         assert.deepEqual(decoded, given);
-        // The outcomes are copies: the buffer can be reused at once.
+        // Nothing is a view of the records: the buffer can be reused at once.
         view.fill(0xee);
         assert.deepEqual(decoded, given);
       }),
@@ -85,16 +87,18 @@ describe('unwrap outcome encoding', () => {
   test('refuses a cut, lengthened or damaged answer', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(result, failure), { minLength: 1, maxLength: 8 }), fc.nat(), (given, at) => {
-        const { buffer, length } = encodeOutcomes(given);
+        const { buffer, length, bytes } = encodeOutcomes(given);
         const whole = new Uint8Array(buffer, 0, length);
-        assert.throws(() => decodeOutcomes(whole.subarray(0, at % length), given.length), RangeError);
+        assert.throws(() => decodeOutcomes(whole.subarray(0, at % length), given.length, bytes), RangeError);
         const longer = new Uint8Array(length + 1);
         longer.set(whole);
-        assert.throws(() => decodeOutcomes(longer, given.length), RangeError);
-        assert.throws(() => decodeOutcomes(whole, given.length + 1), RangeError);
+        assert.throws(() => decodeOutcomes(longer, given.length, bytes), RangeError);
+        assert.throws(() => decodeOutcomes(whole, given.length + 1, bytes), RangeError);
+        assert.throws(() => decodeOutcomes(whole, given.length, [...bytes, new Uint8Array(1)]), RangeError);
+        if (bytes.length > 0) assert.throws(() => decodeOutcomes(whole, given.length, bytes.slice(1)), RangeError);
         const badKind = whole.slice();
         badKind[0] = 9;
-        assert.throws(() => decodeOutcomes(badKind, given.length), RangeError);
+        assert.throws(() => decodeOutcomes(badKind, given.length, bytes), RangeError);
       }),
       RUNS,
     );
