@@ -2,18 +2,30 @@ import { Worker } from 'node:worker_threads';
 import type { UnwrapOutcome } from '../runtime/hop.js';
 import type { EpochKey } from '../runtime/keyring.js';
 import type { NodeLog } from '../log.js';
+import { decodeOutcomes } from './unwrap-codec.js';
 import type { UnwrapAnswer, UnwrapBatch, UnwrapWorkerData } from './unwrap-protocol.js';
 
 /**
- * A mix's unwrap workers (docs/nodes.md, "Unwrap workers"): packets are gathered into batches
- * (one per turn of the event loop, at most BATCH_PACKETS each), a batch goes to the worker with
- * the fewest packets in hand, and each outcome comes back to `onOutcome` with the keys it was
- * tried under, on the main thread, where the replay check is made. At most `capacity` packets are
+ * A mix's unwrap workers (docs/nodes.md, "Unwrap workers"): packets wait in batches of at most
+ * BATCH_PACKETS (a new one when the candidate keys change), and once a turn of the event loop (or
+ * as soon as a batch is full) waiting batches go, oldest first, to the worker with the fewest
+ * packets in hand that holds fewer than IN_FLIGHT batches; so a worker always has its next batch
+ * while the main thread reads the last one's answer, and while the workers are busy, the packets
+ * of later turns fill the waiting batches up instead of making small ones. Each
+ * outcome comes back to `onOutcome` with the keys it was tried under, on the main thread, where
+ * the replay check is made. A batch's packets are copied into a buffer only when it leaves for a
+ * worker; its outcomes come back as records in a second buffer (src/node/mix/unwrap-codec.ts)
+ * with each result's bytes moved as they are; both buffers go round again, so the pool
+ * allocates none per batch. At most `capacity` packets are
  * queued or in a worker: `submit` refuses more, and `onPressure` says when to stop and resume
  * reading links. A worker that dies loses its packets (counted) and is replaced a few times.
  */
 export const BATCH_PACKETS = 32;
+/** Batches a worker holds at once: the one it unwraps and the next. */
+export const IN_FLIGHT = 2;
 const MAX_RESTARTS = 5;
+/** Room for one outcome's record (head, tag, commands or error code); a worker makes a larger buffer when needed. */
+const OUTCOME_ROOM = 512;
 
 export interface UnwrapPoolOptions {
   readonly workers: number;
@@ -33,6 +45,14 @@ export interface UnwrapPoolOptions {
 interface Slot {
   worker: Worker;
   inHand: number;
+  batches: number;
+}
+
+/** Packets waiting for a worker: the caller's arrays, not copied yet (a link's frames are its own). */
+interface Waiting {
+  readonly keys: readonly EpochKey[];
+  readonly tags: (string | undefined)[];
+  readonly packets: Uint8Array[];
 }
 
 interface Pending {
@@ -45,11 +65,15 @@ interface Pending {
 export class UnwrapPool {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
-  private open: { keys: readonly EpochKey[]; tags: (string | undefined)[]; packets: Uint8Array; count: number } | undefined;
+  /** Batches waiting for a worker, oldest first; only the last one may still grow. */
+  private readonly waiting: Waiting[] = [];
+  /** Buffers back from the workers: for packets, and for outcomes. */
+  private readonly sparePackets: ArrayBuffer[] = [];
+  private readonly spareAnswers: ArrayBuffer[] = [];
   private nextBatch = 0;
   private queued = 0;
   private pressured = false;
-  private flushScheduled = false;
+  private dispatchScheduled = false;
   private restarts = 0;
   private closed = false;
 
@@ -73,23 +97,26 @@ export class UnwrapPool {
 
   /**
    * Queues a packet to be unwrapped under `keys` (tried in order); false when full or closed.
+   * The packet is read when its batch leaves for a worker: it must not change until then.
    * `tag` comes back with its outcome (the packet recorder's hash, test networks only).
    */
   submit(packet: Uint8Array, keys: readonly EpochKey[], tag?: string): boolean {
     const { packetLength, capacity } = this.options;
     if (this.closed || this.slots.length === 0 || this.queued >= capacity || packet.length !== packetLength) return false;
-    if (this.open !== undefined && !sameKeys(this.open.keys, keys)) this.flush();
-    this.open ??= { keys, tags: [], packets: new Uint8Array(BATCH_PACKETS * packetLength), count: 0 };
-    this.open.packets.set(packet, this.open.count * packetLength);
-    this.open.tags.push(tag);
-    this.open.count++;
+    let last = this.waiting[this.waiting.length - 1];
+    if (last === undefined || last.packets.length === BATCH_PACKETS || !sameKeys(last.keys, keys)) {
+      last = { keys, tags: [], packets: [] };
+      this.waiting.push(last);
+    }
+    last.packets.push(packet);
+    last.tags.push(tag);
     this.queued++;
-    if (this.open.count === BATCH_PACKETS) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
+    if (last.packets.length === BATCH_PACKETS) this.dispatch();
+    else if (!this.dispatchScheduled) {
+      this.dispatchScheduled = true;
       setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
+        this.dispatchScheduled = false;
+        this.dispatch();
       });
     }
     this.updatePressure();
@@ -101,26 +128,42 @@ export class UnwrapPool {
     if (this.closed) return;
     this.closed = true;
     const lost = this.queued;
-    this.open = undefined;
+    this.waiting.length = 0;
     this.pending.clear();
+    this.sparePackets.length = 0;
+    this.spareAnswers.length = 0;
     this.queued = 0;
     if (lost > 0) this.options.onLost('shutdown', lost);
     const slots = this.slots.splice(0);
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 
-  private flush(): void {
-    const batch = this.open;
-    this.open = undefined;
-    if (batch === undefined || batch.count === 0 || this.closed) return;
-    let slot = this.slots[0];
-    for (const candidate of this.slots) if (candidate.inHand < slot.inHand) slot = candidate;
+  /** Sends waiting batches, oldest first, while a worker holds fewer than IN_FLIGHT. */
+  private dispatch(): void {
+    while (this.waiting.length > 0 && !this.closed) {
+      let slot: Slot | undefined;
+      for (const candidate of this.slots) {
+        if (candidate.batches < IN_FLIGHT && (slot === undefined || candidate.inHand < slot.inHand)) slot = candidate;
+      }
+      if (slot === undefined) return;
+      this.send(slot, this.waiting.shift() as Waiting);
+    }
+  }
+
+  private send(slot: Slot, batch: Waiting): void {
+    const { packetLength } = this.options;
+    const count = batch.packets.length;
+    const packets = new Uint8Array(this.sparePackets.pop() ?? new ArrayBuffer(BATCH_PACKETS * packetLength));
+    for (let i = 0; i < count; i++) packets.set(batch.packets[i], i * packetLength);
+    const answer = this.spareAnswers.pop() ?? new ArrayBuffer(BATCH_PACKETS * OUTCOME_ROOM);
+    // The worker's copies of the secrets are moved, and zeroed there once the batch is done.
+    const secrets = batch.keys.map((key) => key.secret.slice());
     const id = this.nextBatch++;
-    const packets = batch.packets.subarray(0, batch.count * this.options.packetLength);
-    const message: UnwrapBatch = { batch: id, secrets: batch.keys.map((key) => key.secret), packets, count: batch.count };
-    this.pending.set(id, { keys: batch.keys, tags: batch.tags, count: batch.count, slot });
-    slot.inHand += batch.count;
-    slot.worker.postMessage(message, [batch.packets.buffer as ArrayBuffer]);
+    const message: UnwrapBatch = { batch: id, secrets, packets: packets.subarray(0, count * packetLength), count, answer };
+    this.pending.set(id, { keys: batch.keys, tags: batch.tags, count, slot });
+    slot.inHand += count;
+    slot.batches++;
+    slot.worker.postMessage(message, [packets.buffer as ArrayBuffer, answer, ...secrets.map((secret) => secret.buffer as ArrayBuffer)]);
   }
 
   private onAnswer(answer: UnwrapAnswer): void {
@@ -128,21 +171,43 @@ export class UnwrapPool {
     if (pending === undefined || this.closed) return;
     this.pending.delete(answer.batch);
     pending.slot.inHand -= pending.count;
+    pending.slot.batches--;
     this.queued -= pending.count;
+    let outcomes: UnwrapOutcome[] | undefined;
+    try {
+      outcomes = decodeOutcomes(new Uint8Array(answer.outcomes, 0, answer.length), pending.count, answer.bytes);
+    } catch (error) {
+      this.options.log(`mix: an unwrap worker's answer did not decode (${(error as Error).message})`, 'error');
+      this.options.onLost('internal', pending.count);
+    }
+    this.recycle(answer);
+    this.dispatch();
     this.updatePressure();
-    answer.outcomes.forEach((outcome, i) => this.options.onOutcome(pending.keys, outcome, pending.tags[i]));
+    if (outcomes === undefined) return;
+    for (let i = 0; i < outcomes.length; i++) this.options.onOutcome(pending.keys, outcomes[i], pending.tags[i]);
+  }
+
+  /** Keeps an answer's buffers for later batches, as many as can be in flight at once. */
+  private recycle(answer: UnwrapAnswer): void {
+    const { packetLength } = this.options;
+    const keep = IN_FLIGHT * this.slots.length;
+    if (this.sparePackets.length < keep && answer.packets.byteLength === BATCH_PACKETS * packetLength) this.sparePackets.push(answer.packets);
+    if (this.spareAnswers.length < keep && answer.outcomes.byteLength >= BATCH_PACKETS * OUTCOME_ROOM) this.spareAnswers.push(answer.outcomes);
   }
 
   private spawn(): Slot {
     const worker = new Worker(new URL('./unwrap-worker.js', import.meta.url), { workerData: this.options.workerData, execArgv: [] });
-    const slot: Slot = { worker, inHand: 0 };
+    const slot: Slot = { worker, inHand: 0, batches: 0 };
     worker.on('message', (answer: UnwrapAnswer) => this.onAnswer(answer));
     worker.on('error', (error) => this.options.log(`mix: an unwrap worker failed (${error.message})`, 'error'));
     worker.on('exit', () => this.onExit(slot));
     return slot;
   }
 
-  /** A worker that stopped on its own: its packets are lost; it is replaced up to MAX_RESTARTS times. */
+  /**
+   * A worker that stopped on its own: its packets are lost; it is replaced up to MAX_RESTARTS
+   * times. When none is left, what waited for one is lost too.
+   */
   private onExit(slot: Slot): void {
     if (this.closed) return;
     const index = this.slots.indexOf(slot);
@@ -154,14 +219,19 @@ export class UnwrapPool {
       this.pending.delete(id);
       lost += pending.count;
     }
-    this.queued -= lost;
-    if (lost > 0) this.options.onLost('internal', lost);
     if (this.restarts < MAX_RESTARTS) {
       this.restarts++;
       this.slots.push(this.spawn());
     } else {
       this.options.log('mix: unwrap workers keep failing; unwrapping on the main thread', 'error');
     }
+    if (this.slots.length === 0) {
+      for (const batch of this.waiting) lost += batch.packets.length;
+      this.waiting.length = 0;
+    }
+    this.queued -= lost;
+    if (lost > 0) this.options.onLost('internal', lost);
+    this.dispatch();
     this.updatePressure();
   }
 

@@ -1,12 +1,13 @@
 import type { BackendName } from '../../crypto/types.js';
 import type { GeometryOptions, SuiteName } from '../../sphinx/index.js';
-import type { UnwrapOutcome } from '../runtime/hop.js';
 
 /**
  * Messages between a mix's main thread and its unwrap workers (docs/nodes.md, "Unwrap workers").
- * A batch carries packets laid end to end in one transferred buffer and the candidate secrets
- * they are tried under; the answer carries one outcome per packet, in order. No replay filter
- * ever leaves the main thread.
+ * A batch carries packets laid end to end in one moved buffer, the candidate secrets they are
+ * tried under (moved copies) and a buffer for the answer; the answer carries the batch's outcomes,
+ * in order, as records in that buffer (src/node/mix/unwrap-codec.ts) and each result's bytes in
+ * its own moved array, and moves both buffers back to be used again. No replay filter ever
+ * leaves the main thread.
  */
 export interface UnwrapWorkerData {
   readonly suite: SuiteName;
@@ -17,24 +18,20 @@ export interface UnwrapWorkerData {
 export interface UnwrapBatch {
   readonly batch: number;
   readonly secrets: readonly Uint8Array[];
-  /** `count` packets of the geometry's packet length, end to end. */
+  /** `count` packets of the geometry's packet length, end to end (the buffer may hold more). */
   readonly packets: Uint8Array;
   readonly count: number;
+  /** Where the worker should encode the outcomes (it may answer in a larger buffer of its own). */
+  readonly answer: ArrayBuffer;
 }
 
 export interface UnwrapAnswer {
   readonly batch: number;
-  readonly outcomes: readonly UnwrapOutcome[];
-}
-
-/** The buffers an outcome owns alone (a packet's outgoing bytes), moved rather than copied. */
-export function transferablesOf(outcomes: readonly UnwrapOutcome[]): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  for (const outcome of outcomes) {
-    if (!outcome.ok) continue;
-    const { result } = outcome;
-    const bytes = result.kind === 'forward' ? result.packet : result.payload;
-    if (bytes.buffer instanceof ArrayBuffer) buffers.add(bytes.buffer);
-  }
-  return [...buffers];
+  /** `count` outcome records (encodeOutcomes) in its first `length` bytes. */
+  readonly outcomes: ArrayBuffer;
+  readonly length: number;
+  /** Each result's bytes (a forward packet, or a payload), in the order of the results; moved. */
+  readonly bytes: readonly Uint8Array[];
+  /** The batch's packet buffer, moved back for the next batch. */
+  readonly packets: ArrayBuffer;
 }
