@@ -46,7 +46,9 @@ export function replyEpoch(sendEpoch: number, resends: number, readAfterEpoch = 
  * epoch its ACK could not leave, and the mail would wait for a resend (about one copy in 2k).
  */
 export function readAfterItsEpoch(sentMs: number, timing: EpochTiming, travel: Pick<ReplyTravel, 'meanDelayMs' | 'mixLayers' | 'pollsPerEpoch'>): boolean {
-  const start = epochStart(epochAt(sentMs, timing), timing);
+  const epoch = epochAt(sentMs, timing);
+  if (epoch < 0) return false; // before genesis (a network not started yet): nothing is late
+  const start = epochStart(epoch, timing);
   const lastPoll = start + ((travel.pollsPerEpoch - 0.5) * timing.epochMs) / travel.pollsPerEpoch;
   return sentMs + travel.mixLayers * travel.meanDelayMs >= lastPoll;
 }

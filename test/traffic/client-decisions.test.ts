@@ -141,6 +141,10 @@ test('reply epoch: a resend\'s SURBs are of the next epoch, so its recipient has
   assert.equal(readAfterItsEpoch(30_500, timing, travel), true);
   assert.equal(readAfterItsEpoch(29_000, timing, travel), false);
   assert.equal(replyEpoch(3, 0, true), 4);
+  // Before genesis (a test network's clock before its first epoch) nothing is late, and nothing throws.
+  const later = { genesisMs: 100_000, epochMs: 8000 };
+  assert.equal(readAfterItsEpoch(99_000, later, travel), false);
+  assert.equal(replyWindowEndMs(99_000, later, travel, 0), 100_000 + 3000 + 4000);
   assert.equal(replyWindowEndMs(30_500, timing, travel, 0), 40_000 + 3000 + 4000);
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 2000 }), (sentMs, polls, mean) => {
