@@ -133,12 +133,16 @@ async function measure(label: string, genesisMs: number, planted: boolean): Prom
       stored = sent.fragments;
     }
     const start = total();
+    const polls: string[] = [];
     for (let i = 0; i < POLLS_PER_WINDOW; i++) {
+      const before = total();
       const report = await bob.agent.poll();
-      if (process.env.PIR_VOLUME_DEBUG !== undefined) console.log(`# ${label} window ${w} poll ${i}: ${report.error ?? 'ok'}`);
+      polls.push(`${total() - before} B ${report.error === undefined ? "ok" : `error: ${report.error.slice(0, 60)}`}`);
       net.clock.advance(150); // past the snapshot refresh interval: new snapshots are built and replicated behind the answers
     }
     windows.push(total() - start);
+    // Each poll's bytes and outcome, so that a window that differs says which poll made it differ.
+    console.log(`# ${label} window ${w}: ${windows[w]} B; polls: ${polls.join('; ')}`);
   }
   assert.ok(stored > 0);
   return { windows, mailAt: IDLE_WINDOWS, received: bob.agent.inbox().some((mail) => mail.subject === 'Large'), fragments: stored };
