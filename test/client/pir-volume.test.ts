@@ -137,7 +137,7 @@ async function measure(label: string, genesisMs: number, planted: boolean): Prom
     for (let i = 0; i < POLLS_PER_WINDOW; i++) {
       const before = total();
       const report = await bob.agent.poll();
-      polls.push(`${total() - before} B ${report.error === undefined ? "ok" : `error: ${report.error.slice(0, 60)}`}`);
+      polls.push(`${total() - before} B ${report.error === undefined ? 'ok' : `error: ${report.error.slice(0, 60)}`}`);
       net.clock.advance(150); // past the snapshot refresh interval: new snapshots are built and replicated behind the answers
     }
     windows.push(total() - start);
