@@ -40,7 +40,7 @@ export function replyEpoch(sendEpoch: number, resends: number, readAfterEpoch = 
 
 /**
  * Whether a copy leaving at `sentMs` will most likely be read only after its epoch ends: it reaches
- * the mailbox (the mixes' mean delays, and half a poll interval of margin) after the recipient's last poll of the epoch (polls sit at
+ * the mailbox (twice the mixes' mean delays) after the recipient's last poll of the epoch (polls sit at
  * (i + ½)/k of it, docs/client.md, "Polls"; the sender's own k stands for the recipient's). Such a
  * first copy gets SURBs of the next epoch (`replyEpoch`), as a resend does: with SURBs of its own
  * epoch its ACK could not leave, and the mail would wait for a resend (about one copy in 2k).
@@ -51,10 +51,10 @@ export function readAfterItsEpoch(sentMs: number, timing: EpochTiming, travel: P
   const start = epochStart(epoch, timing);
   const interval = timing.epochMs / travel.pollsPerEpoch;
   const lastPoll = start + (travel.pollsPerEpoch - 0.5) * interval;
-  // Half a poll interval of margin: the gateway, the provider's snapshot refresh and the poll's
-  // own time come on top of the mixes' delays. Erring late costs little (the ACK waits for the
-  // next epoch to start); erring early costs a resend.
-  return sentMs + travel.mixLayers * travel.meanDelayMs + interval / 2 >= lastPoll;
+  // Twice the mean of the three delays (a sum of three exponentials exceeds that about one time in
+  // 16), which also covers the gateway, the provider's snapshot refresh and the poll's own time.
+  // Erring late costs little (the ACK waits for the next epoch to start); erring early, a resend.
+  return sentMs + 2 * travel.mixLayers * travel.meanDelayMs >= lastPoll;
 }
 
 /** Whether a reply queued for a SURB of `surbEpoch` must be dropped in `currentEpoch`. */

@@ -136,25 +136,24 @@ test('reply epoch: a resend\'s SURBs are of the next epoch, so its recipient has
   // Sent 5 s into epoch 3: a first copy's reply must leave by 32 s, a resend's by 40 s.
   assert.equal(replyWindowEndMs(29_000, timing, travel, 0), 32_000 + 3000 + 4000);
   assert.equal(replyWindowEndMs(29_000, timing, travel, 2), 40_000 + 3000 + 4000);
-  // Sent 5.5 s into epoch 3: with the mixes' mean delays (0.6 s) and half a poll interval (1 s) it
-  // reaches the mailbox after the last poll of the epoch (7 s), so even the first copy's SURBs are
-  // of the next epoch, and its reply may leave until 40 s.
-  assert.equal(readAfterItsEpoch(29_500, timing, travel), true);
+  // Sent 6 s into epoch 3: with twice the mixes' mean delays (1.2 s) it reaches the mailbox after
+  // the last poll of the epoch (7 s), so even the first copy's SURBs are of the next epoch, and its
+  // reply may leave until 40 s.
+  assert.equal(readAfterItsEpoch(30_000, timing, travel), true);
   assert.equal(readAfterItsEpoch(29_000, timing, travel), false);
   assert.equal(replyEpoch(3, 0, true), 4);
   // Before genesis (a test network's clock before its first epoch) nothing is late, and nothing throws.
   const later = { genesisMs: 100_000, epochMs: 8000 };
   assert.equal(readAfterItsEpoch(99_000, later, travel), false);
   assert.equal(replyWindowEndMs(99_000, later, travel, 0), 100_000 + 3000 + 4000);
-  assert.equal(replyWindowEndMs(29_500, timing, travel, 0), 40_000 + 3000 + 4000);
+  assert.equal(replyWindowEndMs(30_000, timing, travel, 0), 40_000 + 3000 + 4000);
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 2000 }), (sentMs, polls, mean) => {
       const t = { ...travel, pollsPerEpoch: polls, meanDelayMs: mean };
       const epoch = Math.floor(sentMs / timing.epochMs);
-      const interval = timing.epochMs / polls;
-      const lastPoll = epoch * timing.epochMs + (polls - 0.5) * interval;
-      // Late exactly when the copy reaches the mailbox, with half a poll interval of margin, after the epoch's last poll.
-      return readAfterItsEpoch(sentMs, timing, t) === sentMs + 3 * mean + interval / 2 >= lastPoll;
+      const lastPoll = epoch * timing.epochMs + ((polls - 0.5) * timing.epochMs) / polls;
+      // Late exactly when the copy reaches the mailbox (twice the mean delays) after the epoch's last poll.
+      return readAfterItsEpoch(sentMs, timing, t) === sentMs + 2 * 3 * mean >= lastPoll;
     }),
     { seed: SEED },
   );
