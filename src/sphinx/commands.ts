@@ -144,3 +144,25 @@ export function decodeHopCommands(slot: Uint8Array, macLength: number): RoutingC
   }
   return commands;
 }
+
+/** What a hop's commands tell its node (the last command of each type counts). */
+export interface HopFields {
+  readonly nextHop?: NextHopCommand;
+  readonly recipient?: Uint8Array;
+  readonly surbId?: Uint8Array;
+  readonly delayMs?: number;
+}
+
+export function hopFields(commands: readonly RoutingCommand[]): HopFields {
+  let nextHop: NextHopCommand | undefined;
+  let recipient: Uint8Array | undefined;
+  let surbId: Uint8Array | undefined;
+  let delayMs: number | undefined;
+  for (const command of commands) {
+    if (command.type === 'next-hop') nextHop = command;
+    else if (command.type === 'recipient') recipient = command.recipient;
+    else if (command.type === 'surb-reply') surbId = command.surbId;
+    else delayMs = command.delayMs;
+  }
+  return { nextHop, recipient, surbId, delayMs };
+}

@@ -4,6 +4,7 @@ import type { RandomSource } from '../crypto/seeded-random.js';
 import {
   decodeHopCommands,
   encodeHopCommands,
+  hopFields,
   NODE_ID_LENGTH,
   type HopCommand,
   type RoutingCommand,
@@ -174,16 +175,7 @@ export class Sphinx {
     const payload = suite.sprpDecrypt(keys.payloadKey, packet.subarray(g.headerLength), out.subarray(g.headerLength));
     const replayTag = keys.replayTag.slice();
 
-    let nextHop: Extract<RoutingCommand, { type: 'next-hop' }> | undefined;
-    let recipient: Uint8Array | undefined;
-    let surbId: Uint8Array | undefined;
-    let delayMs: number | undefined;
-    for (const command of commands) {
-      if (command.type === 'next-hop') nextHop = command;
-      else if (command.type === 'recipient') recipient = command.recipient;
-      else if (command.type === 'surb-reply') surbId = command.surbId;
-      else delayMs = command.delayMs;
-    }
+    const { nextHop, recipient, surbId, delayMs } = hopFields(commands);
 
     if (nextHop !== undefined) {
       out.set(suite.additionalData, 0);

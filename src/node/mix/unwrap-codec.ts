@@ -1,4 +1,4 @@
-import type { RoutingCommand, UnwrapResult } from '../../sphinx/index.js';
+import { commandLength, decodeHopCommands, hopFields, writeCommand, type RoutingCommand, type UnwrapResult } from '../../sphinx/index.js';
 import type { UnwrapOutcome } from '../runtime/hop.js';
 
 /**
@@ -10,43 +10,35 @@ import type { UnwrapOutcome } from '../runtime/hop.js';
  * Records follow one another, one per packet, in order:
  *
  *   kind u8 (0 error, 1 forward, 2 deliver, 3 surb-reply) | key index u8 | tag length u8 |
- *   n u8 | seconds f64 | tag | then, for an error, its code (n ASCII bytes); for a result,
- *   its n commands (its bytes are the next of the byte arrays)
+ *   n u8 | commands length u16 | seconds f64 | tag | then, for an error, its code (n ASCII
+ *   bytes); for a result, its commands in Sphinx's own encoding (src/sphinx/commands.ts) with
+ *   MACs of n bytes (its bytes are the next of the byte arrays)
  *
- * A command is type u8 (0 next hop, 1 recipient, 2 SURB reply, 3 delay) and then: next hop,
- * node ID (32) | MAC length u8 | MAC; recipient, 32 bytes; SURB reply, 16 bytes; delay, u32 ms.
  * Numbers are little-endian. This layout never leaves the node.
  */
-const HEAD = 12;
+const HEAD = 14;
 const KINDS = ['error', 'forward', 'deliver', 'surb-reply'] as const;
-const NODE_ID = 32;
-const RECIPIENT = 32;
-const SURB_ID = 16;
-
-function commandLength(command: RoutingCommand): number {
-  switch (command.type) {
-    case 'next-hop': return 2 + NODE_ID + command.mac.length;
-    case 'recipient': return 1 + RECIPIENT;
-    case 'surb-reply': return 1 + SURB_ID;
-    case 'delay': return 5;
-  }
-}
 
 function bytesOf(result: UnwrapResult): Uint8Array {
   return result.kind === 'forward' ? result.packet : result.payload;
 }
 
-function recordLength(outcome: UnwrapOutcome): number {
-  if (!outcome.ok) return HEAD + (outcome.replayTag?.length ?? 0) + outcome.code.length;
-  const { result } = outcome;
-  let length = HEAD + result.replayTag.length;
-  for (const command of result.commands) length += commandLength(command);
+/** The MAC length of a result's commands (that of its next-hop command; 0 without one). */
+function macLengthOf(commands: readonly RoutingCommand[]): number {
+  for (const command of commands) if (command.type === 'next-hop') return command.mac.length;
+  return 0;
+}
+
+function commandsLength(commands: readonly RoutingCommand[], macLength: number): number {
+  let length = 0;
+  for (const command of commands) length += commandLength(command, macLength);
   return length;
 }
 
-function fixed(bytes: Uint8Array, length: number, what: string): Uint8Array {
-  if (bytes.length !== length) throw new RangeError(`${what} must be ${length} bytes`);
-  return bytes;
+function recordLength(outcome: UnwrapOutcome): number {
+  if (!outcome.ok) return HEAD + (outcome.replayTag?.length ?? 0) + outcome.code.length;
+  const { result } = outcome;
+  return HEAD + result.replayTag.length + commandsLength(result.commands, macLengthOf(result.commands));
 }
 
 function byte(value: number, what: string): number {
@@ -89,11 +81,13 @@ export function transferablesOf(bytes: readonly Uint8Array[]): ArrayBuffer[] {
 
 function writeRecord(out: Uint8Array, view: DataView, start: number, outcome: UnwrapOutcome): number {
   const tag = outcome.ok ? outcome.result.replayTag : outcome.replayTag;
+  const macLength = outcome.ok ? macLengthOf(outcome.result.commands) : 0;
   out[start] = outcome.ok ? KINDS.indexOf(outcome.result.kind) : 0;
   out[start + 1] = byte(outcome.keyIndex, 'a key index');
   out[start + 2] = byte(tag?.length ?? 0, 'a replay tag length');
-  out[start + 3] = byte(outcome.ok ? outcome.result.commands.length : outcome.code.length, 'a command count or error code length');
-  view.setFloat64(start + 4, outcome.seconds, true);
+  out[start + 3] = byte(outcome.ok ? macLength : outcome.code.length, 'a MAC length or error code length');
+  view.setUint16(start + 4, outcome.ok ? commandsLength(outcome.result.commands, macLength) : 0, true);
+  view.setFloat64(start + 6, outcome.seconds, true);
   let offset = start + HEAD;
   if (tag !== undefined) {
     out.set(tag, offset);
@@ -103,31 +97,12 @@ function writeRecord(out: Uint8Array, view: DataView, start: number, outcome: Un
     for (let i = 0; i < outcome.code.length; i++) out[offset + i] = byte(outcome.code.charCodeAt(i), 'an error code character');
     return offset + outcome.code.length;
   }
-  for (const command of outcome.result.commands) offset = writeCommand(out, view, offset, command);
-  return offset;
-}
-
-function writeCommand(out: Uint8Array, view: DataView, offset: number, command: RoutingCommand): number {
-  switch (command.type) {
-    case 'next-hop':
-      out[offset] = 0;
-      out.set(fixed(command.nodeId, NODE_ID, 'a next hop'), offset + 1);
-      out[offset + 1 + NODE_ID] = byte(command.mac.length, 'a MAC length');
-      out.set(command.mac, offset + 2 + NODE_ID);
-      return offset + 2 + NODE_ID + command.mac.length;
-    case 'recipient':
-      out[offset] = 1;
-      out.set(fixed(command.recipient, RECIPIENT, 'a recipient'), offset + 1);
-      return offset + 1 + RECIPIENT;
-    case 'surb-reply':
-      out[offset] = 2;
-      out.set(fixed(command.surbId, SURB_ID, 'a SURB ID'), offset + 1);
-      return offset + 1 + SURB_ID;
-    case 'delay':
-      out[offset] = 3;
-      view.setUint32(offset + 1, command.delayMs, true);
-      return offset + 5;
+  try {
+    for (const command of outcome.result.commands) offset = writeCommand(out, offset, command, macLength);
+  } catch (error) {
+    throw new RangeError(`the commands of an outcome cannot be laid out (${(error as Error).message})`);
   }
+  return offset;
 }
 
 /**
@@ -158,7 +133,8 @@ function readRecord(records: Uint8Array, view: DataView, reader: { offset: numbe
   const keyIndex = head[1];
   const tagLength = head[2];
   const n = head[3];
-  const seconds = view.getFloat64(reader.offset + 4, true);
+  const commandBytes = view.getUint16(reader.offset + 4, true);
+  const seconds = view.getFloat64(reader.offset + 6, true);
   let offset = reader.offset + HEAD;
   const tag = tagLength === 0 ? undefined : take(records, offset, tagLength).slice();
   offset += tagLength;
@@ -168,55 +144,32 @@ function readRecord(records: Uint8Array, view: DataView, reader: { offset: numbe
     return { ok: false, keyIndex, code, replayTag: tag, seconds };
   }
   if (tag === undefined) throw new RangeError('a result without a replay tag');
-  const commands: RoutingCommand[] = [];
-  for (let i = 0; i < n; i++) offset = readCommand(records, view, offset, commands);
+  const commands = readCommands(take(records, offset, commandBytes), n);
   const data = bytes[reader.next];
   if (data === undefined) throw new RangeError('a result without its bytes');
-  reader.offset = offset;
+  reader.offset = offset + commandBytes;
   reader.next++;
   return { ok: true, keyIndex, result: resultOf(kind, tag, commands, data), seconds };
 }
 
-function readCommand(bytes: Uint8Array, view: DataView, offset: number, commands: RoutingCommand[]): number {
-  const type = take(bytes, offset, 1)[0];
-  const body = offset + 1;
-  switch (type) {
-    case 0: {
-      const nodeId = take(bytes, body, NODE_ID).slice();
-      const macLength = take(bytes, body + NODE_ID, 1)[0];
-      commands.push({ type: 'next-hop', nodeId, mac: take(bytes, body + NODE_ID + 1, macLength).slice() });
-      return body + NODE_ID + 1 + macLength;
-    }
-    case 1:
-      commands.push({ type: 'recipient', recipient: take(bytes, body, RECIPIENT).slice() });
-      return body + RECIPIENT;
-    case 2:
-      commands.push({ type: 'surb-reply', surbId: take(bytes, body, SURB_ID).slice() });
-      return body + SURB_ID;
-    case 3:
-      take(bytes, body, 4);
-      commands.push({ type: 'delay', delayMs: view.getUint32(body, true) });
-      return body + 4;
-    default:
-      throw new RangeError(`unknown command type ${type}`);
+/** Sphinx's own decoding of the commands (copies); they must fill their bytes exactly. */
+function readCommands(encoded: Uint8Array, macLength: number): RoutingCommand[] {
+  let commands: RoutingCommand[];
+  try {
+    commands = decodeHopCommands(encoded, macLength);
+  } catch (error) {
+    throw new RangeError(`the commands of an outcome do not decode (${(error as Error).message})`);
   }
+  if (commandsLength(commands, macLength) !== encoded.length) throw new RangeError('the commands of an outcome do not fill their bytes');
+  return commands;
 }
 
-/** The result as Sphinx.unwrap builds it from its commands (the last command of a type counts). */
+/** The result as Sphinx.unwrap builds it from its commands (hopFields). */
 function resultOf(kind: UnwrapResult['kind'], replayTag: Uint8Array, commands: RoutingCommand[], data: Uint8Array): UnwrapResult {
-  let nextHop: Uint8Array | undefined;
-  let recipient: Uint8Array | undefined;
-  let surbId: Uint8Array | undefined;
-  let delayMs: number | undefined;
-  for (const command of commands) {
-    if (command.type === 'next-hop') nextHop = command.nodeId;
-    else if (command.type === 'recipient') recipient = command.recipient;
-    else if (command.type === 'surb-reply') surbId = command.surbId;
-    else delayMs = command.delayMs;
-  }
+  const { nextHop, recipient, surbId, delayMs } = hopFields(commands);
   if (kind === 'forward') {
     if (nextHop === undefined) throw new RangeError('a forward result without a next hop');
-    return { kind, nextHop, delayMs, packet: data, replayTag, commands };
+    return { kind, nextHop: nextHop.nodeId, delayMs, packet: data, replayTag, commands };
   }
   if (kind === 'surb-reply') {
     if (surbId === undefined) throw new RangeError('a SURB reply without a SURB ID');

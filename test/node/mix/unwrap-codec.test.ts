@@ -16,11 +16,17 @@ const bytes = (length: number) => fc.uint8Array({ minLength: length, maxLength: 
 const seconds = fc.double({ min: 0, max: 10, noNaN: true });
 const keyIndex = fc.integer({ min: 0, max: 3 });
 
-const command: fc.Arbitrary<RoutingCommand> = fc.oneof(
-  fc.record({ type: fc.constant('next-hop' as const), nodeId: bytes(32), mac: fc.uint8Array({ minLength: 16, maxLength: 32 }) }),
-  fc.record({ type: fc.constant('recipient' as const), recipient: bytes(32) }),
-  fc.record({ type: fc.constant('surb-reply' as const), surbId: bytes(16) }),
-  fc.record({ type: fc.constant('delay' as const), delayMs: fc.integer({ min: 0, max: 0xffffffff }) }),
+/** A hop's commands: every next-hop MAC of one length, as the suite's (16 or 32 bytes). */
+const commandList: fc.Arbitrary<RoutingCommand[]> = fc.constantFrom(16, 32).chain((macLength) =>
+  fc.array(
+    fc.oneof(
+      fc.record({ type: fc.constant('next-hop' as const), nodeId: bytes(32), mac: bytes(macLength) }),
+      fc.record({ type: fc.constant('recipient' as const), recipient: bytes(32) }),
+      fc.record({ type: fc.constant('surb-reply' as const), surbId: bytes(16) }),
+      fc.record({ type: fc.constant('delay' as const), delayMs: fc.integer({ min: 0, max: 0xffffffff }) }),
+    ),
+    { maxLength: 5 },
+  ),
 );
 
 /** A result as Sphinx.unwrap builds it: its fields are those of its commands (the last of a type). */
@@ -41,7 +47,7 @@ const result: fc.Arbitrary<UnwrapOutcome> = fc
   .record({
     kind: fc.constantFrom('forward' as const, 'deliver' as const, 'surb-reply' as const),
     tag: bytes(32),
-    commands: fc.array(command, { maxLength: 5 }),
+    commands: commandList,
     data: fc.uint8Array({ maxLength: 3096 }),
     keyIndex,
     seconds,
