@@ -57,7 +57,7 @@ export interface PirFetchResult {
   readonly deferred?: number;
   /** Older epochs whose pir-info was refused for now (read in a later poll). */
   readonly skipped?: readonly number[];
-  /** The epochs of this poll with pages left for later polls (unread or deferred): one not listed was read whole. */
+  /** PIR: the epochs of this poll not read whole yet (a bucket of their pairs not read in the snapshot named, or items on pages not read); one not listed was read whole (PirBacklog.readWhole). */
   readonly unfinished?: readonly number[];
 }
 

@@ -57,16 +57,6 @@ export interface GatewayScores {
   readonly belowFloor: (node: NodeDescriptor) => boolean;
 }
 
-/**
- * The guard's gateway in the consensus, or undefined when the guard has expired, left the
- * consensus, or scores below the floor while some gateway of the consensus does not (when every
- * gateway is below it, moving would gain nothing and the guard stays).
- */
-export function keptGuard(guard: Guard, gateways: readonly NodeDescriptor[], scores: Pick<GatewayScores, 'belowFloor'>, nowMs: number): NodeDescriptor | undefined {
-  if (nowMs >= guard.expiresMs || nowMs < guard.chosenMs) return undefined;
-  return usable(guard.nodeId, gateways, scores);
-}
-
 /** The gateway with `nodeId` in the consensus, unless it is below the floor while another is not. */
 function usable(nodeId: Uint8Array, gateways: readonly NodeDescriptor[], scores: Pick<GatewayScores, 'belowFloor'>): NodeDescriptor | undefined {
   const node = gateways.find((gateway) => sameBytes(gateway.nodeId, nodeId));

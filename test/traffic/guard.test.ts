@@ -13,11 +13,11 @@ import {
   GUARD_MAX_LIFETIME_MS,
   GUARD_MIN_LIFETIME_MS,
   guardGateway,
-  keptGuard,
   newGuard,
   sameGuard,
   stepGuard,
   type GatewayScores,
+  type Guard,
 } from '../../src/traffic/guard.js';
 
 /**
@@ -38,22 +38,32 @@ function scoresOf(nodes: readonly NodeDescriptor[], scores: readonly number[], f
 
 const allGood = scoresOf(gateways, [1000, 1000, 1000], 800);
 
-test('a guard is kept until its lifetime ends or it leaves the consensus', () => {
+/** The gateway a client enters through with `guard` stored, and whether the record stays as it was. */
+function step(guard: Guard, nodes: readonly NodeDescriptor[], scores: GatewayScores, now: number): { name: string; unchanged: boolean } {
+  const next = stepGuard(guard, nodes, scores, now, seededRandom(crypto, 1));
+  return { name: next.gateway.name, unchanged: sameGuard(next.guard, guard) };
+}
+
+test('a guard is kept until its lifetime ends; missing from the consensus, it is stood in for', () => {
   const guard = newGuard(gateway(2).nodeId, T, 0.5);
   assert.equal(guard.expiresMs - guard.chosenMs, (GUARD_MIN_LIFETIME_MS + GUARD_MAX_LIFETIME_MS) / 2);
-  assert.equal(keptGuard(guard, gateways, allGood, T)?.name, 'gw2');
-  assert.equal(keptGuard(guard, gateways, allGood, guard.expiresMs - 1)?.name, 'gw2');
-  assert.equal(keptGuard(guard, gateways, allGood, guard.expiresMs), undefined, 'expired');
-  assert.equal(keptGuard(guard, [gateway(1), gateway(3)], allGood, T + 1000), undefined, 'gone from the consensus');
-  assert.equal(keptGuard(guard, gateways, allGood, T - 1), undefined, 'a guard from the future (a clock set back) is not trusted');
+  assert.deepEqual(step(guard, gateways, allGood, T), { name: 'gw2', unchanged: true });
+  assert.deepEqual(step(guard, gateways, allGood, guard.expiresMs - 1), { name: 'gw2', unchanged: true });
+  assert.equal(step(guard, gateways, allGood, guard.expiresMs).unchanged, false, 'expired');
+  const missing = stepGuard(guard, [gateway(1), gateway(3)], allGood, T + 1000, seededRandom(crypto, 1));
+  assert.notEqual(missing.gateway.name, 'gw2', 'gone from the consensus: another gateway stands in');
+  assert.deepEqual(missing.guard.nodeId, guard.nodeId);
+  assert.equal(step(guard, gateways, allGood, T - 1).unchanged, false, 'a guard from the future (a clock set back) is not trusted');
 });
 
 test('a guard below the floor is replaced while another gateway is above it; a lower score above the floor keeps it', () => {
   const guard = newGuard(gateway(2).nodeId, T, 0.5);
-  assert.equal(keptGuard(guard, gateways, scoresOf(gateways, [1000, 799, 1000], 800), T), undefined, 'below the floor');
-  assert.equal(keptGuard(guard, gateways, scoresOf(gateways, [1000, 800, 1000], 800), T)?.name, 'gw2', 'at the floor');
-  assert.equal(keptGuard(guard, gateways, scoresOf(gateways, [1000, 810, 1000], 800), T)?.name, 'gw2', 'far below the others, still above the floor');
-  assert.equal(keptGuard(guard, gateways, scoresOf(gateways, [100, 500, 700], 800), T)?.name, 'gw2', 'every gateway below the floor: no move');
+  const below = step(guard, gateways, scoresOf(gateways, [1000, 799, 1000], 800), T);
+  assert.equal(below.unchanged, false, 'below the floor');
+  assert.notEqual(below.name, 'gw2');
+  assert.deepEqual(step(guard, gateways, scoresOf(gateways, [1000, 800, 1000], 800), T), { name: 'gw2', unchanged: true }, 'at the floor');
+  assert.deepEqual(step(guard, gateways, scoresOf(gateways, [1000, 810, 1000], 800), T), { name: 'gw2', unchanged: true }, 'far below the others, still above the floor');
+  assert.deepEqual(step(guard, gateways, scoresOf(gateways, [100, 500, 700], 800), T), { name: 'gw2', unchanged: true }, 'every gateway below the floor: no move');
 });
 
 const gatewaysArb = fc
@@ -78,7 +88,7 @@ test('a new guard is never below the floor when a gateway at or above it exists;
   );
 });
 
-test('a kept guard stays exactly when it is in the consensus, in its lifetime, and not below the floor (or all are)', () => {
+test('the client enters through its guard exactly when it is in the consensus, in its lifetime, and not below the floor (or all are)', () => {
   fc.assert(
     fc.property(
       gatewaysArb,
@@ -93,9 +103,11 @@ test('a kept guard stays exactly when it is in the consensus, in its lifetime, a
         const now = T + Math.floor(age * (guard.expiresMs - T));
         const inConsensus = present ? nodes : nodes.filter((node) => node !== own);
         const below = weights.belowFloor(own);
-        const kept = keptGuard(guard, inConsensus, weights, now);
+        fc.pre(inConsensus.length > 0); // a consensus always lists a gateway (its topology is refused otherwise)
+        const next = stepGuard(guard, inConsensus, weights, now, seededRandom(crypto, index));
         const expected = present && (!below || inConsensus.every((node) => weights.belowFloor(node)));
-        assert.equal(kept, expected ? own : undefined);
+        assert.equal(next.gateway === own, expected);
+        if (expected) assert.ok(sameGuard(next.guard, guard), 'the kept guard\'s record is unchanged');
       },
     ),
     { seed: 20261207, numRuns: 400 },

@@ -32,7 +32,7 @@ export interface FetchResult {
   readonly deferred?: number;
   /** PIR: older epochs the provider refused for now (read in a later poll). */
   readonly skipped?: readonly number[];
-  /** PIR: the epochs with pages left for later polls; one not listed was read whole. */
+  /** PIR: the epochs of this poll not read whole yet (a bucket of their pairs not read in the snapshot named, or items on pages not read); one not listed was read whole (PirBacklog.readWhole). */
   readonly unfinished?: readonly number[];
 }
 
