@@ -73,6 +73,11 @@ export interface ReplyTravel {
   readonly pollsPerEpoch: number;
 }
 
+/** A reply's travel under a consensus's mixing (three mix layers) for a user polling `pollsPerEpoch` times an epoch. */
+export function replyTravelOf(mixing: { readonly meanDelayMs: number; readonly maxDelayMs: number }, pollsPerEpoch: number): ReplyTravel {
+  return { meanDelayMs: mixing.meanDelayMs, maxDelayMs: mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch };
+}
+
 /**
  * The latest moment an ACK through a SURB of copy `resends + 1`, sent at `sentMs`, can be read by its
  * sender (the SURB's epoch as `replyEpoch` chose it, a first copy sent late in its epoch included): the SURB's epoch ends (the last moment the reply may leave), the reply crosses the mixes (each delay at most

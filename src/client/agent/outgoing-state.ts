@@ -2,7 +2,7 @@ import type { SealedFrame } from '../../e2e/mail-endpoint.js';
 import { hexOf } from '../../codec/bytes.js';
 import type { ConsensusDocument } from '../../pki/index.js';
 import { ackDeadline, maxCopyIntervalMs, type ResendPolicy, type ResendState } from '../../traffic/resend.js';
-import { replyWindowEndMs, resendMomentMs } from '../../traffic/reply-window.js';
+import { replyTravelOf, replyWindowEndMs, resendMomentMs } from '../../traffic/reply-window.js';
 import type { GatewayConnection } from '../gateway-connection.js';
 import { decodeOutgoingBody, decodeOutgoingProgress, encodeOutgoingBody, encodeOutgoingProgress, type OutgoingBody } from '../outgoing-record.js';
 import type { ClientCore } from '../directory.js';
@@ -52,7 +52,7 @@ export function resendPolicyOf(doc: ConsensusDocument, settings: ClientSettings)
   return {
     ...(maxResends === undefined ? {} : { maxResends }),
     ackTimeoutMs,
-    replyWindowEndMs: (sentMs, resends) => replyWindowEndMs(sentMs, doc, { maxDelayMs: doc.mixing.maxDelayMs, meanDelayMs: doc.mixing.meanDelayMs, mixLayers: 3, pollsPerEpoch }, resends),
+    replyWindowEndMs: (sentMs, resends) => replyWindowEndMs(sentMs, doc, replyTravelOf(doc.mixing, pollsPerEpoch), resends),
     resendMomentMs: (dueMs) => resendMomentMs(dueMs, doc),
     windowMs: doc.retentionMs,
     maxIntervalMs: maxCopyIntervalMs(doc.epochMs, doc.retentionMs, ackTimeoutMs),

@@ -3,7 +3,7 @@ import type { RandomSource } from '../../crypto/seeded-random.js';
 import { deliveryAddress, type DeliveryTarget } from '../../e2e/relationship-address.js';
 import type { NodeDescriptor } from '../../pki/index.js';
 import { SURB_ID_LENGTH } from '../../sphinx/index.js';
-import { readAfterItsEpoch, replyEpoch } from '../../traffic/reply-window.js';
+import { readAfterItsEpoch, replyEpoch, replyTravelOf } from '../../traffic/reply-window.js';
 import type { PathHop } from '../../sphinx/sphinx.js';
 import type { GatewayFrame } from '../../wire/gateway-frame.js';
 import { hexOf } from '../../codec/bytes.js';
@@ -29,9 +29,9 @@ export class PacketFactory {
     /** The user's own address of an epoch (ACK SURBs, loops): MailEndpoint.ownAddress. */
     private readonly ownAddress: (epoch: number) => Uint8Array,
     /** The mixes (by key) paths leave out in an epoch: a high alert's suspects (docs/network.md, "Alerts"). */
-    private readonly avoided: (epoch: number) => ReadonlySet<string> = () => new Set(),
+    private readonly avoided: (epoch: number) => ReadonlySet<string>,
     /** The user's mailbox polls per epoch (the settings'), standing for the recipient's in `readAfterItsEpoch`. */
-    private readonly pollsPerEpoch = 4,
+    private readonly pollsPerEpoch: number,
   ) {}
 
   /**
@@ -46,11 +46,9 @@ export class PacketFactory {
    * a loop. `shard` is what the seal needs besides the SURB.
    */
   fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, shard: FragmentShard, resends: number): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number } {
-    const { network, sphinx } = this.view;
+    const { network, sphinx, doc } = this.view;
     const epoch = this.view.epochAt(now);
-    const { doc } = this.view;
-    const late = readAfterItsEpoch(now, doc, { meanDelayMs: doc.mixing.meanDelayMs, mixLayers: 3, pollsPerEpoch: this.pollsPerEpoch });
-    const surbEpoch = replyEpoch(epoch, resends, late);
+    const surbEpoch = replyEpoch(epoch, resends, readAfterItsEpoch(now, doc, replyTravelOf(doc.mixing, this.pollsPerEpoch)));
     const surbId = this.random(SURB_ID_LENGTH);
     const avoid = this.avoided(epoch);
     const surbPath = network.path(this.random, surbEpoch, undefined, this.view.ownProvider, [
