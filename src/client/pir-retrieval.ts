@@ -178,7 +178,8 @@ export class PirRetrieval {
     const held = epochs.filter((epoch) => infos.get(epoch) !== undefined);
     const budget = this.options.pir.queriesPerPoll;
     // Round one: a fixed number of first pages per epoch, in turn when the pairs' buckets are more.
-    const firsts = this.firstPages(pairs, held, infos, budget);
+    const groups = held.map((epoch) => bucketsOf(pairs, epoch, infos.get(epoch)!));
+    const firsts = this.firstPages(groups, budget);
     const runs = new Map<string, { info: PirSnapshotInfo; opened: OpenedRow }>();
     for (const { query, opened } of await this.ask(firsts, mismatches)) {
       if (opened === undefined || query.key === '') continue;
@@ -213,10 +214,9 @@ export class PirRetrieval {
     }
     const slots = held.length > 0 ? infos.get(held[0])!.slots : 1;
     // Unfinished: a bucket of the epoch's pairs not read in this snapshot yet (more buckets than its share) or items of it on pages not read (deferred, or not in this snapshot).
-    const unfinished = held.filter((epoch) => {
-      const info = infos.get(epoch)!;
-      return !this.backlog.readWhole(this.keysOf(pairs, epoch, info), info.slots, hexOf(info.snapshotId));
-    });
+    const unfinished = groups
+      .filter(({ info, keys }) => !this.backlog.readWhole(keys.map(([key]) => key), info.slots, hexOf(info.snapshotId)))
+      .map(({ epoch }) => epoch);
     return { results, mismatches, more: this.backlog.unread(slots), queries: firsts.length + seconds.length, deferred: plan.deferred, skipped, unfinished };
   }
 
@@ -225,20 +225,7 @@ export class PirRetrieval {
    * (chooseFirstPages), one query per distinct bucket of the epoch's pairs (buckets with unread
    * pages first, the others in turn over the polls when they are more than the share), the rest dummies.
    */
-  private firstPages(pairs: readonly (readonly [number, Uint8Array])[], held: readonly number[], infos: Map<number, PirSnapshotInfo | undefined>, budget: number): Query[] {
-    const groups = held.map((epoch) => {
-      const info = infos.get(epoch)!;
-      const byKey = new Map<string, { bucket: number; pairs: number[] }>();
-      pairs.forEach(([e, address], i) => {
-        if (e !== epoch) return;
-        const bucket = bucketOf(address, epoch, info.buckets);
-        const key = bucketKey(epoch, info.buckets, bucket);
-        const entry = byKey.get(key) ?? { bucket, pairs: [] };
-        entry.pairs.push(i);
-        byKey.set(key, entry);
-      });
-      return { epoch, info, keys: [...byKey.entries()] };
-    });
+  private firstPages(groups: readonly EpochBuckets[], budget: number): Query[] {
     const choices = chooseFirstPages(budget, groups.map(({ epoch, keys }) => ({
       count: keys.length,
       urgent: keys.flatMap(([key], i) => (this.backlog.wanted(key).length > 0 ? [i] : [])),
@@ -255,13 +242,6 @@ export class PirRetrieval {
       for (let d = 0; d < choice.dummies; d++) queries.push(this.dummy(epoch, info));
     });
     return queries;
-  }
-
-  /** The bucket keys of the pairs of `epoch` in its snapshot. */
-  private keysOf(pairs: readonly (readonly [number, Uint8Array])[], epoch: number, info: PirSnapshotInfo): Set<string> {
-    const keys = new Set<string>();
-    for (const [e, address] of pairs) if (e === epoch) keys.add(bucketKey(epoch, info.buckets, bucketOf(address, epoch, info.buckets)));
-    return keys;
   }
 
   private dummy(epoch: number, info: PirSnapshotInfo): Query {
@@ -328,4 +308,24 @@ export class PirRetrieval {
   close(): void {
     for (const channel of this.channels) channel.close();
   }
+}
+
+/** The distinct buckets of one held epoch's pairs in its snapshot: each bucket's key, row and the indexes of its pairs. */
+interface EpochBuckets {
+  readonly epoch: number;
+  readonly info: PirSnapshotInfo;
+  readonly keys: [string, { bucket: number; pairs: number[] }][];
+}
+
+function bucketsOf(pairs: readonly (readonly [number, Uint8Array])[], epoch: number, info: PirSnapshotInfo): EpochBuckets {
+  const byKey = new Map<string, { bucket: number; pairs: number[] }>();
+  pairs.forEach(([e, address], i) => {
+    if (e !== epoch) return;
+    const bucket = bucketOf(address, epoch, info.buckets);
+    const key = bucketKey(epoch, info.buckets, bucket);
+    const entry = byKey.get(key) ?? { bucket, pairs: [] };
+    entry.pairs.push(i);
+    byKey.set(key, entry);
+  });
+  return { epoch, info, keys: [...byKey.entries()] };
 }
