@@ -93,12 +93,22 @@ function checkOptions(options: AttributionOptions): void {
 }
 
 /**
+ * Whether the loops that avoided a node look normal, so that the node alone explains the loss:
+ * none of them lost (however few: loss they do not share cannot lie elsewhere), or at least
+ * minLoops of them with a tail at least othersLevel. Fewer than minLoops with some lost tell
+ * nothing, and the node is not named on them.
+ */
+function othersNormal(others: LossCount, options: AttributionOptions): boolean {
+  if (others.loops > 0 && others.lost === 0) return true;
+  return others.loops >= options.minLoops && binomialUpperTail(others.loops, others.lost, options.baselineLoss) >= options.othersLevel;
+}
+
+/**
  * The counts of `fates` that fail the test: nodes (most suspect first), then all paths. A node on
  * every loop (the own gateway and provider) is not tested on its own: its count is the paths'.
- * A node is suspect only when the loops that avoided it are at least minLoops and look normal
- * (their tail at least othersLevel): when they too are lost beyond the normal rate, the loss lies
- * elsewhere (a gateway or provider that drops everything makes every mix look bad), and only the
- * paths test speaks.
+ * A node is suspect only when the loops that avoided it look normal (othersNormal): when they too
+ * are lost beyond the normal rate, the loss lies elsewhere (a gateway or provider that drops
+ * everything makes every mix look bad), and only the paths test speaks.
  * Explaining away: once a node is suspect, the loops through it are set aside and the others are
  * counted again, so the nodes that merely shared paths with it (a later layer's mixes) are judged
  * on the loops that avoided it. The threshold α / m is fixed by the first round (m: the nodes
@@ -123,7 +133,7 @@ export function suspectsOf(fates: readonly LoopFate[], options: AttributionOptio
       if (!(pValue < threshold) || (best !== undefined && pValue >= best.pValue)) continue;
       // The loops that avoided the node must be enough, and normal: else the loss lies elsewhere too.
       const others = { loops: remaining.length - c.loops, lost: lostRemaining - c.lost };
-      if (!testable(others) || binomialUpperTail(others.loops, others.lost, options.baselineLoss) < options.othersLevel) continue;
+      if (!othersNormal(others, options)) continue;
       best = { scope: 'node', node: c.node, layer: c.layer, loops: c.loops, lost: c.lost, pValue };
     }
     if (best === undefined) break;
