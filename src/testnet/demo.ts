@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromBase64Url } from '../codec/bytes.js';
-import { initClient, KEYSTORE_FILE, openClient, startClient, type ClientAgent, type ClientSettings } from '../client/index.js';
+import { initClient, KEYSTORE_FILE, MIN_MEM_LIMIT, MIN_OPS_LIMIT, openClient, startClient, type ClientAgent, type ClientSettings } from '../client/index.js';
 import type { ClientEvent } from '../client/agent/types.js';
 import { consensusBelowMinimums, DEFAULT_CONSENSUS_MINIMUMS } from '../traffic/consensus-minimums.js';
 import type { Testnet } from './up.js';
@@ -12,6 +12,13 @@ import type { Testnet } from './up.js';
  * Their passphrase is DEMO_PASSPHRASE: fine for a throwaway loopback network, never elsewhere.
  */
 export const DEMO_PASSPHRASE = 'umbra local demo';
+
+/**
+ * The demo keystores' Argon2id cost: the least the keystore takes. The passphrase is published
+ * above, so a costly derivation would guard nothing; it would only cost each `umbra up` (and each
+ * test network) about 0.75 s of CPU per unlock, three unlocks per user.
+ */
+const DEMO_KDF = Object.freeze({ opsLimit: MIN_OPS_LIMIT, memLimitBytes: MIN_MEM_LIMIT });
 
 /**
  * A network on the fast set (short delays, no drop stream) runs below the client's minimums: its
@@ -38,7 +45,7 @@ export async function prepareUsers(net: Testnet, settings: Partial<Omit<ClientSe
       await client.close();
     } else {
       const made = await initClient(user.dir, {
-        ...settings, name: user.name, passphrase: DEMO_PASSPHRASE, authority, ...(belowMinimums ? DEMO_POLICY : {}), mirrors,
+        ...settings, name: user.name, passphrase: DEMO_PASSPHRASE, kdf: DEMO_KDF, authority, ...(belowMinimums ? DEMO_POLICY : {}), mirrors,
         ...(server !== undefined ? { servers: [server] } : {}),
       });
       cards.set(user.name, made.cardUri);
