@@ -282,7 +282,8 @@ export class AuthorityState {
     const allUploaded = allowed !== undefined && allowed.every((key) => byNode?.has(hexOf(key)) === true);
     let bytes: Uint8Array | undefined;
     try {
-      bytes = this.voting.step(epoch, now, held, allUploaded);
+      // Bootstrap: an allow-list names the nodes to wait for, and no document of the epoch before is known.
+      bytes = this.voting.step(epoch, now, held, allUploaded, allowed !== undefined && !this.documents.has(epoch - 1));
     } catch (error) {
       this.metrics.add('umbra_authority_documents_failed_total', 1, { reason: error instanceof PkiError ? error.code : 'storage' });
       this.log(`authority: voting for epoch ${epoch} failed: ${error instanceof Error ? error.message : String(error)}`, 'error');

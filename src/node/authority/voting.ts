@@ -105,6 +105,16 @@ export class Voting {
     return this.authorityCount === 1 ? 0 : Math.floor(this.config.publishLeadMs / 4);
   }
 
+  /**
+   * How long a vote waits, after the topology became complete, for admitted nodes still missing:
+   * the settle time; at bootstrap (no document of the epoch before) the whole lead, however many
+   * authorities, since nodes that start together upload over a second or more and a vote taken
+   * without them keeps them out of the next epoch's document too.
+   */
+  private voteSettleMs(bootstrap: boolean): number {
+    return bootstrap ? this.config.publishLeadMs : this.settleMs;
+  }
+
   /** Why epoch E has no document yet, as last seen. */
   problem(epoch: number): string | undefined {
     return this.rounds.get(epoch)?.problem;
@@ -131,12 +141,13 @@ export class Voting {
   /**
    * Takes the round of `epoch` as far as it goes now; returns the document to publish once a
    * majority has signed it. `descriptors` are the ones held for the epoch; `allUploaded` says
-   * whether every admitted node has uploaded.
+   * whether every admitted node has uploaded; `bootstrap`, whether no document of the epoch
+   * before is known (the network is starting).
    */
-  step(epoch: number, now: number, descriptors: readonly NodeDescriptor[], allUploaded: boolean): Uint8Array | undefined {
+  step(epoch: number, now: number, descriptors: readonly NodeDescriptor[], allUploaded: boolean, bootstrap = false): Uint8Array | undefined {
     if (epoch < 0 || now < this.voteTime(epoch) || now >= epochEnd(epoch, this.timing)) return undefined;
     const round = this.round(epoch);
-    if (round.own === undefined && !this.vote(epoch, round, now, descriptors, allUploaded)) return undefined;
+    if (round.own === undefined && !this.vote(epoch, round, now, descriptors, allUploaded, bootstrap)) return undefined;
     if (round.candidate === undefined && !this.tally(epoch, round, now)) return undefined;
     const candidate = round.candidate!;
     if (candidate.signatures.length >= this.threshold) return encodeConsensus(candidate);
@@ -144,7 +155,7 @@ export class Voting {
     return undefined;
   }
 
-  private vote(epoch: number, round: Round, now: number, descriptors: readonly NodeDescriptor[], allUploaded: boolean): boolean {
+  private vote(epoch: number, round: Round, now: number, descriptors: readonly NodeDescriptor[], allUploaded: boolean, bootstrap: boolean): boolean {
     const topology = topologyProblem(descriptors);
     if (topology !== undefined) {
       round.completeSinceMs = undefined;
@@ -153,7 +164,7 @@ export class Voting {
       return false;
     }
     round.completeSinceMs ??= now;
-    if (!allUploaded && now < round.completeSinceMs + this.settleMs) return false;
+    if (!allUploaded && now < round.completeSinceMs + this.voteSettleMs(bootstrap)) return false;
     const scores = this.deps.scores?.(epoch);
     const honest = { ...this.timing, epoch, graceMs: this.config.graceMs, network: this.config.network, descriptors, ...(scores === undefined ? {} : { scores }) };
     const lie = this.config.dishonestVote;

@@ -280,6 +280,33 @@ describe('authority over HTTP', () => {
     await stop(authority);
   });
 
+  // With the settle time of a running network (none for one authority) the first fetch makes a document without the late provider: this test fails.
+  test('at bootstrap the first vote waits for every allow-listed node, for at most the lead', async () => {
+    for (const late of [true, false]) {
+      const clock = new FakeClock(GENESIS + 100); // epoch 0, past its vote time: a network starting now
+      const network = makeFixtureNetwork(crypto, { epoch: 0, label: `bootstrap-${String(late)}`, mixesPerLayer: 1, providers: 2 });
+      const authority = await start(tempDir(), clock, { openAdmission: undefined, allowedNodes: network.map((node) => toBase64Url(node.descriptor.nodeId)) });
+      const [last, ...first] = [...network].reverse();
+      for (const node of first) assert.equal((await post(authority.url, encodeDescriptor(node.descriptor))).status, 201);
+      // A complete topology, one admitted provider missing: no vote yet.
+      assert.equal((await get(authority.url, '/v1/consensus/current')).status, 404);
+      clock.advanceTo(GENESIS + 100 + LEAD_MS / 2);
+      assert.equal(authority.documentBytes(0), undefined);
+      if (late) {
+        // It arrives within the lead: the document lists it.
+        assert.equal((await post(authority.url, encodeDescriptor(last.descriptor))).status, 201);
+        const current = await fetchConsensus(crypto, authority.url, 'current', verifyOptions(clock));
+        assert.equal(current?.doc.nodes.length, network.length);
+      } else {
+        // It never comes: the lead after the topology became complete, the vote goes ahead without it.
+        clock.advanceTo(GENESIS + 100 + LEAD_MS);
+        const current = await fetchConsensus(crypto, authority.url, 'current', verifyOptions(clock));
+        assert.equal(current?.doc.nodes.length, network.length - 1);
+      }
+      await stop(authority);
+    }
+  });
+
   // Without the allow-list requirement (openAdmission defaulting to true) the fresh key is admitted: this test fails.
   test('by default only allow-listed keys are admitted: a fresh key nobody runs is refused', async () => {
     const clock = new FakeClock(GENESIS + 100);
