@@ -1,4 +1,4 @@
-import type { ConsensusDocument } from '../../pki/index.js';
+import { epochStart, type ConsensusDocument } from '../../pki/index.js';
 import { ClientCore } from '../directory.js';
 import { recipientsOf } from '../sent-recipients.js';
 import { LocalClient } from '../local-client.js';
@@ -30,6 +30,13 @@ import type { AgentStatus, ClientAgent, ClientEvent, Emit, PollReport, SendReque
  *   poller        mailbox polls and what follows them             inbox     fragments into mails
  *   retrieval     how a poll reads the mailbox (pir, bucket, download)       loops     loops in flight
  */
+/** At start, how many later epochs' documents are tried for one that lists the user's provider. */
+const FIRST_CONSENSUS_RETRIES = 2;
+/** ... each only when it is at most this far away. */
+const FIRST_CONSENSUS_WAIT_MS = 60_000;
+/** How long after an epoch starts its document is asked for. */
+const NEXT_DOCUMENT_MARGIN_MS = 250;
+
 class Agent extends LocalClient implements ClientAgent {
   private readonly clock: Clock;
   private readonly emit: Emit;
@@ -87,12 +94,33 @@ class Agent extends LocalClient implements ClientAgent {
   async start(): Promise<void> {
     this.builder.start();
     this.core.store.checkpointOffThread();
-    this.applyConsensus(await this.view.fetch(this.view.now()), true);
+    await this.adoptFirstConsensus();
     this.outbox.restore(this.view.now());
     await this.gateways.main.ensure();
     this.stream.schedule();
     await this.poll(); // once right after start (a failed fetch is reported, not thrown)
     this.poller.schedule();
+  }
+
+  /**
+   * The first consensus, which must list the user's provider. A provider missing from one document
+   * is usually a passing state (restarted, or its descriptor late for the vote): the agent says so
+   * and takes the next epoch's document, up to FIRST_CONSENSUS_RETRIES times when that is at most
+   * FIRST_CONSENSUS_WAIT_MS away; after that, or with longer epochs, start fails ('no-provider').
+   */
+  private async adoptFirstConsensus(): Promise<void> {
+    for (let retry = 0; ; retry++) {
+      const doc = await this.view.fetch(this.view.now());
+      try {
+        this.applyConsensus(doc, true);
+        return;
+      } catch (error) {
+        const waitMs = epochStart(doc.epoch + 1, doc) + NEXT_DOCUMENT_MARGIN_MS - this.view.now();
+        if (!(error instanceof ClientError && error.code === 'no-provider') || retry >= FIRST_CONSENSUS_RETRIES || waitMs > FIRST_CONSENSUS_WAIT_MS) throw error;
+        this.emit({ type: 'error', where: 'consensus', message: `${error.message}; trying the next epoch's` });
+        await new Promise<void>((resolve) => this.clock.setTimer(resolve, Math.max(0, waitMs)));
+      }
+    }
   }
 
   private applyConsensus(doc: ConsensusDocument, first: boolean): void {
