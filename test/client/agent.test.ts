@@ -1,13 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ClientError, initClient, startClient, type ClientAgent, type ClientEvent, type InitResult, type StartOptions } from '../../src/client/index.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { ackReplyPacket } from '../../src/e2e/sphinx-link.js';
 import { cardFromUri } from '../../src/e2e/card.js';
 import { mailboxAddress } from '../../src/e2e/mailbox-address.js';
 import { encodeStoredItem } from '../../src/wire/stored-ciphertext.js';
-import { endpointOf, openedBy, TEST_NETWORK_POLICY, FAST_KDF, GENESIS_MS, removeTempDirs, SimNet, tempDir, waitFor } from './support.js';
+import { closedAfterTests, endpointOf, FAST_KDF, GENESIS_MS, openedBy, SimNet, tempDir, TEST_NETWORK_POLICY, waitFor } from './support.js';
 
 /**
  * The running agent against real WebSocket listeners and a real authority on a fake clock: the
@@ -15,13 +15,7 @@ import { endpointOf, openedBy, TEST_NETWORK_POLICY, FAST_KDF, GENESIS_MS, remove
  * outgoing-message bookkeeping with real Sphinx SURBs (ACK, NACK, timeouts, resends, failure).
  */
 const crypto = getCrypto('sodium');
-const nets: SimNet[] = [];
-const agents: ClientAgent[] = [];
-after(async () => {
-  for (const agent of agents) await agent.close().catch(() => undefined);
-  for (const net of nets) await net.close();
-  removeTempDirs();
-});
+const { nets, agents } = closedAfterTests();
 
 async function network(options: Parameters<typeof SimNet.start>[0]): Promise<SimNet> {
   const net = await SimNet.start(options);

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ClientError, initClient, startClient, type ClientAgent, type ClientEvent } from '../../src/client/index.js';
-import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir } from './support.js';
+import { closedAfterTests, FAST_KDF, SimNet, tempDir, TEST_NETWORK_POLICY } from './support.js';
 
 /**
  * An agent started while its provider is missing from the consensus (a real authority and real
@@ -11,13 +11,7 @@ import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir } from '
  * still fails the start with 'no-provider'. Without the retry (the first document decides), the
  * first test fails with 'no-provider'.
  */
-const nets: SimNet[] = [];
-const agents: ClientAgent[] = [];
-after(async () => {
-  for (const agent of agents) await agent.close().catch(() => undefined);
-  for (const net of nets) await net.close();
-  removeTempDirs();
-});
+const { nets, agents } = closedAfterTests();
 
 const EPOCH_MS = 8000;
 

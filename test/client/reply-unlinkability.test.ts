@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { initClient, startClient, type ClientAgent } from '../../src/client/index.js';
 import { seededRandom } from '../../src/crypto/index.js';
-import { TEST_NETWORK_POLICY, FAST_KDF, removeTempDirs, SimNet, tempDir, waitFor, type Arrival, type GatewayConnectionRecord } from './support.js';
+import { type Arrival, closedAfterTests, FAST_KDF, type GatewayConnectionRecord, SimNet, tempDir, TEST_NETWORK_POLICY, waitFor } from './support.js';
 import { ksTest } from '../support/two-sample.js';
 
 /**
@@ -32,13 +32,7 @@ function ks(a: readonly number[], b: readonly number[]): { d: number; p: number 
   return { d, p: pValue };
 }
 
-const nets: SimNet[] = [];
-const agents: ClientAgent[] = [];
-after(async () => {
-  for (const agent of agents) await agent.close().catch(() => undefined);
-  for (const net of nets) await net.close();
-  removeTempDirs();
-});
+const { nets, agents } = closedAfterTests();
 
 const EPOCH_MS = 120_000;
 const MEASURE_MS = 60_000;

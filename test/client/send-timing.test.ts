@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { initClient, startClient, type ClientAgent } from '../../src/client/index.js';
 import { MailStore } from '../../src/client/mail-store.js';
@@ -9,7 +9,7 @@ import { PIECE_BYTES } from '../../src/client/store-pieces.js';
 import type { BuilderMode } from '../../src/client/agent/builder.js';
 import type { Clock } from '../../src/net/clock.js';
 import { PoissonStreams, type DueEvents, type TrafficEvent } from '../../src/traffic/poisson.js';
-import { FAST_KDF, removeTempDirs, SimNet, TEST_NETWORK_POLICY, tempDir, waitFor } from './support.js';
+import { closedAfterTests, FAST_KDF, SimNet, tempDir, TEST_NETWORK_POLICY, waitFor } from './support.js';
 import { ksTest } from '../support/two-sample.js';
 
 /**
@@ -51,13 +51,7 @@ const BURST_WINDOW_MS = 10;
 const MAX_BURST = 10;
 const ONE_MB = 'x'.repeat(1 << 20);
 
-const nets: SimNet[] = [];
-const agents: ClientAgent[] = [];
-after(async () => {
-  for (const agent of agents) await agent.close().catch(() => undefined);
-  for (const net of nets) await net.close();
-  removeTempDirs();
-});
+const { nets, agents } = closedAfterTests();
 
 /** Real time, starting at the network's fake time (so the consensus's epoch is the agent's). */
 function realTimeClock(net: SimNet): Clock {

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { after } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toBase64Url } from '../../src/codec/bytes.js';
@@ -29,6 +30,7 @@ import type { OpenedFragment } from '../../src/e2e/fragment.js';
 import { fragmentParamsFor } from '../../src/e2e/sphinx-link.js';
 import { systemRandom } from '../../src/crypto/index.js';
 import { FakeClock } from '../node/authority/fake-clock.js';
+import type { ClientAgent } from '../../src/client/index.js';
 
 /**
  * A small network for the client tests, in process: a real authority (on a fake clock), real
@@ -72,6 +74,20 @@ export function tempDir(prefix = 'umbra-client-'): string {
 
 export function removeTempDirs(): void {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The simulated networks and agents a test file starts: after the file's tests the agents are
+ * closed, then the networks, and the temporary directories removed.
+ */
+export function closedAfterTests(): { nets: SimNet[]; agents: ClientAgent[] } {
+  const held = { nets: [] as SimNet[], agents: [] as ClientAgent[] };
+  after(async () => {
+    for (const agent of held.agents) await agent.close().catch(() => undefined);
+    for (const net of held.nets) await net.close();
+    removeTempDirs();
+  });
+  return held;
 }
 
 /** Waits (in real time) until `condition` holds; fails after `timeoutMs` (a guard for a stuck test). */
