@@ -30,6 +30,9 @@ export class LoopLedger {
   private readonly outstanding = new Map<string, Outstanding>();
   private readonly fates = new Map<number, EpochFates>();
 
+  /** `onFate` is told of each loop's fate as it is counted (its ID, the epoch it left in, whether it was lost). */
+  constructor(private readonly onFate?: (loopId: string, epoch: number, lost: boolean) => void) {}
+
   /** A loop left in `epoch` through `nodes`; it is lost unless it returns by `deadlineMs`. */
   left(loopId: string, epoch: number, nodes: readonly string[], deadlineMs: number): void {
     if (this.outstanding.size >= MAX_OUTSTANDING_LOOPS) {
@@ -92,6 +95,7 @@ export class LoopLedger {
       if (lost) counts.lost++;
       fates.nodes.set(node, counts);
     }
+    this.onFate?.(loopId, loop.epoch, lost);
     return lost;
   }
 }

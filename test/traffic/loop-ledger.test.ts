@@ -11,7 +11,11 @@ test('each loop counts once, returned or lost, for its epoch and every node it c
       fc.array(fc.record({ epoch: fc.integer({ min: 0, max: 3 }), nodes: fc.subarray(['a', 'b', 'c', 'd'], { minLength: 1 }), back: fc.boolean(), deadline: fc.integer({ min: 0, max: 100 }) }), { maxLength: 60 }),
       fc.integer({ min: 0, max: 120 }),
       (loops, now) => {
-        const ledger = new LoopLedger();
+        const told = new Map<string, { epoch: number; lost: boolean }>();
+        const ledger = new LoopLedger((loopId, epoch, lost) => {
+          assert.ok(!told.has(loopId), 'each fate is told once');
+          told.set(loopId, { epoch, lost });
+        });
         loops.forEach((loop, i) => ledger.left(`loop-${i}`, loop.epoch, loop.nodes, loop.deadline));
         loops.forEach((loop, i) => {
           if (loop.back) assert.equal(ledger.returned(`loop-${i}`), true);
@@ -35,6 +39,8 @@ test('each loop counts once, returned or lost, for its epoch and every node it c
           }
         }
         assert.equal(ledger.outstandingCount, loops.filter((loop) => !loop.back && loop.deadline >= now).length);
+        // onFate was told exactly the fates counted (the mix's high alert judges those).
+        loops.forEach((loop, i) => assert.deepEqual(told.get(`loop-${i}`), loop.deadline < now ? { epoch: loop.epoch, lost: !loop.back } : undefined));
       },
     ),
     { numRuns: 200 },

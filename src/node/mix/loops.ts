@@ -15,6 +15,8 @@ import {
 import { RECIPIENT_ID_LENGTH } from '../../sphinx/index.js';
 import type { PathHop } from '../../sphinx/sphinx.js';
 import { LoopLedger } from '../../traffic/loop-ledger.js';
+import { ALERT_RATE_FACTOR, LoopAlerts } from '../../traffic/loop-alert.js';
+import type { LoopFate } from '../../traffic/loop-attribution.js';
 import type { NodeRuntime } from '../runtime/node.js';
 
 /**
@@ -28,11 +30,25 @@ import type { NodeRuntime } from '../runtime/node.js';
  *
  * Paths are drawn by choosePath weighted by declared bandwidth only, below-floor nodes included: the
  * loops must keep measuring a node that was left out of client paths, so that it can come back.
+ *
+ * High alert (docs/network.md, "Mix loops"): at each report the fates counted since are judged by
+ * the clients' test (LoopAlerts, src/traffic/loop-attribution.ts). A suspect puts the mix on high
+ * alert for that epoch and the next: it logs the suspects, counts them, and sends its loops at
+ * ALERT_RATE_FACTOR times the consensus rate, so that its reports convict sooner. It does not leave
+ * the suspects out of its loops: those loops are the evidence that takes them out of everyone's
+ * paths through the authorities' scores.
  */
 const LOOP_SLACK_MS = 2_000;
 
 export class MixLoops {
-  private readonly ledger = new LoopLedger();
+  private readonly alerts = new LoopAlerts();
+  /** Each outstanding loop's mixes (by public name) for the alert test, until its fate is counted. */
+  private readonly paths = new Map<string, LoopFate['hops']>();
+  private readonly ledger = new LoopLedger((loopId, epoch, lost) => {
+    const hops = this.paths.get(loopId);
+    this.paths.delete(loopId);
+    if (hops !== undefined) this.alerts.record(epoch, { hops, lost });
+  });
   private readonly random: RandomSource;
   private sendTimer: unknown;
   private reportTimer: unknown;
@@ -46,6 +62,7 @@ export class MixLoops {
   ) {
     this.random = systemRandom(runtime.crypto);
     runtime.metrics.gauge('node_mix_loops_outstanding', 'Mix: own loops not yet returned or given up.', () => this.ledger.outstandingCount);
+    runtime.metrics.gauge('node_mix_high_alert', 'Mix: 1 while on high alert (its loops point to a suspect), else 0.', () => (this.onAlert() ? 1 : 0));
   }
 
   start(): void {
@@ -71,7 +88,7 @@ export class MixLoops {
   private scheduleSend(): void {
     if (this.closed) return;
     const { clock, consensus } = this.runtime;
-    const rate = consensus.active(clock.now())?.reliability.mixLoopRate ?? 0;
+    const rate = (consensus.active(clock.now())?.reliability.mixLoopRate ?? 0) * (this.onAlert() ? ALERT_RATE_FACTOR : 1);
     // No document or no loops: look again in a second.
     const waitMs = rate > 0 ? exponential(this.random, 1000 / rate) : 1000;
     this.sendTimer = clock.setTimer(() => {
@@ -101,6 +118,7 @@ export class MixLoops {
       if (dialer === undefined || !dialer.send(packet)) return metrics.count('node_mix_loops_total', { fate: 'unroutable' });
       const deadline = now + 2 * doc.mixing.maxDelayMs + LOOP_SLACK_MS;
       this.ledger.left(hexOf(loopId), epoch, others.map((node) => hexOf(node.nodeId)), deadline);
+      this.paths.set(hexOf(loopId), others.map((node) => ({ node: node.name, layer: node.layer })));
       metrics.count('node_mix_loops_total', { fate: 'sent' });
     } catch {
       metrics.count('node_mix_loops_total', { fate: 'unroutable' });
@@ -129,6 +147,20 @@ export class MixLoops {
     return { hops, others };
   }
 
+  /** Whether the current epoch is on high alert. */
+  private onAlert(): boolean {
+    return this.alerts.high(epochAt(this.runtime.clock.now(), this.runtime.timing));
+  }
+
+  /** Judges the fates counted since the last judgement; logs and counts new suspects. */
+  private judge(): void {
+    for (const alert of this.alerts.judge()) {
+      for (const suspect of alert.suspects) this.runtime.metrics.count('node_mix_alerts_total', { scope: suspect.scope });
+      const named = alert.suspects.map((s) => (s.scope === 'node' ? `${s.node} (${s.lost} of ${s.loops} loops lost)` : `all paths (${s.lost} of ${s.loops} lost)`));
+      this.runtime.log(`mix: high alert: the loops of epoch ${alert.epoch} point to ${named.join(', ')}`, 'warn');
+    }
+  }
+
   private expire(now: number): void {
     const lost = this.ledger.expire(now);
     if (lost > 0) this.runtime.metrics.count('node_mix_loops_total', { fate: 'lost' }, lost);
@@ -150,6 +182,7 @@ export class MixLoops {
     const now = clock.now();
     this.expire(now);
     const current = epochAt(now, timing);
+    this.judge();
     this.ledger.prune(current - 1);
     for (const epoch of [current - 1, current]) {
       const fates = this.ledger.fatesOf(epoch);
