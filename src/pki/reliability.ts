@@ -12,7 +12,7 @@ import { RELIABILITY_SCALE } from './params.js';
  * (the other loops' rate is the baseline that every path shares: a node is blamed only for the loss
  * its presence adds; with fewer than MIN_LOOPS_THROUGH other loops the baseline is 0). The
  * reporters' score is RELIABILITY_SCALE × (1 − the lower median of excess_r(n) over its
- * reporters), rounded. A reporter never scores itself; fewer than half the reporters of a node
+ * reporters), rounded, once it has MIN_REPORTERS reporters. A reporter never scores itself; fewer than half the reporters of a node
  * cannot move the reporters' score above the range the others report, and no more than half cannot
  * move it below that range.
  *
@@ -23,6 +23,12 @@ import { RELIABILITY_SCALE } from './params.js';
  * (nothing measured against it): it is left out of the map.
  */
 export const MIN_LOOPS_THROUGH = 8;
+/**
+ * Reporters (each with MIN_LOOPS_THROUGH loops through a node) below which the reporters say
+ * nothing of it: with one or two, the lower median is one reporter's word, so one liar, or one
+ * reporter's small and unlucky sample (seen in a network's first seconds), would set the score.
+ */
+export const MIN_REPORTERS = 3;
 /** Probes of a node (over the epochs read) below which the authority's probes say nothing. */
 export const MIN_PROBES = 4;
 
@@ -82,6 +88,7 @@ export function reporterScores(reports: readonly LoopReport[]): Map<string, numb
   }
   const scores = new Map<string, number>();
   for (const [node, list] of excesses) {
+    if (list.length < MIN_REPORTERS) continue;
     list.sort((a, b) => a - b);
     const median = list[Math.floor((list.length - 1) / 2)];
     scores.set(node, Math.max(0, Math.min(RELIABILITY_SCALE, Math.round(RELIABILITY_SCALE * (1 - median)))));

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { hexOf } from '../../src/codec/bytes.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { seededRandom } from '../../src/crypto/seeded-random.js';
-import { decodeLoopReport, makeLoopReport, MIN_PROBES, PkiError, probeScore, reliabilityScores, reporterScores, type LoopReport } from '../../src/pki/index.js';
+import { decodeLoopReport, excessLoss, makeLoopReport, MIN_PROBES, MIN_REPORTERS, PkiError, probeScore, reliabilityScores, reporterScores, type LoopReport } from '../../src/pki/index.js';
 import { uniformUnit } from '../../src/pki/path-choice.js';
 
 /** Loop reports (codec, signature) and the authorities' reliability scores (docs/network.md, "Reliability"). */
@@ -113,7 +113,25 @@ function unsignedReport(reporter: number, c: Counts): LoopReport {
   };
 }
 
-const alone = (report: LoopReport): number => reporterScores([report]).get(targetHex)!;
+/** What one reporter's counts alone say of the target: 1000 × (1 − its excess loss), rounded. */
+const alone = (report: LoopReport): number => Math.round(1000 * (1 - excessLoss(report.total, report.nodes[0])!));
+
+test('property: fewer than MIN_REPORTERS reporters say nothing of a node, so one liar or one unlucky sample cannot score it', () => {
+  fc.assert(
+    fc.property(fc.array(countsArb, { minLength: 1, maxLength: MIN_REPORTERS - 1 }), (counts) => {
+      assert.equal(reporterScores(counts.map((c, i) => unsignedReport(i + 1, c))).has(targetHex), false);
+    }),
+    { numRuns: 200, seed: 12 },
+  );
+  // As in a network's first seconds (umbra up, a layer-3 mix dropping 30 %): a layer-2 mix with 20
+  // loops through a healthy layer-1 mix, 6 lost (at the dropper, which half its loops crossed),
+  // against 1 of its 11 others, says 791 alone: below the floor.
+  const unlucky = unsignedReport(1, { throughSent: 20, throughLost: 6, otherSent: 11, otherLost: 1 });
+  assert.ok(alone(unlucky) < FLOOR);
+  assert.equal(reporterScores([unlucky]).has(targetHex), false);
+  const clean = [2, 3].map((r) => unsignedReport(r, { throughSent: 20, throughLost: 0, otherSent: 20, otherLost: 0 }));
+  assert.equal(reporterScores([unlucky, ...clean]).get(targetHex), 1000);
+});
 
 test('property: liars fewer than half the reporters keep the score within the honest reporters\' range; half cannot sink it', () => {
   fc.assert(
@@ -123,7 +141,9 @@ test('property: liars fewer than half the reporters keep the score within the ho
       const low = Math.min(...own);
       const high = Math.max(...own);
       const liars = liarCounts.slice(0, honest.length).map((c, i) => unsignedReport(100 + i, c)); // at most half
-      const score = reliabilityScores([...honest, ...liars]).get(targetHex)!;
+      const scored = reliabilityScores([...honest, ...liars]).get(targetHex);
+      if (honest.length + liars.length < MIN_REPORTERS) return assert.equal(scored, undefined);
+      const score = scored!;
       assert.ok(score >= low, `half the reporters or fewer sank it: ${score} < ${low}`);
       if (liars.length < honest.length) {
         assert.ok(score <= high, `a minority lifted it: ${score} > ${high}`);

@@ -12,12 +12,14 @@ import { makeLoopReport } from '../../../src/pki/index.js';
 
 /** The loop reports an authority takes (docs/network.md, "Loop reports"): who, which epochs, which serial. */
 const crypto = getCrypto();
-const seeds = [1, 2, 3].map((i) => new Uint8Array(32).fill(i));
+const seeds = [1, 2, 3, 4, 5].map((i) => new Uint8Array(32).fill(i));
 const ids = seeds.map((seed) => crypto.ed25519PublicKey(seed));
-const admitted = ids.slice(0, 2);
+/** Reporters 0, 1, 3 and 4 are admitted; 2 is not. 0, 3 and 4 report on node 1 (a score needs 3 reporters), 1 on node 0. */
+const admitted = [ids[0], ids[1], ids[3], ids[4]];
+const ON_NODE_1 = [0, 3, 4];
 
 function report(reporter: number, epoch: number, serial: number, lostThrough: number): Uint8Array {
-  const target = reporter === 0 ? 1 : 0;
+  const target = reporter === 1 ? 0 : 1;
   return makeLoopReport(crypto, seeds[reporter], { epoch, serial, total: { sent: 100, lost: lostThrough }, nodes: [{ nodeId: ids[target], sent: 50, lost: lostThrough }] }).bytes;
 }
 
@@ -44,15 +46,19 @@ test('an authority takes admitted reporters for the current or previous epoch, t
   forged[30] ^= 1;
   assert.equal(refusal(() => book.receive(forged, 5)), '403 bad-signature');
   assert.equal(refusal(() => book.receive(new Uint8Array(70), 5)), '400 malformed');
-  // Node 1 measured by node 0: every loop through it came back.
+  // Node 1 measured by nodes 0, 3 and 4: every loop through it came back.
+  for (const reporter of [3, 4]) {
+    book.receive(report(reporter, 4, 1, 0), 5);
+    book.receive(report(reporter, 5, 10, 0), 5);
+  }
   assert.equal(book.scoresFor(6).get(hexOf(ids[1])), 1000);
   // A newer report for epoch 5 loses 20 of the 50 loops through node 1 (and nothing else); with
   // epoch 4's report (50 through, none lost) that is 20 of 100, against none of the other 100: 800.
-  assert.equal(book.receive(report(0, 5, 11, 20), 5), 'new');
+  for (const reporter of ON_NODE_1) assert.equal(book.receive(report(reporter, 5, 11, 20), 5), 'new');
   assert.equal(book.scoresFor(6).get(hexOf(ids[1])), 800);
   // The vote for epoch 5 reads epochs 3 and 4 only.
   assert.equal(book.scoresFor(5).get(hexOf(ids[1])), 1000);
-  assert.deepEqual(book.held(), { 4: 1, 5: 1 });
+  assert.deepEqual(book.held(), { 4: 3, 5: 3 });
   book.prune(7);
   assert.deepEqual(book.held(), {});
 });
@@ -77,6 +83,10 @@ test('the reports survive a restart: on disk (mode 0600) before they are taken, 
   book.receive(report(0, 5, 10, 10), 5);
   book.receive(report(0, 5, 11, 20), 5);
   book.receive(report(1, 5, 3, 5), 5);
+  for (const reporter of [3, 4]) {
+    book.receive(report(reporter, 4, 1, 0), 5);
+    book.receive(report(reporter, 5, 11, 20), 5);
+  }
   const file = join(dataDir, 'loop-reports', '5', `${hexOf(ids[0])}.bin`);
   assert.equal(statSync(file).mode & 0o777, 0o600);
 
@@ -98,7 +108,8 @@ test('the reports survive a restart: on disk (mode 0600) before they are taken, 
   writeFileSync(file, bytes);
   const skipping = new LoopReportBook(crypto, (nodeId) => sameBytes(nodeId, ids[0]), new AuthorityStore(dataDir));
   const problems = skipping.restore(5);
-  assert.equal(problems.length, 3, problems.join('\n'));
+  // Epoch 5: the changed file, the copy under reporter 2's name, reporters 1, 3 and 4; epoch 4: reporters 3 and 4.
+  assert.equal(problems.length, 7, problems.join('\n'));
   assert.deepEqual(skipping.held(), { 4: 1 });
   // A restart two epochs on reads nothing older than the previous epoch.
   const later = new LoopReportBook(crypto, isAdmitted, new AuthorityStore(dataDir));

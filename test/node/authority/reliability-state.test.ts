@@ -62,8 +62,8 @@ test('loop reports taken before a restart score the vote made after it', async (
   const network = makeFixtureNetwork(crypto, { epoch: 1 });
   for (const node of network) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
   const mix = (layer: number, i: number): FixtureNode => network.find((n) => n.descriptor.name === `net-mix-${layer}-${i}`)!;
-  // Two layer-1 mixes report: 20 of the 50 loops through mix 2-0 lost, none of the others.
-  for (const reporter of [mix(1, 0), mix(1, 1)]) {
+  // Three mixes report (a score needs 3 reporters): 20 of the 50 loops through mix 2-0 lost, none of the others.
+  for (const reporter of [mix(1, 0), mix(1, 1), mix(3, 0)]) {
     const report = makeLoopReport(crypto, reporter.identitySeed, {
       epoch: 0, serial: 1, total: { sent: 100, lost: 20 },
       nodes: [{ nodeId: mix(2, 0).descriptor.nodeId, sent: 50, lost: 20 }, { nodeId: mix(2, 1).descriptor.nodeId, sent: 50, lost: 0 }],
@@ -77,7 +77,7 @@ test('loop reports taken before a restart score the vote made after it', async (
   clockAfter.advanceTo(epochStart(1, timing) - LEAD_MS);
   const doc = await fetchConsensus(crypto, authority.url, 1, { authorities: [authorityKey], nowMs: clockAfter.now() });
   assert.ok(doc !== undefined);
-  // 20/50 through mix 2-0 against 0/50 elsewhere: excess 0.4 from both reporters.
+  // 20/50 through mix 2-0 against 0/50 elsewhere: excess 0.4 from every reporter.
   assert.equal(scoreOf(doc.doc, mix(2, 0)), 600);
   assert.equal(scoreOf(doc.doc, mix(2, 1)), 1000);
   await stop(authority);
