@@ -30,8 +30,8 @@ export class LoopLedger {
   private readonly outstanding = new Map<string, Outstanding>();
   private readonly fates = new Map<number, EpochFates>();
 
-  /** `onFate` is told of each loop's fate as it is counted (its ID, the epoch it left in, whether it was lost). */
-  constructor(private readonly onFate?: (loopId: string, epoch: number, lost: boolean) => void) {}
+  /** `onFate` is told of each loop's fate as it is counted (the epoch it left in, the nodes it crossed, whether it was lost). */
+  constructor(private readonly onFate?: (epoch: number, nodes: readonly string[], lost: boolean) => void) {}
 
   /** A loop left in `epoch` through `nodes`; it is lost unless it returns by `deadlineMs`. */
   left(loopId: string, epoch: number, nodes: readonly string[], deadlineMs: number): void {
@@ -95,7 +95,7 @@ export class LoopLedger {
       if (lost) counts.lost++;
       fates.nodes.set(node, counts);
     }
-    this.onFate?.(loopId, loop.epoch, lost);
+    this.onFate?.(loop.epoch, loop.nodes, lost);
     return lost;
   }
 }

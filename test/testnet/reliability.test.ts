@@ -190,13 +190,18 @@ async function nodeCounters(net: Testnet): Promise<string> {
 }
 
 /** Loop reports the authority took (its metrics). */
-/** The authority's probe outcomes (its metrics), for the trace. */
+/** The authority's metrics text. */
+async function authorityMetrics(net: Testnet): Promise<string> {
+  return (await httpsFetch(`${net.authorityUrl}/metrics`, fromBase64Url(net.authorities[0].publicKey, 'authority key', 32))).text();
+}
+
+/** The authority's probe outcomes, for the trace. */
 async function probeOutcomes(net: Testnet): Promise<string> {
-  const text = await (await httpsFetch(`${net.authorityUrl}/metrics`, fromBase64Url(net.authorities[0].publicKey, 'authority key', 32))).text();
+  const text = await authorityMetrics(net);
   return `probes: ${[...text.matchAll(/^umbra_authority_probes_total\{outcome="([^"]*)"\} (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ')}`;
 }
 
 async function reportsTaken(net: Testnet): Promise<number> {
-  const text = await (await httpsFetch(`${net.authorityUrl}/metrics`, fromBase64Url(net.authorities[0].publicKey, 'authority key', 32))).text();
+  const text = await authorityMetrics(net);
   return [...text.matchAll(/^umbra_authority_loop_reports_received_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
 }

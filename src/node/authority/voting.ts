@@ -144,7 +144,7 @@ export class Voting {
    * whether every admitted node has uploaded; `bootstrap`, whether no document of the epoch
    * before is known (the network is starting).
    */
-  step(epoch: number, now: number, descriptors: readonly NodeDescriptor[], allUploaded: boolean, bootstrap = false): Uint8Array | undefined {
+  step(epoch: number, now: number, descriptors: readonly NodeDescriptor[], allUploaded: boolean, bootstrap: boolean): Uint8Array | undefined {
     if (epoch < 0 || now < this.voteTime(epoch) || now >= epochEnd(epoch, this.timing)) return undefined;
     const round = this.round(epoch);
     if (round.own === undefined && !this.vote(epoch, round, now, descriptors, allUploaded, bootstrap)) return undefined;

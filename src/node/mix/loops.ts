@@ -16,7 +16,6 @@ import { RECIPIENT_ID_LENGTH } from '../../sphinx/index.js';
 import type { PathHop } from '../../sphinx/sphinx.js';
 import { LoopLedger } from '../../traffic/loop-ledger.js';
 import { ALERT_RATE_FACTOR, LoopAlerts } from '../../traffic/loop-alert.js';
-import type { LoopFate } from '../../traffic/loop-attribution.js';
 import type { NodeRuntime } from '../runtime/node.js';
 
 /**
@@ -40,14 +39,17 @@ import type { NodeRuntime } from '../runtime/node.js';
  */
 const LOOP_SLACK_MS = 2_000;
 
+/** The two mix layers after `layer` on the ring (1 → 2 → 3 → 1): those its loops cross, in order. */
+function ringAfter(layer: number): number[] {
+  return [1, 2].map((offset) => ((layer - 1 + offset) % 3) + 1);
+}
+
 export class MixLoops {
   private readonly alerts = new LoopAlerts();
-  /** Each outstanding loop's mixes (by public name) for the alert test, until its fate is counted. */
-  private readonly paths = new Map<string, LoopFate['hops']>();
-  private readonly ledger = new LoopLedger((loopId, epoch, lost) => {
-    const hops = this.paths.get(loopId);
-    this.paths.delete(loopId);
-    if (hops !== undefined) this.alerts.record(epoch, { hops, lost });
+  /** Each fate also goes to the alert test; a loop's i-th node is on the i-th layer of the ring after this mix's. */
+  private readonly ledger = new LoopLedger((epoch, nodes, lost) => {
+    const layers = ringAfter(this.runtime.config.layer);
+    this.alerts.record(epoch, { hops: nodes.map((node, i) => ({ node, layer: layers[i] })), lost });
   });
   private readonly random: RandomSource;
   private sendTimer: unknown;
@@ -118,7 +120,6 @@ export class MixLoops {
       if (dialer === undefined || !dialer.send(packet)) return metrics.count('node_mix_loops_total', { fate: 'unroutable' });
       const deadline = now + 2 * doc.mixing.maxDelayMs + LOOP_SLACK_MS;
       this.ledger.left(hexOf(loopId), epoch, others.map((node) => hexOf(node.nodeId)), deadline);
-      this.paths.set(hexOf(loopId), others.map((node) => ({ node: node.name, layer: node.layer })));
       metrics.count('node_mix_loops_total', { fate: 'sent' });
     } catch {
       metrics.count('node_mix_loops_total', { fate: 'unroutable' });
@@ -127,10 +128,8 @@ export class MixLoops {
 
   /** The loop's hops (the two other layers on the ring, then this mix) and the two nodes it crosses. */
   private loopPath(doc: ConsensusDocument, epoch: number): { hops: PathHop[]; others: NodeDescriptor[] } {
-    const layer = this.runtime.config.layer;
     const layers = pathLayers(doc);
-    const ring = [1, 2, 3].map((offset) => ((layer - 1 + offset) % 3) + 1).slice(0, 2);
-    const others = choosePath(ring.map((l) => layers[l]), {
+    const others = choosePath(ringAfter(this.runtime.config.layer).map((l) => layers[l]), {
       weight: (node) => node.bandwidth,
       family: (node) => node.family,
       usedFamilies: [this.family],
@@ -152,11 +151,13 @@ export class MixLoops {
     return this.alerts.high(epochAt(this.runtime.clock.now(), this.runtime.timing));
   }
 
-  /** Judges the fates counted since the last judgement; logs and counts new suspects. */
+  /** Judges the fates counted since the last judgement; logs (by the nodes' public names) and counts new suspects. */
   private judge(): void {
+    const doc = this.runtime.consensus.active(this.runtime.clock.now());
+    const nameOf = (hex: string): string => (doc === undefined ? undefined : findNode(doc, Uint8Array.from(Buffer.from(hex, 'hex')))?.name) ?? `node ${hex.slice(0, 8)}`;
     for (const alert of this.alerts.judge()) {
       for (const suspect of alert.suspects) this.runtime.metrics.count('node_mix_alerts_total', { scope: suspect.scope });
-      const named = alert.suspects.map((s) => (s.scope === 'node' ? `${s.node} (${s.lost} of ${s.loops} loops lost)` : `all paths (${s.lost} of ${s.loops} lost)`));
+      const named = alert.suspects.map((s) => (s.node !== undefined ? `${nameOf(s.node)} (${s.lost} of ${s.loops} loops lost)` : `all paths (${s.lost} of ${s.loops} lost)`));
       this.runtime.log(`mix: high alert: the loops of epoch ${alert.epoch} point to ${named.join(', ')}`, 'warn');
     }
   }
