@@ -208,6 +208,9 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     setTimeout(() => socket.destroy(), 1000).unref();
   });
+  // ws re-emits the HTTPS server's errors on its own server: a failed listen (a port in use) would
+  // be an uncaught exception there, instead of the rejection below that says which port.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, options.host ?? WS_DEFAULTS.host, () => {
@@ -216,7 +219,6 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
     });
   });
   http.on('error', () => undefined); // errors after listening concern single connections
-  server.on('error', () => undefined);
   server.on('connection', (socket: WebSocket, request: { socket: Socket }) => {
     options.admission?.established(request.socket);
     if (server.clients.size > maxConnections) {

@@ -156,3 +156,20 @@ test('only wss:// targets with a 32-byte key are dialled', async () => {
   await assert.rejects(connectWebSocket({ url: 'wss://127.0.0.1:1', linkKey: new Uint8Array(31) }, { maxMessageBytes: 64 }), WebSocketTargetError);
   await assert.rejects(connectWebSocket({ url: 'wss://127.0.0.1', linkKey: SERVER_KEY }, { maxMessageBytes: 64 }), WebSocketTargetError);
 });
+
+// ws re-emits the HTTPS server's listen error on its own server: without a listener there it was an
+// uncaught exception (a provider crashed with exit code 1 instead of saying its port was in use).
+test('listening on a port in use rejects with EADDRINUSE and throws nothing else', { timeout: 10_000 }, async () => {
+  const first = await listenWebSocket({ seed: SERVER_SEED, maxMessageBytes: 1024, onConnection: () => undefined });
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown): void => void uncaught.push(error);
+  process.on('uncaughtException', onUncaught);
+  try {
+    await assert.rejects(listenWebSocket({ seed: SERVER_SEED, maxMessageBytes: 1024, port: first.port, onConnection: () => undefined }), (error: NodeJS.ErrnoException) => error.code === 'EADDRINUSE');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(uncaught, []);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    await first.close();
+  }
+});
