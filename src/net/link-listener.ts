@@ -6,6 +6,7 @@ import { FramedConnection } from './framed-connection.js';
 import { FRAME_PACKET, KEEPALIVE_FRAME, checkLimits, type FrameLimits } from './frames.js';
 import { LINK_COUNTERS, LINK_DEFAULTS, linkTiming, positive, TLS_VERSIONS, type DisconnectReason, type LinkTiming, type RejectReason } from './link-settings.js';
 import { NetMetrics } from './metrics.js';
+import { answerProbe } from './throughput-probe.js';
 import { linkKeyOf, tlsIdentity } from './tls-identity.js';
 
 /**
@@ -54,13 +55,18 @@ export interface ListenLinksOptions<P> {
 export interface LinkListenerEvents<P> {
   /** A pinned, known peer's link is up. */
   accepted: [peer: P];
-  /** An authority's probe was answered (and its connection closed). */
+  /** An authority's probe was answered (its connection is then closed, or a throughput probe's answered). */
   probed: [];
+  /** A throughput probe was answered with `bytes` (docs/links.md, "Probes"). */
+  measured: [bytes: number];
   /** A connection was refused before carrying anything. */
   rejected: [reason: RejectReason];
   /** An accepted peer's link ended. */
   disconnected: [reason: DisconnectReason, peer: P];
 }
+
+/** Probing authorities' connections held open at once (each for at most PROBE_REQUEST_WAIT_MS). */
+const MAX_PROBE_ANSWERS = 8;
 
 export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
   readonly metrics: NetMetrics;
@@ -74,6 +80,7 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
   private closing: Promise<void> | undefined;
   private boundPort = 0;
   private reading = true;
+  private probeAnswers = 0;
 
   /** Use listenLinks(), which also waits until the port is bound. */
   constructor(private readonly options: ListenLinksOptions<P>) {
@@ -161,6 +168,21 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     this.emit('rejected', reason);
   }
 
+  /** A probing authority's connection: closed, or answered once it asks for throughput; at most MAX_PROBE_ANSWERS at a time. */
+  private answerProber(socket: TLSSocket): void {
+    if (this.probeAnswers >= MAX_PROBE_ANSWERS) {
+      socket.destroy();
+      return;
+    }
+    this.probeAnswers++;
+    void answerProbe(socket).then((bytes) => {
+      this.probeAnswers--;
+      if (bytes === 0) return;
+      this.metrics.inc(LINK_COUNTERS.measured);
+      this.emit('measured', bytes);
+    });
+  }
+
   private onSecure(socket: TLSSocket): void {
     socket.on('error', () => undefined); // a refused socket may still report a reset
     socket.setNoDelay(true); // see the dialer: no Nagle delay on packet frames
@@ -174,9 +196,9 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     if (linkKey === undefined) return refuse('not-ed25519');
     const peer = this.options.isKnownPeer(linkKey);
     if (peer === undefined && this.options.isProber?.(linkKey) === true) {
-      socket.destroy();
       this.metrics.inc(LINK_COUNTERS.probed);
       this.emit('probed');
+      this.answerProber(socket);
       return;
     }
     if (peer === undefined) return refuse('unknown-peer');

@@ -1,13 +1,15 @@
 import { connect } from 'node:tls';
 import { parseHostPort } from '../pki/index.js';
 import { TLS_VERSIONS } from './link-settings.js';
+import { measureThroughput } from './throughput-probe.js';
 import { linkKeyOf, sameLinkKey, type TlsIdentity } from './tls-identity.js';
 
 /**
  * A directory authority's liveness probe of a node (docs/network.md, "Authority probes"): TLS 1.3
  * to the link address of the node's descriptor, presenting the authority's certificate, and
  * answered when the node presents exactly the link key its descriptor pins. The connection is
- * closed at once; no frame is sent. Nodes recognise an authority's key and close such a
+ * closed at once; no frame is sent. A throughput probe asks for bytes on the same connection
+ * instead of closing it (throughput-probe.ts). Nodes recognise an authority's key and close such a
  * connection quietly (`isProber` of listenLinks).
  */
 export type ProbeOutcome = 'answered' | 'unreachable' | 'timeout' | 'pin-mismatch';
@@ -19,22 +21,46 @@ export interface LinkProbeTarget {
   readonly linkKey: Uint8Array;
 }
 
+/** What a probe found, and with `chunks`, the node's throughput to the authority in bytes per second. */
+export interface ProbeResult {
+  readonly outcome: ProbeOutcome;
+  /** Set when a throughput probe was asked for, answered, and timed (throughput-probe.ts). */
+  readonly bytesPerSec?: number;
+}
+
 /** Never rejects; `signal` cuts the probe short ('unreachable'). */
-export function probeLink(target: LinkProbeTarget, identity: Pick<TlsIdentity, 'key' | 'cert'>, timeoutMs: number, signal?: AbortSignal): Promise<ProbeOutcome> {
+export async function probeLink(target: LinkProbeTarget, identity: Pick<TlsIdentity, 'key' | 'cert'>, timeoutMs: number, signal?: AbortSignal): Promise<ProbeOutcome> {
+  return (await probeNode(target, identity, timeoutMs, signal)).outcome;
+}
+
+/**
+ * The liveness probe, and when `chunks` is given, the throughput probe after it on the same
+ * connection (src/net/throughput-probe.ts), bounded by `timeoutMs` again. Never rejects.
+ */
+export function probeNode(target: LinkProbeTarget, identity: Pick<TlsIdentity, 'key' | 'cert'>, timeoutMs: number, signal?: AbortSignal, chunks?: number): Promise<ProbeResult> {
   const hostPort = parseHostPort(target.address);
-  if (hostPort === undefined || signal?.aborted === true) return Promise.resolve('unreachable');
-  return new Promise<ProbeOutcome>((resolve) => {
+  if (hostPort === undefined || signal?.aborted === true) return Promise.resolve({ outcome: 'unreachable' });
+  return new Promise<ProbeResult>((resolve) => {
     let settled = false;
     const socket = connect({ ...hostPort, key: identity.key, cert: identity.cert, ...TLS_VERSIONS, rejectUnauthorized: false }); // pinned below
     const settle = (outcome: ProbeOutcome): void => {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', abort);
-      resolve(outcome);
       if (outcome !== 'answered') {
+        resolve({ outcome });
         clearTimeout(timer);
         socket.destroy();
+        return;
       }
+      if (chunks === undefined) {
+        resolve({ outcome });
+        socket.end();
+        return;
+      }
+      clearTimeout(timer);
+      socket.removeAllListeners('close');
+      void measureThroughput(socket, chunks, timeoutMs).then((bytesPerSec) => resolve(bytesPerSec === undefined ? { outcome } : { outcome, bytesPerSec }));
     };
     // After an answer the node closes the connection once it has read the end of the handshake;
     // closing first would make it count a failed handshake. The timer still bounds the wait.
@@ -52,7 +78,6 @@ export function probeLink(target: LinkProbeTarget, identity: Pick<TlsIdentity, '
     socket.once('secureConnect', () => {
       const presented = linkKeyOf(socket.getPeerX509Certificate());
       settle(presented !== undefined && sameLinkKey(presented, target.linkKey) ? 'answered' : 'pin-mismatch');
-      socket.end();
     });
   });
 }

@@ -29,6 +29,7 @@ export const LINK_COUNTERS = Object.freeze({
   handlerErrors: 'packet_handler_errors',
   dials: 'dial_attempts',
   probed: 'probes_answered',
+  measured: 'throughput_probes_answered',
 });
 
 /** Why a connection was refused before it carried any packet. */

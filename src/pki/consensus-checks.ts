@@ -8,6 +8,7 @@ import {
 } from './consensus-document.js';
 import { epochEnd, timingProblem } from './epoch.js';
 import { PkiError } from './errors.js';
+import { MAX_BANDWIDTH } from './descriptor.js';
 import { compareBytes, isBytes, KEY_BYTES, SIGNATURE_BYTES } from './fields.js';
 import { networkParametersProblems, RELIABILITY_SCALE } from './params.js';
 
@@ -42,6 +43,8 @@ export function checkUnsignedDocument(doc: Omit<ConsensusDocument, 'signatures'>
   }
   if (!Array.isArray(doc.scores) || doc.scores.length !== doc.nodes.length) fail('there must be one score per node');
   if (doc.scores.some((score) => !Number.isInteger(score) || score < 0 || score > RELIABILITY_SCALE)) fail(`a score is not an integer in 0..${RELIABILITY_SCALE}`);
+  if (!Array.isArray(doc.measured) || doc.measured.length !== doc.nodes.length) fail('there must be one measured bandwidth per node');
+  if (doc.measured.some((pps) => !Number.isInteger(pps) || pps < 0 || pps > MAX_BANDWIDTH)) fail(`a measured bandwidth is not an integer in 0..${MAX_BANDWIDTH}`);
   const topology = topologyProblem(doc.nodes);
   if (topology !== undefined) throw new PkiError('incomplete-topology', `consensus: ${topology}`);
 }

@@ -36,6 +36,7 @@ export function consensusBody(doc: Omit<ConsensusDocument, 'signatures'>): Uint8
   writer.u16(doc.nodes.length);
   for (const node of doc.nodes) writer.prefixed(2, encodeDescriptor(node));
   for (const score of doc.scores) writer.u16(score);
+  for (const pps of doc.measured) writer.u32(pps);
   return writer.finish();
 }
 
@@ -112,6 +113,8 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
     for (let i = 0; i < count; i++) descriptorBytes.push(reader.prefixed(2, MAX_DESCRIPTOR_BYTES, 'descriptor'));
     const scores: number[] = [];
     for (let i = 0; i < count; i++) scores.push(reader.u16('score'));
+    const measured: number[] = [];
+    for (let i = 0; i < count; i++) measured.push(reader.u32('measured bandwidth'));
     bodyLength = bytes.length - reader.remaining;
     const signatureCount = reader.u8('signature count');
     if (signatureCount > MAX_CONSENSUS_SIGNATURES) throw malformed(`over ${MAX_CONSENSUS_SIGNATURES} signatures`);
@@ -129,6 +132,7 @@ export function parseConsensus(bytes: Uint8Array): { doc: ConsensusDocument; sig
       ...params,
       nodes: [],
       scores: Object.freeze(scores),
+      measured: Object.freeze(measured),
       signatures: Object.freeze(signatures),
     };
   } catch (error) {

@@ -36,6 +36,11 @@ export interface ConsensusDocument extends NetworkParameters, EpochTiming {
    * (docs/network.md, "Reliability"): RELIABILITY_SCALE for a node nothing was measured on.
    */
   readonly scores: readonly number[];
+  /**
+   * Each node's measured bandwidth, packets per second, in the order of `nodes` (docs/network.md,
+   * "Measured bandwidth"): 0 when not measured. Path choice weighs by min(declared, measured).
+   */
+  readonly measured: readonly number[];
   /** Strictly ascending by authority ID; empty for a document not yet signed. */
   readonly signatures: readonly ConsensusSignature[];
 }
@@ -49,6 +54,8 @@ export interface ConsensusInput extends EpochTiming {
   readonly descriptors: readonly NodeDescriptor[];
   /** Per-mille reliability scores by node ID (hex); a node left out scores RELIABILITY_SCALE. */
   readonly scores?: ReadonlyMap<string, number>;
+  /** Measured packets per second by node ID (hex); a node left out was not measured (0). */
+  readonly measured?: ReadonlyMap<string, number>;
 }
 
 export interface VerifyConsensusOptions {
@@ -79,9 +86,10 @@ export type PathLayers = readonly [
 /**
  * 2: the PIR parameters (row bytes, queries per poll) after the retrieval mode; 3: the retention
  * after them; 4: the reliability parameters after the retention, descriptors of version 3 (with a
- * bandwidth), and a per-mille score (u16) per node after the descriptors.
+ * bandwidth), and a per-mille score (u16) per node after the descriptors; 5: a measured bandwidth
+ * (u32) per node after the scores.
  */
-export const CONSENSUS_VERSION = 4;
+export const CONSENSUS_VERSION = 5;
 export const CONSENSUS_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x4e]); // "UMBN"
 export const CONSENSUS_SIGNATURE_LABEL = new TextEncoder().encode('umbra consensus document v1');
 export const MAX_CONSENSUS_NODES = 1024;
@@ -90,7 +98,7 @@ export const MAX_SUITE_NAME_BYTES = 32;
 /** magic, version, epoch, genesis, epoch length, valid-until, suite, geometry, mixing, traffic, retrieval, PIR, retention, reliability, node count. */
 const HEADER_MAX = 4 + 1 + 8 * 4 + 1 + MAX_SUITE_NAME_BYTES + (1 + 4 + 1) + (4 + 4) + 8 * 4 + 1 + (4 + 2) + 8 + (8 + 2) + 2;
 export const MAX_CONSENSUS_BYTES =
-  HEADER_MAX + MAX_CONSENSUS_NODES * (2 + MAX_DESCRIPTOR_BYTES + 2) + 1 + MAX_CONSENSUS_SIGNATURES * (KEY_BYTES + SIGNATURE_BYTES);
+  HEADER_MAX + MAX_CONSENSUS_NODES * (2 + MAX_DESCRIPTOR_BYTES + 2 + 4) + 1 + MAX_CONSENSUS_SIGNATURES * (KEY_BYTES + SIGNATURE_BYTES);
 
 /** What is wrong with the topology of `nodes`, or undefined. */
 export function topologyProblem(nodes: readonly NodeDescriptor[]): string | undefined {

@@ -64,6 +64,7 @@ export function makeConsensus(input: ConsensusInput): ConsensusDocument {
     ...copyNetworkParameters(input.network),
     nodes: Object.freeze(nodes),
     scores: Object.freeze(nodes.map((node) => input.scores?.get(hexOf(node.nodeId)) ?? RELIABILITY_SCALE)),
+    measured: Object.freeze(nodes.map((node) => input.measured?.get(hexOf(node.nodeId)) ?? 0)),
     signatures: Object.freeze([]),
   };
   checkUnsignedDocument(doc, 'invalid');

@@ -108,6 +108,11 @@ function completable<T>(layers: readonly (readonly T[])[], used: ReadonlySet<str
 
 /** What path choice needs from a consensus: each node's weight and whether it is below the floor. */
 export interface ConsensusWeights {
+  /**
+   * The node's bandwidth, packets per second: the declared one, capped by the measured one when
+   * the document carries a measurement (docs/network.md, "Measured bandwidth").
+   */
+  readonly bandwidth: (node: NodeDescriptor) => number;
   /** bandwidth × score (per-mille). */
   readonly weight: (node: NodeDescriptor) => number;
   /** The node's score is below the consensus reliability floor. */
@@ -116,13 +121,19 @@ export interface ConsensusWeights {
   readonly score: (node: NodeDescriptor) => number;
 }
 
-export function consensusWeights(doc: Pick<ConsensusDocument, 'nodes' | 'scores' | 'reliability'>): ConsensusWeights {
+export function consensusWeights(doc: Pick<ConsensusDocument, 'nodes' | 'scores' | 'measured' | 'reliability'>): ConsensusWeights {
   const scores = new Map<string, number>();
-  doc.nodes.forEach((node, i) => scores.set(hexOf(node.nodeId), doc.scores[i]));
+  const measured = new Map<string, number>();
+  doc.nodes.forEach((node, i) => {
+    scores.set(hexOf(node.nodeId), doc.scores[i]);
+    if (doc.measured[i] > 0) measured.set(hexOf(node.nodeId), doc.measured[i]);
+  });
   const score = (node: NodeDescriptor): number => scores.get(hexOf(node.nodeId)) ?? 1000;
+  const bandwidth = (node: NodeDescriptor): number => Math.min(node.bandwidth, measured.get(hexOf(node.nodeId)) ?? Infinity);
   return {
     score,
-    weight: (node) => node.bandwidth * score(node),
+    bandwidth,
+    weight: (node) => bandwidth(node) * score(node),
     belowFloor: (node) => score(node) < doc.reliability.floor,
   };
 }

@@ -15,7 +15,9 @@ import type { Vote } from './vote.js';
  * - a node is listed when t votes carry exactly the same descriptor bytes for it;
  * - each parameter (grace and every network parameter) takes the value that t votes carry
  *   exactly; if a parameter has no such value there is no document;
- * - a listed node's reliability score is the lower median of the scores the votes give it;
+ * - a listed node's reliability score is the lower median of the scores the votes give it, and
+ *   its measured bandwidth the lower median of the bandwidths they measured, a vote that did not
+ *   measure it counting as unbounded;
  * - a voter with two different votes counts for nothing; a vote for another epoch or timing,
  *   or by a key that is not listed, is ignored.
  *
@@ -113,6 +115,28 @@ export function medianScores(votes: readonly Vote[], nodes: readonly NodeDescrip
   return scores;
 }
 
+/**
+ * Each listed node's measured bandwidth: the lower median of the packets per second the counted
+ * votes listing it measured, a 0 (not measured) counting as unbounded; 0 when that median is
+ * unbounded (most voters measured nothing). Fewer than half the voters can neither lower it below
+ * what the others measured nor raise it above.
+ */
+export function medianMeasured(votes: readonly Vote[], nodes: readonly NodeDescriptor[]): Map<string, number> {
+  const byNode = new Map<string, number[]>();
+  for (const node of nodes) byNode.set(hexOf(node.nodeId), []);
+  for (const vote of votes) {
+    vote.nodes.forEach((node, i) => byNode.get(hexOf(node.nodeId))?.push(vote.measured[i] === 0 ? Infinity : vote.measured[i]));
+  }
+  const measured = new Map<string, number>();
+  for (const [key, list] of byNode) {
+    if (list.length === 0) continue;
+    list.sort((a, b) => a - b);
+    const median = list[Math.floor((list.length - 1) / 2)];
+    if (median !== Infinity) measured.set(key, median);
+  }
+  return measured;
+}
+
 /** Tallies the votes into the unsigned consensus document for `input.epoch`, or says why there is none. */
 export function tallyVotes(input: TallyInput): TallyResult {
   const threshold = majority(input.authorities.length);
@@ -151,6 +175,7 @@ export function tallyVotes(input: TallyInput): TallyResult {
       network,
       descriptors,
       scores: medianScores(votes, descriptors),
+      measured: medianMeasured(votes, descriptors),
     });
     return { ok: true, doc, voters };
   } catch (error) {

@@ -1,7 +1,7 @@
 import { ByteReader, ByteWriter, concatBytes, hexOf, sameBytes } from '../codec/bytes.js';
 import type { Crypto } from '../crypto/types.js';
 import { MAX_CONSENSUS_NODES } from './consensus-document.js';
-import { decodeDescriptor, decodeDescriptorUnverified, encodeDescriptor, MAX_DESCRIPTOR_BYTES, type NodeDescriptor } from './descriptor.js';
+import { decodeDescriptor, decodeDescriptorUnverified, encodeDescriptor, MAX_BANDWIDTH, MAX_DESCRIPTOR_BYTES, type NodeDescriptor } from './descriptor.js';
 import { MAX_EPOCH_MS, timingProblem, type EpochTiming } from './epoch.js';
 import { PkiError } from './errors.js';
 import { compareBytes, isBytes, KEY_BYTES, SIGNATURE_BYTES } from './fields.js';
@@ -10,8 +10,8 @@ import { readNetworkParameters, writeNetworkParameters } from './params-codec.js
 
 /**
  * An authority's vote for one epoch (docs/pki.md, "Voting"): what it would publish alone — its
- * timing, grace, network parameters, the descriptors it holds and its reliability score of each
- * node — signed with its identity key.
+ * timing, grace, network parameters, the descriptors it holds, its reliability score of each
+ * node and the bandwidth it measured of each — signed with its identity key.
  * Votes are tallied by tallyVotes (tally.ts) into the consensus document.
  */
 export interface Vote extends EpochTiming {
@@ -24,6 +24,11 @@ export interface Vote extends EpochTiming {
   readonly nodes: readonly NodeDescriptor[];
   /** The voter's per-mille reliability score of each node, in the order of `nodes`. */
   readonly scores: readonly number[];
+  /**
+   * The packets per second the voter measured each node to carry, in the order of `nodes`
+   * (docs/network.md, "Measured bandwidth"); 0: not measured.
+   */
+  readonly measured: readonly number[];
   readonly signature: Uint8Array;
 }
 
@@ -35,14 +40,19 @@ export interface VoteInput extends EpochTiming {
   readonly descriptors: readonly NodeDescriptor[];
   /** Per-mille scores by node ID (hex); a node left out scores RELIABILITY_SCALE. */
   readonly scores?: ReadonlyMap<string, number>;
+  /** Measured packets per second by node ID (hex); a node left out was not measured (0). */
+  readonly measured?: ReadonlyMap<string, number>;
 }
 
 export const VOTE_MAGIC = new Uint8Array([0x55, 0x4d, 0x42, 0x56]); // "UMBV"
-/** 2: the reliability parameters, and a per-mille score (u16) per node after the descriptors. */
-export const VOTE_VERSION = 2;
+/**
+ * 2: the reliability parameters, and a per-mille score (u16) per node after the descriptors;
+ * 3: a measured bandwidth (u32) per node after the scores.
+ */
+export const VOTE_VERSION = 3;
 export const VOTE_SIGNATURE_LABEL = new TextEncoder().encode('umbra authority vote v2');
-/** magic, version, epoch, voter, genesis, epoch length, grace, parameters (at most 96), node count, nodes, scores, signature. */
-export const MAX_VOTE_BYTES = 4 + 1 + 8 + KEY_BYTES + 8 * 3 + 96 + 2 + MAX_CONSENSUS_NODES * (2 + MAX_DESCRIPTOR_BYTES + 2) + SIGNATURE_BYTES;
+/** magic, version, epoch, voter, genesis, epoch length, grace, parameters (at most 96), node count, nodes, scores, measured bandwidths, signature. */
+export const MAX_VOTE_BYTES = 4 + 1 + 8 + KEY_BYTES + 8 * 3 + 96 + 2 + MAX_CONSENSUS_NODES * (2 + MAX_DESCRIPTOR_BYTES + 2 + 4) + SIGNATURE_BYTES;
 
 function invalid(detail: string): PkiError {
   return new PkiError('invalid', `vote: ${detail}`);
@@ -67,6 +77,8 @@ function voteProblem(vote: Omit<Vote, 'voter' | 'signature'>): string | undefine
   }
   if (!Array.isArray(vote.scores) || vote.scores.length !== vote.nodes.length) return 'there must be one score per node';
   if (vote.scores.some((score) => !Number.isInteger(score) || score < 0 || score > RELIABILITY_SCALE)) return `a score is not an integer in 0..${RELIABILITY_SCALE}`;
+  if (!Array.isArray(vote.measured) || vote.measured.length !== vote.nodes.length) return 'there must be one measured bandwidth per node';
+  if (vote.measured.some((pps) => !Number.isInteger(pps) || pps < 0 || pps > MAX_BANDWIDTH)) return `a measured bandwidth is not an integer in 0..${MAX_BANDWIDTH}`;
   return undefined;
 }
 
@@ -83,6 +95,7 @@ function voteBody(vote: Omit<Vote, 'signature'>): Uint8Array {
   writer.u16(vote.nodes.length);
   for (const node of vote.nodes) writer.prefixed(2, encodeDescriptor(node));
   for (const score of vote.scores) writer.u16(score);
+  for (const pps of vote.measured) writer.u32(pps);
   return writer.finish();
 }
 
@@ -99,6 +112,7 @@ export function makeVote(crypto: Crypto, authoritySeed: Uint8Array, input: VoteI
     network: copyNetworkParameters(input.network),
     nodes,
     scores: Object.freeze(nodes.map((node) => input.scores?.get(hexOf(node.nodeId)) ?? RELIABILITY_SCALE)),
+    measured: Object.freeze(nodes.map((node) => input.measured?.get(hexOf(node.nodeId)) ?? 0)),
   };
   const problem = voteProblem(unsigned);
   if (problem !== undefined) throw invalid(problem);
@@ -143,9 +157,11 @@ export function decodeVote(crypto: Crypto, bytes: Uint8Array, options: DecodeVot
     for (let i = 0; i < count; i++) descriptorBytes.push(reader.prefixed(2, MAX_DESCRIPTOR_BYTES, 'descriptor'));
     const scores: number[] = [];
     for (let i = 0; i < count; i++) scores.push(reader.u16('score'));
+    const measured: number[] = [];
+    for (let i = 0; i < count; i++) measured.push(reader.u32('measured bandwidth'));
     reader.end();
     const nodes = descriptorBytes.map((encoded) => decodeDescriptorUnverified(encoded));
-    unsigned = { epoch, voter, genesisMs, epochMs, graceMs, network, nodes: Object.freeze(nodes), scores: Object.freeze(scores) };
+    unsigned = { epoch, voter, genesisMs, epochMs, graceMs, network, nodes: Object.freeze(nodes), scores: Object.freeze(scores), measured: Object.freeze(measured) };
   } catch (error) {
     if (error instanceof PkiError) throw error;
     throw malformed(error instanceof Error ? error.message : 'does not parse');

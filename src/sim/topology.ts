@@ -86,6 +86,7 @@ export function buildTopology(shape: TopologyShape, params: NetworkParameters, e
     ...params,
     nodes: nodes.map((node) => node.descriptor),
     scores: nodes.map(() => RELIABILITY_SCALE),
+    measured: nodes.map(() => 0),
     signatures: [],
   };
   return {

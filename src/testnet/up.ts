@@ -37,6 +37,8 @@ export interface UpOptions {
   readonly attacks?: Readonly<Record<string, 'n-1'>>;
   /** Test hook: these mixes silently drop this fraction of what they forward (docs/network.md, "Reliability"). */
   readonly faultyMixes?: Readonly<Record<string, number>>;
+  /** These nodes (by name) declare this bandwidth, packets per second (docs/network.md, "Measured bandwidth"); the rest the default. */
+  readonly bandwidths?: Readonly<Record<string, number>>;
   /** A new plan's parameters (default `recommended`, the default consensus; `fast` for tests); a kept plan keeps its own. */
   readonly parameters?: ParameterSet;
   /** Overrides the plan's `reliability.mixLoopRate` (mix loops per second). */
@@ -122,6 +124,8 @@ function writeConfigs(dir: string, plan: NetworkPlan, options: UpOptions): void 
       network: options.mixLoopRate === undefined ? plan.network : { ...plan.network, reliability: { ...plan.network.reliability, mixLoopRate: options.mixLoopRate } },
       dataDir: join(authorityDir, 'data'),
       allowedNodes: plan.nodes.map((node) => toBase64Url(crypto.ed25519PublicKey(fromBase64Url(node.identitySeed, 'identity seed', 32)))),
+      // Loopback: a quarter of the default throughput probe measures it as well, for less CPU per short epoch.
+      probeThroughputChunks: 4,
       ...(dishonest ? { dishonestVote: { extraNode: true, meanDelayMs: options.dishonestMeanDelayMs ?? 1 } } : {}),
     }, null, 2), { mode: 0o600 });
   }
@@ -150,6 +154,7 @@ function writeNodeConfig(dir: string, plan: NetworkPlan, node: NodePlan, options
     geometry: plan.network.geometry,
     ...(options.attacks?.[node.name] === undefined ? {} : { attackForTests: options.attacks[node.name] }),
     ...(options.faultyMixes?.[node.name] === undefined ? {} : { testDropFraction: options.faultyMixes[node.name] }),
+    ...(options.bandwidths?.[node.name] === undefined ? {} : { bandwidth: options.bandwidths[node.name] }),
     ...(options.recordPackets === true ? { recordPacketsForTests: packetLogOf(dir, node.name) } : {}),
   }, null, 2), { mode: 0o600 });
 }

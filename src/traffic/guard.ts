@@ -8,8 +8,8 @@ import { layerCandidates, uniformUnit, weightedPick, type NodeDescriptor } from 
  * a client enters the network through, kept across restarts so that a gateway which is (or later
  * turns) hostile sees a client only if it was chosen, rather than every client sooner or later.
  *
- * A new guard is drawn among the consensus's gateways with probability proportional to declared
- * bandwidth × reliability score, those below the consensus reliability floor left out unless none
+ * A new guard is drawn among the consensus's gateways with probability proportional to bandwidth
+ * (declared, capped by measured) × reliability score, those below the consensus reliability floor left out unless none
  * would remain (docs/network.md, "Path choice"). A guard is kept until its lifetime ends, or its
  * score falls below the floor while another gateway is above it; then a new one is drawn. Small
  * score changes never move a guard: switching is itself a signal, and each switch is one more
@@ -51,7 +51,7 @@ const NODE_ID_BYTES = 32;
 
 /** What guard choice reads from the consensus in force (`consensusWeights`, src/pki/path-choice.ts). */
 export interface GatewayScores {
-  /** Declared bandwidth × reliability score (per-mille). */
+  /** Bandwidth (declared, capped by measured) × reliability score (per-mille). */
   readonly weight: (node: NodeDescriptor) => number;
   /** The node's score is below the consensus's `reliability.floor`. */
   readonly belowFloor: (node: NodeDescriptor) => boolean;

@@ -24,7 +24,7 @@ const GATEWAYS = NODES.filter((node) => node.layer === 0);
 /** A network whose gateways score `gatewayScores` (by gateway name) and every other node 1000. */
 function networkWith(gatewayScores: ReadonlyMap<string, number>): Network {
   const scores = NODES.map((node) => gatewayScores.get(node.name) ?? 1000);
-  return new Network({ epoch: 0, nodes: NODES, scores, reliability: { mixLoopRate: 0, floor: FLOOR }, mixing: { meanDelayMs: 10, maxDelayMs: 100 } } as unknown as ConsensusDocument);
+  return new Network({ epoch: 0, nodes: NODES, scores, measured: NODES.map(() => 0), reliability: { mixLoopRate: 0, floor: FLOOR }, mixing: { meanDelayMs: 10, maxDelayMs: 100 } } as unknown as ConsensusDocument);
 }
 
 function memoryStore(): GuardStore & { saved: Guard[] } {

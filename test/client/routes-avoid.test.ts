@@ -18,7 +18,7 @@ const EPOCH = 0;
 const POOL = makeFixtureNetwork(crypto, { epoch: EPOCH, gateways: 1, mixesPerLayer: 2, providers: 1, label: 'avoid' })
   .map((node, i) => ({ ...node.descriptor, family: `family-${i}` }))
   .sort((a, b) => compareBytes(a.nodeId, b.nodeId));
-const network = new Network({ epoch: EPOCH, nodes: POOL, scores: POOL.map(() => 1000), reliability: { mixLoopRate: 0, floor: 0 }, mixing: { meanDelayMs: 10, maxDelayMs: 100 } } as unknown as ConsensusDocument);
+const network = new Network({ epoch: EPOCH, nodes: POOL, scores: POOL.map(() => 1000), measured: POOL.map(() => 0), reliability: { mixLoopRate: 0, floor: 0 }, mixing: { meanDelayMs: 10, maxDelayMs: 100 } } as unknown as ConsensusDocument);
 const mixes = [1, 2, 3].flatMap((layer) => network.layers[layer]);
 
 test('paths leave the avoided mixes out while each layer keeps another; a layer all avoided keeps all', () => {

@@ -16,7 +16,7 @@ const POOL = makeFixtureNetwork(crypto, { epoch: EPOCH, gateways: 2, mixesPerLay
 function networkOf(families: readonly string[]): Network {
   const nodes = POOL.map((node, i) => ({ ...node, family: families[i] })).sort((a, b) => compareBytes(a.nodeId, b.nodeId));
   const reliability = { mixLoopRate: 0, floor: 0 };
-  return new Network({ epoch: EPOCH, nodes, scores: nodes.map(() => 1000), reliability, mixing: { meanDelayMs: 10, maxDelayMs: 100 } } as unknown as ConsensusDocument);
+  return new Network({ epoch: EPOCH, nodes, scores: nodes.map(() => 1000), measured: nodes.map(() => 0), reliability, mixing: { meanDelayMs: 10, maxDelayMs: 100 } } as unknown as ConsensusDocument);
 }
 
 /** Whether one mix per layer 1..3 can be chosen, of distinct families and none of the gateway's or the provider's. */

@@ -3,9 +3,10 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { listenLinks } from '../../src/net/link-listener.js';
-import { probeLink } from '../../src/net/link-probe.js';
+import { probeLink, probeNode } from '../../src/net/link-probe.js';
 import { LINK_COUNTERS } from '../../src/net/link-settings.js';
 import { NetMetrics } from '../../src/net/metrics.js';
+import { MAX_THROUGHPUT_CHUNKS, THROUGHPUT_CHUNK_BYTES } from '../../src/net/throughput-probe.js';
 import { sameLinkKey, tlsIdentity } from '../../src/net/tls-identity.js';
 import { PACKET_LENGTH, seed } from './support.js';
 
@@ -61,3 +62,37 @@ test('a node answers a listed authority\'s probe quietly; a wrong key, a closed 
   }
 });
 
+
+test('a throughput probe: a listed authority is sent the chunks it asks for and times them; others get nothing', async () => {
+  const metrics = new NetMetrics();
+  const authorityKey = tlsIdentity(AUTHORITY).linkKey;
+  const listener = await listenLinks<string>({
+    seed: NODE,
+    isKnownPeer: () => undefined,
+    isProber: (linkKey) => sameLinkKey(linkKey, authorityKey),
+    packetLength: PACKET_LENGTH,
+    onPacket: () => undefined,
+    metrics,
+  });
+  const target = { address: `127.0.0.1:${listener.port}`, linkKey: tlsIdentity(NODE).linkKey };
+  try {
+    const measured = once(listener, 'measured');
+    const result = await probeNode(target, tlsIdentity(AUTHORITY), 5000, undefined, 4);
+    assert.equal(result.outcome, 'answered');
+    assert.ok(result.bytesPerSec !== undefined && result.bytesPerSec > 0, `timed: ${String(result.bytesPerSec)}`);
+    assert.deepEqual(await measured, [4 * THROUGHPUT_CHUNK_BYTES]);
+    assert.equal(metrics.get(LINK_COUNTERS.measured), 1);
+    // A stranger's handshake completes but it is refused: nothing to time.
+    const stranger = await probeNode(target, tlsIdentity(STRANGER), 2000, undefined, 4);
+    assert.deepEqual(stranger, { outcome: 'answered' });
+    // Requests out of range are closed unanswered.
+    for (const chunks of [0, MAX_THROUGHPUT_CHUNKS + 1]) {
+      assert.deepEqual(await probeNode(target, tlsIdentity(AUTHORITY), 2000, undefined, chunks), { outcome: 'answered' });
+    }
+    // A plain liveness probe still sends nothing.
+    assert.equal(await probeLink(target, tlsIdentity(AUTHORITY), 2000), 'answered');
+    assert.equal(metrics.get(LINK_COUNTERS.measured), 1, 'only the valid request was answered');
+  } finally {
+    await listener.close();
+  }
+});

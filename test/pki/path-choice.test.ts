@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { getCrypto } from '../../src/crypto/index.js';
 import { seededRandom } from '../../src/crypto/seeded-random.js';
-import { choosePath, layerCandidates, PathChoiceError, weightedPick } from '../../src/pki/path-choice.js';
+import type { NodeDescriptor } from '../../src/pki/descriptor.js';
+import { choosePath, consensusWeights, layerCandidates, PathChoiceError, weightedPick } from '../../src/pki/path-choice.js';
 
 /**
  * Path choice (docs/network.md, "Path choice"): weighted by bandwidth × score, no repeats, no two
@@ -127,4 +128,18 @@ test('a layer whose nodes are all below the floor keeps them all (no path would 
   const opts = options(5);
   for (let i = 0; i < 64; i++) seen.add(choosePath(zero, opts)[0].id);
   assert.deepEqual([...seen].sort(), ['z1', 'z2']);
+});
+
+test('a consensus weighs a node by min(declared, measured) bandwidth × score; unmeasured, by the declared one', () => {
+  const node = (n: number, bandwidth: number) => ({ nodeId: new Uint8Array(32).fill(n), bandwidth }) as unknown as NodeDescriptor;
+  const nodes = [node(1, 1000), node(2, 4_000_000_000), node(3, 1000), node(4, 500)];
+  const weights = consensusWeights({ nodes, scores: [1000, 1000, 900, 1000], measured: [250, 3000, 0, 9000], reliability: { mixLoopRate: 0, floor: 800 } });
+  assert.deepEqual(nodes.map(weights.bandwidth), [250, 3000, 1000, 500]);
+  assert.deepEqual(nodes.map(weights.weight), [250_000, 3_000_000, 900_000, 500_000]);
+  // The overstating node is drawn by what was measured, not by what it claims (seeded).
+  const random = seededRandom(crypto, 5);
+  let drawn = 0;
+  for (let i = 0; i < 2000; i++) if (weightedPick(nodes, weights.weight, random) === nodes[1]) drawn++;
+  const share = 3_000_000 / (250_000 + 3_000_000 + 900_000 + 500_000);
+  assert.ok(Math.abs(drawn / 2000 - share) < 0.05, `drawn ${drawn} of 2000, expected about ${Math.round(share * 2000)}`);
 });

@@ -4,6 +4,7 @@ import * as fc from 'fast-check';
 import { getCrypto } from '../../src/crypto/index.js';
 import {
   consensusDigest,
+  decodeConsensusUnverified,
   decodeSignatureShare,
   decodeVote,
   DEFAULT_NETWORK_PARAMETERS,
@@ -160,5 +161,44 @@ describe('tally', () => {
     assert.ok(three.ok && three.doc.nodes.length === honestNodes.length);
     const two = tally([vote(0), vote(1), vote(2, missing), vote(3, missing), vote(4, missing)]);
     assert.ok(two.ok && two.doc.nodes.length === honestNodes.length - 1);
+  });
+});
+
+describe('measured bandwidth', () => {
+  const target = honestNodes[3];
+  const targetHex = Buffer.from(target.nodeId).toString('hex');
+  const measuredVote = (index: number, pps: number): Vote =>
+    makeVote(crypto, seeds[index], { ...timing, epoch: EPOCH, graceMs: GRACE, network, descriptors: honestNodes, measured: new Map([[targetHex, pps]]) }).vote;
+  const measuredOf = (votes: readonly Vote[]): number => {
+    const result = tally(votes);
+    assert.ok(result.ok, result.ok ? '' : result.problem);
+    return result.doc.measured[result.doc.nodes.findIndex((node) => node.name === target.name)];
+  };
+
+  test('a vote carries each node\'s measured bandwidth through its encoding', () => {
+    const { vote: made, bytes } = makeVote(crypto, seeds[0], { ...timing, epoch: EPOCH, graceMs: GRACE, network, descriptors: honestNodes, measured: new Map([[targetHex, 4321]]) });
+    const decoded = decodeVote(crypto, bytes, { authorities: keys });
+    assert.deepEqual(decoded.measured, made.measured);
+    assert.equal(decoded.measured.filter((pps) => pps !== 0).length, 1);
+    const result = tally([0, 1, 2].map((i) => measuredVote(i, 4321)));
+    assert.ok(result.ok);
+    const index = result.doc.nodes.findIndex((node) => node.name === target.name);
+    assert.equal(result.doc.measured[index], 4321);
+    assert.deepEqual(decodeConsensusUnverified(crypto, encodeConsensus(result.doc)).doc.measured, result.doc.measured, 'the document carries it too');
+  });
+
+  test('property: fewer than half the voters can neither lower nor raise it past what the others measured; unmeasured by most, it is 0', () => {
+    const pps = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0xffffffff }));
+    fc.assert(
+      fc.property(fc.array(pps, { minLength: 3, maxLength: 3 }), fc.array(pps, { minLength: 0, maxLength: 2 }), (honest, liars) => {
+        const votes = [...honest.map((value, i) => measuredVote(i, value)), ...liars.map((value, i) => measuredVote(3 + i, value))];
+        const unbounded = (value: number): number => (value === 0 ? Infinity : value);
+        const result = unbounded(measuredOf(votes));
+        const sorted = honest.map(unbounded).sort((a, b) => a - b);
+        assert.ok(result >= sorted[0] && result <= sorted[2], `${result} outside the honest range ${sorted.join(', ')}`);
+        if (honest.filter((value) => value === 0).length === 3) assert.equal(measuredOf(votes), 0);
+      }),
+      { seed: 23, numRuns: 60 },
+    );
   });
 });

@@ -9,7 +9,7 @@ import { fromBase64Url, hexOf } from '../../src/codec/bytes.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { seededRandom } from '../../src/crypto/seeded-random.js';
 import { fetchConsensus } from '../../src/net/authority-client.js';
-import { epochAt, type ConsensusDocument } from '../../src/pki/index.js';
+import { consensusWeights, epochAt, type ConsensusDocument } from '../../src/pki/index.js';
 import { DEMO_PASSPHRASE, prepareUsers } from '../../src/testnet/demo.js';
 import { up, type Testnet } from '../../src/testnet/up.js';
 import { httpsFetch } from '../net/https-fetch.js';
@@ -34,6 +34,9 @@ import { httpsFetch } from '../net/https-fetch.js';
 const EPOCH_MS = 8_000;
 const MIX_LOOP_RATE = 20;
 const FAULTY = 'mix-3-1';
+/** A provider that declares far more than its link carries (docs/network.md, "Measured bandwidth"). */
+const OVERSTATED = 'provider-2';
+const OVERSTATED_BANDWIDTH = 4_000_000_000;
 const LIMIT_MS = 300_000;
 const crypto = getCrypto();
 
@@ -45,7 +48,7 @@ async function startNetwork(t: { after: (fn: () => Promise<void>) => void }): Pr
     await net?.stop();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
-  net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', mixLoopRate: MIX_LOOP_RATE, readyTimeoutMs: LIMIT_MS, faultyMixes: { [FAULTY]: 0.3 } });
+  net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', mixLoopRate: MIX_LOOP_RATE, readyTimeoutMs: LIMIT_MS, faultyMixes: { [FAULTY]: 0.3 }, bandwidths: { [OVERSTATED]: OVERSTATED_BANDWIDTH } });
   return net;
 }
 
@@ -160,6 +163,25 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   const sent = await alice.send({ to: 'bob', subject: 'through a network that defends itself', body: 'hello' });
   await until('bob', (event) => event.type === 'received' && event.subject === 'through a network that defends itself', 'mail at Bob');
   await until('alice', (event) => event.type === 'status' && event.id === sent.id && event.status === 'delivered', 'the acknowledgement');
+
+  // Every node's bandwidth was measured by the authority's throughput probes (docs/network.md,
+  // "Measured bandwidth"): the next document carries a measurement of each node. On loopback each
+  // carries more than the default it declares, so path choice weighs the declared bandwidth, but
+  // the provider that overstates its own (a provider, so that no path choice above depends on it)
+  // is weighed by what was measured.
+  const latest = await documentFor(net, epochAt(Date.now(), doc) + 1);
+  t.diagnostic(`measured packets/s in epoch ${latest.epoch}: ${latest.nodes.map((node, i) => `${node.name} ${latest.measured[i]}`).join(', ')}`);
+  const unmeasured = latest.nodes.filter((_, i) => latest.measured[i] === 0).map((node) => node.name);
+  assert.deepEqual(unmeasured, [], `measured: ${latest.measured.join(', ')}`);
+  const weights = consensusWeights(latest);
+  for (const node of latest.nodes) {
+    const measured = latest.measured[latest.nodes.indexOf(node)];
+    if (node.name !== OVERSTATED) assert.equal(weights.bandwidth(node), node.bandwidth, `${node.name}: measured ${measured}`);
+  }
+  const overstated = latest.nodes.find((node) => node.name === OVERSTATED)!;
+  assert.equal(overstated.bandwidth, OVERSTATED_BANDWIDTH, 'the descriptor carries what the node declares');
+  assert.equal(weights.bandwidth(overstated), latest.measured[latest.nodes.indexOf(overstated)]);
+  assert.ok(weights.bandwidth(overstated) < OVERSTATED_BANDWIDTH / 100, 'capped far below the claim');
 });
 
 /** The mixes named in each mix's high-alert log lines ("mix: high alert: the loops of epoch E point to NAME (…), …"). */

@@ -33,7 +33,7 @@ const gateways = [gateway(1), gateway(2), gateway(3)];
 
 /** Scores as a consensus document gives them (consensusWeights), with `floor`. */
 function scoresOf(nodes: readonly NodeDescriptor[], scores: readonly number[], floor: number): GatewayScores {
-  return consensusWeights({ nodes, scores, reliability: { mixLoopRate: 0, floor } });
+  return consensusWeights({ nodes, scores, measured: nodes.map(() => 0), reliability: { mixLoopRate: 0, floor } });
 }
 
 const allGood = scoresOf(gateways, [1000, 1000, 1000], 800);

@@ -2,6 +2,7 @@ import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
 import { ConfigProblems, intIn, isJsonObject, parseJsonObject, ConfigError, type JsonObject } from '../../codec/schema.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
+import { MAX_THROUGHPUT_CHUNKS } from '../../net/throughput-probe.js';
 import {
   DEFAULT_NETWORK_PARAMETERS,
   MAX_CONSENSUS_NODES,
@@ -48,8 +49,13 @@ export interface AuthorityConfig {
    * "Authority probes"); 0: never. Default a 16th of an epoch, 250 ms..60 s.
    */
   readonly probeIntervalMs: number;
-  /** How long a probe waits for the node's TLS handshake. Default 5 s. */
+  /** How long a probe waits for the node's TLS handshake, and a throughput probe for its answer. Default 5 s. */
   readonly probeTimeoutMs: number;
+  /**
+   * The size of a throughput probe (docs/network.md, "Measured bandwidth"), in 64 KiB chunks,
+   * 0..64; 0: none (bandwidths are not measured). Default DEFAULT_THROUGHPUT_CHUNKS (1 MiB).
+   */
+  readonly probeThroughputChunks?: number;
   /** Where every other listed authority answers ("https://host:port"; its certificate must carry `publicKey`), by its public key. */
   readonly peers: readonly AuthorityPeer[];
   /**
@@ -90,11 +96,15 @@ const TOP_LEVEL_KEYS = [
   'maxNodesPerEpoch',
   'probeIntervalMs',
   'probeTimeoutMs',
+  'probeThroughputChunks',
   'peers',
   'dishonestVote',
 ];
 const URL_PATTERN = /^https:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\/?$/;
 const NETWORK_KEYS = ['suite', 'geometry', 'mixing', 'traffic', 'retrieval', 'pir', 'retentionMs', 'reliability'];
+
+/** A throughput probe of 16 chunks: 1 MiB. */
+export const DEFAULT_THROUGHPUT_CHUNKS = 16;
 
 /** A 16th of an epoch, 250 ms..60 s (so 16 probes of each node per epoch for epochs of 4 s..16 min). */
 export function defaultProbeIntervalMs(epochMs: number): number {
@@ -160,6 +170,9 @@ export function authorityConfigProblems(config: AuthorityConfig, crypto: Crypto 
     problems.push('probeIntervalMs must be 0 (no probes) or an integer in 100..epochMs');
   }
   if (!intIn(config.probeTimeoutMs, 50, 60_000)) problems.push('probeTimeoutMs must be an integer in 50..60000');
+  if (config.probeThroughputChunks !== undefined && !intIn(config.probeThroughputChunks, 0, MAX_THROUGHPUT_CHUNKS)) {
+    problems.push(`probeThroughputChunks must be an integer in 0..${MAX_THROUGHPUT_CHUNKS}`);
+  }
   problems.push(...peerProblems(config, crypto));
   const lie = config.dishonestVote;
   if (lie !== undefined && (typeof lie.extraNode !== 'boolean' || (lie.meanDelayMs !== undefined && !intIn(lie.meanDelayMs, 0, 0xffffffff)))) {
@@ -221,6 +234,7 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
   const maxNodesPerEpoch = integer('maxNodesPerEpoch', MAX_CONSENSUS_NODES);
   const probeIntervalMs = integer('probeIntervalMs', defaultProbeIntervalMs(epochMs));
   const probeTimeoutMs = integer('probeTimeoutMs', 5000);
+  const probeThroughputChunks = integer('probeThroughputChunks', DEFAULT_THROUGHPUT_CHUNKS);
   let allowedNodes: Uint8Array[] | undefined;
   if (input.allowedNodes !== undefined) {
     if (!Array.isArray(input.allowedNodes)) problems.add('allowedNodes must be an array of base64url public keys');
@@ -247,6 +261,7 @@ export function validateAuthorityConfig(json: unknown, crypto: Crypto = getCrypt
     maxNodesPerEpoch,
     probeIntervalMs,
     probeTimeoutMs,
+    probeThroughputChunks,
     peers,
     ...(dishonestVote === undefined ? {} : { dishonestVote }),
   };

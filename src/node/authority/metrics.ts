@@ -31,6 +31,7 @@ export class AuthorityMetrics {
     this.define('umbra_authority_loop_reports_received_total', 'counter', "Mixes' loop reports taken, by result (new, unchanged).");
     this.define('umbra_authority_loop_reports_rejected_total', 'counter', "Mixes' loop reports refused, by reason.");
     this.define('umbra_authority_probes_total', 'counter', "This authority's liveness probes of nodes, by outcome (answered, unreachable, timeout, pin-mismatch).");
+    this.define('umbra_authority_throughput_probes_total', 'counter', "This authority's throughput probes of nodes, by outcome (measured, failed).");
     this.define('umbra_authority_equivocations_total', 'counter', 'Authorities seen voting twice, differently, for one epoch.');
     this.define('umbra_authority_peer_failures_total', 'counter', 'Requests to peer authorities that failed, by kind (vote, signature, consensus).');
     this.define('umbra_authority_documents_adopted_total', 'counter', "Documents taken from a peer (signed by a majority) instead of this authority's own tally.");

@@ -1,10 +1,11 @@
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
 import { systemClock, type Clock } from '../../net/clock.js';
-import { AuthorityConfigError, authorityConfigProblems, type AuthorityConfig } from './config.js';
+import { AuthorityConfigError, authorityConfigProblems, DEFAULT_THROUGHPUT_CHUNKS, type AuthorityConfig } from './config.js';
 import { AuthorityHttpApi, listenAuthorityHttp } from './http-api.js';
 import { AuthorityMetrics } from './metrics.js';
-import { probeLink } from '../../net/link-probe.js';
+import { probeNode } from '../../net/link-probe.js';
+import { makeGeometry, makeSuite } from '../../sphinx/index.js';
 import { tlsIdentity } from '../../net/tls-identity.js';
 import { PeerExchange } from './peers.js';
 import { AuthorityProber, type ProbeNode } from './prober.js';
@@ -65,7 +66,7 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
     book: state.probes,
     metrics,
     log,
-    probe: deps.probe ?? defaultProbe(config, config.probeTimeoutMs),
+    probe: deps.probe ?? defaultProbe(config, crypto),
     epochAt: (now) => state.currentEpoch(now),
     nodesOf: (epoch) => state.nodesOf(epoch),
   });
@@ -87,8 +88,18 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
   };
 }
 
-/** TLS to the node's link address, presenting a certificate of this authority's identity key (nodes know it). */
-function defaultProbe(config: AuthorityConfig, timeoutMs: number): ProbeNode {
+/**
+ * TLS to the node's link address, presenting a certificate of this authority's identity key (nodes
+ * know it); a throughput probe asks for `probeThroughputChunks` chunks and counts them in packets
+ * of the network's Sphinx geometry.
+ */
+function defaultProbe(config: AuthorityConfig, crypto: Crypto): ProbeNode {
   const identity = tlsIdentity(config.identitySeed);
-  return (node, signal) => probeLink({ address: node.addresses.link, linkKey: node.linkPublicKey }, identity, timeoutMs, signal);
+  const packetLength = makeGeometry(makeSuite(config.network.suite, crypto), config.network.geometry).packetLength;
+  const chunks = config.probeThroughputChunks ?? DEFAULT_THROUGHPUT_CHUNKS;
+  return async (node, signal, measure) => {
+    const target = { address: node.addresses.link, linkKey: node.linkPublicKey };
+    const result = await probeNode(target, identity, config.probeTimeoutMs, signal, measure && chunks > 0 ? chunks : undefined);
+    return result.bytesPerSec === undefined ? { outcome: result.outcome } : { outcome: result.outcome, packetsPerSec: result.bytesPerSec / packetLength };
+  };
 }

@@ -90,7 +90,8 @@ export class AuthorityState {
     for (const problem of this.loopReports.restore(startEpoch)) this.log(`authority: skipping stored loop report ${problem}`, 'warn');
     for (const problem of this.probes.restore(startEpoch)) this.log(`authority: skipping stored probe counts ${problem}`, 'warn');
     const scores = (epoch: number): Map<string, number> => this.scoresFor(epoch);
-    this.voting = new Voting(config, { crypto: this.crypto, metrics: this.metrics, log: this.log, store: this.store, scores }, this.clock.now());
+    const measured = (epoch: number): Map<string, number> => this.probes.throughputFor(epoch);
+    this.voting = new Voting(config, { crypto: this.crypto, metrics: this.metrics, log: this.log, store: this.store, scores, measured }, this.clock.now());
   }
 
   /** The current epoch, or -1 before genesis. */

@@ -49,6 +49,8 @@ export interface VotingDeps {
   readonly store: AuthorityStore;
   /** This authority's per-mille reliability scores to vote for an epoch (by node ID hex). */
   readonly scores?: (epoch: number) => ReadonlyMap<string, number>;
+  /** The packets per second this authority measured each node to carry, to vote for an epoch (by node ID hex). */
+  readonly measured?: (epoch: number) => ReadonlyMap<string, number>;
 }
 
 interface HeldVote {
@@ -166,7 +168,12 @@ export class Voting {
     round.completeSinceMs ??= now;
     if (!allUploaded && now < round.completeSinceMs + this.voteSettleMs(bootstrap)) return false;
     const scores = this.deps.scores?.(epoch);
-    const honest = { ...this.timing, epoch, graceMs: this.config.graceMs, network: this.config.network, descriptors, ...(scores === undefined ? {} : { scores }) };
+    const measured = this.deps.measured?.(epoch);
+    const honest = {
+      ...this.timing, epoch, graceMs: this.config.graceMs, network: this.config.network, descriptors,
+      ...(scores === undefined ? {} : { scores }),
+      ...(measured === undefined ? {} : { measured }),
+    };
     const lie = this.config.dishonestVote;
     const input = lie === undefined ? honest : dishonestVoteInput(this.deps.crypto, this.config.identitySeed, honest, lie);
     const { vote, bytes } = makeVote(this.deps.crypto, this.config.identitySeed, input);

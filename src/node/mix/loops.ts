@@ -4,6 +4,7 @@ import { delayMs, exponential } from '../../mixing/exponential.js';
 import { AuthorityRequestError, uploadLoopReport } from '../../net/authority-client.js';
 import {
   choosePath,
+  consensusWeights,
   epochAt,
   findNode,
   makeLoopReport,
@@ -27,7 +28,7 @@ import type { NodeRuntime } from '../runtime/node.js';
  * nodes it crossed (LoopLedger). Loops start with the first whole epoch after start-up. Every quarter epoch the counts of the current and previous epoch go
  * to every authority as a signed loop report.
  *
- * Paths are drawn by choosePath weighted by declared bandwidth only, below-floor nodes included: the
+ * Paths are drawn by choosePath weighted by bandwidth only (declared, capped by measured), below-floor nodes included: the
  * loops must keep measuring a node that was left out of client paths, so that it can come back.
  *
  * High alert (docs/network.md, "Mix loops"): at each report the fates counted since are judged by
@@ -130,7 +131,7 @@ export class MixLoops {
   private loopPath(doc: ConsensusDocument, epoch: number): { hops: PathHop[]; others: NodeDescriptor[] } {
     const layers = pathLayers(doc);
     const others = choosePath(ringAfter(this.runtime.config.layer).map((l) => layers[l]), {
-      weight: (node) => node.bandwidth,
+      weight: consensusWeights(doc).bandwidth,
       family: (node) => node.family,
       usedFamilies: [this.family],
       random: this.random,

@@ -16,7 +16,7 @@ import {
 
 /** The JSON form of a node's configuration (docs/nodes.md, "Configuration"). */
 const TOP_LEVEL_KEYS = [
-  'role', 'name', 'family', 'layer', 'host', 'advertiseHost', 'linkPort', 'wsPort', 'metricsPort', 'metricsHost', 'metricsToken', 'dataDir',
+  'role', 'name', 'family', 'bandwidth', 'layer', 'host', 'advertiseHost', 'linkPort', 'wsPort', 'metricsPort', 'metricsHost', 'metricsToken', 'dataDir',
   'identitySeed', 'linkSeed', 'authorityUrls', 'authorities', 'genesisMs', 'epochMs', 'graceMs',
   'suite', 'geometry', 'replayFilterLog2Bits', 'scheduleCapacity', 'consensusPollMs', 'link',
   'maxClients', 'store', 'maxResponseBytes', 'maxClientsPerAddress', 'clientIdleTimeoutMs',
@@ -80,6 +80,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     role,
     name: input.name as string,
     ...(input.family === undefined ? {} : { family: input.family as string }),
+    ...(input.bandwidth === undefined ? {} : { bandwidth: problems.integer(input, 'bandwidth', 'bandwidth', undefined) }),
     layer,
     host: typeof host === 'string' ? host : NODE_DEFAULTS.host,
     advertiseHost: typeof advertiseHost === 'string' ? advertiseHost : NODE_DEFAULTS.host,

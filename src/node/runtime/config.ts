@@ -1,6 +1,6 @@
 import { fromBase64Url, sameBytes } from '../../codec/bytes.js';
 import { intIn, isJsonObject, ConfigError } from '../../codec/schema.js';
-import { MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, type NodeRole } from '../../pki/index.js';
+import { MAX_BANDWIDTH, MAX_EPOCH_MS, MAX_CONSENSUS_SIGNATURES, PKI_SUITE_NAMES, parseHostPort, type NodeRole } from '../../pki/index.js';
 import { familyProblem, nameProblem } from '../../pki/fields.js';
 import { MAX_HOPS_LIMIT, type GeometryOptions, type SuiteName } from '../../sphinx/index.js';
 import { httpsUrlProblems } from '../../net/pinned-https.js';
@@ -46,6 +46,12 @@ export interface NodeConfig {
    * family of its own).
    */
   readonly family?: string;
+  /**
+   * The Sphinx packets per second the node declares it carries (1..2^32 − 1), published in the
+   * descriptor; the authorities cap it by what they measure (docs/network.md, "Measured
+   * bandwidth"). Default DEFAULT_BANDWIDTH (1000).
+   */
+  readonly bandwidth?: number;
   /** 0 for a gateway, 1..3 for a mix, 4 for a provider. */
   readonly layer: number;
   /** Where every listener binds. Default 127.0.0.1. */
@@ -209,6 +215,7 @@ function placementProblems(config: NodeConfig): string[] {
     const family = familyProblem(config.family);
     if (family !== undefined) problems.push(`family: ${family}`);
   }
+  if (config.bandwidth !== undefined && !intIn(config.bandwidth, 1, MAX_BANDWIDTH)) problems.push(`bandwidth must be an integer in 1..${MAX_BANDWIDTH} (packets per second)`);
   if (config.role === 'gateway' && config.layer !== 0) problems.push('layer: a gateway is on layer 0');
   if (config.role === 'provider' && config.layer !== 4) problems.push('layer: a provider is on layer 4');
   if (config.role === 'mix' && !intIn(config.layer, 1, 3)) problems.push('layer: a mix needs layer 1, 2 or 3');

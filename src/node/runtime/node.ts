@@ -1,7 +1,7 @@
 import { hexOf, sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
-import { encodeConsensus, epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
+import { DEFAULT_BANDWIDTH, encodeConsensus, epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
 import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { listenLinks, type LinkListener } from '../../net/link-listener.js';
@@ -257,10 +257,9 @@ export class NodeRuntime {
       timing: this.timing,
       dataDir: config.dataDir,
       identitySeed: this.identitySeed,
-      name: config.name,
+      name: config.name, role: config.role, layer: config.layer,
+      bandwidth: config.bandwidth ?? DEFAULT_BANDWIDTH,
       family: config.family ?? `node-${hexOf(this.nodeId).slice(0, 16)}`,
-      role: config.role,
-      layer: config.layer,
       addresses: {
         link: `${advertised}:${this.listener.port}`,
         ...(this.wsPort === undefined ? {} : { ws: `${advertised}:${this.wsPort}` }),

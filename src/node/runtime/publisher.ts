@@ -39,6 +39,8 @@ export interface PublisherOptions {
   readonly identitySeed: Uint8Array;
   readonly name: string;
   readonly family: string;
+  /** Declared packets per second. */
+  readonly bandwidth: number;
   readonly role: NodeRole;
   readonly layer: number;
   readonly addresses: NodeAddresses;
@@ -186,6 +188,7 @@ export class DescriptorPublisher {
       serial: Math.max(clock.now(), previousSerial + 1),
       name: this.options.name,
       family: this.options.family,
+      bandwidth: this.options.bandwidth,
       role: this.options.role,
       layer: this.options.layer,
       addresses: this.options.addresses,
@@ -207,6 +210,7 @@ export class DescriptorPublisher {
       sameBytes(old.nodeId, o.crypto.ed25519PublicKey(o.identitySeed)) &&
       old.name === o.name &&
       old.family === o.family &&
+      old.bandwidth === o.bandwidth &&
       old.role === o.role &&
       old.layer === o.layer &&
       old.addresses.link === o.addresses.link &&

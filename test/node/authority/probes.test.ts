@@ -51,6 +51,27 @@ test('probe counts add up per epoch, the vote reads the two before it, and a res
   assert.deepEqual(book.held(), { 5: 2 });
 });
 
+test('measured throughputs: the first of an epoch is kept, the vote reads the larger of the two epochs before, and a restart reads them back', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'umbra-probes-'));
+  dirs.push(dataDir);
+  const book = new ProbeBook(new AuthorityStore(dataDir));
+  book.record(4, new Map([[a, true], [b, true]]), new Map([[a, 900.9], [b, 0.2]]));
+  book.record(4, new Map([[a, true]]), new Map([[a, 5000]]));
+  book.record(5, new Map([[a, true]]), new Map([[a, 700]]));
+  assert.equal(book.measuredIn(4, a), true);
+  assert.equal(book.measuredIn(5, b), false);
+  assert.deepEqual(book.throughputFor(6), new Map([[a, 900], [b, 1]]));
+  assert.deepEqual(book.throughputFor(7), new Map([[a, 700]]));
+  const restarted = new ProbeBook(new AuthorityStore(dataDir));
+  assert.deepEqual(restarted.restore(5), []);
+  assert.deepEqual(restarted.throughputFor(6), book.throughputFor(6));
+  // A file with a throughput that is not a packet rate is skipped, and says why.
+  writeFileSync(join(dataDir, 'probes', '5.json'), JSON.stringify({ epoch: 5, nodes: { [a]: [1, 0] }, throughput: { [a]: -3 } }));
+  const problems = new ProbeBook(new AuthorityStore(dataDir)).restore(5);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /^5\.json: the throughput of a{16}… is not an integer/);
+});
+
 test('a round probes every node of the epoch and counts for the epoch it started in; one cut short by stop is not counted', async () => {
   const nodes = makeFixtureNetwork(crypto, { epoch: 3 }).map((node) => node.descriptor);
   const clock = new FakeClock(1000);
@@ -62,24 +83,35 @@ test('a round probes every node of the epoch and counts for the epoch it started
     clock, book, metrics, log: () => undefined,
     epochAt: () => 3,
     nodesOf: (epoch) => (epoch === 3 ? nodes : []),
-    probe: (node, signal) => {
+    probe: (node, signal, measure) => {
       started++;
-      if (!hang) return Promise.resolve(node.layer === 4 ? 'timeout' : 'answered');
-      return new Promise((resolve) => signal.addEventListener('abort', () => resolve('unreachable')));
+      if (measure) asked.push(hexOf(node.nodeId));
+      if (!hang) return Promise.resolve(node.layer === 4 ? { outcome: 'timeout' } : { outcome: 'answered', ...(measure ? { packetsPerSec: 1234.5 } : {}) });
+      return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ outcome: 'unreachable' })));
     },
   });
+  const asked: string[] = [];
   await prober.round();
+  // Every node's throughput was asked for; the answered ones are measured, and not asked again this epoch.
+  assert.equal(asked.length, nodes.length);
+  const answeredKeys = nodes.filter((node) => node.layer !== 4).map((node) => hexOf(node.nodeId));
+  assert.deepEqual(book.throughputFor(5), new Map(answeredKeys.map((key) => [key, 1234])));
+  assert.equal(metrics.get('umbra_authority_throughput_probes_total', { outcome: 'measured' }), nodes.length - 2);
+  asked.length = 0;
+  await prober.round();
+  assert.deepEqual(asked.sort(), nodes.filter((node) => node.layer === 4).map((node) => hexOf(node.nodeId)).sort());
+  assert.equal(metrics.get('umbra_authority_throughput_probes_total', { outcome: 'failed' }), 4);
   const counts = book.countsFor(5);
   assert.equal(counts.size, nodes.length);
-  for (const node of nodes) assert.deepEqual(counts.get(hexOf(node.nodeId)), { sent: 1, lost: node.layer === 4 ? 1 : 0 });
-  assert.equal(metrics.get('umbra_authority_probes_total', { outcome: 'timeout' }), 2);
-  assert.equal(metrics.get('umbra_authority_probes_total', { outcome: 'answered' }), nodes.length - 2);
+  for (const node of nodes) assert.deepEqual(counts.get(hexOf(node.nodeId)), { sent: 2, lost: node.layer === 4 ? 2 : 0 });
+  assert.equal(metrics.get('umbra_authority_probes_total', { outcome: 'timeout' }), 4);
+  assert.equal(metrics.get('umbra_authority_probes_total', { outcome: 'answered' }), 2 * (nodes.length - 2));
 
   hang = true;
   const round = prober.round();
   assert.equal(prober.round(), round, 'one round at a time');
   await prober.stop();
   await round;
-  assert.equal(started, 2 * nodes.length);
-  assert.deepEqual(book.countsFor(5).get(hexOf(nodes[0].nodeId)), { sent: 1, lost: 0 }, 'the cut round is not counted');
+  assert.equal(started, 3 * nodes.length);
+  assert.deepEqual(book.countsFor(5).get(hexOf(nodes[0].nodeId)), { sent: 2, lost: 0 }, 'the cut round is not counted');
 });

@@ -7,7 +7,7 @@ import { hexOf, toBase64Url } from '../../../src/codec/bytes.js';
 import { getCrypto } from '../../../src/crypto/index.js';
 import { fetchConsensus, uploadDescriptor, uploadLoopReport } from '../../../src/net/authority-client.js';
 import { startAuthority, validateAuthorityConfig, type AuthorityDeps, type AuthorityHandle } from '../../../src/node/authority/index.js';
-import { encodeDescriptor, epochStart, makeLoopReport, type ConsensusDocument } from '../../../src/pki/index.js';
+import { consensusWeights, encodeDescriptor, epochStart, makeLoopReport, type ConsensusDocument } from '../../../src/pki/index.js';
 import { makeFixtureNetwork, testSeed, type FixtureNode } from '../../pki/network-fixture.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -90,9 +90,15 @@ test('the authority\'s probes score gateways and providers, hold an unreachable 
   const named = (name: string): FixtureNode => network.find((n) => n.descriptor.name === name)!;
   const down = new Set([named('net-mix-2-0'), named('net-provider-1')].map((n) => hexOf(n.descriptor.nodeId)));
   const probed: string[] = [];
-  const probe = async (node: { nodeId: Uint8Array }) => {
+  const measuredAsked: string[] = [];
+  // Throughput probes: one mix carries only 300 packets/s, below the 1000 it declares; the rest 5000.
+  const slow = hexOf(named('net-mix-2-1').descriptor.nodeId);
+  const probe = async (node: { nodeId: Uint8Array }, _signal: AbortSignal, measure: boolean) => {
     probed.push(hexOf(node.nodeId));
-    return down.has(hexOf(node.nodeId)) ? ('unreachable' as const) : ('answered' as const);
+    if (down.has(hexOf(node.nodeId))) return { outcome: 'unreachable' as const };
+    if (!measure) return { outcome: 'answered' as const };
+    measuredAsked.push(hexOf(node.nodeId));
+    return { outcome: 'answered' as const, packetsPerSec: hexOf(node.nodeId) === slow ? 300.7 : 5000 };
   };
   const clock = new FakeClock(GENESIS + 100);
   let authority = await startTestAuthority(dataDir, clock, { probeIntervalMs: 0 }, { probe });
@@ -101,6 +107,9 @@ test('the authority\'s probes score gateways and providers, hold an unreachable 
   for (const node of makeFixtureNetwork(crypto, { epoch: 0 })) await uploadDescriptor({ url: authority.url, keys: [authorityKey] }, encodeDescriptor(node.descriptor));
   for (let i = 0; i < 6; i++) await authority.probeRound();
   assert.equal(probed.length, 6 * network.length);
+  // A node's throughput is asked for until it is measured, once per epoch: every round for the unreachable ones.
+  assert.equal(measuredAsked.length, network.length - down.size);
+  assert.equal(authority.metrics.get('umbra_authority_throughput_probes_total', { outcome: 'failed' }), 6 * down.size);
   // Both layer-1 mixes lie for the unreachable mix: every loop through it came back.
   for (const reporter of [named('net-mix-1-0'), named('net-mix-1-1')]) {
     const report = makeLoopReport(crypto, reporter.identitySeed, {
@@ -126,5 +135,13 @@ test('the authority\'s probes score gateways and providers, hold an unreachable 
   assert.equal(score('net-provider-0'), 1000);
   assert.equal(score('net-gateway-0'), 1000);
   assert.equal(score('net-mix-2-1'), 1000);
+  // The measured bandwidths, kept over the restart: below the declared one it caps it, above it does not count.
+  const measuredOf = (name: string): number => doc.doc.measured[doc.doc.nodes.findIndex((n) => n.name === named(name).descriptor.name)];
+  assert.equal(measuredOf('net-mix-2-1'), 300);
+  assert.equal(measuredOf('net-mix-2-0'), 0, 'never answered: not measured');
+  assert.equal(measuredOf('net-gateway-0'), 5000);
+  const weights = consensusWeights(doc.doc);
+  assert.equal(weights.bandwidth(named('net-mix-2-1').descriptor), 300);
+  assert.equal(weights.bandwidth(named('net-gateway-0').descriptor), named('net-gateway-0').descriptor.bandwidth);
   await stop(authority);
 });

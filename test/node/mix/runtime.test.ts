@@ -92,6 +92,9 @@ describe('node configuration', () => {
     assert.equal(config.identitySeed, undefined);
     assert.equal(config.store, undefined);
     assert.deepEqual(config.authorities, [new Uint8Array(32).fill(7)]);
+    assert.equal(config.bandwidth, undefined, 'the descriptor then declares DEFAULT_BANDWIDTH');
+    assert.equal(validateNodeConfig(minimal({ bandwidth: 5000 })).bandwidth, 5000);
+    for (const bad of [0, 1.5, -1, 2 ** 32, '5000']) assert.ok(problemsOf(minimal({ bandwidth: bad })).some((p) => /bandwidth/.test(p)), String(bad));
 
     const gateway = validateNodeConfig(minimal({ role: 'gateway', layer: undefined, epochMs: 2000 }));
     assert.equal(gateway.layer, 0);
