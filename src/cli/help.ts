@@ -16,6 +16,9 @@ Usage:
                                     runs the recommended parameters (500 ms mixing delays,
                                     1 packet/s per user) with 8 s epochs; --fast: 20 ms
                                     delays and 50 packets/s, for tests (it mixes little)
+  umbra consensus (--dir D | --authority URL --authority-key KEY…) [--epoch N] [--json]
+                                    what the authorities say of every node in one epoch:
+                                    declared and measured bandwidth, score, below the floor
   umbra authority --config FILE     run a directory authority (docs/pki.md)
   umbra mix|gateway|provider --config FILE
                                     run one node (docs/nodes.md)

@@ -9,7 +9,7 @@ import { TestnetError } from '../testnet/errors.js';
  * loaded only when it runs, so a quick command (a mistake, `help`, `client status`) does not pay
  * for loading every node, the simulator and the mail bridge.
  */
-const SUBCOMMANDS = new Set(['sphinx-walk', 'keygen', 'authority', 'mix', 'gateway', 'provider', 'up', 'client', 'sim']);
+const SUBCOMMANDS = new Set(['sphinx-walk', 'keygen', 'authority', 'mix', 'gateway', 'provider', 'up', 'client', 'sim', 'consensus']);
 
 /** `--help` or `-h` among a subcommand's arguments (before a `--`): the help, whatever else is given. */
 function asksForHelp(rest: readonly string[]): boolean {
@@ -50,6 +50,8 @@ async function run(args: readonly string[]): Promise<number> {
       return (await import('./node-command.js')).nodeCommand(command, rest);
     case 'up':
       return (await import('./up-command.js')).upCommand(rest);
+    case 'consensus':
+      return (await import('./consensus-command.js')).consensusCommand(rest);
     case 'client':
       return (await import('./client-command.js')).clientCommand(rest);
     case 'sim':
