@@ -15,10 +15,10 @@ const NODE = seed(0x11);
 const AUTHORITY = seed(0x22);
 const STRANGER = seed(0x33);
 
-test('a node answers a listed authority\'s probe quietly; a wrong key, a closed port and a silent one are not answers', async () => {
-  const metrics = new NetMetrics();
+/** A node's link listener that knows the authority's key and no peer. */
+function nodeListener(metrics: NetMetrics) {
   const authorityKey = tlsIdentity(AUTHORITY).linkKey;
-  const listener = await listenLinks<string>({
+  return listenLinks<string>({
     seed: NODE,
     isKnownPeer: () => undefined,
     isProber: (linkKey) => sameLinkKey(linkKey, authorityKey),
@@ -26,6 +26,11 @@ test('a node answers a listed authority\'s probe quietly; a wrong key, a closed 
     onPacket: () => undefined,
     metrics,
   });
+}
+
+test('a node answers a listed authority\'s probe quietly; a wrong key, a closed port and a silent one are not answers', async () => {
+  const metrics = new NetMetrics();
+  const listener = await nodeListener(metrics);
   const address = `127.0.0.1:${listener.port}`;
   try {
     const nodeKey = tlsIdentity(NODE).linkKey;
@@ -65,15 +70,7 @@ test('a node answers a listed authority\'s probe quietly; a wrong key, a closed 
 
 test('a throughput probe: a listed authority is sent the chunks it asks for and times them; others get nothing', async () => {
   const metrics = new NetMetrics();
-  const authorityKey = tlsIdentity(AUTHORITY).linkKey;
-  const listener = await listenLinks<string>({
-    seed: NODE,
-    isKnownPeer: () => undefined,
-    isProber: (linkKey) => sameLinkKey(linkKey, authorityKey),
-    packetLength: PACKET_LENGTH,
-    onPacket: () => undefined,
-    metrics,
-  });
+  const listener = await nodeListener(metrics);
   const target = { address: `127.0.0.1:${listener.port}`, linkKey: tlsIdentity(NODE).linkKey };
   try {
     const measured = once(listener, 'measured');
