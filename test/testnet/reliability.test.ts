@@ -165,10 +165,11 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   await until('alice', (event) => event.type === 'status' && event.id === sent.id && event.status === 'delivered', 'the acknowledgement');
 
   // Every node's bandwidth was measured by the authority's throughput probes (docs/network.md,
-  // "Measured bandwidth"): the next document carries a measurement of each node. On loopback each
-  // carries more than the default it declares, so path choice weighs the declared bandwidth, but
-  // the provider that overstates its own (a provider, so that no path choice above depends on it)
-  // is weighed by what was measured.
+  // "Measured bandwidth"): the next document carries a measurement of each node, and path choice
+  // weighs the smaller of it and the declared bandwidth. On loopback most nodes measure far above
+  // the default they declare, but a busy machine can measure one below it, so only the provider
+  // that overstates its own (a provider, so that no path choice above depends on it) is required
+  // to be weighed by what was measured.
   const latest = await documentFor(net, epochAt(Date.now(), doc) + 1);
   t.diagnostic(`measured packets/s in epoch ${latest.epoch}: ${latest.nodes.map((node, i) => `${node.name} ${latest.measured[i]}`).join(', ')}`);
   const unmeasured = latest.nodes.filter((_, i) => latest.measured[i] === 0).map((node) => node.name);
@@ -176,7 +177,7 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   const weights = consensusWeights(latest);
   for (const node of latest.nodes) {
     const measured = latest.measured[latest.nodes.indexOf(node)];
-    if (node.name !== OVERSTATED) assert.equal(weights.bandwidth(node), node.bandwidth, `${node.name}: measured ${measured}`);
+    assert.equal(weights.bandwidth(node), Math.min(node.bandwidth, measured), node.name);
   }
   const overstated = latest.nodes.find((node) => node.name === OVERSTATED)!;
   assert.equal(overstated.bandwidth, OVERSTATED_BANDWIDTH, 'the descriptor carries what the node declares');
