@@ -12,38 +12,41 @@ export const THROUGHPUT_CHUNK_BYTES = 64 * 1024;
 export const MAX_THROUGHPUT_CHUNKS = 64;
 /** How long a node waits for a probing authority's request byte or end. */
 export const PROBE_REQUEST_WAIT_MS = 5000;
+/** How long a node lets a probing authority take to read its answer. */
+export const PROBE_ANSWER_MS = 30_000;
 
 /**
  * The node's side: answers one probing authority's connection (the handshake done). Resolves with
- * the bytes sent (0 for a liveness probe or a connection that said nothing valid); never rejects.
+ * the bytes sent (0 for a liveness probe, a connection that said nothing valid, or an answer not
+ * taken within `answerMs`: an authority that stops reading cannot hold the node's socket); never
+ * rejects.
  */
-export function answerProbe(socket: TLSSocket, waitMs = PROBE_REQUEST_WAIT_MS): Promise<number> {
+export function answerProbe(socket: TLSSocket, waitMs = PROBE_REQUEST_WAIT_MS, answerMs = PROBE_ANSWER_MS): Promise<number> {
   return new Promise<number>((resolve) => {
+    let timer = setTimeout(() => finish(0), waitMs);
     let settled = false;
-    const finish = (sent: number, destroy: boolean): void => {
+    function finish(sent: number): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.removeAllListeners('data');
-      if (destroy) socket.destroy();
+      socket.destroy();
       resolve(sent);
-    };
-    const timer = setTimeout(() => finish(0, true), waitMs);
-    socket.on('error', () => finish(0, true));
-    socket.on('end', () => finish(0, true));
+    }
+    socket.on('error', () => finish(0));
+    socket.on('close', () => finish(0));
+    let asked = false;
+    socket.on('end', () => {
+      if (!asked) finish(0); // the liveness probe's end
+    });
     socket.once('data', (data: Buffer) => {
       const chunks = data[0];
-      if (data.length !== 1 || chunks < 1 || chunks > MAX_THROUGHPUT_CHUNKS) return finish(0, true);
-      settled = true;
+      if (data.length !== 1 || chunks < 1 || chunks > MAX_THROUGHPUT_CHUNKS) return finish(0);
+      asked = true;
       clearTimeout(timer);
+      timer = setTimeout(() => finish(0), answerMs);
       const zeros = new Uint8Array(THROUGHPUT_CHUNK_BYTES);
       for (let i = 0; i < chunks; i++) socket.write(zeros);
-      socket.end(() => {
-        socket.destroy();
-        resolve(chunks * THROUGHPUT_CHUNK_BYTES);
-      });
-      // A peer that vanishes mid-answer: the write fails, the socket closes.
-      socket.once('close', () => resolve(0));
+      socket.end(() => finish(chunks * THROUGHPUT_CHUNK_BYTES));
     });
   });
 }

@@ -1,14 +1,15 @@
 import * as assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
+import { connect as connectTls, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { test } from 'node:test';
 import { listenLinks } from '../../src/net/link-listener.js';
 import { probeLink, probeNode } from '../../src/net/link-probe.js';
-import { LINK_COUNTERS } from '../../src/net/link-settings.js';
+import { LINK_COUNTERS, TLS_VERSIONS } from '../../src/net/link-settings.js';
 import { NetMetrics } from '../../src/net/metrics.js';
-import { MAX_THROUGHPUT_CHUNKS, THROUGHPUT_CHUNK_BYTES } from '../../src/net/throughput-probe.js';
+import { answerProbe, MAX_THROUGHPUT_CHUNKS, THROUGHPUT_CHUNK_BYTES } from '../../src/net/throughput-probe.js';
 import { sameLinkKey, tlsIdentity } from '../../src/net/tls-identity.js';
-import { PACKET_LENGTH, seed } from './support.js';
+import { PACKET_LENGTH, seed, within } from './support.js';
 
 /** An authority's liveness probe of a node's link listener (docs/network.md, "Authority probes"). */
 const NODE = seed(0x11);
@@ -91,5 +92,34 @@ test('a throughput probe: a listed authority is sent the chunks it asks for and 
     assert.equal(metrics.get(LINK_COUNTERS.measured), 1, 'only the valid request was answered');
   } finally {
     await listener.close();
+  }
+});
+
+test('a node does not let a probing authority hold its socket: silent, or asking and never reading, it is cut off', async () => {
+  const { key, cert } = tlsIdentity(NODE);
+  const answers: Promise<number>[] = [];
+  const server = createTlsServer({ key, cert, ...TLS_VERSIONS }, (socket) => answers.push(answerProbe(socket, 200, 300)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const dialled: TLSSocket[] = [];
+  const dial = (): Promise<TLSSocket> =>
+    new Promise((resolve) => {
+      const socket = connectTls({ host: '127.0.0.1', port, ...tlsIdentity(AUTHORITY), ...TLS_VERSIONS, rejectUnauthorized: false }, () => resolve(socket));
+      socket.on('error', () => undefined);
+      dialled.push(socket);
+    });
+  try {
+    const silent = await dial();
+    const silentClosed = once(silent, 'close');
+    const reader = await dial();
+    reader.write(new Uint8Array([MAX_THROUGHPUT_CHUNKS]));
+    reader.pause(); // asks for 4 MiB and never reads: more than the loopback buffers hold
+    while (answers.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    // The node gives up on both (the paused reader sees it only once it reads again).
+    assert.deepEqual(await within(Promise.all(answers), 'both cut off'), [0, 0], 'neither counts as an answer');
+    await within(silentClosed, 'the silent one closed');
+  } finally {
+    for (const socket of dialled) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
