@@ -65,8 +65,11 @@ export interface LinkListenerEvents<P> {
   disconnected: [reason: DisconnectReason, peer: P];
 }
 
-/** Probing authorities' connections held open at once (each for at most PROBE_REQUEST_WAIT_MS). */
-const MAX_PROBE_ANSWERS = 8;
+/**
+ * Connections of one probing authority held open at once (each for at most PROBE_REQUEST_WAIT_MS
+ * plus PROBE_ANSWER_MS): one authority cannot take the slots of the others.
+ */
+const MAX_PROBE_ANSWERS_PER_AUTHORITY = 2;
 
 export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
   readonly metrics: NetMetrics;
@@ -80,7 +83,8 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
   private closing: Promise<void> | undefined;
   private boundPort = 0;
   private reading = true;
-  private probeAnswers = 0;
+  /** Open probing connections by the authority's link key (hex). */
+  private readonly probeAnswers = new Map<string, number>();
 
   /** Use listenLinks(), which also waits until the port is bound. */
   constructor(private readonly options: ListenLinksOptions<P>) {
@@ -168,15 +172,19 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     this.emit('rejected', reason);
   }
 
-  /** A probing authority's connection: closed, or answered once it asks for throughput; at most MAX_PROBE_ANSWERS at a time. */
-  private answerProber(socket: TLSSocket): void {
-    if (this.probeAnswers >= MAX_PROBE_ANSWERS) {
+  /** A probing authority's connection: closed, or answered once it asks for throughput; at most MAX_PROBE_ANSWERS_PER_AUTHORITY at a time. */
+  private answerProber(socket: TLSSocket, linkKey: Uint8Array): void {
+    const authority = Buffer.from(linkKey).toString('hex');
+    const open = this.probeAnswers.get(authority) ?? 0;
+    if (open >= MAX_PROBE_ANSWERS_PER_AUTHORITY) {
       socket.destroy();
       return;
     }
-    this.probeAnswers++;
+    this.probeAnswers.set(authority, open + 1);
     void answerProbe(socket).then((bytes) => {
-      this.probeAnswers--;
+      const left = (this.probeAnswers.get(authority) ?? 1) - 1;
+      if (left === 0) this.probeAnswers.delete(authority);
+      else this.probeAnswers.set(authority, left);
       if (bytes === 0) return;
       this.metrics.inc(LINK_COUNTERS.measured);
       this.emit('measured', bytes);
@@ -198,7 +206,7 @@ export class LinkListener<P> extends EventEmitter<LinkListenerEvents<P>> {
     if (peer === undefined && this.options.isProber?.(linkKey) === true) {
       this.metrics.inc(LINK_COUNTERS.probed);
       this.emit('probed');
-      this.answerProber(socket);
+      this.answerProber(socket, linkKey);
       return;
     }
     if (peer === undefined) return refuse('unknown-peer');

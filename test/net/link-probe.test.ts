@@ -15,14 +15,15 @@ import { PACKET_LENGTH, seed, within } from './support.js';
 const NODE = seed(0x11);
 const AUTHORITY = seed(0x22);
 const STRANGER = seed(0x33);
+const OTHER_AUTHORITY = seed(0x44);
 
-/** A node's link listener that knows the authority's key and no peer. */
+/** A node's link listener that knows the authorities' keys and no peer. */
 function nodeListener(metrics: NetMetrics) {
-  const authorityKey = tlsIdentity(AUTHORITY).linkKey;
+  const authorityKeys = [AUTHORITY, OTHER_AUTHORITY].map((key) => tlsIdentity(key).linkKey);
   return listenLinks<string>({
     seed: NODE,
     isKnownPeer: () => undefined,
-    isProber: (linkKey) => sameLinkKey(linkKey, authorityKey),
+    isProber: (linkKey) => authorityKeys.some((key) => sameLinkKey(linkKey, key)),
     packetLength: PACKET_LENGTH,
     onPacket: () => undefined,
     metrics,
@@ -121,5 +122,28 @@ test('a node does not let a probing authority hold its socket: silent, or asking
   } finally {
     for (const socket of dialled) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test('one authority holding probing connections open does not keep another from measuring the node', async () => {
+  const listener = await nodeListener(new NetMetrics());
+  const target = { address: `127.0.0.1:${listener.port}`, linkKey: tlsIdentity(NODE).linkKey };
+  const held: TLSSocket[] = [];
+  let probed = 0;
+  const bothHeld = new Promise<void>((resolve) => listener.on('probed', () => ++probed === 2 && resolve()));
+  try {
+    for (let i = 0; i < 2; i++) {
+      held.push(await new Promise<TLSSocket>((resolve) => {
+        const socket = connectTls({ host: '127.0.0.1', port: listener.port, ...tlsIdentity(AUTHORITY), ...TLS_VERSIONS, rejectUnauthorized: false }, () => resolve(socket));
+        socket.on('error', () => undefined);
+      }));
+    }
+    await within(bothHeld, 'both connections in the node\'s hands');
+    assert.deepEqual(await probeNode(target, tlsIdentity(AUTHORITY), 2000, undefined, 1), { outcome: 'answered' }, 'a third of its own is closed unanswered');
+    const other = await probeNode(target, tlsIdentity(OTHER_AUTHORITY), 2000, undefined, 1);
+    assert.ok(other.bytesPerSec !== undefined, 'the other authority is answered');
+  } finally {
+    for (const socket of held) socket.destroy();
+    await listener.close();
   }
 });
