@@ -1,7 +1,8 @@
 import { hexOf } from '../../codec/bytes.js';
 import type { Clock } from '../../net/clock.js';
 import type { ProbeOutcome } from '../../net/link-probe.js';
-import type { NodeDescriptor } from '../../pki/index.js';
+import type { RandomSource } from '../../crypto/seeded-random.js';
+import { uniformUnit, type NodeDescriptor } from '../../pki/index.js';
 import type { NodeLog } from '../log.js';
 import type { AuthorityMetrics } from './metrics.js';
 import type { ProbeBook } from './probes.js';
@@ -28,6 +29,8 @@ export interface ProberDeps {
   readonly epochAt: (now: number) => number;
   /** The nodes to probe during `epoch`: those of its document, else the descriptors held for it. */
   readonly nodesOf: (epoch: number) => readonly NodeDescriptor[];
+  /** Draws the order of throughput probes. */
+  readonly random: RandomSource;
 }
 
 /** Probes in flight at once. */
@@ -35,10 +38,11 @@ const PARALLEL_PROBES = 16;
 
 /**
  * The authority's own liveness probes (docs/network.md, "Authority probes"): every `intervalMs`,
- * one probe of each node of the current epoch, at most PARALLEL_PROBES at a time; when the round
- * is over its results count for the epoch it started in (ProbeBook). A node not yet measured in
- * the epoch gets a throughput probe ("Measured bandwidth"), until one is measured. A round still
- * running when the next is due delays it; a round cut short by `stop` is not counted.
+ * one probe of each node of the current epoch, at most PARALLEL_PROBES at a time; when they are
+ * over their results count for the epoch the round started in (ProbeBook). Then each node that
+ * answered and is not yet measured in the epoch gets a throughput probe ("Measured bandwidth"),
+ * one at a time in random order (so that several authorities rarely measure one node at once).
+ * A round still running when the next is due delays it; a round cut short by `stop` is not counted.
  */
 export class AuthorityProber {
   private timer: unknown;
@@ -82,28 +86,61 @@ export class AuthorityProber {
     const epoch = deps.epochAt(deps.clock.now());
     if (epoch < 0) return;
     const nodes = deps.nodesOf(epoch);
+    const answered = await this.liveness(nodes);
+    if (this.abort.signal.aborted || answered.size === 0) return;
+    this.record(epoch, answered, new Map());
+    const unmeasured = nodes.filter((node) => answered.get(hexOf(node.nodeId)) === true && !deps.book.measuredIn(epoch, hexOf(node.nodeId)));
+    const measured = await this.throughput(shuffled(unmeasured, deps.random));
+    if (!this.abort.signal.aborted && measured.size > 0) this.record(epoch, new Map(), measured);
+  }
+
+  /** One liveness probe of each node, PARALLEL_PROBES at a time: node ID hex → answered. */
+  private async liveness(nodes: readonly NodeDescriptor[]): Promise<Map<string, boolean>> {
     const answered = new Map<string, boolean>();
-    const measured = new Map<string, number>();
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < nodes.length && !this.abort.signal.aborted) {
         const node = nodes[next++];
-        const key = hexOf(node.nodeId);
-        const measure = !deps.book.measuredIn(epoch, key);
-        const { outcome, packetsPerSec } = await deps.probe(node, this.abort.signal, measure);
-        answered.set(key, outcome === 'answered');
-        deps.metrics.add('umbra_authority_probes_total', 1, { outcome });
-        if (!measure) continue;
-        if (packetsPerSec !== undefined && packetsPerSec >= 1) measured.set(key, packetsPerSec);
-        deps.metrics.add('umbra_authority_throughput_probes_total', 1, { outcome: measured.has(key) ? 'measured' : 'failed' });
+        const { outcome } = await this.deps.probe(node, this.abort.signal, false);
+        answered.set(hexOf(node.nodeId), outcome === 'answered');
+        this.deps.metrics.add('umbra_authority_probes_total', 1, { outcome });
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL_PROBES, nodes.length) }, worker));
-    if (this.abort.signal.aborted || answered.size === 0) return;
+    return answered;
+  }
+
+  /**
+   * Throughput probes one at a time, so that they do not share this authority's own link and each
+   * measures the node alone: node ID hex → packets per second, for those measured.
+   */
+  private async throughput(nodes: readonly NodeDescriptor[]): Promise<Map<string, number>> {
+    const measured = new Map<string, number>();
+    for (const node of nodes) {
+      if (this.abort.signal.aborted) break;
+      const { packetsPerSec } = await this.deps.probe(node, this.abort.signal, true);
+      const ok = packetsPerSec !== undefined && packetsPerSec >= 1;
+      if (ok) measured.set(hexOf(node.nodeId), packetsPerSec);
+      this.deps.metrics.add('umbra_authority_throughput_probes_total', 1, { outcome: ok ? 'measured' : 'failed' });
+    }
+    return measured;
+  }
+
+  private record(epoch: number, answered: ReadonlyMap<string, boolean>, measured: ReadonlyMap<string, number>): void {
     try {
-      deps.book.record(epoch, answered, measured);
+      this.deps.book.record(epoch, answered, measured);
     } catch (error) {
-      deps.log(`authority: could not store the probe counts of epoch ${epoch}: ${error instanceof Error ? error.message : String(error)}`, 'error');
+      this.deps.log(`authority: could not store the probe counts of epoch ${epoch}: ${error instanceof Error ? error.message : String(error)}`, 'error');
     }
   }
+}
+
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled<T>(items: readonly T[], random: RandomSource): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(uniformUnit(random) * (i + 1));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy;
 }

@@ -1,4 +1,5 @@
 import { getCrypto } from '../../crypto/index.js';
+import { systemRandom } from '../../crypto/seeded-random.js';
 import type { Crypto } from '../../crypto/types.js';
 import { systemClock, type Clock } from '../../net/clock.js';
 import { AuthorityConfigError, authorityConfigProblems, DEFAULT_THROUGHPUT_CHUNKS, type AuthorityConfig } from './config.js';
@@ -67,6 +68,7 @@ export async function startAuthority(config: AuthorityConfig, deps: AuthorityDep
     metrics,
     log,
     probe: deps.probe ?? defaultProbe(config, crypto),
+    random: systemRandom(crypto),
     epochAt: (now) => state.currentEpoch(now),
     nodesOf: (epoch) => state.nodesOf(epoch),
   });
