@@ -88,8 +88,11 @@ export class Outbox {
   }
 
   /**
-   * The first built packet that can still go (this epoch's keys, the main gateway), or undefined:
-   * the slot then carries cover. Packets built for another epoch or gateway go back to be built again.
+   * The first built packet that can still go (this epoch's keys, the SURB epoch a packet leaving now
+   * gets, the main gateway), or undefined: the slot then carries cover. Packets built for another
+   * epoch, SURB epoch or gateway go back to be built again. (A packet built early in an epoch with
+   * SURBs of that epoch, leaving so late that it will be read only in the next, would have its ACK
+   * dropped by the recipient, and the mail would wait for a resend.)
    */
   next(now: number): Outbound | undefined {
     const epoch = this.view.epochAt(now);
@@ -98,7 +101,8 @@ export class Outbox {
     while (found === undefined && this.ready.length > 0) {
       const ready = this.ready.shift()!;
       if (this.messages.get(ready.item.key) !== ready.state || !ready.state.pending.has(ready.item.shard)) continue; // stale
-      if (ready.epoch !== epoch || ready.gateway !== this.gateways.main) rebuild.push(ready.item);
+      const stale = ready.epoch !== epoch || ready.surbEpoch !== this.packets.surbEpoch(now, ready.state.resends);
+      if (stale || ready.gateway !== this.gateways.main) rebuild.push(ready.item);
       else found = ready;
     }
     this.queue.unshift(...rebuild);
@@ -164,7 +168,7 @@ export class Outbox {
         (result) => {
           this.building.delete(item);
           if (this.closed) return;
-          this.ready.push({ item, state, epoch: built.epoch, gateway, firstHop: built.firstHop, packet: result.packet, surbId: built.surbId, decryptionToken: result.decryptionToken });
+          this.ready.push({ item, state, epoch: built.epoch, surbEpoch: built.surbEpoch, gateway, firstHop: built.firstHop, packet: result.packet, surbId: built.surbId, decryptionToken: result.decryptionToken });
           this.pump();
         },
         (error: unknown) => {

@@ -33,11 +33,13 @@ export interface QueuedShard {
   readonly shard: number;
 }
 
-/** A shard's packet, built ahead of its slot for one epoch and one gateway. */
+/** A shard's packet, built ahead of its slot for one epoch, one SURB epoch and one gateway. */
 export interface ReadyPacket {
   readonly item: QueuedShard;
   readonly state: OutgoingState;
   readonly epoch: number;
+  /** The epoch of its SURB's keys (reply-window.ts, `replyEpoch`), chosen when it was built. */
+  readonly surbEpoch: number;
   readonly gateway: GatewayConnection;
   readonly firstHop: Uint8Array;
   readonly packet: Uint8Array;

@@ -45,10 +45,10 @@ export class PacketFactory {
    * hop names a random SURB ID, as a reply's does, so the provider stores it as it stores an ACK or
    * a loop. `shard` is what the seal needs besides the SURB.
    */
-  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, shard: FragmentShard, resends: number): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number } {
-    const { network, sphinx, doc } = this.view;
+  fragmentJob(now: number, gateway: NodeDescriptor, recipient: { provider: NodeDescriptor; target: DeliveryTarget }, shard: FragmentShard, resends: number): { job: FragmentPacketJob; firstHop: Uint8Array; surbId: Uint8Array; epoch: number; surbEpoch: number } {
+    const { network, sphinx } = this.view;
     const epoch = this.view.epochAt(now);
-    const surbEpoch = replyEpoch(epoch, resends, readAfterItsEpoch(now, doc, replyTravelOf(doc.mixing, this.pollsPerEpoch)));
+    const surbEpoch = this.surbEpoch(now, resends);
     const surbId = this.random(SURB_ID_LENGTH);
     const avoid = this.avoided(epoch);
     const surbPath = network.path(this.random, surbEpoch, undefined, this.view.ownProvider, [
@@ -64,7 +64,17 @@ export class PacketFactory {
       kind: 'fragment-packet', backend: this.crypto.name, suite: sphinx.suite.name,
       geometry: { hops, userForwardPayloadLength, withSurb }, path, surbPath, epoch: surbEpoch, ...shard,
     };
-    return { job, firstHop: path[0].id, surbId, epoch };
+    return { job, firstHop: path[0].id, surbId, epoch, surbEpoch };
+  }
+
+  /**
+   * The epoch whose keys the SURB of a copy leaving at `now` is made with (reply-window.ts): the
+   * outbox checks it again when a packet built ahead takes its slot, since a packet built early in
+   * an epoch may leave too late in it to be read there.
+   */
+  surbEpoch(now: number, resends: number): number {
+    const { doc } = this.view;
+    return replyEpoch(this.view.epochAt(now), resends, readAfterItsEpoch(now, doc, replyTravelOf(doc.mixing, this.pollsPerEpoch)));
   }
 
   /** Drop cover: an empty payload to a random provider's all-zero mailbox, read by nobody. */
