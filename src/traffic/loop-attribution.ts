@@ -104,30 +104,6 @@ function othersNormal(others: LossCount, options: AttributionOptions): boolean {
 }
 
 /**
- * Whether the loss of node `c` is explained by another node: one that lay on every loop lost
- * through `c`, and lost every loop through it, while some loop through `c` came back. The other
- * node then accounts for all of `c`'s loss, and `c` is not named on it, even when that other node
- * has too few loops to be tested itself: with a handful of loops a dropping mix can be untestable
- * while a mix after it, which crossed more of the same loops, is (seen: an n−1 mix with 4 loops,
- * all lost, and the layer-3 mix after it named on 4 lost of 6).
- */
-function explainedByAnother(fates: readonly LoopFate[], c: { node: string; loops: number; lost: number }, onEvery: ReadonlySet<string>): boolean {
-  if (c.lost === c.loops) return false;
-  const lostThrough = fates.filter((f) => f.lost && f.hops.some((h) => h.node === c.node));
-  const candidates = new Set(lostThrough[0]?.hops.map((h) => h.node) ?? []);
-  for (const fate of lostThrough) {
-    const nodes = new Set(fate.hops.map((h) => h.node));
-    for (const node of candidates) if (!nodes.has(node)) candidates.delete(node);
-  }
-  for (const node of candidates) {
-    if (node === c.node || onEvery.has(node)) continue;
-    const through = fates.filter((f) => f.hops.some((h) => h.node === node));
-    if (through.every((f) => f.lost)) return true;
-  }
-  return false;
-}
-
-/**
  * The counts of `fates` that fail the test: nodes (most suspect first), then all paths. A node on
  * every loop (the own gateway and provider) is not tested on its own: its count is the paths'.
  * A node is suspect only when the loops that avoided it look normal (othersNormal): when they too
@@ -158,7 +134,6 @@ export function suspectsOf(fates: readonly LoopFate[], options: AttributionOptio
       // The loops that avoided the node must be enough, and normal: else the loss lies elsewhere too.
       const others = { loops: remaining.length - c.loops, lost: lostRemaining - c.lost };
       if (!othersNormal(others, options)) continue;
-      if (explainedByAnother(remaining, c, onEvery)) continue;
       best = { scope: 'node', node: c.node, layer: c.layer, loops: c.loops, lost: c.lost, pValue };
     }
     if (best === undefined) break;
