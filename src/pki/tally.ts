@@ -96,45 +96,38 @@ function majorityNodes(votes: readonly Vote[], threshold: number): NodeDescripto
 }
 
 /**
- * Each listed node's score: the lower median of the scores the counted votes listing it give
- * (sorted, element floor((k − 1) / 2) of k). Fewer than half the voters cannot move it outside the
- * range the others voted.
+ * Per listed node, the lower median (sorted, element floor((k − 1) / 2) of k) of the values the
+ * counted votes listing it give, as `read` takes them from a vote (by the node's index in it).
+ * Fewer than half the voters cannot move it outside the range the others voted.
  */
-export function medianScores(votes: readonly Vote[], nodes: readonly NodeDescriptor[]): Map<string, number> {
+function lowerMedians(votes: readonly Vote[], nodes: readonly NodeDescriptor[], read: (vote: Vote, i: number) => number): Map<string, number> {
   const byNode = new Map<string, number[]>();
   for (const node of nodes) byNode.set(hexOf(node.nodeId), []);
-  for (const vote of votes) {
-    vote.nodes.forEach((node, i) => byNode.get(hexOf(node.nodeId))?.push(vote.scores[i]));
-  }
-  const scores = new Map<string, number>();
+  for (const vote of votes) vote.nodes.forEach((node, i) => byNode.get(hexOf(node.nodeId))?.push(read(vote, i)));
+  const medians = new Map<string, number>();
   for (const [key, list] of byNode) {
     if (list.length === 0) continue;
     list.sort((a, b) => a - b);
-    scores.set(key, list[Math.floor((list.length - 1) / 2)]);
+    medians.set(key, list[Math.floor((list.length - 1) / 2)]);
   }
-  return scores;
+  return medians;
+}
+
+/** Each listed node's score: the lower median of the scores the counted votes listing it give. */
+export function medianScores(votes: readonly Vote[], nodes: readonly NodeDescriptor[]): Map<string, number> {
+  return lowerMedians(votes, nodes, (vote, i) => vote.scores[i]);
 }
 
 /**
  * Each listed node's measured bandwidth: the lower median of the packets per second the counted
- * votes listing it measured, a 0 (not measured) counting as unbounded; 0 when that median is
- * unbounded (most voters measured nothing). Fewer than half the voters can neither lower it below
- * what the others measured nor raise it above.
+ * votes listing it measured, a 0 (not measured) counting as unbounded; absent (0 in the document)
+ * when that median is unbounded (most voters measured nothing). Fewer than half the voters can
+ * neither lower it below what the others measured nor raise it above.
  */
 export function medianMeasured(votes: readonly Vote[], nodes: readonly NodeDescriptor[]): Map<string, number> {
-  const byNode = new Map<string, number[]>();
-  for (const node of nodes) byNode.set(hexOf(node.nodeId), []);
-  for (const vote of votes) {
-    vote.nodes.forEach((node, i) => byNode.get(hexOf(node.nodeId))?.push(vote.measured[i] === 0 ? Infinity : vote.measured[i]));
-  }
-  const measured = new Map<string, number>();
-  for (const [key, list] of byNode) {
-    if (list.length === 0) continue;
-    list.sort((a, b) => a - b);
-    const median = list[Math.floor((list.length - 1) / 2)];
-    if (median !== Infinity) measured.set(key, median);
-  }
-  return measured;
+  const medians = lowerMedians(votes, nodes, (vote, i) => (vote.measured[i] === 0 ? Infinity : vote.measured[i]));
+  for (const [key, value] of medians) if (value === Infinity) medians.delete(key);
+  return medians;
 }
 
 /** Tallies the votes into the unsigned consensus document for `input.epoch`, or says why there is none. */
