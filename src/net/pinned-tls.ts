@@ -2,13 +2,14 @@
  * The TLS under client WebSockets (docs/links.md, "WebSocket"): a `wss://` target names the server's
  * address and the Ed25519 link key its descriptor in the consensus publishes; `dialPinnedTls` opens
  * TLS 1.3 to it and accepts the connection only when the server's certificate carries exactly that
- * key (the same pinning as node-to-node links; no CA, no client certificate). A different key is a
- * LinkKeyMismatchError, raised before a single byte of the application is written.
+ * key (the same pinning as node-to-node links; no CA). A client presents no certificate, a node may
+ * present its link certificate (a mix's loops enter through a gateway: docs/network.md, "Mix loops").
+ * A different key is a LinkKeyMismatchError, raised before a single byte of the application is written.
  */
 import { connect, type TLSSocket } from 'node:tls';
 import { hexOf } from '../codec/bytes.js';
 import { TLS_VERSIONS } from './link-settings.js';
-import { linkKeyOf, sameLinkKey } from './tls-identity.js';
+import { linkKeyOf, sameLinkKey, type TlsIdentity } from './tls-identity.js';
 
 /** Where a client WebSocket goes and whom it must find there. */
 export interface WebSocketTarget {
@@ -63,10 +64,11 @@ export function targetAddress(target: WebSocketTarget): { host: string; port: nu
  * Opens TLS 1.3 to the target and resolves with the socket once the server's certificate carries the
  * pinned key; rejects with LinkKeyMismatchError when it does not, Error on a timeout or a failed connect.
  */
-export function dialPinnedTls(target: WebSocketTarget, timeoutMs: number, localAddress?: string): Promise<TLSSocket> {
+export function dialPinnedTls(target: WebSocketTarget, timeoutMs: number, localAddress?: string, identity?: TlsIdentity): Promise<TLSSocket> {
   const { host, port } = targetAddress(target);
   const expected = new Uint8Array(target.linkKey);
-  return dialTlsPinned({ url: target.url, host, port, ...(localAddress === undefined ? {} : { localAddress }) }, timeoutMs, (presented) =>
+  const address = { url: target.url, host, port, ...(localAddress === undefined ? {} : { localAddress }), ...(identity === undefined ? {} : { identity }) };
+  return dialTlsPinned(address, timeoutMs, (presented) =>
     presented !== undefined && sameLinkKey(presented, expected) ? undefined : new LinkKeyMismatchError(target.url, hexOf(expected), presented === undefined ? undefined : hexOf(presented)));
 }
 
@@ -76,6 +78,8 @@ export interface TlsAddress {
   readonly host: string;
   readonly port: number;
   readonly localAddress?: string;
+  /** A certificate to present (a node's link certificate); none by default. */
+  readonly identity?: TlsIdentity;
 }
 
 /**
@@ -85,9 +89,10 @@ export interface TlsAddress {
  * written. Error on a timeout or a failed connect.
  */
 export function dialTlsPinned(address: TlsAddress, timeoutMs: number, refusal: (presented: Uint8Array | undefined) => Error | undefined): Promise<TLSSocket> {
-  const { host, port, localAddress } = address;
+  const { host, port, localAddress, identity } = address;
   return new Promise<TLSSocket>((resolve, reject) => {
-    const socket = connect({ host, port, ...(localAddress === undefined ? {} : { localAddress }), ...TLS_VERSIONS, rejectUnauthorized: false }); // self-signed: pinned below
+    const presented = identity === undefined ? {} : { key: identity.key, cert: identity.cert };
+    const socket = connect({ host, port, ...(localAddress === undefined ? {} : { localAddress }), ...presented, ...TLS_VERSIONS, rejectUnauthorized: false }); // self-signed: pinned below
     socket.setNoDelay(true);
     const fail = (error: Error): void => {
       clearTimeout(timer);

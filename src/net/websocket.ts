@@ -3,10 +3,12 @@
  * self-signed link certificate, the client pins its key from the consensus (pinned-tls.ts). Binary
  * messages only, a maximum message size, no compression. A peer that sends a text message is closed
  * with 1003, an oversized one with 1009 (by ws), any other protocol error with 1002; each is counted
- * by reason and nothing else is affected. Clients are anonymous here (no client certificates).
+ * by reason and nothing else is affected. Clients are anonymous (no client certificate); a
+ * gateway asks for one so that a mix sending its loops can show its link key (never required).
  * docs/links.md, "WebSocket".
  */
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { createServer as createHttpsServer } from 'node:https';
 import { addressKey, type Admission } from './admission.js';
 import type { Duplex } from 'node:stream';
@@ -14,7 +16,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { TLS_VERSIONS } from './link-settings.js';
 import { NetMetrics } from './metrics.js';
 import { dialPinnedTls, type WebSocketTarget } from './pinned-tls.js';
-import { tlsIdentity } from './tls-identity.js';
+import { linkKeyOf, tlsIdentity } from './tls-identity.js';
 
 export { LinkKeyMismatchError, WebSocketTargetError, type WebSocketTarget } from './pinned-tls.js';
 
@@ -143,8 +145,14 @@ export interface ListenWebSocketOptions {
   readonly port?: number;
   /** Largest message accepted, in bytes; a larger one closes the connection with 1009. */
   readonly maxMessageBytes: number;
-  /** `address` is the client's source address as counted by admission (IPv6 by /64). */
-  readonly onConnection: (conn: WebSocketConnection, address: string) => void;
+  /**
+   * `address` is the client's source address as counted by admission (IPv6 by /64); `peerLinkKey`
+   * the Ed25519 key of the certificate the client presented, when `askClientCertificate` is set and
+   * it presented one (a node: nothing checks it here, the caller compares it with what it pins).
+   */
+  readonly onConnection: (conn: WebSocketConnection, address: string, peerLinkKey: Uint8Array | undefined) => void;
+  /** Ask clients for a certificate (never required; default false). */
+  readonly askClientCertificate?: boolean;
   /** Per-address caps, the upgrade deadline and the idle timeout (src/net/admission.ts). */
   readonly admission?: Admission;
   readonly metrics?: NetMetrics;
@@ -179,7 +187,8 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
   // handshakes, cleartext included ('tls-handshake-failed'), bytes that are not HTTP ('bad-request'),
   // plain HTTP requests ('not-websocket') and failed WebSocket handshakes. There is no cleartext port.
   const identity = tlsIdentity(options.seed);
-  const http = createHttpsServer({ key: identity.key, cert: identity.cert, ...TLS_VERSIONS, handshakeTimeout: WS_DEFAULTS.connectTimeoutMs }, (_req, res) => {
+  const askCertificate = options.askClientCertificate === true ? { requestCert: true, rejectUnauthorized: false } : {};
+  const http = createHttpsServer({ key: identity.key, cert: identity.cert, ...askCertificate, ...TLS_VERSIONS, handshakeTimeout: WS_DEFAULTS.connectTimeoutMs }, (_req, res) => {
     metrics.inc(WS_COUNTERS.rejected, 'not-websocket');
     res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('WebSocket only\n');
   });
@@ -228,7 +237,8 @@ export async function listenWebSocket(options: ListenWebSocketOptions): Promise<
       return;
     }
     metrics.inc(WS_COUNTERS.accepted);
-    options.onConnection(wrap(socket, metrics, maxEarly), addressKey(request.socket.remoteAddress));
+    const peerLinkKey = options.askClientCertificate === true ? linkKeyOf((request.socket as TLSSocket).getPeerX509Certificate()) : undefined;
+    options.onConnection(wrap(socket, metrics, maxEarly), addressKey(request.socket.remoteAddress), peerLinkKey);
   });
   const port = (http.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
@@ -264,6 +274,8 @@ export interface ConnectWebSocketOptions {
   readonly maxEarlyMessages?: number;
   /** The local address to connect from (default: the system's choice). */
   readonly localAddress?: string;
+  /** A node's 32-byte link seed: its link certificate is presented (a client presents none). */
+  readonly clientSeed?: Uint8Array;
 }
 
 /**
@@ -276,7 +288,8 @@ export async function connectWebSocket(target: WebSocketTarget, options: Connect
   const maxPayload = checkMaxMessageBytes(options.maxMessageBytes);
   const timeoutMs = options.timeoutMs ?? WS_DEFAULTS.connectTimeoutMs;
   const startedMs = Date.now();
-  const tls = await dialPinnedTls(target, timeoutMs, options.localAddress);
+  const identity = options.clientSeed === undefined ? undefined : tlsIdentity(options.clientSeed);
+  const tls = await dialPinnedTls(target, timeoutMs, options.localAddress, identity);
   const socket = new WebSocket(target.url, {
     createConnection: () => tls, // pinned already: ws speaks HTTP and WebSocket frames inside it
     maxPayload,

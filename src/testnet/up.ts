@@ -11,6 +11,7 @@ import { startChild, stopChild, type Child } from './processes.js';
 import { TestnetError } from './errors.js';
 import { describeSupervision, Supervisor, type SupervisionEvent, type SupervisionPolicy } from './supervisor.js';
 import type { AuthorityInfo, NetworkFile } from './network-file.js';
+import type { MixAttack } from '../node/runtime/config.js';
 
 /**
  * `umbra up`: a whole Umbra network on loopback in child processes (one authority or several voting
@@ -33,8 +34,11 @@ export interface UpOptions {
   /** Test hook: these authorities vote dishonestly (an extra node, this mean delay; docs/pki.md, "Threat model"). */
   readonly dishonest?: readonly string[];
   readonly dishonestMeanDelayMs?: number;
-  /** Test hook: these mixes (by name) attack (docs/network.md, "Alerts"): 'n-1' forwards one packet per epoch and drops the rest. */
-  readonly attacks?: Readonly<Record<string, 'n-1'>>;
+  /**
+   * Test hook: these mixes (by name) attack (src/node/mix/attacks.ts): 'n-1' forwards one packet
+   * per epoch and drops the rest; 'spare-loops' drops what it cannot tell from mail.
+   */
+  readonly attacks?: Readonly<Record<string, MixAttack>>;
   /** Test hook: these mixes silently drop this fraction of what they forward (docs/network.md, "Reliability"). */
   readonly faultyMixes?: Readonly<Record<string, number>>;
   /** These nodes (by name) declare this bandwidth, packets per second (docs/network.md, "Measured bandwidth"); the rest the default. */

@@ -173,3 +173,26 @@ test('listening on a port in use rejects with EADDRINUSE and throws nothing else
     await first.close();
   }
 });
+
+test('a listener that asks for client certificates learns the link key a node presents, and takes a client that presents none', async () => {
+  const keys = new Inbox<Uint8Array | undefined>();
+  const server = await listenWebSocket({ seed: SERVER_SEED, maxMessageBytes: 16, askClientCertificate: true, onConnection: (_conn, _address, peerLinkKey) => keys.push(peerLinkKey) });
+  after(() => server.close());
+  const nodeSeed = seed(0x47);
+  const node = await connectWebSocket(target(server.port), { maxMessageBytes: 16, clientSeed: nodeSeed });
+  await keys.until(1);
+  assert.deepEqual(keys.items[0], tlsIdentity(nodeSeed).linkKey);
+  const anonymous = await connectWebSocket(target(server.port), { maxMessageBytes: 16 });
+  await keys.until(2);
+  assert.equal(keys.items[1], undefined);
+  node.close();
+  anonymous.close();
+  // A listener that does not ask learns nothing, whatever the client would present.
+  const plain = new Inbox<Uint8Array | undefined>();
+  const quiet = await listenWebSocket({ seed: SERVER_SEED, maxMessageBytes: 16, onConnection: (_conn, _address, peerLinkKey) => plain.push(peerLinkKey) });
+  after(() => quiet.close());
+  const again = await connectWebSocket(target(quiet.port), { maxMessageBytes: 16, clientSeed: nodeSeed });
+  await plain.until(1);
+  assert.equal(plain.items[0], undefined);
+  again.close();
+});

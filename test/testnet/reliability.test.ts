@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,11 +8,11 @@ import { Network } from '../../src/client/routes.js';
 import { fromBase64Url, hexOf } from '../../src/codec/bytes.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { seededRandom } from '../../src/crypto/seeded-random.js';
-import { fetchConsensus } from '../../src/net/authority-client.js';
-import { consensusWeights, epochAt, type ConsensusDocument } from '../../src/pki/index.js';
+import { consensusWeights, epochAt } from '../../src/pki/index.js';
 import { DEMO_PASSPHRASE, prepareUsers } from '../../src/testnet/demo.js';
 import { up, type Testnet } from '../../src/testnet/up.js';
 import { httpsFetch } from '../net/https-fetch.js';
+import { documentFor, mixAlerts, mixScores, nextDocuments } from './reliability-support.js';
 
 /**
  * Measured reliability over a whole network in separate processes (`umbra up`; docs/network.md,
@@ -50,44 +50,6 @@ async function startNetwork(t: { after: (fn: () => Promise<void>) => void }): Pr
   });
   net = await up({ dir, epochMs: EPOCH_MS, parameters: 'fast', mixLoopRate: MIX_LOOP_RATE, readyTimeoutMs: LIMIT_MS, faultyMixes: { [FAULTY]: 0.3 }, bandwidths: { [OVERSTATED]: OVERSTATED_BANDWIDTH } });
   return net;
-}
-
-/** The verified document for `epoch`, once the authority has it. */
-async function documentFor(net: Testnet, epoch: number): Promise<ConsensusDocument> {
-  const keys = net.authorities.map((authority) => fromBase64Url(authority.publicKey, 'key', 32));
-  const deadline = Date.now() + 5 * EPOCH_MS;
-  for (;;) {
-    const fetched = await fetchConsensus(crypto, net.authorityUrl, epoch, { authorities: keys, nowMs: Date.now() }).catch(() => undefined);
-    if (fetched !== undefined) return fetched.doc;
-    if (Date.now() > deadline) throw new Error(`no document for epoch ${epoch}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-/** Each mix's score in `doc`, by name. */
-function mixScores(doc: ConsensusDocument): Map<string, number> {
-  const scores = new Map<string, number>();
-  doc.nodes.forEach((node, i) => {
-    if (node.role === 'mix') scores.set(node.name, doc.scores[i]);
-  });
-  return scores;
-}
-
-/**
- * The documents of the 3 epochs after the current one, stopping at the first that `done` accepts.
- * The first is voted on the first few seconds of the mixes' loops, when a mix has one or two
- * reporters with enough loops through it; a healthy mix was scored below the floor there in 2 runs
- * of 7 until a score needed 3 reporters (docs/network.md, "Score").
- */
-async function nextDocuments(net: Testnet, done: (doc: ConsensusDocument) => boolean): Promise<ConsensusDocument[]> {
-  const first = epochAt(Date.now(), net.file) + 1;
-  const docs: ConsensusDocument[] = [];
-  for (let epoch = first; epoch <= first + 2; epoch++) {
-    const doc = await documentFor(net, epoch);
-    docs.push(doc);
-    if (done(doc)) break;
-  }
-  return docs;
 }
 
 test('a mix dropping 30 % falls below the reliability floor within 3 epochs and leaves paths; mail keeps arriving', async (t) => {
@@ -170,7 +132,7 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   // the default they declare, but a busy machine can measure one below it, so only the provider
   // that overstates its own (a provider, so that no path choice above depends on it) is required
   // to be weighed by what was measured.
-  const latest = await documentFor(net, epochAt(Date.now(), doc) + 1);
+  const latest = await documentFor(net, epochAt(Date.now(), doc) + 1, EPOCH_MS);
   t.diagnostic(`measured packets/s in epoch ${latest.epoch}: ${latest.nodes.map((node, i) => `${node.name} ${latest.measured[i]}`).join(', ')}`);
   const unmeasured = latest.nodes.filter((_, i) => latest.measured[i] === 0).map((node) => node.name);
   assert.deepEqual(unmeasured, [], `measured: ${latest.measured.join(', ')}`);
@@ -185,21 +147,6 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   assert.ok(weights.bandwidth(overstated) < OVERSTATED_BANDWIDTH / 100, 'capped far below the claim');
 });
 
-/** The mixes named in each mix's high-alert log lines ("mix: high alert: the loops of epoch E point to NAME (…), …"). */
-function mixAlerts(net: Testnet): Map<string, string[]> {
-  const named = new Map<string, string[]>();
-  for (const node of net.file.nodes) {
-    if (node.role !== 'mix') continue;
-    const lines = readFileSync(join(net.dir, 'logs', `${node.name}.log`), 'utf8').split('\n');
-    const nodes = lines.flatMap((line) => {
-      const match = /high alert: the loops of epoch \d+ point to (.*?)"/.exec(line);
-      return match === null ? [] : [...match[1].matchAll(/(mix-\d+-\d+) \(/g)].map((m) => m[1]);
-    });
-    named.set(node.name, [...new Set(nodes)]);
-  }
-  return named;
-}
-
 /** Each node's packet counters (in, out, exited, drops by reason), for a failure message. */
 async function nodeCounters(net: Testnet): Promise<string> {
   const lines: string[] = [];
@@ -212,7 +159,6 @@ async function nodeCounters(net: Testnet): Promise<string> {
   return lines.join('; ');
 }
 
-/** Loop reports the authority took (its metrics). */
 /** The authority's metrics text. */
 async function authorityMetrics(net: Testnet): Promise<string> {
   return (await httpsFetch(`${net.authorityUrl}/metrics`, fromBase64Url(net.authorities[0].publicKey, 'authority key', 32))).text();

@@ -6,6 +6,11 @@
  * max(4, 2 × rate)). The gateway is a forwarder, not a Sphinx hop: it hands each packet, unchanged
  * and at once, to the layer-1 mix its frame names. So any gateway carries any packet whose first
  * hop is a layer-1 mix, a SURB reply included. It answers clients nothing.
+ *
+ * Mixes send their own loops through gateways too (docs/network.md, "Mix loops"), so that layer 1
+ * cannot tell a loop from a client's packet. A mix presents its link certificate (the gateway asks
+ * every client for one and requires none): a connection with the link key of a mix of a document
+ * held gets the rate limit of its own, by node, instead of sharing its source address's.
  */
 import { listenWebSocket, type WebSocketListener } from '../../net/websocket.js';
 import type { NodeConfig } from '../runtime/config.js';
@@ -14,6 +19,9 @@ import { clientAdmission } from '../runtime/client-admission.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
 import { openPacketRecorder } from '../runtime/packet-record.js';
 import { AddressRateLimiter, gatewayBurst } from './token-bucket.js';
+import { hexOf } from '../../codec/bytes.js';
+import { sameLinkKey } from '../../net/tls-identity.js';
+import type { ConsensusDocument } from '../../pki/index.js';
 
 export { AddressRateLimiter, gatewayBurst, TokenBucket } from './token-bucket.js';
 
@@ -77,11 +85,16 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
       metrics: runtime.linkMetrics,
       maxConnections: config.maxClients,
       admission: clientAdmission(config, runtime.linkMetrics),
-      onConnection: (conn, address) => {
+      askClientCertificate: true,
+      onConnection: (conn, address, peerLinkKey) => {
         const connection = connections++;
+        const mix = peerLinkKey === undefined ? undefined : mixWithLinkKey(runtime.consensus.held(), peerLinkKey);
+        // A mix's loops are limited by node, not by the address it shares with others (a test network's loopback).
+        const source = mix === undefined ? address : `mix ${mix}`;
+        if (mix !== undefined) metrics.count('node_gateway_mix_connections_total');
         conn.onMessage((bytes) => {
           try {
-            onClientPacket(address, bytes, connection);
+            onClientPacket(source, bytes, connection);
           } catch (error) {
             metrics.drop('internal');
             runtime.log(`gateway: packet handling failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
@@ -107,4 +120,14 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
       return listener.connections;
     },
   };
+}
+
+/** The node ID (hex) of a mix of the documents held whose link key is `linkKey`, if any. */
+function mixWithLinkKey(docs: readonly ConsensusDocument[], linkKey: Uint8Array): string | undefined {
+  for (const doc of docs) {
+    for (const node of doc.nodes) {
+      if (node.role === 'mix' && sameLinkKey(node.linkPublicKey, linkKey)) return hexOf(node.nodeId);
+    }
+  }
+  return undefined;
 }

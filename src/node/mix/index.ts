@@ -15,6 +15,7 @@ import type { NodeConfig } from '../runtime/config.js';
 import type { UnwrapResult } from '../../sphinx/index.js';
 import { UnwrapPool } from './unwrap-pool.js';
 import { openPacketRecorder } from '../runtime/packet-record.js';
+import { mixAttack } from './attacks.js';
 
 export interface MixHandle extends NodeHandle {
   readonly role: 'mix';
@@ -35,21 +36,6 @@ export function unwrapWorkerCount(config: Pick<NodeConfig, 'unwrapWorkers'>): nu
   return cores < 2 ? 0 : Math.min(cores, MAX_DEFAULT_WORKERS);
 }
 
-/**
- * The test hook `attackForTests: 'n-1'`: an n−1 attacker lets one packet per epoch through (the
- * first it receives, standing for its target's) and drops all others, as if it held them past the
- * epoch (their SURBs and keys would be useless by then). Every loop through it vanishes.
- */
-function nMinusOneForTests(config: Pick<NodeConfig, 'genesisMs' | 'epochMs'>): (nowMs: number) => boolean {
-  let passedIn = -1;
-  return (nowMs) => {
-    const epoch = Math.floor((nowMs - config.genesisMs) / config.epochMs);
-    if (epoch === passedIn) return false;
-    passedIn = epoch;
-    return true;
-  };
-}
-
 export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise<MixHandle> {
   const runtime = new NodeRuntime(config, deps, 'mix');
   const { metrics } = runtime;
@@ -64,14 +50,15 @@ export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise
     ...(recorder === undefined ? {} : { recorder }),
   });
   metrics.gauge('node_schedule_depth', 'Packets held in the mixing schedule.', () => forwarder.depth);
-  const attacker = config.attackForTests === 'n-1' ? nMinusOneForTests(config) : undefined;
+  // Test networks only: a mix that attacks (src/node/mix/attacks.ts).
+  const attacker = config.attackForTests === undefined ? undefined : mixAttack(config.attackForTests, runtime);
   const loops = new MixLoops(runtime, config.family ?? `node-${hexOf(runtime.nodeId).slice(0, 16)}`);
   const dropFraction = config.testDropFraction ?? 0;
-  const onResult = (result: UnwrapResult | undefined, input?: string): void => {
+  const onResult = (result: UnwrapResult | undefined, input?: string, peer?: string): void => {
     if (result === undefined) return;
     if (result.kind === 'deliver' && loops.returned(result.recipient)) return;
     if (result.kind !== 'forward') return metrics.drop('not-forward');
-    if (attacker !== undefined && !attacker(runtime.clock.now())) return; // silently: an attacker counts nothing
+    if (attacker !== undefined && !attacker(result, peer)) return; // silently: an attacker counts nothing
     // Test networks only: a faulty mix loses packets without a trace.
     if (dropFraction > 0 && uniform32(runtime.crypto.randomBytes(4)) < dropFraction * 2 ** 32) return;
     forwarder.forward(result, input);
@@ -88,9 +75,10 @@ export async function startMix(config: NodeConfig, deps: NodeDeps = {}): Promise
     log: runtime.log,
   });
   if (pool !== undefined) metrics.gauge('node_unwrap_queue_depth', 'Packets queued for or held by the unwrap workers.', () => pool.depth);
-  runtime.onLinkPacket = (packet) => {
+  runtime.onLinkPacket = (packet, peer) => {
     const input = recorder?.arrival(packet, 'link');
-    if (pool === undefined || pool.running === 0 || packet.length !== runtime.packetLength) return onResult(runtime.unwrap(packet), input);
+    // An attacker judges by the packet's previous hop, which the workers do not carry: it unwraps here.
+    if (pool === undefined || pool.running === 0 || packet.length !== runtime.packetLength || attacker !== undefined) return onResult(runtime.unwrap(packet), input, peer);
     const keys = runtime.keyring.candidates(runtime.clock.now());
     if (keys.length === 0) return metrics.drop('no-key');
     if (!pool.submit(packet, keys, input)) metrics.drop(pool.isClosed ? 'shutdown' : 'unwrap-queue-full');

@@ -7,7 +7,9 @@ import {
   consensusWeights,
   epochAt,
   findNode,
+  GATEWAY_LAYER,
   makeLoopReport,
+  PROVIDER_LAYER,
   pathLayers,
   sphinxKeyFor,
   type ConsensusDocument,
@@ -18,14 +20,27 @@ import type { PathHop } from '../../sphinx/sphinx.js';
 import { LoopLedger } from '../../traffic/loop-ledger.js';
 import { ALERT_RATE_FACTOR, LoopAlerts } from '../../traffic/loop-alert.js';
 import type { NodeRuntime } from '../runtime/node.js';
+import { LoopEntry } from './loop-entry.js';
+
+/** A node's Sphinx key for `epoch`; throws when it has none (the loop is then unroutable). */
+function keyOf(node: NodeDescriptor, epoch: number): Uint8Array {
+  const publicKey = sphinxKeyFor(node, epoch);
+  if (publicKey === undefined) throw new Error(`no Sphinx key of ${node.name} for the epoch`);
+  return publicKey;
+}
 
 /**
  * A mix's own loops (docs/network.md, "Mix loops"): a Poisson stream at the consensus's
- * `reliability.mixLoopRate` of packets through one mix of each other layer, on the ring of mix
- * layers, back to this mix (layer 1 → 2 → 3 → 1, layer 2 → 3 → 1 → 2, layer 3 → 1 → 2 → 3). The
- * last hop names a fresh random recipient ID, which only this mix knows, so a returning packet is
+ * `reliability.mixLoopRate` of packets that take a client's way through the network and come back:
+ * in through a gateway (as a client's packets do, LoopEntry), through one mix of each layer (this
+ * mix itself on its own layer), to a provider, which sends it back to this mix. So no mix sees a
+ * loop on a hop that client traffic does not take: a mix cannot spare loops and drop mail. The last
+ * hop names a fresh random recipient ID, which only this mix knows, so a returning packet is
  * recognised by it. A loop not back within its deadline is lost; each fate counts against the two
- * nodes it crossed (LoopLedger). Loops start with the first whole epoch after start-up. Every quarter epoch the counts of the current and previous epoch go
+ * other mixes it crossed (LoopLedger). The gateway and the provider are not judged by loops: each
+ * knows a mix's loop when it carries one (a mix's connection; a packet sent on to a mix), so its
+ * loops say nothing of how it treats mail; the authorities' probes measure them. Loops start with the first
+ * whole epoch after start-up. Every quarter epoch the counts of the current and previous epoch go
  * to every authority as a signed loop report.
  *
  * Paths are drawn by choosePath weighted by bandwidth only (declared, capped by measured), below-floor nodes included: the
@@ -40,19 +55,20 @@ import type { NodeRuntime } from '../runtime/node.js';
  */
 const LOOP_SLACK_MS = 2_000;
 
-/** The two mix layers after `layer` on the ring (1 → 2 → 3 → 1): those its loops cross, in order. */
-function ringAfter(layer: number): number[] {
-  return [1, 2].map((offset) => ((layer - 1 + offset) % 3) + 1);
+/** The two mix layers other than `layer`, in path order: those whose mixes a loop is judged on. */
+function otherLayers(layer: number): number[] {
+  return [1, 2, 3].filter((l) => l !== layer);
 }
 
 export class MixLoops {
   private readonly alerts = new LoopAlerts();
-  /** Each fate also goes to the alert test; a loop's i-th node is on the i-th layer of the ring after this mix's. */
+  /** Each fate also goes to the alert test; a loop's i-th node is on the i-th of otherLayers. */
   private readonly ledger = new LoopLedger((epoch, nodes, lost) => {
-    const layers = ringAfter(this.runtime.config.layer);
+    const layers = otherLayers(this.runtime.config.layer);
     this.alerts.record(epoch, { hops: nodes.map((node, i) => ({ node, layer: layers[i] })), lost });
   });
   private readonly random: RandomSource;
+  private readonly entry: LoopEntry;
   private sendTimer: unknown;
   private reportTimer: unknown;
   private closed = false;
@@ -64,6 +80,7 @@ export class MixLoops {
     private readonly family: string,
   ) {
     this.random = systemRandom(runtime.crypto);
+    this.entry = new LoopEntry(runtime.linkSeed, runtime.log);
     runtime.metrics.gauge('node_mix_loops_outstanding', 'Mix: own loops not yet returned or given up.', () => this.ledger.outstandingCount);
     runtime.metrics.gauge('node_mix_high_alert', 'Mix: 1 while on high alert (its loops point to a suspect), else 0.', () => (this.onAlert() ? 1 : 0));
   }
@@ -83,6 +100,7 @@ export class MixLoops {
 
   close(): void {
     this.closed = true;
+    this.entry.close();
     const { clock } = this.runtime;
     if (this.sendTimer !== undefined) clock.clearTimer(this.sendTimer);
     if (this.reportTimer !== undefined) clock.clearTimer(this.reportTimer);
@@ -110,41 +128,48 @@ export class MixLoops {
     const epoch = epochAt(now, this.runtime.timing);
     if (epoch < this.firstEpoch) return;
     try {
-      const { hops, others } = this.loopPath(doc, epoch);
+      const { gateway, hops, judged } = this.loopPath(doc, epoch);
       const loopId = this.random(RECIPIENT_ID_LENGTH);
-      const last = hops[hops.length - 1];
-      const path: PathHop[] = [...hops.slice(0, -1), { ...last, commands: [{ type: 'recipient', recipient: loopId }] }];
+      const path: PathHop[] = [...hops, this.selfHop(doc, epoch, loopId)];
       const { sphinx } = this.runtime;
       const packet = sphinx.newPacket(path, new Uint8Array(0), this.random, sphinx.geometry.withSurb ? this.random(sphinx.geometry.surbLength) : undefined);
-      const first = this.runtime.peers.nextHop(path[0].id);
-      const dialer = first === undefined ? undefined : this.runtime.peers.dialer(first);
-      if (dialer === undefined || !dialer.send(packet)) return metrics.count('node_mix_loops_total', { fate: 'unroutable' });
+      if (!this.entry.send(gateway, path[0].id, packet)) return metrics.count('node_mix_loops_total', { fate: 'unroutable' });
       const deadline = now + 2 * doc.mixing.maxDelayMs + LOOP_SLACK_MS;
-      this.ledger.left(hexOf(loopId), epoch, others.map((node) => hexOf(node.nodeId)), deadline);
+      this.ledger.left(hexOf(loopId), epoch, judged.map((node) => hexOf(node.nodeId)), deadline);
       metrics.count('node_mix_loops_total', { fate: 'sent' });
     } catch {
       metrics.count('node_mix_loops_total', { fate: 'unroutable' });
     }
   }
 
-  /** The loop's hops (the two other layers on the ring, then this mix) and the two nodes it crosses. */
-  private loopPath(doc: ConsensusDocument, epoch: number): { hops: PathHop[]; others: NodeDescriptor[] } {
+  /**
+   * A loop's way: the gateway it enters through, its Sphinx hops up to the provider (a mix of each
+   * layer, this mix on its own, with the usual delays; the provider with none), and the two other
+   * mixes, whose fates it counts in. Families are kept apart as in clients' paths.
+   */
+  private loopPath(doc: ConsensusDocument, epoch: number): { gateway: NodeDescriptor; hops: PathHop[]; judged: NodeDescriptor[] } {
     const layers = pathLayers(doc);
-    const others = choosePath(ringAfter(this.runtime.config.layer).map((l) => layers[l]), {
+    const ownLayer = this.runtime.config.layer;
+    const [gateway, ...chosen] = choosePath([GATEWAY_LAYER, ...otherLayers(ownLayer), PROVIDER_LAYER].map((l) => layers[l]), {
       weight: consensusWeights(doc).bandwidth,
       family: (node) => node.family,
       usedFamilies: [this.family],
       random: this.random,
     });
+    const provider = chosen.pop() as NodeDescriptor;
     const self = findNode(doc, this.runtime.nodeId);
     if (self === undefined) throw new Error('this mix is not in the consensus');
+    const mixes = [1, 2, 3].map((l) => (l === ownLayer ? self : chosen.find((node) => node.layer === l) as NodeDescriptor));
     const { meanDelayMs, maxDelayMs } = doc.mixing;
-    const hops = [...others, self].map((node): PathHop => {
-      const publicKey = sphinxKeyFor(node, epoch);
-      if (publicKey === undefined) throw new Error('no Sphinx key for the epoch');
-      return { id: node.nodeId, publicKey, commands: [{ type: 'delay', delayMs: delayMs(this.random, meanDelayMs, maxDelayMs) }] };
-    });
-    return { hops, others };
+    const hops = mixes.map((node): PathHop => ({ id: node.nodeId, publicKey: keyOf(node, epoch), commands: [{ type: 'delay', delayMs: delayMs(this.random, meanDelayMs, maxDelayMs) }] }));
+    hops.push({ id: provider.nodeId, publicKey: keyOf(provider, epoch), commands: [{ type: 'delay', delayMs: 0 }] });
+    return { gateway, hops, judged: chosen };
+  }
+
+  /** The loop's last hop: this mix, with the loop ID only it knows. */
+  private selfHop(doc: ConsensusDocument, epoch: number, loopId: Uint8Array): PathHop {
+    const self = findNode(doc, this.runtime.nodeId) as NodeDescriptor;
+    return { id: self.nodeId, publicKey: keyOf(self, epoch), commands: [{ type: 'recipient', recipient: loopId }] };
   }
 
   /** Whether the current epoch is on high alert. */

@@ -1,6 +1,7 @@
 import type { MailboxStore } from '../../store/mailbox.js';
 import type { NodeRuntime } from '../runtime/node.js';
 import type { PacketRecorder } from '../runtime/packet-record.js';
+import type { ForwardResult } from '../../sphinx/index.js';
 import { epochAt } from '../../pki/index.js';
 import { encodeStoredItem } from '../../wire/index.js';
 import type { StoreFailures } from './store-failures.js';
@@ -14,7 +15,8 @@ export const COVER_ADDRESS = new Uint8Array(32);
  * is stored as `0x03 ‖ SURB ID ‖ payload` under (recipient address, the provider's current epoch):
  * one layout, one size, the kind inside the encryption. Drop cover (the all-zero address) is
  * discarded; a plain forward delivery to a mailbox (the layout of old clients, which left a SURB in
- * clear) is refused, so nothing stored stands out. Metrics count every
+ * clear) is refused, so nothing stored stands out. A packet whose next hop is a mix is a mix's loop
+ * on its way back to it (docs/network.md, "Mix loops"): it goes to `forward`, which sends it on. Metrics count every
  * packet that ends here as one `node_packets_exited_total`, whatever it carried: no counter or label
  * tells drop cover from mail, loops or SURB replies (docs/privacy.md).
  */
@@ -23,6 +25,8 @@ export class MailboxDelivery {
     private readonly runtime: NodeRuntime,
     private readonly store: MailboxStore,
     private readonly failures: StoreFailures,
+    /** A mix loop's way back to its mix (peers.nextHop knows only mixes as a provider's next hops). */
+    private readonly forward: (result: ForwardResult) => void,
     /** Test networks only: records each packet that reaches this last hop. */
     private readonly recorder?: PacketRecorder,
   ) {
@@ -35,7 +39,7 @@ export class MailboxDelivery {
     this.recorder?.delivery(packet);
     const result = this.runtime.unwrap(packet);
     if (result === undefined) return;
-    if (result.kind === 'forward') return metrics.drop('not-last-hop');
+    if (result.kind === 'forward') return this.forward(result);
     if (result.recipient === undefined) return metrics.drop('no-recipient');
     const { clock, timing } = this.runtime;
     const now = clock.now();

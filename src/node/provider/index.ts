@@ -1,7 +1,8 @@
 /**
  * The provider, or mailbox server (layer 4; docs/nodes.md, "Provider"): the last Sphinx hop. Its
  * parts: delivery of packets from layer-3 mixes into the mailbox store (delivery.ts), clients'
- * fetches over a WebSocket, by bucket, epoch or PIR (retrieval.ts, pir-service.ts), and expiry
+ * fetches over a WebSocket, by bucket, epoch or PIR (retrieval.ts, pir-service.ts), mix loops sent
+ * back to their mixes (a Forwarder, as at a mix), and expiry
  * after `store.retentionMs` (retention.ts). A store failure is counted (and, for a fetch,
  * answered with an error); the node keeps running and what was stored stays stored.
  */
@@ -11,6 +12,7 @@ import { SqliteMailboxStore } from '../../store/sqlite.js';
 import type { NodeConfig } from '../runtime/config.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
 import { MailboxDelivery } from './delivery.js';
+import { Forwarder } from '../runtime/hop.js';
 import { openPacketRecorder } from '../runtime/packet-record.js';
 import type { PirServiceOptions, PirStatus } from './pir-service.js';
 import { MailboxRetention } from './retention.js';
@@ -60,8 +62,12 @@ export async function startProvider(config: NodeConfig, deps: ProviderDeps = {})
   const failures = new StoreFailures(metrics, log);
   const retrieval = new ClientRetrieval({ runtime, config, store, failures, maxCiphertextBytes, pir: deps.pir });
   const recorder = openPacketRecorder(config.recordPacketsForTests, runtime.crypto);
-  const delivery = new MailboxDelivery(runtime, store, failures, recorder);
-  runtime.onClose(() => recorder?.close());
+  const loopReturns = new Forwarder({ clock, peers: runtime.peers, consensus: runtime.consensus, metrics, capacity: config.scheduleCapacity });
+  const delivery = new MailboxDelivery(runtime, store, failures, (result) => loopReturns.forward(result), recorder);
+  runtime.onClose(() => {
+    loopReturns.close();
+    recorder?.close();
+  });
   const retention = new MailboxRetention({ store, clock, metrics, failures, retentionMs: storeOptions.retentionMs, epochMs: config.epochMs });
   runtime.onLinkPacket = delivery.onPacket;
   metrics.gauge('node_clients', 'Open client WebSocket connections.', () => retrieval.connections);

@@ -4,11 +4,13 @@ import { DEFAULT_GEOMETRY, type GeometryOptions, type SuiteName } from '../../sp
 import {
   defaultPollMs,
   LINK_KEYS,
+  MIX_ATTACKS,
   NODE_DEFAULTS,
   NODE_ROLES,
   NodeConfigError,
   nodeConfigProblems,
   parseKey32,
+  type MixAttack,
   type NodeConfig,
   type NodeLinkOptions,
   type ProviderStoreOptions,
@@ -73,7 +75,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
   const store = readStore(input, role, dataDir, epochKnown ? epochMs : undefined, problems);
   if (role !== 'provider' && input.maxResponseBytes !== undefined) problems.add('maxResponseBytes: only a provider answers fetches');
   const maxResponseBytes = problems.integer(input, 'maxResponseBytes', 'maxResponseBytes', NODE_DEFAULTS.maxResponseBytes);
-  if (input.attackForTests !== undefined && !(input.attackForTests === 'n-1' && role === 'mix')) problems.add('attackForTests: only "n-1", and only on a mix');
+  if (input.attackForTests !== undefined && !(isMixAttack(input.attackForTests) && role === 'mix')) problems.add(`attackForTests: one of ${MIX_ATTACKS.join(', ')}, and only on a mix`);
   if (input.recordPacketsForTests !== undefined && (typeof input.recordPacketsForTests !== 'string' || input.recordPacketsForTests === '')) problems.add('recordPacketsForTests: a file path');
 
   const config: NodeConfig = {
@@ -109,7 +111,7 @@ export function validateNodeConfig(json: unknown): NodeConfig {
     ...clientLimits,
     store,
     maxResponseBytes,
-    ...(input.attackForTests === 'n-1' ? { attackForTests: 'n-1' as const } : {}),
+    ...(isMixAttack(input.attackForTests) ? { attackForTests: input.attackForTests } : {}),
     ...(input.testDropFraction === undefined ? {} : { testDropFraction: input.testDropFraction as number }),
     ...(typeof input.recordPacketsForTests === 'string' ? { recordPacketsForTests: input.recordPacketsForTests } : {}),
   };
@@ -210,4 +212,8 @@ function readPostgres(given: unknown, problems: ConfigProblems): ProviderStoreOp
     return undefined;
   }
   return { url: given.url, ...(typeof given.schema === 'string' ? { schema: given.schema } : {}) };
+}
+
+function isMixAttack(value: unknown): value is MixAttack {
+  return (MIX_ATTACKS as readonly unknown[]).includes(value);
 }

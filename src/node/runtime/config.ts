@@ -36,6 +36,10 @@ export interface ProviderStoreOptions {
   readonly postgres?: { readonly url: string; readonly schema?: string };
 }
 
+/** The attacks a test network's mix can play (src/node/mix/attacks.ts). */
+export const MIX_ATTACKS = ['n-1', 'spare-loops'] as const;
+export type MixAttack = (typeof MIX_ATTACKS)[number];
+
 export interface NodeConfig {
   readonly role: NodeRole;
   /** 1..64 bytes of UTF-8, published in the descriptor. */
@@ -121,10 +125,12 @@ export interface NodeConfig {
   /** Provider only: the largest response to a fetch; larger ones are refused with 'too-large'. Default 8 MiB. */
   readonly maxResponseBytes: number;
   /**
-   * Test networks only (`umbra up` test hook; docs/network.md, "Alerts"): 'n-1' makes a mix an
-   * n−1 attacker that forwards one packet per epoch (the target's) and silently drops every other.
+   * Test networks only (`umbra up` test hook; src/node/mix/attacks.ts): 'n-1' makes a mix an
+   * n−1 attacker that forwards one packet per epoch (the target's) and silently drops every other;
+   * 'spare-loops' one that drops every packet on a hop client traffic takes and forwards the rest
+   * (what it takes for loops).
    */
-  readonly attackForTests?: 'n-1';
+  readonly attackForTests?: MixAttack;
   /**
    * Test networks only, mix only: silently drop this fraction (0..1) of the packets it should
    * forward (a faulty or malicious mix, for the reliability tests). Default 0.

@@ -28,6 +28,7 @@ export const NODE_COUNTERS = Object.freeze({
   node_key_errors_total: 'Failures to store or destroy a Sphinx key file.',
   node_mix_loops_total: 'Mix: own loops, by fate (sent, returned, lost, unroutable).',
   node_loop_reports_total: 'Mix: loop reports posted to an authority, by result.',
+  node_gateway_mix_connections_total: "Gateway: connections that presented a mix's link key (the mix sends its loops through them).",
   node_mix_alerts_total: "Mix: suspects its own loops' losses pointed to (high alert), by scope (node, paths).",
 });
 

@@ -108,7 +108,8 @@ export class NodeRuntime {
   readonly consensus: ConsensusTracker;
   readonly peers: Peers;
   /** Set by the role before listenLinks: what to do with a packet from a previous-layer node. */
-  onLinkPacket: (packet: Uint8Array) => void = () => undefined;
+  /** A packet from a link; `peer` is the sending node's ID (hex). */
+  onLinkPacket: (packet: Uint8Array, peer: string) => void = () => undefined;
   private publisher: DescriptorPublisher | undefined;
   private listener: LinkListener<string> | undefined;
   private statusServer: StatusServer | undefined;
@@ -161,7 +162,7 @@ export class NodeRuntime {
     this.keyring.load(now);
     this.peers = new Peers({
       layer: config.layer,
-      mixRing: role === 'mix',
+      loopReturns: role === 'mix' || role === 'provider',
       linkSeed: this.linkSeed,
       packetLength: this.packetLength,
       linkMetrics: this.linkMetrics,
@@ -218,9 +219,9 @@ export class NodeRuntime {
       packetLength: this.packetLength,
       maxFrameBytes: this.packetLength + 1,
       metrics: this.linkMetrics,
-      onPacket: (packet) => {
+      onPacket: (packet, peer) => {
         this.metrics.count('node_packets_in_total');
-        this.onLinkPacket(packet);
+        this.onLinkPacket(packet, peer);
       },
       ...(link.keepaliveMs === undefined ? {} : { keepaliveMs: link.keepaliveMs }),
       ...(link.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: link.idleTimeoutMs }),

@@ -1,5 +1,5 @@
 import { hexOf } from '../../codec/bytes.js';
-import { parseHostPort, type ConsensusDocument } from '../../pki/index.js';
+import { PROVIDER_LAYER, parseHostPort, type ConsensusDocument } from '../../pki/index.js';
 import { addressKey } from '../../net/admission.js';
 import { connectLink, type LinkDialer } from '../../net/link-dialer.js';
 import type { NetMetrics } from '../../net/metrics.js';
@@ -14,8 +14,8 @@ import type { NodeLog } from '../log.js';
  * - links out: one LinkDialer per node of the next layer, by node ID, created when the first packet
  *   for it is released, closed when the node leaves every document held or changes its link
  *   address or key.
- * - mixes also close the ring of mix layers for their own loops (docs/network.md, "Mix loops"):
- *   layer 3 may send to layer 1, and layer 1 accepts layer 3.
+ * - mix loops come back from a provider to the mix that sent them (docs/network.md, "Mix loops"):
+ *   a provider may also send to mixes of every layer, and a mix also accepts providers.
  * The union of the documents held (previous, current, next epoch) is used, so links keep working
  * across an epoch boundary.
  */
@@ -28,8 +28,8 @@ export interface NextHop {
 
 export interface PeersOptions {
   readonly layer: number;
-  /** A mix: the mix layers form a ring (3 → 1) for mix loops. */
-  readonly mixRing?: boolean;
+  /** A mix or a provider: mix loops return from providers (layer 4) to mixes (layers 1..3). */
+  readonly loopReturns?: boolean;
   readonly linkSeed: Uint8Array;
   readonly packetLength: number;
   readonly linkMetrics: NetMetrics;
@@ -68,9 +68,10 @@ export class Peers {
   /** Rebuilds both lists from the documents held, most relevant first (current, next, previous). */
   update(docs: readonly ConsensusDocument[]): void {
     const { layer } = this.options;
-    const ring = this.options.mixRing === true;
-    const isPrevious = (other: number): boolean => other === layer - 1 || (ring && layer === 1 && other === 3);
-    const isNext = (other: number): boolean => other === layer + 1 || (ring && layer === 3 && other === 1);
+    const returns = this.options.loopReturns === true;
+    const isMixLayer = (l: number): boolean => l >= 1 && l <= 3;
+    const isPrevious = (other: number): boolean => other === layer - 1 || (returns && isMixLayer(layer) && other === PROVIDER_LAYER);
+    const isNext = (other: number): boolean => other === layer + 1 || (returns && layer === PROVIDER_LAYER && isMixLayer(other));
     const inbound = new Map<string, { linkKey: Uint8Array; peer: string }>();
     const next = new Map<string, NextHop>();
     const pinnedAddresses = new Set<string>();
@@ -82,7 +83,9 @@ export class Peers {
           if (!inbound.has(keyHex)) inbound.set(keyHex, { linkKey: node.linkPublicKey, peer: id });
           const address = parseHostPort(node.addresses.link);
           if (address !== undefined) pinnedAddresses.add(addressKey(address.host));
-        } else if (isNext(node.layer) && !next.has(id)) {
+        }
+        // Not `else`: a layer-3 mix's providers are both (mail goes to them, loops come back from them).
+        if (isNext(node.layer) && !next.has(id)) {
           const address = parseHostPort(node.addresses.link);
           if (address !== undefined) next.set(id, { name: node.name, host: address.host, port: address.port, linkKey: node.linkPublicKey });
         }

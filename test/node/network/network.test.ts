@@ -23,7 +23,7 @@ import { startAuthority, validateAuthorityConfig, type AuthorityHandle } from '.
 import { startGateway, type GatewayHandle } from '../../../src/node/gateway/index.js';
 import { startMix, type MixHandle } from '../../../src/node/mix/index.js';
 import { startProvider, type ProviderHandle } from '../../../src/node/provider/index.js';
-import { mirrorUrlOf, parseKey32, validateNodeConfig, type NodeConfig, type NodeDeps, type NodeHandle } from '../../../src/node/runtime/index.js';
+import { LINK_SEED_FILE, mirrorUrlOf, parseKey32, validateNodeConfig, type NodeConfig, type NodeDeps, type NodeHandle } from '../../../src/node/runtime/index.js';
 import { epochStart, type ConsensusDocument } from '../../../src/pki/index.js';
 import { makeSuite, Sphinx } from '../../../src/sphinx/index.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
@@ -402,6 +402,29 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     conn.close();
   });
 
+  test("a mix that presents its link key (its loops) has a bucket of its own, not its address's", async () => {
+    const burst = Math.max(4, 2 * GATEWAY_RATE);
+    const before = { limited: counter(gateway, 'rate-limited'), in: gateway.metrics.value('node_packets_in_total'), mixes: gateway.metrics.value('node_gateway_mix_connections_total') };
+    // A client empties the bucket of 127.0.0.10.
+    const client = await connectWebSocket(clientTarget(gateway), { maxMessageBytes: 1024, localAddress: '127.0.0.10' });
+    for (let i = 0; i < burst + 5; i++) client.send(new Uint8Array([i & 0xff]));
+    await wait('the client counted', () => gateway.metrics.value('node_packets_in_total') === before.in + burst + 5, { pumpMs: 0 });
+    assert.equal(counter(gateway, 'rate-limited') - before.limited, 5);
+    // From the same address, mix-1-a shows its link key: its packets draw on its own bucket.
+    const linkSeed = parseKey32(readFileSync(join(configs.get('mix-1-a')!.dataDir, LINK_SEED_FILE), 'utf8').trim())!;
+    const loops = await connectWebSocket(clientTarget(gateway), { maxMessageBytes: 1024, localAddress: '127.0.0.10', clientSeed: linkSeed });
+    for (let i = 0; i < burst; i++) loops.send(new Uint8Array([i & 0xff]));
+    await wait('the mix counted', () => gateway.metrics.value('node_packets_in_total') === before.in + 2 * burst + 5, { pumpMs: 0 });
+    assert.equal(counter(gateway, 'rate-limited') - before.limited, 5, 'none of the mix\'s packets was limited');
+    assert.equal(gateway.metrics.value('node_gateway_mix_connections_total') - before.mixes, 1);
+    // A key no document lists as a mix's is a client like any other: the address's bucket is empty.
+    const stranger = await connectWebSocket(clientTarget(gateway), { maxMessageBytes: 1024, localAddress: '127.0.0.10', clientSeed: testSeed(crypto, 'not a mix') });
+    stranger.send(new Uint8Array([1]));
+    await wait('the stranger counted', () => gateway.metrics.value('node_packets_in_total') === before.in + 2 * burst + 6, { pumpMs: 0 });
+    assert.equal(counter(gateway, 'rate-limited') - before.limited, 6);
+    for (const conn of [client, loops, stranger]) conn.close();
+  });
+
   test('garbage on every port is refused and counted, and the network keeps working', async () => {
     const target = mix('mix-2-a');
     const linkRejected = (node: NodeHandle, reason: string) => node.metrics.link.get('connections_rejected', reason);
@@ -536,7 +559,8 @@ describe('a whole network in one process', { timeout: 300_000 }, () => {
     const gatewayPage = await page(gateway);
     assert.ok(metricLine(gatewayPage, 'umbra_node_packets_in_total') > 100);
     assert.ok(metricLine(gatewayPage, 'umbra_node_packets_out_total') > 100);
-    assert.equal(metricLine(gatewayPage, 'umbra_node_packets_dropped_total{reason="rate-limited"}'), 50);
+    assert.equal(metricLine(gatewayPage, 'umbra_node_packets_dropped_total{reason="rate-limited"}'), counter(gateway, 'rate-limited'));
+    assert.equal(counter(gateway, 'rate-limited'), 56, 'the two rate tests above: 50 and 6');
     // The gateway forwards and holds nothing; the replay was refused by the layer-1 mix.
     assert.doesNotMatch(gatewayPage, /^umbra_node_schedule_depth/m);
     const layer1Replays = await Promise.all(['mix-1-a', 'mix-1-b'].map(async (name) => metricLine(await page(mix(name)), 'umbra_node_packets_dropped_total{reason="replay"}')));
