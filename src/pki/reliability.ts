@@ -10,7 +10,8 @@ import { RELIABILITY_SCALE } from './params.js';
  *   excess_r(n) = max(0, loss rate of r's loops through n − loss rate of r's other loops)
  *
  * (the other loops' rate is the baseline that every path shares: a node is blamed only for the loss
- * its presence adds; with fewer than MIN_LOOPS_THROUGH other loops the baseline is 0). The
+ * its presence adds; with fewer than MIN_LOOPS_THROUGH other loops there is no baseline, and r says
+ * nothing of n). The
  * reporters' score is RELIABILITY_SCALE × (1 − the lower median of excess_r(n) over its
  * reporters), rounded, once it has MIN_REPORTERS reporters. A reporter never scores itself; fewer than half the reporters of a node
  * cannot move the reporters' score above the range the others report, and no more than half cannot
@@ -58,13 +59,14 @@ function byReporter(reports: readonly LoopReport[]): Map<string, Tally> {
   return tallies;
 }
 
-/** What a reporter's counts say against a node: its excess loss rate, or undefined (too few loops). */
+/** What a reporter's counts say against a node: its excess loss rate, or undefined (too few loops through it or not). */
 export function excessLoss(total: LoopCounts, through: LoopCounts): number | undefined {
   if (through.sent < MIN_LOOPS_THROUGH) return undefined;
   const otherSent = total.sent - through.sent;
   const otherLost = total.lost - through.lost;
-  const baseline = otherSent >= MIN_LOOPS_THROUGH && otherLost >= 0 ? otherLost / otherSent : 0;
-  return Math.max(0, through.lost / through.sent - baseline);
+  // No baseline, no word: loss the reporter saw on every path (a dropper elsewhere on its few loops) is not n's.
+  if (otherSent < MIN_LOOPS_THROUGH || otherLost < 0) return undefined;
+  return Math.max(0, through.lost / through.sent - otherLost / otherSent);
 }
 
 /** The per-mille score of probe counts (`lost` = not answered), or undefined (too few probes). */

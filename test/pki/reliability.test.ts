@@ -100,7 +100,7 @@ const FLOOR = 800;
 const target = new Uint8Array(32).fill(200);
 const targetHex = hexOf(target);
 const countsArb = fc
-  .tuple(fc.integer({ min: 8, max: 300 }), fc.nat({ max: 300 }), fc.nat({ max: 300 }), fc.nat({ max: 300 }))
+  .tuple(fc.integer({ min: 8, max: 300 }), fc.nat({ max: 300 }), fc.integer({ min: 8, max: 300 }), fc.nat({ max: 300 }))
   .map(([throughSent, a, otherSent, b]) => ({ throughSent, throughLost: a % (throughSent + 1), otherSent, otherLost: b % (otherSent + 1) }));
 type Counts = { throughSent: number; throughLost: number; otherSent: number; otherLost: number };
 
@@ -131,6 +131,12 @@ test('property: fewer than MIN_REPORTERS reporters say nothing of a node, so one
   assert.equal(reporterScores([unlucky]).has(targetHex), false);
   const clean = [2, 3].map((r) => unsignedReport(r, { throughSent: 20, throughLost: 0, otherSent: 20, otherLost: 0 }));
   assert.equal(reporterScores([unlucky, ...clean]).get(targetHex), 1000);
+  // A reporter with fewer than 8 other loops has no baseline and says nothing: as a mix that drops
+  // all it forwards, whose own loops all vanish (it would otherwise blame each node they crossed).
+  const noBaseline = [4, 5, 6].map((r) => unsignedReport(r, { throughSent: 20, throughLost: 20, otherSent: 7, otherLost: 7 }));
+  assert.equal(excessLoss(noBaseline[0].total, noBaseline[0].nodes[0]), undefined);
+  assert.equal(reporterScores(noBaseline).has(targetHex), false);
+  assert.equal(reporterScores([...noBaseline, unlucky, ...clean]).get(targetHex), 1000);
 });
 
 test('property: liars fewer than half the reporters keep the score within the honest reporters\' range; half cannot sink it', () => {

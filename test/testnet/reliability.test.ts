@@ -66,8 +66,8 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   assert.ok(docs.every((each) => each.reliability.mixLoopRate === MIX_LOOP_RATE));
   // Measured, not merely unmeasured: the authority took the mixes' reports.
   assert.ok(await reportsTaken(net) > 0, 'no loop report reached the authority');
-  // The mixes' own high alert, from the same loops: some mix's loops point to the faulty one, none to
-  // another mix. Their test is stricter than the score (a binomial tail against α / m, not a fifth of
+  // The mixes' own high alert, from the same loops: some mix's loops point to the faulty one, no
+  // healthy mix's to another mix. Their test is stricter than the score (a binomial tail against α / m, not a fifth of
   // loss above the baseline), so it may need an epoch's more loops than the document above: its log
   // lines are looked at every 250 ms, for at most 3 epochs.
   const alertDeadline = Date.now() + 3 * EPOCH_MS;
@@ -78,7 +78,9 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   }
   t.diagnostic(`mix alerts: ${JSON.stringify(Object.fromEntries(named))}`);
   assert.ok([...named.values()].some((nodes) => nodes.includes(FAULTY)), `no mix went on high alert about ${FAULTY} within 3 epochs`);
-  for (const [mix, nodes] of named) assert.deepEqual(nodes.filter((node) => node !== FAULTY), [], `${mix} named a healthy mix`);
+  // The faulty mix's own word is not asked for: its loops cross it on its own layer, so it loses 30 %
+  // of them too and may name a neighbour (seen once: mix-1-2); its reports are one of several.
+  for (const [mix, nodes] of named) if (mix !== FAULTY) assert.deepEqual(nodes.filter((node) => node !== FAULTY), [], `${mix} named a healthy mix`);
 
   // The client's path choice on that document never picks it.
   const network = new Network(doc);
