@@ -39,15 +39,19 @@ export function historyEpoch(epoch: number, state: CatchUpState | undefined, ret
 }
 
 /**
- * The state after a successful poll in `epoch` that read `history` (complete: nothing of it left
- * for later polls). The first poll ever starts the record (nothing before it is owed). A poll in the
+ * The state after a successful poll in `epoch` that read `history` (a choice of historyEpoch;
+ * complete: nothing of it left for later polls). The first poll ever starts the record (nothing before it is owed). A poll in the
  * same or the next epoch as the previous one continues it: those polls read the epoch before theirs
  * after it ended, so everything up to two epochs back is read once the record was whole to there.
  */
 export function afterPoll(state: CatchUpState | undefined, epoch: number, history: HistoryChoice | undefined, complete: boolean): CatchUpState {
   if (state === undefined) return { readThrough: epoch - 2, lastPollEpoch: epoch };
   let readThrough = state.readThrough;
-  if (history !== undefined && history.catchUp && complete && history.epoch <= readThrough + 1) readThrough = Math.max(readThrough, history.epoch);
+  // historyEpoch chose the oldest epoch not read that can still be read: everything before it is
+  // read, before genesis, or past retention. (Requiring it to be readThrough + 1 kept an agent whose
+  // first poll was in epoch 0 (readThrough −2), or that was away longer than retention, reading the
+  // same history epoch for ever.)
+  if (history !== undefined && history.catchUp && complete) readThrough = Math.max(readThrough, history.epoch);
   const continuous = epoch - state.lastPollEpoch <= 1;
   // Polls in lastPollEpoch read lastPollEpoch − 1 sealed: whole to there if whole to the epoch before.
   if (continuous && readThrough >= state.lastPollEpoch - 2) readThrough = Math.max(readThrough, epoch - 2);

@@ -84,7 +84,8 @@ test('an agent stopped for 6 epochs reads every mail it missed, exactly once, wi
   back = bobAgent;
   agents.push(bobAgent);
   const received = (): string[] => bobEvents.flatMap((e) => (e.type === 'received' ? [e.subject] : []));
-  await eventually(subscribe, () => received().length >= MAILS, `all ${MAILS} mails at Bob`, 240_000);
+  const progress = (): unknown => ({ received: received(), sent: aliceAgent.sent().map((m) => m.status), polls: bobAgent.status().polls, failedPolls: bobEvents.filter((e) => e.type === 'poll' && e.error !== undefined).slice(-3) });
+  await eventually(subscribe, () => received().length >= MAILS, `all ${MAILS} mails at Bob`, 240_000, progress);
   // Caught up: a few more polls, and nothing arrives twice.
   const polls = (): unknown => ({ polls: bobAgent.status().polls, last: bobEvents.filter((e) => e.type === 'poll').slice(-6) });
   await eventually(subscribe, () => bobAgent.status().polls.behindEpochs === 0, 'the end of the catch-up', 120_000, polls);

@@ -17,20 +17,25 @@ test('catch-up: the history epoch is the oldest unread one within retention, els
 });
 
 /**
- * A client online or offline per epoch, polling 1–4 times in each online epoch. A poll in epoch e
- * reads e − 1 whole (sealed) and its history epoch whole. The record never claims an epoch it did
- * not read (from the first poll on, within retention), and after enough online polls it is caught up.
+ * A client online or offline per epoch, polling 1–4 times in each online epoch, from genesis on
+ * (its first poll may be in epoch 0 or 1), with one absence of up to 150 epochs (longer than
+ * retention, often). A poll in epoch e reads e − 1 whole (sealed) and its history epoch whole. The
+ * record never claims an epoch it did not read (from the first poll on, within retention), and
+ * after enough online polls it is caught up.
  */
 test('catch-up: the record is sound, and an agent back from any absence catches up', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 120 }),
+      fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 60 }),
+      fc.integer({ min: 0, max: 150 }),
+      fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 60 }),
       fc.integer({ min: 5, max: 60 }),
-      (pollsPerEpoch, retention) => {
+      fc.integer({ min: 0, max: 3 }),
+      (before, away, after, retention, start) => {
         let state: CatchUpState | undefined;
         const read = new Set<number>();
         let first: number | undefined;
-        let epoch = 2;
+        let epoch = start;
         const pollIn = (e: number): void => {
           const history = historyEpoch(e, state, retention);
           read.add(e - 1);
@@ -38,7 +43,7 @@ test('catch-up: the record is sound, and an agent back from any absence catches 
           first ??= e;
           state = afterPoll(state, e, history, true);
         };
-        for (const polls of pollsPerEpoch) {
+        for (const polls of [...before, ...new Array<number>(away).fill(0), ...after]) {
           for (let i = 0; i < polls; i++) pollIn(epoch);
           epoch++;
         }
@@ -49,12 +54,25 @@ test('catch-up: the record is sound, and an agent back from any absence catches 
         }
         if (state === undefined || first === undefined) return false;
         const last = epoch - 1;
-        for (let e = Math.max(first - 1, last - retention); e <= state.readThrough; e++) if (!read.has(e)) return false;
+        for (let e = Math.max(first - 1, last - retention, 0); e <= state.readThrough; e++) if (!read.has(e)) return false;
         return state.readThrough >= last - 2;
       },
     ),
     { seed: SEED, numRuns: 300 },
   );
+});
+
+test('catch-up: a first poll in epoch 0, and an absence longer than retention, do not keep an agent behind for ever', () => {
+  // First poll in epoch 0: nothing before genesis is owed.
+  let state = afterPoll(undefined, 0, undefined, true);
+  assert.deepEqual(historyEpoch(6, state, 100), { epoch: 0, catchUp: true });
+  state = afterPoll(state, 6, historyEpoch(6, state, 100), true);
+  assert.deepEqual(historyEpoch(6, state, 100), { epoch: 1, catchUp: true }, 'epoch 0 read: on to epoch 1');
+  // Away 300 epochs with a retention of 100: the oldest readable epoch, then on.
+  state = { readThrough: 10, lastPollEpoch: 12 };
+  const history = historyEpoch(312, state, 100)!;
+  assert.deepEqual(history, { epoch: 212, catchUp: true });
+  assert.deepEqual(historyEpoch(312, afterPoll(state, 312, history, true), 100), { epoch: 213, catchUp: true });
 });
 
 test('catch-up: an incomplete history read is read again, and a gap is never skipped', () => {
