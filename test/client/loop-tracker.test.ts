@@ -43,6 +43,8 @@ test('loops lost through one mix raise an alert naming it by its public name; it
   const events: ClientEvent[] = [];
   const highs: boolean[] = [];
   const loops = new LoopTracker((e) => events.push(e), (high) => highs.push(high));
+  // The agent's first loop is in epoch 6, which it saw only in part: judged from epoch 7 on.
+  loops.left(id(99), 0, new Uint8Array(0), route(6, 'good', 100));
   let n = 0;
   for (let i = 0; i < 16; i++) {
     const mix = i % 2 === 0 ? 'good' : 'bad';
@@ -51,7 +53,7 @@ test('loops lost through one mix raise an alert naming it by its public name; it
     n++;
   }
   loops.overdue(10_000, MIN_SLACK);
-  assert.equal(loops.lost, 8);
+  assert.equal(loops.lost, 9);
   const alerts = loops.judge(7, (key) => `name-of-${key}`);
   assert.equal(alerts.length, 1);
   const event = events.find((e): e is Extract<ClientEvent, { type: 'alert' }> => e.type === 'alert');
@@ -59,4 +61,30 @@ test('loops lost through one mix raise an alert naming it by its public name; it
   assert.deepEqual(highs, [true]);
   assert.ok(loops.alerts.high(8) && !loops.alerts.high(9));
   assert.equal(loops.alarms, 1);
+});
+
+test("the loops of the agent's first epoch, which it saw only in part, are counted and not judged", () => {
+  const events: ClientEvent[] = [];
+  const loops = new LoopTracker((e) => events.push(e));
+  // 8 loops back calibrate the deadline.
+  for (let n = 100; n < 108; n++) {
+    loops.left(id(n), 0, new Uint8Array(0), route(3, 'b', 100));
+    loops.returnOf(id(n), new Uint8Array(0), 200, opens);
+  }
+  // As an n−1 attacker in a run's first epoch: 5 of 7 more loops lost, all through mix a (and the attacker).
+  for (let n = 0; n < 7; n++) {
+    loops.left(id(n), 0, new Uint8Array(0), route(3, n < 5 ? 'a' : 'b', 100));
+    if (n >= 5) loops.returnOf(id(n), new Uint8Array(0), 200, opens);
+  }
+  loops.overdue(10_000, MIN_SLACK);
+  assert.equal(loops.lost, 5);
+  assert.deepEqual(loops.judge(3, (key) => key), []);
+  assert.deepEqual(events.filter((e) => e.type === 'alert'), []);
+  // The same in the next epoch is judged.
+  for (let n = 10; n < 17; n++) {
+    loops.left(id(n), 0, new Uint8Array(0), route(4, n < 15 ? 'a' : 'b', 100));
+    if (n >= 15) loops.returnOf(id(n), new Uint8Array(0), 200, opens);
+  }
+  loops.overdue(20_000, MIN_SLACK);
+  assert.equal(loops.judge(4, (key) => key).length, 1);
 });

@@ -21,7 +21,9 @@ const MIN_CALIBRATION = 8;
  * The client's loops in flight (docs/client.md, "Loops"): each loop's SURB id, decryption token and
  * route until it comes back through the own mailbox (its round trip is recorded) or is given up as
  * lost: at the first successful poll that began past its deadline (overdue), or when its mailbox
- * is no longer read. Each fate is attributed to the loop's nodes (`alerts`, docs/network.md, "Alerts").
+ * is no longer read. Each fate is attributed to the loop's nodes (`alerts`, docs/network.md, "Alerts"),
+ * from the first whole epoch after the agent's first loop on: the agent started during that epoch,
+ * so it holds only a part of that epoch's loops, too few to tell apart two mixes they all crossed.
  */
 export class LoopTracker {
   sent = 0;
@@ -35,6 +37,8 @@ export class LoopTracker {
   /** How long after it was due each of the latest returned loops was still missing from a poll (0 when never missed). */
   private readonly lags: number[] = [];
   readonly alerts = new LoopAlerts();
+  /** The first epoch whose loops are judged: the one after the epoch of the first loop sent. */
+  private judgedFrom: number | undefined;
 
   constructor(
     private readonly emit: Emit,
@@ -45,6 +49,7 @@ export class LoopTracker {
   /** A loop left at `sentMs` on `route`. */
   left(surbId: Uint8Array, sentMs: number, token: Uint8Array, route: LoopRoute): void {
     this.sent++;
+    this.judgedFrom ??= route.epoch + 1;
     if (this.outstanding.size >= MAX_LOOPS_OUTSTANDING) {
       const oldest = this.outstanding.keys().next().value as string;
       this.giveUp(oldest);
@@ -57,7 +62,11 @@ export class LoopTracker {
     if (loop === undefined) return;
     this.outstanding.delete(key);
     this.lost++;
-    this.alerts.record(loop.route.epoch, { hops: loop.route.hops, lost: true });
+    this.recordFate(loop.route, true);
+  }
+
+  private recordFate(route: LoopRoute, lost: boolean): void {
+    if (this.judgedFrom !== undefined && route.epoch >= this.judgedFrom) this.alerts.record(route.epoch, { hops: route.hops, lost });
   }
 
   /**
@@ -114,7 +123,7 @@ export class LoopTracker {
       return 'other';
     }
     this.outstanding.delete(key);
-    this.alerts.record(loop.route.epoch, { hops: loop.route.hops, lost: false });
+    this.recordFate(loop.route, false);
     this.lags.push(loop.missedAt === undefined ? 0 : Math.max(0, loop.missedAt - loop.route.dueMs));
     if (this.lags.length > MAX_RTTS) this.lags.shift();
     const rtt = Math.max(0, now - loop.sentMs);
