@@ -134,7 +134,8 @@ export class MixLoops {
       const { sphinx } = this.runtime;
       const packet = sphinx.newPacket(path, new Uint8Array(0), this.random, sphinx.geometry.withSurb ? this.random(sphinx.geometry.surbLength) : undefined);
       if (!this.entry.send(gateway, path[0].id, packet)) return metrics.count('node_mix_loops_total', { fate: 'unroutable' });
-      const deadline = now + 2 * doc.mixing.maxDelayMs + LOOP_SLACK_MS;
+      // Three mixes hold it, each at most maxDelayMs.
+      const deadline = now + 3 * doc.mixing.maxDelayMs + LOOP_SLACK_MS;
       this.ledger.left(hexOf(loopId), epoch, judged.map((node) => hexOf(node.nodeId)), deadline);
       metrics.count('node_mix_loops_total', { fate: 'sent' });
     } catch {
