@@ -14,7 +14,7 @@ import { integer } from './parse.js';
  * directory (`run`), every command goes through its local API (docs/api.md); otherwise it opens
  * the directory itself. The passphrase comes from UMBRA_PASSPHRASE or --passphrase-file, never
  * from the command line (it would show in `ps`).
- *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL[#KEY]]…   make keys; print the card
+ *   init --name N --authority URL --authority-key KEY [--server HOST:PORT] --mirror URL[#KEY] --mirror URL[#KEY] […]   make keys; print the card
  *   card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api
  *   send --to NAME [--to NAME]… [--cc NAME]… [--bcc NAME]… --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
  *        (each option also takes a comma list: --to bob,carol)

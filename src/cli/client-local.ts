@@ -2,7 +2,7 @@ import { fromBase64Url } from '../codec/bytes.js';
 import { DecodeError } from '../codec/errors.js';
 import { parseHostPort } from '../pki/fields.js';
 import {
-  contactView, DEFAULT_GRACE_DAYS, initClient, MAX_GRACE_DAYS, mailSummary, messageView, openClient, startApiServer, startBridge, startClient, writeApiEndpoint, removeApiEndpoint,
+  contactView, DEFAULT_GRACE_DAYS, DEFAULT_MIRRORS_REQUIRED, initClient, MAX_GRACE_DAYS, mailSummary, messageView, openClient, startApiServer, startBridge, startClient, writeApiEndpoint, removeApiEndpoint,
   type Client,
 } from '../client/index.js';
 import { addedText, contactsText, describeEvent, inboxText, mailNumberArgument, mailToSend, messageText, print, queuedText, sentText } from './client-print.js';
@@ -129,12 +129,20 @@ export async function runLocal(dir: string, command: string | undefined, rest: r
       if (values.name === undefined || values.authority === undefined || values['authority-key'] === undefined) {
         throw new UsageError('client init: --name, --authority and --authority-key are required');
       }
+      const publicKeys = [authorityKey(values['authority-key'])];
+      const servers = values.server?.map(serverAddress);
+      // The agent checks each consensus against this many mirrors: with fewer it could never start.
+      if ((values.mirror?.length ?? 0) < DEFAULT_MIRRORS_REQUIRED) {
+        throw new UsageError(
+          `client init: give at least ${DEFAULT_MIRRORS_REQUIRED} --mirror URLs, which each consensus is checked against: another authority's https:// URL, or a node's mirrorUrl from network.json`,
+        );
+      }
       const result = await initClient(dir, {
         name: values.name,
         passphrase: passphrase(values),
-        authority: { url: values.authority, publicKeys: [authorityKey(values['authority-key'])] },
-        ...(values.server !== undefined ? { servers: values.server.map(serverAddress) } : {}),
-        ...(values.mirror !== undefined ? { mirrors: values.mirror } : {}),
+        authority: { url: values.authority, publicKeys },
+        ...(servers !== undefined ? { servers } : {}),
+        mirrors: values.mirror ?? [],
       });
       process.stdout.write(`${result.cardUri}\n`);
       return 0;

@@ -27,7 +27,7 @@ Usage:
   umbra client --dir C COMMAND      the user's agent (docs/client.md); the passphrase comes from
                                     UMBRA_PASSPHRASE or --passphrase-file FILE. While 'run' is
                                     active, the other commands go through its local API (docs/api.md).
-      init --name N --authority URL --authority-key KEY [--server HOST:PORT] [--mirror URL[#KEY]]…
+      init --name N --authority URL --authority-key KEY [--server HOST:PORT] --mirror URL[#KEY] --mirror URL[#KEY] […]
       card | rotate-card [--grace-days N] | contact add URI | contact list [--json] | api (the API's URL and token)
       send --to NAME [--to NAME]… [--cc NAME]… [--bcc NAME]… --subject S (--body B | --body-file F) [--wait] [--timeout-ms N]
            (--to bob,carol works too; Bcc recipients are hidden from the others)

@@ -27,6 +27,7 @@ export { providerForServers } from './routes.js';
 export {
   DEFAULT_ACK_TIMEOUT_EPOCHS,
   DEFAULT_BUCKETS,
+  DEFAULT_MIRRORS_REQUIRED,
   DEFAULT_POLLS_PER_EPOCH,
   type AuthoritySettings,
   type ClientSettings,

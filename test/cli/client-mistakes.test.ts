@@ -40,7 +40,7 @@ describe('umbra client: user mistakes', () => {
     assert.equal(statSync(join(dir, 'mail.db')).mode & 0o777, 0o600);
   });
 
-  test('init: an authority key that is not one, a server that is not HOST:PORT (nothing is made)', () => {
+  test('init: an authority key that is not one, a server that is not HOST:PORT, fewer than two mirrors (nothing is made)', () => {
     const fresh = join(root, 'fresh');
     const init = (...extra: string[]) =>
       umbra('client', '--dir', fresh, '--passphrase-file', passFile, 'init', '--name', 'carol', '--authority', authority.url, ...extra);
@@ -51,6 +51,9 @@ describe('umbra client: user mistakes', () => {
     for (const bad of ['nonsense', '127.0.0.1:99999']) {
       assertMistake(init('--authority-key', key, '--server', bad), /--server must be a mailbox server's HOST:PORT/);
     }
+    // Without two mirrors the agent could never accept a consensus: refused at init.
+    assertMistake(init('--authority-key', key), /give at least 2 --mirror URLs/);
+    assertMistake(init('--authority-key', key, '--mirror', 'https://127.0.0.1:4100'), /give at least 2 --mirror URLs/);
     assert.throws(() => statSync(fresh), /ENOENT/, 'no directory was made');
   });
 
