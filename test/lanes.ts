@@ -13,7 +13,8 @@
  * two reports never interleave), and a summary closes the run. A file still running after
  * FILE_LIMIT_MS is stuck (the slowest take about two minutes): its whole process group, the node
  * processes it started included, is killed and it counts as failed. The exit code is 1 when any
- * test failed or any file did not finish.
+ * test failed or any file did not finish. The reports of failed files are printed once more just
+ * before the summary, so that the tail of a long log shows what failed.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -43,6 +44,7 @@ function testFiles(dir: string): string[] {
 
 interface FileResult {
   readonly file: string;
+  readonly report: string;
   readonly code: number;
   readonly tests: number;
   readonly failed: number;
@@ -89,7 +91,7 @@ function runFile(file: string): Promise<FileResult> {
       const report = Buffer.concat(out).toString('utf8');
       const name = relative(here, file);
       process.stdout.write(`\n# file ${name}\n${report}`);
-      resolve({ file: name, code: stuck ? 1 : code ?? 1, tests: countOf(report, 'tests'), failed: countOf(report, 'fail'), seconds: (Date.now() - started) / 1000 });
+      resolve({ file: name, report, code: stuck ? 1 : code ?? 1, tests: countOf(report, 'tests'), failed: countOf(report, 'fail'), seconds: (Date.now() - started) / 1000 });
     });
   });
 }
@@ -132,6 +134,8 @@ await Promise.all(Array.from({ length: SLOTS }, () => slot()));
 const tests = results.reduce((sum, r) => sum + r.tests, 0);
 const failedTests = results.reduce((sum, r) => sum + r.failed, 0);
 const broken = results.filter((r) => r.code !== 0);
+// A failed file's report again at the end, so that a log cut to its tail still shows what failed.
+for (const r of broken) process.stdout.write(`\n# again, the report of failed file ${r.file}\n${r.report}`);
 const slowest = [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 5).map((r) => `${r.file} ${r.seconds.toFixed(0)} s`);
 process.stdout.write(`\n# all files: ${results.length}, tests ${tests}, failed ${failedTests}, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 process.stdout.write(`# slowest: ${slowest.join(', ')}\n`);
