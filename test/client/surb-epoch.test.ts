@@ -54,7 +54,16 @@ test('every fragment carries the SURB epoch of the moment it leaves, however ear
   await net.advance(EPOCH_MS + 2000);
   // Arrivals are recorded in time order: one in the next epoch means the whole epoch's are in.
   const delivered = () => net.arrivals.filter((a) => a.outcome === 'deliver');
-  await waitFor(() => delivered().length === fragments || delivered().some((a) => a.atMs >= nextEpochMs), `fragments to leave until the epoch ends (${fragments} queued)`);
+  const epochDone = () => delivered().length === fragments || delivered().some((a) => a.atMs >= nextEpochMs);
+  // The fake clock can outrun the agent on a loaded machine: the next epoch's consensus and the
+  // packets built again for it are real work, and 2 s of fake time pass in a few turns. Seen in CI:
+  // no fragment in the next epoch's first 2 s, and the test timed out. So the clock moves on in
+  // small steps, each after a pause in real time, until a fragment leaves in the next epoch.
+  for (let step = 0; !epochDone() && step < 600; step++) {
+    await net.advance(100);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  await waitFor(epochDone, `fragments to leave until the epoch ends (${fragments} queued)`);
 
   const travel = replyTravelOf(SIMNET_MIXING, 4);
   let lateInEpoch = 0;
