@@ -21,12 +21,15 @@ export interface TrafficEvent {
   readonly kind: StreamKind;
 }
 
-/** What one due check yields: at most one event per stream, in time order, and the slots dropped. */
+/** What one due check yields: the events to send now, in time order, and the slots dropped. */
 export interface DueEvents {
   readonly events: readonly TrafficEvent[];
   /** Slots that fell due but were not taken in time (a stalled shell): dropped, never sent. */
   readonly skipped: number;
 }
+
+/** The longest grace a due check takes (it bounds the events of one check). */
+export const MAX_GRACE_MS = 1000;
 
 export class PoissonStreams {
   private nextSend: number;
@@ -54,33 +57,42 @@ export class PoissonStreams {
   }
 
   /**
-   * The events due at `now`, for a shell that checks when its timer fires: at most one per stream
-   * (the earliest due slot, sent now), and every further slot of that stream that is also overdue
-   * is dropped. The stream then restarts from `now` (memoryless, so what follows is again exactly
-   * Poisson). A shell that stalled thus never sends the missed slots back to back: a stall shows at
-   * most one packet per stream, never a burst that marks what the user did.
+   * The events due at `now`, for a shell that checks when its timer fires. Per stream: the earliest
+   * due slot, sent now; then every further overdue slot that fell due within the last `graceMs`
+   * (a timer a few milliseconds late, as on a busy machine: sent late, not lost, so the rate does
+   * not dip with the machine's load); every slot older than that is dropped and the stream restarts
+   * from `now - graceMs` (memoryless, so what follows is again exactly Poisson). A shell that
+   * stalled thus never sends the missed slots back to back: a stall shows at most as one packet per
+   * stream plus the few that the last `graceMs` hold, never a burst that marks what the user did.
+   * With `graceMs` 0, a check yields at most one event per stream.
    */
-  takeDue(now: number): DueEvents {
+  takeDue(now: number, graceMs = 0): DueEvents {
+    if (!(graceMs >= 0 && graceMs <= MAX_GRACE_MS)) throw new RangeError(`traffic: graceMs = ${graceMs}`);
     const events: TrafficEvent[] = [];
-    let skipped = 0;
-    if (this.nextSend <= now) {
-      events.push({ at: this.nextSend, kind: 'send' });
-      this.nextSend = this.after(this.nextSend, this.rates.sendPerSecond);
-      if (this.nextSend <= now) {
-        skipped += this.countDue(this.nextSend, now, this.rates.sendPerSecond);
-        this.nextSend = this.after(now, this.rates.sendPerSecond);
-      }
-    }
-    if (this.nextLoop <= now) {
-      events.push({ at: this.nextLoop, kind: 'loop' });
-      this.nextLoop = this.after(this.nextLoop, this.rates.loopPerSecond);
-      if (this.nextLoop <= now) {
-        skipped += this.countDue(this.nextLoop, now, this.rates.loopPerSecond);
-        this.nextLoop = this.after(now, this.rates.loopPerSecond);
-      }
-    }
+    const send = this.dueOf('send', this.nextSend, now, graceMs, this.rates.sendPerSecond, events);
+    this.nextSend = send.next;
+    const loop = this.dueOf('loop', this.nextLoop, now, graceMs, this.rates.loopPerSecond, events);
+    this.nextLoop = loop.next;
     events.sort((a, b) => a.at - b.at);
-    return { events, skipped };
+    return { events, skipped: send.skipped + loop.skipped };
+  }
+
+  /** One stream's due events (pushed to `events`), the slots it dropped and its next slot. */
+  private dueOf(kind: StreamKind, first: number, now: number, graceMs: number, perSecond: number, events: TrafficEvent[]): { next: number; skipped: number } {
+    if (first > now) return { next: first, skipped: 0 };
+    events.push({ at: first, kind });
+    let next = this.after(first, perSecond);
+    let skipped = 0;
+    const keepFrom = now - graceMs;
+    if (next <= keepFrom) {
+      skipped = this.countDue(next, keepFrom, perSecond);
+      next = this.after(keepFrom, perSecond);
+    }
+    while (next <= now) {
+      events.push({ at: next, kind });
+      next = this.after(next, perSecond);
+    }
+    return { next, skipped };
   }
 
   /** Slots of a stream from `firstMs` (due) up to `now`, counted without drawing each (bounded). */
