@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { connect, type TLSSocket } from 'node:tls';
+import { clientContext } from './client-context.js';
 import { FramedConnection } from './framed-connection.js';
 import { FRAME_KEEPALIVE, FRAME_PACKET, checkLimits, encodeFrame, type FrameLimits } from './frames.js';
-import { LINK_COUNTERS, LINK_DEFAULTS, linkTiming, positive, TLS_VERSIONS, type DisconnectReason, type LinkTiming, type RejectReason } from './link-settings.js';
+import { LINK_COUNTERS, LINK_DEFAULTS, linkTiming, positive, type DisconnectReason, type LinkTiming, type RejectReason } from './link-settings.js';
 import { NetMetrics } from './metrics.js';
 import { linkKeyOf, sameLinkKey, tlsIdentity } from './tls-identity.js';
 
@@ -142,9 +143,7 @@ export class LinkDialer extends EventEmitter<LinkDialerEvents> {
     const socket = connect({
       host: this.options.host ?? LINK_DEFAULTS.host,
       port: this.options.port,
-      key: this.identity.key,
-      cert: this.identity.cert,
-      ...TLS_VERSIONS,
+      secureContext: clientContext(this.identity),
       rejectUnauthorized: false, // self-signed: checked by pinning below
     });
     // Packets are written one frame at a time: Nagle's algorithm with delayed ACKs would hold

@@ -1,6 +1,6 @@
 import { connect } from 'node:tls';
 import { parseHostPort } from '../pki/index.js';
-import { TLS_VERSIONS } from './link-settings.js';
+import { clientContext } from './client-context.js';
 import { measureThroughput } from './throughput-probe.js';
 import { linkKeyOf, sameLinkKey, type TlsIdentity } from './tls-identity.js';
 
@@ -42,7 +42,7 @@ export function probeNode(target: LinkProbeTarget, identity: Pick<TlsIdentity, '
   if (hostPort === undefined || signal?.aborted === true) return Promise.resolve({ outcome: 'unreachable' });
   return new Promise<ProbeResult>((resolve) => {
     let settled = false;
-    const socket = connect({ ...hostPort, key: identity.key, cert: identity.cert, ...TLS_VERSIONS, rejectUnauthorized: false }); // pinned below
+    const socket = connect({ ...hostPort, secureContext: clientContext(identity), rejectUnauthorized: false }); // pinned below
     const settle = (outcome: ProbeOutcome): void => {
       if (settled) return;
       settled = true;

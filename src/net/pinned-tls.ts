@@ -8,7 +8,7 @@
  */
 import { connect, type TLSSocket } from 'node:tls';
 import { hexOf } from '../codec/bytes.js';
-import { TLS_VERSIONS } from './link-settings.js';
+import { clientContext } from './client-context.js';
 import { linkKeyOf, sameLinkKey, type TlsIdentity } from './tls-identity.js';
 
 /** Where a client WebSocket goes and whom it must find there. */
@@ -91,8 +91,7 @@ export interface TlsAddress {
 export function dialTlsPinned(address: TlsAddress, timeoutMs: number, refusal: (presented: Uint8Array | undefined) => Error | undefined): Promise<TLSSocket> {
   const { host, port, localAddress, identity } = address;
   return new Promise<TLSSocket>((resolve, reject) => {
-    const presented = identity === undefined ? {} : { key: identity.key, cert: identity.cert };
-    const socket = connect({ host, port, ...(localAddress === undefined ? {} : { localAddress }), ...presented, ...TLS_VERSIONS, rejectUnauthorized: false }); // self-signed: pinned below
+    const socket = connect({ host, port, ...(localAddress === undefined ? {} : { localAddress }), secureContext: clientContext(identity), rejectUnauthorized: false }); // self-signed: pinned below
     socket.setNoDelay(true);
     const fail = (error: Error): void => {
       clearTimeout(timer);
