@@ -19,9 +19,7 @@ import { clientAdmission } from '../runtime/client-admission.js';
 import { NodeRuntime, type NodeDeps, type NodeHandle } from '../runtime/node.js';
 import { openPacketRecorder } from '../runtime/packet-record.js';
 import { AddressRateLimiter, gatewayBurst } from './token-bucket.js';
-import { hexOf } from '../../codec/bytes.js';
-import { sameLinkKey } from '../../net/tls-identity.js';
-import type { ConsensusDocument } from '../../pki/index.js';
+import { mixRecognizer } from './mix-recognizer.js';
 
 export { AddressRateLimiter, gatewayBurst, TokenBucket } from './token-bucket.js';
 
@@ -88,13 +86,12 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
       askClientCertificate: true,
       onConnection: (conn, address, peerLinkKey) => {
         const connection = connections++;
-        const mix = peerLinkKey === undefined ? undefined : mixWithLinkKey(runtime.consensus.held(), peerLinkKey);
         // A mix's loops are limited by node, not by the address it shares with others (a test network's loopback).
-        const source = mix === undefined ? address : `mix ${mix}`;
-        if (mix !== undefined) metrics.count('node_gateway_mix_connections_total');
+        const mix = mixRecognizer(peerLinkKey, () => runtime.consensus.held(), () => metrics.count('node_gateway_mix_connections_total'));
         conn.onMessage((bytes) => {
           try {
-            onClientPacket(source, bytes, connection);
+            const name = mix();
+            onClientPacket(name === undefined ? address : `mix ${name}`, bytes, connection);
           } catch (error) {
             metrics.drop('internal');
             runtime.log(`gateway: packet handling failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
@@ -123,11 +120,3 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
 }
 
 /** The node ID (hex) of a mix of the documents held whose link key is `linkKey`, if any. */
-function mixWithLinkKey(docs: readonly ConsensusDocument[], linkKey: Uint8Array): string | undefined {
-  for (const doc of docs) {
-    for (const node of doc.nodes) {
-      if (node.role === 'mix' && sameLinkKey(node.linkPublicKey, linkKey)) return hexOf(node.nodeId);
-    }
-  }
-  return undefined;
-}
