@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { hexOf } from '../../codec/bytes.js';
 import type { Clock } from '../../net/clock.js';
 import type { ProbeOutcome } from '../../net/link-probe.js';
@@ -52,7 +53,11 @@ export class AuthorityProber {
   constructor(
     private readonly intervalMs: number,
     private readonly deps: ProberDeps,
-  ) {}
+  ) {
+    // Each probe in flight listens on the signal (and stops listening when it settles): up to
+    // PARALLEL_PROBES at once, more than Node's default of 10 before it warns of a leak.
+    setMaxListeners(PARALLEL_PROBES + 1, this.abort.signal);
+  }
 
   start(): void {
     if (this.intervalMs > 0 && !this.abort.signal.aborted) this.arm();
