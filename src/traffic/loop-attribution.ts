@@ -104,6 +104,24 @@ function othersNormal(others: LossCount, options: AttributionOptions): boolean {
 }
 
 /**
+ * Whether another node (not on every loop) crossed every lost loop of `suspect`, lost at least as
+ * many and at a rate at least as high: it explains the same loss at least as well, so `suspect` is not named on it (that node
+ * may be, on its own test, or, when it cannot be tested yet, nobody until more loops tell them
+ * apart). In a layer of two mixes, an n−1 attacker's lost loops can all have crossed one healthy
+ * mix of the next layer: 4 of its 5 loops, with the attacker not yet at `minLoops`, once named it
+ * in CI.
+ */
+function explainedByAnother(fates: readonly LoopFate[], suspect: NodeCount, counts: readonly NodeCount[], onEvery: ReadonlySet<string>): boolean {
+  const lostThrough = fates.filter((f) => f.lost && f.hops.some((h) => h.node === suspect.node));
+  return counts.some((other) =>
+    other.node !== suspect.node && !onEvery.has(other.node) && other.lost >= suspect.lost &&
+    other.lost * suspect.loops >= suspect.lost * other.loops && // a loss rate at least as high
+    lostThrough.every((f) => f.hops.some((h) => h.node === other.node)));
+}
+
+type NodeCount = ReturnType<typeof nodeCounts>[number];
+
+/**
  * The counts of `fates` that fail the test: nodes (most suspect first), then all paths. A node on
  * every loop (the own gateway and provider) is not tested on its own: its count is the paths'.
  * A node is suspect only when the loops that avoided it look normal (othersNormal): when they too
@@ -127,13 +145,15 @@ export function suspectsOf(fates: readonly LoopFate[], options: AttributionOptio
   for (;;) {
     let best: Suspect | undefined;
     const lostRemaining = remaining.filter((f) => f.lost).length;
-    for (const c of nodeCounts(remaining)) {
+    const counts = nodeCounts(remaining);
+    for (const c of counts) {
       if (onEvery.has(c.node) || !testable(c) || c.lost === 0) continue;
       const pValue = binomialUpperTail(c.loops, c.lost, options.baselineLoss);
       if (!(pValue < threshold) || (best !== undefined && pValue >= best.pValue)) continue;
       // The loops that avoided the node must be enough, and normal: else the loss lies elsewhere too.
       const others = { loops: remaining.length - c.loops, lost: lostRemaining - c.lost };
       if (!othersNormal(others, options)) continue;
+      if (explainedByAnother(remaining, c, counts, onEvery)) continue;
       best = { scope: 'node', node: c.node, layer: c.layer, loops: c.loops, lost: c.lost, pValue };
     }
     if (best === undefined) break;
