@@ -105,9 +105,9 @@ function othersNormal(others: LossCount, options: AttributionOptions): boolean {
 
 /**
  * Whether another node (not on every loop) crossed every lost loop of `suspect`, lost at least as
- * many and at a rate at least as high: it explains the same loss at least as well, so `suspect` is not named on it (that node
- * may be, on its own test, or, when it cannot be tested yet, nobody until more loops tell them
- * apart). In a layer of two mixes, an n−1 attacker's lost loops can all have crossed one healthy
+ * many and at a rate at least as high: it explains the same loss at least as well, so `suspect` is
+ * not named on it (that node may be, on its own test, or, when it cannot be tested yet, nobody
+ * until more loops tell them apart). In a layer of two mixes, an n−1 attacker's lost loops can all have crossed one healthy
  * mix of the next layer: 4 of its 5 loops, with the attacker not yet at `minLoops`, once named it
  * in CI.
  */

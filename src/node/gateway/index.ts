@@ -119,4 +119,3 @@ export async function startGateway(config: NodeConfig, deps: NodeDeps = {}): Pro
   };
 }
 
-/** The node ID (hex) of a mix of the documents held whose link key is `linkKey`, if any. */

@@ -23,6 +23,7 @@ export function mixRecognizer(peerLinkKey: Uint8Array | undefined, held: () => r
   };
 }
 
+/** The node ID (hex) of a mix of the documents held whose link key is `linkKey`, if any. */
 function mixWithLinkKey(docs: readonly ConsensusDocument[], linkKey: Uint8Array): string | undefined {
   for (const doc of docs) {
     for (const node of doc.nodes) {
