@@ -232,7 +232,7 @@ describe('links', () => {
     await up;
     for (let i = 20; i < 30; i++) link.send(packet(1, i));
     await atB.until(30);
-    assert.deepEqual(atB.items.map((item) => new DataView(item.packet.buffer).getUint32(0)), [...Array(30).keys()]);
+    assert.deepEqual(atB.items.map((item) => new DataView(item.packet.buffer, item.packet.byteOffset, item.packet.byteLength).getUint32(0)), [...Array(30).keys()]);
     atB.items.forEach((item, i) => assert.deepEqual(item.packet, packet(1, i)));
   });
 
