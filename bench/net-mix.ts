@@ -9,7 +9,7 @@ import { DEFAULT_NETWORK_PARAMETERS, findNode, sphinxKeyFor } from '../src/pki/i
 import { makeSuite, Sphinx, type PathHop } from '../src/sphinx/index.js';
 import { unwrapWorkerCount } from '../src/node/mix/index.js';
 import { startChild, stopChild, type Child } from '../src/testnet/processes.js';
-import { fakeNode, packetCounters, startBenchAuthority, tempDir, waitFor, waitForCount } from './net-support.js';
+import { fakeNode, packetCounters, processCpuNs, startBenchAuthority, tempDir, waitFor, waitForCount } from './net-support.js';
 import { median, round, timePerOp } from './timing.js';
 
 /**
@@ -49,6 +49,11 @@ export interface MixThroughput {
   unwrap_per_sec: number;
   unwrap_us: number;
   mix_over_unwrap: number;
+  /**
+   * CPU per packet received in the measured run, in µs: the mix's process (main thread and
+   * workers) and this one (sender and sink), all threads (Linux; absent elsewhere).
+   */
+  cpu_us_per_packet?: { mix: number; bench: number; total: number };
 }
 
 /** `unwrapWorkers`: the mix's configuration (default: its own, one per core). */
@@ -169,8 +174,10 @@ export async function benchMixThroughput(unwrapWorkers?: number): Promise<MixThr
     closers.unshift(() => dialer.close());
     await waitFor('the link to the mix', () => dialer.state === 'up', 10_000, 10);
 
+    const mixPid = child.process.pid ?? -1;
     const pump = async (batch: Uint8Array[], label: string, deadlineMs: number) => {
       const target = arrivals + batch.length;
+      const cpuBefore = { mix: processCpuNs(mixPid), bench: processCpuNs('self') };
       const start = performance.now();
       const deadline = start + deadlineMs;
       let refused = 0;
@@ -182,8 +189,9 @@ export async function benchMixThroughput(unwrapWorkers?: number): Promise<MixThr
       const received = batch.length - (target - arrivals);
       const seconds = received > 0 ? (lastArrival - start) / 1000 : (performance.now() - start) / 1000;
       const rate = received / seconds;
-      console.log(`${label}: ${received}/${batch.length} packets through the mix in ${seconds.toFixed(3)} s = ${Math.round(rate)}/s${complete ? '' : ' (incomplete)'}${refused > 0 ? `, ${refused} refused by the dialer` : ''}`);
-      return { received, seconds, rate };
+      const cpu = cpuPerPacket(cpuBefore, { mix: processCpuNs(mixPid), bench: processCpuNs('self') }, received);
+      console.log(`${label}: ${received}/${batch.length} packets through the mix in ${seconds.toFixed(3)} s = ${Math.round(rate)}/s${complete ? '' : ' (incomplete)'}${refused > 0 ? `, ${refused} refused by the dialer` : ''}${cpu === undefined ? '' : `; CPU per packet ${cpu.mix} us in the mix, ${cpu.bench} us here`}`);
+      return { received, seconds, rate, cpu };
     };
     // One packet first: it makes the mix open its link to the sink (packets released before that
     // link is up wait in the mix's dialer queue, 1024 by default). Then a warm-up for the JIT.
@@ -213,6 +221,7 @@ export async function benchMixThroughput(unwrapWorkers?: number): Promise<MixThr
       unwrap_per_sec: Math.round(unwrapPerSec),
       unwrap_us: round(median(unwrapNs) / 1000, 2),
       mix_over_unwrap: round(run.rate / unwrapPerSec),
+      ...(run.cpu === undefined ? {} : { cpu_us_per_packet: run.cpu }),
     };
   } finally {
     if (child !== undefined) await stopChild(child.process);
@@ -225,6 +234,16 @@ export async function benchMixThroughput(unwrapWorkers?: number): Promise<MixThr
     }
     dir.remove();
   }
+}
+
+type CpuReading = { mix: number | undefined; bench: number | undefined };
+
+/** µs of CPU per packet between two readings, each process's and their sum (undefined without both). */
+function cpuPerPacket(before: CpuReading, after: CpuReading, packets: number): MixThroughput['cpu_us_per_packet'] {
+  if (before.mix === undefined || before.bench === undefined || after.mix === undefined || after.bench === undefined || packets === 0) return undefined;
+  const mix = (after.mix - before.mix) / packets / 1000;
+  const bench = (after.bench - before.bench) / packets / 1000;
+  return { mix: round(mix, 1), bench: round(bench, 1), total: round(mix + bench, 1) };
 }
 
 function printLog(logDir: string): void {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -122,6 +122,21 @@ export async function packetCounters(metricsUrl: string): Promise<Record<string,
     if (value !== 0) out[line.slice(0, space).replace('umbra_node_packets_', '')] = value;
   }
   return out;
+}
+
+/**
+ * Nanoseconds of CPU that process `pid` has used so far, all its threads together (the sum of
+ * /proc/PID/task/N/schedstat's first field; Linux). undefined where that cannot be read. A thread
+ * that ended is no longer counted: compare two readings over a span in which no thread ends.
+ */
+export function processCpuNs(pid: number | 'self'): number | undefined {
+  try {
+    let total = 0;
+    for (const id of readdirSync(`/proc/${pid}/task`)) total += Number(readFileSync(`/proc/${pid}/task/${id}/schedstat`, 'utf8').split(' ')[0]);
+    return Number.isFinite(total) ? total : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Nearest-rank percentile of an ascending array. */

@@ -185,10 +185,15 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Lower-case hexadecimal, two digits a byte (no Buffer: the cores also run in browsers). */
+const HEX_DIGITS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+/**
+ * Lower-case hexadecimal, two digits a byte (no Buffer: the cores also run in browsers). A mix
+ * looks up each packet's next hop by its hex ID: digits from a table, not formatted per byte.
+ */
 export function hexOf(bytes: Uint8Array): string {
   let out = '';
-  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) out += HEX_DIGITS[bytes[i]];
   return out;
 }
 

@@ -31,19 +31,19 @@ export class BloomReplayFilter implements ReplayFilter {
 
   /** Whether every probe of `tag` is set (nothing is recorded). */
   has(tag: Uint8Array): boolean {
-    const view = this.view(tag);
+    this.check(tag);
     for (let i = 0; i < this.probes; i++) {
-      const position = view.getUint32(4 * i, true) & this.mask;
+      const position = probeAt(tag, i) & this.mask;
       if ((this.bits[position >>> 5] & (1 << (position & 31))) === 0) return false;
     }
     return true;
   }
 
   testAndSet(tag: Uint8Array): boolean {
-    const view = this.view(tag);
+    this.check(tag);
     let seen = true;
     for (let i = 0; i < this.probes; i++) {
-      const position = view.getUint32(4 * i, true) & this.mask;
+      const position = probeAt(tag, i) & this.mask;
       const word = position >>> 5;
       const bit = 1 << (position & 31);
       if ((this.bits[word] & bit) === 0) {
@@ -55,8 +55,13 @@ export class BloomReplayFilter implements ReplayFilter {
     return seen;
   }
 
-  private view(tag: Uint8Array): DataView {
+  private check(tag: Uint8Array): void {
     if (tag.length < 4 * this.probes) throw new RangeError('bloom: replay tag too short');
-    return new DataView(tag.buffer, tag.byteOffset, tag.byteLength);
   }
+}
+
+/** Probe i's position: the tag's little-endian u32 at 4 i (read without a DataView, made per tag before). */
+function probeAt(tag: Uint8Array, i: number): number {
+  const at = 4 * i;
+  return (tag[at] | (tag[at + 1] << 8) | (tag[at + 2] << 16) | (tag[at + 3] << 24)) >>> 0;
 }

@@ -75,3 +75,23 @@ test('a flood of fresh tags rotates the generations: fresh tags pass, recent rep
   for (let i = 0; i < capacity / 2; i++) rotating.testAndSet(random(32));
   assert.equal(rotating.testAndSet(tag), true);
 });
+
+test('probes are the tag’s little-endian words, masked, wherever the tag lies in its buffer', () => {
+  const filter = new BloomReplayFilter(10);
+  const words = (low: number, high: number): Uint8Array => {
+    const tag = new Uint8Array(32).fill(0xee);
+    for (let i = 0; i < 6; i++) tag.set([low, high, 0, 0], 4 * i);
+    return tag;
+  };
+  const holder = new Uint8Array(40);
+  holder.set(words(1, 0), 3);
+  assert.equal(filter.testAndSet(holder.subarray(3, 35)), false);
+  assert.equal(filter.has(words(1, 0)), true);
+  // 0x0401 & (2^10 − 1) = 1: the same positions; bytes past the probes do not count.
+  const same = words(1, 4);
+  same.fill(0, 24);
+  assert.equal(filter.testAndSet(same), true);
+  // Big-endian reading would take 0x01000000 & 1023 = 0 for words(1, 0): position 0 is still free.
+  assert.equal(filter.has(words(0, 0)), false);
+  assert.equal(filter.size, 1);
+});
