@@ -1,7 +1,7 @@
 import type { Crypto } from '../crypto/types.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import { PirError } from './errors.js';
-import { BLOCK_BYTES, CONTROL_BYTE, Prg, SEED_BYTES, VALUE_BLOCK } from './prg.js';
+import { BLOCK_BYTES, CONTROL_BYTE, Prg, SEED_BYTES } from './prg.js';
 
 /**
  * Two-party distributed point function for f(x) = 1 if x = alpha else 0 on the domain 0 .. N - 1,
@@ -9,26 +9,28 @@ import { BLOCK_BYTES, CONTROL_BYTE, Prg, SEED_BYTES, VALUE_BLOCK } from './prg.j
  * construction of Boyle, Gilboa and Ishai (CCS 2016, "Function Secret Sharing: Improvements and
  * Extensions"): one seed and one control bit per party per node, one correction word (a seed and
  * two control bits) per level, and their early-termination optimisation for 1-bit outputs: the
- * bottom 7 levels are replaced by a 128-bit leaf block, so the tree has depth
- * d = ceil(log2(ceil(N / 128))) and each leaf yields 128 consecutive outputs. Leaves at or past
- * ceil(N / 128) are never expanded. docs/pir.md gives the construction and the key format.
+ * bottom 9 levels are replaced by a 512-bit leaf block (a whole ChaCha20 block), so the tree has
+ * depth d = ceil(log2(ceil(N / 512))) and each leaf yields 512 consecutive outputs. Leaves at or
+ * past ceil(N / 512) are never expanded. docs/pir.md gives the construction and the key format.
  *
- * Key format (version 1), 38 + 17 d bytes:
- *   [0]            version, 0x01
+ * Key format (version 2), 86 + 17 d bytes:
+ *   [0]            version, 0x02
  *   [1]            party b, 0 or 1
  *   [2, 6)         the domain size N, unsigned 32-bit big-endian, 1 <= N <= 2^32 - 1
  *   [6, 22)        the root seed s_b
  *   per level i = 1 .. d, 17 bytes at 22 + 17 (i - 1):
  *                  16 bytes the seed correction s_CW, then one byte: bit 0 t_CW^L, bit 1 t_CW^R,
  *                  bits 2..7 zero
- *   [22 + 17 d, +16) the output correction CW_out
+ *   [22 + 17 d, +64) the output correction CW_out
  */
 
-export const DPF_VERSION = 1;
+export const DPF_VERSION = 2;
 /** Largest domain: N must fit the key's 32-bit field. */
 export const MAX_DOMAIN = 2 ** 32 - 1;
-/** Outputs per leaf block (early termination): 2^7. */
-export const LEAF_OUTPUTS = 128;
+/** Outputs per leaf block (early termination): 2^9, one ChaCha20 block. */
+export const LEAF_OUTPUTS = 512;
+/** Bytes of a leaf block, and of the output correction. */
+const OUTPUT_BYTES = LEAF_OUTPUTS / 8;
 const HEADER_BYTES = 6;
 const LEVEL_BYTES = SEED_BYTES + 1;
 /** Nodes expanded per PRG batch (bounds the scratch buffer to 64 KiB). */
@@ -45,11 +47,13 @@ export function dpfDepth(domain: number): number {
 
 /** The length in bytes of either key for a domain of N points. */
 export function dpfKeyLength(domain: number): number {
-  return HEADER_BYTES + SEED_BYTES + LEVEL_BYTES * dpfDepth(domain) + SEED_BYTES;
+  return HEADER_BYTES + SEED_BYTES + LEVEL_BYTES * dpfDepth(domain) + OUTPUT_BYTES;
 }
 
 /** Longest key of any domain: what a server reads at most before it rejects a key. */
 export const MAX_KEY_BYTES = dpfKeyLength(MAX_DOMAIN);
+/** Shortest key: a domain of at most LEAF_OUTPUTS points (no levels). */
+export const MIN_KEY_BYTES = dpfKeyLength(1);
 
 function checkDomain(domain: number): void {
   if (typeof domain !== 'number' || !Number.isInteger(domain) || domain < 1 || domain > MAX_DOMAIN) {
@@ -73,8 +77,8 @@ export interface DpfKey {
 /** Parses a key; raises PirError('malformed-key') on any deviation from the format. Reads at most MAX_KEY_BYTES. */
 export function decodeDpfKey(bytes: Uint8Array): DpfKey {
   if (!(bytes instanceof Uint8Array)) throw new PirError('malformed-key', 'a key is a Uint8Array');
-  if (bytes.length < HEADER_BYTES + 2 * SEED_BYTES || bytes.length > MAX_KEY_BYTES) {
-    throw new PirError('malformed-key', `a key has ${HEADER_BYTES + 2 * SEED_BYTES}..${MAX_KEY_BYTES} bytes, not ${bytes.length}`);
+  if (bytes.length < MIN_KEY_BYTES || bytes.length > MAX_KEY_BYTES) {
+    throw new PirError('malformed-key', `a key has ${MIN_KEY_BYTES}..${MAX_KEY_BYTES} bytes, not ${bytes.length}`);
   }
   if (bytes[0] !== DPF_VERSION) throw new PirError('malformed-key', `unknown key version ${bytes[0]}`);
   const party = bytes[1];
@@ -101,7 +105,7 @@ export function decodeDpfKey(bytes: Uint8Array): DpfKey {
     seed: bytes.slice(HEADER_BYTES, HEADER_BYTES + SEED_BYTES),
     seedCorrections,
     bitCorrections,
-    outputCorrection: bytes.slice(tail, tail + SEED_BYTES),
+    outputCorrection: bytes.slice(tail, tail + OUTPUT_BYTES),
   };
 }
 
@@ -175,11 +179,11 @@ export function dpfGen(crypto: Crypto, random: RandomSource, index: number, doma
     t0 = nextT0;
     t1 = nextT1;
   }
-  // The leaf: V(s0) ^ V(s1) ^ CW_out must be the unit block with bit (index mod 128) set, since
+  // The leaf: V(s0) ^ V(s1) ^ CW_out must be the unit block with bit (index mod 512) set, since
   // exactly one of t0, t1 is 1 on the path.
   prg.expand(seeds32, 0, 2);
-  const outputCorrection = new Uint8Array(SEED_BYTES);
-  for (let k = 0; k < SEED_BYTES; k++) outputCorrection[k] = blocks[VALUE_BLOCK + k] ^ blocks[BLOCK_BYTES + VALUE_BLOCK + k];
+  const outputCorrection = new Uint8Array(OUTPUT_BYTES);
+  for (let k = 0; k < OUTPUT_BYTES; k++) outputCorrection[k] = blocks[k] ^ blocks[BLOCK_BYTES + k];
   const offset = index % LEAF_OUTPUTS;
   outputCorrection[offset >> 3] ^= 1 << (offset & 7);
   return [
@@ -210,8 +214,8 @@ function decodeFor(keyBytes: Uint8Array, domain: number): DpfKey {
 /**
  * Full-domain evaluation: this party's share of the point function at every x < N, as a bitmap of
  * ceil(N / 8) bytes (x at bit x & 7 of byte x >> 3; bits from N on are zero). Level by level, each
- * level's nodes expanded in batches; nodes whose leaves all lie at or past ceil(N / 128) are
- * skipped, so it costs at most 2 ceil(N / 128) + d PRG blocks.
+ * level's nodes expanded in batches; nodes whose leaves all lie at or past ceil(N / 512) are
+ * skipped, so it costs at most 2 ceil(N / 512) + d PRG blocks.
  */
 export function dpfEvalAll(crypto: Crypto, keyBytes: Uint8Array, domain: number): Uint8Array {
   const key = decodeFor(keyBytes, domain);
@@ -264,23 +268,20 @@ export function dpfEvalAll(crypto: Crypto, keyBytes: Uint8Array, domain: number)
     controls = nextControls;
     count = nextCount;
   }
-  // Leaves: block L of the output is V(s_L) ^ t_L * CW_out.
-  const out = new Uint8Array(leaves * SEED_BYTES);
+  // Leaves: block L of the output is V(s_L) ^ t_L * CW_out, V(s) being s's whole PRG block.
+  const out = new Uint8Array(leaves * OUTPUT_BYTES);
   const out32 = new Uint32Array(out.buffer);
-  const cw32 = new Uint32Array(key.outputCorrection.buffer, key.outputCorrection.byteOffset, 4);
-  const valueWord = VALUE_BLOCK / 4;
+  const words = OUTPUT_BYTES / 4;
+  const cw32 = new Uint32Array(words);
+  cw32.set(new Uint32Array(key.outputCorrection.buffer, key.outputCorrection.byteOffset, words));
   for (let start = 0; start < count; start += BATCH) {
     const batch = Math.min(BATCH, count - start);
     prg.expand(seeds32, start, batch);
     for (let i = 0; i < batch; i++) {
-      const leaf = start + i;
-      const mask = -controls[leaf] | 0;
-      const b = i * (BLOCK_BYTES / 4) + valueWord;
-      const o = leaf * 4;
-      out32[o] = blocks32[b] ^ (cw32[0] & mask);
-      out32[o + 1] = blocks32[b + 1] ^ (cw32[1] & mask);
-      out32[o + 2] = blocks32[b + 2] ^ (cw32[2] & mask);
-      out32[o + 3] = blocks32[b + 3] ^ (cw32[3] & mask);
+      const mask = -controls[start + i] | 0;
+      const b = i * words;
+      const o = (start + i) * words;
+      for (let w = 0; w < words; w++) out32[o + w] = blocks32[b + w] ^ (cw32[w] & mask);
     }
   }
   const bitmap = out.subarray(0, Math.ceil(domain / 8));
@@ -310,6 +311,6 @@ export function dpfEval(crypto: Crypto, keyBytes: Uint8Array, domain: number, x:
   }
   prg.expand(seed32, 0, 1);
   const offset = x % LEAF_OUTPUTS;
-  const byte = block[VALUE_BLOCK + (offset >> 3)] ^ (t === 1 ? key.outputCorrection[offset >> 3] : 0);
+  const byte = block[offset >> 3] ^ (t === 1 ? key.outputCorrection[offset >> 3] : 0);
   return ((byte >> (offset & 7)) & 1) as 0 | 1;
 }

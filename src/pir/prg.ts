@@ -3,23 +3,24 @@ import type { Crypto } from '../crypto/types.js';
 /**
  * The DPF's length-doubling PRG G (docs/pir.md, "The PRG"). A 16-byte seed s expands to one 64-byte
  * ChaCha20 keystream block: key = s || 16 zero bytes, the original construction's 8-byte all-zero
- * nonce, block counter 0.
+ * nonce, block counter 0. An inner node's block gives its children:
  *
  *   bytes  0..15  the left child's seed s_L
  *   bytes 16..31  the right child's seed s_R
  *   byte  32      bit 0: the left control bit t_L, bit 1: the right control bit t_R (bits 2..7 unused)
- *   bytes 33..47  unused
- *   bytes 48..63  the leaf value block V(s): 128 output bits, used only at the leaves
+ *   bytes 33..63  unused
  *
- * ChaCha20 under a 128-bit secret key (zero-padded to 256 bits) is a PRF with 128-bit security; one
- * block per seed is both halves of G plus the leaf conversion in one call.
+ * A leaf's block is its value V(s), all of it: 512 output bits. A seed is an inner node's or a
+ * leaf's, never both (the tree's depth is fixed by the domain), so no block serves two uses.
+ * ChaCha20 under a 128-bit secret key (zero-padded to 256 bits) is a PRF with 128-bit security.
  */
 export const SEED_BYTES = 16;
 export const BLOCK_BYTES = 64;
 export const LEFT_SEED = 0;
 export const RIGHT_SEED = 16;
 export const CONTROL_BYTE = 32;
-export const VALUE_BLOCK = 48;
+/** A leaf's value: the whole block. */
+export const LEAF_BYTES = BLOCK_BYTES;
 
 const NONCE = new Uint8Array(8);
 

@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter } from '../codec/bytes.js';
 import { DecodeError } from '../codec/errors.js';
-import { MAX_KEY_BYTES } from '../pir/index.js';
+import { MAX_KEY_BYTES, MIN_KEY_BYTES } from '../pir/index.js';
 import type { PirSnapshotInfo, SnapshotShape } from '../pir/snapshot.js';
 import { bodyReader, checkBytes, checkEpoch, checkU32, messageWriter, MESSAGE_HEADER_BYTES, requestIdOf } from './message.js';
 import { ERROR, readErrorResponse, refuseMalformed, RetrievalRequestError, type ErrorResponse } from './retrieval-errors.js';
@@ -14,7 +14,7 @@ export type { PirSnapshotInfo, SnapshotShape } from '../pir/snapshot.js';
  * the bucket fetches (retrieval.ts), with the same request ids and the same `error` response.
  *
  *   pir-info     0x03 ‖ request id (u32) ‖ epoch (u64)
- *   pir-query    0x04 ‖ request id (u32) ‖ snapshot id (32) ‖ DPF key (38 … 463 bytes, the rest)
+ *   pir-query    0x04 ‖ request id (u32) ‖ snapshot id (32) ‖ DPF key (86 … 477 bytes, the rest)
  *   pir-offer    0x05 ‖ request id (u32) ‖ shape ‖ origin node ID (32) ‖ signature (64)   [provider → partner]
  *   pir-chunk    0x06 ‖ request id (u32) ‖ snapshot id (32) ‖ offset (u32) ‖ bytes (1 … 61 440)  [provider → partner]
  *   pir-delta    0x07 ‖ request id (u32) ‖ shape ‖ origin node ID (32) ‖ signature (64) ‖ base snapshot id (32)
@@ -45,8 +45,6 @@ export const PIR_ACK = 0x85;
 export const SNAPSHOT_ID_BYTES = 32;
 export const NODE_ID_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
-/** The shortest DPF key (a domain of at most 128 rows); MAX_KEY_BYTES (463) is the longest. */
-export const MIN_KEY_BYTES = 38;
 export const PIR_INFO_BYTES = 13;
 export const PIR_QUERY_HEADER_BYTES = MESSAGE_HEADER_BYTES + SNAPSHOT_ID_BYTES;
 /** epoch, snapshot id, rows, buckets, slots, slot bytes, row bytes. */

@@ -35,7 +35,7 @@ export const RETRIEVAL_ERRORS = Object.freeze({
   'unknown-snapshot': 11,
   /** PIR: the DPF key does not decode, or was made for another number of rows than the snapshot's. */
   'bad-key': 12,
-  /** PIR: the DPF key is longer than the longest key (463 bytes). */
+  /** PIR: the DPF key is longer than the longest key (477 bytes). */
   'key-too-large': 13,
   /** PIR: no partner provider in the consensus, or the snapshot could not be replicated to it; retry later. */
   'pir-unavailable': 14,

@@ -11,6 +11,7 @@ import {
   dpfKeyLength,
   MAX_DOMAIN,
   MAX_KEY_BYTES,
+  MIN_KEY_BYTES,
   PirError,
   type PirErrorCode,
 } from '../../src/pir/index.js';
@@ -52,7 +53,7 @@ describe('DPF correctness', () => {
 
   test('larger and edge domains: 1, 127..129, 2^16 - 1, 2^16, 2^16 + 3, 2^17 + 1', () => {
     const random = seededRandom(crypto, 2);
-    for (const domain of [1, 2, 127, 128, 129, 255, 256, 257, 2 ** 16 - 1, 2 ** 16, 2 ** 16 + 3, 2 ** 17 + 1]) {
+    for (const domain of [1, 2, 127, 128, 129, 511, 512, 513, 1023, 1024, 1025, 2 ** 16 - 1, 2 ** 16, 2 ** 16 + 3, 2 ** 17 + 1]) {
       for (const index of new Set([0, 1 % domain, domain - 1, Math.floor(domain / 2), Math.floor(domain * 0.7)])) {
         const [key0, key1] = dpfGen(crypto, random, index, domain);
         assertPoint(dpfEvalAll(crypto, key0, domain), dpfEvalAll(crypto, key1, domain), index, domain);
@@ -82,22 +83,23 @@ describe('DPF correctness', () => {
     assert.deepEqual(shares[0], shares[1]);
   });
 
-  test('key sizes: 38 + 17 ceil(log2(ceil(N / 128))) bytes; 191 bytes at N = 2^16', () => {
-    assert.equal(dpfKeyLength(1), 38);
-    assert.equal(dpfKeyLength(128), 38);
-    assert.equal(dpfKeyLength(129), 55);
-    assert.equal(dpfDepth(2 ** 16), 9);
-    assert.equal(dpfKeyLength(2 ** 16), 191);
-    assert.equal(dpfKeyLength(2 ** 20), 259);
+  test('key sizes: 86 + 17 ceil(log2(ceil(N / 512))) bytes; 205 bytes at N = 2^16', () => {
+    assert.equal(dpfKeyLength(1), 86);
+    assert.equal(dpfKeyLength(512), 86);
+    assert.equal(dpfKeyLength(513), 103);
+    assert.equal(dpfDepth(2 ** 16), 7);
+    assert.equal(dpfKeyLength(2 ** 16), 205);
+    assert.equal(dpfKeyLength(2 ** 20), 273);
     assert.equal(dpfKeyLength(MAX_DOMAIN), MAX_KEY_BYTES);
-    assert.equal(MAX_KEY_BYTES, 38 + 17 * 25);
+    assert.equal(MAX_KEY_BYTES, 86 + 17 * 23);
+    assert.equal(MIN_KEY_BYTES, 86);
   });
 
   test('the key format: version, party, big-endian domain, root seed, shared corrections', () => {
     const random = seededRandom(crypto, 5);
     const [key0, key1] = dpfGen(crypto, random, 1000, 0x012345);
     for (const [party, key] of [key0, key1].entries()) {
-      assert.equal(key[0], 1);
+      assert.equal(key[0], 2);
       assert.equal(key[1], party);
       assert.deepEqual([...key.subarray(2, 6)], [0x00, 0x01, 0x23, 0x45]);
       const decoded = decodeDpfKey(key);
@@ -125,12 +127,13 @@ describe('DPF input checks', () => {
       Uint8Array.from([...key, 0]),
       new Uint8Array(MAX_KEY_BYTES + 1),
       new Uint8Array(1 << 20),
-      with_(0, 2), // unknown version
+      with_(0, 1), // version 1: 128-bit leaves, no longer read
+      with_(0, 3), // unknown version
       with_(1, 2), // party 2
       with_(22 + 16, 4), // a control byte with an unused bit
       with_(22 + 16, 0x80),
-      Uint8Array.from([1, 0, 0, 0, 0, 0, ...new Uint8Array(32)]), // domain 0
-      Uint8Array.from([1, 0, 0xff, 0xff, 0xff, 0xff, ...new Uint8Array(32)]), // 2^32 - 1 needs 463 bytes
+      Uint8Array.from([2, 0, 0, 0, 0, 0, ...new Uint8Array(80)]), // domain 0
+      Uint8Array.from([2, 0, 0xff, 0xff, 0xff, 0xff, ...new Uint8Array(80)]), // 2^32 - 1 needs 477 bytes
     ];
     for (const bad of cases) {
       assert.throws(() => decodeDpfKey(bad), malformed);
@@ -141,7 +144,7 @@ describe('DPF input checks', () => {
 
   test('fuzz: arbitrary bytes decode or raise PirError, never anything else', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), fc.boolean(), (bytes, header) => {
-      const input = header && bytes.length >= 6 ? Uint8Array.from([1, bytes[0] & 1, 0, 0, 3, 0xe8, ...bytes.subarray(6)]) : bytes;
+      const input = header && bytes.length >= 6 ? Uint8Array.from([2, bytes[0] & 1, 0, 0, 3, 0xe8, ...bytes.subarray(6)]) : bytes;
       try {
         decodeDpfKey(input);
       } catch (error) {

@@ -54,7 +54,7 @@ describe('PIR messages', () => {
   const id = crypto.blake2b(32, Uint8Array.of(1));
   test('requests and responses round-trip', () => {
     assert.deepEqual(decodePirRequest(encodePirInfo(7, 2 ** 40)), { type: 'pir-info', requestId: 7, epoch: 2 ** 40 });
-    const dpfKey = new Uint8Array(191).fill(5);
+    const dpfKey = new Uint8Array(205).fill(5);
     assert.deepEqual(decodePirRequest(encodePirQuery(8, id, dpfKey)), { type: 'pir-query', requestId: 8, snapshotId: id, key: dpfKey });
     const offer = { epoch: 3, snapshotId: id, rows: 16, buckets: 16, slots: 2, slotBytes: 136, rowBytes: 4096, origin: ORIGIN, signature: new Uint8Array(64).fill(9) };
     const encoded = encodePirOffer(9, offer);

@@ -27,7 +27,7 @@ import {
 import { encodeFetchBucket } from '../../../src/wire/retrieval.js';
 import { RETRIEVAL_ERRORS } from '../../../src/wire/retrieval-errors.js';
 import { DEFAULT_NETWORK_PARAMETERS, epochAt, findNode, type ConsensusDocument, type NodeDescriptor } from '../../../src/pki/index.js';
-import { dpfGen, dpfKeyLength, pirDecode, pirQuery } from '../../../src/pir/index.js';
+import { dpfGen, dpfKeyLength, MAX_KEY_BYTES, pirDecode, pirQuery } from '../../../src/pir/index.js';
 import { bucketOf } from '../../../src/store/mailbox.js';
 import { crypto, EPOCH_MS, flipAnswerBit, tamperingConnector, TestNetwork } from './support.js';
 import { info, refusal } from './requests.js';
@@ -168,7 +168,7 @@ describe('PIR at two real providers', () => {
     assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, garbage))), RETRIEVAL_ERRORS['bad-key']);
     const otherSize = dpfGen(crypto, (n) => crypto.randomBytes(n), 3, snapshot.rows * 4)[0];
     assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, otherSize))), RETRIEVAL_ERRORS['bad-key']);
-    assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, new Uint8Array(464)))), RETRIEVAL_ERRORS['key-too-large']);
+    assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, new Uint8Array(MAX_KEY_BYTES + 1)))), RETRIEVAL_ERRORS['key-too-large']);
     assert.equal(await refusal(toA.request((id) => encodePirQuery(id, snapshot.snapshotId, new Uint8Array(20)))), RETRIEVAL_ERRORS['bad-key']);
     assert.equal(await refusal(toA.request((id) => encodePirInfo(id, 0).subarray(0, 12))), RETRIEVAL_ERRORS.malformed);
     assert.equal(await refusal(toA.request((id) => encodePirInfo(id, 99))), RETRIEVAL_ERRORS['epoch-not-held']);
