@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { getCrypto } from '../src/crypto/index.js';
 import { BloomReplayFilter } from '../src/mixing/bloom-replay.js';
@@ -6,6 +5,7 @@ import type { EpochKey } from '../src/node/runtime/keyring.js';
 import { UnwrapPool } from '../src/node/mix/unwrap-pool.js';
 import { DEFAULT_NETWORK_PARAMETERS } from '../src/pki/index.js';
 import { makeSuite, Sphinx, type PathHop } from '../src/sphinx/index.js';
+import { threadClock } from './net-support.js';
 
 /**
  * The mix's unwrap pool alone (src/node/mix/unwrap-pool.ts, the code a mix runs): packets for one
@@ -58,20 +58,6 @@ interface Round {
   readonly unwrapUs: number;
   readonly mainBusy: number;
   readonly times: ThreadTimes | undefined;
-}
-
-/** Nanoseconds each thread of this process ran and waited to run, by thread ID (Linux). */
-function threadClock(): Map<number, { ran: number; waited: number }> | undefined {
-  try {
-    const clock = new Map<number, { ran: number; waited: number }>();
-    for (const id of readdirSync('/proc/self/task')) {
-      const [ran, waited] = readFileSync(`/proc/self/task/${id}/schedstat`, 'utf8').split(' ').map(Number);
-      clock.set(Number(id), { ran, waited });
-    }
-    return clock;
-  } catch {
-    return undefined;
-  }
 }
 
 /** µs per packet between two clocks: the main thread, the threads that are new since `base` (the workers), the rest. */

@@ -124,19 +124,30 @@ export async function packetCounters(metricsUrl: string): Promise<Record<string,
   return out;
 }
 
-/**
- * Nanoseconds of CPU that process `pid` has used so far, all its threads together (the sum of
- * /proc/PID/task/N/schedstat's first field; Linux). undefined where that cannot be read. A thread
- * that ended is no longer counted: compare two readings over a span in which no thread ends.
- */
-export function processCpuNs(pid: number | 'self'): number | undefined {
+/** Nanoseconds each thread of process `pid` ran and waited to run, by thread ID (Linux: /proc/PID/task/N/schedstat). */
+export function threadClock(pid: number | 'self' = 'self'): Map<number, { ran: number; waited: number }> | undefined {
   try {
-    let total = 0;
-    for (const id of readdirSync(`/proc/${pid}/task`)) total += Number(readFileSync(`/proc/${pid}/task/${id}/schedstat`, 'utf8').split(' ')[0]);
-    return Number.isFinite(total) ? total : undefined;
+    const clock = new Map<number, { ran: number; waited: number }>();
+    for (const id of readdirSync(`/proc/${pid}/task`)) {
+      const [ran, waited] = readFileSync(`/proc/${pid}/task/${id}/schedstat`, 'utf8').split(' ').map(Number);
+      clock.set(Number(id), { ran, waited });
+    }
+    return clock;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Nanoseconds of CPU that process `pid` has used so far, all its threads together (threadClock).
+ * A thread that ended is no longer counted: compare two readings over a span in which none ends.
+ */
+export function processCpuNs(pid: number | 'self'): number | undefined {
+  const clock = threadClock(pid);
+  if (clock === undefined) return undefined;
+  let total = 0;
+  for (const { ran } of clock.values()) total += ran;
+  return Number.isFinite(total) ? total : undefined;
 }
 
 /** Nearest-rank percentile of an ascending array. */

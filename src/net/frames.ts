@@ -36,10 +36,16 @@ export function checkLimits(limits: FrameLimits): void {
 /** One whole frame, ready to write: header and a copy of `body`. */
 export function encodeFrame(type: number, body: Uint8Array = new Uint8Array(0)): Buffer {
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
-  frame.writeUInt32BE(1 + body.length, 0);
-  frame[4] = type;
-  frame.set(body, FRAME_HEADER_BYTES);
+  writeFrame(frame, 0, type, body);
   return frame;
+}
+
+/** Writes a frame (header and `body`) into `target` at `at`; returns the offset after it. */
+function writeFrame(target: Buffer, at: number, type: number, body: Uint8Array): number {
+  target.writeUInt32BE(1 + body.length, at);
+  target[at + 4] = type;
+  target.set(body, at + FRAME_HEADER_BYTES);
+  return at + FRAME_HEADER_BYTES + body.length;
 }
 
 export const KEEPALIVE_FRAME: Readonly<Buffer> = encodeFrame(FRAME_KEEPALIVE);
@@ -69,10 +75,7 @@ export class FrameSlab {
       this.used = 0;
     }
     const start = this.used;
-    slab.writeUInt32BE(1 + body.length, start);
-    slab[start + 4] = type;
-    slab.set(body, start + FRAME_HEADER_BYTES);
-    this.used = start + size;
+    this.used = writeFrame(slab, start, type, body);
     return slab.subarray(start, this.used);
   }
 }

@@ -1,7 +1,7 @@
 import type { Crypto } from '../crypto/types.js';
 import type { RandomSource } from '../crypto/seeded-random.js';
 import { PirError } from './errors.js';
-import { BLOCK_BYTES, CONTROL_BYTE, Prg, SEED_BYTES } from './prg.js';
+import { BLOCK_BYTES, CONTROL_BYTE, LEAF_BYTES, Prg, SEED_BYTES } from './prg.js';
 
 /**
  * Two-party distributed point function for f(x) = 1 if x = alpha else 0 on the domain 0 .. N - 1,
@@ -27,10 +27,10 @@ import { BLOCK_BYTES, CONTROL_BYTE, Prg, SEED_BYTES } from './prg.js';
 export const DPF_VERSION = 2;
 /** Largest domain: N must fit the key's 32-bit field. */
 export const MAX_DOMAIN = 2 ** 32 - 1;
-/** Outputs per leaf block (early termination): 2^9, one ChaCha20 block. */
-export const LEAF_OUTPUTS = 512;
-/** Bytes of a leaf block, and of the output correction. */
-const OUTPUT_BYTES = LEAF_OUTPUTS / 8;
+/** Bytes of a leaf block (a whole PRG block), and of the output correction. */
+const OUTPUT_BYTES = LEAF_BYTES;
+/** Outputs per leaf block (early termination): 2^9. */
+export const LEAF_OUTPUTS = OUTPUT_BYTES * 8;
 const HEADER_BYTES = 6;
 const LEVEL_BYTES = SEED_BYTES + 1;
 /** Nodes expanded per PRG batch (bounds the scratch buffer to 64 KiB). */
