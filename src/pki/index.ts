@@ -4,6 +4,7 @@ export { consensusDigest, consensusSignedBytes, decodeConsensusUnverified, encod
 export * from './consensus-document.js';
 export * from './descriptor.js';
 export * from './epoch.js';
+export * from './grace.js';
 export * from './errors.js';
 export { parseHostPort, compareBytes, familyProblem } from './fields.js';
 export * from './params.js';

@@ -22,6 +22,10 @@
  * spread is of that order; the real nodes add processing and timer lateness (milliseconds a hop).
  * The control: a simulator whose mixes hold 10 × shorter (50 ms) must fall outside both. And the
  * recording's ground truth must be whole: with every node corrupt, every sender is named (0 bits).
+ *
+ * On the way, the keys' grace (docs/nodes.md, "Keys"): no mix or provider dropped a packet as
+ * `bad-mac`, the drop of a packet that outlived its epoch's key. With the quarter-epoch grace these
+ * 8 s epochs had before, about one packet in 45 was (test/node/mix/grace-keys.test.ts).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -42,6 +46,18 @@ const WARMUP_MS = 10_000;
 const MEASURE_UNTIL_MS = TRAFFIC_MS - 12_000;
 const ENTROPY_TOLERANCE_BITS = 0.3;
 const LATENCY_TOLERANCE = 0.2;
+
+/** The packets every node dropped as `bad-mac`, from its /metrics. */
+async function droppedAsBadMac(net: Testnet): Promise<number> {
+  let total = 0;
+  for (const node of net.file.nodes) {
+    if (node.metricsUrl === undefined) continue;
+    const text = await (await fetch(node.metricsUrl)).text();
+    const line = /^umbra_node_packets_dropped_total\{reason="bad-mac"\} (\d+)$/m.exec(text);
+    total += line === null ? 0 : Number(line[1]);
+  }
+  return total;
+}
 
 const describe = (f: LinkFigures): string =>
   `H mean ${f.senderEntropy.mean.toFixed(2)} bits (median ${f.senderEntropy.median.toFixed(2)}, p10 ${f.senderEntropy.p10.toFixed(2)}), ` +
@@ -86,6 +102,9 @@ test('the simulator agrees with umbra up on sender entropy and latency', { timeo
   await sleep(TRAFFIC_MS);
   clients.stop();
   t.diagnostic(`${clients.sent} packets sent by ${USERS} users (${clients.failed} failed)`);
+  const lateDrops = await droppedAsBadMac(net);
+  t.diagnostic(`dropped as bad-mac: ${lateDrops}`);
+  assert.ok(lateDrops <= 1, `${lateDrops} packets outlived their epoch's key`);
   const files = new Map(net.plan.nodes.map((node) => [node.name, readFileSync(packetLogOf(dir, node.name), 'utf8')]));
   const baseline = simConfig(net, net.plan.network.mixing.meanDelayMs, 1);
   const run = recordedRun(files, baseline);

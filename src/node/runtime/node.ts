@@ -1,7 +1,7 @@
 import { hexOf, sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
-import { DEFAULT_BANDWIDTH, encodeConsensus, epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
+import { DEFAULT_BANDWIDTH, encodeConsensus, epochAt, epochStart, findNode, graceFor, graceShortfallMs, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
 import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { listenLinks, type LinkListener } from '../../net/link-listener.js';
@@ -116,6 +116,8 @@ export class NodeRuntime {
   private readonly roleClosers: (() => Promise<void> | void)[] = [];
   private epochTimer: unknown;
   private lastEpoch: number;
+  /** The grace the consensus's mixing needs, when it was last found longer than ours (warned once per value). */
+  private graceShortOf: number | undefined;
   private closing: Promise<void> | undefined;
   private wsPort: number | undefined;
   private extraStatus: () => Partial<NodeStatus> = () => ({});
@@ -358,6 +360,7 @@ export class NodeRuntime {
       this.metrics.count('node_consensus_self_problems_total', { problem: name });
       this.log(`node: the consensus for epoch ${doc.epoch} ${detail}`, 'warn');
     };
+    this.checkGrace(doc);
     if (self === undefined) return problem('missing', 'does not list this node');
     if (!sameBytes(self.linkPublicKey, this.linkKey)) problem('link-key', 'lists another link key for this node');
     if (self.role !== this.config.role || self.layer !== this.config.layer) problem('role', 'lists this node with another role or layer');
@@ -366,6 +369,19 @@ export class NodeRuntime {
     }
     const expectedLink = `${urlHost(this.config.advertiseHost)}:${this.listener?.port ?? 0}`;
     if (self.addresses.link !== expectedLink) problem('address', 'lists another link address for this node');
+  }
+
+  /**
+   * A grace shorter than the consensus's delays need (src/pki/grace.ts) drops packets that left at
+   * an epoch's end as `bad-mac`: said once per needed value, and counted for every document.
+   */
+  private checkGrace(doc: ConsensusDocument): void {
+    if (graceShortfallMs(this.config.graceMs, this.timing.epochMs, doc.mixing) === 0) return;
+    this.metrics.count('node_consensus_grace_short_total');
+    const needed = graceFor(this.timing.epochMs, doc.mixing);
+    if (this.graceShortOf === needed) return;
+    this.graceShortOf = needed;
+    this.log(`node: graceMs ${this.config.graceMs} is shorter than the ${needed} ms the consensus's mixing delays need: packets sent late in an epoch will be dropped as bad-mac (set graceMs to ${needed})`, 'warn');
   }
 
   private armEpochTimer(): void {
