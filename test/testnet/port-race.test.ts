@@ -71,7 +71,13 @@ test('a node and an authority whose first ports are taken are moved to fresh one
   assert.equal(net.file.nodes.find((node) => node.name === 'mix-2-1')?.metricsUrl, `http://127.0.0.1:${mix.metricsPort}/metrics`);
   // Both authorities signed (a consensus needs 2 of 2), and it routes to the moved mix's new port.
   const keys = net.authorities.map((a) => fromBase64Url(a.publicKey, 'authority key', 32));
-  const current = await fetchConsensus(getCrypto(), net.authorities[1].url, 'current', { authorities: keys, nowMs: Date.now() });
+  // Right after an epoch boundary of a loaded machine the two may not have signed the new epoch's yet: ask again until they have.
+  const deadline = Date.now() + 20 * EPOCH_MS;
+  let current = await fetchConsensus(getCrypto(), net.authorities[1].url, 'current', { authorities: keys, nowMs: Date.now() });
+  while (current === undefined && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    current = await fetchConsensus(getCrypto(), net.authorities[1].url, 'current', { authorities: keys, nowMs: Date.now() });
+  }
   assert.equal(current?.doc.nodes.find((node) => node.name === 'mix-2-1')?.addresses.link, `127.0.0.1:${mix.linkPort}`);
 });
 

@@ -25,6 +25,13 @@ export interface NodeLinkOptions {
   readonly reconnectMaxMs?: number;
 }
 
+/** The link options of `keys` that are set (the others keep the link layer's defaults). */
+export function setLinkOptions<K extends keyof NodeLinkOptions>(link: NodeLinkOptions, keys: readonly K[]): Pick<NodeLinkOptions, K> {
+  const out: Partial<Record<K, number>> = {};
+  for (const key of keys) if (link[key] !== undefined) out[key] = link[key];
+  return out as Pick<NodeLinkOptions, K>;
+}
+
 export interface ProviderStoreOptions {
   /** The SQLite database file. Default `<dataDir>/mailbox.sqlite`. */
   readonly path: string;

@@ -1,16 +1,17 @@
 import { hexOf, sameBytes, toBase64Url } from '../../codec/bytes.js';
 import { getCrypto } from '../../crypto/index.js';
 import type { Crypto } from '../../crypto/types.js';
-import { DEFAULT_BANDWIDTH, encodeConsensus, epochAt, epochStart, findNode, graceFor, graceShortfallMs, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
+import { DEFAULT_BANDWIDTH, encodeConsensus, epochAt, epochStart, findNode, sphinxKeyFor, type ConsensusDocument, type EpochTiming, type NodeRole } from '../../pki/index.js';
 import { makeSuite, Sphinx, type UnwrapResult } from '../../sphinx/index.js';
 import { MAX_TIMER_MS, systemClock, type Clock } from '../../net/clock.js';
 import { listenLinks, type LinkListener } from '../../net/link-listener.js';
 import { NetMetrics } from '../../net/metrics.js';
 import { sameLinkKey, tlsIdentity } from '../../net/tls-identity.js';
-import { NodeConfigError, nodeConfigProblems, type NodeConfig } from './config.js';
+import { NodeConfigError, nodeConfigProblems, setLinkOptions, type NodeConfig } from './config.js';
 import { ConsensusTracker } from './consensus.js';
 import { countedEventLog } from './counted-events.js';
 import { ensureDir } from './files.js';
+import { GraceCheck } from './grace-check.js';
 import { unwrapPacket } from './hop.js';
 import { startStatusServer, type StatusServer } from './http.js';
 import { SphinxKeyring } from './keyring.js';
@@ -107,8 +108,7 @@ export class NodeRuntime {
   readonly keyring: SphinxKeyring;
   readonly consensus: ConsensusTracker;
   readonly peers: Peers;
-  /** Set by the role before listenLinks: what to do with a packet from a previous-layer node. */
-  /** A packet from a link; `peer` is the sending node's ID (hex). */
+  /** Set by the role before listenLinks: what to do with a packet from a link (`peer`: the sending node's ID, hex). */
   onLinkPacket: (packet: Uint8Array, peer: string) => void = () => undefined;
   private publisher: DescriptorPublisher | undefined;
   private listener: LinkListener<string> | undefined;
@@ -116,8 +116,6 @@ export class NodeRuntime {
   private readonly roleClosers: (() => Promise<void> | void)[] = [];
   private epochTimer: unknown;
   private lastEpoch: number;
-  /** The grace the consensus's mixing needs, when it was last found longer than ours (warned once per value). */
-  private graceShortOf: number | undefined;
   private closing: Promise<void> | undefined;
   private wsPort: number | undefined;
   private extraStatus: () => Partial<NodeStatus> = () => ({});
@@ -171,6 +169,7 @@ export class NodeRuntime {
       link: config.link,
       log: this.log,
     });
+    const grace = new GraceCheck(config.graceMs, config.epochMs, this.metrics, this.log);
     this.consensus = new ConsensusTracker({
       crypto: this.crypto,
       clock: this.clock,
@@ -182,7 +181,10 @@ export class NodeRuntime {
       pollMs: config.consensusPollMs,
       metrics: this.metrics,
       log: this.log,
-      onChange: (doc) => this.onConsensus(doc),
+      onChange: (doc) => {
+        grace.check(doc.mixing);
+        this.onConsensus(doc);
+      },
     });
     const metrics = this.metrics;
     metrics.gauge('node_epoch', "The node's current epoch (-1 before genesis).", () => epochAt(this.clock.now(), this.timing));
@@ -210,7 +212,6 @@ export class NodeRuntime {
   /** Binds the link listener (previous-layer nodes only, pinned from the consensus). */
   async listenLinks(): Promise<number> {
     const { config } = this;
-    const link = config.link;
     this.listener = await listenLinks<string>({
       host: config.host,
       port: config.linkPort,
@@ -225,11 +226,7 @@ export class NodeRuntime {
         this.metrics.count('node_packets_in_total');
         this.onLinkPacket(packet, peer);
       },
-      ...(link.keepaliveMs === undefined ? {} : { keepaliveMs: link.keepaliveMs }),
-      ...(link.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: link.idleTimeoutMs }),
-      ...(link.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: link.handshakeTimeoutMs }),
-      ...(link.maxConnections === undefined ? {} : { maxConnections: link.maxConnections }),
-      ...(link.maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress: link.maxConnectionsPerAddress }),
+      ...setLinkOptions(config.link, ['keepaliveMs', 'idleTimeoutMs', 'handshakeTimeoutMs', 'maxConnections', 'maxConnectionsPerAddress']),
     });
     this.listener.on('accepted', (peer) => this.log(`node: link from ${peer} is up`));
     this.listener.on('disconnected', (reason, peer) => this.log(`node: link from ${peer} is down (${reason})`, reason === 'shutdown' ? 'info' : 'warn'));
@@ -360,7 +357,6 @@ export class NodeRuntime {
       this.metrics.count('node_consensus_self_problems_total', { problem: name });
       this.log(`node: the consensus for epoch ${doc.epoch} ${detail}`, 'warn');
     };
-    this.checkGrace(doc);
     if (self === undefined) return problem('missing', 'does not list this node');
     if (!sameBytes(self.linkPublicKey, this.linkKey)) problem('link-key', 'lists another link key for this node');
     if (self.role !== this.config.role || self.layer !== this.config.layer) problem('role', 'lists this node with another role or layer');
@@ -369,19 +365,6 @@ export class NodeRuntime {
     }
     const expectedLink = `${urlHost(this.config.advertiseHost)}:${this.listener?.port ?? 0}`;
     if (self.addresses.link !== expectedLink) problem('address', 'lists another link address for this node');
-  }
-
-  /**
-   * A grace shorter than the consensus's delays need (src/pki/grace.ts) drops packets that left at
-   * an epoch's end as `bad-mac`: said once per needed value, and counted for every document.
-   */
-  private checkGrace(doc: ConsensusDocument): void {
-    if (graceShortfallMs(this.config.graceMs, this.timing.epochMs, doc.mixing) === 0) return;
-    this.metrics.count('node_consensus_grace_short_total');
-    const needed = graceFor(this.timing.epochMs, doc.mixing);
-    if (this.graceShortOf === needed) return;
-    this.graceShortOf = needed;
-    this.log(`node: graceMs ${this.config.graceMs} is shorter than the ${needed} ms the consensus's mixing delays need: packets sent late in an epoch will be dropped as bad-mac (set graceMs to ${needed})`, 'warn');
   }
 
   private armEpochTimer(): void {

@@ -4,7 +4,7 @@ import { addressKey } from '../../net/admission.js';
 import { connectLink, type LinkDialer } from '../../net/link-dialer.js';
 import type { NetMetrics } from '../../net/metrics.js';
 import { pinnedPeers } from '../../net/tls-identity.js';
-import type { NodeLinkOptions } from './config.js';
+import { setLinkOptions, type NodeLinkOptions } from './config.js';
 import type { NodeLog } from '../log.js';
 
 /**
@@ -116,7 +116,6 @@ export class Peers {
     if (existing !== undefined) return existing.dialer;
     const hop = this.next.get(id);
     if (hop === undefined) return undefined;
-    const link = this.options.link;
     const dialer = connectLink({
       host: hop.host,
       port: hop.port,
@@ -125,12 +124,7 @@ export class Peers {
       packetLength: this.options.packetLength,
       maxFrameBytes: this.options.packetLength + 1,
       metrics: this.options.linkMetrics,
-      ...(link.maxQueuedPackets === undefined ? {} : { maxQueuedPackets: link.maxQueuedPackets }),
-      ...(link.reconnectInitialMs === undefined ? {} : { reconnectInitialMs: link.reconnectInitialMs }),
-      ...(link.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: link.reconnectMaxMs }),
-      ...(link.keepaliveMs === undefined ? {} : { keepaliveMs: link.keepaliveMs }),
-      ...(link.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: link.idleTimeoutMs }),
-      ...(link.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: link.handshakeTimeoutMs }),
+      ...setLinkOptions(this.options.link, ['maxQueuedPackets', 'reconnectInitialMs', 'reconnectMaxMs', 'keepaliveMs', 'idleTimeoutMs', 'handshakeTimeoutMs']),
     });
     dialer.on('up', () => this.options.log(`node: link to ${hop.name} is up`));
     dialer.on('down', (reason) => {

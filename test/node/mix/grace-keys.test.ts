@@ -18,6 +18,7 @@ import { delayMs } from '../../../src/mixing/exponential.js';
 import { replayFilterSizing } from '../../../src/mixing/replay-sizing.js';
 import { NetMetrics } from '../../../src/net/metrics.js';
 import { NodeMetrics } from '../../../src/node/runtime/metrics.js';
+import { GraceCheck } from '../../../src/node/runtime/grace-check.js';
 import { SphinxKeyring } from '../../../src/node/runtime/keyring.js';
 import { DEFAULT_NETWORK_PARAMETERS, epochStart, graceFor } from '../../../src/pki/index.js';
 
@@ -63,4 +64,24 @@ test("a packet that leaves at any moment of an epoch finds its epoch's key at it
   // The control: a quarter epoch, the default when the delays are not considered.
   const quarter = lostShare(timing.epochMs / 4, 1);
   assert.ok(quarter > 0.015 && quarter < 0.03, `the quarter-epoch grace lost ${(100 * quarter).toFixed(2)} %`);
+});
+
+test('a node whose grace is shorter than the mixing needs counts each document and says the value once', () => {
+  const metrics = new NodeMetrics(new NetMetrics());
+  const lines: { line: string; level: string | undefined }[] = [];
+  const check = new GraceCheck(2_000, timing.epochMs, metrics, (line, level) => lines.push({ line, level }));
+  assert.equal(check.check(mixing), false);
+  assert.equal(check.check(mixing), false);
+  assert.equal(metrics.value('node_consensus_grace_short_total'), 2);
+  assert.deepEqual(lines.map((l) => l.level), ['warn']);
+  assert.match(lines[0].line, /graceMs 2000 is shorter than the 8000 ms .*\(set graceMs to 8000\)/);
+  // Other delays need another value: said again. Short delays: nothing to say.
+  assert.equal(check.check({ meanDelayMs: 300, maxDelayMs: 10_000 }), false);
+  assert.equal(lines.length, 2);
+  assert.match(lines[1].line, /the 6025 ms/);
+  assert.equal(check.check({ meanDelayMs: 20, maxDelayMs: 1_000 }), true);
+  assert.equal(metrics.value('node_consensus_grace_short_total'), 3);
+  const enough = new GraceCheck(graceFor(timing.epochMs, mixing), timing.epochMs, metrics, (line) => lines.push({ line, level: undefined }));
+  assert.equal(enough.check(mixing), true);
+  assert.equal(lines.length, 2);
 });
