@@ -49,8 +49,3 @@ export function pathDelayBoundMs(mixing: Pick<MixingParameters, 'meanDelayMs' | 
 export function graceFor(epochMs: number, mixing: Pick<MixingParameters, 'meanDelayMs' | 'maxDelayMs'>, layers = 3): number {
   return Math.min(epochMs, Math.max(Math.floor(epochMs / 4), pathDelayBoundMs(mixing, layers)));
 }
-
-/** How much longer than `graceMs` a network's mixing needs the grace to be (0: long enough). */
-export function graceShortfallMs(graceMs: number, epochMs: number, mixing: Pick<MixingParameters, 'meanDelayMs' | 'maxDelayMs'>): number {
-  return Math.max(0, graceFor(epochMs, mixing) - graceMs);
-}

@@ -36,6 +36,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SIM_CONFIG, type SimConfig } from '../../src/sim/config.js';
 import { simulate } from '../../src/sim/engine.js';
 import { linkFigures, recordedRun, type LinkFigures } from '../../src/sim/recorded-run.js';
+import { byLabel, parsePrometheus } from '../../src/testnet/prometheus.js';
 import { packetLogOf, up, type Testnet } from '../../src/testnet/up.js';
 import { CoverClients } from './cover-clients.js';
 
@@ -52,9 +53,9 @@ async function droppedAsBadMac(net: Testnet): Promise<Map<string, number>> {
   const drops = new Map<string, number>();
   for (const node of net.file.nodes) {
     if (node.metricsUrl === undefined) continue;
-    const text = await (await fetch(node.metricsUrl)).text();
-    const line = /^umbra_node_packets_dropped_total\{reason="bad-mac"\} (\d+)$/m.exec(text);
-    if (line !== null && Number(line[1]) > 0) drops.set(node.name, Number(line[1]));
+    const samples = parsePrometheus(await (await fetch(node.metricsUrl)).text());
+    const count = byLabel(samples, 'umbra_node_packets_dropped_total', 'reason')['bad-mac'] ?? 0;
+    if (count > 0) drops.set(node.name, count);
   }
   return drops;
 }

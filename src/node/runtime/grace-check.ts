@@ -1,4 +1,4 @@
-import { graceFor, graceShortfallMs, type MixingParameters } from '../../pki/index.js';
+import { graceFor, type MixingParameters } from '../../pki/index.js';
 import type { NodeLog } from '../log.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -20,9 +20,9 @@ export class GraceCheck {
 
   /** Checks a verified document's mixing; true when the grace is long enough. */
   check(mixing: Pick<MixingParameters, 'meanDelayMs' | 'maxDelayMs'>): boolean {
-    if (graceShortfallMs(this.graceMs, this.epochMs, mixing) === 0) return true;
-    this.metrics.count('node_consensus_grace_short_total');
     const needed = graceFor(this.epochMs, mixing);
+    if (this.graceMs >= needed) return true;
+    this.metrics.count('node_consensus_grace_short_total');
     if (this.warnedFor !== needed) {
       this.warnedFor = needed;
       this.log(`node: graceMs ${this.graceMs} is shorter than the ${needed} ms the consensus's mixing delays need: packets sent late in an epoch will be dropped as bad-mac (set graceMs to ${needed})`, 'warn');
