@@ -47,18 +47,22 @@ export async function nextDocuments(net: Testnet, done: (doc: ConsensusDocument)
   return docs;
 }
 
+/** A mix's high-alert log lines, as "epoch E: NAME (L of N loops lost), …", by mix. */
+export function alertLines(net: Testnet): Map<string, string[]> {
+  const lines = new Map<string, string[]>();
+  for (const node of net.file.nodes) {
+    if (node.role !== 'mix') continue;
+    const text = readFileSync(join(net.dir, 'logs', `${node.name}.log`), 'utf8');
+    lines.set(node.name, [...text.matchAll(/high alert: the loops of (epoch \d+) point to (.*?)"/g)].map((m) => `${m[1]}: ${m[2]}`));
+  }
+  return lines;
+}
+
 /** The mixes named in each mix's high-alert log lines ("mix: high alert: the loops of epoch E point to NAME (…), …"). */
 export function mixAlerts(net: Testnet): Map<string, string[]> {
   const named = new Map<string, string[]>();
-  for (const node of net.file.nodes) {
-    if (node.role !== 'mix') continue;
-    const lines = readFileSync(join(net.dir, 'logs', `${node.name}.log`), 'utf8').split('\n');
-    const nodes = lines.flatMap((line) => {
-      const match = /high alert: the loops of epoch \d+ point to (.*?)"/.exec(line);
-      return match === null ? [] : [...match[1].matchAll(/(mix-\d+-\d+) \(/g)].map((m) => m[1]);
-    });
-    named.set(node.name, [...new Set(nodes)]);
+  for (const [mix, lines] of alertLines(net)) {
+    named.set(mix, [...new Set(lines.flatMap((line) => [...line.matchAll(/(mix-\d+-\d+) \(/g)].map((m) => m[1])))]);
   }
   return named;
 }
-

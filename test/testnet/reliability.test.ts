@@ -12,7 +12,7 @@ import { consensusWeights, epochAt } from '../../src/pki/index.js';
 import { DEMO_PASSPHRASE, prepareUsers } from '../../src/testnet/demo.js';
 import { up, type Testnet } from '../../src/testnet/up.js';
 import { httpsFetch } from '../net/https-fetch.js';
-import { documentFor, mixAlerts, mixScores, nextDocuments } from './reliability-support.js';
+import { alertLines, documentFor, mixAlerts, mixScores, nextDocuments } from './reliability-support.js';
 
 /**
  * Measured reliability over a whole network in separate processes (`umbra up`; docs/network.md,
@@ -80,7 +80,9 @@ test('a mix dropping 30 % falls below the reliability floor within 3 epochs and 
   assert.ok([...named.values()].some((nodes) => nodes.includes(FAULTY)), `no mix went on high alert about ${FAULTY} within 3 epochs`);
   // The faulty mix's own word is not asked for: its loops cross it on its own layer, so it loses 30 %
   // of them too and may name a neighbour (seen once: mix-1-2); its reports are one of several.
-  for (const [mix, nodes] of named) if (mix !== FAULTY) assert.deepEqual(nodes.filter((node) => node !== FAULTY), [], `${mix} named a healthy mix`);
+  const lines = alertLines(net);
+  t.diagnostic(`alert lines: ${JSON.stringify(Object.fromEntries(lines))}; ${await nodeCounters(net)}`);
+  for (const [mix, nodes] of named) if (mix !== FAULTY) assert.deepEqual(nodes.filter((node) => node !== FAULTY), [], `${mix} named a healthy mix: ${lines.get(mix)!.join('; ')}`);
 
   // The client's path choice on that document never picks it.
   const network = new Network(doc);
@@ -155,7 +157,7 @@ async function nodeCounters(net: Testnet): Promise<string> {
   for (const node of net.file.nodes) {
     if (node.metricsUrl === undefined) continue;
     const text = await (await fetch(node.metricsUrl)).text().catch(() => '');
-    const keep = text.split('\n').filter((line) => /^umbra_node_packets_(in|out|exited|dropped)_total/.test(line)).map((line) => line.replace('umbra_node_packets_', ''));
+    const keep = text.split('\n').filter((line) => /^umbra_node_(packets_(in|out|exited|dropped)|mix_loops)_total/.test(line)).map((line) => line.replace(/^umbra_node_(packets_)?/, ''));
     lines.push(`${node.name}: ${keep.join(' ')}`);
   }
   return lines.join('; ');
