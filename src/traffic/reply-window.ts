@@ -39,22 +39,31 @@ export function replyEpoch(sendEpoch: number, resends: number, readAfterEpoch = 
 }
 
 /**
- * Whether a copy leaving at `sentMs` will most likely be read only after its epoch ends: it reaches
- * the mailbox (twice the mixes' mean delays) after the recipient's last poll of the epoch (polls sit at
- * (i + ½)/k of it, docs/client.md, "Polls"; the sender's own k stands for the recipient's). Such a
- * first copy gets SURBs of the next epoch (`replyEpoch`), as a resend does: with SURBs of its own
- * epoch its ACK could not leave, and the mail would wait for a resend (about one copy in 2k).
+ * Mean gaps of the recipient's send stream an ACK is given to find its slot: a Poisson stream has a
+ * slot within 3 mean gaps 95 % of the time (1 − e^−3).
  */
-export function readAfterItsEpoch(sentMs: number, timing: EpochTiming, travel: Pick<ReplyTravel, 'meanDelayMs' | 'mixLayers' | 'pollsPerEpoch'>): boolean {
+export const REPLY_SLOT_GAPS = 3;
+
+/**
+ * Whether a copy leaving at `sentMs` will most likely have its ACK leave only after its epoch ends:
+ * it reaches the mailbox (twice the mixes' mean delays) and is read at the recipient's next poll
+ * (polls sit at (i + ½)/k of the epoch, docs/client.md, "Polls"; the sender's own k stands for the
+ * recipient's), and its ACK then waits for a slot of the recipient's send stream (REPLY_SLOT_GAPS
+ * mean gaps). Such a first copy gets SURBs of the next epoch (`replyEpoch`), as a resend does: with
+ * SURBs of its own epoch its ACK could not leave, and the mail would wait for a resend.
+ */
+export function readAfterItsEpoch(sentMs: number, timing: EpochTiming, travel: Pick<ReplyTravel, 'meanDelayMs' | 'mixLayers' | 'pollsPerEpoch' | 'sendRate'>): boolean {
   const epoch = epochAt(sentMs, timing);
   if (epoch < 0) return false; // before genesis (a network not started yet): nothing is late
   const start = epochStart(epoch, timing);
   const interval = timing.epochMs / travel.pollsPerEpoch;
-  const lastPoll = start + (travel.pollsPerEpoch - 0.5) * interval;
   // Twice the mean of the three delays (a sum of three exponentials exceeds that about one time in
   // 16), which also covers the gateway, the provider's snapshot refresh and the poll's own time.
   // Erring late costs little (the ACK waits for the next epoch to start); erring early, a resend.
-  return sentMs + 2 * travel.mixLayers * travel.meanDelayMs >= lastPoll;
+  const arrival = sentMs + 2 * travel.mixLayers * travel.meanDelayMs;
+  const poll = Math.max(0, Math.ceil((arrival - start) / interval - 0.5));
+  const readMs = start + (poll + 0.5) * interval;
+  return readMs + (REPLY_SLOT_GAPS * 1000) / travel.sendRate > start + timing.epochMs;
 }
 
 /** Whether a reply queued for a SURB of `surbEpoch` must be dropped in `currentEpoch`. */
@@ -71,11 +80,13 @@ export interface ReplyTravel {
   readonly mixLayers: number;
   /** The sender's mailbox polls per epoch. */
   readonly pollsPerEpoch: number;
+  /** The consensus's per-client send rate (packets a second): the slots a reply leaves in. */
+  readonly sendRate: number;
 }
 
-/** A reply's travel under a consensus's mixing (three mix layers) for a user polling `pollsPerEpoch` times an epoch. */
-export function replyTravelOf(mixing: { readonly meanDelayMs: number; readonly maxDelayMs: number }, pollsPerEpoch: number): ReplyTravel {
-  return { meanDelayMs: mixing.meanDelayMs, maxDelayMs: mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch };
+/** A reply's travel under a consensus's mixing (three mix layers) and send rate for a user polling `pollsPerEpoch` times an epoch. */
+export function replyTravelOf(doc: { readonly mixing: { readonly meanDelayMs: number; readonly maxDelayMs: number }; readonly traffic: { readonly clientSendRate: number } }, pollsPerEpoch: number): ReplyTravel {
+  return { meanDelayMs: doc.mixing.meanDelayMs, maxDelayMs: doc.mixing.maxDelayMs, mixLayers: 3, pollsPerEpoch, sendRate: doc.traffic.clientSendRate };
 }
 
 /**

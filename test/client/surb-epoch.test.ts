@@ -25,9 +25,10 @@ const SIMNET_MIXING = { meanDelayMs: 5, maxDelayMs: 50 };
  * reach the gateway several steps after the agent decided at its slot.
  */
 const LAG_MS = 1500;
+const SEND_RATE = 2;
 
 test('every fragment carries the SURB epoch of the moment it leaves, however early it was built', async (t) => {
-  const net = await SimNet.start({ label: 'surb-epoch', epochMs: EPOCH_MS, startOffsetMs: 500, traffic: { clientSendRate: 2, loopRate: 0, dropRate: 0 } });
+  const net = await SimNet.start({ label: 'surb-epoch', epochMs: EPOCH_MS, startOffsetMs: 500, traffic: { clientSendRate: SEND_RATE, loopRate: 0, dropRate: 0 } });
   nets.push(net);
   const users = [];
   for (const name of ['alice', 'bob']) {
@@ -65,7 +66,7 @@ test('every fragment carries the SURB epoch of the moment it leaves, however ear
   }
   await waitFor(epochDone, `fragments to leave until the epoch ends (${fragments} queued)`);
 
-  const travel = replyTravelOf(SIMNET_MIXING, 4);
+  const travel = replyTravelOf({ mixing: SIMNET_MIXING, traffic: { clientSendRate: SEND_RATE } }, 4);
   let lateInEpoch = 0;
   t.diagnostic(`fragments left at (ms into their epoch): ${delivered().map((a) => `${epochAt(a.atMs, timing)}:${a.atMs - epochStart(epochAt(a.atMs, timing), timing)}`).join(' ')}`);
   for (const arrival of delivered()) {

@@ -105,7 +105,7 @@ test('reply window: a reply leaves only in its SURB\'s epoch; the sender stops w
   assert.equal(replyExpired(6, 7), true);
   assert.equal(replyExpired(7, 7), false);
   const timing = { genesisMs: 0, epochMs: 60_000 };
-  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4 };
+  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4, sendRate: 2 };
   // Sent 10 s into epoch 2: the reply may leave until 180 s, cross 3 mixes (3 s at most) and be read
   // within two poll intervals (30 s).
   assert.equal(replyWindowEndMs(130_000, timing, travel), 180_000 + 3000 + 30_000);
@@ -132,15 +132,20 @@ test('reply epoch: a resend\'s SURBs are of the next epoch, so its recipient has
   assert.equal(surbKept(4, 5), false);
   assert.equal(surbKept(7, 5), false, 'no sender makes SURBs two epochs ahead');
   const timing = { genesisMs: 0, epochMs: 8000 };
-  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4 };
-  // Sent 5 s into epoch 3: a first copy's reply must leave by 32 s, a resend's by 40 s.
-  assert.equal(replyWindowEndMs(29_000, timing, travel, 0), 32_000 + 3000 + 4000);
-  assert.equal(replyWindowEndMs(29_000, timing, travel, 2), 40_000 + 3000 + 4000);
+  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4, sendRate: 2 };
+  // Sent 1 s into epoch 3: a first copy's reply must leave by 32 s, a resend's by 40 s.
+  assert.equal(replyWindowEndMs(25_000, timing, travel, 0), 32_000 + 3000 + 4000);
+  assert.equal(replyWindowEndMs(25_000, timing, travel, 2), 40_000 + 3000 + 4000);
   // Sent 6 s into epoch 3: with twice the mixes' mean delays (1.2 s) it reaches the mailbox after
   // the last poll of the epoch (7 s), so even the first copy's SURBs are of the next epoch, and its
   // reply may leave until 40 s.
   assert.equal(readAfterItsEpoch(30_000, timing, travel), true);
-  assert.equal(readAfterItsEpoch(29_000, timing, travel), false);
+  // Sent 4 s in: read at the last poll (7 s), but its ACK would have 1 s to find a slot of a send
+  // stream of 2 a second, which the rule asks 1.5 s for (3 mean gaps): next epoch's SURBs too.
+  assert.equal(readAfterItsEpoch(28_000, timing, travel), true);
+  assert.equal(readAfterItsEpoch(28_000, timing, { ...travel, sendRate: 4 }), false, 'with 0.75 s asked for, the 1 s left is enough');
+  // Sent 2 s in: read at the 5 s poll, 3 s before the epoch ends.
+  assert.equal(readAfterItsEpoch(26_000, timing, travel), false);
   assert.equal(replyEpoch(3, 0, true), 4);
   // Before genesis (a test network's clock before its first epoch) nothing is late, and nothing throws.
   const later = { genesisMs: 100_000, epochMs: 8000 };
@@ -151,9 +156,12 @@ test('reply epoch: a resend\'s SURBs are of the next epoch, so its recipient has
     fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 2000 }), (sentMs, polls, mean) => {
       const t = { ...travel, pollsPerEpoch: polls, meanDelayMs: mean };
       const epoch = Math.floor(sentMs / timing.epochMs);
-      const lastPoll = epoch * timing.epochMs + ((polls - 0.5) * timing.epochMs) / polls;
-      // Late exactly when the copy reaches the mailbox (twice the mean delays) after the epoch's last poll.
-      return readAfterItsEpoch(sentMs, timing, t) === sentMs + 2 * 3 * mean >= lastPoll;
+      const end = (epoch + 1) * timing.epochMs;
+      const polled = Array.from({ length: polls }, (_, i) => epoch * timing.epochMs + ((i + 0.5) * timing.epochMs) / polls);
+      // In time exactly when some poll of the epoch comes after the copy reaches the mailbox (twice
+      // the mean delays) and leaves its ACK three mean gaps of the send stream before the epoch ends.
+      const inTime = polled.some((at) => at >= sentMs + 2 * 3 * mean && at + 3000 / t.sendRate <= end);
+      return readAfterItsEpoch(sentMs, timing, t) === !inTime;
     }),
     { seed: SEED },
   );
@@ -170,7 +178,7 @@ test('resend moment: a resend due in an epoch\'s second half waits for the next 
   const timing = { genesisMs: 1000, epochMs: 8000 };
   assert.equal(resendMomentMs(1000 + 8000 * 3 + 1000, timing), 1000 + 8000 * 3 + 1000, 'early in epoch 3: at once');
   assert.equal(resendMomentMs(1000 + 8000 * 3 + 7000, timing), 1000 + 8000 * 4, 'late in epoch 3: at the start of epoch 4');
-  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4 };
+  const travel = { maxDelayMs: 1000, meanDelayMs: 200, mixLayers: 3, pollsPerEpoch: 4, sendRate: 2 };
   const policy = { maxResends: 2, ackTimeoutMs: 60_000, replyWindowEndMs: (sentMs: number) => replyWindowEndMs(sentMs, timing, travel), resendMomentMs: (due: number) => resendMomentMs(due, timing) };
   fc.assert(
     fc.property(fc.integer({ min: 1000, max: 1e9 }), (sentMs) => {

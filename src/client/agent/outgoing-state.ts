@@ -54,7 +54,7 @@ export function resendPolicyOf(doc: ConsensusDocument, settings: ClientSettings)
   return {
     ...(maxResends === undefined ? {} : { maxResends }),
     ackTimeoutMs,
-    replyWindowEndMs: (sentMs, resends) => replyWindowEndMs(sentMs, doc, replyTravelOf(doc.mixing, pollsPerEpoch), resends),
+    replyWindowEndMs: (sentMs, resends) => replyWindowEndMs(sentMs, doc, replyTravelOf(doc, pollsPerEpoch), resends),
     resendMomentMs: (dueMs) => resendMomentMs(dueMs, doc),
     windowMs: doc.retentionMs,
     maxIntervalMs: maxCopyIntervalMs(doc.epochMs, doc.retentionMs, ackTimeoutMs),

@@ -74,7 +74,7 @@ export class PacketFactory {
    */
   surbEpoch(now: number, resends: number): number {
     const { doc } = this.view;
-    return replyEpoch(this.view.epochAt(now), resends, readAfterItsEpoch(now, doc, replyTravelOf(doc.mixing, this.pollsPerEpoch)));
+    return replyEpoch(this.view.epochAt(now), resends, readAfterItsEpoch(now, doc, replyTravelOf(doc, this.pollsPerEpoch)));
   }
 
   /** Drop cover: an empty payload to a random provider's all-zero mailbox, read by nobody. */

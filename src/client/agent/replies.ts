@@ -29,8 +29,13 @@ interface QueuedReply {
 export class ReplyQueue {
   /** Replies that left. */
   sent = 0;
-  /** Replies dropped because their SURB's epoch ended first. */
+  /** Replies queued in their SURB's epoch and dropped because it ended before a slot took them. */
   expired = 0;
+  /**
+   * Replies never queued: their copy was read after its SURB's epoch (late, or read again: a copy
+   * answers once per poll that reads it).
+   */
+  readLate = 0;
   private queue: QueuedReply[] = [];
 
   constructor(
@@ -53,7 +58,7 @@ export class ReplyQueue {
   add(surb: Uint8Array, ack: Ack, surbEpoch: number): void {
     const current = this.view.epochAt(this.view.now());
     if (!surbKept(surbEpoch, current)) {
-      this.expired++;
+      this.readLate++;
       return;
     }
     let reply: GatewayFrame;

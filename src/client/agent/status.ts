@@ -40,7 +40,7 @@ export function agentStatus(s: StatusSources): AgentStatus {
     queue: s.replies.length + s.outbox.length,
     awaitingAck: s.outbox.awaitingAck,
     packets: {
-      real: s.outbox.sent, replies: s.replies.sent, repliesExpired: s.replies.expired, cover: s.stream.cover,
+      real: s.outbox.sent, replies: s.replies.sent, repliesExpired: s.replies.expired, repliesReadLate: s.replies.readLate, cover: s.stream.cover,
       loops: s.loops.sent, drops: s.stream.drops, missedSlots: s.stream.missedSlots,
     },
     loops: {

@@ -144,8 +144,10 @@ export interface AgentStatus {
   readonly packets: {
     readonly real: number;
     readonly replies: number;
-    /** ACKs and NACKs dropped because their SURB's epoch ended before they could leave. */
+    /** ACKs and NACKs queued in their SURB's epoch and dropped because it ended before a slot took them. */
     readonly repliesExpired: number;
+    /** ACKs and NACKs not queued: their copy was read after its SURB's epoch (late, or read again by a later poll). */
+    readonly repliesReadLate: number;
     readonly cover: number;
     readonly loops: number;
     readonly drops: number;
