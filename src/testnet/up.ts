@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import { fromBase64Url, toBase64Url } from '../codec/bytes.js';
 import { getCrypto } from '../crypto/index.js';
 import { fetchConsensus } from '../net/authority-client.js';
-import { graceFor } from '../pki/index.js';
 import { startNetworkView } from './network-view.js';
 import { makePlan, withFreshPorts, type AuthorityPlan, type NetworkPlan, type NodePlan, type ParameterSet } from './plan.js';
 import { MAX_PORT_MOVES, startMovingPorts, type MovingStart } from './port-moves.js';
@@ -155,8 +154,6 @@ function writeNodeConfig(dir: string, plan: NetworkPlan, node: NodePlan, options
     authorities: keys,
     genesisMs: plan.genesisMs,
     epochMs: plan.epochMs,
-    // Long enough for a packet that leaves at an epoch's end to meet its last hops' keys (src/pki/grace.ts).
-    graceMs: graceFor(plan.epochMs, plan.network.mixing),
     suite: plan.network.suite,
     geometry: plan.network.geometry,
     ...(options.attacks?.[node.name] === undefined ? {} : { attackForTests: options.attacks[node.name] }),

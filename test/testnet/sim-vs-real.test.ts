@@ -24,8 +24,9 @@
  * recording's ground truth must be whole: with every node corrupt, every sender is named (0 bits).
  *
  * On the way, the keys' grace (docs/nodes.md, "Keys"): no mix or provider dropped a packet as
- * `bad-mac`, the drop of a packet that outlived its epoch's key. With the quarter-epoch grace these
- * 8 s epochs had before, about one packet in 45 was (test/node/mix/grace-keys.test.ts).
+ * `bad-mac`, the drop of a packet that outlived its epoch's key. The nodes' configs hold the default
+ * grace, a quarter epoch; they keep the previous key as long as the consensus's mixing needs. With
+ * the quarter epoch alone, about one packet in 45 was (test/node/mix/grace-keys.test.ts).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

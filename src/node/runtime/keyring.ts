@@ -32,7 +32,14 @@ export interface KeyringOptions {
   readonly dataDir: string;
   readonly crypto: Crypto;
   readonly timing: EpochTiming;
+  /** The configured grace: the shortest the previous epoch's key is kept after a boundary. */
   readonly graceMs: number;
+  /**
+   * The grace the consensus of `epoch` needs for the packets that left in it (graceFor of its
+   * mixing, src/pki/grace.ts), when that document is held: after the boundary that ends `epoch` its
+   * key is kept the longer of the two, at most an epoch (docs/nodes.md, "Keys").
+   */
+  readonly neededGraceMs?: (epoch: number) => number | undefined;
   /** The size of the next replay-filter generation for an epoch's key (read at each rotation). */
   readonly replaySizing: (epoch: number) => ReplaySizing;
   readonly metrics: NodeMetrics;
@@ -209,8 +216,14 @@ export class SphinxKeyring {
   graceEnd(nowMs: number): number | undefined {
     const current = epochAt(nowMs, this.options.timing);
     if (current < 1 || !this.keys.has(current - 1)) return undefined;
-    const end = epochStart(current, this.options.timing) + this.options.graceMs;
+    const end = epochStart(current, this.options.timing) + this.graceAfter(current - 1);
     return end > nowMs ? end : undefined;
+  }
+
+  /** How long after its epoch ends the key of `epoch` is kept: the configured grace, or what that epoch's consensus needs. */
+  graceAfter(epoch: number): number {
+    const needed = this.options.neededGraceMs?.(epoch) ?? 0;
+    return Math.min(this.options.timing.epochMs, Math.max(this.options.graceMs, needed));
   }
 
   /** Writes pending journal entries and zeroes every secret held in memory (the files stay for a restart). */
@@ -223,7 +236,7 @@ export class SphinxKeyring {
   }
 
   private inGrace(current: number, nowMs: number): boolean {
-    return nowMs < epochStart(current, this.options.timing) + this.options.graceMs;
+    return nowMs < epochStart(current, this.options.timing) + this.graceAfter(current - 1);
   }
 
   private keeps(epoch: number, nowMs: number): boolean {

@@ -16,7 +16,7 @@ export const NODE_COUNTERS = Object.freeze({
   node_consensus_rejected_total: 'Consensus documents refused (forged, expired, other timing or parameters), by reason; the documents held are kept.',
   node_consensus_fetch_failures_total: 'Consensus fetches that failed without a document, by reason.',
   node_consensus_self_problems_total: 'Verified documents that do not list this node as it published itself, by problem.',
-  node_consensus_grace_short_total: "Verified documents whose mixing delays need a longer graceMs than this node's (packets late in an epoch are lost).",
+  node_consensus_grace_short_total: "Verified documents whose mixing delays need a longer grace than this node's graceMs (the previous epoch's key is kept that long).",
   node_descriptor_uploads_total: 'Descriptor uploads answered by an authority, by result.',
   node_descriptor_upload_failures_total: 'Descriptor uploads that failed (retried when transient), by reason.',
   node_http_errors_total: 'Error responses of the /metrics and /healthz listener, by code.',

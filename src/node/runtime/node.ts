@@ -11,7 +11,7 @@ import { NodeConfigError, nodeConfigProblems, setLinkOptions, type NodeConfig } 
 import { ConsensusTracker } from './consensus.js';
 import { countedEventLog } from './counted-events.js';
 import { ensureDir } from './files.js';
-import { GraceCheck } from './grace-check.js';
+import { consensusGrace, GraceCheck } from './grace-check.js';
 import { unwrapPacket } from './hop.js';
 import { startStatusServer, type StatusServer } from './http.js';
 import { SphinxKeyring } from './keyring.js';
@@ -155,6 +155,7 @@ export class NodeRuntime {
       timing: this.timing,
       graceMs: config.graceMs,
       // The tracker is made below; before that (keys restored at start) no document is held.
+      neededGraceMs: consensusGrace(config.epochMs, (epoch) => (this.consensus as ConsensusTracker | undefined)?.get(epoch)),
       replaySizing: consensusReplaySizing(config, (epoch) => (this.consensus as ConsensusTracker | undefined)?.get(epoch)),
       metrics: this.metrics,
       log: this.log,

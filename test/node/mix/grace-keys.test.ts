@@ -18,9 +18,9 @@ import { delayMs } from '../../../src/mixing/exponential.js';
 import { replayFilterSizing } from '../../../src/mixing/replay-sizing.js';
 import { NetMetrics } from '../../../src/net/metrics.js';
 import { NodeMetrics } from '../../../src/node/runtime/metrics.js';
-import { GraceCheck } from '../../../src/node/runtime/grace-check.js';
+import { consensusGrace, GraceCheck } from '../../../src/node/runtime/grace-check.js';
 import { SphinxKeyring } from '../../../src/node/runtime/keyring.js';
-import { DEFAULT_NETWORK_PARAMETERS, epochStart, graceFor } from '../../../src/pki/index.js';
+import { DEFAULT_NETWORK_PARAMETERS, epochStart, graceFor, type ConsensusDocument } from '../../../src/pki/index.js';
 
 const crypto = getCrypto('sodium');
 const timing = { genesisMs: 1_700_000_000_000, epochMs: 8_000 };
@@ -35,11 +35,11 @@ after(() => {
 });
 
 /** The share of packets leaving in EPOCH that find no key for it at their provider. */
-function lostShare(graceMs: number, seed: number): number {
+function lostShare(graceMs: number, seed: number, neededGraceMs?: (epoch: number) => number | undefined): number {
   const dataDir = mkdtempSync(join(tmpdir(), 'umbra-grace-'));
   dirs.push(dataDir);
   const ring = new SphinxKeyring({
-    dataDir, crypto, timing, graceMs,
+    dataDir, crypto, timing, graceMs, ...(neededGraceMs === undefined ? {} : { neededGraceMs }),
     replaySizing: () => replayFilterSizing(Number.POSITIVE_INFINITY, 10),
     metrics: new NodeMetrics(new NetMetrics()), log: () => undefined,
   });
@@ -66,6 +66,17 @@ test("a packet that leaves at any moment of an epoch finds its epoch's key at it
   assert.ok(quarter > 0.015 && quarter < 0.03, `the quarter-epoch grace lost ${(100 * quarter).toFixed(2)} %`);
 });
 
+test("a node configured with the quarter epoch keeps the previous key as long as the consensus's mixing needs", () => {
+  const documents = new Map([[EPOCH, { mixing }]]) as unknown as Map<number, ConsensusDocument>;
+  const needed = consensusGrace(timing.epochMs, (epoch) => documents.get(epoch));
+  assert.equal(needed(EPOCH), timing.epochMs);
+  assert.equal(needed(EPOCH - 1), timing.epochMs, 'the next epoch\'s document stands in for a missing one');
+  assert.equal(needed(EPOCH + 3), undefined);
+  assert.equal(lostShare(timing.epochMs / 4, 1, needed), 0);
+  // Without a document held, the configured grace: the control loses packets again.
+  assert.ok(lostShare(timing.epochMs / 4, 1, () => undefined) > 0.015);
+});
+
 test('a node whose grace is shorter than the mixing needs counts each document and says the value once', () => {
   const metrics = new NodeMetrics(new NetMetrics());
   const lines: { line: string; level: string | undefined }[] = [];
@@ -73,12 +84,12 @@ test('a node whose grace is shorter than the mixing needs counts each document a
   assert.equal(check.check(mixing), false);
   assert.equal(check.check(mixing), false);
   assert.equal(metrics.value('node_consensus_grace_short_total'), 2);
-  assert.deepEqual(lines.map((l) => l.level), ['warn']);
-  assert.match(lines[0].line, /graceMs 2000 is shorter than the 8000 ms .*\(set graceMs to 8000\)/);
+  assert.deepEqual(lines.map((l) => l.level), ['info']);
+  assert.match(lines[0].line, /need 8000 ms of grace, more than graceMs 2000: the previous epoch's key is kept 8000 ms/);
   // Other delays need another value: said again. Short delays: nothing to say.
   assert.equal(check.check({ meanDelayMs: 300, maxDelayMs: 10_000 }), false);
   assert.equal(lines.length, 2);
-  assert.match(lines[1].line, /the 6025 ms/);
+  assert.match(lines[1].line, /need 6025 ms/);
   assert.equal(check.check({ meanDelayMs: 20, maxDelayMs: 1_000 }), true);
   assert.equal(metrics.value('node_consensus_grace_short_total'), 3);
   const enough = new GraceCheck(graceFor(timing.epochMs, mixing), timing.epochMs, metrics, (line) => lines.push({ line, level: undefined }));
