@@ -1,4 +1,5 @@
 import { benchAez } from './aez.js';
+import { benchDelivery } from './delivery.js';
 import { benchE2e } from './e2e.js';
 import { benchNet } from './net.js';
 import { benchPir } from './pir.js';
@@ -19,6 +20,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   net: benchNet,
   privacy: benchPrivacy,
   sim: benchSim,
+  delivery: benchDelivery,
 };
 
 const name = process.argv[2];

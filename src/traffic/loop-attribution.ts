@@ -113,8 +113,9 @@ function othersNormal(others: LossCount, options: AttributionOptions): boolean {
  * - In a layer of two mixes, an n−1 attacker's lost loops can all have crossed one healthy mix of the
  *   next layer: 4 of its 5 loops, with the attacker not yet at `minLoops`, once named that mix in CI.
  * - A healthy mix whose loops all went through a mix dropping 30 % loses them at that mix's rate, and
- *   on a few loops can reach a lower tail and a higher rate than the dropper: a mix once named
- *   mix-1-1 in CI beside a dropper in layer 3. Measured on a mix's loops (one next-layer mix of two
+ *   on a few loops can reach a lower tail and a higher rate than the dropper. In CI a mix once named
+ *   the healthy mix-1-1 beside a dropper in layer 3 (its counts were not kept; this is the likeliest
+ *   way, and the reliability test now prints them). Measured on a mix's loops (one next-layer mix of two
  *   dropping 30 %, judged every 8 loops, 100 an epoch, 4,000 seeded epochs): a healthy mix was named
  *   in 27 epochs when this asked for a loss rate at least as high as `suspect`'s, in none since.
  *   Loss elsewhere on the paths still misleads it at times (at 1 % per loop: 27 epochs, 52 before).

@@ -105,7 +105,8 @@ describe('loop attribution (the alarm core)', () => {
   it('a healthy mix whose lost loops all crossed a dropping mix is not named, even at a higher loss rate', () => {
     // A mix's own loops (one mix of layer 1 and one of layer 3 judged), mix-3-1 dropping 30 %: every
     // loop through mix-1-1 went on through mix-3-1, and 5 of its 10 were lost; mix-3-1 lost 5 of 12.
-    // mix-1-1's tail (6·10^-5) and rate are the lower and the higher: it was named (seen in CI).
+    // mix-1-1's tail (6·10^-5) and rate are the lower and the higher: it was named (the likeliest
+    // way CI once saw a healthy mix named beside a 30 % dropper).
     const judged = (first: number, third: number, lost: boolean): LoopFate => ({ hops: [{ node: `mix-1-${first}`, layer: 1 }, { node: `mix-3-${third}`, layer: 3 }], lost });
     const fates = [
       ...Array.from({ length: 10 }, (_, i) => judged(1, 1, i < 5)),
