@@ -60,6 +60,11 @@ export async function benchDelivery(): Promise<Record<string, unknown>> {
       const resends = events.filter((e) => e.user === 'alice' && e.type === 'resend' && e.id === sent.id).length;
       if (resends > 0) resent++;
       console.log(`mail ${i}: received ${(received[i] / 1000).toFixed(1)} s, acknowledged ${(delivered[i] / 1000).toFixed(1)} s${resends > 0 ? `, resent ${resends}` : ''}`);
+      // A slow one: what the agents said meanwhile (polls with errors, alerts, statuses), for a look.
+      if (delivered[i] > 15_000) {
+        const said = events.filter((e) => e.at >= started && e.type !== 'consensus' && e.type !== 'loop' && !(e.type === 'poll' && e.error === undefined));
+        console.log(`  meanwhile: ${said.map((e) => `+${((e.at - started) / 1000).toFixed(1)} ${e.user} ${JSON.stringify({ ...e, user: undefined, at: undefined })}`).join('; ')}`);
+      }
     }
     const seconds = (ms: number): number => Math.round(ms) / 1000;
     const sorted = (list: number[]): number[] => [...list].sort((a, b) => a - b);

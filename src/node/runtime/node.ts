@@ -87,6 +87,8 @@ export interface NodeHandle {
 }
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
+/** The longest the epoch timer sleeps: a boundary is seen within this even when one long timer fires late (seen under load: a node missed a boundary and its descriptor upload). */
+const EPOCH_CHECK_MS = 1_000;
 
 function urlHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -371,9 +373,7 @@ export class NodeRuntime {
   private armEpochTimer(): void {
     const now = this.clock.now();
     const current = epochAt(now, this.timing);
-    const boundary = epochStart(current + 1, this.timing);
-    const graceEnd = this.keyring.graceEnd(now);
-    const at = graceEnd === undefined ? boundary : Math.min(boundary, graceEnd);
+    const at = Math.min(epochStart(current + 1, this.timing), this.keyring.graceEnd(now) ?? Number.POSITIVE_INFINITY, now + EPOCH_CHECK_MS);
     this.epochTimer = this.clock.setTimer(() => this.onTimer(), Math.min(MAX_TIMER_MS, Math.max(0, at - now)));
   }
 

@@ -332,3 +332,36 @@ test('a mix whose authority is unreachable starts, says so, keeps retrying, and 
   await again.close();
   assert.equal(clock.pending.length, 0, 'every timer was cleared');
 });
+
+test('a node sees every epoch boundary within a second even when a long timer fires two epochs late', async () => {
+  // Seen under load on `umbra up`: a node's epoch timer fired late, the node skipped an epoch's
+  // start, uploaded no descriptor for the next one and was left out of its consensus (a gateway
+  // left out means no document at all for that epoch). This clock plays it: a timer longer than a
+  // second fires two epochs after it was due; shorter ones are on time.
+  class LateLongTimers extends FakeClock {
+    override setTimer(callback: () => void, delayMs: number): unknown {
+      return super.setTimer(callback, delayMs > 1_000 ? delayMs + 2 * EPOCH_MS : delayMs);
+    }
+  }
+  const start = GENESIS + 10;
+  const clock = new LateLongTimers(start);
+  const began: { epoch: number; atMs: number }[] = [];
+  const config = validateNodeConfig(minimal({ dataDir: tempDir(), epochMs: EPOCH_MS, authorityUrls: ['https://127.0.0.1:1'], consensusPollMs: 500, replayFilterLog2Bits: 12 }));
+  const node = await startMix(config, {
+    crypto, clock,
+    log: (line) => {
+      const match = /epoch (\d+) begins/.exec(line);
+      if (match !== null) began.push({ epoch: Number(match[1]), atMs: clock.now() });
+    },
+  });
+  try {
+    for (let step = 0; step < (4 * EPOCH_MS) / 100; step++) {
+      clock.advance(100);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    await node.close();
+  }
+  assert.deepEqual(began.map((b) => b.epoch), [1, 2, 3, 4]);
+  for (const { epoch, atMs } of began) assert.ok(atMs - (GENESIS + epoch * EPOCH_MS) <= 1_000, `epoch ${epoch} seen ${atMs - (GENESIS + epoch * EPOCH_MS)} ms late`);
+});
