@@ -49,3 +49,11 @@ export function pathDelayBoundMs(mixing: Pick<MixingParameters, 'meanDelayMs' | 
 export function graceFor(epochMs: number, mixing: Pick<MixingParameters, 'meanDelayMs' | 'maxDelayMs'>, layers = 3): number {
   return Math.min(epochMs, Math.max(Math.floor(epochMs / 4), pathDelayBoundMs(mixing, layers)));
 }
+
+/**
+ * The grace a node keeps after an epoch: its configured `graceMs`, or the grace that epoch's mixing
+ * needs (`graceFor`) when that is longer and known, never more than an epoch.
+ */
+export function keptGraceMs(graceMs: number, epochMs: number, neededMs: number | undefined): number {
+  return Math.min(epochMs, Math.max(graceMs, neededMs ?? 0));
+}

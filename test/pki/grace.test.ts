@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as fc from 'fast-check';
-import { DEFAULT_NETWORK_PARAMETERS, gammaTailMeans, graceFor, HOP_SLACK_MS, PATH_DELAY_TAIL, pathDelayBoundMs } from '../../src/pki/index.js';
+import { DEFAULT_NETWORK_PARAMETERS, gammaTailMeans, graceFor, HOP_SLACK_MS, keptGraceMs, PATH_DELAY_TAIL, pathDelayBoundMs } from '../../src/pki/index.js';
 import { TESTNET_NETWORK } from '../../src/testnet/plan.js';
 
 /** P(sum of `layers` unit exponentials > k). */
@@ -48,4 +48,11 @@ test('the grace lies between the quarter epoch and the epoch, and grows with the
     }),
     { seed: 20261207, numRuns: 500 },
   );
+});
+
+test('a node keeps the longer of its configured grace and the needed one, at most an epoch', () => {
+  assert.equal(keptGraceMs(2_000, 8_000, undefined), 2_000, 'no document: the configured grace');
+  assert.equal(keptGraceMs(2_000, 8_000, 6_025), 6_025);
+  assert.equal(keptGraceMs(5_000, 8_000, 3_000), 5_000);
+  assert.equal(keptGraceMs(2_000, 8_000, 9_000), 8_000);
 });

@@ -8,11 +8,16 @@ import type { NodeMetrics } from './metrics.js';
  * longer of its `graceMs` and this, so that no operator has to work it out for short epochs.
  */
 export function consensusGrace(epochMs: number, documentFor: (epoch: number) => ConsensusDocument | undefined): (epoch: number) => number | undefined {
+  // Asked for every packet unwrapped (the keyring's candidates): computed once per document.
+  const computed = new WeakMap<ConsensusDocument, number>();
   return (epoch) => {
     // The next epoch's document stands in for a missing one (a node restarted in the epoch after):
     // mixing parameters seldom change.
     const doc = documentFor(epoch) ?? documentFor(epoch + 1);
-    return doc === undefined ? undefined : graceFor(epochMs, doc.mixing);
+    if (doc === undefined) return undefined;
+    let grace = computed.get(doc);
+    if (grace === undefined) computed.set(doc, (grace = graceFor(epochMs, doc.mixing)));
+    return grace;
   };
 }
 

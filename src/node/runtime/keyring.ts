@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Crypto } from '../../crypto/types.js';
 import type { ReplaySizing } from '../../mixing/replay-sizing.js';
 import { RotatingReplayFilter } from '../../mixing/rotating-replay.js';
-import { epochAt, epochStart, type EpochTiming } from '../../pki/index.js';
+import { epochAt, epochStart, keptGraceMs, type EpochTiming } from '../../pki/index.js';
 import type { ReplayFilter } from '../../sphinx/index.js';
 import { destroyFile, ensureDir, readFileIfExists, writeFileAtomic } from './files.js';
 import type { NodeMetrics } from './metrics.js';
@@ -222,8 +222,7 @@ export class SphinxKeyring {
 
   /** How long after its epoch ends the key of `epoch` is kept: the configured grace, or what that epoch's consensus needs. */
   graceAfter(epoch: number): number {
-    const needed = this.options.neededGraceMs?.(epoch) ?? 0;
-    return Math.min(this.options.timing.epochMs, Math.max(this.options.graceMs, needed));
+    return keptGraceMs(this.options.graceMs, this.options.timing.epochMs, this.options.neededGraceMs?.(epoch));
   }
 
   /** Writes pending journal entries and zeroes every secret held in memory (the files stay for a restart). */

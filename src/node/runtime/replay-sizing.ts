@@ -1,5 +1,5 @@
 import { expectedTagsPerKey, replayFilterSizing, type ReplaySizing } from '../../mixing/replay-sizing.js';
-import { graceFor, type ConsensusDocument } from '../../pki/index.js';
+import { graceFor, keptGraceMs, type ConsensusDocument } from '../../pki/index.js';
 import type { NodeConfig } from './config.js';
 
 /**
@@ -19,7 +19,7 @@ export function consensusReplaySizing(
       clients: config.expectedClients,
       layerWidth: doc.nodes.filter((node) => node.layer === config.layer).length,
       // A key lives its epoch and the grace after it: the configured one, or the longer one its consensus needs (keyring.ts).
-      keyLifetimeMs: config.epochMs + Math.min(config.epochMs, Math.max(config.graceMs, graceFor(config.epochMs, doc.mixing))),
+      keyLifetimeMs: config.epochMs + keptGraceMs(config.graceMs, config.epochMs, graceFor(config.epochMs, doc.mixing)),
     });
     return replayFilterSizing(expected, config.replayFilterLog2Bits);
   };
